@@ -1,0 +1,66 @@
+/*
+ * agora_server.h - embed an Agora server in a program.
+ *
+ * A server is a value of its own (no global state): two can live in one
+ * process. It runs a libevent loop in the thread that calls
+ * agora_server_run(); agora_server_stop() may be called from any thread or
+ * from a signal-free context to make run() return after answering parked
+ * requests with SHUTDOWN, closing connections and removing socket files.
+ */
+#ifndef AGORA_SERVER_H
+#define AGORA_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct agora_server agora_server;
+
+typedef struct agora_server_config {
+	/* Listen addresses, "unix:/path" or "tcp:HOST:PORT" (port 0: any). */
+	const char *const *listen;
+	size_t nlisten;
+	/* The authkey: at least 16 bytes. Copied. */
+	const void *key;
+	size_t keylen;
+	/* Frame limit after authentication; 0: 64 MiB. */
+	size_t max_message;
+	/* Seconds a connection may take to authenticate; 0: 5. */
+	double auth_timeout;
+	/* Connections served at once; 0: 1024. */
+	unsigned max_connections;
+	/* Stop on SIGINT and SIGTERM (for daemons; off for embedding). */
+	bool handle_signals;
+	/* Where the server's log lines go; NULL: nowhere. */
+	void (*log)(void *ud, const char *line);
+	void *log_ud;
+} agora_server_config;
+
+/*
+ * Create a server and bind its listeners. Returns 0 and *ret, or a negative
+ * AGORA_E* code with a sentence in @err (NUL-terminated, @errlen bytes).
+ */
+int agora_server_new(const agora_server_config *cfg, agora_server **ret,
+		     char *err, size_t errlen);
+/* The address of listener @i as bound (real port for port 0); NULL past
+ * the last. The string lives as long as the server. */
+const char *agora_server_address(const agora_server *s, size_t i);
+/* Serve until agorad_server_stop(). Returns 0, or negative on loop failure. */
+int agora_server_run(agora_server *s);
+/* Ask a running server to stop; safe from any thread. */
+void agora_server_stop(agora_server *s);
+/* Free a server that is not running. Accepts NULL. */
+void agora_server_free(agora_server *s);
+
+/* "unix:$XDG_RUNTIME_DIR/agora.sock", else "unix:/tmp/agora-$UID/agora.sock",
+ * creating the directory 0700. Returns 0 or negative with a message. */
+int agora_default_address(char *buf, size_t len, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * ag_proto.h - the wire layer shared by agorad and libagora.
+ *
+ * No sockets and no event loop live here. The parts:
+ *   - errors:    names and texts generated from AGORA_ERRORS (errors.c);
+ *   - ag_buf:    a growable byte buffer that a msgpack_packer can write to;
+ *   - ag_reader: feed it bytes, pull complete messages; it enforces the
+ *                limits of docs/protocol.md section 1 before msgpack-c
+ *                allocates anything (reader.c);
+ *   - encoders:  requests, responses and error arrays (encode.c);
+ *   - handshake: nonces and proofs of section 2 (handshake.c);
+ *   - values:    canonical stored values, equality, hashing and Python's
+ *                ordering per section 5 (value.c).
+ */
+#ifndef AG_PROTO_H
+#define AG_PROTO_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agora_errors.h"
+
+#define AG_PROTOCOL_VERSION 1
+#define AG_MAX_DEPTH 32
+#define AG_DEFAULT_MAX_MESSAGE ((size_t)64 << 20)
+#define AG_PREAUTH_MAX_MESSAGE ((size_t)1024)
+#define AG_NONCE_LEN 32
+#define AG_PROOF_LEN 32
+#define AG_NAME_MAX 255
+
+/* MessagePack-RPC message kinds (first element of the message array). */
+enum { AG_MSG_REQUEST = 0, AG_MSG_RESPONSE = 1, AG_MSG_NOTIFY = 2 };
+
+/* ---- errors -------------------------------------------------------------- */
+
+/* "KEY" for AGORA_EKEY (or for the wire code 8 negated); "UNKNOWN" else. */
+const char *ag_error_name(int rc);
+/* A short English text for a negative code; never NULL. */
+const char *ag_error_text(int rc);
+/* Wire code for a negative code, or 0 when the code never travels. */
+int ag_error_wire_code(int rc);
+/* Negative code for a wire code; AGORA_EPROTOCOL for an unknown one. */
+int ag_error_from_wire(int64_t code);
+
+/* ---- ag_buf -------------------------------------------------------------- */
+
+typedef struct ag_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool oom; /* an append failed; data holds what fitted before it */
+} ag_buf;
+
+void ag_buf_init(ag_buf *b);
+void ag_buf_deinit(ag_buf *b);
+/* Append; on allocation failure sets b->oom and returns AGORA_ENOMEM. */
+int ag_buf_append(ag_buf *b, const void *data, size_t len);
+/* msgpack_packer write callback; @data is an ag_buf. */
+int ag_buf_write(void *data, const char *buf, size_t len);
+
+/* ---- reader -------------------------------------------------------------- */
+
+/*
+ * A reader owns a byte buffer. Bytes go in through ag_reader_space() +
+ * ag_reader_commit() (read(2) straight into it) or ag_reader_feed().
+ * ag_reader_next() scans only bytes it has not scanned before, checks the
+ * limits (frame size, depth, declared container and string lengths) and only
+ * then lets msgpack-c decode the complete frame into a zone the reader reuses.
+ */
+typedef struct ag_reader {
+	char *buf;
+	size_t cap;
+	size_t len;   /* bytes held: [0, len) */
+	size_t start; /* first byte of the frame being scanned */
+	size_t pos;   /* next byte to scan */
+	size_t max;   /* frame limit in bytes */
+	size_t skip;  /* payload bytes of a str/bin/ext still to pass */
+	unsigned depth;
+	/* items still due per open container */
+	uint64_t left[AG_MAX_DEPTH + 1];
+	msgpack_zone zone;
+	bool zone_ok;
+	int err; /* sticky: once a frame was refused the stream is dead */
+	char errmsg[160];
+} ag_reader;
+
+/* @max_message: the frame limit. Returns 0 or AGORA_ENOMEM. */
+int ag_reader_init(ag_reader *r, size_t max_message);
+void ag_reader_deinit(ag_reader *r);
+/* Change the limit (after authentication). Applies from the next frame on. */
+void ag_reader_set_max(ag_reader *r, size_t max_message);
+/*
+ * Writable space of at least @min bytes at the end of the buffer; its size
+ * goes to *ret_avail. NULL (AGORA_ENOMEM) on allocation failure. Invalidates
+ * objects returned by ag_reader_next().
+ */
+char *ag_reader_space(ag_reader *r, size_t min, size_t *ret_avail);
+void ag_reader_commit(ag_reader *r, size_t n);
+/* Copy @len bytes in. Returns 0 or AGORA_ENOMEM. */
+int ag_reader_feed(ag_reader *r, const void *data, size_t len);
+/*
+ * Pull the next complete message. Returns 1 with *ret set (valid until the
+ * next call on @r), 0 when more bytes are needed, or AGORA_EPROTOCOL when the
+ * stream broke a limit or is not MessagePack (r->errmsg says what; every later
+ * call returns the same). AGORA_ENOMEM when decoding ran out of memory.
+ */
+int ag_reader_next(ag_reader *r, msgpack_object *ret);
+/* Bytes held that were not yet returned as messages. */
+size_t ag_reader_pending(const ag_reader *r);
+
+/* ---- encoders ------------------------------------------------------------ */
+
+/* [0, msgid, method, <params follow>]: the caller then packs one array. */
+void ag_pack_request_head(msgpack_packer *pk, uint32_t msgid,
+			  const char *method);
+/* [1, msgid, nil, <result follows>]: the caller then packs one object. */
+void ag_pack_response_head(msgpack_packer *pk, uint32_t msgid);
+/* A whole error response: [1, msgid, [code, NAME, message], nil]. */
+void ag_pack_error_response(msgpack_packer *pk, uint32_t msgid, int rc,
+			    const char *message);
+void ag_pack_str(msgpack_packer *pk, const char *s);
+
+/*
+ * Split a decoded message. For a response: *ret_msgid, *ret_error (NULL when
+ * nil) and *ret_result. Returns 0 or AGORA_EPROTOCOL if it is not a
+ * well-formed response.
+ */
+int ag_parse_response(const msgpack_object *m, uint32_t *ret_msgid,
+		      const msgpack_object **ret_error,
+		      const msgpack_object **ret_result);
+/*
+ * Turn an error array into a negative code and copy its message into
+ * @msg (NUL-terminated, truncated to @msglen).
+ */
+int ag_parse_error(const msgpack_object *err, char *msg, size_t msglen);
+
+/* ---- handshake ----------------------------------------------------------- */
+
+#define AG_LABEL_SERVER "agora-v1 server"
+#define AG_LABEL_CLIENT "agora-v1 client"
+
+/* Fill @nonce with AG_NONCE_LEN random bytes. 0 or AGORA_ENOMEM/AGORA_EIO. */
+int ag_nonce(uint8_t nonce[AG_NONCE_LEN]);
+/* sproof = HMAC-SHA256(key, "agora-v1 server" || cnonce || snonce). */
+int ag_server_proof(const void *key, size_t keylen,
+		    const uint8_t cnonce[AG_NONCE_LEN],
+		    const uint8_t snonce[AG_NONCE_LEN],
+		    uint8_t out[AG_PROOF_LEN]);
+/* cproof = HMAC-SHA256(key, "agora-v1 client" || snonce || cnonce). */
+int ag_client_proof(const void *key, size_t keylen,
+		    const uint8_t snonce[AG_NONCE_LEN],
+		    const uint8_t cnonce[AG_NONCE_LEN],
+		    uint8_t out[AG_PROOF_LEN]);
+/* Constant-time: true when @len bytes of @got equal @want. */
+bool ag_proof_equal(const void *got, size_t gotlen,
+		    const uint8_t want[AG_PROOF_LEN]);
+/* Parse an authkey file's bytes: drops one trailing "\n". */
+size_t ag_key_trim(const char *data, size_t len);
+
+/* ---- values -------------------------------------------------------------- */
+
+/*
+ * A stored value: its canonical MessagePack bytes, owned. Canonical means
+ * integers in their shortest form (whatever width the client used) and
+ * float32 widened to float64, so that equal values of section 5 have equal
+ * bytes -- except maps, whose entry order may differ: AG_VAL_MAP marks a value
+ * that holds a map somewhere, and only those are compared structurally.
+ */
+#define AG_VAL_MAP 0x1u /* holds a map somewhere */
+#define AG_VAL_REF 0x2u /* holds an ext 1 reference somewhere */
+
+typedef struct ag_val {
+	uint8_t *data;
+	uint32_t len;
+	uint32_t flags;
+} ag_val;
+
+/*
+ * Canonical encoding of @o appended to @b; *ret_flags gets AG_VAL_*.
+ * Returns 0, AGORA_ENOMEM, or AGORA_EVALUE for an ext 1 whose data is not
+ * 8 bytes.
+ */
+int ag_val_encode(ag_buf *b, const msgpack_object *o, uint32_t *ret_flags);
+/* A new owned ag_val holding the canonical copy of @o. Same returns. */
+int ag_val_from_obj(ag_val *ret, const msgpack_object *o);
+/* Owned copy of a value. 0 or AGORA_ENOMEM. */
+int ag_val_dup(ag_val *ret, const ag_val *v);
+void ag_val_deinit(ag_val *v);
+/* Decode @v into @z. Returns 0 or AGORA_ENOMEM. */
+int ag_val_unpack(const ag_val *v, msgpack_zone *z, msgpack_object *ret);
+/* Section 5 equality. */
+bool ag_val_equal(const ag_val *a, const ag_val *b);
+/* Hash of a value for dict keys; equal values hash equal. */
+uint64_t ag_val_hash(const ag_val *v, uint64_t seed);
+
+/* Section 5 equality of decoded objects (1 == uint64 1, 1 != 1.0, ...). */
+bool ag_obj_equal(const msgpack_object *a, const msgpack_object *b);
+/*
+ * Python's ordering: numbers with numbers (ints and floats by exact value),
+ * bools with bools, str with str and bin with bin (bytewise), arrays
+ * lexicographically. *ret_cmp gets <0, 0 or >0. Returns 0, or AGORA_ETYPE
+ * when the two do not order (nil, maps, mixed kinds).
+ */
+int ag_obj_compare(const msgpack_object *a, const msgpack_object *b,
+		   int *ret_cmp);
+/*
+ * a + b for numbers, per section 5: integers exact over -2^63..2^64-1, an
+ * int with a float gives a float. *ret is a scalar object (no zone needed).
+ * Returns 0, AGORA_ETYPE when @a (*ret_which = 0) or @b (1) is not a number
+ * (bool is not), or AGORA_EVALUE when the integer result is out of range.
+ */
+int ag_num_add(const msgpack_object *a, const msgpack_object *b,
+	       msgpack_object *ret, int *ret_which);
+/* A short human description of @o for error messages ("str \"ab\""). */
+void ag_obj_describe(const msgpack_object *o, char *buf, size_t len);
+/* The MessagePack type name of @o: "int", "str", "array", ... */
+const char *ag_obj_type_name(const msgpack_object *o);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * agora_errors.h - the one list of Agora's error codes.
+ *
+ * AGORA_ERRORS(X) is an X-macro: X(NAME, CODE, TEXT). Codes 1..16 are the wire
+ * codes of docs/protocol.md section 4; the name is the stable wire name.
+ * Codes from 100 up are local to the client library and never sent.
+ * The macro generates the C enum below (AGORA_E<NAME> == -CODE), the
+ * strings of agora_strerror()/agora_errname() and the wire mapping.
+ *
+ * Installed beside agora.h, which includes it.
+ */
+#ifndef AGORA_ERRORS_H
+#define AGORA_ERRORS_H
+
+#define AGORA_ERRORS(X)                              \
+	X(PROTOCOL, 1, "protocol error")             \
+	X(AUTH, 2, "authentication failed")          \
+	X(VERSION, 3, "protocol version not spoken") \
+	X(NO_METHOD, 4, "unknown method")            \
+	X(ARGS, 5, "wrong arguments")                \
+	X(NO_OBJECT, 6, "no such object")            \
+	X(TYPE, 7, "wrong type")                     \
+	X(KEY, 8, "key not found")                   \
+	X(INDEX, 9, "index out of range")            \
+	X(VALUE, 10, "bad value")                    \
+	X(EMPTY, 11, "queue empty")                  \
+	X(FULL, 12, "queue full")                    \
+	X(NOT_OWNER, 13, "not the owner")            \
+	X(BROKEN, 14, "barrier broken")              \
+	X(LIMIT, 15, "limit exceeded")               \
+	X(SHUTDOWN, 16, "server is shutting down")   \
+	X(IO, 100, "connection failed or lost")      \
+	X(NOMEM, 101, "out of memory")               \
+	X(INVAL, 102, "invalid argument")
+
+/* The highest code that travels on the wire. */
+#define AGORA_WIRE_ERROR_MAX 16
+
+enum agora_error {
+	AGORA_OK = 0,
+#define AGORA_ERROR_ENUM_(name, code, text) AGORA_E##name = -(code),
+	AGORA_ERRORS(AGORA_ERROR_ENUM_)
+#undef AGORA_ERROR_ENUM_
+};
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * buf.c - a growable byte buffer, also the sink of msgpack packers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ag_proto.h"
+
+void ag_buf_init(ag_buf *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+void ag_buf_deinit(ag_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+int ag_buf_append(ag_buf *b, const void *data, size_t len)
+{
+	if (len > b->cap - b->len) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap - b->len < len) {
+			if (cap > SIZE_MAX / 2) {
+				b->oom = true;
+				return AGORA_ENOMEM;
+			}
+			cap *= 2;
+		}
+		char *p = realloc(b->data, cap);
+		if (p == NULL) {
+			b->oom = true;
+			return AGORA_ENOMEM;
+		}
+		b->data = p;
+		b->cap = cap;
+	}
+	if (len > 0)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+int ag_buf_write(void *data, const char *buf, size_t len)
+{
+	return ag_buf_append(data, buf, len) == 0 ? 0 : -1;
+}

@@ -1,0 +1,594 @@
+/*
+ * conn.c - one client connection: reading frames, the handshake, handles,
+ * replies and the orderly end of a connection.
+ *
+ * Reading: bytes go from read(2) straight into the connection's ag_reader,
+ * which hands out checked frames. Until the handshake is done only "hello"
+ * and "auth" are served, under the 1 KiB pre-authentication frame limit and
+ * the auth timer. Afterwards every request goes to ag_dispatch().
+ *
+ * Writing: replies are packed into the connection's output evbuffer, and the
+ * write event is activated once; its callback runs after this loop turn's
+ * other callbacks, so all replies of a turn leave in one sendmsg(2).
+ * MSG_NOSIGNAL keeps a vanished peer from raising SIGPIPE in a program that
+ * embeds the server.
+ *
+ * Ending: a connection is freed only from its own callbacks or by the
+ * server's shutdown, never from inside a method, so no method ever sees a
+ * connection disappear under it. Freeing withdraws its parked requests and
+ * releases its handles (and, through the families, what it owned).
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "internal.h"
+
+#define READ_CHUNK 16384
+#define IOV_MAX_BATCH 64
+
+enum conn_state { ST_HELLO, ST_AUTH, ST_READY };
+
+struct ag_conn {
+	ag_server *srv;
+	uint64_t id;
+	int fd;
+	bool is_unix;
+	enum conn_state state;
+	bool closing;    /* stop serving; free once the callback returns */
+	bool over_limit; /* past max_connections: answer LIMIT, then close */
+	bool flush_scheduled;
+	struct event *rev, *wev, *auth_timer;
+	struct evbuffer *out;
+	msgpack_packer pk;
+	ag_reader rd;
+	uint8_t cnonce[AG_NONCE_LEN];
+	uint8_t snonce[AG_NONCE_LEN];
+	ag_object **handles; /* handle h is handles[h - 1]; NULL: free */
+	uint32_t nhandles;
+	uint32_t free_hint; /* no free slot below this index */
+	struct ag_waitq waiters;
+	TAILQ_ENTRY(ag_conn) link;
+};
+
+uint64_t ag_conn_id(const ag_conn *c)
+{
+	return c->id;
+}
+
+ag_server *ag_conn_server(const ag_conn *c)
+{
+	return c->srv;
+}
+
+struct ag_waitq *ag_conn_waiters(ag_conn *c)
+{
+	return &c->waiters;
+}
+
+/* ---- output ----------------------------------------------------------------
+ */
+
+static int out_write(void *data, const char *buf, size_t len)
+{
+	return evbuffer_add(data, buf, len);
+}
+
+static void schedule_flush(ag_conn *c)
+{
+	if (!c->flush_scheduled) {
+		c->flush_scheduled = true;
+		event_active(c->wev, EV_WRITE, 0);
+	}
+}
+
+/* Send what the output buffer holds, without blocking. Returns false when
+ * the peer is gone. */
+static bool flush_out(ag_conn *c)
+{
+	while (evbuffer_get_length(c->out) > 0) {
+		struct evbuffer_iovec vec[IOV_MAX_BATCH];
+		int n = evbuffer_peek(c->out, -1, NULL, vec, IOV_MAX_BATCH);
+		struct iovec iov[IOV_MAX_BATCH];
+		struct msghdr mh;
+
+		if (n > IOV_MAX_BATCH)
+			n = IOV_MAX_BATCH;
+		for (int i = 0; i < n; i++) {
+			iov[i].iov_base = vec[i].iov_base;
+			iov[i].iov_len = vec[i].iov_len;
+		}
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)n;
+		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				event_add(c->wev,
+					  NULL); /* wait until writable */
+				return true;
+			}
+			return false;
+		}
+		evbuffer_drain(c->out, (size_t)w);
+	}
+	return true;
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	ag_conn *c = arg;
+
+	c->flush_scheduled = false;
+	if (!flush_out(c) || c->closing)
+		ag_conn_free(c);
+}
+
+msgpack_packer *ag_reply_begin(const ag_target *t)
+{
+	ag_conn *c = t->conn;
+
+	ag_pack_response_head(&c->pk, t->msgid);
+	schedule_flush(c);
+	return &c->pk;
+}
+
+void ag_reply_nil(const ag_target *t)
+{
+	msgpack_pack_nil(ag_reply_begin(t));
+}
+
+void ag_reply_bool(const ag_target *t, bool v)
+{
+	msgpack_packer *pk = ag_reply_begin(t);
+	if (v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+void ag_reply_int(const ag_target *t, int64_t v)
+{
+	msgpack_pack_int64(ag_reply_begin(t), v);
+}
+
+void ag_reply_uint(const ag_target *t, uint64_t v)
+{
+	msgpack_pack_uint64(ag_reply_begin(t), v);
+}
+
+void ag_reply_double(const ag_target *t, double v)
+{
+	msgpack_pack_double(ag_reply_begin(t), v);
+}
+
+void ag_pack_val(msgpack_packer *pk, const ag_val *v)
+{
+	/* Stored bytes are already one canonical MessagePack object. */
+	pk->callback(pk->data, (const char *)v->data, v->len);
+}
+
+void ag_reply_val(const ag_target *t, const ag_val *v)
+{
+	ag_pack_val(ag_reply_begin(t), v);
+}
+
+static void reply_verror(ag_conn *c, uint32_t msgid, int rc, const char *fmt,
+			 va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ag_pack_error_response(&c->pk, msgid, rc, msg);
+	schedule_flush(c);
+}
+
+int ag_reply_error(const ag_target *t, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_verror(t->conn, t->msgid, rc, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Answer @msgid with an error and end the connection after sending it. */
+static void fail_conn(ag_conn *c, bool have_msgid, uint32_t msgid, int rc,
+		      const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void fail_conn(ag_conn *c, bool have_msgid, uint32_t msgid, int rc,
+		      const char *fmt, ...)
+{
+	va_list ap;
+
+	if (have_msgid) {
+		va_start(ap, fmt);
+		reply_verror(c, msgid, rc, fmt, ap);
+		va_end(ap);
+	}
+	c->closing = true;
+	event_del(c->rev);
+}
+
+/* ---- handles ---------------------------------------------------------------
+ */
+
+int ag_conn_handle_new(ag_conn *c, ag_object *o, uint32_t *ret)
+{
+	uint32_t i = c->free_hint;
+
+	while (i < c->nhandles && c->handles[i] != NULL)
+		i++;
+	if (i == c->nhandles) {
+		if (c->nhandles >= UINT32_MAX / 2)
+			return AGORA_ELIMIT;
+		uint32_t n = c->nhandles ? c->nhandles * 2 : 8;
+		ag_object **h = realloc(c->handles, n * sizeof(*h));
+		if (h == NULL)
+			return AGORA_ENOMEM;
+		memset(h + c->nhandles, 0, (n - c->nhandles) * sizeof(*h));
+		c->handles = h;
+		c->nhandles = n;
+	}
+	c->handles[i] = o;
+	c->free_hint = i + 1;
+	ag_object_ref(o);
+	*ret = i + 1;
+	return 0;
+}
+
+ag_object *ag_conn_handle_get(ag_conn *c, uint64_t h)
+{
+	if (h == 0 || h > c->nhandles)
+		return NULL;
+	return c->handles[h - 1];
+}
+
+bool ag_conn_handle_close(ag_conn *c, uint64_t h)
+{
+	ag_object *o = ag_conn_handle_get(c, h);
+
+	if (o == NULL)
+		return false;
+	c->handles[h - 1] = NULL;
+	if (h - 1 < c->free_hint)
+		c->free_hint = (uint32_t)(h - 1);
+	ag_object_unref(o);
+	return true;
+}
+
+/* ---- the handshake ---------------------------------------------------------
+ */
+
+static bool is_bin(const msgpack_object *o, uint32_t len)
+{
+	return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == len;
+}
+
+static void on_hello(ag_conn *c, uint32_t msgid, const msgpack_object *params)
+{
+	ag_server *s = c->srv;
+	const msgpack_object *a = params->via.array.ptr;
+	uint8_t proof[AG_PROOF_LEN];
+
+	if (params->via.array.size < 1 ||
+	    a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		fail_conn(c, true, msgid, AGORA_EARGS,
+			  "hello: params must be [version, nonce]");
+		return;
+	}
+	if (a[0].via.u64 != AG_PROTOCOL_VERSION) {
+		fail_conn(c, true, msgid, AGORA_EVERSION,
+			  "hello: protocol version %llu is not spoken; this "
+			  "server speaks version %d",
+			  (unsigned long long)a[0].via.u64,
+			  AG_PROTOCOL_VERSION);
+		return;
+	}
+	if (params->via.array.size != 2 || !is_bin(&a[1], AG_NONCE_LEN)) {
+		fail_conn(c, true, msgid, AGORA_EARGS,
+			  "hello: params must be [1, nonce] with a nonce of "
+			  "%d bytes (bin)",
+			  AG_NONCE_LEN);
+		return;
+	}
+	memcpy(c->cnonce, a[1].via.bin.ptr, AG_NONCE_LEN);
+	if (ag_nonce(c->snonce) < 0 ||
+	    ag_server_proof(s->key, s->keylen, c->cnonce, c->snonce, proof) <
+		0) {
+		fail_conn(c, true, msgid, AGORA_ELIMIT,
+			  "hello: cannot make a nonce or proof");
+		return;
+	}
+	msgpack_packer *pk = ag_reply_begin(&(ag_target){c, msgid});
+	msgpack_pack_map(pk, 4);
+	ag_pack_str(pk, "version");
+	msgpack_pack_uint8(pk, AG_PROTOCOL_VERSION);
+	ag_pack_str(pk, "server");
+	ag_pack_str(pk, "agora/" AGORA_VERSION_STRING);
+	ag_pack_str(pk, "nonce");
+	msgpack_pack_bin(pk, AG_NONCE_LEN);
+	msgpack_pack_bin_body(pk, c->snonce, AG_NONCE_LEN);
+	ag_pack_str(pk, "proof");
+	msgpack_pack_bin(pk, AG_PROOF_LEN);
+	msgpack_pack_bin_body(pk, proof, AG_PROOF_LEN);
+	c->state = ST_AUTH;
+}
+
+static void on_auth(ag_conn *c, uint32_t msgid, const msgpack_object *params)
+{
+	ag_server *s = c->srv;
+	const msgpack_object *a = params->via.array.ptr;
+	uint8_t want[AG_PROOF_LEN];
+
+	if (params->via.array.size != 1 || a[0].type != MSGPACK_OBJECT_BIN ||
+	    ag_client_proof(s->key, s->keylen, c->snonce, c->cnonce, want) <
+		0 ||
+	    !ag_proof_equal(a[0].via.bin.ptr, a[0].via.bin.size, want)) {
+		fail_conn(c, true, msgid, AGORA_EAUTH,
+			  "auth: the proof does not match this server's "
+			  "authkey");
+		ag_server_logf(s, "connection %llu: authentication failed",
+			       (unsigned long long)c->id);
+		return;
+	}
+	c->state = ST_READY;
+	event_free(c->auth_timer);
+	c->auth_timer = NULL;
+	ag_reader_set_max(&c->rd, s->max_message);
+	ag_reply_bool(&(ag_target){c, msgid}, true);
+}
+
+static bool method_is(const msgpack_object *m, const char *name)
+{
+	size_t n = strlen(name);
+	return m->via.str.size == n && memcmp(m->via.str.ptr, name, n) == 0;
+}
+
+/* ---- reading ---------------------------------------------------------------
+ */
+
+/* A frame the reader refused may still begin [0, msgid: find the msgid so
+ * that the error can be answered. */
+static bool peek_msgid(const ag_conn *c, uint32_t *ret)
+{
+	const unsigned char *p = (const unsigned char *)c->rd.buf + c->rd.start;
+	size_t n = c->rd.len - c->rd.start;
+
+	if (n < 3 || p[0] != 0x94 || p[1] != 0x00)
+		return false;
+	if (p[2] <= 0x7f) {
+		*ret = p[2];
+		return true;
+	}
+	unsigned w = p[2] == 0xcc ? 1 : p[2] == 0xcd ? 2 : p[2] == 0xce ? 4 : 0;
+	if (w == 0 || n < 3 + w)
+		return false;
+	uint32_t v = 0;
+	for (unsigned i = 0; i < w; i++)
+		v = v << 8 | p[3 + i];
+	*ret = v;
+	return true;
+}
+
+static void on_message(ag_conn *c, const msgpack_object *m)
+{
+	const msgpack_object *a = m->via.array.ptr;
+
+	if (m->type != MSGPACK_OBJECT_ARRAY || m->via.array.size < 1) {
+		fail_conn(c, false, 0, AGORA_EPROTOCOL, "not a request");
+		return;
+	}
+	bool have_id = m->via.array.size >= 2 &&
+		       a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		       a[1].via.u64 <= UINT32_MAX;
+	uint32_t msgid = have_id ? (uint32_t)a[1].via.u64 : 0;
+
+	if (m->via.array.size != 4 ||
+	    a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    a[0].via.u64 != AG_MSG_REQUEST) {
+		fail_conn(c, have_id, msgid, AGORA_EPROTOCOL,
+			  "a request is [0, msgid, method, params]");
+		return;
+	}
+	if (!have_id) {
+		fail_conn(c, false, 0, AGORA_EPROTOCOL, "bad msgid");
+		return;
+	}
+	if (a[2].type != MSGPACK_OBJECT_STR ||
+	    a[3].type != MSGPACK_OBJECT_ARRAY) {
+		fail_conn(c, true, msgid, AGORA_EPROTOCOL,
+			  "a request is [0, msgid, method: str, params: "
+			  "array]");
+		return;
+	}
+	if (c->over_limit) {
+		fail_conn(c, true, msgid, AGORA_ELIMIT,
+			  "the server serves at most %u connections",
+			  c->srv->max_conns);
+		return;
+	}
+	switch (c->state) {
+	case ST_HELLO:
+		if (method_is(&a[2], "hello"))
+			on_hello(c, msgid, &a[3]);
+		else
+			fail_conn(c, true, msgid, AGORA_EAUTH,
+				  "%.*s: not authenticated (say hello first)",
+				  (int)a[2].via.str.size, a[2].via.str.ptr);
+		return;
+	case ST_AUTH:
+		if (method_is(&a[2], "auth"))
+			on_auth(c, msgid, &a[3]);
+		else
+			fail_conn(c, true, msgid, AGORA_EAUTH,
+				  "%.*s: not authenticated (auth expected)",
+				  (int)a[2].via.str.size, a[2].via.str.ptr);
+		return;
+	case ST_READY:
+		ag_dispatch(c, msgid, &a[2], &a[3]);
+		return;
+	}
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	ag_conn *c = arg;
+	size_t avail;
+	char *space = ag_reader_space(&c->rd, READ_CHUNK, &avail);
+	ssize_t n;
+
+	if (space == NULL) {
+		ag_server_logf(c->srv, "connection %llu: out of memory",
+			       (unsigned long long)c->id);
+		ag_conn_free(c);
+		return;
+	}
+	n = read(c->fd, space, avail);
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		ag_conn_free(c);
+		return;
+	}
+	ag_reader_commit(&c->rd, (size_t)n);
+
+	msgpack_object m;
+	int rc;
+	while (!c->closing && (rc = ag_reader_next(&c->rd, &m)) != 0) {
+		if (rc < 0) {
+			uint32_t msgid = 0;
+			bool have = peek_msgid(c, &msgid);
+			fail_conn(c, have, msgid, AGORA_EPROTOCOL, "%s",
+				  rc == AGORA_ENOMEM ? "out of memory decoding"
+						     : c->rd.errmsg);
+			ag_server_logf(c->srv, "connection %llu: %s",
+				       (unsigned long long)c->id, c->rd.errmsg);
+			break;
+		}
+		on_message(c, &m);
+	}
+	if (c->closing) {
+		/* Send the last error if the socket takes it now, then go. */
+		flush_out(c);
+		ag_conn_free(c);
+	}
+}
+
+static void on_auth_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	ag_conn *c = arg;
+
+	ag_server_logf(c->srv, "connection %llu: no authentication within %g s",
+		       (unsigned long long)c->id, c->srv->auth_timeout);
+	ag_conn_free(c);
+}
+
+void ag_conn_accept(ag_server *s, int fd, bool is_unix)
+{
+	ag_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || ag_reader_init(&c->rd, AG_PREAUTH_MAX_MESSAGE) < 0) {
+		free(c);
+		close(fd);
+		return;
+	}
+	c->srv = s;
+	c->fd = fd;
+	c->is_unix = is_unix;
+	c->id = ++s->next_conn_id;
+	TAILQ_INIT(&c->waiters);
+	c->out = evbuffer_new();
+	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+	c->wev = event_new(s->base, fd, EV_WRITE, on_writable, c);
+	c->auth_timer = evtimer_new(s->base, on_auth_timeout, c);
+	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	s->nconns++;
+	if (c->out == NULL || c->rev == NULL || c->wev == NULL ||
+	    c->auth_timer == NULL) {
+		ag_conn_free(c);
+		return;
+	}
+	msgpack_packer_init(&c->pk, c->out, out_write);
+	if (!is_unix) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (s->nconns > s->max_conns)
+		c->over_limit = true;
+
+	struct timeval tv = {
+	    (time_t)s->auth_timeout,
+	    (suseconds_t)((s->auth_timeout - (double)(time_t)s->auth_timeout) *
+			  1e6)};
+	event_add(c->auth_timer, &tv);
+	event_add(c->rev, NULL);
+}
+
+void ag_conns_shutdown(ag_server *s)
+{
+	ag_conn *c;
+	ag_waiter *w;
+
+	TAILQ_FOREACH (c, &s->conns, link) {
+		while ((w = TAILQ_FIRST(&c->waiters)) != NULL) {
+			ag_reply_error(&w->to, AGORA_ESHUTDOWN,
+				       "the server is shutting down");
+			ag_wait_done(w);
+		}
+		flush_out(c);
+	}
+}
+
+void ag_conns_free_all(ag_server *s)
+{
+	ag_conn *c;
+
+	while ((c = TAILQ_FIRST(&s->conns)) != NULL)
+		ag_conn_free(c);
+}
+
+void ag_conn_free(ag_conn *c)
+{
+	ag_server *s = c->srv;
+	ag_waiter *w;
+
+	/* Parked requests go first: withdrawn, they take nothing. */
+	while ((w = TAILQ_FIRST(&c->waiters)) != NULL)
+		ag_wait_done(w);
+	for (uint32_t i = 0; i < c->nhandles; i++) {
+		ag_object *o = c->handles[i];
+		if (o == NULL)
+			continue;
+		if (o->fam->conn_gone)
+			o->fam->conn_gone(o, c);
+		c->handles[i] = NULL;
+		ag_object_unref(o);
+	}
+	free(c->handles);
+	TAILQ_REMOVE(&s->conns, c, link);
+	s->nconns--;
+	if (c->rev)
+		event_free(c->rev);
+	if (c->wev)
+		event_free(c->wev);
+	if (c->auth_timer)
+		event_free(c->auth_timer);
+	if (c->out)
+		evbuffer_free(c->out);
+	ag_reader_deinit(&c->rd);
+	close(c->fd);
+	free(c);
+}

@@ -1,0 +1,143 @@
+/*
+ * dispatch.c - from an authenticated request to the function that serves it.
+ *
+ * Server methods (open, close, drop, ls, info, ping, stats) are looked up by
+ * name. Object methods are "TYPE.METHOD": the prefix names a family, the
+ * family's table names the method, the first param is a handle of this
+ * connection, and the handle's object must be of that family or extend it
+ * (a joinable_queue answers to "queue.put"). Errors name what was wrong.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static int srv_close(ag_req *r)
+{
+	int64_t h;
+
+	if (ag_arg_int(r, 0, &h) < 0)
+		return AGORA_EARGS;
+	if (!ag_conn_handle_close(r->to.conn, (uint64_t)h))
+		return ag_reply_error(
+		    &r->to, AGORA_ENO_OBJECT,
+		    "close: no handle %lld on this connection", (long long)h);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int srv_ping(ag_req *r)
+{
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+
+	if (r->argc > 0)
+		msgpack_pack_object(pk, r->argv[0]);
+	else
+		msgpack_pack_nil(pk);
+	return 0;
+}
+
+static const ag_method server_methods[] = {
+    {"open", ag_registry_open, 2, 3},   {"close", srv_close, 1, 1},
+    {"drop", ag_registry_drop, 1, 1},   {"ls", ag_registry_ls, 0, 0},
+    {"info", ag_registry_info, 1, 1},   {"ping", srv_ping, 0, 1},
+    {"stats", ag_registry_stats, 0, 0}, {NULL, NULL, 0, 0},
+};
+
+static const ag_method *find_method(const ag_method *t, const char *name,
+				    size_t len)
+{
+	for (; t->name; t++)
+		if (strlen(t->name) == len && memcmp(t->name, name, len) == 0)
+			return t;
+	return NULL;
+}
+
+static bool check_argc(ag_req *r, const ag_method *m, unsigned skip)
+{
+	if (r->argc >= m->min_args && r->argc <= m->max_args)
+		return true;
+	if (m->min_args == m->max_args)
+		ag_reply_error(&r->to, AGORA_EARGS,
+			       "%.*s takes %u params%s, got %u",
+			       (int)r->methodlen, r->method, m->min_args - skip,
+			       skip ? " after the handle" : "", r->argc - skip);
+	else
+		ag_reply_error(&r->to, AGORA_EARGS,
+			       "%.*s takes %u to %u params%s, got %u",
+			       (int)r->methodlen, r->method, m->min_args - skip,
+			       m->max_args - skip,
+			       skip ? " after the handle" : "", r->argc - skip);
+	return false;
+}
+
+void ag_dispatch(ag_conn *c, uint32_t msgid, const msgpack_object *method,
+		 const msgpack_object *params)
+{
+	ag_server *s = ag_conn_server(c);
+	ag_req r = {
+	    .to = {c, msgid},
+	    .srv = s,
+	    .method = method->via.str.ptr,
+	    .methodlen = method->via.str.size,
+	    .argv = params->via.array.ptr,
+	    .argc = params->via.array.size,
+	};
+	const char *dot = memchr(r.method, '.', r.methodlen);
+	const ag_method *m;
+
+	s->requests++;
+	msgpack_zone_clear(&s->zone);
+	s->scratch.len = 0;
+	s->scratch.oom = false;
+
+	if (dot == NULL) {
+		m = find_method(server_methods, r.method, r.methodlen);
+		if (m == NULL) {
+			ag_reply_error(&r.to, AGORA_ENO_METHOD,
+				       "unknown method \"%.*s\"",
+				       (int)r.methodlen, r.method);
+			return;
+		}
+		if (check_argc(&r, m, 0))
+			m->fn(&r);
+		return;
+	}
+
+	size_t tlen = (size_t)(dot - r.method);
+	const ag_family *fam = ag_family_by_name(r.method, tlen);
+	m = fam ? find_method(fam->methods, dot + 1, r.methodlen - tlen - 1)
+		: NULL;
+	if (m == NULL) {
+		ag_reply_error(&r.to, AGORA_ENO_METHOD,
+			       "unknown method \"%.*s\"", (int)r.methodlen,
+			       r.method);
+		return;
+	}
+	if (r.argc < 1 || (r.argv[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER)) {
+		char desc[96] = "nothing";
+		if (r.argc >= 1)
+			ag_obj_describe(&r.argv[0], desc, sizeof(desc));
+		ag_reply_error(&r.to, AGORA_EARGS,
+			       "%.*s: the first param must be a handle, got %s",
+			       (int)r.methodlen, r.method, desc);
+		return;
+	}
+	r.obj = ag_conn_handle_get(c, r.argv[0].via.u64);
+	if (r.obj == NULL) {
+		ag_reply_error(&r.to, AGORA_ENO_OBJECT,
+			       "%.*s: no handle %llu on this connection",
+			       (int)r.methodlen, r.method,
+			       (unsigned long long)r.argv[0].via.u64);
+		return;
+	}
+	if (r.obj->fam != fam && r.obj->fam->base != fam) {
+		ag_reply_error(&r.to, AGORA_ETYPE,
+			       "%.*s: handle %llu is a %s, not a %s",
+			       (int)r.methodlen, r.method,
+			       (unsigned long long)r.argv[0].via.u64,
+			       r.obj->fam->name, fam->name);
+		return;
+	}
+	if (check_argc(&r, m, 1))
+		m->fn(&r);
+}

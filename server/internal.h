@@ -1,0 +1,338 @@
+/*
+ * internal.h - what the server's files share. Never installed.
+ *
+ * One libevent loop owns everything below. A connection (conn.c) reads
+ * frames through an ag_reader, the dispatcher (dispatch.c) resolves
+ * "TYPE.METHOD" and the handle, and a family's method (obj_<family>.c) either
+ * answers at once through ag_reply_*() or parks the request with
+ * ag_wait_park() (wait.c) to answer it later. Objects live in the registry
+ * (registry.c), reference counted: each handle, each parked request, each
+ * stored reference holds one.
+ */
+#ifndef AG_SERVER_INTERNAL_H
+#define AG_SERVER_INTERNAL_H
+
+#include <event2/event.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "agora_server.h"
+
+typedef struct agora_server ag_server;
+#include "ag_proto.h"
+
+typedef struct ag_conn ag_conn;
+typedef struct ag_object ag_object;
+typedef struct ag_waiter ag_waiter;
+typedef struct ag_family ag_family;
+typedef struct ag_listener ag_listener;
+
+TAILQ_HEAD(ag_waitq, ag_waiter);
+TAILQ_HEAD(ag_connq, ag_conn);
+
+/* ---- ordered hash table (table.c) ---------------------------------------- */
+
+/*
+ * An insertion-ordered hash table of ag_val keys, laid out as Python's dict:
+ * a dense array of entries in insertion order plus an index of slots. Used by
+ * dict and namespace (value in .val) and by the registry's names (.ptr).
+ * A deleted entry keeps its place with key.data == NULL until compaction.
+ */
+typedef struct ag_entry {
+	uint64_t hash;
+	ag_val key;
+	union {
+		ag_val val;
+		void *ptr;
+	};
+} ag_entry;
+
+typedef struct ag_table {
+	ag_entry *entries;
+	uint32_t used;   /* entries[0..used) in use or deleted */
+	uint32_t count;  /* live entries */
+	uint32_t cap;    /* entries allocated */
+	uint32_t *slots; /* 0 empty, UINT32_MAX deleted, else entry index + 1 */
+	uint32_t nslots; /* power of two, or 0 */
+	uint64_t seed;
+} ag_table;
+
+void ag_table_init(ag_table *t, uint64_t seed);
+/* Frees the table's arrays; not the keys/values (use ag_table_clear_vals). */
+void ag_table_deinit(ag_table *t);
+/* Free every key and .val, leaving an empty table. */
+void ag_table_clear_vals(ag_table *t);
+uint64_t ag_table_hash(const ag_table *t, const ag_val *key);
+/* The live entry whose key equals @key, or NULL. @key is borrowed. */
+ag_entry *ag_table_find(ag_table *t, const ag_val *key, uint64_t hash);
+/*
+ * Append a new entry for @key (which must not be present) and take ownership
+ * of @key's bytes; the caller fills .val/.ptr. NULL on ENOMEM (key untouched).
+ */
+ag_entry *ag_table_add(ag_table *t, const ag_val *key, uint64_t hash);
+/* Remove @e: its key is freed, its value is the caller's. */
+void ag_table_remove(ag_table *t, ag_entry *e);
+/* Last live entry in insertion order, or NULL. */
+ag_entry *ag_table_last(ag_table *t);
+#define ag_table_foreach(t, e)                                              \
+	for (ag_entry *e = (t)->entries; e < (t)->entries + (t)->used; e++) \
+		if (e->key.data != NULL)
+
+/* ---- objects ------------------------------------------------------------- */
+
+typedef enum ag_type {
+	AG_T_LIST,
+	AG_T_DICT,
+	AG_T_QUEUE,
+	AG_T_JOINABLE_QUEUE,
+	AG_T_VALUE,
+	AG_T_ARRAY,
+	AG_T_NAMESPACE,
+	AG_T_LOCK,
+	AG_T_RLOCK,
+	AG_T_SEMAPHORE,
+	AG_T_BOUNDED_SEMAPHORE,
+	AG_T_CONDITION,
+	AG_T_EVENT,
+	AG_T_BARRIER,
+	AG_T__COUNT
+} ag_type;
+
+struct ag_object {
+	uint64_t id;
+	const ag_family *fam;
+	ag_server *srv;
+	char *name;    /* NULL when anonymous (or dropped) */
+	uint32_t refs; /* handles + parked requests + stored references */
+	uint32_t nwaiters;
+	size_t mem; /* bytes accounted to this object, see ag_object_mem() */
+	void *data; /* the family's state */
+};
+
+/* The answer target of a request: which connection, which msgid. */
+typedef struct ag_target {
+	ag_conn *conn;
+	uint32_t msgid;
+} ag_target;
+
+/* One request being dispatched. Everything here lives until the handler
+ * returns only: copy what a parked request must keep. */
+typedef struct ag_req {
+	ag_target to;
+	ag_server *srv;
+	const char *method; /* "list.append" (not NUL-terminated: methodlen) */
+	uint32_t methodlen;
+	const msgpack_object *argv; /* params; for TYPE.METHOD argv[0] is h */
+	uint32_t argc;
+	ag_object *obj; /* TYPE.METHOD: the object behind argv[0] */
+} ag_req;
+
+/*
+ * A method of a family. @min_args/@max_args count every param, the handle
+ * included; the dispatcher answers ARGS outside them. The function answers
+ * through ag_reply_*() or parks with ag_wait_park(), exactly once, and
+ * returns 0; to fail it returns ag_reply_error(...).
+ */
+typedef struct ag_method {
+	const char *name; /* "append" */
+	int (*fn)(ag_req *r);
+	uint8_t min_args;
+	uint8_t max_args;
+} ag_method;
+
+struct ag_family {
+	const char *name; /* wire type name, "list" */
+	ag_type type;
+	const ag_family *base;    /* joinable_queue -> queue, or NULL */
+	const ag_method *methods; /* terminated by a NULL name */
+	/*
+	 * Set up o->data from the open options (a map, maybe empty; @opts is
+	 * NULL when none were given). Unknown option: answer ARGS and return
+	 * it. Returns 0 or the negative code it answered with.
+	 */
+	int (*create)(ag_object *o, ag_req *r, const msgpack_object *opts);
+	/* Free o->data and every value in it. No waiter is left. */
+	void (*destroy)(ag_object *o);
+	/* Length for ls/info; false when the type has none. */
+	bool (*len)(ag_object *o, size_t *ret);
+	/* Extra info fields: how many, and packing them (key, value pairs). */
+	unsigned (*info_count)(ag_object *o);
+	void (*info_pack)(ag_object *o, msgpack_packer *pk);
+	/* A connection is going away: release what it owns (locks). */
+	void (*conn_gone)(ag_object *o, ag_conn *c);
+};
+
+extern const ag_family ag_family_list;
+extern const ag_family ag_family_dict;
+extern const ag_family ag_family_queue;
+extern const ag_family ag_family_value;
+
+/* Registry (registry.c). */
+const ag_family *ag_family_by_name(const char *name, size_t len);
+void ag_object_ref(ag_object *o);
+/* Drop one reference; the last one destroys the object. */
+void ag_object_unref(ag_object *o);
+/* Account @delta bytes to @o and to the server's memory figure. */
+void ag_object_mem(ag_object *o, ssize_t delta);
+/* Per-server scratch: a zone for decoding stored values and a buffer for
+ * canonical keys; both are reset by the dispatcher before each request. */
+msgpack_zone *ag_server_zone(ag_server *s);
+ag_buf *ag_server_scratch(ag_server *s);
+uint64_t ag_server_seed(const ag_server *s);
+
+/* ---- replies (conn.c) ---------------------------------------------------- */
+
+/*
+ * Every reply goes to the target's output buffer and is written once per
+ * loop turn. ag_reply_begin() packs [1, msgid, nil, and returns the packer:
+ * the caller packs exactly one result object.
+ */
+msgpack_packer *ag_reply_begin(const ag_target *t);
+void ag_reply_nil(const ag_target *t);
+void ag_reply_bool(const ag_target *t, bool v);
+void ag_reply_int(const ag_target *t, int64_t v);
+void ag_reply_uint(const ag_target *t, uint64_t v);
+void ag_reply_double(const ag_target *t, double v);
+/* The stored bytes of @v as the result: no re-encoding. */
+void ag_reply_val(const ag_target *t, const ag_val *v);
+/* Pack stored bytes as one object into a reply under construction. */
+void ag_pack_val(msgpack_packer *pk, const ag_val *v);
+/* Answer an error with a printf-style message; returns @rc (negative). */
+int ag_reply_error(const ag_target *t, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- argument helpers (args.c) ------------------------------------------- */
+
+/*
+ * Each reads argv[i] of @r, answers ARGS (or VALUE) naming the wrong value
+ * and returns it when the param has the wrong kind, else returns 0 and writes
+ * *ret. The _opt variants take @def when the param is absent or nil.
+ */
+int ag_arg_int(ag_req *r, uint32_t i, int64_t *ret);
+int ag_arg_opt_int(ag_req *r, uint32_t i, int64_t def, int64_t *ret);
+/* A slice bound: nil or absent -> *ret_nil = true. */
+int ag_arg_opt_index(ag_req *r, uint32_t i, int64_t *ret, bool *ret_nil);
+int ag_arg_bool(ag_req *r, uint32_t i, bool def, bool *ret);
+/* Timeout in seconds: nil/absent -> -1 (forever); negative -> VALUE. */
+int ag_arg_timeout(ag_req *r, uint32_t i, double *ret);
+/* An array param (items of extend, set_slice ...). */
+int ag_arg_array(ag_req *r, uint32_t i, const msgpack_object_array **ret);
+int ag_arg_map(ag_req *r, uint32_t i, const msgpack_object_map **ret);
+/* The param present (argc > i) and not nil. */
+bool ag_arg_given(const ag_req *r, uint32_t i);
+/* Canonical owned copy of argv[i]; answers VALUE/LIMIT on failure. */
+int ag_arg_val(ag_req *r, uint32_t i, ag_val *ret);
+/* Canonical copy of argv[i] into the server scratch buffer (borrowed,
+ * valid until the next request), hash-ready: for lookups by key.
+ * Answers TYPE when the key holds a map (unhashable). */
+int ag_arg_key(ag_req *r, uint32_t i, ag_val *ret);
+/* Check that @opts (may be NULL) names only options in the NULL-terminated
+ * list @allowed; answers ARGS naming the first unknown one. */
+int ag_opts_check(ag_req *r, const msgpack_object *opts,
+		  const char *const *allowed);
+/* The option @name in @opts, or NULL. */
+const msgpack_object *ag_opt(const msgpack_object *opts, const char *name);
+
+/* ---- parked requests (wait.c) -------------------------------------------- */
+
+typedef void (*ag_wait_fn)(ag_waiter *w);
+
+struct ag_waiter {
+	ag_target to;
+	ag_object *obj; /* holds a reference */
+	struct ag_waitq *queue;
+	struct event *timer;             /* NULL when waiting forever */
+	ag_wait_fn on_timeout;           /* answers the timeout outcome */
+	TAILQ_ENTRY(ag_waiter) qlink;    /* in *queue, arrival order */
+	TAILQ_ENTRY(ag_waiter) connlink; /* in the connection's list */
+	ag_val val; /* a value the request carries (queue put), or empty */
+	int64_t n;  /* a number the request carries */
+};
+
+/*
+ * Park request @r at the tail of @q (arrival order) until a change to
+ * r->obj answers it with ag_wait_done(), or @timeout seconds pass (<0:
+ * forever), when @on_timeout answers and then the waiter is freed. The
+ * waiter holds a reference to r->obj. Returns the waiter (its val/n free for
+ * the caller to fill), or NULL after answering LIMIT (out of memory).
+ */
+ag_waiter *ag_wait_park(ag_req *r, struct ag_waitq *q, double timeout,
+			ag_wait_fn on_timeout);
+/* Take @w out of its queue, stop its timer, drop its reference and free it
+ * (its val too). Call after answering it. */
+void ag_wait_done(ag_waiter *w);
+
+/* ---- connections and the server (conn.c, server.c) ----------------------- */
+
+/* An id for the connection, for info and logs. */
+uint64_t ag_conn_id(const ag_conn *c);
+ag_server *ag_conn_server(const ag_conn *c);
+
+struct agora_server {
+	struct event_base *base;
+	bool own_base;
+	struct ag_connq conns;
+	unsigned nconns;
+	unsigned max_conns;
+	ag_listener *listeners;
+	uint8_t *key;
+	size_t keylen;
+	size_t max_message;
+	double auth_timeout;
+	uint64_t next_obj_id;
+	uint64_t next_conn_id;
+	uint64_t requests;
+	uint64_t nwaiters;
+	uint64_t nobjects;
+	size_t memory;
+	uint64_t seed;
+	ag_table names; /* name -> ag_object* (ptr) */
+	msgpack_zone zone;
+	ag_buf scratch;
+	struct event *sigint, *sigterm, *stop_ev;
+	bool stopping;
+	void (*log)(void *ud, const char *line);
+	void *log_ud;
+};
+
+void ag_server_logf(ag_server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Accept a new connected socket (takes @fd). */
+void ag_conn_accept(ag_server *s, int fd, bool is_unix);
+/* Close and free a connection: withdraw its waiters, release its handles
+ * and whatever its objects let it own. */
+void ag_conn_free(ag_conn *c);
+/* Answer every parked request of every connection with SHUTDOWN and send
+ * what can be sent without blocking. */
+void ag_conns_shutdown(ag_server *s);
+/* Free every connection of @s. */
+void ag_conns_free_all(ag_server *s);
+
+/* Dispatch one authenticated request. */
+void ag_dispatch(ag_conn *c, uint32_t msgid, const msgpack_object *method,
+		 const msgpack_object *params);
+
+/* Handles (conn.c): a new handle of @c for @o (takes a reference). */
+int ag_conn_handle_new(ag_conn *c, ag_object *o, uint32_t *ret);
+ag_object *ag_conn_handle_get(ag_conn *c, uint64_t h);
+/* Release handle @h; false when it is not one. */
+bool ag_conn_handle_close(ag_conn *c, uint64_t h);
+/* The waiters list of a connection, for wait.c. */
+struct ag_waitq *ag_conn_waiters(ag_conn *c);
+
+/* Registry (registry.c). */
+/* The open method: get-or-create. Answers, returns 0 or negative. */
+int ag_registry_open(ag_req *r);
+int ag_registry_drop(ag_req *r);
+int ag_registry_ls(ag_req *r);
+int ag_registry_info(ag_req *r);
+int ag_registry_stats(ag_req *r);
+void ag_registry_init(ag_server *s);
+void ag_registry_deinit(ag_server *s);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * main.c - agorad, the Agora daemon: flags, the authkey file, and one
+ * embedded server run until SIGINT or SIGTERM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agora_server.h"
+#include "config.h"
+
+#define MAX_LISTEN 16
+#define MAX_KEY_FILE 4096
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f, "usage: agorad [--listen ADDRESS]... --authkey-file FILE "
+	       "[options]\n"
+	       "\n"
+	       "Serve shared lists, dicts, queues and values to Agora "
+	       "clients.\n"
+	       "\n"
+	       "  --listen ADDRESS       unix:PATH or tcp:HOST:PORT (port 0: "
+	       "any); repeatable.\n"
+	       "                         Default: "
+	       "unix:$XDG_RUNTIME_DIR/agora.sock, else\n"
+	       "                         unix:/tmp/agora-$UID/agora.sock\n"
+	       "  --authkey-file FILE    the shared key: the file's bytes less "
+	       "one trailing\n"
+	       "                         newline, at least 16 bytes; the file "
+	       "must not be\n"
+	       "                         readable by group or others\n"
+	       "  --max-message BYTES    largest request after authentication "
+	       "(default 64 MiB)\n"
+	       "  --auth-timeout SECONDS time a client has to authenticate "
+	       "(default 5)\n"
+	       "  --help                 this text\n"
+	       "  --version              the version\n");
+}
+
+static void log_stderr(void *ud, const char *line)
+{
+	fprintf(stderr, "agorad: %s\n", line);
+}
+
+/* Read the key file into @buf. Returns its length, or -1 after printing
+ * why. */
+static ssize_t read_key(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t len = 0;
+
+	if (fd < 0) {
+		fprintf(stderr, "agorad: cannot open authkey file %s: %s\n",
+			path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr,
+			"agorad: authkey file %s is not a regular file\n",
+			path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		fprintf(
+		    stderr,
+		    "agorad: authkey file %s is readable by group or others "
+		    "(mode %04o); run: chmod 600 %s\n",
+		    path, (unsigned)(st.st_mode & 07777), path);
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "agorad: cannot read %s: %s\n", path,
+				strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap) {
+			fprintf(stderr,
+				"agorad: authkey file %s is larger than %zu "
+				"bytes\n",
+				path, cap - 1);
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len < 16) {
+		fprintf(stderr,
+			"agorad: the authkey in %s is %zu bytes; it must be at "
+			"least 16\n",
+			path, len);
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+static bool parse_size(const char *s, size_t *ret)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < 1024 || v > (1ULL << 32))
+		return false;
+	*ret = (size_t)v;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"authkey-file", required_argument, NULL, 'k'},
+	    {"max-message", required_argument, NULL, 'm'},
+	    {"auth-timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *listen[MAX_LISTEN];
+	size_t nlisten = 0;
+	const char *keyfile = NULL;
+	agora_server_config cfg = {0};
+	char defaddr[512], err[512], key[MAX_KEY_FILE + 1];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (nlisten == MAX_LISTEN) {
+				fprintf(
+				    stderr,
+				    "agorad: at most %d --listen addresses\n",
+				    MAX_LISTEN);
+				return 2;
+			}
+			listen[nlisten++] = optarg;
+			break;
+		case 'k':
+			keyfile = optarg;
+			break;
+		case 'm':
+			if (!parse_size(optarg, &cfg.max_message)) {
+				fprintf(stderr,
+					"agorad: --max-message %s: want bytes "
+					"from 1024 to 4294967296\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 't': {
+			char *end;
+			cfg.auth_timeout = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' ||
+			    !(cfg.auth_timeout > 0 &&
+			      cfg.auth_timeout < 86400)) {
+				fprintf(
+				    stderr,
+				    "agorad: --auth-timeout %s: want seconds "
+				    "above 0\n",
+				    optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("agorad %s (protocol 1)\n",
+			       AGORA_VERSION_STRING);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "agorad: unexpected argument \"%s\"\n",
+			argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (keyfile == NULL) {
+		fprintf(stderr, "agorad: --authkey-file FILE is required\n");
+		usage(stderr);
+		return 2;
+	}
+	ssize_t keylen = read_key(keyfile, key, sizeof(key));
+	if (keylen < 0)
+		return 1;
+	if (nlisten == 0) {
+		if (agora_default_address(defaddr, sizeof(defaddr), err,
+					  sizeof(err)) < 0) {
+			fprintf(stderr, "agorad: %s\n", err);
+			return 1;
+		}
+		listen[nlisten++] = defaddr;
+	}
+
+	/* A client that vanishes mid-write must not kill the daemon; the
+	 * server sends with MSG_NOSIGNAL, this covers everything else. */
+	signal(SIGPIPE, SIG_IGN);
+
+	cfg.listen = listen;
+	cfg.nlisten = nlisten;
+	cfg.key = key;
+	cfg.keylen = (size_t)keylen;
+	cfg.handle_signals = true;
+	cfg.log = log_stderr;
+
+	agora_server *s;
+	if (agora_server_new(&cfg, &s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "agorad: %s\n", err);
+		return 1;
+	}
+	memset(key, 0, sizeof(key));
+	for (size_t i = 0; agora_server_address(s, i); i++)
+		printf("agorad: listening on %s\n", agora_server_address(s, i));
+	fflush(stdout);
+
+	int rc = agora_server_run(s);
+	agora_server_free(s);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,329 @@
+/*
+ * registry.c - the objects of a server: families by name, named objects,
+ * reference counts, and the server methods open, drop, ls, info and stats.
+ *
+ * An object is held by its name (while named), by each handle, by each
+ * parked request and by each stored reference; the last one to go destroys
+ * it. Ids count up from 1 and are never reused while the server runs.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const ag_family *const families[] = {
+    &ag_family_list, &ag_family_dict, &ag_family_queue, &ag_family_value, NULL,
+};
+
+const ag_family *ag_family_by_name(const char *name, size_t len)
+{
+	for (const ag_family *const *f = families; *f; f++)
+		if (strlen((*f)->name) == len &&
+		    memcmp((*f)->name, name, len) == 0)
+			return *f;
+	return NULL;
+}
+
+void ag_object_ref(ag_object *o)
+{
+	o->refs++;
+}
+
+void ag_object_unref(ag_object *o)
+{
+	if (--o->refs > 0)
+		return;
+	ag_server *s = o->srv;
+	if (o->fam->destroy)
+		o->fam->destroy(o);
+	s->memory -= o->mem;
+	s->nobjects--;
+	free(o->name);
+	free(o);
+}
+
+void ag_object_mem(ag_object *o, ssize_t delta)
+{
+	o->mem += (size_t)delta;
+	o->srv->memory += (size_t)delta;
+}
+
+msgpack_zone *ag_server_zone(ag_server *s)
+{
+	return &s->zone;
+}
+
+ag_buf *ag_server_scratch(ag_server *s)
+{
+	return &s->scratch;
+}
+
+uint64_t ag_server_seed(const ag_server *s)
+{
+	return s->seed;
+}
+
+void ag_registry_init(ag_server *s)
+{
+	ag_table_init(&s->names, s->seed);
+	s->next_obj_id = 1;
+}
+
+void ag_registry_deinit(ag_server *s)
+{
+	/* Each name holds its object: let go of them all. */
+	ag_table_foreach (&s->names, e) {
+		ag_object *o = e->ptr;
+		free(o->name);
+		o->name = NULL;
+		e->ptr = NULL; /* .ptr shares storage with .val, freed next */
+		ag_object_unref(o);
+	}
+	ag_table_clear_vals(&s->names);
+	ag_table_deinit(&s->names);
+}
+
+static bool utf8_valid(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = p[i];
+		size_t len = c < 0x80         ? 1
+			     : (c >> 5) == 6  ? 2
+			     : (c >> 4) == 14 ? 3
+			     : (c >> 3) == 30 ? 4
+					      : 0;
+		if (len == 0 || i + len > n)
+			return false;
+		for (size_t j = 1; j < len; j++)
+			if ((p[i + j] & 0xc0) != 0x80)
+				return false;
+		i += len;
+	}
+	return true;
+}
+
+static bool has_len(ag_object *o, size_t *ret)
+{
+	return o->fam->len != NULL && o->fam->len(o, ret);
+}
+
+int ag_registry_open(ag_req *r)
+{
+	ag_server *s = r->srv;
+	const msgpack_object *type = &r->argv[0], *name = &r->argv[1];
+	const msgpack_object *opts = r->argc > 2 ? &r->argv[2] : NULL;
+	const ag_family *fam = NULL;
+	char desc[96];
+	uint32_t h;
+	int rc;
+
+	if (type->type == MSGPACK_OBJECT_STR)
+		fam = ag_family_by_name(type->via.str.ptr, type->via.str.size);
+	if (fam == NULL) {
+		ag_obj_describe(type, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: unknown type %s", desc);
+	}
+	if (opts && opts->type == MSGPACK_OBJECT_NIL)
+		opts = NULL;
+	if (opts && opts->type != MSGPACK_OBJECT_MAP) {
+		ag_obj_describe(opts, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: options must be a map, got %s",
+				      desc);
+	}
+	if (name->type != MSGPACK_OBJECT_NIL &&
+	    name->type != MSGPACK_OBJECT_STR) {
+		ag_obj_describe(name, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: name must be a str or nil, got %s",
+				      desc);
+	}
+
+	ag_val key = {0};
+	uint64_t hash = 0;
+	if (name->type == MSGPACK_OBJECT_STR) {
+		uint32_t n = name->via.str.size;
+		if (n < 1 || n > AG_NAME_MAX)
+			return ag_reply_error(&r->to, AGORA_EVALUE,
+					      "open: a name is 1 to %d bytes, "
+					      "got %u",
+					      AG_NAME_MAX, n);
+		if (!utf8_valid((const unsigned char *)name->via.str.ptr, n))
+			return ag_reply_error(&r->to, AGORA_EVALUE,
+					      "open: the name is not valid "
+					      "UTF-8");
+		key.data = (uint8_t *)name->via.str.ptr;
+		key.len = n;
+		hash = ag_table_hash(&s->names, &key);
+		ag_entry *e = ag_table_find(&s->names, &key, hash);
+		if (e != NULL) {
+			ag_object *o = e->ptr;
+			if (o->fam != fam)
+				return ag_reply_error(
+				    &r->to, AGORA_ETYPE,
+				    "open: \"%s\" is a %s, not a %s", o->name,
+				    o->fam->name, fam->name);
+			if (ag_conn_handle_new(r->to.conn, o, &h) < 0)
+				return ag_reply_error(&r->to, AGORA_ELIMIT,
+						      "open: no more handles");
+			ag_reply_uint(&r->to, h);
+			return 0;
+		}
+	}
+
+	ag_object *o = calloc(1, sizeof(*o));
+	if (o == NULL)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: out of memory");
+	o->fam = fam;
+	o->srv = s;
+	r->obj = o;
+	rc = fam->create(o, r, opts);
+	if (rc < 0) {
+		free(o);
+		return rc;
+	}
+	o->id = s->next_obj_id++;
+	s->nobjects++;
+	o->mem = 0;
+	ag_object_mem(o, (ssize_t)sizeof(*o));
+
+	if (key.data != NULL) {
+		ag_val owned;
+		o->name = strndup(name->via.str.ptr, key.len);
+		if (o->name == NULL || ag_val_dup(&owned, &key) < 0) {
+			ag_object_ref(o);
+			ag_object_unref(o);
+			return ag_reply_error(&r->to, AGORA_ELIMIT,
+					      "open: out of memory");
+		}
+		ag_entry *e = ag_table_add(&s->names, &owned, hash);
+		if (e == NULL) {
+			ag_val_deinit(&owned);
+			ag_object_ref(o);
+			ag_object_unref(o);
+			return ag_reply_error(&r->to, AGORA_ELIMIT,
+					      "open: out of memory");
+		}
+		e->ptr = o;
+		ag_object_ref(o); /* the name's hold */
+	}
+	if (ag_conn_handle_new(r->to.conn, o, &h) < 0) {
+		ag_object_ref(o);
+		ag_object_unref(o); /* frees an anonymous object */
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: no more handles");
+	}
+	ag_reply_uint(&r->to, h);
+	return 0;
+}
+
+int ag_registry_drop(ag_req *r)
+{
+	ag_server *s = r->srv;
+	const msgpack_object *name = &r->argv[0];
+
+	if (name->type != MSGPACK_OBJECT_STR) {
+		char desc[96];
+		ag_obj_describe(name, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "drop: the name must be a str, got %s",
+				      desc);
+	}
+	ag_val key = {(uint8_t *)name->via.str.ptr, name->via.str.size, 0};
+	ag_entry *e =
+	    ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
+	if (e == NULL) {
+		ag_reply_bool(&r->to, false);
+		return 0;
+	}
+	ag_object *o = e->ptr;
+	ag_table_remove(&s->names, e);
+	free(o->name);
+	o->name = NULL;
+	ag_object_unref(o);
+	ag_reply_bool(&r->to, true);
+	return 0;
+}
+
+int ag_registry_ls(ag_req *r)
+{
+	ag_server *s = r->srv;
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+
+	msgpack_pack_array(pk, s->names.count);
+	ag_table_foreach (&s->names, e) {
+		ag_object *o = e->ptr;
+		size_t len;
+		msgpack_pack_map(pk, 3);
+		ag_pack_str(pk, "name");
+		ag_pack_str(pk, o->name);
+		ag_pack_str(pk, "type");
+		ag_pack_str(pk, o->fam->name);
+		ag_pack_str(pk, "len");
+		if (has_len(o, &len))
+			msgpack_pack_uint64(pk, len);
+		else
+			msgpack_pack_nil(pk);
+	}
+	return 0;
+}
+
+int ag_registry_info(ag_req *r)
+{
+	int64_t h;
+	ag_object *o;
+	size_t len;
+
+	if (ag_arg_int(r, 0, &h) < 0)
+		return AGORA_EARGS;
+	o = h > 0 ? ag_conn_handle_get(r->to.conn, (uint64_t)h) : NULL;
+	if (o == NULL)
+		return ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+				      "info: no handle %lld on this connection",
+				      (long long)h);
+	unsigned extra = o->fam->info_count ? o->fam->info_count(o) : 0;
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+	msgpack_pack_map(pk, 5 + extra);
+	ag_pack_str(pk, "id");
+	msgpack_pack_uint64(pk, o->id);
+	ag_pack_str(pk, "type");
+	ag_pack_str(pk, o->fam->name);
+	ag_pack_str(pk, "name");
+	if (o->name)
+		ag_pack_str(pk, o->name);
+	else
+		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "len");
+	if (has_len(o, &len))
+		msgpack_pack_uint64(pk, len);
+	else
+		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "waiters");
+	msgpack_pack_uint32(pk, o->nwaiters);
+	if (extra)
+		o->fam->info_pack(o, pk);
+	return 0;
+}
+
+int ag_registry_stats(ag_req *r)
+{
+	ag_server *s = r->srv;
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+
+	msgpack_pack_map(pk, 5);
+	ag_pack_str(pk, "connections");
+	msgpack_pack_uint32(pk, s->nconns);
+	ag_pack_str(pk, "objects");
+	msgpack_pack_uint64(pk, s->nobjects);
+	ag_pack_str(pk, "requests");
+	msgpack_pack_uint64(pk, s->requests);
+	ag_pack_str(pk, "waiters");
+	msgpack_pack_uint64(pk, s->nwaiters);
+	ag_pack_str(pk, "memory");
+	msgpack_pack_uint64(pk, s->memory);
+	return 0;
+}

@@ -1,0 +1,466 @@
+/*
+ * server.c - an Agora server as a value: listeners, the loop, stopping.
+ *
+ * agora_server_new() binds every listener before it returns, so a caller
+ * can print the addresses (the real port for "tcp:HOST:0") and know the
+ * server is reachable. agora_server_run() serves until agora_server_stop(),
+ * which may come from any thread: it writes one byte to a pipe the loop
+ * watches (write(2) is also safe in a signal handler). Stopping answers
+ * every parked request with SHUTDOWN, closes every connection and removes
+ * the Unix socket files this server created.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/listener.h>
+#include <openssl/crypto.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct ag_listener {
+	ag_listener *next;
+	ag_server *srv;
+	struct evconnlistener *lev;
+	bool is_unix;
+	char *path;    /* the socket file to remove, for Unix listeners */
+	char *address; /* as bound */
+};
+
+/* The parts of the server that only this file needs. */
+typedef struct server_ext {
+	int stop_pipe[2];
+	struct event *stop_ev;
+	struct event *sig_int, *sig_term;
+} server_ext;
+
+void ag_server_logf(ag_server *s, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (s->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	s->log(s->log_ud, line);
+}
+
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+int agora_default_address(char *buf, size_t len, char *err, size_t errlen)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char dir[256];
+	int n;
+
+	if (xdg && xdg[0] == '/') {
+		n = snprintf(buf, len, "unix:%s/agora.sock", xdg);
+		return n > 0 && (size_t)n < len
+			   ? 0
+			   : errf(err, errlen, AGORA_EINVAL,
+				  "XDG_RUNTIME_DIR is too long");
+	}
+	snprintf(dir, sizeof(dir), "/tmp/agora-%u", (unsigned)getuid());
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return errf(err, errlen, AGORA_EIO, "cannot create %s: %s", dir,
+			    strerror(errno));
+	struct stat st;
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != getuid())
+		return errf(err, errlen, AGORA_EIO,
+			    "%s is not a directory owned by uid %u", dir,
+			    (unsigned)getuid());
+	if ((st.st_mode & 077) != 0 && chmod(dir, 0700) < 0)
+		return errf(err, errlen, AGORA_EIO, "cannot chmod 0700 %s: %s",
+			    dir, strerror(errno));
+	n = snprintf(buf, len, "unix:%s/agora.sock", dir);
+	return n > 0 && (size_t)n < len ? 0
+					: errf(err, errlen, AGORA_EINVAL,
+					       "address buffer too small");
+}
+
+static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+		      struct sockaddr *sa, int socklen, void *arg)
+{
+	ag_listener *l = arg;
+	ag_conn_accept(l->srv, fd, l->is_unix);
+}
+
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	ag_listener *l = arg;
+	ag_server_logf(l->srv, "accept on %s: %s", l->address, strerror(errno));
+}
+
+static int listen_unix(ag_server *s, ag_listener *l, const char *path,
+		       char *err, size_t errlen)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path) || path[0] == '\0')
+		return errf(err, errlen, AGORA_EINVAL,
+			    "unix socket path \"%s\" is empty or longer than "
+			    "%zu bytes",
+			    path, sizeof(sun.sun_path) - 1);
+	strcpy(sun.sun_path, path);
+
+	/* A socket file already there: in use by a live server, or stale. */
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return errf(err, errlen, AGORA_EINVAL,
+				    "%s exists and is not a socket", path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 &&
+		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(fd);
+			return errf(err, errlen, AGORA_EINVAL,
+				    "another server is listening on unix:%s",
+				    path);
+		}
+		if (fd >= 0)
+			close(fd);
+		unlink(path);
+	}
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return errf(err, errlen, AGORA_EIO, "socket: %s",
+			    strerror(errno));
+	/* Bind under a umask that leaves the socket 0600 from its first
+	 * moment, rather than chmod-ing it afterwards. */
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	int e = errno;
+	umask(old);
+	if (rc < 0 || listen(fd, 1024) < 0) {
+		if (rc == 0)
+			e = errno;
+		close(fd);
+		return errf(err, errlen, AGORA_EIO,
+			    "cannot listen on unix:%s: %s", path, strerror(e));
+	}
+	l->path = strdup(path);
+	l->is_unix = true;
+	if (asprintf(&l->address, "unix:%s", path) < 0)
+		l->address = NULL;
+	l->lev = evconnlistener_new(
+	    s->base, on_accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (l->lev == NULL || l->path == NULL || l->address == NULL) {
+		if (l->lev == NULL)
+			close(fd);
+		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
+		      char *err, size_t errlen)
+{
+	char host[256];
+	const char *port;
+	struct addrinfo hints = {0}, *ai = NULL;
+	int fd = -1, rc;
+
+	if (hostport[0] == '[') {
+		const char *end = strchr(hostport, ']');
+		if (end == NULL || end[1] != ':' ||
+		    (size_t)(end - hostport - 1) >= sizeof(host))
+			return errf(err, errlen, AGORA_EINVAL,
+				    "bad address tcp:%s (want tcp:[V6]:PORT)",
+				    hostport);
+		memcpy(host, hostport + 1, (size_t)(end - hostport - 1));
+		host[end - hostport - 1] = '\0';
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(hostport, ':');
+		if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host))
+			return errf(err, errlen, AGORA_EINVAL,
+				    "bad address tcp:%s (want tcp:HOST:PORT)",
+				    hostport);
+		memcpy(host, hostport, (size_t)(colon - hostport));
+		host[colon - hostport] = '\0';
+		port = colon + 1;
+	}
+	char *endp;
+	long pn = strtol(port, &endp, 10);
+	if (*port == '\0' || *endp != '\0' || pn < 0 || pn > 65535)
+		return errf(err, errlen, AGORA_EINVAL,
+			    "bad port \"%s\" in tcp:%s", port, hostport);
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (rc != 0)
+		return errf(err, errlen, AGORA_EINVAL, "cannot resolve %s: %s",
+			    host, gai_strerror(rc));
+	fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1;
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return errf(err, errlen, AGORA_EIO,
+			    "cannot listen on tcp:%s: %s", hostport,
+			    strerror(e));
+	}
+	freeaddrinfo(ai);
+
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned realport = 0;
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		realport = ntohs(s6->sin6_port);
+		rc = asprintf(&l->address, "tcp:[%s]:%u", ip, realport);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		realport = ntohs(s4->sin_port);
+		rc = asprintf(&l->address, "tcp:%s:%u", ip, realport);
+	}
+	if (rc < 0)
+		l->address = NULL;
+	l->lev = evconnlistener_new(
+	    s->base, on_accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (l->lev == NULL || l->address == NULL) {
+		if (l->lev == NULL)
+			close(fd);
+		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static void listener_free(ag_listener *l)
+{
+	if (l->lev)
+		evconnlistener_free(l->lev);
+	if (l->path)
+		unlink(l->path);
+	free(l->path);
+	free(l->address);
+	free(l);
+}
+
+static void close_listeners(ag_server *s)
+{
+	while (s->listeners) {
+		ag_listener *l = s->listeners;
+		s->listeners = l->next;
+		listener_free(l);
+	}
+}
+
+static void do_stop(ag_server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	close_listeners(s);
+	ag_conns_shutdown(s);
+	ag_conns_free_all(s);
+	event_base_loopbreak(s->base);
+}
+
+static void on_stop_pipe(evutil_socket_t fd, short what, void *arg)
+{
+	ag_server *s = arg;
+	char buf[64];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	do_stop(s);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	ag_server *s = arg;
+	ag_server_logf(s, "signal %d: stopping", (int)sig);
+	do_stop(s);
+}
+
+int agora_server_new(const agora_server_config *cfg, agora_server **ret,
+		     char *err, size_t errlen)
+{
+	ag_server *s;
+	server_ext *x;
+	int rc = 0;
+
+	if (cfg == NULL || cfg->key == NULL || cfg->keylen < 16)
+		return errf(err, errlen, AGORA_EINVAL,
+			    "the authkey must be at least 16 bytes");
+	if (cfg->nlisten == 0)
+		return errf(err, errlen, AGORA_EINVAL,
+			    "no address to listen on");
+	s = calloc(1, sizeof(*s) + sizeof(server_ext));
+	if (s == NULL)
+		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
+	if (!msgpack_zone_init(&s->zone, 8192)) {
+		free(s);
+		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
+	}
+	x = (server_ext *)(s + 1);
+	x->stop_pipe[0] = x->stop_pipe[1] = -1;
+	TAILQ_INIT(&s->conns);
+	s->max_message =
+	    cfg->max_message ? cfg->max_message : AG_DEFAULT_MAX_MESSAGE;
+	s->auth_timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5.0;
+	s->max_conns = cfg->max_connections ? cfg->max_connections : 1024;
+	s->log = cfg->log;
+	s->log_ud = cfg->log_ud;
+	s->key = malloc(cfg->keylen);
+	if (s->key == NULL)
+		goto oom;
+	memcpy(s->key, cfg->key, cfg->keylen);
+	s->keylen = cfg->keylen;
+	uint8_t seed[AG_NONCE_LEN];
+	if (ag_nonce(seed) < 0)
+		goto oom;
+	memcpy(&s->seed, seed, sizeof(s->seed));
+	ag_buf_init(&s->scratch);
+	ag_registry_init(s);
+
+	s->base = event_base_new();
+	if (s->base == NULL)
+		goto oom;
+	if (pipe2(x->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		goto oom;
+	x->stop_ev = event_new(s->base, x->stop_pipe[0], EV_READ | EV_PERSIST,
+			       on_stop_pipe, s);
+	if (x->stop_ev == NULL || event_add(x->stop_ev, NULL) < 0)
+		goto oom;
+	if (cfg->handle_signals) {
+		x->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
+		x->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
+		if (x->sig_int == NULL || x->sig_term == NULL ||
+		    evsignal_add(x->sig_int, NULL) < 0 ||
+		    evsignal_add(x->sig_term, NULL) < 0)
+			goto oom;
+	}
+
+	ag_listener **tail = &s->listeners;
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		const char *a = cfg->listen[i];
+		ag_listener *l = calloc(1, sizeof(*l));
+		if (l == NULL)
+			goto oom;
+		l->srv = s;
+		*tail = l;
+		tail = &l->next;
+		if (strncmp(a, "unix:", 5) == 0)
+			rc = listen_unix(s, l, a + 5, err, errlen);
+		else if (strncmp(a, "tcp:", 4) == 0)
+			rc = listen_tcp(s, l, a + 4, err, errlen);
+		else
+			rc = errf(err, errlen, AGORA_EINVAL,
+				  "bad address \"%s\": use unix:PATH or "
+				  "tcp:HOST:PORT",
+				  a);
+		if (rc < 0) {
+			agora_server_free(s);
+			return rc;
+		}
+		evconnlistener_set_error_cb(l->lev, on_accept_error);
+	}
+	*ret = s;
+	return 0;
+oom:
+	agora_server_free(s);
+	return errf(err, errlen, AGORA_ENOMEM,
+		    "out of memory or descriptors creating the server");
+}
+
+const char *agora_server_address(const agora_server *s, size_t i)
+{
+	const ag_listener *l = s ? s->listeners : NULL;
+
+	while (l && i-- > 0)
+		l = l->next;
+	return l ? l->address : NULL;
+}
+
+int agora_server_run(agora_server *s)
+{
+	if (s == NULL)
+		return AGORA_EINVAL;
+	if (s->stopping)
+		return 0;
+	return event_base_dispatch(s->base) < 0 ? AGORA_EIO : 0;
+}
+
+void agora_server_stop(agora_server *s)
+{
+	server_ext *x;
+	ssize_t n;
+
+	if (s == NULL)
+		return;
+	x = (server_ext *)(s + 1);
+	do
+		n = write(x->stop_pipe[1], "x", 1);
+	while (n < 0 && errno == EINTR);
+}
+
+void agora_server_free(agora_server *s)
+{
+	server_ext *x;
+
+	if (s == NULL)
+		return;
+	x = (server_ext *)(s + 1);
+	close_listeners(s);
+	ag_conns_free_all(s);
+	ag_registry_deinit(s);
+	if (x->stop_ev)
+		event_free(x->stop_ev);
+	if (x->sig_int)
+		event_free(x->sig_int);
+	if (x->sig_term)
+		event_free(x->sig_term);
+	for (int i = 0; i < 2; i++)
+		if (x->stop_pipe[i] >= 0)
+			close(x->stop_pipe[i]);
+	if (s->base)
+		event_base_free(s->base);
+	msgpack_zone_destroy(&s->zone);
+	ag_buf_deinit(&s->scratch);
+	if (s->key) {
+		OPENSSL_cleanse(s->key, s->keylen);
+		free(s->key);
+	}
+	free(s);
+}

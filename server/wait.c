@@ -1,0 +1,78 @@
+/*
+ * wait.c - parked requests.
+ *
+ * A request that cannot be served yet (a get on an empty queue) becomes an
+ * ag_waiter at the tail of one of its object's wait queues, so waiters are
+ * served in arrival order, and on its connection's list, so a connection that
+ * goes away withdraws them. A timer, when the request has a timeout, answers
+ * it with the family's timeout outcome. Nothing here polls.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* Longer than this is as good as forever, and keeps timeval in range. */
+#define MAX_TIMEOUT_S 1e9
+
+static void timer_fired(evutil_socket_t fd, short what, void *arg)
+{
+	ag_waiter *w = arg;
+
+	w->on_timeout(w);
+	ag_wait_done(w);
+}
+
+ag_waiter *ag_wait_park(ag_req *r, struct ag_waitq *q, double timeout,
+			ag_wait_fn on_timeout)
+{
+	ag_waiter *w = calloc(1, sizeof(*w));
+
+	if (w == NULL) {
+		ag_reply_error(&r->to, AGORA_ELIMIT,
+			       "out of memory parking %.*s", (int)r->methodlen,
+			       r->method);
+		return NULL;
+	}
+	if (timeout >= 0 && timeout < MAX_TIMEOUT_S) {
+		struct timeval tv;
+		double secs = floor(timeout);
+		tv.tv_sec = (time_t)secs;
+		tv.tv_usec = (suseconds_t)((timeout - secs) * 1e6);
+		w->timer = evtimer_new(r->srv->base, timer_fired, w);
+		if (w->timer == NULL || evtimer_add(w->timer, &tv) < 0) {
+			if (w->timer)
+				event_free(w->timer);
+			free(w);
+			ag_reply_error(&r->to, AGORA_ELIMIT,
+				       "cannot arm a timer for %.*s",
+				       (int)r->methodlen, r->method);
+			return NULL;
+		}
+	}
+	w->to = r->to;
+	w->obj = r->obj;
+	w->queue = q;
+	w->on_timeout = on_timeout;
+	ag_object_ref(w->obj);
+	TAILQ_INSERT_TAIL(q, w, qlink);
+	TAILQ_INSERT_TAIL(ag_conn_waiters(w->to.conn), w, connlink);
+	w->obj->nwaiters++;
+	r->srv->nwaiters++;
+	return w;
+}
+
+void ag_wait_done(ag_waiter *w)
+{
+	ag_object *o = w->obj;
+
+	TAILQ_REMOVE(w->queue, w, qlink);
+	TAILQ_REMOVE(ag_conn_waiters(w->to.conn), w, connlink);
+	if (w->timer)
+		event_free(w->timer);
+	o->nwaiters--;
+	o->srv->nwaiters--;
+	ag_val_deinit(&w->val);
+	free(w);
+	ag_object_unref(o);
+}
