@@ -1,0 +1,540 @@
+#!/usr/bin/python3
+"""Protocol conformance: a third-party client written from docs/protocol.md.
+
+It uses nothing of Agora's code: an off-the-shelf MessagePack library
+(Debian's python3-msgpack), the standard library's HMAC, and raw sockets.
+It starts a real agorad ($AGORAD) on a private Unix socket and checks the
+handshake, every list, dict, queue and value method, the documented errors
+for bad input, the limits, and pipelining with out-of-order answers.
+"""
+import hashlib
+import hmac
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+import msgpack
+
+AGORAD = os.environ.get("AGORAD", "agorad")
+
+
+class Server:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="agora-conf-")
+        self.key = os.urandom(32)
+        keyfile = os.path.join(self.dir, "key")
+        fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, self.key)
+        os.close(fd)
+        self.path = os.path.join(self.dir, "agora.sock")
+        self.proc = subprocess.Popen(
+            [AGORAD, "--listen", "unix:" + self.path, "--authkey-file",
+             keyfile, "--auth-timeout", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        line = self.proc.stdout.readline().decode() if ready else ""
+        if not line.startswith("agorad: listening on unix:"):
+            self.stop()
+            raise RuntimeError("agorad did not start: %r" % line)
+
+    def stop(self):
+        """Stop agorad with SIGTERM; returns its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return self.proc.returncode
+
+
+class Conn:
+    """A bare MessagePack-RPC connection."""
+
+    def __init__(self, server, auth=True):
+        self.server = server
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(server.path)
+        self.unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+        self.msgid = 0
+        if auth:
+            self.handshake(server.key)
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, method, params):
+        self.msgid += 1
+        self.sock.sendall(msgpack.packb([0, self.msgid, method, params],
+                                        use_bin_type=True))
+        return self.msgid
+
+    def recv(self):
+        """The next message, or None when the server closed."""
+        while True:
+            for msg in self.unpacker:
+                return msg
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.unpacker.feed(data)
+
+    def call(self, method, *params):
+        msgid = self.send(method, list(params))
+        msg = self.recv()
+        assert msg is not None, "server closed the connection"
+        assert msg[0] == 1 and msg[1] == msgid, msg
+        return msg[2], msg[3]
+
+    def ok(self, method, *params):
+        err, result = self.call(method, *params)
+        assert err is None, "%s%r: %r" % (method, params, err)
+        return result
+
+    def err(self, method, *params):
+        err, result = self.call(method, *params)
+        assert err is not None, "%s%r gave %r" % (method, params, result)
+        assert isinstance(err[0], int) and isinstance(err[1], str)
+        assert isinstance(err[2], str) and err[2], err
+        assert result is None
+        return err[1]
+
+    def handshake(self, key):
+        cnonce = os.urandom(32)
+        err, hello = self.call("hello", 1, cnonce)
+        assert err is None, err
+        assert hello["version"] == 1
+        assert hello["server"].startswith("agora/")
+        snonce = hello["nonce"]
+        want = hmac.new(key, b"agora-v1 server" + cnonce + snonce,
+                        hashlib.sha256).digest()
+        self.server_proof_ok = hmac.compare_digest(want, hello["proof"])
+        proof = hmac.new(key, b"agora-v1 client" + snonce + cnonce,
+                         hashlib.sha256).digest()
+        return self.call("auth", proof)
+
+    def closed(self):
+        """True when the server has closed this connection (which is then
+        closed here too)."""
+        try:
+            while True:
+                msg = self.recv()
+                if msg is None:
+                    return True
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+        finally:
+            self.close()
+
+
+class Base(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.server.stop()
+        if status != 0:
+            raise AssertionError("agorad exited with status %d" % status)
+
+    def setUp(self):
+        self.c = Conn(self.server)
+
+    def tearDown(self):
+        self.c.close()
+
+    def open(self, type_, name=None, options=None):
+        return self.c.ok("open", type_, name, options or {})
+
+
+class Handshake(Base):
+    def test_server_proves_it_holds_the_key(self):
+        c = Conn(self.server, auth=False)
+        err, res = c.handshake(self.server.key)
+        self.assertTrue(c.server_proof_ok)
+        self.assertIsNone(err)
+        self.assertIs(res, True)
+        self.assertEqual(c.ok("ping", "x"), "x")
+        c.close()
+
+    def test_wrong_key_is_auth_then_close(self):
+        c = Conn(self.server, auth=False)
+        err, _ = c.handshake(b"w" * 32)
+        self.assertFalse(c.server_proof_ok)
+        self.assertEqual(err[1], "AUTH")
+        self.assertEqual(err[0], 2)
+        self.assertTrue(c.closed())
+
+    def test_request_before_auth_is_auth_then_close(self):
+        c = Conn(self.server, auth=False)
+        self.assertEqual(c.err("ping", 1), "AUTH")
+        self.assertTrue(c.closed())
+
+    def test_unknown_version_is_version(self):
+        c = Conn(self.server, auth=False)
+        self.assertEqual(c.err("hello", 2, os.urandom(32)), "VERSION")
+        self.assertTrue(c.closed())
+
+    def test_unauthenticated_connection_times_out(self):
+        c = Conn(self.server, auth=False)
+        t0 = time.monotonic()
+        self.assertTrue(c.closed())
+        self.assertLess(time.monotonic() - t0, 9)
+
+    def test_preauth_frame_over_1k_is_refused(self):
+        c = Conn(self.server, auth=False)
+        msg = c.send("hello", [1, os.urandom(32), "x" * 2000])
+        reply = c.recv()
+        self.assertEqual(reply[1], msg)
+        self.assertEqual(reply[2][1], "PROTOCOL")
+        self.assertTrue(c.closed())
+
+
+class Framing(Base):
+    def test_huge_declared_array_is_refused_without_waiting(self):
+        c = Conn(self.server)
+        c.sock.sendall(b"\x94\x00\x07\xa4ping\xdd\xff\xff\xff\xff")
+        reply = c.recv()
+        self.assertEqual(reply[1], 7)
+        self.assertEqual(reply[2][1], "PROTOCOL")
+        self.assertTrue(c.closed())
+        self.assertEqual(self.c.ok("ping", 1), 1)
+
+    def test_garbage_closes_only_that_connection(self):
+        h = self.open("list", "framing.keep")
+        self.c.ok("list.append", h, 42)
+        bad = Conn(self.server)
+        bad.sock.sendall(b"\xc1\xc1\xc1\xc1")
+        self.assertTrue(bad.closed())
+        self.assertEqual(self.c.ok("list.copy", h), [42])
+
+    def test_depth_32_passes_and_33_is_refused(self):
+        v = 0
+        for _ in range(30):  # request array + params array + 30 = 32
+            v = [v]
+        self.assertEqual(self.c.ok("ping", v), v)
+        bad = Conn(self.server)
+        bad.send("ping", [[v]])
+        reply = bad.recv()
+        self.assertEqual(reply[2][1], "PROTOCOL")
+        self.assertTrue(bad.closed())
+
+    def test_not_a_request_is_protocol(self):
+        c = Conn(self.server)
+        c.sock.sendall(msgpack.packb([1, 5, None, None]))
+        reply = c.recv()
+        self.assertEqual(reply[2][1], "PROTOCOL")
+        self.assertTrue(c.closed())
+
+    def test_pipelined_ping_overtakes_a_parked_get(self):
+        q = self.open("queue", "framing.q")
+        get_id = self.c.send("queue.get", [q])
+        ping_id = self.c.send("ping", ["after"])
+        first = self.c.recv()
+        self.assertEqual(first[1], ping_id)
+        self.assertEqual(first[3], "after")
+        other = Conn(self.server)
+        q2 = other.ok("open", "queue", "framing.q", {})
+        other.ok("queue.put", q2, "item")
+        second = self.c.recv()
+        self.assertEqual(second[1], get_id)
+        self.assertEqual(second[3], "item")
+        other.close()
+
+    def test_integer_widths_are_the_same_key(self):
+        d = self.open("dict")
+        # 1 as uint64 (cf) for the set, as fixint for the get.
+        req = (b"\x94\x00\xcd\x10\x00\xa8dict.set\x93" +
+               bytes([d]) + b"\xcf" + struct.pack(">Q", 1) + b"\xa3one")
+        self.c.sock.sendall(req)
+        self.assertEqual(self.c.recv()[2], None)
+        self.assertEqual(self.c.ok("dict.getitem", d, 1), "one")
+        self.assertEqual(self.c.err("dict.getitem", d, 1.0), "KEY")
+
+
+class Objects(Base):
+    def test_open_is_get_or_create_and_type_checked(self):
+        a = self.open("list", "objects.shared")
+        other = Conn(self.server)
+        b = other.ok("open", "list", "objects.shared", {})
+        other.ok("list.append", b, "from other")
+        self.assertEqual(self.c.ok("list.copy", a), ["from other"])
+        self.assertEqual(other.err("open", "dict", "objects.shared", {}),
+                         "TYPE")
+        other.close()
+
+    def test_each_open_gives_a_new_handle(self):
+        a = self.open("value", "objects.v")
+        b = self.open("value", "objects.v")
+        self.assertNotEqual(a, b)
+        self.assertEqual(self.c.ok("info", a)["id"],
+                         self.c.ok("info", b)["id"])
+
+    def test_open_errors(self):
+        self.assertEqual(self.c.err("open", "nosuchtype", None, {}), "ARGS")
+        self.assertEqual(self.c.err("open", "queue", None, {"bogus": 1}),
+                         "ARGS")
+        self.assertEqual(self.c.err("open", "list", "", {}), "VALUE")
+        self.assertEqual(self.c.err("open", "list", "x" * 256, {}), "VALUE")
+        self.assertEqual(self.c.err("open", "list", 5, {}), "ARGS")
+
+    def test_close_drop_ls_info_stats(self):
+        h = self.open("dict", "objects.d")
+        self.c.ok("dict.set", h, "k", "v")
+        names = {o["name"]: o for o in self.c.ok("ls")}
+        self.assertEqual(names["objects.d"]["type"], "dict")
+        self.assertEqual(names["objects.d"]["len"], 1)
+        info = self.c.ok("info", h)
+        for k in ("id", "type", "name", "len", "waiters"):
+            self.assertIn(k, info)
+        stats = self.c.ok("stats")
+        for k in ("connections", "objects", "requests", "waiters", "memory"):
+            self.assertIn(k, stats)
+        self.assertIs(self.c.ok("drop", "objects.d"), True)
+        self.assertIs(self.c.ok("drop", "objects.d"), False)
+        self.assertEqual(self.c.ok("dict.getitem", h, "k"), "v")
+        self.assertIsNone(self.c.ok("close", h))
+        self.assertEqual(self.c.err("dict.len", h), "NO_OBJECT")
+        self.assertEqual(self.c.err("close", h), "NO_OBJECT")
+
+    def test_method_errors(self):
+        d = self.open("dict")
+        self.assertEqual(self.c.err("frobnicate"), "NO_METHOD")
+        self.assertEqual(self.c.err("list.frobnicate", d), "NO_METHOD")
+        self.assertEqual(self.c.err("list.append", d, 1), "TYPE")
+        self.assertEqual(self.c.err("dict.set", d, 1), "ARGS")
+        self.assertEqual(self.c.err("dict.len", "h"), "ARGS")
+        self.assertEqual(self.c.err("dict.len", 999), "NO_OBJECT")
+
+
+class Lists(Base):
+    def test_every_list_method(self):
+        h = self.open("list")
+        ok, err = self.c.ok, self.c.err
+        self.assertIsNone(ok("list.append", h, 1))
+        ok("list.extend", h, [2, 3, 4])
+        ok("list.insert", h, 0, 0)
+        ok("list.insert", h, -1, 3.5)
+        ok("list.insert", h, 100, 9)
+        self.assertEqual(ok("list.copy", h), [0, 1, 2, 3, 3.5, 4, 9])
+        self.assertEqual(ok("list.get", h, -1), 9)
+        self.assertEqual(err("list.get", h, 7), "INDEX")
+        self.assertEqual(err("list.get", h, "0"), "ARGS")
+        ok("list.set", h, -2, 40)
+        self.assertEqual(err("list.set", h, 10, 1), "INDEX")
+        ok("list.delete", h, 4)
+        self.assertEqual(ok("list.copy", h), [0, 1, 2, 3, 40, 9])
+        self.assertEqual(ok("list.slice", h), [0, 1, 2, 3, 40, 9])
+        self.assertEqual(ok("list.slice", h, 1, -1), [1, 2, 3, 40])
+        self.assertEqual(ok("list.slice", h, None, None, -2), [9, 3, 1])
+        self.assertEqual(ok("list.slice", h, -100, 100, 2), [0, 2, 40])
+        self.assertEqual(err("list.slice", h, None, None, 0), "VALUE")
+        ok("list.set_slice", h, 1, 3, ["a", "b", "c"])
+        self.assertEqual(ok("list.copy", h), [0, "a", "b", "c", 3, 40, 9])
+        ok("list.del_slice", h, 1, 4)
+        self.assertEqual(ok("list.copy", h), [0, 3, 40, 9])
+        self.assertEqual(ok("list.pop", h), 9)
+        self.assertEqual(ok("list.pop", h, 0), 0)
+        ok("list.extend", h, [3, 3])
+        self.assertEqual(ok("list.count", h, 3), 3)
+        self.assertEqual(ok("list.index", h, 3), 0)
+        self.assertEqual(ok("list.index", h, 3, 1), 2)
+        self.assertEqual(err("list.index", h, 3, 1, 2), "VALUE")
+        ok("list.remove", h, 3)
+        self.assertEqual(err("list.remove", h, 77), "VALUE")
+        self.assertIs(ok("list.contains", h, 40), True)
+        self.assertIs(ok("list.contains", h, 40.0), False)
+        self.assertEqual(ok("list.len", h), 3)
+        ok("list.reverse", h)
+        self.assertEqual(ok("list.copy", h), [3, 3, 40])
+        ok("list.append", h, -1.5)
+        ok("list.sort", h)
+        self.assertEqual(ok("list.copy", h), [-1.5, 3, 3, 40])
+        ok("list.sort", h, True)
+        self.assertEqual(ok("list.copy", h), [40, 3, 3, -1.5])
+        ok("list.append", h, "str")
+        self.assertEqual(err("list.sort", h), "TYPE")
+        self.assertEqual(ok("list.copy", h), [40, 3, 3, -1.5, "str"])
+        ok("list.clear", h)
+        self.assertEqual(ok("list.len", h), 0)
+        self.assertEqual(err("list.pop", h), "INDEX")
+
+    def test_sort_orders_like_python(self):
+        h = self.open("list")
+        self.c.ok("list.extend", h, [[1, "b"], [1, "a"], [0], [1]])
+        self.c.ok("list.sort", h)
+        self.assertEqual(self.c.ok("list.copy", h),
+                         [[0], [1], [1, "a"], [1, "b"]])
+        s = self.open("list")
+        self.c.ok("list.extend", s, [b"b", b"a"])
+        self.c.ok("list.sort", s)
+        self.assertEqual(self.c.ok("list.copy", s), [b"a", b"b"])
+        self.c.ok("list.append", s, "a")
+        self.assertEqual(self.c.err("list.sort", s), "TYPE")
+
+
+class Dicts(Base):
+    def test_every_dict_method(self):
+        d = self.open("dict")
+        ok, err = self.c.ok, self.c.err
+        ok("dict.set", d, "b", 1)
+        ok("dict.set", d, "a", 2)
+        ok("dict.set", d, 1, "int")
+        ok("dict.set", d, 1.0, "float")
+        ok("dict.set", d, b"a", "bin")
+        ok("dict.set", d, "b", 10)  # keeps its place
+        self.assertEqual(ok("dict.keys", d), ["b", "a", 1, 1.0, b"a"])
+        self.assertEqual(ok("dict.values", d),
+                         [10, 2, "int", "float", "bin"])
+        self.assertEqual(ok("dict.items", d)[0], ["b", 10])
+        self.assertEqual(ok("dict.get", d, "zz"), None)
+        self.assertEqual(ok("dict.get", d, "zz", 5), 5)
+        self.assertEqual(ok("dict.getitem", d, "a"), 2)
+        self.assertEqual(err("dict.getitem", d, "zz"), "KEY")
+        self.assertIs(ok("dict.contains", d, b"a"), True)
+        self.assertEqual(ok("dict.len", d), 5)
+        ok("dict.delete", d, b"a")
+        self.assertEqual(err("dict.delete", d, b"a"), "KEY")
+        self.assertEqual(ok("dict.pop", d, 1.0), "float")
+        self.assertEqual(err("dict.pop", d, 1.0), "KEY")
+        self.assertEqual(ok("dict.pop", d, 1.0, "dflt"), "dflt")
+        self.assertEqual(ok("dict.popitem", d), [1, "int"])
+        self.assertEqual(ok("dict.setdefault", d, "a", 99), 2)
+        self.assertEqual(ok("dict.setdefault", d, "n", 99), 99)
+        ok("dict.update", d, {"x": 1, "b": 0})
+        self.assertEqual(ok("dict.copy", d),
+                         {"b": 0, "a": 2, "n": 99, "x": 1})
+        self.assertEqual(err("dict.update", d, [1]), "ARGS")
+        self.assertEqual(ok("dict.incr", d, "x"), 2)
+        self.assertEqual(ok("dict.incr", d, "new", -5), -5)
+        self.assertEqual(ok("dict.incr", d, "x", 0.5), 2.5)
+        ok("dict.set", d, "s", "text")
+        self.assertEqual(err("dict.incr", d, "s"), "TYPE")
+        ok("dict.set", d, "big", 2**64 - 1)
+        self.assertEqual(err("dict.incr", d, "big"), "VALUE")
+        self.assertEqual(ok("dict.getitem", d, "big"), 2**64 - 1)
+        self.assertEqual(err("dict.set", d, {"k": 1}, 1), "TYPE")
+        ok("dict.clear", d)
+        self.assertEqual(err("dict.popitem", d), "KEY")
+        self.assertEqual(ok("dict.copy", d), {})
+
+    def test_array_keys_equal_across_encodings(self):
+        d = self.open("dict")
+        self.c.ok("dict.set", d, [1, "x"], "tuple")
+        self.assertEqual(self.c.ok("dict.getitem", d, [1, "x"]), "tuple")
+
+
+class Queues(Base):
+    def test_every_queue_method(self):
+        q = self.open("queue", None, {"maxsize": 2})
+        ok, err = self.c.ok, self.c.err
+        self.assertIs(ok("queue.empty", q), True)
+        ok("queue.put", q, "a")
+        ok("queue.put_nowait", q, "b")
+        self.assertIs(ok("queue.full", q), True)
+        self.assertEqual(err("queue.put", q, "c", False), "FULL")
+        self.assertEqual(err("queue.put", q, "c", True, 0.05), "FULL")
+        self.assertEqual(err("queue.put_nowait", q, "c"), "FULL")
+        self.assertEqual(ok("queue.qsize", q), 2)
+        self.assertEqual(ok("queue.get", q), "a")
+        self.assertEqual(ok("queue.get_nowait", q), "b")
+        self.assertEqual(err("queue.get", q, False), "EMPTY")
+        self.assertEqual(err("queue.get", q, True, 0.05), "EMPTY")
+        self.assertEqual(err("queue.get_nowait", q), "EMPTY")
+        self.assertEqual(err("queue.get", q, True, -1), "VALUE")
+        self.assertEqual(err("queue.task_done", q), "NO_METHOD")
+        self.assertEqual(err("open", "queue", None, {"maxsize": -1}),
+                         "VALUE")
+
+    def test_waiters_are_served_in_arrival_order(self):
+        q = self.open("queue", "queues.fifo")
+        getters = [Conn(self.server) for _ in range(3)]
+        ids = []
+        for g in getters:
+            h = g.ok("open", "queue", "queues.fifo", {})
+            ids.append(g.send("queue.get", [h]))
+        while self.c.ok("stats")["waiters"] < 3:
+            time.sleep(0.01)
+        for i in range(3):
+            self.c.ok("queue.put", q, i)
+        for i, g in enumerate(getters):
+            msg = g.recv()
+            self.assertEqual((msg[1], msg[3]), (ids[i], i))
+            g.close()
+
+    def test_withdrawn_getter_takes_nothing(self):
+        q = self.open("queue", "queues.withdrawn")
+        g = Conn(self.server)
+        h = g.ok("open", "queue", "queues.withdrawn", {})
+        g.send("queue.get", [h])
+        while self.c.ok("stats")["waiters"] < 1:
+            time.sleep(0.01)
+        g.close()
+        while self.c.ok("stats")["waiters"] > 0:
+            time.sleep(0.01)
+        self.c.ok("queue.put", q, "kept")
+        self.assertEqual(self.c.ok("queue.get_nowait", q), "kept")
+
+
+class Values(Base):
+    def test_every_value_method(self):
+        v = self.open("value", None, {"initial": 5})
+        ok, err = self.c.ok, self.c.err
+        self.assertEqual(ok("value.get", v), 5)
+        self.assertEqual(ok("value.add", v, 2), 7)
+        self.assertIs(ok("value.cas", v, 7, "seven"), True)
+        self.assertIs(ok("value.cas", v, 7, 0), False)
+        self.assertEqual(ok("value.swap", v, 2**63), "seven")
+        self.assertEqual(ok("value.add", v, 2**63 - 1), 2**64 - 1)
+        self.assertEqual(err("value.add", v, 1), "VALUE")
+        self.assertEqual(ok("value.get", v), 2**64 - 1)
+        ok("value.set", v, -2**63)
+        self.assertEqual(err("value.add", v, -1), "VALUE")
+        self.assertEqual(err("value.add", v, "1"), "ARGS")
+        ok("value.set", v, "str")
+        self.assertEqual(err("value.add", v, 1), "TYPE")
+        self.assertEqual(ok("open", "value", None, {}) > 0, True)
+
+    def test_default_initial_is_zero(self):
+        v = self.open("value")
+        self.assertEqual(self.c.ok("value.get", v), 0)
+
+
+class Shutdown(unittest.TestCase):
+    def test_parked_request_gets_shutdown_and_socket_goes(self):
+        server = Server()
+        try:
+            c = Conn(server)
+            q = c.ok("open", "queue", None, {})
+            msgid = c.send("queue.get", [q])
+            probe = Conn(server)
+            while probe.ok("stats")["waiters"] < 1:
+                time.sleep(0.01)
+            probe.close()
+            server.proc.send_signal(signal.SIGTERM)
+            msg = c.recv()
+            self.assertEqual(msg[1], msgid)
+            self.assertEqual(msg[2][1], "SHUTDOWN")
+            self.assertEqual(server.proc.wait(10), 0)
+            self.assertFalse(os.path.exists(server.path))
+            c.close()
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
