@@ -9,6 +9,7 @@
  * declares more items or bytes than the frame limit leaves, and hands only a
  * complete, checked frame to msgpack_unpack() with a zone it reuses.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,10 +91,15 @@ int ag_reader_feed(ag_reader *r, const void *data, size_t len)
 	return 0;
 }
 
-static int fail(ag_reader *r, const char *fmt, unsigned long long a,
-		unsigned long long b)
+static int fail(ag_reader *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int fail(ag_reader *r, const char *fmt, ...)
 {
-	snprintf(r->errmsg, sizeof(r->errmsg), fmt, a, b);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
+	va_end(ap);
 	r->err = AGORA_EPROTOCOL;
 	return r->err;
 }
@@ -256,9 +262,8 @@ static int decode(ag_reader *r, msgpack_object *ret)
 	if ((ur != MSGPACK_UNPACK_SUCCESS &&
 	     ur != MSGPACK_UNPACK_EXTRA_BYTES) ||
 	    off != flen)
-		return fail(r,
-			    "malformed MessagePack frame of %llu bytes%.0llu",
-			    (unsigned long long)flen, 0);
+		return fail(r, "malformed MessagePack frame of %zu bytes",
+			    flen);
 	return 1;
 }
 
@@ -291,14 +296,14 @@ int ag_reader_next(ag_reader *r, msgpack_object *ret)
 
 		if (k == K_BAD)
 			return fail(r,
-				    "byte 0x%02llx at offset %llu is not "
+				    "byte 0x%02x at offset %zu is not "
 				    "MessagePack",
 				    buf[r->pos], r->pos - r->start);
 		if ((r->pos - r->start) + hlen > r->max)
 			return fail(r,
-				    "message larger than the limit of %llu "
-				    "bytes%.0llu",
-				    r->max, 0);
+				    "message larger than the limit of %zu "
+				    "bytes",
+				    r->max);
 		if (have < hlen)
 			return 0;
 		r->pos += hlen;
@@ -313,9 +318,9 @@ int ag_reader_next(ag_reader *r, msgpack_object *ret)
 			if (n > budget)
 				return fail(r,
 					    "declared length %llu exceeds the "
-					    "%llu bytes left under the message "
+					    "%zu bytes left under the message "
 					    "limit",
-					    n, budget);
+					    (unsigned long long)n, budget);
 			r->skip = n;
 			if (n == 0 && value_done(r))
 				return decode(r, ret);
@@ -326,12 +331,12 @@ int ag_reader_next(ag_reader *r, msgpack_object *ret)
 			if (need > budget)
 				return fail(r,
 					    "declared %llu elements exceed the "
-					    "%llu bytes left under the message "
+					    "%zu bytes left under the message "
 					    "limit",
-					    n, budget);
+					    (unsigned long long)n, budget);
 			if (r->depth >= AG_MAX_DEPTH)
-				return fail(r, "nesting deeper than %llu%.0llu",
-					    AG_MAX_DEPTH, 0);
+				return fail(r, "nesting deeper than %d",
+					    AG_MAX_DEPTH);
 			if (n == 0) {
 				if (value_done(r))
 					return decode(r, ret);
