@@ -72,11 +72,12 @@ int ag_buf_write(void *data, const char *buf, size_t len);
 typedef struct ag_reader {
 	char *buf;
 	size_t cap;
-	size_t len;   /* bytes held: [0, len) */
-	size_t start; /* first byte of the frame being scanned */
-	size_t pos;   /* next byte to scan */
-	size_t max;   /* frame limit in bytes */
-	size_t skip;  /* payload bytes of a str/bin/ext still to pass */
+	size_t len;      /* bytes held: [0, len) */
+	size_t start;    /* first byte of the frame being scanned */
+	size_t pos;      /* next byte to scan */
+	size_t max;      /* frame limit in bytes */
+	size_t next_max; /* limit from the next frame on, or 0 */
+	size_t skip;     /* payload bytes of a str/bin/ext still to pass */
 	unsigned depth;
 	/* items still due per open container */
 	uint64_t left[AG_MAX_DEPTH + 1];

@@ -38,7 +38,10 @@ void ag_reader_deinit(ag_reader *r)
 
 void ag_reader_set_max(ag_reader *r, size_t max_message)
 {
-	r->max = max_message;
+	if (r->pos > r->start) /* a frame is under way: keep its limit */
+		r->next_max = max_message;
+	else
+		r->max = max_message;
 }
 
 size_t ag_reader_pending(const ag_reader *r)
@@ -255,6 +258,10 @@ static int decode(ag_reader *r, msgpack_object *ret)
 	msgpack_zone_clear(&r->zone);
 	ur = msgpack_unpack(r->buf + r->start, flen, &off, &r->zone, ret);
 	r->start = r->pos;
+	if (r->next_max) {
+		r->max = r->next_max;
+		r->next_max = 0;
+	}
 	if (r->start == r->len) /* nothing pending: start over cheaply */
 		r->start = r->pos = r->len = 0;
 	if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
