@@ -1,0 +1,265 @@
+/*
+ * obj_value.c - the "value" family: one stored value, as multiprocessing's
+ * Value, with atomic read-modify-write methods.
+ *
+ * State (struct value): one owned canonical ag_val. Every method runs whole
+ * on the loop thread, so get/set/add/cas/swap are atomic with respect to
+ * every other request. Each method validates all its params before it
+ * changes anything; a failed method leaves the value as it was.
+ *
+ *   get()              -> the value, its stored bytes as they are
+ *   set(v)             -> nil
+ *   add(delta)         -> the new value; section 5 arithmetic (ag_num_add):
+ *                         stored value not a number is TYPE, delta not a
+ *                         number ARGS, an integer result outside
+ *                         -2^63..2^64-1 VALUE
+ *   cas(expected, new) -> bool; stores @new only when the stored value
+ *                         equals @expected by section 5 (ag_val_equal)
+ *   swap(v)            -> the old value
+ *
+ * The only option is `initial` (any value; default the int 0). A value has
+ * no length. Memory accounted: the state plus the stored bytes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct value {
+	ag_val v; /* owned, canonical */
+};
+
+/* Replace the stored value with @nv, taking its bytes (@nv is left empty),
+ * and free the old one. */
+static void value_store(ag_object *o, struct value *s, ag_val *nv)
+{
+	ag_object_mem(o, (ssize_t)nv->len - (ssize_t)s->v.len);
+	ag_val_deinit(&s->v);
+	s->v = *nv;
+	memset(nv, 0, sizeof(*nv));
+}
+
+static bool obj_is_number(const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---- methods ------------------------------------------------------------- */
+
+static int m_get(ag_req *r)
+{
+	struct value *s = r->obj->data;
+
+	ag_reply_val(&r->to, &s->v);
+	return 0;
+}
+
+static int m_set(ag_req *r)
+{
+	ag_val nv;
+	int rc;
+
+	rc = ag_arg_val(r, 1, &nv);
+	if (rc < 0)
+		return rc;
+	value_store(r->obj, r->obj->data, &nv);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+/*
+ * add(delta): stored + delta, stored and answered. The stored value is
+ * decoded into the request zone; the sum is a scalar, canonicalised with
+ * ag_val_from_obj().
+ */
+static int m_add(ag_req *r)
+{
+	struct value *s = r->obj->data;
+	const msgpack_object *delta = &r->argv[1];
+	msgpack_object cur, sum;
+	char dcur[64], ddelta[64];
+	ag_val nv;
+	int which = 0, rc;
+
+	if (!obj_is_number(delta)) {
+		ag_obj_describe(delta, ddelta, sizeof(ddelta));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "%.*s: delta must be a number, not %s",
+				      (int)r->methodlen, r->method, ddelta);
+	}
+	rc = ag_val_unpack(&s->v, ag_server_zone(r->srv), &cur);
+	if (rc < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "out of memory reading the value");
+	rc = ag_num_add(&cur, delta, &sum, &which);
+	if (rc == AGORA_ETYPE) {
+		if (which == 1) {
+			ag_obj_describe(delta, ddelta, sizeof(ddelta));
+			return ag_reply_error(
+			    &r->to, AGORA_EARGS,
+			    "%.*s: delta must be a number, not %s",
+			    (int)r->methodlen, r->method, ddelta);
+		}
+		ag_obj_describe(&cur, dcur, sizeof(dcur));
+		return ag_reply_error(&r->to, AGORA_ETYPE,
+				      "%.*s: the stored %s is not a number",
+				      (int)r->methodlen, r->method, dcur);
+	}
+	if (rc == AGORA_EVALUE) {
+		ag_obj_describe(&cur, dcur, sizeof(dcur));
+		ag_obj_describe(delta, ddelta, sizeof(ddelta));
+		return ag_reply_error(&r->to, AGORA_EVALUE,
+				      "%.*s: %s + %s is out of the integer "
+				      "range -2^63..2^64-1",
+				      (int)r->methodlen, r->method, dcur,
+				      ddelta);
+	}
+	if (rc < 0)
+		return ag_reply_error(&r->to, rc, "cannot add");
+	rc = ag_val_from_obj(&nv, &sum);
+	if (rc < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "out of memory storing the sum");
+	value_store(r->obj, s, &nv);
+	ag_reply_val(&r->to, &s->v);
+	return 0;
+}
+
+static int m_cas(ag_req *r)
+{
+	struct value *s = r->obj->data;
+	ag_val expected, nv;
+	bool equal;
+	int rc;
+
+	rc = ag_arg_val(r, 1, &expected);
+	if (rc < 0)
+		return rc;
+	rc = ag_arg_val(r, 2, &nv);
+	if (rc < 0) {
+		ag_val_deinit(&expected);
+		return rc;
+	}
+	equal = ag_val_equal(&expected, &s->v);
+	ag_val_deinit(&expected);
+	if (equal)
+		value_store(r->obj, s, &nv);
+	else
+		ag_val_deinit(&nv);
+	ag_reply_bool(&r->to, equal);
+	return 0;
+}
+
+static int m_swap(ag_req *r)
+{
+	struct value *s = r->obj->data;
+	ag_val nv, old;
+	int rc;
+
+	rc = ag_arg_val(r, 1, &nv);
+	if (rc < 0)
+		return rc;
+	/* The old bytes leave the object; they are answered, then freed. */
+	old = s->v;
+	s->v = nv;
+	ag_object_mem(r->obj, (ssize_t)nv.len - (ssize_t)old.len);
+	ag_reply_val(&r->to, &old);
+	ag_val_deinit(&old);
+	return 0;
+}
+
+/* ---- family -------------------------------------------------------------- */
+
+static const char *const value_options[] = {"initial", NULL};
+
+/* Set up o->data from the `initial` option (absent: int 0). Returns 0 or
+ * the code answered: ARGS (unknown option), VALUE (a bad reference),
+ * LIMIT (out of memory). */
+static int value_create(ag_object *o, ag_req *r, const msgpack_object *opts)
+{
+	const msgpack_object *init;
+	msgpack_object zero;
+	struct value *s;
+	int rc;
+
+	rc = ag_opts_check(r, opts, value_options);
+	if (rc < 0)
+		return rc;
+	init = opts ? ag_opt(opts, "initial") : NULL;
+	if (init == NULL) {
+		memset(&zero, 0, sizeof(zero));
+		zero.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+		zero.via.u64 = 0;
+		init = &zero;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: out of memory creating a value");
+	rc = ag_val_from_obj(&s->v, init);
+	if (rc < 0) {
+		free(s);
+		if (rc == AGORA_EVALUE)
+			return ag_reply_error(
+			    &r->to, AGORA_EVALUE,
+			    "open: initial holds a reference whose data is "
+			    "not 8 bytes");
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: out of memory storing initial");
+	}
+	o->data = s;
+	ag_object_mem(o, (ssize_t)(sizeof(*s) + s->v.len));
+	return 0;
+}
+
+static void value_destroy(ag_object *o)
+{
+	struct value *s = o->data;
+
+	if (s == NULL)
+		return;
+	ag_object_mem(o, -(ssize_t)(sizeof(*s) + s->v.len));
+	ag_val_deinit(&s->v);
+	free(s);
+	o->data = NULL;
+}
+
+static bool value_len(ag_object *o, size_t *ret)
+{
+	return false;
+}
+
+static unsigned value_info_count(ag_object *o)
+{
+	return 0;
+}
+
+static void value_info_pack(ag_object *o, msgpack_packer *pk)
+{
+}
+
+static const ag_method value_methods[] = {
+    {"get", m_get, 1, 1}, {"set", m_set, 2, 2},   {"add", m_add, 2, 2},
+    {"cas", m_cas, 3, 3}, {"swap", m_swap, 2, 2}, {NULL, NULL, 0, 0},
+};
+
+const ag_family ag_family_value = {
+    .name = "value",
+    .type = AG_T_VALUE,
+    .base = NULL,
+    .methods = value_methods,
+    .create = value_create,
+    .destroy = value_destroy,
+    .len = value_len,
+    .info_count = value_info_count,
+    .info_pack = value_info_pack,
+    .conn_gone = NULL,
+};
