@@ -354,8 +354,9 @@ int ag_num_add(const msgpack_object *a, const msgpack_object *b,
 		return AGORA_ETYPE;
 	}
 	if (is_float(a) || is_float(b)) {
+		/* As Python: the int becomes a double, then a double add. */
 		ret->type = MSGPACK_OBJECT_FLOAT64;
-		ret->via.f64 = (double)(num_ld(a) + num_ld(b));
+		ret->via.f64 = (double)num_ld(a) + (double)num_ld(b);
 		return 0;
 	}
 

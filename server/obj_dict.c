@@ -1,0 +1,648 @@
+/*
+ * obj_dict.c - the "dict" family: Python's dict, shared.
+ *
+ * A dict is an ag_table (table.c) whose entries own a canonical key and a
+ * stored value (.val). Insertion order is the table's: keys/values/items/
+ * copy walk it, popitem takes its last entry, and setting an existing key
+ * keeps its place. Lookups use ag_arg_key(), a canonical key borrowed from
+ * the server's scratch buffer; it is copied (ag_val_dup) only when a new
+ * entry is made, and no other argument helper runs between the lookup and
+ * that copy, since one might reuse the scratch buffer.
+ *
+ * Every method checks its params and allocates what it needs before it
+ * changes the dict, so a failed call leaves it as it was. Memory is
+ * accounted with ag_object_mem(): the struct, the table's arrays and the
+ * bytes of every key and value; destroy gives it all back.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct dict {
+	ag_table t;
+	size_t bytes;     /* sum of key.len + val.len over live entries */
+	size_t accounted; /* what ag_object_mem() has been told */
+} dict;
+
+static void sync_mem(ag_object *o, dict *d)
+{
+	size_t now = sizeof(*d) + (size_t)d->t.cap * sizeof(ag_entry) +
+		     (size_t)d->t.nslots * sizeof(uint32_t) + d->bytes;
+
+	if (now != d->accounted) {
+		ag_object_mem(o, (ssize_t)now - (ssize_t)d->accounted);
+		d->accounted = now;
+	}
+}
+
+/* Values moved out of update()'s staging arrays are left with NULL data. */
+static void val_free(ag_val *v)
+{
+	if (v->data != NULL)
+		ag_val_deinit(v);
+}
+
+static int oom(ag_req *r)
+{
+	return ag_reply_error(&r->to, AGORA_ELIMIT, "out of memory in %.*s",
+			      (int)r->methodlen, r->method);
+}
+
+static const char *describe(const msgpack_object *o, char *buf, size_t len)
+{
+	ag_obj_describe(o, buf, len);
+	return buf;
+}
+
+/*
+ * Look argv[@i] up as a key. On success returns 0 with *ret_key (borrowed,
+ * valid until another argument helper runs), *ret_hash and *ret (the entry,
+ * or NULL when absent). Answers TYPE for an unhashable key and returns it.
+ */
+static int lookup(ag_req *r, dict *d, uint32_t i, ag_val *ret_key,
+		  uint64_t *ret_hash, ag_entry **ret)
+{
+	ag_val key;
+	uint64_t h;
+	int rc;
+
+	if ((rc = ag_arg_key(r, i, &key)) < 0)
+		return rc;
+	h = ag_table_hash(&d->t, &key);
+	*ret = ag_table_find(&d->t, &key, h);
+	*ret_key = key;
+	*ret_hash = h;
+	return 0;
+}
+
+static int missing_key(ag_req *r, uint32_t i)
+{
+	char desc[96];
+
+	return ag_reply_error(&r->to, AGORA_EKEY, "key %s not found",
+			      describe(&r->argv[i], desc, sizeof(desc)));
+}
+
+/* Add @key -> @val, taking both on success. AGORA_ENOMEM: both untouched. */
+static int add_entry(dict *d, ag_val *key, uint64_t hash, ag_val *val)
+{
+	ag_entry *e = ag_table_add(&d->t, key, hash);
+
+	if (e == NULL)
+		return AGORA_ENOMEM;
+	e->val = *val;
+	d->bytes += key->len + val->len;
+	return 0;
+}
+
+/* Replace the value of @e with @val (taken). */
+static void replace_val(dict *d, ag_entry *e, ag_val *val)
+{
+	d->bytes -= e->val.len;
+	val_free(&e->val);
+	e->val = *val;
+	d->bytes += val->len;
+}
+
+/* Free @e's key and value and take it out. */
+static void drop_entry(dict *d, ag_entry *e)
+{
+	d->bytes -= e->key.len + e->val.len;
+	val_free(&e->val);
+	ag_table_remove(&d->t, e);
+}
+
+/* The default of get/pop/setdefault: argv[@i] as sent, or nil. */
+static void reply_default(ag_req *r, uint32_t i)
+{
+	if (r->argc > i)
+		msgpack_pack_object(ag_reply_begin(&r->to), r->argv[i]);
+	else
+		ag_reply_nil(&r->to);
+}
+
+/* ---- methods ------------------------------------------------------------- */
+
+static int dict_get(ag_req *r)
+{
+	dict *d = r->obj->data;
+	ag_entry *e;
+	ag_val key;
+	uint64_t h;
+	int rc;
+
+	if ((rc = lookup(r, d, 1, &key, &h, &e)) < 0)
+		return rc;
+	if (e != NULL)
+		ag_reply_val(&r->to, &e->val);
+	else
+		reply_default(r, 2);
+	return 0;
+}
+
+static int dict_getitem(ag_req *r)
+{
+	dict *d = r->obj->data;
+	ag_entry *e;
+	ag_val key;
+	uint64_t h;
+	int rc;
+
+	if ((rc = lookup(r, d, 1, &key, &h, &e)) < 0)
+		return rc;
+	if (e == NULL)
+		return missing_key(r, 1);
+	ag_reply_val(&r->to, &e->val);
+	return 0;
+}
+
+static int dict_set(ag_req *r)
+{
+	dict *d = r->obj->data;
+	ag_val key, owned, val;
+	ag_entry *e;
+	uint64_t h;
+	int rc;
+
+	if ((rc = lookup(r, d, 1, &key, &h, &e)) < 0)
+		return rc;
+	if (e != NULL) {
+		if ((rc = ag_arg_val(r, 2, &val)) < 0)
+			return rc;
+		replace_val(d, e, &val);
+	} else {
+		/* Own the key before ag_arg_val() may reuse the scratch. */
+		if (ag_val_dup(&owned, &key) < 0)
+			return oom(r);
+		if ((rc = ag_arg_val(r, 2, &val)) < 0) {
+			ag_val_deinit(&owned);
+			return rc;
+		}
+		if (add_entry(d, &owned, h, &val) < 0) {
+			ag_val_deinit(&owned);
+			ag_val_deinit(&val);
+			return oom(r);
+		}
+	}
+	sync_mem(r->obj, d);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int dict_delete(ag_req *r)
+{
+	dict *d = r->obj->data;
+	ag_entry *e;
+	ag_val key;
+	uint64_t h;
+	int rc;
+
+	if ((rc = lookup(r, d, 1, &key, &h, &e)) < 0)
+		return rc;
+	if (e == NULL)
+		return missing_key(r, 1);
+	drop_entry(d, e);
+	sync_mem(r->obj, d);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int dict_contains(ag_req *r)
+{
+	dict *d = r->obj->data;
+	ag_entry *e;
+	ag_val key;
+	uint64_t h;
+	int rc;
+
+	if ((rc = lookup(r, d, 1, &key, &h, &e)) < 0)
+		return rc;
+	ag_reply_bool(&r->to, e != NULL);
+	return 0;
+}
+
+static int dict_len(ag_req *r)
+{
+	dict *d = r->obj->data;
+
+	ag_reply_uint(&r->to, d->t.count);
+	return 0;
+}
+
+static int dict_keys(ag_req *r)
+{
+	dict *d = r->obj->data;
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+
+	msgpack_pack_array(pk, d->t.count);
+	ag_table_foreach (&d->t, e)
+		ag_pack_val(pk, &e->key);
+	return 0;
+}
+
+static int dict_values(ag_req *r)
+{
+	dict *d = r->obj->data;
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+
+	msgpack_pack_array(pk, d->t.count);
+	ag_table_foreach (&d->t, e)
+		ag_pack_val(pk, &e->val);
+	return 0;
+}
+
+static int dict_items(ag_req *r)
+{
+	dict *d = r->obj->data;
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+
+	msgpack_pack_array(pk, d->t.count);
+	ag_table_foreach (&d->t, e) {
+		msgpack_pack_array(pk, 2);
+		ag_pack_val(pk, &e->key);
+		ag_pack_val(pk, &e->val);
+	}
+	return 0;
+}
+
+/* pop(k[, default]): a default given, even nil, means no KEY error. */
+static int dict_pop(ag_req *r)
+{
+	dict *d = r->obj->data;
+	ag_entry *e;
+	ag_val key;
+	uint64_t h;
+	int rc;
+
+	if ((rc = lookup(r, d, 1, &key, &h, &e)) < 0)
+		return rc;
+	if (e == NULL) {
+		if (r->argc <= 2)
+			return missing_key(r, 1);
+		reply_default(r, 2);
+		return 0;
+	}
+	ag_reply_val(&r->to, &e->val);
+	drop_entry(d, e);
+	sync_mem(r->obj, d);
+	return 0;
+}
+
+static int dict_popitem(ag_req *r)
+{
+	dict *d = r->obj->data;
+	ag_entry *e = ag_table_last(&d->t);
+	msgpack_packer *pk;
+
+	if (e == NULL)
+		return ag_reply_error(&r->to, AGORA_EKEY,
+				      "popitem(): dictionary is empty");
+	pk = ag_reply_begin(&r->to);
+	msgpack_pack_array(pk, 2);
+	ag_pack_val(pk, &e->key);
+	ag_pack_val(pk, &e->val);
+	drop_entry(d, e);
+	sync_mem(r->obj, d);
+	return 0;
+}
+
+/* Canonical nil, for setdefault without a default. */
+static int nil_val(ag_val *ret)
+{
+	msgpack_object nil;
+
+	memset(&nil, 0, sizeof(nil));
+	nil.type = MSGPACK_OBJECT_NIL;
+	return ag_val_from_obj(ret, &nil);
+}
+
+static int dict_setdefault(ag_req *r)
+{
+	dict *d = r->obj->data;
+	ag_val key, owned, val;
+	ag_entry *e;
+	uint64_t h;
+	int rc;
+
+	if ((rc = lookup(r, d, 1, &key, &h, &e)) < 0)
+		return rc;
+	if (e != NULL) {
+		ag_reply_val(&r->to, &e->val);
+		return 0;
+	}
+	if (ag_val_dup(&owned, &key) < 0)
+		return oom(r);
+	if (r->argc > 2)
+		rc = ag_arg_val(r, 2, &val);
+	else if ((rc = nil_val(&val)) < 0)
+		rc = oom(r);
+	if (rc < 0) {
+		ag_val_deinit(&owned);
+		return rc;
+	}
+	if (add_entry(d, &owned, h, &val) < 0) {
+		ag_val_deinit(&owned);
+		ag_val_deinit(&val);
+		return oom(r);
+	}
+	sync_mem(r->obj, d);
+	ag_reply_val(&r->to, &val);
+	return 0;
+}
+
+/*
+ * update(map). All keys and values are encoded first (an unhashable key is
+ * TYPE, a malformed reference VALUE); then the new keys are added with
+ * empty values, undone from the end of the table if one add runs out of
+ * memory; only then are the values stored, in the map's order, so a key
+ * that appears twice ends with its last value, as in Python.
+ */
+static int dict_update(ag_req *r)
+{
+	dict *d = r->obj->data;
+	const msgpack_object_map *m;
+	ag_val *keys = NULL, *vals = NULL;
+	uint64_t *hashes = NULL;
+	bool *owned = NULL;
+	uint32_t i, n, nadded = 0;
+	char desc[96];
+	int rc;
+
+	if ((rc = ag_arg_map(r, 1, &m)) < 0)
+		return rc;
+	n = m->size;
+	if (n == 0) {
+		ag_reply_nil(&r->to);
+		return 0;
+	}
+	keys = calloc(n, sizeof(*keys));
+	vals = calloc(n, sizeof(*vals));
+	hashes = calloc(n, sizeof(*hashes));
+	owned = calloc(n, sizeof(*owned));
+	if (keys == NULL || vals == NULL || hashes == NULL || owned == NULL) {
+		rc = oom(r);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const msgpack_object_kv *kv = &m->ptr[i];
+
+		if ((rc = ag_val_from_obj(&keys[i], &kv->key)) < 0)
+			break;
+		owned[i] = true;
+		if (keys[i].flags & AG_VAL_MAP) {
+			rc = ag_reply_error(
+			    &r->to, AGORA_ETYPE, "unhashable key %s",
+			    describe(&kv->key, desc, sizeof(desc)));
+			goto out;
+		}
+		if ((rc = ag_val_from_obj(&vals[i], &kv->val)) < 0)
+			break;
+		hashes[i] = ag_table_hash(&d->t, &keys[i]);
+	}
+	if (i < n) {
+		if (rc == AGORA_EVALUE)
+			rc = ag_reply_error(&r->to, AGORA_EVALUE,
+					    "entry %" PRIu32
+					    " holds a reference (ext 1) whose "
+					    "data is not 8 bytes",
+					    i);
+		else
+			rc = oom(r);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		ag_val none = {0};
+
+		if (ag_table_find(&d->t, &keys[i], hashes[i]) != NULL)
+			continue;
+		if (add_entry(d, &keys[i], hashes[i], &none) < 0)
+			break;
+		/* The table owns the bytes now; keys[i] still points at
+		 * them for the lookups below. */
+		owned[i] = false;
+		nadded++;
+	}
+	if (i < n) {
+		while (nadded-- > 0)
+			drop_entry(d, ag_table_last(&d->t));
+		sync_mem(r->obj, d);
+		rc = oom(r);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		ag_entry *e = ag_table_find(&d->t, &keys[i], hashes[i]);
+
+		replace_val(d, e, &vals[i]);
+		vals[i].data = NULL;
+	}
+	sync_mem(r->obj, d);
+	ag_reply_nil(&r->to);
+	rc = 0;
+out:
+	for (i = 0; vals != NULL && i < n; i++)
+		val_free(&vals[i]);
+	for (i = 0; keys != NULL && owned != NULL && i < n; i++)
+		if (owned[i])
+			val_free(&keys[i]);
+	free(keys);
+	free(vals);
+	free(hashes);
+	free(owned);
+	return rc;
+}
+
+static int dict_clear(ag_req *r)
+{
+	dict *d = r->obj->data;
+
+	ag_table_clear_vals(&d->t);
+	d->bytes = 0;
+	sync_mem(r->obj, d);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int dict_copy(ag_req *r)
+{
+	dict *d = r->obj->data;
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+
+	msgpack_pack_map(pk, d->t.count);
+	ag_table_foreach (&d->t, e) {
+		ag_pack_val(pk, &e->key);
+		ag_pack_val(pk, &e->val);
+	}
+	return 0;
+}
+
+static bool is_number(const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * incr(k, delta=1) -> the new value. A missing key counts as 0 (so an int
+ * 0 plus a float delta gives a float, as d.get(k, 0) + delta does). A nil
+ * delta is the default. The stored value changes only once the sum is
+ * known to fit.
+ */
+static int dict_incr(ag_req *r)
+{
+	dict *d = r->obj->data;
+	msgpack_object delta, cur, sum;
+	ag_val key, owned, val;
+	char da[96], db[96];
+	ag_entry *e;
+	uint64_t h;
+	int rc, which;
+
+	/* Params in order, as Python hashes d[k] before it adds. */
+	if ((rc = lookup(r, d, 1, &key, &h, &e)) < 0)
+		return rc;
+	memset(&delta, 0, sizeof(delta));
+	delta.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+	delta.via.u64 = 1;
+	if (ag_arg_given(r, 2)) {
+		if (!is_number(&r->argv[2]))
+			return ag_reply_error(
+			    &r->to, AGORA_EARGS,
+			    "dict.incr: delta must be a number, not %s",
+			    describe(&r->argv[2], da, sizeof(da)));
+		delta = r->argv[2];
+	}
+	memset(&cur, 0, sizeof(cur));
+	cur.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+	cur.via.u64 = 0;
+	if (e != NULL &&
+	    ag_val_unpack(&e->val, ag_server_zone(r->srv), &cur) < 0)
+		return oom(r);
+	rc = ag_num_add(&cur, &delta, &sum, &which);
+	if (rc == AGORA_ETYPE)
+		return ag_reply_error(
+		    &r->to, AGORA_ETYPE,
+		    "dict.incr: the value of key %s is %s, not a number",
+		    describe(&r->argv[1], da, sizeof(da)),
+		    describe(which == 0 ? &cur : &delta, db, sizeof(db)));
+	if (rc == AGORA_EVALUE)
+		return ag_reply_error(
+		    &r->to, AGORA_EVALUE,
+		    "dict.incr: %s + %s is out of the integer range",
+		    describe(&cur, da, sizeof(da)),
+		    describe(&delta, db, sizeof(db)));
+	if (rc < 0 || ag_val_from_obj(&val, &sum) < 0)
+		return oom(r);
+	if (e != NULL) {
+		replace_val(d, e, &val);
+	} else {
+		if (ag_val_dup(&owned, &key) < 0) {
+			ag_val_deinit(&val);
+			return oom(r);
+		}
+		if (add_entry(d, &owned, h, &val) < 0) {
+			ag_val_deinit(&owned);
+			ag_val_deinit(&val);
+			return oom(r);
+		}
+	}
+	sync_mem(r->obj, d);
+	ag_reply_val(&r->to, &val);
+	return 0;
+}
+
+/* ---- family -------------------------------------------------------------- */
+
+/* A dict takes no open options. */
+static int dict_create(ag_object *o, ag_req *r, const msgpack_object *opts)
+{
+	static const char *const allowed[] = {NULL};
+	dict *d;
+	int rc;
+
+	if ((rc = ag_opts_check(r, opts, allowed)) < 0)
+		return rc;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "out of memory creating a dict");
+	ag_table_init(&d->t, ag_server_seed(r->srv));
+	o->data = d;
+	sync_mem(o, d);
+	return 0;
+}
+
+/* Frees every key and value and gives back all the memory it accounted. */
+static void dict_destroy(ag_object *o)
+{
+	dict *d = o->data;
+
+	if (d == NULL)
+		return;
+	ag_table_clear_vals(&d->t);
+	ag_object_mem(o, -(ssize_t)d->accounted);
+	free(d);
+	o->data = NULL;
+}
+
+static bool dict_length(ag_object *o, size_t *ret)
+{
+	dict *d = o->data;
+
+	*ret = d->t.count;
+	return true;
+}
+
+static unsigned dict_info_count(ag_object *o)
+{
+	return 0;
+}
+
+static void dict_info_pack(ag_object *o, msgpack_packer *pk)
+{
+}
+
+static void dict_conn_gone(ag_object *o, ag_conn *c)
+{
+}
+
+static const ag_method dict_methods[] = {
+    {"get", dict_get, 2, 3},
+    {"getitem", dict_getitem, 2, 2},
+    {"set", dict_set, 3, 3},
+    {"delete", dict_delete, 2, 2},
+    {"contains", dict_contains, 2, 2},
+    {"len", dict_len, 1, 1},
+    {"keys", dict_keys, 1, 1},
+    {"values", dict_values, 1, 1},
+    {"items", dict_items, 1, 1},
+    {"pop", dict_pop, 2, 3},
+    {"popitem", dict_popitem, 1, 1},
+    {"setdefault", dict_setdefault, 2, 3},
+    {"update", dict_update, 2, 2},
+    {"clear", dict_clear, 1, 1},
+    {"copy", dict_copy, 1, 1},
+    {"incr", dict_incr, 2, 3},
+    {NULL, NULL, 0, 0},
+};
+
+const ag_family ag_family_dict = {
+    .name = "dict",
+    .type = AG_T_DICT,
+    .base = NULL,
+    .methods = dict_methods,
+    .create = dict_create,
+    .destroy = dict_destroy,
+    .len = dict_length,
+    .info_count = dict_info_count,
+    .info_pack = dict_info_pack,
+    .conn_gone = dict_conn_gone,
+};
