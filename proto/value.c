@@ -280,13 +280,42 @@ static int cmp_int(const msgpack_object *a, const msgpack_object *b)
 	return (a->via.u64 > b->via.u64) - (a->via.u64 < b->via.u64);
 }
 
-static long double num_ld(const msgpack_object *o)
+static double num_d(const msgpack_object *o)
 {
 	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-		return (long double)o->via.u64;
+		return (double)o->via.u64;
 	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-		return (long double)o->via.i64;
-	return (long double)o->via.f64;
+		return (double)o->via.i64;
+	return o->via.f64;
+}
+
+/*
+ * Compare integer @a with the double @f exactly, on any platform: split @f
+ * into its integer part (exact in int64 or uint64 once the range is checked)
+ * and its fraction. NaN orders with nothing; call it equal.
+ */
+static int cmp_int_float(const msgpack_object *a, double f)
+{
+	if (isnan(f))
+		return 0;
+	if (f >= 18446744073709551616.0) /* 2^64 */
+		return -1;
+	if (f < -9223372036854775808.0) /* -2^63 */
+		return 1;
+
+	double fl = floor(f);
+	msgpack_object b;
+	if (fl < 0) {
+		b.type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+		b.via.i64 = (int64_t)fl;
+	} else {
+		b.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+		b.via.u64 = (uint64_t)fl;
+	}
+	int c = cmp_int(a, &b);
+	if (c != 0)
+		return c;
+	return f > fl ? -1 : 0;
 }
 
 int ag_obj_compare(const msgpack_object *a, const msgpack_object *b,
@@ -298,10 +327,13 @@ int ag_obj_compare(const msgpack_object *a, const msgpack_object *b,
 		if (is_int(a) && is_int(b)) {
 			*ret_cmp = cmp_int(a, b);
 		} else {
-			/* long double holds every int64 and uint64 exactly on
-			 * x86-64, so int-float comparison is exact there. */
-			long double x = num_ld(a), y = num_ld(b);
-			*ret_cmp = (x > y) - (x < y);
+			if (is_float(a) && is_float(b))
+				*ret_cmp = (a->via.f64 > b->via.f64) -
+					   (a->via.f64 < b->via.f64);
+			else if (is_int(a))
+				*ret_cmp = cmp_int_float(a, b->via.f64);
+			else
+				*ret_cmp = -cmp_int_float(b, a->via.f64);
 		}
 		return 0;
 	}
@@ -356,7 +388,7 @@ int ag_num_add(const msgpack_object *a, const msgpack_object *b,
 	if (is_float(a) || is_float(b)) {
 		/* As Python: the int becomes a double, then a double add. */
 		ret->type = MSGPACK_OBJECT_FLOAT64;
-		ret->via.f64 = (double)num_ld(a) + (double)num_ld(b);
+		ret->via.f64 = num_d(a) + num_d(b);
 		return 0;
 	}
 

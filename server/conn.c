@@ -56,7 +56,17 @@ struct ag_conn {
 	uint32_t nhandles;
 	uint32_t free_hint; /* no free slot below this index */
 	struct ag_waitq waiters;
+	struct hold *holds; /* what this connection owns, see ag_conn_hold */
+	uint32_t nholds, capholds;
+	bool going; /* being freed: unhold calls are ignored */
+	bool have_peer;
+	int64_t peer_pid, peer_uid;
 	TAILQ_ENTRY(ag_conn) link;
+};
+
+struct hold {
+	ag_object *obj;
+	uint64_t count;
 };
 
 uint64_t ag_conn_id(const ag_conn *c)
@@ -265,6 +275,53 @@ bool ag_conn_handle_close(ag_conn *c, uint64_t h)
 	if (h - 1 < c->free_hint)
 		c->free_hint = (uint32_t)(h - 1);
 	ag_object_unref(o);
+	return true;
+}
+
+/* ---- ownership -------------------------------------------------------------
+ */
+
+int ag_conn_hold(ag_conn *c, ag_object *o)
+{
+	for (uint32_t i = 0; i < c->nholds; i++)
+		if (c->holds[i].obj == o) {
+			c->holds[i].count++;
+			return 0;
+		}
+	if (c->nholds == c->capholds) {
+		uint32_t n = c->capholds ? c->capholds * 2 : 4;
+		struct hold *h = realloc(c->holds, n * sizeof(*h));
+		if (h == NULL)
+			return AGORA_ENOMEM;
+		c->holds = h;
+		c->capholds = n;
+	}
+	c->holds[c->nholds++] = (struct hold){o, 1};
+	ag_object_ref(o);
+	return 0;
+}
+
+void ag_conn_unhold(ag_conn *c, ag_object *o)
+{
+	if (c->going)
+		return;
+	for (uint32_t i = 0; i < c->nholds; i++) {
+		if (c->holds[i].obj != o)
+			continue;
+		if (--c->holds[i].count == 0) {
+			c->holds[i] = c->holds[--c->nholds];
+			ag_object_unref(o);
+		}
+		return;
+	}
+}
+
+bool ag_conn_peer(const ag_conn *c, int64_t *ret_pid, int64_t *ret_uid)
+{
+	if (!c->have_peer)
+		return false;
+	*ret_pid = c->peer_pid;
+	*ret_uid = c->peer_uid;
 	return true;
 }
 
@@ -528,6 +585,15 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix)
 	}
 	if (s->nconns > s->max_conns)
 		c->over_limit = true;
+	if (is_unix) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			c->have_peer = true;
+			c->peer_pid = cred.pid;
+			c->peer_uid = cred.uid;
+		}
+	}
 
 	struct timeval tv = {
 	    (time_t)s->auth_timeout,
@@ -565,15 +631,27 @@ void ag_conn_free(ag_conn *c)
 	ag_server *s = c->srv;
 	ag_waiter *w;
 
-	/* Parked requests go first: withdrawn, they take nothing. */
+	/* Parked requests go first: withdrawn, they take nothing. Then what
+	 * the connection owns is given back, which may wake other
+	 * connections' waiters; then its handles go. */
 	while ((w = TAILQ_FIRST(&c->waiters)) != NULL)
-		ag_wait_done(w);
+		ag_wait_withdraw(w);
+	c->going = true;
+	for (uint32_t i = 0; i < c->nholds; i++) {
+		ag_object *o = c->holds[i].obj;
+		if (o->fam->conn_gone)
+			o->fam->conn_gone(o, c);
+	}
+	/* Answers the families gave while letting go may have been queued
+	 * for this very connection's parked requests: none are left, so
+	 * nothing else refers to it. */
+	for (uint32_t i = 0; i < c->nholds; i++)
+		ag_object_unref(c->holds[i].obj);
+	free(c->holds);
 	for (uint32_t i = 0; i < c->nhandles; i++) {
 		ag_object *o = c->handles[i];
 		if (o == NULL)
 			continue;
-		if (o->fam->conn_gone)
-			o->fam->conn_gone(o, c);
 		c->handles[i] = NULL;
 		ag_object_unref(o);
 	}

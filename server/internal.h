@@ -162,7 +162,8 @@ struct ag_family {
 	/* Extra info fields: how many, and packing them (key, value pairs). */
 	unsigned (*info_count)(ag_object *o);
 	void (*info_pack)(ag_object *o, msgpack_packer *pk);
-	/* A connection is going away: release what it owns (locks). */
+	/* A connection that holds something of @o is going away (see
+	 * ag_conn_hold): give back all it holds, waking the next waiter. */
 	void (*conn_gone)(ag_object *o, ag_conn *c);
 };
 
@@ -245,26 +246,53 @@ struct ag_waiter {
 	ag_target to;
 	ag_object *obj; /* holds a reference */
 	struct ag_waitq *queue;
-	struct event *timer;             /* NULL when waiting forever */
-	ag_wait_fn on_timeout;           /* answers the timeout outcome */
+	struct event *timer;    /* NULL when waiting forever */
+	ag_wait_fn on_timeout;  /* answers the timeout outcome */
+	ag_wait_fn on_withdraw; /* its connection is going: NULL, or undo */
+	bool keep;              /* on_timeout moved it: do not free */
 	TAILQ_ENTRY(ag_waiter) qlink;    /* in *queue, arrival order */
 	TAILQ_ENTRY(ag_waiter) connlink; /* in the connection's list */
-	ag_val val; /* a value the request carries (queue put), or empty */
-	int64_t n;  /* a number the request carries */
+	ag_val val;  /* a value the request carries (queue put), or empty */
+	int64_t n;   /* a number the request carries */
+	int64_t aux; /* another, for the family */
 };
 
 /*
  * Park request @r at the tail of @q (arrival order) until a change to
  * r->obj answers it with ag_wait_done(), or @timeout seconds pass (<0:
- * forever), when @on_timeout answers and then the waiter is freed. The
- * waiter holds a reference to r->obj. Returns the waiter (its val/n free for
- * the caller to fill), or NULL after answering LIMIT (out of memory).
+ * forever), when @on_timeout answers and then the waiter is freed (unless
+ * on_timeout moved it with ag_wait_move()). The waiter holds a reference to
+ * r->obj. Returns the waiter (its val/n/aux/on_withdraw free for the caller
+ * to fill), or NULL after answering LIMIT (out of memory).
  */
 ag_waiter *ag_wait_park(ag_req *r, struct ag_waitq *q, double timeout,
 			ag_wait_fn on_timeout);
 /* Take @w out of its queue, stop its timer, drop its reference and free it
  * (its val too). Call after answering it. */
 void ag_wait_done(ag_waiter *w);
+/* Move @w to the tail of @q and stop its timer: it now waits without a
+ * deadline (a condition waiter going back for its lock). Safe inside
+ * on_timeout, which then does not free it. */
+void ag_wait_move(ag_waiter *w, struct ag_waitq *q);
+/* Withdraw @w because its connection is going: on_withdraw, then done. */
+void ag_wait_withdraw(ag_waiter *w);
+
+/* ---- ownership (conn.c) -------------------------------------------------- */
+
+/*
+ * A connection owns things of objects: a lock, an rlock's count, an owned
+ * semaphore's permits. ag_conn_hold() records one more of them for the pair
+ * (@c, @o) (the first takes a reference to @o); ag_conn_unhold() one less.
+ * When @c goes away, after its parked requests are withdrawn,
+ * o->fam->conn_gone(o, c) is called once for every object it still holds
+ * something of, and must give all of it back (waking the next waiter);
+ * unhold calls made from there are ignored. Returns 0 or AGORA_ENOMEM.
+ */
+int ag_conn_hold(ag_conn *c, ag_object *o);
+void ag_conn_unhold(ag_conn *c, ag_object *o);
+/* Peer credentials of a Unix connection (pid and uid), from SO_PEERCRED;
+ * false for TCP. */
+bool ag_conn_peer(const ag_conn *c, int64_t *ret_pid, int64_t *ret_uid);
 
 /* ---- connections and the server (conn.c, server.c) ----------------------- */
 

@@ -20,7 +20,10 @@ static void timer_fired(evutil_socket_t fd, short what, void *arg)
 	ag_waiter *w = arg;
 
 	w->on_timeout(w);
-	ag_wait_done(w);
+	if (w->keep)
+		w->keep = false;
+	else
+		ag_wait_done(w);
 }
 
 ag_waiter *ag_wait_park(ag_req *r, struct ag_waitq *q, double timeout,
@@ -75,4 +78,23 @@ void ag_wait_done(ag_waiter *w)
 	ag_val_deinit(&w->val);
 	free(w);
 	ag_object_unref(o);
+}
+
+void ag_wait_move(ag_waiter *w, struct ag_waitq *q)
+{
+	if (w->timer) {
+		event_free(w->timer);
+		w->timer = NULL;
+		w->keep = true; /* only matters inside timer_fired */
+	}
+	TAILQ_REMOVE(w->queue, w, qlink);
+	w->queue = q;
+	TAILQ_INSERT_TAIL(q, w, qlink);
+}
+
+void ag_wait_withdraw(ag_waiter *w)
+{
+	if (w->on_withdraw)
+		w->on_withdraw(w);
+	ag_wait_done(w);
 }
