@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# bootstrap.sh - install the Debian 12 packages Agora needs to build and test.
+#
+# Quiet and fast when everything is already there: it asks dpkg only, and
+# runs apt-get (update, then install) only for what is missing. Needs root
+# for that, never reads stdin. Not root and something missing: says what to
+# install and exits 1.
+set -euo pipefail
+
+# python3-msgpack is for tests/conformance (a client written from
+# docs/protocol.md alone); the rest build and test the C code.
+PACKAGES=(build-essential pkg-config meson ninja-build libevent-dev
+	libmsgpack-dev libssl-dev check valgrind python3-msgpack)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+	if [ "$status" != "installed" ]; then
+		missing+=("$pkg")
+	fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bootstrap: missing packages: ${missing[*]}" >&2
+	echo "bootstrap: as root, run: apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "bootstrap: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# apt's chatter goes to a log that is shown only when something fails.
+if ! apt-get -y -q update </dev/null >"$log" 2>&1 ||
+	! apt-get -y -q install --no-install-recommends "${missing[@]}" \
+		</dev/null >>"$log" 2>&1; then
+	cat "$log" >&2
+	echo "bootstrap: apt-get failed" >&2
+	exit 1
+fi
+echo "bootstrap: installed ${missing[*]}" >&2
