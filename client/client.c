@@ -8,7 +8,9 @@
  *     c->reader until the response with the same msgid arrives;
  *   - handshake (section 2 of the protocol) and the public connect calls;
  *   - generic calls (agora_call, ping, stats, ls, drop, info) and the
- *     helpers the proxy files use (internal.h).
+ *     helpers the proxy files use (internal.h);
+ *   - ag_proxy: the open, close and method plumbing the newer proxies
+ *     share (internal.h).
  *
  * A client is in one of four states. NONE: never connected, or the last
  * connect failed. HANDSHAKE: only the handshake's own calls may run. READY.
@@ -22,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -182,7 +185,7 @@ static void client_disconnect(agora_client *c)
  */
 static int connect_fd(int fd, const struct sockaddr *sa, socklen_t salen)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 	socklen_t len = sizeof(int);
 	int err = 0;
 
@@ -664,6 +667,162 @@ int ag_client_close_handle(agora_client *c, uint32_t handle)
 	const msgpack_object *o;
 
 	return ag_client_call(c, "close", &h, 1, &o);
+}
+
+/* ---- ag_proxy ------------------------------------------------------------ */
+
+int ag_proxy_open(agora_client *c, void *ret_proxy, size_t size,
+		  const char *type, const char *name, const agora_pair *opts,
+		  size_t nopts)
+{
+	ag_proxy *p;
+	int rc;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (ret_proxy == NULL || size < sizeof(*p))
+		return ag_client_fail(c, AGORA_EINVAL, "open %s needs a result",
+				      type);
+	p = calloc(1, size);
+	if (p == NULL)
+		return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
+	rc = ag_client_open(c, type, name, opts, nopts, &p->handle);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	p->c = c;
+	p->type = type;
+	memcpy(ret_proxy, &p, sizeof(p));
+	return 0;
+}
+
+int ag_proxy_close(ag_proxy *p)
+{
+	int rc;
+
+	if (p == NULL)
+		return 0;
+	rc = ag_client_close_handle(p->c, p->handle);
+	free(p);
+	return rc;
+}
+
+/* A proxy's request: "TYPE.METHOD" and [handle, args...]. */
+struct proxy_req {
+	char method[48];
+	agora_value params[1 + AG_PROXY_MAX_ARGS];
+	size_t nparams;
+};
+
+static int proxy_req(const ag_proxy *p, const char *method,
+		     const agora_value *args, size_t nargs, struct proxy_req *r)
+{
+	int n =
+	    snprintf(r->method, sizeof(r->method), "%s.%s", p->type, method);
+
+	if (n < 0 || (size_t)n >= sizeof(r->method) ||
+	    nargs > AG_PROXY_MAX_ARGS || (nargs > 0 && args == NULL))
+		return ag_client_fail(p->c, AGORA_EINVAL,
+				      "%s.%s: bad method or params", p->type,
+				      method);
+	r->params[0] = agora_uint(p->handle);
+	if (nargs > 0)
+		memcpy(&r->params[1], args, nargs * sizeof(*args));
+	r->nparams = 1 + nargs;
+	return 0;
+}
+
+int ag_proxy_call(const ag_proxy *p, const char *method,
+		  const agora_value *args, size_t nargs,
+		  const msgpack_object **ret_result)
+{
+	struct proxy_req r;
+	int rc = proxy_req(p, method, args, nargs, &r);
+
+	if (rc < 0)
+		return rc;
+	return ag_client_call(p->c, r.method, r.params, r.nparams, ret_result);
+}
+
+int ag_proxy_call_value(const ag_proxy *p, const char *method,
+			const agora_value *args, size_t nargs, agora_value *ret)
+{
+	struct proxy_req r;
+	int rc = proxy_req(p, method, args, nargs, &r);
+
+	if (rc < 0)
+		return rc;
+	return ag_client_call_value(p->c, r.method, r.params, r.nparams, ret);
+}
+
+int ag_proxy_call_bool(const ag_proxy *p, const char *method,
+		       const agora_value *args, size_t nargs, bool *ret)
+{
+	struct proxy_req r;
+	int rc = proxy_req(p, method, args, nargs, &r);
+
+	if (rc < 0)
+		return rc;
+	return ag_client_call_bool(p->c, r.method, r.params, r.nparams, ret);
+}
+
+int ag_proxy_call_int(const ag_proxy *p, const char *method,
+		      const agora_value *args, size_t nargs, int64_t *ret)
+{
+	struct proxy_req r;
+	int rc = proxy_req(p, method, args, nargs, &r);
+
+	if (rc < 0)
+		return rc;
+	return ag_client_call_int(p->c, r.method, r.params, r.nparams, ret);
+}
+
+int ag_proxy_call_size(const ag_proxy *p, const char *method,
+		       const agora_value *args, size_t nargs, size_t *ret)
+{
+	struct proxy_req r;
+	int rc = proxy_req(p, method, args, nargs, &r);
+
+	if (rc < 0)
+		return rc;
+	return ag_client_call_size(p->c, r.method, r.params, r.nparams, ret);
+}
+
+int ag_proxy_timeout(const ag_proxy *p, const char *method, double timeout,
+		     bool block, agora_value *out)
+{
+	bool forever = timeout < 0 || isinf(timeout);
+	int n = 0;
+
+	if (isnan(timeout))
+		return ag_client_fail(p->c, AGORA_EINVAL,
+				      "%s.%s: the timeout is NaN", p->type,
+				      method);
+	if (block) {
+		out[n++] = agora_bool(timeout != 0);
+		if (timeout == 0)
+			return n;
+	}
+	out[n++] = forever ? agora_nil() : agora_float(timeout);
+	return n;
+}
+
+int ag_proxy_call_timed(const ag_proxy *p, const char *method, double timeout,
+			bool block, bool *ret)
+{
+	agora_value args[2];
+	int n = ag_proxy_timeout(p, method, timeout, block, args);
+
+	if (n < 0)
+		return n;
+	return ag_proxy_call_bool(p, method, args, (size_t)n, ret);
+}
+
+int ag_proxy_no_result(const ag_proxy *p, const char *method)
+{
+	return ag_client_fail(p->c, AGORA_EINVAL, "%s.%s needs a result",
+			      p->type, method);
 }
 
 /* ---- handshake and connect ----------------------------------------------- */

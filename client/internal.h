@@ -99,6 +99,89 @@ static inline agora_value ag_bound(int64_t i)
 	return i == AGORA_END ? agora_nil() : agora_int(i);
 }
 
+/* ---- proxies (client.c) -------------------------------------------------
+ *
+ * The proxies of the synchronisation types, joinable queues, arrays and
+ * namespaces (protocol section 3.1) share their plumbing through these: each
+ * public struct begins with an ag_proxy, and each method is one
+ * ag_proxy_call*() that names the method without its type and passes only its
+ * own params.
+ */
+
+/* What every such proxy begins with. */
+typedef struct ag_proxy {
+	agora_client *c;
+	uint32_t handle;
+	const char *type; /* the wire type opened as, static storage */
+} ag_proxy;
+
+/* Most params a method takes after the handle. */
+#define AG_PROXY_MAX_ARGS 3
+
+/*
+ * Open [@type, @name or nil, {@opts}] and make a proxy for it: @size zeroed
+ * bytes (a struct that begins with an ag_proxy) that remember @c, the new
+ * handle and @type (kept as a pointer: a string literal). @ret_proxy is the
+ * public open's `struct agora_X **ret`, written with the proxy's address on
+ * success only (pointers to structs share one representation, C11 6.2.5).
+ * Returns 0; AGORA_EINVAL for a NULL @c or @ret_proxy; AGORA_ENOMEM; else as
+ * ag_client_open(). Blocks for one round trip.
+ */
+int ag_proxy_open(agora_client *c, void *ret_proxy, size_t size,
+		  const char *type, const char *name, const agora_pair *opts,
+		  size_t nopts);
+
+/* "close" the handle and free the proxy that begins with @p, whatever the
+ * call returns (as ag_client_close_handle()). Accepts NULL (returns 0). */
+int ag_proxy_close(ag_proxy *p);
+
+/*
+ * Call "TYPE.@method" with [handle, @args...] for @p: ag_client_call() and
+ * its typed variants, with the same returns; AGORA_EINVAL for more than
+ * AG_PROXY_MAX_ARGS @args or a method name that does not fit.
+ */
+int ag_proxy_call(const ag_proxy *p, const char *method,
+		  const agora_value *args, size_t nargs,
+		  const msgpack_object **ret_result);
+int ag_proxy_call_value(const ag_proxy *p, const char *method,
+			const agora_value *args, size_t nargs,
+			agora_value *ret);
+int ag_proxy_call_bool(const ag_proxy *p, const char *method,
+		       const agora_value *args, size_t nargs, bool *ret);
+int ag_proxy_call_int(const ag_proxy *p, const char *method,
+		      const agora_value *args, size_t nargs, int64_t *ret);
+int ag_proxy_call_size(const ag_proxy *p, const char *method,
+		       const agora_value *args, size_t nargs, size_t *ret);
+
+/*
+ * Write the wire form of the C @timeout into @out for "TYPE.@method" and
+ * return how many params that made (1 or 2). With @block it is the
+ * (block, timeout) pair of acquire, get and put: AGORA_FOREVER (any
+ * negative, or infinity) is (true, nil), 0 is (false), more is (true,
+ * seconds). Without, it is the lone timeout of wait and join: nil for
+ * forever, else seconds (0 does not wait). AGORA_EINVAL, with the message
+ * set, for a NaN.
+ */
+int ag_proxy_timeout(const ag_proxy *p, const char *method, double timeout,
+		     bool block, agora_value *out);
+
+/* "TYPE.@method"(@timeout) -> bool, the timeout as ag_proxy_timeout()
+ * writes it: acquire, wait and join. @ret may be NULL. Blocks until the
+ * server answers, which is when the call succeeds or its timeout ran out. */
+int ag_proxy_call_timed(const ag_proxy *p, const char *method, double timeout,
+			bool block, bool *ret);
+
+/* AGORA_EINVAL with "TYPE.@method needs a result": for a query called with
+ * a NULL result pointer, which would be a round trip for nothing. */
+int ag_proxy_no_result(const ag_proxy *p, const char *method);
+
+/* ---- refs.c -------------------------------------------------------------- */
+
+/* "open_ref" [@ref, @type or nil]: a handle for the referenced object,
+ * AGORA_ETYPE when @type is given and the object is another type. */
+int ag_client_open_ref(agora_client *c, const char *type, const agora_ref *ref,
+		       uint32_t *ret_handle);
+
 /* ---- value.c ------------------------------------------------------------- */
 
 /*

@@ -639,7 +639,7 @@ static void format_value(struct out *o, const agora_value *v, unsigned depth)
  */
 size_t agora_value_format(agora_value v, char *buf, size_t len)
 {
-	struct out o = {buf, len, 0};
+	struct out o = { buf, len, 0 };
 
 	format_value(&o, &v, 0);
 	if (len > 0)

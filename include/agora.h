@@ -2,8 +2,10 @@
  * agora.h - libagora, the client library of Agora.
  *
  * A client is one authenticated connection to an Agora server. Proxies
- * (agora_list, agora_dict, agora_queue, agora_var) are handles to shared
- * objects that live in the server; each call is one round trip.
+ * (agora_list, agora_dict, agora_queue, agora_var, and the lock, rlock,
+ * semaphore, condition, event, barrier, jqueue, array and namespace ones)
+ * are handles to shared objects that live in the server; each call is one
+ * round trip.
  *
  * Conventions
  *   - Functions return 0 or a negative AGORA_E* code (agora_errors.h). The
@@ -229,6 +231,43 @@ int agora_drop(agora_client *c, const char *name, bool *ret_existed);
 /* info on an open handle (agora_*_handle()). */
 int agora_info(agora_client *c, uint32_t handle, agora_value *ret);
 
+/* ---- references ------------------------------------------------------------
+ *
+ * A reference names a shared object (protocol section 7), as a proxy stored
+ * inside a Manager dict does in Python: store agora_ref_value() in any
+ * container, and any process that reads it back opens the object with
+ * agora_TYPE_open_ref(). A stored reference keeps the object alive, so an
+ * anonymous list kept in a dict lives until the dict entry goes. Anonymous
+ * objects that refer to each other in a cycle live until the server stops
+ * (as in Python, break the cycle by hand).
+ */
+
+typedef struct agora_ref {
+	uint64_t id;
+	unsigned char bytes[8]; /* the id, big-endian: the ext 1 payload */
+} agora_ref;
+
+/* The reference of the object behind @handle (agora_TYPE_handle()). One
+ * round trip. */
+int agora_ref_of(agora_client *c, uint32_t handle, agora_ref *ret);
+/* A value holding @r, to store or pass: it points into @r, which must
+ * outlive the call it is passed to. */
+static inline agora_value agora_ref_value(const agora_ref *r)
+{
+	agora_value v = agora_nil();
+	v.type = AGORA_EXT;
+	v.ext_type = 1;
+	v.via.str.ptr = (const char *)r->bytes;
+	v.via.str.len = sizeof(r->bytes);
+	return v;
+}
+/* The reference in @v (a value the server returned): 0, AGORA_ETYPE when
+ * @v is not a reference, AGORA_EVALUE when it is malformed. */
+int agora_ref_from_value(agora_value v, agora_ref *ret);
+/* A new handle for the referenced object, of whatever type: AGORA_ENO_OBJECT
+ * when it is gone. The typed agora_TYPE_open_ref() also check the type. */
+int agora_open_ref(agora_client *c, const agora_ref *ref, uint32_t *ret);
+
 /* ---- list ------------------------------------------------------------------
  */
 
@@ -357,6 +396,267 @@ int agora_var_cas(agora_var *v, agora_value expected, agora_value desired,
 		  bool *ret_swapped);
 /* Store @x and hand back the old value. */
 int agora_var_swap(agora_var *v, agora_value x, agora_value *ret_old);
+
+/* ---- lock, rlock and the with-lock helper ----------------------------------
+ *
+ * Python's threading.Lock and RLock, owned by this connection: only the
+ * client that acquired may release (else AGORA_ENOT_OWNER; Python lets any
+ * thread release a Lock, Agora does not). An rlock may be acquired again by
+ * the client that holds it and is free once released as many times. When a
+ * client's connection ends, by exit or crash, the server releases what it
+ * held and wakes the next waiter; agora_info() on the handle then counts it
+ * in "abandoned". acquire blocks in the server up to @timeout; on timeout
+ * *ret_acquired is false and the call returns 0. @ret_acquired may be NULL.
+ */
+
+typedef struct agora_lock agora_lock;
+typedef struct agora_rlock agora_rlock;
+
+/* Open (get-or-create) the lock @name, or a new anonymous one for NULL. */
+int agora_lock_open(agora_client *c, const char *name, agora_lock **ret);
+/* Release the handle and free the proxy (a lock it holds stays held until
+ * the client disconnects). Accepts NULL. */
+int agora_lock_close(agora_lock *l);
+uint32_t agora_lock_handle(const agora_lock *l);
+int agora_lock_acquire(agora_lock *l, double timeout, bool *ret_acquired);
+/* AGORA_ENOT_OWNER unless this client holds @l. */
+int agora_lock_release(agora_lock *l);
+int agora_lock_locked(agora_lock *l, bool *ret);
+/*
+ * "with lock:" for C: acquire @l (waiting forever), run fn(@ud), release
+ * @l even when fn failed. Returns the acquire's error (fn not run), else
+ * fn's result when it is negative, else the release's result (0 or an
+ * error); a positive result of fn is not passed on. fn may use @l's client,
+ * but must not release @l itself.
+ */
+int agora_lock_with(agora_lock *l, int (*fn)(void *ud), void *ud);
+
+int agora_rlock_open(agora_client *c, const char *name, agora_rlock **ret);
+int agora_rlock_close(agora_rlock *r);
+uint32_t agora_rlock_handle(const agora_rlock *r);
+int agora_rlock_acquire(agora_rlock *r, double timeout, bool *ret_acquired);
+/* One level down; AGORA_ENOT_OWNER unless this client holds @r. */
+int agora_rlock_release(agora_rlock *r);
+int agora_rlock_locked(agora_rlock *r, bool *ret);
+/* agora_lock_with() for an rlock: fn may acquire @r again, and must leave
+ * it at the level it found. */
+int agora_rlock_with(agora_rlock *r, int (*fn)(void *ud), void *ud);
+
+/* ---- semaphore and bounded semaphore ---------------------------------------
+ *
+ * Python's Semaphore and BoundedSemaphore. A semaphore has no owner: any
+ * client may release. With @owned (an Agora option) the server counts the
+ * permits each client holds, refuses to release more than that
+ * (AGORA_ENOT_OWNER) and gives back what a client still held when its
+ * connection ends. Both kinds use the one proxy type; a bounded semaphore
+ * refuses a release above its initial value with AGORA_EVALUE.
+ */
+
+typedef struct agora_semaphore agora_semaphore;
+
+/* @value (initial permits, >= 0) and @owned are used only at creation. */
+int agora_semaphore_open(agora_client *c, const char *name, int64_t value,
+			 bool owned, agora_semaphore **ret);
+int agora_bounded_semaphore_open(agora_client *c, const char *name,
+				 int64_t value, bool owned,
+				 agora_semaphore **ret);
+int agora_semaphore_close(agora_semaphore *s);
+uint32_t agora_semaphore_handle(const agora_semaphore *s);
+/* Take a permit, waiting up to @timeout; *ret_acquired false on timeout
+ * (may be NULL). */
+int agora_semaphore_acquire(agora_semaphore *s, double timeout,
+			    bool *ret_acquired);
+/* Give back @n permits (n >= 1), waking as many waiters. */
+int agora_semaphore_release(agora_semaphore *s, int64_t n);
+/* The permits free now. */
+int agora_semaphore_value(agora_semaphore *s, int64_t *ret);
+
+/* ---- condition -------------------------------------------------------------
+ *
+ * Python's threading.Condition over a lock the server holds. wait and
+ * notify need the lock held by this client (else AGORA_ENOT_OWNER). wait
+ * releases the lock while parked and answers only once it holds the lock
+ * again, after notify or the timeout: *ret_notified is false on timeout
+ * (may be NULL). Waiters are woken in arrival order. A dead client's hold
+ * on the lock is released as for a lock.
+ */
+
+typedef struct agora_condition agora_condition;
+
+/*
+ * Open the condition @name, or an anonymous one for NULL. @lock_handle,
+ * used only at creation, is 0 for a
+ * new rlock of its own, or the handle (agora_lock_handle(),
+ * agora_rlock_handle()) of a lock or rlock opened on the same client @c.
+ */
+int agora_condition_open(agora_client *c, const char *name,
+			 uint32_t lock_handle, agora_condition **ret);
+int agora_condition_close(agora_condition *cv);
+uint32_t agora_condition_handle(const agora_condition *cv);
+int agora_condition_acquire(agora_condition *cv, double timeout,
+			    bool *ret_acquired);
+int agora_condition_release(agora_condition *cv);
+int agora_condition_wait(agora_condition *cv, double timeout,
+			 bool *ret_notified);
+/* Wake the first @n waiters (n >= 0; all of them when fewer wait). */
+int agora_condition_notify(agora_condition *cv, int64_t n);
+int agora_condition_notify_all(agora_condition *cv);
+
+/* ---- event -----------------------------------------------------------------
+ *
+ * Python's threading.Event: a flag that wait blocks on until it is set.
+ * set wakes every waiter; clear re-arms. *ret_set of wait is the flag when
+ * the call returns: false on timeout (may be NULL).
+ */
+
+typedef struct agora_event agora_event;
+
+int agora_event_open(agora_client *c, const char *name, agora_event **ret);
+int agora_event_close(agora_event *e);
+uint32_t agora_event_handle(const agora_event *e);
+int agora_event_set(agora_event *e);
+int agora_event_clear(agora_event *e);
+int agora_event_is_set(agora_event *e, bool *ret);
+int agora_event_wait(agora_event *e, double timeout, bool *ret_set);
+
+/* ---- barrier ---------------------------------------------------------------
+ *
+ * Python's threading.Barrier, cyclic: wait blocks until @parties clients
+ * wait, then all go on with distinct arrival indices 0..parties-1
+ * (*ret_index may be NULL). AGORA_EBROKEN when the barrier is or becomes
+ * broken: a waiter's timeout, abort, reset, or a waiting party's
+ * disconnect. reset returns it to empty and unbroken.
+ */
+
+typedef struct agora_barrier agora_barrier;
+
+/* @parties (>= 1) is used only when the barrier is created. */
+int agora_barrier_open(agora_client *c, const char *name, int64_t parties,
+		       agora_barrier **ret);
+int agora_barrier_close(agora_barrier *b);
+uint32_t agora_barrier_handle(const agora_barrier *b);
+int agora_barrier_wait(agora_barrier *b, double timeout, int64_t *ret_index);
+int agora_barrier_reset(agora_barrier *b);
+int agora_barrier_abort(agora_barrier *b);
+int agora_barrier_parties(agora_barrier *b, int64_t *ret);
+int agora_barrier_n_waiting(agora_barrier *b, int64_t *ret);
+int agora_barrier_broken(agora_barrier *b, bool *ret);
+
+/* ---- joinable queue --------------------------------------------------------
+ *
+ * multiprocessing.JoinableQueue: an agora_queue (same calls, same returns)
+ * that also counts unfinished items. Each put adds one; task_done, called
+ * by a consumer when it has finished an item it got, takes one away
+ * (AGORA_EVALUE when called more times than items were put). join blocks
+ * until the count is 0: *ret_done is false on timeout (may be NULL).
+ */
+
+typedef struct agora_jqueue agora_jqueue;
+
+int agora_jqueue_open(agora_client *c, const char *name, size_t maxsize,
+		      agora_jqueue **ret);
+int agora_jqueue_close(agora_jqueue *q);
+uint32_t agora_jqueue_handle(const agora_jqueue *q);
+int agora_jqueue_put(agora_jqueue *q, agora_value v, double timeout);
+int agora_jqueue_get(agora_jqueue *q, double timeout, agora_value *ret);
+int agora_jqueue_get_int(agora_jqueue *q, double timeout, int64_t *ret);
+int agora_jqueue_get_str(agora_jqueue *q, double timeout, char **ret);
+int agora_jqueue_put_nowait(agora_jqueue *q, agora_value v);
+int agora_jqueue_get_nowait(agora_jqueue *q, agora_value *ret);
+int agora_jqueue_qsize(agora_jqueue *q, size_t *ret);
+int agora_jqueue_empty(agora_jqueue *q, bool *ret);
+int agora_jqueue_full(agora_jqueue *q, bool *ret);
+int agora_jqueue_task_done(agora_jqueue *q);
+int agora_jqueue_join(agora_jqueue *q, double timeout, bool *ret_done);
+
+/* ---- array -----------------------------------------------------------------
+ *
+ * multiprocessing.Array: a fixed-length array of numbers of one typecode,
+ * as Python's array module: 'b' 'B' 'h' 'H' 'i' 'I' 'l' 'L' 'q' 'Q' (integers;
+ * 'l' and 'L' are 64-bit) and 'f' 'd' (floats). Storing anything but a
+ * number, or a float into an integer array, is AGORA_ETYPE; an integer that
+ * does not fit the typecode is AGORA_EVALUE. Indices may be negative
+ * (from the end); out of range is AGORA_EINDEX. The length never changes.
+ */
+
+/* The proxy type is used by its struct tag: the name agora_array is taken
+ * by the value constructor agora_array() above. */
+struct agora_array;
+
+/* An array of @length zeros of @typecode; both used only at creation. An
+ * unknown typecode is AGORA_EVALUE. */
+int agora_array_open(agora_client *c, const char *name, char typecode,
+		     size_t length, struct agora_array **ret);
+/* An array that starts as @items[0..n) (used only at creation). */
+int agora_array_open_items(agora_client *c, const char *name, char typecode,
+			   const agora_value *items, size_t n,
+			   struct agora_array **ret);
+int agora_array_close(struct agora_array *a);
+uint32_t agora_array_handle(const struct agora_array *a);
+int agora_array_get(struct agora_array *a, int64_t i, agora_value *ret);
+/* a[i] as an integer: AGORA_ETYPE for a float array, AGORA_EVALUE for an
+ * 'L' or 'Q' item above INT64_MAX. */
+int agora_array_get_int(struct agora_array *a, int64_t i, int64_t *ret);
+/* a[i] as a double; an integer item is converted. */
+int agora_array_get_float(struct agora_array *a, int64_t i, double *ret);
+int agora_array_set(struct agora_array *a, int64_t i, agora_value v);
+int agora_array_len(struct agora_array *a, size_t *ret);
+/* a[start:stop]; AGORA_END for an open bound. *ret is an array. */
+int agora_array_slice(struct agora_array *a, int64_t start, int64_t stop,
+		      agora_value *ret);
+/* a[start:start+n] = items: the length cannot change, so the n items must
+ * fit from @start (AGORA_EINDEX). */
+int agora_array_set_slice(struct agora_array *a, int64_t start,
+			  const agora_value *items, size_t n);
+/* The whole array as an array value. */
+int agora_array_copy(struct agora_array *a, agora_value *ret);
+
+/* ---- namespace -------------------------------------------------------------
+ *
+ * multiprocessing.Namespace: named attributes holding any value.
+ */
+
+typedef struct agora_namespace agora_namespace;
+
+int agora_namespace_open(agora_client *c, const char *name,
+			 agora_namespace **ret);
+int agora_namespace_close(agora_namespace *ns);
+uint32_t agora_namespace_handle(const agora_namespace *ns);
+/* ns.attr: AGORA_EKEY when @attr is not set. */
+int agora_namespace_get(agora_namespace *ns, const char *attr,
+			agora_value *ret);
+int agora_namespace_set(agora_namespace *ns, const char *attr, agora_value v);
+/* del ns.attr: AGORA_EKEY when @attr is not set. */
+int agora_namespace_delete(agora_namespace *ns, const char *attr);
+/* Every attribute: a map of str to value. */
+int agora_namespace_items(agora_namespace *ns, agora_value *ret);
+
+/* ---- manager -------------------------------------------------------------
+ *
+ * Python's `with Manager() as m:` in C. agora_manager_start() starts a
+ * private server in a child process (a fresh 32-byte key, a Unix socket in a
+ * new 0700 directory), puts AGORA_ADDRESS and AGORA_AUTHKEY_FILE in the
+ * environment so that forked workers connect with
+ * agora_client_connect_env(), and connects a client for the caller. The
+ * server child exits when its parent dies, even by SIGKILL, and removes its
+ * socket and key; it ignores SIGINT. Call it before starting threads (it
+ * forks) and from the thread that will live longest (the child is tied to
+ * the thread that started it).
+ */
+
+typedef struct agora_manager agora_manager;
+
+/* Start it. Returns 0, or a negative code with a sentence in @err. */
+int agora_manager_start(agora_manager **ret, char *err, size_t errlen);
+/* The caller's client, owned by the manager. */
+agora_client *agora_manager_client(agora_manager *m);
+const char *agora_manager_address(const agora_manager *m);
+const char *agora_manager_authkey_file(const agora_manager *m);
+/* Stop the server (parked calls get AGORA_ESHUTDOWN), wait for it, free
+ * the manager and its client. In a forked child it only frees memory.
+ * Returns 0, or AGORA_EIO when the server did not exit cleanly. Accepts
+ * NULL. */
+int agora_manager_shutdown(agora_manager *m);
 
 #ifdef __cplusplus
 }

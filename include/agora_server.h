@@ -32,8 +32,11 @@ typedef struct agora_server_config {
 	double auth_timeout;
 	/* Connections served at once; 0: 1024. */
 	unsigned max_connections;
-	/* Stop on SIGINT and SIGTERM (for daemons; off for embedding). */
-	bool handle_signals;
+	/* Signals that stop the server, e.g. {SIGINT, SIGTERM} for a daemon;
+	 * none for a server embedded in a thread (use agora_server_stop()).
+	 * The loop catches them while it runs. */
+	const int *signals;
+	size_t nsignals;
 	/* Where the server's log lines go; NULL: nowhere. */
 	void (*log)(void *ud, const char *line);
 	void *log_ud;
@@ -48,7 +51,8 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 /* The address of listener @i as bound (real port for port 0); NULL past
  * the last. The string lives as long as the server. */
 const char *agora_server_address(const agora_server *s, size_t i);
-/* Serve until agorad_server_stop(). Returns 0, or negative on loop failure. */
+/* Serve until agora_server_stop() (or a stop signal). Returns 0, or negative on
+ * loop failure. */
 int agora_server_run(agora_server *s);
 /* Ask a running server to stop; safe from any thread. */
 void agora_server_stop(agora_server *s);

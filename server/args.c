@@ -166,7 +166,13 @@ int ag_arg_val(ag_req *r, uint32_t i, ag_val *ret)
 				      "%.*s: param %u (a value) is missing",
 				      (int)r->methodlen, r->method, i);
 	rc = ag_val_from_obj(ret, o);
-	return rc < 0 ? val_error(r, i, rc) : 0;
+	if (rc < 0)
+		return val_error(r, i, rc);
+	/* A stored value holds what its references name. */
+	rc = ag_val_hold(r, ret);
+	if (rc < 0)
+		ag_val_deinit(ret);
+	return rc;
 }
 
 int ag_arg_key(ag_req *r, uint32_t i, ag_val *ret)

@@ -58,6 +58,8 @@ struct ag_conn {
 	struct ag_waitq waiters;
 	struct hold *holds; /* what this connection owns, see ag_conn_hold */
 	uint32_t nholds, capholds;
+	struct hold *passed; /* holds passed to it by values it received */
+	uint32_t npassed, cappassed;
 	bool going; /* being freed: unhold calls are ignored */
 	bool have_peer;
 	int64_t peer_pid, peer_uid;
@@ -281,24 +283,52 @@ bool ag_conn_handle_close(ag_conn *c, uint64_t h)
 /* ---- ownership -------------------------------------------------------------
  */
 
-int ag_conn_hold(ag_conn *c, ag_object *o)
+/* Count one more for @o in a (object, count) set; a new entry takes a
+ * reference to @o when @take_ref. */
+static int set_add(struct hold **set, uint32_t *n, uint32_t *cap, ag_object *o,
+		   bool take_ref)
 {
-	for (uint32_t i = 0; i < c->nholds; i++)
-		if (c->holds[i].obj == o) {
-			c->holds[i].count++;
+	for (uint32_t i = 0; i < *n; i++)
+		if ((*set)[i].obj == o) {
+			(*set)[i].count++;
 			return 0;
 		}
-	if (c->nholds == c->capholds) {
-		uint32_t n = c->capholds ? c->capholds * 2 : 4;
-		struct hold *h = realloc(c->holds, n * sizeof(*h));
+	if (*n == *cap) {
+		uint32_t ncap = *cap ? *cap * 2 : 4;
+		struct hold *h = realloc(*set, ncap * sizeof(*h));
 		if (h == NULL)
 			return AGORA_ENOMEM;
-		c->holds = h;
-		c->capholds = n;
+		*set = h;
+		*cap = ncap;
 	}
-	c->holds[c->nholds++] = (struct hold){o, 1};
-	ag_object_ref(o);
+	(*set)[(*n)++] = (struct hold){ o, 1 };
+	if (take_ref)
+		ag_object_ref(o);
 	return 0;
+}
+
+int ag_conn_hold(ag_conn *c, ag_object *o)
+{
+	return set_add(&c->holds, &c->nholds, &c->capholds, o, true);
+}
+
+int ag_conn_pass(ag_conn *c, ag_object *o)
+{
+	/* Each passed hold is a reference already counted on @o. */
+	return set_add(&c->passed, &c->npassed, &c->cappassed, o, false);
+}
+
+void ag_conn_unpass(ag_conn *c, ag_object *o)
+{
+	for (uint32_t i = 0; i < c->npassed; i++) {
+		if (c->passed[i].obj != o)
+			continue;
+		uint64_t count = c->passed[i].count;
+		c->passed[i] = c->passed[--c->npassed];
+		while (count-- > 0)
+			ag_object_unref(o);
+		return;
+	}
 }
 
 void ag_conn_unhold(ag_conn *c, ag_object *o)
@@ -368,7 +398,7 @@ static void on_hello(ag_conn *c, uint32_t msgid, const msgpack_object *params)
 			  "hello: cannot make a nonce or proof");
 		return;
 	}
-	msgpack_packer *pk = ag_reply_begin(&(ag_target){c, msgid});
+	msgpack_packer *pk = ag_reply_begin(&(ag_target){ c, msgid });
 	msgpack_pack_map(pk, 4);
 	ag_pack_str(pk, "version");
 	msgpack_pack_uint8(pk, AG_PROTOCOL_VERSION);
@@ -404,7 +434,7 @@ static void on_auth(ag_conn *c, uint32_t msgid, const msgpack_object *params)
 	event_free(c->auth_timer);
 	c->auth_timer = NULL;
 	ag_reader_set_max(&c->rd, s->max_message);
-	ag_reply_bool(&(ag_target){c, msgid}, true);
+	ag_reply_bool(&(ag_target){ c, msgid }, true);
 }
 
 static bool method_is(const msgpack_object *m, const char *name)
@@ -595,10 +625,10 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix)
 		}
 	}
 
-	struct timeval tv = {
-	    (time_t)s->auth_timeout,
-	    (suseconds_t)((s->auth_timeout - (double)(time_t)s->auth_timeout) *
-			  1e6)};
+	struct timeval tv = { (time_t)s->auth_timeout,
+			      (suseconds_t)((s->auth_timeout -
+					     (double)(time_t)s->auth_timeout) *
+					    1e6) };
 	event_add(c->auth_timer, &tv);
 	event_add(c->rev, NULL);
 }
@@ -648,6 +678,9 @@ void ag_conn_free(ag_conn *c)
 	for (uint32_t i = 0; i < c->nholds; i++)
 		ag_object_unref(c->holds[i].obj);
 	free(c->holds);
+	while (c->npassed > 0)
+		ag_conn_unpass(c, c->passed[c->npassed - 1].obj);
+	free(c->passed);
 	for (uint32_t i = 0; i < c->nhandles; i++) {
 		ag_object *o = c->handles[i];
 		if (o == NULL)

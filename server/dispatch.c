@@ -37,10 +37,15 @@ static int srv_ping(ag_req *r)
 }
 
 static const ag_method server_methods[] = {
-    {"open", ag_registry_open, 2, 3},   {"close", srv_close, 1, 1},
-    {"drop", ag_registry_drop, 1, 1},   {"ls", ag_registry_ls, 0, 0},
-    {"info", ag_registry_info, 1, 1},   {"ping", srv_ping, 0, 1},
-    {"stats", ag_registry_stats, 0, 0}, {NULL, NULL, 0, 0},
+	{ "open", ag_registry_open, 2, 3 },
+	{ "open_ref", ag_registry_open_ref, 1, 1 },
+	{ "close", srv_close, 1, 1 },
+	{ "drop", ag_registry_drop, 1, 1 },
+	{ "ls", ag_registry_ls, 0, 0 },
+	{ "info", ag_registry_info, 1, 1 },
+	{ "ping", srv_ping, 0, 1 },
+	{ "stats", ag_registry_stats, 0, 0 },
+	{ NULL, NULL, 0, 0 },
 };
 
 static const ag_method *find_method(const ag_method *t, const char *name,
@@ -75,12 +80,12 @@ void ag_dispatch(ag_conn *c, uint32_t msgid, const msgpack_object *method,
 {
 	ag_server *s = ag_conn_server(c);
 	ag_req r = {
-	    .to = {c, msgid},
-	    .srv = s,
-	    .method = method->via.str.ptr,
-	    .methodlen = method->via.str.size,
-	    .argv = params->via.array.ptr,
-	    .argc = params->via.array.size,
+		.to = { c, msgid },
+		.srv = s,
+		.method = method->via.str.ptr,
+		.methodlen = method->via.str.size,
+		.argv = params->via.array.ptr,
+		.argc = params->via.array.size,
 	};
 	const char *dot = memchr(r.method, '.', r.methodlen);
 	const ag_method *m;

@@ -171,6 +171,16 @@ extern const ag_family ag_family_list;
 extern const ag_family ag_family_dict;
 extern const ag_family ag_family_queue;
 extern const ag_family ag_family_value;
+extern const ag_family ag_family_joinable_queue;
+extern const ag_family ag_family_array;
+extern const ag_family ag_family_namespace;
+extern const ag_family ag_family_lock;
+extern const ag_family ag_family_rlock;
+extern const ag_family ag_family_semaphore;
+extern const ag_family ag_family_bounded_semaphore;
+extern const ag_family ag_family_condition;
+extern const ag_family ag_family_event;
+extern const ag_family ag_family_barrier;
 
 /* Registry (registry.c). */
 const ag_family *ag_family_by_name(const char *name, size_t len);
@@ -319,6 +329,8 @@ struct agora_server {
 	size_t memory;
 	uint64_t seed;
 	ag_table names; /* name -> ag_object* (ptr) */
+	ag_table ids;   /* 8-byte big-endian id -> ag_object* (ptr) */
+	bool freeing;   /* agora_server_free(): objects go without unrefs */
 	msgpack_zone zone;
 	ag_buf scratch;
 	struct event *sigint, *sigterm, *stop_ev;
@@ -353,7 +365,35 @@ bool ag_conn_handle_close(ag_conn *c, uint64_t h);
 /* The waiters list of a connection, for wait.c. */
 struct ag_waitq *ag_conn_waiters(ag_conn *c);
 
+/* References (refs.c). */
+ag_object *ag_object_by_id(ag_server *s, uint64_t id);
+/* Enter @o in the id index (for references); 0 or AGORA_ENOMEM. */
+int ag_object_index(ag_object *o);
+void ag_object_unindex(ag_object *o);
+/*
+ * A value about to be stored takes a hold on every object its references
+ * name (ag_arg_val() does this for its result). Answers NO_OBJECT and
+ * returns it when one does not exist, taking nothing.
+ */
+int ag_val_hold(ag_req *r, const ag_val *v);
+/* Free a stored value that is removed for good: its holds are released. */
+void ag_val_free(ag_server *s, ag_val *v);
+/* Release @v's holds, leaving its bytes (a key the table frees). */
+void ag_val_release(ag_server *s, const ag_val *v);
+/* Free a stored value handed to connection @c (after replying with it):
+ * its holds pass to @c, until it opens the objects or goes away. */
+void ag_val_give(ag_conn *c, ag_val *v);
+/* Passed holds (conn.c): @c receives one hold on @o (a reference already
+ * counted); ag_conn_unpass drops all that @c has on @o. */
+int ag_conn_pass(ag_conn *c, ag_object *o);
+void ag_conn_unpass(ag_conn *c, ag_object *o);
+int ag_registry_open_ref(ag_req *r);
+
 /* Registry (registry.c). */
+/* A new object of @fam with a fresh id, in the id index, one reference
+ * held by the caller; its family state is not set up. NULL when out of
+ * memory. */
+ag_object *ag_object_new(ag_server *s, const ag_family *fam);
 /* The open method: get-or-create. Answers, returns 0 or negative. */
 int ag_registry_open(ag_req *r);
 int ag_registry_drop(ag_req *r);

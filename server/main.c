@@ -128,18 +128,18 @@ static bool parse_size(const char *s, size_t *ret)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"authkey-file", required_argument, NULL, 'k'},
-	    {"max-message", required_argument, NULL, 'm'},
-	    {"auth-timeout", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+		{ "listen", required_argument, NULL, 'l' },
+		{ "authkey-file", required_argument, NULL, 'k' },
+		{ "max-message", required_argument, NULL, 'm' },
+		{ "auth-timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen[MAX_LISTEN];
 	size_t nlisten = 0;
 	const char *keyfile = NULL;
-	agora_server_config cfg = {0};
+	agora_server_config cfg = { 0 };
 	char defaddr[512], err[512], key[MAX_KEY_FILE + 1];
 	int c;
 
@@ -225,7 +225,9 @@ int main(int argc, char **argv)
 	cfg.nlisten = nlisten;
 	cfg.key = key;
 	cfg.keylen = (size_t)keylen;
-	cfg.handle_signals = true;
+	static const int stop[] = { SIGINT, SIGTERM };
+	cfg.signals = stop;
+	cfg.nsignals = 2;
 	cfg.log = log_stderr;
 
 	agora_server *s;

@@ -21,6 +21,7 @@
 #include "internal.h"
 
 typedef struct dict {
+	ag_server *srv; /* for releasing the references values hold */
 	ag_table t;
 	size_t bytes;     /* sum of key.len + val.len over live entries */
 	size_t accounted; /* what ag_object_mem() has been told */
@@ -37,11 +38,27 @@ static void sync_mem(ag_object *o, dict *d)
 	}
 }
 
-/* Values moved out of update()'s staging arrays are left with NULL data. */
-static void val_free(ag_val *v)
+/* Free a stored value, releasing what its references hold. Values moved
+ * out (update()'s staging arrays, a value given away) have NULL data. */
+static void val_free(dict *d, ag_val *v)
 {
 	if (v->data != NULL)
-		ag_val_deinit(v);
+		ag_val_free(d->srv, v);
+}
+
+/* An owned copy of the borrowed @key for a new entry, holding what its
+ * references name. Answers and returns the error. */
+static int own_key(ag_req *r, const ag_val *key, ag_val *ret)
+{
+	int rc;
+
+	if (ag_val_dup(ret, key) < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "out of memory in %.*s",
+				      (int)r->methodlen, r->method);
+	if ((rc = ag_val_hold(r, ret)) < 0)
+		ag_val_deinit(ret);
+	return rc;
 }
 
 static int oom(ag_req *r)
@@ -101,17 +118,30 @@ static int add_entry(dict *d, ag_val *key, uint64_t hash, ag_val *val)
 static void replace_val(dict *d, ag_entry *e, ag_val *val)
 {
 	d->bytes -= e->val.len;
-	val_free(&e->val);
+	val_free(d, &e->val);
 	e->val = *val;
 	d->bytes += val->len;
 }
 
-/* Free @e's key and value and take it out. */
+/* Free @e's key and value and take it out. A value given away before has
+ * NULL data (its length was already discounted). */
 static void drop_entry(dict *d, ag_entry *e)
 {
 	d->bytes -= e->key.len + e->val.len;
-	val_free(&e->val);
+	val_free(d, &e->val);
+	ag_val_release(d->srv, &e->key);
 	ag_table_remove(&d->t, e);
+}
+
+/* Every entry, for clear and destroy. */
+static void drop_all(dict *d)
+{
+	ag_table_foreach (&d->t, e) {
+		val_free(d, &e->val);
+		ag_val_release(d->srv, &e->key);
+	}
+	ag_table_clear_vals(&d->t);
+	d->bytes = 0;
 }
 
 /* The default of get/pop/setdefault: argv[@i] as sent, or nil. */
@@ -174,15 +204,15 @@ static int dict_set(ag_req *r)
 		replace_val(d, e, &val);
 	} else {
 		/* Own the key before ag_arg_val() may reuse the scratch. */
-		if (ag_val_dup(&owned, &key) < 0)
-			return oom(r);
+		if ((rc = own_key(r, &key, &owned)) < 0)
+			return rc;
 		if ((rc = ag_arg_val(r, 2, &val)) < 0) {
-			ag_val_deinit(&owned);
+			ag_val_free(r->srv, &owned);
 			return rc;
 		}
 		if (add_entry(d, &owned, h, &val) < 0) {
-			ag_val_deinit(&owned);
-			ag_val_deinit(&val);
+			ag_val_free(r->srv, &owned);
+			ag_val_free(r->srv, &val);
 			return oom(r);
 		}
 	}
@@ -285,6 +315,8 @@ static int dict_pop(ag_req *r)
 		return 0;
 	}
 	ag_reply_val(&r->to, &e->val);
+	d->bytes -= e->val.len;
+	ag_val_give(r->to.conn, &e->val); /* its references go with it */
 	drop_entry(d, e);
 	sync_mem(r->obj, d);
 	return 0;
@@ -303,6 +335,8 @@ static int dict_popitem(ag_req *r)
 	msgpack_pack_array(pk, 2);
 	ag_pack_val(pk, &e->key);
 	ag_pack_val(pk, &e->val);
+	d->bytes -= e->val.len;
+	ag_val_give(r->to.conn, &e->val); /* the key's are released */
 	drop_entry(d, e);
 	sync_mem(r->obj, d);
 	return 0;
@@ -332,19 +366,19 @@ static int dict_setdefault(ag_req *r)
 		ag_reply_val(&r->to, &e->val);
 		return 0;
 	}
-	if (ag_val_dup(&owned, &key) < 0)
-		return oom(r);
+	if ((rc = own_key(r, &key, &owned)) < 0)
+		return rc;
 	if (r->argc > 2)
 		rc = ag_arg_val(r, 2, &val);
 	else if ((rc = nil_val(&val)) < 0)
 		rc = oom(r);
 	if (rc < 0) {
-		ag_val_deinit(&owned);
+		ag_val_free(r->srv, &owned);
 		return rc;
 	}
 	if (add_entry(d, &owned, h, &val) < 0) {
-		ag_val_deinit(&owned);
-		ag_val_deinit(&val);
+		ag_val_free(r->srv, &owned);
+		ag_val_free(r->srv, &val);
 		return oom(r);
 	}
 	sync_mem(r->obj, d);
@@ -390,15 +424,24 @@ static int dict_update(ag_req *r)
 
 		if ((rc = ag_val_from_obj(&keys[i], &kv->key)) < 0)
 			break;
-		owned[i] = true;
 		if (keys[i].flags & AG_VAL_MAP) {
+			ag_val_deinit(&keys[i]);
 			rc = ag_reply_error(
 			    &r->to, AGORA_ETYPE, "unhashable key %s",
 			    describe(&kv->key, desc, sizeof(desc)));
 			goto out;
 		}
+		if ((rc = ag_val_hold(r, &keys[i])) < 0) {
+			ag_val_deinit(&keys[i]);
+			goto out;
+		}
+		owned[i] = true;
 		if ((rc = ag_val_from_obj(&vals[i], &kv->val)) < 0)
 			break;
+		if ((rc = ag_val_hold(r, &vals[i])) < 0) {
+			ag_val_deinit(&vals[i]);
+			goto out;
+		}
 		hashes[i] = ag_table_hash(&d->t, &keys[i]);
 	}
 	if (i < n) {
@@ -413,7 +456,7 @@ static int dict_update(ag_req *r)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		ag_val none = {0};
+		ag_val none = { 0 };
 
 		if (ag_table_find(&d->t, &keys[i], hashes[i]) != NULL)
 			continue;
@@ -442,10 +485,10 @@ static int dict_update(ag_req *r)
 	rc = 0;
 out:
 	for (i = 0; vals != NULL && i < n; i++)
-		val_free(&vals[i]);
+		val_free(d, &vals[i]);
 	for (i = 0; keys != NULL && owned != NULL && i < n; i++)
 		if (owned[i])
-			val_free(&keys[i]);
+			val_free(d, &keys[i]);
 	free(keys);
 	free(vals);
 	free(hashes);
@@ -457,8 +500,7 @@ static int dict_clear(ag_req *r)
 {
 	dict *d = r->obj->data;
 
-	ag_table_clear_vals(&d->t);
-	d->bytes = 0;
+	drop_all(d);
 	sync_mem(r->obj, d);
 	ag_reply_nil(&r->to);
 	return 0;
@@ -544,12 +586,12 @@ static int dict_incr(ag_req *r)
 	if (e != NULL) {
 		replace_val(d, e, &val);
 	} else {
-		if (ag_val_dup(&owned, &key) < 0) {
+		if ((rc = own_key(r, &key, &owned)) < 0) {
 			ag_val_deinit(&val);
-			return oom(r);
+			return rc;
 		}
 		if (add_entry(d, &owned, h, &val) < 0) {
-			ag_val_deinit(&owned);
+			ag_val_free(r->srv, &owned);
 			ag_val_deinit(&val);
 			return oom(r);
 		}
@@ -564,7 +606,7 @@ static int dict_incr(ag_req *r)
 /* A dict takes no open options. */
 static int dict_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 {
-	static const char *const allowed[] = {NULL};
+	static const char *const allowed[] = { NULL };
 	dict *d;
 	int rc;
 
@@ -575,6 +617,7 @@ static int dict_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "out of memory creating a dict");
 	ag_table_init(&d->t, ag_server_seed(r->srv));
+	d->srv = r->srv;
 	o->data = d;
 	sync_mem(o, d);
 	return 0;
@@ -587,7 +630,7 @@ static void dict_destroy(ag_object *o)
 
 	if (d == NULL)
 		return;
-	ag_table_clear_vals(&d->t);
+	drop_all(d);
 	ag_object_mem(o, -(ssize_t)d->accounted);
 	free(d);
 	o->data = NULL;
@@ -615,34 +658,34 @@ static void dict_conn_gone(ag_object *o, ag_conn *c)
 }
 
 static const ag_method dict_methods[] = {
-    {"get", dict_get, 2, 3},
-    {"getitem", dict_getitem, 2, 2},
-    {"set", dict_set, 3, 3},
-    {"delete", dict_delete, 2, 2},
-    {"contains", dict_contains, 2, 2},
-    {"len", dict_len, 1, 1},
-    {"keys", dict_keys, 1, 1},
-    {"values", dict_values, 1, 1},
-    {"items", dict_items, 1, 1},
-    {"pop", dict_pop, 2, 3},
-    {"popitem", dict_popitem, 1, 1},
-    {"setdefault", dict_setdefault, 2, 3},
-    {"update", dict_update, 2, 2},
-    {"clear", dict_clear, 1, 1},
-    {"copy", dict_copy, 1, 1},
-    {"incr", dict_incr, 2, 3},
-    {NULL, NULL, 0, 0},
+	{ "get", dict_get, 2, 3 },
+	{ "getitem", dict_getitem, 2, 2 },
+	{ "set", dict_set, 3, 3 },
+	{ "delete", dict_delete, 2, 2 },
+	{ "contains", dict_contains, 2, 2 },
+	{ "len", dict_len, 1, 1 },
+	{ "keys", dict_keys, 1, 1 },
+	{ "values", dict_values, 1, 1 },
+	{ "items", dict_items, 1, 1 },
+	{ "pop", dict_pop, 2, 3 },
+	{ "popitem", dict_popitem, 1, 1 },
+	{ "setdefault", dict_setdefault, 2, 3 },
+	{ "update", dict_update, 2, 2 },
+	{ "clear", dict_clear, 1, 1 },
+	{ "copy", dict_copy, 1, 1 },
+	{ "incr", dict_incr, 2, 3 },
+	{ NULL, NULL, 0, 0 },
 };
 
 const ag_family ag_family_dict = {
-    .name = "dict",
-    .type = AG_T_DICT,
-    .base = NULL,
-    .methods = dict_methods,
-    .create = dict_create,
-    .destroy = dict_destroy,
-    .len = dict_length,
-    .info_count = dict_info_count,
-    .info_pack = dict_info_pack,
-    .conn_gone = dict_conn_gone,
+	.name = "dict",
+	.type = AG_T_DICT,
+	.base = NULL,
+	.methods = dict_methods,
+	.create = dict_create,
+	.destroy = dict_destroy,
+	.len = dict_length,
+	.info_count = dict_info_count,
+	.info_pack = dict_info_pack,
+	.conn_gone = dict_conn_gone,
 };

@@ -19,6 +19,7 @@
 #include "internal.h"
 
 typedef struct list {
+	ag_server *srv; /* for releasing the references values hold */
 	ag_val *items;
 	size_t len;
 	size_t cap;
@@ -87,11 +88,18 @@ static int encode_items(ag_req *r, const msgpack_object_array *arr,
 		rc = ag_val_from_obj(&vals[i], &arr->ptr[i]);
 		if (rc < 0)
 			break;
+		if (ag_val_hold(r, &vals[i]) < 0) { /* answered NO_OBJECT */
+			ag_val_deinit(&vals[i]);
+			while (i-- > 0)
+				ag_val_free(r->srv, &vals[i]);
+			free(vals);
+			return AGORA_ENO_OBJECT;
+		}
 		bytes += vals[i].len;
 	}
 	if (i < arr->size) {
 		while (i-- > 0)
-			ag_val_deinit(&vals[i]);
+			ag_val_free(r->srv, &vals[i]);
 		free(vals);
 		if (rc == AGORA_EVALUE)
 			return ag_reply_error(
@@ -107,10 +115,11 @@ static int encode_items(ag_req *r, const msgpack_object_array *arr,
 	return 0;
 }
 
-static void free_vals(ag_val *vals, size_t n)
+/* Free @n stored values, releasing what their references hold. */
+static void free_vals(ag_server *srv, ag_val *vals, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		ag_val_deinit(&vals[i]);
+		ag_val_free(srv, &vals[i]);
 	free(vals);
 }
 
@@ -201,7 +210,7 @@ static int list_append(ag_req *r)
 	if ((rc = ag_arg_val(r, 1, &v)) < 0)
 		return rc;
 	if (reserve(l, 1) < 0) {
-		ag_val_deinit(&v);
+		ag_val_free(r->srv, &v);
 		return oom(r);
 	}
 	l->items[l->len++] = v;
@@ -223,7 +232,7 @@ static int list_extend(ag_req *r)
 	    (rc = encode_items(r, arr, &vals, &bytes)) < 0)
 		return rc;
 	if (reserve(l, arr->size) < 0) {
-		free_vals(vals, arr->size);
+		free_vals(r->srv, vals, arr->size);
 		return oom(r);
 	}
 	if (arr->size > 0)
@@ -246,7 +255,7 @@ static int list_insert(ag_req *r)
 	if ((rc = ag_arg_int(r, 1, &i)) < 0 || (rc = ag_arg_val(r, 2, &v)) < 0)
 		return rc;
 	if (reserve(l, 1) < 0) {
-		ag_val_deinit(&v);
+		ag_val_free(r->srv, &v);
 		return oom(r);
 	}
 	/* As list.insert: clamp, never an error. */
@@ -304,7 +313,7 @@ static int list_set(ag_req *r)
 	if ((rc = arg_index(r, l, &at)) < 0 || (rc = ag_arg_val(r, 2, &v)) < 0)
 		return rc;
 	l->bytes -= l->items[at].len;
-	ag_val_deinit(&l->items[at]);
+	ag_val_free(l->srv, &l->items[at]);
 	l->items[at] = v;
 	l->bytes += v.len;
 	sync_mem(r->obj, l);
@@ -319,7 +328,7 @@ static void delete_range(list *l, size_t lo, size_t hi)
 		return;
 	for (size_t i = lo; i < hi; i++) {
 		l->bytes -= l->items[i].len;
-		ag_val_deinit(&l->items[i]);
+		ag_val_free(l->srv, &l->items[i]);
 	}
 	memmove(l->items + lo, l->items + hi, (l->len - hi) * sizeof(ag_val));
 	l->len -= hi - lo;
@@ -385,12 +394,12 @@ static int list_set_slice(ag_req *r)
 		return rc;
 	k = arr->size;
 	if (k > hi - lo && reserve(l, k - (hi - lo)) < 0) {
-		free_vals(vals, k);
+		free_vals(r->srv, vals, k);
 		return oom(r);
 	}
 	for (size_t i = lo; i < hi; i++) {
 		l->bytes -= l->items[i].len;
-		ag_val_deinit(&l->items[i]);
+		ag_val_free(l->srv, &l->items[i]);
 	}
 	if (hi < l->len)
 		memmove(l->items + lo + k, l->items + hi,
@@ -442,7 +451,7 @@ static int list_pop(ag_req *r)
 	l->len--;
 	l->bytes -= v.len;
 	ag_reply_val(&r->to, &v);
-	ag_val_deinit(&v);
+	ag_val_give(r->to.conn, &v); /* its references go with it */
 	sync_mem(r->obj, l);
 	return 0;
 }
@@ -467,7 +476,7 @@ static int list_remove(ag_req *r)
 	if ((rc = ag_arg_val(r, 1, &v)) < 0)
 		return rc;
 	at = find(l, &v, 0, l->len);
-	ag_val_deinit(&v);
+	ag_val_free(r->srv, &v);
 	if (at == SIZE_MAX)
 		return ag_reply_error(
 		    &r->to, AGORA_EVALUE, "list.remove(x): %s not in list",
@@ -503,7 +512,7 @@ static int list_index(ag_req *r)
 			stop = 0;
 	}
 	at = start < stop ? find(l, &v, (size_t)start, (size_t)stop) : SIZE_MAX;
-	ag_val_deinit(&v);
+	ag_val_free(r->srv, &v);
 	if (at == SIZE_MAX)
 		return ag_reply_error(
 		    &r->to, AGORA_EVALUE, "list.index(x): %s is not in list",
@@ -523,7 +532,7 @@ static int list_count(ag_req *r)
 		return rc;
 	for (size_t i = 0; i < l->len; i++)
 		n += ag_val_equal(&l->items[i], &v);
-	ag_val_deinit(&v);
+	ag_val_free(r->srv, &v);
 	ag_reply_uint(&r->to, n);
 	return 0;
 }
@@ -538,7 +547,7 @@ static int list_contains(ag_req *r)
 	if ((rc = ag_arg_val(r, 1, &v)) < 0)
 		return rc;
 	found = find(l, &v, 0, l->len) != SIZE_MAX;
-	ag_val_deinit(&v);
+	ag_val_free(r->srv, &v);
 	ag_reply_bool(&r->to, found);
 	return 0;
 }
@@ -661,7 +670,7 @@ static int list_sort(ag_req *r)
 	msgpack_object *objs = NULL;
 	size_t *idx = NULL, n = l->len;
 	ag_val *vals = NULL;
-	sorter s = {0};
+	sorter s = { 0 };
 	char da[96], db[96];
 	int rc;
 
@@ -708,7 +717,7 @@ static int list_clear(ag_req *r)
 {
 	list *l = r->obj->data;
 
-	free_vals(l->items, l->len);
+	free_vals(l->srv, l->items, l->len);
 	l->items = NULL;
 	l->len = l->cap = l->bytes = 0;
 	sync_mem(r->obj, l);
@@ -732,7 +741,7 @@ static int list_copy(ag_req *r)
 /* A list takes no open options. */
 static int list_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 {
-	static const char *const allowed[] = {NULL};
+	static const char *const allowed[] = { NULL };
 	list *l;
 	int rc;
 
@@ -742,6 +751,7 @@ static int list_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 	if (l == NULL)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "out of memory creating a list");
+	l->srv = r->srv;
 	o->data = l;
 	sync_mem(o, l);
 	return 0;
@@ -754,7 +764,7 @@ static void list_destroy(ag_object *o)
 
 	if (l == NULL)
 		return;
-	free_vals(l->items, l->len);
+	free_vals(l->srv, l->items, l->len);
 	ag_object_mem(o, -(ssize_t)l->accounted);
 	free(l);
 	o->data = NULL;
@@ -782,37 +792,37 @@ static void list_conn_gone(ag_object *o, ag_conn *c)
 }
 
 static const ag_method list_methods[] = {
-    {"append", list_append, 2, 2},
-    {"extend", list_extend, 2, 2},
-    {"insert", list_insert, 3, 3},
-    {"get", list_get, 2, 2},
-    {"set", list_set, 3, 3},
-    {"delete", list_delete, 2, 2},
-    {"slice", list_slice, 1, 4},
-    {"set_slice", list_set_slice, 4, 4},
-    {"del_slice", list_del_slice, 3, 3},
-    {"pop", list_pop, 1, 2},
-    {"remove", list_remove, 2, 2},
-    {"index", list_index, 2, 4},
-    {"count", list_count, 2, 2},
-    {"contains", list_contains, 2, 2},
-    {"len", list_len, 1, 1},
-    {"reverse", list_reverse, 1, 1},
-    {"sort", list_sort, 1, 2},
-    {"clear", list_clear, 1, 1},
-    {"copy", list_copy, 1, 1},
-    {NULL, NULL, 0, 0},
+	{ "append", list_append, 2, 2 },
+	{ "extend", list_extend, 2, 2 },
+	{ "insert", list_insert, 3, 3 },
+	{ "get", list_get, 2, 2 },
+	{ "set", list_set, 3, 3 },
+	{ "delete", list_delete, 2, 2 },
+	{ "slice", list_slice, 1, 4 },
+	{ "set_slice", list_set_slice, 4, 4 },
+	{ "del_slice", list_del_slice, 3, 3 },
+	{ "pop", list_pop, 1, 2 },
+	{ "remove", list_remove, 2, 2 },
+	{ "index", list_index, 2, 4 },
+	{ "count", list_count, 2, 2 },
+	{ "contains", list_contains, 2, 2 },
+	{ "len", list_len, 1, 1 },
+	{ "reverse", list_reverse, 1, 1 },
+	{ "sort", list_sort, 1, 2 },
+	{ "clear", list_clear, 1, 1 },
+	{ "copy", list_copy, 1, 1 },
+	{ NULL, NULL, 0, 0 },
 };
 
 const ag_family ag_family_list = {
-    .name = "list",
-    .type = AG_T_LIST,
-    .base = NULL,
-    .methods = list_methods,
-    .create = list_create,
-    .destroy = list_destroy,
-    .len = list_length,
-    .info_count = list_info_count,
-    .info_pack = list_info_pack,
-    .conn_gone = list_conn_gone,
+	.name = "list",
+	.type = AG_T_LIST,
+	.base = NULL,
+	.methods = list_methods,
+	.create = list_create,
+	.destroy = list_destroy,
+	.len = list_length,
+	.info_count = list_info_count,
+	.info_pack = list_info_pack,
+	.conn_gone = list_conn_gone,
 };

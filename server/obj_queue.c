@@ -19,11 +19,11 @@
  *
  * The helpers below the ring (queue_state_new, queue_offer, queue_take,
  * queue_put, queue_get) take the object and are meant to be shared: the
- * joinable_queue family (base = &ag_family_queue, same o->data layout) will
- * live in this file and reuse them. For it, struct queue already counts
- * unfinished tasks (every item that enters the queue or is handed straight to
- * a getter counts one) and keeps a list for join() waiters, unused by a plain
- * queue.
+ * joinable_queue family (base = &ag_family_queue, same o->data layout)
+ * lives at the end of this file and reuses them. For it, struct queue already
+ * counts unfinished tasks (every item that enters the queue or is handed
+ * straight to a getter counts one) and keeps a list for join() waiters, unused
+ * by a plain queue.
  *
  * Memory accounted with ag_object_mem(): the state, the ring's slots and the
  * bytes of the items in it. A value carried by a parked putter is not
@@ -169,8 +169,8 @@ static int queue_offer(ag_object *o, struct queue *q, ag_val *v)
 
 	if (w != NULL) {
 		ag_reply_val(&w->to, v);
+		ag_val_give(w->to.conn, v); /* its references go with it */
 		ag_wait_done(w);
-		ag_val_deinit(v);
 		memset(v, 0, sizeof(*v));
 	} else {
 		rc = ring_reserve(o, q);
@@ -234,7 +234,7 @@ static int queue_put(ag_req *r, uint32_t vi, bool block, double timeout)
 	if (!TAILQ_EMPTY(&q->getters) || !queue_full(q)) {
 		rc = queue_offer(o, q, &v);
 		if (rc < 0) {
-			ag_val_deinit(&v);
+			ag_val_free(r->srv, &v);
 			return ag_reply_error(&r->to, AGORA_ELIMIT,
 					      "out of memory storing the item");
 		}
@@ -243,7 +243,7 @@ static int queue_put(ag_req *r, uint32_t vi, bool block, double timeout)
 	}
 	/* Python's put(block=True, timeout=0) on a full queue fails at once. */
 	if (!block || timeout == 0) {
-		ag_val_deinit(&v);
+		ag_val_free(r->srv, &v);
 		if (!block)
 			return ag_reply_error(&r->to, AGORA_EFULL,
 					      "queue full (maxsize %llu)",
@@ -253,7 +253,7 @@ static int queue_put(ag_req *r, uint32_t vi, bool block, double timeout)
 	}
 	w = ag_wait_park(r, &q->putters, timeout, put_timed_out);
 	if (w == NULL) {
-		ag_val_deinit(&v);
+		ag_val_free(r->srv, &v);
 		return AGORA_ELIMIT;
 	}
 	w->val = v;
@@ -277,7 +277,7 @@ static int queue_get(ag_req *r, bool block, double timeout)
 	if (q->count > 0) {
 		queue_take(o, q, &item);
 		ag_reply_val(&r->to, &item);
-		ag_val_deinit(&item);
+		ag_val_give(r->to.conn, &item);
 		return 0;
 	}
 	if (!block)
@@ -437,7 +437,7 @@ static int m_full(ag_req *r)
 
 /* ---- family -------------------------------------------------------------- */
 
-static const char *const queue_options[] = {"maxsize", NULL};
+static const char *const queue_options[] = { "maxsize", NULL };
 
 static int queue_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 {
@@ -457,7 +457,7 @@ static void queue_destroy(ag_object *o)
 	for (i = 0; i < q->count; i++) {
 		ag_val *v = &q->ring[(q->head + i) & (q->cap - 1)];
 		mem += v->len;
-		ag_val_deinit(v);
+		ag_val_free(o->srv, v);
 	}
 	free(q->ring);
 	free(q);
@@ -487,25 +487,136 @@ static void queue_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method queue_methods[] = {
-    {"put", m_put, 2, 4},
-    {"get", m_get, 1, 3},
-    {"put_nowait", m_put_nowait, 2, 2},
-    {"get_nowait", m_get_nowait, 1, 1},
-    {"qsize", m_qsize, 1, 1},
-    {"empty", m_empty, 1, 1},
-    {"full", m_full, 1, 1},
-    {NULL, NULL, 0, 0},
+	{ "put", m_put, 2, 4 },
+	{ "get", m_get, 1, 3 },
+	{ "put_nowait", m_put_nowait, 2, 2 },
+	{ "get_nowait", m_get_nowait, 1, 1 },
+	{ "qsize", m_qsize, 1, 1 },
+	{ "empty", m_empty, 1, 1 },
+	{ "full", m_full, 1, 1 },
+	{ NULL, NULL, 0, 0 },
 };
 
 const ag_family ag_family_queue = {
-    .name = "queue",
-    .type = AG_T_QUEUE,
-    .base = NULL,
-    .methods = queue_methods,
-    .create = queue_create,
-    .destroy = queue_destroy,
-    .len = queue_len,
-    .info_count = queue_info_count,
-    .info_pack = queue_info_pack,
-    .conn_gone = NULL,
+	.name = "queue",
+	.type = AG_T_QUEUE,
+	.base = NULL,
+	.methods = queue_methods,
+	.create = queue_create,
+	.destroy = queue_destroy,
+	.len = queue_len,
+	.info_count = queue_info_count,
+	.info_pack = queue_info_pack,
+	.conn_gone = NULL,
+};
+
+/* ---- joinable_queue ------------------------------------------------------ */
+
+/*
+ * The "joinable_queue" family: Python's JoinableQueue. Same state and same
+ * methods as a queue (its table repeats them, so "joinable_queue.put" works;
+ * "queue.put" works through the dispatcher's base rule), plus:
+ *
+ *   task_done()       -> nil; VALUE when no task is unfinished. When the
+ *                        count reaches 0, every parked join() is answered
+ *                        true, in arrival order.
+ *   join(timeout=nil) -> bool: true at once when no task is unfinished;
+ *                        otherwise parked until then (true) or the timeout
+ *                        (false, not an error).
+ *
+ * q->unfinished is counted by queue_offer(): every item that enters the
+ * queue or goes straight to a parked getter. A putter parked on a full queue
+ * counts only once its item is admitted. Joiners are parked only while
+ * unfinished > 0.
+ */
+
+/* on_timeout of a parked join: false, not an error (Python's join has no
+ * timeout; Agora's answers as Event.wait does). */
+static void join_timed_out(ag_waiter *w)
+{
+	ag_reply_bool(&w->to, false);
+}
+
+static int m_task_done(ag_req *r)
+{
+	struct queue *q = r->obj->data;
+	ag_waiter *w;
+
+	if (q->unfinished == 0)
+		return ag_reply_error(&r->to, AGORA_EVALUE,
+				      "task_done() called more times than "
+				      "items were put");
+	q->unfinished--;
+	if (q->unfinished == 0) {
+		/* The request's handle holds the object meanwhile. */
+		while ((w = TAILQ_FIRST(&q->joiners)) != NULL) {
+			ag_reply_bool(&w->to, true);
+			ag_wait_done(w);
+		}
+	}
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int m_join(ag_req *r)
+{
+	struct queue *q = r->obj->data;
+	double timeout;
+	int rc;
+
+	rc = ag_arg_timeout(r, 1, &timeout);
+	if (rc < 0)
+		return rc;
+	if (q->unfinished == 0 || timeout == 0) {
+		ag_reply_bool(&r->to, q->unfinished == 0);
+		return 0;
+	}
+	if (ag_wait_park(r, &q->joiners, timeout, join_timed_out) == NULL)
+		return AGORA_ELIMIT;
+	return 0;
+}
+
+static int jq_create(ag_object *o, ag_req *r, const msgpack_object *opts)
+{
+	return queue_state_new(o, r, opts, queue_options);
+}
+
+static unsigned jq_info_count(ag_object *o)
+{
+	return 2;
+}
+
+static void jq_info_pack(ag_object *o, msgpack_packer *pk)
+{
+	struct queue *q = o->data;
+
+	queue_info_pack(o, pk);
+	ag_pack_str(pk, "unfinished");
+	msgpack_pack_uint64(pk, q->unfinished);
+}
+
+static const ag_method jq_methods[] = {
+	{ "put", m_put, 2, 4 },
+	{ "get", m_get, 1, 3 },
+	{ "put_nowait", m_put_nowait, 2, 2 },
+	{ "get_nowait", m_get_nowait, 1, 1 },
+	{ "qsize", m_qsize, 1, 1 },
+	{ "empty", m_empty, 1, 1 },
+	{ "full", m_full, 1, 1 },
+	{ "task_done", m_task_done, 1, 1 },
+	{ "join", m_join, 1, 2 },
+	{ NULL, NULL, 0, 0 },
+};
+
+const ag_family ag_family_joinable_queue = {
+	.name = "joinable_queue",
+	.type = AG_T_JOINABLE_QUEUE,
+	.base = &ag_family_queue,
+	.methods = jq_methods,
+	.create = jq_create,
+	.destroy = queue_destroy,
+	.len = queue_len,
+	.info_count = jq_info_count,
+	.info_pack = jq_info_pack,
+	.conn_gone = NULL,
 };

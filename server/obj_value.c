@@ -34,7 +34,7 @@ struct value {
 static void value_store(ag_object *o, struct value *s, ag_val *nv)
 {
 	ag_object_mem(o, (ssize_t)nv->len - (ssize_t)s->v.len);
-	ag_val_deinit(&s->v);
+	ag_val_free(o->srv, &s->v);
 	s->v = *nv;
 	memset(nv, 0, sizeof(*nv));
 }
@@ -145,15 +145,15 @@ static int m_cas(ag_req *r)
 		return rc;
 	rc = ag_arg_val(r, 2, &nv);
 	if (rc < 0) {
-		ag_val_deinit(&expected);
+		ag_val_free(r->srv, &expected);
 		return rc;
 	}
 	equal = ag_val_equal(&expected, &s->v);
-	ag_val_deinit(&expected);
+	ag_val_free(r->srv, &expected);
 	if (equal)
 		value_store(r->obj, s, &nv);
 	else
-		ag_val_deinit(&nv);
+		ag_val_free(r->srv, &nv);
 	ag_reply_bool(&r->to, equal);
 	return 0;
 }
@@ -172,13 +172,13 @@ static int m_swap(ag_req *r)
 	s->v = nv;
 	ag_object_mem(r->obj, (ssize_t)nv.len - (ssize_t)old.len);
 	ag_reply_val(&r->to, &old);
-	ag_val_deinit(&old);
+	ag_val_give(r->to.conn, &old); /* its references go with it */
 	return 0;
 }
 
 /* ---- family -------------------------------------------------------------- */
 
-static const char *const value_options[] = {"initial", NULL};
+static const char *const value_options[] = { "initial", NULL };
 
 /* Set up o->data from the `initial` option (absent: int 0). Returns 0 or
  * the code answered: ARGS (unknown option), VALUE (a bad reference),
@@ -205,6 +205,11 @@ static int value_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "open: out of memory creating a value");
 	rc = ag_val_from_obj(&s->v, init);
+	if (rc == 0 && (rc = ag_val_hold(r, &s->v)) < 0) {
+		ag_val_deinit(&s->v);
+		free(s);
+		return rc; /* answered NO_OBJECT */
+	}
 	if (rc < 0) {
 		free(s);
 		if (rc == AGORA_EVALUE)
@@ -227,7 +232,7 @@ static void value_destroy(ag_object *o)
 	if (s == NULL)
 		return;
 	ag_object_mem(o, -(ssize_t)(sizeof(*s) + s->v.len));
-	ag_val_deinit(&s->v);
+	ag_val_free(o->srv, &s->v);
 	free(s);
 	o->data = NULL;
 }
@@ -247,19 +252,20 @@ static void value_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method value_methods[] = {
-    {"get", m_get, 1, 1}, {"set", m_set, 2, 2},   {"add", m_add, 2, 2},
-    {"cas", m_cas, 3, 3}, {"swap", m_swap, 2, 2}, {NULL, NULL, 0, 0},
+	{ "get", m_get, 1, 1 },   { "set", m_set, 2, 2 },
+	{ "add", m_add, 2, 2 },   { "cas", m_cas, 3, 3 },
+	{ "swap", m_swap, 2, 2 }, { NULL, NULL, 0, 0 },
 };
 
 const ag_family ag_family_value = {
-    .name = "value",
-    .type = AG_T_VALUE,
-    .base = NULL,
-    .methods = value_methods,
-    .create = value_create,
-    .destroy = value_destroy,
-    .len = value_len,
-    .info_count = value_info_count,
-    .info_pack = value_info_pack,
-    .conn_gone = NULL,
+	.name = "value",
+	.type = AG_T_VALUE,
+	.base = NULL,
+	.methods = value_methods,
+	.create = value_create,
+	.destroy = value_destroy,
+	.len = value_len,
+	.info_count = value_info_count,
+	.info_pack = value_info_pack,
+	.conn_gone = NULL,
 };

@@ -12,7 +12,21 @@
 #include "internal.h"
 
 static const ag_family *const families[] = {
-    &ag_family_list, &ag_family_dict, &ag_family_queue, &ag_family_value, NULL,
+	&ag_family_list,
+	&ag_family_dict,
+	&ag_family_queue,
+	&ag_family_joinable_queue,
+	&ag_family_value,
+	&ag_family_array,
+	&ag_family_namespace,
+	&ag_family_lock,
+	&ag_family_rlock,
+	&ag_family_semaphore,
+	&ag_family_bounded_semaphore,
+	&ag_family_condition,
+	&ag_family_event,
+	&ag_family_barrier,
+	NULL,
 };
 
 const ag_family *ag_family_by_name(const char *name, size_t len)
@@ -31,15 +45,36 @@ void ag_object_ref(ag_object *o)
 
 void ag_object_unref(ag_object *o)
 {
-	if (--o->refs > 0)
-		return;
 	ag_server *s = o->srv;
+
+	if (s->freeing || --o->refs > 0)
+		return;
+	ag_object_unindex(o);
 	if (o->fam->destroy)
 		o->fam->destroy(o);
 	s->memory -= o->mem;
 	s->nobjects--;
 	free(o->name);
 	free(o);
+}
+
+ag_object *ag_object_new(ag_server *s, const ag_family *fam)
+{
+	ag_object *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return NULL;
+	o->fam = fam;
+	o->srv = s;
+	o->id = s->next_obj_id++;
+	o->refs = 1;
+	if (ag_object_index(o) < 0) {
+		free(o);
+		return NULL;
+	}
+	s->nobjects++;
+	ag_object_mem(o, (ssize_t)sizeof(*o));
+	return o;
 }
 
 void ag_object_mem(ag_object *o, ssize_t delta)
@@ -66,21 +101,36 @@ uint64_t ag_server_seed(const ag_server *s)
 void ag_registry_init(ag_server *s)
 {
 	ag_table_init(&s->names, s->seed);
+	ag_table_init(&s->ids, s->seed);
 	s->next_obj_id = 1;
 }
 
 void ag_registry_deinit(ag_server *s)
 {
-	/* Each name holds its object: let go of them all. */
+	/* Every object goes, whoever holds it: names, stored references,
+	 * cycles of anonymous objects. With s->freeing set, the releases
+	 * that destroying values would make are skipped. */
+	s->freeing = true;
 	ag_table_foreach (&s->names, e) {
 		ag_object *o = e->ptr;
+		e->ptr = NULL; /* .ptr shares storage with .val, freed next */
 		free(o->name);
 		o->name = NULL;
-		e->ptr = NULL; /* .ptr shares storage with .val, freed next */
-		ag_object_unref(o);
 	}
 	ag_table_clear_vals(&s->names);
 	ag_table_deinit(&s->names);
+	ag_table_foreach (&s->ids, e) {
+		ag_object *o = e->ptr;
+		e->ptr = NULL;
+		if (o->fam->destroy)
+			o->fam->destroy(o);
+		free(o->name);
+		free(o);
+	}
+	ag_table_clear_vals(&s->ids);
+	ag_table_deinit(&s->ids);
+	s->nobjects = 0;
+	s->memory = 0;
 }
 
 static bool utf8_valid(const unsigned char *p, size_t n)
@@ -142,7 +192,7 @@ int ag_registry_open(ag_req *r)
 				      desc);
 	}
 
-	ag_val key = {0};
+	ag_val key = { 0 };
 	uint64_t hash = 0;
 	if (name->type == MSGPACK_OBJECT_STR) {
 		uint32_t n = name->via.str.size;
@@ -174,36 +224,32 @@ int ag_registry_open(ag_req *r)
 		}
 	}
 
-	ag_object *o = calloc(1, sizeof(*o));
+	/* The reference ag_object_new() gives this function is dropped at
+	 * the end: by then the name and the handle hold their own. */
+	ag_object *o = ag_object_new(s, fam);
 	if (o == NULL)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "open: out of memory");
-	o->fam = fam;
-	o->srv = s;
 	r->obj = o;
 	rc = fam->create(o, r, opts);
 	if (rc < 0) {
+		/* The family set nothing up: take the object out by hand. */
+		ag_object_unindex(o);
+		s->nobjects--;
+		s->memory -= o->mem;
 		free(o);
 		return rc;
 	}
-	o->id = s->next_obj_id++;
-	s->nobjects++;
-	o->mem = 0;
-	ag_object_mem(o, (ssize_t)sizeof(*o));
-
 	if (key.data != NULL) {
 		ag_val owned;
+		ag_entry *e = NULL;
 		o->name = strndup(name->via.str.ptr, key.len);
-		if (o->name == NULL || ag_val_dup(&owned, &key) < 0) {
-			ag_object_ref(o);
-			ag_object_unref(o);
-			return ag_reply_error(&r->to, AGORA_ELIMIT,
-					      "open: out of memory");
+		if (o->name != NULL && ag_val_dup(&owned, &key) == 0) {
+			e = ag_table_add(&s->names, &owned, hash);
+			if (e == NULL)
+				ag_val_deinit(&owned);
 		}
-		ag_entry *e = ag_table_add(&s->names, &owned, hash);
 		if (e == NULL) {
-			ag_val_deinit(&owned);
-			ag_object_ref(o);
 			ag_object_unref(o);
 			return ag_reply_error(&r->to, AGORA_ELIMIT,
 					      "open: out of memory");
@@ -211,12 +257,11 @@ int ag_registry_open(ag_req *r)
 		e->ptr = o;
 		ag_object_ref(o); /* the name's hold */
 	}
-	if (ag_conn_handle_new(r->to.conn, o, &h) < 0) {
-		ag_object_ref(o);
-		ag_object_unref(o); /* frees an anonymous object */
+	rc = ag_conn_handle_new(r->to.conn, o, &h);
+	ag_object_unref(o);
+	if (rc < 0)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "open: no more handles");
-	}
 	ag_reply_uint(&r->to, h);
 	return 0;
 }
@@ -233,7 +278,7 @@ int ag_registry_drop(ag_req *r)
 				      "drop: the name must be a str, got %s",
 				      desc);
 	}
-	ag_val key = {(uint8_t *)name->via.str.ptr, name->via.str.size, 0};
+	ag_val key = { (uint8_t *)name->via.str.ptr, name->via.str.size, 0 };
 	ag_entry *e =
 	    ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
 	if (e == NULL) {

@@ -27,6 +27,8 @@
 
 #include "internal.h"
 
+#define MAX_SIGNALS 8
+
 struct ag_listener {
 	ag_listener *next;
 	ag_server *srv;
@@ -40,7 +42,7 @@ struct ag_listener {
 typedef struct server_ext {
 	int stop_pipe[2];
 	struct event *stop_ev;
-	struct event *sig_int, *sig_term;
+	struct event *sigs[MAX_SIGNALS];
 } server_ext;
 
 void ag_server_logf(ag_server *s, const char *fmt, ...)
@@ -118,7 +120,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 		       char *err, size_t errlen)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path) || path[0] == '\0')
@@ -184,7 +186,7 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 {
 	char host[256];
 	const char *port;
-	struct addrinfo hints = {0}, *ai = NULL;
+	struct addrinfo hints = { 0 }, *ai = NULL;
 	int fd = -1, rc;
 
 	if (hostport[0] == '[') {
@@ -363,15 +365,17 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 			       on_stop_pipe, s);
 	if (x->stop_ev == NULL || event_add(x->stop_ev, NULL) < 0)
 		goto oom;
-	if (cfg->handle_signals) {
-		x->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
-		x->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
-		if (x->sig_int == NULL || x->sig_term == NULL ||
-		    evsignal_add(x->sig_int, NULL) < 0 ||
-		    evsignal_add(x->sig_term, NULL) < 0)
+	if (cfg->nsignals > MAX_SIGNALS) {
+		agora_server_free(s);
+		return errf(err, errlen, AGORA_EINVAL,
+			    "at most %d stop signals", MAX_SIGNALS);
+	}
+	for (size_t i = 0; i < cfg->nsignals; i++) {
+		x->sigs[i] =
+		    evsignal_new(s->base, cfg->signals[i], on_signal, s);
+		if (x->sigs[i] == NULL || evsignal_add(x->sigs[i], NULL) < 0)
 			goto oom;
 	}
-
 	ag_listener **tail = &s->listeners;
 	for (size_t i = 0; i < cfg->nlisten; i++) {
 		const char *a = cfg->listen[i];
@@ -447,10 +451,9 @@ void agora_server_free(agora_server *s)
 	ag_registry_deinit(s);
 	if (x->stop_ev)
 		event_free(x->stop_ev);
-	if (x->sig_int)
-		event_free(x->sig_int);
-	if (x->sig_term)
-		event_free(x->sig_term);
+	for (int i = 0; i < MAX_SIGNALS; i++)
+		if (x->sigs[i])
+			event_free(x->sigs[i]);
 	for (int i = 0; i < 2; i++)
 		if (x->stop_pipe[i] >= 0)
 			close(x->stop_pipe[i]);

@@ -75,7 +75,7 @@ void ag_wait_done(ag_waiter *w)
 		event_free(w->timer);
 	o->nwaiters--;
 	o->srv->nwaiters--;
-	ag_val_deinit(&w->val);
+	ag_val_free(o->srv, &w->val); /* a put withdrawn: its holds go */
 	free(w);
 	ag_object_unref(o);
 }

@@ -514,6 +514,93 @@ class Values(Base):
         self.assertEqual(self.c.ok("value.get", v), 0)
 
 
+def ref(obj_id):
+    """A reference to object @obj_id: ext type 1, 8 bytes big-endian."""
+    return msgpack.ExtType(1, struct.pack(">Q", obj_id))
+
+
+class References(Base):
+    def objects(self):
+        return self.c.ok("stats")["objects"]
+
+    def test_stored_reference_keeps_an_anonymous_object_alive(self):
+        base = self.objects()
+        d = self.open("dict")
+        lst = self.open("list")
+        self.c.ok("list.append", lst, "inner")
+        lid = self.c.ok("info", lst)["id"]
+        self.c.ok("dict.set", d, "jobs", ref(lid))
+        self.c.ok("close", lst)
+        self.assertEqual(self.objects(), base + 2)
+        other = Conn(self.server)
+        got = self.c.ok("dict.getitem", d, "jobs")
+        self.assertEqual(got, ref(lid))
+        h = other.ok("open_ref", got)
+        self.assertEqual(other.ok("list.copy", h), ["inner"])
+        other.close()
+        self.c.ok("dict.delete", d, "jobs")
+        self.assertEqual(self.objects(), base + 1)
+        self.assertEqual(self.c.err("open_ref", ref(lid)), "NO_OBJECT")
+
+    def test_reference_to_a_missing_object_is_no_object(self):
+        d = self.open("dict")
+        self.assertEqual(self.c.err("dict.set", d, "k", ref(10**12)),
+                         "NO_OBJECT")
+        self.assertEqual(self.c.ok("dict.len", d), 0)
+        bad = msgpack.ExtType(1, b"1234567")
+        self.assertEqual(self.c.err("dict.set", d, "k", bad), "VALUE")
+        self.assertEqual(self.c.err("open_ref", bad), "VALUE")
+        self.assertEqual(self.c.err("open_ref", 5), "ARGS")
+
+    def test_queue_of_anonymous_objects_passes_holds(self):
+        base = self.objects()
+        q = self.open("queue")
+        v = self.open("value", None, {"initial": 42})
+        vid = self.c.ok("info", v)["id"]
+        self.c.ok("queue.put", q, [ref(vid)])
+        self.c.ok("close", v)
+        consumer = Conn(self.server)
+        # The consumer takes the item through a handle of its own.
+        qid = self.c.ok("info", q)["id"]
+        cq = consumer.ok("open_ref", ref(qid))
+        item = consumer.ok("queue.get", cq)
+        # Held for the consumer until it opens it: still alive.
+        self.assertEqual(self.objects(), base + 2)
+        h = consumer.ok("open_ref", item[0])
+        self.assertEqual(consumer.ok("value.get", h), 42)
+        consumer.close()
+        while self.objects() > base + 1:
+            time.sleep(0.01)
+        self.assertEqual(self.objects(), base + 1)
+
+    def test_passed_hold_goes_with_the_connection(self):
+        base = self.objects()
+        lst = self.open("list")
+        inner = self.open("list")
+        iid = self.c.ok("info", inner)["id"]
+        self.c.ok("list.append", lst, ref(iid))
+        self.c.ok("close", inner)
+        lid = self.c.ok("info", lst)["id"]
+        taker = Conn(self.server)
+        th = taker.ok("open_ref", ref(lid))
+        self.assertEqual(taker.ok("list.pop", th), ref(iid))
+        taker.close()
+        while self.objects() > base + 1:
+            time.sleep(0.01)
+        self.assertEqual(self.c.err("open_ref", ref(iid)), "NO_OBJECT")
+
+    def test_named_object_dropped_lives_while_referenced(self):
+        d = self.open("dict")
+        n = self.open("namespace", "refs.named")
+        nid = self.c.ok("info", n)["id"]
+        self.c.ok("namespace.set", n, "a", 1)
+        self.c.ok("dict.set", d, "ns", ref(nid))
+        self.c.ok("close", n)
+        self.assertIs(self.c.ok("drop", "refs.named"), True)
+        h = self.c.ok("open_ref", ref(nid))
+        self.assertEqual(self.c.ok("namespace.get", h, "a"), 1)
+
+
 class Shutdown(unittest.TestCase):
     def test_parked_request_gets_shutdown_and_socket_goes(self):
         server = Server()

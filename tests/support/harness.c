@@ -556,6 +556,37 @@ void agh_wait_stats(agora_client *c, const char *field, int64_t n)
 	}
 }
 
+void agh_wait_info(agora_client *c, uint32_t handle, const char *field,
+		   int64_t n)
+{
+	double deadline = now_s() + AGH_STATE_TIMEOUT;
+	int64_t got;
+
+	while ((got = agh_info_int(c, handle, field)) != n) {
+		ck_assert_msg(now_s() < deadline,
+			      "handle %u: info %s stayed %lld, expected %lld",
+			      handle, field, (long long)got, (long long)n);
+		pause_ms(1);
+	}
+}
+
+void agh_wait_until(bool (*pred)(void *ud), void *ud, const char *what)
+{
+	double deadline = now_s() + AGH_STATE_TIMEOUT;
+
+	while (!pred(ud)) {
+		ck_assert_msg(now_s() < deadline,
+			      "waited %.0f s in vain for %s", AGH_STATE_TIMEOUT,
+			      what);
+		pause_ms(1);
+	}
+}
+
+double agh_now(void)
+{
+	return now_s();
+}
+
 int agh_run_suite(Suite *s)
 {
 	SRunner *sr = srunner_create(s);

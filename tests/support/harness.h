@@ -142,6 +142,15 @@ int64_t agh_stats_int(agora_client *c, const char *field);
 void agh_wait_waiters(agora_client *c, uint32_t handle, int64_t n);
 /* Wait until `stats` reports @field == @n (bounded). */
 void agh_wait_stats(agora_client *c, const char *field, int64_t n);
+/* Wait until `info` on @handle reports the integer @field == @n
+ * (bounded). */
+void agh_wait_info(agora_client *c, uint32_t handle, const char *field,
+		   int64_t n);
+/* Wait until @pred(@ud) is true, asking every millisecond (bounded by
+ * AGH_STATE_TIMEOUT; fails the test naming @what). */
+void agh_wait_until(bool (*pred)(void *ud), void *ud, const char *what);
+/* The monotonic clock in seconds; the same clock in every process. */
+double agh_now(void);
 
 /* Run a suite with CK_NORMAL output; returns the process exit status. */
 int agh_run_suite(Suite *s);

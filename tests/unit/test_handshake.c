@@ -100,7 +100,7 @@ START_TEST(client_proof_matches_the_written_out_vector)
 END_TEST
 
 /* Keys of several lengths, including longer than SHA-256's 64-byte block. */
-static const size_t key_lens[] = {1, 16, 32, 64, 65, 200};
+static const size_t key_lens[] = { 1, 16, 32, 64, 65, 200 };
 
 START_TEST(server_proof_is_hmac_of_label_cnonce_snonce)
 {
@@ -281,7 +281,7 @@ START_TEST(nonce_fills_all_32_bytes)
 {
 	/* Each byte position must take more than one value over 16 draws. */
 	uint8_t first[AG_NONCE_LEN], n[AG_NONCE_LEN];
-	bool changed[AG_NONCE_LEN] = {false};
+	bool changed[AG_NONCE_LEN] = { false };
 
 	ck_assert_int_eq(ag_nonce(first), 0);
 	for (int k = 0; k < 16; k++) {
@@ -325,7 +325,7 @@ END_TEST
 
 START_TEST(key_trim_handles_binary_keys)
 {
-	static const char bin[] = {'\0', '\x80', '\n', '\xff', '\n'};
+	static const char bin[] = { '\0', '\x80', '\n', '\xff', '\n' };
 
 	ck_assert_uint_eq(ag_key_trim(bin, sizeof(bin)), 4);
 	ck_assert_uint_eq(ag_key_trim(bin, 4), 4);

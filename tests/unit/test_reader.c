@@ -51,15 +51,15 @@ static void b_u8(bytes *b, uint8_t v)
 
 static void b_be16(bytes *b, uint16_t v)
 {
-	uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+	uint8_t x[2] = { (uint8_t)(v >> 8), (uint8_t)v };
 
 	b_put(b, x, sizeof(x));
 }
 
 static void b_be32(bytes *b, uint32_t v)
 {
-	uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16),
-			(uint8_t)(v >> 8), (uint8_t)v};
+	uint8_t x[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
+			 (uint8_t)(v >> 8), (uint8_t)v };
 
 	b_put(b, x, sizeof(x));
 }
@@ -199,16 +199,16 @@ static const msgpack_object *read_one(const void *data, size_t len)
 	return &o;
 }
 
-#define READ_LIT(...)                            \
-	read_one((const uint8_t[]){__VA_ARGS__}, \
-		 sizeof((const uint8_t[]){__VA_ARGS__}))
+#define READ_LIT(...)                              \
+	read_one((const uint8_t[]){ __VA_ARGS__ }, \
+		 sizeof((const uint8_t[]){ __VA_ARGS__ }))
 
 /* ---- well-formed requests ----------------------------------------------- */
 
 START_TEST(request_fed_whole_is_returned_intact)
 {
-	const uint8_t req[] = {0x94, 0x00, 0x07, 0xa4, 'p',
-			       'i',  'n',  'g',  0x91, 0x07};
+	const uint8_t req[] = { 0x94, 0x00, 0x07, 0xa4, 'p',
+				'i',  'n',  'g',  0x91, 0x07 };
 	msgpack_object o;
 
 	put_feed(&rd, req, sizeof(req));
@@ -352,7 +352,7 @@ END_TEST
 
 START_TEST(one_mebibyte_str_in_pages_is_returned_intact)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	msgpack_object o;
 	const size_t n = (size_t)1 << 20;
 
@@ -449,7 +449,7 @@ END_TEST
 static void check_blob(const uint8_t *head, size_t hlen, size_t n,
 		       msgpack_object_type type)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 
 	b_put(&b, head, hlen);
 	for (size_t i = 0; i < n; i++)
@@ -465,28 +465,28 @@ static void check_blob(const uint8_t *head, size_t hlen, size_t n,
 
 START_TEST(fixstr_str8_str16_str32_round_trip)
 {
-	check_blob((const uint8_t[]){0xa0}, 1, 0, MSGPACK_OBJECT_STR);
-	check_blob((const uint8_t[]){0xa3}, 1, 3, MSGPACK_OBJECT_STR);
-	check_blob((const uint8_t[]){0xbf}, 1, 31, MSGPACK_OBJECT_STR);
-	check_blob((const uint8_t[]){0xd9, 0x20}, 2, 32, MSGPACK_OBJECT_STR);
-	check_blob((const uint8_t[]){0xd9, 0xff}, 2, 255, MSGPACK_OBJECT_STR);
-	check_blob((const uint8_t[]){0xda, 0x01, 0x00}, 3, 256,
+	check_blob((const uint8_t[]){ 0xa0 }, 1, 0, MSGPACK_OBJECT_STR);
+	check_blob((const uint8_t[]){ 0xa3 }, 1, 3, MSGPACK_OBJECT_STR);
+	check_blob((const uint8_t[]){ 0xbf }, 1, 31, MSGPACK_OBJECT_STR);
+	check_blob((const uint8_t[]){ 0xd9, 0x20 }, 2, 32, MSGPACK_OBJECT_STR);
+	check_blob((const uint8_t[]){ 0xd9, 0xff }, 2, 255, MSGPACK_OBJECT_STR);
+	check_blob((const uint8_t[]){ 0xda, 0x01, 0x00 }, 3, 256,
 		   MSGPACK_OBJECT_STR);
-	check_blob((const uint8_t[]){0xdb, 0x00, 0x01, 0x00, 0x00}, 5, 65536,
+	check_blob((const uint8_t[]){ 0xdb, 0x00, 0x01, 0x00, 0x00 }, 5, 65536,
 		   MSGPACK_OBJECT_STR);
 	/* long encodings of short strings are legal too */
-	check_blob((const uint8_t[]){0xdb, 0, 0, 0, 2}, 5, 2,
+	check_blob((const uint8_t[]){ 0xdb, 0, 0, 0, 2 }, 5, 2,
 		   MSGPACK_OBJECT_STR);
 }
 END_TEST
 
 START_TEST(bin8_bin16_bin32_round_trip)
 {
-	check_blob((const uint8_t[]){0xc4, 0x00}, 2, 0, MSGPACK_OBJECT_BIN);
-	check_blob((const uint8_t[]){0xc4, 0x03}, 2, 3, MSGPACK_OBJECT_BIN);
-	check_blob((const uint8_t[]){0xc5, 0x01, 0x00}, 3, 256,
+	check_blob((const uint8_t[]){ 0xc4, 0x00 }, 2, 0, MSGPACK_OBJECT_BIN);
+	check_blob((const uint8_t[]){ 0xc4, 0x03 }, 2, 3, MSGPACK_OBJECT_BIN);
+	check_blob((const uint8_t[]){ 0xc5, 0x01, 0x00 }, 3, 256,
 		   MSGPACK_OBJECT_BIN);
-	check_blob((const uint8_t[]){0xc6, 0x00, 0x01, 0x00, 0x00}, 5, 65536,
+	check_blob((const uint8_t[]){ 0xc6, 0x00, 0x01, 0x00, 0x00 }, 5, 65536,
 		   MSGPACK_OBJECT_BIN);
 }
 END_TEST
@@ -494,7 +494,7 @@ END_TEST
 /* An array of @n uints 0..n-1 (as fixint/uint8/uint16) after @head. */
 static void check_array(const uint8_t *head, size_t hlen, uint32_t n)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 
 	b_put(&b, head, hlen);
 	for (uint32_t i = 0; i < n; i++) {
@@ -515,20 +515,21 @@ static void check_array(const uint8_t *head, size_t hlen, uint32_t n)
 
 START_TEST(fixarray_array16_array32_round_trip)
 {
-	check_array((const uint8_t[]){0x90}, 1, 0);
-	check_array((const uint8_t[]){0x93}, 1, 3);
-	check_array((const uint8_t[]){0x9f}, 1, 15);
-	check_array((const uint8_t[]){0xdc, 0x00, 0x10}, 3, 16);
-	check_array((const uint8_t[]){0xdc, 0x01, 0x2c}, 3, 300);
-	check_array((const uint8_t[]){0xdd, 0x00, 0x00, 0x00, 0x02}, 5, 2);
-	check_array((const uint8_t[]){0xdd, 0x00, 0x01, 0x00, 0x00}, 5, 65536);
+	check_array((const uint8_t[]){ 0x90 }, 1, 0);
+	check_array((const uint8_t[]){ 0x93 }, 1, 3);
+	check_array((const uint8_t[]){ 0x9f }, 1, 15);
+	check_array((const uint8_t[]){ 0xdc, 0x00, 0x10 }, 3, 16);
+	check_array((const uint8_t[]){ 0xdc, 0x01, 0x2c }, 3, 300);
+	check_array((const uint8_t[]){ 0xdd, 0x00, 0x00, 0x00, 0x02 }, 5, 2);
+	check_array((const uint8_t[]){ 0xdd, 0x00, 0x01, 0x00, 0x00 }, 5,
+		    65536);
 }
 END_TEST
 
 /* A map of @n entries "kI" -> I after @head. */
 static void check_map(const uint8_t *head, size_t hlen, uint32_t n)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	char key[16];
 
 	b_put(&b, head, hlen);
@@ -555,20 +556,20 @@ static void check_map(const uint8_t *head, size_t hlen, uint32_t n)
 
 START_TEST(fixmap_map16_map32_round_trip)
 {
-	check_map((const uint8_t[]){0x80}, 1, 0);
-	check_map((const uint8_t[]){0x81}, 1, 1);
-	check_map((const uint8_t[]){0x8f}, 1, 15);
-	check_map((const uint8_t[]){0xde, 0x00, 0x10}, 3, 16);
-	check_map((const uint8_t[]){0xde, 0x03, 0xe8}, 3, 1000);
-	check_map((const uint8_t[]){0xdf, 0x00, 0x00, 0x00, 0x02}, 5, 2);
-	check_map((const uint8_t[]){0xdf, 0x00, 0x01, 0x00, 0x00}, 5, 65536);
+	check_map((const uint8_t[]){ 0x80 }, 1, 0);
+	check_map((const uint8_t[]){ 0x81 }, 1, 1);
+	check_map((const uint8_t[]){ 0x8f }, 1, 15);
+	check_map((const uint8_t[]){ 0xde, 0x00, 0x10 }, 3, 16);
+	check_map((const uint8_t[]){ 0xde, 0x03, 0xe8 }, 3, 1000);
+	check_map((const uint8_t[]){ 0xdf, 0x00, 0x00, 0x00, 0x02 }, 5, 2);
+	check_map((const uint8_t[]){ 0xdf, 0x00, 0x01, 0x00, 0x00 }, 5, 65536);
 }
 END_TEST
 
 /* An ext of type @type with @n data bytes after @head. */
 static void check_ext(const uint8_t *head, size_t hlen, int8_t type, size_t n)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 
 	b_put(&b, head, hlen);
 	for (size_t i = 0; i < n; i++)
@@ -584,17 +585,17 @@ static void check_ext(const uint8_t *head, size_t hlen, int8_t type, size_t n)
 
 START_TEST(fixext_and_ext8_16_32_round_trip)
 {
-	check_ext((const uint8_t[]){0xd4, 0x05}, 2, 5, 1);
-	check_ext((const uint8_t[]){0xd5, 0x06}, 2, 6, 2);
-	check_ext((const uint8_t[]){0xd6, 0x07}, 2, 7, 4);
-	check_ext((const uint8_t[]){0xd7, 0x01}, 2, 1, 8);
-	check_ext((const uint8_t[]){0xd8, 0x7f}, 2, 127, 16);
-	check_ext((const uint8_t[]){0xd4, 0xff}, 2, -1, 1);
-	check_ext((const uint8_t[]){0xc7, 0x00, 0x02}, 3, 2, 0);
-	check_ext((const uint8_t[]){0xc7, 0x07, 0x01}, 3, 1, 7);
-	check_ext((const uint8_t[]){0xc7, 0xff, 0x03}, 3, 3, 255);
-	check_ext((const uint8_t[]){0xc8, 0x01, 0x00, 0x04}, 4, 4, 256);
-	check_ext((const uint8_t[]){0xc9, 0x00, 0x00, 0x01, 0x00, 0x09}, 6, 9,
+	check_ext((const uint8_t[]){ 0xd4, 0x05 }, 2, 5, 1);
+	check_ext((const uint8_t[]){ 0xd5, 0x06 }, 2, 6, 2);
+	check_ext((const uint8_t[]){ 0xd6, 0x07 }, 2, 7, 4);
+	check_ext((const uint8_t[]){ 0xd7, 0x01 }, 2, 1, 8);
+	check_ext((const uint8_t[]){ 0xd8, 0x7f }, 2, 127, 16);
+	check_ext((const uint8_t[]){ 0xd4, 0xff }, 2, -1, 1);
+	check_ext((const uint8_t[]){ 0xc7, 0x00, 0x02 }, 3, 2, 0);
+	check_ext((const uint8_t[]){ 0xc7, 0x07, 0x01 }, 3, 1, 7);
+	check_ext((const uint8_t[]){ 0xc7, 0xff, 0x03 }, 3, 3, 255);
+	check_ext((const uint8_t[]){ 0xc8, 0x01, 0x00, 0x04 }, 4, 4, 256);
+	check_ext((const uint8_t[]){ 0xc9, 0x00, 0x00, 0x01, 0x00, 0x09 }, 6, 9,
 		  256);
 }
 END_TEST
@@ -627,17 +628,17 @@ START_TEST(truncated_headers_and_payloads_need_more_bytes)
 		uint8_t b[8];
 		size_t len;
 	} cut[] = {
-	    {{0xcd, 0x01}, 2},             /* uint16 missing a byte */
-	    {{0xcf, 0, 0, 0, 0, 0, 0}, 7}, /* uint64 missing a byte */
-	    {{0xcb, 0x3f, 0xf8}, 3},       /* float64 */
-	    {{0xda, 0x01}, 2},             /* str16 length cut */
-	    {{0xda, 0x00, 0x05, 'a'}, 4},  /* str16 payload cut */
-	    {{0xc6, 0x00, 0x00}, 3},       /* bin32 length cut */
-	    {{0xdd, 0x00, 0x00}, 3},       /* array32 length cut */
-	    {{0x93, 0x01, 0x02}, 3},       /* fixarray missing an item */
-	    {{0x82, 0xc0, 0xc0, 0xc0}, 4}, /* fixmap missing a value */
-	    {{0xd7, 0x01, 1, 2, 3}, 5},    /* fixext8 payload cut */
-	    {{0xc7, 0x07}, 2},             /* ext8 type byte missing */
+		{ { 0xcd, 0x01 }, 2 },             /* uint16 missing a byte */
+		{ { 0xcf, 0, 0, 0, 0, 0, 0 }, 7 }, /* uint64 missing a byte */
+		{ { 0xcb, 0x3f, 0xf8 }, 3 },       /* float64 */
+		{ { 0xda, 0x01 }, 2 },             /* str16 length cut */
+		{ { 0xda, 0x00, 0x05, 'a' }, 4 },  /* str16 payload cut */
+		{ { 0xc6, 0x00, 0x00 }, 3 },       /* bin32 length cut */
+		{ { 0xdd, 0x00, 0x00 }, 3 },       /* array32 length cut */
+		{ { 0x93, 0x01, 0x02 }, 3 }, /* fixarray missing an item */
+		{ { 0x82, 0xc0, 0xc0, 0xc0 }, 4 }, /* fixmap missing a value */
+		{ { 0xd7, 0x01, 1, 2, 3 }, 5 },    /* fixext8 payload cut */
+		{ { 0xc7, 0x07 }, 2 },             /* ext8 type byte missing */
 	};
 	msgpack_object o;
 
@@ -659,11 +660,11 @@ START_TEST(truncated_frame_completes_when_the_rest_arrives)
 {
 	msgpack_object o;
 
-	put_feed(&rd, (const uint8_t[]){0xda, 0x00}, 2);
+	put_feed(&rd, (const uint8_t[]){ 0xda, 0x00 }, 2);
 	ck_assert_int_eq(ag_reader_next(&rd, &o), 0);
-	put_feed(&rd, (const uint8_t[]){0x03, 'a', 'b'}, 3);
+	put_feed(&rd, (const uint8_t[]){ 0x03, 'a', 'b' }, 3);
 	ck_assert_int_eq(ag_reader_next(&rd, &o), 0);
-	put_feed(&rd, (const uint8_t[]){'c'}, 1);
+	put_feed(&rd, (const uint8_t[]){ 'c' }, 1);
 	ck_assert_int_eq(ag_reader_next(&rd, &o), 1);
 	ck_assert_int_eq(o.type, MSGPACK_OBJECT_STR);
 	ck_assert_uint_eq(o.via.str.size, 3);
@@ -691,44 +692,44 @@ static void check_huge_declaration(const uint8_t *b, size_t len)
 
 START_TEST(array32_of_four_billion_is_refused_at_once)
 {
-	check_huge_declaration((const uint8_t[]){0xdd, 0xff, 0xff, 0xff, 0xff},
-			       5);
+	check_huge_declaration(
+	    (const uint8_t[]){ 0xdd, 0xff, 0xff, 0xff, 0xff }, 5);
 }
 END_TEST
 
 START_TEST(map32_of_four_billion_is_refused_at_once)
 {
-	check_huge_declaration((const uint8_t[]){0xdf, 0xff, 0xff, 0xff, 0xff},
-			       5);
+	check_huge_declaration(
+	    (const uint8_t[]){ 0xdf, 0xff, 0xff, 0xff, 0xff }, 5);
 }
 END_TEST
 
 START_TEST(str32_of_four_gigabytes_is_refused_at_once)
 {
-	check_huge_declaration((const uint8_t[]){0xdb, 0xff, 0xff, 0xff, 0xff},
-			       5);
+	check_huge_declaration(
+	    (const uint8_t[]){ 0xdb, 0xff, 0xff, 0xff, 0xff }, 5);
 }
 END_TEST
 
 START_TEST(bin32_of_four_gigabytes_is_refused_at_once)
 {
-	check_huge_declaration((const uint8_t[]){0xc6, 0xff, 0xff, 0xff, 0xff},
-			       5);
+	check_huge_declaration(
+	    (const uint8_t[]){ 0xc6, 0xff, 0xff, 0xff, 0xff }, 5);
 }
 END_TEST
 
 START_TEST(ext32_of_four_gigabytes_is_refused_at_once)
 {
 	check_huge_declaration(
-	    (const uint8_t[]){0xc9, 0xff, 0xff, 0xff, 0xff, 0x01}, 6);
+	    (const uint8_t[]){ 0xc9, 0xff, 0xff, 0xff, 0xff, 0x01 }, 6);
 }
 END_TEST
 
 START_TEST(huge_array_inside_a_request_is_refused_at_once)
 {
-	check_huge_declaration((const uint8_t[]){0x94, 0x00, 0x01, 0xa4, 'p',
-						 'i', 'n', 'g', 0xdd, 0xff,
-						 0xff, 0xff, 0xff},
+	check_huge_declaration((const uint8_t[]){ 0x94, 0x00, 0x01, 0xa4, 'p',
+						  'i', 'n', 'g', 0xdd, 0xff,
+						  0xff, 0xff, 0xff },
 			       13);
 }
 END_TEST
@@ -746,7 +747,7 @@ static int next_with_max_1k(ag_reader *r, const bytes *b)
 START_TEST(array_declaring_more_items_than_the_frame_has_room_is_refused)
 {
 	/* 3 header bytes leave 1021: 1022 one-byte items cannot fit */
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 
 	b_u8(&b, 0xdc);
@@ -760,7 +761,7 @@ END_TEST
 
 START_TEST(array_filling_the_frame_exactly_is_accepted)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 	msgpack_object o;
 
@@ -780,7 +781,7 @@ END_TEST
 START_TEST(map_declaring_more_entries_than_the_frame_has_room_is_refused)
 {
 	/* 2 bytes per entry: 511 entries need 1022 of the 1021 left */
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 
 	b_u8(&b, 0xde);
@@ -793,7 +794,7 @@ END_TEST
 
 START_TEST(map_that_fits_the_frame_is_accepted)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 
 	b_u8(&b, 0xde);
@@ -807,7 +808,7 @@ END_TEST
 
 START_TEST(str_longer_than_the_frame_has_room_is_refused)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 
 	b_u8(&b, 0xda);
@@ -820,7 +821,7 @@ END_TEST
 
 START_TEST(str_filling_the_frame_exactly_is_accepted)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 	msgpack_object o;
 
@@ -837,7 +838,7 @@ END_TEST
 START_TEST(container_counts_against_what_the_frame_already_used)
 {
 	/* [str of 1000, array16 of 100]: 1007 bytes read, 17 left < 100 */
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 
 	b_u8(&b, 0x92);
@@ -873,7 +874,7 @@ static unsigned depth_of(const msgpack_object *o)
 
 START_TEST(arrays_nested_32_deep_are_accepted)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 
 	b_fill(&b, 0x91, AG_MAX_DEPTH);
 	b_u8(&b, 0xc0);
@@ -884,7 +885,7 @@ END_TEST
 
 START_TEST(arrays_nested_33_deep_are_refused)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	msgpack_object o;
 
 	b_fill(&b, 0x91, AG_MAX_DEPTH + 1);
@@ -899,7 +900,7 @@ END_TEST
 START_TEST(arrays_nested_33_deep_are_refused_before_the_frame_ends)
 {
 	/* the 33rd opening is enough; the rest of the frame never comes */
-	bytes b = {0};
+	bytes b = { 0 };
 	msgpack_object o;
 
 	b_fill(&b, 0x91, AG_MAX_DEPTH + 1);
@@ -911,7 +912,7 @@ END_TEST
 
 START_TEST(maps_nested_32_deep_are_accepted_and_33_refused)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 	msgpack_object o;
 
@@ -939,7 +940,7 @@ END_TEST
 START_TEST(depth_is_counted_again_after_a_nested_array_closes)
 {
 	/* [ 31 nested arrays, 31 nested arrays ]: depth 32 twice, fine */
-	bytes b = {0};
+	bytes b = { 0 };
 
 	b_u8(&b, 0x92);
 	for (int k = 0; k < 2; k++) {
@@ -955,7 +956,7 @@ END_TEST
 
 START_TEST(many_frames_nested_32_deep_in_a_row_are_accepted)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	msgpack_object o;
 
 	for (int k = 0; k < 5; k++) {
@@ -976,7 +977,7 @@ END_TEST
 
 START_TEST(str_of_2000_bytes_in_small_pieces_is_refused_under_1k_limit)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 	msgpack_object o;
 	int rc = 0;
@@ -1003,7 +1004,7 @@ END_TEST
 START_TEST(frame_of_small_items_over_the_limit_is_refused_while_it_arrives)
 {
 	/* array16 of 600 "abc": the count fits, the 2403 bytes do not */
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 	msgpack_object o;
 	int rc = 0;
@@ -1034,7 +1035,7 @@ END_TEST
 START_TEST(frame_of_exactly_the_limit_is_accepted_and_one_more_byte_refused)
 {
 	/* array16 of n fixints: 3 + n bytes */
-	bytes ok = {0}, over = {0};
+	bytes ok = { 0 }, over = { 0 };
 	ag_reader r;
 
 	/* 1021 items fit in 1024 bytes. */
@@ -1065,10 +1066,10 @@ END_TEST
 
 START_TEST(set_max_raises_the_limit_for_the_next_frame)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 	msgpack_object o;
-	const uint8_t small[] = {0x92, 0x01, 0x02};
+	const uint8_t small[] = { 0x92, 0x01, 0x02 };
 
 	b_u8(&b, 0xda);
 	b_be16(&b, 2000);
@@ -1094,7 +1095,7 @@ END_TEST
 
 START_TEST(set_max_lowers_the_limit_for_the_next_frame)
 {
-	bytes b = {0};
+	bytes b = { 0 };
 	msgpack_object o;
 
 	b_u8(&b, 0xd9);
@@ -1112,7 +1113,7 @@ END_TEST
 START_TEST(set_max_mid_frame_applies_from_the_next_frame)
 {
 	/* [600 x uint16] is 1803 bytes: under the old limit, over the new */
-	bytes b = {0};
+	bytes b = { 0 };
 	msgpack_object o;
 
 	b_u8(&b, 0xdc);
@@ -1137,7 +1138,7 @@ END_TEST
 START_TEST(frame_of_scalars_over_the_limit_is_refused_while_it_arrives)
 {
 	/* array16 of 300 uint64: the count fits, the 2703 bytes do not */
-	bytes b = {0};
+	bytes b = { 0 };
 	ag_reader r;
 	msgpack_object o;
 	int rc = 0;
@@ -1169,7 +1170,7 @@ START_TEST(frame_of_scalars_at_the_limit_is_accepted_one_byte_more_refused)
 {
 	/* array16 header (3) + 113 uint64 (1017) = 1020 bytes, then either
 	   fixint + uint16 (1024 in all) or a uint32 (1025 in all) */
-	bytes ok = {0}, over = {0};
+	bytes ok = { 0 }, over = { 0 };
 	ag_reader r;
 
 	b_u8(&ok, 0xdc);
@@ -1229,7 +1230,7 @@ static void check_half_frame_survives_buffer_move(const bytes *a,
 
 START_TEST(half_scanned_str_survives_a_buffer_move)
 {
-	bytes a = {0}, b = {0};
+	bytes a = { 0 }, b = { 0 };
 
 	b_u8(&a, 0xda);
 	b_be16(&a, 3000);
@@ -1246,7 +1247,7 @@ END_TEST
 
 START_TEST(half_scanned_nested_array_survives_a_buffer_move)
 {
-	bytes a = {0}, b = {0};
+	bytes a = { 0 }, b = { 0 };
 
 	b_u8(&a, 0xda);
 	b_be16(&a, 3000);
@@ -1270,7 +1271,7 @@ START_TEST(never_used_byte_c1_is_refused)
 {
 	msgpack_object o;
 
-	put_feed(&rd, (const uint8_t[]){0xc1}, 1);
+	put_feed(&rd, (const uint8_t[]){ 0xc1 }, 1);
 	ck_assert_int_eq(ag_reader_next(&rd, &o), AGORA_EPROTOCOL);
 	ck_assert_str_ne(rd.errmsg, "");
 }
@@ -1280,7 +1281,7 @@ START_TEST(c1_inside_an_array_is_refused)
 {
 	msgpack_object o;
 
-	put_feed(&rd, (const uint8_t[]){0x93, 0x01, 0xc1, 0x02}, 4);
+	put_feed(&rd, (const uint8_t[]){ 0x93, 0x01, 0xc1, 0x02 }, 4);
 	ck_assert_int_eq(ag_reader_next(&rd, &o), AGORA_EPROTOCOL);
 }
 END_TEST
@@ -1289,7 +1290,7 @@ START_TEST(good_frame_before_garbage_is_still_returned)
 {
 	msgpack_object o;
 
-	put_feed(&rd, (const uint8_t[]){0x92, 0xc0, 0xc0, 0xc1}, 4);
+	put_feed(&rd, (const uint8_t[]){ 0x92, 0xc0, 0xc0, 0xc1 }, 4);
 	ck_assert_int_eq(ag_reader_next(&rd, &o), 1);
 	ck_assert_uint_eq(o.via.array.size, 2);
 	ck_assert_int_eq(ag_reader_next(&rd, &o), AGORA_EPROTOCOL);
@@ -1302,7 +1303,7 @@ START_TEST(after_garbage_every_call_returns_the_same_error)
 	msgpack_object o;
 	char first[sizeof(rd.errmsg)];
 
-	put_feed(&rd, (const uint8_t[]){0xc1}, 1);
+	put_feed(&rd, (const uint8_t[]){ 0xc1 }, 1);
 	ck_assert_int_eq(ag_reader_next(&rd, &o), AGORA_EPROTOCOL);
 	memcpy(first, rd.errmsg, sizeof(first));
 
@@ -1322,7 +1323,7 @@ START_TEST(after_a_limit_error_every_call_returns_the_same_error)
 	msgpack_object o;
 	msgpack_sbuffer sb;
 
-	put_feed(&rd, (const uint8_t[]){0xdd, 0xff, 0xff, 0xff, 0xff}, 5);
+	put_feed(&rd, (const uint8_t[]){ 0xdd, 0xff, 0xff, 0xff, 0xff }, 5);
 	ck_assert_int_eq(ag_reader_next(&rd, &o), AGORA_EPROTOCOL);
 	ck_assert_int_eq(ag_reader_next(&rd, &o), AGORA_EPROTOCOL);
 

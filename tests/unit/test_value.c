@@ -12,8 +12,9 @@
 #include "ag_proto.h"
 #include "unit.h"
 
-#define LIT(...) \
-	(const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
+#define LIT(...)                          \
+	(const uint8_t[]){ __VA_ARGS__ }, \
+	    sizeof((const uint8_t[]){ __VA_ARGS__ })
 
 /* A decoded literal: msgpack-c's unpacked object, freed by unlit(). */
 typedef struct lit {
@@ -229,9 +230,9 @@ END_TEST
 START_TEST(maps_with_the_same_entries_in_another_order_are_equal)
 {
 	/* {"a": 1, "b": 2} vs {"b": uint64 2, "a": int8 1} */
-	const uint8_t ab[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x02};
-	const uint8_t ba[] = {0x82, 0xa1, 'b', 0xcf, 0,    0,   0,    0,
-			      0,    0,    0,   0x02, 0xa1, 'a', 0xd0, 0x01};
+	const uint8_t ab[] = { 0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x02 };
+	const uint8_t ba[] = { 0x82, 0xa1, 'b', 0xcf, 0,    0,   0,    0,
+			       0,    0,    0,   0x02, 0xa1, 'a', 0xd0, 0x01 };
 	ag_val v;
 
 	assert_same(ab, sizeof(ab), ba, sizeof(ba));
@@ -296,9 +297,9 @@ END_TEST
 
 START_TEST(stored_value_unpacks_to_an_equal_object)
 {
-	const uint8_t in[] = {0x93, 0xcf, 0,    0,    0,    0,
-			      0,    0,    0,    0x07, 0xa2, 'h',
-			      'i',  0x81, 0xc3, 0xc4, 0x01, 0x00};
+	const uint8_t in[] = { 0x93, 0xcf, 0,    0,    0,    0,
+			       0,    0,    0,    0x07, 0xa2, 'h',
+			       'i',  0x81, 0xc3, 0xc4, 0x01, 0x00 };
 	ag_val v, d;
 	lit l;
 	msgpack_zone z;

@@ -1,0 +1,90 @@
+/*
+ * refs.c - references to shared objects (protocol section 7) on the client
+ * side: the reference of an open object, references inside values, and
+ * opening an object from its reference.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static void ref_set(agora_ref *r, uint64_t id)
+{
+	r->id = id;
+	for (int i = 7; i >= 0; i--, id >>= 8)
+		r->bytes[i] = (unsigned char)id;
+}
+
+int agora_ref_of(agora_client *c, uint32_t handle, agora_ref *ret)
+{
+	agora_value h = agora_uint(handle);
+	const msgpack_object *o;
+	int rc;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (ret == NULL)
+		return ag_client_fail(c, AGORA_EINVAL, "ref_of needs a result");
+	rc = ag_client_call(c, "info", &h, 1, &o);
+	if (rc < 0)
+		return rc;
+	if (o->type == MSGPACK_OBJECT_MAP)
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			if (kv->key.type == MSGPACK_OBJECT_STR &&
+			    kv->key.via.str.size == 2 &&
+			    memcmp(kv->key.via.str.ptr, "id", 2) == 0 &&
+			    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+				ref_set(ret, kv->val.via.u64);
+				return 0;
+			}
+		}
+	return ag_client_fail(c, AGORA_EPROTOCOL, "info of handle %u has no id",
+			      handle);
+}
+
+int agora_ref_from_value(agora_value v, agora_ref *ret)
+{
+	uint64_t id = 0;
+
+	if (ret == NULL)
+		return AGORA_EINVAL;
+	if (v.type != AGORA_EXT || v.ext_type != 1)
+		return AGORA_ETYPE;
+	if (v.via.str.len != 8)
+		return AGORA_EVALUE;
+	for (int i = 0; i < 8; i++)
+		id = id << 8 | (unsigned char)v.via.str.ptr[i];
+	ref_set(ret, id);
+	return 0;
+}
+
+int ag_client_open_ref(agora_client *c, const char *type, const agora_ref *ref,
+		       uint32_t *ret_handle)
+{
+	agora_value params[2];
+	const msgpack_object *o;
+	int rc;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (ref == NULL || ret_handle == NULL)
+		return ag_client_fail(
+		    c, AGORA_EINVAL, "open_ref needs a reference and a result");
+	params[0] = agora_ref_value(ref);
+	params[1] = type != NULL ? agora_str(type) : agora_nil();
+	rc = ag_client_call(c, "open_ref", params, 2, &o);
+	if (rc < 0)
+		return rc;
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    o->via.u64 > UINT32_MAX)
+		return ag_client_fail(c, AGORA_EPROTOCOL,
+				      "open_ref answered something not a "
+				      "handle");
+	*ret_handle = (uint32_t)o->via.u64;
+	return 0;
+}
+
+int agora_open_ref(agora_client *c, const agora_ref *ref, uint32_t *ret)
+{
+	return ag_client_open_ref(c, NULL, ref, ret);
+}

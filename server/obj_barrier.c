@@ -1,0 +1,295 @@
+/*
+ * obj_barrier.c - the "barrier" family: Python's threading.Barrier, owned by
+ * the server loop, cyclic.
+ *
+ * State (struct barrier): the number of parties, whether the barrier is
+ * broken (and why, for the message), and the parked wait() requests of the
+ * current cycle in arrival order, each with its arrival index in w->n. Every
+ * waiter of the object is in that list, so o->nwaiters is the number of
+ * parties waiting.
+ *
+ *   wait(timeout=nil) -> arrival index 0..parties-1. The parties-th arrival
+ *                        answers every parked waiter of the cycle with its
+ *                        own index, takes parties-1 itself, and the next
+ *                        cycle starts empty. BROKEN at once while broken.
+ *   reset()           -> nil: parked waiters get BROKEN; usable again
+ *   abort()           -> nil: breaks the barrier
+ *   parties(), n_waiting() -> int;  broken() -> bool
+ *
+ * The barrier breaks (every parked waiter answered BROKEN, later waits
+ * BROKEN at once until reset) when a waiter times out (it gets BROKEN too,
+ * as in Python), on abort(), or when a waiting party's connection goes away
+ * (on_withdraw), as a party that died would break it. A wait with timeout 0
+ * that does not complete the cycle breaks it at once.
+ *
+ * The only option is `parties`, required: an int >= 1. Memory accounted:
+ * the state.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct barrier {
+	uint64_t parties;
+	bool broken;
+	const char *why;         /* static text: how it broke, when broken */
+	struct ag_waitq waiters; /* parked wait() of this cycle, w->n index */
+};
+
+/* The timeout a waiter was parked with, kept in w->aux (its bits), for the
+ * message. */
+static void waiter_set_timeout(ag_waiter *w, double timeout)
+{
+	_Static_assert(sizeof(double) == sizeof(w->aux), "double fits in aux");
+	memcpy(&w->aux, &timeout, sizeof(timeout));
+}
+
+static double waiter_timeout(const ag_waiter *w)
+{
+	double timeout;
+
+	memcpy(&timeout, &w->aux, sizeof(timeout));
+	return timeout;
+}
+
+/*
+ * Answer every parked waiter except @keep (which may be NULL) BROKEN with
+ * @why and free it. @keep is the waiter a timer or a withdrawal is handling:
+ * the core frees it after the callback.
+ */
+static void answer_broken(struct barrier *b, ag_waiter *keep, const char *why)
+{
+	ag_waiter *w, *next;
+
+	for (w = TAILQ_FIRST(&b->waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, qlink);
+		if (w == keep)
+			continue;
+		ag_reply_error(&w->to, AGORA_EBROKEN, "barrier broken: %s",
+			       why);
+		ag_wait_done(w);
+	}
+}
+
+/* Break the barrier: it stays broken until reset(). */
+static void barrier_break(struct barrier *b, ag_waiter *keep, const char *why)
+{
+	b->broken = true;
+	b->why = why;
+	answer_broken(b, keep, why);
+}
+
+/* on_timeout of a parked wait: the barrier breaks for everyone, this
+ * waiter included; wait.c then frees it. */
+static void wait_timed_out(ag_waiter *w)
+{
+	struct barrier *b = w->obj->data;
+
+	ag_reply_error(&w->to, AGORA_EBROKEN,
+		       "barrier broken: this wait timed out after %g s",
+		       waiter_timeout(w));
+	barrier_break(b, w, "a waiting party timed out");
+}
+
+/* on_withdraw of a parked wait: its connection is going, so the party is
+ * gone and the others can never complete the cycle. */
+static void wait_withdrawn(ag_waiter *w)
+{
+	struct barrier *b = w->obj->data;
+
+	barrier_break(b, w, "a waiting party disconnected");
+}
+
+/* ---- methods ------------------------------------------------------------- */
+
+static int m_wait(ag_req *r)
+{
+	ag_object *o = r->obj;
+	struct barrier *b = o->data;
+	uint64_t index = o->nwaiters;
+	ag_waiter *w;
+	double timeout;
+	int rc;
+
+	rc = ag_arg_timeout(r, 1, &timeout);
+	if (rc < 0)
+		return rc;
+	if (b->broken)
+		return ag_reply_error(&r->to, AGORA_EBROKEN,
+				      "barrier broken: %s; reset() it first",
+				      b->why);
+	if (index + 1 >= b->parties) {
+		/* The last party: release the cycle in arrival order. The
+		 * request's handle holds the object meanwhile. */
+		while ((w = TAILQ_FIRST(&b->waiters)) != NULL) {
+			ag_reply_uint(&w->to, (uint64_t)w->n);
+			ag_wait_done(w);
+		}
+		ag_reply_uint(&r->to, index);
+		return 0;
+	}
+	if (timeout == 0) {
+		barrier_break(b, NULL, "a waiting party timed out");
+		return ag_reply_error(
+		    &r->to, AGORA_EBROKEN,
+		    "barrier broken: this wait timed out after 0 s");
+	}
+	w = ag_wait_park(r, &b->waiters, timeout, wait_timed_out);
+	if (w == NULL)
+		return AGORA_ELIMIT;
+	w->n = (int64_t)index;
+	w->on_withdraw = wait_withdrawn;
+	waiter_set_timeout(w, timeout);
+	return 0;
+}
+
+static int m_reset(ag_req *r)
+{
+	struct barrier *b = r->obj->data;
+
+	answer_broken(b, NULL, "reset() while waiting");
+	b->broken = false;
+	b->why = NULL;
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int m_abort(ag_req *r)
+{
+	struct barrier *b = r->obj->data;
+
+	barrier_break(b, NULL, "abort() was called");
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int m_parties(ag_req *r)
+{
+	struct barrier *b = r->obj->data;
+
+	ag_reply_uint(&r->to, b->parties);
+	return 0;
+}
+
+static int m_n_waiting(ag_req *r)
+{
+	ag_reply_uint(&r->to, r->obj->nwaiters);
+	return 0;
+}
+
+static int m_broken(ag_req *r)
+{
+	struct barrier *b = r->obj->data;
+
+	ag_reply_bool(&r->to, b->broken);
+	return 0;
+}
+
+/* ---- family -------------------------------------------------------------- */
+
+static const char *const barrier_options[] = { "parties", NULL };
+
+/*
+ * Set up a barrier from the `parties` option. Returns 0, or the code
+ * answered: ARGS (unknown option, parties missing or not an int), VALUE
+ * (parties < 1), LIMIT (out of memory).
+ */
+static int barrier_create(ag_object *o, ag_req *r, const msgpack_object *opts)
+{
+	const msgpack_object *p;
+	struct barrier *b;
+	char desc[64];
+	int rc;
+
+	rc = ag_opts_check(r, opts, barrier_options);
+	if (rc < 0)
+		return rc;
+	p = opts ? ag_opt(opts, "parties") : NULL;
+	if (p == NULL)
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: a barrier needs the option "
+				      "parties (an int >= 1)");
+	if (p->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    p->type != MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		ag_obj_describe(p, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: parties must be an int, not %s",
+				      desc);
+	}
+	if (p->type == MSGPACK_OBJECT_NEGATIVE_INTEGER || p->via.u64 < 1) {
+		ag_obj_describe(p, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EVALUE,
+				      "open: parties must be >= 1, not %s",
+				      desc);
+	}
+	b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: out of memory creating a barrier");
+	b->parties = p->via.u64;
+	TAILQ_INIT(&b->waiters);
+	o->data = b;
+	ag_object_mem(o, (ssize_t)sizeof(*b));
+	return 0;
+}
+
+/* No waiter is left: each holds a reference. */
+static void barrier_destroy(ag_object *o)
+{
+	struct barrier *b = o->data;
+
+	if (b == NULL)
+		return;
+	free(b);
+	o->data = NULL;
+	ag_object_mem(o, -(ssize_t)sizeof(*b));
+}
+
+static bool barrier_len(ag_object *o, size_t *ret)
+{
+	return false;
+}
+
+static unsigned barrier_info_count(ag_object *o)
+{
+	return 3;
+}
+
+static void barrier_info_pack(ag_object *o, msgpack_packer *pk)
+{
+	struct barrier *b = o->data;
+
+	ag_pack_str(pk, "parties");
+	msgpack_pack_uint64(pk, b->parties);
+	ag_pack_str(pk, "n_waiting");
+	msgpack_pack_uint32(pk, o->nwaiters);
+	ag_pack_str(pk, "broken");
+	if (b->broken)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+static const ag_method barrier_methods[] = {
+	{ "wait", m_wait, 1, 2 },
+	{ "reset", m_reset, 1, 1 },
+	{ "abort", m_abort, 1, 1 },
+	{ "parties", m_parties, 1, 1 },
+	{ "n_waiting", m_n_waiting, 1, 1 },
+	{ "broken", m_broken, 1, 1 },
+	{ NULL, NULL, 0, 0 },
+};
+
+const ag_family ag_family_barrier = {
+	.name = "barrier",
+	.type = AG_T_BARRIER,
+	.base = NULL,
+	.methods = barrier_methods,
+	.create = barrier_create,
+	.destroy = barrier_destroy,
+	.len = barrier_len,
+	.info_count = barrier_info_count,
+	.info_pack = barrier_info_pack,
+	.conn_gone = NULL,
+};

@@ -1,0 +1,161 @@
+/*
+ * obj_event.c - the "event" family: Python's threading.Event, owned by the
+ * server loop.
+ *
+ * State (struct event_state): the flag and one list of parked wait()
+ * requests in arrival order. Invariant, true whenever a method returns:
+ * waiters are parked only while the flag is clear, because set() answers
+ * every one of them true before it returns.
+ *
+ *   set()              -> nil; every parked waiter is answered true
+ *   clear()            -> nil
+ *   is_set()           -> bool
+ *   wait(timeout=nil)  -> bool: true at once when set; otherwise parked
+ *                         until set() (true) or the timeout (false, not an
+ *                         error, as in Python)
+ *
+ * No options. An event has no length. A parked waiter carries nothing, so a
+ * withdrawn one needs no undo. Memory accounted: the state.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+struct event_state {
+	bool flag;
+	struct ag_waitq waiters; /* parked wait(): only while !flag */
+};
+
+/* on_timeout of a parked wait: Python's Event.wait returns False. */
+static void wait_timed_out(ag_waiter *w)
+{
+	ag_reply_bool(&w->to, false);
+}
+
+/* ---- methods ------------------------------------------------------------- */
+
+static int m_set(ag_req *r)
+{
+	struct event_state *e = r->obj->data;
+	ag_waiter *w;
+
+	e->flag = true;
+	/* The request's handle holds the object while the waiters let go. */
+	while ((w = TAILQ_FIRST(&e->waiters)) != NULL) {
+		ag_reply_bool(&w->to, true);
+		ag_wait_done(w);
+	}
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int m_clear(ag_req *r)
+{
+	struct event_state *e = r->obj->data;
+
+	e->flag = false;
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int m_is_set(ag_req *r)
+{
+	struct event_state *e = r->obj->data;
+
+	ag_reply_bool(&r->to, e->flag);
+	return 0;
+}
+
+static int m_wait(ag_req *r)
+{
+	struct event_state *e = r->obj->data;
+	double timeout;
+	int rc;
+
+	rc = ag_arg_timeout(r, 1, &timeout);
+	if (rc < 0)
+		return rc;
+	if (e->flag || timeout == 0) {
+		ag_reply_bool(&r->to, e->flag);
+		return 0;
+	}
+	if (ag_wait_park(r, &e->waiters, timeout, wait_timed_out) == NULL)
+		return AGORA_ELIMIT;
+	return 0;
+}
+
+/* ---- family -------------------------------------------------------------- */
+
+static const char *const event_options[] = { NULL };
+
+/* Set up a clear event. Returns 0, or the code answered: ARGS (any option),
+ * LIMIT (out of memory). */
+static int event_create(ag_object *o, ag_req *r, const msgpack_object *opts)
+{
+	struct event_state *e;
+	int rc;
+
+	rc = ag_opts_check(r, opts, event_options);
+	if (rc < 0)
+		return rc;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: out of memory creating an event");
+	TAILQ_INIT(&e->waiters);
+	o->data = e;
+	ag_object_mem(o, (ssize_t)sizeof(*e));
+	return 0;
+}
+
+/* No waiter is left: each holds a reference. */
+static void event_destroy(ag_object *o)
+{
+	struct event_state *e = o->data;
+
+	if (e == NULL)
+		return;
+	free(e);
+	o->data = NULL;
+	ag_object_mem(o, -(ssize_t)sizeof(*e));
+}
+
+static bool event_len(ag_object *o, size_t *ret)
+{
+	return false;
+}
+
+static unsigned event_info_count(ag_object *o)
+{
+	return 1;
+}
+
+static void event_info_pack(ag_object *o, msgpack_packer *pk)
+{
+	struct event_state *e = o->data;
+
+	ag_pack_str(pk, "set");
+	if (e->flag)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+static const ag_method event_methods[] = {
+	{ "set", m_set, 1, 1 },       { "clear", m_clear, 1, 1 },
+	{ "is_set", m_is_set, 1, 1 }, { "wait", m_wait, 1, 2 },
+	{ NULL, NULL, 0, 0 },
+};
+
+const ag_family ag_family_event = {
+	.name = "event",
+	.type = AG_T_EVENT,
+	.base = NULL,
+	.methods = event_methods,
+	.create = event_create,
+	.destroy = event_destroy,
+	.len = event_len,
+	.info_count = event_info_count,
+	.info_pack = event_info_pack,
+	.conn_gone = NULL,
+};

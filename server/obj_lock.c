@@ -1,0 +1,660 @@
+/*
+ * obj_lock.c - the "lock", "rlock" and "condition" families: Python's
+ * threading.Lock, RLock and Condition, with the connection as the owner.
+ *
+ * A lock and an rlock share one state (struct lock): the owning connection
+ * (NULL when free), the owner's count (1 for a lock; an rlock's re-entrant
+ * acquisitions), when it was taken, how many times it was abandoned, and one
+ * wait queue in arrival order. A connection that takes the lock records it
+ * with ag_conn_hold() (once, however deep an rlock's count), so that when it
+ * goes away the core calls conn_gone(), which releases the lock, counts one
+ * abandonment and hands the lock to the next waiter at once.
+ *
+ * Invariant, true whenever a method returns: the queue is non-empty only
+ * while the lock is owned. Every path that frees the lock (release, a
+ * condition's wait, conn_gone) ends in lock_serve(), which hands it to the
+ * first waiter; so a new acquire never overtakes a parked one.
+ *
+ * A condition (struct condition) holds a reference to its lock object,
+ * either one the creator passed by handle (option `lock`) or an anonymous
+ * rlock it made. Its acquire and release act on that lock. wait() saves the
+ * owner's count in w->n, releases the lock completely and parks on the
+ * condition's own list; notify() moves waiters, in arrival order, to the
+ * tail of the lock's queue with ag_wait_move(); a timed-out waiter is moved
+ * there too. So the lock's queue holds two kinds of waiter, told apart by
+ * w->aux (enum want): plain acquirers and condition waiters going back for
+ * the lock. A waiter holds the object it was parked through (w->obj): the
+ * lock, or a condition, which keeps its lock alive; so the info "waiters"
+ * of a condition counts every request parked through it, its acquires
+ * included. Either kind is answered only once it holds the lock: true,
+ * or false for a condition wait that timed out. A waiter whose connection
+ * goes away is simply withdrawn: it holds nothing yet.
+ *
+ * No polling: every wait is a parked request (ag_wait_park), every timeout a
+ * timer. Memory accounted: each state (an anonymous rlock's object is
+ * accounted by ag_object_new()).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* What a parked request wants; kept in w->aux. */
+enum want {
+	WANT_ACQUIRE,   /* acquire(): true once it holds the lock */
+	WANT_NOTIFY,    /* wait(), on the condition's list */
+	WANT_NOTIFIED,  /* wait() notified, in the lock's queue: true */
+	WANT_TIMED_OUT, /* wait() timed out, in the lock's queue: false */
+};
+
+struct lock {
+	ag_conn *owner;          /* NULL when free */
+	uint64_t count;          /* acquisitions by the owner; 0 when free */
+	double since;            /* unix time the owner took it */
+	uint64_t abandoned;      /* released because the owner went away */
+	bool reentrant;          /* rlock */
+	struct ag_waitq waiters; /* arrival order; non-empty only while owned */
+};
+
+struct condition {
+	ag_object *lock;         /* a lock or rlock; one reference */
+	struct ag_waitq waiters; /* parked wait(), arrival order */
+};
+
+static double unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the lock ------------------------------------------------------------ */
+
+/* Make @lk (free) owned by @c with @count acquisitions. Returns 0, or
+ * AGORA_ENOMEM with the lock still free. */
+static int lock_take(ag_object *lk, ag_conn *c, uint64_t count)
+{
+	struct lock *l = lk->data;
+
+	if (ag_conn_hold(c, lk) < 0)
+		return AGORA_ENOMEM;
+	l->owner = c;
+	l->count = count;
+	l->since = unix_now();
+	return 0;
+}
+
+/*
+ * The lock is free: hand it to the first waiter of its queue and answer it
+ * (true; false for a timed-out condition wait). A waiter that cannot be
+ * recorded as the owner (out of memory) is answered LIMIT and the next one
+ * is tried.
+ */
+static void lock_serve(ag_object *lk)
+{
+	struct lock *l = lk->data;
+	ag_waiter *w;
+	uint64_t count;
+
+	/* Answering a condition waiter may drop the last reference to its
+	 * condition, and with it the condition's reference to this lock. */
+	ag_object_ref(lk);
+	while (l->owner == NULL && (w = TAILQ_FIRST(&l->waiters)) != NULL) {
+		count = w->aux == WANT_ACQUIRE ? 1 : (uint64_t)w->n;
+		if (lock_take(lk, w->to.conn, count) < 0)
+			ag_reply_error(&w->to, AGORA_ELIMIT,
+				       "out of memory handing over the lock");
+		else
+			ag_reply_bool(&w->to, w->aux != WANT_TIMED_OUT);
+		ag_wait_done(w);
+	}
+	ag_object_unref(lk);
+}
+
+/* Release @lk entirely, whatever the owner's count, and serve the next
+ * waiter. The caller keeps @lk alive. */
+static void lock_drop(ag_object *lk)
+{
+	struct lock *l = lk->data;
+	ag_conn *c = l->owner;
+
+	l->owner = NULL;
+	l->count = 0;
+	l->since = 0;
+	ag_conn_unhold(c, lk);
+	lock_serve(lk);
+}
+
+/* on_timeout of a parked acquire: Python's acquire returns False. */
+static void acquire_timed_out(ag_waiter *w)
+{
+	ag_reply_bool(&w->to, false);
+}
+
+/*
+ * acquire(block, timeout) of request @r on the lock object @lk (r->obj is
+ * @lk or a condition over it); @timeout < 0 is forever. Answers true at once
+ * (free, or re-entered by an rlock's owner), false at once (held and not
+ * blocking, or a zero timeout), or parks at the tail of the lock's queue.
+ * Returns 0 or the negative code answered (LIMIT).
+ */
+static int lock_acquire(ag_req *r, ag_object *lk, bool block, double timeout)
+{
+	struct lock *l = lk->data;
+	ag_waiter *w;
+
+	if (l->owner == NULL) {
+		if (lock_take(lk, r->to.conn, 1) < 0)
+			return ag_reply_error(&r->to, AGORA_ELIMIT,
+					      "%.*s: out of memory taking "
+					      "the lock",
+					      (int)r->methodlen, r->method);
+		ag_reply_bool(&r->to, true);
+		return 0;
+	}
+	if (l->reentrant && l->owner == r->to.conn) {
+		l->count++;
+		ag_reply_bool(&r->to, true);
+		return 0;
+	}
+	/* Python's acquire(timeout=0) on a held lock fails at once. */
+	if (!block || timeout == 0) {
+		ag_reply_bool(&r->to, false);
+		return 0;
+	}
+	/* Parked through a condition, the waiter holds the condition (which
+	 * holds the lock) and counts in the condition's info "waiters". */
+	w = ag_wait_park(r, &l->waiters, timeout, acquire_timed_out);
+	if (w == NULL)
+		return AGORA_ELIMIT;
+	w->aux = WANT_ACQUIRE;
+	return 0;
+}
+
+/* NOT_OWNER, answered for @r, unless its connection owns @lk. */
+static int lock_check_owner(ag_req *r, ag_object *lk)
+{
+	struct lock *l = lk->data;
+
+	if (l->owner == r->to.conn)
+		return 0;
+	if (l->owner == NULL)
+		return ag_reply_error(&r->to, AGORA_ENOT_OWNER,
+				      "%.*s: the %s is not held by anyone",
+				      (int)r->methodlen, r->method,
+				      lk->fam->name);
+	return ag_reply_error(&r->to, AGORA_ENOT_OWNER,
+			      "%.*s: this connection does not hold the %s "
+			      "(connection %llu does)",
+			      (int)r->methodlen, r->method, lk->fam->name,
+			      (unsigned long long)ag_conn_id(l->owner));
+}
+
+/* release() of request @r on @lk: one count less; at 0 the next waiter gets
+ * it. Returns 0 or NOT_OWNER (answered). */
+static int lock_release(ag_req *r, ag_object *lk)
+{
+	struct lock *l = lk->data;
+	int rc;
+
+	rc = lock_check_owner(r, lk);
+	if (rc < 0)
+		return rc;
+	ag_reply_nil(&r->to);
+	if (--l->count == 0)
+		lock_drop(lk);
+	return 0;
+}
+
+/*
+ * block at argv[1] (default true) and, only when blocking, timeout at
+ * argv[2] (nil or absent: forever; negative: VALUE). As in the queue, a
+ * non-blocking call ignores its timeout. Returns 0 or the code answered.
+ */
+static int block_args(ag_req *r, bool *ret_block, double *ret_timeout)
+{
+	bool block;
+	double timeout = -1;
+	int rc;
+
+	rc = ag_arg_bool(r, 1, true, &block);
+	if (rc < 0)
+		return rc;
+	if (block) {
+		rc = ag_arg_timeout(r, 2, &timeout);
+		if (rc < 0)
+			return rc;
+	}
+	*ret_block = block;
+	*ret_timeout = timeout;
+	return 0;
+}
+
+/* Set up @o's state as a free lock. Returns 0 or AGORA_ENOMEM. */
+static int lock_state_new(ag_object *o, bool reentrant)
+{
+	struct lock *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return AGORA_ENOMEM;
+	l->reentrant = reentrant;
+	TAILQ_INIT(&l->waiters);
+	o->data = l;
+	ag_object_mem(o, (ssize_t)sizeof(*l));
+	return 0;
+}
+
+/* How many info fields lock_info_pack() writes for @lk. */
+static unsigned lock_info_fields(ag_object *lk)
+{
+	struct lock *l = lk->data;
+
+	return l->reentrant ? 6 : 5;
+}
+
+/* owner, owner_pid, owner_uid, since, abandoned, and an rlock's count. */
+static void lock_info_pack(ag_object *lk, msgpack_packer *pk)
+{
+	struct lock *l = lk->data;
+	int64_t pid, uid;
+	bool peer = l->owner != NULL && ag_conn_peer(l->owner, &pid, &uid);
+
+	ag_pack_str(pk, "owner");
+	if (l->owner != NULL)
+		msgpack_pack_uint64(pk, ag_conn_id(l->owner));
+	else
+		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "owner_pid");
+	if (peer)
+		msgpack_pack_int64(pk, pid);
+	else
+		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "owner_uid");
+	if (peer)
+		msgpack_pack_int64(pk, uid);
+	else
+		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "since");
+	if (l->owner != NULL)
+		msgpack_pack_double(pk, l->since);
+	else
+		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "abandoned");
+	msgpack_pack_uint64(pk, l->abandoned);
+	if (l->reentrant) {
+		ag_pack_str(pk, "count");
+		msgpack_pack_uint64(pk, l->count);
+	}
+}
+
+/* ---- lock and rlock methods ---------------------------------------------- */
+
+static int m_acquire(ag_req *r)
+{
+	bool block;
+	double timeout;
+	int rc;
+
+	rc = block_args(r, &block, &timeout);
+	if (rc < 0)
+		return rc;
+	return lock_acquire(r, r->obj, block, timeout);
+}
+
+static int m_release(ag_req *r)
+{
+	return lock_release(r, r->obj);
+}
+
+static int m_locked(ag_req *r)
+{
+	struct lock *l = r->obj->data;
+
+	ag_reply_bool(&r->to, l->owner != NULL);
+	return 0;
+}
+
+/* ---- lock and rlock families --------------------------------------------- */
+
+static const char *const lock_options[] = { NULL };
+
+static int lock_create(ag_object *o, ag_req *r, const msgpack_object *opts)
+{
+	int rc;
+
+	rc = ag_opts_check(r, opts, lock_options);
+	if (rc < 0)
+		return rc;
+	if (lock_state_new(o, o->fam == &ag_family_rlock) < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: out of memory creating a %s",
+				      o->fam->name);
+	return 0;
+}
+
+/* No waiter and no owner are left: each holds a reference. */
+static void lock_destroy(ag_object *o)
+{
+	struct lock *l = o->data;
+
+	if (l == NULL)
+		return;
+	free(l);
+	o->data = NULL;
+	ag_object_mem(o, -(ssize_t)sizeof(*l));
+}
+
+static unsigned lock_info_count(ag_object *o)
+{
+	return lock_info_fields(o);
+}
+
+static void lock_info(ag_object *o, msgpack_packer *pk)
+{
+	lock_info_pack(o, pk);
+}
+
+/* @c is going away: if it owns the lock, release it whatever the count,
+ * count the abandonment and hand the lock to the next waiter. */
+static void lock_conn_gone(ag_object *o, ag_conn *c)
+{
+	struct lock *l = o->data;
+
+	if (l->owner != c)
+		return;
+	l->abandoned++;
+	lock_drop(o);
+}
+
+static const ag_method lock_methods[] = {
+	{ "acquire", m_acquire, 1, 3 },
+	{ "release", m_release, 1, 1 },
+	{ "locked", m_locked, 1, 1 },
+	{ NULL, NULL, 0, 0 },
+};
+
+const ag_family ag_family_lock = {
+	.name = "lock",
+	.type = AG_T_LOCK,
+	.base = NULL,
+	.methods = lock_methods,
+	.create = lock_create,
+	.destroy = lock_destroy,
+	.len = NULL,
+	.info_count = lock_info_count,
+	.info_pack = lock_info,
+	.conn_gone = lock_conn_gone,
+};
+
+const ag_family ag_family_rlock = {
+	.name = "rlock",
+	.type = AG_T_RLOCK,
+	.base = NULL,
+	.methods = lock_methods,
+	.create = lock_create,
+	.destroy = lock_destroy,
+	.len = NULL,
+	.info_count = lock_info_count,
+	.info_pack = lock_info,
+	.conn_gone = lock_conn_gone,
+};
+
+/* ---- condition ----------------------------------------------------------- */
+
+/*
+ * on_timeout of a parked wait(): it goes back for the lock, to be answered
+ * false once it holds it. A free lock has an empty queue, so it takes the
+ * lock at once and is answered here (wait.c then frees it); else it is
+ * moved to the tail of the lock's queue (and not freed).
+ */
+static void wait_timed_out(ag_waiter *w)
+{
+	struct condition *cv = w->obj->data;
+	ag_object *lk = cv->lock;
+	struct lock *l = lk->data;
+
+	if (l->owner == NULL) {
+		if (lock_take(lk, w->to.conn, (uint64_t)w->n) < 0)
+			ag_reply_error(&w->to, AGORA_ELIMIT,
+				       "out of memory taking the lock back");
+		else
+			ag_reply_bool(&w->to, false);
+		return;
+	}
+	w->aux = WANT_TIMED_OUT;
+	ag_wait_move(w, &l->waiters);
+}
+
+static int m_cond_acquire(ag_req *r)
+{
+	struct condition *cv = r->obj->data;
+	bool block;
+	double timeout;
+	int rc;
+
+	rc = block_args(r, &block, &timeout);
+	if (rc < 0)
+		return rc;
+	return lock_acquire(r, cv->lock, block, timeout);
+}
+
+static int m_cond_release(ag_req *r)
+{
+	struct condition *cv = r->obj->data;
+
+	return lock_release(r, cv->lock);
+}
+
+static int m_wait(ag_req *r)
+{
+	struct condition *cv = r->obj->data;
+	struct lock *l = cv->lock->data;
+	ag_waiter *w;
+	double timeout;
+	int rc;
+
+	rc = ag_arg_timeout(r, 1, &timeout);
+	if (rc < 0)
+		return rc;
+	rc = lock_check_owner(r, cv->lock);
+	if (rc < 0)
+		return rc;
+	w = ag_wait_park(r, &cv->waiters, timeout, wait_timed_out);
+	if (w == NULL)
+		return AGORA_ELIMIT;
+	w->aux = WANT_NOTIFY;
+	w->n = (int64_t)l->count;
+	lock_drop(cv->lock);
+	return 0;
+}
+
+/* Move the first @n waiters of @cv (all when @n < 0), in arrival order, to
+ * the tail of its lock's queue: each answers true once it holds the lock. */
+static void cond_notify(struct condition *cv, int64_t n)
+{
+	struct lock *l = cv->lock->data;
+	ag_waiter *w;
+
+	while (n != 0 && (w = TAILQ_FIRST(&cv->waiters)) != NULL) {
+		w->aux = WANT_NOTIFIED;
+		ag_wait_move(w, &l->waiters);
+		if (n > 0)
+			n--;
+	}
+}
+
+static int m_notify(ag_req *r)
+{
+	struct condition *cv = r->obj->data;
+	int64_t n;
+	int rc;
+
+	rc = ag_arg_opt_int(r, 1, 1, &n);
+	if (rc < 0)
+		return rc;
+	if (n < 0)
+		return ag_reply_error(
+		    &r->to, AGORA_EVALUE, "%.*s: n must be >= 0, not %lld",
+		    (int)r->methodlen, r->method, (long long)n);
+	rc = lock_check_owner(r, cv->lock);
+	if (rc < 0)
+		return rc;
+	cond_notify(cv, n);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int m_notify_all(ag_req *r)
+{
+	struct condition *cv = r->obj->data;
+	int rc;
+
+	rc = lock_check_owner(r, cv->lock);
+	if (rc < 0)
+		return rc;
+	cond_notify(cv, -1);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+/*
+ * Make an anonymous rlock object for a condition, as open("rlock", nil)
+ * would: a fresh id, in the id index, with one reference, which the caller
+ * owns. NULL when out of memory.
+ */
+static ag_object *anonymous_rlock(ag_server *s)
+{
+	ag_object *lk = ag_object_new(s, &ag_family_rlock);
+
+	if (lk == NULL)
+		return NULL;
+	if (lock_state_new(lk, true) < 0) {
+		ag_object_unref(lk); /* lock_destroy() takes a NULL state */
+		return NULL;
+	}
+	return lk;
+}
+
+static const char *const cond_options[] = { "lock", NULL };
+
+/*
+ * Set up a condition over the lock or rlock whose handle (on the creating
+ * connection) is the option `lock`, or over a new anonymous rlock. Returns 0,
+ * or the code answered: ARGS (unknown option, `lock` not a handle),
+ * NO_OBJECT (no such handle), TYPE (not a lock or rlock), LIMIT.
+ */
+static int cond_create(ag_object *o, ag_req *r, const msgpack_object *opts)
+{
+	const msgpack_object *h = opts ? ag_opt(opts, "lock") : NULL;
+	struct condition *cv;
+	ag_object *lk = NULL;
+	char desc[96];
+	int rc;
+
+	rc = ag_opts_check(r, opts, cond_options);
+	if (rc < 0)
+		return rc;
+	if (h != NULL && h->type != MSGPACK_OBJECT_NIL) {
+		if (h->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+			ag_obj_describe(h, desc, sizeof(desc));
+			return ag_reply_error(&r->to, AGORA_EARGS,
+					      "open: option lock must be a "
+					      "handle, not %s",
+					      desc);
+		}
+		lk = ag_conn_handle_get(r->to.conn, h->via.u64);
+		if (lk == NULL)
+			return ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+					      "open: option lock: no handle "
+					      "%llu on this connection",
+					      (unsigned long long)h->via.u64);
+		if (lk->fam != &ag_family_lock && lk->fam != &ag_family_rlock)
+			return ag_reply_error(&r->to, AGORA_ETYPE,
+					      "open: option lock: handle %llu "
+					      "is a %s, not a lock or rlock",
+					      (unsigned long long)h->via.u64,
+					      lk->fam->name);
+	}
+	cv = calloc(1, sizeof(*cv));
+	if (cv == NULL)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: out of memory creating a "
+				      "condition");
+	if (lk != NULL) {
+		ag_object_ref(lk);
+	} else {
+		lk = anonymous_rlock(r->srv);
+		if (lk == NULL) {
+			free(cv);
+			return ag_reply_error(&r->to, AGORA_ELIMIT,
+					      "open: out of memory creating a "
+					      "condition's rlock");
+		}
+	}
+	cv->lock = lk;
+	TAILQ_INIT(&cv->waiters);
+	o->data = cv;
+	ag_object_mem(o, (ssize_t)sizeof(*cv));
+	return 0;
+}
+
+/*
+ * No waiter is left (each holds a reference): let go of the lock. When the
+ * server is being freed, every object goes in no particular order and the
+ * lock may be gone already, so it is not touched.
+ */
+static void cond_destroy(ag_object *o)
+{
+	struct condition *cv = o->data;
+
+	if (cv == NULL)
+		return;
+	if (!o->srv->freeing)
+		ag_object_unref(cv->lock);
+	free(cv);
+	o->data = NULL;
+	ag_object_mem(o, -(ssize_t)sizeof(*cv));
+}
+
+/* Its lock's fields, and `lock`: the id of that lock object. */
+static unsigned cond_info_count(ag_object *o)
+{
+	struct condition *cv = o->data;
+
+	return lock_info_fields(cv->lock) + 1;
+}
+
+static void cond_info_pack(ag_object *o, msgpack_packer *pk)
+{
+	struct condition *cv = o->data;
+
+	lock_info_pack(cv->lock, pk);
+	ag_pack_str(pk, "lock");
+	msgpack_pack_uint64(pk, cv->lock->id);
+}
+
+static const ag_method cond_methods[] = {
+	{ "acquire", m_cond_acquire, 1, 3 },
+	{ "release", m_cond_release, 1, 1 },
+	{ "wait", m_wait, 1, 2 },
+	{ "notify", m_notify, 1, 2 },
+	{ "notify_all", m_notify_all, 1, 1 },
+	{ NULL, NULL, 0, 0 },
+};
+
+/* No conn_gone: the lock is held on the lock object, whose family releases
+ * it; a waiter of a closed connection is withdrawn with nothing to undo. */
+const ag_family ag_family_condition = {
+	.name = "condition",
+	.type = AG_T_CONDITION,
+	.base = NULL,
+	.methods = cond_methods,
+	.create = cond_create,
+	.destroy = cond_destroy,
+	.len = NULL,
+	.info_count = cond_info_count,
+	.info_pack = cond_info_pack,
+	.conn_gone = NULL,
+};

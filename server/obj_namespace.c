@@ -1,0 +1,252 @@
+/*
+ * obj_namespace.c - the "namespace" family: multiprocessing's Namespace, a
+ * bag of named attributes.
+ *
+ * State (struct ns): an ag_table (table.c) from the canonical bytes of the
+ * attribute name (a str) to an owned stored value (.val), in insertion
+ * order, as Python keeps an object's __dict__.
+ *
+ *   get(attr)     -> the value; KEY when there is no such attribute
+ *   set(attr, v)  -> nil; an existing attribute keeps its place
+ *   delete(attr)  -> nil; KEY when there is no such attribute
+ *   items()       -> map attr -> value, in insertion order
+ *
+ * @attr must be a str (ARGS otherwise). Lookups use ag_arg_key(), borrowed
+ * from the server's scratch buffer, copied (ag_val_dup) before ag_arg_val()
+ * may reuse that buffer. Each method validates and allocates before it
+ * changes anything. No options, and no length (as in Python).
+ * Memory accounted: the state, the table's arrays and the bytes of every
+ * name and value.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct ns {
+	ag_table t;
+	size_t bytes;     /* key.len + val.len over live entries */
+	size_t accounted; /* what ag_object_mem() has been told */
+};
+
+static void sync_mem(ag_object *o, struct ns *n)
+{
+	size_t now = sizeof(*n) + (size_t)n->t.cap * sizeof(ag_entry) +
+		     (size_t)n->t.nslots * sizeof(uint32_t) + n->bytes;
+
+	if (now != n->accounted) {
+		ag_object_mem(o, (ssize_t)now - (ssize_t)n->accounted);
+		n->accounted = now;
+	}
+}
+
+/*
+ * Look the attribute argv[1] up. Returns 0 with *ret_key (borrowed, valid
+ * until another argument helper runs), *ret_hash and *ret (the entry or
+ * NULL), or answers ARGS (not a str) and returns it.
+ */
+static int lookup(ag_req *r, struct ns *n, ag_val *ret_key, uint64_t *ret_hash,
+		  ag_entry **ret)
+{
+	ag_val key;
+	uint64_t h;
+	int rc;
+
+	if (r->argv[1].type != MSGPACK_OBJECT_STR) {
+		char desc[96];
+		ag_obj_describe(&r->argv[1], desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "%.*s: the attribute name must be a "
+				      "str, got %s",
+				      (int)r->methodlen, r->method, desc);
+	}
+	rc = ag_arg_key(r, 1, &key);
+	if (rc < 0)
+		return rc;
+	h = ag_table_hash(&n->t, &key);
+	*ret = ag_table_find(&n->t, &key, h);
+	*ret_key = key;
+	*ret_hash = h;
+	return 0;
+}
+
+static int missing(ag_req *r)
+{
+	return ag_reply_error(
+	    &r->to, AGORA_EKEY, "namespace has no attribute \"%.*s\"",
+	    (int)r->argv[1].via.str.size, r->argv[1].via.str.ptr);
+}
+
+static int oom(ag_req *r)
+{
+	return ag_reply_error(&r->to, AGORA_ELIMIT, "out of memory in %.*s",
+			      (int)r->methodlen, r->method);
+}
+
+/* ---- methods ------------------------------------------------------------- */
+
+static int m_get(ag_req *r)
+{
+	struct ns *n = r->obj->data;
+	ag_entry *e;
+	ag_val key;
+	uint64_t h;
+	int rc;
+
+	rc = lookup(r, n, &key, &h, &e);
+	if (rc < 0)
+		return rc;
+	if (e == NULL)
+		return missing(r);
+	ag_reply_val(&r->to, &e->val);
+	return 0;
+}
+
+static int m_set(ag_req *r)
+{
+	struct ns *n = r->obj->data;
+	ag_val key, owned, val;
+	ag_entry *e;
+	uint64_t h;
+	int rc;
+
+	rc = lookup(r, n, &key, &h, &e);
+	if (rc < 0)
+		return rc;
+	if (e != NULL) {
+		rc = ag_arg_val(r, 2, &val);
+		if (rc < 0)
+			return rc;
+		n->bytes += val.len;
+		n->bytes -= e->val.len;
+		ag_val_free(r->srv, &e->val);
+		e->val = val;
+	} else {
+		/* Own the name before ag_arg_val() may reuse the scratch. */
+		if (ag_val_dup(&owned, &key) < 0)
+			return oom(r);
+		rc = ag_arg_val(r, 2, &val);
+		if (rc < 0) {
+			ag_val_deinit(&owned);
+			return rc;
+		}
+		e = ag_table_add(&n->t, &owned, h);
+		if (e == NULL) {
+			ag_val_deinit(&owned); /* a str: it holds nothing */
+			ag_val_free(r->srv, &val);
+			return oom(r);
+		}
+		e->val = val;
+		n->bytes += owned.len + val.len;
+	}
+	sync_mem(r->obj, n);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int m_delete(ag_req *r)
+{
+	struct ns *n = r->obj->data;
+	ag_entry *e;
+	ag_val key;
+	uint64_t h;
+	int rc;
+
+	rc = lookup(r, n, &key, &h, &e);
+	if (rc < 0)
+		return rc;
+	if (e == NULL)
+		return missing(r);
+	n->bytes -= e->key.len + e->val.len;
+	ag_val_free(r->srv, &e->val);
+	ag_table_remove(&n->t, e);
+	sync_mem(r->obj, n);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int m_items(ag_req *r)
+{
+	struct ns *n = r->obj->data;
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+
+	msgpack_pack_map(pk, n->t.count);
+	ag_table_foreach (&n->t, e) {
+		ag_pack_val(pk, &e->key);
+		ag_pack_val(pk, &e->val);
+	}
+	return 0;
+}
+
+/* ---- family -------------------------------------------------------------- */
+
+static const char *const ns_options[] = { NULL };
+
+/* Set up an empty namespace. Returns 0, or the code answered: ARGS (any
+ * option), LIMIT (out of memory). */
+static int ns_create(ag_object *o, ag_req *r, const msgpack_object *opts)
+{
+	struct ns *n;
+	int rc;
+
+	rc = ag_opts_check(r, opts, ns_options);
+	if (rc < 0)
+		return rc;
+	n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: out of memory creating a "
+				      "namespace");
+	ag_table_init(&n->t, ag_server_seed(r->srv));
+	o->data = n;
+	sync_mem(o, n);
+	return 0;
+}
+
+static void ns_destroy(ag_object *o)
+{
+	struct ns *n = o->data;
+
+	if (n == NULL)
+		return;
+	ag_object_mem(o, -(ssize_t)n->accounted);
+	ag_table_foreach (&n->t, e)
+		ag_val_free(o->srv, &e->val);
+	ag_table_clear_vals(&n->t);
+	free(n);
+	o->data = NULL;
+}
+
+/* Like Python's Namespace, it has no len(). */
+static bool ns_len(ag_object *o, size_t *ret)
+{
+	return false;
+}
+
+static unsigned ns_info_count(ag_object *o)
+{
+	return 0;
+}
+
+static void ns_info_pack(ag_object *o, msgpack_packer *pk)
+{
+}
+
+static const ag_method ns_methods[] = {
+	{ "get", m_get, 2, 2 },       { "set", m_set, 3, 3 },
+	{ "delete", m_delete, 2, 2 }, { "items", m_items, 1, 1 },
+	{ NULL, NULL, 0, 0 },
+};
+
+const ag_family ag_family_namespace = {
+	.name = "namespace",
+	.type = AG_T_NAMESPACE,
+	.base = NULL,
+	.methods = ns_methods,
+	.create = ns_create,
+	.destroy = ns_destroy,
+	.len = ns_len,
+	.info_count = ns_info_count,
+	.info_pack = ns_info_pack,
+	.conn_gone = NULL,
+};
