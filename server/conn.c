@@ -106,6 +106,10 @@ static void schedule_flush(ag_conn *c)
  * the peer is gone. */
 static bool flush_out(ag_conn *c)
 {
+	if (c->fd < 0) { /* detached (tests, fuzzing): answers go nowhere */
+		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+		return true;
+	}
 	while (evbuffer_get_length(c->out) > 0) {
 		struct evbuffer_iovec vec[IOV_MAX_BATCH];
 		int n = evbuffer_peek(c->out, -1, NULL, vec, IOV_MAX_BATCH);
@@ -529,6 +533,8 @@ static void on_message(ag_conn *c, const msgpack_object *m)
 	}
 }
 
+static bool process_input(ag_conn *c);
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	ag_conn *c = arg;
@@ -551,7 +557,14 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	ag_reader_commit(&c->rd, (size_t)n);
+	process_input(c);
+}
 
+/* Serve every complete frame the reader holds; a connection that must end
+ * is freed here (after one try at sending its last error). Returns false
+ * then. */
+static bool process_input(ag_conn *c)
+{
 	msgpack_object m;
 	int rc;
 	while (!c->closing && (rc = ag_reader_next(&c->rd, &m)) != 0) {
@@ -571,7 +584,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		/* Send the last error if the socket takes it now, then go. */
 		flush_out(c);
 		ag_conn_free(c);
+		return false;
 	}
+	return true;
 }
 
 static void on_auth_timeout(evutil_socket_t fd, short what, void *arg)
@@ -700,6 +715,47 @@ void ag_conn_free(ag_conn *c)
 	if (c->out)
 		evbuffer_free(c->out);
 	ag_reader_deinit(&c->rd);
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	free(c);
+}
+
+/* ---- detached connections (fuzzing and tests) ------------------------------
+ */
+
+ag_conn *ag_conn_new_detached(ag_server *s, bool authenticated)
+{
+	ag_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || ag_reader_init(&c->rd, AG_PREAUTH_MAX_MESSAGE) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->srv = s;
+	c->fd = -1;
+	c->id = ++s->next_conn_id;
+	TAILQ_INIT(&c->waiters);
+	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	s->nconns++;
+	c->out = evbuffer_new();
+	c->wev = event_new(s->base, -1, EV_WRITE, on_writable, c);
+	if (c->out == NULL || c->wev == NULL) {
+		ag_conn_free(c);
+		return NULL;
+	}
+	msgpack_packer_init(&c->pk, c->out, out_write);
+	if (authenticated) {
+		c->state = ST_READY;
+		ag_reader_set_max(&c->rd, s->max_message);
+	}
+	return c;
+}
+
+bool ag_conn_feed(ag_conn *c, const void *data, size_t len)
+{
+	if (ag_reader_feed(&c->rd, data, len) < 0) {
+		ag_conn_free(c);
+		return false;
+	}
+	return process_input(c);
 }

@@ -353,6 +353,20 @@ void ag_conns_shutdown(ag_server *s);
 /* Free every connection of @s. */
 void ag_conns_free_all(ag_server *s);
 
+/*
+ * Testing hooks (fuzz targets, unit tests): a connection without a socket,
+ * whose answers are discarded, fed bytes by the caller. With
+ * @authenticated it starts past the handshake. ag_conn_feed() returns false
+ * when the bytes ended the connection, which is then freed.
+ */
+ag_conn *ag_conn_new_detached(ag_server *s, bool authenticated);
+bool ag_conn_feed(ag_conn *c, const void *data, size_t len);
+/* A server with no listener and no signal, for the hooks above; free it
+ * with agora_server_free(). Runs pending callbacks with
+ * ag_server_run_pending(). */
+int ag_server_new_detached(const void *key, size_t keylen, ag_server **ret);
+void ag_server_run_pending(ag_server *s);
+
 /* Dispatch one authenticated request. */
 void ag_dispatch(ag_conn *c, uint32_t msgid, const msgpack_object *method,
 		 const msgpack_object *params);

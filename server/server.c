@@ -28,6 +28,8 @@
 #include "internal.h"
 
 #define MAX_SIGNALS 8
+/* The listen list of a server made by ag_server_new_detached(). */
+static const char *const DETACHED[1];
 
 struct ag_listener {
 	ag_listener *next;
@@ -325,7 +327,7 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	if (cfg == NULL || cfg->key == NULL || cfg->keylen < 16)
 		return errf(err, errlen, AGORA_EINVAL,
 			    "the authkey must be at least 16 bytes");
-	if (cfg->nlisten == 0)
+	if (cfg->nlisten == 0 && cfg->listen != DETACHED)
 		return errf(err, errlen, AGORA_EINVAL,
 			    "no address to listen on");
 	s = calloc(1, sizeof(*s) + sizeof(server_ext));
@@ -466,4 +468,19 @@ void agora_server_free(agora_server *s)
 		free(s->key);
 	}
 	free(s);
+}
+
+int ag_server_new_detached(const void *key, size_t keylen, ag_server **ret)
+{
+	agora_server_config cfg = { 0 };
+
+	cfg.listen = DETACHED;
+	cfg.key = key;
+	cfg.keylen = keylen;
+	return agora_server_new(&cfg, ret, NULL, 0);
+}
+
+void ag_server_run_pending(ag_server *s)
+{
+	event_base_loop(s->base, EVLOOP_NONBLOCK);
 }
