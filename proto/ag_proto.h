@@ -179,6 +179,34 @@ typedef struct ag_val {
 } ag_val;
 
 /*
+ * Read a value only through these, never through its fields: the layout is
+ * private to value.c and may keep small values inline.
+ */
+static inline const uint8_t *ag_val_bytes(const ag_val *v)
+{
+	return v->data;
+}
+static inline uint32_t ag_val_len(const ag_val *v)
+{
+	return v->len;
+}
+static inline uint32_t ag_val_flags(const ag_val *v)
+{
+	return v->flags;
+}
+/* True for a value that holds nothing (zeroed, freed, or moved out). */
+static inline bool ag_val_is_empty(const ag_val *v)
+{
+	return v->data == NULL;
+}
+/* A borrowed view of @len bytes at @p (keys for lookups): never freed. */
+static inline ag_val ag_val_view(const void *p, uint32_t len, uint32_t flags)
+{
+	ag_val v = { (uint8_t *)p, len, flags };
+	return v;
+}
+
+/*
  * Canonical encoding of @o appended to @b; *ret_flags gets AG_VAL_*.
  * Returns 0, AGORA_ENOMEM, or AGORA_EVALUE for an ext 1 whose data is not
  * 8 bytes.
