@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "agora_errors.h"
 
@@ -163,7 +164,8 @@ size_t ag_key_trim(const char *data, size_t len);
 /* ---- values -------------------------------------------------------------- */
 
 /*
- * A stored value: its canonical MessagePack bytes, owned. Canonical means
+ * A stored value: its canonical MessagePack bytes, owned (or borrowed, for a
+ * view made by ag_val_view() to look a key up). Canonical means
  * integers in their shortest form (whatever width the client used) and
  * float32 widened to float64, so that equal values of section 5 have equal
  * bytes -- except maps, whose entry order may differ: AG_VAL_MAP marks a value
@@ -172,11 +174,26 @@ size_t ag_key_trim(const char *data, size_t len);
 #define AG_VAL_MAP 0x1u /* holds a map somewhere */
 #define AG_VAL_REF 0x2u /* holds an ext 1 reference somewhere */
 
+/*
+ * The layout is private to value.c and the accessors below. b[] holds the
+ * bytes themselves when they fit (AG_VAL_INLINE_MAX: every integer and
+ * float, short strings), else a pointer to them: owned heap bytes, or a
+ * borrowed view's. meta packs the length (low AG_VAL_LEN_BITS bits), the
+ * AG_VAL_* flags and the two internal bits below. An empty value is all
+ * zero. Inline bytes move with the struct: a pointer from ag_val_bytes()
+ * is valid only while the value stays where it is.
+ */
+#define AG_VAL_INLINE_MAX 12u
+#define AG_VAL_LEN_BITS 28
+#define AG_VAL_MAX_LEN ((UINT32_C(1) << AG_VAL_LEN_BITS) - 1)
+#define AG_VAL_META_INLINE (UINT32_C(1) << 30)   /* bytes in b[] */
+#define AG_VAL_META_BORROWED (UINT32_C(1) << 31) /* a view: never freed */
+
 typedef struct ag_val {
-	uint8_t *data;
-	uint32_t len;
-	uint32_t flags;
+	_Alignas(8) uint8_t b[AG_VAL_INLINE_MAX];
+	uint32_t meta;
 } ag_val;
+_Static_assert(sizeof(ag_val) == 16, "ag_val is 16 bytes");
 
 /*
  * Read a value only through these, never through its fields: the layout is
@@ -184,25 +201,46 @@ typedef struct ag_val {
  */
 static inline const uint8_t *ag_val_bytes(const ag_val *v)
 {
-	return v->data;
+	const uint8_t *p;
+
+	if (v->meta & AG_VAL_META_INLINE)
+		return v->b;
+	memcpy(&p, v->b, sizeof(p));
+	return p;
 }
 static inline uint32_t ag_val_len(const ag_val *v)
 {
-	return v->len;
+	return v->meta & AG_VAL_MAX_LEN;
 }
 static inline uint32_t ag_val_flags(const ag_val *v)
 {
-	return v->flags;
+	return (v->meta >> AG_VAL_LEN_BITS) & (AG_VAL_MAP | AG_VAL_REF);
 }
 /* True for a value that holds nothing (zeroed, freed, or moved out). */
 static inline bool ag_val_is_empty(const ag_val *v)
 {
-	return v->data == NULL;
+	return v->meta == 0;
 }
-/* A borrowed view of @len bytes at @p (keys for lookups): never freed. */
+/* Bytes @v holds on the heap beyond its struct (0 inline or borrowed). */
+static inline size_t ag_val_heap(const ag_val *v)
+{
+	return (v->meta & (AG_VAL_META_INLINE | AG_VAL_META_BORROWED))
+		   ? 0
+		   : ag_val_len(v);
+}
+/*
+ * A borrowed view of @len (<= AG_VAL_MAX_LEN) bytes at @p, for lookup keys:
+ * never freed by ag_val_deinit(), valid while the bytes are.
+ */
 static inline ag_val ag_val_view(const void *p, uint32_t len, uint32_t flags)
 {
-	ag_val v = { (uint8_t *)p, len, flags };
+	ag_val v;
+
+	memset(&v, 0, sizeof(v));
+	memcpy(v.b, &p, sizeof(p));
+	v.meta = (len & AG_VAL_MAX_LEN) |
+		 ((flags & (AG_VAL_MAP | AG_VAL_REF)) << AG_VAL_LEN_BITS) |
+		 AG_VAL_META_BORROWED;
 	return v;
 }
 
@@ -212,12 +250,26 @@ static inline ag_val ag_val_view(const void *p, uint32_t len, uint32_t flags)
  * 8 bytes.
  */
 int ag_val_encode(ag_buf *b, const msgpack_object *o, uint32_t *ret_flags);
-/* A new owned ag_val holding the canonical copy of @o. Same returns. */
+/*
+ * A new owned ag_val holding the canonical copy of @o; no allocation when
+ * it fits inline. Same returns, and AGORA_ELIMIT beyond AG_VAL_MAX_LEN.
+ */
 int ag_val_from_obj(ag_val *ret, const msgpack_object *o);
-/* Owned copy of a value. 0 or AGORA_ENOMEM. */
+/*
+ * An owned value holding a copy of the @len canonical bytes at @p with the
+ * AG_VAL_* @flags. Returns 0, AGORA_ENOMEM, or AGORA_ELIMIT beyond
+ * AG_VAL_MAX_LEN; never allocates for AG_VAL_INLINE_MAX bytes or fewer.
+ */
+int ag_val_from_bytes(ag_val *ret, const void *p, size_t len, uint32_t flags);
+/* Owned copy of a value (a view's bytes are copied). 0 or AGORA_ENOMEM. */
 int ag_val_dup(ag_val *ret, const ag_val *v);
+/* Free what @v owns (nothing for a view) and leave it empty. NULL is ok. */
 void ag_val_deinit(ag_val *v);
-/* Decode @v into @z. Returns 0 or AGORA_ENOMEM. */
+/*
+ * Decode @v into @z. Returns 0 or AGORA_ENOMEM. The str, bin and ext of
+ * *ret point into @v's bytes, which for an inline value are inside *v
+ * itself: keep @v where it is, unchanged, while *ret is in use.
+ */
 int ag_val_unpack(const ag_val *v, msgpack_zone *z, msgpack_object *ret);
 /* Section 5 equality. */
 bool ag_val_equal(const ag_val *a, const ag_val *b);

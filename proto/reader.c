@@ -84,12 +84,16 @@ void ag_reader_commit(ag_reader *r, size_t n)
 int ag_reader_feed(ag_reader *r, const void *data, size_t len)
 {
 	size_t avail;
-	char *p = ag_reader_space(r, len, &avail);
+	char *p;
 
+	/* Nothing to add: a reader that never allocated has no space to
+	 * offer (r->buf is NULL), which must not read as out of memory. */
+	if (len == 0)
+		return 0;
+	p = ag_reader_space(r, len, &avail);
 	if (p == NULL)
 		return AGORA_ENOMEM;
-	if (len > 0)
-		memcpy(p, data, len);
+	memcpy(p, data, len);
 	ag_reader_commit(r, len);
 	return 0;
 }

@@ -6,6 +6,12 @@
  * bytes, so equality is memcmp() and hashing hashes bytes -- except for
  * values holding a map, whose entries may come in any order; those are
  * decoded and compared structurally (AG_VAL_MAP marks them).
+ *
+ * Representation (ag_proto.h): up to AG_VAL_INLINE_MAX bytes live inside the
+ * 16-byte ag_val, zero-padded, so every integer and float and short strings
+ * cost no allocation; longer values are one malloc'd block of exactly their
+ * length. A view (ag_val_view) borrows bytes it never frees. Only this file
+ * builds owned values; everything else reads them through the accessors.
  */
 #include <math.h>
 #include <stdio.h>
@@ -90,56 +96,121 @@ int ag_val_encode(ag_buf *b, const msgpack_object *o, uint32_t *ret_flags)
 	return 0;
 }
 
+/* The meta word of an owned value of @len bytes with AG_VAL_* @flags. */
+static uint32_t meta_of(size_t len, uint32_t flags, uint32_t bits)
+{
+	return (uint32_t)len |
+	       ((flags & (AG_VAL_MAP | AG_VAL_REF)) << AG_VAL_LEN_BITS) | bits;
+}
+
+int ag_val_from_bytes(ag_val *ret, const void *p, size_t len, uint32_t flags)
+{
+	ag_val v;
+
+	if (len > AG_VAL_MAX_LEN)
+		return AGORA_ELIMIT;
+	/* Zeroed first: the unused tail of b[] is zero, so inline values of
+	 * equal bytes are equal structs. */
+	memset(&v, 0, sizeof(v));
+	if (len <= AG_VAL_INLINE_MAX) {
+		if (len > 0)
+			memcpy(v.b, p, len);
+		v.meta = meta_of(len, flags, AG_VAL_META_INLINE);
+	} else {
+		uint8_t *q = malloc(len);
+
+		if (q == NULL)
+			return AGORA_ENOMEM;
+		memcpy(q, p, len);
+		memcpy(v.b, &q, sizeof(q));
+		v.meta = meta_of(len, flags, 0);
+	}
+	*ret = v;
+	return 0;
+}
+
+/*
+ * A packer sink that keeps the first AG_VAL_INLINE_MAX bytes on the stack
+ * and spills into an ag_buf only beyond them, so a small value is encoded
+ * without touching the heap.
+ */
+typedef struct small_sink {
+	uint8_t small[AG_VAL_INLINE_MAX];
+	size_t n; /* bytes in small[], while spill is unused */
+	ag_buf spill;
+} small_sink;
+
+static int small_write(void *data, const char *buf, size_t len)
+{
+	small_sink *s = data;
+
+	if (s->spill.data == NULL && s->n + len <= sizeof(s->small)) {
+		if (len > 0) /* an empty body may come with a NULL @buf */
+			memcpy(s->small + s->n, buf, len);
+		s->n += len;
+		return 0;
+	}
+	if (s->spill.data == NULL && s->n > 0 &&
+	    ag_buf_append(&s->spill, s->small, s->n) < 0)
+		return -1;
+	return ag_buf_append(&s->spill, buf, len) == 0 ? 0 : -1;
+}
+
 int ag_val_from_obj(ag_val *ret, const msgpack_object *o)
 {
-	ag_buf b;
-	uint32_t flags;
+	msgpack_packer pk;
+	small_sink s;
+	uint32_t flags = 0;
+	ag_val v;
 	int rc;
 
-	ag_buf_init(&b);
-	rc = ag_val_encode(&b, o, &flags);
-	if (rc == 0 && b.len > UINT32_MAX)
+	s.n = 0;
+	ag_buf_init(&s.spill);
+	msgpack_packer_init(&pk, &s, small_write);
+	rc = encode(&pk, o, &flags);
+	if (rc == -1 || s.spill.oom)
+		rc = AGORA_ENOMEM;
+	if (rc == 0 && s.spill.data == NULL) {
+		rc = ag_val_from_bytes(ret, s.small, s.n, flags);
+	} else if (rc == 0 && s.spill.len > AG_VAL_MAX_LEN) {
 		rc = AGORA_ELIMIT;
-	if (rc < 0) {
-		ag_buf_deinit(&b);
-		return rc;
+	} else if (rc == 0) {
+		/* Give back the slack of the doubling buffer: values are
+		 * kept long. */
+		uint8_t *p = realloc(s.spill.data, s.spill.len);
+
+		if (p == NULL)
+			p = (uint8_t *)s.spill.data;
+		memset(&v, 0, sizeof(v));
+		memcpy(v.b, &p, sizeof(p));
+		v.meta = meta_of(s.spill.len, flags, 0);
+		*ret = v;
+		return 0;
 	}
-	/* Give back the slack of the doubling buffer: values are kept long. */
-	uint8_t *p = realloc(b.data, b.len ? b.len : 1);
-	ret->data = p ? p : (uint8_t *)b.data;
-	ret->len = (uint32_t)b.len;
-	ret->flags = flags;
-	return 0;
+	ag_buf_deinit(&s.spill);
+	return rc;
 }
 
 int ag_val_dup(ag_val *ret, const ag_val *v)
 {
-	uint8_t *p = malloc(v->len ? v->len : 1);
-
-	if (p == NULL)
-		return AGORA_ENOMEM;
-	memcpy(p, v->data, v->len);
-	ret->data = p;
-	ret->len = v->len;
-	ret->flags = v->flags;
-	return 0;
+	return ag_val_from_bytes(ret, ag_val_bytes(v), ag_val_len(v),
+				 ag_val_flags(v));
 }
 
 void ag_val_deinit(ag_val *v)
 {
 	if (v == NULL)
 		return;
-	free(v->data);
-	v->data = NULL;
-	v->len = 0;
-	v->flags = 0;
+	if (ag_val_heap(v) > 0)
+		free((void *)ag_val_bytes(v));
+	memset(v, 0, sizeof(*v));
 }
 
 int ag_val_unpack(const ag_val *v, msgpack_zone *z, msgpack_object *ret)
 {
 	size_t off = 0;
-	msgpack_unpack_return ur =
-	    msgpack_unpack((const char *)v->data, v->len, &off, z, ret);
+	msgpack_unpack_return ur = msgpack_unpack((const char *)ag_val_bytes(v),
+						  ag_val_len(v), &off, z, ret);
 
 	if (ur == MSGPACK_UNPACK_SUCCESS)
 		return 0;
@@ -175,14 +246,18 @@ bool ag_obj_equal(const msgpack_object *a, const msgpack_object *b)
 		return a->via.i64 == b->via.i64;
 	case MSGPACK_OBJECT_STR:
 	case MSGPACK_OBJECT_BIN:
+		/* msgpack-c may leave ptr NULL when size is 0, and
+		 * memcmp(NULL, ...) is undefined even for 0 bytes. */
 		return a->via.str.size == b->via.str.size &&
-		       memcmp(a->via.str.ptr, b->via.str.ptr,
-			      a->via.str.size) == 0;
+		       (a->via.str.size == 0 ||
+			memcmp(a->via.str.ptr, b->via.str.ptr,
+			       a->via.str.size) == 0);
 	case MSGPACK_OBJECT_EXT:
 		return a->via.ext.type == b->via.ext.type &&
 		       a->via.ext.size == b->via.ext.size &&
-		       memcmp(a->via.ext.ptr, b->via.ext.ptr,
-			      a->via.ext.size) == 0;
+		       (a->via.ext.size == 0 ||
+			memcmp(a->via.ext.ptr, b->via.ext.ptr,
+			       a->via.ext.size) == 0);
 	case MSGPACK_OBJECT_ARRAY:
 		if (a->via.array.size != b->via.array.size)
 			return false;
@@ -216,10 +291,13 @@ bool ag_obj_equal(const msgpack_object *a, const msgpack_object *b)
 
 bool ag_val_equal(const ag_val *a, const ag_val *b)
 {
-	if (((a->flags | b->flags) & AG_VAL_MAP) == 0)
-		return a->len == b->len &&
-		       memcmp(a->data, b->data, a->len) == 0;
-	if ((a->flags & AG_VAL_MAP) != (b->flags & AG_VAL_MAP))
+	uint32_t af = ag_val_flags(a), bf = ag_val_flags(b);
+
+	if (((af | bf) & AG_VAL_MAP) == 0)
+		return ag_val_len(a) == ag_val_len(b) &&
+		       memcmp(ag_val_bytes(a), ag_val_bytes(b),
+			      ag_val_len(a)) == 0;
+	if ((af & AG_VAL_MAP) != (bf & AG_VAL_MAP))
 		return false;
 
 	msgpack_zone z;
@@ -248,12 +326,12 @@ uint64_t ag_val_hash(const ag_val *v, uint64_t seed)
 {
 	/* Values holding a map are never dict keys (unhashable, as in
 	 * Python); one hash for all of them keeps equal values equal. */
-	if (v->flags & AG_VAL_MAP)
+	if (ag_val_flags(v) & AG_VAL_MAP)
 		return mix(seed ^ 0x6d6170);
 
-	uint64_t h = seed ^ (v->len * 0x9e3779b97f4a7c15ULL);
-	const uint8_t *p = v->data;
-	size_t n = v->len;
+	uint64_t h = seed ^ (ag_val_len(v) * 0x9e3779b97f4a7c15ULL);
+	const uint8_t *p = ag_val_bytes(v);
+	size_t n = ag_val_len(v);
 
 	while (n >= 8) {
 		uint64_t k;

@@ -151,6 +151,12 @@ static int val_error(ag_req *r, uint32_t i, int rc)
 				      "%.*s: param %u holds an ext 1 reference "
 				      "whose data is not 8 bytes",
 				      (int)r->methodlen, r->method, i);
+	if (rc == AGORA_ELIMIT)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "%.*s: param %u is larger than %u bytes "
+				      "once encoded",
+				      (int)r->methodlen, r->method, i,
+				      (unsigned)AG_VAL_MAX_LEN);
 	return ag_reply_error(&r->to, AGORA_ELIMIT,
 			      "%.*s: out of memory storing param %u",
 			      (int)r->methodlen, r->method, i);
@@ -168,6 +174,15 @@ int ag_arg_val(ag_req *r, uint32_t i, ag_val *ret)
 	rc = ag_val_from_obj(ret, o);
 	if (rc < 0)
 		return val_error(r, i, rc);
+	if (r->srv->max_memory &&
+	    r->srv->memory + ag_val_len(ret) > r->srv->max_memory) {
+		ag_val_deinit(ret);
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "%.*s: storing %u more bytes would pass "
+				      "the server's memory limit of %zu bytes",
+				      (int)r->methodlen, r->method,
+				      ag_val_len(ret), r->srv->max_memory);
+	}
 	/* A stored value holds what its references name. */
 	rc = ag_val_hold(r, ret);
 	if (rc < 0)
@@ -198,16 +213,28 @@ int ag_arg_key(ag_req *r, uint32_t i, ag_val *ret)
 				      "map)",
 				      (int)r->methodlen, r->method, desc);
 	}
-	/* The scratch buffer may move on the next key of this request; the
-	 * zone never moves until the request ends, so the key lives there. */
-	void *p = msgpack_zone_malloc(ag_server_zone(r->srv), b->len - at + 1);
-	if (p == NULL)
+	size_t len = b->len - at;
+
+	if (len > AG_VAL_MAX_LEN) {
+		b->len = at;
+		return val_error(r, i, AGORA_ELIMIT);
+	}
+	/* A short key fits inline in *ret itself (no allocation). A longer
+	 * one: the scratch buffer may move on the next key of this request;
+	 * the zone never moves until the request ends, so it lives there. */
+	if (len <= AG_VAL_INLINE_MAX) {
+		rc = ag_val_from_bytes(ret, b->data + at, len, flags);
+		b->len = at;
+		return rc < 0 ? val_error(r, i, rc) : 0;
+	}
+	void *p = msgpack_zone_malloc(ag_server_zone(r->srv), len);
+	if (p == NULL) {
+		b->len = at;
 		return val_error(r, i, AGORA_ENOMEM);
-	memcpy(p, b->data + at, b->len - at);
-	ret->data = p;
-	ret->len = (uint32_t)(b->len - at);
+	}
+	memcpy(p, b->data + at, len);
 	b->len = at;
-	ret->flags = flags;
+	*ret = ag_val_view(p, (uint32_t)len, flags);
 	return 0;
 }
 
@@ -248,4 +275,17 @@ int ag_opts_check(ag_req *r, const msgpack_object *opts,
 		}
 	}
 	return 0;
+}
+
+int ag_items_check(ag_req *r, size_t have, size_t adding)
+{
+	size_t max = r->srv->max_items;
+
+	if (max == 0 || (adding <= max && have <= max - adding))
+		return 0;
+	return ag_reply_error(
+	    &r->to, AGORA_ELIMIT,
+	    "%.*s: a %s holds at most %zu items (the server's "
+	    "--max-items); it has %zu",
+	    (int)r->methodlen, r->method, r->obj->fam->name, max, have);
 }

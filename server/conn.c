@@ -7,7 +7,7 @@
  * and "auth" are served, under the 1 KiB pre-authentication frame limit and
  * the auth timer. Afterwards every request goes to ag_dispatch().
  *
- * Writing: replies are packed into the connection's output evbuffer, and the
+ * Writing: replies are packed into the connection's output buffer, and the
  * write event is activated once; its callback runs after this loop turn's
  * other callbacks, so all replies of a turn leave in one sendmsg(2).
  * MSG_NOSIGNAL keeps a vanished peer from raising SIGPIPE in a program that
@@ -19,12 +19,13 @@
  * releases its handles (and, through the families, what it owned).
  */
 #include <errno.h>
-#include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
@@ -46,8 +47,11 @@ struct ag_conn {
 	bool closing;    /* stop serving; free once the callback returns */
 	bool over_limit; /* past max_connections: answer LIMIT, then close */
 	bool flush_scheduled;
+	bool overflowed;  /* passed max_output: answers are dropped */
+	unsigned nparked; /* its requests parked now (max_parked) */
 	struct event *rev, *wev, *auth_timer;
-	struct evbuffer *out;
+	ag_buf out; /* answers not yet sent: [out_sent, out.len) */
+	size_t out_sent;
 	msgpack_packer pk;
 	ag_reader rd;
 	uint8_t cnonce[AG_NONCE_LEN];
@@ -63,6 +67,7 @@ struct ag_conn {
 	bool going; /* being freed: unhold calls are ignored */
 	bool have_peer;
 	int64_t peer_pid, peer_uid;
+	char peer[80]; /* "pid 12 uid 1000" or "127.0.0.1:5000", for logs */
 	TAILQ_ENTRY(ag_conn) link;
 };
 
@@ -86,12 +91,28 @@ struct ag_waitq *ag_conn_waiters(ag_conn *c)
 	return &c->waiters;
 }
 
+bool ag_conn_park_allowed(const ag_conn *c)
+{
+	return c->nparked < c->srv->max_parked;
+}
+
+void ag_conn_parked(ag_conn *c, int delta)
+{
+	c->nparked += (unsigned)delta;
+}
+
 /* ---- output ----------------------------------------------------------------
  */
 
-static int out_write(void *data, const char *buf, size_t len)
+/* Answers that fail to fit (out of memory) would leave a torn message on
+ * the stream: the connection is then ended (see process_input and
+ * on_writable). The buffer is kept between turns, so steady traffic
+ * allocates nothing. */
+#define OUT_KEEP ((size_t)1 << 20) /* larger buffers are freed when empty */
+
+static size_t out_pending(const ag_conn *c)
 {
-	return evbuffer_add(data, buf, len);
+	return c->out.len - c->out_sent;
 }
 
 static void schedule_flush(ag_conn *c)
@@ -106,26 +127,13 @@ static void schedule_flush(ag_conn *c)
  * the peer is gone. */
 static bool flush_out(ag_conn *c)
 {
-	if (c->fd < 0) { /* detached (tests, fuzzing): answers go nowhere */
-		evbuffer_drain(c->out, evbuffer_get_length(c->out));
-		return true;
-	}
-	while (evbuffer_get_length(c->out) > 0) {
-		struct evbuffer_iovec vec[IOV_MAX_BATCH];
-		int n = evbuffer_peek(c->out, -1, NULL, vec, IOV_MAX_BATCH);
-		struct iovec iov[IOV_MAX_BATCH];
-		struct msghdr mh;
-
-		if (n > IOV_MAX_BATCH)
-			n = IOV_MAX_BATCH;
-		for (int i = 0; i < n; i++) {
-			iov[i].iov_base = vec[i].iov_base;
-			iov[i].iov_len = vec[i].iov_len;
-		}
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = iov;
-		mh.msg_iovlen = (size_t)n;
-		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+	if (c->out.oom)
+		return false;
+	if (c->fd < 0) /* detached (tests, fuzzing): answers go nowhere */
+		c->out_sent = c->out.len;
+	while (out_pending(c) > 0) {
+		ssize_t w = send(c->fd, c->out.data + c->out_sent,
+				 out_pending(c), MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -136,8 +144,11 @@ static bool flush_out(ag_conn *c)
 			}
 			return false;
 		}
-		evbuffer_drain(c->out, (size_t)w);
+		c->out_sent += (size_t)w;
 	}
+	c->out.len = c->out_sent = 0;
+	if (c->out.cap > OUT_KEEP)
+		ag_buf_deinit(&c->out);
 	return true;
 }
 
@@ -191,7 +202,7 @@ void ag_reply_double(const ag_target *t, double v)
 void ag_pack_val(msgpack_packer *pk, const ag_val *v)
 {
 	/* Stored bytes are already one canonical MessagePack object. */
-	pk->callback(pk->data, (const char *)v->data, v->len);
+	pk->callback(pk->data, (const char *)ag_val_bytes(v), ag_val_len(v));
 }
 
 void ag_reply_val(const ag_target *t, const ag_val *v)
@@ -234,7 +245,8 @@ static void fail_conn(ag_conn *c, bool have_msgid, uint32_t msgid, int rc,
 		va_end(ap);
 	}
 	c->closing = true;
-	event_del(c->rev);
+	if (c->rev != NULL) /* NULL on a detached connection */
+		event_del(c->rev);
 }
 
 /* ---- handles ---------------------------------------------------------------
@@ -430,13 +442,17 @@ static void on_auth(ag_conn *c, uint32_t msgid, const msgpack_object *params)
 		fail_conn(c, true, msgid, AGORA_EAUTH,
 			  "auth: the proof does not match this server's "
 			  "authkey");
-		ag_server_logf(s, "connection %llu: authentication failed",
-			       (unsigned long long)c->id);
+		ag_server_logf(s,
+			       "connection %llu from %s: authentication "
+			       "failed",
+			       (unsigned long long)c->id, c->peer);
 		return;
 	}
 	c->state = ST_READY;
-	event_free(c->auth_timer);
-	c->auth_timer = NULL;
+	if (c->auth_timer != NULL) { /* NULL on a detached connection */
+		event_free(c->auth_timer);
+		c->auth_timer = NULL;
+	}
 	ag_reader_set_max(&c->rd, s->max_message);
 	ag_reply_bool(&(ag_target){ c, msgid }, true);
 }
@@ -568,6 +584,20 @@ static bool process_input(ag_conn *c)
 	msgpack_object m;
 	int rc;
 	while (!c->closing && (rc = ag_reader_next(&c->rd, &m)) != 0) {
+		/* A client that sends more while more than max_output of its
+		 * answers lie unread is cut off: it cannot make the server
+		 * hold an unbounded backlog. One large answer to a client that
+		 * reads is not affected. */
+		if (out_pending(c) > c->srv->max_output) {
+			ag_server_logf(c->srv,
+				       "connection %llu: more than %zu bytes "
+				       "of answers unread; closing it",
+				       (unsigned long long)c->id,
+				       c->srv->max_output);
+			c->overflowed = true;
+			c->closing = true;
+			break;
+		}
 		if (rc < 0) {
 			uint32_t msgid = 0;
 			bool have = peek_msgid(c, &msgid);
@@ -581,8 +611,10 @@ static bool process_input(ag_conn *c)
 		on_message(c, &m);
 	}
 	if (c->closing) {
-		/* Send the last error if the socket takes it now, then go. */
-		flush_out(c);
+		/* Send the last error if the socket takes it now, then go;
+		 * a cut-off backlog is dropped. */
+		if (!c->overflowed)
+			flush_out(c);
 		ag_conn_free(c);
 		return false;
 	}
@@ -593,12 +625,14 @@ static void on_auth_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	ag_conn *c = arg;
 
-	ag_server_logf(c->srv, "connection %llu: no authentication within %g s",
-		       (unsigned long long)c->id, c->srv->auth_timeout);
+	ag_server_logf(
+	    c->srv, "connection %llu from %s: no authentication within %g s",
+	    (unsigned long long)c->id, c->peer, c->srv->auth_timeout);
 	ag_conn_free(c);
 }
 
-void ag_conn_accept(ag_server *s, int fd, bool is_unix)
+void ag_conn_accept(ag_server *s, int fd, bool is_unix,
+		    const struct sockaddr *sa, int salen)
 {
 	ag_conn *c = calloc(1, sizeof(*c));
 
@@ -612,18 +646,17 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix)
 	c->is_unix = is_unix;
 	c->id = ++s->next_conn_id;
 	TAILQ_INIT(&c->waiters);
-	c->out = evbuffer_new();
+	ag_buf_init(&c->out);
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
 	c->wev = event_new(s->base, fd, EV_WRITE, on_writable, c);
 	c->auth_timer = evtimer_new(s->base, on_auth_timeout, c);
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
-	if (c->out == NULL || c->rev == NULL || c->wev == NULL ||
-	    c->auth_timer == NULL) {
+	if (c->rev == NULL || c->wev == NULL || c->auth_timer == NULL) {
 		ag_conn_free(c);
 		return;
 	}
-	msgpack_packer_init(&c->pk, c->out, out_write);
+	msgpack_packer_init(&c->pk, &c->out, ag_buf_write);
 	if (!is_unix) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -637,8 +670,17 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix)
 			c->have_peer = true;
 			c->peer_pid = cred.pid;
 			c->peer_uid = cred.uid;
+			snprintf(c->peer, sizeof(c->peer), "pid %lld uid %lld",
+				 (long long)cred.pid, (long long)cred.uid);
 		}
+	} else {
+		char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+		getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port,
+			    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
 	}
+	if (c->peer[0] == '\0')
+		snprintf(c->peer, sizeof(c->peer), "an unknown peer");
 
 	struct timeval tv = { (time_t)s->auth_timeout,
 			      (suseconds_t)((s->auth_timeout -
@@ -712,8 +754,7 @@ void ag_conn_free(ag_conn *c)
 		event_free(c->wev);
 	if (c->auth_timer)
 		event_free(c->auth_timer);
-	if (c->out)
-		evbuffer_free(c->out);
+	ag_buf_deinit(&c->out);
 	ag_reader_deinit(&c->rd);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -737,13 +778,13 @@ ag_conn *ag_conn_new_detached(ag_server *s, bool authenticated)
 	TAILQ_INIT(&c->waiters);
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
-	c->out = evbuffer_new();
+	ag_buf_init(&c->out);
 	c->wev = event_new(s->base, -1, EV_WRITE, on_writable, c);
-	if (c->out == NULL || c->wev == NULL) {
+	if (c->wev == NULL) {
 		ag_conn_free(c);
 		return NULL;
 	}
-	msgpack_packer_init(&c->pk, c->out, out_write);
+	msgpack_packer_init(&c->pk, &c->out, ag_buf_write);
 	if (authenticated) {
 		c->state = ST_READY;
 		ag_reader_set_max(&c->rd, s->max_message);

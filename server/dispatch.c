@@ -38,7 +38,7 @@ static int srv_ping(ag_req *r)
 
 static const ag_method server_methods[] = {
 	{ "open", ag_registry_open, 2, 3 },
-	{ "open_ref", ag_registry_open_ref, 1, 1 },
+	{ "open_ref", ag_registry_open_ref, 1, 2 },
 	{ "close", srv_close, 1, 1 },
 	{ "drop", ag_registry_drop, 1, 1 },
 	{ "ls", ag_registry_ls, 0, 0 },

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "agora_server.h"
@@ -39,11 +40,12 @@ TAILQ_HEAD(ag_connq, ag_conn);
 /*
  * An insertion-ordered hash table of ag_val keys, laid out as Python's dict:
  * a dense array of entries in insertion order plus an index of slots. Used by
- * dict and namespace (value in .val) and by the registry's names (.ptr).
- * A deleted entry keeps its place with key.data == NULL until compaction.
+ * dict and namespace (value in .val) and by the registry's names and ids
+ * (.ptr). A deleted entry keeps its place with an empty key until
+ * compaction. No hash is stored: the table recomputes it from the key when
+ * it needs one (growing, removing), which keeps an entry at 32 bytes.
  */
 typedef struct ag_entry {
-	uint64_t hash;
 	ag_val key;
 	union {
 		ag_val val;
@@ -56,7 +58,7 @@ typedef struct ag_table {
 	uint32_t used;   /* entries[0..used) in use or deleted */
 	uint32_t count;  /* live entries */
 	uint32_t cap;    /* entries allocated */
-	uint32_t *slots; /* 0 empty, UINT32_MAX deleted, else entry index + 1 */
+	uint32_t *slots; /* 0 empty, else entry index + 1 */
 	uint32_t nslots; /* power of two, or 0 */
 	uint64_t seed;
 } ag_table;
@@ -78,9 +80,11 @@ ag_entry *ag_table_add(ag_table *t, const ag_val *key, uint64_t hash);
 void ag_table_remove(ag_table *t, ag_entry *e);
 /* Last live entry in insertion order, or NULL. */
 ag_entry *ag_table_last(ag_table *t);
-#define ag_table_foreach(t, e)                                              \
-	for (ag_entry *e = (t)->entries; e < (t)->entries + (t)->used; e++) \
-		if (e->key.data != NULL)
+/* (An empty table has no entries array: NULL + 0 is undefined in C.) */
+#define ag_table_foreach(t, e)                               \
+	for (ag_entry *e = (t)->entries;                     \
+	     e != NULL && e < (t)->entries + (t)->used; e++) \
+		if (!ag_val_is_empty(&e->key))
 
 /* ---- objects ------------------------------------------------------------- */
 
@@ -241,6 +245,9 @@ int ag_arg_val(ag_req *r, uint32_t i, ag_val *ret);
  * valid until the next request), hash-ready: for lookups by key.
  * Answers TYPE when the key holds a map (unhashable). */
 int ag_arg_key(ag_req *r, uint32_t i, ag_val *ret);
+/* The max_items limit: a container of r->obj holding @have items may take
+ * @adding more, or LIMIT is answered and returned. */
+int ag_items_check(ag_req *r, size_t have, size_t adding);
 /* Check that @opts (may be NULL) names only options in the NULL-terminated
  * list @allowed; answers ARGS naming the first unknown one. */
 int ag_opts_check(ag_req *r, const msgpack_object *opts,
@@ -321,6 +328,10 @@ struct agora_server {
 	size_t keylen;
 	size_t max_message;
 	double auth_timeout;
+	size_t max_memory; /* 0: none */
+	size_t max_items;  /* 0: none */
+	unsigned max_parked;
+	size_t max_output;
 	uint64_t next_obj_id;
 	uint64_t next_conn_id;
 	uint64_t requests;
@@ -343,7 +354,8 @@ void ag_server_logf(ag_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Accept a new connected socket (takes @fd). */
-void ag_conn_accept(ag_server *s, int fd, bool is_unix);
+void ag_conn_accept(ag_server *s, int fd, bool is_unix,
+		    const struct sockaddr *sa, int salen);
 /* Close and free a connection: withdraw its waiters, release its handles
  * and whatever its objects let it own. */
 void ag_conn_free(ag_conn *c);
@@ -378,6 +390,9 @@ ag_object *ag_conn_handle_get(ag_conn *c, uint64_t h);
 bool ag_conn_handle_close(ag_conn *c, uint64_t h);
 /* The waiters list of a connection, for wait.c. */
 struct ag_waitq *ag_conn_waiters(ag_conn *c);
+/* Whether @c may park one more request (max_parked), and the count. */
+bool ag_conn_park_allowed(const ag_conn *c);
+void ag_conn_parked(ag_conn *c, int delta);
 
 /* References (refs.c). */
 ag_object *ag_object_by_id(ag_server *s, uint64_t id);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,29 +21,40 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f, "usage: agorad [--listen ADDRESS]... --authkey-file FILE "
-	       "[options]\n"
-	       "\n"
-	       "Serve shared lists, dicts, queues and values to Agora "
-	       "clients.\n"
-	       "\n"
-	       "  --listen ADDRESS       unix:PATH or tcp:HOST:PORT (port 0: "
-	       "any); repeatable.\n"
-	       "                         Default: "
-	       "unix:$XDG_RUNTIME_DIR/agora.sock, else\n"
-	       "                         unix:/tmp/agora-$UID/agora.sock\n"
-	       "  --authkey-file FILE    the shared key: the file's bytes less "
-	       "one trailing\n"
-	       "                         newline, at least 16 bytes; the file "
-	       "must not be\n"
-	       "                         readable by group or others\n"
-	       "  --max-message BYTES    largest request after authentication "
-	       "(default 64 MiB)\n"
-	       "  --auth-timeout SECONDS time a client has to authenticate "
-	       "(default 5)\n"
-	       "  --help                 this text\n"
-	       "  --version              the version\n");
+	fputs("usage: agorad [--listen ADDRESS]... --authkey-file FILE "
+	      "[options]\n"
+	      "\n"
+	      "Serve shared objects (lists, dicts, queues, values, locks, ...) "
+	      "to Agora clients.\n"
+	      "\n"
+	      "  --listen ADDRESS        unix:PATH or tcp:HOST:PORT (port 0: "
+	      "any); repeatable.\n"
+	      "                          Default: "
+	      "unix:$XDG_RUNTIME_DIR/agora.sock, else\n"
+	      "                          unix:/tmp/agora-$UID/agora.sock\n"
+	      "  --authkey-file FILE     the shared key: the file's bytes less "
+	      "one trailing\n"
+	      "                          newline, at least 16 bytes; the file "
+	      "must not be\n"
+	      "                          readable by group or others\n"
+	      "  --max-message BYTES     largest request after authentication "
+	      "(default 64 MiB)\n"
+	      "  --auth-timeout SECONDS  time a client has to authenticate "
+	      "(default 5)\n"
+	      "  --max-connections N     connections served at once (default "
+	      "1024)\n"
+	      "  --max-memory BYTES      bytes held for objects (default: no "
+	      "limit)\n"
+	      "  --max-items N           items per container (default: no "
+	      "limit)\n"
+	      "  --max-parked N          parked requests per connection "
+	      "(default 10000)\n"
+	      "  --max-output BYTES      unread answers before a connection is "
+	      "cut off\n"
+	      "                          (default 64 MiB)\n"
+	      "  --help                  this text\n"
+	      "  --version               the version\n",
+	      f);
 }
 
 static void log_stderr(void *ud, const char *line)
@@ -114,14 +126,17 @@ static ssize_t read_key(const char *path, char *buf, size_t cap)
 	return (ssize_t)len;
 }
 
-static bool parse_size(const char *s, size_t *ret)
+/* A decimal count from @min to @max into *ret; false when it is not. */
+static bool parse_count(const char *s, unsigned long long min,
+			unsigned long long max, unsigned long long *ret)
 {
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < 1024 || v > (1ULL << 32))
+	if (errno || end == s || *end != '\0' || s[0] == '-' || v < min ||
+	    v > max)
 		return false;
-	*ret = (size_t)v;
+	*ret = v;
 	return true;
 }
 
@@ -132,18 +147,73 @@ int main(int argc, char **argv)
 		{ "authkey-file", required_argument, NULL, 'k' },
 		{ "max-message", required_argument, NULL, 'm' },
 		{ "auth-timeout", required_argument, NULL, 't' },
+		{ "max-connections", required_argument, NULL, 'c' },
+		{ "max-memory", required_argument, NULL, 'M' },
+		{ "max-items", required_argument, NULL, 'i' },
+		{ "max-parked", required_argument, NULL, 'p' },
+		{ "max-output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
+	};
+	/* The numeric flags: the option letter, the range, where it goes. */
+	const struct {
+		int opt;
+		const char *name;
+		unsigned long long min, max;
+	} counts[] = {
+		{ 'm', "--max-message", 1024, 1ULL << 32 },
+		{ 'c', "--max-connections", 1, 1000000 },
+		{ 'M', "--max-memory", 1024, SIZE_MAX },
+		{ 'i', "--max-items", 1, SIZE_MAX },
+		{ 'p', "--max-parked", 1, 1000000000 },
+		{ 'o', "--max-output", 4096, SIZE_MAX },
 	};
 	const char *listen[MAX_LISTEN];
 	size_t nlisten = 0;
 	const char *keyfile = NULL;
 	agora_server_config cfg = { 0 };
 	char defaddr[512], err[512], key[MAX_KEY_FILE + 1];
+	unsigned long long v;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		size_t k = 0;
+		while (k < sizeof(counts) / sizeof(counts[0]) &&
+		       counts[k].opt != c)
+			k++;
+		if (k < sizeof(counts) / sizeof(counts[0])) {
+			if (!parse_count(optarg, counts[k].min, counts[k].max,
+					 &v)) {
+				fprintf(stderr,
+					"agorad: %s %s: want a whole number "
+					"from %llu to %llu\n",
+					counts[k].name, optarg, counts[k].min,
+					counts[k].max);
+				return 2;
+			}
+			switch (c) {
+			case 'm':
+				cfg.max_message = (size_t)v;
+				break;
+			case 'c':
+				cfg.max_connections = (unsigned)v;
+				break;
+			case 'M':
+				cfg.max_memory = (size_t)v;
+				break;
+			case 'i':
+				cfg.max_items = (size_t)v;
+				break;
+			case 'p':
+				cfg.max_parked = (unsigned)v;
+				break;
+			case 'o':
+				cfg.max_output = (size_t)v;
+				break;
+			}
+			continue;
+		}
 		switch (c) {
 		case 'l':
 			if (nlisten == MAX_LISTEN) {
@@ -157,15 +227,6 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			keyfile = optarg;
-			break;
-		case 'm':
-			if (!parse_size(optarg, &cfg.max_message)) {
-				fprintf(stderr,
-					"agorad: --max-message %s: want bytes "
-					"from 1024 to 4294967296\n",
-					optarg);
-				return 2;
-			}
 			break;
 		case 't': {
 			char *end;
@@ -235,7 +296,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "agorad: %s\n", err);
 		return 1;
 	}
-	memset(key, 0, sizeof(key));
+	explicit_bzero(key, sizeof(key));
 	for (size_t i = 0; agora_server_address(s, i); i++)
 		printf("agorad: listening on %s\n", agora_server_address(s, i));
 	fflush(stdout);

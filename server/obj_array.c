@@ -564,6 +564,17 @@ static int array_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 			return rc;
 		len = items->size;
 	}
+	if ((rc = ag_items_check(r, 0, len)) < 0)
+		return rc;
+	if (r->srv->max_memory &&
+	    (len > r->srv->max_memory / t->size ||
+	     r->srv->memory + len * t->size > r->srv->max_memory))
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: an array of %llu elements of "
+				      "typecode '%c' would pass the server's "
+				      "memory limit of %zu bytes",
+				      (unsigned long long)len, t->code,
+				      r->srv->max_memory);
 	if (len > r->srv->max_message / t->size)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "open: an array of %llu elements of "

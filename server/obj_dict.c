@@ -12,7 +12,8 @@
  * Every method checks its params and allocates what it needs before it
  * changes the dict, so a failed call leaves it as it was. Memory is
  * accounted with ag_object_mem(): the struct, the table's arrays and the
- * bytes of every key and value; destroy gives it all back.
+ * heap bytes of every key and value (none for those that fit inline in
+ * their ag_val: ints, floats, short strings); destroy gives it all back.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@
 typedef struct dict {
 	ag_server *srv; /* for releasing the references values hold */
 	ag_table t;
-	size_t bytes;     /* sum of key.len + val.len over live entries */
+	size_t bytes;     /* heap bytes of keys and values (ag_val_heap) */
 	size_t accounted; /* what ag_object_mem() has been told */
 } dict;
 
@@ -39,10 +40,10 @@ static void sync_mem(ag_object *o, dict *d)
 }
 
 /* Free a stored value, releasing what its references hold. Values moved
- * out (update()'s staging arrays, a value given away) have NULL data. */
+ * out (update()'s staging arrays, a value given away) are empty. */
 static void val_free(dict *d, ag_val *v)
 {
-	if (v->data != NULL)
+	if (!ag_val_is_empty(v))
 		ag_val_free(d->srv, v);
 }
 
@@ -110,24 +111,24 @@ static int add_entry(dict *d, ag_val *key, uint64_t hash, ag_val *val)
 	if (e == NULL)
 		return AGORA_ENOMEM;
 	e->val = *val;
-	d->bytes += key->len + val->len;
+	d->bytes += ag_val_heap(key) + ag_val_heap(val);
 	return 0;
 }
 
 /* Replace the value of @e with @val (taken). */
 static void replace_val(dict *d, ag_entry *e, ag_val *val)
 {
-	d->bytes -= e->val.len;
+	d->bytes -= ag_val_heap(&e->val);
 	val_free(d, &e->val);
 	e->val = *val;
-	d->bytes += val->len;
+	d->bytes += ag_val_heap(val);
 }
 
-/* Free @e's key and value and take it out. A value given away before has
- * NULL data (its length was already discounted). */
+/* Free @e's key and value and take it out. A value given away before is
+ * empty (its bytes were already discounted). */
 static void drop_entry(dict *d, ag_entry *e)
 {
-	d->bytes -= e->key.len + e->val.len;
+	d->bytes -= ag_val_heap(&e->key) + ag_val_heap(&e->val);
 	val_free(d, &e->val);
 	ag_val_release(d->srv, &e->key);
 	ag_table_remove(&d->t, e);
@@ -203,6 +204,8 @@ static int dict_set(ag_req *r)
 			return rc;
 		replace_val(d, e, &val);
 	} else {
+		if ((rc = ag_items_check(r, d->t.count, 1)) < 0)
+			return rc;
 		/* Own the key before ag_arg_val() may reuse the scratch. */
 		if ((rc = own_key(r, &key, &owned)) < 0)
 			return rc;
@@ -315,7 +318,7 @@ static int dict_pop(ag_req *r)
 		return 0;
 	}
 	ag_reply_val(&r->to, &e->val);
-	d->bytes -= e->val.len;
+	d->bytes -= ag_val_heap(&e->val);
 	ag_val_give(r->to.conn, &e->val); /* its references go with it */
 	drop_entry(d, e);
 	sync_mem(r->obj, d);
@@ -335,7 +338,7 @@ static int dict_popitem(ag_req *r)
 	msgpack_pack_array(pk, 2);
 	ag_pack_val(pk, &e->key);
 	ag_pack_val(pk, &e->val);
-	d->bytes -= e->val.len;
+	d->bytes -= ag_val_heap(&e->val);
 	ag_val_give(r->to.conn, &e->val); /* the key's are released */
 	drop_entry(d, e);
 	sync_mem(r->obj, d);
@@ -366,6 +369,8 @@ static int dict_setdefault(ag_req *r)
 		ag_reply_val(&r->to, &e->val);
 		return 0;
 	}
+	if ((rc = ag_items_check(r, d->t.count, 1)) < 0)
+		return rc;
 	if ((rc = own_key(r, &key, &owned)) < 0)
 		return rc;
 	if (r->argc > 2)
@@ -401,6 +406,7 @@ static int dict_update(ag_req *r)
 	uint64_t *hashes = NULL;
 	bool *owned = NULL;
 	uint32_t i, n, nadded = 0;
+	bool over = false; /* max_items reached while adding new keys */
 	char desc[96];
 	int rc;
 
@@ -424,7 +430,7 @@ static int dict_update(ag_req *r)
 
 		if ((rc = ag_val_from_obj(&keys[i], &kv->key)) < 0)
 			break;
-		if (keys[i].flags & AG_VAL_MAP) {
+		if (ag_val_flags(&keys[i]) & AG_VAL_MAP) {
 			ag_val_deinit(&keys[i]);
 			rc = ag_reply_error(
 			    &r->to, AGORA_ETYPE, "unhashable key %s",
@@ -460,25 +466,30 @@ static int dict_update(ag_req *r)
 
 		if (ag_table_find(&d->t, &keys[i], hashes[i]) != NULL)
 			continue;
+		if (d->srv->max_items && d->t.count >= d->srv->max_items) {
+			over = true;
+			break;
+		}
 		if (add_entry(d, &keys[i], hashes[i], &none) < 0)
 			break;
-		/* The table owns the bytes now; keys[i] still points at
-		 * them for the lookups below. */
+		/* The table owns the key now; keys[i] is still a copy of
+		 * it (or points at its heap bytes) for the lookups below. */
 		owned[i] = false;
 		nadded++;
 	}
 	if (i < n) {
+		size_t had = d->t.count - nadded;
 		while (nadded-- > 0)
 			drop_entry(d, ag_table_last(&d->t));
 		sync_mem(r->obj, d);
-		rc = oom(r);
+		rc = over ? ag_items_check(r, had, n) : oom(r);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		ag_entry *e = ag_table_find(&d->t, &keys[i], hashes[i]);
 
 		replace_val(d, e, &vals[i]);
-		vals[i].data = NULL;
+		memset(&vals[i], 0, sizeof(vals[i])); /* moved: now empty */
 	}
 	sync_mem(r->obj, d);
 	ag_reply_nil(&r->to);
@@ -586,7 +597,8 @@ static int dict_incr(ag_req *r)
 	if (e != NULL) {
 		replace_val(d, e, &val);
 	} else {
-		if ((rc = own_key(r, &key, &owned)) < 0) {
+		if ((rc = ag_items_check(r, d->t.count, 1)) < 0 ||
+		    (rc = own_key(r, &key, &owned)) < 0) {
 			ag_val_deinit(&val);
 			return rc;
 		}

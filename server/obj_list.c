@@ -1,16 +1,36 @@
 /*
  * obj_list.c - the "list" family: Python's list, shared.
  *
- * A list is a growable array of stored values (ag_val: canonical MessagePack
- * bytes, owned by the list). Values come in through ag_arg_val() or
- * ag_val_from_obj() and go out untouched through ag_reply_val() /
- * ag_pack_val(). Indices, slices, insert clamping, pop/remove/index errors
- * and the stable sort follow Python's list one for one (protocol.md 3.1).
+ * A list keeps its items packed: the canonical MessagePack bytes of every
+ * item back to back in one growable buffer, so a small int costs one byte.
+ * To find item i without walking from the start, the list keeps a mark for
+ * every MARK_EVERY-th item: marks[k] is the byte offset of item
+ * k * MARK_EVERY. Item i is then found from marks[i / MARK_EVERY] by
+ * skipping i % MARK_EVERY items, each skip reading only MessagePack headers
+ * (item_size()). The stored bytes were checked and made canonical when they
+ * came in (ag_arg_val(), ag_val_encode()), so the skip trusts them.
  *
- * Every method checks all of its params and makes every allocation it needs
- * before it changes the list, so a call that fails leaves the list as it
- * was. Memory is accounted with ag_object_mem(): the list's own struct, its
- * array capacity, and the bytes of every element; destroy gives it all back.
+ * Every change is one splice(): items [lo, hi) replaced by k new items,
+ * the bytes after them moved once (O(n), as Python's memmove), and the
+ * marks after them recomputed from the old marks, each by skipping fewer
+ * than MARK_EVERY items. Values go out as their bytes: get, pop and slice
+ * pack them verbatim, and copy (or a step-1 slice) sends one run of bytes.
+ *
+ * References (protocol section 8): an item that holds an ext 1 reference
+ * holds the objects it names. The list counts such items (nrefs); while it
+ * is 0 nothing removed needs a look. Otherwise each removed item's bytes are
+ * scanned for a map header or an ext 1 header (item_size() with flags) and
+ * the ones holding references are released (ag_val_release() on a borrowed
+ * view) or, for pop, passed to the caller (ag_val_give() on an owned copy).
+ *
+ * Indices, slices, insert clamping, pop/remove/index errors and the stable
+ * sort follow Python's list one for one (protocol.md 4.1). Growing methods
+ * (append, extend, insert, a set_slice that adds items) answer LIMIT past
+ * the server's --max-items (ag_items_check()). Every method
+ * checks all of its params and makes every allocation it needs before it
+ * changes the list, so a call that fails leaves the list as it was. Memory
+ * is accounted with ag_object_mem(): the list's struct, the capacity of its
+ * byte buffer and of its marks; destroy gives it all back.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -18,19 +38,253 @@
 
 #include "internal.h"
 
+/* Items between two marks: get(i) skips at most MARK_EVERY - 1 items. */
+#define MARK_EVERY 32
+/* Buffers double up to this size, then grow by a quarter. */
+#define GROW_DOUBLE_MAX ((size_t)1 << 20)
+
+_Static_assert((MARK_EVERY & (MARK_EVERY - 1)) == 0,
+	       "splice() takes residues modulo MARK_EVERY on wrapped values");
+
 typedef struct list {
 	ag_server *srv; /* for releasing the references values hold */
-	ag_val *items;
-	size_t len;
-	size_t cap;
-	size_t bytes;     /* sum of items[i].len */
+	uint8_t *buf;   /* the items' canonical bytes, back to back */
+	size_t used;    /* bytes of buf in use */
+	size_t cap;     /* bytes of buf allocated */
+	size_t len;     /* items */
+	size_t *marks;  /* marks[k]: offset of item k * MARK_EVERY */
+	size_t marks_cap;
+	size_t nvalid;    /* marks[0, nvalid) are up to date */
+	size_t nrefs;     /* items holding an ext 1 reference */
 	size_t accounted; /* what ag_object_mem() has been told */
 } list;
+
+/* ---- item bytes ---------------------------------------------------------- */
+
+static uint32_t be16(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 8 | p[1];
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * The size in bytes of the one stored item at @p. When @flags is not NULL,
+ * ORs into it AG_VAL_MAP for a map anywhere inside, AG_VAL_REF for an ext
+ * type 1 anywhere inside. @p must hold a complete canonical item.
+ */
+static size_t item_size(const uint8_t *p, uint32_t *flags)
+{
+	const uint8_t *q = p;
+	uint64_t left = 1; /* items still to pass, nested ones included */
+	uint32_t f = 0;
+
+	while (left > 0) {
+		uint8_t b = q[0];
+
+		left--;
+		if (b <= 0x7f || b >= 0xe0) { /* fixint */
+			q++;
+			continue;
+		}
+		if (b <= 0x8f) { /* fixmap */
+			left += 2 * (uint64_t)(b & 0x0f);
+			f |= AG_VAL_MAP;
+			q++;
+			continue;
+		}
+		if (b <= 0x9f) { /* fixarray */
+			left += b & 0x0f;
+			q++;
+			continue;
+		}
+		if (b <= 0xbf) { /* fixstr */
+			q += 1 + (b & 0x1f);
+			continue;
+		}
+		switch (b) {
+		case 0xc4: /* bin 8 */
+		case 0xd9: /* str 8 */
+			q += 2 + (size_t)q[1];
+			break;
+		case 0xc5:
+		case 0xda:
+			q += 3 + (size_t)be16(q + 1);
+			break;
+		case 0xc6:
+		case 0xdb:
+			q += 5 + (size_t)be32(q + 1);
+			break;
+		case 0xc7: /* ext 8: size, type, data */
+			f |= q[2] == 1 ? AG_VAL_REF : 0;
+			q += 3 + (size_t)q[1];
+			break;
+		case 0xc8:
+			f |= q[3] == 1 ? AG_VAL_REF : 0;
+			q += 4 + (size_t)be16(q + 1);
+			break;
+		case 0xc9:
+			f |= q[5] == 1 ? AG_VAL_REF : 0;
+			q += 6 + (size_t)be32(q + 1);
+			break;
+		case 0xcc: /* uint 8 */
+		case 0xd0: /* int 8 */
+			q += 2;
+			break;
+		case 0xcd:
+		case 0xd1:
+			q += 3;
+			break;
+		case 0xca: /* float 32 (never stored, but sized alike) */
+		case 0xce:
+		case 0xd2:
+			q += 5;
+			break;
+		case 0xcb:
+		case 0xcf:
+		case 0xd3:
+			q += 9;
+			break;
+		case 0xd4: /* fixext 1, 2, 4, 8, 16: type, data */
+		case 0xd5:
+		case 0xd6:
+		case 0xd7:
+		case 0xd8:
+			f |= q[1] == 1 ? AG_VAL_REF : 0;
+			q += 2 + ((size_t)1 << (b - 0xd4));
+			break;
+		case 0xdc: /* array 16 */
+			left += be16(q + 1);
+			q += 3;
+			break;
+		case 0xdd:
+			left += be32(q + 1);
+			q += 5;
+			break;
+		case 0xde: /* map 16 */
+			left += 2 * (uint64_t)be16(q + 1);
+			f |= AG_VAL_MAP;
+			q += 3;
+			break;
+		case 0xdf:
+			left += 2 * (uint64_t)be32(q + 1);
+			f |= AG_VAL_MAP;
+			q += 5;
+			break;
+		default: /* nil, false, true (0xc1 is never stored) */
+			q++;
+			break;
+		}
+	}
+	if (flags != NULL)
+		*flags |= f;
+	return (size_t)(q - p);
+}
+
+/* Size of the item at @p; scalars of fixed size without a call. */
+static inline size_t item_len(const uint8_t *p)
+{
+	uint8_t b = p[0];
+
+	if (b <= 0x7f || b >= 0xe0) /* fixint */
+		return 1;
+	if (b >= 0xa0 && b <= 0xbf) /* fixstr */
+		return 1 + (size_t)(b & 0x1f);
+	if (b >= 0xcc && b <= 0xd3) /* (u)int 8, 16, 32, 64 */
+		return 1 + ((size_t)1 << (b & 3));
+	if (b == 0xcb) /* float 64 */
+		return 9;
+	return item_size(p, NULL);
+}
+
+/* Offset of the item @n items after the one at offset @off. */
+static size_t skip_items(const uint8_t *buf, size_t off, size_t n)
+{
+	while (n-- > 0)
+		off += item_len(buf + off);
+	return off;
+}
+
+static size_t nmarks(size_t len)
+{
+	return (len + MARK_EVERY - 1) / MARK_EVERY;
+}
+
+/*
+ * Bring marks[0..k] up to date (k < nmarks(l->len)). Changes that would
+ * need a walk to fix the marks after them leave those stale instead
+ * (splice()); the first look past them walks once, so a run of inserts at
+ * the front costs one walk, not one per insert.
+ */
+static void ensure_marks(list *l, size_t k)
+{
+	if (l->nvalid == 0) {
+		l->marks[0] = 0;
+		l->nvalid = 1;
+	}
+	while (l->nvalid <= k) {
+		l->marks[l->nvalid] =
+		    skip_items(l->buf, l->marks[l->nvalid - 1], MARK_EVERY);
+		l->nvalid++;
+	}
+}
+
+/* Byte offset of item @i (@i <= l->len; l->len gives the end). */
+static size_t offset_of(list *l, size_t i)
+{
+	if (i >= l->len)
+		return l->used;
+	ensure_marks(l, i / MARK_EVERY);
+	return skip_items(l->buf, l->marks[i / MARK_EVERY], i % MARK_EVERY);
+}
+
+/* A borrowed view of @n bytes at @off, for packing or comparing. */
+static ag_val view_at(const list *l, size_t off, size_t n, uint32_t flags)
+{
+	return ag_val_view(l->buf + off, (uint32_t)n, flags);
+}
+
+/*
+ * Release what the items in bytes [a, b) of @p hold through their
+ * references; returns how many items held some. Nothing else changes.
+ */
+static size_t release_bytes(ag_server *srv, const uint8_t *p, size_t a,
+			    size_t b)
+{
+	size_t n = 0;
+
+	while (a < b) {
+		uint32_t f = 0;
+		size_t s = item_size(p + a, &f);
+
+		if (f & AG_VAL_REF) {
+			ag_val v = ag_val_view(p + a, (uint32_t)s, f);
+
+			ag_val_release(srv, &v);
+			n++;
+		}
+		a += s;
+	}
+	return n;
+}
+
+/* The items in bytes [a, b) of @l are going away for good. */
+static void release_range(list *l, size_t a, size_t b)
+{
+	if (l->nrefs > 0)
+		l->nrefs -= release_bytes(l->srv, l->buf, a, b);
+}
+
+/* ---- memory -------------------------------------------------------------- */
 
 /* Tell the registry how many bytes the list holds now. */
 static void sync_mem(ag_object *o, list *l)
 {
-	size_t now = sizeof(*l) + l->cap * sizeof(ag_val) + l->bytes;
+	size_t now = sizeof(*l) + l->cap + l->marks_cap * sizeof(size_t);
 
 	if (now != l->accounted) {
 		ag_object_mem(o, (ssize_t)now - (ssize_t)l->accounted);
@@ -44,63 +298,249 @@ static int oom(ag_req *r)
 			      (int)r->methodlen, r->method);
 }
 
-/* Room for @extra more items. Returns 0 or AGORA_ENOMEM (list untouched). */
-static int reserve(list *l, size_t extra)
+/* A capacity of at least @need grown from @cap: doubling while small, then
+ * by a quarter, so a big list carries at most 25% of slack. */
+static size_t grow(size_t cap, size_t need, size_t min)
 {
-	size_t want, cap;
-	ag_val *items;
+	size_t c;
 
-	if (extra > SIZE_MAX / sizeof(ag_val) - l->len)
-		return AGORA_ENOMEM;
-	want = l->len + extra;
-	if (want <= l->cap)
-		return 0;
-	cap = l->cap < 8 ? 8 : l->cap + l->cap / 2;
-	if (cap < want || cap > SIZE_MAX / sizeof(ag_val))
-		cap = want;
-	items = realloc(l->items, cap * sizeof(ag_val));
-	if (items == NULL)
-		return AGORA_ENOMEM;
-	l->items = items;
-	l->cap = cap;
-	return 0;
+	if (cap < min)
+		c = min;
+	else if (cap < GROW_DOUBLE_MAX)
+		c = cap * 2;
+	else
+		c = cap + cap / 4;
+	return c < need ? need : c;
 }
 
 /*
- * Canonical copies of every element of @arr into a new array *ret (NULL when
- * @arr is empty). Answers VALUE (a malformed reference) or LIMIT and returns
- * it on failure, with nothing left allocated.
+ * Room for @extra more bytes and marks for @newlen items. Returns 0 or
+ * AGORA_ENOMEM; the list's contents are untouched either way.
+ */
+static int reserve(list *l, size_t extra, size_t newlen)
+{
+	size_t need, cap, nm = nmarks(newlen);
+
+	if (extra > SIZE_MAX - l->used)
+		return AGORA_ENOMEM;
+	need = l->used + extra;
+	if (need > l->cap) {
+		uint8_t *p;
+
+		cap = grow(l->cap, need, 16);
+		p = realloc(l->buf, cap);
+		if (p == NULL)
+			return AGORA_ENOMEM;
+		l->buf = p;
+		l->cap = cap;
+	}
+	if (nm > l->marks_cap) {
+		size_t *m;
+
+		cap = grow(l->marks_cap, nm, 4);
+		if (cap > SIZE_MAX / sizeof(size_t))
+			return AGORA_ENOMEM;
+		m = realloc(l->marks, cap * sizeof(size_t));
+		if (m == NULL)
+			return AGORA_ENOMEM;
+		l->marks = m;
+		l->marks_cap = cap;
+	}
+	return 0;
+}
+
+/* Give back most of the slack after removals (a failed shrink is fine). */
+static void trim(list *l)
+{
+	size_t nm = nmarks(l->len);
+
+	if (l->len == 0) {
+		free(l->buf);
+		free(l->marks);
+		l->buf = NULL;
+		l->marks = NULL;
+		l->cap = l->used = l->marks_cap = l->nvalid = 0;
+		return;
+	}
+	if (l->cap > 256 && l->used < l->cap / 4) {
+		size_t cap = l->used + l->used / 4;
+		uint8_t *p = realloc(l->buf, cap);
+
+		if (p != NULL) {
+			l->buf = p;
+			l->cap = cap;
+		}
+	}
+	if (l->marks_cap > 16 && nm < l->marks_cap / 4) {
+		size_t cap = nm + nm / 4;
+		size_t *m = realloc(l->marks, cap * sizeof(size_t));
+
+		if (m != NULL) {
+			l->marks = m;
+			l->marks_cap = cap;
+		}
+	}
+}
+
+/* ---- splicing ------------------------------------------------------------ */
+
+/*
+ * The new offset of old item @m (at or past @hi, the end of a change): from
+ * the old mark before it when that mark is past the change (its offset
+ * moved by @shift), else from @after, the new offset of old item @hi.
+ * Either way fewer than MARK_EVERY items are skipped.
+ */
+static size_t moved_mark(const list *l, size_t m, size_t hi, size_t after,
+			 size_t shift)
+{
+	size_t c = m / MARK_EVERY;
+
+	if (c * MARK_EVERY >= hi)
+		return skip_items(l->buf, l->marks[c] + shift, m % MARK_EVERY);
+	return skip_items(l->buf, after, m - hi);
+}
+
+/*
+ * Bring the marks up to date after items [lo, hi) of a list of @oldlen
+ * items were replaced by @k items, already done in l->buf and l->len: the
+ * new items start at byte @a, the first item after them at @after, and
+ * every old item at or past @hi moved by @shift bytes (modulo 2^N).
+ *
+ * Marks of items up to @lo still hold. A new mark past the new items
+ * names an old item (moved_mark()). When items were added, the old mark a
+ * new one reads comes before it, otherwise at or after it: walking the
+ * marks downwards, resp. upwards, reads every old mark before it is
+ * overwritten. The marks inside the new items come last, from a walk over
+ * them. This costs O(marks * MARK_EVERY / 2), not O(items).
+ */
+static void fix_marks(list *l, size_t lo, size_t hi, size_t k, size_t a,
+		      size_t after, size_t shift)
+{
+	size_t nm = nmarks(l->len);
+	size_t j0 = (lo + k + MARK_EVERY - 1) / MARK_EVERY; /* first past */
+	size_t removed = hi - lo;
+	size_t j, t, off;
+
+	if (k == removed) { /* set: the marks past it only move */
+		for (j = j0; shift != 0 && j < nm; j++)
+			l->marks[j] += shift;
+	} else if (k > removed) {
+		for (j = nm; j-- > j0;)
+			l->marks[j] = moved_mark(
+			    l, j * MARK_EVERY + removed - k, hi, after, shift);
+	} else {
+		for (j = j0; j < nm; j++)
+			l->marks[j] = moved_mark(
+			    l, j * MARK_EVERY + removed - k, hi, after, shift);
+	}
+	off = a;
+	t = lo;
+	for (j = (lo + MARK_EVERY - 1) / MARK_EVERY; j < j0 && j < nm; j++) {
+		off = skip_items(l->buf, off, j * MARK_EVERY - t);
+		t = j * MARK_EVERY;
+		l->marks[j] = off;
+	}
+}
+
+/*
+ * Replace items [lo, hi), bytes [a, b), by the @k items whose bytes are
+ * @src (@srclen bytes). The caller reserved the room (reserve()) and
+ * released what the removed items held; this cannot fail.
+ */
+static void splice(list *l, size_t lo, size_t hi, size_t a, size_t b,
+		   const uint8_t *src, size_t srclen, size_t k)
+{
+	size_t tail = l->used - b, oldlen = l->len, nm, past, moved;
+
+	if (tail > 0 && a + srclen != b)
+		memmove(l->buf + a + srclen, l->buf + b, tail);
+	if (srclen > 0)
+		memcpy(l->buf + a, src, srclen);
+	l->used = a + srclen + tail;
+	l->len = oldlen - (hi - lo) + k;
+	/*
+	 * Fixing the marks past the change skips @moved items per mark:
+	 * worth it when few, else they go stale (ensure_marks()). Marks of
+	 * items up to @lo hold either way.
+	 */
+	nm = nmarks(l->len);
+	past = (lo + k + MARK_EVERY - 1) / MARK_EVERY;
+	past = nm > past ? nm - past : 0;
+	moved = (size_t)(hi - lo - k) % MARK_EVERY;
+	if (l->nvalid == nmarks(oldlen) &&
+	    (moved <= MARK_EVERY / 4 || past * moved <= 8 * MARK_EVERY + k)) {
+		fix_marks(l, lo, hi, k, a, a + srclen, a + srclen - b);
+		l->nvalid = nm;
+	} else if (l->nvalid > lo / MARK_EVERY + 1) {
+		l->nvalid = lo / MARK_EVERY + 1;
+	}
+	if (l->nvalid > nm)
+		l->nvalid = nm;
+}
+
+/* Remove items [lo, hi) for good: their references are released. */
+static void delete_range(list *l, size_t lo, size_t hi)
+{
+	size_t a, b;
+
+	if (lo == hi)
+		return;
+	a = offset_of(l, lo);
+	b = hi - lo < MARK_EVERY ? skip_items(l->buf, a, hi - lo)
+				 : offset_of(l, hi);
+	release_range(l, a, b);
+	splice(l, lo, hi, a, b, NULL, 0, 0);
+	trim(l);
+}
+
+/* ---- params -------------------------------------------------------------- */
+
+/* Canonical bytes of the items of an array param, in the server scratch. */
+typedef struct encoded {
+	size_t at;    /* where they start in the scratch buffer */
+	size_t len;   /* how many bytes */
+	size_t nrefs; /* items holding references (holds taken) */
+} encoded;
+
+/*
+ * Canonical copies of every element of @arr appended to the server's
+ * scratch buffer, each holding what its references name. Answers VALUE (a
+ * malformed reference), NO_OBJECT or LIMIT and returns it on failure, with
+ * nothing held and the scratch buffer as it was. On success the caller
+ * copies the bytes out, then calls encoded_done().
  */
 static int encode_items(ag_req *r, const msgpack_object_array *arr,
-			ag_val **ret, size_t *ret_bytes)
+			encoded *ret)
 {
-	ag_val *vals = NULL;
-	size_t bytes = 0;
-	uint32_t i;
+	ag_buf *b = ag_server_scratch(r->srv);
+	size_t at = b->len, start = at, nrefs = 0;
+	uint32_t i, flags;
 	int rc = 0;
 
-	if (arr->size > 0) {
-		vals = calloc(arr->size, sizeof(*vals));
-		if (vals == NULL)
-			return oom(r);
-	}
 	for (i = 0; i < arr->size; i++) {
-		rc = ag_val_from_obj(&vals[i], &arr->ptr[i]);
+		start = b->len;
+		flags = 0;
+		rc = ag_val_encode(b, &arr->ptr[i], &flags);
+		if (rc == 0 && b->len - start > UINT32_MAX)
+			rc = AGORA_ENOMEM;
 		if (rc < 0)
 			break;
-		if (ag_val_hold(r, &vals[i]) < 0) { /* answered NO_OBJECT */
-			ag_val_deinit(&vals[i]);
-			while (i-- > 0)
-				ag_val_free(r->srv, &vals[i]);
-			free(vals);
-			return AGORA_ENO_OBJECT;
+		if (flags & AG_VAL_REF) {
+			ag_val v = ag_val_view(
+			    b->data + start, (uint32_t)(b->len - start), flags);
+
+			if (ag_val_hold(r, &v) < 0) { /* answered NO_OBJECT */
+				release_bytes(r->srv, (uint8_t *)b->data, at,
+					      start);
+				b->len = at;
+				return AGORA_ENO_OBJECT;
+			}
+			nrefs++;
 		}
-		bytes += vals[i].len;
 	}
 	if (i < arr->size) {
-		while (i-- > 0)
-			ag_val_free(r->srv, &vals[i]);
-		free(vals);
+		release_bytes(r->srv, (uint8_t *)b->data, at, start);
+		b->len = at;
 		if (rc == AGORA_EVALUE)
 			return ag_reply_error(
 			    &r->to, AGORA_EVALUE,
@@ -110,17 +550,29 @@ static int encode_items(ag_req *r, const msgpack_object_array *arr,
 			    i);
 		return oom(r);
 	}
-	*ret = vals;
-	*ret_bytes = bytes;
+	ret->at = at;
+	ret->len = b->len - at;
+	ret->nrefs = nrefs;
 	return 0;
 }
 
-/* Free @n stored values, releasing what their references hold. */
-static void free_vals(ag_server *srv, ag_val *vals, size_t n)
+static const uint8_t *encoded_bytes(ag_req *r, const encoded *e)
 {
-	for (size_t i = 0; i < n; i++)
-		ag_val_free(srv, &vals[i]);
-	free(vals);
+	if (e->len == 0)
+		return NULL;
+	return (const uint8_t *)ag_server_scratch(r->srv)->data + e->at;
+}
+
+/* Drop the encoded bytes from the scratch; with @release, also what they
+ * hold (they were not stored after all). */
+static void encoded_done(ag_req *r, const encoded *e, bool release)
+{
+	ag_buf *b = ag_server_scratch(r->srv);
+
+	if (release && e->nrefs > 0)
+		release_bytes(r->srv, (uint8_t *)b->data, e->at,
+			      e->at + e->len);
+	b->len = e->at;
 }
 
 /* Python's index: a negative @i counts from the end. False when outside. */
@@ -176,7 +628,7 @@ static size_t slice_adjust(size_t len, int64_t start, bool start_nil,
 	return 0;
 }
 
-/* A step-1 slice [start, stop) as array positions [*lo, *hi). */
+/* A step-1 slice [start, stop) as item positions [*lo, *hi). */
 static int slice_bounds(ag_req *r, size_t len, size_t *lo, size_t *hi)
 {
 	int64_t start, stop, first;
@@ -199,7 +651,41 @@ static const char *describe(const msgpack_object *o, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Pack @n bytes of whole items into a reply: items are canonical objects
+ * back to back, so they go out verbatim.
+ */
+static void pack_bytes(msgpack_packer *pk, const uint8_t *p, size_t n)
+{
+	if (n > 0)
+		pk->callback(pk->data, (const char *)p, n);
+}
+
 /* ---- methods ------------------------------------------------------------- */
+
+/* Store @v (holds taken, ownership of its bytes ends here) as items [lo,
+ * hi) replaced. Answers LIMIT and frees @v when out of memory. */
+static int put_val(ag_req *r, list *l, size_t lo, size_t hi, ag_val *v)
+{
+	size_t a = offset_of(l, lo);
+	size_t b = hi > lo ? a + item_len(l->buf + a) : a;
+	size_t n = ag_val_len(v);
+
+	if (reserve(l, n > b - a ? n - (b - a) : 0, l->len - (hi - lo) + 1) <
+	    0) {
+		ag_val_free(r->srv, v);
+		return oom(r);
+	}
+	release_range(l, a, b);
+	splice(l, lo, hi, a, b, ag_val_bytes(v), n, 1);
+	if (ag_val_flags(v) & AG_VAL_REF)
+		l->nrefs++;
+	ag_val_deinit(v); /* the list holds its references now */
+	if (b - a > n)
+		trim(l);
+	sync_mem(r->obj, l);
+	return 0;
+}
 
 static int list_append(ag_req *r)
 {
@@ -209,13 +695,12 @@ static int list_append(ag_req *r)
 
 	if ((rc = ag_arg_val(r, 1, &v)) < 0)
 		return rc;
-	if (reserve(l, 1) < 0) {
+	if ((rc = ag_items_check(r, l->len, 1)) < 0) {
 		ag_val_free(r->srv, &v);
-		return oom(r);
+		return rc;
 	}
-	l->items[l->len++] = v;
-	l->bytes += v.len;
-	sync_mem(r->obj, l);
+	if ((rc = put_val(r, l, l->len, l->len, &v)) < 0)
+		return rc;
 	ag_reply_nil(&r->to);
 	return 0;
 }
@@ -224,22 +709,21 @@ static int list_extend(ag_req *r)
 {
 	list *l = r->obj->data;
 	const msgpack_object_array *arr;
-	ag_val *vals;
-	size_t bytes;
+	encoded e;
 	int rc;
 
 	if ((rc = ag_arg_array(r, 1, &arr)) < 0 ||
-	    (rc = encode_items(r, arr, &vals, &bytes)) < 0)
+	    (rc = ag_items_check(r, l->len, arr->size)) < 0 ||
+	    (rc = encode_items(r, arr, &e)) < 0)
 		return rc;
-	if (reserve(l, arr->size) < 0) {
-		free_vals(r->srv, vals, arr->size);
+	if (reserve(l, e.len, l->len + arr->size) < 0) {
+		encoded_done(r, &e, true);
 		return oom(r);
 	}
-	if (arr->size > 0)
-		memcpy(l->items + l->len, vals, arr->size * sizeof(*vals));
-	free(vals);
-	l->len += arr->size;
-	l->bytes += bytes;
+	splice(l, l->len, l->len, l->used, l->used, encoded_bytes(r, &e), e.len,
+	       arr->size);
+	l->nrefs += e.nrefs;
+	encoded_done(r, &e, false);
 	sync_mem(r->obj, l);
 	ag_reply_nil(&r->to);
 	return 0;
@@ -254,9 +738,9 @@ static int list_insert(ag_req *r)
 
 	if ((rc = ag_arg_int(r, 1, &i)) < 0 || (rc = ag_arg_val(r, 2, &v)) < 0)
 		return rc;
-	if (reserve(l, 1) < 0) {
+	if ((rc = ag_items_check(r, l->len, 1)) < 0) {
 		ag_val_free(r->srv, &v);
-		return oom(r);
+		return rc;
 	}
 	/* As list.insert: clamp, never an error. */
 	if (i < 0) {
@@ -266,12 +750,8 @@ static int list_insert(ag_req *r)
 	} else if (i > n) {
 		i = n;
 	}
-	memmove(l->items + i + 1, l->items + i,
-		(l->len - (size_t)i) * sizeof(ag_val));
-	l->items[i] = v;
-	l->len++;
-	l->bytes += v.len;
-	sync_mem(r->obj, l);
+	if ((rc = put_val(r, l, (size_t)i, (size_t)i, &v)) < 0)
+		return rc;
 	ag_reply_nil(&r->to);
 	return 0;
 }
@@ -294,12 +774,15 @@ static int arg_index(ag_req *r, list *l, size_t *ret)
 static int list_get(ag_req *r)
 {
 	list *l = r->obj->data;
-	size_t at;
+	size_t at, off;
+	ag_val v;
 	int rc;
 
 	if ((rc = arg_index(r, l, &at)) < 0)
 		return rc;
-	ag_reply_val(&r->to, &l->items[at]);
+	off = offset_of(l, at);
+	v = view_at(l, off, item_len(l->buf + off), 0);
+	ag_reply_val(&r->to, &v);
 	return 0;
 }
 
@@ -310,28 +793,12 @@ static int list_set(ag_req *r)
 	ag_val v;
 	int rc;
 
-	if ((rc = arg_index(r, l, &at)) < 0 || (rc = ag_arg_val(r, 2, &v)) < 0)
+	if ((rc = arg_index(r, l, &at)) < 0 ||
+	    (rc = ag_arg_val(r, 2, &v)) < 0 ||
+	    (rc = put_val(r, l, at, at + 1, &v)) < 0)
 		return rc;
-	l->bytes -= l->items[at].len;
-	ag_val_free(l->srv, &l->items[at]);
-	l->items[at] = v;
-	l->bytes += v.len;
-	sync_mem(r->obj, l);
 	ag_reply_nil(&r->to);
 	return 0;
-}
-
-/* Remove and free items [lo, hi). */
-static void delete_range(list *l, size_t lo, size_t hi)
-{
-	if (lo == hi)
-		return;
-	for (size_t i = lo; i < hi; i++) {
-		l->bytes -= l->items[i].len;
-		ag_val_free(l->srv, &l->items[i]);
-	}
-	memmove(l->items + lo, l->items + hi, (l->len - hi) * sizeof(ag_val));
-	l->len -= hi - lo;
 }
 
 static int list_delete(ag_req *r)
@@ -346,6 +813,37 @@ static int list_delete(ag_req *r)
 	sync_mem(r->obj, l);
 	ag_reply_nil(&r->to);
 	return 0;
+}
+
+/*
+ * Offsets of the items of one mark's block, filled on demand: slices with
+ * a step other than 1 read each block once, in either direction.
+ */
+typedef struct cursor {
+	size_t block; /* which block offs describes, or SIZE_MAX */
+	size_t offs[MARK_EVERY + 1];
+} cursor;
+
+/* Offset of item @i (< l->len) with its size in *ret_size. */
+static size_t cursor_item(list *l, cursor *c, size_t i, size_t *ret_size)
+{
+	size_t blk = i / MARK_EVERY, k = i % MARK_EVERY;
+
+	if (c->block != blk) {
+		ensure_marks(l, blk);
+		size_t first = blk * MARK_EVERY, off = l->marks[blk];
+		size_t n =
+		    l->len - first < MARK_EVERY ? l->len - first : MARK_EVERY;
+
+		for (size_t j = 0; j < n; j++) {
+			c->offs[j] = off;
+			off += item_len(l->buf + off);
+		}
+		c->offs[n] = off;
+		c->block = blk;
+	}
+	*ret_size = c->offs[k + 1] - c->offs[k];
+	return c->offs[k];
 }
 
 static int list_slice(ag_req *r)
@@ -373,9 +871,25 @@ static int list_slice(ag_req *r)
 			 &first);
 	pk = ag_reply_begin(&r->to);
 	msgpack_pack_array(pk, n);
+	if (n == 0)
+		return 0;
+	if (step == 1) { /* one run of bytes */
+		size_t a = offset_of(l, (size_t)first);
+
+		pack_bytes(pk, l->buf + a, offset_of(l, (size_t)first + n) - a);
+		return 0;
+	}
+	cursor c;
+
+	c.block = SIZE_MAX;
 	/* With two or more items |step| < len: k * step cannot overflow. */
-	for (k = 0; k < n; k++)
-		ag_pack_val(pk, &l->items[first + (int64_t)k * step]);
+	for (k = 0; k < n; k++) {
+		size_t size,
+		    off = cursor_item(
+			l, &c, (size_t)(first + (int64_t)k * step), &size);
+
+		pack_bytes(pk, l->buf + off, size);
+	}
 	return 0;
 }
 
@@ -384,31 +898,28 @@ static int list_set_slice(ag_req *r)
 {
 	list *l = r->obj->data;
 	const msgpack_object_array *arr;
-	size_t lo, hi, bytes, k;
-	ag_val *vals;
+	size_t lo, hi, a, b;
+	encoded e;
 	int rc;
 
 	if ((rc = slice_bounds(r, l->len, &lo, &hi)) < 0 ||
 	    (rc = ag_arg_array(r, 3, &arr)) < 0 ||
-	    (rc = encode_items(r, arr, &vals, &bytes)) < 0)
+	    (arr->size > hi - lo &&
+	     (rc = ag_items_check(r, l->len, arr->size - (hi - lo))) < 0) ||
+	    (rc = encode_items(r, arr, &e)) < 0)
 		return rc;
-	k = arr->size;
-	if (k > hi - lo && reserve(l, k - (hi - lo)) < 0) {
-		free_vals(r->srv, vals, k);
+	a = offset_of(l, lo);
+	b = offset_of(l, hi);
+	if (reserve(l, e.len > b - a ? e.len - (b - a) : 0,
+		    l->len - (hi - lo) + arr->size) < 0) {
+		encoded_done(r, &e, true);
 		return oom(r);
 	}
-	for (size_t i = lo; i < hi; i++) {
-		l->bytes -= l->items[i].len;
-		ag_val_free(l->srv, &l->items[i]);
-	}
-	if (hi < l->len)
-		memmove(l->items + lo + k, l->items + hi,
-			(l->len - hi) * sizeof(ag_val));
-	if (k > 0)
-		memcpy(l->items + lo, vals, k * sizeof(ag_val));
-	free(vals);
-	l->len = l->len - (hi - lo) + k;
-	l->bytes += bytes;
+	release_range(l, a, b);
+	splice(l, lo, hi, a, b, encoded_bytes(r, &e), e.len, arr->size);
+	l->nrefs += e.nrefs;
+	encoded_done(r, &e, false);
+	trim(l);
 	sync_mem(r->obj, l);
 	ag_reply_nil(&r->to);
 	return 0;
@@ -431,9 +942,10 @@ static int list_del_slice(ag_req *r)
 static int list_pop(ag_req *r)
 {
 	list *l = r->obj->data;
+	ag_val v, owned = { 0 };
+	uint32_t flags = 0;
+	size_t at, a, size;
 	int64_t i;
-	size_t at;
-	ag_val v;
 	int rc;
 
 	if ((rc = ag_arg_opt_int(r, 1, -1, &i)) < 0)
@@ -445,22 +957,54 @@ static int list_pop(ag_req *r)
 		return ag_reply_error(
 		    &r->to, AGORA_EINDEX,
 		    "pop index %" PRId64 " out of range (len %zu)", i, l->len);
-	v = l->items[at];
-	memmove(l->items + at, l->items + at + 1,
-		(l->len - at - 1) * sizeof(ag_val));
-	l->len--;
-	l->bytes -= v.len;
+	a = offset_of(l, at);
+	size =
+	    l->nrefs > 0 ? item_size(l->buf + a, &flags) : item_len(l->buf + a);
+	v = view_at(l, a, size, flags);
+	/* Its references go with it: that needs an owned copy. */
+	if ((flags & AG_VAL_REF) && ag_val_dup(&owned, &v) < 0)
+		return oom(r);
 	ag_reply_val(&r->to, &v);
-	ag_val_give(r->to.conn, &v); /* its references go with it */
+	splice(l, at, at + 1, a, a + size, NULL, 0, 0);
+	if (flags & AG_VAL_REF) {
+		l->nrefs--;
+		ag_val_give(r->to.conn, &owned);
+	}
+	trim(l);
 	sync_mem(r->obj, l);
 	return 0;
 }
 
-/* Position of the first item equal to @v in [lo, hi), or SIZE_MAX. */
-static size_t find(const list *l, const ag_val *v, size_t lo, size_t hi)
+/*
+ * Whether the item at @off equals @v; its size goes to *ret_size. Without
+ * a map in @v (!@structural), equal means equal bytes: an item holding a
+ * map never has @v's bytes, so its flags need no scan.
+ */
+static bool item_equal(const list *l, size_t off, const ag_val *v,
+		       bool structural, size_t *ret_size)
 {
-	for (size_t i = lo; i < hi && i < l->len; i++)
-		if (ag_val_equal(&l->items[i], v))
+	uint32_t f = 0;
+	size_t s =
+	    structural ? item_size(l->buf + off, &f) : item_len(l->buf + off);
+	ag_val item = view_at(l, off, s, f);
+
+	*ret_size = s;
+	return ag_val_equal(&item, v);
+}
+
+/* Position of the first item equal to @v in [lo, hi), or SIZE_MAX. */
+static size_t find(list *l, const ag_val *v, size_t lo, size_t hi)
+{
+	bool structural = ag_val_flags(v) & AG_VAL_MAP;
+	size_t off, s;
+
+	if (hi > l->len)
+		hi = l->len;
+	if (lo >= hi)
+		return SIZE_MAX;
+	off = offset_of(l, lo);
+	for (size_t i = lo; i < hi; i++, off += s)
+		if (item_equal(l, off, v, structural, &s))
 			return i;
 	return SIZE_MAX;
 }
@@ -525,13 +1069,16 @@ static int list_count(ag_req *r)
 {
 	list *l = r->obj->data;
 	uint64_t n = 0;
+	bool structural;
+	size_t s;
 	ag_val v;
 	int rc;
 
 	if ((rc = ag_arg_val(r, 1, &v)) < 0)
 		return rc;
-	for (size_t i = 0; i < l->len; i++)
-		n += ag_val_equal(&l->items[i], &v);
+	structural = ag_val_flags(&v) & AG_VAL_MAP;
+	for (size_t off = 0; off < l->used; off += s)
+		n += item_equal(l, off, &v, structural, &s);
 	ag_val_free(r->srv, &v);
 	ag_reply_uint(&r->to, n);
 	return 0;
@@ -560,16 +1107,30 @@ static int list_len(ag_req *r)
 	return 0;
 }
 
+static void reverse_bytes(uint8_t *p, size_t n)
+{
+	for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
+		uint8_t t = p[i];
+
+		p[i] = p[j - 1];
+		p[j - 1] = t;
+	}
+}
+
+/* In place, without memory: each item's bytes reversed, then all of them,
+ * which puts the items in reverse order each the right way round. */
 static int list_reverse(ag_req *r)
 {
 	list *l = r->obj->data;
 
-	for (size_t i = 0, j = l->len; i + 1 < j; i++, j--) {
-		ag_val t = l->items[i];
+	for (size_t off = 0; off < l->used;) {
+		size_t s = item_len(l->buf + off);
 
-		l->items[i] = l->items[j - 1];
-		l->items[j - 1] = t;
+		reverse_bytes(l->buf + off, s);
+		off += s;
 	}
+	reverse_bytes(l->buf, l->used);
+	l->nvalid = 0;
 	ag_reply_nil(&r->to);
 	return 0;
 }
@@ -663,13 +1224,17 @@ static bool sort_indices(sorter *s, size_t *a, size_t *tmp, size_t n)
 	return !s->failed;
 }
 
+/*
+ * Decode every item (into the server zone; strings point into l->buf),
+ * sort indices, then write the items in their new order into a new buffer.
+ */
 static int list_sort(ag_req *r)
 {
 	list *l = r->obj->data;
 	msgpack_zone *z = ag_server_zone(r->srv);
 	msgpack_object *objs = NULL;
-	size_t *idx = NULL, n = l->len;
-	ag_val *vals = NULL;
+	size_t *idx = NULL, *offs = NULL, n = l->len;
+	uint8_t *buf = NULL;
 	sorter s = { 0 };
 	char da[96], db[96];
 	int rc;
@@ -682,12 +1247,18 @@ static int list_sort(ag_req *r)
 	}
 	objs = malloc(n * sizeof(*objs));
 	idx = malloc(2 * n * sizeof(*idx));
-	vals = malloc(n * sizeof(*vals));
-	if (objs == NULL || idx == NULL || vals == NULL)
+	offs = malloc((n + 1) * sizeof(*offs));
+	buf = malloc(l->cap);
+	if (objs == NULL || idx == NULL || offs == NULL || buf == NULL)
 		goto nomem;
+	offs[0] = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (ag_val_unpack(&l->items[i], z, &objs[i]) < 0)
+		size_t size = item_len(l->buf + offs[i]);
+		ag_val v = view_at(l, offs[i], size, 0);
+
+		if (ag_val_unpack(&v, z, &objs[i]) < 0)
 			goto nomem;
+		offs[i + 1] = offs[i] + size;
 		idx[i] = i;
 	}
 	s.objs = objs;
@@ -698,9 +1269,16 @@ static int list_sort(ag_req *r)
 				    describe(&objs[s.bad_b], db, sizeof(db)));
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		vals[i] = l->items[idx[i]];
-	memcpy(l->items, vals, n * sizeof(*vals));
+	for (size_t i = 0, at = 0; i < n; i++) {
+		size_t k = idx[i], size = offs[k + 1] - offs[k];
+
+		memcpy(buf + at, l->buf + offs[k], size);
+		at += size;
+	}
+	free(l->buf);
+	l->buf = buf;
+	buf = NULL;
+	l->nvalid = 0;
 	ag_reply_nil(&r->to);
 	rc = 0;
 	goto out;
@@ -709,7 +1287,8 @@ nomem:
 out:
 	free(objs);
 	free(idx);
-	free(vals);
+	free(offs);
+	free(buf);
 	return rc;
 }
 
@@ -717,9 +1296,9 @@ static int list_clear(ag_req *r)
 {
 	list *l = r->obj->data;
 
-	free_vals(l->srv, l->items, l->len);
-	l->items = NULL;
-	l->len = l->cap = l->bytes = 0;
+	release_range(l, 0, l->used);
+	l->len = l->used = 0;
+	trim(l);
 	sync_mem(r->obj, l);
 	ag_reply_nil(&r->to);
 	return 0;
@@ -731,8 +1310,7 @@ static int list_copy(ag_req *r)
 	msgpack_packer *pk = ag_reply_begin(&r->to);
 
 	msgpack_pack_array(pk, l->len);
-	for (size_t i = 0; i < l->len; i++)
-		ag_pack_val(pk, &l->items[i]);
+	pack_bytes(pk, l->buf, l->used);
 	return 0;
 }
 
@@ -764,7 +1342,9 @@ static void list_destroy(ag_object *o)
 
 	if (l == NULL)
 		return;
-	free_vals(l->srv, l->items, l->len);
+	release_range(l, 0, l->used);
+	free(l->buf);
+	free(l->marks);
 	ag_object_mem(o, -(ssize_t)l->accounted);
 	free(l);
 	o->data = NULL;

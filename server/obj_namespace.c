@@ -15,8 +15,8 @@
  * from the server's scratch buffer, copied (ag_val_dup) before ag_arg_val()
  * may reuse that buffer. Each method validates and allocates before it
  * changes anything. No options, and no length (as in Python).
- * Memory accounted: the state, the table's arrays and the bytes of every
- * name and value.
+ * Memory accounted: the state, the table's arrays and the heap bytes of
+ * every name and value (none for those that fit inline in their ag_val).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@
 
 struct ns {
 	ag_table t;
-	size_t bytes;     /* key.len + val.len over live entries */
+	size_t bytes;     /* heap bytes of keys and values (ag_val_heap) */
 	size_t accounted; /* what ag_object_mem() has been told */
 };
 
@@ -117,11 +117,13 @@ static int m_set(ag_req *r)
 		rc = ag_arg_val(r, 2, &val);
 		if (rc < 0)
 			return rc;
-		n->bytes += val.len;
-		n->bytes -= e->val.len;
+		n->bytes += ag_val_heap(&val);
+		n->bytes -= ag_val_heap(&e->val);
 		ag_val_free(r->srv, &e->val);
 		e->val = val;
 	} else {
+		if ((rc = ag_items_check(r, n->t.count, 1)) < 0)
+			return rc;
 		/* Own the name before ag_arg_val() may reuse the scratch. */
 		if (ag_val_dup(&owned, &key) < 0)
 			return oom(r);
@@ -137,7 +139,7 @@ static int m_set(ag_req *r)
 			return oom(r);
 		}
 		e->val = val;
-		n->bytes += owned.len + val.len;
+		n->bytes += ag_val_heap(&owned) + ag_val_heap(&val);
 	}
 	sync_mem(r->obj, n);
 	ag_reply_nil(&r->to);
@@ -157,7 +159,7 @@ static int m_delete(ag_req *r)
 		return rc;
 	if (e == NULL)
 		return missing(r);
-	n->bytes -= e->key.len + e->val.len;
+	n->bytes -= ag_val_heap(&e->key) + ag_val_heap(&e->val);
 	ag_val_free(r->srv, &e->val);
 	ag_table_remove(&n->t, e);
 	sync_mem(r->obj, n);

@@ -26,7 +26,8 @@
  * by a plain queue.
  *
  * Memory accounted with ag_object_mem(): the state, the ring's slots and the
- * bytes of the items in it. A value carried by a parked putter is not
+ * heap bytes of the items in it (none for items that fit inline in their
+ * ag_val). A value carried by a parked putter is not
  * counted until it enters the ring (the core may free it on withdrawal).
  */
 #include <stdlib.h>
@@ -93,7 +94,7 @@ static void ring_push(ag_object *o, struct queue *q, ag_val *v)
 {
 	q->ring[(q->head + q->count) & (q->cap - 1)] = *v;
 	q->count++;
-	ag_object_mem(o, (ssize_t)v->len);
+	ag_object_mem(o, (ssize_t)ag_val_heap(v));
 	memset(v, 0, sizeof(*v));
 }
 
@@ -110,7 +111,7 @@ static void ring_pop(ag_object *o, struct queue *q, ag_val *ret)
 	memset(slot, 0, sizeof(*slot));
 	q->head = (q->head + 1) & (q->cap - 1);
 	q->count--;
-	ag_object_mem(o, -(ssize_t)ret->len);
+	ag_object_mem(o, -(ssize_t)ag_val_heap(ret));
 	if (q->cap > RING_SHRINK && q->count <= q->cap / 4)
 		(void)ring_resize(o, q, q->cap / 2);
 }
@@ -228,6 +229,10 @@ static int queue_put(ag_req *r, uint32_t vi, bool block, double timeout)
 	ag_val v;
 	int rc;
 
+	/* An item that goes straight to a parked getter is never held. */
+	if (TAILQ_EMPTY(&q->getters) &&
+	    (rc = ag_items_check(r, q->count, 1)) < 0)
+		return rc;
 	rc = ag_arg_val(r, vi, &v);
 	if (rc < 0)
 		return rc;
@@ -456,7 +461,7 @@ static void queue_destroy(ag_object *o)
 	mem = sizeof(*q) + q->cap * sizeof(ag_val);
 	for (i = 0; i < q->count; i++) {
 		ag_val *v = &q->ring[(q->head + i) & (q->cap - 1)];
-		mem += v->len;
+		mem += ag_val_heap(v);
 		ag_val_free(o->srv, v);
 	}
 	free(q->ring);

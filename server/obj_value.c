@@ -18,7 +18,8 @@
  *   swap(v)            -> the old value
  *
  * The only option is `initial` (any value; default the int 0). A value has
- * no length. Memory accounted: the state plus the stored bytes.
+ * no length. Memory accounted: the state plus the stored bytes it keeps on
+ * the heap (none when they fit inline in the ag_val).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,8 @@ struct value {
  * and free the old one. */
 static void value_store(ag_object *o, struct value *s, ag_val *nv)
 {
-	ag_object_mem(o, (ssize_t)nv->len - (ssize_t)s->v.len);
+	ag_object_mem(o,
+		      (ssize_t)ag_val_heap(nv) - (ssize_t)ag_val_heap(&s->v));
 	ag_val_free(o->srv, &s->v);
 	s->v = *nv;
 	memset(nv, 0, sizeof(*nv));
@@ -170,7 +172,8 @@ static int m_swap(ag_req *r)
 	/* The old bytes leave the object; they are answered, then freed. */
 	old = s->v;
 	s->v = nv;
-	ag_object_mem(r->obj, (ssize_t)nv.len - (ssize_t)old.len);
+	ag_object_mem(r->obj,
+		      (ssize_t)ag_val_heap(&nv) - (ssize_t)ag_val_heap(&old));
 	ag_reply_val(&r->to, &old);
 	ag_val_give(r->to.conn, &old); /* its references go with it */
 	return 0;
@@ -221,7 +224,7 @@ static int value_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 				      "open: out of memory storing initial");
 	}
 	o->data = s;
-	ag_object_mem(o, (ssize_t)(sizeof(*s) + s->v.len));
+	ag_object_mem(o, (ssize_t)(sizeof(*s) + ag_val_heap(&s->v)));
 	return 0;
 }
 
@@ -231,7 +234,7 @@ static void value_destroy(ag_object *o)
 
 	if (s == NULL)
 		return;
-	ag_object_mem(o, -(ssize_t)(sizeof(*s) + s->v.len));
+	ag_object_mem(o, -(ssize_t)(sizeof(*s) + ag_val_heap(&s->v)));
 	ag_val_free(o->srv, &s->v);
 	free(s);
 	o->data = NULL;

@@ -47,9 +47,7 @@ static void id_key(uint64_t id, uint8_t buf[8], ag_val *ret)
 {
 	for (int i = 7; i >= 0; i--, id >>= 8)
 		buf[i] = (uint8_t)id;
-	ret->data = buf;
-	ret->len = 8;
-	ret->flags = 0;
+	*ret = ag_val_view(buf, 8, 0);
 }
 
 ag_object *ag_object_by_id(ag_server *s, uint64_t id)
@@ -98,7 +96,7 @@ void ag_object_unindex(ag_object *o)
 /* Decode @v's references; false when it holds none or cannot be read. */
 static bool decode(ag_server *s, const ag_val *v, msgpack_object *ret)
 {
-	return (v->flags & AG_VAL_REF) && v->data != NULL &&
+	return (ag_val_flags(v) & AG_VAL_REF) && !ag_val_is_empty(v) &&
 	       ag_val_unpack(v, ag_server_zone(s), ret) == 0;
 }
 

@@ -205,8 +205,7 @@ int ag_registry_open(ag_req *r)
 			return ag_reply_error(&r->to, AGORA_EVALUE,
 					      "open: the name is not valid "
 					      "UTF-8");
-		key.data = (uint8_t *)name->via.str.ptr;
-		key.len = n;
+		key = ag_val_view(name->via.str.ptr, n, 0);
 		hash = ag_table_hash(&s->names, &key);
 		ag_entry *e = ag_table_find(&s->names, &key, hash);
 		if (e != NULL) {
@@ -240,10 +239,10 @@ int ag_registry_open(ag_req *r)
 		free(o);
 		return rc;
 	}
-	if (key.data != NULL) {
+	if (!ag_val_is_empty(&key)) {
 		ag_val owned;
 		ag_entry *e = NULL;
-		o->name = strndup(name->via.str.ptr, key.len);
+		o->name = strndup(name->via.str.ptr, ag_val_len(&key));
 		if (o->name != NULL && ag_val_dup(&owned, &key) == 0) {
 			e = ag_table_add(&s->names, &owned, hash);
 			if (e == NULL)
@@ -278,9 +277,14 @@ int ag_registry_drop(ag_req *r)
 				      "drop: the name must be a str, got %s",
 				      desc);
 	}
-	ag_val key = { (uint8_t *)name->via.str.ptr, name->via.str.size, 0 };
-	ag_entry *e =
-	    ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
+	ag_entry *e = NULL;
+	/* A longer name was never given to an object. */
+	if (name->via.str.size <= AG_NAME_MAX) {
+		ag_val key =
+		    ag_val_view(name->via.str.ptr, name->via.str.size, 0);
+		e = ag_table_find(&s->names, &key,
+				  ag_table_hash(&s->names, &key));
+	}
 	if (e == NULL) {
 		ag_reply_bool(&r->to, false);
 		return 0;

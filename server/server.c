@@ -110,7 +110,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		      struct sockaddr *sa, int socklen, void *arg)
 {
 	ag_listener *l = arg;
-	ag_conn_accept(l->srv, fd, l->is_unix);
+	ag_conn_accept(l->srv, fd, l->is_unix, sa, socklen);
 }
 
 static void on_accept_error(struct evconnlistener *lev, void *arg)
@@ -344,6 +344,10 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	    cfg->max_message ? cfg->max_message : AG_DEFAULT_MAX_MESSAGE;
 	s->auth_timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5.0;
 	s->max_conns = cfg->max_connections ? cfg->max_connections : 1024;
+	s->max_memory = cfg->max_memory;
+	s->max_items = cfg->max_items;
+	s->max_parked = cfg->max_parked ? cfg->max_parked : 10000;
+	s->max_output = cfg->max_output ? cfg->max_output : (size_t)64 << 20;
 	s->log = cfg->log;
 	s->log_ud = cfg->log_ud;
 	s->key = malloc(cfg->keylen);

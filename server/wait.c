@@ -29,8 +29,17 @@ static void timer_fired(evutil_socket_t fd, short what, void *arg)
 ag_waiter *ag_wait_park(ag_req *r, struct ag_waitq *q, double timeout,
 			ag_wait_fn on_timeout)
 {
-	ag_waiter *w = calloc(1, sizeof(*w));
+	ag_waiter *w;
 
+	if (!ag_conn_park_allowed(r->to.conn)) {
+		ag_reply_error(&r->to, AGORA_ELIMIT,
+			       "%.*s: this connection already has %u requests "
+			       "parked (the server's --max-parked)",
+			       (int)r->methodlen, r->method,
+			       r->srv->max_parked);
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
 	if (w == NULL) {
 		ag_reply_error(&r->to, AGORA_ELIMIT,
 			       "out of memory parking %.*s", (int)r->methodlen,
@@ -60,6 +69,7 @@ ag_waiter *ag_wait_park(ag_req *r, struct ag_waitq *q, double timeout,
 	ag_object_ref(w->obj);
 	TAILQ_INSERT_TAIL(q, w, qlink);
 	TAILQ_INSERT_TAIL(ag_conn_waiters(w->to.conn), w, connlink);
+	ag_conn_parked(w->to.conn, 1);
 	w->obj->nwaiters++;
 	r->srv->nwaiters++;
 	return w;
@@ -71,6 +81,7 @@ void ag_wait_done(ag_waiter *w)
 
 	TAILQ_REMOVE(w->queue, w, qlink);
 	TAILQ_REMOVE(ag_conn_waiters(w->to.conn), w, connlink);
+	ag_conn_parked(w->to.conn, -1);
 	if (w->timer)
 		event_free(w->timer);
 	o->nwaiters--;

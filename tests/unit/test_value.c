@@ -113,8 +113,8 @@ static void assert_canonical(const uint8_t *in, size_t inlen,
 	ag_val v;
 
 	mkval(&v, in, inlen);
-	ck_assert_uint_eq(v.len, wantlen);
-	ck_assert_mem_eq(v.data, want, wantlen);
+	ck_assert_uint_eq(ag_val_len(&v), wantlen);
+	ck_assert_mem_eq(ag_val_bytes(&v), want, wantlen);
 	ag_val_deinit(&v);
 }
 
@@ -237,7 +237,7 @@ START_TEST(maps_with_the_same_entries_in_another_order_are_equal)
 
 	assert_same(ab, sizeof(ab), ba, sizeof(ba));
 	mkval(&v, ab, sizeof(ab));
-	ck_assert(v.flags & AG_VAL_MAP);
+	ck_assert(ag_val_flags(&v) & AG_VAL_MAP);
 	ag_val_deinit(&v);
 }
 END_TEST
@@ -324,6 +324,130 @@ START_TEST(stored_value_unpacks_to_an_equal_object)
 }
 END_TEST
 
+/* ---- representation ------------------------------------------------------ */
+
+/* Round trip @len bytes of a str through from_obj, dup, a view and
+ * from_bytes: same bytes, length, flags, equality and hash every way. */
+static void assert_round_trip(size_t len)
+{
+	uint8_t in[64];
+	ag_val v, d, b, view;
+
+	ck_assert(len >= 1 && len <= 32);
+	in[0] = (uint8_t)(0xa0 | (len - 1)); /* fixstr of len - 1 bytes */
+	for (size_t i = 1; i < len; i++)
+		in[i] = (uint8_t)('a' + i);
+	mkval(&v, in, len);
+	ck_assert_uint_eq(ag_val_len(&v), len);
+	ck_assert_mem_eq(ag_val_bytes(&v), in, len);
+	ck_assert_uint_eq(ag_val_flags(&v), 0);
+	ck_assert(!ag_val_is_empty(&v));
+
+	ck_assert_int_eq(ag_val_dup(&d, &v), 0);
+	view = ag_val_view(in, (uint32_t)len, 0);
+	ck_assert_int_eq(ag_val_from_bytes(&b, in, len, 0), 0);
+	ck_assert_mem_eq(ag_val_bytes(&d), in, len);
+	ck_assert_mem_eq(ag_val_bytes(&b), in, len);
+	ck_assert_ptr_eq(ag_val_bytes(&view), in);
+	ck_assert_uint_eq(ag_val_len(&view), len);
+	ck_assert(ag_val_equal(&v, &d) && ag_val_equal(&v, &view) &&
+		  ag_val_equal(&view, &b));
+	ck_assert_uint_eq(ag_val_hash(&v, 7), ag_val_hash(&view, 7));
+	ck_assert_uint_eq(ag_val_hash(&v, 7), ag_val_hash(&d, 7));
+	ag_val_deinit(&view); /* a view: nothing is freed */
+	ck_assert(ag_val_is_empty(&view));
+	ag_val_deinit(&v);
+	ag_val_deinit(&d);
+	ag_val_deinit(&b);
+}
+
+START_TEST(an_ag_val_is_sixteen_bytes)
+{
+	ck_assert_uint_eq(sizeof(ag_val), 16);
+}
+END_TEST
+
+START_TEST(values_round_trip_on_both_sides_of_the_inline_limit)
+{
+	for (size_t len = 1; len <= 20; len++)
+		assert_round_trip(len);
+}
+END_TEST
+
+START_TEST(every_integer_and_float_is_stored_inline)
+{
+	ag_val v;
+
+	/* uint64 max and a float64: 9 bytes each, no heap */
+	mkval(&v, LIT(0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff));
+	ck_assert_uint_eq(ag_val_len(&v), 9);
+	ck_assert_uint_eq(ag_val_heap(&v), 0);
+	ag_val_deinit(&v);
+	mkval(&v, LIT(0xca, 0x3f, 0xc0, 0x00, 0x00));
+	ck_assert_uint_eq(ag_val_heap(&v), 0);
+	ag_val_deinit(&v);
+	/* a 13-byte str is on the heap */
+	mkval(&v, LIT(0xac, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j',
+		      'k', 'l'));
+	ck_assert_uint_eq(ag_val_heap(&v), 13);
+	ag_val_deinit(&v);
+}
+END_TEST
+
+START_TEST(flags_survive_inline_and_heap_storage)
+{
+	ag_val v, d;
+
+	/* [ref 42]: 11 bytes, inline, a reference */
+	mkval(&v, LIT(0x91, 0xd7, 0x01, 0, 0, 0, 0, 0, 0, 0, 42));
+	ck_assert_uint_eq(ag_val_heap(&v), 0);
+	ck_assert_uint_eq(ag_val_flags(&v), AG_VAL_REF);
+	ck_assert_int_eq(ag_val_dup(&d, &v), 0);
+	ck_assert_uint_eq(ag_val_flags(&d), AG_VAL_REF);
+	ag_val_deinit(&d);
+	ag_val_deinit(&v);
+	/* {"k": [ref 42]}: 14 bytes, on the heap, a map and a reference */
+	mkval(&v,
+	      LIT(0x81, 0xa1, 'k', 0x91, 0xd7, 0x01, 0, 0, 0, 0, 0, 0, 0, 42));
+	ck_assert_uint_eq(ag_val_heap(&v), 14);
+	ck_assert_uint_eq(ag_val_flags(&v), AG_VAL_MAP | AG_VAL_REF);
+	ck_assert_int_eq(ag_val_dup(&d, &v), 0);
+	ck_assert_uint_eq(ag_val_flags(&d), AG_VAL_MAP | AG_VAL_REF);
+	ck_assert(ag_val_equal(&v, &d));
+	ag_val_deinit(&d);
+	ag_val_deinit(&v);
+}
+END_TEST
+
+START_TEST(an_empty_value_is_all_zero_and_deinit_empties)
+{
+	ag_val z, v;
+	static const uint8_t zeros[sizeof(ag_val)];
+
+	memset(&z, 0, sizeof(z));
+	ck_assert(ag_val_is_empty(&z));
+	ag_val_deinit(&z); /* freeing an empty value is a no-op */
+	ag_val_deinit(NULL);
+	mkval(&v, LIT(0x01));
+	ck_assert(!ag_val_is_empty(&v));
+	ag_val_deinit(&v);
+	ck_assert(ag_val_is_empty(&v));
+	ck_assert_mem_eq(&v, zeros, sizeof(v));
+}
+END_TEST
+
+START_TEST(lengths_beyond_the_limit_are_LIMIT)
+{
+	ag_val v;
+	uint8_t byte = 0;
+
+	/* The length is checked before the bytes are read. */
+	ck_assert_int_eq(
+	    ag_val_from_bytes(&v, &byte, (size_t)AG_VAL_MAX_LEN + 1, 0),
+	    AGORA_ELIMIT);
+}
+END_TEST
+
 /* ---- references ---------------------------------------------------------- */
 
 START_TEST(ext1_with_seven_data_bytes_is_a_bad_value)
@@ -353,10 +477,10 @@ START_TEST(ext1_with_eight_data_bytes_is_a_reference)
 	ag_val v;
 
 	mkval(&v, LIT(0x91, 0xd7, 0x01, 0, 0, 0, 0, 0, 0, 0, 42));
-	ck_assert(v.flags & AG_VAL_REF);
+	ck_assert(ag_val_flags(&v) & AG_VAL_REF);
 	ag_val_deinit(&v);
 	mkval(&v, LIT(0xc7, 0x08, 0x01, 0, 0, 0, 0, 0, 0, 0, 42));
-	ck_assert(v.flags & AG_VAL_REF);
+	ck_assert(ag_val_flags(&v) & AG_VAL_REF);
 	ag_val_deinit(&v);
 	/* other ext types are plain values of any length */
 	ck_assert_int_eq(val_rc(LIT(0xc7, 0x07, 0x05, 1, 2, 3, 4, 5, 6, 7)), 0);
@@ -787,6 +911,15 @@ static Suite *value_suite(void)
 	tcase_add_test(tc, integers_are_stored_in_their_shortest_form);
 	tcase_add_test(tc, float32_is_stored_as_float64);
 	tcase_add_test(tc, stored_value_unpacks_to_an_equal_object);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("representation");
+	tcase_add_test(tc, an_ag_val_is_sixteen_bytes);
+	tcase_add_test(tc, values_round_trip_on_both_sides_of_the_inline_limit);
+	tcase_add_test(tc, every_integer_and_float_is_stored_inline);
+	tcase_add_test(tc, flags_survive_inline_and_heap_storage);
+	tcase_add_test(tc, an_empty_value_is_all_zero_and_deinit_empties);
+	tcase_add_test(tc, lengths_beyond_the_limit_are_LIMIT);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("references");
