@@ -8,9 +8,9 @@
  *     c->reader until the response with the same msgid arrives;
  *   - handshake (section 2 of the protocol) and the public connect calls;
  *   - generic calls (agora_call, ping, stats, ls, drop, info) and the
- *     helpers the proxy files use (internal.h);
- *   - ag_proxy: the open, close and method plumbing the newer proxies
- *     share (internal.h).
+ *     typed result helpers under them and the proxies;
+ *   - ag_proxy: the open, close, reference and method plumbing every
+ *     proxy shares (internal.h).
  *
  * A client is in one of four states. NONE: never connected, or the last
  * connect failed. HANDSHAKE: only the handshake's own calls may run. READY.
@@ -407,16 +407,11 @@ static int pack_request(agora_client *c, uint32_t msgid, const char *method,
 	return 0;
 }
 
-/*
- * Read until the response to @msgid. On 0, *ret_error is the error array or
- * NULL, and *ret_result the result; both point into the reader.
- */
-static int read_response(agora_client *c, uint32_t msgid,
-			 const msgpack_object **ret_error,
-			 const msgpack_object **ret_result)
+int ag_client_read_any(agora_client *c, uint32_t *ret_msgid,
+		       const msgpack_object **ret_error,
+		       const msgpack_object **ret_result)
 {
 	msgpack_object m;
-	uint32_t got;
 	int rc;
 
 	for (;;) {
@@ -441,18 +436,33 @@ static int read_response(agora_client *c, uint32_t msgid,
 			MSGPACK_OBJECT_POSITIVE_INTEGER &&
 		    m.via.array.ptr[0].via.u64 == AG_MSG_NOTIFY)
 			continue;
-		if (ag_parse_response(&m, &got, ret_error, ret_result) < 0)
+		if (ag_parse_response(&m, ret_msgid, ret_error, ret_result) < 0)
 			return client_break(c, AGORA_EPROTOCOL,
 					    "the server sent a message that is "
 					    "not a response");
-		if (got != msgid)
-			return client_break(
-			    c, AGORA_EPROTOCOL,
-			    "the server answered request %" PRIu32
-			    " while this client waited for %" PRIu32,
-			    got, msgid);
 		return 0;
 	}
+}
+
+/*
+ * Read until the response to @msgid. On 0, *ret_error is the error array or
+ * NULL, and *ret_result the result; both point into the reader.
+ */
+static int read_response(agora_client *c, uint32_t msgid,
+			 const msgpack_object **ret_error,
+			 const msgpack_object **ret_result)
+{
+	uint32_t got;
+	int rc = ag_client_read_any(c, &got, ret_error, ret_result);
+
+	if (rc < 0)
+		return rc;
+	if (got != msgid)
+		return client_break(c, AGORA_EPROTOCOL,
+				    "the server answered request %" PRIu32
+				    " while this client waited for %" PRIu32,
+				    got, msgid);
+	return 0;
 }
 
 /* The wire code in an error array, or 0 when it has none. */
@@ -489,27 +499,84 @@ static int rpc(agora_client *c, const char *method, const agora_value *params,
 	rc = read_response(c, msgid, &err, &result);
 	if (rc < 0)
 		return rc;
-	if (err != NULL) {
-		int64_t code = error_wire_code(err);
-
-		rc = ag_parse_error(err, c->errmsg, sizeof(c->errmsg));
-		if (rc >= 0)
-			rc = AGORA_EPROTOCOL;
-		/* The server closes the connection after a PROTOCOL error:
-		 * nothing more can travel on it. */
-		if (code == -AGORA_EPROTOCOL) {
-			char msg[sizeof(c->errmsg)];
-
-			memcpy(msg, c->errmsg, sizeof(msg));
-			client_break(c, rc,
-				     "the server refused a request as "
-				     "malformed: %s",
-				     msg);
-		}
-		return rc;
-	}
+	if (err != NULL)
+		return ag_client_response_error(c, err);
 	*ret_result = result;
 	return 0;
+}
+
+int ag_client_response_error(agora_client *c, const msgpack_object *err)
+{
+	int64_t code = error_wire_code(err);
+	int rc = ag_parse_error(err, c->errmsg, sizeof(c->errmsg));
+
+	if (rc >= 0)
+		rc = AGORA_EPROTOCOL;
+	/* The server closes the connection after a PROTOCOL error: nothing
+	 * more can travel on it. */
+	if (code == -AGORA_EPROTOCOL) {
+		char msg[sizeof(c->errmsg)];
+
+		memcpy(msg, c->errmsg, sizeof(msg));
+		client_break(c, rc,
+			     "the server refused a request as malformed: %s",
+			     msg);
+	}
+	return rc;
+}
+
+/* ---- pipelining (pipeline.c) --------------------------------------------- */
+
+int ag_client_usable(agora_client *c)
+{
+	if (c == NULL)
+		return AGORA_EINVAL;
+	return client_usable(c, false);
+}
+
+int ag_client_pack(agora_client *c, ag_buf *out, const char *method,
+		   const agora_value *params, size_t nparams,
+		   uint32_t *ret_msgid)
+{
+	uint32_t msgid = c->msgid + 1;
+	size_t mark = out->len;
+	msgpack_packer pk;
+	int rc;
+
+	msgpack_packer_init(&pk, out, ag_buf_write);
+	ag_pack_request_head(&pk, msgid, method);
+	msgpack_pack_array(&pk, nparams);
+	for (size_t i = 0; i < nparams; i++) {
+		rc = ag_value_pack(&pk, &params[i], 3);
+		if (rc < 0) {
+			out->len = mark;
+			return ag_client_fail(
+			    c, rc,
+			    "%s: param %zu cannot be sent (unknown type, NULL "
+			    "data, a length above 2^32-1, or arrays and maps "
+			    "nested more than %d deep in the request)",
+			    method, i, AG_MAX_DEPTH);
+		}
+	}
+	if (out->oom) {
+		out->len = mark;
+		out->oom = false;
+		return ag_client_fail(c, AGORA_ENOMEM,
+				      "out of memory packing %s", method);
+	}
+	c->msgid = msgid;
+	*ret_msgid = msgid;
+	return 0;
+}
+
+int ag_client_send(agora_client *c, const void *data, size_t len)
+{
+	return send_all(c, data, len);
+}
+
+int ag_client_lost(agora_client *c, int rc, const char *why)
+{
+	return client_break(c, rc, "%s", why);
 }
 
 int ag_client_call(agora_client *c, const char *method,
@@ -526,9 +593,11 @@ int ag_client_call(agora_client *c, const char *method,
 	return rpc(c, method, params, nparams, ret_result);
 }
 
-int ag_client_call_value(agora_client *c, const char *method,
-			 const agora_value *params, size_t nparams,
-			 agora_value *ret)
+/* ag_client_call() with the result decoded into an owned value in *ret
+ * (free it with agora_value_free()), or discarded when @ret is NULL. */
+static int call_value(agora_client *c, const char *method,
+		      const agora_value *params, size_t nparams,
+		      agora_value *ret)
 {
 	const msgpack_object *o;
 	agora_value v;
@@ -553,8 +622,11 @@ static int bad_result(agora_client *c, const char *method,
 			      c->address, method, ag_obj_type_name(o), want);
 }
 
-int ag_client_call_bool(agora_client *c, const char *method,
-			const agora_value *params, size_t nparams, bool *ret)
+/* ag_client_call() for methods whose result must be a bool, an integer or a
+ * non-negative integer; a result of another kind is AGORA_EPROTOCOL (the
+ * client stays usable). @ret may be NULL to discard. */
+static int call_bool(agora_client *c, const char *method,
+		     const agora_value *params, size_t nparams, bool *ret)
 {
 	const msgpack_object *o;
 	int rc;
@@ -569,8 +641,8 @@ int ag_client_call_bool(agora_client *c, const char *method,
 	return 0;
 }
 
-int ag_client_call_int(agora_client *c, const char *method,
-		       const agora_value *params, size_t nparams, int64_t *ret)
+static int call_int(agora_client *c, const char *method,
+		    const agora_value *params, size_t nparams, int64_t *ret)
 {
 	const msgpack_object *o;
 	int rc;
@@ -588,8 +660,8 @@ int ag_client_call_int(agora_client *c, const char *method,
 	return bad_result(c, method, o, "an int64");
 }
 
-int ag_client_call_size(agora_client *c, const char *method,
-			const agora_value *params, size_t nparams, size_t *ret)
+static int call_size(agora_client *c, const char *method,
+		     const agora_value *params, size_t nparams, size_t *ret)
 {
 	const msgpack_object *o;
 	int rc;
@@ -604,8 +676,11 @@ int ag_client_call_size(agora_client *c, const char *method,
 	return 0;
 }
 
-int ag_client_obj_int(agora_client *c, const msgpack_object *o,
-		      const char *what, int64_t *ret)
+/* The integer in @o, the data a caller asked for by name: AGORA_ETYPE with
+ * a message naming @what when @o is not an integer, AGORA_EVALUE when it
+ * does not fit int64_t. */
+static int obj_int(agora_client *c, const msgpack_object *o, const char *what,
+		   int64_t *ret)
 {
 	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
 		*ret = o->via.i64;
@@ -622,8 +697,10 @@ int ag_client_obj_int(agora_client *c, const msgpack_object *o,
 	return 0;
 }
 
-int ag_client_obj_str(agora_client *c, const msgpack_object *o,
-		      const char *what, char **ret)
+/* The str in @o as a malloc'ed NUL-terminated copy: AGORA_ETYPE when @o is
+ * not a str, AGORA_ENOMEM. */
+static int obj_str(agora_client *c, const msgpack_object *o, const char *what,
+		   char **ret)
 {
 	char *s;
 
@@ -641,8 +718,11 @@ int ag_client_obj_str(agora_client *c, const msgpack_object *o,
 	return 0;
 }
 
-int ag_client_open(agora_client *c, const char *type, const char *name,
-		   const agora_pair *opts, size_t nopts, uint32_t *ret_handle)
+/* "open" [@type, @name or nil, {@opts}]: the new handle in *ret_handle.
+ * @opts may be NULL when @nopts is 0. */
+static int open_handle(agora_client *c, const char *type, const char *name,
+		       const agora_pair *opts, size_t nopts,
+		       uint32_t *ret_handle)
 {
 	agora_value params[3];
 	const msgpack_object *o;
@@ -661,19 +741,15 @@ int ag_client_open(agora_client *c, const char *type, const char *name,
 	return 0;
 }
 
-int ag_client_close_handle(agora_client *c, uint32_t handle)
-{
-	agora_value h = agora_uint(handle);
-	const msgpack_object *o;
-
-	return ag_client_call(c, "close", &h, 1, &o);
-}
-
 /* ---- ag_proxy ------------------------------------------------------------ */
 
-int ag_proxy_open(agora_client *c, void *ret_proxy, size_t size,
-		  const char *type, const char *name, const agora_pair *opts,
-		  size_t nopts)
+/*
+ * The proxy for a new handle of @type: opened by @ref ("open_ref") when it
+ * is not NULL, else by @name and @opts ("open"). As ag_proxy_open().
+ */
+static int proxy_new(agora_client *c, void *ret_proxy, size_t size,
+		     const char *type, const char *name, const agora_pair *opts,
+		     size_t nopts, const agora_ref *ref)
 {
 	ag_proxy *p;
 	int rc;
@@ -686,26 +762,63 @@ int ag_proxy_open(agora_client *c, void *ret_proxy, size_t size,
 	p = calloc(1, size);
 	if (p == NULL)
 		return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
-	rc = ag_client_open(c, type, name, opts, nopts, &p->handle);
+	if (ref != NULL)
+		rc = ag_client_open_ref(c, type, ref, &p->handle);
+	else
+		rc = open_handle(c, type, name, opts, nopts, &p->handle);
 	if (rc < 0) {
 		free(p);
 		return rc;
 	}
 	p->c = c;
 	p->type = type;
+	/* Kept as the server read it, from its bytes: ref->id could differ in
+	 * a reference built by hand. A well-formed ext 1 always decodes. */
+	if (ref != NULL)
+		(void)agora_ref_from_value(agora_ref_value(ref), &p->ref);
 	memcpy(ret_proxy, &p, sizeof(p));
 	return 0;
 }
 
+int ag_proxy_open(agora_client *c, void *ret_proxy, size_t size,
+		  const char *type, const char *name, const agora_pair *opts,
+		  size_t nopts)
+{
+	return proxy_new(c, ret_proxy, size, type, name, opts, nopts, NULL);
+}
+
+int ag_proxy_open_ref(agora_client *c, void *ret_proxy, size_t size,
+		      const char *type, const agora_ref *ref)
+{
+	if (c != NULL && ref == NULL)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "open_ref %s needs a reference", type);
+	return proxy_new(c, ret_proxy, size, type, NULL, NULL, 0, ref);
+}
+
 int ag_proxy_close(ag_proxy *p)
 {
+	agora_value h;
+	const msgpack_object *o;
 	int rc;
 
 	if (p == NULL)
 		return 0;
-	rc = ag_client_close_handle(p->c, p->handle);
+	h = agora_uint(p->handle);
+	rc = ag_client_call(p->c, "close", &h, 1, &o);
 	free(p);
 	return rc;
+}
+
+int ag_proxy_ref(const ag_proxy *p, agora_ref *ret)
+{
+	if (p->ref.id == 0)
+		return agora_ref_of(p->c, p->handle, ret);
+	if (ret == NULL)
+		return ag_client_fail(p->c, AGORA_EINVAL,
+				      "%s ref needs a result", p->type);
+	*ret = p->ref;
+	return 0;
 }
 
 /* A proxy's request: "TYPE.METHOD" and [handle, args...]. */
@@ -753,7 +866,7 @@ int ag_proxy_call_value(const ag_proxy *p, const char *method,
 
 	if (rc < 0)
 		return rc;
-	return ag_client_call_value(p->c, r.method, r.params, r.nparams, ret);
+	return call_value(p->c, r.method, r.params, r.nparams, ret);
 }
 
 int ag_proxy_call_bool(const ag_proxy *p, const char *method,
@@ -764,7 +877,7 @@ int ag_proxy_call_bool(const ag_proxy *p, const char *method,
 
 	if (rc < 0)
 		return rc;
-	return ag_client_call_bool(p->c, r.method, r.params, r.nparams, ret);
+	return call_bool(p->c, r.method, r.params, r.nparams, ret);
 }
 
 int ag_proxy_call_int(const ag_proxy *p, const char *method,
@@ -775,7 +888,7 @@ int ag_proxy_call_int(const ag_proxy *p, const char *method,
 
 	if (rc < 0)
 		return rc;
-	return ag_client_call_int(p->c, r.method, r.params, r.nparams, ret);
+	return call_int(p->c, r.method, r.params, r.nparams, ret);
 }
 
 int ag_proxy_call_size(const ag_proxy *p, const char *method,
@@ -786,7 +899,37 @@ int ag_proxy_call_size(const ag_proxy *p, const char *method,
 
 	if (rc < 0)
 		return rc;
-	return ag_client_call_size(p->c, r.method, r.params, r.nparams, ret);
+	return call_size(p->c, r.method, r.params, r.nparams, ret);
+}
+
+int ag_proxy_call_as_int(const ag_proxy *p, const char *method,
+			 const agora_value *args, size_t nargs,
+			 const char *what, int64_t *ret)
+{
+	const msgpack_object *o;
+	int64_t n = 0; /* obj_int() writes it on 0; GCC cannot see that */
+	int rc;
+
+	rc = ag_proxy_call(p, method, args, nargs, &o);
+	if (rc < 0)
+		return rc;
+	rc = obj_int(p->c, o, what, &n);
+	if (rc == 0 && ret != NULL)
+		*ret = n;
+	return rc;
+}
+
+int ag_proxy_call_as_str(const ag_proxy *p, const char *method,
+			 const agora_value *args, size_t nargs,
+			 const char *what, char **ret)
+{
+	const msgpack_object *o;
+	int rc;
+
+	rc = ag_proxy_call(p, method, args, nargs, &o);
+	if (rc < 0)
+		return rc;
+	return obj_str(p->c, o, what, ret);
 }
 
 int ag_proxy_timeout(const ag_proxy *p, const char *method, double timeout,
@@ -1131,8 +1274,8 @@ int agora_call(agora_client *c, const char *method, agora_value params,
 		return ag_client_fail(c, AGORA_EINVAL,
 				      "agora_call needs a method and an array "
 				      "of params");
-	return ag_client_call_value(c, method, params.via.array.items,
-				    params.via.array.len, ret);
+	return call_value(c, method, params.via.array.items,
+			  params.via.array.len, ret);
 }
 
 /* A round trip that checks the server echoes what it was sent. */
@@ -1145,7 +1288,7 @@ int agora_ping(agora_client *c)
 	if (c == NULL)
 		return AGORA_EINVAL;
 	p = agora_int((int64_t)(++c->pings & INT64_MAX));
-	rc = ag_client_call_int(c, "ping", &p, 1, &got);
+	rc = call_int(c, "ping", &p, 1, &got);
 	if (rc < 0)
 		return rc;
 	if (got != p.via.i)
@@ -1162,7 +1305,7 @@ int agora_stats(agora_client *c, agora_value *ret)
 		return AGORA_EINVAL;
 	if (ret == NULL)
 		return ag_client_fail(c, AGORA_EINVAL, "stats needs a result");
-	return ag_client_call_value(c, "stats", NULL, 0, ret);
+	return call_value(c, "stats", NULL, 0, ret);
 }
 
 int agora_ls(agora_client *c, agora_value *ret)
@@ -1171,7 +1314,7 @@ int agora_ls(agora_client *c, agora_value *ret)
 		return AGORA_EINVAL;
 	if (ret == NULL)
 		return ag_client_fail(c, AGORA_EINVAL, "ls needs a result");
-	return ag_client_call_value(c, "ls", NULL, 0, ret);
+	return call_value(c, "ls", NULL, 0, ret);
 }
 
 int agora_drop(agora_client *c, const char *name, bool *ret_existed)
@@ -1183,7 +1326,7 @@ int agora_drop(agora_client *c, const char *name, bool *ret_existed)
 	if (name == NULL)
 		return ag_client_fail(c, AGORA_EINVAL, "drop needs a name");
 	p = agora_str(name);
-	return ag_client_call_bool(c, "drop", &p, 1, ret_existed);
+	return call_bool(c, "drop", &p, 1, ret_existed);
 }
 
 int agora_info(agora_client *c, uint32_t handle, agora_value *ret)
@@ -1194,5 +1337,5 @@ int agora_info(agora_client *c, uint32_t handle, agora_value *ret)
 		return AGORA_EINVAL;
 	if (ret == NULL)
 		return ag_client_fail(c, AGORA_EINVAL, "info needs a result");
-	return ag_client_call_value(c, "info", &p, 1, ret);
+	return call_value(c, "info", &p, 1, ret);
 }

@@ -51,6 +51,14 @@ int agora_array_open_items(agora_client *c, const char *name, char typecode,
 	return ag_proxy_open(c, ret, sizeof(**ret), "array", name, opts, 2);
 }
 
+/* A proxy for the array @ref names: AGORA_ETYPE when it is another type,
+ * AGORA_ENO_OBJECT when it is gone. */
+int agora_array_open_ref(agora_client *c, const agora_ref *ref,
+			 struct agora_array **ret)
+{
+	return ag_proxy_open_ref(c, ret, sizeof(**ret), "array", ref);
+}
+
 int agora_array_close(struct agora_array *a)
 {
 	return a != NULL ? ag_proxy_close(&a->p) : 0;
@@ -61,14 +69,10 @@ uint32_t agora_array_handle(const struct agora_array *a)
 	return a != NULL ? a->p.handle : 0;
 }
 
-/* get(i): on 0, *ret_obj is the item, valid until the next call on the
- * client. */
-static int array_get_obj(struct agora_array *a, int64_t i,
-			 const msgpack_object **ret_obj)
+/* The array's reference, as ag_proxy_ref(). */
+int agora_array_ref(const struct agora_array *a, agora_ref *ret)
 {
-	agora_value arg = agora_int(i);
-
-	return ag_proxy_call(&a->p, "get", &arg, 1, ret_obj);
+	return a != NULL ? ag_proxy_ref(&a->p, ret) : AGORA_EINVAL;
 }
 
 int agora_array_get(struct agora_array *a, int64_t i, agora_value *ret)
@@ -85,22 +89,20 @@ int agora_array_get(struct agora_array *a, int64_t i, agora_value *ret)
 
 int agora_array_get_int(struct agora_array *a, int64_t i, int64_t *ret)
 {
-	const msgpack_object *o;
-	int rc;
+	agora_value arg = agora_int(i);
 
 	if (a == NULL)
 		return AGORA_EINVAL;
 	if (ret == NULL)
 		return ag_proxy_no_result(&a->p, "get");
-	rc = array_get_obj(a, i, &o);
-	if (rc < 0)
-		return rc;
-	return ag_client_obj_int(a->p.c, o, "the array item", ret);
+	return ag_proxy_call_as_int(&a->p, "get", &arg, 1, "the array item",
+				    ret);
 }
 
 /* AGORA_EPROTOCOL if the server answers with something not a number. */
 int agora_array_get_float(struct agora_array *a, int64_t i, double *ret)
 {
+	agora_value arg = agora_int(i);
 	const msgpack_object *o;
 	int rc;
 
@@ -108,7 +110,7 @@ int agora_array_get_float(struct agora_array *a, int64_t i, double *ret)
 		return AGORA_EINVAL;
 	if (ret == NULL)
 		return ag_proxy_no_result(&a->p, "get");
-	rc = array_get_obj(a, i, &o);
+	rc = ag_proxy_call(&a->p, "get", &arg, 1, &o);
 	if (rc < 0)
 		return rc;
 	switch (o->type) {

@@ -1,12 +1,11 @@
 /*
  * proxy_jqueue.c - agora_jqueue: a proxy for a joinable queue in the server.
  *
- * The calls of agora_queue, with the same contracts ("joinable_queue.put"
- * and so on, through the ag_proxy helpers of internal.h), plus task_done
- * and join. put, get and join block in the server, not here: the C timeout
- * travels as ag_proxy_timeout() writes it, and the call waits for the
- * answer, which comes when the item, the slot or the last task_done is
- * there or the timeout ran out.
+ * The calls of agora_queue, with the same contracts and the same code: the
+ * ag_queue_* functions of proxy_queue.c, which name the methods by the
+ * proxy's wire type ("joinable_queue.put" and so on). Only task_done and
+ * join are its own. join blocks in the server, not here, until the last
+ * task_done or the timeout.
  */
 #include <stdlib.h>
 
@@ -24,12 +23,16 @@ struct agora_jqueue {
 int agora_jqueue_open(agora_client *c, const char *name, size_t maxsize,
 		      agora_jqueue **ret)
 {
-	agora_pair opt;
+	return ag_queue_open(c, ret, sizeof(**ret), "joinable_queue", name,
+			     maxsize);
+}
 
-	opt.key = agora_str("maxsize");
-	opt.val = agora_uint(maxsize);
-	return ag_proxy_open(c, ret, sizeof(**ret), "joinable_queue", name,
-			     &opt, 1);
+/* A proxy for the joinable queue @ref names: AGORA_ETYPE when it is another
+ * type (a plain queue included), AGORA_ENO_OBJECT when it is gone. */
+int agora_jqueue_open_ref(agora_client *c, const agora_ref *ref,
+			  agora_jqueue **ret)
+{
+	return ag_proxy_open_ref(c, ret, sizeof(**ret), "joinable_queue", ref);
 }
 
 int agora_jqueue_close(agora_jqueue *q)
@@ -42,131 +45,57 @@ uint32_t agora_jqueue_handle(const agora_jqueue *q)
 	return q != NULL ? q->p.handle : 0;
 }
 
-/* The get request: on 0, *ret_obj is the item, valid until the next call
- * on the client. */
-static int jqueue_get_obj(agora_jqueue *q, double timeout,
-			  const msgpack_object **ret_obj)
+/* The joinable queue's reference, as ag_proxy_ref(). */
+int agora_jqueue_ref(const agora_jqueue *q, agora_ref *ret)
 {
-	agora_value a[2];
-	int n = ag_proxy_timeout(&q->p, "get", timeout, true, a);
-
-	if (n < 0)
-		return n;
-	return ag_proxy_call(&q->p, "get", a, (size_t)n, ret_obj);
+	return q != NULL ? ag_proxy_ref(&q->p, ret) : AGORA_EINVAL;
 }
 
 /* AGORA_EFULL when the queue stayed full for @timeout. Each put adds an
  * unfinished task. */
 int agora_jqueue_put(agora_jqueue *q, agora_value v, double timeout)
 {
-	agora_value a[3];
-	int n;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	a[0] = v;
-	n = ag_proxy_timeout(&q->p, "put", timeout, true, &a[1]);
-	if (n < 0)
-		return n;
-	return ag_proxy_call_value(&q->p, "put", a, 1 + (size_t)n, NULL);
+	return q != NULL ? ag_queue_put(&q->p, v, timeout) : AGORA_EINVAL;
 }
 
-/* AGORA_EEMPTY when nothing came within @timeout. A NULL @ret drops the
- * item, which is taken all the same. */
 int agora_jqueue_get(agora_jqueue *q, double timeout, agora_value *ret)
 {
-	const msgpack_object *o;
-	agora_value v;
-	int rc;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	rc = jqueue_get_obj(q, timeout, &o);
-	if (rc < 0 || ret == NULL)
-		return rc;
-	rc = ag_value_unpack(o, &v);
-	if (rc < 0)
-		return ag_client_fail(q->p.c, rc,
-				      "out of memory decoding a queue item");
-	*ret = v;
-	return 0;
+	return q != NULL ? ag_queue_get(&q->p, timeout, ret) : AGORA_EINVAL;
 }
 
-/* get(), then the item as an integer: AGORA_ETYPE when it is not one (the
- * item is taken all the same). @ret may be NULL. */
 int agora_jqueue_get_int(agora_jqueue *q, double timeout, int64_t *ret)
 {
-	const msgpack_object *o;
-	int64_t n;
-	int rc;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	rc = jqueue_get_obj(q, timeout, &o);
-	if (rc < 0)
-		return rc;
-	rc = ag_client_obj_int(q->p.c, o, "the queue item", &n);
-	if (rc == 0 && ret != NULL)
-		*ret = n;
-	return rc;
+	return q != NULL ? ag_queue_get_int(&q->p, timeout, ret) : AGORA_EINVAL;
 }
 
-/* get(), then the item as a malloc'ed NUL-terminated str (free() it):
- * AGORA_ETYPE when it is not a str (the item is taken all the same). */
 int agora_jqueue_get_str(agora_jqueue *q, double timeout, char **ret)
 {
-	const msgpack_object *o;
-	int rc;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	if (ret == NULL)
-		return ag_proxy_no_result(&q->p, "get");
-	rc = jqueue_get_obj(q, timeout, &o);
-	if (rc < 0)
-		return rc;
-	return ag_client_obj_str(q->p.c, o, "the queue item", ret);
+	return q != NULL ? ag_queue_get_str(&q->p, timeout, ret) : AGORA_EINVAL;
 }
 
 int agora_jqueue_put_nowait(agora_jqueue *q, agora_value v)
 {
-	if (q == NULL)
-		return AGORA_EINVAL;
-	return ag_proxy_call_value(&q->p, "put_nowait", &v, 1, NULL);
+	return q != NULL ? ag_queue_put_nowait(&q->p, v) : AGORA_EINVAL;
 }
 
 int agora_jqueue_get_nowait(agora_jqueue *q, agora_value *ret)
 {
-	if (q == NULL)
-		return AGORA_EINVAL;
-	return ag_proxy_call_value(&q->p, "get_nowait", NULL, 0, ret);
+	return q != NULL ? ag_queue_get_nowait(&q->p, ret) : AGORA_EINVAL;
 }
 
 int agora_jqueue_qsize(agora_jqueue *q, size_t *ret)
 {
-	if (q == NULL)
-		return AGORA_EINVAL;
-	if (ret == NULL)
-		return ag_proxy_no_result(&q->p, "qsize");
-	return ag_proxy_call_size(&q->p, "qsize", NULL, 0, ret);
+	return q != NULL ? ag_queue_qsize(&q->p, ret) : AGORA_EINVAL;
 }
 
 int agora_jqueue_empty(agora_jqueue *q, bool *ret)
 {
-	if (q == NULL)
-		return AGORA_EINVAL;
-	if (ret == NULL)
-		return ag_proxy_no_result(&q->p, "empty");
-	return ag_proxy_call_bool(&q->p, "empty", NULL, 0, ret);
+	return q != NULL ? ag_queue_empty(&q->p, ret) : AGORA_EINVAL;
 }
 
 int agora_jqueue_full(agora_jqueue *q, bool *ret)
 {
-	if (q == NULL)
-		return AGORA_EINVAL;
-	if (ret == NULL)
-		return ag_proxy_no_result(&q->p, "full");
-	return ag_proxy_call_bool(&q->p, "full", NULL, 0, ret);
+	return q != NULL ? ag_queue_full(&q->p, ret) : AGORA_EINVAL;
 }
 
 /* One task finished: AGORA_EVALUE when there is no unfinished task. */

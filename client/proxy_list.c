@@ -2,17 +2,15 @@
  * proxy_list.c - agora_list: a proxy for a shared list in the server.
  *
  * One function per method of section 3.1 ("list.METHOD", handle first), each
- * one blocking round trip through ag_client_call(). The proxy holds nothing
- * but its client and handle; every return and message comes from there
- * (see internal.h). AGORA_END bounds travel as nil.
+ * one blocking round trip through the ag_proxy helpers (internal.h), which
+ * give every return and message. AGORA_END bounds travel as nil.
  */
 #include <stdlib.h>
 
 #include "internal.h"
 
 struct agora_list {
-	agora_client *c;
-	uint32_t handle;
+	ag_proxy p;
 };
 
 /*
@@ -23,207 +21,156 @@ struct agora_list {
  */
 int agora_list_open(agora_client *c, const char *name, agora_list **ret)
 {
-	agora_list *l;
-	int rc;
+	return ag_proxy_open(c, ret, sizeof(**ret), "list", name, NULL, 0);
+}
 
-	if (c == NULL)
-		return AGORA_EINVAL;
-	if (ret == NULL)
-		return ag_client_fail(c, AGORA_EINVAL, "open needs a result");
-	l = calloc(1, sizeof(*l));
-	if (l == NULL)
-		return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
-	rc = ag_client_open(c, "list", name, NULL, 0, &l->handle);
-	if (rc < 0) {
-		free(l);
-		return rc;
-	}
-	l->c = c;
-	*ret = l;
-	return 0;
+/* A proxy for the list @ref names: AGORA_ETYPE when it is another type,
+ * AGORA_ENO_OBJECT when it is gone. Blocks for one round trip. */
+int agora_list_open_ref(agora_client *c, const agora_ref *ref, agora_list **ret)
+{
+	return ag_proxy_open_ref(c, ret, sizeof(**ret), "list", ref);
 }
 
 /* Release the handle (one round trip) and free @l, even when the call
  * fails; from a fork() child nothing is sent (AGORA_EINVAL). Accepts NULL. */
 int agora_list_close(agora_list *l)
 {
-	int rc;
-
-	if (l == NULL)
-		return 0;
-	rc = ag_client_close_handle(l->c, l->handle);
-	free(l);
-	return rc;
+	return l != NULL ? ag_proxy_close(&l->p) : 0;
 }
 
 /* The handle on this connection, for agora_info(); 0 for NULL. */
 uint32_t agora_list_handle(const agora_list *l)
 {
-	return l != NULL ? l->handle : 0;
+	return l != NULL ? l->p.handle : 0;
+}
+
+/* The list's reference, as ag_proxy_ref(). */
+int agora_list_ref(const agora_list *l, agora_ref *ret)
+{
+	return l != NULL ? ag_proxy_ref(&l->p, ret) : AGORA_EINVAL;
 }
 
 int agora_list_append(agora_list *l, agora_value v)
 {
-	agora_value p[2];
-
 	if (l == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(l->handle);
-	p[1] = v;
-	return ag_client_call_value(l->c, "list.append", p, 2, NULL);
+	return ag_proxy_call_value(&l->p, "append", &v, 1, NULL);
 }
 
 int agora_list_extend(agora_list *l, const agora_value *items, size_t n)
 {
-	agora_value p[2];
+	agora_value a;
 
 	if (l == NULL)
 		return AGORA_EINVAL;
 	if (items == NULL && n > 0)
-		return ag_client_fail(l->c, AGORA_EINVAL,
+		return ag_client_fail(l->p.c, AGORA_EINVAL,
 				      "list.extend: NULL items");
-	p[0] = agora_uint(l->handle);
-	p[1] = agora_array((agora_value *)items, n);
-	return ag_client_call_value(l->c, "list.extend", p, 2, NULL);
+	a = agora_array((agora_value *)items, n);
+	return ag_proxy_call_value(&l->p, "extend", &a, 1, NULL);
 }
 
 int agora_list_insert(agora_list *l, int64_t i, agora_value v)
 {
-	agora_value p[3];
+	agora_value a[2] = { agora_int(i), v };
 
 	if (l == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(l->handle);
-	p[1] = agora_int(i);
-	p[2] = v;
-	return ag_client_call_value(l->c, "list.insert", p, 3, NULL);
+	return ag_proxy_call_value(&l->p, "insert", a, 2, NULL);
 }
 
 int agora_list_get(agora_list *l, int64_t i, agora_value *ret)
 {
-	agora_value p[2];
+	agora_value a = agora_int(i);
 
 	if (l == NULL)
 		return AGORA_EINVAL;
 	if (ret == NULL)
-		return ag_client_fail(l->c, AGORA_EINVAL,
-				      "list.get needs a result");
-	p[0] = agora_uint(l->handle);
-	p[1] = agora_int(i);
-	return ag_client_call_value(l->c, "list.get", p, 2, ret);
+		return ag_proxy_no_result(&l->p, "get");
+	return ag_proxy_call_value(&l->p, "get", &a, 1, ret);
 }
 
 /* l[i] as an integer: AGORA_ETYPE when it is not one, AGORA_EVALUE when it
  * does not fit int64_t, AGORA_EINDEX when out of range. */
 int agora_list_get_int(agora_list *l, int64_t i, int64_t *ret)
 {
-	const msgpack_object *o;
-	agora_value p[2];
-	int rc;
+	agora_value a = agora_int(i);
 
 	if (l == NULL)
 		return AGORA_EINVAL;
 	if (ret == NULL)
-		return ag_client_fail(l->c, AGORA_EINVAL,
-				      "list.get needs a result");
-	p[0] = agora_uint(l->handle);
-	p[1] = agora_int(i);
-	rc = ag_client_call(l->c, "list.get", p, 2, &o);
-	if (rc < 0)
-		return rc;
-	return ag_client_obj_int(l->c, o, "the list item", ret);
+		return ag_proxy_no_result(&l->p, "get");
+	return ag_proxy_call_as_int(&l->p, "get", &a, 1, "the list item", ret);
 }
 
 int agora_list_set(agora_list *l, int64_t i, agora_value v)
 {
-	agora_value p[3];
+	agora_value a[2] = { agora_int(i), v };
 
 	if (l == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(l->handle);
-	p[1] = agora_int(i);
-	p[2] = v;
-	return ag_client_call_value(l->c, "list.set", p, 3, NULL);
+	return ag_proxy_call_value(&l->p, "set", a, 2, NULL);
 }
 
 int agora_list_delete(agora_list *l, int64_t i)
 {
-	agora_value p[2];
+	agora_value a = agora_int(i);
 
 	if (l == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(l->handle);
-	p[1] = agora_int(i);
-	return ag_client_call_value(l->c, "list.delete", p, 2, NULL);
+	return ag_proxy_call_value(&l->p, "delete", &a, 1, NULL);
 }
 
 int agora_list_slice(agora_list *l, int64_t start, int64_t stop, int64_t step,
 		     agora_value *ret)
 {
-	agora_value p[4];
+	agora_value a[3] = { ag_bound(start), ag_bound(stop), ag_bound(step) };
 
 	if (l == NULL)
 		return AGORA_EINVAL;
 	if (ret == NULL)
-		return ag_client_fail(l->c, AGORA_EINVAL,
-				      "list.slice needs a result");
-	p[0] = agora_uint(l->handle);
-	p[1] = ag_bound(start);
-	p[2] = ag_bound(stop);
-	p[3] = ag_bound(step);
-	return ag_client_call_value(l->c, "list.slice", p, 4, ret);
+		return ag_proxy_no_result(&l->p, "slice");
+	return ag_proxy_call_value(&l->p, "slice", a, 3, ret);
 }
 
 int agora_list_set_slice(agora_list *l, int64_t start, int64_t stop,
 			 const agora_value *items, size_t n)
 {
-	agora_value p[4];
+	agora_value a[3] = { ag_bound(start), ag_bound(stop),
+			     agora_array((agora_value *)items, n) };
 
 	if (l == NULL)
 		return AGORA_EINVAL;
 	if (items == NULL && n > 0)
-		return ag_client_fail(l->c, AGORA_EINVAL,
+		return ag_client_fail(l->p.c, AGORA_EINVAL,
 				      "list.set_slice: NULL items");
-	p[0] = agora_uint(l->handle);
-	p[1] = ag_bound(start);
-	p[2] = ag_bound(stop);
-	p[3] = agora_array((agora_value *)items, n);
-	return ag_client_call_value(l->c, "list.set_slice", p, 4, NULL);
+	return ag_proxy_call_value(&l->p, "set_slice", a, 3, NULL);
 }
 
 int agora_list_del_slice(agora_list *l, int64_t start, int64_t stop)
 {
-	agora_value p[3];
+	agora_value a[2] = { ag_bound(start), ag_bound(stop) };
 
 	if (l == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(l->handle);
-	p[1] = ag_bound(start);
-	p[2] = ag_bound(stop);
-	return ag_client_call_value(l->c, "list.del_slice", p, 3, NULL);
+	return ag_proxy_call_value(&l->p, "del_slice", a, 2, NULL);
 }
 
 int agora_list_pop(agora_list *l, int64_t i, agora_value *ret)
 {
-	agora_value p[2];
+	agora_value a = agora_int(i);
 
 	if (l == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(l->handle);
-	p[1] = agora_int(i);
 	/* A NULL @ret pops and drops the item. */
-	return ag_client_call_value(l->c, "list.pop", p, 2, ret);
+	return ag_proxy_call_value(&l->p, "pop", &a, 1, ret);
 }
 
 int agora_list_remove(agora_list *l, agora_value v)
 {
-	agora_value p[2];
-
 	if (l == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(l->handle);
-	p[1] = v;
-	return ag_client_call_value(l->c, "list.remove", p, 2, NULL);
+	return ag_proxy_call_value(&l->p, "remove", &v, 1, NULL);
 }
 
 /* index(v, start, stop); an AGORA_END start means 0 (Python takes no None
@@ -231,103 +178,73 @@ int agora_list_remove(agora_list *l, agora_value v)
 int agora_list_index(agora_list *l, agora_value v, int64_t start, int64_t stop,
 		     int64_t *ret)
 {
-	agora_value p[4];
+	agora_value a[3] = { v, agora_int(start == AGORA_END ? 0 : start),
+			     ag_bound(stop) };
 
 	if (l == NULL)
 		return AGORA_EINVAL;
 	if (ret == NULL)
-		return ag_client_fail(l->c, AGORA_EINVAL,
-				      "list.index needs a result");
-	p[0] = agora_uint(l->handle);
-	p[1] = v;
-	p[2] = agora_int(start == AGORA_END ? 0 : start);
-	p[3] = ag_bound(stop);
-	return ag_client_call_int(l->c, "list.index", p, 4, ret);
+		return ag_proxy_no_result(&l->p, "index");
+	return ag_proxy_call_int(&l->p, "index", a, 3, ret);
 }
 
 int agora_list_count(agora_list *l, agora_value v, int64_t *ret)
 {
-	agora_value p[2];
-
 	if (l == NULL)
 		return AGORA_EINVAL;
 	if (ret == NULL)
-		return ag_client_fail(l->c, AGORA_EINVAL,
-				      "list.count needs a result");
-	p[0] = agora_uint(l->handle);
-	p[1] = v;
-	return ag_client_call_int(l->c, "list.count", p, 2, ret);
+		return ag_proxy_no_result(&l->p, "count");
+	return ag_proxy_call_int(&l->p, "count", &v, 1, ret);
 }
 
 int agora_list_contains(agora_list *l, agora_value v, bool *ret)
 {
-	agora_value p[2];
-
 	if (l == NULL)
 		return AGORA_EINVAL;
 	if (ret == NULL)
-		return ag_client_fail(l->c, AGORA_EINVAL,
-				      "list.contains needs a result");
-	p[0] = agora_uint(l->handle);
-	p[1] = v;
-	return ag_client_call_bool(l->c, "list.contains", p, 2, ret);
+		return ag_proxy_no_result(&l->p, "contains");
+	return ag_proxy_call_bool(&l->p, "contains", &v, 1, ret);
 }
 
 int agora_list_len(agora_list *l, size_t *ret)
 {
-	agora_value p;
-
 	if (l == NULL)
 		return AGORA_EINVAL;
 	if (ret == NULL)
-		return ag_client_fail(l->c, AGORA_EINVAL,
-				      "list.len needs a result");
-	p = agora_uint(l->handle);
-	return ag_client_call_size(l->c, "list.len", &p, 1, ret);
+		return ag_proxy_no_result(&l->p, "len");
+	return ag_proxy_call_size(&l->p, "len", NULL, 0, ret);
 }
 
 int agora_list_reverse(agora_list *l)
 {
-	agora_value p;
-
 	if (l == NULL)
 		return AGORA_EINVAL;
-	p = agora_uint(l->handle);
-	return ag_client_call_value(l->c, "list.reverse", &p, 1, NULL);
+	return ag_proxy_call_value(&l->p, "reverse", NULL, 0, NULL);
 }
 
 /* Sort in the server by Python's ordering; AGORA_ETYPE for items that do
  * not order together. */
 int agora_list_sort(agora_list *l, bool reverse)
 {
-	agora_value p[2];
+	agora_value a = agora_bool(reverse);
 
 	if (l == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(l->handle);
-	p[1] = agora_bool(reverse);
-	return ag_client_call_value(l->c, "list.sort", p, 2, NULL);
+	return ag_proxy_call_value(&l->p, "sort", &a, 1, NULL);
 }
 
 int agora_list_clear(agora_list *l)
 {
-	agora_value p;
-
 	if (l == NULL)
 		return AGORA_EINVAL;
-	p = agora_uint(l->handle);
-	return ag_client_call_value(l->c, "list.clear", &p, 1, NULL);
+	return ag_proxy_call_value(&l->p, "clear", NULL, 0, NULL);
 }
 
 int agora_list_copy(agora_list *l, agora_value *ret)
 {
-	agora_value p;
-
 	if (l == NULL)
 		return AGORA_EINVAL;
 	if (ret == NULL)
-		return ag_client_fail(l->c, AGORA_EINVAL,
-				      "list.copy needs a result");
-	p = agora_uint(l->handle);
-	return ag_client_call_value(l->c, "list.copy", &p, 1, ret);
+		return ag_proxy_no_result(&l->p, "copy");
+	return ag_proxy_call_value(&l->p, "copy", NULL, 0, ret);
 }

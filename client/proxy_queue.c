@@ -1,242 +1,203 @@
 /*
- * proxy_queue.c - agora_queue: a proxy for a shared FIFO queue in the server.
+ * proxy_queue.c - agora_queue: a proxy for a shared FIFO queue in the
+ * server, and the ag_queue_* methods it shares with agora_jqueue.
  *
- * One function per method of section 3.1 ("queue.METHOD", handle first).
- * put and get block in the server, not here: the C timeout becomes the wire
- * pair (block, timeout) -- AGORA_FOREVER (any negative) is (true, nil), 0 is
- * (false) and more is (true, seconds) -- and the call then waits for the
- * server's answer, which comes when an item or a slot is there or the
+ * One function per method of section 3.1, handle first, each one blocking
+ * round trip through the ag_proxy helpers (internal.h). The ag_queue_*
+ * functions take the ag_proxy, whose wire type ("queue" or
+ * "joinable_queue") names the method, so both proxies run the same code;
+ * the public functions here only check for NULL and pass the proxy on.
+ * put and get block in the server, not here: the C timeout travels as the
+ * (block, timeout) pair ag_proxy_timeout() writes, and the call waits for
+ * the server's answer, which comes when an item or a slot is there or the
  * timeout ran out (AGORA_EEMPTY / AGORA_EFULL).
  */
-#include <math.h>
 #include <stdlib.h>
 
 #include "internal.h"
 
 struct agora_queue {
-	agora_client *c;
-	uint32_t handle;
+	ag_proxy p;
 };
+
+/* ---- shared by queue and joinable_queue ---------------------------------- */
+
+int ag_queue_open(agora_client *c, void *ret_proxy, size_t size,
+		  const char *type, const char *name, size_t maxsize)
+{
+	agora_pair opt;
+
+	opt.key = agora_str("maxsize");
+	opt.val = agora_uint(maxsize);
+	return ag_proxy_open(c, ret_proxy, size, type, name, &opt, 1);
+}
+
+int ag_queue_put(const ag_proxy *p, agora_value v, double timeout)
+{
+	agora_value a[3];
+	int n;
+
+	a[0] = v;
+	n = ag_proxy_timeout(p, "put", timeout, true, &a[1]);
+	if (n < 0)
+		return n;
+	return ag_proxy_call_value(p, "put", a, 1 + (size_t)n, NULL);
+}
+
+/* The item is taken once the call succeeds; a NULL @ret drops it. */
+int ag_queue_get(const ag_proxy *p, double timeout, agora_value *ret)
+{
+	agora_value a[2];
+	int n = ag_proxy_timeout(p, "get", timeout, true, a);
+
+	if (n < 0)
+		return n;
+	return ag_proxy_call_value(p, "get", a, (size_t)n, ret);
+}
+
+int ag_queue_get_int(const ag_proxy *p, double timeout, int64_t *ret)
+{
+	agora_value a[2];
+	int n = ag_proxy_timeout(p, "get", timeout, true, a);
+
+	if (n < 0)
+		return n;
+	return ag_proxy_call_as_int(p, "get", a, (size_t)n, "the queue item",
+				    ret);
+}
+
+int ag_queue_get_str(const ag_proxy *p, double timeout, char **ret)
+{
+	agora_value a[2];
+	int n;
+
+	if (ret == NULL)
+		return ag_proxy_no_result(p, "get");
+	n = ag_proxy_timeout(p, "get", timeout, true, a);
+	if (n < 0)
+		return n;
+	return ag_proxy_call_as_str(p, "get", a, (size_t)n, "the queue item",
+				    ret);
+}
+
+int ag_queue_put_nowait(const ag_proxy *p, agora_value v)
+{
+	return ag_proxy_call_value(p, "put_nowait", &v, 1, NULL);
+}
+
+int ag_queue_get_nowait(const ag_proxy *p, agora_value *ret)
+{
+	return ag_proxy_call_value(p, "get_nowait", NULL, 0, ret);
+}
+
+int ag_queue_qsize(const ag_proxy *p, size_t *ret)
+{
+	if (ret == NULL)
+		return ag_proxy_no_result(p, "qsize");
+	return ag_proxy_call_size(p, "qsize", NULL, 0, ret);
+}
+
+int ag_queue_empty(const ag_proxy *p, bool *ret)
+{
+	if (ret == NULL)
+		return ag_proxy_no_result(p, "empty");
+	return ag_proxy_call_bool(p, "empty", NULL, 0, ret);
+}
+
+int ag_queue_full(const ag_proxy *p, bool *ret)
+{
+	if (ret == NULL)
+		return ag_proxy_no_result(p, "full");
+	return ag_proxy_call_bool(p, "full", NULL, 0, ret);
+}
+
+/* ---- queue --------------------------------------------------------------- */
 
 /*
  * Open the queue @name (get-or-create), or a new anonymous queue for NULL.
  * @maxsize (0 for unbounded) is used only when the queue is created.
  * *ret gets a proxy to close with agora_queue_close(). AGORA_ETYPE when
- * @name is another type; else as any call.
+ * @name is another type, a joinable queue included; else as any call.
  */
 int agora_queue_open(agora_client *c, const char *name, size_t maxsize,
 		     agora_queue **ret)
 {
-	agora_pair opt;
-	agora_queue *q;
-	int rc;
+	return ag_queue_open(c, ret, sizeof(**ret), "queue", name, maxsize);
+}
 
-	if (c == NULL)
-		return AGORA_EINVAL;
-	if (ret == NULL)
-		return ag_client_fail(c, AGORA_EINVAL, "open needs a result");
-	q = calloc(1, sizeof(*q));
-	if (q == NULL)
-		return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
-	opt.key = agora_str("maxsize");
-	opt.val = agora_uint(maxsize);
-	rc = ag_client_open(c, "queue", name, &opt, 1, &q->handle);
-	if (rc < 0) {
-		free(q);
-		return rc;
-	}
-	q->c = c;
-	*ret = q;
-	return 0;
+/* A proxy for the queue @ref names: AGORA_ETYPE when it is another type (a
+ * joinable queue included), AGORA_ENO_OBJECT when it is gone. */
+int agora_queue_open_ref(agora_client *c, const agora_ref *ref,
+			 agora_queue **ret)
+{
+	return ag_proxy_open_ref(c, ret, sizeof(**ret), "queue", ref);
 }
 
 /* Release the handle and free @q, even when the call fails; from a fork()
  * child nothing is sent (AGORA_EINVAL). Accepts NULL. */
 int agora_queue_close(agora_queue *q)
 {
-	int rc;
-
-	if (q == NULL)
-		return 0;
-	rc = ag_client_close_handle(q->c, q->handle);
-	free(q);
-	return rc;
+	return q != NULL ? ag_proxy_close(&q->p) : 0;
 }
 
 uint32_t agora_queue_handle(const agora_queue *q)
 {
-	return q != NULL ? q->handle : 0;
+	return q != NULL ? q->p.handle : 0;
 }
 
-/*
- * Append (block, timeout) for @timeout to @p and return how many params
- * that made; -1 for a NaN timeout. An infinite timeout is forever.
- */
-static int timeout_params(double timeout, agora_value *p)
+/* The queue's reference, as ag_proxy_ref(). */
+int agora_queue_ref(const agora_queue *q, agora_ref *ret)
 {
-	if (isnan(timeout))
-		return -1;
-	if (timeout < 0 || isinf(timeout)) {
-		p[0] = agora_bool(true);
-		p[1] = agora_nil();
-		return 2;
-	}
-	if (timeout == 0) {
-		p[0] = agora_bool(false);
-		return 1;
-	}
-	p[0] = agora_bool(true);
-	p[1] = agora_float(timeout);
-	return 2;
-}
-
-/* The get request: on 0, *ret_obj is the item, valid until the next call
- * on the client. */
-static int queue_get_obj(agora_queue *q, double timeout,
-			 const msgpack_object **ret_obj)
-{
-	agora_value p[3];
-	int n;
-
-	p[0] = agora_uint(q->handle);
-	n = timeout_params(timeout, &p[1]);
-	if (n < 0)
-		return ag_client_fail(q->c, AGORA_EINVAL,
-				      "queue.get: the timeout is NaN");
-	return ag_client_call(q->c, "queue.get", p, 1 + (size_t)n, ret_obj);
+	return q != NULL ? ag_proxy_ref(&q->p, ret) : AGORA_EINVAL;
 }
 
 int agora_queue_put(agora_queue *q, agora_value v, double timeout)
 {
-	agora_value p[4];
-	int n;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	p[0] = agora_uint(q->handle);
-	p[1] = v;
-	n = timeout_params(timeout, &p[2]);
-	if (n < 0)
-		return ag_client_fail(q->c, AGORA_EINVAL,
-				      "queue.put: the timeout is NaN");
-	return ag_client_call_value(q->c, "queue.put", p, 2 + (size_t)n, NULL);
+	return q != NULL ? ag_queue_put(&q->p, v, timeout) : AGORA_EINVAL;
 }
 
+/* AGORA_EEMPTY when nothing came within @timeout. A NULL @ret drops the
+ * item, which is taken all the same. */
 int agora_queue_get(agora_queue *q, double timeout, agora_value *ret)
 {
-	const msgpack_object *o;
-	agora_value v;
-	int rc;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	rc = queue_get_obj(q, timeout, &o);
-	if (rc < 0)
-		return rc;
-	/* The item is taken now; a NULL @ret drops it. */
-	if (ret == NULL)
-		return 0;
-	rc = ag_value_unpack(o, &v);
-	if (rc < 0)
-		return ag_client_fail(q->c, rc,
-				      "out of memory decoding a queue item");
-	*ret = v;
-	return 0;
+	return q != NULL ? ag_queue_get(&q->p, timeout, ret) : AGORA_EINVAL;
 }
 
 /* get(), then the item as an integer: AGORA_ETYPE when it is not one (the
- * item is taken from the queue all the same). */
+ * item is taken from the queue all the same). @ret may be NULL. */
 int agora_queue_get_int(agora_queue *q, double timeout, int64_t *ret)
 {
-	const msgpack_object *o;
-	int64_t n;
-	int rc;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	rc = queue_get_obj(q, timeout, &o);
-	if (rc < 0)
-		return rc;
-	rc = ag_client_obj_int(q->c, o, "the queue item", &n);
-	if (rc == 0 && ret != NULL)
-		*ret = n;
-	return rc;
+	return q != NULL ? ag_queue_get_int(&q->p, timeout, ret) : AGORA_EINVAL;
 }
 
 /* get(), then the item as a malloc'ed NUL-terminated str (free() it):
  * AGORA_ETYPE when it is not a str (the item is taken all the same). */
 int agora_queue_get_str(agora_queue *q, double timeout, char **ret)
 {
-	const msgpack_object *o;
-	int rc;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	if (ret == NULL)
-		return ag_client_fail(q->c, AGORA_EINVAL,
-				      "queue.get needs a result");
-	rc = queue_get_obj(q, timeout, &o);
-	if (rc < 0)
-		return rc;
-	return ag_client_obj_str(q->c, o, "the queue item", ret);
+	return q != NULL ? ag_queue_get_str(&q->p, timeout, ret) : AGORA_EINVAL;
 }
 
 int agora_queue_put_nowait(agora_queue *q, agora_value v)
 {
-	agora_value p[2];
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	p[0] = agora_uint(q->handle);
-	p[1] = v;
-	return ag_client_call_value(q->c, "queue.put_nowait", p, 2, NULL);
+	return q != NULL ? ag_queue_put_nowait(&q->p, v) : AGORA_EINVAL;
 }
 
 int agora_queue_get_nowait(agora_queue *q, agora_value *ret)
 {
-	agora_value p;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	p = agora_uint(q->handle);
-	return ag_client_call_value(q->c, "queue.get_nowait", &p, 1, ret);
+	return q != NULL ? ag_queue_get_nowait(&q->p, ret) : AGORA_EINVAL;
 }
 
 int agora_queue_qsize(agora_queue *q, size_t *ret)
 {
-	agora_value p;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	if (ret == NULL)
-		return ag_client_fail(q->c, AGORA_EINVAL,
-				      "queue.qsize needs a result");
-	p = agora_uint(q->handle);
-	return ag_client_call_size(q->c, "queue.qsize", &p, 1, ret);
+	return q != NULL ? ag_queue_qsize(&q->p, ret) : AGORA_EINVAL;
 }
 
 int agora_queue_empty(agora_queue *q, bool *ret)
 {
-	agora_value p;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	if (ret == NULL)
-		return ag_client_fail(q->c, AGORA_EINVAL,
-				      "queue.empty needs a result");
-	p = agora_uint(q->handle);
-	return ag_client_call_bool(q->c, "queue.empty", &p, 1, ret);
+	return q != NULL ? ag_queue_empty(&q->p, ret) : AGORA_EINVAL;
 }
 
 int agora_queue_full(agora_queue *q, bool *ret)
 {
-	agora_value p;
-
-	if (q == NULL)
-		return AGORA_EINVAL;
-	if (ret == NULL)
-		return ag_client_fail(q->c, AGORA_EINVAL,
-				      "queue.full needs a result");
-	p = agora_uint(q->handle);
-	return ag_client_call_bool(q->c, "queue.full", &p, 1, ret);
+	return q != NULL ? ag_queue_full(&q->p, ret) : AGORA_EINVAL;
 }

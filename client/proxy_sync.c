@@ -59,6 +59,24 @@ int agora_bounded_semaphore_open(agora_client *c, const char *name,
 	return semaphore_open(c, "bounded_semaphore", name, value, owned, ret);
 }
 
+/*
+ * A proxy for the semaphore or bounded semaphore @ref names, opened as the
+ * one it is: AGORA_ETYPE when it is neither, AGORA_ENO_OBJECT when it is
+ * gone. A reference does not say which, so this asks for a semaphore, then
+ * for a bounded one: two round trips for a bounded semaphore. Each refusal
+ * comes before the server uses up any hold passed to this connection.
+ */
+int agora_semaphore_open_ref(agora_client *c, const agora_ref *ref,
+			     agora_semaphore **ret)
+{
+	int rc = ag_proxy_open_ref(c, ret, sizeof(**ret), "semaphore", ref);
+
+	if (rc == AGORA_ETYPE)
+		rc = ag_proxy_open_ref(c, ret, sizeof(**ret),
+				       "bounded_semaphore", ref);
+	return rc;
+}
+
 int agora_semaphore_close(agora_semaphore *s)
 {
 	return s != NULL ? ag_proxy_close(&s->p) : 0;
@@ -67,6 +85,12 @@ int agora_semaphore_close(agora_semaphore *s)
 uint32_t agora_semaphore_handle(const agora_semaphore *s)
 {
 	return s != NULL ? s->p.handle : 0;
+}
+
+/* The semaphore's reference, as ag_proxy_ref(). */
+int agora_semaphore_ref(const agora_semaphore *s, agora_ref *ret)
+{
+	return s != NULL ? ag_proxy_ref(&s->p, ret) : AGORA_EINVAL;
 }
 
 int agora_semaphore_acquire(agora_semaphore *s, double timeout,
@@ -109,6 +133,14 @@ int agora_event_open(agora_client *c, const char *name, agora_event **ret)
 	return ag_proxy_open(c, ret, sizeof(**ret), "event", name, NULL, 0);
 }
 
+/* A proxy for the event @ref names: AGORA_ETYPE when it is another type,
+ * AGORA_ENO_OBJECT when it is gone. */
+int agora_event_open_ref(agora_client *c, const agora_ref *ref,
+			 agora_event **ret)
+{
+	return ag_proxy_open_ref(c, ret, sizeof(**ret), "event", ref);
+}
+
 int agora_event_close(agora_event *e)
 {
 	return e != NULL ? ag_proxy_close(&e->p) : 0;
@@ -117,6 +149,12 @@ int agora_event_close(agora_event *e)
 uint32_t agora_event_handle(const agora_event *e)
 {
 	return e != NULL ? e->p.handle : 0;
+}
+
+/* The event's reference, as ag_proxy_ref(). */
+int agora_event_ref(const agora_event *e, agora_ref *ret)
+{
+	return e != NULL ? ag_proxy_ref(&e->p, ret) : AGORA_EINVAL;
 }
 
 int agora_event_set(agora_event *e)
@@ -163,6 +201,14 @@ int agora_barrier_open(agora_client *c, const char *name, int64_t parties,
 	return ag_proxy_open(c, ret, sizeof(**ret), "barrier", name, &opt, 1);
 }
 
+/* A proxy for the barrier @ref names: AGORA_ETYPE when it is another type,
+ * AGORA_ENO_OBJECT when it is gone. */
+int agora_barrier_open_ref(agora_client *c, const agora_ref *ref,
+			   agora_barrier **ret)
+{
+	return ag_proxy_open_ref(c, ret, sizeof(**ret), "barrier", ref);
+}
+
 int agora_barrier_close(agora_barrier *b)
 {
 	return b != NULL ? ag_proxy_close(&b->p) : 0;
@@ -171,6 +217,12 @@ int agora_barrier_close(agora_barrier *b)
 uint32_t agora_barrier_handle(const agora_barrier *b)
 {
 	return b != NULL ? b->p.handle : 0;
+}
+
+/* The barrier's reference, as ag_proxy_ref(). */
+int agora_barrier_ref(const agora_barrier *b, agora_ref *ret)
+{
+	return b != NULL ? ag_proxy_ref(&b->p, ret) : AGORA_EINVAL;
 }
 
 int agora_barrier_wait(agora_barrier *b, double timeout, int64_t *ret_index)

@@ -3,16 +3,15 @@
  *
  * The wire type is "value" (Python's multiprocessing.Value, holding any
  * MessagePack value); its methods are "value.METHOD", handle first, each one
- * blocking round trip through ag_client_call(). add and cas are atomic in
- * the server.
+ * blocking round trip through the ag_proxy helpers (internal.h). add and cas
+ * are atomic in the server.
  */
 #include <stdlib.h>
 
 #include "internal.h"
 
 struct agora_var {
-	agora_client *c;
-	uint32_t handle;
+	ag_proxy p;
 };
 
 /*
@@ -25,101 +24,71 @@ int agora_var_open(agora_client *c, const char *name, agora_value initial,
 		   agora_var **ret)
 {
 	agora_pair opt;
-	agora_var *v;
-	int rc;
 
-	if (c == NULL)
-		return AGORA_EINVAL;
-	if (ret == NULL)
-		return ag_client_fail(c, AGORA_EINVAL, "open needs a result");
-	v = calloc(1, sizeof(*v));
-	if (v == NULL)
-		return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
 	opt.key = agora_str("initial");
 	opt.val = initial;
-	rc = ag_client_open(c, "value", name, &opt, 1, &v->handle);
-	if (rc < 0) {
-		free(v);
-		return rc;
-	}
-	v->c = c;
-	*ret = v;
-	return 0;
+	return ag_proxy_open(c, ret, sizeof(**ret), "value", name, &opt, 1);
+}
+
+/* A proxy for the value @ref names: AGORA_ETYPE when it is another type,
+ * AGORA_ENO_OBJECT when it is gone. */
+int agora_var_open_ref(agora_client *c, const agora_ref *ref, agora_var **ret)
+{
+	return ag_proxy_open_ref(c, ret, sizeof(**ret), "value", ref);
 }
 
 /* Release the handle and free @v, even when the call fails; from a fork()
  * child nothing is sent (AGORA_EINVAL). Accepts NULL. */
 int agora_var_close(agora_var *v)
 {
-	int rc;
-
-	if (v == NULL)
-		return 0;
-	rc = ag_client_close_handle(v->c, v->handle);
-	free(v);
-	return rc;
+	return v != NULL ? ag_proxy_close(&v->p) : 0;
 }
 
 uint32_t agora_var_handle(const agora_var *v)
 {
-	return v != NULL ? v->handle : 0;
+	return v != NULL ? v->p.handle : 0;
+}
+
+/* The value's reference, as ag_proxy_ref(). */
+int agora_var_ref(const agora_var *v, agora_ref *ret)
+{
+	return v != NULL ? ag_proxy_ref(&v->p, ret) : AGORA_EINVAL;
 }
 
 int agora_var_get(agora_var *v, agora_value *ret)
 {
-	agora_value p;
-
 	if (v == NULL)
 		return AGORA_EINVAL;
 	if (ret == NULL)
-		return ag_client_fail(v->c, AGORA_EINVAL,
-				      "value.get needs a result");
-	p = agora_uint(v->handle);
-	return ag_client_call_value(v->c, "value.get", &p, 1, ret);
+		return ag_proxy_no_result(&v->p, "get");
+	return ag_proxy_call_value(&v->p, "get", NULL, 0, ret);
 }
 
 /* The value as an integer: AGORA_ETYPE when it is not one, AGORA_EVALUE
  * when it does not fit int64_t. */
 int agora_var_get_int(agora_var *v, int64_t *ret)
 {
-	const msgpack_object *o;
-	agora_value p;
-	int rc;
-
 	if (v == NULL)
 		return AGORA_EINVAL;
 	if (ret == NULL)
-		return ag_client_fail(v->c, AGORA_EINVAL,
-				      "value.get needs a result");
-	p = agora_uint(v->handle);
-	rc = ag_client_call(v->c, "value.get", &p, 1, &o);
-	if (rc < 0)
-		return rc;
-	return ag_client_obj_int(v->c, o, "the value", ret);
+		return ag_proxy_no_result(&v->p, "get");
+	return ag_proxy_call_as_int(&v->p, "get", NULL, 0, "the value", ret);
 }
 
 int agora_var_set(agora_var *v, agora_value x)
 {
-	agora_value p[2];
-
 	if (v == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(v->handle);
-	p[1] = x;
-	return ag_client_call_value(v->c, "value.set", p, 2, NULL);
+	return ag_proxy_call_value(&v->p, "set", &x, 1, NULL);
 }
 
 /* Atomic add: AGORA_ETYPE for a non-number, AGORA_EVALUE when the integer
  * sum leaves -2^63..2^64-1 (the value is then unchanged). */
 int agora_var_add(agora_var *v, agora_value delta, agora_value *ret)
 {
-	agora_value p[2];
-
 	if (v == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(v->handle);
-	p[1] = delta;
-	return ag_client_call_value(v->c, "value.add", p, 2, ret);
+	return ag_proxy_call_value(&v->p, "add", &delta, 1, ret);
 }
 
 /* agora_var_add() for integers; AGORA_ETYPE when the stored value was a
@@ -127,44 +96,26 @@ int agora_var_add(agora_var *v, agora_value delta, agora_value *ret)
  * value is above INT64_MAX (also stored). */
 int agora_var_add_int(agora_var *v, int64_t delta, int64_t *ret)
 {
-	const msgpack_object *o;
-	agora_value p[2];
-	int64_t n;
-	int rc;
+	agora_value a = agora_int(delta);
 
 	if (v == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(v->handle);
-	p[1] = agora_int(delta);
-	rc = ag_client_call(v->c, "value.add", p, 2, &o);
-	if (rc < 0)
-		return rc;
-	rc = ag_client_obj_int(v->c, o, "the new value", &n);
-	if (rc == 0 && ret != NULL)
-		*ret = n;
-	return rc;
+	return ag_proxy_call_as_int(&v->p, "add", &a, 1, "the new value", ret);
 }
 
 int agora_var_cas(agora_var *v, agora_value expected, agora_value desired,
 		  bool *ret_swapped)
 {
-	agora_value p[3];
+	agora_value a[2] = { expected, desired };
 
 	if (v == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(v->handle);
-	p[1] = expected;
-	p[2] = desired;
-	return ag_client_call_bool(v->c, "value.cas", p, 3, ret_swapped);
+	return ag_proxy_call_bool(&v->p, "cas", a, 2, ret_swapped);
 }
 
 int agora_var_swap(agora_var *v, agora_value x, agora_value *ret_old)
 {
-	agora_value p[2];
-
 	if (v == NULL)
 		return AGORA_EINVAL;
-	p[0] = agora_uint(v->handle);
-	p[1] = x;
-	return ag_client_call_value(v->c, "value.swap", p, 2, ret_old);
+	return ag_proxy_call_value(&v->p, "swap", &x, 1, ret_old);
 }

@@ -1,7 +1,9 @@
 /*
- * refs.c - references to shared objects (protocol section 7) on the client
+ * refs.c - references to shared objects (protocol section 8) on the client
  * side: the reference of an open object, references inside values, and
- * opening an object from its reference.
+ * opening an object from its reference. The typed proxies open and name
+ * theirs through ag_proxy_open_ref() and ag_proxy_ref() (client.c), which
+ * come down to ag_client_open_ref() and agora_ref_of() here.
  */
 #include <string.h>
 
@@ -71,8 +73,10 @@ int ag_client_open_ref(agora_client *c, const char *type, const agora_ref *ref,
 		return ag_client_fail(
 		    c, AGORA_EINVAL, "open_ref needs a reference and a result");
 	params[0] = agora_ref_value(ref);
-	params[1] = type != NULL ? agora_str(type) : agora_nil();
-	rc = ag_client_call(c, "open_ref", params, 2, &o);
+	if (type != NULL)
+		params[1] = agora_str(type);
+	/* Untyped, the param is left out: [ref] is what every server takes. */
+	rc = ag_client_call(c, "open_ref", params, type != NULL ? 2 : 1, &o);
 	if (rc < 0)
 		return rc;
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||

@@ -233,13 +233,23 @@ int agora_info(agora_client *c, uint32_t handle, agora_value *ret);
 
 /* ---- references ------------------------------------------------------------
  *
- * A reference names a shared object (protocol section 7), as a proxy stored
- * inside a Manager dict does in Python: store agora_ref_value() in any
- * container, and any process that reads it back opens the object with
- * agora_TYPE_open_ref(). A stored reference keeps the object alive, so an
- * anonymous list kept in a dict lives until the dict entry goes. Anonymous
- * objects that refer to each other in a cycle live until the server stops
- * (as in Python, break the cycle by hand).
+ * A reference names a shared object (protocol section 8), as a proxy stored
+ * inside a Manager dict does in Python: take a proxy's with agora_TYPE_ref()
+ * (agora_list_ref(), ...), store agora_ref_value() of it in any container,
+ * and any process that reads it back turns it into a proxy with
+ * agora_ref_from_value() and agora_TYPE_open_ref() (agora_list_open_ref(),
+ * ...). Every proxy type has the pair, with one contract:
+ *   - agora_TYPE_open_ref(c, ref, &ret): a new proxy on @c for the object
+ *     @ref names, to close as any other. AGORA_ETYPE when the object is of
+ *     another type (a joinable queue is not a queue here; the semaphore's
+ *     takes a bounded semaphore too), AGORA_ENO_OBJECT when it is gone.
+ *     One round trip (two for a bounded semaphore).
+ *   - agora_TYPE_ref(x, &ret): the reference of @x's object. No round trip
+ *     for a proxy made by agora_TYPE_open_ref(), else one (agora_ref_of()).
+ * A stored reference keeps the object alive, so an anonymous list kept in a
+ * dict lives until the dict entry goes. Anonymous objects that refer to
+ * each other in a cycle live until the server stops (as in Python, break
+ * the cycle by hand).
  */
 
 typedef struct agora_ref {
@@ -265,7 +275,8 @@ static inline agora_value agora_ref_value(const agora_ref *r)
  * @v is not a reference, AGORA_EVALUE when it is malformed. */
 int agora_ref_from_value(agora_value v, agora_ref *ret);
 /* A new handle for the referenced object, of whatever type: AGORA_ENO_OBJECT
- * when it is gone. The typed agora_TYPE_open_ref() also check the type. */
+ * when it is gone. The typed agora_TYPE_open_ref() also check the type, and
+ * refuse another before a hold passed to @c is used up. */
 int agora_open_ref(agora_client *c, const agora_ref *ref, uint32_t *ret);
 
 /* ---- list ------------------------------------------------------------------
@@ -278,6 +289,12 @@ int agora_list_open(agora_client *c, const char *name, agora_list **ret);
 /* Release the handle and free the proxy. Accepts NULL. */
 int agora_list_close(agora_list *l);
 uint32_t agora_list_handle(const agora_list *l);
+/* A proxy for the list @ref names (see references above): AGORA_ETYPE
+ * when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_list_open_ref(agora_client *c, const agora_ref *ref,
+			agora_list **ret);
+/* The reference of @l's list, to store with agora_ref_value(). */
+int agora_list_ref(const agora_list *l, agora_ref *ret);
 int agora_list_append(agora_list *l, agora_value v);
 int agora_list_extend(agora_list *l, const agora_value *items, size_t n);
 int agora_list_insert(agora_list *l, int64_t i, agora_value v);
@@ -313,6 +330,12 @@ typedef struct agora_dict agora_dict;
 int agora_dict_open(agora_client *c, const char *name, agora_dict **ret);
 int agora_dict_close(agora_dict *d);
 uint32_t agora_dict_handle(const agora_dict *d);
+/* A proxy for the dict @ref names (see references above): AGORA_ETYPE
+ * when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_dict_open_ref(agora_client *c, const agora_ref *ref,
+			agora_dict **ret);
+/* The reference of @d's dict, to store with agora_ref_value(). */
+int agora_dict_ref(const agora_dict *d, agora_ref *ret);
 /* d[k]: AGORA_EKEY when missing (method getitem). */
 int agora_dict_get(agora_dict *d, agora_value k, agora_value *ret);
 /* d.get(k, dflt): @dflt when missing (method get). */
@@ -362,6 +385,12 @@ int agora_queue_open(agora_client *c, const char *name, size_t maxsize,
 		     agora_queue **ret);
 int agora_queue_close(agora_queue *q);
 uint32_t agora_queue_handle(const agora_queue *q);
+/* A proxy for the queue (not a joinable one) @ref names (see references above):
+ * AGORA_ETYPE when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_queue_open_ref(agora_client *c, const agora_ref *ref,
+			 agora_queue **ret);
+/* The reference of @q's queue, to store with agora_ref_value(). */
+int agora_queue_ref(const agora_queue *q, agora_ref *ret);
 /* Blocks up to @timeout (AGORA_FOREVER, 0 = do not wait); AGORA_EFULL when
  * the queue stayed full. */
 int agora_queue_put(agora_queue *q, agora_value v, double timeout);
@@ -385,6 +414,11 @@ int agora_var_open(agora_client *c, const char *name, agora_value initial,
 		   agora_var **ret);
 int agora_var_close(agora_var *v);
 uint32_t agora_var_handle(const agora_var *v);
+/* A proxy for the value @ref names (see references above): AGORA_ETYPE
+ * when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_var_open_ref(agora_client *c, const agora_ref *ref, agora_var **ret);
+/* The reference of @v's value, to store with agora_ref_value(). */
+int agora_var_ref(const agora_var *v, agora_ref *ret);
 int agora_var_get(agora_var *v, agora_value *ret);
 int agora_var_get_int(agora_var *v, int64_t *ret);
 int agora_var_set(agora_var *v, agora_value x);
@@ -418,6 +452,12 @@ int agora_lock_open(agora_client *c, const char *name, agora_lock **ret);
  * the client disconnects). Accepts NULL. */
 int agora_lock_close(agora_lock *l);
 uint32_t agora_lock_handle(const agora_lock *l);
+/* A proxy for the lock @ref names (see references above): AGORA_ETYPE
+ * when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_lock_open_ref(agora_client *c, const agora_ref *ref,
+			agora_lock **ret);
+/* The reference of @l's lock, to store with agora_ref_value(). */
+int agora_lock_ref(const agora_lock *l, agora_ref *ret);
 int agora_lock_acquire(agora_lock *l, double timeout, bool *ret_acquired);
 /* AGORA_ENOT_OWNER unless this client holds @l. */
 int agora_lock_release(agora_lock *l);
@@ -434,6 +474,12 @@ int agora_lock_with(agora_lock *l, int (*fn)(void *ud), void *ud);
 int agora_rlock_open(agora_client *c, const char *name, agora_rlock **ret);
 int agora_rlock_close(agora_rlock *r);
 uint32_t agora_rlock_handle(const agora_rlock *r);
+/* A proxy for the rlock @ref names (see references above): AGORA_ETYPE
+ * when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_rlock_open_ref(agora_client *c, const agora_ref *ref,
+			 agora_rlock **ret);
+/* The reference of @r's rlock, to store with agora_ref_value(). */
+int agora_rlock_ref(const agora_rlock *r, agora_ref *ret);
 int agora_rlock_acquire(agora_rlock *r, double timeout, bool *ret_acquired);
 /* One level down; AGORA_ENOT_OWNER unless this client holds @r. */
 int agora_rlock_release(agora_rlock *r);
@@ -462,6 +508,13 @@ int agora_bounded_semaphore_open(agora_client *c, const char *name,
 				 agora_semaphore **ret);
 int agora_semaphore_close(agora_semaphore *s);
 uint32_t agora_semaphore_handle(const agora_semaphore *s);
+/* A proxy for the semaphore or bounded semaphore @ref names (see references
+ * above): AGORA_ETYPE when it is another type, AGORA_ENO_OBJECT when it is
+ * gone. */
+int agora_semaphore_open_ref(agora_client *c, const agora_ref *ref,
+			     agora_semaphore **ret);
+/* The reference of @s's semaphore, to store with agora_ref_value(). */
+int agora_semaphore_ref(const agora_semaphore *s, agora_ref *ret);
 /* Take a permit, waiting up to @timeout; *ret_acquired false on timeout
  * (may be NULL). */
 int agora_semaphore_acquire(agora_semaphore *s, double timeout,
@@ -493,6 +546,12 @@ int agora_condition_open(agora_client *c, const char *name,
 			 uint32_t lock_handle, agora_condition **ret);
 int agora_condition_close(agora_condition *cv);
 uint32_t agora_condition_handle(const agora_condition *cv);
+/* A proxy for the condition @ref names (see references above): AGORA_ETYPE
+ * when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_condition_open_ref(agora_client *c, const agora_ref *ref,
+			     agora_condition **ret);
+/* The reference of @cv's condition, to store with agora_ref_value(). */
+int agora_condition_ref(const agora_condition *cv, agora_ref *ret);
 int agora_condition_acquire(agora_condition *cv, double timeout,
 			    bool *ret_acquired);
 int agora_condition_release(agora_condition *cv);
@@ -514,6 +573,12 @@ typedef struct agora_event agora_event;
 int agora_event_open(agora_client *c, const char *name, agora_event **ret);
 int agora_event_close(agora_event *e);
 uint32_t agora_event_handle(const agora_event *e);
+/* A proxy for the event @ref names (see references above): AGORA_ETYPE
+ * when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_event_open_ref(agora_client *c, const agora_ref *ref,
+			 agora_event **ret);
+/* The reference of @e's event, to store with agora_ref_value(). */
+int agora_event_ref(const agora_event *e, agora_ref *ret);
 int agora_event_set(agora_event *e);
 int agora_event_clear(agora_event *e);
 int agora_event_is_set(agora_event *e, bool *ret);
@@ -535,6 +600,12 @@ int agora_barrier_open(agora_client *c, const char *name, int64_t parties,
 		       agora_barrier **ret);
 int agora_barrier_close(agora_barrier *b);
 uint32_t agora_barrier_handle(const agora_barrier *b);
+/* A proxy for the barrier @ref names (see references above): AGORA_ETYPE
+ * when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_barrier_open_ref(agora_client *c, const agora_ref *ref,
+			   agora_barrier **ret);
+/* The reference of @b's barrier, to store with agora_ref_value(). */
+int agora_barrier_ref(const agora_barrier *b, agora_ref *ret);
 int agora_barrier_wait(agora_barrier *b, double timeout, int64_t *ret_index);
 int agora_barrier_reset(agora_barrier *b);
 int agora_barrier_abort(agora_barrier *b);
@@ -557,6 +628,12 @@ int agora_jqueue_open(agora_client *c, const char *name, size_t maxsize,
 		      agora_jqueue **ret);
 int agora_jqueue_close(agora_jqueue *q);
 uint32_t agora_jqueue_handle(const agora_jqueue *q);
+/* A proxy for the joinable queue @ref names (see references above): AGORA_ETYPE
+ * when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_jqueue_open_ref(agora_client *c, const agora_ref *ref,
+			  agora_jqueue **ret);
+/* The reference of @q's jqueue, to store with agora_ref_value(). */
+int agora_jqueue_ref(const agora_jqueue *q, agora_ref *ret);
 int agora_jqueue_put(agora_jqueue *q, agora_value v, double timeout);
 int agora_jqueue_get(agora_jqueue *q, double timeout, agora_value *ret);
 int agora_jqueue_get_int(agora_jqueue *q, double timeout, int64_t *ret);
@@ -593,6 +670,12 @@ int agora_array_open_items(agora_client *c, const char *name, char typecode,
 			   struct agora_array **ret);
 int agora_array_close(struct agora_array *a);
 uint32_t agora_array_handle(const struct agora_array *a);
+/* A proxy for the array @ref names (see references above): AGORA_ETYPE
+ * when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_array_open_ref(agora_client *c, const agora_ref *ref,
+			 struct agora_array **ret);
+/* The reference of @a's array, to store with agora_ref_value(). */
+int agora_array_ref(const struct agora_array *a, agora_ref *ret);
 int agora_array_get(struct agora_array *a, int64_t i, agora_value *ret);
 /* a[i] as an integer: AGORA_ETYPE for a float array, AGORA_EVALUE for an
  * 'L' or 'Q' item above INT64_MAX. */
@@ -622,6 +705,12 @@ int agora_namespace_open(agora_client *c, const char *name,
 			 agora_namespace **ret);
 int agora_namespace_close(agora_namespace *ns);
 uint32_t agora_namespace_handle(const agora_namespace *ns);
+/* A proxy for the namespace @ref names (see references above): AGORA_ETYPE
+ * when it is another type, AGORA_ENO_OBJECT when it is gone. */
+int agora_namespace_open_ref(agora_client *c, const agora_ref *ref,
+			     agora_namespace **ret);
+/* The reference of @ns's namespace, to store with agora_ref_value(). */
+int agora_namespace_ref(const agora_namespace *ns, agora_ref *ret);
 /* ns.attr: AGORA_EKEY when @attr is not set. */
 int agora_namespace_get(agora_namespace *ns, const char *attr,
 			agora_value *ret);
@@ -657,6 +746,76 @@ const char *agora_manager_authkey_file(const agora_manager *m);
  * Returns 0, or AGORA_EIO when the server did not exit cleanly. Accepts
  * NULL. */
 int agora_manager_shutdown(agora_manager *m);
+
+/* ---- pipelining -------------------------------------------------------------
+ *
+ * Many calls in flight on one connection: queue them with
+ * agora_pipeline_call(), then collect one result per call with
+ * agora_pipeline_result(), in the order the calls were made, whatever
+ * order the server answered in (a call that waits in the server, such as
+ * a queue.get on an empty queue, is answered later, and the calls behind it
+ * are served meanwhile; its result still comes back in its turn). Calls
+ * are any method by name, as agora_call(): "dict.getitem" with params
+ * [agora_uint(agora_dict_handle(d)), key], and so on (docs/protocol.md).
+ *
+ *   agora_pipeline *p = agora_pipeline_new(c);
+ *   for (int i = 0; i < 64; i++)
+ *           agora_pipeline_call(p, "list.append", agora_array(args, 2));
+ *   for (int i = 0; i < 64; i++)
+ *           if (agora_pipeline_result(p, NULL) < 0) ...;
+ *   agora_pipeline_free(p);
+ *
+ * Rules:
+ *   - A pipeline owns its client while it has calls outstanding (queued
+ *     and not yet collected): make no other call on the client, and use no
+ *     proxy or second pipeline of it, until agora_pipeline_pending() is 0.
+ *     Afterwards the client is an ordinary client again.
+ *   - Calls leave in batches: when about 64 KiB of requests gathered, on
+ *     agora_pipeline_flush(), or when a result is asked for whose call has
+ *     not left yet. At most a few thousand are in flight at once; queueing
+ *     more makes agora_pipeline_call() read answers (kept for later) before
+ *     it sends more.
+ *   - The params are packed when queued: the values may change or go away
+ *     once agora_pipeline_call() returns.
+ *   - Each result carries its own code. After a transport or protocol
+ *     error the client is broken: every later result and call fails.
+ *   - A call that never gets an answer (a get forever on a queue nobody
+ *     fills) blocks the results behind it, as in a synchronous client.
+ */
+
+typedef struct agora_pipeline agora_pipeline;
+
+/* A pipeline on @c (connected or not: calls check). NULL when out of memory
+ * or @c is NULL. */
+agora_pipeline *agora_pipeline_new(agora_client *c);
+/*
+ * Queue a call of @method with the params in the array @params; it may be
+ * sent now or later. Returns 0 when queued (its result comes from
+ * agora_pipeline_result()); AGORA_EINVAL for a NULL @p or method, params
+ * that are not an array or cannot be packed, or a client that cannot call
+ * (as agora_call()); AGORA_EIO when the client is broken; AGORA_ENOMEM. A
+ * call that returned an error was not queued. May block sending, and
+ * reading answers when very many calls are in flight.
+ */
+int agora_pipeline_call(agora_pipeline *p, const char *method,
+			agora_value params);
+/* Send every queued call now. 0, or AGORA_EIO / AGORA_EPROTOCOL when the
+ * connection failed. Blocks until the kernel took the bytes. */
+int agora_pipeline_flush(agora_pipeline *p);
+/*
+ * The result of the oldest outstanding call: 0 with *ret the result (yours
+ * to free; @ret may be NULL to discard it), or that call's own negative
+ * code with its message in agora_errmsg(). AGORA_EINVAL when no call is
+ * outstanding. Sends what is queued, then blocks until that call's answer
+ * is in.
+ */
+int agora_pipeline_result(agora_pipeline *p, agora_value *ret);
+/* How many calls were queued and not collected yet. */
+size_t agora_pipeline_pending(const agora_pipeline *p);
+/* Free @p. Outstanding calls are sent and their answers read and dropped
+ * first (this blocks until the server answered them all), so the client
+ * can go on with synchronous calls. Accepts NULL. */
+void agora_pipeline_free(agora_pipeline *p);
 
 #ifdef __cplusplus
 }

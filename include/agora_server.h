@@ -30,8 +30,20 @@ typedef struct agora_server_config {
 	size_t max_message;
 	/* Seconds a connection may take to authenticate; 0: 5. */
 	double auth_timeout;
-	/* Connections served at once; 0: 1024. */
+	/* Connections served at once; 0: 1024. Past it a new connection's
+	 * first request is answered LIMIT, then it is closed. */
 	unsigned max_connections;
+	/* Bytes held for objects (the `memory` of stats) past which storing
+	 * a value is refused with LIMIT; 0: no limit. */
+	size_t max_memory;
+	/* Items one container (list, dict, queue, namespace, array) may hold;
+	 * 0: no limit. Past it an insertion is refused with LIMIT. */
+	size_t max_items;
+	/* Requests one connection may have parked at once; 0: 10000. */
+	unsigned max_parked;
+	/* Answers a connection may leave unread before it is cut off (a
+	 * client that pipelines and never reads); 0: 64 MiB. */
+	size_t max_output;
 	/* Signals that stop the server, e.g. {SIGINT, SIGTERM} for a daemon;
 	 * none for a server embedded in a thread (use agora_server_stop()).
 	 * The loop catches them while it runs. */

@@ -13,6 +13,7 @@
  */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -302,6 +303,25 @@ void agh_server_stop(agh_server *s)
 		      s->sock);
 }
 
+void agh_server_kill(agh_server *s)
+{
+	if (s->pid <= 0)
+		return;
+	kill(s->pid, SIGKILL);
+	while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	s->pid = 0;
+	if (running == s)
+		running = NULL;
+	if (s->out_fd >= 0) {
+		close(s->out_fd);
+		s->out_fd = -1;
+	}
+	remove_files(s);
+	unsetenv("AGORA_ADDRESS");
+	unsetenv("AGORA_AUTHKEY_FILE");
+}
+
 agora_client *agh_connect(const agh_server *s)
 {
 	agora_client *c = agora_client_new();
@@ -585,6 +605,48 @@ void agh_wait_until(bool (*pred)(void *ud), void *ud, const char *what)
 double agh_now(void)
 {
 	return now_s();
+}
+
+/* ---- processes and files ---- */
+
+void agh_assert_no_children(void)
+{
+	pid_t r;
+	int status = 0;
+
+	while ((r = waitpid(-1, &status, WNOHANG)) < 0 && errno == EINTR)
+		;
+	if (r < 0 && errno == ECHILD)
+		return;
+	if (r > 0) {
+		char how[64];
+		describe_status(status, how, sizeof(how));
+		ck_abort_msg("process %d was left unreaped (it %s)", (int)r,
+			     how);
+	}
+	ck_abort_msg("a child process is still running (waitpid: %s)",
+		     r == 0 ? "children left" : strerror(errno));
+}
+
+int agh_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_msg(d != NULL, "opendir /proc/self/fd: %s", strerror(errno));
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own descriptor */
+}
+
+bool agh_path_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
 }
 
 int agh_run_suite(Suite *s)

@@ -55,6 +55,11 @@ void agh_server_start_args(agh_server *s, const char *const *extra_args);
  * the directory. Does nothing when the server is not running. */
 void agh_server_stop(agh_server *s);
 
+/* Kill the server with SIGKILL (it may be dead already), reap it and remove
+ * its files, as after a crash. Does nothing when the server is not
+ * running. */
+void agh_server_kill(agh_server *s);
+
 /* A new client connected to @s with its key; fails the test otherwise. */
 agora_client *agh_connect(const agh_server *s);
 
@@ -151,6 +156,16 @@ void agh_wait_info(agora_client *c, uint32_t handle, const char *field,
 void agh_wait_until(bool (*pred)(void *ud), void *ud, const char *what);
 /* The monotonic clock in seconds; the same clock in every process. */
 double agh_now(void);
+
+/* ---- processes and files ---- */
+
+/* Require that this process has no child left, running or unreaped (a
+ * zombie found is reaped and reported). */
+void agh_assert_no_children(void);
+/* The number of open descriptors of this process. */
+int agh_count_fds(void);
+/* Whether @path exists (lstat succeeds). */
+bool agh_path_exists(const char *path);
 
 /* Run a suite with CK_NORMAL output; returns the process exit status. */
 int agh_run_suite(Suite *s);

@@ -1,0 +1,872 @@
+/*
+ * test_limits.c - each of agorad's limits hit on a server started with a
+ * small value of it, and answered LIMIT (or, for the limits of the
+ * protocol, the offending connection closed), while a bystander client
+ * connected alongside keeps working and finds its data intact:
+ *
+ *   --max-connections  the extra connection's first request gets LIMIT
+ *   --max-message      an oversize request closes only its connection
+ *   --max-memory       storing past it is LIMIT; deleting makes room
+ *   --max-items        list append/extend, dict set, queue put, namespace
+ *                      set, array length past it are LIMIT
+ *   --max-parked       the (N+1)th parked get of one connection is LIMIT
+ *   --max-output       a raw client that pipelines and never reads is cut
+ *                      off while the bystander's pings keep answering
+ *   --auth-timeout     a silent connection, and one that dribbles a byte a
+ *                      second, are closed once it passes
+ *
+ * Raw connections (for pipelining, and for the protocol-level limits) build
+ * MessagePack with msgpack-c and do the handshake of protocol.md section 2
+ * themselves.
+ */
+#include <errno.h>
+#include <msgpack.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define RAW_TIMEOUT 20.0
+#define MAX_ITEMS 4
+/* The bystander's pings while a slow reader is cut off: none may take
+ * longer than this (valgrind included). */
+#define PING_BOUND 2.0
+
+/* ---- the bystander ------------------------------------------------------ */
+
+/* A client with the list "keep" = [1, 2, 3], connected alongside. */
+typedef struct bystander {
+	agora_client *c;
+	agora_list *keep;
+} bystander;
+
+static void bystander_start(bystander *b, const agh_server *s)
+{
+	agora_value items[3] = { agora_int(1), agora_int(2), agora_int(3) };
+
+	b->c = agh_connect(s);
+	AGH_OK(b->c, agora_list_open(b->c, "keep", &b->keep));
+	AGH_OK(b->c, agora_list_extend(b->keep, items, 3));
+}
+
+/* It answers, and "keep" is still [1, 2, 3]. */
+static void bystander_check_reads(bystander *b)
+{
+	static const int64_t want[3] = { 1, 2, 3 };
+	agora_value v;
+
+	AGH_OK(b->c, agora_ping(b->c));
+	AGH_OK(b->c, agora_list_copy(b->keep, &v));
+	agh_assert_ints(v, want, 3);
+	agora_value_free(&v);
+}
+
+/* The same, and it can still store: append 4 and pop it again. */
+static void bystander_check(bystander *b)
+{
+	agora_value v;
+
+	bystander_check_reads(b);
+	AGH_OK(b->c, agora_list_append(b->keep, agora_int(4)));
+	AGH_OK(b->c, agora_list_pop(b->keep, -1, &v));
+	agh_assert_int(v, 4);
+	agora_value_free(&v);
+	bystander_check_reads(b);
+}
+
+static void bystander_stop(bystander *b)
+{
+	agora_list_close(b->keep);
+	agora_client_free(b->c);
+}
+
+/* Start a server with @flags (NULL-terminated) and the bystander. */
+static void start(agh_server *s, bystander *b, const char *const *flags)
+{
+	agh_server_start_args(s, flags);
+	bystander_start(b, s);
+}
+
+static void stop(agh_server *s, bystander *b)
+{
+	bystander_check(b);
+	bystander_stop(b);
+	agh_server_stop(s);
+}
+
+/* ---- raw connections ---------------------------------------------------- */
+
+typedef struct raw {
+	int fd;
+	size_t len, used; /* bytes in buf; bytes of them unpacked */
+	char buf[1 << 16];
+} raw;
+
+static raw *raw_connect(const agh_server *s)
+{
+	raw *r = calloc(1, sizeof(*r));
+	struct sockaddr_un sa;
+
+	ck_assert_ptr_nonnull(r);
+	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(r->fd, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	ck_assert_uint_lt(strlen(s->sock), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, s->sock, strlen(s->sock) + 1);
+	ck_assert_msg(connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+		      "connect %s: %s", s->sock, strerror(errno));
+	return r;
+}
+
+static void raw_free(raw *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+}
+
+/* Write all of @p; 0, or -errno once the server has closed. */
+static int raw_write(int fd, const void *p, size_t n)
+{
+	const char *b = p;
+
+	while (n > 0) {
+		ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* [0, msgid, method, [...]]: the caller packs @nparams params. */
+static void pack_head(msgpack_packer *pk, uint32_t msgid, const char *method,
+		      uint32_t nparams)
+{
+	msgpack_pack_array(pk, 4);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_uint32(pk, msgid);
+	msgpack_pack_str_with_body(pk, method, strlen(method));
+	msgpack_pack_array(pk, nparams);
+}
+
+static void send_sbuf(raw *r, msgpack_sbuffer *sb)
+{
+	int rc = raw_write(r->fd, sb->data, sb->size);
+	ck_assert_msg(rc == 0, "send: %s", strerror(-rc));
+	msgpack_sbuffer_clear(sb);
+}
+
+/*
+ * The next message into @m (its strings point into @r). Returns 1, 0 when
+ * the server closed the connection, -1 when nothing came within @timeout
+ * seconds.
+ */
+static int raw_read(raw *r, msgpack_unpacked *m, double timeout)
+{
+	double deadline = agh_now() + timeout;
+
+	for (;;) {
+		if (r->len > r->used) {
+			size_t off = 0;
+			msgpack_unpack_return u = msgpack_unpack_next(
+			    m, r->buf + r->used, r->len - r->used, &off);
+			if (u == MSGPACK_UNPACK_SUCCESS) {
+				r->used += off;
+				return 1;
+			}
+			ck_assert_msg(u == MSGPACK_UNPACK_CONTINUE,
+				      "the server sent bytes that are not "
+				      "MessagePack");
+		}
+		if (r->used == r->len)
+			r->used = r->len = 0;
+		double left = deadline - agh_now();
+		if (left <= 0)
+			return -1;
+		struct pollfd p = { r->fd, POLLIN, 0 };
+		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		ck_assert_msg(r->len < sizeof(r->buf), "message too large");
+		ssize_t n =
+		    read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return 0;
+		ck_assert_msg(n > 0, "read: %s", strerror(errno));
+		r->len += (size_t)n;
+	}
+}
+
+/* Read the response to @msgid; fails the test on anything else. The result
+ * points into @m. */
+static msgpack_object expect_result(raw *r, msgpack_unpacked *m, uint32_t msgid)
+{
+	ck_assert_int_eq(raw_read(r, m, RAW_TIMEOUT), 1);
+	msgpack_object o = m->data;
+	ck_assert_msg(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 4,
+		      "not a response");
+	msgpack_object *f = o.via.array.ptr;
+	ck_assert_uint_eq(f[0].via.u64, 1);
+	ck_assert_uint_eq(f[1].via.u64, msgid);
+	ck_assert_msg(
+	    f[2].type == MSGPACK_OBJECT_NIL, "request %u failed: %.*s", msgid,
+	    f[2].type == MSGPACK_OBJECT_ARRAY && f[2].via.array.size == 3
+		? (int)f[2].via.array.ptr[2].via.str.size
+		: 0,
+	    f[2].type == MSGPACK_OBJECT_ARRAY && f[2].via.array.size == 3
+		? f[2].via.array.ptr[2].via.str.ptr
+		: "");
+	return f[3];
+}
+
+/* Read an error response named @name to @msgid. */
+static void expect_error(raw *r, uint32_t msgid, const char *name)
+{
+	msgpack_unpacked m;
+
+	msgpack_unpacked_init(&m);
+	ck_assert_int_eq(raw_read(r, &m, RAW_TIMEOUT), 1);
+	msgpack_object o = m.data;
+	ck_assert_msg(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 4,
+		      "not a response");
+	msgpack_object *f = o.via.array.ptr;
+	ck_assert_uint_eq(f[1].via.u64, msgid);
+	ck_assert_msg(f[2].type == MSGPACK_OBJECT_ARRAY &&
+			  f[2].via.array.size == 3,
+		      "request %u succeeded; expected %s", msgid, name);
+	msgpack_object n = f[2].via.array.ptr[1];
+	ck_assert_msg(n.type == MSGPACK_OBJECT_STR &&
+			  n.via.str.size == strlen(name) &&
+			  memcmp(n.via.str.ptr, name, n.via.str.size) == 0,
+		      "request %u: expected %s", msgid, name);
+	msgpack_unpacked_destroy(&m);
+}
+
+/* Read until the server closes, within RAW_TIMEOUT. */
+static void expect_close(raw *r)
+{
+	msgpack_unpacked m;
+	int got;
+
+	msgpack_unpacked_init(&m);
+	while ((got = raw_read(r, &m, RAW_TIMEOUT)) == 1)
+		;
+	msgpack_unpacked_destroy(&m);
+	ck_assert_msg(got == 0, "the server did not close the connection");
+}
+
+static const msgpack_object *field(msgpack_object map, const char *key)
+{
+	ck_assert_int_eq(map.type, MSGPACK_OBJECT_MAP);
+	for (uint32_t i = 0; i < map.via.map.size; i++) {
+		msgpack_object k = map.via.map.ptr[i].key;
+		if (k.type == MSGPACK_OBJECT_STR &&
+		    k.via.str.size == strlen(key) &&
+		    memcmp(k.via.str.ptr, key, k.via.str.size) == 0)
+			return &map.via.map.ptr[i].val;
+	}
+	ck_abort_msg("no \"%s\" in the answer", key);
+	return NULL;
+}
+
+/* HMAC-SHA256(key, label || a || b), the proofs of section 2. */
+static void proof(const agh_server *s, const char *label,
+		  const unsigned char *a, const unsigned char *b,
+		  unsigned char out[32])
+{
+	unsigned char msg[15 + 32 + 32];
+	unsigned int len = 0;
+
+	ck_assert_uint_eq(strlen(label), 15);
+	memcpy(msg, label, 15);
+	memcpy(msg + 15, a, 32);
+	memcpy(msg + 15 + 32, b, 32);
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), s->key, AGH_KEYLEN, msg,
+				   sizeof(msg), out, &len));
+	ck_assert_uint_eq(len, 32);
+}
+
+/* hello [1, cnonce] with msgid 1, packed into @sb. */
+static void pack_hello(msgpack_sbuffer *sb, const unsigned char cnonce[32])
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	pack_head(&pk, 1, "hello", 2);
+	msgpack_pack_uint8(&pk, 1);
+	msgpack_pack_bin_with_body(&pk, cnonce, 32);
+}
+
+/* A raw connection that has done the handshake (msgids 1 and 2). */
+static raw *raw_authed(const agh_server *s)
+{
+	raw *r = raw_connect(s);
+	unsigned char cnonce[32], snonce[32], p[32];
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked m;
+
+	for (int i = 0; i < 32; i++)
+		cnonce[i] = (unsigned char)(0x5a ^ (i * 13));
+	msgpack_sbuffer_init(&sb);
+	pack_hello(&sb, cnonce);
+	send_sbuf(r, &sb);
+	msgpack_unpacked_init(&m);
+	const msgpack_object *sn = field(expect_result(r, &m, 1), "nonce");
+	ck_assert(sn->type == MSGPACK_OBJECT_BIN && sn->via.bin.size == 32);
+	memcpy(snonce, sn->via.bin.ptr, 32);
+	msgpack_unpacked_destroy(&m);
+
+	proof(s, "agora-v1 client", snonce, cnonce, p);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_head(&pk, 2, "auth", 1);
+	msgpack_pack_bin_with_body(&pk, p, 32);
+	send_sbuf(r, &sb);
+	msgpack_unpacked_init(&m);
+	msgpack_object ok = expect_result(r, &m, 2);
+	ck_assert(ok.type == MSGPACK_OBJECT_BOOLEAN && ok.via.boolean);
+	msgpack_unpacked_destroy(&m);
+	msgpack_sbuffer_destroy(&sb);
+	return r;
+}
+
+/* open [type, name, {}] as @msgid; returns the handle. */
+static uint64_t raw_open(raw *r, uint32_t msgid, const char *type,
+			 const char *name)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked m;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_head(&pk, msgid, "open", 3);
+	msgpack_pack_str_with_body(&pk, type, strlen(type));
+	msgpack_pack_str_with_body(&pk, name, strlen(name));
+	msgpack_pack_map(&pk, 0);
+	send_sbuf(r, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_unpacked_init(&m);
+	msgpack_object h = expect_result(r, &m, msgid);
+	ck_assert_int_eq(h.type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	uint64_t handle = h.via.u64;
+	msgpack_unpacked_destroy(&m);
+	return handle;
+}
+
+/* The server and bystander of the running test: static, so that the
+ * harness's exit handler can still reach the server after a failure. */
+static agh_server srv;
+static bystander by;
+
+/* ---- connections -------------------------------------------------------- */
+
+START_TEST(an_extra_connection_gets_limit_and_the_others_keep_working)
+{
+	static const char *const flags[] = { "--max-connections", "3", NULL };
+	unsigned char cnonce[32] = { 1 };
+	msgpack_sbuffer sb;
+
+	start(&srv, &by, flags);
+	agora_client *c2 = agh_connect(&srv);
+	agora_client *c3 = agh_connect(&srv);
+	agh_wait_stats(by.c, "connections", 3);
+
+	/* The fourth, by hand: its first request is answered LIMIT, then
+	 * the server closes it. */
+	raw *r = raw_connect(&srv);
+	msgpack_sbuffer_init(&sb);
+	pack_hello(&sb, cnonce);
+	send_sbuf(r, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	expect_error(r, 1, "LIMIT");
+	expect_close(r);
+	raw_free(r);
+
+	/* And through the library: connect says LIMIT. */
+	agora_client *c4 = agora_client_new();
+	ck_assert_ptr_nonnull(c4);
+	AGH_CALL_EQ(c4,
+		    agora_client_connect(c4, srv.address, srv.key, AGH_KEYLEN),
+		    AGORA_ELIMIT);
+	agora_client_free(c4);
+
+	agh_wait_stats(by.c, "connections", 3);
+	bystander_check(&by);
+	AGH_OK(c2, agora_ping(c2));
+	AGH_OK(c3, agora_ping(c3));
+
+	/* A slot freed is a slot a new client gets. */
+	agora_client_free(c3);
+	agh_wait_stats(by.c, "connections", 2);
+	c3 = agh_connect(&srv);
+	AGH_OK(c3, agora_ping(c3));
+	agora_client_free(c3);
+	agora_client_free(c2);
+	stop(&srv, &by);
+}
+END_TEST
+
+/* ---- messages ----------------------------------------------------------- */
+
+START_TEST(an_oversize_request_closes_only_its_connection)
+{
+	static const char *const flags[] = { "--max-message", "4096", NULL };
+	static char big[8192], fits[3000];
+	agora_list *l;
+	agora_value v;
+
+	start(&srv, &by, flags);
+	agora_client *x = agh_connect(&srv);
+	AGH_OK(x, agora_list_open(x, "keep", &l));
+	agh_wait_stats(by.c, "connections", 2);
+
+	/* The server answers PROTOCOL, then closes: the client is broken. */
+	AGH_CALL_EQ(x, agora_list_append(l, agora_bin(big, sizeof(big))),
+		    AGORA_EPROTOCOL);
+	AGH_CALL_EQ(x, agora_ping(x), AGORA_EIO);
+	agora_list_close(l);
+	agora_client_free(x);
+	agh_wait_stats(by.c, "connections", 1);
+
+	/* Nothing of it was stored, and a request under the limit is
+	 * served. */
+	bystander_check(&by);
+	AGH_OK(by.c, agora_list_append(by.keep, agora_bin(fits, sizeof(fits))));
+	AGH_OK(by.c, agora_list_pop(by.keep, -1, &v));
+	ck_assert_int_eq(v.type, AGORA_BIN);
+	ck_assert_uint_eq(v.via.str.len, sizeof(fits));
+	agora_value_free(&v);
+	stop(&srv, &by);
+}
+END_TEST
+
+/* ---- memory ------------------------------------------------------------- */
+
+START_TEST(storing_past_max_memory_is_limit_and_deleting_makes_room)
+{
+	static const char *const flags[] = { "--max-memory", "65536", NULL };
+	static char kib[1024];
+	agora_dict *d;
+	int64_t stored = 0;
+	int rc = 0;
+
+	start(&srv, &by, flags);
+	agora_client *x = agh_connect(&srv);
+	AGH_OK(x, agora_dict_open(x, "hog", &d));
+	/* 1 KiB values until the server refuses one. */
+	while (stored < 1000 &&
+	       (rc = agora_dict_set(d, agora_int(stored),
+				    agora_bin(kib, sizeof(kib)))) == 0)
+		stored++;
+	AGH_CALL_EQ(x, rc, AGORA_ELIMIT);
+	ck_assert_int_ge(stored, 32);
+	ck_assert_int_lt(stored, 64);
+	ck_assert_int_le(agh_stats_int(by.c, "memory"), 65536);
+	AGH_OK(x, agora_ping(x)); /* LIMIT is an answer, not a close */
+
+	/* The bystander reads its data while the server is full... */
+	bystander_check_reads(&by);
+
+	/* ...and once the hog deletes, there is room for both. */
+	for (int64_t k = 0; k < 8; k++)
+		AGH_OK(x, agora_dict_delete(d, agora_int(k)));
+	AGH_OK(x, agora_dict_set(d, agora_int(stored),
+				 agora_bin(kib, sizeof(kib))));
+	bystander_check(&by);
+	agora_dict_close(d);
+	agora_client_free(x);
+	stop(&srv, &by);
+}
+END_TEST
+
+/* An array's elements are held for it too: one longer than the room left
+ * is refused, and the server stays usable. */
+START_TEST(an_array_larger_than_max_memory_is_limit)
+{
+	static const char *const flags[] = { "--max-memory", "65536", NULL };
+	struct agora_array *a = NULL;
+
+	start(&srv, &by, flags);
+	agora_client *x = agh_connect(&srv);
+	AGH_CALL_EQ(x, agora_array_open(x, "huge", 'd', 1 << 20, &a),
+		    AGORA_ELIMIT);
+	ck_assert_int_le(agh_stats_int(by.c, "memory"), 65536);
+	bystander_check(&by);
+	agora_client_free(x);
+	stop(&srv, &by);
+}
+END_TEST
+
+/* ---- items per container ------------------------------------------------ */
+
+static const char *const items_flags[] = { "--max-items", "4", NULL };
+
+START_TEST(list_append_past_max_items_is_limit)
+{
+	agora_list *l;
+	size_t len = 0;
+
+	start(&srv, &by, items_flags);
+	agora_client *x = agh_connect(&srv);
+	AGH_OK(x, agora_list_open(x, "full", &l));
+	for (int i = 0; i < MAX_ITEMS; i++)
+		AGH_OK(x, agora_list_append(l, agora_int(i)));
+	AGH_CALL_EQ(x, agora_list_append(l, agora_int(4)), AGORA_ELIMIT);
+	AGH_CALL_EQ(x, agora_list_insert(l, 0, agora_int(4)), AGORA_ELIMIT);
+	AGH_OK(x, agora_list_len(l, &len));
+	ck_assert_uint_eq(len, MAX_ITEMS);
+	bystander_check(&by);
+	agora_list_close(l);
+	agora_client_free(x);
+	stop(&srv, &by);
+}
+END_TEST
+
+START_TEST(list_extend_past_max_items_is_limit_and_adds_nothing)
+{
+	agora_list *l;
+	agora_value three[3] = { agora_int(0), agora_int(1), agora_int(2) };
+	size_t len = 0;
+
+	start(&srv, &by, items_flags);
+	agora_client *x = agh_connect(&srv);
+	AGH_OK(x, agora_list_open(x, "full", &l));
+	AGH_OK(x, agora_list_extend(l, three, 3));
+	AGH_CALL_EQ(x, agora_list_extend(l, three, 2), AGORA_ELIMIT);
+	AGH_OK(x, agora_list_len(l, &len));
+	ck_assert_uint_eq(len, 3);
+	bystander_check(&by);
+	agora_list_close(l);
+	agora_client_free(x);
+	stop(&srv, &by);
+}
+END_TEST
+
+START_TEST(dict_set_of_a_new_key_past_max_items_is_limit)
+{
+	agora_dict *d;
+	size_t len = 0;
+
+	start(&srv, &by, items_flags);
+	agora_client *x = agh_connect(&srv);
+	AGH_OK(x, agora_dict_open(x, "full", &d));
+	for (int i = 0; i < MAX_ITEMS; i++)
+		AGH_OK(x, agora_dict_set(d, agora_int(i), agora_int(i)));
+	AGH_CALL_EQ(x, agora_dict_set(d, agora_int(4), agora_int(4)),
+		    AGORA_ELIMIT);
+	/* Replacing the value of a key it has adds no item. */
+	AGH_OK(x, agora_dict_set(d, agora_int(0), agora_str("again")));
+	AGH_OK(x, agora_dict_len(d, &len));
+	ck_assert_uint_eq(len, MAX_ITEMS);
+	bystander_check(&by);
+	agora_dict_close(d);
+	agora_client_free(x);
+	stop(&srv, &by);
+}
+END_TEST
+
+START_TEST(queue_put_past_max_items_is_limit)
+{
+	agora_queue *q;
+	size_t len = 0;
+
+	start(&srv, &by, items_flags);
+	agora_client *x = agh_connect(&srv);
+	AGH_OK(x, agora_queue_open(x, "full", 0, &q)); /* unbounded */
+	for (int i = 0; i < MAX_ITEMS; i++)
+		AGH_OK(x, agora_queue_put(q, agora_int(i), 0));
+	AGH_CALL_EQ(x, agora_queue_put(q, agora_int(4), 0), AGORA_ELIMIT);
+	AGH_OK(x, agora_queue_qsize(q, &len));
+	ck_assert_uint_eq(len, MAX_ITEMS);
+	bystander_check(&by);
+	agora_queue_close(q);
+	agora_client_free(x);
+	stop(&srv, &by);
+}
+END_TEST
+
+START_TEST(namespace_set_of_a_new_attribute_past_max_items_is_limit)
+{
+	static const char *const attrs[] = { "a", "b", "c", "d" };
+	agora_namespace *ns;
+
+	start(&srv, &by, items_flags);
+	agora_client *x = agh_connect(&srv);
+	AGH_OK(x, agora_namespace_open(x, "full", &ns));
+	for (int i = 0; i < MAX_ITEMS; i++)
+		AGH_OK(x, agora_namespace_set(ns, attrs[i], agora_int(i)));
+	AGH_CALL_EQ(x, agora_namespace_set(ns, "e", agora_int(4)),
+		    AGORA_ELIMIT);
+	AGH_OK(x, agora_namespace_set(ns, "a", agora_int(10)));
+	AGH_CALL_EQ(x, agora_namespace_get(ns, "e", &(agora_value){ 0 }),
+		    AGORA_EKEY);
+	bystander_check(&by);
+	agora_namespace_close(ns);
+	agora_client_free(x);
+	stop(&srv, &by);
+}
+END_TEST
+
+START_TEST(array_longer_than_max_items_is_limit)
+{
+	struct agora_array *a = NULL;
+	size_t len = 0;
+
+	start(&srv, &by, items_flags);
+	agora_client *x = agh_connect(&srv);
+	AGH_CALL_EQ(x, agora_array_open(x, "long", 'i', MAX_ITEMS + 1, &a),
+		    AGORA_ELIMIT);
+	AGH_OK(x, agora_array_open(x, "fits", 'i', MAX_ITEMS, &a));
+	AGH_OK(x, agora_array_len(a, &len));
+	ck_assert_uint_eq(len, MAX_ITEMS);
+	bystander_check(&by);
+	agora_array_close(a);
+	agora_client_free(x);
+	stop(&srv, &by);
+}
+END_TEST
+
+/* ---- parked requests ---------------------------------------------------- */
+
+START_TEST(the_get_past_max_parked_on_one_connection_is_limit)
+{
+	static const char *const flags[] = { "--max-parked", "3", NULL };
+	agora_queue *q;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked m;
+	int64_t x = 0;
+
+	start(&srv, &by, flags);
+	raw *r = raw_authed(&srv);
+	uint64_t h = raw_open(r, 3, "queue", "jobs");
+
+	/* Four blocking gets at once on one connection: three park, the
+	 * fourth is answered LIMIT at once. */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (uint32_t id = 10; id < 14; id++) {
+		pack_head(&pk, id, "queue.get", 3);
+		msgpack_pack_uint64(&pk, h);
+		msgpack_pack_true(&pk);
+		msgpack_pack_nil(&pk);
+	}
+	send_sbuf(r, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	expect_error(r, 13, "LIMIT");
+	agh_wait_stats(by.c, "waiters", 3);
+
+	/* The limit is per connection: the bystander still parks, and
+	 * times out as usual behind the three. */
+	AGH_OK(by.c, agora_queue_open(by.c, "jobs", 0, &q));
+	AGH_CALL_EQ(by.c, agora_queue_get_int(q, 0.05, &x), AGORA_EEMPTY);
+	bystander_check(&by);
+
+	/* The three parked gets are served in order. */
+	for (int i = 0; i < 3; i++)
+		AGH_OK(by.c, agora_queue_put(q, agora_int(100 + i), 0));
+	for (uint32_t id = 10; id < 13; id++) {
+		msgpack_unpacked_init(&m);
+		msgpack_object v = expect_result(r, &m, id);
+		ck_assert_uint_eq(v.via.u64, 100 + (id - 10));
+		msgpack_unpacked_destroy(&m);
+	}
+	agh_wait_stats(by.c, "waiters", 0);
+	raw_free(r);
+	agora_queue_close(q);
+	stop(&srv, &by);
+}
+END_TEST
+
+/* ---- a slow reader ------------------------------------------------------ */
+
+#define BIG_VALUE 16384
+#define REQUESTS_PER_WRITE 256
+
+/* In a child: pipeline value.get of the big value on @fd, never reading,
+ * until the server cuts the connection off (exit 0) or 60 s pass (exit
+ * 1). No Check here. */
+static int flood(int fd, uint64_t h)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	double deadline = agh_now() + 60;
+	uint32_t id = 100;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	while (agh_now() < deadline) {
+		msgpack_sbuffer_clear(&sb);
+		for (int i = 0; i < REQUESTS_PER_WRITE; i++) {
+			pack_head(&pk, id++, "value.get", 1);
+			msgpack_pack_uint64(&pk, h);
+		}
+		if (raw_write(fd, sb.data, sb.size) < 0) {
+			msgpack_sbuffer_destroy(&sb);
+			return 0; /* EPIPE or ECONNRESET: cut off */
+		}
+	}
+	msgpack_sbuffer_destroy(&sb);
+	fprintf(stderr, "flood: never cut off\n");
+	return 1;
+}
+
+START_TEST(a_reader_that_never_reads_is_cut_off_and_delays_nobody)
+{
+	static const char *const flags[] = { "--max-output", "65536", NULL };
+	static char big[BIG_VALUE];
+	agora_var *v;
+	agora_value got;
+	int status = 0, pings = 0;
+	double worst = 0;
+	pid_t pid;
+
+	memset(big, 'b', sizeof(big));
+	start(&srv, &by, flags);
+	AGH_OK(by.c,
+	       agora_var_open(by.c, "big", agora_bin(big, sizeof(big)), &v));
+	raw *r = raw_authed(&srv);
+	uint64_t h = raw_open(r, 3, "value", "big");
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = r->fd;
+		free(r);
+		_exit(flood(fd, h));
+	}
+	close(r->fd);
+	r->fd = -1;
+
+	/* Ping while the flood goes on, until it is cut off. */
+	double deadline = agh_now() + AGH_WORKER_TIMEOUT;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		ck_assert_msg(agh_now() < deadline, "the flood never ended");
+		double t0 = agh_now();
+		AGH_OK(by.c, agora_ping(by.c));
+		double dt = agh_now() - t0;
+		if (dt > worst)
+			worst = dt;
+		pings++;
+	}
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the flooding client was not cut off");
+	agh_wait_stats(by.c, "connections", 1);
+	printf("slow reader: cut off after %d pings of the bystander, the "
+	       "slowest %.1f ms\n",
+	       pings, worst * 1e3);
+	ck_assert_msg(worst < PING_BOUND, "a ping took %.2f s", worst);
+
+	AGH_OK(by.c, agora_var_get(v, &got));
+	ck_assert_int_eq(got.type, AGORA_BIN);
+	ck_assert_uint_eq(got.via.str.len, sizeof(big));
+	ck_assert(memcmp(got.via.str.ptr, big, sizeof(big)) == 0);
+	agora_value_free(&got);
+	agora_var_close(v);
+	raw_free(r);
+	stop(&srv, &by);
+}
+END_TEST
+
+/* ---- authentication timeout --------------------------------------------- */
+
+START_TEST(a_silent_connection_is_closed_after_the_auth_timeout)
+{
+	static const char *const flags[] = { "--auth-timeout", "3", NULL };
+
+	start(&srv, &by, flags);
+	double t0 = agh_now();
+	raw *r = raw_connect(&srv);
+	agh_wait_stats(by.c, "connections", 2);
+	expect_close(r);
+	double took = agh_now() - t0;
+	ck_assert_msg(took > 2.0, "closed after %.2f s, before the 3 s timeout",
+		      took);
+	raw_free(r);
+	agh_wait_stats(by.c, "connections", 1);
+	stop(&srv, &by);
+}
+END_TEST
+
+START_TEST(a_connection_dribbling_a_byte_a_second_is_closed_all_the_same)
+{
+	static const char *const flags[] = { "--auth-timeout", "3", NULL };
+	unsigned char cnonce[32] = { 7 };
+	msgpack_sbuffer sb;
+	size_t sent = 0;
+	bool closed = false;
+
+	start(&srv, &by, flags);
+	raw *r = raw_connect(&srv);
+	msgpack_sbuffer_init(&sb);
+	pack_hello(&sb, cnonce);
+	double t0 = agh_now();
+	/* A byte of a valid hello, then wait a second for the close. */
+	while (!closed && sent < sb.size) {
+		ck_assert_msg(agh_now() - t0 < 30, "never closed");
+		if (raw_write(r->fd, sb.data + sent, 1) < 0)
+			break;
+		sent++;
+		struct pollfd p = { r->fd, POLLIN, 0 };
+		if (poll(&p, 1, 1000) > 0) {
+			char c;
+			closed = read(r->fd, &c, 1) <= 0;
+			ck_assert_msg(closed, "the server answered a partial "
+					      "hello");
+		}
+		AGH_OK(by.c, agora_ping(by.c));
+	}
+	double took = agh_now() - t0;
+	msgpack_sbuffer_destroy(&sb);
+	ck_assert_msg(sent < 40, "it took %zu bytes to close it", sent);
+	ck_assert_msg(took > 2.0 && took < 15.0,
+		      "closed after %.2f s with a 3 s timeout", took);
+	raw_free(r);
+	agh_wait_stats(by.c, "connections", 1);
+	stop(&srv, &by);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("limits");
+
+	signal(SIGPIPE, SIG_IGN);
+	AGH_ADD_BARE(
+	    s, an_extra_connection_gets_limit_and_the_others_keep_working);
+	AGH_ADD_BARE(s, an_oversize_request_closes_only_its_connection);
+	AGH_ADD_BARE(s,
+		     storing_past_max_memory_is_limit_and_deleting_makes_room);
+	AGH_ADD_BARE(s, an_array_larger_than_max_memory_is_limit);
+	AGH_ADD_BARE(s, list_append_past_max_items_is_limit);
+	AGH_ADD_BARE(s, list_extend_past_max_items_is_limit_and_adds_nothing);
+	AGH_ADD_BARE(s, dict_set_of_a_new_key_past_max_items_is_limit);
+	AGH_ADD_BARE(s, queue_put_past_max_items_is_limit);
+	AGH_ADD_BARE(s,
+		     namespace_set_of_a_new_attribute_past_max_items_is_limit);
+	AGH_ADD_BARE(s, array_longer_than_max_items_is_limit);
+	AGH_ADD_BARE(s, the_get_past_max_parked_on_one_connection_is_limit);
+	AGH_ADD_BARE(s, a_reader_that_never_reads_is_cut_off_and_delays_nobody);
+	AGH_ADD_BARE(s, a_silent_connection_is_closed_after_the_auth_timeout);
+	AGH_ADD_BARE(
+	    s, a_connection_dribbling_a_byte_a_second_is_closed_all_the_same);
+	return agh_run_suite(s);
+}
