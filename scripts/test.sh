@@ -12,7 +12,8 @@
 # ("100%: Checks: N, Failures: 0, Errors: 0") and ends with
 #   tests: P passed, F failed
 # P is the sum of Checks - Failures - Errors over all Check summaries (and
-# of the tests of Python unittest suites, from their "Ran N tests"). F is
+# of the tests of Python unittest suites, from their "Ran N tests"; a
+# passing script test with neither summary counts as one). F is
 # the sum of Failures + Errors, plus one for each meson test that failed,
 # crashed or timed out without a Check summary counting its failure (a crash
 # before the summary, or a valgrind error after a clean one).
@@ -61,10 +62,12 @@ if path:
 for t in tests:
     out = (t.get("stdout") or "") + (t.get("stderr") or "")
     bad_in_summaries = 0
+    counted = False
     for line in out.splitlines():
         m = SUMMARY.match(line.strip())
         if not m:
             continue
+        counted = True
         print(line.strip())
         checks, failures, errors = map(int, m.groups())
         passed += checks - failures - errors
@@ -73,12 +76,17 @@ for t in tests:
     # tests" and then "OK" or "FAILED (failures=F, errors=E)".
     ran = UNITTEST_RAN.search(out)
     if ran:
+        counted = True
         n = int(ran.group(1))
         bad = sum(int(x) for x in UNITTEST_BAD.findall(out))
         print(f"{t.get('name')}: Ran {n} tests, {bad} failed")
         passed += n - bad
         bad_in_summaries += bad
     failed += bad_in_summaries
+    # A test with neither kind of summary (a script) counts as one.
+    if not counted and t.get("result") == "OK":
+        passed += 1
+        print(f"{t.get('name')}: OK (one test, no summary)")
     if t.get("result") in BAD and bad_in_summaries == 0:
         failed += 1
         print(f"{t.get('name')}: {t.get('result')} "

@@ -589,6 +589,14 @@ class References(Base):
             time.sleep(0.01)
         self.assertEqual(self.c.err("open_ref", ref(iid)), "NO_OBJECT")
 
+    def test_open_ref_with_a_type_checks_it(self):
+        v = self.open("value")
+        vid = self.c.ok("info", v)["id"]
+        h = self.c.ok("open_ref", ref(vid), "value")
+        self.assertEqual(self.c.ok("value.get", h), 0)
+        self.assertEqual(self.c.err("open_ref", ref(vid), "list"), "TYPE")
+        self.assertEqual(self.c.err("open_ref", ref(vid), "nosuch"), "ARGS")
+
     def test_named_object_dropped_lives_while_referenced(self):
         d = self.open("dict")
         n = self.open("namespace", "refs.named")

@@ -1,0 +1,623 @@
+/*
+ * fuzz_request.c - libFuzzer target: the request path of the server
+ * (dispatch.c, registry.c, refs.c, wait.c and every obj_<family>.c) on
+ * authenticated detached connections, without sockets.
+ *
+ * Each input gets a fresh server. Its connections (two, used in turns, so
+ * that locks, waiters and references pass between them) start by opening
+ * one named object of every type, with the same names, so that both hold
+ * the same objects under the handles of SETUP[] (1 to NSETUP). Then the
+ * input is a sequence of operations, each a selector byte and operands:
+ *
+ *   0-9   a request: a method byte (METHODS[], every server method and
+ *         every TYPE.METHOD of docs/protocol.md), a handle byte (below 0xe0:
+ *         the set-up object of the method's type, an alternative one by
+ *         the low bit; else the raw handle b - 0xe0), and a params byte:
+ *         its low two bits 0: the params are a MessagePack value read from
+ *         the input (an array: its items; anything else: itself), checked
+ *         by an ag_reader first; otherwise (b >> 2) % 5 params synthesized
+ *         from the input (synth(): every kind of value, references,
+ *         extremes, short timeouts); "open" gets a type, a name and
+ *         options made for it
+ *   10    L BYTES: feed L raw bytes to the connection
+ *   11    ag_server_run_pending()
+ *   12    switch to the other connection
+ *   13    close the current connection (it is replaced, and sets up again)
+ *   14    run the event loop 2 ms, so that short timeouts fire (at most
+ *         MAX_WAITS times an input)
+ *   15    N: send the last request again N % 8 + 1 times
+ *
+ * Requests are fed one by one; pending callbacks run every 8 requests and
+ * at the end, before the server is freed (LeakSanitizer then sees any
+ * object, waiter or value left behind).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "fuzz_support.h"
+#include "internal.h"
+
+int FUZZ_ENTRY(const uint8_t *data, size_t size);
+
+#define NCONN 2
+#define MAX_WAITS 4
+#define MAX_DEPTH 4
+
+enum {
+	H_LIST = 1,
+	H_DICT,
+	H_QUEUE,
+	H_JQUEUE,
+	H_VALUE,
+	H_ARRAY_I,
+	H_ARRAY_F,
+	H_NAMESPACE,
+	H_LOCK,
+	H_RLOCK,
+	H_SEM,
+	H_BSEM,
+	H_COND,
+	H_COND_OWN,
+	H_EVENT,
+	H_BARRIER,
+	NSETUP = H_BARRIER
+};
+
+/* The named objects each connection opens, handle i + 1 for SETUP[i].
+ * Options are MessagePack bytes (a map), so that they read as in the
+ * protocol. */
+static const struct setup {
+	const char *type;
+	const char *name;
+	const char *opts;
+	size_t optslen;
+} SETUP[NSETUP] = {
+#define OPTS(s) s, sizeof(s) - 1
+	{ "list", "L", OPTS("\x80") },
+	{ "dict", "D", OPTS("\x80") },
+	{ "queue", "Q", OPTS("\x81\xa7maxsize\x02") },
+	{ "joinable_queue", "J", OPTS("\x81\xa7maxsize\x02") },
+	{ "value", "V", OPTS("\x81\xa7initial\x00") },
+	{ "array", "AI", OPTS("\x82\xa8typecode\xa1i\xa6length\x04") },
+	{ "array", "AF",
+	  OPTS("\x82\xa8typecode\xa1"
+	       "f\xa5items\x92\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00\x02") },
+	{ "namespace", "N", OPTS("\x80") },
+	{ "lock", "K", OPTS("\x80") },
+	{ "rlock", "R", OPTS("\x80") },
+	{ "semaphore", "S", OPTS("\x82\xa5value\x01\xa5owned\xc3") },
+	{ "bounded_semaphore", "B", OPTS("\x81\xa5value\x02") },
+	{ "condition", "C", OPTS("\x81\xa4lock\x09") }, /* over K */
+	{ "condition", "C2", OPTS("\x80") },            /* its own rlock */
+	{ "event", "E", OPTS("\x80") },
+	{ "barrier", "P", OPTS("\x81\xa7parties\x02") },
+#undef OPTS
+};
+
+/* Every method, with the set-up handles it goes to by default and by the
+ * handle byte's low bit (0: a server method, no handle first). */
+static const struct method {
+	const char *name;
+	uint8_t h, alt;
+} METHODS[] = {
+	{ "open", 0, 0 },
+	{ "open_ref", 0, 0 },
+	{ "close", 0, 0 },
+	{ "drop", 0, 0 },
+	{ "ls", 0, 0 },
+	{ "info", 0, 0 },
+	{ "ping", 0, 0 },
+	{ "stats", 0, 0 },
+	{ "list.append", H_LIST, H_LIST },
+	{ "list.extend", H_LIST, H_LIST },
+	{ "list.insert", H_LIST, H_LIST },
+	{ "list.get", H_LIST, H_LIST },
+	{ "list.set", H_LIST, H_LIST },
+	{ "list.delete", H_LIST, H_LIST },
+	{ "list.slice", H_LIST, H_LIST },
+	{ "list.set_slice", H_LIST, H_LIST },
+	{ "list.del_slice", H_LIST, H_LIST },
+	{ "list.pop", H_LIST, H_LIST },
+	{ "list.remove", H_LIST, H_LIST },
+	{ "list.index", H_LIST, H_LIST },
+	{ "list.count", H_LIST, H_LIST },
+	{ "list.contains", H_LIST, H_LIST },
+	{ "list.len", H_LIST, H_LIST },
+	{ "list.reverse", H_LIST, H_LIST },
+	{ "list.sort", H_LIST, H_LIST },
+	{ "list.clear", H_LIST, H_LIST },
+	{ "list.copy", H_LIST, H_LIST },
+	{ "dict.get", H_DICT, H_DICT },
+	{ "dict.getitem", H_DICT, H_DICT },
+	{ "dict.set", H_DICT, H_DICT },
+	{ "dict.delete", H_DICT, H_DICT },
+	{ "dict.contains", H_DICT, H_DICT },
+	{ "dict.len", H_DICT, H_DICT },
+	{ "dict.keys", H_DICT, H_DICT },
+	{ "dict.values", H_DICT, H_DICT },
+	{ "dict.items", H_DICT, H_DICT },
+	{ "dict.pop", H_DICT, H_DICT },
+	{ "dict.popitem", H_DICT, H_DICT },
+	{ "dict.setdefault", H_DICT, H_DICT },
+	{ "dict.update", H_DICT, H_DICT },
+	{ "dict.clear", H_DICT, H_DICT },
+	{ "dict.copy", H_DICT, H_DICT },
+	{ "dict.incr", H_DICT, H_DICT },
+	{ "queue.put", H_QUEUE, H_JQUEUE },
+	{ "queue.get", H_QUEUE, H_JQUEUE },
+	{ "queue.put_nowait", H_QUEUE, H_JQUEUE },
+	{ "queue.get_nowait", H_QUEUE, H_JQUEUE },
+	{ "queue.qsize", H_QUEUE, H_JQUEUE },
+	{ "queue.empty", H_QUEUE, H_JQUEUE },
+	{ "queue.full", H_QUEUE, H_JQUEUE },
+	{ "joinable_queue.put", H_JQUEUE, H_JQUEUE },
+	{ "joinable_queue.get", H_JQUEUE, H_QUEUE },
+	{ "joinable_queue.put_nowait", H_JQUEUE, H_JQUEUE },
+	{ "joinable_queue.get_nowait", H_JQUEUE, H_JQUEUE },
+	{ "joinable_queue.qsize", H_JQUEUE, H_JQUEUE },
+	{ "joinable_queue.empty", H_JQUEUE, H_JQUEUE },
+	{ "joinable_queue.full", H_JQUEUE, H_JQUEUE },
+	{ "joinable_queue.task_done", H_JQUEUE, H_JQUEUE },
+	{ "joinable_queue.join", H_JQUEUE, H_JQUEUE },
+	{ "value.get", H_VALUE, H_VALUE },
+	{ "value.set", H_VALUE, H_VALUE },
+	{ "value.add", H_VALUE, H_VALUE },
+	{ "value.cas", H_VALUE, H_VALUE },
+	{ "value.swap", H_VALUE, H_VALUE },
+	{ "array.get", H_ARRAY_I, H_ARRAY_F },
+	{ "array.set", H_ARRAY_I, H_ARRAY_F },
+	{ "array.len", H_ARRAY_I, H_ARRAY_F },
+	{ "array.slice", H_ARRAY_I, H_ARRAY_F },
+	{ "array.set_slice", H_ARRAY_I, H_ARRAY_F },
+	{ "array.copy", H_ARRAY_I, H_ARRAY_F },
+	{ "namespace.get", H_NAMESPACE, H_NAMESPACE },
+	{ "namespace.set", H_NAMESPACE, H_NAMESPACE },
+	{ "namespace.delete", H_NAMESPACE, H_NAMESPACE },
+	{ "namespace.items", H_NAMESPACE, H_NAMESPACE },
+	{ "lock.acquire", H_LOCK, H_LOCK },
+	{ "lock.release", H_LOCK, H_LOCK },
+	{ "lock.locked", H_LOCK, H_LOCK },
+	{ "rlock.acquire", H_RLOCK, H_RLOCK },
+	{ "rlock.release", H_RLOCK, H_RLOCK },
+	{ "rlock.locked", H_RLOCK, H_RLOCK },
+	{ "semaphore.acquire", H_SEM, H_BSEM },
+	{ "semaphore.release", H_SEM, H_BSEM },
+	{ "semaphore.value", H_SEM, H_BSEM },
+	{ "bounded_semaphore.acquire", H_BSEM, H_BSEM },
+	{ "bounded_semaphore.release", H_BSEM, H_BSEM },
+	{ "bounded_semaphore.value", H_BSEM, H_BSEM },
+	{ "condition.acquire", H_COND, H_COND_OWN },
+	{ "condition.release", H_COND, H_COND_OWN },
+	{ "condition.wait", H_COND, H_COND_OWN },
+	{ "condition.notify", H_COND, H_COND_OWN },
+	{ "condition.notify_all", H_COND, H_COND_OWN },
+	{ "event.set", H_EVENT, H_EVENT },
+	{ "event.clear", H_EVENT, H_EVENT },
+	{ "event.is_set", H_EVENT, H_EVENT },
+	{ "event.wait", H_EVENT, H_EVENT },
+	{ "barrier.wait", H_BARRIER, H_BARRIER },
+	{ "barrier.reset", H_BARRIER, H_BARRIER },
+	{ "barrier.abort", H_BARRIER, H_BARRIER },
+	{ "barrier.parties", H_BARRIER, H_BARRIER },
+	{ "barrier.n_waiting", H_BARRIER, H_BARRIER },
+	{ "barrier.broken", H_BARRIER, H_BARRIER },
+	{ "nosuch.method", H_LIST, H_LIST },
+	{ "list.nosuch", H_LIST, H_LIST },
+};
+#define NMETHODS (sizeof(METHODS) / sizeof(METHODS[0]))
+
+static const char *const TYPES[] = {
+	"list",
+	"dict",
+	"queue",
+	"joinable_queue",
+	"value",
+	"array",
+	"namespace",
+	"lock",
+	"rlock",
+	"semaphore",
+	"bounded_semaphore",
+	"condition",
+	"event",
+	"barrier",
+	"nosuch",
+	"",
+};
+static const char *const NAMES[] = {
+	"L", "D", "Q", "J", "V", "AI",       "AF",
+	"N", "K", "R", "S", "B", "C",        "C2",
+	"E", "P", "x", "y", "",  "\xff\xfe", "caf\xc3\xa9",
+};
+static const char *const OPTIONS[] = {
+	"maxsize", "initial",  "value",  "owned", "parties",
+	"lock",    "typecode", "length", "items", "bogus",
+};
+static const char *const STRS[] = {
+	"a",        "b",
+	"k",        "x",
+	"i",        "b",
+	"B",        "h",
+	"H",        "I",
+	"l",        "L",
+	"q",        "Q",
+	"f",        "d",
+	"z",        "",
+	"\xc3\x28", "items",
+	"lock",     "abcdefghijklmnop",
+};
+static const double DOUBLES[] = {
+	0.0,       -0.0,   0.0005, 0.001,  1.5,
+	-1.0,      1e300,  -1e300, NAN,    INFINITY,
+	-INFINITY, 3.5e38, 1e6,    9.3e18, 1.8446744073709552e19,
+	-9.3e18,
+};
+static const uint64_t BIGS[] = {
+	(uint64_t)INT64_MIN,
+	INT64_MAX,
+	UINT64_MAX,
+	(uint64_t)1 << 63,
+	(uint64_t)-1,
+	0,
+	1u << 31,
+	(uint64_t)1 << 32,
+	127,
+	128,
+	255,
+	65535,
+	UINT32_MAX,
+	(uint64_t)INT32_MIN,
+	(uint64_t)-129,
+	(uint64_t)INT64_MIN + 1,
+};
+
+typedef struct rq {
+	ag_server *srv;
+	ag_conn *conns[NCONN]; /* NULL: none yet, or it ended */
+	unsigned cur;
+	uint32_t msgid;
+	unsigned since_run;
+	unsigned waits;
+	fz in;
+	ag_buf out;  /* the request being built */
+	ag_buf last; /* the last request sent */
+	msgpack_packer pk;
+} rq;
+
+/* Send what rq->out holds to the current connection and empty it. */
+static void send_out(rq *q);
+
+static ag_conn *conn_of(rq *q)
+{
+	ag_conn **c = &q->conns[q->cur];
+
+	if (*c != NULL)
+		return *c;
+	*c = ag_conn_new_detached(q->srv, true);
+	if (*c == NULL)
+		return NULL;
+	for (unsigned i = 0; i < NSETUP; i++) {
+		msgpack_unpacked u;
+		size_t off = 0;
+
+		ag_pack_request_head(&q->pk, ++q->msgid, "open");
+		msgpack_pack_array(&q->pk, 3);
+		ag_pack_str(&q->pk, SETUP[i].type);
+		ag_pack_str(&q->pk, SETUP[i].name);
+		msgpack_unpacked_init(&u);
+		if (msgpack_unpack_next(&u, SETUP[i].opts, SETUP[i].optslen,
+					&off) == MSGPACK_UNPACK_SUCCESS)
+			msgpack_pack_object(&q->pk, u.data);
+		else
+			msgpack_pack_nil(&q->pk);
+		msgpack_unpacked_destroy(&u);
+		send_out(q);
+	}
+	return q->conns[q->cur];
+}
+
+static void feed(rq *q, const void *p, size_t len)
+{
+	ag_conn *c = q->conns[q->cur];
+
+	if (c != NULL && !ag_conn_feed(c, p, len))
+		q->conns[q->cur] = NULL;
+}
+
+static void send_out(rq *q)
+{
+	feed(q, q->out.data, q->out.len);
+	q->out.len = 0;
+	if (++q->since_run >= 8) {
+		ag_server_run_pending(q->srv);
+		q->since_run = 0;
+	}
+}
+
+static void pack_bin(msgpack_packer *pk, const void *p, size_t len)
+{
+	msgpack_pack_bin(pk, len);
+	msgpack_pack_bin_body(pk, p, len);
+}
+
+static void pack_ext(msgpack_packer *pk, int8_t type, const void *p, size_t len)
+{
+	msgpack_pack_ext(pk, len, type);
+	msgpack_pack_ext_body(pk, p, len);
+}
+
+/* A reference (ext 1) to object @id. */
+static void pack_ref(msgpack_packer *pk, uint64_t id)
+{
+	uint8_t be[8];
+
+	for (int i = 7; i >= 0; i--, id >>= 8)
+		be[i] = (uint8_t)id;
+	pack_ext(pk, 1, be, sizeof(be));
+}
+
+/* One value of any kind, from the input. */
+static void synth(rq *q, unsigned depth)
+{
+	msgpack_packer *pk = &q->pk;
+	uint8_t k = fz_u8(&q->in), b;
+
+	if (depth >= MAX_DEPTH && (k % 16 == 8 || k % 16 == 9))
+		k = 0;
+	switch (k % 16) {
+	case 0:
+		msgpack_pack_nil(pk);
+		break;
+	case 1:
+		if (fz_u8(&q->in) & 1)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+		break;
+	case 2:
+		msgpack_pack_int8(pk, (int8_t)fz_u8(&q->in));
+		break;
+	case 3: /* sent as uint64: the server keeps the shortest form */
+		msgpack_pack_uint64(pk, fz_u8(&q->in));
+		break;
+	case 4:
+		b = fz_u8(&q->in);
+		if (b & 0x80)
+			msgpack_pack_uint64(pk, BIGS[b % 16]);
+		else
+			msgpack_pack_int64(pk, (int64_t)BIGS[b % 16]);
+		break;
+	case 5:
+		msgpack_pack_double(pk, DOUBLES[fz_u8(&q->in) % 16]);
+		break;
+	case 6:
+		ag_pack_str(pk, STRS[fz_u8(&q->in) % 22]);
+		break;
+	case 7: {
+		size_t len;
+		const uint8_t *p = fz_take(&q->in, fz_u8(&q->in) % 8, &len);
+		pack_bin(pk, p, len);
+		break;
+	}
+	case 8:
+		b = fz_u8(&q->in) % 4;
+		msgpack_pack_array(pk, b);
+		for (unsigned i = 0; i < b; i++)
+			synth(q, depth + 1);
+		break;
+	case 9:
+		b = fz_u8(&q->in) % 3;
+		msgpack_pack_map(pk, b);
+		for (unsigned i = 0; i < b; i++) {
+			synth(q, depth + 1);
+			synth(q, depth + 1);
+		}
+		break;
+	case 10: /* ids count from 1; NSETUP + 2 objects exist at first */
+		pack_ref(pk, fz_u8(&q->in) % 24);
+		break;
+	case 11: {
+		static const uint8_t zeros[16];
+		b = fz_u8(&q->in) % 16;
+		pack_ext(pk, 1, zeros, b == 8 ? 9 : b);
+		break;
+	}
+	case 12:
+		b = fz_u8(&q->in);
+		pack_ext(pk, (int8_t)(b % 4 + 2), &b, 1);
+		break;
+	case 13:
+		msgpack_pack_float(pk, (float)DOUBLES[fz_u8(&q->in) % 16]);
+		break;
+	case 14: /* a handle, or a small count */
+		msgpack_pack_uint8(pk, fz_u8(&q->in) % 20);
+		break;
+	default: /* a compound holding a reference and a map */
+		msgpack_pack_array(pk, 2);
+		pack_ref(pk, fz_u8(&q->in) % 24);
+		msgpack_pack_map(pk, 1);
+		ag_pack_str(pk, "k");
+		msgpack_pack_double(pk, 1.0);
+		break;
+	}
+}
+
+/* Params of "open": a type, a name, options of the kinds it takes. */
+static void synth_open(rq *q, unsigned n)
+{
+	msgpack_packer *pk = &q->pk;
+	uint8_t b = fz_u8(&q->in);
+
+	msgpack_pack_array(pk, n);
+	if (n == 0)
+		return;
+	ag_pack_str(pk, TYPES[b % 16]);
+	if (n == 1)
+		return;
+	b = fz_u8(&q->in);
+	if (b >= 0xf0) {
+		msgpack_pack_nil(pk);
+	} else if (b >= 0xe8) { /* 256 bytes: one too many */
+		char name[256];
+		memset(name, 'n', sizeof(name));
+		msgpack_pack_str(pk, sizeof(name) - (b & 1));
+		msgpack_pack_str_body(pk, name, sizeof(name) - (b & 1));
+	} else {
+		ag_pack_str(pk, NAMES[b % 21]);
+	}
+	for (unsigned i = 2; i < n; i++) {
+		b = fz_u8(&q->in) % 4;
+		if (i > 2 || b == 3) {
+			synth(q, 1);
+			continue;
+		}
+		msgpack_pack_map(pk, b);
+		for (unsigned j = 0; j < b; j++) {
+			ag_pack_str(pk, OPTIONS[fz_u8(&q->in) % 10]);
+			synth(q, 1);
+		}
+	}
+}
+
+/* Params read from the input as one MessagePack value, which an ag_reader
+ * checks first (msgpack-c alone would trust a declared length). The
+ * handle @h, when not 0, goes first. */
+static void params_from_input(rq *q, uint32_t h)
+{
+	size_t avail = q->in.n < 512 ? q->in.n : 512;
+	msgpack_object o;
+	ag_reader r;
+	int rc = 0;
+
+	if (avail > 0 && ag_reader_init(&r, avail) == 0) {
+		if (ag_reader_feed(&r, q->in.p, avail) == 0)
+			rc = ag_reader_next(&r, &o);
+		if (rc == 1) {
+			size_t used = avail - ag_reader_pending(&r), skip;
+			fz_take(&q->in, used, &skip);
+			bool arr = o.type == MSGPACK_OBJECT_ARRAY;
+			uint32_t n = arr ? o.via.array.size : 1;
+			msgpack_pack_array(&q->pk, n + (h != 0));
+			if (h != 0)
+				msgpack_pack_uint32(&q->pk, h);
+			for (uint32_t i = 0; i < n; i++)
+				msgpack_pack_object(
+				    &q->pk, arr ? o.via.array.ptr[i] : o);
+		}
+		ag_reader_deinit(&r);
+	}
+	if (rc != 1) {
+		fz_u8(&q->in);
+		msgpack_pack_array(&q->pk, h != 0);
+		if (h != 0)
+			msgpack_pack_uint32(&q->pk, h);
+	}
+}
+
+static void request(rq *q, uint8_t mb, uint8_t hb, uint8_t pb)
+{
+	const struct method *m = &METHODS[mb % NMETHODS];
+	bool takes_handle = m->h != 0 || strcmp(m->name, "close") == 0 ||
+			    strcmp(m->name, "info") == 0;
+	uint32_t h = 0;
+
+	if (takes_handle) {
+		if (hb >= 0xe0)
+			h = hb - 0xe0;
+		else if (m->h == 0)
+			h = 1 + hb % (NSETUP + 2);
+		else
+			h = hb & 1 ? m->alt : m->h;
+	}
+	if (conn_of(q) == NULL)
+		return;
+	ag_pack_request_head(&q->pk, ++q->msgid, m->name);
+	if ((pb & 3) == 0) {
+		params_from_input(q, h);
+	} else if (strcmp(m->name, "open") == 0) {
+		synth_open(q, (pb >> 2) % 5);
+	} else {
+		unsigned n = (pb >> 2) % 5;
+		msgpack_pack_array(&q->pk, n + (h != 0 || hb == 0xe0));
+		if (h != 0 || hb == 0xe0)
+			msgpack_pack_uint32(&q->pk, h);
+		for (unsigned i = 0; i < n; i++)
+			synth(q, 1);
+	}
+	q->last.len = 0;
+	ag_buf_append(&q->last, q->out.data, q->out.len);
+	send_out(q);
+}
+
+/* Run the loop for 2 ms: parked calls with short timeouts time out. */
+static void wait_a_little(rq *q)
+{
+	struct timeval tv = { 0, 2000 };
+
+	if (q->waits >= MAX_WAITS)
+		return;
+	q->waits++;
+	event_base_loopexit(q->srv->base, &tv);
+	event_base_dispatch(q->srv->base);
+}
+
+int FUZZ_ENTRY(const uint8_t *data, size_t size)
+{
+	rq q = { .in = { data, size } };
+	uint8_t a, b, c;
+	size_t len;
+
+	if (ag_server_new_detached(FUZZ_KEY, FUZZ_KEYLEN, &q.srv) < 0)
+		return 0;
+	ag_buf_init(&q.out);
+	ag_buf_init(&q.last);
+	msgpack_packer_init(&q.pk, &q.out, ag_buf_write);
+	conn_of(&q);
+
+	while (q.in.n > 0) {
+		uint8_t op = fz_u8(&q.in) % 16;
+
+		switch (op) {
+		case 10: {
+			const uint8_t *p = fz_take(&q.in, fz_u8(&q.in), &len);
+			if (conn_of(&q) != NULL)
+				feed(&q, p, len);
+			break;
+		}
+		case 11:
+			ag_server_run_pending(q.srv);
+			break;
+		case 12:
+			q.cur = (q.cur + 1) % NCONN;
+			break;
+		case 13:
+			if (q.conns[q.cur] != NULL)
+				ag_conn_free(q.conns[q.cur]);
+			q.conns[q.cur] = NULL;
+			break;
+		case 14:
+			wait_a_little(&q);
+			break;
+		case 15:
+			c = fz_u8(&q.in) % 8 + 1;
+			for (unsigned i = 0; i < c && q.last.len > 0; i++) {
+				if (conn_of(&q) == NULL)
+					break;
+				ag_buf_append(&q.out, q.last.data, q.last.len);
+				send_out(&q);
+			}
+			break;
+		default:
+			a = fz_u8(&q.in);
+			b = fz_u8(&q.in);
+			c = fz_u8(&q.in);
+			request(&q, a, b, c);
+			break;
+		}
+	}
+	ag_server_run_pending(q.srv);
+	agora_server_free(q.srv);
+	ag_buf_deinit(&q.out);
+	ag_buf_deinit(&q.last);
+	return 0;
+}

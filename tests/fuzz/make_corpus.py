@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+"""make_corpus.py - write the seed corpus of the fuzz targets.
+
+Usage: tests/fuzz/make_corpus.py   (rewrites tests/fuzz/corpus/*; needs Debian's
+python3-msgpack)
+
+Each seed is written in the input format its target's file describes:
+  corpus/reader     4-byte header + a MessagePack stream
+  corpus/handshake  handshake operations
+  corpus/request    request operations: a valid request for every method
+                    (the method table is read from fuzz_request.c, so
+                    that the indices stay right), a few scenarios across
+                    two connections, and known-bad frames
+File names are the seed's content hash, as libFuzzer names its finds.
+"""
+import hashlib
+import os
+import re
+import shutil
+import struct
+
+import msgpack
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "corpus")
+
+
+def pack(o):
+    return msgpack.packb(o, use_bin_type=True)
+
+
+def ref(obj_id):
+    return msgpack.ExtType(1, struct.pack(">Q", obj_id))
+
+
+def request_bytes(msgid, method, params):
+    return pack([0, msgid, method, params])
+
+
+def write(target, seeds):
+    d = os.path.join(OUT, target)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for s in seeds:
+        name = hashlib.sha1(s).hexdigest()
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(s)
+
+
+# ---- reader ---------------------------------------------------------------
+
+def reader_seeds():
+    hello = request_bytes(1, "hello", [1, bytes(range(32))])
+    auth = request_bytes(2, "auth", [bytes(32)])
+    stream = hello + auth + request_bytes(3, "open", ["list", "jobs", {}])
+    values = [
+        [0, 1, -1, 127, 128, -32, -33, 255, 256, 65535, 65536, 2**32,
+         2**63, 2**64 - 1, -2**63, -129, -32769, -2**31 - 1],
+        [1.5, -0.0, float("nan"), float("inf"), True, False, None],
+        ["", "a" * 31, "b" * 32, "c" * 300, b"", b"\x00" * 300],
+        {"k": [1, {"n": None}], 2: b"x"},
+        [msgpack.ExtType(1, bytes(8)), msgpack.ExtType(1, bytes(3)),
+         msgpack.ExtType(5, bytes(16)), msgpack.ExtType(9, b"")],
+        [1, 1.0], [2**64 - 1, -1], [[1, "a"], [1, "b"]], ["a", "b"],
+    ]
+    seeds = [
+        bytes([3, 4, 0, 0]) + stream,          # 1 KiB, byte by byte
+        bytes([4, 1, 2, 2]) + stream,          # 4 KiB, then 64 B
+        bytes([4, 4, 0, 3]) + b"".join(pack(v) for v in values),
+        bytes([4, 4, 0, 1]) + pack(values[0]) + pack(values[2]),
+        bytes([1, 4, 0, 2]) + pack(values[2]),  # over 64 B
+        bytes([4, 4, 0, 2]) + pack(struct.pack(">f", 1.5)) +
+        b"\xca\x3f\xc0\x00\x00",                # float32
+        bytes([4, 4, 0, 3]) + b"\x91" * 32 + b"\xc0",   # 32 deep: fine
+        bytes([4, 4, 0, 3]) + b"\x91" * 33 + b"\xc0",   # 33: refused
+        bytes([4, 4, 0, 3]) + b"\x91" * 32 + b"\x90",
+        bytes([4, 4, 0, 3]) + b"\xdd\xff\xff\xff\xff",  # 4G items
+        bytes([4, 4, 0, 3]) + b"\xdf\x00\x00\x08\x00\x01",
+        bytes([4, 4, 0, 3]) + b"\xc6\x7f\xff\xff\xff",  # 2 GiB bin
+        bytes([4, 4, 0, 3]) + b"\x94\x00\x01\xc1",      # never used
+        bytes([2, 0, 0, 0]) + b"\xc7\x03\x01abc" + b"\xd8\x01" + bytes(16),
+    ]
+    return seeds
+
+
+# ---- handshake ------------------------------------------------------------
+
+def handshake_seeds():
+    doc_hello = bytes.fromhex(
+        "940001a568656c6c6f9201c420") + bytes(range(32))
+    return [
+        bytes([1, 1, 0, 0, 2, 2]),                   # hello, auth
+        bytes([1, 1, 0, 0, 2, 2, 7, 1, 0, 7, 3, 5, 6, 7, 0, 200]),
+        bytes([1, 1, 7, 6, 2, 2, 5, 1, 1, 0, 2, 3, 30]),
+        bytes([2, 1]),                              # auth first
+        bytes([1, 1, 0, 1, 2, 0]),                  # hello twice
+        bytes([3, 1, 0, 2, 3, 1, 0, 1, 3, 1, 1, 31, 5, 3, 1, 2, 0]),
+        bytes([3, 1, 3, 0, 5, 3, 1, 4, 1, 5, 3, 1, 5, 9, 5, 3, 1, 6, 0,
+               5, 3, 1, 7, 0]),
+        bytes([1, 1, 0, 4, 1, 0, 9, 5, 1, 1, 0, 4, 1, 1, 40, 5, 1, 1,
+               0, 4, 1, 2, 0]),
+        bytes([1, 1, 0, 4, 1, 3, 0, 5, 1, 1, 0, 4, 1, 4, 0]),
+        bytes([7, 0, 200]),                         # 1.6 KB before auth
+        bytes([7, 4, 0]),                           # a notification
+        bytes([0, len(doc_hello)]) + doc_hello,
+        bytes([0, 5, 0x94, 0x00, 0xce, 0xff, 0xff, 0, 3, 0xff, 0xff,
+               0xc1]),
+    ]
+
+
+# ---- request --------------------------------------------------------------
+
+def method_table():
+    src = open(os.path.join(HERE, "fuzz_request.c")).read()
+    body = src[src.index("METHODS[] = {"):]
+    body = body[:body.index("};")]
+    return re.findall(r'\{\s*"([^"]+)",', body)
+
+
+VALID = {
+    "open": [["list", "L2", {}], ["queue", "Q2", {"maxsize": 1}],
+             ["array", "A2", {"typecode": "d", "items": [1.0, 2]}],
+             ["barrier", "P2", {"parties": 1}],
+             ["condition", None, {"lock": 10}],
+             ["semaphore", "S2", {"value": 0, "owned": True}],
+             ["value", None, {"initial": [ref(1)]}]],
+    "open_ref": [[ref(1)]],
+    "close": [[]], "drop": [["L"]], "ls": [[]], "info": [[]],
+    "ping": [[[1, "x"]]], "stats": [[]],
+    "list.append": [[42]], "list.extend": [[[1, 2, 3]]],
+    "list.insert": [[0, "x"]], "list.get": [[0]], "list.set": [[0, 1]],
+    "list.delete": [[0]], "list.slice": [[None, None, -1]],
+    "list.set_slice": [[0, 1, [7, 8]]], "list.del_slice": [[None, 1]],
+    "list.pop": [[]], "list.remove": [[42]], "list.index": [[42, 0, None]],
+    "list.count": [[1]], "list.contains": [[1]], "list.len": [[]],
+    "list.reverse": [[]], "list.sort": [[True]], "list.clear": [[]],
+    "list.copy": [[]],
+    "dict.get": [["k", 0]], "dict.getitem": [["k"]], "dict.set": [["k", 1]],
+    "dict.delete": [["k"]], "dict.contains": [["k"]], "dict.len": [[]],
+    "dict.keys": [[]], "dict.values": [[]], "dict.items": [[]],
+    "dict.pop": [["k", None]], "dict.popitem": [[]],
+    "dict.setdefault": [["k", 2]], "dict.update": [[{"a": 1, "b": 2}]],
+    "dict.clear": [[]], "dict.copy": [[]], "dict.incr": [["n", 5]],
+    "queue.put": [[1]], "queue.get": [[False]], "queue.put_nowait": [[2]],
+    "queue.get_nowait": [[]], "queue.qsize": [[]], "queue.empty": [[]],
+    "queue.full": [[]],
+    "joinable_queue.put": [[1, True, 0.001]],
+    "joinable_queue.get": [[True, 0]],
+    "joinable_queue.put_nowait": [[2]], "joinable_queue.get_nowait": [[]],
+    "joinable_queue.qsize": [[]], "joinable_queue.empty": [[]],
+    "joinable_queue.full": [[]], "joinable_queue.task_done": [[]],
+    "joinable_queue.join": [[0]],
+    "value.get": [[]], "value.set": [[{"a": [1]}]], "value.add": [[1.5]],
+    "value.cas": [[0, 1]], "value.swap": [["s"]],
+    "array.get": [[0]], "array.set": [[1, 7]], "array.len": [[]],
+    "array.slice": [[1, None]], "array.set_slice": [[0, [1, 2]]],
+    "array.copy": [[]],
+    "namespace.get": [["a"]], "namespace.set": [["a", 1]],
+    "namespace.delete": [["a"]], "namespace.items": [[]],
+    "lock.acquire": [[True, 0.001]], "lock.release": [[]],
+    "lock.locked": [[]],
+    "rlock.acquire": [[]], "rlock.release": [[]], "rlock.locked": [[]],
+    "semaphore.acquire": [[False]], "semaphore.release": [[1]],
+    "semaphore.value": [[]],
+    "bounded_semaphore.acquire": [[]], "bounded_semaphore.release": [[1]],
+    "bounded_semaphore.value": [[]],
+    "condition.acquire": [[]], "condition.release": [[]],
+    "condition.wait": [[0]], "condition.notify": [[1]],
+    "condition.notify_all": [[]],
+    "event.set": [[]], "event.clear": [[]], "event.is_set": [[]],
+    "event.wait": [[0]],
+    "barrier.wait": [[0.001]], "barrier.reset": [[]], "barrier.abort": [[]],
+    "barrier.parties": [[]], "barrier.n_waiting": [[]],
+    "barrier.broken": [[]],
+    "nosuch.method": [[]], "list.nosuch": [[]],
+}
+
+# Operation bytes of fuzz_request.c.
+RAW, RUN, SWITCH, CLOSE, WAIT, REPEAT = 10, 11, 12, 13, 14, 15
+
+
+def request_seeds():
+    table = method_table()
+    missing = set(table) - set(VALID)
+    assert not missing, missing
+    idx = {m: i for i, m in enumerate(table)}
+
+    def call(method, params, alt=False):
+        # params byte 0: the params follow as MessagePack
+        return bytes([0, idx[method], 1 if alt else 0, 0]) + pack(params)
+
+    seeds = []
+    for m in table:
+        for params in VALID[m]:
+            seeds.append(call(m, params) + bytes([RUN]))
+    seeds += [
+        # lock contention across connections, then the holder closes
+        call("lock.acquire", []) + bytes([SWITCH]) +
+        call("lock.acquire", [True, 0.001]) + call("lock.acquire", []) +
+        bytes([WAIT, SWITCH, CLOSE, RUN]) + call("lock.locked", []),
+        # condition: wait, notify from the other connection
+        call("condition.acquire", []) + call("condition.wait", [None]) +
+        bytes([SWITCH]) + call("condition.acquire", []) +
+        call("condition.notify_all", []) + call("condition.release", []) +
+        bytes([RUN, SWITCH]) + call("condition.release", []),
+        # a parked get served by the other connection's put
+        call("queue.get", []) + bytes([SWITCH]) + call("queue.put", [ref(1)]) +
+        call("queue.put", [2]) + call("queue.put", [3]) +
+        call("queue.put", [4, True, 0.001]) + bytes([WAIT, SWITCH, CLOSE]),
+        # barrier of 2 parties across connections, then broken
+        call("barrier.wait", []) + bytes([SWITCH]) + call("barrier.wait", []) +
+        call("barrier.wait", []) + bytes([SWITCH, CLOSE, RUN]) +
+        call("barrier.broken", []) + call("barrier.reset", []),
+        # references: an anonymous list kept by a dict, then popped
+        call("open", ["list", None]) + call("dict.set", ["r", ref(17)]) +
+        call("close", [], alt=False) + call("dict.pop", ["r"]) +
+        call("open_ref", [ref(17)]) + bytes([SWITCH]) +
+        call("value.swap", [[ref(17), {"m": ref(3)}]]) + bytes([CLOSE]),
+        # owned and bounded semaphores, joinable queue accounting
+        call("semaphore.acquire", []) + call("semaphore.acquire", [True, 0]) +
+        call("semaphore.release", [2]) + call("bounded_semaphore.release",
+                                              [1]) +
+        call("joinable_queue.put", [1]) + call("joinable_queue.join", []) +
+        bytes([SWITCH]) + call("joinable_queue.get", []) +
+        call("joinable_queue.task_done", []) +
+        call("joinable_queue.task_done", []) + bytes([RUN]),
+        # list work with values of every kind, sorted
+        call("list.extend", [[3, 1.5, -2, 2**64 - 1, -2**63]]) +
+        call("list.sort", []) + call("list.extend", [["a", None]]) +
+        call("list.sort", [True]) + call("list.set_slice", [None, None, []]) +
+        call("dict.incr", ["n", 2**63]) + call("dict.incr", ["n", 2**63]) +
+        call("value.add", [2**63]) + call("array.set", [0, 2**31]),
+        # an array request repeated, then the connection drops the handles
+        call("array.set_slice", [1, [1, 2, 3]]) + bytes([REPEAT, 7]) +
+        call("drop", ["AI"]) + call("open", ["array", "AI", {"length": 2}]),
+    ]
+    bad = [
+        b"\x94\x00\x01",                         # truncated
+        b"\xc1",                                 # never used
+        b"\x94\x00\x01\xa4ping\xdd\xff\xff\xff\xff",  # 4G params
+        b"\x91" * 40,                            # too deep
+        b"\x94\x00\xcf\x00\x00\x00\x01\x00\x00\x00\x00\xa4ping\x90",
+        b"\x94\x00\x01\xa4ping\x80",             # params not an array
+        b"\x93\x02\xa4ping\x90",                 # a notification
+        b"\x94\x01\x01\xc0\xc0",                 # a response
+        b"\x94\x00\x01\xc4\x04ping\x90",         # method as bin
+        b"\x90",
+    ]
+    for b in bad:
+        seeds.append(call("ping", []) + bytes([RAW, len(b)]) + b +
+                     call("ping", []))
+    return seeds
+
+
+write("reader", reader_seeds())
+write("handshake", handshake_seeds())
+write("request", request_seeds())
