@@ -1,0 +1,117 @@
+/*
+ * abandoned_lock.c - a lock whose holder dies is released by the server.
+ *
+ * In Python, a Manager Lock held by a process that crashes stays locked:
+ * every other process waiting for it waits forever. In Agora the lock
+ * belongs to the holder's connection; when the connection ends, by exit
+ * or by a crash, the server releases the lock, hands it to the next
+ * waiter and counts it in the lock's "abandoned" field.
+ *
+ * A child takes the lock "printer" and is killed with SIGKILL while it
+ * holds it. The parent, waiting for the lock, gets it. Exits 0 when the
+ * parent got the lock and info says it was abandoned once.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <agora.h>
+
+#define CHECK(c, call) check((c), (call), #call)
+static void check(agora_client *c, int rc, const char *what)
+{
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
+			c ? agora_errmsg(c) : "");
+		exit(1);
+	}
+}
+
+/* The integer field @key of the map @info, or -1. */
+static int64_t field(agora_value info, const char *key)
+{
+	int64_t n;
+
+	for (size_t i = 0; i < info.via.map.len; i++)
+		if (agora_value_equal(info.via.map.items[i].key,
+				      agora_str(key)) &&
+		    agora_value_to_int(info.via.map.items[i].val, &n) == 0)
+			return n;
+	return -1;
+}
+
+/* Take the lock, say so, and die without releasing it. */
+static void holder(void)
+{
+	agora_client *c = agora_client_new();
+	agora_lock *lock;
+	agora_event *holding;
+
+	if (!c)
+		exit(1);
+	CHECK(c, agora_client_connect_env(c));
+	CHECK(c, agora_lock_open(c, "printer", &lock));
+	CHECK(c, agora_event_open(c, "holding", &holding));
+	CHECK(c, agora_lock_acquire(lock, AGORA_FOREVER, NULL));
+	CHECK(c, agora_event_set(holding));
+	raise(SIGKILL); /* a crash: no release, no goodbye */
+}
+
+int main(void)
+{
+	agora_manager *m;
+	agora_client *c;
+	agora_lock *lock;
+	agora_event *holding;
+	agora_value info;
+	char err[256], text[512];
+	bool got;
+	int status;
+	pid_t pid;
+
+	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
+		fprintf(stderr, "manager: %s\n", err);
+		return 1;
+	}
+	c = agora_manager_client(m);
+	CHECK(c, agora_lock_open(c, "printer", &lock));
+	CHECK(c, agora_event_open(c, "holding", &holding));
+
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		return 1;
+	}
+	if (pid == 0)
+		holder();
+
+	/* Who holds it: the child, by pid (it came over a Unix socket). */
+	CHECK(c, agora_event_wait(holding, AGORA_FOREVER, NULL));
+	CHECK(c, agora_info(c, agora_lock_handle(lock), &info));
+	agora_value_format(info, text, sizeof(text));
+	printf("held:     %s\n", text);
+	if (field(info, "owner_pid") != pid)
+		return 1;
+	agora_value_free(&info);
+
+	/* Wait for the lock: it comes once the holder is dead. */
+	CHECK(c, agora_lock_acquire(lock, 60.0, &got));
+	if (waitpid(pid, &status, 0) < 0 || !WIFSIGNALED(status))
+		return 1;
+	CHECK(c, agora_info(c, agora_lock_handle(lock), &info));
+	agora_value_format(info, text, sizeof(text));
+	printf("taken:    %s\n", text);
+	if (!got || field(info, "abandoned") != 1 ||
+	    field(info, "owner_pid") != getpid())
+		return 1;
+	agora_value_free(&info);
+
+	CHECK(c, agora_lock_release(lock));
+	CHECK(c, agora_event_close(holding));
+	CHECK(c, agora_lock_close(lock));
+	CHECK(NULL, agora_manager_shutdown(m));
+	printf("the dead holder's lock was released and taken over\n");
+	return 0;
+}

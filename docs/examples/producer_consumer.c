@@ -1,0 +1,168 @@
+/*
+ * producer_consumer.c - producers and consumers through a queue, with a
+ * nil sentinel telling each consumer to stop: Python's
+ *
+ *     def producer(food, q):
+ *         for i in range(3): q.put(f"{food}{i}")
+ *     def consumer(q, eaten):
+ *         while (item := q.get()) is not None: eaten.append(item)
+ *
+ * Three producers, two consumers. The parent waits for the producers, puts
+ * one nil per consumer, and waits for the consumers. Exits 0 when every
+ * item was eaten exactly once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <agora.h>
+
+#define NPRODUCERS 3
+#define NCONSUMERS 2
+#define NITEMS 3
+
+static const char *foods[NPRODUCERS] = { "bun", "soup", "pork" };
+
+/* Every call is checked: say which one failed and exit. */
+#define CHECK(c, call) check((c), (call), #call)
+static void check(agora_client *c, int rc, const char *what)
+{
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
+			c ? agora_errmsg(c) : "");
+		exit(1);
+	}
+}
+
+/* A worker process connects its own client from the environment that
+ * agora_manager_start() set. */
+static agora_client *connect_env(void)
+{
+	agora_client *c = agora_client_new();
+
+	if (!c) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	CHECK(c, agora_client_connect_env(c));
+	return c;
+}
+
+static int producer(int i)
+{
+	agora_client *c = connect_env();
+	agora_queue *q;
+	char item[32];
+
+	CHECK(c, agora_queue_open(c, "kitchen", 0, &q));
+	for (int n = 0; n < NITEMS; n++) {
+		snprintf(item, sizeof(item), "%s%d", foods[i], n);
+		CHECK(c, agora_queue_put(q, agora_str(item), AGORA_FOREVER));
+		printf("cook %d made %s\n", i, item);
+	}
+	CHECK(c, agora_queue_close(q));
+	agora_client_free(c);
+	return 0;
+}
+
+static int consumer(int i)
+{
+	agora_client *c = connect_env();
+	agora_queue *q;
+	agora_list *eaten;
+	agora_value item;
+
+	CHECK(c, agora_queue_open(c, "kitchen", 0, &q));
+	CHECK(c, agora_list_open(c, "eaten", &eaten));
+	for (;;) {
+		CHECK(c, agora_queue_get(q, AGORA_FOREVER, &item));
+		if (item.type == AGORA_NIL) /* the sentinel: no more food */
+			break;
+		printf("eater %d ate %s\n", i, item.via.str.ptr);
+		CHECK(c, agora_list_append(eaten, item));
+		agora_value_free(&item);
+	}
+	CHECK(c, agora_list_close(eaten));
+	CHECK(c, agora_queue_close(q));
+	agora_client_free(c);
+	return 0;
+}
+
+static pid_t spawn(int (*fn)(int), int i)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (pid == 0)
+		exit(fn(i));
+	return pid;
+}
+
+/* Wait for @n processes; returns how many failed. */
+static int wait_all(const pid_t *pids, int n)
+{
+	int failed = 0, status;
+
+	for (int i = 0; i < n; i++)
+		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			failed++;
+	return failed;
+}
+
+int main(void)
+{
+	pid_t producers[NPRODUCERS], consumers[NCONSUMERS];
+	agora_manager *m;
+	agora_client *c;
+	agora_queue *q;
+	agora_list *eaten;
+	char err[256], item[32];
+	int bad = 0;
+	size_t len;
+
+	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
+		fprintf(stderr, "manager: %s\n", err);
+		return 1;
+	}
+	c = agora_manager_client(m);
+	CHECK(c, agora_queue_open(c, "kitchen", 0, &q));
+	CHECK(c, agora_list_open(c, "eaten", &eaten));
+
+	for (int i = 0; i < NPRODUCERS; i++)
+		producers[i] = spawn(producer, i);
+	for (int i = 0; i < NCONSUMERS; i++)
+		consumers[i] = spawn(consumer, i);
+	bad += wait_all(producers, NPRODUCERS);
+	/* Everything is cooked: one sentinel per consumer. */
+	for (int i = 0; i < NCONSUMERS; i++)
+		CHECK(c, agora_queue_put(q, agora_nil(), AGORA_FOREVER));
+	bad += wait_all(consumers, NCONSUMERS);
+
+	/* Each item eaten exactly once. */
+	CHECK(c, agora_list_len(eaten, &len));
+	if (len != NPRODUCERS * NITEMS)
+		bad++;
+	for (int i = 0; i < NPRODUCERS; i++)
+		for (int n = 0; n < NITEMS; n++) {
+			int64_t count;
+
+			snprintf(item, sizeof(item), "%s%d", foods[i], n);
+			CHECK(c,
+			      agora_list_count(eaten, agora_str(item), &count));
+			if (count != 1)
+				bad++;
+		}
+	printf("%zu items eaten%s\n", len, bad ? ": WRONG" : "");
+
+	CHECK(c, agora_list_close(eaten));
+	CHECK(c, agora_queue_close(q));
+	CHECK(NULL, agora_manager_shutdown(m));
+	return bad ? 1 : 0;
+}

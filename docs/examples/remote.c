@@ -1,0 +1,83 @@
+/*
+ * remote.c - a client on another host, over TCP. On the server host:
+ *
+ *     agorad --listen tcp:0.0.0.0:7070 --authkey-file /etc/agora/authkey
+ *
+ * and on this one, with a copy of the key (mode 0600):
+ *
+ *     ./remote tcp:server.example:7070 ~/.config/agora/authkey
+ *
+ * It connects with the address and key given (no environment), checks
+ * the server answers, and signs the guest book: a list of host names.
+ * Exits 0 when its entry is in the list.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <agora.h>
+
+#define CHECK(c, call) check((c), (call), #call)
+static void check(agora_client *c, int rc, const char *what)
+{
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
+			c ? agora_errmsg(c) : "");
+		exit(1);
+	}
+}
+
+/* The key: the file's bytes, less one trailing newline (as agorad reads
+ * it). Returns its length, or 0 on error. */
+static size_t read_key(const char *path, unsigned char *key, size_t size)
+{
+	FILE *f = fopen(path, "rb");
+	size_t len;
+
+	if (!f) {
+		perror(path);
+		return 0;
+	}
+	len = fread(key, 1, size, f);
+	fclose(f);
+	if (len > 0 && key[len - 1] == '\n')
+		len--;
+	return len;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned char key[1024];
+	char host[256];
+	agora_client *c;
+	agora_list *book;
+	int64_t count;
+	size_t keylen;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: remote tcp:HOST:PORT KEYFILE\n");
+		return 2;
+	}
+	keylen = read_key(argv[2], key, sizeof(key));
+	if (keylen == 0 || gethostname(host, sizeof(host)) < 0)
+		return 1;
+	host[sizeof(host) - 1] = '\0';
+
+	c = agora_client_new();
+	if (!c)
+		return 1;
+	/* AGORA_EIO: unreachable; AGORA_EAUTH: not the server's key. */
+	CHECK(c, agora_client_connect(c, argv[1], key, keylen));
+	CHECK(c, agora_ping(c));
+	printf("connected to %s at %s\n", agora_server_version(c), argv[1]);
+
+	CHECK(c, agora_list_open(c, "guestbook", &book));
+	CHECK(c, agora_list_append(book, agora_str(host)));
+	CHECK(c, agora_list_count(book, agora_str(host), &count));
+	printf("%s signed the guest book (%lld time(s))\n", host,
+	       (long long)count);
+
+	CHECK(c, agora_list_close(book));
+	agora_client_free(c);
+	return count >= 1 ? 0 : 1;
+}

@@ -1,0 +1,144 @@
+/*
+ * tickets.c - the ticket rush: ten people see one ticket left and all try
+ * to buy it. Checking the count and writing it back must happen as one
+ * step, or several people buy the same last ticket. Python's
+ *
+ *     def buy(i, db, lock):
+ *         with lock:
+ *             if db["count"] > 0:
+ *                 db["count"] -= 1; print(f"{i} got the ticket")
+ *
+ * In C, agora_lock_with() is the `with lock:` block: it runs a function
+ * with the lock held and releases it even when the function fails. Exits
+ * 0 when exactly one person got the ticket.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <agora.h>
+
+#define NPEOPLE 10
+
+#define CHECK(c, call) check((c), (call), #call)
+static void check(agora_client *c, int rc, const char *what)
+{
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
+			c ? agora_errmsg(c) : "");
+		exit(1);
+	}
+}
+
+static agora_client *connect_env(void)
+{
+	agora_client *c = agora_client_new();
+
+	if (!c) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	CHECK(c, agora_client_connect_env(c));
+	return c;
+}
+
+struct buyer {
+	int who;
+	agora_dict *db;
+	agora_list *winners;
+};
+
+/* The body of `with lock:`. Returns 0 or a negative AGORA_E* code. */
+static int buy(void *ud)
+{
+	struct buyer *b = ud;
+	int64_t count;
+	int rc;
+
+	rc = agora_dict_get_int(b->db, agora_str("count"), &count);
+	if (rc < 0)
+		return rc;
+	if (count == 0) {
+		printf("person %d: sold out\n", b->who);
+		return 0;
+	}
+	usleep(10000); /* paying takes a while: others would read 1 too */
+	rc = agora_dict_set(b->db, agora_str("count"), agora_int(count - 1));
+	if (rc < 0)
+		return rc;
+	printf("person %d got the ticket\n", b->who);
+	return agora_list_append(b->winners, agora_int(b->who));
+}
+
+static int person(int i)
+{
+	agora_client *c = connect_env();
+	struct buyer b = { .who = i };
+	agora_lock *lock;
+	int64_t count;
+
+	CHECK(c, agora_dict_open(c, "db", &b.db));
+	CHECK(c, agora_list_open(c, "winners", &b.winners));
+	CHECK(c, agora_lock_open(c, "db.lock", &lock));
+
+	/* Looking needs no lock. */
+	CHECK(c, agora_dict_get_int(b.db, agora_str("count"), &count));
+	printf("person %d sees %lld ticket(s) left\n", i, (long long)count);
+	CHECK(c, agora_lock_with(lock, buy, &b));
+
+	CHECK(c, agora_lock_close(lock));
+	CHECK(c, agora_list_close(b.winners));
+	CHECK(c, agora_dict_close(b.db));
+	agora_client_free(c);
+	return 0;
+}
+
+int main(void)
+{
+	pid_t pids[NPEOPLE];
+	agora_manager *m;
+	agora_client *c;
+	agora_dict *db;
+	agora_list *winners;
+	char err[256];
+	int64_t count;
+	size_t nwinners;
+	int bad = 0, status;
+
+	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
+		fprintf(stderr, "manager: %s\n", err);
+		return 1;
+	}
+	c = agora_manager_client(m);
+	CHECK(c, agora_dict_open(c, "db", &db));
+	CHECK(c, agora_list_open(c, "winners", &winners));
+	CHECK(c, agora_dict_set(db, agora_str("count"), agora_int(1)));
+
+	fflush(stdout);
+	for (int i = 0; i < NPEOPLE; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (pids[i] == 0)
+			exit(person(i));
+	}
+	for (int i = 0; i < NPEOPLE; i++)
+		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			bad = 1;
+
+	CHECK(c, agora_dict_get_int(db, agora_str("count"), &count));
+	CHECK(c, agora_list_len(winners, &nwinners));
+	printf("%zu winner(s), %lld ticket(s) left\n", nwinners,
+	       (long long)count);
+	if (nwinners != 1 || count != 0)
+		bad = 1;
+
+	CHECK(c, agora_list_close(winners));
+	CHECK(c, agora_dict_close(db));
+	CHECK(NULL, agora_manager_shutdown(m));
+	return bad;
+}

@@ -1,0 +1,173 @@
+/*
+ * traffic_light.c - the traffic light: an Event is green when set. Cars
+ * wait for green; a police car waits at most a moment and goes anyway;
+ * the light switches between red and green until every car has crossed.
+ * Python's
+ *
+ *     def car(e, n):
+ *         while True:
+ *             if not e.is_set(): e.wait()
+ *             if e.is_set(): print(f"car{n} goes"); break
+ *     def police_car(e, n):
+ *         green = e.wait(0.1); print(f"police car goes, green={green}")
+ *     def light(e):
+ *         while True: time.sleep(0.1); e.clear() if e.is_set() else e.set()
+ *
+ * Exits 0 when every car and the police car crossed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <agora.h>
+
+#define NCARS 5
+
+#define CHECK(c, call) check((c), (call), #call)
+static void check(agora_client *c, int rc, const char *what)
+{
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
+			c ? agora_errmsg(c) : "");
+		exit(1);
+	}
+}
+
+static agora_client *connect_env(void)
+{
+	agora_client *c = agora_client_new();
+
+	if (!c) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	CHECK(c, agora_client_connect_env(c));
+	return c;
+}
+
+static int car(int n)
+{
+	agora_client *c = connect_env();
+	agora_event *green;
+	agora_list *crossed;
+	bool is_green;
+
+	CHECK(c, agora_event_open(c, "green", &green));
+	CHECK(c, agora_list_open(c, "crossed", &crossed));
+	for (;;) {
+		CHECK(c, agora_event_is_set(green, &is_green));
+		if (is_green)
+			break;
+		printf("car%d waits at the red light\n", n);
+		CHECK(c, agora_event_wait(green, AGORA_FOREVER, NULL));
+		/* The light may have turned red again meanwhile: look again. */
+	}
+	printf("car%d sees green and goes\n", n);
+	CHECK(c, agora_list_append(crossed, agora_int(n)));
+	CHECK(c, agora_list_close(crossed));
+	CHECK(c, agora_event_close(green));
+	agora_client_free(c);
+	return 0;
+}
+
+static int police_car(int n)
+{
+	agora_client *c = connect_env();
+	agora_event *green;
+	agora_list *crossed;
+	bool is_green;
+
+	CHECK(c, agora_event_open(c, "green", &green));
+	CHECK(c, agora_list_open(c, "crossed", &crossed));
+	/* Wait 0.1 s at most: is_green is false when the light stayed red. */
+	CHECK(c, agora_event_wait(green, 0.1, &is_green));
+	printf("police car goes (light %s)\n", is_green ? "green" : "red");
+	CHECK(c, agora_list_append(crossed, agora_int(n)));
+	CHECK(c, agora_list_close(crossed));
+	CHECK(c, agora_event_close(green));
+	agora_client_free(c);
+	return 0;
+}
+
+/* Switch every 0.1 s until all NCARS + 1 vehicles crossed. */
+static int light(int unused)
+{
+	agora_client *c = connect_env();
+	agora_event *green;
+	agora_list *crossed;
+	bool is_green;
+	size_t len;
+
+	CHECK(c, agora_event_open(c, "green", &green));
+	CHECK(c, agora_list_open(c, "crossed", &crossed));
+	for (;;) {
+		CHECK(c, agora_list_len(crossed, &len));
+		if (len == NCARS + 1)
+			break;
+		usleep(100000);
+		CHECK(c, agora_event_is_set(green, &is_green));
+		if (is_green) {
+			printf("light: red\n");
+			CHECK(c, agora_event_clear(green));
+		} else {
+			printf("light: green\n");
+			CHECK(c, agora_event_set(green));
+		}
+	}
+	CHECK(c, agora_list_close(crossed));
+	CHECK(c, agora_event_close(green));
+	agora_client_free(c);
+	return 0;
+}
+
+static pid_t spawn(int (*fn)(int), int i)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (pid == 0)
+		exit(fn(i));
+	return pid;
+}
+
+int main(void)
+{
+	pid_t pids[NCARS + 2];
+	agora_manager *m;
+	agora_client *c;
+	agora_list *crossed;
+	char err[256];
+	size_t len;
+	int bad = 0, status;
+
+	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
+		fprintf(stderr, "manager: %s\n", err);
+		return 1;
+	}
+	c = agora_manager_client(m);
+	CHECK(c, agora_list_open(c, "crossed", &crossed));
+
+	/* A new event is clear: the light starts red. */
+	for (int n = 0; n < NCARS; n++)
+		pids[n] = spawn(car, n);
+	pids[NCARS] = spawn(police_car, NCARS);
+	pids[NCARS + 1] = spawn(light, 0);
+	for (int i = 0; i < NCARS + 2; i++)
+		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			bad = 1;
+
+	CHECK(c, agora_list_len(crossed, &len));
+	printf("%zu vehicles crossed\n", len);
+	if (len != NCARS + 1)
+		bad = 1;
+	CHECK(c, agora_list_close(crossed));
+	CHECK(NULL, agora_manager_shutdown(m));
+	return bad;
+}

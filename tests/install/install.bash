@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# install.bash - install this build into a temporary DESTDIR and use it
+# from outside the tree, the way a user does after `meson install`.
+#
+# Usage: install.bash MESON BUILD_DIR SOURCE_DIR SANITIZE CC...
+#   tests/install/meson.build passes them through install_test.sh (which
+#   skips the test under valgrind). SANITIZE is b_sanitize: a sanitized
+#   build's programs are compiled with the same -fsanitize.
+#
+# Checks, in order:
+#   1. `meson install --destdir` puts the libraries (shared and static),
+#      the public headers (and no private one), agora.pc, agora-server.pc
+#      and agorad in place;
+#   2. outside.c builds with `cc outside.c $(pkg-config --cflags --libs
+#      agora)`, and again statically against libagora.a with
+#      `pkg-config --static` (which proves Requires.private complete);
+#      outside_server.c builds with `pkg-config --cflags --libs
+#      agora-server`;
+#   3. the installed agorad starts, both outside programs talk to it (the
+#      shared one with LD_LIBRARY_PATH pointing into the DESTDIR, and ldd
+#      shows that libagora.so.0 comes from there), outside_server runs,
+#      and agorad stops with status 0 on SIGTERM.
+#
+# pkg-config: the .pc files hold prefix=/usr/local (or the build's prefix);
+# --define-variable=prefix=DESTDIR/PREFIX points them into the DESTDIR.
+# (--define-prefix would guess the prefix from the .pc file's place, which
+# fails for a multiarch libdir such as lib/x86_64-linux-gnu.)
+set -euo pipefail
+
+if [ $# -lt 5 ]; then
+	echo "usage: install.bash MESON BUILD_DIR SOURCE_DIR SANITIZE CC..." >&2
+	exit 2
+fi
+meson=$1 build=$2 src=$3 sanitize=$4
+shift 4
+cc=("$@")
+
+say() { echo "install_test: $*"; }
+# A command that fails under set -e says which, before the exit.
+trap 'echo "install_test: FAIL: line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
+die() {
+	echo "install_test: FAIL: $*" >&2
+	exit 1
+}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/agora-install.XXXXXX")
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# 1. Install.
+dest=$tmp/dest
+"$meson" install -C "$build" --no-rebuild --quiet --destdir "$dest" ||
+	die "meson install failed"
+
+pcfile=$(find "$dest" -name agora.pc -type f | head -n 1)
+[ -n "$pcfile" ] || die "no agora.pc installed"
+pcdir=$(dirname "$pcfile")
+[ -f "$pcdir/agora-server.pc" ] || die "no agora-server.pc beside agora.pc"
+prefix=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=prefix agora)
+pc() {
+	PKG_CONFIG_PATH=$pcdir pkg-config --define-variable=prefix="$dest$prefix" "$@"
+}
+libdir=$(pc --variable=libdir agora)
+includedir=$(pc --variable=includedir agora)
+say "installed into $dest$prefix (libdir $libdir)"
+
+for f in agora.h agora_errors.h agora_server.h; do
+	[ -f "$includedir/$f" ] || die "$f not installed in $includedir"
+done
+for f in ag_proto.h internal.h; do
+	[ ! -e "$includedir/$f" ] || die "private header $f installed"
+done
+for f in libagora.so.0 libagora.a libagora-server.so.0 libagora-server.a; do
+	[ -e "$libdir/$f" ] || die "$f not installed in $libdir"
+done
+agorad=$(find "$dest" -name agorad -type f -perm -u+x | head -n 1)
+[ -n "$agorad" ] || die "agorad not installed"
+
+# 2. Build outside the tree, the way a user does.
+cflags=(-std=c11 -Wall -Wextra -Werror)
+if [ "$sanitize" != none ]; then
+	cflags+=("-fsanitize=$sanitize")
+fi
+# shellcheck disable=SC2046 # word splitting of pkg-config output is meant
+"${cc[@]}" "${cflags[@]}" -o "$tmp/outside" "$src/outside.c" \
+	$(pc --cflags --libs agora) || die "outside.c did not build (shared)"
+
+# Static: libagora.a by its path (-lagora would pick the .so), and the rest
+# from Libs.private / Requires.private.
+read -r -a static_libs <<<"$(pc --static --libs agora)"
+for i in "${!static_libs[@]}"; do
+	[ "${static_libs[$i]}" = -lagora ] && static_libs[i]=$libdir/libagora.a
+done
+# shellcheck disable=SC2046
+"${cc[@]}" "${cflags[@]}" -o "$tmp/outside-static" "$src/outside.c" \
+	$(pc --cflags agora) "${static_libs[@]}" ||
+	die "outside.c did not build (static, with pkg-config --static)"
+
+# shellcheck disable=SC2046
+"${cc[@]}" "${cflags[@]}" -o "$tmp/outside_server" "$src/outside_server.c" \
+	$(pc --cflags --libs agora-server) || die "outside_server.c did not build"
+say "built outside.c (shared and static) and outside_server.c"
+
+# Only the DESTDIR: meson test points LD_LIBRARY_PATH into the build.
+export LD_LIBRARY_PATH=$libdir
+# (ldd's output is kept first: grep -q stopping early would make ldd die of
+# SIGPIPE, and pipefail would count that as a failure.)
+deps=$(ldd "$tmp/outside")
+grep -q "libagora.so.0 => $libdir/libagora.so.0" <<<"$deps" ||
+	die "outside does not load libagora.so.0 from $libdir"
+deps=$(ldd "$tmp/outside-static")
+if grep -q libagora <<<"$deps"; then
+	die "outside-static loads libagora dynamically"
+fi
+
+# 3. Run them against the installed agorad.
+umask 077
+head -c 32 /dev/urandom >"$tmp/key"
+"$agorad" --listen "unix:$tmp/agora.sock" --authkey-file "$tmp/key" \
+	>"$tmp/agorad.out" 2>&1 </dev/null &
+pid=$!
+address=
+for _ in $(seq 200); do
+	address=$(sed -n 's/^agorad: listening on //p' "$tmp/agorad.out" | head -n 1)
+	[ -n "$address" ] && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+if [ -z "$address" ]; then
+	cat "$tmp/agorad.out" >&2
+	die "the installed agorad did not start"
+fi
+say "agorad listening on $address"
+
+export AGORA_ADDRESS=$address AGORA_AUTHKEY_FILE=$tmp/key
+unset AGORA_AUTHKEY
+"$tmp/outside" || die "outside failed"
+"$tmp/outside-static" || die "outside-static failed"
+"$tmp/outside_server" "unix:$tmp/embedded.sock" || die "outside_server failed"
+
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=
+[ "$rc" -eq 0 ] || die "agorad exited with status $rc after SIGTERM"
+say "ok"
