@@ -143,8 +143,12 @@ int agora_manager_start(agora_manager **ret, char *err, size_t errlen)
 		rc = fail(err, errlen, AGORA_EIO, "cannot generate a key");
 		goto undo_dir;
 	}
+	/* A key file's reader drops one trailing newline; end the file with
+	 * one, so that a key whose last random byte is '\n' reads back whole
+	 * (the server child gets the 32 bytes themselves). */
 	fd = open(m->keyfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || !write_all(fd, key, sizeof(key))) {
+	if (fd < 0 || !write_all(fd, key, sizeof(key)) ||
+	    !write_all(fd, "\n", 1)) {
 		rc = fail(err, errlen, AGORA_EIO, "cannot write %s: %s",
 			  m->keyfile, strerror(errno));
 		if (fd >= 0)
