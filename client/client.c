@@ -593,27 +593,6 @@ int ag_client_call(agora_client *c, const char *method,
 	return rpc(c, method, params, nparams, ret_result);
 }
 
-/* ag_client_call() with the result decoded into an owned value in *ret
- * (free it with agora_value_free()), or discarded when @ret is NULL. */
-static int call_value(agora_client *c, const char *method,
-		      const agora_value *params, size_t nparams,
-		      agora_value *ret)
-{
-	const msgpack_object *o;
-	agora_value v;
-	int rc;
-
-	rc = ag_client_call(c, method, params, nparams, &o);
-	if (rc < 0 || ret == NULL)
-		return rc;
-	rc = ag_value_unpack(o, &v);
-	if (rc < 0)
-		return ag_client_fail(
-		    c, rc, "out of memory decoding the answer to %s", method);
-	*ret = v;
-	return 0;
-}
-
 static int bad_result(agora_client *c, const char *method,
 		      const msgpack_object *o, const char *want)
 {
@@ -622,58 +601,65 @@ static int bad_result(agora_client *c, const char *method,
 			      c->address, method, ag_obj_type_name(o), want);
 }
 
-/* ag_client_call() for methods whose result must be a bool, an integer or a
- * non-negative integer; a result of another kind is AGORA_EPROTOCOL (the
- * client stays usable). @ret may be NULL to discard. */
-static int call_bool(agora_client *c, const char *method,
-		     const agora_value *params, size_t nparams, bool *ret)
+/* What call_as() makes of a result, and the type @ret points to for it. */
+enum result_kind {
+	RESULT_VALUE, /* agora_value: the result decoded, owned by the caller */
+	RESULT_BOOL,  /* bool */
+	RESULT_INT,   /* int64_t */
+	RESULT_SIZE,  /* size_t: a non-negative integer */
+};
+
+/*
+ * ag_client_call() with its result stored through @ret as @kind says, or
+ * discarded when @ret is NULL. A RESULT_VALUE is decoded into an owned value
+ * (free it with agora_value_free()); for the others a result of another kind
+ * is AGORA_EPROTOCOL (the client stays usable). *ret is written on 0 only.
+ */
+static int call_as(agora_client *c, const char *method,
+		   const agora_value *params, size_t nparams,
+		   enum result_kind kind, void *ret)
 {
 	const msgpack_object *o;
+	agora_value v;
 	int rc;
 
 	rc = ag_client_call(c, method, params, nparams, &o);
 	if (rc < 0)
 		return rc;
-	if (o->type != MSGPACK_OBJECT_BOOLEAN)
-		return bad_result(c, method, o, "a bool");
-	if (ret != NULL)
-		*ret = o->via.boolean;
-	return 0;
-}
-
-static int call_int(agora_client *c, const char *method,
-		    const agora_value *params, size_t nparams, int64_t *ret)
-{
-	const msgpack_object *o;
-	int rc;
-
-	rc = ag_client_call(c, method, params, nparams, &o);
-	if (rc < 0)
-		return rc;
-	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
-	    (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-	     o->via.u64 <= INT64_MAX)) {
+	switch (kind) {
+	case RESULT_VALUE:
+		if (ret == NULL)
+			return 0;
+		rc = ag_value_unpack(o, &v);
+		if (rc < 0)
+			return ag_client_fail(
+			    c, rc, "out of memory decoding the answer to %s",
+			    method);
+		*(agora_value *)ret = v;
+		return 0;
+	case RESULT_BOOL:
+		if (o->type != MSGPACK_OBJECT_BOOLEAN)
+			return bad_result(c, method, o, "a bool");
 		if (ret != NULL)
-			*ret = o->via.i64;
+			*(bool *)ret = o->via.boolean;
+		return 0;
+	case RESULT_INT:
+		if (o->type != MSGPACK_OBJECT_NEGATIVE_INTEGER &&
+		    (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		     o->via.u64 > INT64_MAX))
+			return bad_result(c, method, o, "an int64");
+		if (ret != NULL)
+			*(int64_t *)ret = o->via.i64;
+		return 0;
+	case RESULT_SIZE:
+		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    o->via.u64 > SIZE_MAX)
+			return bad_result(c, method, o, "a size");
+		if (ret != NULL)
+			*(size_t *)ret = (size_t)o->via.u64;
 		return 0;
 	}
-	return bad_result(c, method, o, "an int64");
-}
-
-static int call_size(agora_client *c, const char *method,
-		     const agora_value *params, size_t nparams, size_t *ret)
-{
-	const msgpack_object *o;
-	int rc;
-
-	rc = ag_client_call(c, method, params, nparams, &o);
-	if (rc < 0)
-		return rc;
-	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > SIZE_MAX)
-		return bad_result(c, method, o, "a size");
-	if (ret != NULL)
-		*ret = (size_t)o->via.u64;
-	return 0;
+	return ag_client_fail(c, AGORA_EINVAL, "bad result kind");
 }
 
 /* The integer in @o, the data a caller asked for by name: AGORA_ETYPE with
@@ -858,48 +844,41 @@ int ag_proxy_call(const ag_proxy *p, const char *method,
 	return ag_client_call(p->c, r.method, r.params, r.nparams, ret_result);
 }
 
-int ag_proxy_call_value(const ag_proxy *p, const char *method,
-			const agora_value *args, size_t nargs, agora_value *ret)
+/* call_as() of "TYPE.@method" [handle, @args...] for @p. */
+static int proxy_call_as(const ag_proxy *p, const char *method,
+			 const agora_value *args, size_t nargs,
+			 enum result_kind kind, void *ret)
 {
 	struct proxy_req r;
 	int rc = proxy_req(p, method, args, nargs, &r);
 
 	if (rc < 0)
 		return rc;
-	return call_value(p->c, r.method, r.params, r.nparams, ret);
+	return call_as(p->c, r.method, r.params, r.nparams, kind, ret);
+}
+
+int ag_proxy_call_value(const ag_proxy *p, const char *method,
+			const agora_value *args, size_t nargs, agora_value *ret)
+{
+	return proxy_call_as(p, method, args, nargs, RESULT_VALUE, ret);
 }
 
 int ag_proxy_call_bool(const ag_proxy *p, const char *method,
 		       const agora_value *args, size_t nargs, bool *ret)
 {
-	struct proxy_req r;
-	int rc = proxy_req(p, method, args, nargs, &r);
-
-	if (rc < 0)
-		return rc;
-	return call_bool(p->c, r.method, r.params, r.nparams, ret);
+	return proxy_call_as(p, method, args, nargs, RESULT_BOOL, ret);
 }
 
 int ag_proxy_call_int(const ag_proxy *p, const char *method,
 		      const agora_value *args, size_t nargs, int64_t *ret)
 {
-	struct proxy_req r;
-	int rc = proxy_req(p, method, args, nargs, &r);
-
-	if (rc < 0)
-		return rc;
-	return call_int(p->c, r.method, r.params, r.nparams, ret);
+	return proxy_call_as(p, method, args, nargs, RESULT_INT, ret);
 }
 
 int ag_proxy_call_size(const ag_proxy *p, const char *method,
 		       const agora_value *args, size_t nargs, size_t *ret)
 {
-	struct proxy_req r;
-	int rc = proxy_req(p, method, args, nargs, &r);
-
-	if (rc < 0)
-		return rc;
-	return call_size(p->c, r.method, r.params, r.nparams, ret);
+	return proxy_call_as(p, method, args, nargs, RESULT_SIZE, ret);
 }
 
 int ag_proxy_call_as_int(const ag_proxy *p, const char *method,
@@ -1274,8 +1253,8 @@ int agora_call(agora_client *c, const char *method, agora_value params,
 		return ag_client_fail(c, AGORA_EINVAL,
 				      "agora_call needs a method and an array "
 				      "of params");
-	return call_value(c, method, params.via.array.items,
-			  params.via.array.len, ret);
+	return call_as(c, method, params.via.array.items, params.via.array.len,
+		       RESULT_VALUE, ret);
 }
 
 /* A round trip that checks the server echoes what it was sent. */
@@ -1288,7 +1267,7 @@ int agora_ping(agora_client *c)
 	if (c == NULL)
 		return AGORA_EINVAL;
 	p = agora_int((int64_t)(++c->pings & INT64_MAX));
-	rc = call_int(c, "ping", &p, 1, &got);
+	rc = call_as(c, "ping", &p, 1, RESULT_INT, &got);
 	if (rc < 0)
 		return rc;
 	if (got != p.via.i)
@@ -1305,7 +1284,7 @@ int agora_stats(agora_client *c, agora_value *ret)
 		return AGORA_EINVAL;
 	if (ret == NULL)
 		return ag_client_fail(c, AGORA_EINVAL, "stats needs a result");
-	return call_value(c, "stats", NULL, 0, ret);
+	return call_as(c, "stats", NULL, 0, RESULT_VALUE, ret);
 }
 
 int agora_ls(agora_client *c, agora_value *ret)
@@ -1314,7 +1293,7 @@ int agora_ls(agora_client *c, agora_value *ret)
 		return AGORA_EINVAL;
 	if (ret == NULL)
 		return ag_client_fail(c, AGORA_EINVAL, "ls needs a result");
-	return call_value(c, "ls", NULL, 0, ret);
+	return call_as(c, "ls", NULL, 0, RESULT_VALUE, ret);
 }
 
 int agora_drop(agora_client *c, const char *name, bool *ret_existed)
@@ -1326,7 +1305,7 @@ int agora_drop(agora_client *c, const char *name, bool *ret_existed)
 	if (name == NULL)
 		return ag_client_fail(c, AGORA_EINVAL, "drop needs a name");
 	p = agora_str(name);
-	return call_bool(c, "drop", &p, 1, ret_existed);
+	return call_as(c, "drop", &p, 1, RESULT_BOOL, ret_existed);
 }
 
 int agora_info(agora_client *c, uint32_t handle, agora_value *ret)
@@ -1337,5 +1316,5 @@ int agora_info(agora_client *c, uint32_t handle, agora_value *ret)
 		return AGORA_EINVAL;
 	if (ret == NULL)
 		return ag_client_fail(c, AGORA_EINVAL, "info needs a result");
-	return call_value(c, "info", &p, 1, ret);
+	return call_as(c, "info", &p, 1, RESULT_VALUE, ret);
 }

@@ -730,7 +730,10 @@ int agora_namespace_items(agora_namespace *ns, agora_value *ret);
  * server child exits when its parent dies, even by SIGKILL, and removes its
  * socket and key; it ignores SIGINT. Call it before starting threads (it
  * forks) and from the thread that will live longest (the child is tied to
- * the thread that started it).
+ * the thread that started it). The server is a child process of the
+ * caller, as Python's manager process is: wait for workers by pid
+ * (waitpid), since `while (wait(NULL) > 0)` would also wait for the server,
+ * which only ends at agora_manager_shutdown().
  */
 
 typedef struct agora_manager agora_manager;

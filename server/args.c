@@ -116,6 +116,25 @@ int ag_arg_timeout(ag_req *r, uint32_t i, double *ret)
 	return 0;
 }
 
+int ag_arg_block(ag_req *r, uint32_t i, bool *ret_block, double *ret_timeout)
+{
+	bool block;
+	double timeout = -1;
+	int rc;
+
+	rc = ag_arg_bool(r, i, true, &block);
+	if (rc < 0)
+		return rc;
+	if (block) {
+		rc = ag_arg_timeout(r, i + 1, &timeout);
+		if (rc < 0)
+			return rc;
+	}
+	*ret_block = block;
+	*ret_timeout = timeout;
+	return 0;
+}
+
 int ag_arg_array(ag_req *r, uint32_t i, const msgpack_object_array **ret)
 {
 	const msgpack_object *o = arg(r, i);

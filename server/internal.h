@@ -234,6 +234,10 @@ int ag_arg_opt_index(ag_req *r, uint32_t i, int64_t *ret, bool *ret_nil);
 int ag_arg_bool(ag_req *r, uint32_t i, bool def, bool *ret);
 /* Timeout in seconds: nil/absent -> -1 (forever); negative -> VALUE. */
 int ag_arg_timeout(ag_req *r, uint32_t i, double *ret);
+/* block at argv[@i] (default true) and, only when blocking, the timeout at
+ * argv[@i + 1] as ag_arg_timeout() reads it (-1 when not blocking): as in
+ * Python, a non-blocking call ignores its timeout. */
+int ag_arg_block(ag_req *r, uint32_t i, bool *ret_block, double *ret_timeout);
 /* An array param (items of extend, set_slice ...). */
 int ag_arg_array(ag_req *r, uint32_t i, const msgpack_object_array **ret);
 int ag_arg_map(ag_req *r, uint32_t i, const msgpack_object_map **ret);
@@ -293,6 +297,9 @@ void ag_wait_done(ag_waiter *w);
 void ag_wait_move(ag_waiter *w, struct ag_waitq *q);
 /* Withdraw @w because its connection is going: on_withdraw, then done. */
 void ag_wait_withdraw(ag_waiter *w);
+/* An on_timeout that answers false: a timed-out acquire (lock, semaphore),
+ * Event.wait, or a queue's join, which Agora answers as Event.wait does. */
+void ag_wait_answer_false(ag_waiter *w);
 
 /* ---- ownership (conn.c) -------------------------------------------------- */
 

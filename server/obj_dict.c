@@ -47,6 +47,12 @@ static void val_free(dict *d, ag_val *v)
 		ag_val_free(d->srv, v);
 }
 
+static int oom(ag_req *r)
+{
+	return ag_reply_error(&r->to, AGORA_ELIMIT, "out of memory in %.*s",
+			      (int)r->methodlen, r->method);
+}
+
 /* An owned copy of the borrowed @key for a new entry, holding what its
  * references name. Answers and returns the error. */
 static int own_key(ag_req *r, const ag_val *key, ag_val *ret)
@@ -54,18 +60,10 @@ static int own_key(ag_req *r, const ag_val *key, ag_val *ret)
 	int rc;
 
 	if (ag_val_dup(ret, key) < 0)
-		return ag_reply_error(&r->to, AGORA_ELIMIT,
-				      "out of memory in %.*s",
-				      (int)r->methodlen, r->method);
+		return oom(r);
 	if ((rc = ag_val_hold(r, ret)) < 0)
 		ag_val_deinit(ret);
 	return rc;
-}
-
-static int oom(ag_req *r)
-{
-	return ag_reply_error(&r->to, AGORA_ELIMIT, "out of memory in %.*s",
-			      (int)r->methodlen, r->method);
 }
 
 static const char *describe(const msgpack_object *o, char *buf, size_t len)
@@ -115,6 +113,19 @@ static int add_entry(dict *d, ag_val *key, uint64_t hash, ag_val *val)
 	return 0;
 }
 
+/* add_entry() of a new key from own_key() and a value that holds what its
+ * references name; when there is no memory both are freed, their holds
+ * released, and LIMIT answered and returned. */
+static int add_new(ag_req *r, dict *d, ag_val *owned, uint64_t hash,
+		   ag_val *val)
+{
+	if (add_entry(d, owned, hash, val) == 0)
+		return 0;
+	ag_val_free(r->srv, owned);
+	ag_val_free(r->srv, val);
+	return oom(r);
+}
+
 /* Replace the value of @e with @val (taken). */
 static void replace_val(dict *d, ag_entry *e, ag_val *val)
 {
@@ -132,6 +143,39 @@ static void drop_entry(dict *d, ag_entry *e)
 	val_free(d, &e->val);
 	ag_val_release(d->srv, &e->key);
 	ag_table_remove(&d->t, e);
+}
+
+/* Take @e out once its key and value are in the answer: the value's holds
+ * pass to the asking connection, the key's are released. */
+static void give_entry(ag_req *r, dict *d, ag_entry *e)
+{
+	d->bytes -= ag_val_heap(&e->val);
+	ag_val_give(r->to.conn, &e->val);
+	drop_entry(d, e);
+	sync_mem(r->obj, d);
+}
+
+/* What pack_entries() answers with. */
+enum walk { KEYS, VALUES, ITEMS, COPY };
+
+/* Every entry in insertion order, as an array of keys, of values or of
+ * [key, value] pairs, or as a map (copy). */
+static void pack_entries(ag_req *r, dict *d, enum walk w)
+{
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+
+	if (w == COPY)
+		msgpack_pack_map(pk, d->t.count);
+	else
+		msgpack_pack_array(pk, d->t.count);
+	ag_table_foreach (&d->t, e) {
+		if (w == ITEMS)
+			msgpack_pack_array(pk, 2);
+		if (w != VALUES)
+			ag_pack_val(pk, &e->key);
+		if (w != KEYS)
+			ag_pack_val(pk, &e->val);
+	}
 }
 
 /* Every entry, for clear and destroy. */
@@ -213,11 +257,8 @@ static int dict_set(ag_req *r)
 			ag_val_free(r->srv, &owned);
 			return rc;
 		}
-		if (add_entry(d, &owned, h, &val) < 0) {
-			ag_val_free(r->srv, &owned);
-			ag_val_free(r->srv, &val);
-			return oom(r);
-		}
+		if ((rc = add_new(r, d, &owned, h, &val)) < 0)
+			return rc;
 	}
 	sync_mem(r->obj, d);
 	ag_reply_nil(&r->to);
@@ -266,37 +307,19 @@ static int dict_len(ag_req *r)
 
 static int dict_keys(ag_req *r)
 {
-	dict *d = r->obj->data;
-	msgpack_packer *pk = ag_reply_begin(&r->to);
-
-	msgpack_pack_array(pk, d->t.count);
-	ag_table_foreach (&d->t, e)
-		ag_pack_val(pk, &e->key);
+	pack_entries(r, r->obj->data, KEYS);
 	return 0;
 }
 
 static int dict_values(ag_req *r)
 {
-	dict *d = r->obj->data;
-	msgpack_packer *pk = ag_reply_begin(&r->to);
-
-	msgpack_pack_array(pk, d->t.count);
-	ag_table_foreach (&d->t, e)
-		ag_pack_val(pk, &e->val);
+	pack_entries(r, r->obj->data, VALUES);
 	return 0;
 }
 
 static int dict_items(ag_req *r)
 {
-	dict *d = r->obj->data;
-	msgpack_packer *pk = ag_reply_begin(&r->to);
-
-	msgpack_pack_array(pk, d->t.count);
-	ag_table_foreach (&d->t, e) {
-		msgpack_pack_array(pk, 2);
-		ag_pack_val(pk, &e->key);
-		ag_pack_val(pk, &e->val);
-	}
+	pack_entries(r, r->obj->data, ITEMS);
 	return 0;
 }
 
@@ -318,10 +341,7 @@ static int dict_pop(ag_req *r)
 		return 0;
 	}
 	ag_reply_val(&r->to, &e->val);
-	d->bytes -= ag_val_heap(&e->val);
-	ag_val_give(r->to.conn, &e->val); /* its references go with it */
-	drop_entry(d, e);
-	sync_mem(r->obj, d);
+	give_entry(r, d, e);
 	return 0;
 }
 
@@ -338,10 +358,7 @@ static int dict_popitem(ag_req *r)
 	msgpack_pack_array(pk, 2);
 	ag_pack_val(pk, &e->key);
 	ag_pack_val(pk, &e->val);
-	d->bytes -= ag_val_heap(&e->val);
-	ag_val_give(r->to.conn, &e->val); /* the key's are released */
-	drop_entry(d, e);
-	sync_mem(r->obj, d);
+	give_entry(r, d, e);
 	return 0;
 }
 
@@ -381,11 +398,8 @@ static int dict_setdefault(ag_req *r)
 		ag_val_free(r->srv, &owned);
 		return rc;
 	}
-	if (add_entry(d, &owned, h, &val) < 0) {
-		ag_val_free(r->srv, &owned);
-		ag_val_free(r->srv, &val);
-		return oom(r);
-	}
+	if ((rc = add_new(r, d, &owned, h, &val)) < 0)
+		return rc;
 	sync_mem(r->obj, d);
 	ag_reply_val(&r->to, &val);
 	return 0;
@@ -519,14 +533,7 @@ static int dict_clear(ag_req *r)
 
 static int dict_copy(ag_req *r)
 {
-	dict *d = r->obj->data;
-	msgpack_packer *pk = ag_reply_begin(&r->to);
-
-	msgpack_pack_map(pk, d->t.count);
-	ag_table_foreach (&d->t, e) {
-		ag_pack_val(pk, &e->key);
-		ag_pack_val(pk, &e->val);
-	}
+	pack_entries(r, r->obj->data, COPY);
 	return 0;
 }
 
@@ -602,11 +609,9 @@ static int dict_incr(ag_req *r)
 			ag_val_deinit(&val);
 			return rc;
 		}
-		if (add_entry(d, &owned, h, &val) < 0) {
-			ag_val_free(r->srv, &owned);
-			ag_val_deinit(&val);
-			return oom(r);
-		}
+		/* A number holds no references: add_new() may free it. */
+		if ((rc = add_new(r, d, &owned, h, &val)) < 0)
+			return rc;
 	}
 	sync_mem(r->obj, d);
 	ag_reply_val(&r->to, &val);

@@ -26,12 +26,6 @@ struct event_state {
 	struct ag_waitq waiters; /* parked wait(): only while !flag */
 };
 
-/* on_timeout of a parked wait: Python's Event.wait returns False. */
-static void wait_timed_out(ag_waiter *w)
-{
-	ag_reply_bool(&w->to, false);
-}
-
 /* ---- methods ------------------------------------------------------------- */
 
 static int m_set(ag_req *r)
@@ -79,7 +73,8 @@ static int m_wait(ag_req *r)
 		ag_reply_bool(&r->to, e->flag);
 		return 0;
 	}
-	if (ag_wait_park(r, &e->waiters, timeout, wait_timed_out) == NULL)
+	/* On timeout, as Python's Event.wait, false. */
+	if (ag_wait_park(r, &e->waiters, timeout, ag_wait_answer_false) == NULL)
 		return AGORA_ELIMIT;
 	return 0;
 }

@@ -127,12 +127,6 @@ static void lock_drop(ag_object *lk)
 	lock_serve(lk);
 }
 
-/* on_timeout of a parked acquire: Python's acquire returns False. */
-static void acquire_timed_out(ag_waiter *w)
-{
-	ag_reply_bool(&w->to, false);
-}
-
 /*
  * acquire(block, timeout) of request @r on the lock object @lk (r->obj is
  * @lk or a condition over it); @timeout < 0 is forever. Answers true at once
@@ -166,7 +160,8 @@ static int lock_acquire(ag_req *r, ag_object *lk, bool block, double timeout)
 	}
 	/* Parked through a condition, the waiter holds the condition (which
 	 * holds the lock) and counts in the condition's info "waiters". */
-	w = ag_wait_park(r, &l->waiters, timeout, acquire_timed_out);
+	/* On timeout, as Python's acquire, false. */
+	w = ag_wait_park(r, &l->waiters, timeout, ag_wait_answer_false);
 	if (w == NULL)
 		return AGORA_ELIMIT;
 	w->aux = WANT_ACQUIRE;
@@ -205,30 +200,6 @@ static int lock_release(ag_req *r, ag_object *lk)
 	ag_reply_nil(&r->to);
 	if (--l->count == 0)
 		lock_drop(lk);
-	return 0;
-}
-
-/*
- * block at argv[1] (default true) and, only when blocking, timeout at
- * argv[2] (nil or absent: forever; negative: VALUE). As in the queue, a
- * non-blocking call ignores its timeout. Returns 0 or the code answered.
- */
-static int block_args(ag_req *r, bool *ret_block, double *ret_timeout)
-{
-	bool block;
-	double timeout = -1;
-	int rc;
-
-	rc = ag_arg_bool(r, 1, true, &block);
-	if (rc < 0)
-		return rc;
-	if (block) {
-		rc = ag_arg_timeout(r, 2, &timeout);
-		if (rc < 0)
-			return rc;
-	}
-	*ret_block = block;
-	*ret_timeout = timeout;
 	return 0;
 }
 
@@ -297,7 +268,7 @@ static int m_acquire(ag_req *r)
 	double timeout;
 	int rc;
 
-	rc = block_args(r, &block, &timeout);
+	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
 	return lock_acquire(r, r->obj, block, timeout);
@@ -434,7 +405,7 @@ static int m_cond_acquire(ag_req *r)
 	double timeout;
 	int rc;
 
-	rc = block_args(r, &block, &timeout);
+	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
 	return lock_acquire(r, cv->lock, block, timeout);

@@ -298,31 +298,6 @@ static int queue_get(ag_req *r, bool block, double timeout)
 }
 
 /*
- * block at argv[@bi] (default true) and, only when blocking, timeout at
- * argv[@bi + 1] (nil or absent: forever; negative: VALUE). As in Python, a
- * non-blocking call ignores its timeout. Returns 0 or the code answered.
- */
-static int queue_block_args(ag_req *r, uint32_t bi, bool *ret_block,
-			    double *ret_timeout)
-{
-	bool block;
-	double timeout = -1;
-	int rc;
-
-	rc = ag_arg_bool(r, bi, true, &block);
-	if (rc < 0)
-		return rc;
-	if (block) {
-		rc = ag_arg_timeout(r, bi + 1, &timeout);
-		if (rc < 0)
-			return rc;
-	}
-	*ret_block = block;
-	*ret_timeout = timeout;
-	return 0;
-}
-
-/*
  * Read the maxsize option (absent: 0). A negative int is VALUE, anything but
  * an int ARGS. Returns 0 or the code answered.
  */
@@ -388,7 +363,7 @@ static int m_put(ag_req *r)
 	double timeout;
 	int rc;
 
-	rc = queue_block_args(r, 2, &block, &timeout);
+	rc = ag_arg_block(r, 2, &block, &timeout);
 	if (rc < 0)
 		return rc;
 	return queue_put(r, 1, block, timeout);
@@ -400,7 +375,7 @@ static int m_get(ag_req *r)
 	double timeout;
 	int rc;
 
-	rc = queue_block_args(r, 1, &block, &timeout);
+	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
 	return queue_get(r, block, timeout);
@@ -535,13 +510,6 @@ const ag_family ag_family_queue = {
  * unfinished > 0.
  */
 
-/* on_timeout of a parked join: false, not an error (Python's join has no
- * timeout; Agora's answers as Event.wait does). */
-static void join_timed_out(ag_waiter *w)
-{
-	ag_reply_bool(&w->to, false);
-}
-
 static int m_task_done(ag_req *r)
 {
 	struct queue *q = r->obj->data;
@@ -576,7 +544,9 @@ static int m_join(ag_req *r)
 		ag_reply_bool(&r->to, q->unfinished == 0);
 		return 0;
 	}
-	if (ag_wait_park(r, &q->joiners, timeout, join_timed_out) == NULL)
+	/* On timeout false, not an error: Python's join has no timeout;
+	 * Agora's answers as Event.wait does. */
+	if (ag_wait_park(r, &q->joiners, timeout, ag_wait_answer_false) == NULL)
 		return AGORA_ELIMIT;
 	return 0;
 }

@@ -131,12 +131,6 @@ static void sem_serve(ag_object *o)
 	}
 }
 
-/* on_timeout of a parked acquire: Python's acquire returns False. */
-static void acquire_timed_out(ag_waiter *w)
-{
-	ag_reply_bool(&w->to, false);
-}
-
 /* ---- methods ------------------------------------------------------------- */
 
 static int m_acquire(ag_req *r)
@@ -144,18 +138,12 @@ static int m_acquire(ag_req *r)
 	ag_object *o = r->obj;
 	struct sem *s = o->data;
 	bool block;
-	double timeout = -1;
+	double timeout;
 	int rc;
 
-	rc = ag_arg_bool(r, 1, true, &block);
+	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
-	/* As in the queue, a non-blocking call ignores its timeout. */
-	if (block) {
-		rc = ag_arg_timeout(r, 2, &timeout);
-		if (rc < 0)
-			return rc;
-	}
 	if (s->value > 0) {
 		if (s->owned && permits_add(o, s, r->to.conn) < 0)
 			return ag_reply_error(&r->to, AGORA_ELIMIT,
@@ -170,7 +158,8 @@ static int m_acquire(ag_req *r)
 		ag_reply_bool(&r->to, false);
 		return 0;
 	}
-	if (ag_wait_park(r, &s->waiters, timeout, acquire_timed_out) == NULL)
+	/* On timeout, as Python's acquire, false. */
+	if (ag_wait_park(r, &s->waiters, timeout, ag_wait_answer_false) == NULL)
 		return AGORA_ELIMIT;
 	return 0;
 }

@@ -109,3 +109,8 @@ void ag_wait_withdraw(ag_waiter *w)
 		w->on_withdraw(w);
 	ag_wait_done(w);
 }
+
+void ag_wait_answer_false(ag_waiter *w)
+{
+	ag_reply_bool(&w->to, false);
+}

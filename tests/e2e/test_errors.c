@@ -4,131 +4,31 @@
  * raw sockets (each closing only its own connection), a server that stops
  * under a client, and the error codes of bad calls.
  *
- * Raw connections write MessagePack built with msgpack-c's packer and read
- * replies with read(2) and msgpack_unpack_next().
+ * Raw connections (agh_raw, harness.h) write MessagePack built with
+ * msgpack-c's packer and read replies with msgpack_unpack_next().
  */
-#include <errno.h>
 #include <msgpack.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 
-#define RAW_TIMEOUT 20.0
-
-/* ---- raw connections ---- */
-
-typedef struct raw_conn {
-	int fd;
-	size_t len;  /* bytes read into buf */
-	size_t used; /* bytes of buf already unpacked */
-	char buf[1 << 16];
-} raw_conn;
-
-static raw_conn *raw_open(const agh_server *s)
-{
-	raw_conn *r = calloc(1, sizeof(*r));
-	struct sockaddr_un sa;
-
-	ck_assert_ptr_nonnull(r);
-	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(r->fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	ck_assert_uint_lt(strlen(s->sock), sizeof(sa.sun_path));
-	memcpy(sa.sun_path, s->sock, strlen(s->sock) + 1);
-	ck_assert_msg(connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
-		      "connect %s: %s", s->sock, strerror(errno));
-	return r;
-}
-
-static void raw_close(raw_conn *r)
-{
-	if (!r)
-		return;
-	close(r->fd);
-	free(r);
-}
-
-/* Send all of @data. The server may already have closed: a failed send is
- * returned, not fatal. */
-static int raw_send(raw_conn *r, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = send(r->fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static void raw_send_sbuf(raw_conn *r, msgpack_sbuffer *sb)
-{
-	ck_assert_int_eq(raw_send(r, sb->data, sb->size), 0);
-	msgpack_sbuffer_destroy(sb);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+/* ---- raw connections (harness.h) ---- */
 
 /*
  * The next message from the server into @out (destroy it after use; its
  * strings point into @r's buffer). Returns 1 for a message, 0 when the
- * server closed the connection; fails the test after RAW_TIMEOUT.
+ * server closed the connection; fails the test after AGH_RAW_TIMEOUT.
  */
-static int raw_next(raw_conn *r, msgpack_unpacked *out)
+static int raw_next(agh_raw *r, msgpack_unpacked *out)
 {
-	double deadline = now_s() + RAW_TIMEOUT;
+	int got = agh_raw_read(r, out, AGH_RAW_TIMEOUT);
 
-	for (;;) {
-		if (r->len > r->used) {
-			size_t off = 0;
-			msgpack_unpack_return ret = msgpack_unpack_next(
-			    out, r->buf + r->used, r->len - r->used, &off);
-			if (ret == MSGPACK_UNPACK_SUCCESS) {
-				r->used += off;
-				return 1;
-			}
-			ck_assert_msg(ret == MSGPACK_UNPACK_CONTINUE,
-				      "the server sent bytes that are not "
-				      "MessagePack");
-		}
-		double left = deadline - now_s();
-		ck_assert_msg(left > 0,
-			      "no message and no close from the server "
-			      "within %.0f s",
-			      RAW_TIMEOUT);
-		struct pollfd p = { r->fd, POLLIN, 0 };
-		int pr = poll(&p, 1, (int)(left * 1000) + 1);
-		if (pr <= 0)
-			continue;
-		ck_assert_msg(r->len < sizeof(r->buf), "reply too large");
-		ssize_t n =
-		    read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return 0;
-		ck_assert_msg(n > 0, "read: %s", strerror(errno));
-		r->len += (size_t)n;
-	}
+	ck_assert_msg(got >= 0,
+		      "no message and no close from the server within %.0f s",
+		      AGH_RAW_TIMEOUT);
+	return got;
 }
 
 /* Require @o to be an error response [1, msgid, [code, name, msg], nil]
@@ -161,7 +61,7 @@ static void assert_error_response(msgpack_object o, int64_t msgid, int code,
 
 /* Read until the server closes; every message before must be an error
  * response. */
-static void expect_error_then_close(raw_conn *r)
+static void expect_error_then_close(agh_raw *r)
 {
 	msgpack_unpacked m;
 	int got;
@@ -174,112 +74,6 @@ static void expect_error_then_close(raw_conn *r)
 			o.via.array.ptr[2].type == MSGPACK_OBJECT_ARRAY,
 		    "the server answered garbage with a non-error");
 	}
-	msgpack_unpacked_destroy(&m);
-}
-
-/* [0, msgid, method, params] with @nparams params packed by the caller
- * after this returns. */
-static void pack_request_head(msgpack_packer *pk, uint32_t msgid,
-			      const char *method, uint32_t nparams)
-{
-	msgpack_pack_array(pk, 4);
-	msgpack_pack_uint32(pk, 0);
-	msgpack_pack_uint32(pk, msgid);
-	msgpack_pack_str_with_body(pk, method, strlen(method));
-	msgpack_pack_array(pk, nparams);
-}
-
-/* Require @o to be a success response to @msgid; returns its result. */
-static msgpack_object ok_result(msgpack_object o, uint32_t msgid)
-{
-	ck_assert_int_eq(o.type, MSGPACK_OBJECT_ARRAY);
-	ck_assert_uint_eq(o.via.array.size, 4);
-	msgpack_object *f = o.via.array.ptr;
-	ck_assert_int_eq(f[0].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
-	ck_assert_uint_eq(f[0].via.u64, 1);
-	ck_assert_int_eq(f[1].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
-	ck_assert_uint_eq(f[1].via.u64, msgid);
-	ck_assert_msg(f[2].type == MSGPACK_OBJECT_NIL, "request %u failed",
-		      msgid);
-	return f[3];
-}
-
-static const msgpack_object *map_get(msgpack_object map, const char *key)
-{
-	ck_assert_int_eq(map.type, MSGPACK_OBJECT_MAP);
-	for (uint32_t i = 0; i < map.via.map.size; i++) {
-		msgpack_object_kv *kv = &map.via.map.ptr[i];
-		if (kv->key.type == MSGPACK_OBJECT_STR &&
-		    kv->key.via.str.size == strlen(key) &&
-		    memcmp(kv->key.via.str.ptr, key, strlen(key)) == 0)
-			return &kv->val;
-	}
-	return NULL;
-}
-
-static void hmac(const agh_server *s, const char *label, const unsigned char *a,
-		 const unsigned char *b, unsigned char out[32])
-{
-	unsigned char msg[15 + 64];
-	unsigned int len = 0;
-
-	ck_assert_uint_eq(strlen(label), 15);
-	memcpy(msg, label, 15);
-	memcpy(msg + 15, a, 32);
-	memcpy(msg + 47, b, 32);
-	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), s->key, AGH_KEYLEN, msg,
-				   sizeof(msg), out, &len));
-	ck_assert_uint_eq(len, 32);
-}
-
-/* Do the handshake of protocol.md section 2 by hand on @r, checking the
- * server's proof. */
-static void raw_handshake(raw_conn *r, const agh_server *s)
-{
-	unsigned char cnonce[32], snonce[32], proof[32];
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	msgpack_unpacked m;
-	const msgpack_object *f;
-
-	for (int i = 0; i < 32; i++)
-		cnonce[i] = (unsigned char)(i * 7 + 3);
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_request_head(&pk, 1, "hello", 2);
-	msgpack_pack_int(&pk, 1);
-	msgpack_pack_bin_with_body(&pk, cnonce, 32);
-	raw_send_sbuf(r, &sb);
-
-	msgpack_unpacked_init(&m);
-	ck_assert_int_eq(raw_next(r, &m), 1);
-	msgpack_object res = ok_result(m.data, 1);
-	ck_assert_ptr_nonnull(f = map_get(res, "nonce"));
-	ck_assert_int_eq(f->type, MSGPACK_OBJECT_BIN);
-	ck_assert_uint_eq(f->via.bin.size, 32);
-	memcpy(snonce, f->via.bin.ptr, 32);
-	ck_assert_ptr_nonnull(f = map_get(res, "proof"));
-	ck_assert_int_eq(f->type, MSGPACK_OBJECT_BIN);
-	ck_assert_uint_eq(f->via.bin.size, 32);
-	hmac(s, "agora-v1 server", cnonce, snonce, proof);
-	ck_assert_msg(memcmp(proof, f->via.bin.ptr, 32) == 0,
-		      "the server's proof is not HMAC(key, label||cnonce||"
-		      "snonce)");
-	ck_assert_ptr_nonnull(f = map_get(res, "version"));
-	ck_assert_uint_eq(f->via.u64, 1);
-	msgpack_unpacked_destroy(&m);
-
-	hmac(s, "agora-v1 client", snonce, cnonce, proof);
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_request_head(&pk, 2, "auth", 1);
-	msgpack_pack_bin_with_body(&pk, proof, 32);
-	raw_send_sbuf(r, &sb);
-
-	msgpack_unpacked_init(&m);
-	ck_assert_int_eq(raw_next(r, &m), 1);
-	res = ok_result(m.data, 2);
-	ck_assert(res.type == MSGPACK_OBJECT_BOOLEAN && res.via.boolean);
 	msgpack_unpacked_destroy(&m);
 }
 
@@ -369,13 +163,13 @@ END_TEST
 START_TEST(bytes_that_are_not_messagepack_close_only_that_connection)
 {
 	agora_list *l = make_keep(agh_cli);
-	raw_conn *r = raw_open(&agh_srv);
+	agh_raw *r = agh_raw_connect(&agh_srv);
 	unsigned char junk[64];
 
 	memset(junk, 0xc1, sizeof(junk));
-	raw_send(r, junk, sizeof(junk));
+	agh_raw_send(r, junk, sizeof(junk));
 	expect_error_then_close(r);
-	raw_close(r);
+	agh_raw_free(r);
 	check_keep(agh_cli, l);
 	agora_list_close(l);
 }
@@ -385,12 +179,12 @@ START_TEST(huge_declared_array_closes_only_that_connection)
 {
 	agora_list *l = make_keep(agh_cli);
 	const unsigned char top[] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
-	raw_conn *r = raw_open(&agh_srv);
+	agh_raw *r = agh_raw_connect(&agh_srv);
 
 	/* A bare array32 header declaring 4 billion elements. */
-	raw_send(r, top, sizeof(top));
+	agh_raw_send(r, top, sizeof(top));
 	expect_error_then_close(r);
-	raw_close(r);
+	agh_raw_free(r);
 
 	/* The same inside a request's params, and a huge str32 claim. */
 	msgpack_sbuffer sb;
@@ -401,24 +195,24 @@ START_TEST(huge_declared_array_closes_only_that_connection)
 	msgpack_pack_uint32(&pk, 0);
 	msgpack_pack_uint32(&pk, 5);
 	msgpack_pack_str_with_body(&pk, "ping", 4);
-	r = raw_open(&agh_srv);
-	raw_send_sbuf(r, &sb);
-	raw_send(r, top, sizeof(top));
+	r = agh_raw_connect(&agh_srv);
+	agh_raw_send_sbuf(r, &sb);
+	agh_raw_send(r, top, sizeof(top));
 	expect_error_then_close(r);
-	raw_close(r);
+	agh_raw_free(r);
 
 	const unsigned char str32[] = { 0xdb, 0x7f, 0xff, 0xff, 0xff, 'a' };
-	r = raw_open(&agh_srv);
-	raw_send(r, str32, sizeof(str32));
+	r = agh_raw_connect(&agh_srv);
+	agh_raw_send(r, str32, sizeof(str32));
 	expect_error_then_close(r);
-	raw_close(r);
+	agh_raw_free(r);
 
 	/* After authentication too (a larger frame limit, same refusal). */
-	r = raw_open(&agh_srv);
-	raw_handshake(r, &agh_srv);
-	raw_send(r, top, sizeof(top));
+	r = agh_raw_connect(&agh_srv);
+	agh_raw_handshake(r, &agh_srv);
+	agh_raw_send(r, top, sizeof(top));
 	expect_error_then_close(r);
-	raw_close(r);
+	agh_raw_free(r);
 
 	check_keep(agh_cli, l);
 	agora_list_close(l);
@@ -428,21 +222,21 @@ END_TEST
 START_TEST(nesting_deeper_than_32_closes_only_that_connection)
 {
 	agora_list *l = make_keep(agh_cli);
-	raw_conn *r = raw_open(&agh_srv);
+	agh_raw *r = agh_raw_connect(&agh_srv);
 	unsigned char deep[40];
 
-	raw_handshake(r, &agh_srv);
+	agh_raw_handshake(r, &agh_srv);
 	/* [0, 1, "ping", [[[[...]]]]]: 1 + 1 + 39 levels. */
 	deep[0] = 0x94;
 	deep[1] = 0x00;
 	deep[2] = 0x01;
-	ck_assert_int_eq(raw_send(r, deep, 3), 0);
-	ck_assert_int_eq(raw_send(r, "\xa4ping", 5), 0);
+	ck_assert_int_eq(agh_raw_send(r, deep, 3), 0);
+	ck_assert_int_eq(agh_raw_send(r, "\xa4ping", 5), 0);
 	memset(deep, 0x91, sizeof(deep));
 	deep[sizeof(deep) - 1] = 0x90;
-	raw_send(r, deep, sizeof(deep));
+	agh_raw_send(r, deep, sizeof(deep));
 	expect_error_then_close(r);
-	raw_close(r);
+	agh_raw_free(r);
 	check_keep(agh_cli, l);
 	agora_list_close(l);
 }
@@ -451,16 +245,16 @@ END_TEST
 START_TEST(request_before_authentication_gets_auth_error_then_close)
 {
 	agora_list *l = make_keep(agh_cli);
-	raw_conn *r = raw_open(&agh_srv);
+	agh_raw *r = agh_raw_connect(&agh_srv);
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_unpacked m;
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_request_head(&pk, 7, "ping", 1);
+	agh_pack_head(&pk, 7, "ping", 1);
 	msgpack_pack_int(&pk, 1);
-	raw_send_sbuf(r, &sb);
+	agh_raw_send_sbuf(r, &sb);
 
 	msgpack_unpacked_init(&m);
 	ck_assert_msg(raw_next(r, &m) == 1,
@@ -471,22 +265,22 @@ START_TEST(request_before_authentication_gets_auth_error_then_close)
 	ck_assert_msg(raw_next(r, &m) == 0,
 		      "the server kept the connection open after AUTH");
 	msgpack_unpacked_destroy(&m);
-	raw_close(r);
+	agh_raw_free(r);
 
 	/* Opening an object is refused the same way. */
-	r = raw_open(&agh_srv);
+	r = agh_raw_connect(&agh_srv);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_request_head(&pk, 8, "open", 3);
+	agh_pack_head(&pk, 8, "open", 3);
 	msgpack_pack_str_with_body(&pk, "list", 4);
 	msgpack_pack_str_with_body(&pk, "keep", 4);
 	msgpack_pack_map(&pk, 0);
-	raw_send_sbuf(r, &sb);
+	agh_raw_send_sbuf(r, &sb);
 	msgpack_unpacked_init(&m);
 	ck_assert_int_eq(raw_next(r, &m), 1);
 	assert_error_response(m.data, 8, 2, "AUTH");
 	msgpack_unpacked_destroy(&m);
-	raw_close(r);
+	agh_raw_free(r);
 
 	check_keep(agh_cli, l);
 	agora_list_close(l);
@@ -495,7 +289,7 @@ END_TEST
 
 START_TEST(hello_with_an_unknown_version_gets_version_error)
 {
-	raw_conn *r = raw_open(&agh_srv);
+	agh_raw *r = agh_raw_connect(&agh_srv);
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_unpacked m;
@@ -503,15 +297,15 @@ START_TEST(hello_with_an_unknown_version_gets_version_error)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_request_head(&pk, 3, "hello", 2);
+	agh_pack_head(&pk, 3, "hello", 2);
 	msgpack_pack_int(&pk, 99);
 	msgpack_pack_bin_with_body(&pk, nonce, sizeof(nonce));
-	raw_send_sbuf(r, &sb);
+	agh_raw_send_sbuf(r, &sb);
 	msgpack_unpacked_init(&m);
 	ck_assert_int_eq(raw_next(r, &m), 1);
 	assert_error_response(m.data, 3, 3, "VERSION");
 	msgpack_unpacked_destroy(&m);
-	raw_close(r);
+	agh_raw_free(r);
 	AGH_OK(agh_cli, agora_ping(agh_cli));
 }
 END_TEST
@@ -519,21 +313,21 @@ END_TEST
 START_TEST(garbage_after_authentication_closes_only_that_connection)
 {
 	agora_list *l = make_keep(agh_cli);
-	raw_conn *r = raw_open(&agh_srv);
+	agh_raw *r = agh_raw_connect(&agh_srv);
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_unpacked m;
 
-	raw_handshake(r, &agh_srv);
+	agh_raw_handshake(r, &agh_srv);
 	/* An authenticated ping works... */
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_request_head(&pk, 10, "ping", 1);
+	agh_pack_head(&pk, 10, "ping", 1);
 	msgpack_pack_int(&pk, 42);
-	raw_send_sbuf(r, &sb);
+	agh_raw_send_sbuf(r, &sb);
 	msgpack_unpacked_init(&m);
 	ck_assert_int_eq(raw_next(r, &m), 1);
-	ck_assert_uint_eq(ok_result(m.data, 10).via.u64, 42);
+	ck_assert_uint_eq(agh_ok_result(m.data, 10).via.u64, 42);
 	msgpack_unpacked_destroy(&m);
 	/* ...then a request that is not [0, msgid, method, params]. */
 	msgpack_sbuffer_init(&sb);
@@ -541,9 +335,9 @@ START_TEST(garbage_after_authentication_closes_only_that_connection)
 	msgpack_pack_array(&pk, 2);
 	msgpack_pack_str_with_body(&pk, "ping", 4);
 	msgpack_pack_array(&pk, 0);
-	raw_send_sbuf(r, &sb);
+	agh_raw_send_sbuf(r, &sb);
 	expect_error_then_close(r);
-	raw_close(r);
+	agh_raw_free(r);
 	check_keep(agh_cli, l);
 	agora_list_close(l);
 }
@@ -552,36 +346,36 @@ END_TEST
 START_TEST(ping_is_answered_while_a_get_is_parked_on_the_same_connection)
 {
 	agora_queue *q;
-	raw_conn *r = raw_open(&agh_srv);
+	agh_raw *r = agh_raw_connect(&agh_srv);
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_unpacked m;
 
 	AGH_OK(agh_cli, agora_queue_open(agh_cli, "pipe", 0, &q));
-	raw_handshake(r, &agh_srv);
+	agh_raw_handshake(r, &agh_srv);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_request_head(&pk, 20, "open", 3);
+	agh_pack_head(&pk, 20, "open", 3);
 	msgpack_pack_str_with_body(&pk, "queue", 5);
 	msgpack_pack_str_with_body(&pk, "pipe", 4);
 	msgpack_pack_map(&pk, 0);
-	raw_send_sbuf(r, &sb);
+	agh_raw_send_sbuf(r, &sb);
 	msgpack_unpacked_init(&m);
 	ck_assert_int_eq(raw_next(r, &m), 1);
-	uint64_t h = ok_result(m.data, 20).via.u64;
+	uint64_t h = agh_ok_result(m.data, 20).via.u64;
 	msgpack_unpacked_destroy(&m);
 
 	/* queue.get(h) parks; ping right behind it is answered first. */
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_request_head(&pk, 21, "queue.get", 1);
+	agh_pack_head(&pk, 21, "queue.get", 1);
 	msgpack_pack_uint64(&pk, h);
-	pack_request_head(&pk, 22, "ping", 1);
+	agh_pack_head(&pk, 22, "ping", 1);
 	msgpack_pack_str_with_body(&pk, "hi", 2);
-	raw_send_sbuf(r, &sb);
+	agh_raw_send_sbuf(r, &sb);
 	msgpack_unpacked_init(&m);
 	ck_assert_int_eq(raw_next(r, &m), 1);
-	msgpack_object pong = ok_result(m.data, 22);
+	msgpack_object pong = agh_ok_result(m.data, 22);
 	ck_assert(pong.type == MSGPACK_OBJECT_STR && pong.via.str.size == 2 &&
 		  memcmp(pong.via.str.ptr, "hi", 2) == 0);
 	msgpack_unpacked_destroy(&m);
@@ -590,9 +384,9 @@ START_TEST(ping_is_answered_while_a_get_is_parked_on_the_same_connection)
 	AGH_OK(agh_cli, agora_queue_put(q, agora_int(5), AGORA_FOREVER));
 	msgpack_unpacked_init(&m);
 	ck_assert_int_eq(raw_next(r, &m), 1);
-	ck_assert_uint_eq(ok_result(m.data, 21).via.u64, 5);
+	ck_assert_uint_eq(agh_ok_result(m.data, 21).via.u64, 5);
 	msgpack_unpacked_destroy(&m);
-	raw_close(r);
+	agh_raw_free(r);
 	agora_queue_close(q);
 }
 END_TEST

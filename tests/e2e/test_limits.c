@@ -15,26 +15,20 @@
  *   --auth-timeout     a silent connection, and one that dribbles a byte a
  *                      second, are closed once it passes
  *
- * Raw connections (for pipelining, and for the protocol-level limits) build
- * MessagePack with msgpack-c and do the handshake of protocol.md section 2
- * themselves.
+ * Raw connections (agh_raw, harness.h: for pipelining, and for the
+ * protocol-level limits) build MessagePack with msgpack-c and do the
+ * handshake of protocol.md section 2 by hand.
  */
-#include <errno.h>
 #include <msgpack.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
 
-#define RAW_TIMEOUT 20.0
 #define MAX_ITEMS 4
 /* The bystander's pings while a slow reader is cut off: none may take
  * longer than this (valgrind included). */
@@ -104,144 +98,22 @@ static void stop(agh_server *s, bystander *b)
 
 /* ---- raw connections ---------------------------------------------------- */
 
-typedef struct raw {
-	int fd;
-	size_t len, used; /* bytes in buf; bytes of them unpacked */
-	char buf[1 << 16];
-} raw;
-
-static raw *raw_connect(const agh_server *s)
-{
-	raw *r = calloc(1, sizeof(*r));
-	struct sockaddr_un sa;
-
-	ck_assert_ptr_nonnull(r);
-	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(r->fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	ck_assert_uint_lt(strlen(s->sock), sizeof(sa.sun_path));
-	memcpy(sa.sun_path, s->sock, strlen(s->sock) + 1);
-	ck_assert_msg(connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
-		      "connect %s: %s", s->sock, strerror(errno));
-	return r;
-}
-
-static void raw_free(raw *r)
-{
-	if (r == NULL)
-		return;
-	if (r->fd >= 0)
-		close(r->fd);
-	free(r);
-}
-
-/* Write all of @p; 0, or -errno once the server has closed. */
-static int raw_write(int fd, const void *p, size_t n)
-{
-	const char *b = p;
-
-	while (n > 0) {
-		ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		b += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* [0, msgid, method, [...]]: the caller packs @nparams params. */
-static void pack_head(msgpack_packer *pk, uint32_t msgid, const char *method,
-		      uint32_t nparams)
-{
-	msgpack_pack_array(pk, 4);
-	msgpack_pack_uint8(pk, 0);
-	msgpack_pack_uint32(pk, msgid);
-	msgpack_pack_str_with_body(pk, method, strlen(method));
-	msgpack_pack_array(pk, nparams);
-}
-
-static void send_sbuf(raw *r, msgpack_sbuffer *sb)
-{
-	int rc = raw_write(r->fd, sb->data, sb->size);
-	ck_assert_msg(rc == 0, "send: %s", strerror(-rc));
-	msgpack_sbuffer_clear(sb);
-}
-
-/*
- * The next message into @m (its strings point into @r). Returns 1, 0 when
- * the server closed the connection, -1 when nothing came within @timeout
- * seconds.
- */
-static int raw_read(raw *r, msgpack_unpacked *m, double timeout)
-{
-	double deadline = agh_now() + timeout;
-
-	for (;;) {
-		if (r->len > r->used) {
-			size_t off = 0;
-			msgpack_unpack_return u = msgpack_unpack_next(
-			    m, r->buf + r->used, r->len - r->used, &off);
-			if (u == MSGPACK_UNPACK_SUCCESS) {
-				r->used += off;
-				return 1;
-			}
-			ck_assert_msg(u == MSGPACK_UNPACK_CONTINUE,
-				      "the server sent bytes that are not "
-				      "MessagePack");
-		}
-		if (r->used == r->len)
-			r->used = r->len = 0;
-		double left = deadline - agh_now();
-		if (left <= 0)
-			return -1;
-		struct pollfd p = { r->fd, POLLIN, 0 };
-		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
-			continue;
-		ck_assert_msg(r->len < sizeof(r->buf), "message too large");
-		ssize_t n =
-		    read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return 0;
-		ck_assert_msg(n > 0, "read: %s", strerror(errno));
-		r->len += (size_t)n;
-	}
-}
-
 /* Read the response to @msgid; fails the test on anything else. The result
  * points into @m. */
-static msgpack_object expect_result(raw *r, msgpack_unpacked *m, uint32_t msgid)
+static msgpack_object expect_result(agh_raw *r, msgpack_unpacked *m,
+				    uint32_t msgid)
 {
-	ck_assert_int_eq(raw_read(r, m, RAW_TIMEOUT), 1);
-	msgpack_object o = m->data;
-	ck_assert_msg(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 4,
-		      "not a response");
-	msgpack_object *f = o.via.array.ptr;
-	ck_assert_uint_eq(f[0].via.u64, 1);
-	ck_assert_uint_eq(f[1].via.u64, msgid);
-	ck_assert_msg(
-	    f[2].type == MSGPACK_OBJECT_NIL, "request %u failed: %.*s", msgid,
-	    f[2].type == MSGPACK_OBJECT_ARRAY && f[2].via.array.size == 3
-		? (int)f[2].via.array.ptr[2].via.str.size
-		: 0,
-	    f[2].type == MSGPACK_OBJECT_ARRAY && f[2].via.array.size == 3
-		? f[2].via.array.ptr[2].via.str.ptr
-		: "");
-	return f[3];
+	ck_assert_int_eq(agh_raw_read(r, m, AGH_RAW_TIMEOUT), 1);
+	return agh_ok_result(m->data, msgid);
 }
 
 /* Read an error response named @name to @msgid. */
-static void expect_error(raw *r, uint32_t msgid, const char *name)
+static void expect_error(agh_raw *r, uint32_t msgid, const char *name)
 {
 	msgpack_unpacked m;
 
 	msgpack_unpacked_init(&m);
-	ck_assert_int_eq(raw_read(r, &m, RAW_TIMEOUT), 1);
+	ck_assert_int_eq(agh_raw_read(r, &m, AGH_RAW_TIMEOUT), 1);
 	msgpack_object o = m.data;
 	ck_assert_msg(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 4,
 		      "not a response");
@@ -258,48 +130,17 @@ static void expect_error(raw *r, uint32_t msgid, const char *name)
 	msgpack_unpacked_destroy(&m);
 }
 
-/* Read until the server closes, within RAW_TIMEOUT. */
-static void expect_close(raw *r)
+/* Read until the server closes, within AGH_RAW_TIMEOUT. */
+static void expect_close(agh_raw *r)
 {
 	msgpack_unpacked m;
 	int got;
 
 	msgpack_unpacked_init(&m);
-	while ((got = raw_read(r, &m, RAW_TIMEOUT)) == 1)
+	while ((got = agh_raw_read(r, &m, AGH_RAW_TIMEOUT)) == 1)
 		;
 	msgpack_unpacked_destroy(&m);
 	ck_assert_msg(got == 0, "the server did not close the connection");
-}
-
-static const msgpack_object *field(msgpack_object map, const char *key)
-{
-	ck_assert_int_eq(map.type, MSGPACK_OBJECT_MAP);
-	for (uint32_t i = 0; i < map.via.map.size; i++) {
-		msgpack_object k = map.via.map.ptr[i].key;
-		if (k.type == MSGPACK_OBJECT_STR &&
-		    k.via.str.size == strlen(key) &&
-		    memcmp(k.via.str.ptr, key, k.via.str.size) == 0)
-			return &map.via.map.ptr[i].val;
-	}
-	ck_abort_msg("no \"%s\" in the answer", key);
-	return NULL;
-}
-
-/* HMAC-SHA256(key, label || a || b), the proofs of section 2. */
-static void proof(const agh_server *s, const char *label,
-		  const unsigned char *a, const unsigned char *b,
-		  unsigned char out[32])
-{
-	unsigned char msg[15 + 32 + 32];
-	unsigned int len = 0;
-
-	ck_assert_uint_eq(strlen(label), 15);
-	memcpy(msg, label, 15);
-	memcpy(msg + 15, a, 32);
-	memcpy(msg + 15 + 32, b, 32);
-	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), s->key, AGH_KEYLEN, msg,
-				   sizeof(msg), out, &len));
-	ck_assert_uint_eq(len, 32);
 }
 
 /* hello [1, cnonce] with msgid 1, packed into @sb. */
@@ -308,46 +149,22 @@ static void pack_hello(msgpack_sbuffer *sb, const unsigned char cnonce[32])
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	pack_head(&pk, 1, "hello", 2);
+	agh_pack_head(&pk, 1, "hello", 2);
 	msgpack_pack_uint8(&pk, 1);
 	msgpack_pack_bin_with_body(&pk, cnonce, 32);
 }
 
 /* A raw connection that has done the handshake (msgids 1 and 2). */
-static raw *raw_authed(const agh_server *s)
+static agh_raw *raw_authed(const agh_server *s)
 {
-	raw *r = raw_connect(s);
-	unsigned char cnonce[32], snonce[32], p[32];
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	msgpack_unpacked m;
+	agh_raw *r = agh_raw_connect(s);
 
-	for (int i = 0; i < 32; i++)
-		cnonce[i] = (unsigned char)(0x5a ^ (i * 13));
-	msgpack_sbuffer_init(&sb);
-	pack_hello(&sb, cnonce);
-	send_sbuf(r, &sb);
-	msgpack_unpacked_init(&m);
-	const msgpack_object *sn = field(expect_result(r, &m, 1), "nonce");
-	ck_assert(sn->type == MSGPACK_OBJECT_BIN && sn->via.bin.size == 32);
-	memcpy(snonce, sn->via.bin.ptr, 32);
-	msgpack_unpacked_destroy(&m);
-
-	proof(s, "agora-v1 client", snonce, cnonce, p);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_head(&pk, 2, "auth", 1);
-	msgpack_pack_bin_with_body(&pk, p, 32);
-	send_sbuf(r, &sb);
-	msgpack_unpacked_init(&m);
-	msgpack_object ok = expect_result(r, &m, 2);
-	ck_assert(ok.type == MSGPACK_OBJECT_BOOLEAN && ok.via.boolean);
-	msgpack_unpacked_destroy(&m);
-	msgpack_sbuffer_destroy(&sb);
+	agh_raw_handshake(r, s);
 	return r;
 }
 
 /* open [type, name, {}] as @msgid; returns the handle. */
-static uint64_t raw_open(raw *r, uint32_t msgid, const char *type,
+static uint64_t raw_open(agh_raw *r, uint32_t msgid, const char *type,
 			 const char *name)
 {
 	msgpack_sbuffer sb;
@@ -356,11 +173,11 @@ static uint64_t raw_open(raw *r, uint32_t msgid, const char *type,
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_head(&pk, msgid, "open", 3);
+	agh_pack_head(&pk, msgid, "open", 3);
 	msgpack_pack_str_with_body(&pk, type, strlen(type));
 	msgpack_pack_str_with_body(&pk, name, strlen(name));
 	msgpack_pack_map(&pk, 0);
-	send_sbuf(r, &sb);
+	agh_raw_send_sbuf(r, &sb);
 	msgpack_sbuffer_destroy(&sb);
 	msgpack_unpacked_init(&m);
 	msgpack_object h = expect_result(r, &m, msgid);
@@ -390,14 +207,14 @@ START_TEST(an_extra_connection_gets_limit_and_the_others_keep_working)
 
 	/* The fourth, by hand: its first request is answered LIMIT, then
 	 * the server closes it. */
-	raw *r = raw_connect(&srv);
+	agh_raw *r = agh_raw_connect(&srv);
 	msgpack_sbuffer_init(&sb);
 	pack_hello(&sb, cnonce);
-	send_sbuf(r, &sb);
+	agh_raw_send_sbuf(r, &sb);
 	msgpack_sbuffer_destroy(&sb);
 	expect_error(r, 1, "LIMIT");
 	expect_close(r);
-	raw_free(r);
+	agh_raw_free(r);
 
 	/* And through the library: connect says LIMIT. */
 	agora_client *c4 = agora_client_new();
@@ -655,7 +472,7 @@ START_TEST(the_get_past_max_parked_on_one_connection_is_limit)
 	int64_t x = 0;
 
 	start(&srv, &by, flags);
-	raw *r = raw_authed(&srv);
+	agh_raw *r = raw_authed(&srv);
 	uint64_t h = raw_open(r, 3, "queue", "jobs");
 
 	/* Four blocking gets at once on one connection: three park, the
@@ -663,12 +480,12 @@ START_TEST(the_get_past_max_parked_on_one_connection_is_limit)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	for (uint32_t id = 10; id < 14; id++) {
-		pack_head(&pk, id, "queue.get", 3);
+		agh_pack_head(&pk, id, "queue.get", 3);
 		msgpack_pack_uint64(&pk, h);
 		msgpack_pack_true(&pk);
 		msgpack_pack_nil(&pk);
 	}
-	send_sbuf(r, &sb);
+	agh_raw_send_sbuf(r, &sb);
 	msgpack_sbuffer_destroy(&sb);
 	expect_error(r, 13, "LIMIT");
 	agh_wait_stats(by.c, "waiters", 3);
@@ -689,7 +506,7 @@ START_TEST(the_get_past_max_parked_on_one_connection_is_limit)
 		msgpack_unpacked_destroy(&m);
 	}
 	agh_wait_stats(by.c, "waiters", 0);
-	raw_free(r);
+	agh_raw_free(r);
 	agora_queue_close(q);
 	stop(&srv, &by);
 }
@@ -700,10 +517,10 @@ END_TEST
 #define BIG_VALUE 16384
 #define REQUESTS_PER_WRITE 256
 
-/* In a child: pipeline value.get of the big value on @fd, never reading,
+/* In a child: pipeline value.get of the big value on @r, never reading,
  * until the server cuts the connection off (exit 0) or 60 s pass (exit
  * 1). No Check here. */
-static int flood(int fd, uint64_t h)
+static int flood(agh_raw *r, uint64_t h)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -715,10 +532,10 @@ static int flood(int fd, uint64_t h)
 	while (agh_now() < deadline) {
 		msgpack_sbuffer_clear(&sb);
 		for (int i = 0; i < REQUESTS_PER_WRITE; i++) {
-			pack_head(&pk, id++, "value.get", 1);
+			agh_pack_head(&pk, id++, "value.get", 1);
 			msgpack_pack_uint64(&pk, h);
 		}
-		if (raw_write(fd, sb.data, sb.size) < 0) {
+		if (agh_raw_send(r, sb.data, sb.size) < 0) {
 			msgpack_sbuffer_destroy(&sb);
 			return 0; /* EPIPE or ECONNRESET: cut off */
 		}
@@ -742,16 +559,16 @@ START_TEST(a_reader_that_never_reads_is_cut_off_and_delays_nobody)
 	start(&srv, &by, flags);
 	AGH_OK(by.c,
 	       agora_var_open(by.c, "big", agora_bin(big, sizeof(big)), &v));
-	raw *r = raw_authed(&srv);
+	agh_raw *r = raw_authed(&srv);
 	uint64_t h = raw_open(r, 3, "value", "big");
 
 	fflush(NULL);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		int fd = r->fd;
-		free(r);
-		_exit(flood(fd, h));
+		int rc = flood(r, h);
+		agh_raw_free(r);
+		_exit(rc);
 	}
 	close(r->fd);
 	r->fd = -1;
@@ -781,7 +598,7 @@ START_TEST(a_reader_that_never_reads_is_cut_off_and_delays_nobody)
 	ck_assert(memcmp(got.via.str.ptr, big, sizeof(big)) == 0);
 	agora_value_free(&got);
 	agora_var_close(v);
-	raw_free(r);
+	agh_raw_free(r);
 	stop(&srv, &by);
 }
 END_TEST
@@ -794,13 +611,13 @@ START_TEST(a_silent_connection_is_closed_after_the_auth_timeout)
 
 	start(&srv, &by, flags);
 	double t0 = agh_now();
-	raw *r = raw_connect(&srv);
+	agh_raw *r = agh_raw_connect(&srv);
 	agh_wait_stats(by.c, "connections", 2);
 	expect_close(r);
 	double took = agh_now() - t0;
 	ck_assert_msg(took > 2.0, "closed after %.2f s, before the 3 s timeout",
 		      took);
-	raw_free(r);
+	agh_raw_free(r);
 	agh_wait_stats(by.c, "connections", 1);
 	stop(&srv, &by);
 }
@@ -815,14 +632,14 @@ START_TEST(a_connection_dribbling_a_byte_a_second_is_closed_all_the_same)
 	bool closed = false;
 
 	start(&srv, &by, flags);
-	raw *r = raw_connect(&srv);
+	agh_raw *r = agh_raw_connect(&srv);
 	msgpack_sbuffer_init(&sb);
 	pack_hello(&sb, cnonce);
 	double t0 = agh_now();
 	/* A byte of a valid hello, then wait a second for the close. */
 	while (!closed && sent < sb.size) {
 		ck_assert_msg(agh_now() - t0 < 30, "never closed");
-		if (raw_write(r->fd, sb.data + sent, 1) < 0)
+		if (agh_raw_send(r, sb.data + sent, 1) < 0)
 			break;
 		sent++;
 		struct pollfd p = { r->fd, POLLIN, 0 };
@@ -839,7 +656,7 @@ START_TEST(a_connection_dribbling_a_byte_a_second_is_closed_all_the_same)
 	ck_assert_msg(sent < 40, "it took %zu bytes to close it", sent);
 	ck_assert_msg(took > 2.0 && took < 15.0,
 		      "closed after %.2f s with a 3 s timeout", took);
-	raw_free(r);
+	agh_raw_free(r);
 	agh_wait_stats(by.c, "connections", 1);
 	stop(&srv, &by);
 }

@@ -16,13 +16,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -605,6 +609,214 @@ void agh_wait_until(bool (*pred)(void *ud), void *ud, const char *what)
 double agh_now(void)
 {
 	return now_s();
+}
+
+/* ---- raw connections ---- */
+
+agh_raw *agh_raw_connect(const agh_server *s)
+{
+	agh_raw *r = calloc(1, sizeof(*r));
+	struct sockaddr_un sa;
+
+	ck_assert_ptr_nonnull(r);
+	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(r->fd, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	ck_assert_uint_lt(strlen(s->sock), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, s->sock, strlen(s->sock) + 1);
+	ck_assert_msg(connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+		      "connect %s: %s", s->sock, strerror(errno));
+	return r;
+}
+
+void agh_raw_free(agh_raw *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+}
+
+int agh_raw_send(agh_raw *r, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = send(r->fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void agh_raw_send_sbuf(agh_raw *r, msgpack_sbuffer *sb)
+{
+	int rc = agh_raw_send(r, sb->data, sb->size);
+
+	ck_assert_msg(rc == 0, "send: %s", strerror(-rc));
+	msgpack_sbuffer_destroy(sb);
+	msgpack_sbuffer_init(sb);
+}
+
+int agh_raw_read(agh_raw *r, msgpack_unpacked *m, double timeout)
+{
+	double deadline = now_s() + timeout;
+
+	for (;;) {
+		if (r->len > r->used) {
+			size_t off = 0;
+			msgpack_unpack_return u = msgpack_unpack_next(
+			    m, r->buf + r->used, r->len - r->used, &off);
+			if (u == MSGPACK_UNPACK_SUCCESS) {
+				r->used += off;
+				return 1;
+			}
+			ck_assert_msg(u == MSGPACK_UNPACK_CONTINUE,
+				      "the server sent bytes that are not "
+				      "MessagePack");
+		}
+		if (r->used == r->len)
+			r->used = r->len = 0;
+		double left = deadline - now_s();
+		if (left <= 0)
+			return -1;
+		struct pollfd p = { r->fd, POLLIN, 0 };
+		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		ck_assert_msg(r->len < sizeof(r->buf), "message too large");
+		ssize_t n =
+		    read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return 0;
+		ck_assert_msg(n > 0, "read: %s", strerror(errno));
+		r->len += (size_t)n;
+	}
+}
+
+void agh_pack_head(msgpack_packer *pk, uint32_t msgid, const char *method,
+		   uint32_t nparams)
+{
+	msgpack_pack_array(pk, 4);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_uint32(pk, msgid);
+	msgpack_pack_str_with_body(pk, method, strlen(method));
+	msgpack_pack_array(pk, nparams);
+}
+
+msgpack_object agh_ok_result(msgpack_object o, uint32_t msgid)
+{
+	ck_assert_msg(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 4,
+		      "not a response");
+	msgpack_object *f = o.via.array.ptr;
+	bool err = f[2].type == MSGPACK_OBJECT_ARRAY &&
+		   f[2].via.array.size == 3 &&
+		   f[2].via.array.ptr[2].type == MSGPACK_OBJECT_STR;
+
+	ck_assert_int_eq(f[0].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	ck_assert_uint_eq(f[0].via.u64, 1);
+	ck_assert_int_eq(f[1].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	ck_assert_uint_eq(f[1].via.u64, msgid);
+	ck_assert_msg(f[2].type == MSGPACK_OBJECT_NIL,
+		      "request %u failed: %.*s", msgid,
+		      err ? (int)f[2].via.array.ptr[2].via.str.size : 0,
+		      err ? f[2].via.array.ptr[2].via.str.ptr : "");
+	return f[3];
+}
+
+/* The value under the str key @key in the map @map; fails the test when
+ * @map is not a map or has no such key. */
+static const msgpack_object *raw_field(msgpack_object map, const char *key)
+{
+	ck_assert_int_eq(map.type, MSGPACK_OBJECT_MAP);
+	for (uint32_t i = 0; i < map.via.map.size; i++) {
+		msgpack_object k = map.via.map.ptr[i].key;
+		if (k.type == MSGPACK_OBJECT_STR &&
+		    k.via.str.size == strlen(key) &&
+		    memcmp(k.via.str.ptr, key, k.via.str.size) == 0)
+			return &map.via.map.ptr[i].val;
+	}
+	ck_abort_msg("no \"%s\" in the answer", key);
+	return NULL;
+}
+
+/* HMAC-SHA256(key, label || a || b), the proofs of section 2. */
+static void raw_proof(const agh_server *s, const char *label,
+		      const unsigned char *a, const unsigned char *b,
+		      unsigned char out[32])
+{
+	unsigned char msg[15 + 32 + 32];
+	unsigned int len = 0;
+
+	ck_assert_uint_eq(strlen(label), 15);
+	memcpy(msg, label, 15);
+	memcpy(msg + 15, a, 32);
+	memcpy(msg + 15 + 32, b, 32);
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), s->key, AGH_KEYLEN, msg,
+				   sizeof(msg), out, &len));
+	ck_assert_uint_eq(len, 32);
+}
+
+/* The result of the response to @msgid, which must come next and succeed;
+ * it points into @m. */
+static msgpack_object raw_result(agh_raw *r, msgpack_unpacked *m,
+				 uint32_t msgid)
+{
+	ck_assert_int_eq(agh_raw_read(r, m, AGH_RAW_TIMEOUT), 1);
+	return agh_ok_result(m->data, msgid);
+}
+
+void agh_raw_handshake(agh_raw *r, const agh_server *s)
+{
+	unsigned char cnonce[32], snonce[32], proof[32];
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked m;
+	const msgpack_object *f;
+
+	for (int i = 0; i < 32; i++)
+		cnonce[i] = (unsigned char)(i * 7 + 3);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	agh_pack_head(&pk, 1, "hello", 2);
+	msgpack_pack_int(&pk, 1);
+	msgpack_pack_bin_with_body(&pk, cnonce, 32);
+	agh_raw_send_sbuf(r, &sb);
+
+	msgpack_unpacked_init(&m);
+	msgpack_object res = raw_result(r, &m, 1);
+	f = raw_field(res, "nonce");
+	ck_assert_int_eq(f->type, MSGPACK_OBJECT_BIN);
+	ck_assert_uint_eq(f->via.bin.size, 32);
+	memcpy(snonce, f->via.bin.ptr, 32);
+	f = raw_field(res, "proof");
+	ck_assert_int_eq(f->type, MSGPACK_OBJECT_BIN);
+	ck_assert_uint_eq(f->via.bin.size, 32);
+	raw_proof(s, "agora-v1 server", cnonce, snonce, proof);
+	ck_assert_msg(memcmp(proof, f->via.bin.ptr, 32) == 0,
+		      "the server's proof is not HMAC(key, label||cnonce||"
+		      "snonce)");
+	f = raw_field(res, "version");
+	ck_assert_uint_eq(f->via.u64, 1);
+	msgpack_unpacked_destroy(&m);
+
+	raw_proof(s, "agora-v1 client", snonce, cnonce, proof);
+	agh_pack_head(&pk, 2, "auth", 1);
+	msgpack_pack_bin_with_body(&pk, proof, 32);
+	agh_raw_send_sbuf(r, &sb);
+	msgpack_sbuffer_destroy(&sb);
+
+	msgpack_unpacked_init(&m);
+	res = raw_result(r, &m, 2);
+	ck_assert(res.type == MSGPACK_OBJECT_BOOLEAN && res.via.boolean);
+	msgpack_unpacked_destroy(&m);
 }
 
 /* ---- processes and files ---- */

@@ -20,6 +20,7 @@
 #define AGORA_TEST_HARNESS_H
 
 #include <check.h>
+#include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -156,6 +157,48 @@ void agh_wait_info(agora_client *c, uint32_t handle, const char *field,
 void agh_wait_until(bool (*pred)(void *ud), void *ud, const char *what);
 /* The monotonic clock in seconds; the same clock in every process. */
 double agh_now(void);
+
+/* ---- raw connections ---- */
+
+/*
+ * A connection to a server's socket that speaks the protocol by hand:
+ * requests built with msgpack-c's packer, replies read with read(2) and
+ * msgpack_unpack_next(). For the tests of what the library would never send.
+ */
+#define AGH_RAW_TIMEOUT 20.0
+
+typedef struct agh_raw {
+	int fd;
+	size_t len, used; /* bytes in buf; bytes of them unpacked */
+	char buf[1 << 16];
+} agh_raw;
+
+/* A new raw connection to @s's Unix socket; fails the test otherwise. Free
+ * it with agh_raw_free(), which accepts NULL. */
+agh_raw *agh_raw_connect(const agh_server *s);
+void agh_raw_free(agh_raw *r);
+/* Send all of @data: 0, or -errno once the server has closed (not fatal). */
+int agh_raw_send(agh_raw *r, const void *data, size_t len);
+/* Send all of @sb, failing the test if that fails, and empty it (its
+ * memory freed; it stays usable). */
+void agh_raw_send_sbuf(agh_raw *r, msgpack_sbuffer *sb);
+/*
+ * The next message from the server into @m (its strings point into @r's
+ * buffer, valid until the next read). Returns 1 for a message, 0 when the
+ * server closed the connection, -1 when nothing came within @timeout
+ * seconds. Fails the test on bytes that are not MessagePack.
+ */
+int agh_raw_read(agh_raw *r, msgpack_unpacked *m, double timeout);
+/* Pack the head of a request, [0, @msgid, @method, [...]]; the caller packs
+ * @nparams params after it. */
+void agh_pack_head(msgpack_packer *pk, uint32_t msgid, const char *method,
+		   uint32_t nparams);
+/* Require @o to be a success response [1, @msgid, nil, result] (showing the
+ * server's message if it is an error); returns the result. */
+msgpack_object agh_ok_result(msgpack_object o, uint32_t msgid);
+/* Do the handshake of protocol.md section 2 on @r with @s's key, as msgids 1
+ * (hello) and 2 (auth), checking the server's proof. */
+void agh_raw_handshake(agh_raw *r, const agh_server *s);
 
 /* ---- processes and files ---- */
 

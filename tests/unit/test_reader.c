@@ -12,6 +12,7 @@
  * Inputs are literal bytes, built with the small `bytes` builder below or
  * with msgpack-c's own packer, never with the code under test.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -744,6 +745,16 @@ static int next_with_max_1k(ag_reader *r, const bytes *b)
 	return ag_reader_next(r, &o);
 }
 
+/* next_with_max_1k() on a reader of its own, freed before it returns. */
+static int next_once_with_max_1k(const bytes *b)
+{
+	ag_reader r;
+	int rc = next_with_max_1k(&r, b);
+
+	ag_reader_deinit(&r);
+	return rc;
+}
+
 START_TEST(array_declaring_more_items_than_the_frame_has_room_is_refused)
 {
 	/* 3 header bytes leave 1021: 1022 one-byte items cannot fit */
@@ -782,12 +793,10 @@ START_TEST(map_declaring_more_entries_than_the_frame_has_room_is_refused)
 {
 	/* 2 bytes per entry: 511 entries need 1022 of the 1021 left */
 	bytes b = { 0 };
-	ag_reader r;
 
 	b_u8(&b, 0xde);
 	b_be16(&b, 511);
-	ck_assert_int_eq(next_with_max_1k(&r, &b), AGORA_EPROTOCOL);
-	ag_reader_deinit(&r);
+	ck_assert_int_eq(next_once_with_max_1k(&b), AGORA_EPROTOCOL);
 	b_free(&b);
 }
 END_TEST
@@ -795,13 +804,11 @@ END_TEST
 START_TEST(map_that_fits_the_frame_is_accepted)
 {
 	bytes b = { 0 };
-	ag_reader r;
 
 	b_u8(&b, 0xde);
 	b_be16(&b, 510);
 	b_fill(&b, 0xc0, 1020);
-	ck_assert_int_eq(next_with_max_1k(&r, &b), 1);
-	ag_reader_deinit(&r);
+	ck_assert_int_eq(next_once_with_max_1k(&b), 1);
 	b_free(&b);
 }
 END_TEST
@@ -809,12 +816,10 @@ END_TEST
 START_TEST(str_longer_than_the_frame_has_room_is_refused)
 {
 	bytes b = { 0 };
-	ag_reader r;
 
 	b_u8(&b, 0xda);
 	b_be16(&b, 1022);
-	ck_assert_int_eq(next_with_max_1k(&r, &b), AGORA_EPROTOCOL);
-	ag_reader_deinit(&r);
+	ck_assert_int_eq(next_once_with_max_1k(&b), AGORA_EPROTOCOL);
 	b_free(&b);
 }
 END_TEST
@@ -839,7 +844,6 @@ START_TEST(container_counts_against_what_the_frame_already_used)
 {
 	/* [str of 1000, array16 of 100]: 1007 bytes read, 17 left < 100 */
 	bytes b = { 0 };
-	ag_reader r;
 
 	b_u8(&b, 0x92);
 	b_u8(&b, 0xda);
@@ -847,8 +851,7 @@ START_TEST(container_counts_against_what_the_frame_already_used)
 	b_fill(&b, 'y', 1000);
 	b_u8(&b, 0xdc);
 	b_be16(&b, 100);
-	ck_assert_int_eq(next_with_max_1k(&r, &b), AGORA_EPROTOCOL);
-	ag_reader_deinit(&r);
+	ck_assert_int_eq(next_once_with_max_1k(&b), AGORA_EPROTOCOL);
 	b_free(&b);
 }
 END_TEST
@@ -975,28 +978,44 @@ END_TEST
 
 /* ---- frame size ---------------------------------------------------------- */
 
-START_TEST(str_of_2000_bytes_in_small_pieces_is_refused_under_1k_limit)
+/*
+ * Feed @b to a reader with a 1024-byte limit in pieces of @step bytes
+ * (through space and commit with @use_space, else feed), asking for a frame
+ * after each, and require the refusal to come within @step bytes past the
+ * limit, not once the whole frame is in.
+ */
+static void check_refused_while_arriving(const bytes *b, size_t step,
+					 bool use_space)
 {
-	bytes b = { 0 };
 	ag_reader r;
 	msgpack_object o;
 	int rc = 0;
 	size_t off;
 
-	b_u8(&b, 0xda);
-	b_be16(&b, 2000);
-	b_fill(&b, 'z', 2000);
 	ck_assert_int_eq(ag_reader_init(&r, 1024), 0);
-	for (off = 0; off < b.len && rc == 0; off += 16) {
-		size_t n = b.len - off < 16 ? b.len - off : 16;
+	for (off = 0; off < b->len && rc == 0; off += step) {
+		size_t n = b->len - off < step ? b->len - off : step;
 
-		put_space(&r, b.p + off, n);
+		if (use_space)
+			put_space(&r, b->p + off, n);
+		else
+			put_feed(&r, b->p + off, n);
 		rc = ag_reader_next(&r, &o);
 	}
 	ck_assert_int_eq(rc, AGORA_EPROTOCOL);
-	ck_assert_msg(off <= 1024 + 16,
+	ck_assert_msg(off <= 1024 + step,
 		      "refused only after %zu bytes (limit 1024)", off);
 	ag_reader_deinit(&r);
+}
+
+START_TEST(str_of_2000_bytes_in_small_pieces_is_refused_under_1k_limit)
+{
+	bytes b = { 0 };
+
+	b_u8(&b, 0xda);
+	b_be16(&b, 2000);
+	b_fill(&b, 'z', 2000);
+	check_refused_while_arriving(&b, 16, true);
 	b_free(&b);
 }
 END_TEST
@@ -1005,10 +1024,6 @@ START_TEST(frame_of_small_items_over_the_limit_is_refused_while_it_arrives)
 {
 	/* array16 of 600 "abc": the count fits, the 2403 bytes do not */
 	bytes b = { 0 };
-	ag_reader r;
-	msgpack_object o;
-	int rc = 0;
-	size_t off;
 
 	b_u8(&b, 0xdc);
 	b_be16(&b, 600);
@@ -1017,17 +1032,7 @@ START_TEST(frame_of_small_items_over_the_limit_is_refused_while_it_arrives)
 		      "\xa3"
 		      "abc",
 		      4);
-	ck_assert_int_eq(ag_reader_init(&r, 1024), 0);
-	for (off = 0; off < b.len && rc == 0; off += 7) {
-		size_t n = b.len - off < 7 ? b.len - off : 7;
-
-		put_feed(&r, b.p + off, n);
-		rc = ag_reader_next(&r, &o);
-	}
-	ck_assert_int_eq(rc, AGORA_EPROTOCOL);
-	ck_assert_msg(off <= 1024 + 7,
-		      "refused only after %zu bytes (limit 1024)", off);
-	ag_reader_deinit(&r);
+	check_refused_while_arriving(&b, 7, false);
 	b_free(&b);
 }
 END_TEST
@@ -1036,14 +1041,12 @@ START_TEST(frame_of_exactly_the_limit_is_accepted_and_one_more_byte_refused)
 {
 	/* array16 of n fixints: 3 + n bytes */
 	bytes ok = { 0 }, over = { 0 };
-	ag_reader r;
 
 	/* 1021 items fit in 1024 bytes. */
 	b_u8(&ok, 0xdc);
 	b_be16(&ok, 1021);
 	b_fill(&ok, 0x01, 1021);
-	ck_assert_int_eq(next_with_max_1k(&r, &ok), 1);
-	ag_reader_deinit(&r);
+	ck_assert_int_eq(next_once_with_max_1k(&ok), 1);
 
 	/* [str8 of 250] x 4 inside a fixarray: 1 + 4 * 252 = 1009; make it
 	   1025 with one more str8 of 14: 1 + 1008 + 16 = 1025 */
@@ -1057,8 +1060,7 @@ START_TEST(frame_of_exactly_the_limit_is_accepted_and_one_more_byte_refused)
 	b_u8(&over, 14);
 	b_fill(&over, 'q', 14);
 	ck_assert_uint_eq(over.len, 1025);
-	ck_assert_int_eq(next_with_max_1k(&r, &over), AGORA_EPROTOCOL);
-	ag_reader_deinit(&r);
+	ck_assert_int_eq(next_once_with_max_1k(&over), AGORA_EPROTOCOL);
 	b_free(&ok);
 	b_free(&over);
 }
@@ -1139,10 +1141,6 @@ START_TEST(frame_of_scalars_over_the_limit_is_refused_while_it_arrives)
 {
 	/* array16 of 300 uint64: the count fits, the 2703 bytes do not */
 	bytes b = { 0 };
-	ag_reader r;
-	msgpack_object o;
-	int rc = 0;
-	size_t off;
 
 	b_u8(&b, 0xdc);
 	b_be16(&b, 300);
@@ -1151,17 +1149,7 @@ START_TEST(frame_of_scalars_over_the_limit_is_refused_while_it_arrives)
 		b_be32(&b, 0);
 		b_be32(&b, (uint32_t)i);
 	}
-	ck_assert_int_eq(ag_reader_init(&r, 1024), 0);
-	for (off = 0; off < b.len && rc == 0; off += 5) {
-		size_t n = b.len - off < 5 ? b.len - off : 5;
-
-		put_feed(&r, b.p + off, n);
-		rc = ag_reader_next(&r, &o);
-	}
-	ck_assert_int_eq(rc, AGORA_EPROTOCOL);
-	ck_assert_msg(off <= 1024 + 5,
-		      "refused only after %zu bytes (limit 1024)", off);
-	ag_reader_deinit(&r);
+	check_refused_while_arriving(&b, 5, false);
 	b_free(&b);
 }
 END_TEST
@@ -1171,7 +1159,6 @@ START_TEST(frame_of_scalars_at_the_limit_is_accepted_one_byte_more_refused)
 	/* array16 header (3) + 113 uint64 (1017) = 1020 bytes, then either
 	   fixint + uint16 (1024 in all) or a uint32 (1025 in all) */
 	bytes ok = { 0 }, over = { 0 };
-	ag_reader r;
 
 	b_u8(&ok, 0xdc);
 	b_be16(&ok, 115);
@@ -1190,10 +1177,8 @@ START_TEST(frame_of_scalars_at_the_limit_is_accepted_one_byte_more_refused)
 	b_be32(&over, 7);
 	ck_assert_uint_eq(ok.len, 1024);
 	ck_assert_uint_eq(over.len, 1025);
-	ck_assert_int_eq(next_with_max_1k(&r, &ok), 1);
-	ag_reader_deinit(&r);
-	ck_assert_int_eq(next_with_max_1k(&r, &over), AGORA_EPROTOCOL);
-	ag_reader_deinit(&r);
+	ck_assert_int_eq(next_once_with_max_1k(&ok), 1);
+	ck_assert_int_eq(next_once_with_max_1k(&over), AGORA_EPROTOCOL);
 	b_free(&ok);
 	b_free(&over);
 }
