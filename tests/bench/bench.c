@@ -182,7 +182,8 @@ int bench_run(const bench_cell *cell, const bench_worker *w, bench_result *ret)
 		if (pids[i] == 0) {
 			close(ready[0]);
 			close(go[1]);
-			free(hist); /* the parent's; this client never returns */
+			free(
+			    hist); /* the parent's; this client never returns */
 			free(pids);
 			client_main(cell, w, i, &slots[i], ready[1], go[0]);
 		}
