@@ -171,6 +171,16 @@ static int client_unit(void *state, uint64_t seq, char *err, size_t errlen)
 
 	if (cl->op >= 6)
 		return lock_unit(cl, err, errlen) < 0 ? -1 : 1;
+	if (cl->op == 5 && cl->depth == 1) {
+		/* Unpipelined, put and get are two round trips, as on Agora
+		 * (queue.put, then queue.get) and Python (q.put, q.get). */
+		redisAppendCommand(cl->r, "RPUSH bench:queue %lld",
+				   (long long)seq);
+		if (read_replies(cl, 1, err, errlen) < 0)
+			return -1;
+		redisAppendCommand(cl->r, "LPOP bench:queue");
+		return read_replies(cl, 1, err, errlen) < 0 ? -1 : 1;
+	}
 	for (int k = 0; k < cl->depth; k++)
 		n += append_op(cl, seq * (uint64_t)cl->depth + (uint64_t)k);
 	if (read_replies(cl, n, err, errlen) < 0)
