@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -55,7 +56,12 @@ enum client_state { ST_NONE, ST_HANDSHAKE, ST_READY, ST_BROKEN };
 struct agora_client {
 	int fd; /* -1 when there is no connection */
 	enum client_state state;
-	pid_t pid;        /* the process that connected */
+	pid_t pid; /* the process that connected */
+	/* A page the kernel zeroes in a fork() child (MADV_WIPEONFORK): a
+	 * nonzero byte here means "this is still the connecting process",
+	 * with no system call per request. NULL where the kernel cannot do
+	 * it; then getpid() is compared. */
+	volatile unsigned char *mark;
 	char *address;    /* as given to connect, for messages */
 	uint32_t msgid;   /* the last msgid used */
 	uint64_t pings;   /* the value agora_ping() sends next */
@@ -141,15 +147,18 @@ const char *agora_server_version(const agora_client *c)
  * Can @c run a call now? 0, or the error to return with its message set.
  * Runs before anything is packed or sent.
  */
+/* True when @c was connected by this very process (not a fork() child). */
+static bool same_process(const agora_client *c)
+{
+	return c->mark != NULL ? *c->mark != 0 : c->pid == getpid();
+}
+
 static int client_usable(agora_client *c, bool handshake)
 {
-	pid_t me;
-
 	if (c->state == ST_NONE)
 		return ag_client_fail(c, AGORA_EINVAL,
 				      "this client is not connected");
-	me = getpid();
-	if (c->pid != me)
+	if (!same_process(c))
 		return ag_client_fail(c, AGORA_EINVAL,
 				      "this client belongs to process %ld; "
 				      "connect a new one after fork()",
@@ -1045,6 +1054,13 @@ agora_client *agora_client_new(void)
 	c->fd = -1;
 	c->state = ST_NONE;
 	ag_buf_init(&c->out);
+	long page = sysconf(_SC_PAGESIZE);
+	void *m = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m != MAP_FAILED && madvise(m, (size_t)page, MADV_WIPEONFORK) == 0)
+		c->mark = m;
+	else if (m != MAP_FAILED)
+		munmap(m, (size_t)page);
 	return c;
 }
 
@@ -1065,7 +1081,7 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 
 	if (c == NULL)
 		return AGORA_EINVAL;
-	if (c->state != ST_NONE && c->pid != getpid())
+	if (c->state != ST_NONE && !same_process(c))
 		return client_usable(c, false);
 	if (c->state == ST_READY || c->state == ST_HANDSHAKE)
 		return ag_client_fail(c, AGORA_EINVAL,
@@ -1104,6 +1120,8 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 		return ag_client_fail(c, rc, "out of memory");
 	}
 	c->pid = getpid();
+	if (c->mark != NULL)
+		*c->mark = 1;
 	c->state = ST_HANDSHAKE;
 	rc = handshake(c, key, keylen);
 	if (rc < 0) {
@@ -1233,6 +1251,8 @@ void agora_client_free(agora_client *c)
 	client_disconnect(c);
 	ag_buf_deinit(&c->out);
 	free(c->address);
+	if (c->mark != NULL)
+		munmap((void *)c->mark, (size_t)sysconf(_SC_PAGESIZE));
 	free(c);
 }
 

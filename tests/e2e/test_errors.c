@@ -541,9 +541,30 @@ START_TEST(bad_argument_types_are_args_error)
 }
 END_TEST
 
+START_TEST(inherited_client_refuses_calls_in_a_forked_child)
+{
+	agora_list *l = make_keep(agh_cli);
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* The parent's client and proxy: refused, nothing sent. */
+		int rc = agora_list_append(l, agora_int(4));
+		bool said = strstr(agora_errmsg(agh_cli), "fork") != NULL;
+		_exit(rc == AGORA_EINVAL && said ? 0 : 1);
+	}
+	agh_wait_ok(pid);
+	/* The parent's connection was not disturbed. */
+	check_keep(agh_cli, l);
+	agora_list_close(l);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("errors");
+
+	AGH_ADD(s, inherited_client_refuses_calls_in_a_forked_child);
 
 	AGH_ADD(s, wrong_key_is_refused_with_auth_and_a_clear_message);
 	AGH_ADD(s, unreachable_address_is_io_error_naming_it);
