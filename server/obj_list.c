@@ -31,6 +31,18 @@
  * changes the list, so a call that fails leaves the list as it was. Memory
  * is accounted with ag_object_mem(): the list's struct, the capacity of its
  * byte buffer and of its marks; destroy gives it all back.
+ *
+ * Int mode (as Redis's intset): while every item is an integer that fits
+ * int64, buf holds them as a plain array of int8/16/32/64 (width bytes each,
+ * the narrowest that holds every item; used == len * width, no marks),
+ * widened in place when a larger int arrives. An item that is not such an
+ * int (a uint64 above INT64_MAX, anything else) converts the list to the
+ * packed form once (to_packed()); it stays packed until it is emptied, when
+ * it starts over in int mode. Int items hold no references. Reads pack each
+ * item as value.c does (msgpack_pack_uint64/int64, the shortest form), the
+ * very bytes the packed form would send. Each method dispatches at its top
+ * on l->width; the int_*() helpers below do the int side. Only a store of a
+ * non-int converts; every other method works in either mode.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -48,7 +60,8 @@ _Static_assert((MARK_EVERY & (MARK_EVERY - 1)) == 0,
 
 typedef struct list {
 	ag_server *srv; /* for releasing the references values hold */
-	uint8_t *buf;   /* the items' canonical bytes, back to back */
+	uint8_t *buf;   /* the items' canonical bytes, back to back, or
+			   in int mode their array of width-byte ints */
 	size_t used;    /* bytes of buf in use */
 	size_t cap;     /* bytes of buf allocated */
 	size_t len;     /* items */
@@ -57,6 +70,7 @@ typedef struct list {
 	size_t nvalid;    /* marks[0, nvalid) are up to date */
 	size_t nrefs;     /* items holding an ext 1 reference */
 	size_t accounted; /* what ag_object_mem() has been told */
+	unsigned width;   /* int mode: bytes per item (1, 2, 4, 8); 0: packed */
 } list;
 
 /* ---- item bytes ---------------------------------------------------------- */
@@ -360,6 +374,7 @@ static void trim(list *l)
 		l->buf = NULL;
 		l->marks = NULL;
 		l->cap = l->used = l->marks_cap = l->nvalid = 0;
+		l->width = 1; /* empty: int mode again */
 		return;
 	}
 	if (l->cap > 256 && l->used < l->cap / 4) {
@@ -380,6 +395,288 @@ static void trim(list *l)
 			l->marks_cap = cap;
 		}
 	}
+}
+
+/* ---- int mode ------------------------------------------------------------ */
+
+/* Item @i of the array of @w-byte ints at @p. */
+static int64_t int_load(const uint8_t *p, unsigned w, size_t i)
+{
+	int8_t x1;
+	int16_t x2;
+	int32_t x4;
+	int64_t x8;
+
+	p += i * w;
+	switch (w) {
+	case 1:
+		memcpy(&x1, p, 1);
+		return x1;
+	case 2:
+		memcpy(&x2, p, 2);
+		return x2;
+	case 4:
+		memcpy(&x4, p, 4);
+		return x4;
+	default:
+		memcpy(&x8, p, 8);
+		return x8;
+	}
+}
+
+/* Store @x (which fits) as item @i of the array of @w-byte ints at @p. */
+static void int_store(uint8_t *p, unsigned w, size_t i, int64_t x)
+{
+	int8_t x1 = (int8_t)x;
+	int16_t x2 = (int16_t)x;
+	int32_t x4 = (int32_t)x;
+
+	p += i * w;
+	switch (w) {
+	case 1:
+		memcpy(p, &x1, 1);
+		break;
+	case 2:
+		memcpy(p, &x2, 2);
+		break;
+	case 4:
+		memcpy(p, &x4, 4);
+		break;
+	default:
+		memcpy(p, &x, 8);
+		break;
+	}
+}
+
+static int64_t int_at(const list *l, size_t i)
+{
+	return int_load(l->buf, l->width, i);
+}
+
+/* The narrowest width that holds @x. */
+static unsigned int_width(int64_t x)
+{
+	if (x >= INT8_MIN && x <= INT8_MAX)
+		return 1;
+	if (x >= INT16_MIN && x <= INT16_MAX)
+		return 2;
+	if (x >= INT32_MIN && x <= INT32_MAX)
+		return 4;
+	return 8;
+}
+
+/* Whether @o is an int that int mode holds (it fits int64), in *ret. */
+static bool obj_int(const msgpack_object *o, int64_t *ret)
+{
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*ret = o->via.i64;
+		return true;
+	}
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    o->via.u64 <= INT64_MAX) {
+		*ret = (int64_t)o->via.u64;
+		return true;
+	}
+	return false;
+}
+
+/* The same for a value, from its canonical bytes. */
+static bool val_int(const ag_val *v, int64_t *ret)
+{
+	const uint8_t *p = ag_val_bytes(v);
+	uint32_t n = ag_val_len(v), bits;
+	uint64_t u = 0;
+
+	if (n == 0)
+		return false;
+	bits = (n - 1) * 8;
+	if (p[0] <= 0x7f || p[0] >= 0xe0) { /* fixint */
+		*ret = (int8_t)p[0];
+		return true;
+	}
+	if (p[0] < 0xcc || p[0] > 0xd3) /* not (u)int 8, 16, 32, 64 */
+		return false;
+	for (uint32_t k = 1; k < n; k++)
+		u = u << 8 | p[k];
+	if (p[0] <= 0xcf) { /* uint */
+		if (u > INT64_MAX)
+			return false;
+	} else if (bits < 64 && (u >> (bits - 1) & 1)) { /* negative int */
+		u |= ~(uint64_t)0 << bits;
+	}
+	*ret = (int64_t)u;
+	return true;
+}
+
+/* The width the items of @arr need in int mode, or 0 when one cannot be
+ * held there. */
+static unsigned arr_width(const msgpack_object_array *arr)
+{
+	unsigned w = 1;
+	int64_t x;
+
+	for (uint32_t i = 0; i < arr->size; i++) {
+		if (!obj_int(&arr->ptr[i], &x))
+			return 0;
+		if (int_width(x) > w)
+			w = int_width(x);
+	}
+	return w;
+}
+
+/* Pack an item as value.c encodes an int: its canonical bytes. */
+static void int_pack(msgpack_packer *pk, int64_t x)
+{
+	if (x >= 0)
+		msgpack_pack_uint64(pk, (uint64_t)x);
+	else
+		msgpack_pack_int64(pk, x);
+}
+
+/*
+ * In int mode, items [lo, hi) replaced by room for @k items of up to @w
+ * bytes, which the caller then stores (int_store()); the items are
+ * widened in place first when @w is wider than l->width. Returns 0 or
+ * AGORA_ENOMEM with the list unchanged; never fails when nothing grows.
+ */
+static int int_splice(list *l, size_t lo, size_t hi, size_t k, unsigned w)
+{
+	size_t newlen = l->len - (hi - lo) + k, tail = l->len - hi;
+	size_t n = newlen > l->len ? newlen : l->len;
+	unsigned old = l->width;
+
+	if (w < old)
+		w = old;
+	if (n > SIZE_MAX / w)
+		return AGORA_ENOMEM;
+	if (n * w > l->cap) {
+		size_t cap = grow(l->cap, n * w, 16);
+		uint8_t *p = realloc(l->buf, cap);
+
+		if (p == NULL)
+			return AGORA_ENOMEM;
+		l->buf = p;
+		l->cap = cap;
+	}
+	/* Back to front: each item moves up, past the old ones before it. */
+	for (size_t i = l->len; w > old && i-- > 0;)
+		int_store(l->buf, w, i, int_load(l->buf, old, i));
+	l->width = w;
+	if (tail > 0 && k != hi - lo)
+		memmove(l->buf + (lo + k) * w, l->buf + hi * w, tail * w);
+	l->len = newlen;
+	l->used = newlen * w;
+	return 0;
+}
+
+/* Counts (s.p NULL) or writes the bytes packed into it. */
+typedef struct sink {
+	uint8_t *p;
+	size_t n;
+} sink;
+
+static int sink_write(void *data, const char *buf, size_t len)
+{
+	sink *s = data;
+
+	if (s->p != NULL)
+		memcpy(s->p + s->n, buf, len);
+	s->n += len;
+	return 0;
+}
+
+static void sync_mem(ag_object *o, list *l);
+
+/*
+ * Leave int mode for good (until emptied): every item as its canonical
+ * bytes, every mark set. Returns 0 or AGORA_ENOMEM with the list
+ * unchanged; a packed list is left as it is.
+ */
+static int to_packed(ag_object *o, list *l)
+{
+	size_t n = l->len, nm = nmarks(n), *marks = NULL;
+	sink s = { NULL, 0 };
+	msgpack_packer pk;
+	uint8_t *buf;
+
+	if (l->width == 0)
+		return 0;
+	msgpack_packer_init(&pk, &s, sink_write);
+	for (size_t i = 0; i < n; i++)
+		int_pack(&pk, int_at(l, i));
+	buf = malloc(s.n > 16 ? s.n : 16);
+	if (nm > 0)
+		marks = malloc(nm * sizeof(*marks));
+	if (buf == NULL || (nm > 0 && marks == NULL)) {
+		free(buf);
+		free(marks);
+		return AGORA_ENOMEM;
+	}
+	l->cap = s.n > 16 ? s.n : 16;
+	s.p = buf;
+	s.n = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i % MARK_EVERY == 0)
+			marks[i / MARK_EVERY] = s.n;
+		int_pack(&pk, int_at(l, i));
+	}
+	free(l->buf);
+	free(l->marks);
+	l->buf = buf;
+	l->used = s.n;
+	l->marks = marks;
+	l->marks_cap = l->nvalid = nm;
+	l->width = 0;
+	sync_mem(o, l);
+	return 0;
+}
+
+/* Position of the first item equal to @v in [lo, hi), or SIZE_MAX: as
+ * section 5 has it, an int equals nothing but an int. */
+static size_t int_find(const list *l, const ag_val *v, size_t lo, size_t hi)
+{
+	int64_t x;
+
+	if (!val_int(v, &x))
+		return SIZE_MAX;
+	for (size_t i = lo; i < hi; i++)
+		if (int_at(l, i) == x)
+			return i;
+	return SIZE_MAX;
+}
+
+static void int_reverse(list *l)
+{
+	for (size_t i = 0, j = l->len; i + 1 < j; i++, j--) {
+		int64_t t = int_at(l, i);
+
+		int_store(l->buf, l->width, i, int_at(l, j - 1));
+		int_store(l->buf, l->width, j - 1, t);
+	}
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Ints always order, and equal ones are alike: any sort is stable. */
+static int int_sort(list *l, bool reverse)
+{
+	int64_t *v = malloc(l->len * sizeof(*v));
+	size_t n = l->len;
+
+	if (v == NULL)
+		return AGORA_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = int_at(l, i);
+	qsort(v, n, sizeof(*v), cmp_int64);
+	for (size_t i = 0; i < n; i++)
+		int_store(l->buf, l->width, i, v[reverse ? n - 1 - i : i]);
+	free(v);
+	return 0;
 }
 
 /* ---- splicing ------------------------------------------------------------ */
@@ -485,6 +782,11 @@ static void delete_range(list *l, size_t lo, size_t hi)
 
 	if (lo == hi)
 		return;
+	if (l->width != 0) {
+		int_splice(l, lo, hi, 0, 0); /* shrinks: cannot fail */
+		trim(l);
+		return;
+	}
 	a = offset_of(l, lo);
 	b = hi - lo < MARK_EVERY ? skip_items(l->buf, a, hi - lo)
 				 : offset_of(l, hi);
@@ -667,9 +969,23 @@ static void pack_bytes(msgpack_packer *pk, const uint8_t *p, size_t n)
  * hi) replaced. Answers LIMIT and frees @v when out of memory. */
 static int put_val(ag_req *r, list *l, size_t lo, size_t hi, ag_val *v)
 {
-	size_t a = offset_of(l, lo);
-	size_t b = hi > lo ? a + item_len(l->buf + a) : a;
-	size_t n = ag_val_len(v);
+	size_t a, b, n = ag_val_len(v);
+	int64_t x;
+
+	if (l->width != 0 && val_int(v, &x)) {
+		ag_val_deinit(v); /* an int holds nothing */
+		if (int_splice(l, lo, hi, 1, int_width(x)) < 0)
+			return oom(r);
+		int_store(l->buf, l->width, lo, x);
+		sync_mem(r->obj, l);
+		return 0;
+	}
+	if (to_packed(r->obj, l) < 0) {
+		ag_val_free(r->srv, v);
+		return oom(r);
+	}
+	a = offset_of(l, lo);
+	b = hi > lo ? a + item_len(l->buf + a) : a;
 
 	if (reserve(l, n > b - a ? n - (b - a) : 0, l->len - (hi - lo) + 1) <
 	    0) {
@@ -684,6 +1000,25 @@ static int put_val(ag_req *r, list *l, size_t lo, size_t hi, ag_val *v)
 	if (b - a > n)
 		trim(l);
 	sync_mem(r->obj, l);
+	return 0;
+}
+
+/* In int mode, items [lo, hi) replaced by the ints of @arr, which need
+ * @w bytes (arr_width()); answers nil, or LIMIT when out of memory. */
+static int put_ints(ag_req *r, list *l, size_t lo, size_t hi,
+		    const msgpack_object_array *arr, unsigned w)
+{
+	int64_t x = 0;
+
+	if (int_splice(l, lo, hi, arr->size, w) < 0)
+		return oom(r);
+	for (uint32_t i = 0; i < arr->size; i++) {
+		obj_int(&arr->ptr[i], &x);
+		int_store(l->buf, l->width, lo + i, x);
+	}
+	trim(l);
+	sync_mem(r->obj, l);
+	ag_reply_nil(&r->to);
 	return 0;
 }
 
@@ -709,14 +1044,19 @@ static int list_extend(ag_req *r)
 {
 	list *l = r->obj->data;
 	const msgpack_object_array *arr;
+	unsigned w;
 	encoded e;
 	int rc;
 
 	if ((rc = ag_arg_array(r, 1, &arr)) < 0 ||
-	    (rc = ag_items_check(r, l->len, arr->size)) < 0 ||
-	    (rc = encode_items(r, arr, &e)) < 0)
+	    (rc = ag_items_check(r, l->len, arr->size)) < 0)
 		return rc;
-	if (reserve(l, e.len, l->len + arr->size) < 0) {
+	if (l->width != 0 && (w = arr_width(arr)) != 0)
+		return put_ints(r, l, l->len, l->len, arr, w);
+	if ((rc = encode_items(r, arr, &e)) < 0)
+		return rc;
+	if (to_packed(r->obj, l) < 0 ||
+	    reserve(l, e.len, l->len + arr->size) < 0) {
 		encoded_done(r, &e, true);
 		return oom(r);
 	}
@@ -780,6 +1120,10 @@ static int list_get(ag_req *r)
 
 	if ((rc = arg_index(r, l, &at)) < 0)
 		return rc;
+	if (l->width != 0) {
+		int_pack(ag_reply_begin(&r->to), int_at(l, at));
+		return 0;
+	}
 	off = offset_of(l, at);
 	v = view_at(l, off, item_len(l->buf + off), 0);
 	ag_reply_val(&r->to, &v);
@@ -873,6 +1217,12 @@ static int list_slice(ag_req *r)
 	msgpack_pack_array(pk, n);
 	if (n == 0)
 		return 0;
+	if (l->width != 0) {
+		for (k = 0; k < n; k++)
+			int_pack(
+			    pk, int_at(l, (size_t)(first + (int64_t)k * step)));
+		return 0;
+	}
 	if (step == 1) { /* one run of bytes */
 		size_t a = offset_of(l, (size_t)first);
 
@@ -899,15 +1249,23 @@ static int list_set_slice(ag_req *r)
 	list *l = r->obj->data;
 	const msgpack_object_array *arr;
 	size_t lo, hi, a, b;
+	unsigned w;
 	encoded e;
 	int rc;
 
 	if ((rc = slice_bounds(r, l->len, &lo, &hi)) < 0 ||
 	    (rc = ag_arg_array(r, 3, &arr)) < 0 ||
 	    (arr->size > hi - lo &&
-	     (rc = ag_items_check(r, l->len, arr->size - (hi - lo))) < 0) ||
-	    (rc = encode_items(r, arr, &e)) < 0)
+	     (rc = ag_items_check(r, l->len, arr->size - (hi - lo))) < 0))
 		return rc;
+	if (l->width != 0 && (w = arr_width(arr)) != 0)
+		return put_ints(r, l, lo, hi, arr, w);
+	if ((rc = encode_items(r, arr, &e)) < 0)
+		return rc;
+	if (to_packed(r->obj, l) < 0) {
+		encoded_done(r, &e, true);
+		return oom(r);
+	}
 	a = offset_of(l, lo);
 	b = offset_of(l, hi);
 	if (reserve(l, e.len > b - a ? e.len - (b - a) : 0,
@@ -957,6 +1315,12 @@ static int list_pop(ag_req *r)
 		return ag_reply_error(
 		    &r->to, AGORA_EINDEX,
 		    "pop index %" PRId64 " out of range (len %zu)", i, l->len);
+	if (l->width != 0) {
+		int_pack(ag_reply_begin(&r->to), int_at(l, at));
+		delete_range(l, at, at + 1);
+		sync_mem(r->obj, l);
+		return 0;
+	}
 	a = offset_of(l, at);
 	size =
 	    l->nrefs > 0 ? item_size(l->buf + a, &flags) : item_len(l->buf + a);
@@ -1002,6 +1366,8 @@ static size_t find(list *l, const ag_val *v, size_t lo, size_t hi)
 		hi = l->len;
 	if (lo >= hi)
 		return SIZE_MAX;
+	if (l->width != 0)
+		return int_find(l, v, lo, hi);
 	off = offset_of(l, lo);
 	for (size_t i = lo; i < hi; i++, off += s)
 		if (item_equal(l, off, v, structural, &s))
@@ -1070,6 +1436,7 @@ static int list_count(ag_req *r)
 	list *l = r->obj->data;
 	uint64_t n = 0;
 	bool structural;
+	int64_t x;
 	size_t s;
 	ag_val v;
 	int rc;
@@ -1077,8 +1444,13 @@ static int list_count(ag_req *r)
 	if ((rc = ag_arg_val(r, 1, &v)) < 0)
 		return rc;
 	structural = ag_val_flags(&v) & AG_VAL_MAP;
-	for (size_t off = 0; off < l->used; off += s)
-		n += item_equal(l, off, &v, structural, &s);
+	if (l->width == 0) {
+		for (size_t off = 0; off < l->used; off += s)
+			n += item_equal(l, off, &v, structural, &s);
+	} else if (val_int(&v, &x)) { /* else nothing equals it */
+		for (size_t i = 0; i < l->len; i++)
+			n += int_at(l, i) == x;
+	}
 	ag_val_free(r->srv, &v);
 	ag_reply_uint(&r->to, n);
 	return 0;
@@ -1123,6 +1495,11 @@ static int list_reverse(ag_req *r)
 {
 	list *l = r->obj->data;
 
+	if (l->width != 0) {
+		int_reverse(l);
+		ag_reply_nil(&r->to);
+		return 0;
+	}
 	for (size_t off = 0; off < l->used;) {
 		size_t s = item_len(l->buf + off);
 
@@ -1245,6 +1622,12 @@ static int list_sort(ag_req *r)
 		ag_reply_nil(&r->to);
 		return 0;
 	}
+	if (l->width != 0) {
+		if (int_sort(l, s.reverse) < 0)
+			return oom(r);
+		ag_reply_nil(&r->to);
+		return 0;
+	}
 	objs = malloc(n * sizeof(*objs));
 	idx = malloc(2 * n * sizeof(*idx));
 	offs = malloc((n + 1) * sizeof(*offs));
@@ -1310,7 +1693,10 @@ static int list_copy(ag_req *r)
 	msgpack_packer *pk = ag_reply_begin(&r->to);
 
 	msgpack_pack_array(pk, l->len);
-	pack_bytes(pk, l->buf, l->used);
+	for (size_t i = 0; l->width != 0 && i < l->len; i++)
+		int_pack(pk, int_at(l, i));
+	if (l->width == 0)
+		pack_bytes(pk, l->buf, l->used);
 	return 0;
 }
 
@@ -1330,6 +1716,7 @@ static int list_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "out of memory creating a list");
 	l->srv = r->srv;
+	l->width = 1;
 	o->data = l;
 	sync_mem(o, l);
 	return 0;
