@@ -7,13 +7,15 @@
  * or by a crash, the server releases the lock, hands it to the next
  * waiter and counts it in the lock's "abandoned" field.
  *
- * A child takes the lock "printer" and is killed with SIGKILL while it
- * holds it. The parent, waiting for the lock, gets it. Exits 0 when the
- * parent got the lock and info says it was abandoned once.
+ * A child takes the lock "printer" and waits. The parent checks who holds
+ * it, then kills the child with SIGKILL while it holds the lock, and waits
+ * for the lock itself. Exits 0 when the parent got the lock and info says
+ * it was abandoned once.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,13 +44,14 @@ static int64_t field(agora_value info, const char *key)
 	return -1;
 }
 
-/* Take the lock, say so, and die without releasing it. */
+/* Take the lock, say so, and keep it until killed. */
 static void holder(void)
 {
 	agora_client *c = agora_client_new();
 	agora_lock *lock;
 	agora_event *holding;
 
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the parent */
 	if (!c)
 		exit(1);
 	CHECK(c, agora_client_connect_env(c));
@@ -56,7 +59,8 @@ static void holder(void)
 	CHECK(c, agora_event_open(c, "holding", &holding));
 	CHECK(c, agora_lock_acquire(lock, AGORA_FOREVER, NULL));
 	CHECK(c, agora_event_set(holding));
-	raise(SIGKILL); /* a crash: no release, no goodbye */
+	for (;;)
+		pause(); /* until SIGKILL: no release, no goodbye */
 }
 
 int main(void)
@@ -92,11 +96,15 @@ int main(void)
 	CHECK(c, agora_info(c, agora_lock_handle(lock), &info));
 	agora_value_format(info, text, sizeof(text));
 	printf("held:     %s\n", text);
-	if (field(info, "owner_pid") != pid)
+	if (field(info, "owner_pid") != pid) {
+		fprintf(stderr, "owner_pid is not %d\n", (int)pid);
+		kill(pid, SIGKILL);
 		return 1;
+	}
 	agora_value_free(&info);
 
-	/* Wait for the lock: it comes once the holder is dead. */
+	/* A crash while holding it; the lock comes once the holder is dead. */
+	kill(pid, SIGKILL);
 	CHECK(c, agora_lock_acquire(lock, 60.0, &got));
 	if (waitpid(pid, &status, 0) < 0 || !WIFSIGNALED(status))
 		return 1;
@@ -104,8 +112,10 @@ int main(void)
 	agora_value_format(info, text, sizeof(text));
 	printf("taken:    %s\n", text);
 	if (!got || field(info, "abandoned") != 1 ||
-	    field(info, "owner_pid") != getpid())
+	    field(info, "owner_pid") != getpid()) {
+		fprintf(stderr, "expected the lock, abandoned 1, owner us\n");
 		return 1;
+	}
 	agora_value_free(&info);
 
 	CHECK(c, agora_lock_release(lock));
