@@ -42,7 +42,38 @@ int ag_buf_append(ag_buf *b, const void *data, size_t len)
 	return 0;
 }
 
+/* A packer writes an object as many pieces of 1, 2, 3, 5 or 9 bytes (a
+ * header and its payload); those are copied with fixed-size copies that the
+ * compiler inlines, rather than a call to memcpy each. */
 int ag_buf_write(void *data, const char *buf, size_t len)
 {
-	return ag_buf_append(data, buf, len) == 0 ? 0 : -1;
+	ag_buf *b = data;
+	char *p;
+
+	if (len > 9 || len > b->cap - b->len)
+		return ag_buf_append(b, buf, len) == 0 ? 0 : -1;
+	p = b->data + b->len;
+	switch (len) {
+	case 1:
+		p[0] = buf[0];
+		break;
+	case 2:
+		memcpy(p, buf, 2);
+		break;
+	case 3:
+		memcpy(p, buf, 3);
+		break;
+	case 5:
+		memcpy(p, buf, 5);
+		break;
+	case 9:
+		memcpy(p, buf, 9);
+		break;
+	default:
+		if (len > 0)
+			memcpy(p, buf, len);
+		break;
+	}
+	b->len += len;
+	return 0;
 }

@@ -47,6 +47,7 @@ struct ag_conn {
 	bool closing;    /* stop serving; free once the callback returns */
 	bool over_limit; /* past max_connections: answer LIMIT, then close */
 	bool flush_scheduled;
+	bool reading;     /* in on_readable: it sends the answers itself */
 	bool overflowed;  /* passed max_output: answers are dropped */
 	unsigned nparked; /* its requests parked now (max_parked) */
 	struct event *rev, *wev, *auth_timer;
@@ -115,9 +116,13 @@ static size_t out_pending(const ag_conn *c)
 	return c->out.len - c->out_sent;
 }
 
+/* Answers to the requests of one read go out in one send at the end of
+ * on_readable; answers made for a connection while another one is served
+ * (a waiter woken by a release) go out when the loop runs its write
+ * event, once per connection and turn. */
 static void schedule_flush(ag_conn *c)
 {
-	if (!c->flush_scheduled) {
+	if (!c->flush_scheduled && !c->reading) {
 		c->flush_scheduled = true;
 		event_active(c->wev, EV_WRITE, 0);
 	}
@@ -573,7 +578,12 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	ag_reader_commit(&c->rd, (size_t)n);
-	process_input(c);
+	c->reading = true;
+	if (!process_input(c))
+		return; /* freed */
+	c->reading = false;
+	if (out_pending(c) > 0 && !c->flush_scheduled && !flush_out(c))
+		ag_conn_free(c);
 }
 
 /* Serve every complete frame the reader holds; a connection that must end

@@ -75,6 +75,46 @@ static bool check_argc(ag_req *r, const ag_method *m, unsigned skip)
 	return false;
 }
 
+/* Resolve a method name to its family (NULL: a server method) and table
+ * entry; NULL when there is none. Names are looked up in the tables once and
+ * then found in the server's cache. */
+static const ag_method *resolve(ag_server *s, const char *name, size_t len,
+				const ag_family **ret_fam)
+{
+	ag_method_slot *slot = NULL;
+	const ag_family *fam = NULL;
+	const ag_method *m;
+
+	if (len <= AG_METHOD_NAME_MAX) {
+		uint32_t h = 2166136261u; /* FNV-1a */
+		for (size_t i = 0; i < len; i++)
+			h = (h ^ (uint8_t)name[i]) * 16777619u;
+		slot = &s->methods[h % AG_METHOD_CACHE];
+		if (slot->m != NULL && slot->len == len &&
+		    memcmp(slot->name, name, len) == 0) {
+			*ret_fam = slot->fam;
+			return slot->m;
+		}
+	}
+	const char *dot = memchr(name, '.', len);
+	if (dot == NULL) {
+		m = find_method(server_methods, name, len);
+	} else {
+		size_t tlen = (size_t)(dot - name);
+		fam = ag_family_by_name(name, tlen);
+		m = fam ? find_method(fam->methods, dot + 1, len - tlen - 1)
+			: NULL;
+	}
+	if (m != NULL && slot != NULL) {
+		slot->fam = fam;
+		slot->m = m;
+		slot->len = (uint8_t)len;
+		memcpy(slot->name, name, len);
+	}
+	*ret_fam = fam;
+	return m;
+}
+
 void ag_dispatch(ag_conn *c, uint32_t msgid, const msgpack_object *method,
 		 const msgpack_object *params)
 {
@@ -87,7 +127,7 @@ void ag_dispatch(ag_conn *c, uint32_t msgid, const msgpack_object *method,
 		.argv = params->via.array.ptr,
 		.argc = params->via.array.size,
 	};
-	const char *dot = memchr(r.method, '.', r.methodlen);
+	const ag_family *fam;
 	const ag_method *m;
 
 	s->requests++;
@@ -95,27 +135,16 @@ void ag_dispatch(ag_conn *c, uint32_t msgid, const msgpack_object *method,
 	s->scratch.len = 0;
 	s->scratch.oom = false;
 
-	if (dot == NULL) {
-		m = find_method(server_methods, r.method, r.methodlen);
-		if (m == NULL) {
-			ag_reply_error(&r.to, AGORA_ENO_METHOD,
-				       "unknown method \"%.*s\"",
-				       (int)r.methodlen, r.method);
-			return;
-		}
-		if (check_argc(&r, m, 0))
-			m->fn(&r);
-		return;
-	}
-
-	size_t tlen = (size_t)(dot - r.method);
-	const ag_family *fam = ag_family_by_name(r.method, tlen);
-	m = fam ? find_method(fam->methods, dot + 1, r.methodlen - tlen - 1)
-		: NULL;
+	m = resolve(s, r.method, r.methodlen, &fam);
 	if (m == NULL) {
 		ag_reply_error(&r.to, AGORA_ENO_METHOD,
 			       "unknown method \"%.*s\"", (int)r.methodlen,
 			       r.method);
+		return;
+	}
+	if (fam == NULL) {
+		if (check_argc(&r, m, 0))
+			m->fn(&r);
 		return;
 	}
 	if (r.argc < 1 || (r.argv[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER)) {

@@ -324,6 +324,17 @@ bool ag_conn_peer(const ag_conn *c, int64_t *ret_pid, int64_t *ret_uid);
 uint64_t ag_conn_id(const ag_conn *c);
 ag_server *ag_conn_server(const ag_conn *c);
 
+/* A method name resolved once (dispatch.c): a direct-mapped cache from the
+ * wire name "TYPE.METHOD" (or "ping") to its family and table entry. */
+#define AG_METHOD_CACHE 64
+#define AG_METHOD_NAME_MAX 39
+typedef struct ag_method_slot {
+	const struct ag_family *fam; /* NULL for server methods */
+	const struct ag_method *m;   /* NULL: an empty slot */
+	uint8_t len;
+	char name[AG_METHOD_NAME_MAX];
+} ag_method_slot;
+
 struct agora_server {
 	struct event_base *base;
 	bool own_base;
@@ -351,6 +362,7 @@ struct agora_server {
 	bool freeing;   /* agora_server_free(): objects go without unrefs */
 	msgpack_zone zone;
 	ag_buf scratch;
+	ag_method_slot methods[AG_METHOD_CACHE];
 	struct event *sigint, *sigterm, *stop_ev;
 	bool stopping;
 	void (*log)(void *ud, const char *line);
