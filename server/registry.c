@@ -58,6 +58,13 @@ void ag_object_unref(ag_object *o)
 	free(o);
 }
 
+/* What a name of @len bytes costs the server: the object's copy and the
+ * names table's key (an approximation of the allocator's share). */
+static size_t name_cost(size_t len)
+{
+	return len == 0 ? 0 : 2 * (len + 1);
+}
+
 ag_object *ag_object_new(ag_server *s, const ag_family *fam)
 {
 	ag_object *o = calloc(1, sizeof(*o));
@@ -223,6 +230,16 @@ int ag_registry_open(ag_req *r)
 		}
 	}
 
+	/* A new object's fixed part and its name count against max_memory
+	 * like stored values do (its contents are checked as they come). */
+	size_t cost = sizeof(ag_object) + name_cost(ag_val_len(&key));
+	if (s->max_memory && s->memory + cost > s->max_memory)
+		return ag_reply_error(
+		    &r->to, AGORA_ELIMIT,
+		    "open: a new %s (%zu bytes) would pass the server's memory "
+		    "limit of %zu bytes (%zu in use)",
+		    fam->name, cost, s->max_memory, s->memory);
+
 	/* The reference ag_object_new() gives this function is dropped at
 	 * the end: by then the name and the handle hold their own. */
 	ag_object *o = ag_object_new(s, fam);
@@ -255,6 +272,7 @@ int ag_registry_open(ag_req *r)
 		}
 		e->ptr = o;
 		ag_object_ref(o); /* the name's hold */
+		ag_object_mem(o, (ssize_t)name_cost(ag_val_len(&key)));
 	}
 	rc = ag_conn_handle_new(r->to.conn, o, &h);
 	ag_object_unref(o);
@@ -290,6 +308,7 @@ int ag_registry_drop(ag_req *r)
 		return 0;
 	}
 	ag_object *o = e->ptr;
+	ag_object_mem(o, -(ssize_t)name_cost(strlen(o->name)));
 	ag_table_remove(&s->names, e);
 	free(o->name);
 	o->name = NULL;

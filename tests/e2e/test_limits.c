@@ -313,6 +313,49 @@ START_TEST(storing_past_max_memory_is_limit_and_deleting_makes_room)
 }
 END_TEST
 
+/* Objects themselves count: opening new named objects, each empty, comes
+ * to LIMIT once their fixed part and names fill the room, with a message
+ * naming the limit; dropping names gives the room back. */
+START_TEST(opening_past_max_memory_is_limit_and_dropping_makes_room)
+{
+	static const char *const flags[] = { "--max-memory", "65536", NULL };
+	agora_event *ev;
+	char name[64];
+	int n = 0, rc = 0;
+
+	start(&srv, &by, flags);
+	agora_client *x = agh_connect(&srv);
+	while (n < 100000) {
+		snprintf(name, sizeof(name), "flag-%d", n);
+		if ((rc = agora_event_open(x, name, &ev)) < 0)
+			break;
+		agora_event_close(ev); /* the name keeps the object */
+		n++;
+	}
+	AGH_CALL_EQ(x, rc, AGORA_ELIMIT);
+	ck_assert_msg(strstr(agora_errmsg(x), "65536") != NULL,
+		      "the message does not name the limit: %s",
+		      agora_errmsg(x));
+	ck_assert_int_ge(n, 64); /* objects are small, but not free */
+	ck_assert_int_lt(n, 65536 / 16);
+	ck_assert_int_le(agh_stats_int(by.c, "memory"), 65536);
+	bystander_check_reads(&by);
+
+	/* Dropping names frees their objects and makes room again. */
+	for (int i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), "flag-%d", i);
+		bool dropped = false;
+		AGH_OK(x, agora_drop(x, name, &dropped));
+		ck_assert(dropped);
+	}
+	AGH_OK(x, agora_event_open(x, "one-more", &ev));
+	agora_event_close(ev);
+	bystander_check(&by);
+	agora_client_free(x);
+	stop(&srv, &by);
+}
+END_TEST
+
 /* An array's elements are held for it too: one longer than the room left
  * is refused, and the server stays usable. */
 START_TEST(an_array_larger_than_max_memory_is_limit)
@@ -673,6 +716,8 @@ int main(void)
 	AGH_ADD_BARE(s,
 		     storing_past_max_memory_is_limit_and_deleting_makes_room);
 	AGH_ADD_BARE(s, an_array_larger_than_max_memory_is_limit);
+	AGH_ADD_BARE(s,
+		     opening_past_max_memory_is_limit_and_dropping_makes_room);
 	AGH_ADD_BARE(s, list_append_past_max_items_is_limit);
 	AGH_ADD_BARE(s, list_extend_past_max_items_is_limit_and_adds_nothing);
 	AGH_ADD_BARE(s, dict_set_of_a_new_key_past_max_items_is_limit);
