@@ -49,6 +49,13 @@ typedef struct agora_server_config {
 	 * The loop catches them while it runs. */
 	const int *signals;
 	size_t nsignals;
+	/* Permission bits of the Unix sockets it creates; 0: 0600. The
+	 * owner keeps read and write; e.g. 0660 lets the socket's group
+	 * connect (the key is still required). */
+	unsigned unix_mode;
+	/* Group of the Unix sockets, a name or a number; NULL: the server
+	 * process's. The server must be a member (or root). */
+	const char *unix_group;
 	/* Where the server's log lines go; NULL: nowhere. */
 	void (*log)(void *ud, const char *line);
 	void *log_ud;

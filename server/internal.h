@@ -350,6 +350,9 @@ struct agora_server {
 	size_t max_items;  /* 0: none */
 	unsigned max_parked;
 	size_t max_output;
+	mode_t unix_mode;
+	gid_t unix_gid; /* (gid_t)-1: unchanged */
+	char unix_group[64];
 	uint64_t next_obj_id;
 	uint64_t next_conn_id;
 	uint64_t requests;

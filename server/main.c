@@ -52,6 +52,14 @@ static void usage(FILE *f)
 	      "  --max-output BYTES      unread answers before a connection is "
 	      "cut off\n"
 	      "                          (default 64 MiB)\n"
+	      "  --unix-mode MODE        permission bits of Unix sockets, "
+	      "octal, 0600 to\n"
+	      "                          0777 (default 0600: the server's user "
+	      "only)\n"
+	      "  --unix-group GROUP      group of Unix sockets, a name or a "
+	      "number\n"
+	      "                          (with --unix-mode 0660: the group may "
+	      "connect)\n"
 	      "  --help                  this text\n"
 	      "  --version               the version\n",
 	      f);
@@ -152,6 +160,8 @@ int main(int argc, char **argv)
 		{ "max-items", required_argument, NULL, 'i' },
 		{ "max-parked", required_argument, NULL, 'p' },
 		{ "max-output", required_argument, NULL, 'o' },
+		{ "unix-mode", required_argument, NULL, 'u' },
+		{ "unix-group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -227,6 +237,26 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			keyfile = optarg;
+			break;
+		case 'u': {
+			char *end;
+			errno = 0;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (errno || end == optarg || *end != '\0' ||
+			    optarg[0] == '-' || m > 0777 ||
+			    (m & 0600) != 0600) {
+				fprintf(stderr,
+					"agorad: --unix-mode %s: want octal "
+					"permission bits from 0600 to 0777 "
+					"(the owner keeps read and write)\n",
+					optarg);
+				return 2;
+			}
+			cfg.unix_mode = (unsigned)m;
+			break;
+		}
+		case 'g':
+			cfg.unix_group = optarg;
 			break;
 		case 't': {
 			char *end;

@@ -14,6 +14,7 @@
 #include <event2/listener.h>
 #include <openssl/crypto.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -119,6 +120,32 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 	ag_server_logf(l->srv, "accept on %s: %s", l->address, strerror(errno));
 }
 
+/* The id of group @name, a name or a decimal number. */
+static int group_id(const char *name, gid_t *ret, char *err, size_t errlen)
+{
+	struct group gr, *found = NULL;
+	char buf[4096], *end;
+	int e;
+
+	if (name[0] == '\0')
+		return errf(err, errlen, AGORA_EINVAL,
+			    "unix socket group: empty name");
+	e = getgrnam_r(name, &gr, buf, sizeof(buf), &found);
+	if (found != NULL) {
+		*ret = gr.gr_gid;
+		return 0;
+	}
+	errno = 0;
+	unsigned long long v = strtoull(name, &end, 10);
+	if (*end == '\0' && name[0] != '-' && errno == 0 &&
+	    v < (unsigned long long)(gid_t)-1) {
+		*ret = (gid_t)v;
+		return 0;
+	}
+	return errf(err, errlen, AGORA_EINVAL, "unix socket group \"%s\": %s",
+		    name, e ? strerror(e) : "no such group");
+}
+
 static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 		       char *err, size_t errlen)
 {
@@ -167,6 +194,25 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 		close(fd);
 		return errf(err, errlen, AGORA_EIO,
 			    "cannot listen on unix:%s: %s", path, strerror(e));
+	}
+	/* The group first, then wider bits: no moment where another group
+	 * than the one asked for could connect. */
+	if (s->unix_gid != (gid_t)-1 &&
+	    chown(path, (uid_t)-1, s->unix_gid) < 0) {
+		e = errno;
+		close(fd);
+		unlink(path);
+		return errf(err, errlen, AGORA_EINVAL,
+			    "cannot give unix:%s to group %s: %s", path,
+			    s->unix_group, strerror(e));
+	}
+	if (s->unix_mode != 0600 && chmod(path, s->unix_mode) < 0) {
+		e = errno;
+		close(fd);
+		unlink(path);
+		return errf(err, errlen, AGORA_EIO,
+			    "cannot chmod %04o unix:%s: %s",
+			    (unsigned)s->unix_mode, path, strerror(e));
 	}
 	l->path = strdup(path);
 	l->is_unix = true;
@@ -330,6 +376,16 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	if (cfg->nlisten == 0 && cfg->listen != DETACHED)
 		return errf(err, errlen, AGORA_EINVAL,
 			    "no address to listen on");
+	if (cfg->unix_mode != 0 &&
+	    ((cfg->unix_mode & ~0777u) || (cfg->unix_mode & 0600) != 0600))
+		return errf(err, errlen, AGORA_EINVAL,
+			    "unix socket mode %04o: want permission bits "
+			    "0600 to 0777 that keep the owner's read and write",
+			    cfg->unix_mode);
+	gid_t gid = (gid_t)-1;
+	if (cfg->unix_group != NULL &&
+	    (rc = group_id(cfg->unix_group, &gid, err, errlen)) < 0)
+		return rc;
 	s = calloc(1, sizeof(*s) + sizeof(server_ext));
 	if (s == NULL)
 		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
@@ -348,6 +404,11 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	s->max_items = cfg->max_items;
 	s->max_parked = cfg->max_parked ? cfg->max_parked : 10000;
 	s->max_output = cfg->max_output ? cfg->max_output : (size_t)64 << 20;
+	s->unix_mode = cfg->unix_mode ? (mode_t)cfg->unix_mode : 0600;
+	s->unix_gid = gid;
+	if (cfg->unix_group != NULL)
+		snprintf(s->unix_group, sizeof(s->unix_group), "%s",
+			 cfg->unix_group);
 	s->log = cfg->log;
 	s->log_ud = cfg->log_ud;
 	s->key = malloc(cfg->keylen);

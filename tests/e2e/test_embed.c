@@ -569,6 +569,90 @@ START_TEST(owner_killed_by_sigkill_takes_its_manager_server_along)
 }
 END_TEST
 
+/* ---- the Unix socket's mode and group ---- */
+
+/* agora_server_new() with @mode and @group on a fresh directory: the rc,
+ * and the message in @err. The socket's stat in *st when it was created;
+ * the server is freed and the directory removed before returning. */
+static int new_with_mode(unsigned mode, const char *group, struct stat *st,
+			 char *err, size_t errlen)
+{
+	char dir[64] = "/tmp/agora-mode-XXXXXX", sock[128], address[160];
+	unsigned char key[KEYLEN] = { 7 };
+	const char *listen[1] = { address };
+	agora_server_config cfg = { 0 };
+	agora_server *srv = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/agora.sock", dir);
+	snprintf(address, sizeof(address), "unix:%s", sock);
+	cfg.listen = listen;
+	cfg.nlisten = 1;
+	cfg.key = key;
+	cfg.keylen = KEYLEN;
+	cfg.unix_mode = mode;
+	cfg.unix_group = group;
+	int rc = agora_server_new(&cfg, &srv, err, errlen);
+	if (rc == 0) {
+		ck_assert_int_eq(stat(sock, st), 0);
+		agora_server_free(srv);
+	}
+	ck_assert_msg(!agh_path_exists(sock), "%s left behind (rc %d)", sock,
+		      rc);
+	ck_assert_int_eq(rmdir(dir), 0);
+	return rc;
+}
+
+START_TEST(unix_socket_mode_and_group_as_configured_else_0600)
+{
+	struct stat st;
+	char err[256], gid[32];
+
+	ck_assert_int_eq(new_with_mode(0, NULL, &st, err, sizeof(err)), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+
+	/* A group by number (ours, which any user may give), wider bits. */
+	snprintf(gid, sizeof(gid), "%u", (unsigned)getegid());
+	ck_assert_int_eq(new_with_mode(0660, gid, &st, err, sizeof(err)), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0660);
+	ck_assert_uint_eq(st.st_gid, getegid());
+
+	/* Bits that take the owner's access away, or are not permission
+	 * bits, and a group that does not exist: refused, named. */
+	ck_assert_int_eq(new_with_mode(0460, NULL, &st, err, sizeof(err)),
+			 AGORA_EINVAL);
+	ck_assert_msg(strstr(err, "0460") != NULL, "%s", err);
+	ck_assert_int_eq(new_with_mode(04770, NULL, &st, err, sizeof(err)),
+			 AGORA_EINVAL);
+	ck_assert_msg(strstr(err, "4770") != NULL, "%s", err);
+	ck_assert_int_eq(
+	    new_with_mode(0660, "no-such-group-agora", &st, err, sizeof(err)),
+	    AGORA_EINVAL);
+	ck_assert_msg(strstr(err, "no-such-group-agora") != NULL, "%s", err);
+}
+END_TEST
+
+/* agorad's flags do the same, and a client of the group's mode connects. */
+START_TEST(agorad_unix_mode_and_group_flags)
+{
+	agh_server srv;
+	struct stat st;
+	char gid[32];
+
+	snprintf(gid, sizeof(gid), "%u", (unsigned)getegid());
+	const char *const flags[] = { "--unix-mode", "0660", "--unix-group",
+				      gid, NULL };
+	agh_server_start_args(&srv, flags);
+	ck_assert_int_eq(stat(srv.sock, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0660);
+	ck_assert_uint_eq(st.st_gid, getegid());
+	agora_client *c = agh_connect(&srv);
+	AGH_OK(c, agora_ping(c));
+	agora_client_free(c);
+	agh_server_stop(&srv);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("embed");
@@ -581,5 +665,7 @@ int main(void)
 	ADD(s, embedded_stop_answers_a_parked_call_with_shutdown);
 	ADD(s, manager_shutdown_leaves_no_process_socket_or_directory);
 	ADD(s, owner_killed_by_sigkill_takes_its_manager_server_along);
+	ADD(s, unix_socket_mode_and_group_as_configured_else_0600);
+	ADD(s, agorad_unix_mode_and_group_flags);
 	return agh_run_suite(s);
 }
