@@ -182,12 +182,15 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 	if (fd < 0)
 		return errf(err, errlen, AGORA_EIO, "socket: %s",
 			    strerror(errno));
-	/* Bind under a umask that leaves the socket 0600 from its first
-	 * moment, rather than chmod-ing it afterwards. */
-	mode_t old = umask(0177);
-	int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	/* On Linux the socket file takes the mode of the socket's inode less
+	 * the umask: 0600 (or narrower) from its first moment, without
+	 * changing the process's umask, which the other threads of an
+	 * embedding program share. The chmod below then sets the exact mode
+	 * whatever the umask was. */
+	int rc = fchmod(fd, 0600);
+	if (rc == 0)
+		rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	int e = errno;
-	umask(old);
 	if (rc < 0 || listen(fd, 1024) < 0) {
 		if (rc == 0)
 			e = errno;
@@ -206,7 +209,7 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 			    "cannot give unix:%s to group %s: %s", path,
 			    s->unix_group, strerror(e));
 	}
-	if (s->unix_mode != 0600 && chmod(path, s->unix_mode) < 0) {
+	if (chmod(path, s->unix_mode) < 0) {
 		e = errno;
 		close(fd);
 		unlink(path);

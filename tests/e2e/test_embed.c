@@ -571,6 +571,9 @@ END_TEST
 
 /* ---- the Unix socket's mode and group ---- */
 
+/* The umask agora_server_new() runs under in new_with_mode(); -1: as is. */
+static mode_t umask_during_new = (mode_t)-1;
+
 /* agora_server_new() with @mode and @group on a fresh directory: the rc,
  * and the message in @err. The socket's stat in *st when it was created;
  * the server is freed and the directory removed before returning. */
@@ -592,7 +595,12 @@ static int new_with_mode(unsigned mode, const char *group, struct stat *st,
 	cfg.keylen = KEYLEN;
 	cfg.unix_mode = mode;
 	cfg.unix_group = group;
+	mode_t old = 0;
+	if (umask_during_new != (mode_t)-1)
+		old = umask(umask_during_new);
 	int rc = agora_server_new(&cfg, &srv, err, errlen);
+	if (umask_during_new != (mode_t)-1)
+		ck_assert_uint_eq(umask(old), umask_during_new);
 	if (rc == 0) {
 		ck_assert_int_eq(stat(sock, st), 0);
 		agora_server_free(srv);
@@ -610,6 +618,15 @@ START_TEST(unix_socket_mode_and_group_as_configured_else_0600)
 
 	ck_assert_int_eq(new_with_mode(0, NULL, &st, err, sizeof(err)), 0);
 	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+
+	/* Whatever the umask, which the server leaves as it was. */
+	umask_during_new = 0;
+	ck_assert_int_eq(new_with_mode(0, NULL, &st, err, sizeof(err)), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	umask_during_new = 0277;
+	ck_assert_int_eq(new_with_mode(0, NULL, &st, err, sizeof(err)), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	umask_during_new = (mode_t)-1;
 
 	/* A group by number (ours, which any user may give), wider bits. */
 	snprintf(gid, sizeof(gid), "%u", (unsigned)getegid());
