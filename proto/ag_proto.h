@@ -61,6 +61,66 @@ int ag_buf_append(ag_buf *b, const void *data, size_t len);
 /* msgpack_packer write callback; @data is an ag_buf. */
 int ag_buf_write(void *data, const char *buf, size_t len);
 
+/* ---- the header walker (mp.c) ------------------------------------------- */
+
+/*
+ * One MessagePack header, as ag_mp_read_head() reads it. For str, bin and
+ * ext, n is the payload's size (ext_type the ext's type); for an array its
+ * items, for a map its pairs. Scalars carry their value: u (UINT, and BOOL
+ * as 0/1), i (INT: negative or signed forms), f (FLOAT32 widened, FLOAT64).
+ */
+typedef enum ag_mp_kind {
+	AG_MP_NIL,
+	AG_MP_BOOL,
+	AG_MP_UINT,
+	AG_MP_INT,
+	AG_MP_FLOAT32,
+	AG_MP_FLOAT64,
+	AG_MP_STR,
+	AG_MP_BIN,
+	AG_MP_EXT,
+	AG_MP_ARRAY,
+	AG_MP_MAP,
+} ag_mp_kind;
+
+typedef struct ag_mp_head {
+	uint8_t kind; /* ag_mp_kind */
+	uint8_t hlen; /* bytes of the header (a scalar: all of it) */
+	int8_t ext_type;
+	uint64_t n;
+	union {
+		uint64_t u;
+		int64_t i;
+		double f;
+	};
+} ag_mp_head;
+
+/* The header length that the first byte @b announces (length fields and
+ * an ext's type included); 0 for 0xc1, which MessagePack never uses. */
+unsigned ag_mp_head_len(uint8_t b);
+/* Read the header at @p (@have bytes there). False when the header is
+ * incomplete or 0xc1; *ret is written only on success. */
+bool ag_mp_read_head(const uint8_t *p, size_t have, ag_mp_head *ret);
+/* Items that follow a header (an array's n, a map's 2n), and payload bytes
+ * (str/bin/ext n); 0 for anything else. */
+uint64_t ag_mp_items(const ag_mp_head *h);
+uint64_t ag_mp_payload(const ag_mp_head *h);
+/*
+ * Length of the one complete object at @p within @len bytes, or 0 when it
+ * is incomplete or not MessagePack. *ret_flags (may be NULL) gets AG_VAL_MAP
+ * when it holds a map and AG_VAL_REF when it holds an ext 1. No recursion.
+ */
+size_t ag_mp_object_len(const uint8_t *p, size_t len, uint32_t *ret_flags);
+/* Every header of the bytes [p, p + len) in order, payloads stepped over. */
+typedef struct ag_mp_walk {
+	const uint8_t *p, *end;
+} ag_mp_walk;
+void ag_mp_walk_init(ag_mp_walk *w, const void *p, size_t len);
+/* The next header and (may be NULL) where its payload starts; false at the
+ * end or at bytes that are not MessagePack. */
+bool ag_mp_walk_next(ag_mp_walk *w, ag_mp_head *ret,
+		     const uint8_t **ret_payload);
+
 /* ---- reader -------------------------------------------------------------- */
 
 /*
@@ -109,6 +169,12 @@ int ag_reader_feed(ag_reader *r, const void *data, size_t len);
  * call returns the same). AGORA_ENOMEM when decoding ran out of memory.
  */
 int ag_reader_next(ag_reader *r, msgpack_object *ret);
+/*
+ * The same, without decoding: 1 with the next complete, checked frame's
+ * bytes in *ret_p and *ret_len (valid until the next call on @r), 0 when
+ * more bytes are needed, or the sticky AGORA_EPROTOCOL.
+ */
+int ag_reader_next_frame(ag_reader *r, const uint8_t **ret_p, size_t *ret_len);
 /* Bytes held that were not yet returned as messages. */
 size_t ag_reader_pending(const ag_reader *r);
 

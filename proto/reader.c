@@ -111,137 +111,6 @@ static int fail(ag_reader *r, const char *fmt, ...)
 	return r->err;
 }
 
-static uint64_t be(const unsigned char *p, unsigned n)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-enum kind { K_SCALAR, K_PAYLOAD, K_ARRAY, K_MAP, K_BAD };
-
-/*
- * Classify the header at @p: its size in bytes (*hlen: how many bytes the
- * header needs, length fields and ext type included), and for payloads and
- * containers the declared count in *n. Needs only p[0] to know *hlen; the
- * caller reads the length fields once *hlen bytes are there.
- */
-static enum kind classify(const unsigned char *p, size_t have, unsigned *hlen,
-			  uint64_t *n)
-{
-	unsigned char b = p[0];
-	unsigned lenbytes = 0, extra = 0;
-	enum kind k;
-
-	if (b <= 0x7f || b >= 0xe0) {
-		*hlen = 1;
-		return K_SCALAR;
-	}
-	if (b >= 0x80 && b <= 0x8f) {
-		*hlen = 1;
-		*n = b & 0x0f;
-		return K_MAP;
-	}
-	if (b >= 0x90 && b <= 0x9f) {
-		*hlen = 1;
-		*n = b & 0x0f;
-		return K_ARRAY;
-	}
-	if (b >= 0xa0 && b <= 0xbf) {
-		*hlen = 1;
-		*n = b & 0x1f;
-		return K_PAYLOAD;
-	}
-	switch (b) {
-	case 0xc0:
-	case 0xc2:
-	case 0xc3:
-		*hlen = 1;
-		return K_SCALAR;
-	case 0xc1:
-		return K_BAD;
-	case 0xca:
-	case 0xce:
-	case 0xd2:
-		*hlen = 5;
-		return K_SCALAR;
-	case 0xcb:
-	case 0xcf:
-	case 0xd3:
-		*hlen = 9;
-		return K_SCALAR;
-	case 0xcc:
-	case 0xd0:
-		*hlen = 2;
-		return K_SCALAR;
-	case 0xcd:
-	case 0xd1:
-		*hlen = 3;
-		return K_SCALAR;
-	case 0xd4:
-	case 0xd5:
-	case 0xd6:
-	case 0xd7:
-	case 0xd8:
-		*hlen = 2; /* type byte */
-		*n = (uint64_t)1 << (b - 0xd4);
-		return K_PAYLOAD;
-	case 0xc4:
-	case 0xd9:
-		lenbytes = 1;
-		k = K_PAYLOAD;
-		break;
-	case 0xc5:
-	case 0xda:
-		lenbytes = 2;
-		k = K_PAYLOAD;
-		break;
-	case 0xc6:
-	case 0xdb:
-		lenbytes = 4;
-		k = K_PAYLOAD;
-		break;
-	case 0xc7:
-		lenbytes = 1;
-		extra = 1;
-		k = K_PAYLOAD;
-		break;
-	case 0xc8:
-		lenbytes = 2;
-		extra = 1;
-		k = K_PAYLOAD;
-		break;
-	case 0xc9:
-		lenbytes = 4;
-		extra = 1;
-		k = K_PAYLOAD;
-		break;
-	case 0xdc:
-		lenbytes = 2;
-		k = K_ARRAY;
-		break;
-	case 0xdd:
-		lenbytes = 4;
-		k = K_ARRAY;
-		break;
-	case 0xde:
-		lenbytes = 2;
-		k = K_MAP;
-		break;
-	case 0xdf:
-		lenbytes = 4;
-		k = K_MAP;
-		break;
-	default:
-		return K_BAD;
-	}
-	*hlen = 1 + lenbytes + extra;
-	if (have >= 1 + lenbytes)
-		*n = be(p + 1, lenbytes);
-	return k;
-}
-
 /* A value ended at r->pos: close every container it completes. Returns
  * true when the whole frame is complete. */
 static bool value_done(ag_reader *r)
@@ -254,13 +123,12 @@ static bool value_done(ag_reader *r)
 	return true;
 }
 
-static int decode(ag_reader *r, msgpack_object *ret)
+/* The frame [r->start, r->pos) is complete: hand out its bytes (valid
+ * until the next call on @r) and step past it. */
+static void frame_done(ag_reader *r, const uint8_t **ret_p, size_t *ret_len)
 {
-	size_t off = 0, flen = r->pos - r->start;
-	msgpack_unpack_return ur;
-
-	msgpack_zone_clear(&r->zone);
-	ur = msgpack_unpack(r->buf + r->start, flen, &off, &r->zone, ret);
+	*ret_p = (const uint8_t *)r->buf + r->start;
+	*ret_len = r->pos - r->start;
 	r->start = r->pos;
 	if (r->next_max) {
 		r->max = r->next_max;
@@ -268,6 +136,22 @@ static int decode(ag_reader *r, msgpack_object *ret)
 	}
 	if (r->start == r->len) /* nothing pending: start over cheaply */
 		r->start = r->pos = r->len = 0;
+}
+
+static int scan(ag_reader *r);
+
+int ag_reader_next(ag_reader *r, msgpack_object *ret)
+{
+	const uint8_t *p;
+	size_t off = 0, flen;
+	msgpack_unpack_return ur;
+	int rc = scan(r);
+
+	if (rc <= 0)
+		return rc;
+	frame_done(r, &p, &flen);
+	msgpack_zone_clear(&r->zone);
+	ur = msgpack_unpack((const char *)p, flen, &off, &r->zone, ret);
 	if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
 		return AGORA_ENOMEM;
 	if ((ur != MSGPACK_UNPACK_SUCCESS &&
@@ -278,7 +162,19 @@ static int decode(ag_reader *r, msgpack_object *ret)
 	return 1;
 }
 
-int ag_reader_next(ag_reader *r, msgpack_object *ret)
+int ag_reader_next_frame(ag_reader *r, const uint8_t **ret_p, size_t *ret_len)
+{
+	int rc = scan(r);
+
+	if (rc > 0)
+		frame_done(r, ret_p, ret_len);
+	return rc;
+}
+
+/* Scan headers up to the end of the next frame: 1 when [r->start,
+ * r->pos) is a complete frame, 0 when more bytes are needed, or the
+ * sticky error. */
+static int scan(ag_reader *r)
 {
 	const unsigned char *buf = (const unsigned char *)r->buf;
 
@@ -294,18 +190,17 @@ int ag_reader_next(ag_reader *r, msgpack_object *ret)
 			if (r->skip > 0)
 				return 0;
 			if (value_done(r))
-				return decode(r, ret);
+				return 1;
 			continue;
 		}
 		if (r->pos >= r->len)
 			return 0;
 
-		unsigned hlen = 0;
-		uint64_t n = 0;
 		size_t have = r->len - r->pos;
-		enum kind k = classify(buf + r->pos, have, &hlen, &n);
+		unsigned hlen = ag_mp_head_len(buf[r->pos]);
+		ag_mp_head h;
 
-		if (k == K_BAD)
+		if (hlen == 0)
 			return fail(r,
 				    "byte 0x%02x at offset %zu is not "
 				    "MessagePack",
@@ -315,17 +210,16 @@ int ag_reader_next(ag_reader *r, msgpack_object *ret)
 				    "message larger than the limit of %zu "
 				    "bytes",
 				    r->max);
-		if (have < hlen)
+		if (!ag_mp_read_head(buf + r->pos, have, &h))
 			return 0;
 		r->pos += hlen;
 		size_t budget = r->max - (r->pos - r->start);
+		uint64_t n = h.n;
 
-		switch (k) {
-		case K_SCALAR:
-			if (value_done(r))
-				return decode(r, ret);
-			break;
-		case K_PAYLOAD:
+		switch ((ag_mp_kind)h.kind) {
+		case AG_MP_STR:
+		case AG_MP_BIN:
+		case AG_MP_EXT:
 			if (n > budget)
 				return fail(r,
 					    "declared length %llu exceeds the "
@@ -334,11 +228,11 @@ int ag_reader_next(ag_reader *r, msgpack_object *ret)
 					    (unsigned long long)n, budget);
 			r->skip = n;
 			if (n == 0 && value_done(r))
-				return decode(r, ret);
+				return 1;
 			break;
-		case K_ARRAY:
-		case K_MAP: {
-			uint64_t need = k == K_MAP ? 2 * n : n;
+		case AG_MP_ARRAY:
+		case AG_MP_MAP: {
+			uint64_t need = ag_mp_items(&h);
 			if (need > budget)
 				return fail(r,
 					    "declared %llu elements exceed the "
@@ -350,13 +244,15 @@ int ag_reader_next(ag_reader *r, msgpack_object *ret)
 					    AG_MAX_DEPTH);
 			if (n == 0) {
 				if (value_done(r))
-					return decode(r, ret);
+					return 1;
 				break;
 			}
 			r->left[++r->depth] = need;
 			break;
 		}
-		case K_BAD:
+		default: /* a scalar */
+			if (value_done(r))
+				return 1;
 			break;
 		}
 	}

@@ -1,0 +1,271 @@
+/*
+ * mp.c - the one MessagePack header walker: what a header at a byte says
+ * (its kind, its length, the count or payload size it declares, and the
+ * value of a scalar), the length of a complete object, and a walk over
+ * every header of an object in order.
+ *
+ * MessagePack is a preorder of headers: a container's header is followed by
+ * its items, a str/bin/ext header by its payload. So every element of an
+ * object is visited by reading headers one after another and stepping over
+ * payloads, with a count of items still due instead of recursion: a value
+ * nested 32 deep costs no more stack than a flat one. The reader
+ * (reader.c), canonical values (value.c), references in stored values and
+ * the list's item store all walk bytes through these functions.
+ */
+#include <string.h>
+
+#include "ag_proto.h"
+
+static uint64_t be(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+unsigned ag_mp_head_len(uint8_t b)
+{
+	if (b <= 0x7f || b >= 0xe0 || (b >= 0x80 && b <= 0xbf))
+		return 1; /* fixint, fixmap, fixarray, fixstr */
+	switch (b) {
+	case 0xc0:
+	case 0xc2:
+	case 0xc3:
+		return 1;
+	case 0xcc:
+	case 0xd0:
+	case 0xc4:
+	case 0xd9:
+		return 2;
+	case 0xd4:
+	case 0xd5:
+	case 0xd6:
+	case 0xd7:
+	case 0xd8:
+		return 2; /* fixext: the type byte */
+	case 0xcd:
+	case 0xd1:
+	case 0xc5:
+	case 0xda:
+	case 0xdc:
+	case 0xde:
+		return 3;
+	case 0xc7:
+		return 3; /* ext 8: length and type */
+	case 0xc8:
+		return 4;
+	case 0xca:
+	case 0xce:
+	case 0xd2:
+	case 0xc6:
+	case 0xdb:
+	case 0xdd:
+	case 0xdf:
+		return 5;
+	case 0xc9:
+		return 6;
+	case 0xcb:
+	case 0xcf:
+	case 0xd3:
+		return 9;
+	default: /* 0xc1 is never used */
+		return 0;
+	}
+}
+
+bool ag_mp_read_head(const uint8_t *p, size_t have, ag_mp_head *ret)
+{
+	unsigned hlen;
+	uint8_t b;
+	ag_mp_head h;
+
+	if (have == 0)
+		return false;
+	b = p[0];
+	hlen = ag_mp_head_len(b);
+	if (hlen == 0 || have < hlen)
+		return false;
+	memset(&h, 0, sizeof(h));
+	h.hlen = (uint8_t)hlen;
+	if (b <= 0x7f) {
+		h.kind = AG_MP_UINT;
+		h.u = b;
+	} else if (b >= 0xe0) {
+		h.kind = AG_MP_INT;
+		h.i = (int8_t)b;
+	} else if (b <= 0x8f) {
+		h.kind = AG_MP_MAP;
+		h.n = b & 0x0f;
+	} else if (b <= 0x9f) {
+		h.kind = AG_MP_ARRAY;
+		h.n = b & 0x0f;
+	} else if (b <= 0xbf) {
+		h.kind = AG_MP_STR;
+		h.n = b & 0x1f;
+	} else {
+		switch (b) {
+		case 0xc0:
+			h.kind = AG_MP_NIL;
+			break;
+		case 0xc2:
+		case 0xc3:
+			h.kind = AG_MP_BOOL;
+			h.u = b == 0xc3;
+			break;
+		case 0xcc:
+		case 0xcd:
+		case 0xce:
+		case 0xcf:
+			h.kind = AG_MP_UINT;
+			h.u = be(p + 1, hlen - 1);
+			break;
+		case 0xd0:
+			h.kind = AG_MP_INT;
+			h.i = (int8_t)p[1];
+			break;
+		case 0xd1:
+			h.kind = AG_MP_INT;
+			h.i = (int16_t)be(p + 1, 2);
+			break;
+		case 0xd2:
+			h.kind = AG_MP_INT;
+			h.i = (int32_t)be(p + 1, 4);
+			break;
+		case 0xd3:
+			h.kind = AG_MP_INT;
+			h.i = (int64_t)be(p + 1, 8);
+			break;
+		case 0xca: {
+			uint32_t w = (uint32_t)be(p + 1, 4);
+			float f;
+			memcpy(&f, &w, sizeof(f));
+			h.kind = AG_MP_FLOAT32;
+			h.f = f;
+			break;
+		}
+		case 0xcb: {
+			uint64_t w = be(p + 1, 8);
+			memcpy(&h.f, &w, sizeof(h.f));
+			h.kind = AG_MP_FLOAT64;
+			break;
+		}
+		case 0xd9:
+		case 0xda:
+		case 0xdb:
+			h.kind = AG_MP_STR;
+			h.n = be(p + 1, hlen - 1);
+			break;
+		case 0xc4:
+		case 0xc5:
+		case 0xc6:
+			h.kind = AG_MP_BIN;
+			h.n = be(p + 1, hlen - 1);
+			break;
+		case 0xd4:
+		case 0xd5:
+		case 0xd6:
+		case 0xd7:
+		case 0xd8:
+			h.kind = AG_MP_EXT;
+			h.n = (uint64_t)1 << (b - 0xd4);
+			h.ext_type = (int8_t)p[1];
+			break;
+		case 0xc7:
+		case 0xc8:
+		case 0xc9:
+			h.kind = AG_MP_EXT;
+			h.n = be(p + 1, hlen - 2);
+			h.ext_type = (int8_t)p[hlen - 1];
+			break;
+		case 0xdc:
+		case 0xdd:
+			h.kind = AG_MP_ARRAY;
+			h.n = be(p + 1, hlen - 1);
+			break;
+		case 0xde:
+		case 0xdf:
+			h.kind = AG_MP_MAP;
+			h.n = be(p + 1, hlen - 1);
+			break;
+		default:
+			return false;
+		}
+	}
+	*ret = h;
+	return true;
+}
+
+uint64_t ag_mp_items(const ag_mp_head *h)
+{
+	if (h->kind == AG_MP_ARRAY)
+		return h->n;
+	if (h->kind == AG_MP_MAP)
+		return 2 * h->n;
+	return 0;
+}
+
+uint64_t ag_mp_payload(const ag_mp_head *h)
+{
+	return h->kind == AG_MP_STR || h->kind == AG_MP_BIN ||
+		       h->kind == AG_MP_EXT
+		   ? h->n
+		   : 0;
+}
+
+size_t ag_mp_object_len(const uint8_t *p, size_t len, uint32_t *ret_flags)
+{
+	size_t off = 0;
+	uint64_t left = 1; /* items still to pass, nested ones included */
+	uint32_t flags = 0;
+	ag_mp_head h;
+
+	while (left > 0) {
+		if (!ag_mp_read_head(p + off, len - off, &h))
+			return 0;
+		left--;
+		off += h.hlen;
+		uint64_t pay = ag_mp_payload(&h);
+		if (pay > len - off)
+			return 0;
+		off += (size_t)pay;
+		if (h.kind == AG_MP_MAP)
+			flags |= AG_VAL_MAP;
+		else if (h.kind == AG_MP_EXT && h.ext_type == 1)
+			flags |= AG_VAL_REF;
+		uint64_t items = ag_mp_items(&h);
+		/* Every item takes at least one byte: a count beyond the
+		 * bytes left cannot be complete (and cannot overflow). */
+		if (items > len - off)
+			return 0;
+		left += items;
+	}
+	if (ret_flags)
+		*ret_flags = flags;
+	return off;
+}
+
+void ag_mp_walk_init(ag_mp_walk *w, const void *p, size_t len)
+{
+	w->p = p;
+	w->end = w->p + len;
+}
+
+bool ag_mp_walk_next(ag_mp_walk *w, ag_mp_head *ret,
+		     const uint8_t **ret_payload)
+{
+	ag_mp_head h;
+
+	if (!ag_mp_read_head(w->p, (size_t)(w->end - w->p), &h))
+		return false;
+	const uint8_t *pay = w->p + h.hlen;
+	uint64_t n = ag_mp_payload(&h);
+	if (n > (uint64_t)(w->end - pay))
+		return false;
+	w->p = pay + n;
+	*ret = h;
+	if (ret_payload)
+		*ret_payload = pay;
+	return true;
+}
