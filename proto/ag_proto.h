@@ -30,6 +30,8 @@
 #define AG_NONCE_LEN 32
 #define AG_PROOF_LEN 32
 #define AG_NAME_MAX 255
+/* The data of a reference (ext type 1, protocol section 8), in bytes. */
+#define AG_REF_LEN 8
 
 /* MessagePack-RPC message kinds (first element of the message array). */
 enum { AG_MSG_REQUEST = 0, AG_MSG_RESPONSE = 1, AG_MSG_NOTIFY = 2 };

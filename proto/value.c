@@ -47,7 +47,7 @@ static int encode(msgpack_packer *pk, const msgpack_object *o, uint32_t *flags)
 					     o->via.bin.size);
 	case MSGPACK_OBJECT_EXT:
 		if (o->via.ext.type == 1) {
-			if (o->via.ext.size != 8)
+			if (o->via.ext.size != AG_REF_LEN)
 				return AGORA_EVALUE;
 			*flags |= AG_VAL_REF;
 		}
