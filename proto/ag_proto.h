@@ -63,6 +63,18 @@ int ag_buf_append(ag_buf *b, const void *data, size_t len);
 /* msgpack_packer write callback; @data is an ag_buf. */
 int ag_buf_write(void *data, const char *buf, size_t len);
 
+/* ---- UTF-8 (utf8.c) --------------------------------------------------- */
+
+/* True when the @n bytes at @s are strict UTF-8 (RFC 3629: no overlong
+ * form, no surrogate, nothing above U+10FFFF). */
+bool ag_utf8_valid(const void *s, size_t n);
+/*
+ * Make the NUL-terminated message @s of @n bytes valid UTF-8 in place: a
+ * character cut short at its end (by a bounded buffer) is dropped, any
+ * other invalid byte becomes '?'. Returns the new length.
+ */
+size_t ag_utf8_fix(char *s, size_t n);
+
 /* ---- the header walker (mp.c) ------------------------------------------- */
 
 /*
@@ -179,6 +191,48 @@ int ag_reader_next(ag_reader *r, msgpack_object *ret);
 int ag_reader_next_frame(ag_reader *r, const uint8_t **ret_p, size_t *ret_len);
 /* Bytes held that were not yet returned as messages. */
 size_t ag_reader_pending(const ag_reader *r);
+
+/* ---- requests (request.c) ------------------------------------------------ */
+
+/* No method takes more params than this; more are counted, not decoded. */
+#define AG_MAX_PARAMS 16
+/* A container param larger than this (in bytes) and of more than
+ * AG_SHALLOW_MAX items is left undecoded. */
+#define AG_LAZY_MIN ((size_t)16384)
+#define AG_SHALLOW_MAX 32
+/*
+ * The type of a param left undecoded (a container of more than AG_LAZY_MIN
+ * bytes): via.bin.ptr and via.bin.size are its bytes. It is no MessagePack
+ * type, so a method that expects anything but a value or items refuses it
+ * as it would any wrong kind.
+ */
+#define AG_OBJECT_RAW ((msgpack_object_type)0x7f)
+
+typedef struct ag_span {
+	const uint8_t *p;
+	size_t len;
+} ag_span;
+
+typedef struct ag_request {
+	bool have_msgid;
+	uint32_t msgid;
+	const char *method; /* not NUL-terminated: methodlen bytes */
+	uint32_t methodlen;
+	uint32_t argc; /* params sent; argv and raw hold the first
+			  min(argc, AG_MAX_PARAMS) */
+	msgpack_object argv[AG_MAX_PARAMS];
+	ag_span raw[AG_MAX_PARAMS]; /* each param's bytes */
+} ag_request;
+
+/*
+ * Split the request frame [@p, @p + @len) (complete and checked by the
+ * reader). Decoded params live in @z and point into the frame: both must
+ * outlive *ret. Returns 0, AGORA_ENOMEM, or AGORA_EPROTOCOL with a sentence
+ * in @err; ret->have_msgid and ret->msgid are then set when the frame has
+ * a msgid to answer to.
+ */
+int ag_request_parse(const uint8_t *p, size_t len, msgpack_zone *z,
+		     ag_request *ret, char *err, size_t errlen);
 
 /* ---- encoders ------------------------------------------------------------ */
 
@@ -329,6 +383,20 @@ int ag_val_from_obj(ag_val *ret, const msgpack_object *o);
  * AG_VAL_MAX_LEN; never allocates for AG_VAL_INLINE_MAX bytes or fewer.
  */
 int ag_val_from_bytes(ag_val *ret, const void *p, size_t len, uint32_t flags);
+/*
+ * The canonical form of the one MessagePack object in [@p, @p + @len),
+ * appended to @out, made from the bytes without decoding them into objects;
+ * *ret_flags gets AG_VAL_*. Returns 0, AGORA_ENOMEM, or AGORA_EVALUE for a
+ * map with two equal keys (section 6), a reference whose data is not
+ * AG_REF_LEN bytes, or bytes that are not one complete object; then *ret_why
+ * (may be NULL) says which, and @out is as it was.
+ */
+int ag_val_canon(ag_buf *out, const void *p, size_t len, uint32_t *ret_flags,
+		 const char **ret_why);
+/* An owned ag_val of the canonical form of the object at @p, as
+ * ag_val_canon() makes it; AGORA_ELIMIT beyond AG_VAL_MAX_LEN too. */
+int ag_val_from_raw(ag_val *ret, const void *p, size_t len,
+		    const char **ret_why);
 /* Owned copy of a value (a view's bytes are copied). 0 or AGORA_ENOMEM. */
 int ag_val_dup(ag_val *ret, const ag_val *v);
 /* Free what @v owns (nothing for a view) and leave it empty. NULL is ok. */

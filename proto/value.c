@@ -191,6 +191,324 @@ int ag_val_from_obj(ag_val *ret, const msgpack_object *o)
 	return rc;
 }
 
+/* ---- canonical values from bytes ------------------------------------------
+ *
+ * Values that come in with a request are made canonical straight from their
+ * bytes, without msgpack-c's object tree (24 bytes per element, so a request
+ * of small items would cost 24 times its size): one pass over the headers
+ * (mp.c) writes the canonical form, checks every reference's length, and
+ * refuses a map with two equal keys, whose equality would otherwise depend
+ * on the order of the comparison. The only memory beyond the output is the
+ * list of the keys of the maps open at a time (8 bytes a key) and, for a map
+ * of more than a few keys, a hash index over them while it is checked.
+ */
+
+#define CANON_DEPTH (AG_MAX_DEPTH + 2)
+
+typedef struct key_span {
+	uint32_t off, len; /* in the output buffer, relative to its start */
+} key_span;
+
+typedef struct canon_level {
+	uint64_t left;    /* items of this container still due */
+	size_t keys_at;   /* its first key in the key list */
+	size_t key_start; /* output offset where the current key began */
+	bool is_map;
+} canon_level;
+
+typedef struct canon {
+	ag_buf *out;
+	size_t base; /* out->len when this value began */
+	key_span *keys;
+	size_t nkeys, capkeys;
+	const char *why;
+} canon;
+
+static bool key_is_map(const canon *c, const key_span *k)
+{
+	uint32_t f = 0;
+	ag_mp_object_len((const uint8_t *)c->out->data + c->base + k->off,
+			 k->len, &f);
+	return (f & AG_VAL_MAP) != 0;
+}
+
+static bool keys_equal(const canon *c, const key_span *a, const key_span *b,
+		       msgpack_zone *z)
+{
+	const char *base = c->out->data + c->base;
+
+	if (a->len == b->len &&
+	    memcmp(base + a->off, base + b->off, a->len) == 0)
+		return true;
+	if (z == NULL) /* neither holds a map: equal only bytewise */
+		return false;
+	msgpack_object x, y;
+	size_t o1 = 0, o2 = 0;
+	msgpack_zone_clear(z);
+	if (msgpack_unpack(base + a->off, a->len, &o1, z, &x) !=
+		MSGPACK_UNPACK_SUCCESS ||
+	    msgpack_unpack(base + b->off, b->len, &o2, z, &y) !=
+		MSGPACK_UNPACK_SUCCESS)
+		return false;
+	return ag_obj_equal(&x, &y);
+}
+
+/* At most this many keys of one map may hold maps: they are compared
+ * structurally, pair by pair. */
+#define MAP_KEYS_HOLDING_MAPS_MAX 64
+
+static uint64_t span_hash(const canon *c, const key_span *k)
+{
+	ag_val v = ag_val_view(c->out->data + c->base + k->off, k->len, 0);
+	return ag_val_hash(&v, 0x9e3779b97f4a7c15ULL);
+}
+
+/* Check the keys [at, c->nkeys) of one map for duplicates. */
+static int check_keys(canon *c, size_t at)
+{
+	size_t n = c->nkeys - at, nmap = 0;
+	key_span *k = c->keys + at;
+	int rc = 0;
+
+	if (n < 2)
+		return 0;
+	/* Keys holding maps may be equal with their entries in another
+	 * order: compared structurally among themselves. */
+	for (size_t i = 0; i < n; i++)
+		if (key_is_map(c, &k[i]))
+			nmap++;
+	if (nmap > 1) {
+		if (nmap > MAP_KEYS_HOLDING_MAPS_MAX) {
+			c->why = "a map with more than 64 keys that hold maps";
+			return AGORA_EVALUE;
+		}
+		msgpack_zone z;
+		if (!msgpack_zone_init(&z, 1024))
+			return AGORA_ENOMEM;
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			if (!key_is_map(c, &k[i]))
+				continue;
+			for (size_t j = i + 1; j < n && rc == 0; j++)
+				if (key_is_map(c, &k[j]) &&
+				    keys_equal(c, &k[i], &k[j], &z))
+					rc = AGORA_EVALUE;
+		}
+		msgpack_zone_destroy(&z);
+		if (rc < 0) {
+			c->why = "a map with a duplicate key";
+			return rc;
+		}
+	}
+	if (n <= 8) {
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = i + 1; j < n; j++)
+				if (keys_equal(c, &k[i], &k[j], NULL)) {
+					c->why = "a map with a duplicate key";
+					return AGORA_EVALUE;
+				}
+		return 0;
+	}
+	size_t nslots = 16;
+	while (nslots < 2 * n)
+		nslots *= 2;
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	if (slots == NULL)
+		return AGORA_ENOMEM;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		size_t h = (size_t)span_hash(c, &k[i]) & (nslots - 1);
+		while (slots[h] != 0) {
+			if (keys_equal(c, &k[slots[h] - 1], &k[i], NULL)) {
+				c->why = "a map with a duplicate key";
+				rc = AGORA_EVALUE;
+				break;
+			}
+			h = (h + 1) & (nslots - 1);
+		}
+		slots[h] = (uint32_t)(i + 1);
+	}
+	free(slots);
+	return rc;
+}
+
+static int push_key(canon *c, size_t start)
+{
+	if (c->nkeys == c->capkeys) {
+		size_t ncap = c->capkeys ? 2 * c->capkeys : 16;
+		key_span *k = realloc(c->keys, ncap * sizeof(*k));
+		if (k == NULL)
+			return AGORA_ENOMEM;
+		c->keys = k;
+		c->capkeys = ncap;
+	}
+	size_t len = c->out->len - c->base - start;
+	if (start > UINT32_MAX || len > UINT32_MAX)
+		return AGORA_ELIMIT;
+	c->keys[c->nkeys++] = (key_span){ (uint32_t)start, (uint32_t)len };
+	return 0;
+}
+
+/* Write the canonical form of one header (and its payload). */
+static int canon_head(msgpack_packer *pk, const ag_mp_head *h,
+		      const uint8_t *pay, canon *c, uint32_t *flags)
+{
+	switch ((ag_mp_kind)h->kind) {
+	case AG_MP_NIL:
+		return msgpack_pack_nil(pk);
+	case AG_MP_BOOL:
+		return h->u ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	case AG_MP_UINT:
+		return msgpack_pack_uint64(pk, h->u);
+	case AG_MP_INT:
+		return msgpack_pack_int64(pk, h->i);
+	case AG_MP_FLOAT32:
+	case AG_MP_FLOAT64:
+		return msgpack_pack_double(pk, h->f);
+	case AG_MP_STR:
+		if (msgpack_pack_str(pk, (size_t)h->n) < 0)
+			return -1;
+		return msgpack_pack_str_body(pk, pay, (size_t)h->n);
+	case AG_MP_BIN:
+		if (msgpack_pack_bin(pk, (size_t)h->n) < 0)
+			return -1;
+		return msgpack_pack_bin_body(pk, pay, (size_t)h->n);
+	case AG_MP_EXT:
+		if (h->ext_type == 1) {
+			if (h->n != AG_REF_LEN) {
+				c->why = "a reference (ext 1) whose data has "
+					 "the wrong length";
+				return AGORA_EVALUE;
+			}
+			*flags |= AG_VAL_REF;
+		}
+		if (msgpack_pack_ext(pk, (size_t)h->n, h->ext_type) < 0)
+			return -1;
+		return msgpack_pack_ext_body(pk, pay, (size_t)h->n);
+	case AG_MP_ARRAY:
+		return msgpack_pack_array(pk, (size_t)h->n);
+	case AG_MP_MAP:
+		*flags |= AG_VAL_MAP;
+		return msgpack_pack_map(pk, (size_t)h->n);
+	}
+	return AGORA_EVALUE;
+}
+
+static int canon_run(canon *c, const uint8_t *p, size_t len,
+		     uint32_t *ret_flags)
+{
+	canon_level st[CANON_DEPTH];
+	int d = 0;
+	uint32_t flags = 0;
+	msgpack_packer pk;
+	ag_mp_walk w;
+	ag_mp_head h;
+	const uint8_t *pay;
+	int rc;
+
+	msgpack_packer_init(&pk, c->out, ag_buf_write);
+	ag_mp_walk_init(&w, p, len);
+	st[0] = (canon_level){ .left = 1 };
+	while (d >= 0) {
+		canon_level *top = &st[d];
+		if (!ag_mp_walk_next(&w, &h, &pay)) {
+			c->why = "an incomplete or malformed value";
+			return AGORA_EVALUE;
+		}
+		if (top->is_map && top->left % 2 == 0)
+			top->key_start = c->out->len - c->base;
+		rc = canon_head(&pk, &h, pay, c, &flags);
+		if (rc == -1 || c->out->oom)
+			return AGORA_ENOMEM;
+		if (rc < 0)
+			return rc;
+		uint64_t items = ag_mp_items(&h);
+		if (items > 0) {
+			if (d + 1 >= CANON_DEPTH) {
+				c->why = "a value nested too deep";
+				return AGORA_EVALUE;
+			}
+			st[++d] =
+			    (canon_level){ .left = items,
+					   .keys_at = c->nkeys,
+					   .is_map = h.kind == AG_MP_MAP };
+			continue;
+		}
+		/* One item is complete: close what it completes. */
+		while (d >= 0) {
+			top = &st[d];
+			if (top->is_map && top->left % 2 == 0 &&
+			    (rc = push_key(c, top->key_start)) < 0)
+				return rc;
+			if (--top->left > 0)
+				break;
+			if (top->is_map) {
+				if ((rc = check_keys(c, top->keys_at)) < 0)
+					return rc;
+				c->nkeys = top->keys_at;
+			}
+			d--;
+		}
+	}
+	if (w.p != w.end) {
+		c->why = "bytes after the value";
+		return AGORA_EVALUE;
+	}
+	*ret_flags = flags;
+	return 0;
+}
+
+int ag_val_canon(ag_buf *out, const void *p, size_t len, uint32_t *ret_flags,
+		 const char **ret_why)
+{
+	canon c = { .out = out, .base = out->len };
+	uint32_t flags = 0;
+	int rc = canon_run(&c, p, len, &flags);
+
+	free(c.keys);
+	if (rc < 0) {
+		out->len = c.base;
+		out->oom = false;
+		if (ret_why)
+			*ret_why = c.why ? c.why : "out of memory";
+		return rc;
+	}
+	*ret_flags = flags;
+	return 0;
+}
+
+int ag_val_from_raw(ag_val *ret, const void *p, size_t len,
+		    const char **ret_why)
+{
+	ag_buf b;
+	uint32_t flags;
+	int rc;
+
+	ag_buf_init(&b);
+	rc = ag_val_canon(&b, p, len, &flags, ret_why);
+	if (rc == 0 && b.len > AG_VAL_MAX_LEN) {
+		if (ret_why)
+			*ret_why = "a value too large";
+		rc = AGORA_ELIMIT;
+	}
+	if (rc == 0 && b.len <= AG_VAL_INLINE_MAX) {
+		rc = ag_val_from_bytes(ret, b.data, b.len, flags);
+	} else if (rc == 0) {
+		/* Give back the slack of the doubling buffer: values are
+		 * kept long. */
+		uint8_t *q = realloc(b.data, b.len);
+		ag_val v;
+
+		if (q == NULL)
+			q = (uint8_t *)b.data;
+		memset(&v, 0, sizeof(v));
+		memcpy(v.b, &q, sizeof(q));
+		v.meta = meta_of(b.len, flags, 0);
+		*ret = v;
+		return 0;
+	}
+	ag_buf_deinit(&b);
+	return rc;
+}
+
 int ag_val_dup(ag_val *ret, const ag_val *v)
 {
 	return ag_val_from_bytes(ret, ag_val_bytes(v), ag_val_len(v),
@@ -514,6 +832,12 @@ const char *ag_obj_type_name(const msgpack_object *o)
 	case MSGPACK_OBJECT_EXT:
 		return "ext";
 	}
+	if (o->type == AG_OBJECT_RAW && o->via.bin.size > 0)
+		return ((uint8_t)o->via.bin.ptr[0] & 0xf0) == 0x80 ||
+			       (uint8_t)o->via.bin.ptr[0] == 0xde ||
+			       (uint8_t)o->via.bin.ptr[0] == 0xdf
+			   ? "map"
+			   : "array";
 	return "unknown";
 }
 
@@ -539,6 +863,10 @@ void ag_obj_describe(const msgpack_object *o, char *buf, size_t len)
 		break;
 	case MSGPACK_OBJECT_STR: {
 		int n = o->via.str.size > 40 ? 40 : (int)o->via.str.size;
+		/* Cut at a character boundary, not inside one. */
+		while (n > 0 && (uint32_t)n < o->via.str.size &&
+		       ((uint8_t)o->via.str.ptr[n] & 0xc0) == 0x80)
+			n--;
 		snprintf(buf, len, "str \"%.*s\"%s", n, o->via.str.ptr,
 			 o->via.str.size > 40 ? "..." : "");
 		break;
@@ -557,6 +885,18 @@ void ag_obj_describe(const msgpack_object *o, char *buf, size_t len)
 			 o->via.ext.size);
 		break;
 	default:
+		if (o->type == AG_OBJECT_RAW) {
+			ag_mp_head h;
+			if (ag_mp_read_head((const uint8_t *)o->via.bin.ptr,
+					    o->via.bin.size, &h) &&
+			    (h.kind == AG_MP_ARRAY || h.kind == AG_MP_MAP)) {
+				snprintf(buf, len, "%s of %llu",
+					 h.kind == AG_MP_ARRAY ? "array"
+							       : "map",
+					 (unsigned long long)h.n);
+				break;
+			}
+		}
 		snprintf(buf, len, "unknown value");
 	}
 }

@@ -4,6 +4,7 @@
  * returns the negative code, so a method reads as a list of checks.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -135,41 +136,12 @@ int ag_arg_block(ag_req *r, uint32_t i, bool *ret_block, double *ret_timeout)
 	return 0;
 }
 
-int ag_arg_array(ag_req *r, uint32_t i, const msgpack_object_array **ret)
-{
-	const msgpack_object *o = arg(r, i);
-
-	if (o == NULL)
-		return ag_reply_error(&r->to, AGORA_EARGS,
-				      "%.*s: param %u (an array) is missing",
-				      (int)r->methodlen, r->method, i);
-	if (o->type != MSGPACK_OBJECT_ARRAY)
-		return wrong(r, i, "an array");
-	*ret = &o->via.array;
-	return 0;
-}
-
-int ag_arg_map(ag_req *r, uint32_t i, const msgpack_object_map **ret)
-{
-	const msgpack_object *o = arg(r, i);
-
-	if (o == NULL)
-		return ag_reply_error(&r->to, AGORA_EARGS,
-				      "%.*s: param %u (a map) is missing",
-				      (int)r->methodlen, r->method, i);
-	if (o->type != MSGPACK_OBJECT_MAP)
-		return wrong(r, i, "a map");
-	*ret = &o->via.map;
-	return 0;
-}
-
-static int val_error(ag_req *r, uint32_t i, int rc)
+static int val_error(ag_req *r, uint32_t i, int rc, const char *why)
 {
 	if (rc == AGORA_EVALUE)
-		return ag_reply_error(&r->to, AGORA_EVALUE,
-				      "%.*s: param %u holds an ext 1 reference "
-				      "whose data is not 8 bytes",
-				      (int)r->methodlen, r->method, i);
+		return ag_reply_error(
+		    &r->to, AGORA_EVALUE, "%.*s: param %u holds %s",
+		    (int)r->methodlen, r->method, i, why ? why : "a bad value");
 	if (rc == AGORA_ELIMIT)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "%.*s: param %u is larger than %u bytes "
@@ -181,26 +153,35 @@ static int val_error(ag_req *r, uint32_t i, int rc)
 			      (int)r->methodlen, r->method, i);
 }
 
-int ag_arg_val(ag_req *r, uint32_t i, ag_val *ret)
+int ag_memory_check(ag_req *r, size_t adding)
 {
-	const msgpack_object *o = arg(r, i);
-	int rc;
+	ag_server *s = r->srv;
 
-	if (o == NULL)
-		return ag_reply_error(&r->to, AGORA_EARGS,
-				      "%.*s: param %u (a value) is missing",
-				      (int)r->methodlen, r->method, i);
-	rc = ag_val_from_obj(ret, o);
+	if (s->max_memory == 0 ||
+	    (adding <= s->max_memory && s->memory <= s->max_memory - adding))
+		return 0;
+	return ag_reply_error(&r->to, AGORA_ELIMIT,
+			      "%.*s: storing %zu more bytes would pass the "
+			      "server's memory limit of %zu bytes (%zu in use)",
+			      (int)r->methodlen, r->method, adding,
+			      s->max_memory, s->memory);
+}
+
+int ag_span_val(ag_req *r, const ag_span *sp, const char *what, ag_val *ret)
+{
+	const char *why = NULL;
+	int rc = ag_val_from_raw(ret, sp->p, sp->len, &why);
+
+	if (rc == AGORA_EVALUE)
+		return ag_reply_error(&r->to, AGORA_EVALUE, "%.*s: %s holds %s",
+				      (int)r->methodlen, r->method, what, why);
 	if (rc < 0)
-		return val_error(r, i, rc);
-	if (r->srv->max_memory &&
-	    r->srv->memory + ag_val_len(ret) > r->srv->max_memory) {
-		ag_val_deinit(ret);
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
-				      "%.*s: storing %u more bytes would pass "
-				      "the server's memory limit of %zu bytes",
-				      (int)r->methodlen, r->method,
-				      ag_val_len(ret), r->srv->max_memory);
+				      "%.*s: %s is too large to store",
+				      (int)r->methodlen, r->method, what);
+	if ((rc = ag_memory_check(r, ag_val_heap(ret))) < 0) {
+		ag_val_deinit(ret);
+		return rc;
 	}
 	/* A stored value holds what its references name. */
 	rc = ag_val_hold(r, ret);
@@ -209,24 +190,38 @@ int ag_arg_val(ag_req *r, uint32_t i, ag_val *ret)
 	return rc;
 }
 
-int ag_arg_key(ag_req *r, uint32_t i, ag_val *ret)
+int ag_arg_val(ag_req *r, uint32_t i, ag_val *ret)
 {
-	const msgpack_object *o = arg(r, i);
+	char what[24];
+
+	if (i >= r->argc)
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "%.*s: param %u (a value) is missing",
+				      (int)r->methodlen, r->method, i);
+	snprintf(what, sizeof(what), "param %u", i);
+	return ag_span_val(r, &r->raw[i], what, ret);
+}
+
+int ag_span_key(ag_req *r, const ag_span *sp, const char *what, ag_val *ret)
+{
 	ag_buf *b = ag_server_scratch(r->srv);
 	size_t at = b->len;
+	const char *why = NULL;
 	uint32_t flags;
 	int rc;
 
-	if (o == NULL)
-		return ag_reply_error(&r->to, AGORA_EARGS,
-				      "%.*s: param %u (a key) is missing",
-				      (int)r->methodlen, r->method, i);
-	rc = ag_val_encode(b, o, &flags);
+	rc = ag_val_canon(b, sp->p, sp->len, &flags, &why);
+	if (rc == AGORA_EVALUE)
+		return ag_reply_error(&r->to, AGORA_EVALUE, "%.*s: %s holds %s",
+				      (int)r->methodlen, r->method, what, why);
 	if (rc < 0)
-		return val_error(r, i, rc);
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "%.*s: out of memory reading %s",
+				      (int)r->methodlen, r->method, what);
 	if (flags & AG_VAL_MAP) {
 		char desc[96];
-		ag_obj_describe(o, desc, sizeof(desc));
+		b->len = at;
+		ag_raw_describe(sp, desc, sizeof(desc));
 		return ag_reply_error(&r->to, AGORA_ETYPE,
 				      "%.*s: unhashable key %s (it holds a "
 				      "map)",
@@ -236,7 +231,11 @@ int ag_arg_key(ag_req *r, uint32_t i, ag_val *ret)
 
 	if (len > AG_VAL_MAX_LEN) {
 		b->len = at;
-		return val_error(r, i, AGORA_ELIMIT);
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "%.*s: %s is larger than %u bytes once "
+				      "encoded",
+				      (int)r->methodlen, r->method, what,
+				      (unsigned)AG_VAL_MAX_LEN);
 	}
 	/* A short key fits inline in *ret itself (no allocation). A longer
 	 * one: the scratch buffer may move on the next key of this request;
@@ -244,17 +243,196 @@ int ag_arg_key(ag_req *r, uint32_t i, ag_val *ret)
 	if (len <= AG_VAL_INLINE_MAX) {
 		rc = ag_val_from_bytes(ret, b->data + at, len, flags);
 		b->len = at;
-		return rc < 0 ? val_error(r, i, rc) : 0;
+		return rc < 0 ? val_error(r, 0, rc, NULL) : 0;
 	}
 	void *p = msgpack_zone_malloc(ag_server_zone(r->srv), len);
 	if (p == NULL) {
 		b->len = at;
-		return val_error(r, i, AGORA_ENOMEM);
+		return val_error(r, 0, AGORA_ENOMEM, NULL);
 	}
 	memcpy(p, b->data + at, len);
 	b->len = at;
 	*ret = ag_val_view(p, (uint32_t)len, flags);
 	return 0;
+}
+
+int ag_arg_key(ag_req *r, uint32_t i, ag_val *ret)
+{
+	char what[24];
+
+	if (i >= r->argc)
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "%.*s: param %u (a key) is missing",
+				      (int)r->methodlen, r->method, i);
+	snprintf(what, sizeof(what), "param %u", i);
+	return ag_span_key(r, &r->raw[i], what, ret);
+}
+
+void ag_pack_arg(msgpack_packer *pk, const ag_req *r, uint32_t i)
+{
+	/* A param's bytes are one MessagePack object: echoed as sent. */
+	pk->callback(pk->data, (const char *)r->raw[i].p, r->raw[i].len);
+}
+
+void ag_raw_describe(const ag_span *sp, char *buf, size_t len)
+{
+	ag_mp_head h;
+
+	if (!ag_mp_read_head(sp->p, sp->len, &h)) {
+		snprintf(buf, len, "malformed value");
+		return;
+	}
+	if (h.kind == AG_MP_ARRAY || h.kind == AG_MP_MAP) {
+		snprintf(buf, len, "%s of %llu",
+			 h.kind == AG_MP_ARRAY ? "array" : "map",
+			 (unsigned long long)h.n);
+		return;
+	}
+	msgpack_zone z;
+	msgpack_object o;
+	size_t off = 0;
+	/* A scalar or a str/bin/ext decodes into the zone's first chunk. */
+	if (msgpack_zone_init(&z, 256)) {
+		if (msgpack_unpack((const char *)sp->p, sp->len, &off, &z,
+				   &o) == MSGPACK_UNPACK_SUCCESS)
+			ag_obj_describe(&o, buf, len);
+		else
+			snprintf(buf, len, "malformed value");
+		msgpack_zone_destroy(&z);
+	} else {
+		snprintf(buf, len, "a value");
+	}
+}
+
+static int want_container(ag_req *r, uint32_t i, ag_mp_kind kind, ag_items *ret)
+{
+	const char *want = kind == AG_MP_ARRAY ? "an array" : "a map";
+	ag_mp_head h;
+
+	if (i >= r->argc)
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "%.*s: param %u (%s) is missing",
+				      (int)r->methodlen, r->method, i, want);
+	if (!ag_mp_read_head(r->raw[i].p, r->raw[i].len, &h) || h.kind != kind)
+		return wrong(r, i, want);
+	ag_items_init(ret, &r->raw[i]);
+	return 0;
+}
+
+void ag_items_init(ag_items *it, const ag_span *sp)
+{
+	ag_mp_head h;
+
+	ag_mp_read_head(sp->p, sp->len, &h);
+	it->count = h.n;
+	it->p = sp->p + h.hlen;
+	it->end = sp->p + sp->len;
+	it->left = ag_mp_items(&h);
+}
+
+bool ag_items_next(ag_items *it, ag_item *ret)
+{
+	size_t n;
+
+	if (it->left == 0)
+		return false;
+	n = ag_mp_object_len(it->p, (size_t)(it->end - it->p), NULL);
+	if (n == 0 || !ag_mp_read_head(it->p, n, &ret->head))
+		return false; /* the reader checked the frame: not reached */
+	ret->raw.p = it->p;
+	ret->raw.len = n;
+	it->p += n;
+	it->left--;
+	return true;
+}
+
+void ag_item_obj(const ag_item *it, msgpack_object *ret)
+{
+	const ag_mp_head *h = &it->head;
+	const char *pay = (const char *)it->raw.p + h->hlen;
+	msgpack_object o;
+
+	memset(&o, 0, sizeof(o));
+	switch ((ag_mp_kind)h->kind) {
+	case AG_MP_NIL:
+		o.type = MSGPACK_OBJECT_NIL;
+		break;
+	case AG_MP_BOOL:
+		o.type = MSGPACK_OBJECT_BOOLEAN;
+		o.via.boolean = h->u != 0;
+		break;
+	case AG_MP_UINT:
+		o.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+		o.via.u64 = h->u;
+		break;
+	case AG_MP_INT:
+		/* msgpack-c's rule: a signed form holding a value >= 0 is a
+		 * positive integer. */
+		o.type = h->i < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER
+				  : MSGPACK_OBJECT_POSITIVE_INTEGER;
+		o.via.i64 = h->i;
+		break;
+	case AG_MP_FLOAT32:
+		o.type = MSGPACK_OBJECT_FLOAT32;
+		o.via.f64 = h->f;
+		break;
+	case AG_MP_FLOAT64:
+		o.type = MSGPACK_OBJECT_FLOAT64;
+		o.via.f64 = h->f;
+		break;
+	case AG_MP_STR:
+		o.type = MSGPACK_OBJECT_STR;
+		o.via.str.ptr = pay;
+		o.via.str.size = (uint32_t)h->n;
+		break;
+	case AG_MP_BIN:
+		o.type = MSGPACK_OBJECT_BIN;
+		o.via.bin.ptr = pay;
+		o.via.bin.size = (uint32_t)h->n;
+		break;
+	case AG_MP_EXT:
+		o.type = MSGPACK_OBJECT_EXT;
+		o.via.ext.type = h->ext_type;
+		o.via.ext.ptr = pay;
+		o.via.ext.size = (uint32_t)h->n;
+		break;
+	default: /* a container: its bytes */
+		o.type = AG_OBJECT_RAW;
+		o.via.bin.ptr = (const char *)it->raw.p;
+		o.via.bin.size = (uint32_t)it->raw.len;
+		break;
+	}
+	*ret = o;
+}
+
+int ag_arg_items(ag_req *r, uint32_t i, ag_items *ret)
+{
+	return want_container(r, i, AG_MP_ARRAY, ret);
+}
+
+int ag_arg_pairs(ag_req *r, uint32_t i, ag_items *ret)
+{
+	return want_container(r, i, AG_MP_MAP, ret);
+}
+
+bool ag_opt_raw(const ag_req *r, uint32_t i, const char *name, ag_span *ret)
+{
+	size_t n = strlen(name);
+	ag_items it;
+	ag_item k, v;
+	ag_mp_head h;
+
+	if (i >= r->argc || !ag_mp_read_head(r->raw[i].p, r->raw[i].len, &h) ||
+	    h.kind != AG_MP_MAP)
+		return false;
+	ag_items_init(&it, &r->raw[i]);
+	while (ag_items_next(&it, &k) && ag_items_next(&it, &v))
+		if (k.head.kind == AG_MP_STR && k.head.n == n &&
+		    memcmp(k.raw.p + k.head.hlen, name, n) == 0) {
+			*ret = v.raw;
+			return true;
+		}
+	return false;
 }
 
 const msgpack_object *ag_opt(const msgpack_object *opts, const char *name)

@@ -219,8 +219,14 @@ static void reply_verror(ag_conn *c, uint32_t msgid, int rc, const char *fmt,
 			 va_list ap)
 {
 	char msg[512];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Messages quote what clients sent (a name, a key): they go out as
+	 * valid UTF-8 whatever those bytes were, and never cut inside a
+	 * character. */
+	if (n < 0)
+		n = 0;
+	ag_utf8_fix(msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 	ag_pack_error_response(&c->pk, msgid, rc, msg);
 	schedule_flush(c);
 }
@@ -384,14 +390,14 @@ static bool is_bin(const msgpack_object *o, uint32_t len)
 	return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == len;
 }
 
-static void on_hello(ag_conn *c, uint32_t msgid, const msgpack_object *params)
+static void on_hello(ag_conn *c, const ag_request *rq)
 {
 	ag_server *s = c->srv;
-	const msgpack_object *a = params->via.array.ptr;
+	const msgpack_object *a = rq->argv;
+	uint32_t msgid = rq->msgid;
 	uint8_t proof[AG_PROOF_LEN];
 
-	if (params->via.array.size < 1 ||
-	    a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+	if (rq->argc < 1 || a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
 		fail_conn(c, true, msgid, AGORA_EARGS,
 			  "hello: params must be [version, nonce]");
 		return;
@@ -404,7 +410,7 @@ static void on_hello(ag_conn *c, uint32_t msgid, const msgpack_object *params)
 			  AG_PROTOCOL_VERSION);
 		return;
 	}
-	if (params->via.array.size != 2 || !is_bin(&a[1], AG_NONCE_LEN)) {
+	if (rq->argc != 2 || !is_bin(&a[1], AG_NONCE_LEN)) {
 		fail_conn(c, true, msgid, AGORA_EARGS,
 			  "hello: params must be [1, nonce] with a nonce of "
 			  "%d bytes (bin)",
@@ -434,13 +440,14 @@ static void on_hello(ag_conn *c, uint32_t msgid, const msgpack_object *params)
 	c->state = ST_AUTH;
 }
 
-static void on_auth(ag_conn *c, uint32_t msgid, const msgpack_object *params)
+static void on_auth(ag_conn *c, const ag_request *rq)
 {
 	ag_server *s = c->srv;
-	const msgpack_object *a = params->via.array.ptr;
+	const msgpack_object *a = rq->argv;
+	uint32_t msgid = rq->msgid;
 	uint8_t want[AG_PROOF_LEN];
 
-	if (params->via.array.size != 1 || a[0].type != MSGPACK_OBJECT_BIN ||
+	if (rq->argc != 1 || a[0].type != MSGPACK_OBJECT_BIN ||
 	    ag_client_proof(s->key, s->keylen, c->snonce, c->cnonce, want) <
 		0 ||
 	    !ag_proof_equal(a[0].via.bin.ptr, a[0].via.bin.size, want)) {
@@ -462,10 +469,10 @@ static void on_auth(ag_conn *c, uint32_t msgid, const msgpack_object *params)
 	ag_reply_bool(&(ag_target){ c, msgid }, true);
 }
 
-static bool method_is(const msgpack_object *m, const char *name)
+static bool method_is(const ag_request *rq, const char *name)
 {
 	size_t n = strlen(name);
-	return m->via.str.size == n && memcmp(m->via.str.ptr, name, n) == 0;
+	return rq->methodlen == n && memcmp(rq->method, name, n) == 0;
 }
 
 /* ---- reading ---------------------------------------------------------------
@@ -475,56 +482,22 @@ static bool method_is(const msgpack_object *m, const char *name)
  * that the error can be answered. */
 static bool peek_msgid(const ag_conn *c, uint32_t *ret)
 {
-	const unsigned char *p = (const unsigned char *)c->rd.buf + c->rd.start;
+	const uint8_t *p = (const uint8_t *)c->rd.buf + c->rd.start;
 	size_t n = c->rd.len - c->rd.start;
+	ag_mp_head h;
 
-	if (n < 3 || p[0] != 0x94 || p[1] != 0x00)
+	if (n < 2 || p[0] != 0x94 || p[1] != 0x00 ||
+	    !ag_mp_read_head(p + 2, n - 2, &h) || h.kind != AG_MP_UINT ||
+	    h.u > UINT32_MAX)
 		return false;
-	if (p[2] <= 0x7f) {
-		*ret = p[2];
-		return true;
-	}
-	unsigned w = p[2] == 0xcc ? 1 : p[2] == 0xcd ? 2 : p[2] == 0xce ? 4 : 0;
-	if (w == 0 || n < 3 + w)
-		return false;
-	uint32_t v = 0;
-	for (unsigned i = 0; i < w; i++)
-		v = v << 8 | p[3 + i];
-	*ret = v;
+	*ret = (uint32_t)h.u;
 	return true;
 }
 
-static void on_message(ag_conn *c, const msgpack_object *m)
+static void on_request(ag_conn *c, const ag_request *rq)
 {
-	const msgpack_object *a = m->via.array.ptr;
+	uint32_t msgid = rq->msgid;
 
-	if (m->type != MSGPACK_OBJECT_ARRAY || m->via.array.size < 1) {
-		fail_conn(c, false, 0, AGORA_EPROTOCOL, "not a request");
-		return;
-	}
-	bool have_id = m->via.array.size >= 2 &&
-		       a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-		       a[1].via.u64 <= UINT32_MAX;
-	uint32_t msgid = have_id ? (uint32_t)a[1].via.u64 : 0;
-
-	if (m->via.array.size != 4 ||
-	    a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-	    a[0].via.u64 != AG_MSG_REQUEST) {
-		fail_conn(c, have_id, msgid, AGORA_EPROTOCOL,
-			  "a request is [0, msgid, method, params]");
-		return;
-	}
-	if (!have_id) {
-		fail_conn(c, false, 0, AGORA_EPROTOCOL, "bad msgid");
-		return;
-	}
-	if (a[2].type != MSGPACK_OBJECT_STR ||
-	    a[3].type != MSGPACK_OBJECT_ARRAY) {
-		fail_conn(c, true, msgid, AGORA_EPROTOCOL,
-			  "a request is [0, msgid, method: str, params: "
-			  "array]");
-		return;
-	}
 	if (c->over_limit) {
 		fail_conn(c, true, msgid, AGORA_ELIMIT,
 			  "the server serves at most %u connections",
@@ -533,23 +506,23 @@ static void on_message(ag_conn *c, const msgpack_object *m)
 	}
 	switch (c->state) {
 	case ST_HELLO:
-		if (method_is(&a[2], "hello"))
-			on_hello(c, msgid, &a[3]);
+		if (method_is(rq, "hello"))
+			on_hello(c, rq);
 		else
 			fail_conn(c, true, msgid, AGORA_EAUTH,
 				  "%.*s: not authenticated (say hello first)",
-				  (int)a[2].via.str.size, a[2].via.str.ptr);
+				  (int)rq->methodlen, rq->method);
 		return;
 	case ST_AUTH:
-		if (method_is(&a[2], "auth"))
-			on_auth(c, msgid, &a[3]);
+		if (method_is(rq, "auth"))
+			on_auth(c, rq);
 		else
 			fail_conn(c, true, msgid, AGORA_EAUTH,
 				  "%.*s: not authenticated (auth expected)",
-				  (int)a[2].via.str.size, a[2].via.str.ptr);
+				  (int)rq->methodlen, rq->method);
 		return;
 	case ST_READY:
-		ag_dispatch(c, msgid, &a[2], &a[3]);
+		ag_dispatch(c, rq);
 		return;
 	}
 }
@@ -591,9 +564,11 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
  * then. */
 static bool process_input(ag_conn *c)
 {
-	msgpack_object m;
+	const uint8_t *frame;
+	size_t flen;
 	int rc;
-	while (!c->closing && (rc = ag_reader_next(&c->rd, &m)) != 0) {
+	while (!c->closing &&
+	       (rc = ag_reader_next_frame(&c->rd, &frame, &flen)) != 0) {
 		/* A client that sends more while more than max_output of its
 		 * answers lie unread is cut off: it cannot make the server
 		 * hold an unbounded backlog. One large answer to a client that
@@ -612,13 +587,27 @@ static bool process_input(ag_conn *c)
 			uint32_t msgid = 0;
 			bool have = peek_msgid(c, &msgid);
 			fail_conn(c, have, msgid, AGORA_EPROTOCOL, "%s",
-				  rc == AGORA_ENOMEM ? "out of memory decoding"
-						     : c->rd.errmsg);
+				  c->rd.errmsg);
 			ag_server_logf(c->srv, "connection %llu: %s",
 				       (unsigned long long)c->id, c->rd.errmsg);
 			break;
 		}
-		on_message(c, &m);
+		ag_request rq;
+		char err[96];
+		msgpack_zone *z = ag_server_request_zone(c->srv);
+		msgpack_zone_clear(z);
+		rc = ag_request_parse(frame, flen, z, &rq, err, sizeof(err));
+		if (rc == AGORA_ENOMEM)
+			snprintf(err, sizeof(err), "out of memory decoding");
+		if (rc < 0) {
+			fail_conn(c, rq.have_msgid, rq.msgid, AGORA_EPROTOCOL,
+				  "%s", err);
+			break;
+		}
+		on_request(c, &rq);
+		/* A large request's decoded params go with it. */
+		if (flen > AG_LAZY_MIN)
+			ag_server_request_zone_reset(c->srv);
 	}
 	if (c->closing) {
 		/* Send the last error if the socket takes it now, then go;

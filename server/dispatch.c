@@ -30,7 +30,7 @@ static int srv_ping(ag_req *r)
 	msgpack_packer *pk = ag_reply_begin(&r->to);
 
 	if (r->argc > 0)
-		msgpack_pack_object(pk, r->argv[0]);
+		ag_pack_arg(pk, r, 0);
 	else
 		msgpack_pack_nil(pk);
 	return 0;
@@ -115,17 +115,17 @@ static const ag_method *resolve(ag_server *s, const char *name, size_t len,
 	return m;
 }
 
-void ag_dispatch(ag_conn *c, uint32_t msgid, const msgpack_object *method,
-		 const msgpack_object *params)
+void ag_dispatch(ag_conn *c, const ag_request *rq)
 {
 	ag_server *s = ag_conn_server(c);
 	ag_req r = {
-		.to = { c, msgid },
+		.to = { c, rq->msgid },
 		.srv = s,
-		.method = method->via.str.ptr,
-		.methodlen = method->via.str.size,
-		.argv = params->via.array.ptr,
-		.argc = params->via.array.size,
+		.method = rq->method,
+		.methodlen = rq->methodlen,
+		.argv = rq->argv,
+		.raw = rq->raw,
+		.argc = rq->argc,
 	};
 	const ag_family *fam;
 	const ag_method *m;

@@ -130,7 +130,13 @@ typedef struct ag_req {
 	ag_server *srv;
 	const char *method; /* "list.append" (not NUL-terminated: methodlen) */
 	uint32_t methodlen;
-	const msgpack_object *argv; /* params; for TYPE.METHOD argv[0] is h */
+	/* params; for TYPE.METHOD argv[0] is h. A container param of more
+	 * than AG_LAZY_MIN bytes is left undecoded (AG_OBJECT_RAW): read
+	 * values and items through the helpers of args.c, which work from
+	 * raw[i], the bytes of every param. argc may exceed what argv holds
+	 * (AG_MAX_PARAMS): the dispatcher refuses that before a method runs. */
+	const msgpack_object *argv;
+	const ag_span *raw;
 	uint32_t argc;
 	ag_object *obj; /* TYPE.METHOD: the object behind argv[0] */
 } ag_req;
@@ -196,6 +202,10 @@ void ag_object_mem(ag_object *o, ssize_t delta);
 /* Per-server scratch: a zone for decoding stored values and a buffer for
  * canonical keys; both are reset by the dispatcher before each request. */
 msgpack_zone *ag_server_zone(ag_server *s);
+/* The zone a request's params are decoded into (conn.c clears it before
+ * each request); _reset gives back what a large request made it take. */
+msgpack_zone *ag_server_request_zone(ag_server *s);
+void ag_server_request_zone_reset(ag_server *s);
 ag_buf *ag_server_scratch(ag_server *s);
 uint64_t ag_server_seed(const ag_server *s);
 
@@ -238,17 +248,56 @@ int ag_arg_timeout(ag_req *r, uint32_t i, double *ret);
  * argv[@i + 1] as ag_arg_timeout() reads it (-1 when not blocking): as in
  * Python, a non-blocking call ignores its timeout. */
 int ag_arg_block(ag_req *r, uint32_t i, bool *ret_block, double *ret_timeout);
-/* An array param (items of extend, set_slice ...). */
-int ag_arg_array(ag_req *r, uint32_t i, const msgpack_object_array **ret);
-int ag_arg_map(ag_req *r, uint32_t i, const msgpack_object_map **ret);
+/*
+ * The items of an array param, or the keys and values (alternating) of a
+ * map param, straight from its bytes: each item's header (a scalar's value
+ * included) and its bytes, with no object tree built. ag_arg_items()
+ * answers ARGS (and returns it) when param @i is missing or not an array;
+ * ag_arg_pairs() the same for a map. count is the array's items or the
+ * map's pairs. An iterator can be copied to walk the items again.
+ */
+typedef struct ag_item {
+	ag_mp_head head;
+	ag_span raw;
+} ag_item;
+typedef struct ag_items {
+	uint64_t count;
+	uint64_t left;
+	const uint8_t *p, *end;
+} ag_items;
+int ag_arg_items(ag_req *r, uint32_t i, ag_items *ret);
+int ag_arg_pairs(ag_req *r, uint32_t i, ag_items *ret);
+void ag_items_init(ag_items *it, const ag_span *sp);
+bool ag_items_next(ag_items *it, ag_item *ret);
+/* An item as a decoded object: scalars with their value, str/bin/ext
+ * pointing into the request, a container as AG_OBJECT_RAW. */
+void ag_item_obj(const ag_item *it, msgpack_object *ret);
+/* The bytes of option @name in the options map at param @i, if given. */
+bool ag_opt_raw(const ag_req *r, uint32_t i, const char *name, ag_span *ret);
+/* Param @i echoed as sent, into a reply under construction. */
+void ag_pack_arg(msgpack_packer *pk, const ag_req *r, uint32_t i);
+/* A short description of the value at @sp for error messages. */
+void ag_raw_describe(const ag_span *sp, char *buf, size_t len);
 /* The param present (argc > i) and not nil. */
 bool ag_arg_given(const ag_req *r, uint32_t i);
-/* Canonical owned copy of argv[i]; answers VALUE/LIMIT on failure. */
+/*
+ * Canonical owned copy of param @i, made from its bytes (ag_val_from_raw),
+ * checked against --max-memory and holding what its references name;
+ * answers VALUE (a duplicate map key, a malformed reference), NO_OBJECT or
+ * LIMIT on failure. ag_span_val() does the same for any bytes of the
+ * request (an item of an array param), naming them @what in errors.
+ */
 int ag_arg_val(ag_req *r, uint32_t i, ag_val *ret);
+int ag_span_val(ag_req *r, const ag_span *sp, const char *what, ag_val *ret);
 /* Canonical copy of argv[i] into the server scratch buffer (borrowed,
  * valid until the next request), hash-ready: for lookups by key.
- * Answers TYPE when the key holds a map (unhashable). */
+ * Answers TYPE when the key holds a map (unhashable). ag_span_key() for
+ * any bytes of the request. */
 int ag_arg_key(ag_req *r, uint32_t i, ag_val *ret);
+int ag_span_key(ag_req *r, const ag_span *sp, const char *what, ag_val *ret);
+/* --max-memory: storing @adding more bytes is allowed, or LIMIT is
+ * answered and returned. */
+int ag_memory_check(ag_req *r, size_t adding);
 /* The max_items limit: a container of r->obj holding @have items may take
  * @adding more, or LIMIT is answered and returned. */
 int ag_items_check(ag_req *r, size_t have, size_t adding);
@@ -364,6 +413,7 @@ struct agora_server {
 	ag_table ids;   /* 8-byte big-endian id -> ag_object* (ptr) */
 	bool freeing;   /* agora_server_free(): objects go without unrefs */
 	msgpack_zone zone;
+	msgpack_zone req_zone;
 	ag_buf scratch;
 	ag_method_slot methods[AG_METHOD_CACHE];
 	struct event *sigint, *sigterm, *stop_ev;
@@ -402,8 +452,7 @@ int ag_server_new_detached(const void *key, size_t keylen, ag_server **ret);
 void ag_server_run_pending(ag_server *s);
 
 /* Dispatch one authenticated request. */
-void ag_dispatch(ag_conn *c, uint32_t msgid, const msgpack_object *method,
-		 const msgpack_object *params);
+void ag_dispatch(ag_conn *c, const ag_request *rq);
 
 /* Handles (conn.c): a new handle of @c for @o (takes a reference). */
 int ag_conn_handle_new(ag_conn *c, ag_object *o, uint32_t *ret);

@@ -287,19 +287,34 @@ static void pack_range(msgpack_packer *pk, const struct array *a, size_t lo,
  * Check every item of @items for @t; the first bad one is answered (TYPE or
  * VALUE, naming it and its position, prefixed by @what) and returned.
  */
-static int check_items(ag_req *r, const struct tc *t,
-		       const msgpack_object_array *items, const char *what)
+static int check_items(ag_req *r, const struct tc *t, ag_items items,
+		       const char *what)
 {
 	char msg[160];
+	msgpack_object o;
+	ag_item it;
 	int rc;
 
-	for (uint32_t k = 0; k < items->size; k++) {
-		rc = element_check(t, &items->ptr[k], msg, sizeof(msg));
+	for (uint64_t k = 0; ag_items_next(&items, &it); k++) {
+		ag_item_obj(&it, &o);
+		rc = element_check(t, &o, msg, sizeof(msg));
 		if (rc < 0)
-			return ag_reply_error(&r->to, rc, "%s: item %u: %s",
-					      what, k, msg);
+			return ag_reply_error(&r->to, rc, "%s: item %llu: %s",
+					      what, (unsigned long long)k, msg);
 	}
 	return 0;
+}
+
+/* Store the items (checked by check_items) from element @at on. */
+static void store_items(struct array *a, size_t at, ag_items items)
+{
+	msgpack_object o;
+	ag_item it;
+
+	for (size_t k = at; ag_items_next(&items, &it); k++) {
+		ag_item_obj(&it, &o);
+		element_store(a, k, &o);
+	}
 }
 
 /* ---- indices ------------------------------------------------------------- */
@@ -413,7 +428,7 @@ static int m_slice(ag_req *r)
 static int m_set_slice(ag_req *r)
 {
 	struct array *a = r->obj->data;
-	const msgpack_object_array *items;
+	ag_items items;
 	int64_t start, n = (int64_t)a->len;
 	bool start_nil;
 	char what[64];
@@ -422,7 +437,7 @@ static int m_set_slice(ag_req *r)
 	rc = ag_arg_opt_index(r, 1, &start, &start_nil);
 	if (rc < 0)
 		return rc;
-	rc = ag_arg_array(r, 2, &items);
+	rc = ag_arg_items(r, 2, &items);
 	if (rc < 0)
 		return rc;
 	if (start < 0 && start >= -n)
@@ -432,19 +447,18 @@ static int m_set_slice(ag_req *r)
 				      "%.*s: start %lld out of range (len %zu)",
 				      (int)r->methodlen, r->method,
 				      (long long)start, a->len);
-	if (items->size > a->len - (size_t)start)
+	if (items.count > a->len - (size_t)start)
 		return ag_reply_error(
 		    &r->to, AGORA_EINDEX,
-		    "%.*s: %u items from %lld run past the end (len %zu); an "
+		    "%.*s: %llu items from %lld run past the end (len %zu); an "
 		    "array's length never changes",
-		    (int)r->methodlen, r->method, items->size, (long long)start,
-		    a->len);
+		    (int)r->methodlen, r->method,
+		    (unsigned long long)items.count, (long long)start, a->len);
 	snprintf(what, sizeof(what), "%.*s", (int)r->methodlen, r->method);
 	rc = check_items(r, a->tc, items, what);
 	if (rc < 0)
 		return rc;
-	for (uint32_t k = 0; k < items->size; k++)
-		element_store(a, (size_t)start + k, &items->ptr[k]);
+	store_items(a, (size_t)start, items);
 	ag_reply_nil(&r->to);
 	return 0;
 }
@@ -529,7 +543,9 @@ static int opt_length(ag_req *r, const msgpack_object *o, uint64_t *ret)
 static int array_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 {
 	const msgpack_object *olen, *oitems;
-	const msgpack_object_array *items = NULL;
+	ag_items items = { 0 };
+	ag_span sitems;
+	bool have_items = false;
 	const struct tc *t = NULL;
 	struct array *a;
 	uint64_t len = 0;
@@ -551,18 +567,22 @@ static int array_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 	if (rc < 0)
 		return rc;
 	if (oitems != NULL) {
-		if (oitems->type != MSGPACK_OBJECT_ARRAY) {
+		ag_mp_head h;
+		if (!ag_opt_raw(r, 2, "items", &sitems) ||
+		    !ag_mp_read_head(sitems.p, sitems.len, &h) ||
+		    h.kind != AG_MP_ARRAY) {
 			char desc[64];
 			ag_obj_describe(oitems, desc, sizeof(desc));
 			return ag_reply_error(
 			    &r->to, AGORA_EARGS,
 			    "open: items must be an array, not %s", desc);
 		}
-		items = &oitems->via.array;
+		ag_items_init(&items, &sitems);
+		have_items = true;
 		rc = check_items(r, t, items, "open");
 		if (rc < 0)
 			return rc;
-		len = items->size;
+		len = items.count;
 	}
 	if ((rc = ag_items_check(r, 0, len)) < 0)
 		return rc;
@@ -598,9 +618,8 @@ static int array_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 					      (unsigned long long)len);
 		}
 	}
-	if (items != NULL)
-		for (uint32_t k = 0; k < items->size; k++)
-			element_store(a, k, &items->ptr[k]);
+	if (have_items)
+		store_items(a, 0, items);
 	o->data = a;
 	ag_object_mem(o, (ssize_t)(sizeof(*a) + a->len * t->size));
 	return 0;

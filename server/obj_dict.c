@@ -57,8 +57,14 @@ static int oom(ag_req *r)
  * references name. Answers and returns the error. */
 static int own_key(ag_req *r, const ag_val *key, ag_val *ret)
 {
+	size_t len = ag_val_len(key);
 	int rc;
 
+	/* The new entry and the key's bytes count against --max-memory. */
+	if ((rc = ag_memory_check(r, sizeof(ag_entry) +
+					 (len > AG_VAL_INLINE_MAX ? len : 0))) <
+	    0)
+		return rc;
 	if (ag_val_dup(ret, key) < 0)
 		return oom(r);
 	if ((rc = ag_val_hold(r, ret)) < 0)
@@ -193,7 +199,7 @@ static void drop_all(dict *d)
 static void reply_default(ag_req *r, uint32_t i)
 {
 	if (r->argc > i)
-		msgpack_pack_object(ag_reply_begin(&r->to), r->argv[i]);
+		ag_pack_arg(ag_reply_begin(&r->to), r, i);
 	else
 		ag_reply_nil(&r->to);
 }
@@ -415,22 +421,31 @@ static int dict_setdefault(ag_req *r)
 static int dict_update(ag_req *r)
 {
 	dict *d = r->obj->data;
-	const msgpack_object_map *m;
+	ag_items m;
+	ag_item k, v;
 	ag_val *keys = NULL, *vals = NULL;
 	uint64_t *hashes = NULL;
 	bool *owned = NULL;
 	uint32_t i, n, nadded = 0;
 	bool over = false; /* max_items reached while adding new keys */
-	char desc[96];
+	char what[40];
 	int rc;
 
-	if ((rc = ag_arg_map(r, 1, &m)) < 0)
+	if ((rc = ag_arg_pairs(r, 1, &m)) < 0)
 		return rc;
-	n = m->size;
-	if (n == 0) {
+	if (m.count == 0) {
 		ag_reply_nil(&r->to);
 		return 0;
 	}
+	/* Each pair costs an entry at least, and this call 41 bytes of
+	 * bookkeeping while it runs: refused before any of it past
+	 * --max-memory. */
+	if (m.count > UINT32_MAX)
+		return ag_items_check(r, d->t.count, UINT32_MAX);
+	n = (uint32_t)m.count;
+	if ((rc = ag_memory_check(r, (size_t)n * sizeof(ag_entry) +
+					 r->raw[1].len)) < 0)
+		return rc;
 	keys = calloc(n, sizeof(*keys));
 	vals = calloc(n, sizeof(*vals));
 	hashes = calloc(n, sizeof(*hashes));
@@ -439,16 +454,16 @@ static int dict_update(ag_req *r)
 		rc = oom(r);
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		const msgpack_object_kv *kv = &m->ptr[i];
-
-		if ((rc = ag_val_from_obj(&keys[i], &kv->key)) < 0)
-			break;
-		if (ag_val_flags(&keys[i]) & AG_VAL_MAP) {
-			ag_val_deinit(&keys[i]);
-			rc = ag_reply_error(
-			    &r->to, AGORA_ETYPE, "unhashable key %s",
-			    describe(&kv->key, desc, sizeof(desc)));
+	for (i = 0; i < n && ag_items_next(&m, &k) && ag_items_next(&m, &v);
+	     i++) {
+		snprintf(what, sizeof(what), "the key of entry %" PRIu32, i);
+		if ((rc = ag_span_key(r, &k.raw, what, &keys[i])) < 0)
+			goto out;
+		/* Own the key before the next key may reuse the scratch. */
+		ag_val view = keys[i];
+		if ((rc = ag_val_dup(&keys[i], &view)) < 0) {
+			memset(&keys[i], 0, sizeof(keys[i]));
+			rc = oom(r);
 			goto out;
 		}
 		if ((rc = ag_val_hold(r, &keys[i])) < 0) {
@@ -456,24 +471,10 @@ static int dict_update(ag_req *r)
 			goto out;
 		}
 		owned[i] = true;
-		if ((rc = ag_val_from_obj(&vals[i], &kv->val)) < 0)
-			break;
-		if ((rc = ag_val_hold(r, &vals[i])) < 0) {
-			ag_val_deinit(&vals[i]);
+		snprintf(what, sizeof(what), "the value of entry %" PRIu32, i);
+		if ((rc = ag_span_val(r, &v.raw, what, &vals[i])) < 0)
 			goto out;
-		}
 		hashes[i] = ag_table_hash(&d->t, &keys[i]);
-	}
-	if (i < n) {
-		if (rc == AGORA_EVALUE)
-			rc = ag_reply_error(&r->to, AGORA_EVALUE,
-					    "entry %" PRIu32
-					    " holds a reference (ext 1) whose "
-					    "data is not 8 bytes",
-					    i);
-		else
-			rc = oom(r);
-		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		ag_val none = { 0 };
@@ -575,7 +576,7 @@ static int dict_incr(ag_req *r)
 	if (ag_arg_given(r, 2)) {
 		if (!is_number(&r->argv[2]))
 			return ag_reply_error(
-			    &r->to, AGORA_EARGS,
+			    &r->to, AGORA_ETYPE,
 			    "dict.incr: delta must be a number, not %s",
 			    describe(&r->argv[2], da, sizeof(da)));
 		delta = r->argv[2];

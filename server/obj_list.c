@@ -466,15 +466,14 @@ static unsigned int_width(int64_t x)
 }
 
 /* Whether @o is an int that int mode holds (it fits int64), in *ret. */
-static bool obj_int(const msgpack_object *o, int64_t *ret)
+static bool head_int(const ag_mp_head *h, int64_t *ret)
 {
-	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-		*ret = o->via.i64;
+	if (h->kind == AG_MP_INT) {
+		*ret = h->i;
 		return true;
 	}
-	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-	    o->via.u64 <= INT64_MAX) {
-		*ret = (int64_t)o->via.u64;
+	if (h->kind == AG_MP_UINT && h->u <= INT64_MAX) {
+		*ret = (int64_t)h->u;
 		return true;
 	}
 	return false;
@@ -510,13 +509,14 @@ static bool val_int(const ag_val *v, int64_t *ret)
 
 /* The width the items of @arr need in int mode, or 0 when one cannot be
  * held there. */
-static unsigned arr_width(const msgpack_object_array *arr)
+static unsigned arr_width(ag_items arr)
 {
 	unsigned w = 1;
 	int64_t x;
+	ag_item it;
 
-	for (uint32_t i = 0; i < arr->size; i++) {
-		if (!obj_int(&arr->ptr[i], &x))
+	while (ag_items_next(&arr, &it)) {
+		if (!head_int(&it.head, &x))
 			return 0;
 		if (int_width(x) > w)
 			w = int_width(x);
@@ -811,18 +811,20 @@ typedef struct encoded {
  * nothing held and the scratch buffer as it was. On success the caller
  * copies the bytes out, then calls encoded_done().
  */
-static int encode_items(ag_req *r, const msgpack_object_array *arr,
-			encoded *ret)
+static int encode_items(ag_req *r, ag_items arr, encoded *ret)
 {
 	ag_buf *b = ag_server_scratch(r->srv);
 	size_t at = b->len, start = at, nrefs = 0;
-	uint32_t i, flags;
+	uint64_t i, count = arr.count;
+	uint32_t flags;
+	const char *why = NULL;
+	ag_item item;
 	int rc = 0;
 
-	for (i = 0; i < arr->size; i++) {
+	for (i = 0; i < count && ag_items_next(&arr, &item); i++) {
 		start = b->len;
 		flags = 0;
-		rc = ag_val_encode(b, &arr->ptr[i], &flags);
+		rc = ag_val_canon(b, item.raw.p, item.raw.len, &flags, &why);
 		if (rc == 0 && b->len - start > UINT32_MAX)
 			rc = AGORA_ENOMEM;
 		if (rc < 0)
@@ -840,17 +842,20 @@ static int encode_items(ag_req *r, const msgpack_object_array *arr,
 			nrefs++;
 		}
 	}
-	if (i < arr->size) {
+	if (i < count) {
 		release_bytes(r->srv, (uint8_t *)b->data, at, start);
 		b->len = at;
 		if (rc == AGORA_EVALUE)
-			return ag_reply_error(
-			    &r->to, AGORA_EVALUE,
-			    "item %" PRIu32
-			    " holds a reference (ext 1) whose data is not 8 "
-			    "bytes",
-			    i);
+			return ag_reply_error(&r->to, AGORA_EVALUE,
+					      "%.*s: item %" PRIu64 " holds %s",
+					      (int)r->methodlen, r->method, i,
+					      why);
 		return oom(r);
+	}
+	if ((rc = ag_memory_check(r, b->len - at)) < 0) {
+		release_bytes(r->srv, (uint8_t *)b->data, at, b->len);
+		b->len = at;
+		return rc;
 	}
 	ret->at = at;
 	ret->len = b->len - at;
@@ -1005,15 +1010,20 @@ static int put_val(ag_req *r, list *l, size_t lo, size_t hi, ag_val *v)
 
 /* In int mode, items [lo, hi) replaced by the ints of @arr, which need
  * @w bytes (arr_width()); answers nil, or LIMIT when out of memory. */
-static int put_ints(ag_req *r, list *l, size_t lo, size_t hi,
-		    const msgpack_object_array *arr, unsigned w)
+static int put_ints(ag_req *r, list *l, size_t lo, size_t hi, ag_items arr,
+		    unsigned w)
 {
 	int64_t x = 0;
+	ag_item it;
+	int rc;
 
-	if (int_splice(l, lo, hi, arr->size, w) < 0)
+	if (arr.count > hi - lo &&
+	    (rc = ag_memory_check(r, (arr.count - (hi - lo)) * w)) < 0)
+		return rc;
+	if (int_splice(l, lo, hi, arr.count, w) < 0)
 		return oom(r);
-	for (uint32_t i = 0; i < arr->size; i++) {
-		obj_int(&arr->ptr[i], &x);
+	for (size_t i = 0; ag_items_next(&arr, &it); i++) {
+		head_int(&it.head, &x);
 		int_store(l->buf, l->width, lo + i, x);
 	}
 	trim(l);
@@ -1043,25 +1053,25 @@ static int list_append(ag_req *r)
 static int list_extend(ag_req *r)
 {
 	list *l = r->obj->data;
-	const msgpack_object_array *arr;
+	ag_items arr;
 	unsigned w;
 	encoded e;
 	int rc;
 
-	if ((rc = ag_arg_array(r, 1, &arr)) < 0 ||
-	    (rc = ag_items_check(r, l->len, arr->size)) < 0)
+	if ((rc = ag_arg_items(r, 1, &arr)) < 0 ||
+	    (rc = ag_items_check(r, l->len, arr.count)) < 0)
 		return rc;
 	if (l->width != 0 && (w = arr_width(arr)) != 0)
 		return put_ints(r, l, l->len, l->len, arr, w);
 	if ((rc = encode_items(r, arr, &e)) < 0)
 		return rc;
 	if (to_packed(r->obj, l) < 0 ||
-	    reserve(l, e.len, l->len + arr->size) < 0) {
+	    reserve(l, e.len, l->len + arr.count) < 0) {
 		encoded_done(r, &e, true);
 		return oom(r);
 	}
 	splice(l, l->len, l->len, l->used, l->used, encoded_bytes(r, &e), e.len,
-	       arr->size);
+	       arr.count);
 	l->nrefs += e.nrefs;
 	encoded_done(r, &e, false);
 	sync_mem(r->obj, l);
@@ -1247,16 +1257,16 @@ static int list_slice(ag_req *r)
 static int list_set_slice(ag_req *r)
 {
 	list *l = r->obj->data;
-	const msgpack_object_array *arr;
+	ag_items arr;
 	size_t lo, hi, a, b;
 	unsigned w;
 	encoded e;
 	int rc;
 
 	if ((rc = slice_bounds(r, l->len, &lo, &hi)) < 0 ||
-	    (rc = ag_arg_array(r, 3, &arr)) < 0 ||
-	    (arr->size > hi - lo &&
-	     (rc = ag_items_check(r, l->len, arr->size - (hi - lo))) < 0))
+	    (rc = ag_arg_items(r, 3, &arr)) < 0 ||
+	    (arr.count > hi - lo &&
+	     (rc = ag_items_check(r, l->len, arr.count - (hi - lo))) < 0))
 		return rc;
 	if (l->width != 0 && (w = arr_width(arr)) != 0)
 		return put_ints(r, l, lo, hi, arr, w);
@@ -1269,12 +1279,12 @@ static int list_set_slice(ag_req *r)
 	a = offset_of(l, lo);
 	b = offset_of(l, hi);
 	if (reserve(l, e.len > b - a ? e.len - (b - a) : 0,
-		    l->len - (hi - lo) + arr->size) < 0) {
+		    l->len - (hi - lo) + arr.count) < 0) {
 		encoded_done(r, &e, true);
 		return oom(r);
 	}
 	release_range(l, a, b);
-	splice(l, lo, hi, a, b, encoded_bytes(r, &e), e.len, arr->size);
+	splice(l, lo, hi, a, b, encoded_bytes(r, &e), e.len, arr.count);
 	l->nrefs += e.nrefs;
 	encoded_done(r, &e, false);
 	trim(l);

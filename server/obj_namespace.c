@@ -60,6 +60,13 @@ static int lookup(ag_req *r, struct ns *n, ag_val *ret_key, uint64_t *ret_hash,
 				      "str, got %s",
 				      (int)r->methodlen, r->method, desc);
 	}
+	/* An attribute is a name: strict UTF-8 without NUL, as open's. */
+	if (!ag_utf8_valid(r->argv[1].via.str.ptr, r->argv[1].via.str.size) ||
+	    memchr(r->argv[1].via.str.ptr, '\0', r->argv[1].via.str.size))
+		return ag_reply_error(&r->to, AGORA_EVALUE,
+				      "%.*s: the attribute name is not valid "
+				      "UTF-8 or contains a NUL byte",
+				      (int)r->methodlen, r->method);
 	rc = ag_arg_key(r, 1, &key);
 	if (rc < 0)
 		return rc;
@@ -123,6 +130,10 @@ static int m_set(ag_req *r)
 		e->val = val;
 	} else {
 		if ((rc = ag_items_check(r, n->t.count, 1)) < 0)
+			return rc;
+		/* The new name counts against --max-memory. */
+		if ((rc = ag_memory_check(r, sizeof(ag_entry) +
+						 ag_val_len(&key))) < 0)
 			return rc;
 		/* Own the name before ag_arg_val() may reuse the scratch. */
 		if (ag_val_dup(&owned, &key) < 0)

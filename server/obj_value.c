@@ -188,40 +188,26 @@ static const char *const value_options[] = { "initial", NULL };
  * LIMIT (out of memory). */
 static int value_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 {
-	const msgpack_object *init;
-	msgpack_object zero;
+	ag_span init;
 	struct value *s;
 	int rc;
 
 	rc = ag_opts_check(r, opts, value_options);
 	if (rc < 0)
 		return rc;
-	init = opts ? ag_opt(opts, "initial") : NULL;
-	if (init == NULL) {
-		memset(&zero, 0, sizeof(zero));
-		zero.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-		zero.via.u64 = 0;
-		init = &zero;
-	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "open: out of memory creating a value");
-	rc = ag_val_from_obj(&s->v, init);
-	if (rc == 0 && (rc = ag_val_hold(r, &s->v)) < 0) {
-		ag_val_deinit(&s->v);
-		free(s);
-		return rc; /* answered NO_OBJECT */
-	}
-	if (rc < 0) {
-		free(s);
-		if (rc == AGORA_EVALUE)
-			return ag_reply_error(
-			    &r->to, AGORA_EVALUE,
-			    "open: initial holds a reference whose data is "
-			    "not 8 bytes");
-		return ag_reply_error(&r->to, AGORA_ELIMIT,
-				      "open: out of memory storing initial");
+	if (opts && ag_opt_raw(r, 2, "initial", &init)) {
+		rc = ag_span_val(r, &init, "initial", &s->v);
+		if (rc < 0) {
+			free(s);
+			return rc; /* answered */
+		}
+	} else {
+		static const uint8_t zero = 0x00; /* int 0 */
+		ag_val_from_bytes(&s->v, &zero, 1, 0);
 	}
 	o->data = s;
 	ag_object_mem(o, (ssize_t)(sizeof(*s) + ag_val_heap(&s->v)));

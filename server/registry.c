@@ -95,6 +95,23 @@ msgpack_zone *ag_server_zone(ag_server *s)
 	return &s->zone;
 }
 
+msgpack_zone *ag_server_request_zone(ag_server *s)
+{
+	return &s->req_zone;
+}
+
+void ag_server_request_zone_reset(ag_server *s)
+{
+	msgpack_zone fresh;
+
+	/* A cleared zone keeps its first chunk, which a large request may
+	 * have made large: start over with a small one when that works. */
+	if (msgpack_zone_init(&fresh, 8192)) {
+		msgpack_zone_destroy(&s->req_zone);
+		s->req_zone = fresh;
+	}
+}
+
 ag_buf *ag_server_scratch(ag_server *s)
 {
 	return &s->scratch;
@@ -140,27 +157,6 @@ void ag_registry_deinit(ag_server *s)
 	s->memory = 0;
 }
 
-static bool utf8_valid(const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = p[i];
-		size_t len = c < 0x80         ? 1
-			     : (c >> 5) == 6  ? 2
-			     : (c >> 4) == 14 ? 3
-			     : (c >> 3) == 30 ? 4
-					      : 0;
-		if (len == 0 || i + len > n)
-			return false;
-		for (size_t j = 1; j < len; j++)
-			if ((p[i + j] & 0xc0) != 0x80)
-				return false;
-		i += len;
-	}
-	return true;
-}
-
 static bool has_len(ag_object *o, size_t *ret)
 {
 	return o->fam->len != NULL && o->fam->len(o, ret);
@@ -185,6 +181,11 @@ int ag_registry_open(ag_req *r)
 	}
 	if (opts && opts->type == MSGPACK_OBJECT_NIL)
 		opts = NULL;
+	if (opts && opts->type == AG_OBJECT_RAW)
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: options must be a map of at most "
+				      "%d entries",
+				      AG_SHALLOW_MAX);
 	if (opts && opts->type != MSGPACK_OBJECT_MAP) {
 		ag_obj_describe(opts, desc, sizeof(desc));
 		return ag_reply_error(&r->to, AGORA_EARGS,
@@ -208,10 +209,14 @@ int ag_registry_open(ag_req *r)
 					      "open: a name is 1 to %d bytes, "
 					      "got %u",
 					      AG_NAME_MAX, n);
-		if (!utf8_valid((const unsigned char *)name->via.str.ptr, n))
+		if (!ag_utf8_valid(name->via.str.ptr, n))
 			return ag_reply_error(&r->to, AGORA_EVALUE,
 					      "open: the name is not valid "
 					      "UTF-8");
+		if (memchr(name->via.str.ptr, '\0', n) != NULL)
+			return ag_reply_error(&r->to, AGORA_EVALUE,
+					      "open: the name contains a NUL "
+					      "byte");
 		key = ag_val_view(name->via.str.ptr, n, 0);
 		hash = ag_table_hash(&s->names, &key);
 		ag_entry *e = ag_table_find(&s->names, &key, hash);

@@ -396,6 +396,11 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 		free(s);
 		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
 	}
+	if (!msgpack_zone_init(&s->req_zone, 8192)) {
+		msgpack_zone_destroy(&s->zone);
+		free(s);
+		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
+	}
 	x = (server_ext *)(s + 1);
 	x->stop_pipe[0] = x->stop_pipe[1] = -1;
 	TAILQ_INIT(&s->conns);
@@ -530,6 +535,7 @@ void agora_server_free(agora_server *s)
 	if (s->base)
 		event_base_free(s->base);
 	msgpack_zone_destroy(&s->zone);
+	msgpack_zone_destroy(&s->req_zone);
 	ag_buf_deinit(&s->scratch);
 	if (s->key) {
 		OPENSSL_cleanse(s->key, s->keylen);
