@@ -165,6 +165,9 @@ typedef struct ag_reader {
 /* @max_message: the frame limit. Returns 0 or AGORA_ENOMEM. */
 int ag_reader_init(ag_reader *r, size_t max_message);
 void ag_reader_deinit(ag_reader *r);
+/* Free the buffer when it holds nothing and is larger than @keep bytes
+ * (after a large frame). */
+void ag_reader_shrink(ag_reader *r, size_t keep);
 /* Change the limit (after authentication). Applies from the next frame on. */
 void ag_reader_set_max(ag_reader *r, size_t max_message);
 /*

@@ -22,9 +22,8 @@ int ag_reader_init(ag_reader *r, size_t max_message)
 {
 	memset(r, 0, sizeof(*r));
 	r->max = max_message;
-	if (!msgpack_zone_init(&r->zone, ZONE_CHUNK))
-		return AGORA_ENOMEM;
-	r->zone_ok = true;
+	/* The zone is made by the first ag_reader_next(): a reader used
+	 * through ag_reader_next_frame() (the server's) never needs one. */
 	return 0;
 }
 
@@ -34,6 +33,15 @@ void ag_reader_deinit(ag_reader *r)
 		msgpack_zone_destroy(&r->zone);
 	free(r->buf);
 	memset(r, 0, sizeof(*r));
+}
+
+void ag_reader_shrink(ag_reader *r, size_t keep)
+{
+	if (r->len == 0 && r->cap > keep) {
+		free(r->buf);
+		r->buf = NULL;
+		r->cap = 0;
+	}
 }
 
 void ag_reader_set_max(ag_reader *r, size_t max_message)
@@ -149,6 +157,11 @@ int ag_reader_next(ag_reader *r, msgpack_object *ret)
 
 	if (rc <= 0)
 		return rc;
+	if (!r->zone_ok) {
+		if (!msgpack_zone_init(&r->zone, ZONE_CHUNK))
+			return AGORA_ENOMEM;
+		r->zone_ok = true;
+	}
 	frame_done(r, &p, &flen);
 	msgpack_zone_clear(&r->zone);
 	ur = msgpack_unpack((const char *)p, flen, &off, &r->zone, ret);

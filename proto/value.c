@@ -205,146 +205,164 @@ int ag_val_from_obj(ag_val *ret, const msgpack_object *o)
 
 #define CANON_DEPTH (AG_MAX_DEPTH + 2)
 
-typedef struct key_span {
-	uint32_t off, len; /* in the output buffer, relative to its start */
-} key_span;
-
 typedef struct canon_level {
 	uint64_t left;    /* items of this container still due */
-	size_t keys_at;   /* its first key in the key list */
-	size_t key_start; /* output offset where the current key began */
+	size_t map_start; /* a map: where its header went in the output */
 	bool is_map;
 } canon_level;
 
 typedef struct canon {
 	ag_buf *out;
 	size_t base; /* out->len when this value began */
-	key_span *keys;
-	size_t nkeys, capkeys;
 	const char *why;
 } canon;
 
-static bool key_is_map(const canon *c, const key_span *k)
+/* A key of a map being checked: its canonical bytes in the output. */
+typedef struct key_span {
+	const uint8_t *p;
+	size_t len;
+} key_span;
+
+static bool key_is_map(const key_span *k)
 {
 	uint32_t f = 0;
-	ag_mp_object_len((const uint8_t *)c->out->data + c->base + k->off,
-			 k->len, &f);
+	ag_mp_object_len(k->p, k->len, &f);
 	return (f & AG_VAL_MAP) != 0;
 }
 
-static bool keys_equal(const canon *c, const key_span *a, const key_span *b,
-		       msgpack_zone *z)
+/* Equal keys: the same bytes, or, for keys holding maps (with @z), the
+ * same structure with map entries in any order. */
+static bool keys_equal(const key_span *a, const key_span *b, msgpack_zone *z)
 {
-	const char *base = c->out->data + c->base;
-
-	if (a->len == b->len &&
-	    memcmp(base + a->off, base + b->off, a->len) == 0)
+	if (a->len == b->len && memcmp(a->p, b->p, a->len) == 0)
 		return true;
-	if (z == NULL) /* neither holds a map: equal only bytewise */
+	if (z == NULL)
 		return false;
 	msgpack_object x, y;
 	size_t o1 = 0, o2 = 0;
 	msgpack_zone_clear(z);
-	if (msgpack_unpack(base + a->off, a->len, &o1, z, &x) !=
+	if (msgpack_unpack((const char *)a->p, a->len, &o1, z, &x) !=
 		MSGPACK_UNPACK_SUCCESS ||
-	    msgpack_unpack(base + b->off, b->len, &o2, z, &y) !=
+	    msgpack_unpack((const char *)b->p, b->len, &o2, z, &y) !=
 		MSGPACK_UNPACK_SUCCESS)
 		return false;
 	return ag_obj_equal(&x, &y);
+}
+
+/* The key at @p (canonical, within @end) and the offset past its value. */
+static const uint8_t *next_key(const uint8_t *p, const uint8_t *end,
+			       key_span *ret)
+{
+	ret->p = p;
+	ret->len = ag_mp_object_len(p, (size_t)(end - p), NULL);
+	p += ret->len;
+	return p + ag_mp_object_len(p, (size_t)(end - p), NULL);
 }
 
 /* At most this many keys of one map may hold maps: they are compared
  * structurally, pair by pair. */
 #define MAP_KEYS_HOLDING_MAPS_MAX 64
 
-static uint64_t span_hash(const canon *c, const key_span *k)
+static int dup_key(canon *c)
 {
-	ag_val v = ag_val_view(c->out->data + c->base + k->off, k->len, 0);
-	return ag_val_hash(&v, 0x9e3779b97f4a7c15ULL);
+	c->why = "a map with a duplicate key";
+	return AGORA_EVALUE;
 }
 
-/* Check the keys [at, c->nkeys) of one map for duplicates. */
-static int check_keys(canon *c, size_t at)
+/*
+ * The map whose canonical bytes begin at @start and run to the end of the
+ * output is complete: refuse it when two keys are equal. Its keys are read
+ * back from the output, so nothing is kept per key while the value is
+ * made; a map of more than 8 keys gets a hash index of 4 bytes a slot for
+ * the time of the check.
+ */
+static int check_map(canon *c, size_t start)
 {
-	size_t n = c->nkeys - at, nmap = 0;
-	key_span *k = c->keys + at;
+	const uint8_t *p = (const uint8_t *)c->out->data + c->base + start;
+	const uint8_t *end = (const uint8_t *)c->out->data + c->out->len;
+	ag_mp_head h;
+	key_span a, b;
+	size_t nmap = 0;
 	int rc = 0;
 
+	ag_mp_read_head(p, (size_t)(end - p), &h);
+	const uint8_t *first = p + h.hlen;
+	uint64_t n = h.n;
 	if (n < 2)
 		return 0;
 	/* Keys holding maps may be equal with their entries in another
 	 * order: compared structurally among themselves. */
-	for (size_t i = 0; i < n; i++)
-		if (key_is_map(c, &k[i]))
-			nmap++;
+	p = first;
+	for (uint64_t i = 0; i < n; i++) {
+		p = next_key(p, end, &a);
+		nmap += key_is_map(&a);
+	}
+	if (nmap > MAP_KEYS_HOLDING_MAPS_MAX) {
+		c->why = "a map with more than 64 keys that hold maps";
+		return AGORA_EVALUE;
+	}
 	if (nmap > 1) {
-		if (nmap > MAP_KEYS_HOLDING_MAPS_MAX) {
-			c->why = "a map with more than 64 keys that hold maps";
-			return AGORA_EVALUE;
-		}
 		msgpack_zone z;
 		if (!msgpack_zone_init(&z, 1024))
 			return AGORA_ENOMEM;
-		for (size_t i = 0; i < n && rc == 0; i++) {
-			if (!key_is_map(c, &k[i]))
+		const uint8_t *pi = first;
+		for (uint64_t i = 0; i < n && rc == 0; i++) {
+			pi = next_key(pi, end, &a);
+			if (!key_is_map(&a))
 				continue;
-			for (size_t j = i + 1; j < n && rc == 0; j++)
-				if (key_is_map(c, &k[j]) &&
-				    keys_equal(c, &k[i], &k[j], &z))
-					rc = AGORA_EVALUE;
+			const uint8_t *pj = pi;
+			for (uint64_t j = i + 1; j < n && rc == 0; j++) {
+				pj = next_key(pj, end, &b);
+				if (key_is_map(&b) && keys_equal(&a, &b, &z))
+					rc = dup_key(c);
+			}
 		}
 		msgpack_zone_destroy(&z);
-		if (rc < 0) {
-			c->why = "a map with a duplicate key";
+		if (rc < 0)
 			return rc;
-		}
 	}
 	if (n <= 8) {
-		for (size_t i = 0; i < n; i++)
-			for (size_t j = i + 1; j < n; j++)
-				if (keys_equal(c, &k[i], &k[j], NULL)) {
-					c->why = "a map with a duplicate key";
-					return AGORA_EVALUE;
-				}
+		const uint8_t *pi = first;
+		for (uint64_t i = 0; i < n; i++) {
+			pi = next_key(pi, end, &a);
+			const uint8_t *pj = pi;
+			for (uint64_t j = i + 1; j < n; j++) {
+				pj = next_key(pj, end, &b);
+				if (keys_equal(&a, &b, NULL))
+					return dup_key(c);
+			}
+		}
 		return 0;
 	}
+	if ((size_t)(end - first) >= UINT32_MAX)
+		return AGORA_ELIMIT;
 	size_t nslots = 16;
-	while (nslots < 2 * n)
+	while (nslots < n + n / 2)
 		nslots *= 2;
-	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	uint32_t *slots = calloc(nslots, sizeof(*slots)); /* offset + 1 */
 	if (slots == NULL)
 		return AGORA_ENOMEM;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		size_t h = (size_t)span_hash(c, &k[i]) & (nslots - 1);
-		while (slots[h] != 0) {
-			if (keys_equal(c, &k[slots[h] - 1], &k[i], NULL)) {
-				c->why = "a map with a duplicate key";
-				rc = AGORA_EVALUE;
+	p = first;
+	for (uint64_t i = 0; i < n && rc == 0; i++) {
+		const uint8_t *kp = p;
+		p = next_key(p, end, &a);
+		ag_val v = ag_val_view(a.p, (uint32_t)a.len, 0);
+		size_t at = (size_t)ag_val_hash(&v, 0x9e3779b97f4a7c15ULL) &
+			    (nslots - 1);
+		while (slots[at] != 0) {
+			const uint8_t *q = first + slots[at] - 1;
+			b.p = q;
+			b.len = ag_mp_object_len(q, (size_t)(end - q), NULL);
+			if (keys_equal(&a, &b, NULL)) {
+				rc = dup_key(c);
 				break;
 			}
-			h = (h + 1) & (nslots - 1);
+			at = (at + 1) & (nslots - 1);
 		}
-		slots[h] = (uint32_t)(i + 1);
+		slots[at] = (uint32_t)(kp - first) + 1;
 	}
 	free(slots);
 	return rc;
-}
-
-static int push_key(canon *c, size_t start)
-{
-	if (c->nkeys == c->capkeys) {
-		size_t ncap = c->capkeys ? 2 * c->capkeys : 16;
-		key_span *k = realloc(c->keys, ncap * sizeof(*k));
-		if (k == NULL)
-			return AGORA_ENOMEM;
-		c->keys = k;
-		c->capkeys = ncap;
-	}
-	size_t len = c->out->len - c->base - start;
-	if (start > UINT32_MAX || len > UINT32_MAX)
-		return AGORA_ELIMIT;
-	c->keys[c->nkeys++] = (key_span){ (uint32_t)start, (uint32_t)len };
-	return 0;
 }
 
 /* Write the canonical form of one header (and its payload). */
@@ -408,13 +426,12 @@ static int canon_run(canon *c, const uint8_t *p, size_t len,
 	ag_mp_walk_init(&w, p, len);
 	st[0] = (canon_level){ .left = 1 };
 	while (d >= 0) {
-		canon_level *top = &st[d];
+		canon_level *top;
 		if (!ag_mp_walk_next(&w, &h, &pay)) {
 			c->why = "an incomplete or malformed value";
 			return AGORA_EVALUE;
 		}
-		if (top->is_map && top->left % 2 == 0)
-			top->key_start = c->out->len - c->base;
+		size_t at = c->out->len - c->base;
 		rc = canon_head(&pk, &h, pay, c, &flags);
 		if (rc == -1 || c->out->oom)
 			return AGORA_ENOMEM;
@@ -428,23 +445,18 @@ static int canon_run(canon *c, const uint8_t *p, size_t len,
 			}
 			st[++d] =
 			    (canon_level){ .left = items,
-					   .keys_at = c->nkeys,
+					   .map_start = at,
 					   .is_map = h.kind == AG_MP_MAP };
 			continue;
 		}
 		/* One item is complete: close what it completes. */
 		while (d >= 0) {
 			top = &st[d];
-			if (top->is_map && top->left % 2 == 0 &&
-			    (rc = push_key(c, top->key_start)) < 0)
-				return rc;
 			if (--top->left > 0)
 				break;
-			if (top->is_map) {
-				if ((rc = check_keys(c, top->keys_at)) < 0)
-					return rc;
-				c->nkeys = top->keys_at;
-			}
+			if (top->is_map &&
+			    (rc = check_map(c, top->map_start)) < 0)
+				return rc;
 			d--;
 		}
 	}
@@ -463,7 +475,6 @@ int ag_val_canon(ag_buf *out, const void *p, size_t len, uint32_t *ret_flags,
 	uint32_t flags = 0;
 	int rc = canon_run(&c, p, len, &flags);
 
-	free(c.keys);
 	if (rc < 0) {
 		out->len = c.base;
 		out->oom = false;

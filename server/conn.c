@@ -34,6 +34,7 @@
 #include "internal.h"
 
 #define READ_CHUNK 16384
+#define READ_KEEP ((size_t)65536) /* larger input buffers go when empty */
 #define IOV_MAX_BATCH 64
 
 enum conn_state { ST_HELLO, ST_AUTH, ST_READY };
@@ -57,9 +58,13 @@ struct ag_conn {
 	ag_reader rd;
 	uint8_t cnonce[AG_NONCE_LEN];
 	uint8_t snonce[AG_NONCE_LEN];
-	ag_object **handles; /* handle h is handles[h - 1]; NULL: free */
-	uint32_t nhandles;
-	uint32_t free_hint; /* no free slot below this index */
+	ag_object **handles;  /* handle h is handles[h - 1]; NULL: free */
+	uint32_t nhandles;    /* slots allocated */
+	uint32_t nused;       /* slots [0, nused) were handed out once */
+	uint32_t *free_slots; /* closed slots, reused last-closed first; as
+				 many allocated as handles, so a close never
+				 needs memory */
+	uint32_t nfree;
 	struct ag_waitq waiters;
 	struct hold *holds; /* what this connection owns, see ag_conn_hold */
 	uint32_t nholds, capholds;
@@ -67,6 +72,7 @@ struct ag_conn {
 	uint32_t npassed, cappassed;
 	bool going; /* being freed: unhold calls are ignored */
 	bool have_peer;
+	size_t mem; /* what conn_sync_mem() last counted in conn_memory */
 	int64_t peer_pid, peer_uid;
 	char peer[80]; /* "pid 12 uid 1000" or "127.0.0.1:5000", for logs */
 	TAILQ_ENTRY(ag_conn) link;
@@ -116,12 +122,75 @@ static size_t out_pending(const ag_conn *c)
 	return c->out.len - c->out_sent;
 }
 
+/* Bytes this connection holds: itself, its input and output buffers, its
+ * handle and ownership tables. */
+static size_t conn_bytes(const ag_conn *c)
+{
+	return sizeof(*c) + c->rd.cap + c->out.cap +
+	       (size_t)c->nhandles * sizeof(*c->handles) +
+	       (size_t)c->nhandles * sizeof(*c->free_slots) +
+	       ((size_t)c->capholds + c->cappassed) * sizeof(struct hold);
+}
+
+/* Bring the server's count of connection memory up to date for @c. */
+static void conn_sync_mem(ag_conn *c)
+{
+	size_t now = conn_bytes(c);
+
+	c->srv->conn_memory += now - c->mem;
+	c->mem = now;
+}
+
+static void conn_cut(ag_conn *c);
+
+/*
+ * With --max-memory, what connections hold (partial requests, unread
+ * answers) is bounded too: past max_memory + max_output for objects and
+ * connections together, the connection holding the most is cut, its
+ * backlog dropped, until the total is back under. (The margin lets one
+ * client read a large answer when the objects use all of max_memory.)
+ */
+static void enforce_memory(ag_server *s)
+{
+	if (s->max_memory == 0)
+		return;
+	while (s->memory + s->conn_memory > s->max_memory + s->max_output) {
+		ag_conn *worst = NULL, *c;
+		TAILQ_FOREACH (c, &s->conns, link)
+			if (!c->closing &&
+			    (worst == NULL || c->mem > worst->mem))
+				worst = c;
+		if (worst == NULL || worst->mem <= sizeof(*worst) + 65536)
+			return; /* nobody holds much: objects are the cause */
+		ag_server_logf(s,
+			       "connection %llu from %s holds %zu bytes of "
+			       "buffers while the server is past its memory "
+			       "limit; closing it",
+			       (unsigned long long)worst->id, worst->peer,
+			       worst->mem);
+		conn_cut(worst);
+	}
+}
+
 /* Answers to the requests of one read go out in one send at the end of
  * on_readable; answers made for a connection while another one is served
  * (a waiter woken by a release) go out when the loop runs its write
  * event, once per connection and turn. */
 static void schedule_flush(ag_conn *c)
 {
+	/* An answer made while more than max_output of earlier ones lie
+	 * unread (a parked call woken for a client that stopped reading, or
+	 * one that pipelines and never reads) ends the connection: no client
+	 * makes the server hold an unbounded backlog. One large answer to a
+	 * client that reads is not affected. */
+	if (out_pending(c) > c->srv->max_output && !c->overflowed) {
+		ag_server_logf(c->srv,
+			       "connection %llu: more than %zu bytes of "
+			       "answers unread; closing it",
+			       (unsigned long long)c->id, c->srv->max_output);
+		conn_cut(c);
+		return;
+	}
 	if (!c->flush_scheduled && !c->reading) {
 		c->flush_scheduled = true;
 		event_active(c->wev, EV_WRITE, 0);
@@ -145,6 +214,8 @@ static bool flush_out(ag_conn *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				event_add(c->wev,
 					  NULL); /* wait until writable */
+				conn_sync_mem(c);
+				enforce_memory(c->srv);
 				return true;
 			}
 			return false;
@@ -154,7 +225,23 @@ static bool flush_out(ag_conn *c)
 	c->out.len = c->out_sent = 0;
 	if (c->out.cap > OUT_KEEP)
 		ag_buf_deinit(&c->out);
+	conn_sync_mem(c);
 	return true;
+}
+
+/* End @c from anywhere, dropping what it has not been sent: its write
+ * event frees it in this loop turn. */
+static void conn_cut(ag_conn *c)
+{
+	c->overflowed = true;
+	c->closing = true;
+	c->out_sent = c->out.len;
+	if (c->rev != NULL)
+		event_del(c->rev);
+	if (c->wev != NULL) {
+		c->flush_scheduled = true;
+		event_active(c->wev, EV_WRITE, 0);
+	}
 }
 
 static void on_writable(evutil_socket_t fd, short what, void *arg)
@@ -162,6 +249,8 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	ag_conn *c = arg;
 
 	c->flush_scheduled = false;
+	if (c->overflowed) /* cut: its backlog is dropped */
+		c->out_sent = c->out.len;
 	if (!flush_out(c) || c->closing)
 		ag_conn_free(c);
 }
@@ -265,23 +354,31 @@ static void fail_conn(ag_conn *c, bool have_msgid, uint32_t msgid, int rc,
 
 int ag_conn_handle_new(ag_conn *c, ag_object *o, uint32_t *ret)
 {
-	uint32_t i = c->free_hint;
+	uint32_t i;
 
-	while (i < c->nhandles && c->handles[i] != NULL)
-		i++;
-	if (i == c->nhandles) {
-		if (c->nhandles >= UINT32_MAX / 2)
-			return AGORA_ELIMIT;
-		uint32_t n = c->nhandles ? c->nhandles * 2 : 8;
-		ag_object **h = realloc(c->handles, n * sizeof(*h));
-		if (h == NULL)
-			return AGORA_ENOMEM;
-		memset(h + c->nhandles, 0, (n - c->nhandles) * sizeof(*h));
-		c->handles = h;
-		c->nhandles = n;
+	if (c->nfree > 0) {
+		i = c->free_slots[--c->nfree];
+	} else {
+		if (c->nused == c->nhandles) {
+			if (c->nhandles >= UINT32_MAX / 2)
+				return AGORA_ELIMIT;
+			uint32_t n = c->nhandles ? c->nhandles * 2 : 8;
+			ag_object **h = realloc(c->handles, n * sizeof(*h));
+			if (h == NULL)
+				return AGORA_ENOMEM;
+			c->handles = h;
+			uint32_t *f = realloc(c->free_slots, n * sizeof(*f));
+			if (f == NULL)
+				return AGORA_ENOMEM; /* handles grew: harmless
+						      */
+			c->free_slots = f;
+			memset(h + c->nhandles, 0,
+			       (n - c->nhandles) * sizeof(*h));
+			c->nhandles = n;
+		}
+		i = c->nused++;
 	}
 	c->handles[i] = o;
-	c->free_hint = i + 1;
 	ag_object_ref(o);
 	*ret = i + 1;
 	return 0;
@@ -289,7 +386,7 @@ int ag_conn_handle_new(ag_conn *c, ag_object *o, uint32_t *ret)
 
 ag_object *ag_conn_handle_get(ag_conn *c, uint64_t h)
 {
-	if (h == 0 || h > c->nhandles)
+	if (h == 0 || h > c->nused)
 		return NULL;
 	return c->handles[h - 1];
 }
@@ -301,8 +398,7 @@ bool ag_conn_handle_close(ag_conn *c, uint64_t h)
 	if (o == NULL)
 		return false;
 	c->handles[h - 1] = NULL;
-	if (h - 1 < c->free_hint)
-		c->free_hint = (uint32_t)(h - 1);
+	c->free_slots[c->nfree++] = (uint32_t)(h - 1);
 	ag_object_unref(o);
 	return true;
 }
@@ -555,6 +651,12 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	if (!process_input(c))
 		return; /* freed */
 	c->reading = false;
+	/* A large request's buffer goes once it is served. */
+	ag_reader_shrink(&c->rd, READ_KEEP);
+	conn_sync_mem(c);
+	enforce_memory(c->srv);
+	if (c->closing) /* cut by enforce_memory(): its write event frees it */
+		return;
 	if (out_pending(c) > 0 && !c->flush_scheduled && !flush_out(c))
 		ag_conn_free(c);
 }
@@ -605,9 +707,7 @@ static bool process_input(ag_conn *c)
 			break;
 		}
 		on_request(c, &rq);
-		/* A large request's decoded params go with it. */
-		if (flen > AG_LAZY_MIN)
-			ag_server_request_zone_reset(c->srv);
+		ag_server_trim(c->srv);
 	}
 	if (c->closing) {
 		/* Send the last error if the socket takes it now, then go;
@@ -737,7 +837,7 @@ void ag_conn_free(ag_conn *c)
 	while (c->npassed > 0)
 		ag_conn_unpass(c, c->passed[c->npassed - 1].obj);
 	free(c->passed);
-	for (uint32_t i = 0; i < c->nhandles; i++) {
+	for (uint32_t i = 0; i < c->nused; i++) {
 		ag_object *o = c->handles[i];
 		if (o == NULL)
 			continue;
@@ -745,8 +845,10 @@ void ag_conn_free(ag_conn *c)
 		ag_object_unref(o);
 	}
 	free(c->handles);
+	free(c->free_slots);
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->nconns--;
+	s->conn_memory -= c->mem;
 	if (c->rev)
 		event_free(c->rev);
 	if (c->wev)

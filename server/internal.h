@@ -203,9 +203,11 @@ void ag_object_mem(ag_object *o, ssize_t delta);
  * canonical keys; both are reset by the dispatcher before each request. */
 msgpack_zone *ag_server_zone(ag_server *s);
 /* The zone a request's params are decoded into (conn.c clears it before
- * each request); _reset gives back what a large request made it take. */
+ * each request). */
 msgpack_zone *ag_server_request_zone(ag_server *s);
-void ag_server_request_zone_reset(ag_server *s);
+/* After a request: give back what a large one made the zones and the
+ * scratch buffer take. */
+void ag_server_trim(ag_server *s);
 ag_buf *ag_server_scratch(ag_server *s);
 uint64_t ag_server_seed(const ag_server *s);
 
@@ -407,13 +409,16 @@ struct agora_server {
 	uint64_t requests;
 	uint64_t nwaiters;
 	uint64_t nobjects;
-	size_t memory;
+	size_t memory;      /* held for objects: what --max-memory limits */
+	size_t conn_memory; /* held by connections: buffers, tables */
 	uint64_t seed;
 	ag_table names; /* name -> ag_object* (ptr) */
 	ag_table ids;   /* 8-byte big-endian id -> ag_object* (ptr) */
 	bool freeing;   /* agora_server_free(): objects go without unrefs */
 	msgpack_zone zone;
 	msgpack_zone req_zone;
+	void *zone_head,
+	    *req_zone_head; /* their first chunks (ag_server_trim) */
 	ag_buf scratch;
 	ag_method_slot methods[AG_METHOD_CACHE];
 	struct event *sigint, *sigterm, *stop_ev;

@@ -11,6 +11,9 @@
 
 #include "internal.h"
 
+/* The scratch buffer is freed after a request that made it larger. */
+#define SCRATCH_KEEP ((size_t)1 << 20)
+
 static const ag_family *const families[] = {
 	&ag_family_list,
 	&ag_family_dict,
@@ -100,16 +103,31 @@ msgpack_zone *ag_server_request_zone(ag_server *s)
 	return &s->req_zone;
 }
 
-void ag_server_request_zone_reset(ag_server *s)
+/* A zone that had to grow past its first chunk (a large request, a sort
+ * of a long list) is made anew, so that what it took goes back: a cleared
+ * zone keeps its chunks until destroyed. A zone's head chunk changes only
+ * when it grows. */
+static void zone_trim(msgpack_zone *z, void **head0)
 {
 	msgpack_zone fresh;
 
-	/* A cleared zone keeps its first chunk, which a large request may
-	 * have made large: start over with a small one when that works. */
+	if ((void *)z->chunk_list.head == *head0)
+		return;
 	if (msgpack_zone_init(&fresh, 8192)) {
-		msgpack_zone_destroy(&s->req_zone);
-		s->req_zone = fresh;
+		msgpack_zone_destroy(z);
+		*z = fresh;
+	} else {
+		msgpack_zone_clear(z);
 	}
+	*head0 = z->chunk_list.head;
+}
+
+void ag_server_trim(ag_server *s)
+{
+	zone_trim(&s->zone, &s->zone_head);
+	zone_trim(&s->req_zone, &s->req_zone_head);
+	if (s->scratch.cap > SCRATCH_KEEP)
+		ag_buf_deinit(&s->scratch);
 }
 
 ag_buf *ag_server_scratch(ag_server *s)
@@ -124,6 +142,8 @@ uint64_t ag_server_seed(const ag_server *s)
 
 void ag_registry_init(ag_server *s)
 {
+	s->zone_head = s->zone.chunk_list.head;
+	s->req_zone_head = s->req_zone.chunk_list.head;
 	ag_table_init(&s->names, s->seed);
 	ag_table_init(&s->ids, s->seed);
 	s->next_obj_id = 1;
@@ -387,7 +407,7 @@ int ag_registry_stats(ag_req *r)
 	ag_server *s = r->srv;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
 
-	msgpack_pack_map(pk, 5);
+	msgpack_pack_map(pk, 7);
 	ag_pack_str(pk, "connections");
 	msgpack_pack_uint32(pk, s->nconns);
 	ag_pack_str(pk, "objects");
@@ -398,5 +418,9 @@ int ag_registry_stats(ag_req *r)
 	msgpack_pack_uint64(pk, s->nwaiters);
 	ag_pack_str(pk, "memory");
 	msgpack_pack_uint64(pk, s->memory);
+	ag_pack_str(pk, "memory_connections");
+	msgpack_pack_uint64(pk, s->conn_memory);
+	ag_pack_str(pk, "memory_total");
+	msgpack_pack_uint64(pk, s->memory + s->conn_memory + s->scratch.cap);
 	return 0;
 }
