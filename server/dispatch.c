@@ -37,15 +37,15 @@ static int srv_ping(ag_req *r)
 }
 
 static const ag_method server_methods[] = {
-	{ "open", ag_registry_open, 2, 3 },
-	{ "open_ref", ag_registry_open_ref, 1, 2 },
-	{ "close", srv_close, 1, 1 },
-	{ "drop", ag_registry_drop, 1, 1 },
-	{ "ls", ag_registry_ls, 0, 0 },
-	{ "info", ag_registry_info, 1, 1 },
-	{ "ping", srv_ping, 0, 1 },
-	{ "stats", ag_registry_stats, 0, 0 },
-	{ NULL, NULL, 0, 0 },
+	{ "open", ag_registry_open, 2, 3, AG_STORES_BYTES },
+	{ "open_ref", ag_registry_open_ref, 1, 2, AG_STORES_NONE },
+	{ "close", srv_close, 1, 1, AG_STORES_NONE },
+	{ "drop", ag_registry_drop, 1, 1, AG_STORES_NONE },
+	{ "ls", ag_registry_ls, 0, 0, AG_STORES_NONE },
+	{ "info", ag_registry_info, 1, 1, AG_STORES_NONE },
+	{ "ping", srv_ping, 0, 1, AG_STORES_NONE },
+	{ "stats", ag_registry_stats, 0, 0, AG_STORES_NONE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
 static const ag_method *find_method(const ag_method *t, const char *name,
@@ -57,10 +57,32 @@ static const ag_method *find_method(const ag_method *t, const char *name,
 	return NULL;
 }
 
+/*
+ * --max-memory for every method that stores (its table entry says so):
+ * refused before it runs when what it was sent, plus an entry's size per
+ * item for one that stores items, would take the server past the limit.
+ */
+static bool check_memory(ag_req *r, const ag_method *m, unsigned skip)
+{
+	size_t cost = 0;
+
+	if (r->srv->max_memory == 0 || m->stores == AG_STORES_NONE)
+		return true;
+	for (uint32_t i = skip; i < r->argc; i++) {
+		cost += r->raw[i].len;
+		if (m->stores == AG_STORES_ITEMS) {
+			ag_mp_head h;
+			if (ag_mp_read_head(r->raw[i].p, r->raw[i].len, &h))
+				cost += (size_t)h.n * sizeof(ag_entry);
+		}
+	}
+	return ag_memory_check(r, cost) == 0;
+}
+
 static bool check_argc(ag_req *r, const ag_method *m, unsigned skip)
 {
 	if (r->argc >= m->min_args && r->argc <= m->max_args)
-		return true;
+		return check_memory(r, m, skip);
 	if (m->min_args == m->max_args)
 		ag_reply_error(&r->to, AGORA_EARGS,
 			       "%.*s takes %u params%s, got %u",

@@ -151,8 +151,18 @@ typedef struct ag_method {
 	const char *name; /* "append" */
 	int (*fn)(ag_req *r);
 	uint8_t min_args;
-	uint8_t max_args;
+	uint8_t max_args; /* at most AG_MAX_PARAMS */
+	uint8_t stores;   /* ag_stores: what it may add to the server */
 } ag_method;
+
+/*
+ * What a method may store, for the --max-memory check the dispatcher makes
+ * before it runs (tests/unit/test_methods.c holds every method to its
+ * entry here): nothing, its params as values (cost: their bytes), or each
+ * item or pair of a container param as an entry (cost: their bytes and an
+ * entry's size apiece). Methods that store also check the exact cost.
+ */
+enum ag_stores { AG_STORES_NONE, AG_STORES_BYTES, AG_STORES_ITEMS };
 
 struct ag_family {
 	const char *name; /* wire type name, "list" */

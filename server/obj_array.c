@@ -660,13 +660,13 @@ static void array_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method array_methods[] = {
-	{ "get", m_get, 2, 2 },
-	{ "set", m_set, 3, 3 },
-	{ "len", m_len, 1, 1 },
-	{ "slice", m_slice, 1, 3 },
-	{ "set_slice", m_set_slice, 3, 3 },
-	{ "copy", m_copy, 1, 1 },
-	{ NULL, NULL, 0, 0 },
+	{ "get", m_get, 2, 2, AG_STORES_NONE },
+	{ "set", m_set, 3, 3, AG_STORES_NONE },
+	{ "len", m_len, 1, 1, AG_STORES_NONE },
+	{ "slice", m_slice, 1, 3, AG_STORES_NONE },
+	{ "set_slice", m_set_slice, 3, 3, AG_STORES_NONE },
+	{ "copy", m_copy, 1, 1, AG_STORES_NONE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
 const ag_family ag_family_array = {

@@ -272,13 +272,13 @@ static void barrier_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method barrier_methods[] = {
-	{ "wait", m_wait, 1, 2 },
-	{ "reset", m_reset, 1, 1 },
-	{ "abort", m_abort, 1, 1 },
-	{ "parties", m_parties, 1, 1 },
-	{ "n_waiting", m_n_waiting, 1, 1 },
-	{ "broken", m_broken, 1, 1 },
-	{ NULL, NULL, 0, 0 },
+	{ "wait", m_wait, 1, 2, AG_STORES_NONE },
+	{ "reset", m_reset, 1, 1, AG_STORES_NONE },
+	{ "abort", m_abort, 1, 1, AG_STORES_NONE },
+	{ "parties", m_parties, 1, 1, AG_STORES_NONE },
+	{ "n_waiting", m_n_waiting, 1, 1, AG_STORES_NONE },
+	{ "broken", m_broken, 1, 1, AG_STORES_NONE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
 const ag_family ag_family_barrier = {

@@ -137,9 +137,11 @@ static void event_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method event_methods[] = {
-	{ "set", m_set, 1, 1 },       { "clear", m_clear, 1, 1 },
-	{ "is_set", m_is_set, 1, 1 }, { "wait", m_wait, 1, 2 },
-	{ NULL, NULL, 0, 0 },
+	{ "set", m_set, 1, 1, AG_STORES_NONE },
+	{ "clear", m_clear, 1, 1, AG_STORES_NONE },
+	{ "is_set", m_is_set, 1, 1, AG_STORES_NONE },
+	{ "wait", m_wait, 1, 2, AG_STORES_NONE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
 const ag_family ag_family_event = {

@@ -340,10 +340,10 @@ static void lock_conn_gone(ag_object *o, ag_conn *c)
 }
 
 static const ag_method lock_methods[] = {
-	{ "acquire", m_acquire, 1, 3 },
-	{ "release", m_release, 1, 1 },
-	{ "locked", m_locked, 1, 1 },
-	{ NULL, NULL, 0, 0 },
+	{ "acquire", m_acquire, 1, 3, AG_STORES_NONE },
+	{ "release", m_release, 1, 1, AG_STORES_NONE },
+	{ "locked", m_locked, 1, 1, AG_STORES_NONE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
 const ag_family ag_family_lock = {
@@ -607,12 +607,12 @@ static void cond_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method cond_methods[] = {
-	{ "acquire", m_cond_acquire, 1, 3 },
-	{ "release", m_cond_release, 1, 1 },
-	{ "wait", m_wait, 1, 2 },
-	{ "notify", m_notify, 1, 2 },
-	{ "notify_all", m_notify_all, 1, 1 },
-	{ NULL, NULL, 0, 0 },
+	{ "acquire", m_cond_acquire, 1, 3, AG_STORES_NONE },
+	{ "release", m_cond_release, 1, 1, AG_STORES_NONE },
+	{ "wait", m_wait, 1, 2, AG_STORES_NONE },
+	{ "notify", m_notify, 1, 2, AG_STORES_NONE },
+	{ "notify_all", m_notify_all, 1, 1, AG_STORES_NONE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
 /* No conn_gone: the lock is held on the lock object, whose family releases

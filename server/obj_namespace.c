@@ -246,9 +246,11 @@ static void ns_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method ns_methods[] = {
-	{ "get", m_get, 2, 2 },       { "set", m_set, 3, 3 },
-	{ "delete", m_delete, 2, 2 }, { "items", m_items, 1, 1 },
-	{ NULL, NULL, 0, 0 },
+	{ "get", m_get, 2, 2, AG_STORES_NONE },
+	{ "set", m_set, 3, 3, AG_STORES_BYTES },
+	{ "delete", m_delete, 2, 2, AG_STORES_NONE },
+	{ "items", m_items, 1, 1, AG_STORES_NONE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
 const ag_family ag_family_namespace = {

@@ -467,14 +467,14 @@ static void queue_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method queue_methods[] = {
-	{ "put", m_put, 2, 4 },
-	{ "get", m_get, 1, 3 },
-	{ "put_nowait", m_put_nowait, 2, 2 },
-	{ "get_nowait", m_get_nowait, 1, 1 },
-	{ "qsize", m_qsize, 1, 1 },
-	{ "empty", m_empty, 1, 1 },
-	{ "full", m_full, 1, 1 },
-	{ NULL, NULL, 0, 0 },
+	{ "put", m_put, 2, 4, AG_STORES_BYTES },
+	{ "get", m_get, 1, 3, AG_STORES_NONE },
+	{ "put_nowait", m_put_nowait, 2, 2, AG_STORES_BYTES },
+	{ "get_nowait", m_get_nowait, 1, 1, AG_STORES_NONE },
+	{ "qsize", m_qsize, 1, 1, AG_STORES_NONE },
+	{ "empty", m_empty, 1, 1, AG_STORES_NONE },
+	{ "full", m_full, 1, 1, AG_STORES_NONE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
 const ag_family ag_family_queue = {
@@ -571,16 +571,16 @@ static void jq_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method jq_methods[] = {
-	{ "put", m_put, 2, 4 },
-	{ "get", m_get, 1, 3 },
-	{ "put_nowait", m_put_nowait, 2, 2 },
-	{ "get_nowait", m_get_nowait, 1, 1 },
-	{ "qsize", m_qsize, 1, 1 },
-	{ "empty", m_empty, 1, 1 },
-	{ "full", m_full, 1, 1 },
-	{ "task_done", m_task_done, 1, 1 },
-	{ "join", m_join, 1, 2 },
-	{ NULL, NULL, 0, 0 },
+	{ "put", m_put, 2, 4, AG_STORES_BYTES },
+	{ "get", m_get, 1, 3, AG_STORES_NONE },
+	{ "put_nowait", m_put_nowait, 2, 2, AG_STORES_BYTES },
+	{ "get_nowait", m_get_nowait, 1, 1, AG_STORES_NONE },
+	{ "qsize", m_qsize, 1, 1, AG_STORES_NONE },
+	{ "empty", m_empty, 1, 1, AG_STORES_NONE },
+	{ "full", m_full, 1, 1, AG_STORES_NONE },
+	{ "task_done", m_task_done, 1, 1, AG_STORES_NONE },
+	{ "join", m_join, 1, 2, AG_STORES_NONE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
 const ag_family ag_family_joinable_queue = {

@@ -331,10 +331,10 @@ static void sem_conn_gone(ag_object *o, ag_conn *c)
 }
 
 static const ag_method sem_methods[] = {
-	{ "acquire", m_acquire, 1, 3 },
-	{ "release", m_release, 1, 2 },
-	{ "value", m_value, 1, 1 },
-	{ NULL, NULL, 0, 0 },
+	{ "acquire", m_acquire, 1, 3, AG_STORES_NONE },
+	{ "release", m_release, 1, 2, AG_STORES_NONE },
+	{ "value", m_value, 1, 1, AG_STORES_NONE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
 const ag_family ag_family_semaphore = {

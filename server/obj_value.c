@@ -241,9 +241,12 @@ static void value_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method value_methods[] = {
-	{ "get", m_get, 1, 1 },   { "set", m_set, 2, 2 },
-	{ "add", m_add, 2, 2 },   { "cas", m_cas, 3, 3 },
-	{ "swap", m_swap, 2, 2 }, { NULL, NULL, 0, 0 },
+	{ "get", m_get, 1, 1, AG_STORES_NONE },
+	{ "set", m_set, 2, 2, AG_STORES_BYTES },
+	{ "add", m_add, 2, 2, AG_STORES_BYTES },
+	{ "cas", m_cas, 3, 3, AG_STORES_BYTES },
+	{ "swap", m_swap, 2, 2, AG_STORES_BYTES },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
 const ag_family ag_family_value = {
