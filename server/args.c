@@ -478,6 +478,15 @@ int ag_items_check(ag_req *r, size_t have, size_t adding)
 {
 	size_t max = r->srv->max_items;
 
+	/* A container is sent as one MessagePack array or map, whose count
+	 * is 32 bits: more items could not be encoded (LIMIT, not a wrong
+	 * count). */
+	if (adding > AG_ITEMS_MAX || have > AG_ITEMS_MAX - adding)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "%.*s: a %s holds at most %u items (the "
+				      "wire's limit); it has %zu",
+				      (int)r->methodlen, r->method,
+				      r->obj->fam->name, AG_ITEMS_MAX, have);
 	if (max == 0 || (adding <= max && have <= max - adding))
 		return 0;
 	return ag_reply_error(

@@ -72,7 +72,8 @@ struct ag_conn {
 	uint32_t npassed, cappassed;
 	bool going; /* being freed: unhold calls are ignored */
 	bool have_peer;
-	size_t mem; /* what conn_sync_mem() last counted in conn_memory */
+	size_t mem;   /* what conn_sync_mem() last counted in conn_memory */
+	ag_buf *sink; /* detached: where answers go (ag_conn_capture) */
 	int64_t peer_pid, peer_uid;
 	char peer[80]; /* "pid 12 uid 1000" or "127.0.0.1:5000", for logs */
 	TAILQ_ENTRY(ag_conn) link;
@@ -203,8 +204,12 @@ static bool flush_out(ag_conn *c)
 {
 	if (c->out.oom)
 		return false;
-	if (c->fd < 0) /* detached (tests, fuzzing): answers go nowhere */
+	if (c->fd < 0) { /* detached (tests, fuzzing): to a sink, or nowhere */
+		if (c->sink != NULL)
+			ag_buf_append(c->sink, c->out.data + c->out_sent,
+				      out_pending(c));
 		c->out_sent = c->out.len;
+	}
 	while (out_pending(c) > 0) {
 		ssize_t w = send(c->fd, c->out.data + c->out_sent,
 				 out_pending(c), MSG_NOSIGNAL);
@@ -891,6 +896,11 @@ ag_conn *ag_conn_new_detached(ag_server *s, bool authenticated)
 		ag_reader_set_max(&c->rd, s->max_message);
 	}
 	return c;
+}
+
+void ag_conn_capture(ag_conn *c, ag_buf *sink)
+{
+	c->sink = sink;
 }
 
 bool ag_conn_feed(ag_conn *c, const void *data, size_t len)

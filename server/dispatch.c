@@ -48,6 +48,11 @@ static const ag_method server_methods[] = {
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
+const ag_method *ag_server_methods(void)
+{
+	return server_methods;
+}
+
 static const ag_method *find_method(const ag_method *t, const char *name,
 				    size_t len)
 {

@@ -204,6 +204,10 @@ extern const ag_family ag_family_barrier;
 
 /* Registry (registry.c). */
 const ag_family *ag_family_by_name(const char *name, size_t len);
+/* Every family, NULL-terminated; and the server methods (open, ls ...),
+ * ended by a NULL name (dispatch.c). For tests that go over them all. */
+const ag_family *const *ag_families(void);
+const ag_method *ag_server_methods(void);
 void ag_object_ref(ag_object *o);
 /* Drop one reference; the last one destroys the object. */
 void ag_object_unref(ag_object *o);
@@ -310,8 +314,11 @@ int ag_span_key(ag_req *r, const ag_span *sp, const char *what, ag_val *ret);
 /* --max-memory: storing @adding more bytes is allowed, or LIMIT is
  * answered and returned. */
 int ag_memory_check(ag_req *r, size_t adding);
-/* The max_items limit: a container of r->obj holding @have items may take
- * @adding more, or LIMIT is answered and returned. */
+/* The most items a container holds: its count must fit the 32 bits of a
+ * MessagePack array or map header. */
+#define AG_ITEMS_MAX UINT32_MAX
+/* The max_items limit (and AG_ITEMS_MAX): a container of r->obj holding
+ * @have items may take @adding more, or LIMIT is answered and returned. */
 int ag_items_check(ag_req *r, size_t have, size_t adding);
 /* Check that @opts (may be NULL) names only options in the NULL-terminated
  * list @allowed; answers ARGS naming the first unknown one. */
@@ -460,6 +467,9 @@ void ag_conns_free_all(ag_server *s);
  */
 ag_conn *ag_conn_new_detached(ag_server *s, bool authenticated);
 bool ag_conn_feed(ag_conn *c, const void *data, size_t len);
+/* The answers of detached connection @c go to @sink (appended) instead of
+ * nowhere, for tests that read them; NULL discards again. */
+void ag_conn_capture(ag_conn *c, ag_buf *sink);
 /* A server with no listener and no signal, for the hooks above; free it
  * with agora_server_free(). Runs pending callbacks with
  * ag_server_run_pending(). */

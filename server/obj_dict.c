@@ -481,7 +481,8 @@ static int dict_update(ag_req *r)
 
 		if (ag_table_find(&d->t, &keys[i], hashes[i]) != NULL)
 			continue;
-		if (d->srv->max_items && d->t.count >= d->srv->max_items) {
+		if (d->t.count >= AG_ITEMS_MAX ||
+		    (d->srv->max_items && d->t.count >= d->srv->max_items)) {
 			over = true;
 			break;
 		}

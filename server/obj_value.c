@@ -243,7 +243,7 @@ static void value_info_pack(ag_object *o, msgpack_packer *pk)
 static const ag_method value_methods[] = {
 	{ "get", m_get, 1, 1, AG_STORES_NONE },
 	{ "set", m_set, 2, 2, AG_STORES_BYTES },
-	{ "add", m_add, 2, 2, AG_STORES_BYTES },
+	{ "add", m_add, 2, 2, AG_STORES_NONE },
 	{ "cas", m_cas, 3, 3, AG_STORES_BYTES },
 	{ "swap", m_swap, 2, 2, AG_STORES_BYTES },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },

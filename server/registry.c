@@ -32,6 +32,11 @@ static const ag_family *const families[] = {
 	NULL,
 };
 
+const ag_family *const *ag_families(void)
+{
+	return families;
+}
+
 const ag_family *ag_family_by_name(const char *name, size_t len)
 {
 	for (const ag_family *const *f = families; *f; f++)
