@@ -9,11 +9,13 @@
 
 #include "internal.h"
 
-static void ref_set(agora_ref *r, uint64_t id)
+/* @r from the ext 1 payload @data (sizeof(r->bytes) bytes). */
+static void ref_set(agora_ref *r, const void *data)
 {
-	r->id = id;
-	for (int i = 7; i >= 0; i--, id >>= 8)
-		r->bytes[i] = (unsigned char)id;
+	memcpy(r->bytes, data, sizeof(r->bytes));
+	r->id = 0;
+	for (int i = 0; i < 8; i++)
+		r->id = r->id << 8 | r->bytes[i];
 }
 
 int agora_ref_of(agora_client *c, uint32_t handle, agora_ref *ret)
@@ -33,30 +35,31 @@ int agora_ref_of(agora_client *c, uint32_t handle, agora_ref *ret)
 		for (uint32_t i = 0; i < o->via.map.size; i++) {
 			const msgpack_object_kv *kv = &o->via.map.ptr[i];
 			if (kv->key.type == MSGPACK_OBJECT_STR &&
-			    kv->key.via.str.size == 2 &&
-			    memcmp(kv->key.via.str.ptr, "id", 2) == 0 &&
-			    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-				ref_set(ret, kv->val.via.u64);
+			    kv->key.via.str.size == 3 &&
+			    memcmp(kv->key.via.str.ptr, "ref", 3) == 0 &&
+			    kv->val.type == MSGPACK_OBJECT_EXT &&
+			    kv->val.via.ext.type == 1 &&
+			    kv->val.via.ext.size == sizeof(ret->bytes)) {
+				ref_set(ret, kv->val.via.ext.ptr);
 				return 0;
 			}
 		}
-	return ag_client_fail(c, AGORA_EPROTOCOL, "info of handle %u has no id",
-			      handle);
+	return ag_client_fail(c, AGORA_EPROTOCOL,
+			      "info of handle %u has no reference (\"ref\", "
+			      "ext 1 of %zu bytes): a server older than this "
+			      "library",
+			      handle, sizeof(ret->bytes));
 }
 
 int agora_ref_from_value(agora_value v, agora_ref *ret)
 {
-	uint64_t id = 0;
-
 	if (ret == NULL)
 		return AGORA_EINVAL;
 	if (v.type != AGORA_EXT || v.ext_type != 1)
 		return AGORA_ETYPE;
-	if (v.via.str.len != 8)
+	if (v.via.str.len != sizeof(ret->bytes))
 		return AGORA_EVALUE;
-	for (int i = 0; i < 8; i++)
-		id = id << 8 | (unsigned char)v.via.str.ptr[i];
-	ref_set(ret, id);
+	ref_set(ret, v.via.str.ptr);
 	return 0;
 }
 

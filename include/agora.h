@@ -252,9 +252,13 @@ int agora_info(agora_client *c, uint32_t handle, agora_value *ret);
  * the cycle by hand).
  */
 
+/* A reference: the ext 1 payload is the object's id (8 bytes, big-endian)
+ * followed by 8 secret bytes the server drew for the object. Only the
+ * server hands references out (agora_ref_of(), values read back); one made
+ * up from an id names nothing (AGORA_ENO_OBJECT). */
 typedef struct agora_ref {
 	uint64_t id;
-	unsigned char bytes[8]; /* the id, big-endian: the ext 1 payload */
+	unsigned char bytes[16]; /* the ext 1 payload: id, then secret */
 } agora_ref;
 
 /* The reference of the object behind @handle (agora_TYPE_handle()). One

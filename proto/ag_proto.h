@@ -30,8 +30,13 @@
 #define AG_NONCE_LEN 32
 #define AG_PROOF_LEN 32
 #define AG_NAME_MAX 255
-/* The data of a reference (ext type 1, protocol section 8), in bytes. */
-#define AG_REF_LEN 8
+/* The data of a reference (ext type 1, protocol section 8), in bytes: the
+ * object's id (AG_REF_ID_LEN bytes, big-endian), then a secret the server
+ * drew for the object (AG_REF_SECRET_LEN bytes), which only those it
+ * handed the reference to know. */
+#define AG_REF_ID_LEN 8
+#define AG_REF_SECRET_LEN 8
+#define AG_REF_LEN (AG_REF_ID_LEN + AG_REF_SECRET_LEN)
 
 /* MessagePack-RPC message kinds (first element of the message array). */
 enum { AG_MSG_REQUEST = 0, AG_MSG_RESPONSE = 1, AG_MSG_NOTIFY = 2 };

@@ -115,6 +115,9 @@ struct ag_object {
 	uint32_t nwaiters;
 	size_t mem; /* bytes accounted to this object, see ag_object_mem() */
 	void *data; /* the family's state */
+	/* The secret part of its references (refs.c), drawn at creation. */
+	uint8_t secret[AG_REF_SECRET_LEN];
+	ag_object *next_dead; /* in the server's list of objects to free */
 };
 
 /* The answer target of a request: which connection, which msgid. */
@@ -209,8 +212,17 @@ const ag_family *ag_family_by_name(const char *name, size_t len);
 const ag_family *const *ag_families(void);
 const ag_method *ag_server_methods(void);
 void ag_object_ref(ag_object *o);
-/* Drop one reference; the last one destroys the object. */
+/*
+ * Drop one reference. The last one takes the object out of the id index at
+ * once (no reference names it any more) and queues it to be destroyed:
+ * destroying it drops the references its values hold, which queue more
+ * objects, never recursing. The queue is worked off right away up to a
+ * budget per loop turn (AG_REAP_OBJECTS objects, AG_REAP_BYTES bytes),
+ * the rest on the next turns; until then its memory still counts.
+ */
 void ag_object_unref(ag_object *o);
+#define AG_REAP_OBJECTS 4096
+#define AG_REAP_BYTES ((size_t)16 << 20)
 /* Account @delta bytes to @o and to the server's memory figure. */
 void ag_object_mem(ag_object *o, ssize_t delta);
 /* Per-server scratch: a zone for decoding stored values and a buffer for
@@ -432,6 +444,16 @@ struct agora_server {
 	ag_table names; /* name -> ag_object* (ptr) */
 	ag_table ids;   /* 8-byte big-endian id -> ag_object* (ptr) */
 	bool freeing;   /* agora_server_free(): objects go without unrefs */
+	/* Objects whose last reference went, freed a bounded number per loop
+	 * turn (registry.c), so that a long chain of references neither
+	 * recurses nor stalls the loop. */
+	ag_object *dead_head, **dead_tail;
+	size_t ndead;
+	bool reaping;
+	struct event *reap_ev;
+	/* Random bytes for the secrets of new objects (refs.c). */
+	uint8_t secret_pool[256];
+	unsigned secret_left;
 	msgpack_zone zone;
 	msgpack_zone req_zone;
 	void *zone_head,
@@ -492,6 +514,14 @@ void ag_conn_parked(ag_conn *c, int delta);
 
 /* References (refs.c). */
 ag_object *ag_object_by_id(ag_server *s, uint64_t id);
+/* The object a reference's data names, or NULL when none does: no such id,
+ * or a secret that is not the object's (compared in constant time), or
+ * not AG_REF_LEN bytes. */
+ag_object *ag_object_by_ref(ag_server *s, const void *data, size_t len);
+/* Draw the secret of new object @o; 0 or AGORA_EIO. */
+int ag_object_secret(ag_object *o);
+/* Pack the reference of @o (ext 1). */
+void ag_pack_ref(msgpack_packer *pk, const ag_object *o);
 /* Enter @o in the id index (for references); 0 or AGORA_ENOMEM. */
 int ag_object_index(ag_object *o);
 void ag_object_unindex(ag_object *o);

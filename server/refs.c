@@ -1,46 +1,53 @@
 /*
- * refs.c - references between objects (protocol section 7).
+ * refs.c - references between objects (protocol section 8).
  *
- * A reference is the ext type 1 with the object's id, 8 bytes big-endian.
+ * A reference is the ext type 1 with AG_REF_LEN bytes: the object's id,
+ * 8 bytes big-endian, then 8 random bytes drawn for the object when it was
+ * made. The server hands a reference out only to those who may use it
+ * (info on a handle, a stored value read back); a reference whose secret
+ * is not its object's names nothing, so ids cannot be counted through.
+ *
  * A stored value that holds references (AG_VAL_REF) holds each object it
  * names: ag_val_hold() takes those holds when the value is stored,
  * ag_val_free() releases them when the value is removed for good, and
  * ag_val_give() passes them to the connection that receives the value
  * (queue.get, list.pop, ...), where they stay until it opens the object
- * with open_ref or goes away. Values without references cost nothing here.
+ * with open_ref or goes away. Values are walked from their bytes (no
+ * decoding, no recursion). Values without references cost nothing here.
  */
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <string.h>
 
 #include "internal.h"
 
-typedef bool (*ref_fn)(void *ud, uint64_t id);
+typedef bool (*ref_fn)(void *ud, const uint8_t *data);
 
-/* Call @fn for every reference in @o; stop early when it returns false. */
-static bool walk(const msgpack_object *o, ref_fn fn, void *ud)
+/* Call @fn with the data of every reference in @v (checked AG_REF_LEN
+ * bytes when it was stored); stop early when it returns false. */
+static bool walk(const ag_val *v, ref_fn fn, void *ud)
 {
-	switch (o->type) {
-	case MSGPACK_OBJECT_EXT:
-		if (o->via.ext.type == 1 && o->via.ext.size == 8) {
-			uint64_t id = 0;
-			for (int i = 0; i < 8; i++)
-				id = id << 8 | (uint8_t)o->via.ext.ptr[i];
-			return fn(ud, id);
-		}
+	ag_mp_walk w;
+	ag_mp_head h;
+	const uint8_t *pay;
+
+	if (!(ag_val_flags(v) & AG_VAL_REF) || ag_val_is_empty(v))
 		return true;
-	case MSGPACK_OBJECT_ARRAY:
-		for (uint32_t i = 0; i < o->via.array.size; i++)
-			if (!walk(&o->via.array.ptr[i], fn, ud))
-				return false;
-		return true;
-	case MSGPACK_OBJECT_MAP:
-		for (uint32_t i = 0; i < o->via.map.size; i++)
-			if (!walk(&o->via.map.ptr[i].key, fn, ud) ||
-			    !walk(&o->via.map.ptr[i].val, fn, ud))
-				return false;
-		return true;
-	default:
-		return true;
-	}
+	ag_mp_walk_init(&w, ag_val_bytes(v), ag_val_len(v));
+	while (ag_mp_walk_next(&w, &h, &pay))
+		if (h.kind == AG_MP_EXT && h.ext_type == 1 &&
+		    h.n == AG_REF_LEN && !fn(ud, pay))
+			return false;
+	return true;
+}
+
+static uint64_t ref_id(const uint8_t *data)
+{
+	uint64_t id = 0;
+
+	for (int i = 0; i < AG_REF_ID_LEN; i++)
+		id = id << 8 | data[i];
+	return id;
 }
 
 static void id_key(uint64_t id, uint8_t buf[8], ag_val *ret)
@@ -59,6 +66,48 @@ ag_object *ag_object_by_id(ag_server *s, uint64_t id)
 	ag_entry *e =
 	    ag_table_find(&s->ids, &key, ag_table_hash(&s->ids, &key));
 	return e ? e->ptr : NULL;
+}
+
+ag_object *ag_object_by_ref(ag_server *s, const void *data, size_t len)
+{
+	const uint8_t *d = data;
+	ag_object *o;
+
+	if (len != AG_REF_LEN)
+		return NULL;
+	o = ag_object_by_id(s, ref_id(d));
+	if (o == NULL ||
+	    CRYPTO_memcmp(o->secret, d + AG_REF_ID_LEN, AG_REF_SECRET_LEN) != 0)
+		return NULL;
+	return o;
+}
+
+int ag_object_secret(ag_object *o)
+{
+	ag_server *s = o->srv;
+
+	if (s->secret_left < AG_REF_SECRET_LEN) {
+		if (RAND_bytes(s->secret_pool, sizeof(s->secret_pool)) != 1)
+			return AGORA_EIO;
+		s->secret_left = sizeof(s->secret_pool);
+	}
+	s->secret_left -= AG_REF_SECRET_LEN;
+	memcpy(o->secret, s->secret_pool + s->secret_left, AG_REF_SECRET_LEN);
+	/* A secret is used once: what is handed out is gone from the pool. */
+	OPENSSL_cleanse(s->secret_pool + s->secret_left, AG_REF_SECRET_LEN);
+	return 0;
+}
+
+void ag_pack_ref(msgpack_packer *pk, const ag_object *o)
+{
+	uint8_t data[AG_REF_LEN];
+	uint64_t id = o->id;
+
+	for (int i = AG_REF_ID_LEN - 1; i >= 0; i--, id >>= 8)
+		data[i] = (uint8_t)id;
+	memcpy(data + AG_REF_ID_LEN, o->secret, AG_REF_SECRET_LEN);
+	msgpack_pack_ext(pk, sizeof(data), 1);
+	msgpack_pack_ext_body(pk, data, sizeof(data));
 }
 
 int ag_object_index(ag_object *o)
@@ -93,45 +142,31 @@ void ag_object_unindex(ag_object *o)
 		ag_table_remove(&s->ids, e);
 }
 
-/* Decode @v's references; false when it holds none or cannot be read. */
-static bool decode(ag_server *s, const ag_val *v, msgpack_object *ret)
+static bool exists(void *ud, const uint8_t *data)
 {
-	return (ag_val_flags(v) & AG_VAL_REF) && !ag_val_is_empty(v) &&
-	       ag_val_unpack(v, ag_server_zone(s), ret) == 0;
+	return ag_object_by_ref(ud, data, AG_REF_LEN) != NULL;
 }
 
-struct check {
-	ag_server *srv;
-	uint64_t missing;
-};
-
-static bool exists(void *ud, uint64_t id)
+/* A stored value's references were checked when it was stored: while it
+ * holds them, their objects are indexed under the ids. */
+static bool hold(void *ud, const uint8_t *data)
 {
-	struct check *c = ud;
-	if (ag_object_by_id(c->srv, id) != NULL)
-		return true;
-	c->missing = id;
-	return false;
-}
-
-static bool hold(void *ud, uint64_t id)
-{
-	ag_object_ref(ag_object_by_id(ud, id));
+	ag_object_ref(ag_object_by_id(ud, ref_id(data)));
 	return true;
 }
 
-static bool release(void *ud, uint64_t id)
+static bool release(void *ud, const uint8_t *data)
 {
-	ag_object *o = ag_object_by_id(ud, id);
+	ag_object *o = ag_object_by_id(ud, ref_id(data));
 	if (o != NULL)
 		ag_object_unref(o);
 	return true;
 }
 
-static bool pass(void *ud, uint64_t id)
+static bool pass(void *ud, const uint8_t *data)
 {
 	ag_conn *c = ud;
-	ag_object *o = ag_object_by_id(ag_conn_server(c), id);
+	ag_object *o = ag_object_by_id(ag_conn_server(c), ref_id(data));
 	if (o != NULL && ag_conn_pass(c, o) < 0)
 		ag_object_unref(o); /* no room to record it: let it go */
 	return true;
@@ -139,27 +174,20 @@ static bool pass(void *ud, uint64_t id)
 
 int ag_val_hold(ag_req *r, const ag_val *v)
 {
-	msgpack_object o;
-	struct check chk = { r->srv, 0 };
-
-	if (!decode(r->srv, v, &o))
-		return 0;
-	if (!walk(&o, exists, &chk))
+	if (!walk(v, exists, r->srv))
 		return ag_reply_error(&r->to, AGORA_ENO_OBJECT,
-				      "%.*s: a reference names object %llu, "
-				      "which does not exist",
-				      (int)r->methodlen, r->method,
-				      (unsigned long long)chk.missing);
-	walk(&o, hold, r->srv);
+				      "%.*s: a reference names no object "
+				      "(it was freed, or was never given out "
+				      "by this server)",
+				      (int)r->methodlen, r->method);
+	walk(v, hold, r->srv);
 	return 0;
 }
 
 void ag_val_release(ag_server *s, const ag_val *v)
 {
-	msgpack_object o;
-
-	if (!s->freeing && decode(s, v, &o))
-		walk(&o, release, s);
+	if (!s->freeing)
+		walk(v, release, s);
 }
 
 void ag_val_free(ag_server *s, ag_val *v)
@@ -170,10 +198,7 @@ void ag_val_free(ag_server *s, ag_val *v)
 
 void ag_val_give(ag_conn *c, ag_val *v)
 {
-	msgpack_object o;
-
-	if (decode(ag_conn_server(c), v, &o))
-		walk(&o, pass, c);
+	walk(v, pass, c);
 	ag_val_deinit(v);
 }
 
@@ -189,20 +214,17 @@ int ag_registry_open_ref(ag_req *r)
 		    &r->to, AGORA_EARGS,
 		    "open_ref: want a reference (ext 1), got %s", desc);
 	}
-	if (a->via.ext.size != 8)
-		return ag_reply_error(
-		    &r->to, AGORA_EVALUE,
-		    "open_ref: a reference has 8 bytes of id, "
-		    "this one %u",
-		    a->via.ext.size);
-	uint64_t id = 0;
-	for (int i = 0; i < 8; i++)
-		id = id << 8 | (uint8_t)a->via.ext.ptr[i];
-	ag_object *o = ag_object_by_id(r->srv, id);
+	if (a->via.ext.size != AG_REF_LEN)
+		return ag_reply_error(&r->to, AGORA_EVALUE,
+				      "open_ref: a reference has %d bytes of "
+				      "data, this one %u",
+				      AG_REF_LEN, a->via.ext.size);
+	ag_object *o = ag_object_by_ref(r->srv, a->via.ext.ptr, AG_REF_LEN);
 	if (o == NULL)
 		return ag_reply_error(&r->to, AGORA_ENO_OBJECT,
-				      "open_ref: object %llu is gone",
-				      (unsigned long long)id);
+				      "open_ref: the reference names no "
+				      "object (it was freed, or was never "
+				      "given out by this server)");
 	/* An optional expected type, as open's: another type is TYPE. */
 	if (ag_arg_given(r, 1)) {
 		const msgpack_object *t = &r->argv[1];
@@ -221,7 +243,7 @@ int ag_registry_open_ref(ag_req *r)
 			return ag_reply_error(&r->to, AGORA_ETYPE,
 					      "open_ref: object %llu is a %s, "
 					      "not a %s",
-					      (unsigned long long)id,
+					      (unsigned long long)o->id,
 					      o->fam->name, fam->name);
 	}
 	if (ag_conn_handle_new(r->to.conn, o, &h) < 0)

@@ -51,6 +51,67 @@ void ag_object_ref(ag_object *o)
 	o->refs++;
 }
 
+/* Destroy @o, which no reference names any more. */
+static void destroy(ag_object *o)
+{
+	ag_server *s = o->srv;
+
+	if (o->fam->destroy)
+		o->fam->destroy(o);
+	s->memory -= o->mem;
+	s->nobjects--;
+	free(o->name);
+	free(o);
+}
+
+static void on_reap(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * Destroy queued objects, first in first out, until the queue is empty or
+ * this turn's budget is spent; then, if some are left, come back on the
+ * next loop turn. Destroying one queues those whose last reference it
+ * held: a chain of a million goes a budget at a time, at constant depth.
+ */
+static void reap(ag_server *s)
+{
+	static const struct timeval now = { 0, 0 };
+	unsigned n = 0;
+	size_t bytes = 0;
+	bool bounded = true;
+
+	s->reaping = true;
+	while (s->dead_head != NULL) {
+		if (bounded &&
+		    (n >= AG_REAP_OBJECTS || bytes >= AG_REAP_BYTES)) {
+			/* A timer of no delay, not event_active(), which would
+			 * run again in this turn before the loop polls the
+			 * connections. Without one, finish now. */
+			if (s->reap_ev == NULL && s->base != NULL)
+				s->reap_ev = evtimer_new(s->base, on_reap, s);
+			if (s->reap_ev != NULL &&
+			    evtimer_add(s->reap_ev, &now) == 0)
+				break;
+			bounded = false;
+		}
+		ag_object *o = s->dead_head;
+		s->dead_head = o->next_dead;
+		if (s->dead_head == NULL)
+			s->dead_tail = &s->dead_head;
+		s->ndead--;
+		n++;
+		bytes += o->mem;
+		destroy(o);
+	}
+	s->reaping = false;
+}
+
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	reap(arg);
+}
+
 void ag_object_unref(ag_object *o)
 {
 	ag_server *s = o->srv;
@@ -58,12 +119,13 @@ void ag_object_unref(ag_object *o)
 	if (s->freeing || --o->refs > 0)
 		return;
 	ag_object_unindex(o);
-	if (o->fam->destroy)
-		o->fam->destroy(o);
-	s->memory -= o->mem;
-	s->nobjects--;
-	free(o->name);
-	free(o);
+	o->next_dead = NULL;
+	*s->dead_tail = o;
+	s->dead_tail = &o->next_dead;
+	s->ndead++;
+	/* Inside a destroy, the loop in reap() takes it; else start one. */
+	if (!s->reaping)
+		reap(s);
 }
 
 /* What a name of @len bytes costs the server: the object's copy and the
@@ -83,7 +145,7 @@ ag_object *ag_object_new(ag_server *s, const ag_family *fam)
 	o->srv = s;
 	o->id = s->next_obj_id++;
 	o->refs = 1;
-	if (ag_object_index(o) < 0) {
+	if (ag_object_secret(o) < 0 || ag_object_index(o) < 0) {
 		free(o);
 		return NULL;
 	}
@@ -152,6 +214,7 @@ void ag_registry_init(ag_server *s)
 	ag_table_init(&s->names, s->seed);
 	ag_table_init(&s->ids, s->seed);
 	s->next_obj_id = 1;
+	s->dead_tail = &s->dead_head;
 }
 
 void ag_registry_deinit(ag_server *s)
@@ -178,6 +241,21 @@ void ag_registry_deinit(ag_server *s)
 	}
 	ag_table_clear_vals(&s->ids);
 	ag_table_deinit(&s->ids);
+	/* Those queued to be freed are out of the index already. */
+	while (s->dead_head != NULL) {
+		ag_object *o = s->dead_head;
+		s->dead_head = o->next_dead;
+		if (o->fam->destroy)
+			o->fam->destroy(o);
+		free(o->name);
+		free(o);
+	}
+	s->dead_tail = &s->dead_head;
+	s->ndead = 0;
+	if (s->reap_ev != NULL) {
+		event_free(s->reap_ev);
+		s->reap_ev = NULL;
+	}
 	s->nobjects = 0;
 	s->memory = 0;
 }
@@ -385,9 +463,11 @@ int ag_registry_info(ag_req *r)
 				      (long long)h);
 	unsigned extra = o->fam->info_count ? o->fam->info_count(o) : 0;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
-	msgpack_pack_map(pk, 5 + extra);
+	msgpack_pack_map(pk, 6 + extra);
 	ag_pack_str(pk, "id");
 	msgpack_pack_uint64(pk, o->id);
+	ag_pack_str(pk, "ref");
+	ag_pack_ref(pk, o);
 	ag_pack_str(pk, "type");
 	ag_pack_str(pk, o->fam->name);
 	ag_pack_str(pk, "name");

@@ -299,7 +299,7 @@ class Objects(Base):
         self.assertEqual(names["objects.d"]["type"], "dict")
         self.assertEqual(names["objects.d"]["len"], 1)
         info = self.c.ok("info", h)
-        for k in ("id", "type", "name", "len", "waiters"):
+        for k in ("id", "ref", "type", "name", "len", "waiters"):
             self.assertIn(k, info)
         stats = self.c.ok("stats")
         for k in ("connections", "objects", "requests", "waiters", "memory"):
@@ -514,9 +514,16 @@ class Values(Base):
         self.assertEqual(self.c.ok("value.get", v), 0)
 
 
-def ref(obj_id):
-    """A reference to object @obj_id: ext type 1, 8 bytes big-endian."""
-    return msgpack.ExtType(1, struct.pack(">Q", obj_id))
+def ref(r):
+    """The reference @r as `info` reports it ("ref"): ext 1, 16 bytes."""
+    assert isinstance(r, msgpack.ExtType) and r.code == 1, r
+    assert len(r.data) == 16, r
+    return r
+
+
+def forged(obj_id, secret=bytes(8)):
+    """A reference made up from an id, as a client without it would."""
+    return msgpack.ExtType(1, struct.pack(">Q", obj_id) + secret)
 
 
 class References(Base):
@@ -528,7 +535,7 @@ class References(Base):
         d = self.open("dict")
         lst = self.open("list")
         self.c.ok("list.append", lst, "inner")
-        lid = self.c.ok("info", lst)["id"]
+        lid = self.c.ok("info", lst)["ref"]
         self.c.ok("dict.set", d, "jobs", ref(lid))
         self.c.ok("close", lst)
         self.assertEqual(self.objects(), base + 2)
@@ -544,10 +551,12 @@ class References(Base):
 
     def test_reference_to_a_missing_object_is_no_object(self):
         d = self.open("dict")
-        self.assertEqual(self.c.err("dict.set", d, "k", ref(10**12)),
+        self.assertEqual(self.c.err("dict.set", d, "k", forged(10**12)),
                          "NO_OBJECT")
         self.assertEqual(self.c.ok("dict.len", d), 0)
         bad = msgpack.ExtType(1, b"1234567")
+        old = msgpack.ExtType(1, struct.pack(">Q", 1))  # 8 bytes: v1's
+        self.assertEqual(self.c.err("dict.set", d, "k", old), "VALUE")
         self.assertEqual(self.c.err("dict.set", d, "k", bad), "VALUE")
         self.assertEqual(self.c.err("open_ref", bad), "VALUE")
         self.assertEqual(self.c.err("open_ref", 5), "ARGS")
@@ -556,12 +565,12 @@ class References(Base):
         base = self.objects()
         q = self.open("queue")
         v = self.open("value", None, {"initial": 42})
-        vid = self.c.ok("info", v)["id"]
+        vid = self.c.ok("info", v)["ref"]
         self.c.ok("queue.put", q, [ref(vid)])
         self.c.ok("close", v)
         consumer = Conn(self.server)
         # The consumer takes the item through a handle of its own.
-        qid = self.c.ok("info", q)["id"]
+        qid = self.c.ok("info", q)["ref"]
         cq = consumer.ok("open_ref", ref(qid))
         item = consumer.ok("queue.get", cq)
         # Held for the consumer until it opens it: still alive.
@@ -577,10 +586,10 @@ class References(Base):
         base = self.objects()
         lst = self.open("list")
         inner = self.open("list")
-        iid = self.c.ok("info", inner)["id"]
+        iid = self.c.ok("info", inner)["ref"]
         self.c.ok("list.append", lst, ref(iid))
         self.c.ok("close", inner)
-        lid = self.c.ok("info", lst)["id"]
+        lid = self.c.ok("info", lst)["ref"]
         taker = Conn(self.server)
         th = taker.ok("open_ref", ref(lid))
         self.assertEqual(taker.ok("list.pop", th), ref(iid))
@@ -589,9 +598,34 @@ class References(Base):
             time.sleep(0.01)
         self.assertEqual(self.c.err("open_ref", ref(iid)), "NO_OBJECT")
 
+    def test_reference_is_unforgeable(self):
+        # Another client's anonymous objects cannot be named by counting
+        # ids: a reference needs the secret the server drew for it.
+        other = Conn(self.server)
+        q = other.ok("open", "queue", None, {})
+        other.ok("queue.put", q, "private")
+        info = other.ok("info", q)
+        qid, real = info["id"], info["ref"]
+        self.assertEqual(real.data[:8], struct.pack(">Q", qid))
+        d = self.open("dict")
+        for guess in (forged(qid), forged(qid, real.data[8:15] + b"\0"),
+                      forged(qid, bytes(reversed(real.data[8:])))):
+            if guess == real:
+                continue
+            self.assertEqual(self.c.err("open_ref", guess), "NO_OBJECT")
+            self.assertEqual(self.c.err("dict.set", d, "k", guess),
+                             "NO_OBJECT")
+        # Counting through every id near it opens nothing either.
+        for i in range(max(1, qid - 50), qid + 50):
+            self.assertEqual(self.c.err("open_ref", forged(i)), "NO_OBJECT")
+        # With the real reference, passed on, it opens.
+        h = self.c.ok("open_ref", real, "queue")
+        self.assertEqual(self.c.ok("queue.get", h), "private")
+        other.close()
+
     def test_open_ref_with_a_type_checks_it(self):
         v = self.open("value")
-        vid = self.c.ok("info", v)["id"]
+        vid = self.c.ok("info", v)["ref"]
         h = self.c.ok("open_ref", ref(vid), "value")
         self.assertEqual(self.c.ok("value.get", h), 0)
         self.assertEqual(self.c.err("open_ref", ref(vid), "list"), "TYPE")
@@ -600,7 +634,7 @@ class References(Base):
     def test_named_object_dropped_lives_while_referenced(self):
         d = self.open("dict")
         n = self.open("namespace", "refs.named")
-        nid = self.c.ok("info", n)["id"]
+        nid = self.c.ok("info", n)["ref"]
         self.c.ok("namespace.set", n, "a", 1)
         self.c.ok("dict.set", d, "ns", ref(nid))
         self.c.ok("close", n)

@@ -346,14 +346,22 @@ static void pack_ext(msgpack_packer *pk, int8_t type, const void *p, size_t len)
 	msgpack_pack_ext_body(pk, p, len);
 }
 
-/* A reference (ext 1) to object @id. */
-static void pack_ref(msgpack_packer *pk, uint64_t id)
+/* A reference (ext 1) to object @id: its real one while it exists (the
+ * target reads the secret from the server, as a client handed the
+ * reference would have it), else one with a made-up secret, which names
+ * nothing: both paths get exercised. */
+static void pack_ref(msgpack_packer *pk, ag_server *srv, uint64_t id)
 {
-	uint8_t be[8];
+	ag_object *o = ag_object_by_id(srv, id);
+	uint8_t data[AG_REF_LEN] = { 0 };
 
-	for (int i = 7; i >= 0; i--, id >>= 8)
-		be[i] = (uint8_t)id;
-	pack_ext(pk, 1, be, sizeof(be));
+	if (o != NULL) {
+		ag_pack_ref(pk, o);
+		return;
+	}
+	for (int i = AG_REF_ID_LEN - 1; i >= 0; i--, id >>= 8)
+		data[i] = (uint8_t)id;
+	pack_ext(pk, 1, data, sizeof(data));
 }
 
 /* One value of any kind, from the input. */
@@ -414,12 +422,12 @@ static void synth(rq *q, unsigned depth)
 		}
 		break;
 	case 10: /* ids count from 1; NSETUP + 2 objects exist at first */
-		pack_ref(pk, fz_u8(&q->in) % 24);
+		pack_ref(pk, q->srv, fz_u8(&q->in) % 24);
 		break;
 	case 11: {
-		static const uint8_t zeros[16];
-		b = fz_u8(&q->in) % 16;
-		pack_ext(pk, 1, zeros, b == 8 ? 9 : b);
+		static const uint8_t zeros[24];
+		b = fz_u8(&q->in) % 24;
+		pack_ext(pk, 1, zeros, b == AG_REF_LEN ? AG_REF_LEN + 1 : b);
 		break;
 	}
 	case 12:
@@ -434,7 +442,7 @@ static void synth(rq *q, unsigned depth)
 		break;
 	default: /* a compound holding a reference and a map */
 		msgpack_pack_array(pk, 2);
-		pack_ref(pk, fz_u8(&q->in) % 24);
+		pack_ref(pk, q->srv, fz_u8(&q->in) % 24);
 		msgpack_pack_map(pk, 1);
 		ag_pack_str(pk, "k");
 		msgpack_pack_double(pk, 1.0);

@@ -30,7 +30,9 @@ def pack(o):
 
 
 def ref(obj_id):
-    return msgpack.ExtType(1, struct.pack(">Q", obj_id))
+    """A well-formed reference: the id, then 8 bytes of secret. A made-up
+    secret names nothing; the request target swaps in real ones."""
+    return msgpack.ExtType(1, struct.pack(">Q", obj_id) + bytes(8))
 
 
 def request_bytes(msgid, method, params):
@@ -59,7 +61,8 @@ def reader_seeds():
         [1.5, -0.0, float("nan"), float("inf"), True, False, None],
         ["", "a" * 31, "b" * 32, "c" * 300, b"", b"\x00" * 300],
         {"k": [1, {"n": None}], 2: b"x"},
-        [msgpack.ExtType(1, bytes(8)), msgpack.ExtType(1, bytes(3)),
+        [msgpack.ExtType(1, bytes(16)), msgpack.ExtType(1, bytes(8)),
+         msgpack.ExtType(1, bytes(3)),
          msgpack.ExtType(5, bytes(16)), msgpack.ExtType(9, b"")],
         [1, 1.0], [2**64 - 1, -1], [[1, "a"], [1, "b"]], ["a", "b"],
     ]

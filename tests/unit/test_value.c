@@ -120,6 +120,9 @@ static void assert_canonical(const uint8_t *in, size_t inlen,
 
 /* ---- equality across encodings ------------------------------------------- */
 
+/* The data of a reference: id 42, then 8 bytes of secret. */
+#define REF42 0, 0, 0, 0, 0, 0, 0, 42, 1, 2, 3, 4, 5, 6, 7, 8
+
 START_TEST(one_is_the_same_value_in_every_integer_width)
 {
 	assert_same(LIT(0x01), LIT(0xcc, 0x01));
@@ -398,18 +401,17 @@ START_TEST(flags_survive_inline_and_heap_storage)
 {
 	ag_val v, d;
 
-	/* [ref 42]: 11 bytes, inline, a reference */
-	mkval(&v, LIT(0x91, 0xd7, 0x01, 0, 0, 0, 0, 0, 0, 0, 42));
+	/* {"k": 1}: 4 bytes, inline, a map */
+	mkval(&v, LIT(0x81, 0xa1, 'k', 0x01));
 	ck_assert_uint_eq(ag_val_heap(&v), 0);
-	ck_assert_uint_eq(ag_val_flags(&v), AG_VAL_REF);
+	ck_assert_uint_eq(ag_val_flags(&v), AG_VAL_MAP);
 	ck_assert_int_eq(ag_val_dup(&d, &v), 0);
-	ck_assert_uint_eq(ag_val_flags(&d), AG_VAL_REF);
+	ck_assert_uint_eq(ag_val_flags(&d), AG_VAL_MAP);
 	ag_val_deinit(&d);
 	ag_val_deinit(&v);
-	/* {"k": [ref 42]}: 14 bytes, on the heap, a map and a reference */
-	mkval(&v,
-	      LIT(0x81, 0xa1, 'k', 0x91, 0xd7, 0x01, 0, 0, 0, 0, 0, 0, 0, 42));
-	ck_assert_uint_eq(ag_val_heap(&v), 14);
+	/* {"k": [ref 42]}: 22 bytes, on the heap, a map and a reference */
+	mkval(&v, LIT(0x81, 0xa1, 'k', 0x91, 0xd8, 0x01, REF42));
+	ck_assert_uint_eq(ag_val_heap(&v), 22);
 	ck_assert_uint_eq(ag_val_flags(&v), AG_VAL_MAP | AG_VAL_REF);
 	ck_assert_int_eq(ag_val_dup(&d, &v), 0);
 	ck_assert_uint_eq(ag_val_flags(&d), AG_VAL_MAP | AG_VAL_REF);
@@ -459,6 +461,9 @@ END_TEST
 
 START_TEST(ext1_with_other_lengths_is_a_bad_value_even_nested)
 {
+	/* eight bytes, the id alone (the first version's form) */
+	ck_assert_int_eq(val_rc(LIT(0xd7, 0x01, 0, 0, 0, 0, 0, 0, 0, 42)),
+			 AGORA_EVALUE);
 	ck_assert_int_eq(
 	    val_rc(LIT(0xc7, 0x09, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9)),
 	    AGORA_EVALUE);
@@ -472,22 +477,22 @@ START_TEST(ext1_with_other_lengths_is_a_bad_value_even_nested)
 }
 END_TEST
 
-START_TEST(ext1_with_eight_data_bytes_is_a_reference)
+START_TEST(ext1_with_sixteen_data_bytes_is_a_reference)
 {
 	ag_val v;
 
-	mkval(&v, LIT(0x91, 0xd7, 0x01, 0, 0, 0, 0, 0, 0, 0, 42));
+	mkval(&v, LIT(0x91, 0xd8, 0x01, REF42));
 	ck_assert(ag_val_flags(&v) & AG_VAL_REF);
 	ag_val_deinit(&v);
-	mkval(&v, LIT(0xc7, 0x08, 0x01, 0, 0, 0, 0, 0, 0, 0, 42));
+	mkval(&v, LIT(0xc7, 0x10, 0x01, REF42));
 	ck_assert(ag_val_flags(&v) & AG_VAL_REF);
 	ag_val_deinit(&v);
 	/* other ext types are plain values of any length */
 	ck_assert_int_eq(val_rc(LIT(0xc7, 0x07, 0x05, 1, 2, 3, 4, 5, 6, 7)), 0);
-	assert_same(LIT(0xd7, 0x01, 0, 0, 0, 0, 0, 0, 0, 42),
-		    LIT(0xc7, 0x08, 0x01, 0, 0, 0, 0, 0, 0, 0, 42));
-	assert_differ(LIT(0xd7, 0x01, 0, 0, 0, 0, 0, 0, 0, 42),
-		      LIT(0xd7, 0x01, 0, 0, 0, 0, 0, 0, 0, 43));
+	assert_same(LIT(0xd8, 0x01, REF42), LIT(0xc7, 0x10, 0x01, REF42));
+	assert_differ(
+	    LIT(0xd8, 0x01, REF42),
+	    LIT(0xd8, 0x01, 0, 0, 0, 0, 0, 0, 0, 42, 1, 2, 3, 4, 5, 6, 7, 9));
 }
 END_TEST
 
@@ -925,7 +930,7 @@ static Suite *value_suite(void)
 	tc = tcase_create("references");
 	tcase_add_test(tc, ext1_with_seven_data_bytes_is_a_bad_value);
 	tcase_add_test(tc, ext1_with_other_lengths_is_a_bad_value_even_nested);
-	tcase_add_test(tc, ext1_with_eight_data_bytes_is_a_reference);
+	tcase_add_test(tc, ext1_with_sixteen_data_bytes_is_a_reference);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ordering");
