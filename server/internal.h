@@ -450,6 +450,7 @@ struct agora_server {
 	ag_object *dead_head, **dead_tail;
 	size_t ndead;
 	bool reaping;
+	size_t heap_peak; /* memory + conn_memory at most since a trim */
 	struct event *reap_ev;
 	/* Random bytes for the secrets of new objects (refs.c). */
 	uint8_t secret_pool[256];

@@ -6,6 +6,7 @@
  * parked request and by each stored reference; the last one to go destroys
  * it. Ids count up from 1 and are never reused while the server runs.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,8 @@
 
 /* The scratch buffer is freed after a request that made it larger. */
 #define SCRATCH_KEEP ((size_t)1 << 20)
+/* See heap_trim(). */
+#define HEAP_TRIM_STEP ((size_t)16 << 20)
 
 static const ag_family *const families[] = {
 	&ag_family_list,
@@ -65,6 +68,7 @@ static void destroy(ag_object *o)
 }
 
 static void on_reap(evutil_socket_t fd, short what, void *arg);
+static void heap_trim(ag_server *s);
 
 /*
  * Destroy queued objects, first in first out, until the queue is empty or
@@ -103,6 +107,8 @@ static void reap(ag_server *s)
 		destroy(o);
 	}
 	s->reaping = false;
+	if (s->dead_head == NULL)
+		heap_trim(s);
 }
 
 static void on_reap(evutil_socket_t fd, short what, void *arg)
@@ -189,12 +195,31 @@ static void zone_trim(msgpack_zone *z, void **head0)
 	*head0 = z->chunk_list.head;
 }
 
+/*
+ * Give the allocator's free pages back to the system once what the server
+ * holds has fallen by HEAP_TRIM_STEP since its last peak: freed small
+ * blocks (a cleared dict's entries) otherwise stay in the process, out of
+ * reach of the brk-top trim when anything still in use lies above them.
+ */
+static void heap_trim(ag_server *s)
+{
+	size_t now = s->memory + s->conn_memory;
+
+	if (now > s->heap_peak)
+		s->heap_peak = now;
+	else if (s->heap_peak - now >= HEAP_TRIM_STEP) {
+		malloc_trim(0);
+		s->heap_peak = now;
+	}
+}
+
 void ag_server_trim(ag_server *s)
 {
 	zone_trim(&s->zone, &s->zone_head);
 	zone_trim(&s->req_zone, &s->req_zone_head);
 	if (s->scratch.cap > SCRATCH_KEEP)
 		ag_buf_deinit(&s->scratch);
+	heap_trim(s);
 }
 
 ag_buf *ag_server_scratch(ag_server *s)
