@@ -1,57 +1,15 @@
 /*
  * dispatch.c - from an authenticated request to the function that serves it.
  *
- * Server methods (open, close, drop, ls, info, ping, stats) are looked up by
- * name. Object methods are "TYPE.METHOD": the prefix names a family, the
- * family's table names the method, the first param is a handle of this
- * connection, and the handle's object must be of that family or extend it
+ * Server methods (open, close, drop, ls, info, ping, stats: srv_methods.c)
+ * are looked up by name. Object methods are "TYPE.METHOD": the prefix names a
+ * family, the family's table names the method, the first param is a handle of
+ * this connection, and the handle's object must be of that family or extend it
  * (a joinable_queue answers to "queue.put"). Errors name what was wrong.
  */
 #include <string.h>
 
 #include "internal.h"
-
-static int srv_close(ag_req *r)
-{
-	int64_t h;
-
-	if (ag_arg_int(r, 0, &h) < 0)
-		return AGORA_EARGS;
-	if (!ag_conn_handle_close(r->to.conn, (uint64_t)h))
-		return ag_reply_error(
-		    &r->to, AGORA_ENO_OBJECT,
-		    "close: no handle %lld on this connection", (long long)h);
-	ag_reply_nil(&r->to);
-	return 0;
-}
-
-static int srv_ping(ag_req *r)
-{
-	msgpack_packer *pk = ag_reply_begin(&r->to);
-
-	if (r->argc > 0)
-		ag_pack_arg(pk, r, 0);
-	else
-		msgpack_pack_nil(pk);
-	return 0;
-}
-
-static const ag_method server_methods[] = {
-	{ "open", ag_registry_open, 2, 3, AG_STORES_BYTES },
-	{ "open_ref", ag_registry_open_ref, 1, 2, AG_STORES_NONE },
-	{ "close", srv_close, 1, 1, AG_STORES_NONE },
-	{ "drop", ag_registry_drop, 1, 1, AG_STORES_NONE },
-	{ "ls", ag_registry_ls, 0, 0, AG_STORES_NONE },
-	{ "info", ag_registry_info, 1, 1, AG_STORES_NONE },
-	{ "ping", srv_ping, 0, 1, AG_STORES_NONE },
-	{ "stats", ag_registry_stats, 0, 0, AG_STORES_NONE },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
-};
-
-const ag_method *ag_server_methods(void)
-{
-	return server_methods;
-}
 
 static const ag_method *find_method(const ag_method *t, const char *name,
 				    size_t len)
@@ -125,7 +83,7 @@ static const ag_method *resolve(ag_server *s, const char *name, size_t len,
 	}
 	const char *dot = memchr(name, '.', len);
 	if (dot == NULL) {
-		m = find_method(server_methods, name, len);
+		m = find_method(ag_server_methods(), name, len);
 	} else {
 		size_t tlen = (size_t)(dot - name);
 		fam = ag_family_by_name(name, tlen);

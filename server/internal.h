@@ -6,7 +6,7 @@
  * "TYPE.METHOD" and the handle, and a family's method (obj_<family>.c) either
  * answers at once through ag_reply_*() or parks the request with
  * ag_wait_park() (wait.c) to answer it later. Objects live in the registry
- * (registry.c), reference counted: each handle, each parked request, each
+ * (object.c), reference counted: each handle, each parked request, each
  * stored reference holds one.
  */
 #ifndef AG_SERVER_INTERNAL_H
@@ -205,10 +205,10 @@ extern const ag_family ag_family_condition;
 extern const ag_family ag_family_event;
 extern const ag_family ag_family_barrier;
 
-/* Registry (registry.c). */
+/* Families (types.c). */
 const ag_family *ag_family_by_name(const char *name, size_t len);
 /* Every family, NULL-terminated; and the server methods (open, ls ...),
- * ended by a NULL name (dispatch.c). For tests that go over them all. */
+ * ended by a NULL name (srv_methods.c). For tests that go over them all. */
 const ag_family *const *ag_families(void);
 const ag_method *ag_server_methods(void);
 void ag_object_ref(ag_object *o);
@@ -445,14 +445,14 @@ struct agora_server {
 	ag_table ids;   /* 8-byte big-endian id -> ag_object* (ptr) */
 	bool freeing;   /* agora_server_free(): objects go without unrefs */
 	/* Objects whose last reference went, freed a bounded number per loop
-	 * turn (registry.c), so that a long chain of references neither
+	 * turn (object.c), so that a long chain of references neither
 	 * recurses nor stalls the loop. */
 	ag_object *dead_head, **dead_tail;
 	size_t ndead;
 	bool reaping;
 	size_t heap_peak; /* memory + conn_memory at most since a trim */
 	struct event *reap_ev;
-	/* Random bytes for the secrets of new objects (refs.c). */
+	/* Random bytes for the secrets of new objects (object.c). */
 	uint8_t secret_pool[256];
 	unsigned secret_left;
 	msgpack_zone zone;
@@ -513,19 +513,20 @@ struct ag_waitq *ag_conn_waiters(ag_conn *c);
 bool ag_conn_park_allowed(const ag_conn *c);
 void ag_conn_parked(ag_conn *c, int delta);
 
-/* References (refs.c). */
+/* The id index (object.c): the object of id @id, or NULL. */
 ag_object *ag_object_by_id(ag_server *s, uint64_t id);
-/* The object a reference's data names, or NULL when none does: no such id,
- * or a secret that is not the object's (compared in constant time), or
- * not AG_REF_LEN bytes. */
-ag_object *ag_object_by_ref(ag_server *s, const void *data, size_t len);
 /* Draw the secret of new object @o; 0 or AGORA_EIO. */
 int ag_object_secret(ag_object *o);
-/* Pack the reference of @o (ext 1). */
-void ag_pack_ref(msgpack_packer *pk, const ag_object *o);
 /* Enter @o in the id index (for references); 0 or AGORA_ENOMEM. */
 int ag_object_index(ag_object *o);
 void ag_object_unindex(ag_object *o);
+
+/* References (refs.c). The object a reference's data names, or NULL when none
+ * does: no such id, or a secret that is not the object's (compared in constant
+ * time), or not AG_REF_LEN bytes. */
+ag_object *ag_object_by_ref(ag_server *s, const void *data, size_t len);
+/* Pack the reference of @o (ext 1). */
+void ag_pack_ref(msgpack_packer *pk, const ag_object *o);
 /*
  * A value about to be stored takes a hold on every object its references
  * name (ag_arg_val() does this for its result). Answers NO_OBJECT and
@@ -543,19 +544,13 @@ void ag_val_give(ag_conn *c, ag_val *v);
  * counted); ag_conn_unpass drops all that @c has on @o. */
 int ag_conn_pass(ag_conn *c, ag_object *o);
 void ag_conn_unpass(ag_conn *c, ag_object *o);
-int ag_registry_open_ref(ag_req *r);
 
-/* Registry (registry.c). */
-/* A new object of @fam with a fresh id, in the id index, one reference
- * held by the caller; its family state is not set up. NULL when out of
- * memory. */
+/* Objects (object.c). A new object of @fam with a fresh id, in the id index,
+ * one reference held by the caller; its family state is not set up. NULL when
+ * out of memory. */
 ag_object *ag_object_new(ag_server *s, const ag_family *fam);
-/* The open method: get-or-create. Answers, returns 0 or negative. */
-int ag_registry_open(ag_req *r);
-int ag_registry_drop(ag_req *r);
-int ag_registry_ls(ag_req *r);
-int ag_registry_info(ag_req *r);
-int ag_registry_stats(ag_req *r);
+/* The server's objects, names and ids: set up, and free every object
+ * (whoever holds it) when the server goes. */
 void ag_registry_init(ag_server *s);
 void ag_registry_deinit(ag_server *s);
 

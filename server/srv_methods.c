@@ -1,138 +1,14 @@
 /*
- * registry.c - the objects of a server: families by name, named objects,
- * reference counts, and the server methods open, drop, ls, info and stats.
+ * srv_methods.c - the server methods: open, open_ref, close, drop, ls,
+ * info, ping and stats (protocol section 3), and their table.
  *
- * An object is held by its name (while named), by each handle, by each
- * parked request and by each stored reference; the last one to go destroys
- * it. Ids count up from 1 and are never reused while the server runs.
+ * Named objects live in the server's names table, which holds one
+ * reference to each; drop takes the name away and lets that reference go.
  */
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-/* The scratch buffer is freed after a request that made it larger. */
-#define SCRATCH_KEEP ((size_t)1 << 20)
-/* See heap_trim(). */
-#define HEAP_TRIM_STEP ((size_t)16 << 20)
-
-static const ag_family *const families[] = {
-	&ag_family_list,
-	&ag_family_dict,
-	&ag_family_queue,
-	&ag_family_joinable_queue,
-	&ag_family_value,
-	&ag_family_array,
-	&ag_family_namespace,
-	&ag_family_lock,
-	&ag_family_rlock,
-	&ag_family_semaphore,
-	&ag_family_bounded_semaphore,
-	&ag_family_condition,
-	&ag_family_event,
-	&ag_family_barrier,
-	NULL,
-};
-
-const ag_family *const *ag_families(void)
-{
-	return families;
-}
-
-const ag_family *ag_family_by_name(const char *name, size_t len)
-{
-	for (const ag_family *const *f = families; *f; f++)
-		if (strlen((*f)->name) == len &&
-		    memcmp((*f)->name, name, len) == 0)
-			return *f;
-	return NULL;
-}
-
-void ag_object_ref(ag_object *o)
-{
-	o->refs++;
-}
-
-/* Destroy @o, which no reference names any more. */
-static void destroy(ag_object *o)
-{
-	ag_server *s = o->srv;
-
-	if (o->fam->destroy)
-		o->fam->destroy(o);
-	s->memory -= o->mem;
-	s->nobjects--;
-	free(o->name);
-	free(o);
-}
-
-static void on_reap(evutil_socket_t fd, short what, void *arg);
-static void heap_trim(ag_server *s);
-
-/*
- * Destroy queued objects, first in first out, until the queue is empty or
- * this turn's budget is spent; then, if some are left, come back on the
- * next loop turn. Destroying one queues those whose last reference it
- * held: a chain of a million goes a budget at a time, at constant depth.
- */
-static void reap(ag_server *s)
-{
-	static const struct timeval now = { 0, 0 };
-	unsigned n = 0;
-	size_t bytes = 0;
-	bool bounded = true;
-
-	s->reaping = true;
-	while (s->dead_head != NULL) {
-		if (bounded &&
-		    (n >= AG_REAP_OBJECTS || bytes >= AG_REAP_BYTES)) {
-			/* A timer of no delay, not event_active(), which would
-			 * run again in this turn before the loop polls the
-			 * connections. Without one, finish now. */
-			if (s->reap_ev == NULL && s->base != NULL)
-				s->reap_ev = evtimer_new(s->base, on_reap, s);
-			if (s->reap_ev != NULL &&
-			    evtimer_add(s->reap_ev, &now) == 0)
-				break;
-			bounded = false;
-		}
-		ag_object *o = s->dead_head;
-		s->dead_head = o->next_dead;
-		if (s->dead_head == NULL)
-			s->dead_tail = &s->dead_head;
-		s->ndead--;
-		n++;
-		bytes += o->mem;
-		destroy(o);
-	}
-	s->reaping = false;
-	if (s->dead_head == NULL)
-		heap_trim(s);
-}
-
-static void on_reap(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	reap(arg);
-}
-
-void ag_object_unref(ag_object *o)
-{
-	ag_server *s = o->srv;
-
-	if (s->freeing || --o->refs > 0)
-		return;
-	ag_object_unindex(o);
-	o->next_dead = NULL;
-	*s->dead_tail = o;
-	s->dead_tail = &o->next_dead;
-	s->ndead++;
-	/* Inside a destroy, the loop in reap() takes it; else start one. */
-	if (!s->reaping)
-		reap(s);
-}
 
 /* What a name of @len bytes costs the server: the object's copy and the
  * names table's key (an approximation of the allocator's share). */
@@ -141,156 +17,12 @@ static size_t name_cost(size_t len)
 	return len == 0 ? 0 : 2 * (len + 1);
 }
 
-ag_object *ag_object_new(ag_server *s, const ag_family *fam)
-{
-	ag_object *o = calloc(1, sizeof(*o));
-
-	if (o == NULL)
-		return NULL;
-	o->fam = fam;
-	o->srv = s;
-	o->id = s->next_obj_id++;
-	o->refs = 1;
-	if (ag_object_secret(o) < 0 || ag_object_index(o) < 0) {
-		free(o);
-		return NULL;
-	}
-	s->nobjects++;
-	ag_object_mem(o, (ssize_t)sizeof(*o));
-	return o;
-}
-
-void ag_object_mem(ag_object *o, ssize_t delta)
-{
-	o->mem += (size_t)delta;
-	o->srv->memory += (size_t)delta;
-}
-
-msgpack_zone *ag_server_zone(ag_server *s)
-{
-	return &s->zone;
-}
-
-msgpack_zone *ag_server_request_zone(ag_server *s)
-{
-	return &s->req_zone;
-}
-
-/* A zone that had to grow past its first chunk (a large request, a sort
- * of a long list) is made anew, so that what it took goes back: a cleared
- * zone keeps its chunks until destroyed. A zone's head chunk changes only
- * when it grows. */
-static void zone_trim(msgpack_zone *z, void **head0)
-{
-	msgpack_zone fresh;
-
-	if ((void *)z->chunk_list.head == *head0)
-		return;
-	if (msgpack_zone_init(&fresh, 8192)) {
-		msgpack_zone_destroy(z);
-		*z = fresh;
-	} else {
-		msgpack_zone_clear(z);
-	}
-	*head0 = z->chunk_list.head;
-}
-
-/*
- * Give the allocator's free pages back to the system once what the server
- * holds has fallen by HEAP_TRIM_STEP since its last peak: freed small
- * blocks (a cleared dict's entries) otherwise stay in the process, out of
- * reach of the brk-top trim when anything still in use lies above them.
- */
-static void heap_trim(ag_server *s)
-{
-	size_t now = s->memory + s->conn_memory;
-
-	if (now > s->heap_peak)
-		s->heap_peak = now;
-	else if (s->heap_peak - now >= HEAP_TRIM_STEP) {
-		malloc_trim(0);
-		s->heap_peak = now;
-	}
-}
-
-void ag_server_trim(ag_server *s)
-{
-	zone_trim(&s->zone, &s->zone_head);
-	zone_trim(&s->req_zone, &s->req_zone_head);
-	if (s->scratch.cap > SCRATCH_KEEP)
-		ag_buf_deinit(&s->scratch);
-	heap_trim(s);
-}
-
-ag_buf *ag_server_scratch(ag_server *s)
-{
-	return &s->scratch;
-}
-
-uint64_t ag_server_seed(const ag_server *s)
-{
-	return s->seed;
-}
-
-void ag_registry_init(ag_server *s)
-{
-	s->zone_head = s->zone.chunk_list.head;
-	s->req_zone_head = s->req_zone.chunk_list.head;
-	ag_table_init(&s->names, s->seed);
-	ag_table_init(&s->ids, s->seed);
-	s->next_obj_id = 1;
-	s->dead_tail = &s->dead_head;
-}
-
-void ag_registry_deinit(ag_server *s)
-{
-	/* Every object goes, whoever holds it: names, stored references,
-	 * cycles of anonymous objects. With s->freeing set, the releases
-	 * that destroying values would make are skipped. */
-	s->freeing = true;
-	ag_table_foreach (&s->names, e) {
-		ag_object *o = e->ptr;
-		e->ptr = NULL; /* .ptr shares storage with .val, freed next */
-		free(o->name);
-		o->name = NULL;
-	}
-	ag_table_clear_vals(&s->names);
-	ag_table_deinit(&s->names);
-	ag_table_foreach (&s->ids, e) {
-		ag_object *o = e->ptr;
-		e->ptr = NULL;
-		if (o->fam->destroy)
-			o->fam->destroy(o);
-		free(o->name);
-		free(o);
-	}
-	ag_table_clear_vals(&s->ids);
-	ag_table_deinit(&s->ids);
-	/* Those queued to be freed are out of the index already. */
-	while (s->dead_head != NULL) {
-		ag_object *o = s->dead_head;
-		s->dead_head = o->next_dead;
-		if (o->fam->destroy)
-			o->fam->destroy(o);
-		free(o->name);
-		free(o);
-	}
-	s->dead_tail = &s->dead_head;
-	s->ndead = 0;
-	if (s->reap_ev != NULL) {
-		event_free(s->reap_ev);
-		s->reap_ev = NULL;
-	}
-	s->nobjects = 0;
-	s->memory = 0;
-}
-
 static bool has_len(ag_object *o, size_t *ret)
 {
 	return o->fam->len != NULL && o->fam->len(o, ret);
 }
 
-int ag_registry_open(ag_req *r)
+static int srv_open(ag_req *r)
 {
 	ag_server *s = r->srv;
 	const msgpack_object *type = &r->argv[0], *name = &r->argv[1];
@@ -416,7 +148,74 @@ int ag_registry_open(ag_req *r)
 	return 0;
 }
 
-int ag_registry_drop(ag_req *r)
+static int srv_open_ref(ag_req *r)
+{
+	const msgpack_object *a = &r->argv[0];
+	uint32_t h;
+
+	if (a->type != MSGPACK_OBJECT_EXT || a->via.ext.type != 1) {
+		char desc[96];
+		ag_obj_describe(a, desc, sizeof(desc));
+		return ag_reply_error(
+		    &r->to, AGORA_EARGS,
+		    "open_ref: want a reference (ext 1), got %s", desc);
+	}
+	if (a->via.ext.size != AG_REF_LEN)
+		return ag_reply_error(&r->to, AGORA_EVALUE,
+				      "open_ref: a reference has %d bytes of "
+				      "data, this one %u",
+				      AG_REF_LEN, a->via.ext.size);
+	ag_object *o = ag_object_by_ref(r->srv, a->via.ext.ptr, AG_REF_LEN);
+	if (o == NULL)
+		return ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+				      "open_ref: the reference names no "
+				      "object (it was freed, or was never "
+				      "given out by this server)");
+	/* An optional expected type, as open's: another type is TYPE. */
+	if (ag_arg_given(r, 1)) {
+		const msgpack_object *t = &r->argv[1];
+		const ag_family *fam = NULL;
+		if (t->type == MSGPACK_OBJECT_STR)
+			fam =
+			    ag_family_by_name(t->via.str.ptr, t->via.str.size);
+		if (fam == NULL) {
+			char desc[96];
+			ag_obj_describe(t, desc, sizeof(desc));
+			return ag_reply_error(&r->to, AGORA_EARGS,
+					      "open_ref: unknown type %s",
+					      desc);
+		}
+		if (o->fam != fam)
+			return ag_reply_error(&r->to, AGORA_ETYPE,
+					      "open_ref: object %llu is a %s, "
+					      "not a %s",
+					      (unsigned long long)o->id,
+					      o->fam->name, fam->name);
+	}
+	if (ag_conn_handle_new(r->to.conn, o, &h) < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open_ref: no more handles");
+	/* Every hold passed to this connection for @o becomes this handle. */
+	ag_conn_unpass(r->to.conn, o);
+	ag_reply_uint(&r->to, h);
+	return 0;
+}
+
+static int srv_close(ag_req *r)
+{
+	int64_t h;
+
+	if (ag_arg_int(r, 0, &h) < 0)
+		return AGORA_EARGS;
+	if (!ag_conn_handle_close(r->to.conn, (uint64_t)h))
+		return ag_reply_error(
+		    &r->to, AGORA_ENO_OBJECT,
+		    "close: no handle %lld on this connection", (long long)h);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+static int srv_drop(ag_req *r)
 {
 	ag_server *s = r->srv;
 	const msgpack_object *name = &r->argv[0];
@@ -450,7 +249,7 @@ int ag_registry_drop(ag_req *r)
 	return 0;
 }
 
-int ag_registry_ls(ag_req *r)
+static int srv_ls(ag_req *r)
 {
 	ag_server *s = r->srv;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
@@ -473,7 +272,7 @@ int ag_registry_ls(ag_req *r)
 	return 0;
 }
 
-int ag_registry_info(ag_req *r)
+static int srv_info(ag_req *r)
 {
 	int64_t h;
 	ag_object *o;
@@ -512,7 +311,18 @@ int ag_registry_info(ag_req *r)
 	return 0;
 }
 
-int ag_registry_stats(ag_req *r)
+static int srv_ping(ag_req *r)
+{
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+
+	if (r->argc > 0)
+		ag_pack_arg(pk, r, 0);
+	else
+		msgpack_pack_nil(pk);
+	return 0;
+}
+
+static int srv_stats(ag_req *r)
 {
 	ag_server *s = r->srv;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
@@ -533,4 +343,21 @@ int ag_registry_stats(ag_req *r)
 	ag_pack_str(pk, "memory_total");
 	msgpack_pack_uint64(pk, s->memory + s->conn_memory + s->scratch.cap);
 	return 0;
+}
+
+static const ag_method server_methods[] = {
+	{ "open", srv_open, 2, 3, AG_STORES_BYTES },
+	{ "open_ref", srv_open_ref, 1, 2, AG_STORES_NONE },
+	{ "close", srv_close, 1, 1, AG_STORES_NONE },
+	{ "drop", srv_drop, 1, 1, AG_STORES_NONE },
+	{ "ls", srv_ls, 0, 0, AG_STORES_NONE },
+	{ "info", srv_info, 1, 1, AG_STORES_NONE },
+	{ "ping", srv_ping, 0, 1, AG_STORES_NONE },
+	{ "stats", srv_stats, 0, 0, AG_STORES_NONE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+};
+
+const ag_method *ag_server_methods(void)
+{
+	return server_methods;
 }
