@@ -144,31 +144,61 @@ static void conn_sync_mem(ag_conn *c)
 
 static void conn_cut(ag_conn *c);
 
+/* A connection holding no more than this is never cut for memory: it is
+ * not the cause (its struct and a default input buffer). */
+#define CONN_SMALL (sizeof(struct ag_conn) + READ_KEEP)
+
 /*
  * With --max-memory, what connections hold (partial requests, unread
- * answers) is bounded too: past max_memory + max_output for objects and
- * connections together, the connection holding the most is cut, its
- * backlog dropped, until the total is back under. (The margin lets one
- * client read a large answer when the objects use all of max_memory.)
+ * answers) is bounded too. What the server holds is counted as stats'
+ * memory_total does, less the connections already closing (cut or
+ * failed: they are freed in this loop turn): objects (s->memory), the
+ * scratch buffer, and every live connection's conn_bytes() as last
+ * synced. While that passes
+ *
+ *	max_memory + max_output
+ *
+ * the live connection holding the most is cut (its backlog dropped, its
+ * memory no longer counted), the next largest after it, and so on until
+ * the figure is back under the bound or no connection holds more than
+ * CONN_SMALL (objects are then the cause: --max-memory refuses those
+ * where they are stored). The max_output of margin lets one client read
+ * a large answer while the objects use all of max_memory. So at the end
+ * of each read and each blocked write, memory_total is at most
+ * max_memory + max_output, plus what objects may pass max_memory by
+ * (docs/reliability.md), plus CONN_SMALL per connection when objects are
+ * the cause. A connection is cut once: one already closing is neither
+ * counted nor chosen again.
  */
 static void enforce_memory(ag_server *s)
 {
+	size_t held, bound;
+	ag_conn *c;
+
 	if (s->max_memory == 0)
 		return;
-	while (s->memory + s->conn_memory > s->max_memory + s->max_output) {
-		ag_conn *worst = NULL, *c;
+	bound = s->max_memory + s->max_output;
+	if (bound < s->max_memory) /* wrapped: no bound to enforce */
+		return;
+	held = s->memory + s->scratch.cap;
+	TAILQ_FOREACH (c, &s->conns, link)
+		if (!c->closing)
+			held += c->mem;
+	while (held > bound) {
+		ag_conn *worst = NULL;
 		TAILQ_FOREACH (c, &s->conns, link)
 			if (!c->closing &&
 			    (worst == NULL || c->mem > worst->mem))
 				worst = c;
-		if (worst == NULL || worst->mem <= sizeof(*worst) + 65536)
-			return; /* nobody holds much: objects are the cause */
+		if (worst == NULL || worst->mem <= CONN_SMALL)
+			return;
 		ag_server_logf(s,
 			       "connection %llu from %s holds %zu bytes of "
 			       "buffers while the server is past its memory "
 			       "limit; closing it",
 			       (unsigned long long)worst->id, worst->peer,
 			       worst->mem);
+		held -= worst->mem;
 		conn_cut(worst);
 	}
 }
