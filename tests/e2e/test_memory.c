@@ -75,8 +75,10 @@
 #define MAX_OUTPUT (16 * MiB)
 #define BOUND_SLACK (8 * MiB)
 
-/* stats memory_total and RSS grow alike within this factor. */
-#define STATS_FACTOR 2.0
+/* stats memory_total and RSS grow alike within this factor (measured:
+ * 1.85 for many small objects, whose malloc overheads are not counted;
+ * 0.94 to 1.00 for the other shapes). */
+#define STATS_FACTOR 2.5
 
 static bool rss_checked(void)
 {
@@ -88,7 +90,7 @@ static bool rss_checked(void)
 			printf("RSS assertions skipped: under %s, RSS says "
 			       "nothing about agorad's own memory\n",
 			       RUNNING_ON_VALGRIND ? "valgrind"
-			       : UNDER_ASAN	   ? "AddressSanitizer"
+			       : UNDER_ASAN        ? "AddressSanitizer"
 						   : "AGORA_TEST_NO_RSS");
 		return false;
 	}
@@ -344,7 +346,7 @@ static int clear_value(void *ud)
 START_TEST(a_60_mib_request_costs_at_most_3x_and_is_given_back)
 {
 	big_ctx x = { 0 };
-	char (*keys)[16];
+	char(*keys)[16];
 
 	agh_server_start(&srv);
 	x.c = agh_connect(&srv);
@@ -494,7 +496,7 @@ START_TEST(unread_answers_stay_within_the_bound_and_the_largest_are_cut)
 					     "--max-output", "16777216", NULL };
 	const size_t bound = MAX_MEMORY + MAX_OUTPUT;
 	reader rds[NBIG + NSMALL];
-	size_t base_rss, max_rss = 0;
+	size_t empty_rss, base_rss, max_rss = 0;
 	int64_t max_total = 0;
 	agora_var *big, *small;
 	char *blob;
@@ -502,6 +504,7 @@ START_TEST(unread_answers_stay_within_the_bound_and_the_largest_are_cut)
 
 	agh_server_start_args(&srv, flags);
 	agora_client *c = agh_connect(&srv);
+	empty_rss = rss(&srv);
 	blob = malloc(BIG_ANSWER);
 	ck_assert_ptr_nonnull(blob);
 	memset(blob, 'B', BIG_ANSWER);
@@ -549,18 +552,19 @@ START_TEST(unread_answers_stay_within_the_bound_and_the_largest_are_cut)
 	printf("unread answers (--max-memory %.0f MiB, --max-output %.0f "
 	       "MiB): %d of %d clients holding %.0f MiB answers cut, %d "
 	       "holding %.0f MiB served; memory_total at most %.1f MiB "
-	       "(bound %.0f MiB), RSS %.1f MiB at rest, at most %.1f MiB\n",
-	       mib(MAX_MEMORY), mib(MAX_OUTPUT), big_cut, NBIG,
-	       mib(BIG_ANSWER), NSMALL, mib(SMALL_ANSWER), mib(max_total),
-	       mib(bound), mib(base_rss), mib(max_rss));
+	       "(bound %.0f MiB); RSS %.1f MiB empty, %.1f MiB with the "
+	       "objects, at most %.1f MiB\n",
+	       mib(MAX_MEMORY), mib(MAX_OUTPUT), big_cut, NBIG, mib(BIG_ANSWER),
+	       NSMALL, mib(SMALL_ANSWER), mib(max_total), mib(bound),
+	       mib(empty_rss), mib(base_rss), mib(max_rss));
 	ck_assert_msg(big_cut >= 1, "nobody was cut");
 	ck_assert_int_eq(conns_left, 1 + NBIG + NSMALL - big_cut);
 	ck_assert_msg((size_t)max_total <= bound + BOUND_SLACK,
 		      "memory_total reached %.1f MiB", mib(max_total));
 	if (rss_checked())
-		ck_assert_msg(max_rss <= base_rss + MAX_OUTPUT + BOUND_SLACK,
-			      "RSS rose from %.1f to %.1f MiB", mib(base_rss),
-			      mib(max_rss));
+		ck_assert_msg(max_rss <= empty_rss + bound + BOUND_SLACK,
+			      "RSS rose from %.1f MiB (empty) to %.1f MiB",
+			      mib(empty_rss), mib(max_rss));
 
 	/* Still serving, its data intact. */
 	agora_value v;
@@ -676,8 +680,8 @@ static void idle_connections(agora_client *c, void **state)
 
 	ck_assert(rs && blob);
 	memset(blob, 'i', IDLE_ANSWER);
-	AGH_OK(c, agora_var_open(c, "answer", agora_bin(blob, IDLE_ANSWER),
-				 &v));
+	AGH_OK(c,
+	       agora_var_open(c, "answer", agora_bin(blob, IDLE_ANSWER), &v));
 	free(blob);
 	agora_var_close(v);
 	for (int i = 0; i < NIDLE; i++) {
@@ -747,8 +751,8 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0); /* figures survive a failure */
 	AGH_ADD_BARE(s, a_60_mib_request_costs_at_most_3x_and_is_given_back);
-	AGH_ADD_BARE(s,
-		     unread_answers_stay_within_the_bound_and_the_largest_are_cut);
+	AGH_ADD_BARE(
+	    s, unread_answers_stay_within_the_bound_and_the_largest_are_cut);
 	TCase *tc = tcase_create("stats_memory_total_tracks_rss");
 	tcase_set_timeout(tc, 100);
 	tcase_add_loop_test(tc, stats_memory_total_tracks_rss, 0,
