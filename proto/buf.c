@@ -20,14 +20,17 @@ void ag_buf_deinit(ag_buf *b)
 int ag_buf_append(ag_buf *b, const void *data, size_t len)
 {
 	if (len > b->cap - b->len) {
+		/* Double (amortized O(1) appends), or take just what one
+		 * large append needs: a 12 MiB answer then holds 12 MiB, not
+		 * the 16 that doubling would reach. */
 		size_t cap = b->cap ? b->cap : 256;
-		while (cap - b->len < len) {
-			if (cap > SIZE_MAX / 2) {
-				b->oom = true;
-				return AGORA_ENOMEM;
-			}
-			cap *= 2;
+		if (len > SIZE_MAX - b->len || cap > SIZE_MAX / 2) {
+			b->oom = true;
+			return AGORA_ENOMEM;
 		}
+		cap *= 2;
+		if (cap < b->len + len)
+			cap = b->len + len;
 		char *p = realloc(b->data, cap);
 		if (p == NULL) {
 			b->oom = true;

@@ -19,6 +19,9 @@
  * releases its handles (and, through the families, what it owned).
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,33 +147,97 @@ static void conn_sync_mem(ag_conn *c)
 
 static void conn_cut(ag_conn *c);
 
+/* A connection holding no more than this is never cut for memory: it is
+ * not the cause (its struct and a default input buffer). */
+#define CONN_SMALL (sizeof(struct ag_conn) + READ_KEEP)
+
 /*
  * With --max-memory, what connections hold (partial requests, unread
- * answers) is bounded too: past max_memory + max_output for objects and
- * connections together, the connection holding the most is cut, its
- * backlog dropped, until the total is back under. (The margin lets one
- * client read a large answer when the objects use all of max_memory.)
+ * answers) is bounded too. What the server holds is counted as stats'
+ * memory_total does, less the connections already closing (cut or
+ * failed: they are freed in this loop turn): objects (s->memory), the
+ * scratch buffer, and every live connection's conn_bytes() as last
+ * synced. While that passes
+ *
+ *	max_memory + max_output
+ *
+ * the live connection holding the most is cut (its backlog dropped, its
+ * memory no longer counted), the next largest after it, and so on until
+ * the figure is back under the bound or no connection holds more than
+ * CONN_SMALL (objects are then the cause: --max-memory refuses those
+ * where they are stored). The max_output of margin lets one client read
+ * a large answer while the objects use all of max_memory. So at the end
+ * of each read and each blocked write, memory_total is at most
+ * max_memory + max_output, plus what objects may pass max_memory by
+ * (docs/reliability.md), plus CONN_SMALL per connection when objects are
+ * the cause. A connection is cut once: one already closing is neither
+ * counted nor chosen again.
  */
 static void enforce_memory(ag_server *s)
 {
+	size_t held, bound;
+	ag_conn *c;
+
 	if (s->max_memory == 0)
 		return;
-	while (s->memory + s->conn_memory > s->max_memory + s->max_output) {
-		ag_conn *worst = NULL, *c;
+	bound = s->max_memory + s->max_output;
+	if (bound < s->max_memory) /* wrapped: no bound to enforce */
+		return;
+	held = s->memory + s->scratch.cap; /* memory_total less the closing */
+	TAILQ_FOREACH (c, &s->conns, link)
+		if (!c->closing)
+			held += c->mem;
+	while (held > bound) {
+		ag_conn *worst = NULL;
 		TAILQ_FOREACH (c, &s->conns, link)
 			if (!c->closing &&
 			    (worst == NULL || c->mem > worst->mem))
 				worst = c;
-		if (worst == NULL || worst->mem <= sizeof(*worst) + 65536)
-			return; /* nobody holds much: objects are the cause */
+		if (worst == NULL || worst->mem <= CONN_SMALL)
+			return;
 		ag_server_logf(s,
 			       "connection %llu from %s holds %zu bytes of "
 			       "buffers while the server is past its memory "
 			       "limit; closing it",
 			       (unsigned long long)worst->id, worst->peer,
 			       worst->mem);
+		held -= worst->mem;
 		conn_cut(worst);
 	}
+}
+
+/* What stats calls memory_total. */
+static size_t memory_total(const ag_server *s)
+{
+	return s->memory + s->conn_memory + s->scratch.cap;
+}
+
+/* Freed memory comes back to the system in steps of this much at least. */
+#define TRIM_STEP ((size_t)16 << 20)
+
+/*
+ * Give freed memory back to the system once memory_total has fallen by
+ * TRIM_STEP from its peak. free() returns large blocks itself, but the
+ * many small ones of a large container (a dict's values) stay in the
+ * heap, and so do large blocks once glibc has raised its mmap threshold
+ * after freeing one: malloc_trim() returns every free page. It walks the
+ * free lists, so it runs only after a large release, whose cost it adds
+ * to by a fraction.
+ */
+static void memory_give_back(ag_server *s)
+{
+	size_t now = memory_total(s);
+
+	if (now > s->memory_peak) {
+		s->memory_peak = now;
+		return;
+	}
+	if (s->memory_peak - now < TRIM_STEP)
+		return;
+	s->memory_peak = now;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 }
 
 /* Answers to the requests of one read go out in one send at the end of
@@ -660,6 +727,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	ag_reader_shrink(&c->rd, READ_KEEP);
 	conn_sync_mem(c);
 	enforce_memory(c->srv);
+	memory_give_back(c->srv);
 	if (c->closing) /* cut by enforce_memory(): its write event frees it */
 		return;
 	if (out_pending(c) > 0 && !c->flush_scheduled && !flush_out(c))

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -148,6 +151,22 @@ static bool parse_count(const char *s, unsigned long long min,
 	return true;
 }
 
+/*
+ * glibc raises its mmap threshold each time a large block is freed (up to
+ * 32 MiB), after which large buffers come from the heap and stay in RSS
+ * when freed. A fixed threshold disables that: every block of 128 KiB or
+ * more (a large request, an answer, a big value) is its own mapping, given
+ * back to the system when freed, so RSS follows stats memory_total
+ * (docs/reliability.md, "Memory"). The server also calls malloc_trim()
+ * after large releases. A program that embeds the server may do the same.
+ */
+static void malloc_setup(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -187,6 +206,7 @@ int main(int argc, char **argv)
 	unsigned long long v;
 	int c;
 
+	malloc_setup();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		size_t k = 0;
 		while (k < sizeof(counts) / sizeof(counts[0]) &&

@@ -751,7 +751,7 @@ static void splice(list *l, size_t lo, size_t hi, size_t a, size_t b,
 
 	if (tail > 0 && a + srclen != b)
 		memmove(l->buf + a + srclen, l->buf + b, tail);
-	if (srclen > 0)
+	if (srclen > 0 && src != l->buf + a) /* (list_extend() wrote there) */
 		memcpy(l->buf + a, src, srclen);
 	l->used = a + srclen + tail;
 	l->len = oldlen - (hi - lo) + k;
@@ -805,15 +805,15 @@ typedef struct encoded {
 } encoded;
 
 /*
- * Canonical copies of every element of @arr appended to the server's
- * scratch buffer, each holding what its references name. Answers VALUE (a
- * malformed reference), NO_OBJECT or LIMIT and returns it on failure, with
- * nothing held and the scratch buffer as it was. On success the caller
- * copies the bytes out, then calls encoded_done().
+ * Canonical copies of every element of @arr appended to @b, each holding
+ * what its references name. Answers VALUE (a malformed reference),
+ * NO_OBJECT or LIMIT and returns it on failure, with nothing held and
+ * b->len as it was (b->data may have grown). @b is the server's scratch
+ * buffer (encode_items()), or, for an append, the list's own buffer seen
+ * from its end (list_extend()).
  */
-static int encode_items(ag_req *r, ag_items arr, encoded *ret)
+static int encode_items_to(ag_req *r, ag_items arr, ag_buf *b, encoded *ret)
 {
-	ag_buf *b = ag_server_scratch(r->srv);
 	size_t at = b->len, start = at, nrefs = 0;
 	uint64_t i, count = arr.count;
 	uint32_t flags;
@@ -861,6 +861,13 @@ static int encode_items(ag_req *r, ag_items arr, encoded *ret)
 	ret->len = b->len - at;
 	ret->nrefs = nrefs;
 	return 0;
+}
+
+/* encode_items_to() the server's scratch buffer. On success the caller
+ * copies the bytes out, then calls encoded_done(). */
+static int encode_items(ag_req *r, ag_items arr, encoded *ret)
+{
+	return encode_items_to(r, arr, ag_server_scratch(r->srv), ret);
 }
 
 static const uint8_t *encoded_bytes(ag_req *r, const encoded *e)
@@ -1050,6 +1057,45 @@ static int list_append(ag_req *r)
 	return 0;
 }
 
+/*
+ * list_extend() of a packed or empty list: the items are made canonical
+ * straight into the list's buffer, past its items, and the splice only
+ * counts them in. A large extend then holds its bytes twice at its peak
+ * (the request and the list), not three times (and a scratch copy). On
+ * failure the list holds what it held (its buffer may keep the room it
+ * grew, accounted).
+ */
+static int extend_in_place(ag_req *r, list *l, ag_items arr)
+{
+	ag_buf tail;
+	encoded e;
+	int rc;
+
+	if (to_packed(r->obj, l) < 0)
+		return oom(r);
+	tail =
+	    (ag_buf){ .data = (char *)l->buf, .len = l->used, .cap = l->cap };
+	rc = encode_items_to(r, arr, &tail, &e);
+	l->buf = (uint8_t *)tail.data;
+	l->cap = tail.cap;
+	if (rc == 0 && reserve(l, e.len, l->len + arr.count) < 0) {
+		if (e.nrefs > 0)
+			release_bytes(r->srv, l->buf, e.at, e.at + e.len);
+		rc = oom(r);
+	}
+	if (rc < 0) {
+		trim(l); /* an empty list goes back to int mode */
+		sync_mem(r->obj, l);
+		return rc;
+	}
+	splice(l, l->len, l->len, l->used, l->used, l->buf + l->used, e.len,
+	       arr.count);
+	l->nrefs += e.nrefs;
+	sync_mem(r->obj, l);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
 static int list_extend(ag_req *r)
 {
 	list *l = r->obj->data;
@@ -1063,6 +1109,8 @@ static int list_extend(ag_req *r)
 		return rc;
 	if (l->width != 0 && (w = arr_width(arr)) != 0)
 		return put_ints(r, l, l->len, l->len, arr, w);
+	if (l->width == 0 || l->len == 0)
+		return extend_in_place(r, l, arr);
 	if ((rc = encode_items(r, arr, &e)) < 0)
 		return rc;
 	if (to_packed(r->obj, l) < 0 ||
