@@ -19,9 +19,6 @@
  * releases its handles (and, through the families, what it owned).
  */
 #include <errno.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,40 +201,6 @@ static void enforce_memory(ag_server *s)
 		held -= worst->mem;
 		conn_cut(worst);
 	}
-}
-
-/* What stats calls memory_total. */
-static size_t memory_total(const ag_server *s)
-{
-	return s->memory + s->conn_memory + s->scratch.cap;
-}
-
-/* Freed memory comes back to the system in steps of this much at least. */
-#define TRIM_STEP ((size_t)16 << 20)
-
-/*
- * Give freed memory back to the system once memory_total has fallen by
- * TRIM_STEP from its peak. free() returns large blocks itself, but the
- * many small ones of a large container (a dict's values) stay in the
- * heap, and so do large blocks once glibc has raised its mmap threshold
- * after freeing one: malloc_trim() returns every free page. It walks the
- * free lists, so it runs only after a large release, whose cost it adds
- * to by a fraction.
- */
-static void memory_give_back(ag_server *s)
-{
-	size_t now = memory_total(s);
-
-	if (now > s->memory_peak) {
-		s->memory_peak = now;
-		return;
-	}
-	if (s->memory_peak - now < TRIM_STEP)
-		return;
-	s->memory_peak = now;
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
 }
 
 /* Answers to the requests of one read go out in one send at the end of
@@ -727,7 +690,6 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	ag_reader_shrink(&c->rd, READ_KEEP);
 	conn_sync_mem(c);
 	enforce_memory(c->srv);
-	memory_give_back(c->srv);
 	if (c->closing) /* cut by enforce_memory(): its write event frees it */
 		return;
 	if (out_pending(c) > 0 && !c->flush_scheduled && !flush_out(c))

@@ -440,7 +440,6 @@ struct agora_server {
 	uint64_t nobjects;
 	size_t memory;      /* held for objects: what --max-memory limits */
 	size_t conn_memory; /* held by connections: buffers, tables */
-	size_t memory_peak; /* highest memory_total since the last trim */
 	uint64_t seed;
 	ag_table names; /* name -> ag_object* (ptr) */
 	ag_table ids;   /* 8-byte big-endian id -> ag_object* (ptr) */
