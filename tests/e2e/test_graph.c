@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 
@@ -323,6 +324,34 @@ static int close_handle(agora_client *c, uint32_t h)
 	return rc;
 }
 
+/* What became of the server, for a failure message: whether it died
+ * (within 5 s: a crashing process takes a moment to end) and how. Looks
+ * without reaping it: the harness does that. */
+static const char *server_state(void)
+{
+	static char buf[96];
+	double deadline = agh_now() + 5.0;
+	siginfo_t si;
+	int rc;
+
+	do {
+		memset(&si, 0, sizeof(si));
+		rc = waitid(P_PID, (id_t)agh_srv.pid, &si,
+			    WEXITED | WNOHANG | WNOWAIT);
+		if (rc == 0 && si.si_pid == 0)
+			usleep(10000);
+	} while (rc == 0 && si.si_pid == 0 && agh_now() < deadline);
+	if (rc != 0 || si.si_pid == 0)
+		snprintf(buf, sizeof(buf), "agorad is still running");
+	else if (si.si_code == CLD_EXITED)
+		snprintf(buf, sizeof(buf), "agorad exited with status %d",
+			 si.si_status);
+	else
+		snprintf(buf, sizeof(buf), "agorad died of signal %d (%s)",
+			 si.si_status, strsignal(si.si_status));
+	return buf;
+}
+
 /* ---- the bystander: a connection that pings all along ---- */
 
 typedef struct bystander {
@@ -406,7 +435,11 @@ static double free_measured(agora_client *c,
 	bystander_start(&by);
 	atomic_store(&by.measuring, true);
 	double t0 = agh_now();
-	AGH_OK(c, trigger(c, ud));
+	int rc = trigger(c, ud);
+	if (rc != 0)
+		ck_abort_msg("freeing %s: %s (%d): %s; %s", label,
+			     agora_errname(rc), rc, agora_errmsg(c),
+			     server_state());
 	double answered = agh_now() - t0;
 	agh_wait_stats(c, "objects", objects_after);
 	double freed = agh_now() - t0;
