@@ -63,6 +63,11 @@
  * (agora_server_free()): LeakSanitizer sees any object or value left
  * behind, ASan any use after free; a recursive free overflows the stack
  * on a deep chain.
+ *
+ * Programs build up to MAX_LINKS objects, so this target runs a few
+ * inputs a second, not thousands. Against the recursive free it replaced,
+ * it found the stack overflow in about 100 inputs from the seeds without
+ * the deep chain.
  */
 #include <string.h>
 
