@@ -11,7 +11,7 @@
  *
  * Each target's entry point is FUZZ_ENTRY: LLVMFuzzerTestOneInput for
  * libFuzzer, renamed by -DFUZZ_ENTRY=... when tests/unit/test_fuzz_regress
- * links the three targets into one binary to replay the inputs that once
+ * links the targets into one binary to replay the inputs that once
  * crashed them.
  */
 #ifndef AG_FUZZ_SUPPORT_H

@@ -11,6 +11,9 @@ Each seed is written in the input format its target's file describes:
                     (the method table is read from fuzz_request.c, so
                     that the indices stay right), a few scenarios across
                     two connections, and known-bad frames
+  corpus/graph      graph programs: chains (one deep enough to overflow
+                    a recursive free), cycles, fan-out, holds passed by
+                    queue.get, names dropped, forged references
 File names are the seed's content hash, as libFuzzer names its finds.
 """
 import hashlib
@@ -255,6 +258,78 @@ def request_seeds():
     return seeds
 
 
+# ---- graph ----------------------------------------------------------------
+
+# Operations and kinds of fuzz_graph.c (its header says what each does).
+(OPEN, STORE, CLOSE, OPEN_REF, DROP, CLEAR, OVERWRITE, TAKE, PING, CHAIN,
+ FAN, SWITCH, CLOSE_CONN, SETTLE, FORGE, CYCLE) = range(16)
+LIST, DICT, QUEUE, JQUEUE, VALUE, NAMESPACE = range(6)
+ANON, NAMED_A = 0x00, 0xc0   # OPEN's name byte: anonymous, "a"
+NOTHING = 8                  # CHAIN/FAN's t: hold no slot's reference
+MIXED = 0x37                 # CHAIN/FAN's kind byte: kinds mixed
+
+
+def graph_seeds():
+    return [bytes(p) for p in [
+        # two objects, one holding the other, both closed
+        [OPEN, 0, LIST, ANON, OPEN, 1, DICT, ANON, STORE, 0, 1, 0,
+         CLOSE, 0, CLOSE, 1, PING],
+        # each kind holding the one before, every way of storing
+        [OPEN, 0, LIST, ANON, OPEN, 1, DICT, ANON, OPEN, 2, QUEUE, ANON,
+         OPEN, 3, JQUEUE, ANON, OPEN, 4, VALUE, ANON,
+         OPEN, 5, NAMESPACE, ANON,
+         STORE, 0, 1, 1, STORE, 1, 2, 1, STORE, 2, 3, 0, STORE, 3, 4, 1,
+         STORE, 4, 5, 0, STORE, 5, 0, 2, STORE, 1, 0, 1,
+         CLOSE, 5, CLOSE, 4, CLOSE, 3, CLOSE, 2, CLOSE, 1, CLOSE, 0],
+        # a chain of 1,025 mixed objects, freed from its head
+        [CHAIN, 0, NOTHING, 8, MIXED, CLOSE, 0, SETTLE, PING],
+        # a chain of 32,641: deeper than a recursive free's stack
+        [CHAIN, 0, NOTHING, 255, MIXED, CLOSE, 0, SETTLE, PING],
+        # a cycle through a chain of 513, left to the server's end
+        [OPEN, 0, LIST, ANON, CHAIN, 1, 0, 4, MIXED, STORE, 1, 0, 0,
+         CLOSE, 0, CLOSE, 1, SETTLE],
+        # two objects holding each other, and one holding itself
+        [OPEN, 0, VALUE, ANON, OPEN, 1, NAMESPACE, ANON, CYCLE, 0, 1,
+         OPEN, 2, DICT, ANON, STORE, 2, 2, 1,
+         CLOSE, 0, CLOSE, 1, CLOSE, 2],
+        # fan-out of 321 objects each holding one dict, cleared
+        [OPEN, 0, DICT, ANON, FAN, 1, 0, 20, 0x29, CLOSE, 0,
+         CLEAR, 1, 0, SETTLE, CLOSE, 1],
+        # a named list holding a chain: the handles go, then the name
+        [OPEN, 0, LIST, NAMED_A, CHAIN, 1, NOTHING, 2, MIXED,
+         STORE, 1, 0, 0, CLOSE, 1, CLOSE, 0, DROP, 0, SETTLE],
+        # a queue's get passes the hold to the connection; open_ref uses
+        # it; the connection closes with another passed hold
+        [OPEN, 0, QUEUE, ANON, OPEN, 1, LIST, ANON, OPEN, 2, DICT, ANON,
+         STORE, 1, 0, 0, STORE, 2, 0, 0, CLOSE, 1, CLOSE, 2,
+         TAKE, 0, 0, OPEN_REF, 1, CLOSE, 1, TAKE, 0, 0, CLOSE_CONN],
+        # list.pop, dict.pop, value.swap pass holds too
+        [OPEN, 0, LIST, ANON, OPEN, 1, DICT, ANON, OPEN, 2, VALUE, ANON,
+         CHAIN, 3, NOTHING, 1, MIXED, STORE, 3, 0, 0, STORE, 3, 1, 0,
+         STORE, 3, 2, 0, CLOSE, 3, TAKE, 0, 1, TAKE, 1, 0, TAKE, 2, 0,
+         SWITCH, CLOSE_CONN, SWITCH, SWITCH, CLOSE_CONN],
+        # one object on three connections, closed one by one
+        [OPEN, 0, LIST, ANON, CHAIN, 1, NOTHING, 1, MIXED,
+         STORE, 1, 0, 0, CLOSE, 1, SWITCH, OPEN_REF, 0, SWITCH,
+         OPEN_REF, 0, CLOSE_CONN, SWITCH, CLOSE_CONN, SWITCH, CLOSE_CONN],
+        # a value and a dict let go of chains by set and delete
+        [OPEN, 0, VALUE, ANON, CHAIN, 1, NOTHING, 3, MIXED,
+         STORE, 1, 0, 0, CLOSE, 1, OVERWRITE, 0, 1,
+         OPEN, 2, DICT, ANON, CHAIN, 3, NOTHING, 3, 0x41,
+         STORE, 3, 2, 0, CLOSE, 3, TAKE, 2, 2, OVERWRITE, 2, 0],
+        # forged references: an id, an id with a zero secret, a real
+        # reference with one byte changed
+        [OPEN, 0, LIST, ANON, FORGE, 0, 0, FORGE, 0, 1, FORGE, 0, 2,
+         FORGE, 0, 0x1e, FORGE, 0, 0x3a, CLOSE, 0, FORGE, 0, 2],
+        # while a long chain is being freed: open what its tail held,
+        # build more, store into it, drop the connection
+        [OPEN, 0, LIST, ANON, CHAIN, 1, 0, 40, MIXED, CLOSE, 0, CLOSE, 1,
+         OPEN_REF, 0, CHAIN, 2, 0, 1, MIXED, STORE, 2, 0, 0, PING,
+         CLOSE_CONN],
+    ]]
+
+
 write("reader", reader_seeds())
 write("handshake", handshake_seeds())
 write("request", request_seeds())
+write("graph", graph_seeds())
