@@ -450,7 +450,10 @@ struct agora_server {
 	ag_object *dead_head, **dead_tail;
 	size_t ndead;
 	bool reaping;
-	size_t heap_peak; /* memory + conn_memory at most since a trim */
+	bool reap_later;   /* the budget is spent: the timer comes next turn */
+	unsigned reap_n;   /* objects destroyed since the timer last ran */
+	size_t reap_bytes; /* and their bytes */
+	size_t heap_peak;  /* memory + conn_memory at most since a trim */
 	struct event *reap_ev;
 	/* Random bytes for the secrets of new objects (object.c). */
 	uint8_t secret_pool[256];

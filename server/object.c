@@ -44,29 +44,30 @@ static void heap_trim(ag_server *s);
 
 /*
  * Destroy queued objects, first in first out, until the queue is empty or
- * this turn's budget is spent; then, if some are left, come back on the
- * next loop turn. Destroying one queues those whose last reference it
- * held: a chain of a million goes a budget at a time, at constant depth.
+ * this loop turn's budget is spent (s->reap_n, s->reap_bytes: what was
+ * destroyed since the turn began); then come back on the next turn from a
+ * timer of no delay. Not event_active(), which would run again in this
+ * same turn, before the loop polls the connections. Destroying one queues
+ * those whose last reference it held: a chain of a million goes a budget
+ * at a time, at constant depth, and so do a million objects let go by one
+ * list.clear. Without a timer (out of memory) it finishes now.
  */
 static void reap(ag_server *s)
 {
 	static const struct timeval now = { 0, 0 };
-	unsigned n = 0;
-	size_t bytes = 0;
 	bool bounded = true;
 
 	s->reaping = true;
 	while (s->dead_head != NULL) {
-		if (bounded &&
-		    (n >= AG_REAP_OBJECTS || bytes >= AG_REAP_BYTES)) {
-			/* A timer of no delay, not event_active(), which would
-			 * run again in this turn before the loop polls the
-			 * connections. Without one, finish now. */
+		if (bounded && (s->reap_n >= AG_REAP_OBJECTS ||
+				s->reap_bytes >= AG_REAP_BYTES)) {
 			if (s->reap_ev == NULL && s->base != NULL)
 				s->reap_ev = evtimer_new(s->base, on_reap, s);
 			if (s->reap_ev != NULL &&
-			    evtimer_add(s->reap_ev, &now) == 0)
+			    evtimer_add(s->reap_ev, &now) == 0) {
+				s->reap_later = true;
 				break;
+			}
 			bounded = false;
 		}
 		ag_object *o = s->dead_head;
@@ -74,8 +75,8 @@ static void reap(ag_server *s)
 		if (s->dead_head == NULL)
 			s->dead_tail = &s->dead_head;
 		s->ndead--;
-		n++;
-		bytes += o->mem;
+		s->reap_n++;
+		s->reap_bytes += o->mem;
 		destroy(o);
 	}
 	s->reaping = false;
@@ -83,11 +84,17 @@ static void reap(ag_server *s)
 		heap_trim(s);
 }
 
+/* A new loop turn: a new budget. */
 static void on_reap(evutil_socket_t fd, short what, void *arg)
 {
+	ag_server *s = arg;
+
 	(void)fd;
 	(void)what;
-	reap(arg);
+	s->reap_later = false;
+	s->reap_n = 0;
+	s->reap_bytes = 0;
+	reap(s);
 }
 
 void ag_object_unref(ag_object *o)
@@ -101,8 +108,9 @@ void ag_object_unref(ag_object *o)
 	*s->dead_tail = o;
 	s->dead_tail = &o->next_dead;
 	s->ndead++;
-	/* Inside a destroy, the loop in reap() takes it; else start one. */
-	if (!s->reaping)
+	/* Inside a destroy, the loop in reap() takes it; with a turn to
+	 * come, the timer does; else start now. */
+	if (!s->reaping && !s->reap_later)
 		reap(s);
 }
 
