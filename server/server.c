@@ -6,8 +6,17 @@
  * server is reachable. agora_server_run() serves until agora_server_stop(),
  * which may come from any thread: it writes one byte to a pipe the loop
  * watches (write(2) is also safe in a signal handler). Stopping answers
- * every parked request with SHUTDOWN, closes every connection and removes
- * the Unix socket files this server created.
+ * every parked request with SHUTDOWN, sends what connections have not been
+ * sent yet (within a grace of SHUTDOWN_GRACE_MS), closes every connection
+ * and removes the Unix socket files this server created.
+ *
+ * Accepting: when accept(2) fails for want of descriptors (EMFILE, ENFILE)
+ * the listener would report the same error on every loop pass. The server
+ * keeps one descriptor in reserve (/dev/null): it gives it up to accept
+ * and close the connection waiting, so that client learns at once, and
+ * stops accepting for ACCEPT_BACKOFF_MS or until a connection ends,
+ * whichever comes first. Repeated log lines of this path are limited to
+ * one a second (ag_server_logf_limited).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,11 +33,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 #define MAX_SIGNALS 8
+#define ACCEPT_BACKOFF_MS 100
+#define SHUTDOWN_GRACE_MS 5000
+#define LOG_LIMIT_MS 1000
 /* The listen list of a server made by ag_server_new_detached(). */
 static const char *const DETACHED[1];
 
@@ -46,7 +59,15 @@ typedef struct server_ext {
 	int stop_pipe[2];
 	struct event *stop_ev;
 	struct event *sigs[MAX_SIGNALS];
+	int reserve_fd;             /* /dev/null, given up on EMFILE; or -1 */
+	struct event *accept_timer; /* ends a pause of the listeners */
+	bool accept_paused;
 } server_ext;
+
+static server_ext *ext(ag_server *s)
+{
+	return (server_ext *)(s + 1);
+}
 
 void ag_server_logf(ag_server *s, const char *fmt, ...)
 {
@@ -58,6 +79,40 @@ void ag_server_logf(ag_server *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	s->log(s->log_ud, line);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ag_server_logf_limited(ag_server *s, enum ag_logcause cause,
+			    const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int64_t now = mono_ms();
+	__typeof__(s->loglim[0]) *l = &s->loglim[cause];
+
+	if (s->log == NULL)
+		return;
+	if (l->last_ms != 0 && now - l->last_ms < LOG_LIMIT_MS) {
+		l->suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (l->suppressed > 0 && n >= 0 && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - (size_t)n,
+			 " (%llu more suppressed)",
+			 (unsigned long long)l->suppressed);
+	l->last_ms = now > 0 ? now : 1;
+	l->suppressed = 0;
 	s->log(s->log_ud, line);
 }
 
@@ -114,10 +169,65 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	ag_conn_accept(l->srv, fd, l->is_unix, sa, socklen);
 }
 
+/* Stop accepting on every listener for @ms, or until a connection ends. */
+static void accept_pause(ag_server *s, int ms)
+{
+	server_ext *x = ext(s);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	x->accept_paused = true;
+	for (ag_listener *l = s->listeners; l != NULL; l = l->next)
+		evconnlistener_disable(l->lev);
+	evtimer_add(x->accept_timer, &tv);
+}
+
+static void accept_resume(ag_server *s)
+{
+	server_ext *x = ext(s);
+
+	if (!x->accept_paused || s->stopping)
+		return;
+	x->accept_paused = false;
+	evtimer_del(x->accept_timer);
+	for (ag_listener *l = s->listeners; l != NULL; l = l->next)
+		evconnlistener_enable(l->lev);
+}
+
+static void on_accept_timer(evutil_socket_t fd, short what, void *arg)
+{
+	accept_resume(arg);
+}
+
+void ag_server_slot_freed(ag_server *s)
+{
+	accept_resume(s);
+}
+
 static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
 	ag_listener *l = arg;
-	ag_server_logf(l->srv, "accept on %s: %s", l->address, strerror(errno));
+	ag_server *s = l->srv;
+	server_ext *x = ext(s);
+	int e = errno;
+	bool shed = false;
+
+	if ((e == EMFILE || e == ENFILE) && x->reserve_fd >= 0) {
+		close(x->reserve_fd);
+		int fd = accept4(evconnlistener_get_fd(lev), NULL, NULL,
+				 SOCK_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			shed = true;
+		}
+		x->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	ag_server_logf_limited(s, AG_LOG_ACCEPT,
+			       "accept on %s: %s%s; not accepting for %d ms "
+			       "or until a connection ends",
+			       l->address, strerror(e),
+			       shed ? " (closed the connection waiting)" : "",
+			       ACCEPT_BACKOFF_MS);
+	accept_pause(s, ACCEPT_BACKOFF_MS);
 }
 
 /* The id of group @name, a name or a decimal number. */
@@ -344,7 +454,7 @@ static void do_stop(ag_server *s)
 		return;
 	s->stopping = true;
 	close_listeners(s);
-	ag_conns_shutdown(s);
+	ag_conns_shutdown(s, SHUTDOWN_GRACE_MS);
 	ag_conns_free_all(s);
 	event_base_loopbreak(s->base);
 }
@@ -403,11 +513,15 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	}
 	x = (server_ext *)(s + 1);
 	x->stop_pipe[0] = x->stop_pipe[1] = -1;
+	x->reserve_fd = -1;
 	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->unauth);
 	s->max_message =
 	    cfg->max_message ? cfg->max_message : AG_DEFAULT_MAX_MESSAGE;
 	s->auth_timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5.0;
 	s->max_conns = cfg->max_connections ? cfg->max_connections : 1024;
+	s->max_unauth =
+	    cfg->max_unauthenticated ? cfg->max_unauthenticated : 64;
 	s->max_memory = cfg->max_memory;
 	s->max_items = cfg->max_items;
 	s->max_parked = cfg->max_parked ? cfg->max_parked : 10000;
@@ -439,6 +553,12 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	x->stop_ev = event_new(s->base, x->stop_pipe[0], EV_READ | EV_PERSIST,
 			       on_stop_pipe, s);
 	if (x->stop_ev == NULL || event_add(x->stop_ev, NULL) < 0)
+		goto oom;
+	x->accept_timer = evtimer_new(s->base, on_accept_timer, s);
+	if (x->accept_timer == NULL)
+		goto oom;
+	if (cfg->listen != DETACHED &&
+	    (x->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		goto oom;
 	if (cfg->nsignals > MAX_SIGNALS) {
 		agora_server_free(s);
@@ -526,6 +646,10 @@ void agora_server_free(agora_server *s)
 	ag_registry_deinit(s);
 	if (x->stop_ev)
 		event_free(x->stop_ev);
+	if (x->accept_timer)
+		event_free(x->accept_timer);
+	if (x->reserve_fd >= 0)
+		close(x->reserve_fd);
 	for (int i = 0; i < MAX_SIGNALS; i++)
 		if (x->sigs[i])
 			event_free(x->sigs[i]);
