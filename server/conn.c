@@ -78,7 +78,7 @@ struct ag_conn {
 	int64_t peer_pid, peer_uid;
 	char peer[80]; /* "pid 12 uid 1000" or "127.0.0.1:5000", for logs */
 	TAILQ_ENTRY(ag_conn) link;
-	TAILQ_ENTRY(ag_conn) ulink; /* in srv->unauth while not ST_READY */
+	TAILQ_ENTRY(ag_conn) ulink; /* in srv->unauth_* while not ST_READY */
 };
 
 struct hold {
@@ -113,13 +113,17 @@ void ag_conn_parked(ag_conn *c, int delta)
 
 /* ---- counting --------------------------------------------------------------
  *
- * A connection is counted in srv->nunauth (and kept in srv->unauth, oldest
- * first) from its creation until its handshake is done, then in srv->nauth.
- * The two limits are separate so that clients without the key, however
- * many, cannot take the places of clients with it: an unauthenticated
- * connection never counts toward max_conns, and a new one closes the
- * oldest when max_unauth of them exist (a keyed client finishes its
- * handshake in a round trip or two, long before it becomes the oldest).
+ * A connection is counted in srv->nunauth from its creation until its
+ * handshake is done, then in srv->nauth. The two limits are separate so
+ * that clients without the key, however many, cannot take the places of
+ * clients with it: an unauthenticated connection never counts toward
+ * max_conns, and when max_unauth of them exist a new one closes the oldest
+ * that has not said hello yet (srv->unauth_new), or if all have, the
+ * oldest that has (srv->unauth_hello). A keyed client says hello at once
+ * and finishes its handshake in two round trips: connections that only
+ * connect cannot push it out, and the server accepts a few connections at
+ * a time (server.c) so that it reads a hello before more connections come
+ * in behind it.
  */
 
 /* Enter a new connection, in the handshake (@ready false) or past it. */
@@ -133,9 +137,25 @@ static void conn_count(ag_conn *c, bool ready)
 		c->state = ST_READY;
 		s->nauth++;
 	} else {
-		TAILQ_INSERT_TAIL(&s->unauth, c, ulink);
+		TAILQ_INSERT_TAIL(&s->unauth_new, c, ulink);
 		s->nunauth++;
 	}
+}
+
+/* @c said hello and was answered. */
+static void conn_count_hello(ag_conn *c)
+{
+	ag_server *s = c->srv;
+
+	TAILQ_REMOVE(&s->unauth_new, c, ulink);
+	TAILQ_INSERT_TAIL(&s->unauth_hello, c, ulink);
+	c->state = ST_AUTH;
+}
+
+static struct ag_connq *unauth_queue(ag_conn *c)
+{
+	return c->state == ST_HELLO ? &c->srv->unauth_new
+				    : &c->srv->unauth_hello;
 }
 
 /* @c finished its handshake. */
@@ -143,10 +163,11 @@ static void conn_count_ready(ag_conn *c)
 {
 	ag_server *s = c->srv;
 
-	TAILQ_REMOVE(&s->unauth, c, ulink);
+	TAILQ_REMOVE(unauth_queue(c), c, ulink);
 	s->nunauth--;
 	c->state = ST_READY;
 	s->nauth++;
+	ag_server_slot_freed(s);
 }
 
 static void conn_uncount(ag_conn *c)
@@ -158,7 +179,7 @@ static void conn_uncount(ag_conn *c)
 	if (c->state == ST_READY) {
 		s->nauth--;
 	} else {
-		TAILQ_REMOVE(&s->unauth, c, ulink);
+		TAILQ_REMOVE(unauth_queue(c), c, ulink);
 		s->nunauth--;
 	}
 }
@@ -606,7 +627,7 @@ static void on_hello(ag_conn *c, const ag_request *rq)
 	ag_pack_str(pk, "proof");
 	msgpack_pack_bin(pk, AG_PROOF_LEN);
 	msgpack_pack_bin_body(pk, proof, AG_PROOF_LEN);
-	c->state = ST_AUTH;
+	conn_count_hello(c);
 }
 
 static void on_auth(ag_conn *c, const ag_request *rq)
@@ -812,13 +833,16 @@ static void on_auth_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The unauthenticated connections are at max_unauth and one more came:
- * close the oldest, which had the longest time to authenticate. */
+ * close the oldest that has not said hello, else the oldest. */
 static void evict_oldest_unauth(ag_server *s)
 {
-	ag_conn *old = TAILQ_FIRST(&s->unauth);
+	ag_conn *old = TAILQ_FIRST(&s->unauth_new);
+
+	if (old == NULL)
+		old = TAILQ_FIRST(&s->unauth_hello);
 
 	ag_server_logf_limited(s, AG_LOG_EVICT,
-			       "%u connections without authentication "
+			       "%u connections in the handshake "
 			       "(--max-unauthenticated): closed the oldest, "
 			       "connection %llu from %s",
 			       s->max_unauth, (unsigned long long)old->id,

@@ -421,9 +421,11 @@ struct agora_server {
 	struct ag_connq conns;
 	unsigned nconns;    /* every connection, authenticated or not */
 	unsigned max_conns; /* authenticated connections at once */
-	/* Connections still in the handshake, oldest first: at most
-	 * max_unauth; a new one closes the oldest (ag_conn_accept). */
-	struct ag_connq unauth;
+	/* Connections still in the handshake, oldest first: those that
+	 * have not said hello, and those that have. At most max_unauth in
+	 * all; one more closes the oldest, of the first list if it has one
+	 * (ag_conn_accept). */
+	struct ag_connq unauth_new, unauth_hello;
 	unsigned nunauth, nauth;
 	unsigned max_unauth;
 	struct {
@@ -472,8 +474,9 @@ void ag_server_logf(ag_server *s, const char *fmt, ...)
 void ag_server_logf_limited(ag_server *s, enum ag_logcause cause,
 			    const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* A connection was freed: listeners paused for want of descriptors
- * (EMFILE) accept again. */
+/* A connection was freed or finished its handshake: listeners paused for
+ * want of descriptors (EMFILE) or of places in the handshake accept
+ * again. */
 void ag_server_slot_freed(ag_server *s);
 
 /* Accept a new connected socket (takes @fd). */

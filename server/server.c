@@ -10,13 +10,23 @@
  * sent yet (within a grace of SHUTDOWN_GRACE_MS), closes every connection
  * and removes the Unix socket files this server created.
  *
- * Accepting: when accept(2) fails for want of descriptors (EMFILE, ENFILE)
- * the listener would report the same error on every loop pass. The server
- * keeps one descriptor in reserve (/dev/null): it gives it up to accept
- * and close the connection waiting, so that client learns at once, and
- * stops accepting for ACCEPT_BACKOFF_MS or until a connection ends,
- * whichever comes first. Repeated log lines of this path are limited to
- * one a second (ag_server_logf_limited).
+ * Accepting: a listener accepts at most ACCEPT_BATCH connections, then
+ * sits out until the loop has served the events that are ready (a zero
+ * timer runs after them), so that the hello of a client is read before
+ * the many connections queued behind it come in (see conn.c on the
+ * unauthenticated limit). When the connections in the handshake are at
+ * their limit, each new one closes another (conn.c); this happens at most
+ * EVICT_RATE times a second (a token bucket of EVICT_BURST): past that the
+ * listeners wait for the next token, and the flood waits in the listen
+ * backlog, costing the server nothing. A client with the key waits there
+ * too, at most LISTEN_BACKLOG over EVICT_RATE seconds. When accept(2)
+ * fails for want of descriptors
+ * (EMFILE, ENFILE) the listener would report the same error on every loop
+ * pass. The server keeps one descriptor in reserve (/dev/null): it gives
+ * it up to accept and close the connection waiting, so that client learns
+ * at once, and stops accepting for ACCEPT_BACKOFF_MS or until a connection
+ * ends, whichever comes first. Repeated log lines of this path are limited
+ * to one a second (ag_server_logf_limited).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +50,14 @@
 
 #define MAX_SIGNALS 8
 #define ACCEPT_BACKOFF_MS 100
+#define ACCEPT_BATCH 16
+/* Connections the kernel holds for accept(2). A flood keeps the backlog
+ * full, and a keyed client waits behind it: at most LISTEN_BACKLOG over
+ * EVICT_RATE seconds, about 60 ms. (Passed to listen(2) here; libevent is
+ * told the socket listens already.) */
+#define LISTEN_BACKLOG 128
+#define EVICT_RATE 2048 /* a second */
+#define EVICT_BURST 64
 #define SHUTDOWN_GRACE_MS 5000
 #define LOG_LIMIT_MS 1000
 /* The listen list of a server made by ag_server_new_detached(). */
@@ -59,9 +77,17 @@ typedef struct server_ext {
 	int stop_pipe[2];
 	struct event *stop_ev;
 	struct event *sigs[MAX_SIGNALS];
-	int reserve_fd;             /* /dev/null, given up on EMFILE; or -1 */
-	struct event *accept_timer; /* ends a pause of the listeners */
-	bool accept_paused;
+	int reserve_fd;              /* /dev/null, given up on EMFILE; or -1 */
+	struct event *backoff_timer; /* ends an EMFILE pause */
+	struct event *batch_timer;   /* ends a pause after ACCEPT_BATCH */
+	struct event *evict_timer;   /* ends a wait for an eviction token */
+	bool backoff;                /* paused for want of descriptors */
+	bool batch_done;             /* paused after ACCEPT_BATCH accepts */
+	bool evict_wait;   /* paused: handshake places full, no token */
+	double tokens;     /* evictions allowed now */
+	int64_t tokens_us; /* when tokens was last brought up */
+	bool accepting;    /* the listeners are enabled */
+	unsigned batch;    /* accepted since the last batch pause */
 } server_ext;
 
 static server_ext *ext(ag_server *s)
@@ -162,45 +188,119 @@ int agora_default_address(char *buf, size_t len, char *err, size_t errlen)
 					       "address buffer too small");
 }
 
-static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
-		      struct sockaddr *sa, int socklen, void *arg)
-{
-	ag_listener *l = arg;
-	ag_conn_accept(l->srv, fd, l->is_unix, sa, socklen);
-}
-
-/* Stop accepting on every listener for @ms, or until a connection ends. */
-static void accept_pause(ag_server *s, int ms)
+/* Enable or disable every listener as the pauses say. */
+static void accept_update(ag_server *s)
 {
 	server_ext *x = ext(s);
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	bool on =
+	    !x->backoff && !x->batch_done && !x->evict_wait && !s->stopping;
 
-	x->accept_paused = true;
-	for (ag_listener *l = s->listeners; l != NULL; l = l->next)
-		evconnlistener_disable(l->lev);
-	evtimer_add(x->accept_timer, &tv);
-}
-
-static void accept_resume(ag_server *s)
-{
-	server_ext *x = ext(s);
-
-	if (!x->accept_paused || s->stopping)
+	if (on == x->accepting)
 		return;
-	x->accept_paused = false;
-	evtimer_del(x->accept_timer);
+	x->accepting = on;
 	for (ag_listener *l = s->listeners; l != NULL; l = l->next)
-		evconnlistener_enable(l->lev);
+		if (on)
+			evconnlistener_enable(l->lev);
+		else
+			evconnlistener_disable(l->lev);
 }
 
-static void on_accept_timer(evutil_socket_t fd, short what, void *arg)
+static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
 {
-	accept_resume(arg);
+	ag_server *s = arg;
+
+	ext(s)->batch_done = false;
+	ext(s)->batch = 0;
+	accept_update(s);
+}
+
+static void on_backoff_timer(evutil_socket_t fd, short what, void *arg)
+{
+	ag_server *s = arg;
+
+	ext(s)->backoff = false;
+	accept_update(s);
+}
+
+static void on_evict_timer(evutil_socket_t fd, short what, void *arg)
+{
+	ag_server *s = arg;
+
+	ext(s)->evict_wait = false;
+	accept_update(s);
 }
 
 void ag_server_slot_freed(ag_server *s)
 {
-	accept_resume(s);
+	server_ext *x = ext(s);
+	bool changed = false;
+
+	if (x->backoff) {
+		x->backoff = false;
+		evtimer_del(x->backoff_timer);
+		changed = true;
+	}
+	if (x->evict_wait && s->nunauth < s->max_unauth) {
+		x->evict_wait = false;
+		evtimer_del(x->evict_timer);
+		changed = true;
+	}
+	if (changed)
+		accept_update(s);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Bring the eviction tokens up to now. */
+static void tokens_refill(server_ext *x)
+{
+	int64_t now = mono_us();
+
+	x->tokens += (double)(now - x->tokens_us) * EVICT_RATE / 1e6;
+	if (x->tokens > EVICT_BURST)
+		x->tokens = EVICT_BURST;
+	x->tokens_us = now;
+}
+
+static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+		      struct sockaddr *sa, int socklen, void *arg)
+{
+	ag_listener *l = arg;
+	ag_server *s = l->srv;
+	server_ext *x = ext(s);
+
+	if (s->nunauth >= s->max_unauth) { /* it will close another */
+		tokens_refill(x);
+		x->tokens -= 1;
+	}
+	ag_conn_accept(s, fd, l->is_unix, sa, socklen);
+	if (s->nunauth >= s->max_unauth && !x->evict_wait) {
+		tokens_refill(x);
+		if (x->tokens < 1) {
+			/* Tokens for a batch (fewer wakeups than one token
+			 * at a time), or a place freed. */
+			struct timeval tv = {
+				0, (suseconds_t)((ACCEPT_BATCH - x->tokens) *
+						 1e6 / EVICT_RATE) +
+				       1
+			};
+			x->evict_wait = true;
+			accept_update(s);
+			evtimer_add(x->evict_timer, &tv);
+		}
+	}
+	if (++x->batch >= ACCEPT_BATCH && !x->batch_done) {
+		static const struct timeval now = { 0, 0 };
+		x->batch_done = true;
+		accept_update(s);
+		evtimer_add(x->batch_timer, &now);
+	}
 }
 
 static void on_accept_error(struct evconnlistener *lev, void *arg)
@@ -227,7 +327,10 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 			       l->address, strerror(e),
 			       shed ? " (closed the connection waiting)" : "",
 			       ACCEPT_BACKOFF_MS);
-	accept_pause(s, ACCEPT_BACKOFF_MS);
+	static const struct timeval backoff = { 0, ACCEPT_BACKOFF_MS * 1000 };
+	x->backoff = true;
+	accept_update(s);
+	evtimer_add(x->backoff_timer, &backoff);
 }
 
 /* The id of group @name, a name or a decimal number. */
@@ -301,7 +404,7 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 	if (rc == 0)
 		rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	int e = errno;
-	if (rc < 0 || listen(fd, 1024) < 0) {
+	if (rc < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		if (rc == 0)
 			e = errno;
 		close(fd);
@@ -333,7 +436,7 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 		l->address = NULL;
 	l->lev = evconnlistener_new(
 	    s->base, on_accept, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l->lev == NULL || l->path == NULL || l->address == NULL) {
 		if (l->lev == NULL)
 			close(fd);
@@ -388,7 +491,8 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 	int one = 1;
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
@@ -419,7 +523,7 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 		l->address = NULL;
 	l->lev = evconnlistener_new(
 	    s->base, on_accept, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l->lev == NULL || l->address == NULL) {
 		if (l->lev == NULL)
 			close(fd);
@@ -515,7 +619,8 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	x->stop_pipe[0] = x->stop_pipe[1] = -1;
 	x->reserve_fd = -1;
 	TAILQ_INIT(&s->conns);
-	TAILQ_INIT(&s->unauth);
+	TAILQ_INIT(&s->unauth_new);
+	TAILQ_INIT(&s->unauth_hello);
 	s->max_message =
 	    cfg->max_message ? cfg->max_message : AG_DEFAULT_MAX_MESSAGE;
 	s->auth_timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5.0;
@@ -554,8 +659,14 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 			       on_stop_pipe, s);
 	if (x->stop_ev == NULL || event_add(x->stop_ev, NULL) < 0)
 		goto oom;
-	x->accept_timer = evtimer_new(s->base, on_accept_timer, s);
-	if (x->accept_timer == NULL)
+	x->accepting = true; /* evconnlistener_new() enables */
+	x->backoff_timer = evtimer_new(s->base, on_backoff_timer, s);
+	x->batch_timer = evtimer_new(s->base, on_batch_timer, s);
+	x->evict_timer = evtimer_new(s->base, on_evict_timer, s);
+	x->tokens = EVICT_BURST;
+	x->tokens_us = mono_us();
+	if (x->backoff_timer == NULL || x->batch_timer == NULL ||
+	    x->evict_timer == NULL)
 		goto oom;
 	if (cfg->listen != DETACHED &&
 	    (x->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
@@ -646,8 +757,12 @@ void agora_server_free(agora_server *s)
 	ag_registry_deinit(s);
 	if (x->stop_ev)
 		event_free(x->stop_ev);
-	if (x->accept_timer)
-		event_free(x->accept_timer);
+	if (x->backoff_timer)
+		event_free(x->backoff_timer);
+	if (x->batch_timer)
+		event_free(x->batch_timer);
+	if (x->evict_timer)
+		event_free(x->evict_timer);
 	if (x->reserve_fd >= 0)
 		close(x->reserve_fd);
 	for (int i = 0; i < MAX_SIGNALS; i++)
