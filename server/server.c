@@ -53,10 +53,10 @@
 #define ACCEPT_BATCH 16
 /* Connections the kernel holds for accept(2). A flood keeps the backlog
  * full, and a keyed client waits behind it: at most LISTEN_BACKLOG over
- * EVICT_RATE seconds, about 60 ms. (Passed to listen(2) here; libevent is
+ * EVICT_RATE seconds, about 125 ms. (Passed to listen(2) here; libevent is
  * told the socket listens already.) */
 #define LISTEN_BACKLOG 128
-#define EVICT_RATE 2048 /* a second */
+#define EVICT_RATE 1024 /* a second */
 #define EVICT_BURST 64
 #define SHUTDOWN_GRACE_MS 5000
 #define LOG_LIMIT_MS 1000
