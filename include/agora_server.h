@@ -30,8 +30,10 @@ typedef struct agora_server_config {
 	size_t max_message;
 	/* Seconds a connection may take to authenticate; 0: 5. */
 	double auth_timeout;
-	/* Connections served at once; 0: 1024. Past it a new connection's
-	 * first request is answered LIMIT, then it is closed. */
+	/* Authenticated connections served at once; 0: 1024. Past it a new
+	 * connection's first request (or its auth) is answered LIMIT, then
+	 * it is closed. Connections still in the handshake do not count:
+	 * see max_unauthenticated. */
 	unsigned max_connections;
 	/* Bytes held for objects (the `memory` of stats) past which storing
 	 * a value is refused with LIMIT; 0: no limit. */
@@ -59,6 +61,13 @@ typedef struct agora_server_config {
 	/* Where the server's log lines go; NULL: nowhere. */
 	void (*log)(void *ud, const char *line);
 	void *log_ud;
+	/* Connections still in the handshake at once; 0: 64. One more
+	 * closes the oldest of them, so that clients without the key cannot
+	 * keep out a client with it. The server holds at most
+	 * max_connections + max_unauthenticated connection descriptors
+	 * (+1 while it closes the oldest). (Added last: the fields above
+	 * keep their places.) */
+	unsigned max_unauthenticated;
 } agora_server_config;
 
 /*

@@ -28,6 +28,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -45,8 +47,7 @@ struct ag_conn {
 	int fd;
 	bool is_unix;
 	enum conn_state state;
-	bool closing;    /* stop serving; free once the callback returns */
-	bool over_limit; /* past max_connections: answer LIMIT, then close */
+	bool closing; /* stop serving; free once the callback returns */
 	bool flush_scheduled;
 	bool reading;     /* in on_readable: it sends the answers itself */
 	bool overflowed;  /* passed max_output: answers are dropped */
@@ -77,6 +78,7 @@ struct ag_conn {
 	int64_t peer_pid, peer_uid;
 	char peer[80]; /* "pid 12 uid 1000" or "127.0.0.1:5000", for logs */
 	TAILQ_ENTRY(ag_conn) link;
+	TAILQ_ENTRY(ag_conn) ulink; /* in srv->unauth_* while not ST_READY */
 };
 
 struct hold {
@@ -107,6 +109,79 @@ bool ag_conn_park_allowed(const ag_conn *c)
 void ag_conn_parked(ag_conn *c, int delta)
 {
 	c->nparked += (unsigned)delta;
+}
+
+/* ---- counting --------------------------------------------------------------
+ *
+ * A connection is counted in srv->nunauth from its creation until its
+ * handshake is done, then in srv->nauth. The two limits are separate so
+ * that clients without the key, however many, cannot take the places of
+ * clients with it: an unauthenticated connection never counts toward
+ * max_conns, and when max_unauth of them exist a new one closes the oldest
+ * that has not said hello yet (srv->unauth_new), or if all have, the
+ * oldest that has (srv->unauth_hello). A keyed client says hello at once
+ * and finishes its handshake in two round trips: connections that only
+ * connect cannot push it out, and the server accepts a few connections at
+ * a time (server.c) so that it reads a hello before more connections come
+ * in behind it.
+ */
+
+/* Enter a new connection, in the handshake (@ready false) or past it. */
+static void conn_count(ag_conn *c, bool ready)
+{
+	ag_server *s = c->srv;
+
+	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	s->nconns++;
+	if (ready) {
+		c->state = ST_READY;
+		s->nauth++;
+	} else {
+		TAILQ_INSERT_TAIL(&s->unauth_new, c, ulink);
+		s->nunauth++;
+	}
+}
+
+/* @c said hello and was answered. */
+static void conn_count_hello(ag_conn *c)
+{
+	ag_server *s = c->srv;
+
+	TAILQ_REMOVE(&s->unauth_new, c, ulink);
+	TAILQ_INSERT_TAIL(&s->unauth_hello, c, ulink);
+	c->state = ST_AUTH;
+}
+
+static struct ag_connq *unauth_queue(ag_conn *c)
+{
+	return c->state == ST_HELLO ? &c->srv->unauth_new
+				    : &c->srv->unauth_hello;
+}
+
+/* @c finished its handshake. */
+static void conn_count_ready(ag_conn *c)
+{
+	ag_server *s = c->srv;
+
+	TAILQ_REMOVE(unauth_queue(c), c, ulink);
+	s->nunauth--;
+	c->state = ST_READY;
+	s->nauth++;
+	ag_server_slot_freed(s);
+}
+
+static void conn_uncount(ag_conn *c)
+{
+	ag_server *s = c->srv;
+
+	TAILQ_REMOVE(&s->conns, c, link);
+	s->nconns--;
+	if (c->state == ST_READY) {
+		s->nauth--;
+	} else {
+		TAILQ_REMOVE(unauth_queue(c), c, ulink);
+		s->nunauth--;
+	}
 }
 
 /* ---- output ----------------------------------------------------------------
@@ -521,6 +596,20 @@ static bool is_bin(const msgpack_object *o, uint32_t len)
 	return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == len;
 }
 
+/* Answer LIMIT: the authenticated connections are at max_conns. */
+static void refuse_over_limit(ag_conn *c, uint32_t msgid)
+{
+	ag_server *s = c->srv;
+
+	fail_conn(c, true, msgid, AGORA_ELIMIT,
+		  "the server serves at most %u connections", s->max_conns);
+	ag_server_logf_limited(s, AG_LOG_LIMIT,
+			       "connection %llu from %s refused: %u "
+			       "authenticated connections (--max-connections)",
+			       (unsigned long long)c->id, c->peer,
+			       s->max_conns);
+}
+
 static void on_hello(ag_conn *c, const ag_request *rq)
 {
 	ag_server *s = c->srv;
@@ -568,7 +657,7 @@ static void on_hello(ag_conn *c, const ag_request *rq)
 	ag_pack_str(pk, "proof");
 	msgpack_pack_bin(pk, AG_PROOF_LEN);
 	msgpack_pack_bin_body(pk, proof, AG_PROOF_LEN);
-	c->state = ST_AUTH;
+	conn_count_hello(c);
 }
 
 static void on_auth(ag_conn *c, const ag_request *rq)
@@ -585,13 +674,18 @@ static void on_auth(ag_conn *c, const ag_request *rq)
 		fail_conn(c, true, msgid, AGORA_EAUTH,
 			  "auth: the proof does not match this server's "
 			  "authkey");
-		ag_server_logf(s,
-			       "connection %llu from %s: authentication "
-			       "failed",
-			       (unsigned long long)c->id, c->peer);
+		ag_server_logf_limited(s, AG_LOG_AUTH_FAILED,
+				       "connection %llu from %s: "
+				       "authentication failed",
+				       (unsigned long long)c->id, c->peer);
 		return;
 	}
-	c->state = ST_READY;
+	/* Others may have authenticated since this one's hello. */
+	if (s->nauth >= s->max_conns) {
+		refuse_over_limit(c, msgid);
+		return;
+	}
+	conn_count_ready(c);
 	if (c->auth_timer != NULL) { /* NULL on a detached connection */
 		event_free(c->auth_timer);
 		c->auth_timer = NULL;
@@ -629,10 +723,11 @@ static void on_request(ag_conn *c, const ag_request *rq)
 {
 	uint32_t msgid = rq->msgid;
 
-	if (c->over_limit) {
-		fail_conn(c, true, msgid, AGORA_ELIMIT,
-			  "the server serves at most %u connections",
-			  c->srv->max_conns);
+	/* While the authenticated connections are at the limit, a new
+	 * connection's first request is refused at once (on_auth checks
+	 * again, for those that authenticated meanwhile). */
+	if (c->state == ST_HELLO && c->srv->nauth >= c->srv->max_conns) {
+		refuse_over_limit(c, msgid);
 		return;
 	}
 	switch (c->state) {
@@ -725,8 +820,9 @@ static bool process_input(ag_conn *c)
 			bool have = peek_msgid(c, &msgid);
 			fail_conn(c, have, msgid, AGORA_EPROTOCOL, "%s",
 				  c->rd.errmsg);
-			ag_server_logf(c->srv, "connection %llu: %s",
-				       (unsigned long long)c->id, c->rd.errmsg);
+			ag_server_logf_limited(
+			    c->srv, AG_LOG_PROTOCOL, "connection %llu: %s",
+			    (unsigned long long)c->id, c->rd.errmsg);
 			break;
 		}
 		ag_request rq;
@@ -759,17 +855,39 @@ static void on_auth_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	ag_conn *c = arg;
 
-	ag_server_logf(
-	    c->srv, "connection %llu from %s: no authentication within %g s",
+	ag_server_logf_limited(
+	    c->srv, AG_LOG_AUTH_TIMEOUT,
+	    "connection %llu from %s: no authentication within %g s",
 	    (unsigned long long)c->id, c->peer, c->srv->auth_timeout);
 	ag_conn_free(c);
+}
+
+/* The unauthenticated connections are at max_unauth and one more came:
+ * close the oldest that has not said hello, else the oldest. */
+static void evict_oldest_unauth(ag_server *s)
+{
+	ag_conn *old = TAILQ_FIRST(&s->unauth_new);
+
+	if (old == NULL)
+		old = TAILQ_FIRST(&s->unauth_hello);
+
+	ag_server_logf_limited(s, AG_LOG_EVICT,
+			       "%u connections in the handshake "
+			       "(--max-unauthenticated): closed the oldest, "
+			       "connection %llu from %s",
+			       s->max_unauth, (unsigned long long)old->id,
+			       old->peer);
+	ag_conn_free(old);
 }
 
 void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 		    const struct sockaddr *sa, int salen)
 {
-	ag_conn *c = calloc(1, sizeof(*c));
+	ag_conn *c;
 
+	while (s->nunauth >= s->max_unauth && s->nunauth > 0)
+		evict_oldest_unauth(s);
+	c = calloc(1, sizeof(*c));
 	if (c == NULL || ag_reader_init(&c->rd, AG_PREAUTH_MAX_MESSAGE) < 0) {
 		free(c);
 		close(fd);
@@ -784,8 +902,7 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
 	c->wev = event_new(s->base, fd, EV_WRITE, on_writable, c);
 	c->auth_timer = evtimer_new(s->base, on_auth_timeout, c);
-	TAILQ_INSERT_TAIL(&s->conns, c, link);
-	s->nconns++;
+	conn_count(c, false);
 	if (c->rev == NULL || c->wev == NULL || c->auth_timer == NULL) {
 		ag_conn_free(c);
 		return;
@@ -795,8 +912,6 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	if (s->nconns > s->max_conns)
-		c->over_limit = true;
 	if (is_unix) {
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
@@ -824,8 +939,44 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 	event_add(c->rev, NULL);
 }
 
-void ag_conns_shutdown(ag_server *s)
+/* Whether the shutdown still has output of @c to send. */
+static bool shutdown_pending(const ag_conn *c)
 {
+	return c->fd >= 0 && !c->out.oom && !c->overflowed &&
+	       out_pending(c) > 0;
+}
+
+/* Send what @c's socket takes now; on an error its output is dropped. */
+static void shutdown_send(ag_conn *c)
+{
+	while (out_pending(c) > 0) {
+		ssize_t w = send(c->fd, c->out.data + c->out_sent,
+				 out_pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (w <= 0) {
+			c->out_sent = c->out.len;
+			return;
+		}
+		c->out_sent += (size_t)w;
+	}
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ag_conns_shutdown(ag_server *s, int grace_ms)
+{
+	int64_t deadline = mono_ms() + grace_ms;
+	struct pollfd *pfd = NULL;
+	ag_conn **who = NULL;
 	ag_conn *c;
 	ag_waiter *w;
 
@@ -835,8 +986,49 @@ void ag_conns_shutdown(ag_server *s)
 				       "the server is shutting down");
 			ag_wait_done(w);
 		}
-		flush_out(c);
+		c->closing = true;
+		if (c->rev != NULL)
+			event_del(c->rev);
 	}
+	/* The answers may exceed what a socket buffer holds (10,000 parked
+	 * calls on one connection): wait, within the grace, for each client
+	 * to read them. The loop is not running any more, so this waits in
+	 * poll(2) itself. */
+	if (s->nconns > 0) {
+		pfd = calloc(s->nconns, sizeof(*pfd));
+		who = calloc(s->nconns, sizeof(*who));
+	}
+	for (;;) {
+		nfds_t n = 0;
+		TAILQ_FOREACH (c, &s->conns, link) {
+			if (shutdown_pending(c))
+				shutdown_send(c);
+			if (!shutdown_pending(c) || pfd == NULL || who == NULL)
+				continue;
+			pfd[n] = (struct pollfd){ c->fd, POLLOUT, 0 };
+			who[n++] = c;
+		}
+		int64_t left = deadline - mono_ms();
+		if (n == 0 || left <= 0)
+			break;
+		if (poll(pfd, n, (int)left) < 0 && errno != EINTR)
+			break;
+	}
+	unsigned unsent = 0;
+	size_t bytes = 0;
+	TAILQ_FOREACH (c, &s->conns, link)
+		if (shutdown_pending(c)) {
+			unsent++;
+			bytes += out_pending(c);
+		}
+	if (unsent > 0)
+		ag_server_logf(s,
+			       "%u connections did not read their last %zu "
+			       "bytes of answers within %d ms of the "
+			       "shutdown",
+			       unsent, bytes, grace_ms);
+	free(pfd);
+	free(who);
 }
 
 void ag_conns_free_all(ag_server *s)
@@ -881,8 +1073,7 @@ void ag_conn_free(ag_conn *c)
 	}
 	free(c->handles);
 	free(c->free_slots);
-	TAILQ_REMOVE(&s->conns, c, link);
-	s->nconns--;
+	conn_uncount(c);
 	s->conn_memory -= c->mem;
 	if (c->rev)
 		event_free(c->rev);
@@ -895,6 +1086,7 @@ void ag_conn_free(ag_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);
+	ag_server_slot_freed(s);
 }
 
 /* ---- detached connections (fuzzing and tests) ------------------------------
@@ -912,8 +1104,7 @@ ag_conn *ag_conn_new_detached(ag_server *s, bool authenticated)
 	c->fd = -1;
 	c->id = ++s->next_conn_id;
 	TAILQ_INIT(&c->waiters);
-	TAILQ_INSERT_TAIL(&s->conns, c, link);
-	s->nconns++;
+	conn_count(c, authenticated);
 	ag_buf_init(&c->out);
 	c->wev = event_new(s->base, -1, EV_WRITE, on_writable, c);
 	if (c->wev == NULL) {
@@ -921,10 +1112,8 @@ ag_conn *ag_conn_new_detached(ag_server *s, bool authenticated)
 		return NULL;
 	}
 	msgpack_packer_init(&c->pk, &c->out, ag_buf_write);
-	if (authenticated) {
-		c->state = ST_READY;
+	if (authenticated)
 		ag_reader_set_max(&c->rd, s->max_message);
-	}
 	return c;
 }
 

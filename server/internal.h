@@ -415,12 +415,35 @@ typedef struct ag_method_slot {
 	char name[AG_METHOD_NAME_MAX];
 } ag_method_slot;
 
+/* Log lines a client without the key could make the server repeat at
+ * will: at most one a second for each (ag_server_logf_limited). */
+enum ag_logcause {
+	AG_LOG_ACCEPT,       /* accept(2) failed */
+	AG_LOG_EVICT,        /* the oldest unauthenticated connection closed */
+	AG_LOG_AUTH_TIMEOUT, /* no authentication in time */
+	AG_LOG_AUTH_FAILED,  /* a wrong proof */
+	AG_LOG_LIMIT,    /* refused: authenticated connections at the limit */
+	AG_LOG_PROTOCOL, /* a frame that breaks the protocol */
+	AG_LOG__COUNT
+};
+
 struct agora_server {
 	struct event_base *base;
 	bool own_base;
 	struct ag_connq conns;
-	unsigned nconns;
-	unsigned max_conns;
+	unsigned nconns;    /* every connection, authenticated or not */
+	unsigned max_conns; /* authenticated connections at once */
+	/* Connections still in the handshake, oldest first: those that
+	 * have not said hello, and those that have. At most max_unauth in
+	 * all; one more closes the oldest, of the first list if it has one
+	 * (ag_conn_accept). */
+	struct ag_connq unauth_new, unauth_hello;
+	unsigned nunauth, nauth;
+	unsigned max_unauth;
+	struct {
+		int64_t last_ms; /* when the last line went out; 0: never */
+		uint64_t suppressed;
+	} loglim[AG_LOG__COUNT];
 	ag_listener *listeners;
 	uint8_t *key;
 	size_t keylen;
@@ -472,6 +495,15 @@ struct agora_server {
 
 void ag_server_logf(ag_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* ag_server_logf() at most once a second for @cause; the lines left out
+ * are counted, and the next line printed for @cause says how many. */
+void ag_server_logf_limited(ag_server *s, enum ag_logcause cause,
+			    const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A connection was freed or finished its handshake: listeners paused for
+ * want of descriptors (EMFILE) or of places in the handshake accept
+ * again. */
+void ag_server_slot_freed(ag_server *s);
 
 /* Accept a new connected socket (takes @fd). */
 void ag_conn_accept(ag_server *s, int fd, bool is_unix,
@@ -479,9 +511,10 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 /* Close and free a connection: withdraw its waiters, release its handles
  * and whatever its objects let it own. */
 void ag_conn_free(ag_conn *c);
-/* Answer every parked request of every connection with SHUTDOWN and send
- * what can be sent without blocking. */
-void ag_conns_shutdown(ag_server *s);
+/* Answer every parked request of every connection with SHUTDOWN and stop
+ * reading; then send every connection's pending output, blocking for at
+ * most @grace_ms in all (a client that does not read loses the rest). */
+void ag_conns_shutdown(ag_server *s, int grace_ms);
 /* Free every connection of @s. */
 void ag_conns_free_all(ag_server *s);
 

@@ -1,6 +1,6 @@
 /*
- * main.c - agorad, the Agora daemon: flags, the authkey file, and one
- * embedded server run until SIGINT or SIGTERM.
+ * main.c - agorad, the Agora daemon: flags, the authkey file, the
+ * descriptor limit, and one embedded server run until SIGINT or SIGTERM.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,12 @@
 
 #define MAX_LISTEN 16
 #define MAX_KEY_FILE 4096
+/* The defaults of agora_server_config (agora_server.h). */
+#define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_MAX_UNAUTHENTICATED 64
+/* Descriptors that are not connections: stdio, listeners, the loop's
+ * epoll and pipes, the server's reserve descriptor, with room to spare. */
+#define FD_RESERVE (16 + MAX_LISTEN)
 
 static void usage(FILE *f)
 {
@@ -44,8 +51,12 @@ static void usage(FILE *f)
 	      "(default 64 MiB)\n"
 	      "  --auth-timeout SECONDS  time a client has to authenticate "
 	      "(default 5)\n"
-	      "  --max-connections N     connections served at once (default "
-	      "1024)\n"
+	      "  --max-connections N     authenticated connections served at "
+	      "once\n"
+	      "                          (default 1024)\n"
+	      "  --max-unauthenticated N connections still in the handshake "
+	      "at once; one\n"
+	      "                          more closes the oldest (default 64)\n"
 	      "  --max-memory BYTES      bytes held for objects (default: no "
 	      "limit)\n"
 	      "  --max-items N           items per container (default: no "
@@ -137,6 +148,53 @@ static ssize_t read_key(const char *path, char *buf, size_t cap)
 	return (ssize_t)len;
 }
 
+/*
+ * Fit the connection limits of @cfg to the process's descriptor limit, so
+ * that the server never runs out of descriptors for the connections it
+ * admits: raise the soft limit toward the hard one as far as the limits
+ * need, and if that is not enough lower --max-connections (and, if even
+ * that is not enough, --max-unauthenticated), saying so in one line.
+ */
+static void fit_descriptor_limit(agora_server_config *cfg)
+{
+	unsigned long long conns = cfg->max_connections
+				       ? cfg->max_connections
+				       : DEFAULT_MAX_CONNECTIONS;
+	unsigned long long unauth = cfg->max_unauthenticated
+					? cfg->max_unauthenticated
+					: DEFAULT_MAX_UNAUTHENTICATED;
+	unsigned long long need = conns + unauth + FD_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
+		struct rlimit raised = rl;
+		raised.rlim_cur =
+		    rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need
+			? need
+			: rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl = raised;
+		if (rl.rlim_cur >= need)
+			return;
+	}
+	unsigned long long room =
+	    rl.rlim_cur > FD_RESERVE + 2 ? rl.rlim_cur - FD_RESERVE : 2;
+	if (unauth > room / 2) /* a tiny limit: split it */
+		unauth = room / 2;
+	if (conns > room - unauth)
+		conns = room - unauth;
+	fprintf(stderr,
+		"agorad: the descriptor limit is %llu (ulimit -n, "
+		"LimitNOFILE=): serving at most %llu authenticated and %llu "
+		"unauthenticated connections\n",
+		(unsigned long long)rl.rlim_cur, conns, unauth);
+	cfg->max_connections = (unsigned)conns;
+	cfg->max_unauthenticated = (unsigned)unauth;
+}
+
 /* A decimal count from @min to @max into *ret; false when it is not. */
 static bool parse_count(const char *s, unsigned long long min,
 			unsigned long long max, unsigned long long *ret)
@@ -175,6 +233,7 @@ int main(int argc, char **argv)
 		{ "max-message", required_argument, NULL, 'm' },
 		{ "auth-timeout", required_argument, NULL, 't' },
 		{ "max-connections", required_argument, NULL, 'c' },
+		{ "max-unauthenticated", required_argument, NULL, 'U' },
 		{ "max-memory", required_argument, NULL, 'M' },
 		{ "max-items", required_argument, NULL, 'i' },
 		{ "max-parked", required_argument, NULL, 'p' },
@@ -193,6 +252,7 @@ int main(int argc, char **argv)
 	} counts[] = {
 		{ 'm', "--max-message", 1024, 1ULL << 32 },
 		{ 'c', "--max-connections", 1, 1000000 },
+		{ 'U', "--max-unauthenticated", 1, 1000000 },
 		{ 'M', "--max-memory", 1024, SIZE_MAX },
 		{ 'i', "--max-items", 1, SIZE_MAX },
 		{ 'p', "--max-parked", 1, 1000000000 },
@@ -228,6 +288,9 @@ int main(int argc, char **argv)
 				break;
 			case 'c':
 				cfg.max_connections = (unsigned)v;
+				break;
+			case 'U':
+				cfg.max_unauthenticated = (unsigned)v;
 				break;
 			case 'M':
 				cfg.max_memory = (size_t)v;
@@ -331,6 +394,7 @@ int main(int argc, char **argv)
 	/* A client that vanishes mid-write must not kill the daemon; the
 	 * server sends with MSG_NOSIGNAL, this covers everything else. */
 	signal(SIGPIPE, SIG_IGN);
+	fit_descriptor_limit(&cfg);
 
 	cfg.listen = listen;
 	cfg.nlisten = nlisten;

@@ -6,8 +6,27 @@
  * server is reachable. agora_server_run() serves until agora_server_stop(),
  * which may come from any thread: it writes one byte to a pipe the loop
  * watches (write(2) is also safe in a signal handler). Stopping answers
- * every parked request with SHUTDOWN, closes every connection and removes
- * the Unix socket files this server created.
+ * every parked request with SHUTDOWN, sends what connections have not been
+ * sent yet (within a grace of SHUTDOWN_GRACE_MS), closes every connection
+ * and removes the Unix socket files this server created.
+ *
+ * Accepting: a listener accepts at most ACCEPT_BATCH connections, then
+ * sits out until the loop has served the events that are ready (a zero
+ * timer runs after them), so that the hello of a client is read before
+ * the many connections queued behind it come in (see conn.c on the
+ * unauthenticated limit). When the connections in the handshake are at
+ * their limit, each new one closes another (conn.c); this happens at most
+ * EVICT_RATE times a second (a token bucket of EVICT_BURST): past that the
+ * listeners wait for the next token, and the flood waits in the listen
+ * backlog, costing the server nothing. A client with the key waits there
+ * too, at most LISTEN_BACKLOG over EVICT_RATE seconds. When accept(2)
+ * fails for want of descriptors
+ * (EMFILE, ENFILE) the listener would report the same error on every loop
+ * pass. The server keeps one descriptor in reserve (/dev/null): it gives
+ * it up to accept and close the connection waiting, so that client learns
+ * at once, and stops accepting for ACCEPT_BACKOFF_MS or until a connection
+ * ends, whichever comes first. Repeated log lines of this path are limited
+ * to one a second (ag_server_logf_limited).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,11 +43,23 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 #define MAX_SIGNALS 8
+#define ACCEPT_BACKOFF_MS 100
+#define ACCEPT_BATCH 16
+/* Connections the kernel holds for accept(2). A flood keeps the backlog
+ * full, and a keyed client waits behind it: at most LISTEN_BACKLOG over
+ * EVICT_RATE seconds, about 125 ms. (Passed to listen(2) here; libevent is
+ * told the socket listens already.) */
+#define LISTEN_BACKLOG 128
+#define EVICT_RATE 1024 /* a second */
+#define EVICT_BURST 64
+#define SHUTDOWN_GRACE_MS 5000
+#define LOG_LIMIT_MS 1000
 /* The listen list of a server made by ag_server_new_detached(). */
 static const char *const DETACHED[1];
 
@@ -46,7 +77,23 @@ typedef struct server_ext {
 	int stop_pipe[2];
 	struct event *stop_ev;
 	struct event *sigs[MAX_SIGNALS];
+	int reserve_fd;              /* /dev/null, given up on EMFILE; or -1 */
+	struct event *backoff_timer; /* ends an EMFILE pause */
+	struct event *batch_timer;   /* ends a pause after ACCEPT_BATCH */
+	struct event *evict_timer;   /* ends a wait for an eviction token */
+	bool backoff;                /* paused for want of descriptors */
+	bool batch_done;             /* paused after ACCEPT_BATCH accepts */
+	bool evict_wait;   /* paused: handshake places full, no token */
+	double tokens;     /* evictions allowed now */
+	int64_t tokens_us; /* when tokens was last brought up */
+	bool accepting;    /* the listeners are enabled */
+	unsigned batch;    /* accepted since the last batch pause */
 } server_ext;
+
+static server_ext *ext(ag_server *s)
+{
+	return (server_ext *)(s + 1);
+}
 
 void ag_server_logf(ag_server *s, const char *fmt, ...)
 {
@@ -58,6 +105,40 @@ void ag_server_logf(ag_server *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	s->log(s->log_ud, line);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ag_server_logf_limited(ag_server *s, enum ag_logcause cause,
+			    const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int64_t now = mono_ms();
+	__typeof__(s->loglim[0]) *l = &s->loglim[cause];
+
+	if (s->log == NULL)
+		return;
+	if (l->last_ms != 0 && now - l->last_ms < LOG_LIMIT_MS) {
+		l->suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (l->suppressed > 0 && n >= 0 && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - (size_t)n,
+			 " (%llu more suppressed)",
+			 (unsigned long long)l->suppressed);
+	l->last_ms = now > 0 ? now : 1;
+	l->suppressed = 0;
 	s->log(s->log_ud, line);
 }
 
@@ -107,17 +188,149 @@ int agora_default_address(char *buf, size_t len, char *err, size_t errlen)
 					       "address buffer too small");
 }
 
+/* Enable or disable every listener as the pauses say. */
+static void accept_update(ag_server *s)
+{
+	server_ext *x = ext(s);
+	bool on =
+	    !x->backoff && !x->batch_done && !x->evict_wait && !s->stopping;
+
+	if (on == x->accepting)
+		return;
+	x->accepting = on;
+	for (ag_listener *l = s->listeners; l != NULL; l = l->next)
+		if (on)
+			evconnlistener_enable(l->lev);
+		else
+			evconnlistener_disable(l->lev);
+}
+
+static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
+{
+	ag_server *s = arg;
+
+	ext(s)->batch_done = false;
+	ext(s)->batch = 0;
+	accept_update(s);
+}
+
+static void on_backoff_timer(evutil_socket_t fd, short what, void *arg)
+{
+	ag_server *s = arg;
+
+	ext(s)->backoff = false;
+	accept_update(s);
+}
+
+static void on_evict_timer(evutil_socket_t fd, short what, void *arg)
+{
+	ag_server *s = arg;
+
+	ext(s)->evict_wait = false;
+	accept_update(s);
+}
+
+void ag_server_slot_freed(ag_server *s)
+{
+	server_ext *x = ext(s);
+	bool changed = false;
+
+	if (x->backoff) {
+		x->backoff = false;
+		evtimer_del(x->backoff_timer);
+		changed = true;
+	}
+	if (x->evict_wait && s->nunauth < s->max_unauth) {
+		x->evict_wait = false;
+		evtimer_del(x->evict_timer);
+		changed = true;
+	}
+	if (changed)
+		accept_update(s);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Bring the eviction tokens up to now. */
+static void tokens_refill(server_ext *x)
+{
+	int64_t now = mono_us();
+
+	x->tokens += (double)(now - x->tokens_us) * EVICT_RATE / 1e6;
+	if (x->tokens > EVICT_BURST)
+		x->tokens = EVICT_BURST;
+	x->tokens_us = now;
+}
+
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		      struct sockaddr *sa, int socklen, void *arg)
 {
 	ag_listener *l = arg;
-	ag_conn_accept(l->srv, fd, l->is_unix, sa, socklen);
+	ag_server *s = l->srv;
+	server_ext *x = ext(s);
+
+	if (s->nunauth >= s->max_unauth) { /* it will close another */
+		tokens_refill(x);
+		x->tokens -= 1;
+	}
+	ag_conn_accept(s, fd, l->is_unix, sa, socklen);
+	if (s->nunauth >= s->max_unauth && !x->evict_wait) {
+		tokens_refill(x);
+		if (x->tokens < 1) {
+			/* Tokens for a batch (fewer wakeups than one token
+			 * at a time), or a place freed. */
+			struct timeval tv = {
+				0, (suseconds_t)((ACCEPT_BATCH - x->tokens) *
+						 1e6 / EVICT_RATE) +
+				       1
+			};
+			x->evict_wait = true;
+			accept_update(s);
+			evtimer_add(x->evict_timer, &tv);
+		}
+	}
+	if (++x->batch >= ACCEPT_BATCH && !x->batch_done) {
+		static const struct timeval now = { 0, 0 };
+		x->batch_done = true;
+		accept_update(s);
+		evtimer_add(x->batch_timer, &now);
+	}
 }
 
 static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
 	ag_listener *l = arg;
-	ag_server_logf(l->srv, "accept on %s: %s", l->address, strerror(errno));
+	ag_server *s = l->srv;
+	server_ext *x = ext(s);
+	int e = errno;
+	bool shed = false;
+
+	if ((e == EMFILE || e == ENFILE) && x->reserve_fd >= 0) {
+		close(x->reserve_fd);
+		int fd = accept4(evconnlistener_get_fd(lev), NULL, NULL,
+				 SOCK_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			shed = true;
+		}
+		x->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	ag_server_logf_limited(s, AG_LOG_ACCEPT,
+			       "accept on %s: %s%s; not accepting for %d ms "
+			       "or until a connection ends",
+			       l->address, strerror(e),
+			       shed ? " (closed the connection waiting)" : "",
+			       ACCEPT_BACKOFF_MS);
+	static const struct timeval backoff = { 0, ACCEPT_BACKOFF_MS * 1000 };
+	x->backoff = true;
+	accept_update(s);
+	evtimer_add(x->backoff_timer, &backoff);
 }
 
 /* The id of group @name, a name or a decimal number. */
@@ -191,7 +404,7 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 	if (rc == 0)
 		rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	int e = errno;
-	if (rc < 0 || listen(fd, 1024) < 0) {
+	if (rc < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		if (rc == 0)
 			e = errno;
 		close(fd);
@@ -223,7 +436,7 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 		l->address = NULL;
 	l->lev = evconnlistener_new(
 	    s->base, on_accept, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l->lev == NULL || l->path == NULL || l->address == NULL) {
 		if (l->lev == NULL)
 			close(fd);
@@ -278,7 +491,8 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 	int one = 1;
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
@@ -309,7 +523,7 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 		l->address = NULL;
 	l->lev = evconnlistener_new(
 	    s->base, on_accept, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l->lev == NULL || l->address == NULL) {
 		if (l->lev == NULL)
 			close(fd);
@@ -344,7 +558,7 @@ static void do_stop(ag_server *s)
 		return;
 	s->stopping = true;
 	close_listeners(s);
-	ag_conns_shutdown(s);
+	ag_conns_shutdown(s, SHUTDOWN_GRACE_MS);
 	ag_conns_free_all(s);
 	event_base_loopbreak(s->base);
 }
@@ -403,11 +617,16 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	}
 	x = (server_ext *)(s + 1);
 	x->stop_pipe[0] = x->stop_pipe[1] = -1;
+	x->reserve_fd = -1;
 	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->unauth_new);
+	TAILQ_INIT(&s->unauth_hello);
 	s->max_message =
 	    cfg->max_message ? cfg->max_message : AG_DEFAULT_MAX_MESSAGE;
 	s->auth_timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5.0;
 	s->max_conns = cfg->max_connections ? cfg->max_connections : 1024;
+	s->max_unauth =
+	    cfg->max_unauthenticated ? cfg->max_unauthenticated : 64;
 	s->max_memory = cfg->max_memory;
 	s->max_items = cfg->max_items;
 	s->max_parked = cfg->max_parked ? cfg->max_parked : 10000;
@@ -439,6 +658,18 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	x->stop_ev = event_new(s->base, x->stop_pipe[0], EV_READ | EV_PERSIST,
 			       on_stop_pipe, s);
 	if (x->stop_ev == NULL || event_add(x->stop_ev, NULL) < 0)
+		goto oom;
+	x->accepting = true; /* evconnlistener_new() enables */
+	x->backoff_timer = evtimer_new(s->base, on_backoff_timer, s);
+	x->batch_timer = evtimer_new(s->base, on_batch_timer, s);
+	x->evict_timer = evtimer_new(s->base, on_evict_timer, s);
+	x->tokens = EVICT_BURST;
+	x->tokens_us = mono_us();
+	if (x->backoff_timer == NULL || x->batch_timer == NULL ||
+	    x->evict_timer == NULL)
+		goto oom;
+	if (cfg->listen != DETACHED &&
+	    (x->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		goto oom;
 	if (cfg->nsignals > MAX_SIGNALS) {
 		agora_server_free(s);
@@ -526,6 +757,14 @@ void agora_server_free(agora_server *s)
 	ag_registry_deinit(s);
 	if (x->stop_ev)
 		event_free(x->stop_ev);
+	if (x->backoff_timer)
+		event_free(x->backoff_timer);
+	if (x->batch_timer)
+		event_free(x->batch_timer);
+	if (x->evict_timer)
+		event_free(x->evict_timer);
+	if (x->reserve_fd >= 0)
+		close(x->reserve_fd);
 	for (int i = 0; i < MAX_SIGNALS; i++)
 		if (x->sigs[i])
 			event_free(x->sigs[i]);

@@ -689,6 +689,12 @@ int agh_raw_read(agh_raw *r, msgpack_unpacked *m, double timeout)
 		struct pollfd p = { r->fd, POLLIN, 0 };
 		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
 			continue;
+		if (r->len == sizeof(r->buf) && r->used > 0) {
+			/* A message begun at the end: move it to the front. */
+			memmove(r->buf, r->buf + r->used, r->len - r->used);
+			r->len -= r->used;
+			r->used = 0;
+		}
 		ck_assert_msg(r->len < sizeof(r->buf), "message too large");
 		ssize_t n =
 		    read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
