@@ -186,10 +186,11 @@ typedef struct ping_report {
 static int pinger_run(agora_client *c, int idx, void *arg)
 {
 	pinger *p = arg;
-	ping_report rep = { 0, 0 };
+	ping_report rep;
 	struct pollfd pfd = { p->stop[0], POLLIN, 0 };
 
 	(void)idx;
+	memset(&rep, 0, sizeof(rep)); /* its padding is written too */
 	close(p->stop[1]);
 	close(p->result[0]);
 	for (;;) {
