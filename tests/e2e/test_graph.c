@@ -63,8 +63,6 @@
 
 /* Calls queued per pipeline batch. */
 #define BATCH 8192
-/* The bystander's worst ping allowed during the free of the big chain. */
-#define WORST_PING_MAX 0.100
 
 /* Under valgrind or ASan (the test and the agorad it starts are built and
  * run alike) the server is slower, about 3 times under ASan and 30 to 50
@@ -439,7 +437,8 @@ static void bystander_stop(bystander *by)
  */
 static double free_measured(agora_client *c,
 			    int (*trigger)(agora_client *, void *), void *ud,
-			    int64_t objects_after, const char *label)
+			    int64_t objects_after, const char *label,
+			    long *ret_pings)
 {
 	bystander by;
 
@@ -462,6 +461,8 @@ static double free_measured(agora_client *c,
 	fflush(stdout);
 	/* The server is still there, serving. */
 	AGH_OK(c, agora_ping(c));
+	if (ret_pings != NULL)
+		*ret_pings = (long)atomic_load(&by.pings);
 	return by.worst;
 }
 
@@ -496,16 +497,26 @@ START_TEST(chain_of_a_million_mixed_objects_is_freed_from_its_head)
 	ck_assert_int_eq(agh_stats_int(c, "objects"), base + (int64_t)n);
 
 	size_label(label, sizeof(label), n, "chain");
-	double worst = free_measured(c, trigger_close, &head, base, label);
-	if (instrumented())
-		printf("(under valgrind or ASan: the worst ping is not "
-		       "held to %.0f ms)\n",
-		       WORST_PING_MAX * 1e3);
-	else
-		ck_assert_msg(worst < WORST_PING_MAX,
-			      "a ping took %.1f ms during the free, more "
-			      "than %.0f ms",
-			      worst * 1e3, WORST_PING_MAX * 1e3);
+	long pings = 0;
+	double worst =
+	    free_measured(c, trigger_close, &head, base, label, &pings);
+	/*
+	 * The server frees a bounded amount per loop turn (AG_REAP_OBJECTS,
+	 * 4096 objects), serving the other connections between turns: the
+	 * bystander's pings are answered while the chain goes, hundreds of
+	 * them for a million. Freed in one go (as before the work list),
+	 * the bystander's one ping waits for the whole free: one or two.
+	 * That count holds on a loaded machine, where the worst ping (about
+	 * 12 ms here when quiet, docs/reliability.md) does not: it is
+	 * printed, not asserted.
+	 */
+	long want = (long)(n / 4096 / 4);
+	if (want > 50)
+		want = 50;
+	ck_assert_msg(pings >= want,
+		      "only %ld pings were answered while %zu objects were "
+		      "freed (worst %.1f ms): the free held the loop",
+		      pings, n, worst * 1e3);
 }
 END_TEST
 
@@ -631,7 +642,7 @@ START_TEST(fan_out_of_100k_objects_holding_references_is_freed_by_clear)
 	ck_assert_uint_eq(len, n);
 
 	size_label(label, sizeof(label), n, "fan-out by list.clear");
-	free_measured(c, trigger_list_clear, fan, base + 1, label);
+	free_measured(c, trigger_list_clear, fan, base + 1, label, NULL);
 	AGH_OK(c, agora_list_len(fan, &len));
 	ck_assert_uint_eq(len, 0);
 	AGH_OK(c, agora_list_close(fan));
@@ -653,7 +664,7 @@ START_TEST(chain_of_100k_is_freed_by_closing_its_head)
 	uint32_t head = build_chain(c, n, NULL, NULL);
 	ck_assert_int_eq(agh_stats_int(c, "objects"), base + (int64_t)n);
 	size_label(label, sizeof(label), n, "chain by close");
-	free_measured(c, trigger_close, &head, base, label);
+	free_measured(c, trigger_close, &head, base, label, NULL);
 }
 END_TEST
 
@@ -681,7 +692,7 @@ START_TEST(chain_of_100k_is_freed_by_dropping_its_head_name)
 	AGH_OK(c, close_handle(c, head));
 	ck_assert_int_eq(agh_stats_int(c, "objects"), base + (int64_t)n);
 	size_label(label, sizeof(label), n, "chain by drop");
-	free_measured(c, trigger_drop, "chain-head", base, label);
+	free_measured(c, trigger_drop, "chain-head", base, label, NULL);
 }
 END_TEST
 
@@ -719,7 +730,7 @@ START_TEST(chain_of_100k_is_freed_by_clearing_the_list_holding_it)
 	AGH_OK(c, agora_list_append(l, agora_str("not a reference")));
 	int64_t n = chain_held_by(c, list_store, l);
 	size_label(label, sizeof(label), (size_t)n, "chain by list.clear");
-	free_measured(c, trigger_list_clear, l, base, label);
+	free_measured(c, trigger_list_clear, l, base, label, NULL);
 	AGH_OK(c, agora_list_close(l));
 }
 END_TEST
@@ -747,7 +758,7 @@ START_TEST(chain_of_100k_is_freed_by_deleting_its_dict_entry)
 	int64_t base = agh_stats_int(c, "objects");
 	int64_t n = chain_held_by(c, dict_store, d);
 	size_label(label, sizeof(label), (size_t)n, "chain by dict.delete");
-	free_measured(c, trigger_dict_delete, d, base, label);
+	free_measured(c, trigger_dict_delete, d, base, label, NULL);
 	AGH_OK(c, agora_dict_len(d, &len));
 	ck_assert_uint_eq(len, 1);
 	AGH_OK(c, agora_dict_close(d));
@@ -776,7 +787,7 @@ START_TEST(chain_of_100k_is_freed_by_setting_the_value_over_it)
 	int64_t base = agh_stats_int(c, "objects");
 	int64_t n = chain_held_by(c, var_store, v);
 	size_label(label, sizeof(label), (size_t)n, "chain by value.set");
-	free_measured(c, trigger_var_set, v, base, label);
+	free_measured(c, trigger_var_set, v, base, label, NULL);
 	AGH_OK(c, agora_var_get(v, &got));
 	agh_assert_str(got, "over it");
 	agora_value_free(&got);
