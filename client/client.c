@@ -40,6 +40,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ag_keyfile.h"
 #include "internal.h"
 
 /* The frame limit while the handshake runs: its answers are tiny. */
@@ -48,8 +49,6 @@
 #define READ_CHUNK ((size_t)64 << 10)
 /* A request buffer that grew past this is given back after the call. */
 #define OUT_KEEP_MAX ((size_t)1 << 20)
-/* An authkey file larger than this is not an authkey file. */
-#define KEYFILE_MAX ((size_t)64 << 10)
 
 enum client_state { ST_NONE, ST_HANDSHAKE, ST_READY, ST_BROKEN };
 
@@ -1136,71 +1135,20 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 	return 0;
 }
 
-/* The bytes of the file @path into a malloc'ed buffer. 0 or -errno. */
-static int read_file(const char *path, char **ret, size_t *ret_len)
-{
-	struct stat st;
-	char *buf;
-	size_t len = 0;
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		close(fd);
-		return -err;
-	}
-	/* A fifo or a device is no authkey file; a regular file that is
-	 * too large is a mistake that would only surface as EAUTH. */
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > KEYFILE_MAX) {
-		close(fd);
-		return S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
-	}
-	buf = malloc(KEYFILE_MAX + 1);
-	if (buf == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t k = read(fd, buf + len, KEYFILE_MAX + 1 - len);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			err = errno;
-			free(buf);
-			close(fd);
-			return -err;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-		if (len > KEYFILE_MAX) {
-			explicit_bzero(buf, len);
-			free(buf);
-			close(fd);
-			return -EFBIG;
-		}
-	}
-	close(fd);
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
 /*
  * agora_client_connect() with the address from AGORA_ADDRESS and the key
  * from the file AGORA_AUTHKEY_FILE names (its bytes less one trailing
- * newline) or, when that is unset, from AGORA_AUTHKEY. AGORA_EINVAL when
- * the variables are unset or the key is empty; AGORA_EIO when the key file
- * cannot be read; else as agora_client_connect().
+ * newline) or, when that is unset, from AGORA_AUTHKEY. The key file is
+ * read by the rules every Agora program follows (ag_keyfile.h): a regular
+ * file of at most 4096 bytes. AGORA_EINVAL when the variables are unset or
+ * the key is empty; AGORA_EIO when the key file cannot be read, is not a
+ * regular file or is too large; else as agora_client_connect().
  */
 int agora_client_connect_env(agora_client *c)
 {
 	const char *address, *keyfile, *keyvar;
-	char *key = NULL;
+	char err[sizeof(c->errmsg) - 32];
+	uint8_t *key = NULL;
 	size_t keylen = 0;
 	int rc;
 
@@ -1213,22 +1161,13 @@ int agora_client_connect_env(agora_client *c)
 		return ag_client_fail(c, AGORA_EINVAL,
 				      "AGORA_ADDRESS is not set");
 	if (keyfile != NULL && keyfile[0] != '\0') {
-		rc = read_file(keyfile, &key, &keylen);
+		rc = ag_keyfile_read(keyfile, 0, &key, &keylen, err,
+				     sizeof(err));
 		if (rc < 0)
-			return ag_client_fail(c, AGORA_EIO,
-					      "cannot read the authkey file %s "
-					      "(AGORA_AUTHKEY_FILE): %s",
-					      keyfile, strerror(-rc));
-		keylen = ag_key_trim(key, keylen);
-		if (keylen == 0) {
-			free(key);
-			return ag_client_fail(c, AGORA_EINVAL,
-					      "the authkey file %s is empty",
-					      keyfile);
-		}
+			return ag_client_fail(c, rc, "%s (AGORA_AUTHKEY_FILE)",
+					      err);
 		rc = agora_client_connect(c, address, key, keylen);
-		explicit_bzero(key, keylen);
-		free(key);
+		ag_keyfile_free(key, keylen);
 		return rc;
 	}
 	if (keyvar == NULL || keyvar[0] == '\0')

@@ -201,8 +201,9 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 			 size_t keylen);
 /*
  * Connect from the environment: AGORA_ADDRESS, and the key from
- * AGORA_AUTHKEY_FILE (the file's bytes less one trailing newline) or
- * AGORA_AUTHKEY (the variable's bytes). AGORA_EINVAL when they are unset.
+ * AGORA_AUTHKEY_FILE (the file's bytes less one trailing newline; a
+ * regular file of at most 4096 bytes, else AGORA_EIO) or AGORA_AUTHKEY (the
+ * variable's bytes). AGORA_EINVAL when they are unset or the key is empty.
  */
 int agora_client_connect_env(agora_client *c);
 /* Close the connection (if any) and free @c. Proxies of @c must be closed

@@ -14,17 +14,16 @@
  * tool handles every object type alike. Nothing here prints the authkey.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ag_keyfile.h"
 #include "agora.h"
 #include "config.h"
 #include "value_json.h"
@@ -36,9 +35,6 @@ enum {
 	EXIT_USAGE = 2,   /* bad command line */
 	EXIT_CONNECT = 3, /* cannot connect or authenticate; connection lost */
 };
-
-/* An authkey file larger than this is a mistake. */
-#define KEYFILE_MAX ((size_t)64 << 10)
 
 struct cli {
 	bool json;
@@ -504,66 +500,23 @@ static const char *default_address(struct cli *k)
 }
 
 /*
- * The key from @path into a malloc'ed buffer, less one trailing newline.
- * Returns 0, or EXIT_CONNECT after saying why.
+ * The key from @path, by the rules of every Agora program (ag_keyfile.h),
+ * into *ret (free with ag_keyfile_free()). Returns 0, or EXIT_CONNECT after
+ * saying why, with @from naming where the path came from.
  */
-static int read_keyfile(const char *path, const char *from, char **ret,
+static int read_keyfile(const char *path, const char *from, uint8_t **ret,
 			size_t *ret_len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *buf;
-	size_t len = 0;
-	struct stat st;
+	char err[512];
+	int rc = ag_keyfile_read(path, 0, ret, ret_len, err, sizeof(err));
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		say("cannot read the authkey file %s (%s): %s", path, from,
-		    strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (rc == AGORA_ENOMEM)
+		out_of_memory();
+	if (rc < 0) {
+		say("%s (%s)", err, from);
 		return EXIT_CONNECT;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		say("the authkey file %s (%s) is not a regular file", path,
-		    from);
-		close(fd);
-		return EXIT_CONNECT;
-	}
-	buf = check_mem(malloc(KEYFILE_MAX + 1));
-	for (;;) {
-		ssize_t n = read(fd, buf + len, KEYFILE_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			say("cannot read the authkey file %s (%s): %s", path,
-			    from, strerror(errno));
-			break;
-		}
-		if (n == 0) {
-			close(fd);
-			if (len > 0 && buf[len - 1] == '\n')
-				len--;
-			if (len == 0) {
-				say("the authkey file %s (%s) is empty", path,
-				    from);
-				free(buf);
-				return EXIT_CONNECT;
-			}
-			*ret = buf;
-			*ret_len = len;
-			return 0;
-		}
-		len += (size_t)n;
-		if (len > KEYFILE_MAX) {
-			say("the authkey file %s (%s) is larger than %zu "
-			    "bytes",
-			    path, from, KEYFILE_MAX);
-			break;
-		}
-	}
-	close(fd);
-	explicit_bzero(buf, len);
-	free(buf);
-	return EXIT_CONNECT;
+	return 0;
 }
 
 /* Connect k->c. Returns 0, or an exit code after saying why. */
@@ -572,7 +525,7 @@ static int cli_connect(struct cli *k)
 	const char *env_addr = getenv("AGORA_ADDRESS");
 	const char *env_file = getenv("AGORA_AUTHKEY_FILE");
 	const char *env_key = getenv("AGORA_AUTHKEY");
-	char *key = NULL;
+	uint8_t *key = NULL;
 	size_t keylen = 0;
 	int rc;
 
@@ -590,8 +543,9 @@ static int cli_connect(struct cli *k)
 		rc =
 		    read_keyfile(env_file, "AGORA_AUTHKEY_FILE", &key, &keylen);
 	} else if (env_key != NULL && env_key[0] != '\0') {
-		key = xstrdup(env_key);
-		keylen = strlen(key);
+		keylen = strlen(env_key);
+		key = check_mem(malloc(keylen));
+		memcpy(key, env_key, keylen);
 		rc = 0;
 	} else {
 		return usage_error("no authkey: give --authkey-file FILE, or "
@@ -602,8 +556,7 @@ static int cli_connect(struct cli *k)
 
 	k->c = check_mem(agora_client_new());
 	rc = agora_client_connect(k->c, k->address, key, keylen);
-	explicit_bzero(key, keylen);
-	free(key);
+	ag_keyfile_free(key, keylen);
 	switch (rc) {
 	case 0:
 		return 0;
