@@ -1,5 +1,5 @@
 /*
- * proxy_var.c - agora_var: a proxy for one shared value in the server.
+ * proxy_value.c - agora_var: a proxy for one shared value in the server.
  *
  * The wire type is "value" (Python's multiprocessing.Value, holding any
  * MessagePack value); its methods are "value.METHOD", handle first, each one

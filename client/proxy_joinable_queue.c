@@ -1,5 +1,6 @@
 /*
- * proxy_jqueue.c - agora_jqueue: a proxy for a joinable queue in the server.
+ * proxy_joinable_queue.c - agora_jqueue: a proxy for a joinable queue in
+ * the server.
  *
  * The calls of agora_queue, with the same contracts and the same code: the
  * ag_queue_* functions of proxy_queue.c, which name the methods by the
