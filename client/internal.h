@@ -201,6 +201,20 @@ typedef struct ag_proxy {
 	agora_ref ref;    /* the object's reference when known, else id 0 */
 } ag_proxy;
 
+/*
+ * The proxy struct of every type, from the one list (include/agora.h): an
+ * ag_proxy and nothing else, so that proxy.c can define the functions all
+ * types share, and each proxy_<wire>.c reach its ag_proxy as x->p.
+ */
+#define AG_PROXY_STRUCT_OWN(ctype) \
+	struct ctype {             \
+		ag_proxy p;        \
+	};
+#define AG_PROXY_STRUCT_SHARED(ctype)
+#define AG_PROXY_STRUCT_(wire, ctype, proxy) AG_PROXY_STRUCT_##proxy(ctype)
+AGORA_TYPES(AG_PROXY_STRUCT_)
+#undef AG_PROXY_STRUCT_
+
 /* Most params a method takes after the handle. */
 #define AG_PROXY_MAX_ARGS 3
 

@@ -280,3 +280,59 @@ int ag_proxy_no_result(const ag_proxy *p, const char *method)
 	return ag_client_fail(p->c, AGORA_EINVAL, "%s.%s needs a result",
 			      p->type, method);
 }
+
+/* ---- what every type has, generated from AGORA_TYPES --------------------- */
+
+/* Each row's wire name and proxy type, in the list's order. */
+static const struct {
+	const char *wire, *ctype;
+} types[] = {
+#define ROW_(wire, ctype, proxy) { #wire, #ctype },
+	AGORA_TYPES(ROW_)
+#undef ROW_
+};
+
+/*
+ * ag_proxy_open_ref() for a proxy of the C type @ctype: each row of that
+ * type is asked for in turn, since a reference does not say which it
+ * names, until one is not AGORA_ETYPE. Each refusal comes before the
+ * server uses up any hold passed to this connection.
+ */
+static int open_ref_any(agora_client *c, void *ret_proxy, size_t size,
+			const char *ctype, const agora_ref *ref)
+{
+	int rc = AGORA_ETYPE;
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if (strcmp(types[i].ctype, ctype) != 0)
+			continue;
+		rc = ag_proxy_open_ref(c, ret_proxy, size, types[i].wire, ref);
+		if (rc != AGORA_ETYPE)
+			break;
+	}
+	return rc;
+}
+
+/* The four functions of include/agora.h's AGORA_TYPES, for each OWN row. */
+#define DEFINE_OWN_(ctype)                                                  \
+	int ctype##_open_ref(agora_client *c, const agora_ref *ref,         \
+			     struct ctype **ret)                            \
+	{                                                                   \
+		return open_ref_any(c, ret, sizeof(**ret), #ctype, ref);    \
+	}                                                                   \
+	int ctype##_close(struct ctype *x)                                  \
+	{                                                                   \
+		return x != NULL ? ag_proxy_close(&x->p) : 0;               \
+	}                                                                   \
+	uint32_t ctype##_handle(const struct ctype *x)                      \
+	{                                                                   \
+		return x != NULL ? x->p.handle : 0;                         \
+	}                                                                   \
+	int ctype##_ref(const struct ctype *x, agora_ref *ret)              \
+	{                                                                   \
+		return x != NULL ? ag_proxy_ref(&x->p, ret) : AGORA_EINVAL; \
+	}
+#define DEFINE_SHARED_(ctype)
+#define DEFINE_(wire, ctype, proxy) DEFINE_##proxy##_(ctype)
+AGORA_TYPES(DEFINE_)
+#undef DEFINE_

@@ -10,10 +10,6 @@
 
 #include "internal.h"
 
-struct agora_barrier {
-	ag_proxy p;
-};
-
 /* Open the barrier @name (get-or-create), or a new anonymous one for NULL;
  * @parties is required at creation (AGORA_EVALUE when below 1). */
 int agora_barrier_open(agora_client *c, const char *name, int64_t parties,
@@ -24,30 +20,6 @@ int agora_barrier_open(agora_client *c, const char *name, int64_t parties,
 	opt.key = agora_str("parties");
 	opt.val = agora_int(parties);
 	return ag_proxy_open(c, ret, sizeof(**ret), "barrier", name, &opt, 1);
-}
-
-/* A proxy for the barrier @ref names: AGORA_ETYPE when it is another type,
- * AGORA_ENO_OBJECT when it is gone. */
-int agora_barrier_open_ref(agora_client *c, const agora_ref *ref,
-			   agora_barrier **ret)
-{
-	return ag_proxy_open_ref(c, ret, sizeof(**ret), "barrier", ref);
-}
-
-int agora_barrier_close(agora_barrier *b)
-{
-	return b != NULL ? ag_proxy_close(&b->p) : 0;
-}
-
-uint32_t agora_barrier_handle(const agora_barrier *b)
-{
-	return b != NULL ? b->p.handle : 0;
-}
-
-/* The barrier's reference, as ag_proxy_ref(). */
-int agora_barrier_ref(const agora_barrier *b, agora_ref *ret)
-{
-	return b != NULL ? ag_proxy_ref(&b->p, ret) : AGORA_EINVAL;
 }
 
 int agora_barrier_wait(agora_barrier *b, double timeout, int64_t *ret_index)

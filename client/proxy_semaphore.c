@@ -12,10 +12,6 @@
 
 #include "internal.h"
 
-struct agora_semaphore {
-	ag_proxy p;
-};
-
 static int semaphore_open(agora_client *c, const char *type, const char *name,
 			  int64_t value, bool owned, agora_semaphore **ret)
 {
@@ -47,40 +43,6 @@ int agora_bounded_semaphore_open(agora_client *c, const char *name,
 				 agora_semaphore **ret)
 {
 	return semaphore_open(c, "bounded_semaphore", name, value, owned, ret);
-}
-
-/*
- * A proxy for the semaphore or bounded semaphore @ref names, opened as the
- * one it is: AGORA_ETYPE when it is neither, AGORA_ENO_OBJECT when it is
- * gone. A reference does not say which, so this asks for a semaphore, then
- * for a bounded one: two round trips for a bounded semaphore. Each refusal
- * comes before the server uses up any hold passed to this connection.
- */
-int agora_semaphore_open_ref(agora_client *c, const agora_ref *ref,
-			     agora_semaphore **ret)
-{
-	int rc = ag_proxy_open_ref(c, ret, sizeof(**ret), "semaphore", ref);
-
-	if (rc == AGORA_ETYPE)
-		rc = ag_proxy_open_ref(c, ret, sizeof(**ret),
-				       "bounded_semaphore", ref);
-	return rc;
-}
-
-int agora_semaphore_close(agora_semaphore *s)
-{
-	return s != NULL ? ag_proxy_close(&s->p) : 0;
-}
-
-uint32_t agora_semaphore_handle(const agora_semaphore *s)
-{
-	return s != NULL ? s->p.handle : 0;
-}
-
-/* The semaphore's reference, as ag_proxy_ref(). */
-int agora_semaphore_ref(const agora_semaphore *s, agora_ref *ret)
-{
-	return s != NULL ? ag_proxy_ref(&s->p, ret) : AGORA_EINVAL;
 }
 
 int agora_semaphore_acquire(agora_semaphore *s, double timeout,
