@@ -1,13 +1,22 @@
 /*
  * internal.h - what libagora's files share. Never installed.
  *
- * client.c owns the connection: it packs a request from an array of
- * agora_value params, sends it, reads until the response with the same msgid
- * arrives and hands back the result as a msgpack_object that points into the
- * client's reader (valid until the next call on that client). value.c turns
- * agora_value into MessagePack and back. Each proxy_<family>.c is a thin
- * layer over the ag_proxy plumbing below: every public struct begins with
- * an ag_proxy, and every method is one ag_proxy_call*() round trip.
+ * The files, each using only those listed before it (no cycle:
+ * scripts/check-layers.py BUILD client):
+ *   value.c       agora_value to MessagePack and back;
+ *   transport.c   sockets: an address to a connected fd, send, receive;
+ *   connection.c  agora_client itself: states, error message, new/free,
+ *                 and its bytes (a failed send or receive breaks it);
+ *   call.c        one round trip: pack a request, send it, read until the
+ *                 response with the same msgid, typed results;
+ *   handshake.c   agora_client_connect(): transport, hello/auth, READY;
+ *   calls.c       the methods of no type: agora_call, ping, stats, ls,
+ *                 drop, info, and "open";
+ *   refs.c        references and "open_ref";
+ *   proxy.c       ag_proxy, the plumbing every proxy type shares;
+ *   proxy_<type>.c  one per object type, each method one ag_proxy_call*();
+ *   pipeline.c    many calls in flight (the call's pieces apart);
+ *   manager.c     a private server in a child process.
  *
  * Every helper here that takes an agora_client sets the client's error
  * message when it fails, so agora_errmsg() always explains a negative return.
@@ -19,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ag_proto.h"
 #include "agora.h"
@@ -26,7 +36,60 @@
 /* Largest response frame the client accepts. */
 #define AG_CLIENT_MAX_RESPONSE ((size_t)1 << 30)
 
-/* ---- client.c ------------------------------------------------------------ */
+/* ---- transport.c ---------------------------------------------------------
+ *
+ * Sockets, with no client: each failure is an AGORA_E* code or -errno.
+ */
+
+/*
+ * Connect to @address ("unix:/PATH", "tcp:HOST:PORT", "tcp:[V6]:PORT"):
+ * the socket (close-on-exec; TCP without Nagle) in *ret_fd. Returns 0;
+ * AGORA_EINVAL for an address that is not one of those; AGORA_EIO when
+ * the server cannot be reached. On failure @err holds a sentence naming
+ * @address. Blocks until connected or refused.
+ */
+int ag_transport_connect(const char *address, int *ret_fd, char *err,
+			 size_t errlen);
+
+/* Send all @len bytes to @fd (EINTR retried, no SIGPIPE): 0 or -errno.
+ * Blocks until the kernel took them all. */
+int ag_transport_send(int fd, const void *data, size_t len);
+
+/* One recv(2) into @buf (EINTR retried): the byte count, 0 when the peer
+ * closed, or -errno. Blocks until bytes arrive. */
+ssize_t ag_transport_recv(int fd, void *buf, size_t len);
+
+/* ---- connection.c --------------------------------------------------------
+ *
+ * The client itself (include/agora.h keeps it opaque). The state machine is
+ * explained at the top of connection.c.
+ */
+
+enum ag_client_state {
+	AG_CLIENT_NONE,
+	AG_CLIENT_HANDSHAKE,
+	AG_CLIENT_READY,
+	AG_CLIENT_BROKEN,
+};
+
+struct agora_client {
+	int fd; /* -1 when there is no connection */
+	enum ag_client_state state;
+	pid_t pid; /* the process that connected */
+	/* A page the kernel zeroes in a fork() child (MADV_WIPEONFORK): a
+	 * nonzero byte here means "this is still the connecting process",
+	 * with no system call per request. NULL where the kernel cannot do
+	 * it; then getpid() is compared. */
+	volatile unsigned char *mark;
+	char *address;    /* as given to connect, for messages */
+	uint32_t msgid;   /* the last msgid used */
+	uint64_t pings;   /* the value agora_ping() sends next */
+	ag_reader reader; /* valid while fd >= 0 */
+	ag_buf out;       /* the request being sent */
+	char server[64];  /* "agora/X.Y.Z" from the handshake */
+	char errmsg[256];
+	char lost[200]; /* why the client broke */
+};
 
 /*
  * Set the client's error message from a printf format and return @rc, so
@@ -35,6 +98,38 @@
  */
 int ag_client_fail(agora_client *c, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Mark @c broken for good, because of the reason the format gives: close
+ * the socket (whatever the server sends now could not be trusted to line
+ * up with a request), and remember why, so every later call can say it.
+ * Returns @rc. ag_client_lost() is the same with a plain string (for a
+ * response nobody asked for, in pipeline.c).
+ */
+int ag_client_break(agora_client *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int ag_client_lost(agora_client *c, int rc, const char *why);
+
+/* True when @c was connected by this very process (not a fork() child). */
+bool ag_client_same_process(const agora_client *c);
+
+/* 0 when @c can make a call now; else the error to return, with the message
+ * set (AGORA_EINVAL for NULL, unconnected, still connecting or another
+ * process's client, AGORA_EIO for a broken one). Sends nothing. */
+int ag_client_usable(agora_client *c);
+
+/* Close @c's socket and free its reader and request buffer (state kept). */
+void ag_client_disconnect(agora_client *c);
+
+/* Send @len bytes: 0, or AGORA_EIO (the client is then broken). Blocks
+ * until the kernel took them all. */
+int ag_client_send(agora_client *c, const void *data, size_t len);
+
+/* Read what the socket has into c->reader: 0, or AGORA_EIO / AGORA_ENOMEM,
+ * which break @c. Blocks until bytes arrive. */
+int ag_client_recv(agora_client *c);
+
+/* ---- call.c -------------------------------------------------------------- */
 
 /*
  * One round trip: send [0, msgid, @method, [@params...]] and read until its
@@ -51,13 +146,44 @@ int ag_client_call(agora_client *c, const char *method,
 		   const agora_value *params, size_t nparams,
 		   const msgpack_object **ret_result);
 
+/* ag_client_call() without the state check, for the handshake's calls,
+ * which run before the client is READY. @c is not NULL. */
+int ag_client_rpc(agora_client *c, const char *method,
+		  const agora_value *params, size_t nparams,
+		  const msgpack_object **ret_result);
+
+/* What ag_client_call_as() makes of a result, and the type @ret points to
+ * for it. */
+enum ag_result {
+	AG_RESULT_VALUE, /* agora_value: the result decoded, the caller's */
+	AG_RESULT_BOOL,  /* bool */
+	AG_RESULT_INT,   /* int64_t */
+	AG_RESULT_SIZE,  /* size_t: a non-negative integer */
+};
+
+/*
+ * ag_client_call() with its result stored through @ret as @kind says, or
+ * discarded when @ret is NULL. An AG_RESULT_VALUE is decoded into an owned
+ * value (free it with agora_value_free()); for the others a result of
+ * another kind is AGORA_EPROTOCOL (the client stays usable). *ret is
+ * written on 0 only.
+ */
+int ag_client_call_as(agora_client *c, const char *method,
+		      const agora_value *params, size_t nparams,
+		      enum ag_result kind, void *ret);
+
+/* AGORA_EPROTOCOL with "ADDRESS answered @method with TYPE where @want was
+ * due": for a result of the wrong kind. */
+int ag_client_bad_result(agora_client *c, const char *method,
+			 const msgpack_object *o, const char *want);
+
 /* A slice or index bound: AGORA_END travels as nil. */
 static inline agora_value ag_bound(int64_t i)
 {
 	return i == AGORA_END ? agora_nil() : agora_int(i);
 }
 
-/* ---- proxies (client.c) -------------------------------------------------
+/* ---- proxy.c -------------------------------------------------------------
  *
  * Every proxy (protocol section 3.1) shares its plumbing through these: each
  * public struct begins with an ag_proxy, and each method is one
@@ -74,6 +200,20 @@ typedef struct ag_proxy {
 	const char *type; /* the wire type opened as, static storage */
 	agora_ref ref;    /* the object's reference when known, else id 0 */
 } ag_proxy;
+
+/*
+ * The proxy struct of every type, from the one list (include/agora.h): an
+ * ag_proxy and nothing else, so that proxy.c can define the functions all
+ * types share, and each proxy_<wire>.c reach its ag_proxy as x->p.
+ */
+#define AG_PROXY_STRUCT_OWN(ctype) \
+	struct ctype {             \
+		ag_proxy p;        \
+	};
+#define AG_PROXY_STRUCT_SHARED(ctype)
+#define AG_PROXY_STRUCT_(wire, ctype, proxy) AG_PROXY_STRUCT_##proxy(ctype)
+AGORA_TYPES(AG_PROXY_STRUCT_)
+#undef AG_PROXY_STRUCT_
 
 /* Most params a method takes after the handle. */
 #define AG_PROXY_MAX_ARGS 3
@@ -193,6 +333,18 @@ int ag_queue_qsize(const ag_proxy *p, size_t *ret);
 int ag_queue_empty(const ag_proxy *p, bool *ret);
 int ag_queue_full(const ag_proxy *p, bool *ret);
 
+/* ---- calls.c ------------------------------------------------------------- */
+
+/*
+ * "open" [@type, @name or nil, {@opts}]: a handle on the object @name (get
+ * or create), or on a new anonymous one when @name is NULL, in
+ * *ret_handle. @opts may be NULL when @nopts is 0. Returns 0; AGORA_ETYPE
+ * when @name is another type; else as ag_client_call(). Blocks for one
+ * round trip.
+ */
+int ag_client_open(agora_client *c, const char *type, const char *name,
+		   const agora_pair *opts, size_t nopts, uint32_t *ret_handle);
+
 /* ---- refs.c -------------------------------------------------------------- */
 
 /*
@@ -225,17 +377,13 @@ int ag_value_pack(msgpack_packer *pk, const agora_value *v, unsigned depth);
  */
 int ag_value_unpack(const msgpack_object *o, agora_value *ret);
 
-/* ---- pipelining (client.c, for pipeline.c) -------------------------------
+/* ---- call.c, for pipeline.c ----------------------------------------------
  *
  * The pieces of ag_client_call() apart, so that pipeline.c can send many
- * requests before it reads their responses. While a pipeline has calls
+ * requests before it reads their responses (with ag_client_usable() and
+ * ag_client_send() of connection.c). While a pipeline has calls
  * outstanding it alone may use these on its client.
  */
-
-/* 0 when @c can send now; else the error ag_client_call() would return,
- * with the message set (AGORA_EINVAL for NULL, unconnected or another
- * process's client, AGORA_EIO for a broken one). */
-int ag_client_usable(agora_client *c);
 
 /*
  * Append the request [0, msgid, @method, [@params...]] to @out, with the
@@ -247,10 +395,6 @@ int ag_client_pack(agora_client *c, ag_buf *out, const char *method,
 		   const agora_value *params, size_t nparams,
 		   uint32_t *ret_msgid);
 
-/* Send @len bytes: 0, or AGORA_EIO (the client is then broken). Blocks
- * until the kernel took them all. */
-int ag_client_send(agora_client *c, const void *data, size_t len);
-
 /*
  * Read the next response, whichever request it answers (notifications are
  * skipped): its msgid, the error array or NULL, and the result, pointing
@@ -261,10 +405,6 @@ int ag_client_send(agora_client *c, const void *data, size_t len);
 int ag_client_read_any(agora_client *c, uint32_t *ret_msgid,
 		       const msgpack_object **ret_error,
 		       const msgpack_object **ret_result);
-
-/* Break @c for good, as a transport failure does, because of @why (for a
- * response nobody asked for). Returns @rc. */
-int ag_client_lost(agora_client *c, int rc, const char *why);
 
 /* The negative code of the error array @err, its message set on @c; a
  * PROTOCOL error also breaks @c, as the server closes the connection. */

@@ -11,10 +11,6 @@
 
 #include "internal.h"
 
-struct agora_array {
-	ag_proxy p;
-};
-
 /*
  * Open the array @name (get-or-create), or a new anonymous one for NULL;
  * @typecode and @length (zeros) are used only at creation. AGORA_EVALUE
@@ -49,30 +45,6 @@ int agora_array_open_items(agora_client *c, const char *name, char typecode,
 	opts[1].key = agora_str("items");
 	opts[1].val = agora_array((agora_value *)items, n);
 	return ag_proxy_open(c, ret, sizeof(**ret), "array", name, opts, 2);
-}
-
-/* A proxy for the array @ref names: AGORA_ETYPE when it is another type,
- * AGORA_ENO_OBJECT when it is gone. */
-int agora_array_open_ref(agora_client *c, const agora_ref *ref,
-			 struct agora_array **ret)
-{
-	return ag_proxy_open_ref(c, ret, sizeof(**ret), "array", ref);
-}
-
-int agora_array_close(struct agora_array *a)
-{
-	return a != NULL ? ag_proxy_close(&a->p) : 0;
-}
-
-uint32_t agora_array_handle(const struct agora_array *a)
-{
-	return a != NULL ? a->p.handle : 0;
-}
-
-/* The array's reference, as ag_proxy_ref(). */
-int agora_array_ref(const struct agora_array *a, agora_ref *ret)
-{
-	return a != NULL ? ag_proxy_ref(&a->p, ret) : AGORA_EINVAL;
 }
 
 int agora_array_get(struct agora_array *a, int64_t i, agora_value *ret)

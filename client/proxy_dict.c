@@ -12,10 +12,6 @@
 
 #include "internal.h"
 
-struct agora_dict {
-	ag_proxy p;
-};
-
 /*
  * Open the dict @name (get-or-create), or a new anonymous dict when @name is
  * NULL; *ret gets a proxy to close with agora_dict_close(). Returns 0,
@@ -24,31 +20,6 @@ struct agora_dict {
 int agora_dict_open(agora_client *c, const char *name, agora_dict **ret)
 {
 	return ag_proxy_open(c, ret, sizeof(**ret), "dict", name, NULL, 0);
-}
-
-/* A proxy for the dict @ref names: AGORA_ETYPE when it is another type,
- * AGORA_ENO_OBJECT when it is gone. */
-int agora_dict_open_ref(agora_client *c, const agora_ref *ref, agora_dict **ret)
-{
-	return ag_proxy_open_ref(c, ret, sizeof(**ret), "dict", ref);
-}
-
-/* Release the handle and free @d, even when the call fails; from a fork()
- * child nothing is sent (AGORA_EINVAL). Accepts NULL. */
-int agora_dict_close(agora_dict *d)
-{
-	return d != NULL ? ag_proxy_close(&d->p) : 0;
-}
-
-uint32_t agora_dict_handle(const agora_dict *d)
-{
-	return d != NULL ? d->p.handle : 0;
-}
-
-/* The dict's reference, as ag_proxy_ref(). */
-int agora_dict_ref(const agora_dict *d, agora_ref *ret)
-{
-	return d != NULL ? ag_proxy_ref(&d->p, ret) : AGORA_EINVAL;
 }
 
 int agora_dict_get(agora_dict *d, agora_value k, agora_value *ret)

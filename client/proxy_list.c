@@ -9,10 +9,6 @@
 
 #include "internal.h"
 
-struct agora_list {
-	ag_proxy p;
-};
-
 /*
  * Open the list @name (get-or-create), or a new anonymous list when @name is
  * NULL; *ret gets a proxy to close with agora_list_close(). Returns 0,
@@ -22,32 +18,6 @@ struct agora_list {
 int agora_list_open(agora_client *c, const char *name, agora_list **ret)
 {
 	return ag_proxy_open(c, ret, sizeof(**ret), "list", name, NULL, 0);
-}
-
-/* A proxy for the list @ref names: AGORA_ETYPE when it is another type,
- * AGORA_ENO_OBJECT when it is gone. Blocks for one round trip. */
-int agora_list_open_ref(agora_client *c, const agora_ref *ref, agora_list **ret)
-{
-	return ag_proxy_open_ref(c, ret, sizeof(**ret), "list", ref);
-}
-
-/* Release the handle (one round trip) and free @l, even when the call
- * fails; from a fork() child nothing is sent (AGORA_EINVAL). Accepts NULL. */
-int agora_list_close(agora_list *l)
-{
-	return l != NULL ? ag_proxy_close(&l->p) : 0;
-}
-
-/* The handle on this connection, for agora_info(); 0 for NULL. */
-uint32_t agora_list_handle(const agora_list *l)
-{
-	return l != NULL ? l->p.handle : 0;
-}
-
-/* The list's reference, as ag_proxy_ref(). */
-int agora_list_ref(const agora_list *l, agora_ref *ret)
-{
-	return l != NULL ? ag_proxy_ref(&l->p, ret) : AGORA_EINVAL;
 }
 
 int agora_list_append(agora_list *l, agora_value v)

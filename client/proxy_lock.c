@@ -12,18 +12,6 @@
 
 #include "internal.h"
 
-struct agora_lock {
-	ag_proxy p;
-};
-
-struct agora_rlock {
-	ag_proxy p;
-};
-
-struct agora_condition {
-	ag_proxy p;
-};
-
 /* ---- shared by lock, rlock and condition --------------------------------- */
 
 static int acquire(const ag_proxy *p, double timeout, bool *ret)
@@ -74,31 +62,6 @@ int agora_lock_open(agora_client *c, const char *name, agora_lock **ret)
 	return ag_proxy_open(c, ret, sizeof(**ret), "lock", name, NULL, 0);
 }
 
-/* A proxy for the lock @ref names: AGORA_ETYPE when it is another type,
- * AGORA_ENO_OBJECT when it is gone. */
-int agora_lock_open_ref(agora_client *c, const agora_ref *ref, agora_lock **ret)
-{
-	return ag_proxy_open_ref(c, ret, sizeof(**ret), "lock", ref);
-}
-
-/* Release the handle and free @l, even when the call fails; from a fork()
- * child nothing is sent (AGORA_EINVAL). Accepts NULL. */
-int agora_lock_close(agora_lock *l)
-{
-	return l != NULL ? ag_proxy_close(&l->p) : 0;
-}
-
-uint32_t agora_lock_handle(const agora_lock *l)
-{
-	return l != NULL ? l->p.handle : 0;
-}
-
-/* The lock's reference, as ag_proxy_ref(). */
-int agora_lock_ref(const agora_lock *l, agora_ref *ret)
-{
-	return l != NULL ? ag_proxy_ref(&l->p, ret) : AGORA_EINVAL;
-}
-
 int agora_lock_acquire(agora_lock *l, double timeout, bool *ret_acquired)
 {
 	return l != NULL ? acquire(&l->p, timeout, ret_acquired) : AGORA_EINVAL;
@@ -124,30 +87,6 @@ int agora_lock_with(agora_lock *l, int (*fn)(void *ud), void *ud)
 int agora_rlock_open(agora_client *c, const char *name, agora_rlock **ret)
 {
 	return ag_proxy_open(c, ret, sizeof(**ret), "rlock", name, NULL, 0);
-}
-
-/* A proxy for the rlock @ref names: AGORA_ETYPE when it is another type,
- * AGORA_ENO_OBJECT when it is gone. */
-int agora_rlock_open_ref(agora_client *c, const agora_ref *ref,
-			 agora_rlock **ret)
-{
-	return ag_proxy_open_ref(c, ret, sizeof(**ret), "rlock", ref);
-}
-
-int agora_rlock_close(agora_rlock *r)
-{
-	return r != NULL ? ag_proxy_close(&r->p) : 0;
-}
-
-uint32_t agora_rlock_handle(const agora_rlock *r)
-{
-	return r != NULL ? r->p.handle : 0;
-}
-
-/* The rlock's reference, as ag_proxy_ref(). */
-int agora_rlock_ref(const agora_rlock *r, agora_ref *ret)
-{
-	return r != NULL ? ag_proxy_ref(&r->p, ret) : AGORA_EINVAL;
 }
 
 int agora_rlock_acquire(agora_rlock *r, double timeout, bool *ret_acquired)
@@ -187,30 +126,6 @@ int agora_condition_open(agora_client *c, const char *name,
 	opt.val = agora_uint(lock_handle);
 	return ag_proxy_open(c, ret, sizeof(**ret), "condition", name, &opt,
 			     lock_handle != 0 ? 1 : 0);
-}
-
-/* A proxy for the condition @ref names: AGORA_ETYPE when it is another type,
- * AGORA_ENO_OBJECT when it is gone. */
-int agora_condition_open_ref(agora_client *c, const agora_ref *ref,
-			     agora_condition **ret)
-{
-	return ag_proxy_open_ref(c, ret, sizeof(**ret), "condition", ref);
-}
-
-int agora_condition_close(agora_condition *cv)
-{
-	return cv != NULL ? ag_proxy_close(&cv->p) : 0;
-}
-
-uint32_t agora_condition_handle(const agora_condition *cv)
-{
-	return cv != NULL ? cv->p.handle : 0;
-}
-
-/* The condition's reference, as ag_proxy_ref(). */
-int agora_condition_ref(const agora_condition *cv, agora_ref *ret)
-{
-	return cv != NULL ? ag_proxy_ref(&cv->p, ret) : AGORA_EINVAL;
 }
 
 int agora_condition_acquire(agora_condition *cv, double timeout,

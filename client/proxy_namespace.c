@@ -11,40 +11,12 @@
 
 #include "internal.h"
 
-struct agora_namespace {
-	ag_proxy p;
-};
-
 /* Open the namespace @name (get-or-create, empty when new), or a new
  * anonymous one for NULL. */
 int agora_namespace_open(agora_client *c, const char *name,
 			 agora_namespace **ret)
 {
 	return ag_proxy_open(c, ret, sizeof(**ret), "namespace", name, NULL, 0);
-}
-
-/* A proxy for the namespace @ref names: AGORA_ETYPE when it is another type,
- * AGORA_ENO_OBJECT when it is gone. */
-int agora_namespace_open_ref(agora_client *c, const agora_ref *ref,
-			     agora_namespace **ret)
-{
-	return ag_proxy_open_ref(c, ret, sizeof(**ret), "namespace", ref);
-}
-
-int agora_namespace_close(agora_namespace *ns)
-{
-	return ns != NULL ? ag_proxy_close(&ns->p) : 0;
-}
-
-uint32_t agora_namespace_handle(const agora_namespace *ns)
-{
-	return ns != NULL ? ns->p.handle : 0;
-}
-
-/* The namespace's reference, as ag_proxy_ref(). */
-int agora_namespace_ref(const agora_namespace *ns, agora_ref *ret)
-{
-	return ns != NULL ? ag_proxy_ref(&ns->p, ret) : AGORA_EINVAL;
 }
 
 /* AGORA_EINVAL, with the message set, for a NULL @attr. */

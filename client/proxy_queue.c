@@ -16,10 +16,6 @@
 
 #include "internal.h"
 
-struct agora_queue {
-	ag_proxy p;
-};
-
 /* ---- shared by queue and joinable_queue ---------------------------------- */
 
 int ag_queue_open(agora_client *c, void *ret_proxy, size_t size,
@@ -123,32 +119,6 @@ int agora_queue_open(agora_client *c, const char *name, size_t maxsize,
 		     agora_queue **ret)
 {
 	return ag_queue_open(c, ret, sizeof(**ret), "queue", name, maxsize);
-}
-
-/* A proxy for the queue @ref names: AGORA_ETYPE when it is another type (a
- * joinable queue included), AGORA_ENO_OBJECT when it is gone. */
-int agora_queue_open_ref(agora_client *c, const agora_ref *ref,
-			 agora_queue **ret)
-{
-	return ag_proxy_open_ref(c, ret, sizeof(**ret), "queue", ref);
-}
-
-/* Release the handle and free @q, even when the call fails; from a fork()
- * child nothing is sent (AGORA_EINVAL). Accepts NULL. */
-int agora_queue_close(agora_queue *q)
-{
-	return q != NULL ? ag_proxy_close(&q->p) : 0;
-}
-
-uint32_t agora_queue_handle(const agora_queue *q)
-{
-	return q != NULL ? q->p.handle : 0;
-}
-
-/* The queue's reference, as ag_proxy_ref(). */
-int agora_queue_ref(const agora_queue *q, agora_ref *ret)
-{
-	return q != NULL ? ag_proxy_ref(&q->p, ret) : AGORA_EINVAL;
 }
 
 int agora_queue_put(agora_queue *q, agora_value v, double timeout)

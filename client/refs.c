@@ -2,7 +2,7 @@
  * refs.c - references to shared objects (protocol section 8) on the client
  * side: the reference of an open object, references inside values, and
  * opening an object from its reference. The typed proxies open and name
- * theirs through ag_proxy_open_ref() and ag_proxy_ref() (client.c), which
+ * theirs through ag_proxy_open_ref() and ag_proxy_ref() (proxy.c), which
  * come down to ag_client_open_ref() and agora_ref_of() here.
  */
 #include <string.h>

@@ -201,8 +201,9 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 			 size_t keylen);
 /*
  * Connect from the environment: AGORA_ADDRESS, and the key from
- * AGORA_AUTHKEY_FILE (the file's bytes less one trailing newline) or
- * AGORA_AUTHKEY (the variable's bytes). AGORA_EINVAL when they are unset.
+ * AGORA_AUTHKEY_FILE (the file's bytes less one trailing newline; a
+ * regular file of at most 4096 bytes, else AGORA_EIO) or AGORA_AUTHKEY (the
+ * variable's bytes). AGORA_EINVAL when they are unset or the key is empty.
  */
 int agora_client_connect_env(agora_client *c);
 /* Close the connection (if any) and free @c. Proxies of @c must be closed
@@ -283,6 +284,86 @@ int agora_ref_from_value(agora_value v, agora_ref *ret);
  * refuse another before a hold passed to @c is used up. */
 int agora_open_ref(agora_client *c, const agora_ref *ref, uint32_t *ret);
 
+/* ---- the types of shared object --------------------------------------------
+ *
+ * AGORA_TYPES(X) is the one list of the object types, one row each, in the
+ * order the server registers them: X(wire, ctype, proxy).
+ *   wire   the type's wire name, as a token: #wire is the string that
+ *          "open" takes and ls reports ("joinable_queue"), methods are
+ *          "wire.METHOD", the server's family is ag_family_<wire>, and the
+ *          code lives in server/obj_<wire>.c and client/proxy_<wire>.c
+ *          (a type that shares another's code shares its files: a joinable
+ *          queue's server half is in obj_queue.c, condition's in obj_lock.c).
+ *   ctype  the C type of its proxy, struct ctype, and the prefix of its
+ *          functions: agora_list, agora_var (for "value"), agora_jqueue.
+ *   proxy  OWN when the row brings its proxy type; SHARED when it opens as
+ *          the proxy of the OWN row above with the same ctype (a bounded
+ *          semaphore is an agora_semaphore).
+ *
+ * Every OWN row gets these four functions, declared below from the list and
+ * defined once from it in client/proxy.c:
+ *   int ctype_close(struct ctype *x): release the handle (one round trip)
+ *       and free the proxy, even when the call fails; from a fork() child
+ *       nothing is sent (AGORA_EINVAL). Accepts NULL (returns 0).
+ *   uint32_t ctype_handle(const struct ctype *x): the handle on this
+ *       connection, for agora_info() and agora_ref_of(); 0 for NULL.
+ *   int ctype_open_ref(agora_client *c, const agora_ref *ref,
+ *       struct ctype **ret): a proxy for the object @ref names, as
+ *       agora_TYPE_open_ref() in references above. It asks for each row of
+ *       ctype in turn: AGORA_ETYPE when the object is none of them (a
+ *       joinable queue is not a queue), one round trip per row asked (a
+ *       bounded semaphore takes two).
+ *   int ctype_ref(const struct ctype *x, agora_ref *ret): the reference of
+ *       @x's object, to store with agora_ref_value(). AGORA_EINVAL for NULL.
+ * Its agora_TYPE_open() and methods are written by hand, in
+ * client/proxy_<wire>.c, since their options and params differ.
+ *
+ * Adding a type takes:
+ *   1. server/obj_<wire>.c: the object and its methods, an ag_family named
+ *      ag_family_<wire> (today also: its line in server/internal.h, in
+ *      server/registry.c's families[] and in the AG_T_* enum, and its row
+ *      in tests/fuzz/fuzz_request.c and make_corpus.py);
+ *   2. one row here (the proxy struct, _close, _handle, _open_ref and _ref
+ *      come from it);
+ *   3. client/proxy_<wire>.c with agora_TYPE_open() and the methods, their
+ *      declarations in a section of this header, and the file in
+ *      client/meson.build;
+ *   4. the row's CLI_<wire> line in client/cli/agora.c (what get, set,
+ *      push, pop and info do with it: the tool does not build without it);
+ *   5. docs/protocol.md (the type and its methods), docs/api.md, and tests:
+ *      tests/e2e for the calls, tests/unit/test_methods.c for the server's
+ *      method table.
+ */
+#define AGORA_TYPES(X)                                \
+	X(list, agora_list, OWN)                      \
+	X(dict, agora_dict, OWN)                      \
+	X(queue, agora_queue, OWN)                    \
+	X(joinable_queue, agora_jqueue, OWN)          \
+	X(value, agora_var, OWN)                      \
+	X(array, agora_array, OWN)                    \
+	X(namespace, agora_namespace, OWN)            \
+	X(lock, agora_lock, OWN)                      \
+	X(rlock, agora_rlock, OWN)                    \
+	X(semaphore, agora_semaphore, OWN)            \
+	X(bounded_semaphore, agora_semaphore, SHARED) \
+	X(condition, agora_condition, OWN)            \
+	X(event, agora_event, OWN)                    \
+	X(barrier, agora_barrier, OWN)
+
+/* The declarations of the four functions of every OWN row (see above). */
+#define AGORA_TYPE_DECLARE_OWN(ctype)                               \
+	struct ctype;                                               \
+	int ctype##_close(struct ctype *x);                         \
+	uint32_t ctype##_handle(const struct ctype *x);             \
+	int ctype##_open_ref(agora_client *c, const agora_ref *ref, \
+			     struct ctype **ret);                   \
+	int ctype##_ref(const struct ctype *x, agora_ref *ret);
+#define AGORA_TYPE_DECLARE_SHARED(ctype)
+#define AGORA_TYPE_DECLARE_(wire, ctype, proxy) \
+	AGORA_TYPE_DECLARE_##proxy(ctype)
+AGORA_TYPES(AGORA_TYPE_DECLARE_)
+#undef AGORA_TYPE_DECLARE_
+
 /* ---- list ------------------------------------------------------------------
  */
 
@@ -290,15 +371,7 @@ typedef struct agora_list agora_list;
 
 /* Open (get-or-create) the list @name, or a new anonymous list for NULL. */
 int agora_list_open(agora_client *c, const char *name, agora_list **ret);
-/* Release the handle and free the proxy. Accepts NULL. */
-int agora_list_close(agora_list *l);
-uint32_t agora_list_handle(const agora_list *l);
-/* A proxy for the list @ref names (see references above): AGORA_ETYPE
- * when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_list_open_ref(agora_client *c, const agora_ref *ref,
-			agora_list **ret);
-/* The reference of @l's list, to store with agora_ref_value(). */
-int agora_list_ref(const agora_list *l, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 int agora_list_append(agora_list *l, agora_value v);
 int agora_list_extend(agora_list *l, const agora_value *items, size_t n);
 int agora_list_insert(agora_list *l, int64_t i, agora_value v);
@@ -332,14 +405,7 @@ int agora_list_copy(agora_list *l, agora_value *ret);
 typedef struct agora_dict agora_dict;
 
 int agora_dict_open(agora_client *c, const char *name, agora_dict **ret);
-int agora_dict_close(agora_dict *d);
-uint32_t agora_dict_handle(const agora_dict *d);
-/* A proxy for the dict @ref names (see references above): AGORA_ETYPE
- * when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_dict_open_ref(agora_client *c, const agora_ref *ref,
-			agora_dict **ret);
-/* The reference of @d's dict, to store with agora_ref_value(). */
-int agora_dict_ref(const agora_dict *d, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 /* d[k]: AGORA_EKEY when missing (method getitem). */
 int agora_dict_get(agora_dict *d, agora_value k, agora_value *ret);
 /* d.get(k, dflt): @dflt when missing (method get). */
@@ -387,14 +453,7 @@ typedef struct agora_queue agora_queue;
 /* @maxsize 0: unbounded. Used only when the queue is created. */
 int agora_queue_open(agora_client *c, const char *name, size_t maxsize,
 		     agora_queue **ret);
-int agora_queue_close(agora_queue *q);
-uint32_t agora_queue_handle(const agora_queue *q);
-/* A proxy for the queue (not a joinable one) @ref names (see references above):
- * AGORA_ETYPE when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_queue_open_ref(agora_client *c, const agora_ref *ref,
-			 agora_queue **ret);
-/* The reference of @q's queue, to store with agora_ref_value(). */
-int agora_queue_ref(const agora_queue *q, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 /* Blocks up to @timeout (AGORA_FOREVER, 0 = do not wait); AGORA_EFULL when
  * the queue stayed full. */
 int agora_queue_put(agora_queue *q, agora_value v, double timeout);
@@ -416,13 +475,7 @@ typedef struct agora_var agora_var;
 /* @initial is used only when the value is created. */
 int agora_var_open(agora_client *c, const char *name, agora_value initial,
 		   agora_var **ret);
-int agora_var_close(agora_var *v);
-uint32_t agora_var_handle(const agora_var *v);
-/* A proxy for the value @ref names (see references above): AGORA_ETYPE
- * when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_var_open_ref(agora_client *c, const agora_ref *ref, agora_var **ret);
-/* The reference of @v's value, to store with agora_ref_value(). */
-int agora_var_ref(const agora_var *v, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 int agora_var_get(agora_var *v, agora_value *ret);
 int agora_var_get_int(agora_var *v, int64_t *ret);
 int agora_var_set(agora_var *v, agora_value x);
@@ -452,16 +505,9 @@ typedef struct agora_rlock agora_rlock;
 
 /* Open (get-or-create) the lock @name, or a new anonymous one for NULL. */
 int agora_lock_open(agora_client *c, const char *name, agora_lock **ret);
-/* Release the handle and free the proxy (a lock it holds stays held until
- * the client disconnects). Accepts NULL. */
-int agora_lock_close(agora_lock *l);
-uint32_t agora_lock_handle(const agora_lock *l);
-/* A proxy for the lock @ref names (see references above): AGORA_ETYPE
- * when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_lock_open_ref(agora_client *c, const agora_ref *ref,
-			agora_lock **ret);
-/* The reference of @l's lock, to store with agora_ref_value(). */
-int agora_lock_ref(const agora_lock *l, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
+/* Closing the proxy does not release a lock it holds: it stays held
+ * until the client disconnects. */
 int agora_lock_acquire(agora_lock *l, double timeout, bool *ret_acquired);
 /* AGORA_ENOT_OWNER unless this client holds @l. */
 int agora_lock_release(agora_lock *l);
@@ -476,14 +522,7 @@ int agora_lock_locked(agora_lock *l, bool *ret);
 int agora_lock_with(agora_lock *l, int (*fn)(void *ud), void *ud);
 
 int agora_rlock_open(agora_client *c, const char *name, agora_rlock **ret);
-int agora_rlock_close(agora_rlock *r);
-uint32_t agora_rlock_handle(const agora_rlock *r);
-/* A proxy for the rlock @ref names (see references above): AGORA_ETYPE
- * when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_rlock_open_ref(agora_client *c, const agora_ref *ref,
-			 agora_rlock **ret);
-/* The reference of @r's rlock, to store with agora_ref_value(). */
-int agora_rlock_ref(const agora_rlock *r, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 int agora_rlock_acquire(agora_rlock *r, double timeout, bool *ret_acquired);
 /* One level down; AGORA_ENOT_OWNER unless this client holds @r. */
 int agora_rlock_release(agora_rlock *r);
@@ -510,15 +549,7 @@ int agora_semaphore_open(agora_client *c, const char *name, int64_t value,
 int agora_bounded_semaphore_open(agora_client *c, const char *name,
 				 int64_t value, bool owned,
 				 agora_semaphore **ret);
-int agora_semaphore_close(agora_semaphore *s);
-uint32_t agora_semaphore_handle(const agora_semaphore *s);
-/* A proxy for the semaphore or bounded semaphore @ref names (see references
- * above): AGORA_ETYPE when it is another type, AGORA_ENO_OBJECT when it is
- * gone. */
-int agora_semaphore_open_ref(agora_client *c, const agora_ref *ref,
-			     agora_semaphore **ret);
-/* The reference of @s's semaphore, to store with agora_ref_value(). */
-int agora_semaphore_ref(const agora_semaphore *s, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 /* Take a permit, waiting up to @timeout; *ret_acquired false on timeout
  * (may be NULL). */
 int agora_semaphore_acquire(agora_semaphore *s, double timeout,
@@ -548,14 +579,7 @@ typedef struct agora_condition agora_condition;
  */
 int agora_condition_open(agora_client *c, const char *name,
 			 uint32_t lock_handle, agora_condition **ret);
-int agora_condition_close(agora_condition *cv);
-uint32_t agora_condition_handle(const agora_condition *cv);
-/* A proxy for the condition @ref names (see references above): AGORA_ETYPE
- * when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_condition_open_ref(agora_client *c, const agora_ref *ref,
-			     agora_condition **ret);
-/* The reference of @cv's condition, to store with agora_ref_value(). */
-int agora_condition_ref(const agora_condition *cv, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 int agora_condition_acquire(agora_condition *cv, double timeout,
 			    bool *ret_acquired);
 int agora_condition_release(agora_condition *cv);
@@ -575,14 +599,7 @@ int agora_condition_notify_all(agora_condition *cv);
 typedef struct agora_event agora_event;
 
 int agora_event_open(agora_client *c, const char *name, agora_event **ret);
-int agora_event_close(agora_event *e);
-uint32_t agora_event_handle(const agora_event *e);
-/* A proxy for the event @ref names (see references above): AGORA_ETYPE
- * when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_event_open_ref(agora_client *c, const agora_ref *ref,
-			 agora_event **ret);
-/* The reference of @e's event, to store with agora_ref_value(). */
-int agora_event_ref(const agora_event *e, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 int agora_event_set(agora_event *e);
 int agora_event_clear(agora_event *e);
 int agora_event_is_set(agora_event *e, bool *ret);
@@ -602,14 +619,7 @@ typedef struct agora_barrier agora_barrier;
 /* @parties (>= 1) is used only when the barrier is created. */
 int agora_barrier_open(agora_client *c, const char *name, int64_t parties,
 		       agora_barrier **ret);
-int agora_barrier_close(agora_barrier *b);
-uint32_t agora_barrier_handle(const agora_barrier *b);
-/* A proxy for the barrier @ref names (see references above): AGORA_ETYPE
- * when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_barrier_open_ref(agora_client *c, const agora_ref *ref,
-			   agora_barrier **ret);
-/* The reference of @b's barrier, to store with agora_ref_value(). */
-int agora_barrier_ref(const agora_barrier *b, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 int agora_barrier_wait(agora_barrier *b, double timeout, int64_t *ret_index);
 int agora_barrier_reset(agora_barrier *b);
 int agora_barrier_abort(agora_barrier *b);
@@ -630,14 +640,7 @@ typedef struct agora_jqueue agora_jqueue;
 
 int agora_jqueue_open(agora_client *c, const char *name, size_t maxsize,
 		      agora_jqueue **ret);
-int agora_jqueue_close(agora_jqueue *q);
-uint32_t agora_jqueue_handle(const agora_jqueue *q);
-/* A proxy for the joinable queue @ref names (see references above): AGORA_ETYPE
- * when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_jqueue_open_ref(agora_client *c, const agora_ref *ref,
-			  agora_jqueue **ret);
-/* The reference of @q's jqueue, to store with agora_ref_value(). */
-int agora_jqueue_ref(const agora_jqueue *q, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 int agora_jqueue_put(agora_jqueue *q, agora_value v, double timeout);
 int agora_jqueue_get(agora_jqueue *q, double timeout, agora_value *ret);
 int agora_jqueue_get_int(agora_jqueue *q, double timeout, int64_t *ret);
@@ -672,14 +675,7 @@ int agora_array_open(agora_client *c, const char *name, char typecode,
 int agora_array_open_items(agora_client *c, const char *name, char typecode,
 			   const agora_value *items, size_t n,
 			   struct agora_array **ret);
-int agora_array_close(struct agora_array *a);
-uint32_t agora_array_handle(const struct agora_array *a);
-/* A proxy for the array @ref names (see references above): AGORA_ETYPE
- * when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_array_open_ref(agora_client *c, const agora_ref *ref,
-			 struct agora_array **ret);
-/* The reference of @a's array, to store with agora_ref_value(). */
-int agora_array_ref(const struct agora_array *a, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 int agora_array_get(struct agora_array *a, int64_t i, agora_value *ret);
 /* a[i] as an integer: AGORA_ETYPE for a float array, AGORA_EVALUE for an
  * 'L' or 'Q' item above INT64_MAX. */
@@ -707,14 +703,7 @@ typedef struct agora_namespace agora_namespace;
 
 int agora_namespace_open(agora_client *c, const char *name,
 			 agora_namespace **ret);
-int agora_namespace_close(agora_namespace *ns);
-uint32_t agora_namespace_handle(const agora_namespace *ns);
-/* A proxy for the namespace @ref names (see references above): AGORA_ETYPE
- * when it is another type, AGORA_ENO_OBJECT when it is gone. */
-int agora_namespace_open_ref(agora_client *c, const agora_ref *ref,
-			     agora_namespace **ret);
-/* The reference of @ns's namespace, to store with agora_ref_value(). */
-int agora_namespace_ref(const agora_namespace *ns, agora_ref *ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 /* ns.attr: AGORA_EKEY when @attr is not set. */
 int agora_namespace_get(agora_namespace *ns, const char *attr,
 			agora_value *ret);

@@ -17,11 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ag_keyfile.h"
 #include "agora_server.h"
 #include "config.h"
 
 #define MAX_LISTEN 16
-#define MAX_KEY_FILE 4096
 /* The defaults of agora_server_config (agora_server.h). */
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_MAX_UNAUTHENTICATED 64
@@ -82,70 +82,6 @@ static void usage(FILE *f)
 static void log_stderr(void *ud, const char *line)
 {
 	fprintf(stderr, "agorad: %s\n", line);
-}
-
-/* Read the key file into @buf. Returns its length, or -1 after printing
- * why. */
-static ssize_t read_key(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	size_t len = 0;
-
-	if (fd < 0) {
-		fprintf(stderr, "agorad: cannot open authkey file %s: %s\n",
-			path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr,
-			"agorad: authkey file %s is not a regular file\n",
-			path);
-		close(fd);
-		return -1;
-	}
-	if (st.st_mode & 077) {
-		fprintf(
-		    stderr,
-		    "agorad: authkey file %s is readable by group or others "
-		    "(mode %04o); run: chmod 600 %s\n",
-		    path, (unsigned)(st.st_mode & 07777), path);
-		close(fd);
-		return -1;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "agorad: cannot read %s: %s\n", path,
-				strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == cap) {
-			fprintf(stderr,
-				"agorad: authkey file %s is larger than %zu "
-				"bytes\n",
-				path, cap - 1);
-			close(fd);
-			return -1;
-		}
-	}
-	close(fd);
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len < 16) {
-		fprintf(stderr,
-			"agorad: the authkey in %s is %zu bytes; it must be at "
-			"least 16\n",
-			path, len);
-		return -1;
-	}
-	return (ssize_t)len;
 }
 
 /*
@@ -262,7 +198,9 @@ int main(int argc, char **argv)
 	size_t nlisten = 0;
 	const char *keyfile = NULL;
 	agora_server_config cfg = { 0 };
-	char defaddr[512], err[512], key[MAX_KEY_FILE + 1];
+	char defaddr[512], err[512];
+	uint8_t *key = NULL;
+	size_t keylen = 0;
 	unsigned long long v;
 	int c;
 
@@ -379,13 +317,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	ssize_t keylen = read_key(keyfile, key, sizeof(key));
-	if (keylen < 0)
+	if (ag_keyfile_read(keyfile, AG_KEYFILE_SERVER, &key, &keylen, err,
+			    sizeof(err)) < 0) {
+		fprintf(stderr, "agorad: %s\n", err);
 		return 1;
+	}
 	if (nlisten == 0) {
 		if (agora_default_address(defaddr, sizeof(defaddr), err,
 					  sizeof(err)) < 0) {
 			fprintf(stderr, "agorad: %s\n", err);
+			ag_keyfile_free(key, keylen);
 			return 1;
 		}
 		listen[nlisten++] = defaddr;
@@ -399,7 +340,7 @@ int main(int argc, char **argv)
 	cfg.listen = listen;
 	cfg.nlisten = nlisten;
 	cfg.key = key;
-	cfg.keylen = (size_t)keylen;
+	cfg.keylen = keylen;
 	static const int stop[] = { SIGINT, SIGTERM };
 	cfg.signals = stop;
 	cfg.nsignals = 2;
@@ -408,9 +349,10 @@ int main(int argc, char **argv)
 	agora_server *s;
 	if (agora_server_new(&cfg, &s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "agorad: %s\n", err);
+		ag_keyfile_free(key, keylen);
 		return 1;
 	}
-	explicit_bzero(key, sizeof(key));
+	ag_keyfile_free(key, keylen);
 	for (size_t i = 0; agora_server_address(s, i); i++)
 		printf("agorad: listening on %s\n", agora_server_address(s, i));
 	fflush(stdout);

@@ -1,6 +1,7 @@
 /*
  * test_handshake.c - nonces, proofs and key parsing of protocol section 2
- * (proto/handshake.c).
+ * (proto/handshake.c), and the authkey file reader every program shares
+ * (proto/keyfile.c).
  *
  * The proofs are checked against HMAC-SHA256 computed here, independently,
  * with OpenSSL's one-shot HMAC() over the exact bytes the protocol names:
@@ -8,12 +9,17 @@
  * that label. One vector is also written out in hex, computed outside C, so
  * that a shared misunderstanding of the label bytes cannot go unnoticed.
  */
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "ag_keyfile.h"
 #include "ag_proto.h"
 #include "unit.h"
 
@@ -332,6 +338,142 @@ START_TEST(key_trim_handles_binary_keys)
 }
 END_TEST
 
+/* ---- the key file reader -------------------------------------------------
+ *
+ * Each test writes its file in a fresh private directory, removed after.
+ */
+
+static char kdir[64], kpath[96];
+
+static void keydir_setup(void)
+{
+	snprintf(kdir, sizeof(kdir), "/tmp/agora-keyfile-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(kdir));
+	snprintf(kpath, sizeof(kpath), "%s/key", kdir);
+}
+
+static void keydir_teardown(void)
+{
+	unlink(kpath);
+	rmdir(kdir);
+}
+
+/* Write @len bytes of @data to kpath with @mode. */
+static void write_key(const void *data, size_t len, mode_t mode)
+{
+	int fd = open(kpath, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/* ag_keyfile_read(kpath, @flags) that must fail with @want, and say @says. */
+static void refused(unsigned flags, int want, const char *says)
+{
+	uint8_t *key = (uint8_t *)"untouched";
+	size_t len = 7;
+	char err[256] = "";
+
+	ck_assert_int_eq(
+	    ag_keyfile_read(kpath, flags, &key, &len, err, sizeof(err)), want);
+	ck_assert_str_eq((char *)key, "untouched");
+	ck_assert_uint_eq(len, 7);
+	ck_assert_msg(strstr(err, says) != NULL, "\"%s\" lacks \"%s\"", err,
+		      says);
+	ck_assert_msg(strstr(err, kpath) != NULL, "\"%s\" lacks the path", err);
+}
+
+START_TEST(keyfile_gives_the_bytes_less_one_newline)
+{
+	uint8_t *key = NULL;
+	size_t len = 0;
+	char err[256];
+
+	write_key("a key of more than sixteen bytes\n\n", 34, 0600);
+	ck_assert_int_eq(ag_keyfile_read(kpath, AG_KEYFILE_SERVER, &key, &len,
+					 err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(len, 33);
+	ck_assert_int_eq(memcmp(key, "a key of more than sixteen bytes\n", 33),
+			 0);
+	ag_keyfile_free(key, len);
+}
+END_TEST
+
+START_TEST(keyfile_takes_4096_bytes_and_refuses_4097)
+{
+	static uint8_t big[AG_KEYFILE_MAX + 1];
+	uint8_t *key = NULL;
+	size_t len = 0;
+	char err[256];
+
+	memset(big, 'k', sizeof(big));
+	ck_assert_uint_eq(AG_KEYFILE_MAX, 4096);
+	write_key(big, AG_KEYFILE_MAX, 0600);
+	ck_assert_int_eq(
+	    ag_keyfile_read(kpath, 0, &key, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, AG_KEYFILE_MAX);
+	ag_keyfile_free(key, len);
+	write_key(big, sizeof(big), 0600);
+	refused(0, AGORA_EIO, "larger than 4096 bytes");
+	refused(AG_KEYFILE_SERVER, AGORA_EIO, "larger than 4096 bytes");
+}
+END_TEST
+
+START_TEST(keyfile_refuses_an_empty_key)
+{
+	write_key("\n", 1, 0600);
+	refused(0, AGORA_EINVAL, "is empty");
+	write_key("", 0, 0600);
+	refused(AG_KEYFILE_SERVER, AGORA_EINVAL, "is empty");
+}
+END_TEST
+
+START_TEST(keyfile_refuses_what_is_not_a_regular_file)
+{
+	ck_assert_int_eq(mkfifo(kpath, 0600), 0);
+	/* No writer: a reader that waited would hang here. */
+	refused(0, AGORA_EIO, "not a regular file");
+	unlink(kpath);
+	ck_assert_int_eq(mkdir(kpath, 0700), 0);
+	refused(0, AGORA_EIO, "not a regular file");
+	rmdir(kpath);
+	refused(0, AGORA_EIO, "cannot read");
+}
+END_TEST
+
+START_TEST(keyfile_open_to_others_is_refused_for_the_server_only)
+{
+	uint8_t *key = NULL;
+	size_t len = 0;
+	char err[256];
+
+	write_key("a key of more than sixteen bytes", 32, 0640);
+	refused(AG_KEYFILE_SERVER, AGORA_EIO, "chmod 600");
+	ck_assert_int_eq(
+	    ag_keyfile_read(kpath, 0, &key, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 32);
+	ag_keyfile_free(key, len);
+}
+END_TEST
+
+START_TEST(keyfile_short_key_is_refused_for_the_server_only)
+{
+	uint8_t *key = NULL;
+	size_t len = 0;
+	char err[256];
+
+	write_key("fifteen bytes!!\n", 16, 0600);
+	refused(AG_KEYFILE_SERVER, AGORA_EINVAL, "at least 16");
+	ck_assert_int_eq(
+	    ag_keyfile_read(kpath, 0, &key, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 15);
+	ag_keyfile_free(key, len);
+}
+END_TEST
+
 /* ---- suite --------------------------------------------------------------- */
 
 static Suite *handshake_suite(void)
@@ -371,6 +513,17 @@ static Suite *handshake_suite(void)
 	tcase_add_test(tc, key_trim_keeps_a_key_without_newline);
 	tcase_add_test(tc, key_trim_keeps_other_whitespace_and_inner_newlines);
 	tcase_add_test(tc, key_trim_handles_binary_keys);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("the key file reader");
+	tcase_add_checked_fixture(tc, keydir_setup, keydir_teardown);
+	tcase_add_test(tc, keyfile_gives_the_bytes_less_one_newline);
+	tcase_add_test(tc, keyfile_takes_4096_bytes_and_refuses_4097);
+	tcase_add_test(tc, keyfile_refuses_an_empty_key);
+	tcase_add_test(tc, keyfile_refuses_what_is_not_a_regular_file);
+	tcase_add_test(tc,
+		       keyfile_open_to_others_is_refused_for_the_server_only);
+	tcase_add_test(tc, keyfile_short_key_is_refused_for_the_server_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

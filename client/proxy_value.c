@@ -1,5 +1,5 @@
 /*
- * proxy_var.c - agora_var: a proxy for one shared value in the server.
+ * proxy_value.c - agora_var: a proxy for one shared value in the server.
  *
  * The wire type is "value" (Python's multiprocessing.Value, holding any
  * MessagePack value); its methods are "value.METHOD", handle first, each one
@@ -9,10 +9,6 @@
 #include <stdlib.h>
 
 #include "internal.h"
-
-struct agora_var {
-	ag_proxy p;
-};
 
 /*
  * Open the value @name (get-or-create), or a new anonymous one for NULL;
@@ -28,31 +24,6 @@ int agora_var_open(agora_client *c, const char *name, agora_value initial,
 	opt.key = agora_str("initial");
 	opt.val = initial;
 	return ag_proxy_open(c, ret, sizeof(**ret), "value", name, &opt, 1);
-}
-
-/* A proxy for the value @ref names: AGORA_ETYPE when it is another type,
- * AGORA_ENO_OBJECT when it is gone. */
-int agora_var_open_ref(agora_client *c, const agora_ref *ref, agora_var **ret)
-{
-	return ag_proxy_open_ref(c, ret, sizeof(**ret), "value", ref);
-}
-
-/* Release the handle and free @v, even when the call fails; from a fork()
- * child nothing is sent (AGORA_EINVAL). Accepts NULL. */
-int agora_var_close(agora_var *v)
-{
-	return v != NULL ? ag_proxy_close(&v->p) : 0;
-}
-
-uint32_t agora_var_handle(const agora_var *v)
-{
-	return v != NULL ? v->p.handle : 0;
-}
-
-/* The value's reference, as ag_proxy_ref(). */
-int agora_var_ref(const agora_var *v, agora_ref *ret)
-{
-	return v != NULL ? ag_proxy_ref(&v->p, ret) : AGORA_EINVAL;
 }
 
 int agora_var_get(agora_var *v, agora_value *ret)

@@ -1,5 +1,6 @@
 /*
- * proxy_jqueue.c - agora_jqueue: a proxy for a joinable queue in the server.
+ * proxy_joinable_queue.c - agora_jqueue: a proxy for a joinable queue in
+ * the server.
  *
  * The calls of agora_queue, with the same contracts and the same code: the
  * ag_queue_* functions of proxy_queue.c, which name the methods by the
@@ -11,10 +12,6 @@
 
 #include "internal.h"
 
-struct agora_jqueue {
-	ag_proxy p;
-};
-
 /*
  * Open the joinable queue @name (get-or-create), or a new anonymous one for
  * NULL; @maxsize (0 for unbounded) is used only at creation. AGORA_ETYPE
@@ -25,30 +22,6 @@ int agora_jqueue_open(agora_client *c, const char *name, size_t maxsize,
 {
 	return ag_queue_open(c, ret, sizeof(**ret), "joinable_queue", name,
 			     maxsize);
-}
-
-/* A proxy for the joinable queue @ref names: AGORA_ETYPE when it is another
- * type (a plain queue included), AGORA_ENO_OBJECT when it is gone. */
-int agora_jqueue_open_ref(agora_client *c, const agora_ref *ref,
-			  agora_jqueue **ret)
-{
-	return ag_proxy_open_ref(c, ret, sizeof(**ret), "joinable_queue", ref);
-}
-
-int agora_jqueue_close(agora_jqueue *q)
-{
-	return q != NULL ? ag_proxy_close(&q->p) : 0;
-}
-
-uint32_t agora_jqueue_handle(const agora_jqueue *q)
-{
-	return q != NULL ? q->p.handle : 0;
-}
-
-/* The joinable queue's reference, as ag_proxy_ref(). */
-int agora_jqueue_ref(const agora_jqueue *q, agora_ref *ret)
-{
-	return q != NULL ? ag_proxy_ref(&q->p, ret) : AGORA_EINVAL;
 }
 
 /* AGORA_EFULL when the queue stayed full for @timeout. Each put adds an

@@ -7,7 +7,8 @@
  * The macro generates the C enum below (AGORA_E<NAME> == -CODE), the
  * strings of agora_strerror()/agora_errname() and the wire mapping.
  *
- * Installed beside agora.h, which includes it.
+ * Public: installed beside agora.h, which includes it; proto/ag_proto.h
+ * includes it too, for the wire mapping.
  */
 #ifndef AGORA_ERRORS_H
 #define AGORA_ERRORS_H

@@ -1,0 +1,253 @@
+/*
+ * call.c - one call: pack a request into c->out, send it, feed the socket
+ * into c->reader until the response with the same msgid arrives, and hand
+ * back its result or turn its error array into a code and a message.
+ *
+ * ag_client_call() is the round trip everything else is built on: the
+ * generic calls (calls.c), the proxies (proxy.c) and the handshake
+ * (handshake.c, through ag_client_rpc(), which runs before the client is
+ * READY). ag_client_call_as() adds the typed results most methods want.
+ * pipeline.c uses the pieces apart: ag_client_pack(), ag_client_send(),
+ * ag_client_read_any() and ag_client_response_error().
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* A request buffer that grew past this is given back after the call. */
+#define OUT_KEEP_MAX ((size_t)1 << 20)
+
+/* ---- requests ------------------------------------------------------------ */
+
+int ag_client_pack(agora_client *c, ag_buf *out, const char *method,
+		   const agora_value *params, size_t nparams,
+		   uint32_t *ret_msgid)
+{
+	uint32_t msgid = c->msgid + 1;
+	size_t mark = out->len;
+	msgpack_packer pk;
+	int rc;
+
+	msgpack_packer_init(&pk, out, ag_buf_write);
+	ag_pack_request_head(&pk, msgid, method);
+	msgpack_pack_array(&pk, nparams);
+	for (size_t i = 0; i < nparams; i++) {
+		rc = ag_value_pack(&pk, &params[i], 3);
+		if (rc < 0) {
+			out->len = mark;
+			return ag_client_fail(
+			    c, rc,
+			    "%s: param %zu cannot be sent (unknown type, NULL "
+			    "data, a length above 2^32-1, or arrays and maps "
+			    "nested more than %d deep in the request)",
+			    method, i, AG_MAX_DEPTH);
+		}
+	}
+	if (out->oom) {
+		out->len = mark;
+		out->oom = false;
+		return ag_client_fail(c, AGORA_ENOMEM,
+				      "out of memory packing %s", method);
+	}
+	c->msgid = msgid;
+	*ret_msgid = msgid;
+	return 0;
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+int ag_client_read_any(agora_client *c, uint32_t *ret_msgid,
+		       const msgpack_object **ret_error,
+		       const msgpack_object **ret_result)
+{
+	msgpack_object m;
+	int rc;
+
+	for (;;) {
+		rc = ag_reader_next(&c->reader, &m);
+		if (rc == 0) {
+			rc = ag_client_recv(c);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (rc == AGORA_ENOMEM)
+			return ag_client_break(
+			    c, rc, "out of memory decoding an answer");
+		if (rc < 0)
+			return ag_client_break(c, AGORA_EPROTOCOL,
+					       "the server sent bad data: %s",
+					       c->reader.errmsg);
+		/* Notifications are reserved for the server to send; a
+		 * synchronous client has no use for them yet. */
+		if (m.type == MSGPACK_OBJECT_ARRAY && m.via.array.size == 3 &&
+		    m.via.array.ptr[0].type ==
+			MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    m.via.array.ptr[0].via.u64 == AG_MSG_NOTIFY)
+			continue;
+		if (ag_parse_response(&m, ret_msgid, ret_error, ret_result) < 0)
+			return ag_client_break(c, AGORA_EPROTOCOL,
+					       "the server sent a message that "
+					       "is not a response");
+		return 0;
+	}
+}
+
+/*
+ * Read until the response to @msgid. On 0, *ret_error is the error array or
+ * NULL, and *ret_result the result; both point into the reader.
+ */
+static int read_response(agora_client *c, uint32_t msgid,
+			 const msgpack_object **ret_error,
+			 const msgpack_object **ret_result)
+{
+	uint32_t got;
+	int rc = ag_client_read_any(c, &got, ret_error, ret_result);
+
+	if (rc < 0)
+		return rc;
+	if (got != msgid)
+		return ag_client_break(c, AGORA_EPROTOCOL,
+				       "the server answered request %" PRIu32
+				       " while this client waited for %" PRIu32,
+				       got, msgid);
+	return 0;
+}
+
+/* The wire code in an error array, or 0 when it has none. */
+static int64_t error_wire_code(const msgpack_object *err)
+{
+	const msgpack_object *code;
+
+	if (err->type != MSGPACK_OBJECT_ARRAY || err->via.array.size < 1)
+		return 0;
+	code = &err->via.array.ptr[0];
+	if (code->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    code->via.u64 > INT64_MAX)
+		return 0;
+	return (int64_t)code->via.u64;
+}
+
+int ag_client_response_error(agora_client *c, const msgpack_object *err)
+{
+	int64_t code = error_wire_code(err);
+	int rc = ag_parse_error(err, c->errmsg, sizeof(c->errmsg));
+
+	if (rc >= 0)
+		rc = AGORA_EPROTOCOL;
+	/* The server closes the connection after a PROTOCOL error: nothing
+	 * more can travel on it. */
+	if (code == -AGORA_EPROTOCOL) {
+		char msg[sizeof(c->errmsg)];
+
+		memcpy(msg, c->errmsg, sizeof(msg));
+		ag_client_break(c, rc,
+				"the server refused a request as malformed: %s",
+				msg);
+	}
+	return rc;
+}
+
+/* ---- the round trip ------------------------------------------------------ */
+
+int ag_client_rpc(agora_client *c, const char *method,
+		  const agora_value *params, size_t nparams,
+		  const msgpack_object **ret_result)
+{
+	const msgpack_object *err = NULL, *result = NULL;
+	uint32_t msgid;
+	int rc;
+
+	c->errmsg[0] = '\0';
+	c->out.len = 0;
+	c->out.oom = false;
+	rc = ag_client_pack(c, &c->out, method, params, nparams, &msgid);
+	if (rc == 0)
+		rc = ag_client_send(c, c->out.data, c->out.len);
+	if (c->out.cap > OUT_KEEP_MAX) {
+		ag_buf_deinit(&c->out);
+		ag_buf_init(&c->out);
+	}
+	if (rc < 0)
+		return rc;
+	rc = read_response(c, msgid, &err, &result);
+	if (rc < 0)
+		return rc;
+	if (err != NULL)
+		return ag_client_response_error(c, err);
+	*ret_result = result;
+	return 0;
+}
+
+int ag_client_call(agora_client *c, const char *method,
+		   const agora_value *params, size_t nparams,
+		   const msgpack_object **ret_result)
+{
+	int rc;
+
+	if (c == NULL || method == NULL || (nparams > 0 && params == NULL))
+		return ag_client_fail(c, AGORA_EINVAL, "invalid argument");
+	rc = ag_client_usable(c);
+	if (rc < 0)
+		return rc;
+	return ag_client_rpc(c, method, params, nparams, ret_result);
+}
+
+/* ---- typed results ------------------------------------------------------- */
+
+int ag_client_bad_result(agora_client *c, const char *method,
+			 const msgpack_object *o, const char *want)
+{
+	return ag_client_fail(c, AGORA_EPROTOCOL,
+			      "%s answered %s with %s where %s was due",
+			      c->address, method, ag_obj_type_name(o), want);
+}
+
+int ag_client_call_as(agora_client *c, const char *method,
+		      const agora_value *params, size_t nparams,
+		      enum ag_result kind, void *ret)
+{
+	const msgpack_object *o;
+	agora_value v;
+	int rc;
+
+	rc = ag_client_call(c, method, params, nparams, &o);
+	if (rc < 0)
+		return rc;
+	switch (kind) {
+	case AG_RESULT_VALUE:
+		if (ret == NULL)
+			return 0;
+		rc = ag_value_unpack(o, &v);
+		if (rc < 0)
+			return ag_client_fail(
+			    c, rc, "out of memory decoding the answer to %s",
+			    method);
+		*(agora_value *)ret = v;
+		return 0;
+	case AG_RESULT_BOOL:
+		if (o->type != MSGPACK_OBJECT_BOOLEAN)
+			return ag_client_bad_result(c, method, o, "a bool");
+		if (ret != NULL)
+			*(bool *)ret = o->via.boolean;
+		return 0;
+	case AG_RESULT_INT:
+		if (o->type != MSGPACK_OBJECT_NEGATIVE_INTEGER &&
+		    (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		     o->via.u64 > INT64_MAX))
+			return ag_client_bad_result(c, method, o, "an int64");
+		if (ret != NULL)
+			*(int64_t *)ret = o->via.i64;
+		return 0;
+	case AG_RESULT_SIZE:
+		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    o->via.u64 > SIZE_MAX)
+			return ag_client_bad_result(c, method, o, "a size");
+		if (ret != NULL)
+			*(size_t *)ret = (size_t)o->via.u64;
+		return 0;
+	}
+	return ag_client_fail(c, AGORA_EINVAL, "bad result kind");
+}

@@ -1,0 +1,112 @@
+/*
+ * calls.c - the server-level methods of protocol section 3 that belong to
+ * no object type: agora_call() (any method by name), ping, stats, ls,
+ * drop, info, and "open", which the proxies open their objects with
+ * (proxy.c). "open_ref" and the references are refs.c's. Each is one round
+ * trip through ag_client_call() or ag_client_call_as() (call.c), which give
+ * every return and message.
+ */
+#include <inttypes.h>
+
+#include "internal.h"
+
+int ag_client_open(agora_client *c, const char *type, const char *name,
+		   const agora_pair *opts, size_t nopts, uint32_t *ret_handle)
+{
+	agora_value params[3];
+	const msgpack_object *o;
+	int rc;
+
+	params[0] = agora_str(type);
+	params[1] = name != NULL ? agora_str(name) : agora_nil();
+	params[2] = agora_map((agora_pair *)opts, nopts);
+	rc = ag_client_call(c, "open", params, 3, &o);
+	if (rc < 0)
+		return rc;
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    o->via.u64 > UINT32_MAX)
+		return ag_client_bad_result(c, "open", o, "a handle");
+	*ret_handle = (uint32_t)o->via.u64;
+	return 0;
+}
+
+/*
+ * Call @method with the params in the array @params; *ret gets the decoded
+ * result (free it), or it is discarded when @ret is NULL. AGORA_EINVAL when
+ * @params is not an array. Other returns as ag_client_call(). Blocks until
+ * the server answers.
+ */
+int agora_call(agora_client *c, const char *method, agora_value params,
+	       agora_value *ret)
+{
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (method == NULL || params.type != AGORA_ARRAY)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "agora_call needs a method and an array "
+				      "of params");
+	return ag_client_call_as(c, method, params.via.array.items,
+				 params.via.array.len, AG_RESULT_VALUE, ret);
+}
+
+/* A round trip that checks the server echoes what it was sent. */
+int agora_ping(agora_client *c)
+{
+	agora_value p;
+	int64_t got;
+	int rc;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	p = agora_int((int64_t)(++c->pings & INT64_MAX));
+	rc = ag_client_call_as(c, "ping", &p, 1, AG_RESULT_INT, &got);
+	if (rc < 0)
+		return rc;
+	if (got != p.via.i)
+		return ag_client_fail(c, AGORA_EPROTOCOL,
+				      "%s answered ping %" PRId64
+				      " with %" PRId64,
+				      c->address, p.via.i, got);
+	return 0;
+}
+
+int agora_stats(agora_client *c, agora_value *ret)
+{
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (ret == NULL)
+		return ag_client_fail(c, AGORA_EINVAL, "stats needs a result");
+	return ag_client_call_as(c, "stats", NULL, 0, AG_RESULT_VALUE, ret);
+}
+
+int agora_ls(agora_client *c, agora_value *ret)
+{
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (ret == NULL)
+		return ag_client_fail(c, AGORA_EINVAL, "ls needs a result");
+	return ag_client_call_as(c, "ls", NULL, 0, AG_RESULT_VALUE, ret);
+}
+
+int agora_drop(agora_client *c, const char *name, bool *ret_existed)
+{
+	agora_value p;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (name == NULL)
+		return ag_client_fail(c, AGORA_EINVAL, "drop needs a name");
+	p = agora_str(name);
+	return ag_client_call_as(c, "drop", &p, 1, AG_RESULT_BOOL, ret_existed);
+}
+
+int agora_info(agora_client *c, uint32_t handle, agora_value *ret)
+{
+	agora_value p = agora_uint(handle);
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (ret == NULL)
+		return ag_client_fail(c, AGORA_EINVAL, "info needs a result");
+	return ag_client_call_as(c, "info", &p, 1, AG_RESULT_VALUE, ret);
+}

@@ -1,0 +1,116 @@
+/*
+ * cli.h - what the files of agora(1) share. Never installed. Each uses only
+ * those listed after it (no cycle: scripts/check-layers.py BUILD client/cli):
+ *   agora.c       the command line, connecting, main;
+ *   commands.c    named objects and one function per subcommand;
+ *   text.c        messages, output, values from the command line;
+ *   value_json.c  agora_value to JSON and back.
+ *
+ * The helpers keep the short names they had as static functions of one
+ * file: they are a program's, and nothing links against them.
+ */
+#ifndef AG_CLI_H
+#define AG_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "agora.h"
+#include "value_json.h"
+
+/* The exit codes agora(1) documents. */
+enum {
+	EXIT_OK = 0,
+	EXIT_SERVER = 1,  /* the server answered an error; no such object */
+	EXIT_USAGE = 2,   /* bad command line */
+	EXIT_CONNECT = 3, /* cannot connect or authenticate; connection lost */
+};
+
+struct cli {
+	bool json;
+	const char *address_opt, *keyfile_opt;
+	double interval; /* watch */
+	long count;      /* watch; 0: until interrupted */
+	bool interval_set, count_set;
+	const char *address;
+	char defaddr[512];
+	agora_client *c;
+	cli_pool pool; /* values parsed from the command line */
+	json_t *parsed[4];
+	size_t nparsed;
+};
+
+struct table {
+	size_t ncol, nrows, cap;
+	char **cells; /* nrows * ncol, row by row; owned */
+};
+
+/* ---- text.c: messages ---------------------------------------------------- */
+
+/* "agora: " and the message on stderr. */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Say so and exit 1. */
+void out_of_memory(void) __attribute__((noreturn));
+/* @p, or out_of_memory() when it is NULL. */
+void *check_mem(void *p);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Say the message and the usage hint; returns EXIT_USAGE. */
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Report the failed call @rc and return the exit code for it: 3 when the
+ * connection is gone, else 1 (the server said no). */
+int call_failed(struct cli *k, int rc);
+
+/* ---- text.c: output -------------------------------------------------------
+ */
+
+/* Print @j as one line and drop the reference. */
+void print_json(json_t *j, int prec);
+void print_value_json(const agora_value *v);
+/* @v as JSON text (malloc'ed). */
+char *value_text(const agora_value *v);
+/* A cell as people read it: a str as its text, anything else as JSON. */
+char *cell_text(const agora_value *v);
+/* Add a row of t->ncol cells (taken over) to @t. */
+void table_add(struct table *t, char **row);
+void table_add2(struct table *t, char *a, char *b);
+/* Print aligned columns (the last one is not padded) and free the table. */
+void table_print(struct table *t);
+/* The value under the str key @key in the map @m, or NULL. */
+const agora_value *map_get(const agora_value *m, const char *key);
+/* True when @v is the str @s. */
+bool value_is_str(const agora_value *v, const char *s);
+/* A command's result: JSON with --json, else for people (a map of
+ * attribute names keeps its keys raw when @raw_keys). */
+void print_result(struct cli *k, const agora_value *v, bool raw_keys);
+
+/* ---- text.c: values from the command line -------------------------------- */
+
+/* @text as a VALUE: JSON, strictly. Returns 0, or EXIT_USAGE after saying
+ * why. The value lives until the tool exits. */
+int parse_value(struct cli *k, const char *what, const char *text,
+		agora_value *ret);
+/* @text as a KEY: JSON when it parses as JSON, else the text as a str. */
+int parse_key(struct cli *k, const char *text, agora_value *ret);
+/* @text as an INDEX: a JSON integer. */
+int parse_index(const char *text, agora_value *ret);
+/* @text as a namespace attribute: a JSON string's text, else as given. */
+int parse_attr(struct cli *k, const char *text, agora_value *ret);
+
+/* ---- commands.c ----------------------------------------------------------
+ *
+ * One function per subcommand, on a connected k->c: each prints its result
+ * and returns the exit code (EXIT_OK, or the code after saying why).
+ */
+int cmd_ping(struct cli *k);
+int cmd_stats(struct cli *k);
+int cmd_ls(struct cli *k);
+int cmd_watch(struct cli *k);
+int cmd_info(struct cli *k, const char *name);
+int cmd_get(struct cli *k, const char *name, const char *keytext);
+int cmd_set(struct cli *k, char **args, int nargs);
+int cmd_push(struct cli *k, const char *name, const char *text);
+int cmd_pop(struct cli *k, const char *name);
+int cmd_drop(struct cli *k, const char *name);
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * connection.c - agora_client, the object: its states, its error message,
+ * its life (new, free), and the bytes it sends and receives.
+ *
+ * A client is in one of four states (enum ag_client_state, internal.h).
+ * NONE: never connected, or the last connect failed. HANDSHAKE: only the
+ * handshake's own calls may run (handshake.c). READY. BROKEN: the
+ * transport failed or the server broke the protocol; every call fails at
+ * once with AGORA_EIO, and only agora_client_free() (or a new connect)
+ * helps. Independently, a client remembers the process that connected it:
+ * in any other process (a fork() child) it refuses every call and sends
+ * nothing, so a child can never interleave bytes with its parent's
+ * requests on the shared socket.
+ *
+ * The socket work itself is transport.c's; this file turns its failures
+ * into a broken client with a sentence saying why. The call on top is
+ * call.c's, the connect and handshake handshake.c's.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* How much room to ask the reader for before each read(2). */
+#define READ_CHUNK ((size_t)64 << 10)
+
+/* ---- errors -------------------------------------------------------------- */
+
+int ag_client_fail(agora_client *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c == NULL)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int ag_client_break(agora_client *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->lost, sizeof(c->lost), fmt, ap);
+	va_end(ap);
+	if (c->state == AG_CLIENT_READY || c->state == AG_CLIENT_HANDSHAKE)
+		c->state = AG_CLIENT_BROKEN;
+	ag_client_disconnect(c);
+	snprintf(c->errmsg, sizeof(c->errmsg), "lost the connection to %s: %s",
+		 c->address, c->lost);
+	return rc;
+}
+
+int ag_client_lost(agora_client *c, int rc, const char *why)
+{
+	return ag_client_break(c, rc, "%s", why);
+}
+
+/* "queue empty" for AGORA_EEMPTY; "success" for 0. Never NULL. */
+const char *agora_strerror(int rc)
+{
+	if (rc == 0)
+		return "success";
+	return ag_error_text(rc);
+}
+
+/* "EMPTY" for AGORA_EEMPTY; "OK" for 0; "UNKNOWN" else. Never NULL. */
+const char *agora_errname(int rc)
+{
+	if (rc == 0)
+		return "OK";
+	return ag_error_name(rc);
+}
+
+/* The message of the last failed call on @c; "" when none (or @c is NULL).
+ * Valid until the next call on @c. */
+const char *agora_errmsg(const agora_client *c)
+{
+	return c != NULL ? c->errmsg : "";
+}
+
+/* The server's "agora/X.Y.Z"; "" before a connect succeeded. */
+const char *agora_server_version(const agora_client *c)
+{
+	return c != NULL ? c->server : "";
+}
+
+/* ---- state --------------------------------------------------------------- */
+
+bool ag_client_same_process(const agora_client *c)
+{
+	return c->mark != NULL ? *c->mark != 0 : c->pid == getpid();
+}
+
+int ag_client_usable(agora_client *c)
+{
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (c->state == AG_CLIENT_NONE)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "this client is not connected");
+	if (!ag_client_same_process(c))
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "this client belongs to process %ld; "
+				      "connect a new one after fork()",
+				      (long)c->pid);
+	if (c->state == AG_CLIENT_BROKEN)
+		return ag_client_fail(c, AGORA_EIO,
+				      "lost the connection to %s earlier (%s); "
+				      "connect a new client",
+				      c->address, c->lost);
+	if (c->state == AG_CLIENT_HANDSHAKE)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "this client is still connecting");
+	return 0;
+}
+
+void ag_client_disconnect(agora_client *c)
+{
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+		ag_reader_deinit(&c->reader);
+	}
+	ag_buf_deinit(&c->out);
+	ag_buf_init(&c->out);
+}
+
+/* ---- life ---------------------------------------------------------------- */
+
+agora_client *agora_client_new(void)
+{
+	agora_client *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->fd = -1;
+	c->state = AG_CLIENT_NONE;
+	ag_buf_init(&c->out);
+	long page = sysconf(_SC_PAGESIZE);
+	void *m = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m != MAP_FAILED && madvise(m, (size_t)page, MADV_WIPEONFORK) == 0)
+		c->mark = m;
+	else if (m != MAP_FAILED)
+		munmap(m, (size_t)page);
+	return c;
+}
+
+/*
+ * Close the connection and free @c. Sends nothing: closing the socket is
+ * how a connection ends, and the server then releases its handles. In a
+ * process other than the one that connected, only this process's copy of
+ * the socket is closed, so the parent's connection lives on. Accepts NULL.
+ */
+void agora_client_free(agora_client *c)
+{
+	if (c == NULL)
+		return;
+	ag_client_disconnect(c);
+	ag_buf_deinit(&c->out);
+	free(c->address);
+	if (c->mark != NULL)
+		munmap((void *)c->mark, (size_t)sysconf(_SC_PAGESIZE));
+	free(c);
+}
+
+/* ---- bytes --------------------------------------------------------------- */
+
+int ag_client_send(agora_client *c, const void *data, size_t len)
+{
+	int rc = ag_transport_send(c->fd, data, len);
+
+	if (rc < 0)
+		return ag_client_break(c, AGORA_EIO, "send: %s", strerror(-rc));
+	return 0;
+}
+
+int ag_client_recv(agora_client *c)
+{
+	size_t avail;
+	char *p = ag_reader_space(&c->reader, READ_CHUNK, &avail);
+	ssize_t k;
+
+	if (p == NULL)
+		return ag_client_break(c, AGORA_ENOMEM,
+				       "out of memory reading an answer");
+	k = ag_transport_recv(c->fd, p, avail);
+	if (k < 0)
+		return ag_client_break(c, AGORA_EIO, "read: %s",
+				       strerror((int)-k));
+	if (k == 0)
+		return ag_client_break(c, AGORA_EIO,
+				       "the server closed the connection");
+	ag_reader_commit(&c->reader, (size_t)k);
+	return 0;
+}

@@ -1,0 +1,216 @@
+/*
+ * handshake.c - connecting a client: the transport's connect, then the
+ * mutual handshake of protocol section 2, then READY. Also the key from the
+ * environment (agora_client_connect_env()), read by the key file rules of
+ * every Agora program (proto/keyfile.c).
+ *
+ * The handshake is two calls made before the client is READY, so they go
+ * through ag_client_rpc() (call.c) rather than ag_client_call(): "hello"
+ * [version, cnonce] answers the server's proof of the key, which is checked
+ * here before "auth" [cproof] proves the client's. While it runs, the
+ * reader takes only small frames (HANDSHAKE_MAX_RESPONSE).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ag_keyfile.h"
+#include "internal.h"
+
+/* The frame limit while the handshake runs: its answers are tiny. */
+#define HANDSHAKE_MAX_RESPONSE ((size_t)64 << 10)
+
+/* The value of the str key @key in the map @m, or NULL. */
+static const msgpack_object *map_get(const msgpack_object *m, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *k = &m->via.map.ptr[i].key;
+
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
+		    memcmp(k->via.str.ptr, key, kl) == 0)
+			return &m->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+static int handshake(agora_client *c, const void *key, size_t keylen)
+{
+	uint8_t cnonce[AG_NONCE_LEN], snonce[AG_NONCE_LEN];
+	uint8_t want[AG_PROOF_LEN], cproof[AG_PROOF_LEN];
+	const msgpack_object *r, *ver, *srv, *nonce, *proof;
+	agora_value params[2];
+	int rc;
+
+	rc = ag_nonce(cnonce);
+	if (rc < 0)
+		return ag_client_fail(c, rc, "cannot make a random nonce");
+	params[0] = agora_int(AG_PROTOCOL_VERSION);
+	params[1] = agora_bin(cnonce, sizeof(cnonce));
+	rc = ag_client_rpc(c, "hello", params, 2, &r);
+	if (rc < 0)
+		return rc;
+	if (r->type != MSGPACK_OBJECT_MAP)
+		return ag_client_fail(c, AGORA_EPROTOCOL,
+				      "%s answered hello with %s, not a map",
+				      c->address, ag_obj_type_name(r));
+	ver = map_get(r, "version");
+	srv = map_get(r, "server");
+	nonce = map_get(r, "nonce");
+	proof = map_get(r, "proof");
+	if (ver == NULL || ver->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    nonce == NULL || nonce->type != MSGPACK_OBJECT_BIN ||
+	    nonce->via.bin.size != AG_NONCE_LEN || proof == NULL ||
+	    proof->type != MSGPACK_OBJECT_BIN)
+		return ag_client_fail(c, AGORA_EPROTOCOL,
+				      "%s answered hello without a version, "
+				      "a 32-byte nonce and a proof",
+				      c->address);
+	if (ver->via.u64 != AG_PROTOCOL_VERSION)
+		return ag_client_fail(c, AGORA_EVERSION,
+				      "%s speaks protocol version %" PRIu64
+				      "; this client speaks %d",
+				      c->address, ver->via.u64,
+				      AG_PROTOCOL_VERSION);
+	memcpy(snonce, nonce->via.bin.ptr, AG_NONCE_LEN);
+	if (ag_server_proof(key, keylen, cnonce, snonce, want) < 0)
+		return ag_client_fail(c, AGORA_ENOMEM,
+				      "cannot compute the server's proof");
+	if (!ag_proof_equal(proof->via.bin.ptr, proof->via.bin.size, want))
+		return ag_client_fail(c, AGORA_EAUTH,
+				      "the server at %s does not hold the "
+				      "authkey",
+				      c->address);
+	c->server[0] = '\0';
+	if (srv != NULL && srv->type == MSGPACK_OBJECT_STR) {
+		size_t n = srv->via.str.size;
+
+		if (n >= sizeof(c->server))
+			n = sizeof(c->server) - 1;
+		memcpy(c->server, srv->via.str.ptr, n);
+		c->server[n] = '\0';
+	}
+	if (ag_client_proof(key, keylen, snonce, cnonce, cproof) < 0)
+		return ag_client_fail(c, AGORA_ENOMEM,
+				      "cannot compute the client's proof");
+	params[0] = agora_bin(cproof, sizeof(cproof));
+	rc = ag_client_rpc(c, "auth", params, 1, &r);
+	if (rc == AGORA_EAUTH)
+		return ag_client_fail(c, rc, "server refused the authkey");
+	if (rc < 0)
+		return rc;
+	if (r->type != MSGPACK_OBJECT_BOOLEAN || !r->via.boolean)
+		return ag_client_fail(c, AGORA_EPROTOCOL,
+				      "%s answered auth with %s, not true",
+				      c->address, ag_obj_type_name(r));
+	return 0;
+}
+
+/*
+ * Connect @c to @address and authenticate with @key. A client that is
+ * connected and healthy must be freed first (AGORA_EINVAL); a broken one, or
+ * one whose connect failed, may connect again. Returns 0; AGORA_EINVAL for a
+ * bad address or key; AGORA_EIO when the server cannot be reached or hangs
+ * up; AGORA_EAUTH when either side's proof is wrong; AGORA_EVERSION;
+ * AGORA_EPROTOCOL; AGORA_ENOMEM. On failure @c is left unconnected, with
+ * the reason in agora_errmsg(). Blocks until the handshake is done.
+ */
+int agora_client_connect(agora_client *c, const char *address, const void *key,
+			 size_t keylen)
+{
+	char *addr;
+	int rc;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (c->state != AG_CLIENT_NONE && !ag_client_same_process(c))
+		return ag_client_usable(c);
+	if (c->state == AG_CLIENT_READY || c->state == AG_CLIENT_HANDSHAKE)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "this client is already connected to %s",
+				      c->address);
+	if (address == NULL)
+		return ag_client_fail(c, AGORA_EINVAL, "no address given");
+	if (key == NULL || keylen == 0)
+		return ag_client_fail(c, AGORA_EINVAL, "the authkey is empty");
+	ag_client_disconnect(c);
+	c->state = AG_CLIENT_NONE;
+	addr = strdup(address);
+	if (addr == NULL)
+		return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
+	free(c->address);
+	c->address = addr;
+	c->server[0] = '\0';
+	c->lost[0] = '\0';
+	c->errmsg[0] = '\0';
+
+	rc =
+	    ag_transport_connect(address, &c->fd, c->errmsg, sizeof(c->errmsg));
+	if (rc < 0)
+		return rc;
+	rc = ag_reader_init(&c->reader, HANDSHAKE_MAX_RESPONSE);
+	if (rc < 0) {
+		close(c->fd);
+		c->fd = -1;
+		return ag_client_fail(c, rc, "out of memory");
+	}
+	c->pid = getpid();
+	if (c->mark != NULL)
+		*c->mark = 1;
+	c->state = AG_CLIENT_HANDSHAKE;
+	rc = handshake(c, key, keylen);
+	if (rc < 0) {
+		ag_client_disconnect(c);
+		c->state = AG_CLIENT_NONE;
+		c->server[0] = '\0';
+		return rc;
+	}
+	ag_reader_set_max(&c->reader, AG_CLIENT_MAX_RESPONSE);
+	c->state = AG_CLIENT_READY;
+	c->errmsg[0] = '\0';
+	return 0;
+}
+
+/*
+ * agora_client_connect() with the address from AGORA_ADDRESS and the key
+ * from the file AGORA_AUTHKEY_FILE names (its bytes less one trailing
+ * newline) or, when that is unset, from AGORA_AUTHKEY. The key file is
+ * read by the rules every Agora program follows (ag_keyfile.h): a regular
+ * file of at most 4096 bytes. AGORA_EINVAL when the variables are unset or
+ * the key is empty; AGORA_EIO when the key file cannot be read, is not a
+ * regular file or is too large; else as agora_client_connect().
+ */
+int agora_client_connect_env(agora_client *c)
+{
+	const char *address, *keyfile, *keyvar;
+	char err[sizeof(c->errmsg) - 32];
+	uint8_t *key = NULL;
+	size_t keylen = 0;
+	int rc;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	address = getenv("AGORA_ADDRESS");
+	keyfile = getenv("AGORA_AUTHKEY_FILE");
+	keyvar = getenv("AGORA_AUTHKEY");
+	if (address == NULL || address[0] == '\0')
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "AGORA_ADDRESS is not set");
+	if (keyfile != NULL && keyfile[0] != '\0') {
+		rc = ag_keyfile_read(keyfile, 0, &key, &keylen, err,
+				     sizeof(err));
+		if (rc < 0)
+			return ag_client_fail(c, rc, "%s (AGORA_AUTHKEY_FILE)",
+					      err);
+		rc = agora_client_connect(c, address, key, keylen);
+		ag_keyfile_free(key, keylen);
+		return rc;
+	}
+	if (keyvar == NULL || keyvar[0] == '\0')
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "neither AGORA_AUTHKEY_FILE nor "
+				      "AGORA_AUTHKEY is set");
+	return agora_client_connect(c, address, keyvar, strlen(keyvar));
+}
