@@ -4,7 +4,7 @@
 #
 # Usage: install.bash MESON BUILD_DIR SOURCE_DIR SANITIZE CC...
 #   tests/install/meson.build passes them through install_test.sh (which
-#   skips the test under valgrind). SANITIZE is b_sanitize: a sanitized
+#   skips the test under the valgrind test setup). SANITIZE is b_sanitize: a sanitized
 #   build's programs are compiled with the same -fsanitize.
 #
 # Checks, in order:
