@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "agora_errors.h"
+#include "agora_export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -165,24 +166,24 @@ static inline agora_value agora_map(agora_pair *items, size_t len)
 
 /* Free a value the library returned (and everything in it); it becomes nil.
  * Accepts NULL. Never call it on a value you built. */
-void agora_value_free(agora_value *v);
+AGORA_API void agora_value_free(agora_value *v);
 /* Deep copy into library-owned memory (free with agora_value_free()). */
-int agora_value_copy(agora_value v, agora_value *ret);
+AGORA_API int agora_value_copy(agora_value v, agora_value *ret);
 /* Section 5 equality: 1 == uint 1, 1 != 1.0, str != bin. */
-bool agora_value_equal(agora_value a, agora_value b);
+AGORA_API bool agora_value_equal(agora_value a, agora_value b);
 /* The integer in @v (INT, or UINT that fits): 0, or AGORA_ETYPE/EVALUE. */
-int agora_value_to_int(agora_value v, int64_t *ret);
+AGORA_API int agora_value_to_int(agora_value v, int64_t *ret);
 /* Write @v as JSON-like text into @buf (NUL-terminated, truncated). Returns
  * the length the whole text needs, as snprintf. */
-size_t agora_value_format(agora_value v, char *buf, size_t len);
+AGORA_API size_t agora_value_format(agora_value v, char *buf, size_t len);
 
 /* ---- errors ----------------------------------------------------------------
  */
 
 /* "queue empty" for AGORA_EEMPTY. Never NULL. */
-const char *agora_strerror(int rc);
+AGORA_API const char *agora_strerror(int rc);
 /* The wire name, "EMPTY" for AGORA_EEMPTY. Never NULL. */
-const char *agora_errname(int rc);
+AGORA_API const char *agora_errname(int rc);
 
 /* ---- the client ------------------------------------------------------------
  */
@@ -190,47 +191,47 @@ const char *agora_errname(int rc);
 typedef struct agora_client agora_client;
 
 /* A new, unconnected client. NULL only when out of memory. */
-agora_client *agora_client_new(void);
+AGORA_API agora_client *agora_client_new(void);
 /*
  * Connect to @address ("unix:/path" or "tcp:HOST:PORT") and do the mutual
  * handshake with the authkey @key. Fails with AGORA_EIO for an unreachable
  * address, AGORA_EAUTH for a wrong key or a server that does not hold it;
  * agora_errmsg() says which. Blocks until done.
  */
-int agora_client_connect(agora_client *c, const char *address, const void *key,
-			 size_t keylen);
+AGORA_API int agora_client_connect(agora_client *c, const char *address,
+				   const void *key, size_t keylen);
 /*
  * Connect from the environment: AGORA_ADDRESS, and the key from
  * AGORA_AUTHKEY_FILE (the file's bytes less one trailing newline; a
  * regular file of at most 4096 bytes, else AGORA_EIO) or AGORA_AUTHKEY (the
  * variable's bytes). AGORA_EINVAL when they are unset or the key is empty.
  */
-int agora_client_connect_env(agora_client *c);
+AGORA_API int agora_client_connect_env(agora_client *c);
 /* Close the connection (if any) and free @c. Proxies of @c must be closed
  * first or never used again. Accepts NULL. */
-void agora_client_free(agora_client *c);
+AGORA_API void agora_client_free(agora_client *c);
 /* The last error's sentence ("" when none). Lives until the next call. */
-const char *agora_errmsg(const agora_client *c);
+AGORA_API const char *agora_errmsg(const agora_client *c);
 /* The server's version string from the handshake ("agora/0.1.0"). */
-const char *agora_server_version(const agora_client *c);
+AGORA_API const char *agora_server_version(const agora_client *c);
 
 /*
  * Any call by name: @params is an array value. *ret gets the result (free
  * it). Errors come back as negative codes with the server's message.
  */
-int agora_call(agora_client *c, const char *method, agora_value params,
-	       agora_value *ret);
+AGORA_API int agora_call(agora_client *c, const char *method,
+			 agora_value params, agora_value *ret);
 /* ping [v]: the server echoes @v. */
-int agora_ping(agora_client *c);
+AGORA_API int agora_ping(agora_client *c);
 /* stats: a map (connections, objects, requests, waiters, memory). */
-int agora_stats(agora_client *c, agora_value *ret);
+AGORA_API int agora_stats(agora_client *c, agora_value *ret);
 /* ls: an array of {"name", "type", "len"} for named objects. */
-int agora_ls(agora_client *c, agora_value *ret);
+AGORA_API int agora_ls(agora_client *c, agora_value *ret);
 /* drop NAME: remove the name; *ret_existed tells whether there was one
  * (may be NULL). Open handles go on working. */
-int agora_drop(agora_client *c, const char *name, bool *ret_existed);
+AGORA_API int agora_drop(agora_client *c, const char *name, bool *ret_existed);
 /* info on an open handle (agora_*_handle()). */
-int agora_info(agora_client *c, uint32_t handle, agora_value *ret);
+AGORA_API int agora_info(agora_client *c, uint32_t handle, agora_value *ret);
 
 /* ---- references ------------------------------------------------------------
  *
@@ -264,7 +265,7 @@ typedef struct agora_ref {
 
 /* The reference of the object behind @handle (agora_TYPE_handle()). One
  * round trip. */
-int agora_ref_of(agora_client *c, uint32_t handle, agora_ref *ret);
+AGORA_API int agora_ref_of(agora_client *c, uint32_t handle, agora_ref *ret);
 /* A value holding @r, to store or pass: it points into @r, which must
  * outlive the call it is passed to. */
 static inline agora_value agora_ref_value(const agora_ref *r)
@@ -278,11 +279,12 @@ static inline agora_value agora_ref_value(const agora_ref *r)
 }
 /* The reference in @v (a value the server returned): 0, AGORA_ETYPE when
  * @v is not a reference, AGORA_EVALUE when it is malformed. */
-int agora_ref_from_value(agora_value v, agora_ref *ret);
+AGORA_API int agora_ref_from_value(agora_value v, agora_ref *ret);
 /* A new handle for the referenced object, of whatever type: AGORA_ENO_OBJECT
  * when it is gone. The typed agora_TYPE_open_ref() also check the type, and
  * refuse another before a hold passed to @c is used up. */
-int agora_open_ref(agora_client *c, const agora_ref *ref, uint32_t *ret);
+AGORA_API int agora_open_ref(agora_client *c, const agora_ref *ref,
+			     uint32_t *ret);
 
 /* ---- the types of shared object --------------------------------------------
  *
@@ -351,13 +353,13 @@ int agora_open_ref(agora_client *c, const agora_ref *ref, uint32_t *ret);
 	X(barrier, agora_barrier, OWN)
 
 /* The declarations of the four functions of every OWN row (see above). */
-#define AGORA_TYPE_DECLARE_OWN(ctype)                               \
-	struct ctype;                                               \
-	int ctype##_close(struct ctype *x);                         \
-	uint32_t ctype##_handle(const struct ctype *x);             \
-	int ctype##_open_ref(agora_client *c, const agora_ref *ref, \
-			     struct ctype **ret);                   \
-	int ctype##_ref(const struct ctype *x, agora_ref *ret);
+#define AGORA_TYPE_DECLARE_OWN(ctype)                                         \
+	struct ctype;                                                         \
+	AGORA_API int ctype##_close(struct ctype *x);                         \
+	AGORA_API uint32_t ctype##_handle(const struct ctype *x);             \
+	AGORA_API int ctype##_open_ref(agora_client *c, const agora_ref *ref, \
+				       struct ctype **ret);                   \
+	AGORA_API int ctype##_ref(const struct ctype *x, agora_ref *ret);
 #define AGORA_TYPE_DECLARE_SHARED(ctype)
 #define AGORA_TYPE_DECLARE_(wire, ctype, proxy) \
 	AGORA_TYPE_DECLARE_##proxy(ctype)
@@ -370,80 +372,83 @@ AGORA_TYPES(AGORA_TYPE_DECLARE_)
 typedef struct agora_list agora_list;
 
 /* Open (get-or-create) the list @name, or a new anonymous list for NULL. */
-int agora_list_open(agora_client *c, const char *name, agora_list **ret);
+AGORA_API int agora_list_open(agora_client *c, const char *name,
+			      agora_list **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
-int agora_list_append(agora_list *l, agora_value v);
-int agora_list_extend(agora_list *l, const agora_value *items, size_t n);
-int agora_list_insert(agora_list *l, int64_t i, agora_value v);
-int agora_list_get(agora_list *l, int64_t i, agora_value *ret);
-int agora_list_get_int(agora_list *l, int64_t i, int64_t *ret);
-int agora_list_set(agora_list *l, int64_t i, agora_value v);
-int agora_list_delete(agora_list *l, int64_t i);
+AGORA_API int agora_list_append(agora_list *l, agora_value v);
+AGORA_API int agora_list_extend(agora_list *l, const agora_value *items,
+				size_t n);
+AGORA_API int agora_list_insert(agora_list *l, int64_t i, agora_value v);
+AGORA_API int agora_list_get(agora_list *l, int64_t i, agora_value *ret);
+AGORA_API int agora_list_get_int(agora_list *l, int64_t i, int64_t *ret);
+AGORA_API int agora_list_set(agora_list *l, int64_t i, agora_value v);
+AGORA_API int agora_list_delete(agora_list *l, int64_t i);
 /* l[start:stop:step]; AGORA_END for an open bound. *ret is an array. */
-int agora_list_slice(agora_list *l, int64_t start, int64_t stop, int64_t step,
-		     agora_value *ret);
-int agora_list_set_slice(agora_list *l, int64_t start, int64_t stop,
-			 const agora_value *items, size_t n);
-int agora_list_del_slice(agora_list *l, int64_t start, int64_t stop);
+AGORA_API int agora_list_slice(agora_list *l, int64_t start, int64_t stop,
+			       int64_t step, agora_value *ret);
+AGORA_API int agora_list_set_slice(agora_list *l, int64_t start, int64_t stop,
+				   const agora_value *items, size_t n);
+AGORA_API int agora_list_del_slice(agora_list *l, int64_t start, int64_t stop);
 /* pop(i); -1 is the last. */
-int agora_list_pop(agora_list *l, int64_t i, agora_value *ret);
-int agora_list_remove(agora_list *l, agora_value v);
+AGORA_API int agora_list_pop(agora_list *l, int64_t i, agora_value *ret);
+AGORA_API int agora_list_remove(agora_list *l, agora_value v);
 /* index(v, start, stop): AGORA_END for stop open. */
-int agora_list_index(agora_list *l, agora_value v, int64_t start, int64_t stop,
-		     int64_t *ret);
-int agora_list_count(agora_list *l, agora_value v, int64_t *ret);
-int agora_list_contains(agora_list *l, agora_value v, bool *ret);
-int agora_list_len(agora_list *l, size_t *ret);
-int agora_list_reverse(agora_list *l);
-int agora_list_sort(agora_list *l, bool reverse);
-int agora_list_clear(agora_list *l);
-int agora_list_copy(agora_list *l, agora_value *ret);
+AGORA_API int agora_list_index(agora_list *l, agora_value v, int64_t start,
+			       int64_t stop, int64_t *ret);
+AGORA_API int agora_list_count(agora_list *l, agora_value v, int64_t *ret);
+AGORA_API int agora_list_contains(agora_list *l, agora_value v, bool *ret);
+AGORA_API int agora_list_len(agora_list *l, size_t *ret);
+AGORA_API int agora_list_reverse(agora_list *l);
+AGORA_API int agora_list_sort(agora_list *l, bool reverse);
+AGORA_API int agora_list_clear(agora_list *l);
+AGORA_API int agora_list_copy(agora_list *l, agora_value *ret);
 
 /* ---- dict ------------------------------------------------------------------
  */
 
 typedef struct agora_dict agora_dict;
 
-int agora_dict_open(agora_client *c, const char *name, agora_dict **ret);
+AGORA_API int agora_dict_open(agora_client *c, const char *name,
+			      agora_dict **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 /* d[k]: AGORA_EKEY when missing (method getitem). */
-int agora_dict_get(agora_dict *d, agora_value k, agora_value *ret);
+AGORA_API int agora_dict_get(agora_dict *d, agora_value k, agora_value *ret);
 /* d.get(k, dflt): @dflt when missing (method get). */
-int agora_dict_get_default(agora_dict *d, agora_value k, agora_value dflt,
-			   agora_value *ret);
-int agora_dict_get_int(agora_dict *d, agora_value k, int64_t *ret);
+AGORA_API int agora_dict_get_default(agora_dict *d, agora_value k,
+				     agora_value dflt, agora_value *ret);
+AGORA_API int agora_dict_get_int(agora_dict *d, agora_value k, int64_t *ret);
 /* The str value of d[k], malloc'ed and NUL-terminated; AGORA_ETYPE if the
  * value is not a str. */
-int agora_dict_get_str(agora_dict *d, agora_value k, char **ret);
-int agora_dict_set(agora_dict *d, agora_value k, agora_value v);
-int agora_dict_delete(agora_dict *d, agora_value k);
-int agora_dict_contains(agora_dict *d, agora_value k, bool *ret);
-int agora_dict_len(agora_dict *d, size_t *ret);
-int agora_dict_keys(agora_dict *d, agora_value *ret);
-int agora_dict_values(agora_dict *d, agora_value *ret);
+AGORA_API int agora_dict_get_str(agora_dict *d, agora_value k, char **ret);
+AGORA_API int agora_dict_set(agora_dict *d, agora_value k, agora_value v);
+AGORA_API int agora_dict_delete(agora_dict *d, agora_value k);
+AGORA_API int agora_dict_contains(agora_dict *d, agora_value k, bool *ret);
+AGORA_API int agora_dict_len(agora_dict *d, size_t *ret);
+AGORA_API int agora_dict_keys(agora_dict *d, agora_value *ret);
+AGORA_API int agora_dict_values(agora_dict *d, agora_value *ret);
 /* An array of [k, v] arrays, in insertion order. */
-int agora_dict_items(agora_dict *d, agora_value *ret);
+AGORA_API int agora_dict_items(agora_dict *d, agora_value *ret);
 /* pop(k): AGORA_EKEY when missing. */
-int agora_dict_pop(agora_dict *d, agora_value k, agora_value *ret);
-int agora_dict_pop_default(agora_dict *d, agora_value k, agora_value dflt,
-			   agora_value *ret);
+AGORA_API int agora_dict_pop(agora_dict *d, agora_value k, agora_value *ret);
+AGORA_API int agora_dict_pop_default(agora_dict *d, agora_value k,
+				     agora_value dflt, agora_value *ret);
 /* The last inserted pair; AGORA_EKEY when empty. */
-int agora_dict_popitem(agora_dict *d, agora_value *ret_key,
-		       agora_value *ret_val);
-int agora_dict_setdefault(agora_dict *d, agora_value k, agora_value dflt,
-			  agora_value *ret);
+AGORA_API int agora_dict_popitem(agora_dict *d, agora_value *ret_key,
+				 agora_value *ret_val);
+AGORA_API int agora_dict_setdefault(agora_dict *d, agora_value k,
+				    agora_value dflt, agora_value *ret);
 /* @map is an AGORA_MAP value. */
-int agora_dict_update(agora_dict *d, agora_value map);
-int agora_dict_clear(agora_dict *d);
+AGORA_API int agora_dict_update(agora_dict *d, agora_value map);
+AGORA_API int agora_dict_clear(agora_dict *d);
 /* A map value, in insertion order. */
-int agora_dict_copy(agora_dict *d, agora_value *ret);
+AGORA_API int agora_dict_copy(agora_dict *d, agora_value *ret);
 /* d[k] += delta atomically (a missing key counts as 0); *ret gets the new
  * value (may be NULL). AGORA_ETYPE for a non-number, AGORA_EVALUE on
  * overflow. */
-int agora_dict_incr(agora_dict *d, agora_value k, agora_value delta,
-		    agora_value *ret);
-int agora_dict_incr_int(agora_dict *d, agora_value k, int64_t delta,
-			int64_t *ret);
+AGORA_API int agora_dict_incr(agora_dict *d, agora_value k, agora_value delta,
+			      agora_value *ret);
+AGORA_API int agora_dict_incr_int(agora_dict *d, agora_value k, int64_t delta,
+				  int64_t *ret);
 
 /* ---- queue -----------------------------------------------------------------
  */
@@ -451,21 +456,21 @@ int agora_dict_incr_int(agora_dict *d, agora_value k, int64_t delta,
 typedef struct agora_queue agora_queue;
 
 /* @maxsize 0: unbounded. Used only when the queue is created. */
-int agora_queue_open(agora_client *c, const char *name, size_t maxsize,
-		     agora_queue **ret);
+AGORA_API int agora_queue_open(agora_client *c, const char *name,
+			       size_t maxsize, agora_queue **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 /* Blocks up to @timeout (AGORA_FOREVER, 0 = do not wait); AGORA_EFULL when
  * the queue stayed full. */
-int agora_queue_put(agora_queue *q, agora_value v, double timeout);
+AGORA_API int agora_queue_put(agora_queue *q, agora_value v, double timeout);
 /* AGORA_EEMPTY when nothing came within @timeout. */
-int agora_queue_get(agora_queue *q, double timeout, agora_value *ret);
-int agora_queue_get_int(agora_queue *q, double timeout, int64_t *ret);
-int agora_queue_get_str(agora_queue *q, double timeout, char **ret);
-int agora_queue_put_nowait(agora_queue *q, agora_value v);
-int agora_queue_get_nowait(agora_queue *q, agora_value *ret);
-int agora_queue_qsize(agora_queue *q, size_t *ret);
-int agora_queue_empty(agora_queue *q, bool *ret);
-int agora_queue_full(agora_queue *q, bool *ret);
+AGORA_API int agora_queue_get(agora_queue *q, double timeout, agora_value *ret);
+AGORA_API int agora_queue_get_int(agora_queue *q, double timeout, int64_t *ret);
+AGORA_API int agora_queue_get_str(agora_queue *q, double timeout, char **ret);
+AGORA_API int agora_queue_put_nowait(agora_queue *q, agora_value v);
+AGORA_API int agora_queue_get_nowait(agora_queue *q, agora_value *ret);
+AGORA_API int agora_queue_qsize(agora_queue *q, size_t *ret);
+AGORA_API int agora_queue_empty(agora_queue *q, bool *ret);
+AGORA_API int agora_queue_full(agora_queue *q, bool *ret);
 
 /* ---- var: the "value" type, one shared value -------------------------------
  */
@@ -473,20 +478,20 @@ int agora_queue_full(agora_queue *q, bool *ret);
 typedef struct agora_var agora_var;
 
 /* @initial is used only when the value is created. */
-int agora_var_open(agora_client *c, const char *name, agora_value initial,
-		   agora_var **ret);
+AGORA_API int agora_var_open(agora_client *c, const char *name,
+			     agora_value initial, agora_var **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
-int agora_var_get(agora_var *v, agora_value *ret);
-int agora_var_get_int(agora_var *v, int64_t *ret);
-int agora_var_set(agora_var *v, agora_value x);
+AGORA_API int agora_var_get(agora_var *v, agora_value *ret);
+AGORA_API int agora_var_get_int(agora_var *v, int64_t *ret);
+AGORA_API int agora_var_set(agora_var *v, agora_value x);
 /* Atomic add; *ret gets the new value (may be NULL). */
-int agora_var_add(agora_var *v, agora_value delta, agora_value *ret);
-int agora_var_add_int(agora_var *v, int64_t delta, int64_t *ret);
+AGORA_API int agora_var_add(agora_var *v, agora_value delta, agora_value *ret);
+AGORA_API int agora_var_add_int(agora_var *v, int64_t delta, int64_t *ret);
 /* Store @desired if the value equals @expected; *ret_swapped says if it did. */
-int agora_var_cas(agora_var *v, agora_value expected, agora_value desired,
-		  bool *ret_swapped);
+AGORA_API int agora_var_cas(agora_var *v, agora_value expected,
+			    agora_value desired, bool *ret_swapped);
 /* Store @x and hand back the old value. */
-int agora_var_swap(agora_var *v, agora_value x, agora_value *ret_old);
+AGORA_API int agora_var_swap(agora_var *v, agora_value x, agora_value *ret_old);
 
 /* ---- lock, rlock and the with-lock helper ----------------------------------
  *
@@ -504,14 +509,16 @@ typedef struct agora_lock agora_lock;
 typedef struct agora_rlock agora_rlock;
 
 /* Open (get-or-create) the lock @name, or a new anonymous one for NULL. */
-int agora_lock_open(agora_client *c, const char *name, agora_lock **ret);
+AGORA_API int agora_lock_open(agora_client *c, const char *name,
+			      agora_lock **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 /* Closing the proxy does not release a lock it holds: it stays held
  * until the client disconnects. */
-int agora_lock_acquire(agora_lock *l, double timeout, bool *ret_acquired);
+AGORA_API int agora_lock_acquire(agora_lock *l, double timeout,
+				 bool *ret_acquired);
 /* AGORA_ENOT_OWNER unless this client holds @l. */
-int agora_lock_release(agora_lock *l);
-int agora_lock_locked(agora_lock *l, bool *ret);
+AGORA_API int agora_lock_release(agora_lock *l);
+AGORA_API int agora_lock_locked(agora_lock *l, bool *ret);
 /*
  * "with lock:" for C: acquire @l (waiting forever), run fn(@ud), release
  * @l even when fn failed. Returns the acquire's error (fn not run), else
@@ -519,17 +526,19 @@ int agora_lock_locked(agora_lock *l, bool *ret);
  * error); a positive result of fn is not passed on. fn may use @l's client,
  * but must not release @l itself.
  */
-int agora_lock_with(agora_lock *l, int (*fn)(void *ud), void *ud);
+AGORA_API int agora_lock_with(agora_lock *l, int (*fn)(void *ud), void *ud);
 
-int agora_rlock_open(agora_client *c, const char *name, agora_rlock **ret);
+AGORA_API int agora_rlock_open(agora_client *c, const char *name,
+			       agora_rlock **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
-int agora_rlock_acquire(agora_rlock *r, double timeout, bool *ret_acquired);
+AGORA_API int agora_rlock_acquire(agora_rlock *r, double timeout,
+				  bool *ret_acquired);
 /* One level down; AGORA_ENOT_OWNER unless this client holds @r. */
-int agora_rlock_release(agora_rlock *r);
-int agora_rlock_locked(agora_rlock *r, bool *ret);
+AGORA_API int agora_rlock_release(agora_rlock *r);
+AGORA_API int agora_rlock_locked(agora_rlock *r, bool *ret);
 /* agora_lock_with() for an rlock: fn may acquire @r again, and must leave
  * it at the level it found. */
-int agora_rlock_with(agora_rlock *r, int (*fn)(void *ud), void *ud);
+AGORA_API int agora_rlock_with(agora_rlock *r, int (*fn)(void *ud), void *ud);
 
 /* ---- semaphore and bounded semaphore ---------------------------------------
  *
@@ -544,20 +553,21 @@ int agora_rlock_with(agora_rlock *r, int (*fn)(void *ud), void *ud);
 typedef struct agora_semaphore agora_semaphore;
 
 /* @value (initial permits, >= 0) and @owned are used only at creation. */
-int agora_semaphore_open(agora_client *c, const char *name, int64_t value,
-			 bool owned, agora_semaphore **ret);
-int agora_bounded_semaphore_open(agora_client *c, const char *name,
-				 int64_t value, bool owned,
-				 agora_semaphore **ret);
+AGORA_API int agora_semaphore_open(agora_client *c, const char *name,
+				   int64_t value, bool owned,
+				   agora_semaphore **ret);
+AGORA_API int agora_bounded_semaphore_open(agora_client *c, const char *name,
+					   int64_t value, bool owned,
+					   agora_semaphore **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 /* Take a permit, waiting up to @timeout; *ret_acquired false on timeout
  * (may be NULL). */
-int agora_semaphore_acquire(agora_semaphore *s, double timeout,
-			    bool *ret_acquired);
+AGORA_API int agora_semaphore_acquire(agora_semaphore *s, double timeout,
+				      bool *ret_acquired);
 /* Give back @n permits (n >= 1), waking as many waiters. */
-int agora_semaphore_release(agora_semaphore *s, int64_t n);
+AGORA_API int agora_semaphore_release(agora_semaphore *s, int64_t n);
 /* The permits free now. */
-int agora_semaphore_value(agora_semaphore *s, int64_t *ret);
+AGORA_API int agora_semaphore_value(agora_semaphore *s, int64_t *ret);
 
 /* ---- condition -------------------------------------------------------------
  *
@@ -577,17 +587,17 @@ typedef struct agora_condition agora_condition;
  * new rlock of its own, or the handle (agora_lock_handle(),
  * agora_rlock_handle()) of a lock or rlock opened on the same client @c.
  */
-int agora_condition_open(agora_client *c, const char *name,
-			 uint32_t lock_handle, agora_condition **ret);
+AGORA_API int agora_condition_open(agora_client *c, const char *name,
+				   uint32_t lock_handle, agora_condition **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
-int agora_condition_acquire(agora_condition *cv, double timeout,
-			    bool *ret_acquired);
-int agora_condition_release(agora_condition *cv);
-int agora_condition_wait(agora_condition *cv, double timeout,
-			 bool *ret_notified);
+AGORA_API int agora_condition_acquire(agora_condition *cv, double timeout,
+				      bool *ret_acquired);
+AGORA_API int agora_condition_release(agora_condition *cv);
+AGORA_API int agora_condition_wait(agora_condition *cv, double timeout,
+				   bool *ret_notified);
 /* Wake the first @n waiters (n >= 0; all of them when fewer wait). */
-int agora_condition_notify(agora_condition *cv, int64_t n);
-int agora_condition_notify_all(agora_condition *cv);
+AGORA_API int agora_condition_notify(agora_condition *cv, int64_t n);
+AGORA_API int agora_condition_notify_all(agora_condition *cv);
 
 /* ---- event -----------------------------------------------------------------
  *
@@ -598,12 +608,13 @@ int agora_condition_notify_all(agora_condition *cv);
 
 typedef struct agora_event agora_event;
 
-int agora_event_open(agora_client *c, const char *name, agora_event **ret);
+AGORA_API int agora_event_open(agora_client *c, const char *name,
+			       agora_event **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
-int agora_event_set(agora_event *e);
-int agora_event_clear(agora_event *e);
-int agora_event_is_set(agora_event *e, bool *ret);
-int agora_event_wait(agora_event *e, double timeout, bool *ret_set);
+AGORA_API int agora_event_set(agora_event *e);
+AGORA_API int agora_event_clear(agora_event *e);
+AGORA_API int agora_event_is_set(agora_event *e, bool *ret);
+AGORA_API int agora_event_wait(agora_event *e, double timeout, bool *ret_set);
 
 /* ---- barrier ---------------------------------------------------------------
  *
@@ -617,15 +628,16 @@ int agora_event_wait(agora_event *e, double timeout, bool *ret_set);
 typedef struct agora_barrier agora_barrier;
 
 /* @parties (>= 1) is used only when the barrier is created. */
-int agora_barrier_open(agora_client *c, const char *name, int64_t parties,
-		       agora_barrier **ret);
+AGORA_API int agora_barrier_open(agora_client *c, const char *name,
+				 int64_t parties, agora_barrier **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
-int agora_barrier_wait(agora_barrier *b, double timeout, int64_t *ret_index);
-int agora_barrier_reset(agora_barrier *b);
-int agora_barrier_abort(agora_barrier *b);
-int agora_barrier_parties(agora_barrier *b, int64_t *ret);
-int agora_barrier_n_waiting(agora_barrier *b, int64_t *ret);
-int agora_barrier_broken(agora_barrier *b, bool *ret);
+AGORA_API int agora_barrier_wait(agora_barrier *b, double timeout,
+				 int64_t *ret_index);
+AGORA_API int agora_barrier_reset(agora_barrier *b);
+AGORA_API int agora_barrier_abort(agora_barrier *b);
+AGORA_API int agora_barrier_parties(agora_barrier *b, int64_t *ret);
+AGORA_API int agora_barrier_n_waiting(agora_barrier *b, int64_t *ret);
+AGORA_API int agora_barrier_broken(agora_barrier *b, bool *ret);
 
 /* ---- joinable queue --------------------------------------------------------
  *
@@ -638,20 +650,23 @@ int agora_barrier_broken(agora_barrier *b, bool *ret);
 
 typedef struct agora_jqueue agora_jqueue;
 
-int agora_jqueue_open(agora_client *c, const char *name, size_t maxsize,
-		      agora_jqueue **ret);
+AGORA_API int agora_jqueue_open(agora_client *c, const char *name,
+				size_t maxsize, agora_jqueue **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
-int agora_jqueue_put(agora_jqueue *q, agora_value v, double timeout);
-int agora_jqueue_get(agora_jqueue *q, double timeout, agora_value *ret);
-int agora_jqueue_get_int(agora_jqueue *q, double timeout, int64_t *ret);
-int agora_jqueue_get_str(agora_jqueue *q, double timeout, char **ret);
-int agora_jqueue_put_nowait(agora_jqueue *q, agora_value v);
-int agora_jqueue_get_nowait(agora_jqueue *q, agora_value *ret);
-int agora_jqueue_qsize(agora_jqueue *q, size_t *ret);
-int agora_jqueue_empty(agora_jqueue *q, bool *ret);
-int agora_jqueue_full(agora_jqueue *q, bool *ret);
-int agora_jqueue_task_done(agora_jqueue *q);
-int agora_jqueue_join(agora_jqueue *q, double timeout, bool *ret_done);
+AGORA_API int agora_jqueue_put(agora_jqueue *q, agora_value v, double timeout);
+AGORA_API int agora_jqueue_get(agora_jqueue *q, double timeout,
+			       agora_value *ret);
+AGORA_API int agora_jqueue_get_int(agora_jqueue *q, double timeout,
+				   int64_t *ret);
+AGORA_API int agora_jqueue_get_str(agora_jqueue *q, double timeout, char **ret);
+AGORA_API int agora_jqueue_put_nowait(agora_jqueue *q, agora_value v);
+AGORA_API int agora_jqueue_get_nowait(agora_jqueue *q, agora_value *ret);
+AGORA_API int agora_jqueue_qsize(agora_jqueue *q, size_t *ret);
+AGORA_API int agora_jqueue_empty(agora_jqueue *q, bool *ret);
+AGORA_API int agora_jqueue_full(agora_jqueue *q, bool *ret);
+AGORA_API int agora_jqueue_task_done(agora_jqueue *q);
+AGORA_API int agora_jqueue_join(agora_jqueue *q, double timeout,
+				bool *ret_done);
 
 /* ---- array -----------------------------------------------------------------
  *
@@ -669,30 +684,33 @@ struct agora_array;
 
 /* An array of @length zeros of @typecode; both used only at creation. An
  * unknown typecode is AGORA_EVALUE. */
-int agora_array_open(agora_client *c, const char *name, char typecode,
-		     size_t length, struct agora_array **ret);
+AGORA_API int agora_array_open(agora_client *c, const char *name, char typecode,
+			       size_t length, struct agora_array **ret);
 /* An array that starts as @items[0..n) (used only at creation). */
-int agora_array_open_items(agora_client *c, const char *name, char typecode,
-			   const agora_value *items, size_t n,
-			   struct agora_array **ret);
+AGORA_API int agora_array_open_items(agora_client *c, const char *name,
+				     char typecode, const agora_value *items,
+				     size_t n, struct agora_array **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
-int agora_array_get(struct agora_array *a, int64_t i, agora_value *ret);
+AGORA_API int agora_array_get(struct agora_array *a, int64_t i,
+			      agora_value *ret);
 /* a[i] as an integer: AGORA_ETYPE for a float array, AGORA_EVALUE for an
  * 'L' or 'Q' item above INT64_MAX. */
-int agora_array_get_int(struct agora_array *a, int64_t i, int64_t *ret);
+AGORA_API int agora_array_get_int(struct agora_array *a, int64_t i,
+				  int64_t *ret);
 /* a[i] as a double; an integer item is converted. */
-int agora_array_get_float(struct agora_array *a, int64_t i, double *ret);
-int agora_array_set(struct agora_array *a, int64_t i, agora_value v);
-int agora_array_len(struct agora_array *a, size_t *ret);
+AGORA_API int agora_array_get_float(struct agora_array *a, int64_t i,
+				    double *ret);
+AGORA_API int agora_array_set(struct agora_array *a, int64_t i, agora_value v);
+AGORA_API int agora_array_len(struct agora_array *a, size_t *ret);
 /* a[start:stop]; AGORA_END for an open bound. *ret is an array. */
-int agora_array_slice(struct agora_array *a, int64_t start, int64_t stop,
-		      agora_value *ret);
+AGORA_API int agora_array_slice(struct agora_array *a, int64_t start,
+				int64_t stop, agora_value *ret);
 /* a[start:start+n] = items: the length cannot change, so the n items must
  * fit from @start (AGORA_EINDEX). */
-int agora_array_set_slice(struct agora_array *a, int64_t start,
-			  const agora_value *items, size_t n);
+AGORA_API int agora_array_set_slice(struct agora_array *a, int64_t start,
+				    const agora_value *items, size_t n);
 /* The whole array as an array value. */
-int agora_array_copy(struct agora_array *a, agora_value *ret);
+AGORA_API int agora_array_copy(struct agora_array *a, agora_value *ret);
 
 /* ---- namespace -------------------------------------------------------------
  *
@@ -701,47 +719,21 @@ int agora_array_copy(struct agora_array *a, agora_value *ret);
 
 typedef struct agora_namespace agora_namespace;
 
-int agora_namespace_open(agora_client *c, const char *name,
-			 agora_namespace **ret);
+AGORA_API int agora_namespace_open(agora_client *c, const char *name,
+				   agora_namespace **ret);
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 /* ns.attr: AGORA_EKEY when @attr is not set. */
-int agora_namespace_get(agora_namespace *ns, const char *attr,
-			agora_value *ret);
-int agora_namespace_set(agora_namespace *ns, const char *attr, agora_value v);
+AGORA_API int agora_namespace_get(agora_namespace *ns, const char *attr,
+				  agora_value *ret);
+AGORA_API int agora_namespace_set(agora_namespace *ns, const char *attr,
+				  agora_value v);
 /* del ns.attr: AGORA_EKEY when @attr is not set. */
-int agora_namespace_delete(agora_namespace *ns, const char *attr);
+AGORA_API int agora_namespace_delete(agora_namespace *ns, const char *attr);
 /* Every attribute: a map of str to value. */
-int agora_namespace_items(agora_namespace *ns, agora_value *ret);
+AGORA_API int agora_namespace_items(agora_namespace *ns, agora_value *ret);
 
-/* ---- manager -------------------------------------------------------------
- *
- * Python's `with Manager() as m:` in C. agora_manager_start() starts a
- * private server in a child process (a fresh 32-byte key, a Unix socket in a
- * new 0700 directory), puts AGORA_ADDRESS and AGORA_AUTHKEY_FILE in the
- * environment so that forked workers connect with
- * agora_client_connect_env(), and connects a client for the caller. The
- * server child exits when its parent dies, even by SIGKILL, and removes its
- * socket and key; it ignores SIGINT. Call it before starting threads (it
- * forks) and from the thread that will live longest (the child is tied to
- * the thread that started it). The server is a child process of the
- * caller, as Python's manager process is: wait for workers by pid
- * (waitpid), since `while (wait(NULL) > 0)` would also wait for the server,
- * which only ends at agora_manager_shutdown().
- */
-
-typedef struct agora_manager agora_manager;
-
-/* Start it. Returns 0, or a negative code with a sentence in @err. */
-int agora_manager_start(agora_manager **ret, char *err, size_t errlen);
-/* The caller's client, owned by the manager. */
-agora_client *agora_manager_client(agora_manager *m);
-const char *agora_manager_address(const agora_manager *m);
-const char *agora_manager_authkey_file(const agora_manager *m);
-/* Stop the server (parked calls get AGORA_ESHUTDOWN), wait for it, free
- * the manager and its client. In a forked child it only frees memory.
- * Returns 0, or AGORA_EIO when the server did not exit cleanly. Accepts
- * NULL. */
-int agora_manager_shutdown(agora_manager *m);
+/* The manager (agora_manager_start(): Python's `with Manager() as m:`)
+ * is declared in agora_server.h: it is part of libagora-server. */
 
 /* ---- pipelining -------------------------------------------------------------
  *
@@ -783,7 +775,7 @@ typedef struct agora_pipeline agora_pipeline;
 
 /* A pipeline on @c (connected or not: calls check). NULL when out of memory
  * or @c is NULL. */
-agora_pipeline *agora_pipeline_new(agora_client *c);
+AGORA_API agora_pipeline *agora_pipeline_new(agora_client *c);
 /*
  * Queue a call of @method with the params in the array @params; it may be
  * sent now or later. Returns 0 when queued (its result comes from
@@ -793,11 +785,11 @@ agora_pipeline *agora_pipeline_new(agora_client *c);
  * call that returned an error was not queued. May block sending, and
  * reading answers when very many calls are in flight.
  */
-int agora_pipeline_call(agora_pipeline *p, const char *method,
-			agora_value params);
+AGORA_API int agora_pipeline_call(agora_pipeline *p, const char *method,
+				  agora_value params);
 /* Send every queued call now. 0, or AGORA_EIO / AGORA_EPROTOCOL when the
  * connection failed. Blocks until the kernel took the bytes. */
-int agora_pipeline_flush(agora_pipeline *p);
+AGORA_API int agora_pipeline_flush(agora_pipeline *p);
 /*
  * The result of the oldest outstanding call: 0 with *ret the result (yours
  * to free; @ret may be NULL to discard it), or that call's own negative
@@ -805,13 +797,13 @@ int agora_pipeline_flush(agora_pipeline *p);
  * outstanding. Sends what is queued, then blocks until that call's answer
  * is in.
  */
-int agora_pipeline_result(agora_pipeline *p, agora_value *ret);
+AGORA_API int agora_pipeline_result(agora_pipeline *p, agora_value *ret);
 /* How many calls were queued and not collected yet. */
-size_t agora_pipeline_pending(const agora_pipeline *p);
+AGORA_API size_t agora_pipeline_pending(const agora_pipeline *p);
 /* Free @p. Outstanding calls are sent and their answers read and dropped
  * first (this blocks until the server answered them all), so the client
  * can go on with synchronous calls. Accepts NULL. */
-void agora_pipeline_free(agora_pipeline *p);
+AGORA_API void agora_pipeline_free(agora_pipeline *p);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,9 @@
 /*
- * agora_server.h - embed an Agora server in a program.
+ * agora_server.h - libagora-server: embed an Agora server in a program, or
+ * start a private one in a child process (the manager).
+ *
+ * Link with `pkg-config --cflags --libs agora-server`; it brings libagora
+ * (agora.h, included here), whose client the manager hands out.
  *
  * A server is a value of its own (no global state): two can live in one
  * process. It runs a libevent loop in the thread that calls
@@ -12,6 +16,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "agora.h"
+#include "agora_export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,22 +81,54 @@ typedef struct agora_server_config {
  * Create a server and bind its listeners. Returns 0 and *ret, or a negative
  * AGORA_E* code with a sentence in @err (NUL-terminated, @errlen bytes).
  */
-int agora_server_new(const agora_server_config *cfg, agora_server **ret,
-		     char *err, size_t errlen);
+AGORA_API int agora_server_new(const agora_server_config *cfg,
+			       agora_server **ret, char *err, size_t errlen);
 /* The address of listener @i as bound (real port for port 0); NULL past
  * the last. The string lives as long as the server. */
-const char *agora_server_address(const agora_server *s, size_t i);
+AGORA_API const char *agora_server_address(const agora_server *s, size_t i);
 /* Serve until agora_server_stop() (or a stop signal). Returns 0, or negative on
  * loop failure. */
-int agora_server_run(agora_server *s);
+AGORA_API int agora_server_run(agora_server *s);
 /* Ask a running server to stop; safe from any thread. */
-void agora_server_stop(agora_server *s);
+AGORA_API void agora_server_stop(agora_server *s);
 /* Free a server that is not running. Accepts NULL. */
-void agora_server_free(agora_server *s);
+AGORA_API void agora_server_free(agora_server *s);
 
 /* "unix:$XDG_RUNTIME_DIR/agora.sock", else "unix:/tmp/agora-$UID/agora.sock",
  * creating the directory 0700. Returns 0 or negative with a message. */
-int agora_default_address(char *buf, size_t len, char *err, size_t errlen);
+AGORA_API int agora_default_address(char *buf, size_t len, char *err,
+				    size_t errlen);
+
+/* ---- manager -------------------------------------------------------------
+ *
+ * Python's `with Manager() as m:` in C. agora_manager_start() starts a
+ * private server in a child process (a fresh 32-byte key, a Unix socket in a
+ * new 0700 directory), puts AGORA_ADDRESS and AGORA_AUTHKEY_FILE in the
+ * environment so that forked workers connect with
+ * agora_client_connect_env(), and connects a client for the caller. The
+ * server child exits when its parent dies, even by SIGKILL, and removes its
+ * socket and key; it ignores SIGINT. Call it before starting threads (it
+ * forks) and from the thread that will live longest (the child is tied to
+ * the thread that started it). The server is a child process of the
+ * caller, as Python's manager process is: wait for workers by pid
+ * (waitpid), since `while (wait(NULL) > 0)` would also wait for the server,
+ * which only ends at agora_manager_shutdown().
+ */
+
+typedef struct agora_manager agora_manager;
+
+/* Start it. Returns 0, or a negative code with a sentence in @err. */
+AGORA_API int agora_manager_start(agora_manager **ret, char *err,
+				  size_t errlen);
+/* The caller's client, owned by the manager. */
+AGORA_API agora_client *agora_manager_client(agora_manager *m);
+AGORA_API const char *agora_manager_address(const agora_manager *m);
+AGORA_API const char *agora_manager_authkey_file(const agora_manager *m);
+/* Stop the server (parked calls get AGORA_ESHUTDOWN), wait for it, free
+ * the manager and its client. In a forked child it only frees memory.
+ * Returns 0, or AGORA_EIO when the server did not exit cleanly. Accepts
+ * NULL. */
+AGORA_API int agora_manager_shutdown(agora_manager *m);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,10 @@
 # test.sh - build Agora and run every test; the last line is the verdict.
 #
 # Usage: scripts/test.sh [MESON_TEST_ARG...]
+#   Runs the test setup 'full' (every suite, the soak and the benchmarks
+#   included) unless the arguments name another with --setup (asan,
+#   valgrind: see the top meson.build). A developer's quick loop is plain
+#   `meson test -C build` (setup 'default': no soak, no benchmarks).
 #   BUILD_DIR          build directory (default: build)
 #   MESON_SETUP_ARGS   extra `meson setup` arguments (see scripts/build.sh)
 #   MESON_TEST_ARGS    extra `meson test` arguments, split on spaces; pass
@@ -36,8 +40,15 @@ fi
 # remove the old ones, so that the one left afterwards is this run's.
 rm -f "$build_dir"/meson-logs/testlog*.json
 
+setup=(--setup full)
+for arg in "${test_args[@]}" "$@"; do
+	case $arg in
+	--setup | --setup=*) setup=() ;;
+	esac
+done
+
 meson_rc=0
-meson test -C "$build_dir" --print-errorlogs "${test_args[@]}" "$@" ||
+meson test -C "$build_dir" --print-errorlogs "${setup[@]}" "${test_args[@]}" "$@" ||
 	meson_rc=$?
 
 log=$(find "$build_dir/meson-logs" -maxdepth 1 -name 'testlog*.json' \

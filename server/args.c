@@ -119,7 +119,7 @@ int ag_arg_timeout(ag_req *r, uint32_t i, double *ret)
 
 int ag_arg_block(ag_req *r, uint32_t i, bool *ret_block, double *ret_timeout)
 {
-	bool block;
+	bool block = true;
 	double timeout = -1;
 	int rc;
 

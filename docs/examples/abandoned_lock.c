@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <agora.h>
+#include <agora_server.h> /* agora_manager_*: libagora-server */
 
 #define CHECK(c, call) check((c), (call), #call)
 static void check(agora_client *c, int rc, const char *what)

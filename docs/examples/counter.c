@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <agora.h>
+#include <agora_server.h> /* agora_manager_*: libagora-server */
 
 #define NWORKERS 10
 #define NTIMES 200

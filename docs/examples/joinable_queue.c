@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <agora.h>
+#include <agora_server.h> /* agora_manager_*: libagora-server */
 
 #define NCONSUMERS 2
 #define NITEMS 9

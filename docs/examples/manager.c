@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "agora.h"
+#include "agora_server.h" /* agora_manager_*: libagora-server */
 int main(void) /* the seeds' Manager example: 10 workers, a dict, a list */
 {
 	agora_manager *m; /* with Manager() as m: d = m.dict(); l = m.list() */

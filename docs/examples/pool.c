@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <agora.h>
+#include <agora_server.h> /* agora_manager_*: libagora-server */
 
 #define NWORKERS 4
 #define NJOBS 12

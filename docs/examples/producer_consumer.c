@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <agora.h>
+#include <agora_server.h> /* agora_manager_*: libagora-server */
 
 #define NPRODUCERS 3
 #define NCONSUMERS 2

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <agora.h>
+#include <agora_server.h> /* agora_manager_*: libagora-server */
 
 #define NUSERS 12
 #define NSEATS 3

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <agora.h>
+#include <agora_server.h> /* agora_manager_*: libagora-server */
 
 #define NPEOPLE 10
 

@@ -27,10 +27,18 @@
 
 #define KEYLEN 32
 #define CYCLES 100
+/*
+ * The bounds below tell "soon" from "never" (a hang, a server left
+ * running), not fast from slow: each is far above what a passing run takes
+ * (milliseconds), so that a loaded 2-core machine running the tests under
+ * valgrind does not miss it, and far below the test's own timeout.
+ */
 /* How long a dead server's client may take to notice. */
-#define NOTICE_TIMEOUT 2.0
+#define NOTICE_TIMEOUT 10.0
 /* How long a manager's server may outlive its killed owner. */
-#define ORPHAN_TIMEOUT 1.0
+#define ORPHAN_TIMEOUT 10.0
+/* A call that fails "at once": without waiting for the network. */
+#define AT_ONCE 5.0
 
 /* ---- an in-process server on a thread of the test ---- */
 
@@ -245,7 +253,8 @@ START_TEST(client_of_a_killed_server_gets_eio_not_a_hang_nor_sigpipe)
 		took = agh_now() - t0;
 		ck_assert_msg(rc == AGORA_EIO, "call %d after: %s: %s", i,
 			      agora_errname(rc), agora_errmsg(c));
-		ck_assert_msg(took < 0.5, "call %d after took %.2f s", i, took);
+		ck_assert_msg(took < AT_ONCE, "call %d after took %.2f s", i,
+			      took);
 		ck_assert_msg(strstr(agora_errmsg(c), "connection") != NULL,
 			      "unclear message: \"%s\"", agora_errmsg(c));
 	}
@@ -349,7 +358,7 @@ START_TEST(parked_call_of_a_killed_server_gets_eio_not_a_hang)
 		      "the parked get noticed after %.2f s", done - t.fired_at);
 	double t0 = agh_now();
 	ck_assert_int_eq(agora_queue_put(q, agora_int(1), 0), AGORA_EIO);
-	ck_assert_msg(agh_now() - t0 < 0.5,
+	ck_assert_msg(agh_now() - t0 < AT_ONCE,
 		      "a later call did not fail at once");
 
 	agora_queue_close(q);
@@ -386,7 +395,7 @@ START_TEST(embedded_stop_answers_a_parked_call_with_shutdown)
 	ck_assert_msg(rc == AGORA_EIO || rc == AGORA_ESHUTDOWN,
 		      "a call after the stop: %s: %s", agora_errname(rc),
 		      agora_errmsg(c));
-	ck_assert_msg(agh_now() - t0 < 0.5,
+	ck_assert_msg(agh_now() - t0 < AT_ONCE,
 		      "a later call did not fail at once");
 	ck_assert_msg(strstr(agora_errmsg(c), "connection") ||
 			  strstr(agora_errmsg(c), "shut"),
@@ -545,7 +554,7 @@ START_TEST(owner_killed_by_sigkill_takes_its_manager_server_along)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
-	/* Within a second the server has exited and removed its files. */
+	/* Soon the server has exited and removed its files. */
 	double t0 = agh_now();
 	pid_t r = 0;
 	while ((r = waitpid(server, &status, WNOHANG)) == 0 &&

@@ -561,7 +561,10 @@ START_TEST(parked_call_gets_shutdown_and_later_calls_fail_at_once)
 	int rc = agora_ping(c);
 	ck_assert_msg(rc == AGORA_EIO, "ping after the stop: %s: %s",
 		      agora_errname(rc), agora_errmsg(c));
-	ck_assert_msg(agh_now() - t0 < 0.5, "the ping did not fail at once");
+	/* "At once": without waiting for the network; the bound is far
+	 * above the microseconds it takes, for a loaded machine running the
+	 * tests under valgrind. */
+	ck_assert_msg(agh_now() - t0 < 5.0, "the ping did not fail at once");
 	ck_assert_msg(strstr(agora_errmsg(c), "connection") != NULL,
 		      "unclear message: \"%s\"", agora_errmsg(c));
 }

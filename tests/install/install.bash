@@ -4,7 +4,7 @@
 #
 # Usage: install.bash MESON BUILD_DIR SOURCE_DIR SANITIZE CC...
 #   tests/install/meson.build passes them through install_test.sh (which
-#   skips the test under valgrind). SANITIZE is b_sanitize: a sanitized
+#   skips the test under the valgrind test setup). SANITIZE is b_sanitize: a sanitized
 #   build's programs are compiled with the same -fsanitize.
 #
 # Checks, in order:
@@ -18,7 +18,9 @@
 #      agora-server`;
 #   3. the installed agorad starts, both outside programs talk to it (the
 #      shared one with LD_LIBRARY_PATH pointing into the DESTDIR, and ldd
-#      shows that libagora.so.0 comes from there), outside_server runs,
+#      shows that libagora comes from there, without libevent: the client
+#      library holds no server), outside_server runs (a server, and a
+#      manager whose client is libagora's, both loaded from the DESTDIR),
 #      and agorad stops with status 0 on SIGTERM.
 #
 # pkg-config: the .pc files hold prefix=/usr/local (or the build's prefix);
@@ -71,15 +73,23 @@ libdir=$(pc --variable=libdir agora)
 includedir=$(pc --variable=includedir agora)
 say "installed into $dest$prefix (libdir $libdir)"
 
-for f in agora.h agora_errors.h agora_server.h; do
+for f in agora.h agora_errors.h agora_export.h agora_server.h; do
 	[ -f "$includedir/$f" ] || die "$f not installed in $includedir"
 done
 for f in ag_proto.h internal.h; do
 	[ ! -e "$includedir/$f" ] || die "private header $f installed"
 done
-for f in libagora.so.0 libagora.a libagora-server.so.0 libagora-server.a; do
+for f in libagora.so libagora.a libagora-server.so libagora-server.a; do
 	[ -e "$libdir/$f" ] || die "$f not installed in $libdir"
 done
+# The sonames (libagora.so.N): what the programs built below must load.
+soname() {
+	readelf -d "$1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'
+}
+client_so=$(soname "$libdir/libagora.so")
+server_so=$(soname "$libdir/libagora-server.so")
+[ -e "$libdir/$client_so" ] || die "$client_so not installed in $libdir"
+[ -e "$libdir/$server_so" ] || die "$server_so not installed in $libdir"
 agorad=$(find "$dest" -name agorad -type f -perm -u+x | head -n 1)
 [ -n "$agorad" ] || die "agorad not installed"
 
@@ -113,8 +123,16 @@ export LD_LIBRARY_PATH=$libdir
 # (ldd's output is kept first: grep -q stopping early would make ldd die of
 # SIGPIPE, and pipefail would count that as a failure.)
 deps=$(ldd "$tmp/outside")
-grep -q "libagora.so.0 => $libdir/libagora.so.0" <<<"$deps" ||
-	die "outside does not load libagora.so.0 from $libdir"
+grep -q "$client_so => $libdir/$client_so" <<<"$deps" ||
+	die "outside does not load $client_so from $libdir"
+if grep -q libevent <<<"$deps"; then
+	die "outside (the client alone) loads libevent"
+fi
+deps=$(ldd "$tmp/outside_server")
+grep -q "$server_so => $libdir/$server_so" <<<"$deps" ||
+	die "outside_server does not load $server_so from $libdir"
+grep -q "$client_so => $libdir/$client_so" <<<"$deps" ||
+	die "outside_server does not load $client_so from $libdir"
 deps=$(ldd "$tmp/outside-static")
 if grep -q libagora <<<"$deps"; then
 	die "outside-static loads libagora dynamically"

@@ -2,7 +2,10 @@
  * outside_server.c - a program built outside the tree against the
  * installed server library (agora-server.pc): it creates a server on the
  * Unix socket given as argv[1], checks the address it reports, and frees
- * it. Prints "outside_server: ok" and exits 0 when all is right.
+ * it; then it starts a manager (a private server in a child process) and
+ * stores and reads back a value through the manager's client (libagora,
+ * which agora-server.pc requires). Prints "outside_server: ok" and exits 0
+ * when all is right.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +44,30 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	agora_server_free(s);
+
+	agora_manager *m;
+	agora_var *v;
+	int64_t n = 0;
+	rc = agora_manager_start(&m, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "outside_server: manager: %s\n", err);
+		return 1;
+	}
+	rc = agora_var_open(agora_manager_client(m), "outside_server.var",
+			    agora_int(7), &v);
+	if (rc == 0)
+		rc = agora_var_get_int(v, &n);
+	if (rc < 0 || n != 7) {
+		fprintf(stderr, "outside_server: var: %s\n",
+			rc < 0 ? agora_strerror(rc) : "wrong value");
+		agora_manager_shutdown(m);
+		return 1;
+	}
+	agora_var_close(v);
+	if (agora_manager_shutdown(m) < 0) {
+		fprintf(stderr, "outside_server: the manager did not stop\n");
+		return 1;
+	}
 	printf("outside_server: ok\n");
 	return 0;
 }

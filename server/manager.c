@@ -8,11 +8,16 @@
  * SIGKILL, into a SIGTERM, on which the server stops, removes its socket,
  * key file and directory, and exits. It ignores SIGINT, as Python's manager
  * process does, so that ^C reaches the program, which then shuts it down.
+ *
+ * It is part of libagora-server (it runs the server in the child) and uses
+ * libagora's public client API only (the client it hands out).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +26,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ag_proto.h"
+#include "agora.h"
 #include "agora_server.h"
-#include "internal.h"
 
 struct agora_manager {
 	pid_t server;      /* the server child */
