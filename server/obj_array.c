@@ -358,7 +358,7 @@ static size_t clamp_bound(int64_t v, size_t len)
 
 /* ---- methods ------------------------------------------------------------- */
 
-static int m_get(ag_req *r)
+static int array_get(ag_req *r)
 {
 	struct array *a = r->obj->data;
 	size_t i;
@@ -371,7 +371,7 @@ static int m_get(ag_req *r)
 	return 0;
 }
 
-static int m_set(ag_req *r)
+static int array_set(ag_req *r)
 {
 	struct array *a = r->obj->data;
 	char msg[160];
@@ -390,7 +390,7 @@ static int m_set(ag_req *r)
 	return 0;
 }
 
-static int m_len(ag_req *r)
+static int array_len(ag_req *r)
 {
 	struct array *a = r->obj->data;
 
@@ -398,7 +398,7 @@ static int m_len(ag_req *r)
 	return 0;
 }
 
-static int m_slice(ag_req *r)
+static int array_slice(ag_req *r)
 {
 	struct array *a = r->obj->data;
 	int64_t start, stop;
@@ -425,7 +425,7 @@ static int m_slice(ag_req *r)
  * end; it must land in [0, len] (INDEX otherwise), and so must start +
  * len(items).
  */
-static int m_set_slice(ag_req *r)
+static int array_set_slice(ag_req *r)
 {
 	struct array *a = r->obj->data;
 	ag_items items;
@@ -463,7 +463,7 @@ static int m_set_slice(ag_req *r)
 	return 0;
 }
 
-static int m_copy(ag_req *r)
+static int array_copy(ag_req *r)
 {
 	struct array *a = r->obj->data;
 
@@ -637,7 +637,7 @@ static void array_destroy(ag_object *o)
 	o->data = NULL;
 }
 
-static bool array_len(ag_object *o, size_t *ret)
+static bool array_length(ag_object *o, size_t *ret)
 {
 	struct array *a = o->data;
 
@@ -660,12 +660,12 @@ static void array_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method array_methods[] = {
-	{ "get", m_get, 2, 2, AG_STORES_NONE },
-	{ "set", m_set, 3, 3, AG_STORES_NONE },
-	{ "len", m_len, 1, 1, AG_STORES_NONE },
-	{ "slice", m_slice, 1, 3, AG_STORES_NONE },
-	{ "set_slice", m_set_slice, 3, 3, AG_STORES_NONE },
-	{ "copy", m_copy, 1, 1, AG_STORES_NONE },
+	{ "get", array_get, 2, 2, AG_STORES_NONE },
+	{ "set", array_set, 3, 3, AG_STORES_NONE },
+	{ "len", array_len, 1, 1, AG_STORES_NONE },
+	{ "slice", array_slice, 1, 3, AG_STORES_NONE },
+	{ "set_slice", array_set_slice, 3, 3, AG_STORES_NONE },
+	{ "copy", array_copy, 1, 1, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
@@ -676,7 +676,7 @@ const ag_family ag_family_array = {
 	.methods = array_methods,
 	.create = array_create,
 	.destroy = array_destroy,
-	.len = array_len,
+	.len = array_length,
 	.info_count = array_info_count,
 	.info_pack = array_info_pack,
 	.conn_gone = NULL,

@@ -103,7 +103,7 @@ static void wait_withdrawn(ag_waiter *w)
 
 /* ---- methods ------------------------------------------------------------- */
 
-static int m_wait(ag_req *r)
+static int barrier_wait(ag_req *r)
 {
 	ag_object *o = r->obj;
 	struct barrier *b = o->data;
@@ -144,7 +144,7 @@ static int m_wait(ag_req *r)
 	return 0;
 }
 
-static int m_reset(ag_req *r)
+static int barrier_reset(ag_req *r)
 {
 	struct barrier *b = r->obj->data;
 
@@ -155,7 +155,7 @@ static int m_reset(ag_req *r)
 	return 0;
 }
 
-static int m_abort(ag_req *r)
+static int barrier_abort(ag_req *r)
 {
 	struct barrier *b = r->obj->data;
 
@@ -164,7 +164,7 @@ static int m_abort(ag_req *r)
 	return 0;
 }
 
-static int m_parties(ag_req *r)
+static int barrier_parties(ag_req *r)
 {
 	struct barrier *b = r->obj->data;
 
@@ -172,13 +172,13 @@ static int m_parties(ag_req *r)
 	return 0;
 }
 
-static int m_n_waiting(ag_req *r)
+static int barrier_n_waiting(ag_req *r)
 {
 	ag_reply_uint(&r->to, r->obj->nwaiters);
 	return 0;
 }
 
-static int m_broken(ag_req *r)
+static int barrier_broken(ag_req *r)
 {
 	struct barrier *b = r->obj->data;
 
@@ -272,12 +272,12 @@ static void barrier_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method barrier_methods[] = {
-	{ "wait", m_wait, 1, 2, AG_STORES_NONE },
-	{ "reset", m_reset, 1, 1, AG_STORES_NONE },
-	{ "abort", m_abort, 1, 1, AG_STORES_NONE },
-	{ "parties", m_parties, 1, 1, AG_STORES_NONE },
-	{ "n_waiting", m_n_waiting, 1, 1, AG_STORES_NONE },
-	{ "broken", m_broken, 1, 1, AG_STORES_NONE },
+	{ "wait", barrier_wait, 1, 2, AG_STORES_NONE },
+	{ "reset", barrier_reset, 1, 1, AG_STORES_NONE },
+	{ "abort", barrier_abort, 1, 1, AG_STORES_NONE },
+	{ "parties", barrier_parties, 1, 1, AG_STORES_NONE },
+	{ "n_waiting", barrier_n_waiting, 1, 1, AG_STORES_NONE },
+	{ "broken", barrier_broken, 1, 1, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 

@@ -28,7 +28,7 @@ struct event_state {
 
 /* ---- methods ------------------------------------------------------------- */
 
-static int m_set(ag_req *r)
+static int event_set(ag_req *r)
 {
 	struct event_state *e = r->obj->data;
 	ag_waiter *w;
@@ -43,7 +43,7 @@ static int m_set(ag_req *r)
 	return 0;
 }
 
-static int m_clear(ag_req *r)
+static int event_clear(ag_req *r)
 {
 	struct event_state *e = r->obj->data;
 
@@ -52,7 +52,7 @@ static int m_clear(ag_req *r)
 	return 0;
 }
 
-static int m_is_set(ag_req *r)
+static int event_is_set(ag_req *r)
 {
 	struct event_state *e = r->obj->data;
 
@@ -60,7 +60,7 @@ static int m_is_set(ag_req *r)
 	return 0;
 }
 
-static int m_wait(ag_req *r)
+static int event_wait(ag_req *r)
 {
 	struct event_state *e = r->obj->data;
 	double timeout;
@@ -137,10 +137,10 @@ static void event_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method event_methods[] = {
-	{ "set", m_set, 1, 1, AG_STORES_NONE },
-	{ "clear", m_clear, 1, 1, AG_STORES_NONE },
-	{ "is_set", m_is_set, 1, 1, AG_STORES_NONE },
-	{ "wait", m_wait, 1, 2, AG_STORES_NONE },
+	{ "set", event_set, 1, 1, AG_STORES_NONE },
+	{ "clear", event_clear, 1, 1, AG_STORES_NONE },
+	{ "is_set", event_is_set, 1, 1, AG_STORES_NONE },
+	{ "wait", event_wait, 1, 2, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 

@@ -134,7 +134,7 @@ static void lock_drop(ag_object *lk)
  * blocking, or a zero timeout), or parks at the tail of the lock's queue.
  * Returns 0 or the negative code answered (LIMIT).
  */
-static int lock_acquire(ag_req *r, ag_object *lk, bool block, double timeout)
+static int lock_do_acquire(ag_req *r, ag_object *lk, bool block, double timeout)
 {
 	struct lock *l = lk->data;
 	ag_waiter *w;
@@ -189,7 +189,7 @@ static int lock_check_owner(ag_req *r, ag_object *lk)
 
 /* release() of request @r on @lk: one count less; at 0 the next waiter gets
  * it. Returns 0 or NOT_OWNER (answered). */
-static int lock_release(ag_req *r, ag_object *lk)
+static int lock_do_release(ag_req *r, ag_object *lk)
 {
 	struct lock *l = lk->data;
 	int rc;
@@ -262,7 +262,7 @@ static void lock_info_pack(ag_object *lk, msgpack_packer *pk)
 
 /* ---- lock and rlock methods ---------------------------------------------- */
 
-static int m_acquire(ag_req *r)
+static int lock_acquire(ag_req *r)
 {
 	bool block;
 	double timeout;
@@ -271,15 +271,15 @@ static int m_acquire(ag_req *r)
 	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
-	return lock_acquire(r, r->obj, block, timeout);
+	return lock_do_acquire(r, r->obj, block, timeout);
 }
 
-static int m_release(ag_req *r)
+static int lock_release(ag_req *r)
 {
-	return lock_release(r, r->obj);
+	return lock_do_release(r, r->obj);
 }
 
-static int m_locked(ag_req *r)
+static int lock_locked(ag_req *r)
 {
 	struct lock *l = r->obj->data;
 
@@ -340,9 +340,9 @@ static void lock_conn_gone(ag_object *o, ag_conn *c)
 }
 
 static const ag_method lock_methods[] = {
-	{ "acquire", m_acquire, 1, 3, AG_STORES_NONE },
-	{ "release", m_release, 1, 1, AG_STORES_NONE },
-	{ "locked", m_locked, 1, 1, AG_STORES_NONE },
+	{ "acquire", lock_acquire, 1, 3, AG_STORES_NONE },
+	{ "release", lock_release, 1, 1, AG_STORES_NONE },
+	{ "locked", lock_locked, 1, 1, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
@@ -398,7 +398,7 @@ static void wait_timed_out(ag_waiter *w)
 	ag_wait_move(w, &l->waiters);
 }
 
-static int m_cond_acquire(ag_req *r)
+static int condition_acquire(ag_req *r)
 {
 	struct condition *cv = r->obj->data;
 	bool block;
@@ -408,17 +408,17 @@ static int m_cond_acquire(ag_req *r)
 	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
-	return lock_acquire(r, cv->lock, block, timeout);
+	return lock_do_acquire(r, cv->lock, block, timeout);
 }
 
-static int m_cond_release(ag_req *r)
+static int condition_release(ag_req *r)
 {
 	struct condition *cv = r->obj->data;
 
-	return lock_release(r, cv->lock);
+	return lock_do_release(r, cv->lock);
 }
 
-static int m_wait(ag_req *r)
+static int condition_wait(ag_req *r)
 {
 	struct condition *cv = r->obj->data;
 	struct lock *l = cv->lock->data;
@@ -456,7 +456,7 @@ static void cond_notify(struct condition *cv, int64_t n)
 	}
 }
 
-static int m_notify(ag_req *r)
+static int condition_notify(ag_req *r)
 {
 	struct condition *cv = r->obj->data;
 	int64_t n;
@@ -477,7 +477,7 @@ static int m_notify(ag_req *r)
 	return 0;
 }
 
-static int m_notify_all(ag_req *r)
+static int condition_notify_all(ag_req *r)
 {
 	struct condition *cv = r->obj->data;
 	int rc;
@@ -607,11 +607,11 @@ static void cond_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method cond_methods[] = {
-	{ "acquire", m_cond_acquire, 1, 3, AG_STORES_NONE },
-	{ "release", m_cond_release, 1, 1, AG_STORES_NONE },
-	{ "wait", m_wait, 1, 2, AG_STORES_NONE },
-	{ "notify", m_notify, 1, 2, AG_STORES_NONE },
-	{ "notify_all", m_notify_all, 1, 1, AG_STORES_NONE },
+	{ "acquire", condition_acquire, 1, 3, AG_STORES_NONE },
+	{ "release", condition_release, 1, 1, AG_STORES_NONE },
+	{ "wait", condition_wait, 1, 2, AG_STORES_NONE },
+	{ "notify", condition_notify, 1, 2, AG_STORES_NONE },
+	{ "notify_all", condition_notify_all, 1, 1, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 

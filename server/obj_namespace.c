@@ -92,7 +92,7 @@ static int oom(ag_req *r)
 
 /* ---- methods ------------------------------------------------------------- */
 
-static int m_get(ag_req *r)
+static int namespace_get(ag_req *r)
 {
 	struct ns *n = r->obj->data;
 	ag_entry *e;
@@ -109,7 +109,7 @@ static int m_get(ag_req *r)
 	return 0;
 }
 
-static int m_set(ag_req *r)
+static int namespace_set(ag_req *r)
 {
 	struct ns *n = r->obj->data;
 	ag_val key, owned, val;
@@ -157,7 +157,7 @@ static int m_set(ag_req *r)
 	return 0;
 }
 
-static int m_delete(ag_req *r)
+static int namespace_delete(ag_req *r)
 {
 	struct ns *n = r->obj->data;
 	ag_entry *e;
@@ -178,7 +178,7 @@ static int m_delete(ag_req *r)
 	return 0;
 }
 
-static int m_items(ag_req *r)
+static int namespace_items(ag_req *r)
 {
 	struct ns *n = r->obj->data;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
@@ -246,10 +246,10 @@ static void ns_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method ns_methods[] = {
-	{ "get", m_get, 2, 2, AG_STORES_NONE },
-	{ "set", m_set, 3, 3, AG_STORES_BYTES },
-	{ "delete", m_delete, 2, 2, AG_STORES_NONE },
-	{ "items", m_items, 1, 1, AG_STORES_NONE },
+	{ "get", namespace_get, 2, 2, AG_STORES_NONE },
+	{ "set", namespace_set, 3, 3, AG_STORES_BYTES },
+	{ "delete", namespace_delete, 2, 2, AG_STORES_NONE },
+	{ "items", namespace_items, 1, 1, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 

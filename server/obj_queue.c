@@ -18,7 +18,7 @@
  * handed to a live request.
  *
  * The helpers below the ring (queue_state_new, queue_offer, queue_take,
- * queue_put, queue_get) take the object and are meant to be shared: the
+ * queue_do_put, queue_do_get) take the object and are meant to be shared: the
  * joinable_queue family (base = &ag_family_queue, same o->data layout)
  * lives at the end of this file and reuses them. For it, struct queue already
  * counts unfinished tasks (every item that enters the queue or is handed
@@ -151,7 +151,7 @@ static void put_timed_out(ag_waiter *w)
 
 /* ---- shared queue operations (queue and joinable_queue) ----------------- */
 
-static bool queue_full(const struct queue *q)
+static bool queue_is_full(const struct queue *q)
 {
 	return q->maxsize != 0 && q->count >= q->maxsize;
 }
@@ -191,7 +191,7 @@ static void queue_admit_putters(ag_object *o, struct queue *q)
 {
 	ag_waiter *w;
 
-	while (!queue_full(q) && (w = TAILQ_FIRST(&q->putters)) != NULL) {
+	while (!queue_is_full(q) && (w = TAILQ_FIRST(&q->putters)) != NULL) {
 		if (queue_offer(o, q, &w->val) < 0) {
 			/* Cannot happen after ring_pop (count < cap); answer
 			 * rather than leave the putter parked behind a free
@@ -221,7 +221,7 @@ static void queue_take(ag_object *o, struct queue *q, ag_val *ret)
  * parks the request until a slot frees or the time is up. Returns 0 or the
  * negative code it answered with.
  */
-static int queue_put(ag_req *r, uint32_t vi, bool block, double timeout)
+static int queue_do_put(ag_req *r, uint32_t vi, bool block, double timeout)
 {
 	ag_object *o = r->obj;
 	struct queue *q = o->data;
@@ -236,7 +236,7 @@ static int queue_put(ag_req *r, uint32_t vi, bool block, double timeout)
 	rc = ag_arg_val(r, vi, &v);
 	if (rc < 0)
 		return rc;
-	if (!TAILQ_EMPTY(&q->getters) || !queue_full(q)) {
+	if (!TAILQ_EMPTY(&q->getters) || !queue_is_full(q)) {
 		rc = queue_offer(o, q, &v);
 		if (rc < 0) {
 			ag_val_free(r->srv, &v);
@@ -272,7 +272,7 @@ static int queue_put(ag_req *r, uint32_t vi, bool block, double timeout)
  * until an item arrives or the time is up. Returns 0 or the negative code it
  * answered with.
  */
-static int queue_get(ag_req *r, bool block, double timeout)
+static int queue_do_get(ag_req *r, bool block, double timeout)
 {
 	ag_object *o = r->obj;
 	struct queue *q = o->data;
@@ -357,7 +357,7 @@ static int queue_state_new(ag_object *o, ag_req *r, const msgpack_object *opts,
 
 /* ---- methods ------------------------------------------------------------- */
 
-static int m_put(ag_req *r)
+static int queue_put(ag_req *r)
 {
 	bool block;
 	double timeout;
@@ -366,10 +366,10 @@ static int m_put(ag_req *r)
 	rc = ag_arg_block(r, 2, &block, &timeout);
 	if (rc < 0)
 		return rc;
-	return queue_put(r, 1, block, timeout);
+	return queue_do_put(r, 1, block, timeout);
 }
 
-static int m_get(ag_req *r)
+static int queue_get(ag_req *r)
 {
 	bool block;
 	double timeout;
@@ -378,20 +378,20 @@ static int m_get(ag_req *r)
 	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
-	return queue_get(r, block, timeout);
+	return queue_do_get(r, block, timeout);
 }
 
-static int m_put_nowait(ag_req *r)
+static int queue_put_nowait(ag_req *r)
 {
-	return queue_put(r, 1, false, 0);
+	return queue_do_put(r, 1, false, 0);
 }
 
-static int m_get_nowait(ag_req *r)
+static int queue_get_nowait(ag_req *r)
 {
-	return queue_get(r, false, 0);
+	return queue_do_get(r, false, 0);
 }
 
-static int m_qsize(ag_req *r)
+static int queue_qsize(ag_req *r)
 {
 	struct queue *q = r->obj->data;
 
@@ -399,7 +399,7 @@ static int m_qsize(ag_req *r)
 	return 0;
 }
 
-static int m_empty(ag_req *r)
+static int queue_empty(ag_req *r)
 {
 	struct queue *q = r->obj->data;
 
@@ -407,11 +407,11 @@ static int m_empty(ag_req *r)
 	return 0;
 }
 
-static int m_full(ag_req *r)
+static int queue_full(ag_req *r)
 {
 	struct queue *q = r->obj->data;
 
-	ag_reply_bool(&r->to, queue_full(q));
+	ag_reply_bool(&r->to, queue_is_full(q));
 	return 0;
 }
 
@@ -467,13 +467,13 @@ static void queue_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method queue_methods[] = {
-	{ "put", m_put, 2, 4, AG_STORES_BYTES },
-	{ "get", m_get, 1, 3, AG_STORES_NONE },
-	{ "put_nowait", m_put_nowait, 2, 2, AG_STORES_BYTES },
-	{ "get_nowait", m_get_nowait, 1, 1, AG_STORES_NONE },
-	{ "qsize", m_qsize, 1, 1, AG_STORES_NONE },
-	{ "empty", m_empty, 1, 1, AG_STORES_NONE },
-	{ "full", m_full, 1, 1, AG_STORES_NONE },
+	{ "put", queue_put, 2, 4, AG_STORES_BYTES },
+	{ "get", queue_get, 1, 3, AG_STORES_NONE },
+	{ "put_nowait", queue_put_nowait, 2, 2, AG_STORES_BYTES },
+	{ "get_nowait", queue_get_nowait, 1, 1, AG_STORES_NONE },
+	{ "qsize", queue_qsize, 1, 1, AG_STORES_NONE },
+	{ "empty", queue_empty, 1, 1, AG_STORES_NONE },
+	{ "full", queue_full, 1, 1, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
@@ -510,7 +510,7 @@ const ag_family ag_family_queue = {
  * unfinished > 0.
  */
 
-static int m_task_done(ag_req *r)
+static int joinable_queue_task_done(ag_req *r)
 {
 	struct queue *q = r->obj->data;
 	ag_waiter *w;
@@ -531,7 +531,7 @@ static int m_task_done(ag_req *r)
 	return 0;
 }
 
-static int m_join(ag_req *r)
+static int joinable_queue_join(ag_req *r)
 {
 	struct queue *q = r->obj->data;
 	double timeout;
@@ -571,15 +571,15 @@ static void jq_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method jq_methods[] = {
-	{ "put", m_put, 2, 4, AG_STORES_BYTES },
-	{ "get", m_get, 1, 3, AG_STORES_NONE },
-	{ "put_nowait", m_put_nowait, 2, 2, AG_STORES_BYTES },
-	{ "get_nowait", m_get_nowait, 1, 1, AG_STORES_NONE },
-	{ "qsize", m_qsize, 1, 1, AG_STORES_NONE },
-	{ "empty", m_empty, 1, 1, AG_STORES_NONE },
-	{ "full", m_full, 1, 1, AG_STORES_NONE },
-	{ "task_done", m_task_done, 1, 1, AG_STORES_NONE },
-	{ "join", m_join, 1, 2, AG_STORES_NONE },
+	{ "put", queue_put, 2, 4, AG_STORES_BYTES },
+	{ "get", queue_get, 1, 3, AG_STORES_NONE },
+	{ "put_nowait", queue_put_nowait, 2, 2, AG_STORES_BYTES },
+	{ "get_nowait", queue_get_nowait, 1, 1, AG_STORES_NONE },
+	{ "qsize", queue_qsize, 1, 1, AG_STORES_NONE },
+	{ "empty", queue_empty, 1, 1, AG_STORES_NONE },
+	{ "full", queue_full, 1, 1, AG_STORES_NONE },
+	{ "task_done", joinable_queue_task_done, 1, 1, AG_STORES_NONE },
+	{ "join", joinable_queue_join, 1, 2, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 

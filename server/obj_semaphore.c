@@ -133,7 +133,7 @@ static void sem_serve(ag_object *o)
 
 /* ---- methods ------------------------------------------------------------- */
 
-static int m_acquire(ag_req *r)
+static int semaphore_acquire(ag_req *r)
 {
 	ag_object *o = r->obj;
 	struct sem *s = o->data;
@@ -164,7 +164,7 @@ static int m_acquire(ag_req *r)
 	return 0;
 }
 
-static int m_release(ag_req *r)
+static int semaphore_release(ag_req *r)
 {
 	ag_object *o = r->obj;
 	struct sem *s = o->data;
@@ -213,7 +213,7 @@ static int m_release(ag_req *r)
 	return 0;
 }
 
-static int m_value(ag_req *r)
+static int semaphore_value(ag_req *r)
 {
 	struct sem *s = r->obj->data;
 
@@ -331,9 +331,9 @@ static void sem_conn_gone(ag_object *o, ag_conn *c)
 }
 
 static const ag_method sem_methods[] = {
-	{ "acquire", m_acquire, 1, 3, AG_STORES_NONE },
-	{ "release", m_release, 1, 2, AG_STORES_NONE },
-	{ "value", m_value, 1, 1, AG_STORES_NONE },
+	{ "acquire", semaphore_acquire, 1, 3, AG_STORES_NONE },
+	{ "release", semaphore_release, 1, 2, AG_STORES_NONE },
+	{ "value", semaphore_value, 1, 1, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 

@@ -56,7 +56,7 @@ static bool obj_is_number(const msgpack_object *o)
 
 /* ---- methods ------------------------------------------------------------- */
 
-static int m_get(ag_req *r)
+static int value_get(ag_req *r)
 {
 	struct value *s = r->obj->data;
 
@@ -64,7 +64,7 @@ static int m_get(ag_req *r)
 	return 0;
 }
 
-static int m_set(ag_req *r)
+static int value_set(ag_req *r)
 {
 	ag_val nv;
 	int rc;
@@ -82,7 +82,7 @@ static int m_set(ag_req *r)
  * decoded into the request zone; the sum is a scalar, canonicalised with
  * ag_val_from_obj().
  */
-static int m_add(ag_req *r)
+static int value_add(ag_req *r)
 {
 	struct value *s = r->obj->data;
 	const msgpack_object *delta = &r->argv[1];
@@ -135,7 +135,7 @@ static int m_add(ag_req *r)
 	return 0;
 }
 
-static int m_cas(ag_req *r)
+static int value_cas(ag_req *r)
 {
 	struct value *s = r->obj->data;
 	ag_val expected, nv;
@@ -160,7 +160,7 @@ static int m_cas(ag_req *r)
 	return 0;
 }
 
-static int m_swap(ag_req *r)
+static int value_swap(ag_req *r)
 {
 	struct value *s = r->obj->data;
 	ag_val nv, old;
@@ -241,11 +241,11 @@ static void value_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method value_methods[] = {
-	{ "get", m_get, 1, 1, AG_STORES_NONE },
-	{ "set", m_set, 2, 2, AG_STORES_BYTES },
-	{ "add", m_add, 2, 2, AG_STORES_NONE },
-	{ "cas", m_cas, 3, 3, AG_STORES_BYTES },
-	{ "swap", m_swap, 2, 2, AG_STORES_BYTES },
+	{ "get", value_get, 1, 1, AG_STORES_NONE },
+	{ "set", value_set, 2, 2, AG_STORES_BYTES },
+	{ "add", value_add, 2, 2, AG_STORES_NONE },
+	{ "cas", value_cas, 3, 3, AG_STORES_BYTES },
+	{ "swap", value_swap, 2, 2, AG_STORES_BYTES },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 
