@@ -36,80 +36,7 @@
 #include "internal.h"
 
 #define READ_CHUNK 16384
-#define READ_KEEP ((size_t)65536) /* larger input buffers go when empty */
 #define IOV_MAX_BATCH 64
-
-enum conn_state { ST_HELLO, ST_AUTH, ST_READY };
-
-struct ag_conn {
-	ag_server *srv;
-	uint64_t id;
-	int fd;
-	bool is_unix;
-	enum conn_state state;
-	bool closing; /* stop serving; free once the callback returns */
-	bool flush_scheduled;
-	bool reading;     /* in on_readable: it sends the answers itself */
-	bool overflowed;  /* passed max_output: answers are dropped */
-	unsigned nparked; /* its requests parked now (max_parked) */
-	struct event *rev, *wev, *auth_timer;
-	ag_buf out; /* answers not yet sent: [out_sent, out.len) */
-	size_t out_sent;
-	msgpack_packer pk;
-	ag_reader rd;
-	uint8_t cnonce[AG_NONCE_LEN];
-	uint8_t snonce[AG_NONCE_LEN];
-	ag_object **handles;  /* handle h is handles[h - 1]; NULL: free */
-	uint32_t nhandles;    /* slots allocated */
-	uint32_t nused;       /* slots [0, nused) were handed out once */
-	uint32_t *free_slots; /* closed slots, reused last-closed first; as
-				 many allocated as handles, so a close never
-				 needs memory */
-	uint32_t nfree;
-	struct ag_waitq waiters;
-	struct hold *holds; /* what this connection owns, see ag_conn_hold */
-	uint32_t nholds, capholds;
-	struct hold *passed; /* holds passed to it by values it received */
-	uint32_t npassed, cappassed;
-	bool going; /* being freed: unhold calls are ignored */
-	bool have_peer;
-	size_t mem;   /* what conn_sync_mem() last counted in conn_memory */
-	ag_buf *sink; /* detached: where answers go (ag_conn_capture) */
-	int64_t peer_pid, peer_uid;
-	char peer[80]; /* "pid 12 uid 1000" or "127.0.0.1:5000", for logs */
-	TAILQ_ENTRY(ag_conn) link;
-	TAILQ_ENTRY(ag_conn) ulink; /* in srv->unauth_* while not ST_READY */
-};
-
-struct hold {
-	ag_object *obj;
-	uint64_t count;
-};
-
-uint64_t ag_conn_id(const ag_conn *c)
-{
-	return c->id;
-}
-
-ag_server *ag_conn_server(const ag_conn *c)
-{
-	return c->srv;
-}
-
-struct ag_waitq *ag_conn_waiters(ag_conn *c)
-{
-	return &c->waiters;
-}
-
-bool ag_conn_park_allowed(const ag_conn *c)
-{
-	return c->nparked < c->srv->max_parked;
-}
-
-void ag_conn_parked(ag_conn *c, int delta)
-{
-	c->nparked += (unsigned)delta;
-}
 
 /* ---- counting --------------------------------------------------------------
  *
@@ -134,7 +61,7 @@ static void conn_count(ag_conn *c, bool ready)
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
 	if (ready) {
-		c->state = ST_READY;
+		c->state = AG_CONN_READY;
 		s->nauth++;
 	} else {
 		TAILQ_INSERT_TAIL(&s->unauth_new, c, ulink);
@@ -149,13 +76,13 @@ static void conn_count_hello(ag_conn *c)
 
 	TAILQ_REMOVE(&s->unauth_new, c, ulink);
 	TAILQ_INSERT_TAIL(&s->unauth_hello, c, ulink);
-	c->state = ST_AUTH;
+	c->state = AG_CONN_AUTH;
 }
 
 static struct ag_connq *unauth_queue(ag_conn *c)
 {
-	return c->state == ST_HELLO ? &c->srv->unauth_new
-				    : &c->srv->unauth_hello;
+	return c->state == AG_CONN_HELLO ? &c->srv->unauth_new
+					 : &c->srv->unauth_hello;
 }
 
 /* @c finished its handshake. */
@@ -165,9 +92,10 @@ static void conn_count_ready(ag_conn *c)
 
 	TAILQ_REMOVE(unauth_queue(c), c, ulink);
 	s->nunauth--;
-	c->state = ST_READY;
+	c->state = AG_CONN_READY;
 	s->nauth++;
-	ag_server_slot_freed(s);
+	if (s->slot_freed != NULL)
+		s->slot_freed(s);
 }
 
 static void conn_uncount(ag_conn *c)
@@ -176,181 +104,11 @@ static void conn_uncount(ag_conn *c)
 
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->nconns--;
-	if (c->state == ST_READY) {
+	if (c->state == AG_CONN_READY) {
 		s->nauth--;
 	} else {
 		TAILQ_REMOVE(unauth_queue(c), c, ulink);
 		s->nunauth--;
-	}
-}
-
-/* ---- output ----------------------------------------------------------------
- */
-
-/* Answers that fail to fit (out of memory) would leave a torn message on
- * the stream: the connection is then ended (see process_input and
- * on_writable). The buffer is kept between turns, so steady traffic
- * allocates nothing. */
-#define OUT_KEEP ((size_t)1 << 20) /* larger buffers are freed when empty */
-
-static size_t out_pending(const ag_conn *c)
-{
-	return c->out.len - c->out_sent;
-}
-
-/* Bytes this connection holds: itself, its input and output buffers, its
- * handle and ownership tables. */
-static size_t conn_bytes(const ag_conn *c)
-{
-	return sizeof(*c) + c->rd.cap + c->out.cap +
-	       (size_t)c->nhandles * sizeof(*c->handles) +
-	       (size_t)c->nhandles * sizeof(*c->free_slots) +
-	       ((size_t)c->capholds + c->cappassed) * sizeof(struct hold);
-}
-
-/* Bring the server's count of connection memory up to date for @c. */
-static void conn_sync_mem(ag_conn *c)
-{
-	size_t now = conn_bytes(c);
-
-	c->srv->conn_memory += now - c->mem;
-	c->mem = now;
-}
-
-static void conn_cut(ag_conn *c);
-
-/* A connection holding no more than this is never cut for memory: it is
- * not the cause (its struct and a default input buffer). */
-#define CONN_SMALL (sizeof(struct ag_conn) + READ_KEEP)
-
-/*
- * With --max-memory, what connections hold (partial requests, unread
- * answers) is bounded too. What the server holds is counted as stats'
- * memory_total does, less the connections already closing (cut or
- * failed: they are freed in this loop turn): objects (s->memory), the
- * scratch buffer, and every live connection's conn_bytes() as last
- * synced. While that passes
- *
- *	max_memory + max_output
- *
- * the live connection holding the most is cut (its backlog dropped, its
- * memory no longer counted), the next largest after it, and so on until
- * the figure is back under the bound or no connection holds more than
- * CONN_SMALL (objects are then the cause: --max-memory refuses those
- * where they are stored). The max_output of margin lets one client read
- * a large answer while the objects use all of max_memory. So at the end
- * of each read and each blocked write, memory_total is at most
- * max_memory + max_output, plus what objects may pass max_memory by
- * (docs/reliability.md), plus CONN_SMALL per connection when objects are
- * the cause. A connection is cut once: one already closing is neither
- * counted nor chosen again.
- */
-static void enforce_memory(ag_server *s)
-{
-	size_t held, bound;
-	ag_conn *c;
-
-	if (s->max_memory == 0)
-		return;
-	bound = s->max_memory + s->max_output;
-	if (bound < s->max_memory) /* wrapped: no bound to enforce */
-		return;
-	held = s->memory + s->scratch.cap; /* memory_total less the closing */
-	TAILQ_FOREACH (c, &s->conns, link)
-		if (!c->closing)
-			held += c->mem;
-	while (held > bound) {
-		ag_conn *worst = NULL;
-		TAILQ_FOREACH (c, &s->conns, link)
-			if (!c->closing &&
-			    (worst == NULL || c->mem > worst->mem))
-				worst = c;
-		if (worst == NULL || worst->mem <= CONN_SMALL)
-			return;
-		ag_server_logf(s,
-			       "connection %llu from %s holds %zu bytes of "
-			       "buffers while the server is past its memory "
-			       "limit; closing it",
-			       (unsigned long long)worst->id, worst->peer,
-			       worst->mem);
-		held -= worst->mem;
-		conn_cut(worst);
-	}
-}
-
-/* Answers to the requests of one read go out in one send at the end of
- * on_readable; answers made for a connection while another one is served
- * (a waiter woken by a release) go out when the loop runs its write
- * event, once per connection and turn. */
-static void schedule_flush(ag_conn *c)
-{
-	/* An answer made while more than max_output of earlier ones lie
-	 * unread (a parked call woken for a client that stopped reading, or
-	 * one that pipelines and never reads) ends the connection: no client
-	 * makes the server hold an unbounded backlog. One large answer to a
-	 * client that reads is not affected. */
-	if (out_pending(c) > c->srv->max_output && !c->overflowed) {
-		ag_server_logf(c->srv,
-			       "connection %llu: more than %zu bytes of "
-			       "answers unread; closing it",
-			       (unsigned long long)c->id, c->srv->max_output);
-		conn_cut(c);
-		return;
-	}
-	if (!c->flush_scheduled && !c->reading) {
-		c->flush_scheduled = true;
-		event_active(c->wev, EV_WRITE, 0);
-	}
-}
-
-/* Send what the output buffer holds, without blocking. Returns false when
- * the peer is gone. */
-static bool flush_out(ag_conn *c)
-{
-	if (c->out.oom)
-		return false;
-	if (c->fd < 0) { /* detached (tests, fuzzing): to a sink, or nowhere */
-		if (c->sink != NULL)
-			ag_buf_append(c->sink, c->out.data + c->out_sent,
-				      out_pending(c));
-		c->out_sent = c->out.len;
-	}
-	while (out_pending(c) > 0) {
-		ssize_t w = send(c->fd, c->out.data + c->out_sent,
-				 out_pending(c), MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				event_add(c->wev,
-					  NULL); /* wait until writable */
-				conn_sync_mem(c);
-				enforce_memory(c->srv);
-				return true;
-			}
-			return false;
-		}
-		c->out_sent += (size_t)w;
-	}
-	c->out.len = c->out_sent = 0;
-	if (c->out.cap > OUT_KEEP)
-		ag_buf_deinit(&c->out);
-	conn_sync_mem(c);
-	return true;
-}
-
-/* End @c from anywhere, dropping what it has not been sent: its write
- * event frees it in this loop turn. */
-static void conn_cut(ag_conn *c)
-{
-	c->overflowed = true;
-	c->closing = true;
-	c->out_sent = c->out.len;
-	if (c->rev != NULL)
-		event_del(c->rev);
-	if (c->wev != NULL) {
-		c->flush_scheduled = true;
-		event_active(c->wev, EV_WRITE, 0);
 	}
 }
 
@@ -361,83 +119,8 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	c->flush_scheduled = false;
 	if (c->overflowed) /* cut: its backlog is dropped */
 		c->out_sent = c->out.len;
-	if (!flush_out(c) || c->closing)
+	if (!ag_conn_flush(c) || c->closing)
 		ag_conn_free(c);
-}
-
-msgpack_packer *ag_reply_begin(const ag_target *t)
-{
-	ag_conn *c = t->conn;
-
-	ag_pack_response_head(&c->pk, t->msgid);
-	schedule_flush(c);
-	return &c->pk;
-}
-
-void ag_reply_nil(const ag_target *t)
-{
-	msgpack_pack_nil(ag_reply_begin(t));
-}
-
-void ag_reply_bool(const ag_target *t, bool v)
-{
-	msgpack_packer *pk = ag_reply_begin(t);
-	if (v)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
-}
-
-void ag_reply_int(const ag_target *t, int64_t v)
-{
-	msgpack_pack_int64(ag_reply_begin(t), v);
-}
-
-void ag_reply_uint(const ag_target *t, uint64_t v)
-{
-	msgpack_pack_uint64(ag_reply_begin(t), v);
-}
-
-void ag_reply_double(const ag_target *t, double v)
-{
-	msgpack_pack_double(ag_reply_begin(t), v);
-}
-
-void ag_pack_val(msgpack_packer *pk, const ag_val *v)
-{
-	/* Stored bytes are already one canonical MessagePack object. */
-	pk->callback(pk->data, (const char *)ag_val_bytes(v), ag_val_len(v));
-}
-
-void ag_reply_val(const ag_target *t, const ag_val *v)
-{
-	ag_pack_val(ag_reply_begin(t), v);
-}
-
-static void reply_verror(ag_conn *c, uint32_t msgid, int rc, const char *fmt,
-			 va_list ap)
-{
-	char msg[512];
-	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
-
-	/* Messages quote what clients sent (a name, a key): they go out as
-	 * valid UTF-8 whatever those bytes were, and never cut inside a
-	 * character. */
-	if (n < 0)
-		n = 0;
-	ag_utf8_fix(msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
-	ag_pack_error_response(&c->pk, msgid, rc, msg);
-	schedule_flush(c);
-}
-
-int ag_reply_error(const ag_target *t, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	reply_verror(t->conn, t->msgid, rc, fmt, ap);
-	va_end(ap);
-	return rc;
 }
 
 /* Answer @msgid with an error and end the connection after sending it. */
@@ -451,141 +134,12 @@ static void fail_conn(ag_conn *c, bool have_msgid, uint32_t msgid, int rc,
 
 	if (have_msgid) {
 		va_start(ap, fmt);
-		reply_verror(c, msgid, rc, fmt, ap);
+		ag_reply_verror(c, msgid, rc, fmt, ap);
 		va_end(ap);
 	}
 	c->closing = true;
 	if (c->rev != NULL) /* NULL on a detached connection */
 		event_del(c->rev);
-}
-
-/* ---- handles ---------------------------------------------------------------
- */
-
-int ag_conn_handle_new(ag_conn *c, ag_object *o, uint32_t *ret)
-{
-	uint32_t i;
-
-	if (c->nfree > 0) {
-		i = c->free_slots[--c->nfree];
-	} else {
-		if (c->nused == c->nhandles) {
-			if (c->nhandles >= UINT32_MAX / 2)
-				return AGORA_ELIMIT;
-			uint32_t n = c->nhandles ? c->nhandles * 2 : 8;
-			ag_object **h = realloc(c->handles, n * sizeof(*h));
-			if (h == NULL)
-				return AGORA_ENOMEM;
-			c->handles = h;
-			uint32_t *f = realloc(c->free_slots, n * sizeof(*f));
-			if (f == NULL)
-				return AGORA_ENOMEM; /* handles grew: harmless
-						      */
-			c->free_slots = f;
-			memset(h + c->nhandles, 0,
-			       (n - c->nhandles) * sizeof(*h));
-			c->nhandles = n;
-		}
-		i = c->nused++;
-	}
-	c->handles[i] = o;
-	ag_object_ref(o);
-	*ret = i + 1;
-	return 0;
-}
-
-ag_object *ag_conn_handle_get(ag_conn *c, uint64_t h)
-{
-	if (h == 0 || h > c->nused)
-		return NULL;
-	return c->handles[h - 1];
-}
-
-bool ag_conn_handle_close(ag_conn *c, uint64_t h)
-{
-	ag_object *o = ag_conn_handle_get(c, h);
-
-	if (o == NULL)
-		return false;
-	c->handles[h - 1] = NULL;
-	c->free_slots[c->nfree++] = (uint32_t)(h - 1);
-	ag_object_unref(o);
-	return true;
-}
-
-/* ---- ownership -------------------------------------------------------------
- */
-
-/* Count one more for @o in a (object, count) set; a new entry takes a
- * reference to @o when @take_ref. */
-static int set_add(struct hold **set, uint32_t *n, uint32_t *cap, ag_object *o,
-		   bool take_ref)
-{
-	for (uint32_t i = 0; i < *n; i++)
-		if ((*set)[i].obj == o) {
-			(*set)[i].count++;
-			return 0;
-		}
-	if (*n == *cap) {
-		uint32_t ncap = *cap ? *cap * 2 : 4;
-		struct hold *h = realloc(*set, ncap * sizeof(*h));
-		if (h == NULL)
-			return AGORA_ENOMEM;
-		*set = h;
-		*cap = ncap;
-	}
-	(*set)[(*n)++] = (struct hold){ o, 1 };
-	if (take_ref)
-		ag_object_ref(o);
-	return 0;
-}
-
-int ag_conn_hold(ag_conn *c, ag_object *o)
-{
-	return set_add(&c->holds, &c->nholds, &c->capholds, o, true);
-}
-
-int ag_conn_pass(ag_conn *c, ag_object *o)
-{
-	/* Each passed hold is a reference already counted on @o. */
-	return set_add(&c->passed, &c->npassed, &c->cappassed, o, false);
-}
-
-void ag_conn_unpass(ag_conn *c, ag_object *o)
-{
-	for (uint32_t i = 0; i < c->npassed; i++) {
-		if (c->passed[i].obj != o)
-			continue;
-		uint64_t count = c->passed[i].count;
-		c->passed[i] = c->passed[--c->npassed];
-		while (count-- > 0)
-			ag_object_unref(o);
-		return;
-	}
-}
-
-void ag_conn_unhold(ag_conn *c, ag_object *o)
-{
-	if (c->going)
-		return;
-	for (uint32_t i = 0; i < c->nholds; i++) {
-		if (c->holds[i].obj != o)
-			continue;
-		if (--c->holds[i].count == 0) {
-			c->holds[i] = c->holds[--c->nholds];
-			ag_object_unref(o);
-		}
-		return;
-	}
-}
-
-bool ag_conn_peer(const ag_conn *c, int64_t *ret_pid, int64_t *ret_uid)
-{
-	if (!c->have_peer)
-		return false;
-	*ret_pid = c->peer_pid;
-	*ret_uid = c->peer_uid;
-	return true;
 }
 
 /* ---- the handshake ---------------------------------------------------------
@@ -726,12 +280,12 @@ static void on_request(ag_conn *c, const ag_request *rq)
 	/* While the authenticated connections are at the limit, a new
 	 * connection's first request is refused at once (on_auth checks
 	 * again, for those that authenticated meanwhile). */
-	if (c->state == ST_HELLO && c->srv->nauth >= c->srv->max_conns) {
+	if (c->state == AG_CONN_HELLO && c->srv->nauth >= c->srv->max_conns) {
 		refuse_over_limit(c, msgid);
 		return;
 	}
 	switch (c->state) {
-	case ST_HELLO:
+	case AG_CONN_HELLO:
 		if (method_is(rq, "hello"))
 			on_hello(c, rq);
 		else
@@ -739,7 +293,7 @@ static void on_request(ag_conn *c, const ag_request *rq)
 				  "%.*s: not authenticated (say hello first)",
 				  (int)rq->methodlen, rq->method);
 		return;
-	case ST_AUTH:
+	case AG_CONN_AUTH:
 		if (method_is(rq, "auth"))
 			on_auth(c, rq);
 		else
@@ -747,7 +301,7 @@ static void on_request(ag_conn *c, const ag_request *rq)
 				  "%.*s: not authenticated (auth expected)",
 				  (int)rq->methodlen, rq->method);
 		return;
-	case ST_READY:
+	case AG_CONN_READY:
 		ag_dispatch(c, rq);
 		return;
 	}
@@ -782,12 +336,13 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		return; /* freed */
 	c->reading = false;
 	/* A large request's buffer goes once it is served. */
-	ag_reader_shrink(&c->rd, READ_KEEP);
-	conn_sync_mem(c);
-	enforce_memory(c->srv);
-	if (c->closing) /* cut by enforce_memory(): its write event frees it */
+	ag_reader_shrink(&c->rd, AG_READ_KEEP);
+	ag_conn_sync_mem(c);
+	ag_enforce_memory(c->srv);
+	if (c->closing) /* cut by ag_enforce_memory(): its write event frees it
+			 */
 		return;
-	if (out_pending(c) > 0 && !c->flush_scheduled && !flush_out(c))
+	if (ag_conn_unsent(c) > 0 && !c->flush_scheduled && !ag_conn_flush(c))
 		ag_conn_free(c);
 }
 
@@ -805,7 +360,7 @@ static bool process_input(ag_conn *c)
 		 * answers lie unread is cut off: it cannot make the server
 		 * hold an unbounded backlog. One large answer to a client that
 		 * reads is not affected. */
-		if (out_pending(c) > c->srv->max_output) {
+		if (ag_conn_unsent(c) > c->srv->max_output) {
 			ag_server_logf(c->srv,
 				       "connection %llu: more than %zu bytes "
 				       "of answers unread; closing it",
@@ -844,7 +399,7 @@ static bool process_input(ag_conn *c)
 		/* Send the last error if the socket takes it now, then go;
 		 * a cut-off backlog is dropped. */
 		if (!c->overflowed)
-			flush_out(c);
+			ag_conn_flush(c);
 		ag_conn_free(c);
 		return false;
 	}
@@ -943,15 +498,16 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 static bool shutdown_pending(const ag_conn *c)
 {
 	return c->fd >= 0 && !c->out.oom && !c->overflowed &&
-	       out_pending(c) > 0;
+	       ag_conn_unsent(c) > 0;
 }
 
 /* Send what @c's socket takes now; on an error its output is dropped. */
 static void shutdown_send(ag_conn *c)
 {
-	while (out_pending(c) > 0) {
-		ssize_t w = send(c->fd, c->out.data + c->out_sent,
-				 out_pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (ag_conn_unsent(c) > 0) {
+		ssize_t w =
+		    send(c->fd, c->out.data + c->out_sent, ag_conn_unsent(c),
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -964,17 +520,9 @@ static void shutdown_send(ag_conn *c)
 	}
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void ag_conns_shutdown(ag_server *s, int grace_ms)
 {
-	int64_t deadline = mono_ms() + grace_ms;
+	int64_t deadline = ag_mono_ms() + grace_ms;
 	struct pollfd *pfd = NULL;
 	ag_conn **who = NULL;
 	ag_conn *c;
@@ -1008,7 +556,7 @@ void ag_conns_shutdown(ag_server *s, int grace_ms)
 			pfd[n] = (struct pollfd){ c->fd, POLLOUT, 0 };
 			who[n++] = c;
 		}
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - ag_mono_ms();
 		if (n == 0 || left <= 0)
 			break;
 		if (poll(pfd, n, (int)left) < 0 && errno != EINTR)
@@ -1019,7 +567,7 @@ void ag_conns_shutdown(ag_server *s, int grace_ms)
 	TAILQ_FOREACH (c, &s->conns, link)
 		if (shutdown_pending(c)) {
 			unsent++;
-			bytes += out_pending(c);
+			bytes += ag_conn_unsent(c);
 		}
 	if (unsent > 0)
 		ag_server_logf(s,
@@ -1042,37 +590,8 @@ void ag_conns_free_all(ag_server *s)
 void ag_conn_free(ag_conn *c)
 {
 	ag_server *s = c->srv;
-	ag_waiter *w;
 
-	/* Parked requests go first: withdrawn, they take nothing. Then what
-	 * the connection owns is given back, which may wake other
-	 * connections' waiters; then its handles go. */
-	while ((w = TAILQ_FIRST(&c->waiters)) != NULL)
-		ag_wait_withdraw(w);
-	c->going = true;
-	for (uint32_t i = 0; i < c->nholds; i++) {
-		ag_object *o = c->holds[i].obj;
-		if (o->fam->conn_gone)
-			o->fam->conn_gone(o, c);
-	}
-	/* Answers the families gave while letting go may have been queued
-	 * for this very connection's parked requests: none are left, so
-	 * nothing else refers to it. */
-	for (uint32_t i = 0; i < c->nholds; i++)
-		ag_object_unref(c->holds[i].obj);
-	free(c->holds);
-	while (c->npassed > 0)
-		ag_conn_unpass(c, c->passed[c->npassed - 1].obj);
-	free(c->passed);
-	for (uint32_t i = 0; i < c->nused; i++) {
-		ag_object *o = c->handles[i];
-		if (o == NULL)
-			continue;
-		c->handles[i] = NULL;
-		ag_object_unref(o);
-	}
-	free(c->handles);
-	free(c->free_slots);
+	ag_session_end(c);
 	conn_uncount(c);
 	s->conn_memory -= c->mem;
 	if (c->rev)
@@ -1086,7 +605,8 @@ void ag_conn_free(ag_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);
-	ag_server_slot_freed(s);
+	if (s->slot_freed != NULL)
+		s->slot_freed(s);
 }
 
 /* ---- detached connections (fuzzing and tests) ------------------------------

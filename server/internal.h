@@ -237,7 +237,84 @@ void ag_server_trim(ag_server *s);
 ag_buf *ag_server_scratch(ag_server *s);
 uint64_t ag_server_seed(const ag_server *s);
 
-/* ---- replies (conn.c) ---------------------------------------------------- */
+/* ---- connections (struct: conn.c, reply.c, session.c) -------------------- */
+
+enum ag_conn_state { AG_CONN_HELLO, AG_CONN_AUTH, AG_CONN_READY };
+
+/* One object a connection owns some of, or was passed holds of. */
+struct ag_hold {
+	ag_object *obj;
+	uint64_t count;
+};
+
+/*
+ * A client connection. conn.c owns its life (reading, the handshake,
+ * ending), reply.c its output buffer, session.c its handles and holds;
+ * wait.c keeps its parked requests (waiters, nparked). Other files use
+ * the functions of those.
+ */
+struct ag_conn {
+	ag_server *srv;
+	uint64_t id;
+	int fd;
+	bool is_unix;
+	enum ag_conn_state state;
+	bool closing; /* stop serving; free once the callback returns */
+	bool flush_scheduled;
+	bool reading;     /* in on_readable: it sends the answers itself */
+	bool overflowed;  /* passed max_output: answers are dropped */
+	unsigned nparked; /* its requests parked now (max_parked) */
+	struct event *rev, *wev, *auth_timer;
+	ag_buf out; /* answers not yet sent: [out_sent, out.len) */
+	size_t out_sent;
+	msgpack_packer pk;
+	ag_reader rd;
+	uint8_t cnonce[AG_NONCE_LEN];
+	uint8_t snonce[AG_NONCE_LEN];
+	ag_object **handles;  /* handle h is handles[h - 1]; NULL: free */
+	uint32_t nhandles;    /* slots allocated */
+	uint32_t nused;       /* slots [0, nused) were handed out once */
+	uint32_t *free_slots; /* closed slots, reused last-closed first; as
+				 many allocated as handles, so a close never
+				 needs memory */
+	uint32_t nfree;
+	struct ag_waitq waiters;
+	struct ag_hold *holds; /* what this connection owns, see ag_conn_hold */
+	uint32_t nholds, capholds;
+	struct ag_hold *passed; /* holds passed to it by values it received */
+	uint32_t npassed, cappassed;
+	bool going; /* being freed: unhold calls are ignored */
+	bool have_peer;
+	size_t mem;   /* what ag_conn_sync_mem() last counted in conn_memory */
+	ag_buf *sink; /* detached: where answers go (ag_conn_capture) */
+	int64_t peer_pid, peer_uid;
+	char peer[80]; /* "pid 12 uid 1000" or "127.0.0.1:5000", for logs */
+	TAILQ_ENTRY(ag_conn) link;
+	TAILQ_ENTRY(ag_conn)
+	ulink; /* in srv->unauth_* while not AG_CONN_READY */
+};
+
+/* Input buffers larger than this go once they are empty. */
+#define AG_READ_KEEP ((size_t)65536)
+
+/* An id for the connection, for info and logs. */
+static inline uint64_t ag_conn_id(const ag_conn *c)
+{
+	return c->id;
+}
+
+static inline ag_server *ag_conn_server(const ag_conn *c)
+{
+	return c->srv;
+}
+
+/* Bytes of answers not yet sent. */
+static inline size_t ag_conn_unsent(const ag_conn *c)
+{
+	return c->out.len - c->out_sent;
+}
+
+/* ---- replies (reply.c) --------------------------------------------------- */
 
 /*
  * Every reply goes to the target's output buffer and is written once per
@@ -257,6 +334,18 @@ void ag_pack_val(msgpack_packer *pk, const ag_val *v);
 /* Answer an error with a printf-style message; returns @rc (negative). */
 int ag_reply_error(const ag_target *t, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same for a connection and msgid, from a va_list (conn.c's errors
+ * that end a connection). */
+void ag_reply_verror(ag_conn *c, uint32_t msgid, int rc, const char *fmt,
+		     va_list ap);
+/* Send what @c's output buffer holds, without blocking (the rest when the
+ * socket is writable again). False when the peer is gone. */
+bool ag_conn_flush(ag_conn *c);
+/* Bring the server's count of connection memory up to date for @c. */
+void ag_conn_sync_mem(ag_conn *c);
+/* With --max-memory: cut the connections holding the most while the
+ * server holds more than max_memory + max_output (reply.c says exactly). */
+void ag_enforce_memory(ag_server *s);
 
 /* ---- argument helpers (args.c) ------------------------------------------- */
 
@@ -381,7 +470,7 @@ void ag_wait_withdraw(ag_waiter *w);
  * Event.wait, or a queue's join, which Agora answers as Event.wait does. */
 void ag_wait_answer_false(ag_waiter *w);
 
-/* ---- ownership (conn.c) -------------------------------------------------- */
+/* ---- handles and ownership (session.c) ----------------------------------- */
 
 /*
  * A connection owns things of objects: a lock, an rlock's count, an owned
@@ -397,12 +486,23 @@ void ag_conn_unhold(ag_conn *c, ag_object *o);
 /* Peer credentials of a Unix connection (pid and uid), from SO_PEERCRED;
  * false for TCP. */
 bool ag_conn_peer(const ag_conn *c, int64_t *ret_pid, int64_t *ret_uid);
+/* A new handle of @c for @o (takes a reference). */
+int ag_conn_handle_new(ag_conn *c, ag_object *o, uint32_t *ret);
+ag_object *ag_conn_handle_get(ag_conn *c, uint64_t h);
+/* Release handle @h; false when it is not one. */
+bool ag_conn_handle_close(ag_conn *c, uint64_t h);
+/* Passed holds: @c receives one hold on @o (a reference already counted);
+ * ag_conn_unpass drops all that @c has on @o. */
+int ag_conn_pass(ag_conn *c, ag_object *o);
+void ag_conn_unpass(ag_conn *c, ag_object *o);
+/* Free a stored value handed to connection @c (after replying with it):
+ * its holds pass to @c, until it opens the objects or goes away. */
+void ag_val_give(ag_conn *c, ag_val *v);
+/* Give back everything @c has of the objects (parked requests, what it
+ * owns, passed holds, handles), before it is freed. */
+void ag_session_end(ag_conn *c);
 
-/* ---- connections and the server (conn.c, server.c) ----------------------- */
-
-/* An id for the connection, for info and logs. */
-uint64_t ag_conn_id(const ag_conn *c);
-ag_server *ag_conn_server(const ag_conn *c);
+/* ---- connections and the server (conn.c, server.c, log.c) ---------------- */
 
 /* A method name resolved once (dispatch.c): a direct-mapped cache from the
  * wire name "TYPE.METHOD" (or "ping") to its family and table entry. */
@@ -427,9 +527,28 @@ enum ag_logcause {
 	AG_LOG__COUNT
 };
 
+/* What server.c keeps of the server: the stop pipe, the signals, and the
+ * pacing of accepts (server.c says how). */
+#define AG_MAX_SIGNALS 8
+typedef struct ag_server_run {
+	int stop_pipe[2];
+	struct event *stop_ev;
+	struct event *sigs[AG_MAX_SIGNALS];
+	int reserve_fd;              /* /dev/null, given up on EMFILE; or -1 */
+	struct event *backoff_timer; /* ends an EMFILE pause */
+	struct event *batch_timer;   /* ends a pause after ACCEPT_BATCH */
+	struct event *evict_timer;   /* ends a wait for an eviction token */
+	bool backoff;                /* paused for want of descriptors */
+	bool batch_done;             /* paused after ACCEPT_BATCH accepts */
+	bool evict_wait;   /* paused: handshake places full, no token */
+	double tokens;     /* evictions allowed now */
+	int64_t tokens_us; /* when tokens was last brought up */
+	bool accepting;    /* the listeners are enabled */
+	unsigned batch;    /* accepted since the last batch pause */
+} ag_server_run;
+
 struct agora_server {
 	struct event_base *base;
-	bool own_base;
 	struct ag_connq conns;
 	unsigned nconns;    /* every connection, authenticated or not */
 	unsigned max_conns; /* authenticated connections at once */
@@ -471,7 +590,6 @@ struct agora_server {
 	 * turn (object.c), so that a long chain of references neither
 	 * recurses nor stalls the loop. */
 	ag_object *dead_head, **dead_tail;
-	size_t ndead;
 	bool reaping;
 	bool reap_later;   /* the budget is spent: the timer comes next turn */
 	unsigned reap_n;   /* objects destroyed since the timer last ran */
@@ -487,12 +605,17 @@ struct agora_server {
 	    *req_zone_head; /* their first chunks (ag_server_trim) */
 	ag_buf scratch;
 	ag_method_slot methods[AG_METHOD_CACHE];
-	struct event *sigint, *sigterm, *stop_ev;
 	bool stopping;
+	/* Called when a connection was freed or finished its handshake
+	 * (conn.c): listeners paused for want of descriptors (EMFILE) or of
+	 * places in the handshake accept again (server.c sets it). */
+	void (*slot_freed)(ag_server *s);
+	ag_server_run run;
 	void (*log)(void *ud, const char *line);
 	void *log_ud;
 };
 
+/* A line to the server's log (log.c). */
 void ag_server_logf(ag_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* ag_server_logf() at most once a second for @cause; the lines left out
@@ -500,10 +623,8 @@ void ag_server_logf(ag_server *s, const char *fmt, ...)
 void ag_server_logf_limited(ag_server *s, enum ag_logcause cause,
 			    const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* A connection was freed or finished its handshake: listeners paused for
- * want of descriptors (EMFILE) or of places in the handshake accept
- * again. */
-void ag_server_slot_freed(ag_server *s);
+/* Milliseconds of CLOCK_MONOTONIC (log.c). */
+int64_t ag_mono_ms(void);
 
 /* Accept a new connected socket (takes @fd). */
 void ag_conn_accept(ag_server *s, int fd, bool is_unix,
@@ -538,17 +659,6 @@ void ag_server_run_pending(ag_server *s);
 /* Dispatch one authenticated request. */
 void ag_dispatch(ag_conn *c, const ag_request *rq);
 
-/* Handles (conn.c): a new handle of @c for @o (takes a reference). */
-int ag_conn_handle_new(ag_conn *c, ag_object *o, uint32_t *ret);
-ag_object *ag_conn_handle_get(ag_conn *c, uint64_t h);
-/* Release handle @h; false when it is not one. */
-bool ag_conn_handle_close(ag_conn *c, uint64_t h);
-/* The waiters list of a connection, for wait.c. */
-struct ag_waitq *ag_conn_waiters(ag_conn *c);
-/* Whether @c may park one more request (max_parked), and the count. */
-bool ag_conn_park_allowed(const ag_conn *c);
-void ag_conn_parked(ag_conn *c, int delta);
-
 /* The id index (object.c): the object of id @id, or NULL. */
 ag_object *ag_object_by_id(ag_server *s, uint64_t id);
 /* Draw the secret of new object @o; 0 or AGORA_EIO. */
@@ -573,13 +683,10 @@ int ag_val_hold(ag_req *r, const ag_val *v);
 void ag_val_free(ag_server *s, ag_val *v);
 /* Release @v's holds, leaving its bytes (a key the table frees). */
 void ag_val_release(ag_server *s, const ag_val *v);
-/* Free a stored value handed to connection @c (after replying with it):
- * its holds pass to @c, until it opens the objects or goes away. */
-void ag_val_give(ag_conn *c, ag_val *v);
-/* Passed holds (conn.c): @c receives one hold on @o (a reference already
- * counted); ag_conn_unpass drops all that @c has on @o. */
-int ag_conn_pass(ag_conn *c, ag_object *o);
-void ag_conn_unpass(ag_conn *c, ag_object *o);
+/* Call @fn with the object of every reference in stored value @v (whose
+ * references hold their objects). */
+void ag_val_foreach_ref(ag_server *s, const ag_val *v,
+			void (*fn)(void *ud, ag_object *o), void *ud);
 
 /* Objects (object.c). A new object of @fam with a fresh id, in the id index,
  * one reference held by the caller; its family state is not set up. NULL when

@@ -74,7 +74,6 @@ static void reap(ag_server *s)
 		s->dead_head = o->next_dead;
 		if (s->dead_head == NULL)
 			s->dead_tail = &s->dead_head;
-		s->ndead--;
 		s->reap_n++;
 		s->reap_bytes += o->mem;
 		destroy(o);
@@ -107,7 +106,6 @@ void ag_object_unref(ag_object *o)
 	o->next_dead = NULL;
 	*s->dead_tail = o;
 	s->dead_tail = &o->next_dead;
-	s->ndead++;
 	/* Inside a destroy, the loop in reap() takes it; with a turn to
 	 * come, the timer does; else start now. */
 	if (!s->reaping && !s->reap_later)
@@ -315,7 +313,6 @@ void ag_registry_deinit(ag_server *s)
 		free(o);
 	}
 	s->dead_tail = &s->dead_head;
-	s->ndead = 0;
 	if (s->reap_ev != NULL) {
 		event_free(s->reap_ev);
 		s->reap_ev = NULL;

@@ -11,9 +11,9 @@
  * A stored value that holds references (AG_VAL_REF) holds each object it
  * names: ag_val_hold() takes those holds when the value is stored,
  * ag_val_free() releases them when the value is removed for good, and
- * ag_val_give() passes them to the connection that receives the value
- * (queue.get, list.pop, ...), where they stay until it opens the object
- * with open_ref or goes away. Values are walked from their bytes (no
+ * ag_val_give() (session.c) passes them to the connection that receives
+ * the value (queue.get, list.pop, ...), where they stay until it opens the
+ * object with open_ref or goes away. Values are walked from their bytes (no
  * decoding, no recursion). Values without references cost nothing here.
  */
 #include <openssl/crypto.h>
@@ -97,13 +97,28 @@ static bool release(void *ud, const uint8_t *data)
 	return true;
 }
 
-static bool pass(void *ud, const uint8_t *data)
+struct each {
+	ag_server *srv;
+	void (*fn)(void *ud, ag_object *o);
+	void *ud;
+};
+
+static bool each(void *ud, const uint8_t *data)
 {
-	ag_conn *c = ud;
-	ag_object *o = ag_object_by_id(ag_conn_server(c), ref_id(data));
-	if (o != NULL && ag_conn_pass(c, o) < 0)
-		ag_object_unref(o); /* no room to record it: let it go */
+	struct each *e = ud;
+	ag_object *o = ag_object_by_id(e->srv, ref_id(data));
+
+	if (o != NULL)
+		e->fn(e->ud, o);
 	return true;
+}
+
+void ag_val_foreach_ref(ag_server *s, const ag_val *v,
+			void (*fn)(void *ud, ag_object *o), void *ud)
+{
+	struct each e = { s, fn, ud };
+
+	walk(v, each, &e);
 }
 
 int ag_val_hold(ag_req *r, const ag_val *v)
@@ -127,11 +142,5 @@ void ag_val_release(ag_server *s, const ag_val *v)
 void ag_val_free(ag_server *s, ag_val *v)
 {
 	ag_val_release(s, v);
-	ag_val_deinit(v);
-}
-
-void ag_val_give(ag_conn *c, ag_val *v)
-{
-	walk(v, pass, c);
 	ag_val_deinit(v);
 }

@@ -26,7 +26,7 @@
  * it up to accept and close the connection waiting, so that client learns
  * at once, and stops accepting for ACCEPT_BACKOFF_MS or until a connection
  * ends, whichever comes first. Repeated log lines of this path are limited
- * to one a second (ag_server_logf_limited).
+ * to one a second (ag_server_logf_limited(), log.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,7 +48,6 @@
 
 #include "internal.h"
 
-#define MAX_SIGNALS 8
 #define ACCEPT_BACKOFF_MS 100
 #define ACCEPT_BATCH 16
 /* Connections the kernel holds for accept(2). A flood keeps the backlog
@@ -59,7 +58,6 @@
 #define EVICT_RATE 1024 /* a second */
 #define EVICT_BURST 64
 #define SHUTDOWN_GRACE_MS 5000
-#define LOG_LIMIT_MS 1000
 /* The listen list of a server made by ag_server_new_detached(). */
 static const char *const DETACHED[1];
 
@@ -72,74 +70,9 @@ struct ag_listener {
 	char *address; /* as bound */
 };
 
-/* The parts of the server that only this file needs. */
-typedef struct server_ext {
-	int stop_pipe[2];
-	struct event *stop_ev;
-	struct event *sigs[MAX_SIGNALS];
-	int reserve_fd;              /* /dev/null, given up on EMFILE; or -1 */
-	struct event *backoff_timer; /* ends an EMFILE pause */
-	struct event *batch_timer;   /* ends a pause after ACCEPT_BATCH */
-	struct event *evict_timer;   /* ends a wait for an eviction token */
-	bool backoff;                /* paused for want of descriptors */
-	bool batch_done;             /* paused after ACCEPT_BATCH accepts */
-	bool evict_wait;   /* paused: handshake places full, no token */
-	double tokens;     /* evictions allowed now */
-	int64_t tokens_us; /* when tokens was last brought up */
-	bool accepting;    /* the listeners are enabled */
-	unsigned batch;    /* accepted since the last batch pause */
-} server_ext;
-
-static server_ext *ext(ag_server *s)
+static ag_server_run *ext(ag_server *s)
 {
-	return (server_ext *)(s + 1);
-}
-
-void ag_server_logf(ag_server *s, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	if (s->log == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	s->log(s->log_ud, line);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void ag_server_logf_limited(ag_server *s, enum ag_logcause cause,
-			    const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int64_t now = mono_ms();
-	__typeof__(s->loglim[0]) *l = &s->loglim[cause];
-
-	if (s->log == NULL)
-		return;
-	if (l->last_ms != 0 && now - l->last_ms < LOG_LIMIT_MS) {
-		l->suppressed++;
-		return;
-	}
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (l->suppressed > 0 && n >= 0 && (size_t)n < sizeof(line))
-		snprintf(line + n, sizeof(line) - (size_t)n,
-			 " (%llu more suppressed)",
-			 (unsigned long long)l->suppressed);
-	l->last_ms = now > 0 ? now : 1;
-	l->suppressed = 0;
-	s->log(s->log_ud, line);
+	return &s->run;
 }
 
 static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -191,7 +124,7 @@ int agora_default_address(char *buf, size_t len, char *err, size_t errlen)
 /* Enable or disable every listener as the pauses say. */
 static void accept_update(ag_server *s)
 {
-	server_ext *x = ext(s);
+	ag_server_run *x = ext(s);
 	bool on =
 	    !x->backoff && !x->batch_done && !x->evict_wait && !s->stopping;
 
@@ -230,9 +163,9 @@ static void on_evict_timer(evutil_socket_t fd, short what, void *arg)
 	accept_update(s);
 }
 
-void ag_server_slot_freed(ag_server *s)
+static void slot_freed(ag_server *s)
 {
-	server_ext *x = ext(s);
+	ag_server_run *x = ext(s);
 	bool changed = false;
 
 	if (x->backoff) {
@@ -258,7 +191,7 @@ static int64_t mono_us(void)
 }
 
 /* Bring the eviction tokens up to now. */
-static void tokens_refill(server_ext *x)
+static void tokens_refill(ag_server_run *x)
 {
 	int64_t now = mono_us();
 
@@ -273,7 +206,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	ag_listener *l = arg;
 	ag_server *s = l->srv;
-	server_ext *x = ext(s);
+	ag_server_run *x = ext(s);
 
 	if (s->nunauth >= s->max_unauth) { /* it will close another */
 		tokens_refill(x);
@@ -307,7 +240,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
 	ag_listener *l = arg;
 	ag_server *s = l->srv;
-	server_ext *x = ext(s);
+	ag_server_run *x = ext(s);
 	int e = errno;
 	bool shed = false;
 
@@ -584,7 +517,7 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 		     char *err, size_t errlen)
 {
 	ag_server *s;
-	server_ext *x;
+	ag_server_run *x;
 	int rc = 0;
 
 	if (cfg == NULL || cfg->key == NULL || cfg->keylen < 16)
@@ -603,7 +536,7 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	if (cfg->unix_group != NULL &&
 	    (rc = group_id(cfg->unix_group, &gid, err, errlen)) < 0)
 		return rc;
-	s = calloc(1, sizeof(*s) + sizeof(server_ext));
+	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
 	if (!msgpack_zone_init(&s->zone, 8192)) {
@@ -615,7 +548,8 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 		free(s);
 		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
 	}
-	x = (server_ext *)(s + 1);
+	x = &s->run;
+	s->slot_freed = slot_freed;
 	x->stop_pipe[0] = x->stop_pipe[1] = -1;
 	x->reserve_fd = -1;
 	TAILQ_INIT(&s->conns);
@@ -671,10 +605,10 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	if (cfg->listen != DETACHED &&
 	    (x->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		goto oom;
-	if (cfg->nsignals > MAX_SIGNALS) {
+	if (cfg->nsignals > AG_MAX_SIGNALS) {
 		agora_server_free(s);
 		return errf(err, errlen, AGORA_EINVAL,
-			    "at most %d stop signals", MAX_SIGNALS);
+			    "at most %d stop signals", AG_MAX_SIGNALS);
 	}
 	for (size_t i = 0; i < cfg->nsignals; i++) {
 		x->sigs[i] =
@@ -734,12 +668,12 @@ int agora_server_run(agora_server *s)
 
 void agora_server_stop(agora_server *s)
 {
-	server_ext *x;
+	ag_server_run *x;
 	ssize_t n;
 
 	if (s == NULL)
 		return;
-	x = (server_ext *)(s + 1);
+	x = &s->run;
 	do
 		n = write(x->stop_pipe[1], "x", 1);
 	while (n < 0 && errno == EINTR);
@@ -747,11 +681,11 @@ void agora_server_stop(agora_server *s)
 
 void agora_server_free(agora_server *s)
 {
-	server_ext *x;
+	ag_server_run *x;
 
 	if (s == NULL)
 		return;
-	x = (server_ext *)(s + 1);
+	x = &s->run;
 	close_listeners(s);
 	ag_conns_free_all(s);
 	ag_registry_deinit(s);
@@ -765,7 +699,7 @@ void agora_server_free(agora_server *s)
 		event_free(x->evict_timer);
 	if (x->reserve_fd >= 0)
 		close(x->reserve_fd);
-	for (int i = 0; i < MAX_SIGNALS; i++)
+	for (int i = 0; i < AG_MAX_SIGNALS; i++)
 		if (x->sigs[i])
 			event_free(x->sigs[i]);
 	for (int i = 0; i < 2; i++)

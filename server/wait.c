@@ -31,7 +31,7 @@ ag_waiter *ag_wait_park(ag_req *r, struct ag_waitq *q, double timeout,
 {
 	ag_waiter *w;
 
-	if (!ag_conn_park_allowed(r->to.conn)) {
+	if (r->to.conn->nparked >= r->srv->max_parked) {
 		ag_reply_error(&r->to, AGORA_ELIMIT,
 			       "%.*s: this connection already has %u requests "
 			       "parked (the server's --max-parked)",
@@ -68,8 +68,8 @@ ag_waiter *ag_wait_park(ag_req *r, struct ag_waitq *q, double timeout,
 	w->on_timeout = on_timeout;
 	ag_object_ref(w->obj);
 	TAILQ_INSERT_TAIL(q, w, qlink);
-	TAILQ_INSERT_TAIL(ag_conn_waiters(w->to.conn), w, connlink);
-	ag_conn_parked(w->to.conn, 1);
+	TAILQ_INSERT_TAIL(&w->to.conn->waiters, w, connlink);
+	w->to.conn->nparked++;
 	w->obj->nwaiters++;
 	r->srv->nwaiters++;
 	return w;
@@ -80,8 +80,8 @@ void ag_wait_done(ag_waiter *w)
 	ag_object *o = w->obj;
 
 	TAILQ_REMOVE(w->queue, w, qlink);
-	TAILQ_REMOVE(ag_conn_waiters(w->to.conn), w, connlink);
-	ag_conn_parked(w->to.conn, -1);
+	TAILQ_REMOVE(&w->to.conn->waiters, w, connlink);
+	w->to.conn->nparked--;
 	if (w->timer)
 		event_free(w->timer);
 	o->nwaiters--;
