@@ -1,22 +1,17 @@
 /*
- * conn.c - one client connection: reading frames, the handshake, handles,
- * replies and the orderly end of a connection.
+ * conn.c - one client connection: accepting it, reading frames, the
+ * handshake, the limits on connections, and the orderly end.
  *
  * Reading: bytes go from read(2) straight into the connection's ag_reader,
  * which hands out checked frames. Until the handshake is done only "hello"
  * and "auth" are served, under the 1 KiB pre-authentication frame limit and
- * the auth timer. Afterwards every request goes to ag_dispatch().
- *
- * Writing: replies are packed into the connection's output buffer, and the
- * write event is activated once; its callback runs after this loop turn's
- * other callbacks, so all replies of a turn leave in one sendmsg(2).
- * MSG_NOSIGNAL keeps a vanished peer from raising SIGPIPE in a program that
- * embeds the server.
+ * the auth timer. Afterwards every request goes to ag_dispatch(). Answers
+ * are reply.c's; the write event (on_writable, here) sends them.
  *
  * Ending: a connection is freed only from its own callbacks or by the
  * server's shutdown, never from inside a method, so no method ever sees a
- * connection disappear under it. Freeing withdraws its parked requests and
- * releases its handles (and, through the families, what it owned).
+ * connection disappear under it. Freeing gives back what it has of the
+ * objects (ag_session_end(), session.c), then its buffers and socket.
  */
 #include <errno.h>
 #include <stdio.h>
