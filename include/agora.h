@@ -322,19 +322,21 @@ AGORA_API int agora_open_ref(agora_client *c, const agora_ref *ref,
  *
  * Adding a type takes:
  *   1. server/obj_<wire>.c: the object and its methods, an ag_family named
- *      ag_family_<wire> (today also: its line in server/internal.h, in
- *      server/registry.c's families[] and in the AG_T_* enum, and its row
- *      in tests/fuzz/fuzz_request.c and make_corpus.py);
+ *      ag_family_<wire> (the server's families, in this order, are made
+ *      from this list: server/types.c); its file in server/meson.build;
  *   2. one row here (the proxy struct, _close, _handle, _open_ref and _ref
- *      come from it);
+ *      come from it; so do the server's family list, the fuzz target's
+ *      types and tests/unit/test_methods.c's check of both);
  *   3. client/proxy_<wire>.c with agora_TYPE_open() and the methods, their
- *      declarations in a section of this header, and the file in
+ *      declarations (AGORA_API) in a section of this header and in
+ *      docs/api.md (tests/abi checks both), and the file in
  *      client/meson.build;
  *   4. the row's CLI_<wire> line in client/cli/agora.c (what get, set,
  *      push, pop and info do with it: the tool does not build without it);
- *   5. docs/protocol.md (the type and its methods), docs/api.md, and tests:
- *      tests/e2e for the calls, tests/unit/test_methods.c for the server's
- *      method table.
+ *   5. its open options in tests/fuzz/fuzz_request.c's SETUP and
+ *      make_corpus.py, docs/protocol.md (the type and its methods), and
+ *      tests: tests/e2e for the calls; tests/unit/test_methods.c holds
+ *      its method table to its entries. docs/hacking.md walks through it.
  */
 #define AGORA_TYPES(X)                                \
 	X(list, agora_list, OWN)                      \

@@ -88,24 +88,6 @@ ag_entry *ag_table_last(ag_table *t);
 
 /* ---- objects ------------------------------------------------------------- */
 
-typedef enum ag_type {
-	AG_T_LIST,
-	AG_T_DICT,
-	AG_T_QUEUE,
-	AG_T_JOINABLE_QUEUE,
-	AG_T_VALUE,
-	AG_T_ARRAY,
-	AG_T_NAMESPACE,
-	AG_T_LOCK,
-	AG_T_RLOCK,
-	AG_T_SEMAPHORE,
-	AG_T_BOUNDED_SEMAPHORE,
-	AG_T_CONDITION,
-	AG_T_EVENT,
-	AG_T_BARRIER,
-	AG_T__COUNT
-} ag_type;
-
 struct ag_object {
 	uint64_t id;
 	const ag_family *fam;
@@ -168,8 +150,7 @@ typedef struct ag_method {
 enum ag_stores { AG_STORES_NONE, AG_STORES_BYTES, AG_STORES_ITEMS };
 
 struct ag_family {
-	const char *name; /* wire type name, "list" */
-	ag_type type;
+	const char *name;         /* wire type name, "list" */
 	const ag_family *base;    /* joinable_queue -> queue, or NULL */
 	const ag_method *methods; /* terminated by a NULL name */
 	/*
@@ -190,20 +171,11 @@ struct ag_family {
 	void (*conn_gone)(ag_object *o, ag_conn *c);
 };
 
-extern const ag_family ag_family_list;
-extern const ag_family ag_family_dict;
-extern const ag_family ag_family_queue;
-extern const ag_family ag_family_value;
-extern const ag_family ag_family_joinable_queue;
-extern const ag_family ag_family_array;
-extern const ag_family ag_family_namespace;
-extern const ag_family ag_family_lock;
-extern const ag_family ag_family_rlock;
-extern const ag_family ag_family_semaphore;
-extern const ag_family ag_family_bounded_semaphore;
-extern const ag_family ag_family_condition;
-extern const ag_family ag_family_event;
-extern const ag_family ag_family_barrier;
+/* The family of every row of AGORA_TYPES (agora.h): ag_family_list, ... */
+#define AG_FAMILY_DECLARE(wire, ctype, proxy) \
+	extern const ag_family ag_family_##wire;
+AGORA_TYPES(AG_FAMILY_DECLARE)
+#undef AG_FAMILY_DECLARE
 
 /* Families (types.c). */
 const ag_family *ag_family_by_name(const char *name, size_t len);

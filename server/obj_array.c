@@ -671,7 +671,6 @@ static const ag_method array_methods[] = {
 
 const ag_family ag_family_array = {
 	.name = "array",
-	.type = AG_T_ARRAY,
 	.base = NULL,
 	.methods = array_methods,
 	.create = array_create,

@@ -283,7 +283,6 @@ static const ag_method barrier_methods[] = {
 
 const ag_family ag_family_barrier = {
 	.name = "barrier",
-	.type = AG_T_BARRIER,
 	.base = NULL,
 	.methods = barrier_methods,
 	.create = barrier_create,

@@ -698,7 +698,6 @@ static const ag_method dict_methods[] = {
 
 const ag_family ag_family_dict = {
 	.name = "dict",
-	.type = AG_T_DICT,
 	.base = NULL,
 	.methods = dict_methods,
 	.create = dict_create,

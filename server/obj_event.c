@@ -146,7 +146,6 @@ static const ag_method event_methods[] = {
 
 const ag_family ag_family_event = {
 	.name = "event",
-	.type = AG_T_EVENT,
 	.base = NULL,
 	.methods = event_methods,
 	.create = event_create,

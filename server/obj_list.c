@@ -1841,7 +1841,6 @@ static const ag_method list_methods[] = {
 
 const ag_family ag_family_list = {
 	.name = "list",
-	.type = AG_T_LIST,
 	.base = NULL,
 	.methods = list_methods,
 	.create = list_create,

@@ -348,7 +348,6 @@ static const ag_method lock_methods[] = {
 
 const ag_family ag_family_lock = {
 	.name = "lock",
-	.type = AG_T_LOCK,
 	.base = NULL,
 	.methods = lock_methods,
 	.create = lock_create,
@@ -361,7 +360,6 @@ const ag_family ag_family_lock = {
 
 const ag_family ag_family_rlock = {
 	.name = "rlock",
-	.type = AG_T_RLOCK,
 	.base = NULL,
 	.methods = lock_methods,
 	.create = lock_create,
@@ -619,7 +617,6 @@ static const ag_method cond_methods[] = {
  * it; a waiter of a closed connection is withdrawn with nothing to undo. */
 const ag_family ag_family_condition = {
 	.name = "condition",
-	.type = AG_T_CONDITION,
 	.base = NULL,
 	.methods = cond_methods,
 	.create = cond_create,

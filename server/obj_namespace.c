@@ -255,7 +255,6 @@ static const ag_method ns_methods[] = {
 
 const ag_family ag_family_namespace = {
 	.name = "namespace",
-	.type = AG_T_NAMESPACE,
 	.base = NULL,
 	.methods = ns_methods,
 	.create = ns_create,

@@ -479,7 +479,6 @@ static const ag_method queue_methods[] = {
 
 const ag_family ag_family_queue = {
 	.name = "queue",
-	.type = AG_T_QUEUE,
 	.base = NULL,
 	.methods = queue_methods,
 	.create = queue_create,
@@ -585,7 +584,6 @@ static const ag_method jq_methods[] = {
 
 const ag_family ag_family_joinable_queue = {
 	.name = "joinable_queue",
-	.type = AG_T_JOINABLE_QUEUE,
 	.base = &ag_family_queue,
 	.methods = jq_methods,
 	.create = jq_create,

@@ -339,7 +339,6 @@ static const ag_method sem_methods[] = {
 
 const ag_family ag_family_semaphore = {
 	.name = "semaphore",
-	.type = AG_T_SEMAPHORE,
 	.base = NULL,
 	.methods = sem_methods,
 	.create = sem_create,
@@ -352,7 +351,6 @@ const ag_family ag_family_semaphore = {
 
 const ag_family ag_family_bounded_semaphore = {
 	.name = "bounded_semaphore",
-	.type = AG_T_BOUNDED_SEMAPHORE,
 	.base = &ag_family_semaphore,
 	.methods = sem_methods,
 	.create = sem_create,

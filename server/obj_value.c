@@ -251,7 +251,6 @@ static const ag_method value_methods[] = {
 
 const ag_family ag_family_value = {
 	.name = "value",
-	.type = AG_T_VALUE,
 	.base = NULL,
 	.methods = value_methods,
 	.create = value_create,

@@ -1,27 +1,18 @@
 /*
- * types.c - the families of objects the server offers, by wire name.
+ * types.c - the families of objects the server offers, by wire name: one
+ * for each row of AGORA_TYPES (include/agora.h), named ag_family_<wire>
+ * and defined in server/obj_<wire>.c (or the file of the type it extends).
  */
 #include <string.h>
 
 #include "internal.h"
 
+/* In the order of AGORA_TYPES (agora.h), the one list of types. */
+#define AG_FAMILY_ROW(wire, ctype, proxy) &ag_family_##wire,
 static const ag_family *const families[] = {
-	&ag_family_list,
-	&ag_family_dict,
-	&ag_family_queue,
-	&ag_family_joinable_queue,
-	&ag_family_value,
-	&ag_family_array,
-	&ag_family_namespace,
-	&ag_family_lock,
-	&ag_family_rlock,
-	&ag_family_semaphore,
-	&ag_family_bounded_semaphore,
-	&ag_family_condition,
-	&ag_family_event,
-	&ag_family_barrier,
-	NULL,
+	AGORA_TYPES(AG_FAMILY_ROW) NULL,
 };
+#undef AG_FAMILY_ROW
 
 const ag_family *const *ag_families(void)
 {

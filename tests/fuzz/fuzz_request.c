@@ -206,24 +206,14 @@ static const struct method {
 };
 #define NMETHODS (sizeof(METHODS) / sizeof(METHODS[0]))
 
+/* Every type of the one list (AGORA_TYPES, agora.h), and two that are
+ * none. */
+#define TYPE_NAME(wire, ctype, proxy) #wire,
 static const char *const TYPES[] = {
-	"list",
-	"dict",
-	"queue",
-	"joinable_queue",
-	"value",
-	"array",
-	"namespace",
-	"lock",
-	"rlock",
-	"semaphore",
-	"bounded_semaphore",
-	"condition",
-	"event",
-	"barrier",
-	"nosuch",
+	AGORA_TYPES(TYPE_NAME) "nosuch",
 	"",
 };
+#undef TYPE_NAME
 static const char *const NAMES[] = {
 	"L", "D", "Q", "J", "V", "AI",       "AF",
 	"N", "K", "R", "S", "B", "C",        "C2",

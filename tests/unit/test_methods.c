@@ -429,6 +429,26 @@ static void check_entry(const char *name, const ag_method *m)
 		      name, m->max_args, AG_MAX_PARAMS);
 }
 
+/* The server's families are the rows of AGORA_TYPES, in its order, each
+ * answering to its row's wire name. */
+START_TEST(families_are_the_rows_of_the_one_list_of_types)
+{
+#define WIRE_NAME(wire, ctype, proxy) #wire,
+	static const char *const wire[] = { AGORA_TYPES(WIRE_NAME) };
+#undef WIRE_NAME
+	const ag_family *const *f = ag_families();
+	size_t n = 0;
+
+	for (; f[n] != NULL; n++) {
+		ck_assert_uint_lt(n, sizeof(wire) / sizeof(wire[0]));
+		ck_assert_str_eq(f[n]->name, wire[n]);
+		ck_assert_ptr_eq(ag_family_by_name(wire[n], strlen(wire[n])),
+				 f[n]);
+	}
+	ck_assert_uint_eq(n, sizeof(wire) / sizeof(wire[0]));
+}
+END_TEST
+
 START_TEST(every_method_has_an_entry_that_matches_its_table)
 {
 	for_each_method(check_entry);
@@ -494,6 +514,7 @@ int main(void)
 	Suite *s = suite_create("methods");
 	TCase *tc = tcase_create("table");
 
+	tcase_add_test(tc, families_are_the_rows_of_the_one_list_of_types);
 	tcase_add_test(tc, every_method_has_an_entry_that_matches_its_table);
 	tcase_add_test(tc, every_storing_method_is_refused_past_max_memory);
 	tcase_set_timeout(tc, 60);
