@@ -112,6 +112,14 @@ void ag_lints_pack(msgpack_packer *pk, int64_t x)
 		msgpack_pack_int64(pk, x);
 }
 
+void ag_lints_pack_items(const ag_lints *s, msgpack_packer *pk, int64_t first,
+			 size_t n, int64_t step)
+{
+	for (size_t k = 0; k < n; k++)
+		ag_lints_pack(
+		    pk, ag_lints_get(s, (size_t)(first + (int64_t)k * step)));
+}
+
 /* ---- changing ------------------------------------------------------------ */
 
 /* Room for @bytes bytes, grown as the packed store grows. */

@@ -88,11 +88,21 @@ size_t ag_lpack_mem(const ag_lpack *p)
 
 /* ---- finding items ------------------------------------------------------- */
 
-size_t ag_lpack_skip(const ag_lpack *p, size_t off, size_t n)
+/*
+ * The functions of this file call the static helpers below, not their
+ * exported wrappers: the library is built position-independent, where a
+ * call to an exported function cannot be inlined.
+ */
+static inline size_t skip_items(const ag_lpack *p, size_t off, size_t n)
 {
 	while (n-- > 0)
 		off += ag_mp_skip_fast(p->buf + off);
 	return off;
+}
+
+size_t ag_lpack_skip(const ag_lpack *p, size_t off, size_t n)
+{
+	return skip_items(p, off, n);
 }
 
 static size_t nmarks(size_t len)
@@ -114,36 +124,45 @@ static void ensure_marks(ag_lpack *p, size_t k)
 	}
 	while (p->nvalid <= k) {
 		p->marks[p->nvalid] =
-		    ag_lpack_skip(p, p->marks[p->nvalid - 1], MARK_EVERY);
+		    skip_items(p, p->marks[p->nvalid - 1], MARK_EVERY);
 		p->nvalid++;
 	}
 }
 
-size_t ag_lpack_offset(ag_lpack *p, size_t i)
+static size_t offset_of(ag_lpack *p, size_t i)
 {
 	if (i >= p->len)
 		return p->used;
 	ensure_marks(p, i / MARK_EVERY);
-	return ag_lpack_skip(p, p->marks[i / MARK_EVERY], i % MARK_EVERY);
+	return skip_items(p, p->marks[i / MARK_EVERY], i % MARK_EVERY);
+}
+
+size_t ag_lpack_offset(ag_lpack *p, size_t i)
+{
+	return offset_of(p, i);
 }
 
 void ag_lpack_range(ag_lpack *p, size_t lo, size_t hi, size_t *ret_a,
 		    size_t *ret_b)
 {
-	size_t a = ag_lpack_offset(p, lo);
+	size_t a = offset_of(p, lo);
 
 	*ret_a = a;
-	*ret_b = hi - lo < MARK_EVERY ? ag_lpack_skip(p, a, hi - lo)
-				      : ag_lpack_offset(p, hi);
+	*ret_b =
+	    hi - lo < MARK_EVERY ? skip_items(p, a, hi - lo) : offset_of(p, hi);
 }
 
-void ag_lpack_cursor_init(ag_lpack_cursor *c)
-{
-	c->block = SIZE_MAX;
-}
+/*
+ * Offsets of the items of one mark's block, filled on demand: a walk with
+ * a step other than 1 reads each block once, in either direction.
+ */
+typedef struct cursor {
+	size_t block; /* which block offs describes, or SIZE_MAX */
+	size_t offs[MARK_EVERY + 1];
+} cursor;
 
-size_t ag_lpack_cursor_item(ag_lpack *p, ag_lpack_cursor *c, size_t i,
-			    size_t *ret_size)
+/* Offset of item @i (< p->len), its size in *ret_size. */
+static size_t cursor_item(ag_lpack *p, cursor *c, size_t i, size_t *ret_size)
 {
 	size_t blk = i / MARK_EVERY, k = i % MARK_EVERY;
 
@@ -164,6 +183,37 @@ size_t ag_lpack_cursor_item(ag_lpack *p, ag_lpack_cursor *c, size_t i,
 	return c->offs[k];
 }
 
+/* @n bytes of whole items into @pk: items are canonical objects back to
+ * back, so they go out verbatim. */
+static void pack_bytes(msgpack_packer *pk, const uint8_t *b, size_t n)
+{
+	if (n > 0)
+		pk->callback(pk->data, (const char *)b, n);
+}
+
+void ag_lpack_pack_items(ag_lpack *p, msgpack_packer *pk, int64_t first,
+			 size_t n, int64_t step)
+{
+	cursor c = { .block = SIZE_MAX };
+
+	if (n == 0)
+		return;
+	if (step == 1) { /* one run of bytes */
+		size_t a = offset_of(p, (size_t)first);
+
+		pack_bytes(pk, p->buf + a, offset_of(p, (size_t)first + n) - a);
+		return;
+	}
+	/* With two or more items |step| < len: k * step cannot overflow. */
+	for (size_t k = 0; k < n; k++) {
+		size_t size,
+		    off = cursor_item(
+			p, &c, (size_t)(first + (int64_t)k * step), &size);
+
+		pack_bytes(pk, p->buf + off, size);
+	}
+}
+
 /* ---- memory -------------------------------------------------------------- */
 
 /* A capacity of at least @need grown from @cap: doubling while small, then
@@ -181,7 +231,7 @@ static size_t grow(size_t cap, size_t need, size_t min)
 	return c < need ? need : c;
 }
 
-int ag_lpack_reserve(ag_lpack *p, size_t extra, size_t newlen)
+static int reserve(ag_lpack *p, size_t extra, size_t newlen)
 {
 	size_t need, cap, nm = nmarks(newlen);
 
@@ -211,6 +261,11 @@ int ag_lpack_reserve(ag_lpack *p, size_t extra, size_t newlen)
 		p->marks_cap = cap;
 	}
 	return 0;
+}
+
+int ag_lpack_reserve(ag_lpack *p, size_t extra, size_t newlen)
+{
+	return reserve(p, extra, newlen);
 }
 
 void ag_lpack_trim(ag_lpack *p)
@@ -302,8 +357,8 @@ static size_t moved_mark(const ag_lpack *p, size_t m, size_t hi, size_t after,
 	size_t c = m / MARK_EVERY;
 
 	if (c * MARK_EVERY >= hi)
-		return ag_lpack_skip(p, p->marks[c] + shift, m % MARK_EVERY);
-	return ag_lpack_skip(p, after, m - hi);
+		return skip_items(p, p->marks[c] + shift, m % MARK_EVERY);
+	return skip_items(p, after, m - hi);
 }
 
 /*
@@ -342,7 +397,7 @@ static void fix_marks(ag_lpack *p, size_t lo, size_t hi, size_t k, size_t a,
 	off = a;
 	t = lo;
 	for (j = (lo + MARK_EVERY - 1) / MARK_EVERY; j < j0 && j < nm; j++) {
-		off = ag_lpack_skip(p, off, j * MARK_EVERY - t);
+		off = skip_items(p, off, j * MARK_EVERY - t);
 		t = j * MARK_EVERY;
 		p->marks[j] = off;
 	}
@@ -355,8 +410,8 @@ int ag_lpack_splice(ag_lpack *p, size_t lo, size_t hi, size_t a, size_t b,
 	size_t oldlen = p->len, tail, nm, past, moved;
 	bool in_place = src != NULL && src == p->buf + a;
 
-	if (ag_lpack_reserve(p, srclen > b - a ? srclen - (b - a) : 0,
-			     oldlen - (hi - lo) + k) < 0)
+	if (reserve(p, srclen > b - a ? srclen - (b - a) : 0,
+		    oldlen - (hi - lo) + k) < 0)
 		return AGORA_ENOMEM;
 	if (in_place) /* the reserve may have moved the buffer */
 		src = p->buf + a;
@@ -418,7 +473,7 @@ size_t ag_lpack_find(ag_lpack *p, const ag_val *v, size_t lo, size_t hi)
 		hi = p->len;
 	if (lo >= hi)
 		return SIZE_MAX;
-	off = ag_lpack_offset(p, lo);
+	off = offset_of(p, lo);
 	for (size_t i = lo; i < hi; i++, off += s)
 		if (item_equal(p, off, v, structural, &s))
 			return i;

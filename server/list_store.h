@@ -89,18 +89,12 @@ static inline size_t ag_lpack_item_size(const ag_lpack *p, size_t off,
 }
 
 /*
- * Offsets of the items of one mark's block, filled on demand: a walk with
- * a step other than 1 reads each block once, in either direction.
+ * Pack the @n items @first, @first + @step, ... (each < p->len) into @pk
+ * as their bytes, verbatim: a step of 1 is one run of bytes, another step
+ * reads each mark's block of items once.
  */
-typedef struct ag_lpack_cursor {
-	size_t block; /* which block offs describes, or SIZE_MAX */
-	size_t offs[AG_LPACK_MARK_EVERY + 1];
-} ag_lpack_cursor;
-
-void ag_lpack_cursor_init(ag_lpack_cursor *c);
-/* Offset of item @i (< p->len), its size in *ret_size. */
-size_t ag_lpack_cursor_item(ag_lpack *p, ag_lpack_cursor *c, size_t i,
-			    size_t *ret_size);
+void ag_lpack_pack_items(ag_lpack *p, msgpack_packer *pk, int64_t first,
+			 size_t n, int64_t step);
 
 /*
  * Replace items [lo, hi), bytes [a, b) (ag_lpack_range()), by the @k items
@@ -243,6 +237,10 @@ void ag_lints_reverse(ag_lints *s);
 /* Ascending (or descending); equal ints are alike, so stable. Returns 0
  * or AGORA_ENOMEM, the store unchanged. */
 int ag_lints_sort(ag_lints *s, bool reverse);
+/* Pack the @n items @first, @first + @step, ... (each < s->len) into @pk,
+ * each by ag_lints_pack(). */
+void ag_lints_pack_items(const ag_lints *s, msgpack_packer *pk, int64_t first,
+			 size_t n, int64_t step);
 /* Pack @x as value.c encodes an int (the shortest form): the very bytes
  * the packed store would hold for it. */
 void ag_lints_pack(msgpack_packer *pk, int64_t x);

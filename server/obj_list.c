@@ -322,16 +322,6 @@ static const char *describe(const msgpack_object *o, char *buf, size_t len)
 	return buf;
 }
 
-/*
- * Pack @n bytes of whole items into a reply: items are canonical objects
- * back to back, so they go out verbatim.
- */
-static void pack_bytes(msgpack_packer *pk, const uint8_t *p, size_t n)
-{
-	if (n > 0)
-		pk->callback(pk->data, (const char *)p, n);
-}
-
 /* ---- methods ------------------------------------------------------------- */
 
 /* Store @v (holds taken, ownership of its bytes ends here) as items [lo,
@@ -528,7 +518,7 @@ static int arg_index(ag_req *r, list *l, size_t *ret)
 static int list_get(ag_req *r)
 {
 	list *l = r->obj->data;
-	size_t at, off;
+	size_t at = 0, off;
 	ag_val v;
 	int rc;
 
@@ -549,7 +539,7 @@ static int list_get(ag_req *r)
 static int list_set(ag_req *r)
 {
 	list *l = r->obj->data;
-	size_t at;
+	size_t at = 0;
 	ag_val v;
 	int rc;
 
@@ -564,7 +554,7 @@ static int list_set(ag_req *r)
 static int list_delete(ag_req *r)
 {
 	list *l = r->obj->data;
-	size_t at;
+	size_t at = 0;
 	int rc;
 
 	if ((rc = arg_index(r, l, &at)) < 0)
@@ -578,12 +568,10 @@ static int list_delete(ag_req *r)
 static int list_slice(ag_req *r)
 {
 	list *l = r->obj->data;
-	ag_lpack *p = &l->u.pk;
 	int64_t start, stop, step, first;
 	bool start_nil, stop_nil, step_nil;
 	msgpack_packer *pk;
-	ag_lpack_cursor c;
-	size_t n, k;
+	size_t n;
 	int rc;
 
 	if ((rc = ag_arg_opt_index(r, 1, &start, &start_nil)) < 0 ||
@@ -602,32 +590,10 @@ static int list_slice(ag_req *r)
 			 &first);
 	pk = ag_reply_begin(&r->to);
 	msgpack_pack_array(pk, n);
-	if (n == 0)
-		return 0;
-	if (!l->packed) {
-		for (k = 0; k < n; k++)
-			ag_lints_pack(
-			    pk,
-			    ag_lints_get(&l->u.ints,
-					 (size_t)(first + (int64_t)k * step)));
-		return 0;
-	}
-	if (step == 1) { /* one run of bytes */
-		size_t a = ag_lpack_offset(p, (size_t)first);
-
-		pack_bytes(pk, p->buf + a,
-			   ag_lpack_offset(p, (size_t)first + n) - a);
-		return 0;
-	}
-	ag_lpack_cursor_init(&c);
-	/* With two or more items |step| < len: k * step cannot overflow. */
-	for (k = 0; k < n; k++) {
-		size_t size,
-		    off = ag_lpack_cursor_item(
-			p, &c, (size_t)(first + (int64_t)k * step), &size);
-
-		pack_bytes(pk, p->buf + off, size);
-	}
+	if (l->packed)
+		ag_lpack_pack_items(&l->u.pk, pk, first, n, step);
+	else
+		ag_lints_pack_items(&l->u.ints, pk, first, n, step);
 	return 0;
 }
 
@@ -747,7 +713,7 @@ static int list_remove(ag_req *r)
 {
 	list *l = r->obj->data;
 	char desc[96];
-	size_t at;
+	size_t at = 0;
 	ag_val v;
 	int rc;
 
@@ -771,7 +737,7 @@ static int list_index(ag_req *r)
 	list *l = r->obj->data;
 	int64_t start, stop, n = (int64_t)list_n(l);
 	char desc[96];
-	size_t at;
+	size_t at = 0;
 	ag_val v;
 	int rc;
 
@@ -904,12 +870,10 @@ static int list_copy(ag_req *r)
 	msgpack_packer *pk = ag_reply_begin(&r->to);
 
 	msgpack_pack_array(pk, list_n(l));
-	if (l->packed) {
-		pack_bytes(pk, l->u.pk.buf, l->u.pk.used);
-		return 0;
-	}
-	for (size_t i = 0; i < l->u.ints.len; i++)
-		ag_lints_pack(pk, ag_lints_get(&l->u.ints, i));
+	if (l->packed)
+		ag_lpack_pack_items(&l->u.pk, pk, 0, list_n(l), 1);
+	else
+		ag_lints_pack_items(&l->u.ints, pk, 0, list_n(l), 1);
 	return 0;
 }
 
