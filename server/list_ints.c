@@ -98,8 +98,16 @@ bool ag_lints_head_int(const ag_mp_head *h, int64_t *ret)
 
 bool ag_lints_val_int(const ag_val *v, int64_t *ret)
 {
+	const uint8_t *p = ag_val_bytes(v);
 	ag_mp_head h;
 
+	/* Most values a list is given are a fixint or no int at all. */
+	if (ag_val_len(v) == 1 && (p[0] <= 0x7f || p[0] >= 0xe0)) {
+		*ret = (int8_t)p[0];
+		return true;
+	}
+	if (ag_val_len(v) == 0 || p[0] < 0xcc || p[0] > 0xd3)
+		return false;
 	return ag_mp_read_head(ag_val_bytes(v), ag_val_len(v), &h) &&
 	       ag_lints_head_int(&h, ret);
 }
@@ -221,8 +229,8 @@ void ag_lints_reverse(ag_lints *s)
 	for (size_t i = 0, j = s->len; i + 1 < j; i++, j--) {
 		int64_t t = ag_lints_get(s, i);
 
-		ag_lints_set(s, i, ag_lints_get(s, j - 1));
-		ag_lints_set(s, j - 1, t);
+		store(s->buf, s->width, i, ag_lints_get(s, j - 1));
+		store(s->buf, s->width, j - 1, t);
 	}
 }
 
@@ -247,7 +255,7 @@ int ag_lints_sort(ag_lints *s, bool reverse)
 		v[i] = ag_lints_get(s, i);
 	qsort(v, n, sizeof(*v), cmp_int64);
 	for (size_t i = 0; i < n; i++)
-		ag_lints_set(s, i, v[reverse ? n - 1 - i : i]);
+		store(s->buf, s->width, i, v[reverse ? n - 1 - i : i]);
 	free(v);
 	return 0;
 }

@@ -93,16 +93,16 @@ size_t ag_lpack_mem(const ag_lpack *p)
  * exported wrappers: the library is built position-independent, where a
  * call to an exported function cannot be inlined.
  */
-static inline size_t skip_items(const ag_lpack *p, size_t off, size_t n)
+static inline size_t skip_items(const uint8_t *buf, size_t off, size_t n)
 {
 	while (n-- > 0)
-		off += ag_mp_skip_fast(p->buf + off);
+		off += ag_mp_skip_fast(buf + off);
 	return off;
 }
 
 size_t ag_lpack_skip(const ag_lpack *p, size_t off, size_t n)
 {
-	return skip_items(p, off, n);
+	return skip_items(p->buf, off, n);
 }
 
 static size_t nmarks(size_t len)
@@ -124,7 +124,7 @@ static void ensure_marks(ag_lpack *p, size_t k)
 	}
 	while (p->nvalid <= k) {
 		p->marks[p->nvalid] =
-		    skip_items(p, p->marks[p->nvalid - 1], MARK_EVERY);
+		    skip_items(p->buf, p->marks[p->nvalid - 1], MARK_EVERY);
 		p->nvalid++;
 	}
 }
@@ -134,7 +134,7 @@ static size_t offset_of(ag_lpack *p, size_t i)
 	if (i >= p->len)
 		return p->used;
 	ensure_marks(p, i / MARK_EVERY);
-	return skip_items(p, p->marks[i / MARK_EVERY], i % MARK_EVERY);
+	return skip_items(p->buf, p->marks[i / MARK_EVERY], i % MARK_EVERY);
 }
 
 size_t ag_lpack_offset(ag_lpack *p, size_t i)
@@ -148,8 +148,8 @@ void ag_lpack_range(ag_lpack *p, size_t lo, size_t hi, size_t *ret_a,
 	size_t a = offset_of(p, lo);
 
 	*ret_a = a;
-	*ret_b =
-	    hi - lo < MARK_EVERY ? skip_items(p, a, hi - lo) : offset_of(p, hi);
+	*ret_b = hi - lo < MARK_EVERY ? skip_items(p->buf, a, hi - lo)
+				      : offset_of(p, hi);
 }
 
 /*
@@ -357,8 +357,8 @@ static size_t moved_mark(const ag_lpack *p, size_t m, size_t hi, size_t after,
 	size_t c = m / MARK_EVERY;
 
 	if (c * MARK_EVERY >= hi)
-		return skip_items(p, p->marks[c] + shift, m % MARK_EVERY);
-	return skip_items(p, after, m - hi);
+		return skip_items(p->buf, p->marks[c] + shift, m % MARK_EVERY);
+	return skip_items(p->buf, after, m - hi);
 }
 
 /*
@@ -397,7 +397,7 @@ static void fix_marks(ag_lpack *p, size_t lo, size_t hi, size_t k, size_t a,
 	off = a;
 	t = lo;
 	for (j = (lo + MARK_EVERY - 1) / MARK_EVERY; j < j0 && j < nm; j++) {
-		off = skip_items(p, off, j * MARK_EVERY - t);
+		off = skip_items(p->buf, off, j * MARK_EVERY - t);
 		t = j * MARK_EVERY;
 		p->marks[j] = off;
 	}

@@ -77,20 +77,27 @@ static int oom(ag_req *r)
 			      (int)r->methodlen, r->method);
 }
 
+/* Empty the list, what its items hold released: an empty int store. */
+static void store_clear(list *l)
+{
+	if (l->packed)
+		ag_lpack_deinit(&l->u.pk, release_ref, l->srv);
+	else
+		ag_lints_deinit(&l->u.ints);
+	ag_lints_init(&l->u.ints);
+	l->packed = false;
+}
+
 /* Give back most of the slack after removals; an emptied packed list
  * starts over in the int store. */
 static void trim(list *l)
 {
-	if (!l->packed) {
+	if (!l->packed)
 		ag_lints_trim(&l->u.ints);
-		return;
-	}
-	ag_lpack_trim(&l->u.pk);
-	if (l->u.pk.len == 0) {
-		ag_lpack_deinit(&l->u.pk, NULL, NULL); /* holds nothing */
-		ag_lints_init(&l->u.ints);
-		l->packed = false;
-	}
+	else if (l->u.pk.len == 0)
+		store_clear(l);
+	else
+		ag_lpack_trim(&l->u.pk);
 }
 
 /*
@@ -852,13 +859,7 @@ static int list_clear(ag_req *r)
 {
 	list *l = r->obj->data;
 
-	if (l->packed) {
-		ag_lpack_deinit(&l->u.pk, release_ref, r->srv);
-		ag_lints_init(&l->u.ints);
-		l->packed = false;
-	} else {
-		ag_lints_deinit(&l->u.ints);
-	}
+	store_clear(l);
 	sync_mem(r->obj, l);
 	ag_reply_nil(&r->to);
 	return 0;
@@ -906,10 +907,7 @@ static void list_destroy(ag_object *o)
 
 	if (l == NULL)
 		return;
-	if (l->packed)
-		ag_lpack_deinit(&l->u.pk, release_ref, l->srv);
-	else
-		ag_lints_deinit(&l->u.ints);
+	store_clear(l);
 	ag_object_mem(o, -(ssize_t)l->accounted);
 	free(l);
 	o->data = NULL;
