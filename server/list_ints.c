@@ -38,11 +38,6 @@ void ag_lints_deinit(ag_lints *s)
 	ag_lints_init(s);
 }
 
-size_t ag_lints_mem(const ag_lints *s)
-{
-	return s->cap;
-}
-
 /* Store @x (which fits) as item @i of the array of @w-byte ints at @p. */
 static void store(uint8_t *p, unsigned w, size_t i, int64_t x)
 {
@@ -99,17 +94,30 @@ bool ag_lints_head_int(const ag_mp_head *h, int64_t *ret)
 bool ag_lints_val_int(const ag_val *v, int64_t *ret)
 {
 	const uint8_t *p = ag_val_bytes(v);
-	ag_mp_head h;
+	uint32_t n = ag_val_len(v), bits;
+	uint64_t u = 0;
 
-	/* Most values a list is given are a fixint or no int at all. */
-	if (ag_val_len(v) == 1 && (p[0] <= 0x7f || p[0] >= 0xe0)) {
+	/* Canonical bytes: a fixint, or (u)int 8..64 in its shortest form,
+	 * read here as ag_mp_read_head() would (this is every append). */
+	if (n == 0)
+		return false;
+	if (p[0] <= 0x7f || p[0] >= 0xe0) { /* fixint */
 		*ret = (int8_t)p[0];
 		return true;
 	}
-	if (ag_val_len(v) == 0 || p[0] < 0xcc || p[0] > 0xd3)
+	if (p[0] < 0xcc || p[0] > 0xd3 || n != 1 + (1u << (p[0] & 3)))
 		return false;
-	return ag_mp_read_head(ag_val_bytes(v), ag_val_len(v), &h) &&
-	       ag_lints_head_int(&h, ret);
+	bits = (n - 1) * 8;
+	for (uint32_t k = 1; k < n; k++)
+		u = u << 8 | p[k];
+	if (p[0] <= 0xcf) { /* uint */
+		if (u > INT64_MAX)
+			return false;
+	} else if (bits < 64 && (u >> (bits - 1) & 1)) { /* negative int */
+		u |= ~(uint64_t)0 << bits;
+	}
+	*ret = (int64_t)u;
+	return true;
 }
 
 void ag_lints_pack(msgpack_packer *pk, int64_t x)
@@ -154,7 +162,7 @@ static int reserve(ag_lints *s, size_t bytes)
 	return 0;
 }
 
-int ag_lints_widen(ag_lints *s, unsigned w)
+static int widen(ag_lints *s, unsigned w)
 {
 	unsigned old = s->width;
 
@@ -169,6 +177,11 @@ int ag_lints_widen(ag_lints *s, unsigned w)
 	return 0;
 }
 
+int ag_lints_widen(ag_lints *s, unsigned w)
+{
+	return widen(s, w);
+}
+
 int ag_lints_splice(ag_lints *s, size_t lo, size_t hi, size_t k, unsigned w)
 {
 	size_t newlen = s->len - (hi - lo) + k, tail = s->len - hi;
@@ -179,7 +192,7 @@ int ag_lints_splice(ag_lints *s, size_t lo, size_t hi, size_t k, unsigned w)
 	/* All the room first, so that a failure changes nothing. */
 	if (n > SIZE_MAX / w || reserve(s, n * w) < 0)
 		return AGORA_ENOMEM;
-	ag_lints_widen(s, w); /* has its room: cannot fail */
+	widen(s, w); /* has its room: cannot fail */
 	if (tail > 0 && k != hi - lo)
 		memmove(s->buf + (lo + k) * w, s->buf + hi * w, tail * w);
 	s->len = newlen;

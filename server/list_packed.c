@@ -81,11 +81,6 @@ void ag_lpack_deinit(ag_lpack *p, ag_lpack_release_fn *fn, void *ctx)
 	ag_lpack_init(p);
 }
 
-size_t ag_lpack_mem(const ag_lpack *p)
-{
-	return p->cap + p->marks_cap * sizeof(size_t);
-}
-
 /* ---- finding items ------------------------------------------------------- */
 
 /*
@@ -194,7 +189,7 @@ static void pack_bytes(msgpack_packer *pk, const uint8_t *b, size_t n)
 void ag_lpack_pack_items(ag_lpack *p, msgpack_packer *pk, int64_t first,
 			 size_t n, int64_t step)
 {
-	cursor c = { .block = SIZE_MAX };
+	cursor c;
 
 	if (n == 0)
 		return;
@@ -204,6 +199,7 @@ void ag_lpack_pack_items(ag_lpack *p, msgpack_packer *pk, int64_t first,
 		pack_bytes(pk, p->buf + a, offset_of(p, (size_t)first + n) - a);
 		return;
 	}
+	c.block = SIZE_MAX; /* (offs filled on demand) */
 	/* With two or more items |step| < len: k * step cannot overflow. */
 	for (size_t k = 0; k < n; k++) {
 		size_t size,

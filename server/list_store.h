@@ -64,7 +64,10 @@ void ag_lpack_init(ag_lpack *p);
  * @p empty as ag_lpack_init() does. */
 void ag_lpack_deinit(ag_lpack *p, ag_lpack_release_fn *fn, void *ctx);
 /* Bytes the store has allocated: its buffer and its marks. */
-size_t ag_lpack_mem(const ag_lpack *p);
+static inline size_t ag_lpack_mem(const ag_lpack *p)
+{
+	return p->cap + p->marks_cap * sizeof(size_t);
+}
 
 /* Byte offset of item @i (@i <= p->len; p->len gives the end). Brings the
  * marks it reads up to date, hence not const. */
@@ -178,7 +181,10 @@ void ag_lints_init(ag_lints *s);
 /* Free its memory and leave it as ag_lints_init() does. */
 void ag_lints_deinit(ag_lints *s);
 /* Bytes the store has allocated. */
-size_t ag_lints_mem(const ag_lints *s);
+static inline size_t ag_lints_mem(const ag_lints *s)
+{
+	return s->cap;
+}
 
 /* Item @i (< s->len). */
 static inline int64_t ag_lints_get(const ag_lints *s, size_t i)
