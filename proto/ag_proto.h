@@ -130,6 +130,31 @@ uint64_t ag_mp_payload(const ag_mp_head *h);
  * when it holds a map and AG_VAL_REF when it holds an ext 1. No recursion.
  */
 size_t ag_mp_object_len(const uint8_t *p, size_t len, uint32_t *ret_flags);
+/*
+ * Length of the one complete object at @p whose bytes are known to be whole
+ * and valid (checked when they came in, as a stored value's are): nothing
+ * is bounds-checked, so never give it bytes off the wire. When @flags is
+ * not NULL, ORs into it AG_VAL_MAP and AG_VAL_REF as ag_mp_object_len()
+ * sets them. No recursion. The list's item store skips items with it.
+ */
+size_t ag_mp_skip(const uint8_t *p, uint32_t *flags);
+
+/* ag_mp_skip(@p, NULL), with the scalars of fixed size answered inline. */
+static inline size_t ag_mp_skip_fast(const uint8_t *p)
+{
+	uint8_t b = p[0];
+
+	if (b <= 0x7f || b >= 0xe0) /* fixint */
+		return 1;
+	if (b >= 0xa0 && b <= 0xbf) /* fixstr */
+		return 1 + (size_t)(b & 0x1f);
+	if (b >= 0xcc && b <= 0xd3) /* (u)int 8, 16, 32, 64 */
+		return 1 + ((size_t)1 << (b & 3));
+	if (b == 0xcb) /* float 64 */
+		return 9;
+	return ag_mp_skip(p, NULL);
+}
+
 /* Every header of the bytes [p, p + len) in order, payloads stepped over. */
 typedef struct ag_mp_walk {
 	const uint8_t *p, *end;

@@ -246,6 +246,113 @@ size_t ag_mp_object_len(const uint8_t *p, size_t len, uint32_t *ret_flags)
 	return off;
 }
 
+static uint32_t be16(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 8 | p[1];
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * The trusted twin of ag_mp_object_len(): the same preorder walk with a
+ * count of items still due, but one switch per header and no bounds, for
+ * bytes that were checked once already. It runs for every item a list
+ * skips to find item i, so it decodes only what sizes the object.
+ */
+size_t ag_mp_skip(const uint8_t *p, uint32_t *flags)
+{
+	const uint8_t *q = p;
+	uint64_t left = 1; /* items still to pass, nested ones included */
+	uint32_t f = 0;
+
+	while (left > 0) {
+		uint8_t b = q[0];
+
+		left--;
+		if (b <= 0x7f || b >= 0xe0) { /* fixint */
+			q++;
+			continue;
+		}
+		if (b <= 0x8f) { /* fixmap */
+			left += 2 * (uint64_t)(b & 0x0f);
+			f |= AG_VAL_MAP;
+			q++;
+			continue;
+		}
+		if (b <= 0x9f) { /* fixarray */
+			left += b & 0x0f;
+			q++;
+			continue;
+		}
+		if (b <= 0xbf) { /* fixstr */
+			q += 1 + (b & 0x1f);
+			continue;
+		}
+		switch (b) {
+		case 0xc4: /* bin 8 */
+		case 0xd9: /* str 8 */
+			q += 2 + (size_t)q[1];
+			break;
+		case 0xc5:
+		case 0xda:
+			q += 3 + (size_t)be16(q + 1);
+			break;
+		case 0xc6:
+		case 0xdb:
+			q += 5 + (size_t)be32(q + 1);
+			break;
+		case 0xc7: /* ext 8: size, type, data */
+			f |= q[2] == 1 ? AG_VAL_REF : 0;
+			q += 3 + (size_t)q[1];
+			break;
+		case 0xc8:
+			f |= q[3] == 1 ? AG_VAL_REF : 0;
+			q += 4 + (size_t)be16(q + 1);
+			break;
+		case 0xc9:
+			f |= q[5] == 1 ? AG_VAL_REF : 0;
+			q += 6 + (size_t)be32(q + 1);
+			break;
+		case 0xd4: /* fixext 1, 2, 4, 8, 16: type, data */
+		case 0xd5:
+		case 0xd6:
+		case 0xd7:
+		case 0xd8:
+			f |= q[1] == 1 ? AG_VAL_REF : 0;
+			q += 2 + ((size_t)1 << (b - 0xd4));
+			break;
+		case 0xdc: /* array 16 */
+			left += be16(q + 1);
+			q += 3;
+			break;
+		case 0xdd:
+			left += be32(q + 1);
+			q += 5;
+			break;
+		case 0xde: /* map 16 */
+			left += 2 * (uint64_t)be16(q + 1);
+			f |= AG_VAL_MAP;
+			q += 3;
+			break;
+		case 0xdf:
+			left += 2 * (uint64_t)be32(q + 1);
+			f |= AG_VAL_MAP;
+			q += 5;
+			break;
+		default: /* nil, bools, ints, floats: all header */
+			q += ag_mp_head_len(b);
+			break;
+		}
+	}
+	if (flags != NULL)
+		*flags |= f;
+	return (size_t)(q - p);
+}
+
 void ag_mp_walk_init(ag_mp_walk *w, const void *p, size_t len)
 {
 	w->p = p;
