@@ -331,7 +331,7 @@ AGORA_API int agora_open_ref(agora_client *c, const agora_ref *ref,
  *      declarations (AGORA_API) in a section of this header and in
  *      docs/api.md (tests/abi checks both), and the file in
  *      client/meson.build;
- *   4. the row's CLI_<wire> line in client/cli/agora.c (what get, set,
+ *   4. the row's CLI_<wire> line in client/cli/commands.c (what get, set,
  *      push, pop and info do with it: the tool does not build without it);
  *   5. its open options in tests/fuzz/fuzz_request.c's SETUP and
  *      make_corpus.py, docs/protocol.md (the type and its methods), and

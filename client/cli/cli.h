@@ -1,7 +1,7 @@
 /*
  * cli.h - what the files of agora(1) share. Never installed. Each uses only
  * those listed after it (no cycle: scripts/check-layers.py BUILD client/cli):
- *   agora.c       the command line, connecting, main;
+ *   main.c        the command line, connecting, main;
  *   commands.c    named objects and one function per subcommand;
  *   text.c        messages, output, values from the command line;
  *   value_json.c  agora_value to JSON and back.

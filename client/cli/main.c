@@ -1,5 +1,5 @@
 /*
- * agora.c - agora(1), the command-line tool: look at and change what an
+ * main.c - agora(1), the command-line tool: look at and change what an
  * agorad holds.
  *
  * Parts, top to bottom:
