@@ -1,7 +1,7 @@
 /*
  * agora_errors.h - the one list of Agora's error codes.
  *
- * AGORA_ERRORS(X) is an X-macro: X(NAME, CODE, TEXT). Codes 1..16 are the wire
+ * AGORA_ERRORS(X) is an X-macro: X(NAME, CODE, TEXT). Codes 1..17 are the wire
  * codes of docs/protocol.md section 4; the name is the stable wire name.
  * Codes from 100 up are local to the client library and never sent.
  * The macro generates the C enum below (AGORA_E<NAME> == -CODE), the
@@ -30,12 +30,14 @@
 	X(BROKEN, 14, "barrier broken")              \
 	X(LIMIT, 15, "limit exceeded")               \
 	X(SHUTDOWN, 16, "server is shutting down")   \
+	X(EXISTS, 17, "object exists")               \
 	X(IO, 100, "connection failed or lost")      \
 	X(NOMEM, 101, "out of memory")               \
-	X(INVAL, 102, "invalid argument")
+	X(INVAL, 102, "invalid argument")            \
+	X(TIMEDOUT, 103, "no answer from the server in time")
 
 /* The highest code that travels on the wire. */
-#define AGORA_WIRE_ERROR_MAX 16
+#define AGORA_WIRE_ERROR_MAX 17
 
 enum agora_error {
 	AGORA_OK = 0,
