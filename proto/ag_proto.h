@@ -116,10 +116,69 @@ typedef struct ag_mp_head {
 
 /* The header length that the first byte @b announces (length fields and
  * an ext's type included); 0 for 0xc1, which MessagePack never uses. */
-unsigned ag_mp_head_len(uint8_t b);
+extern const uint8_t ag_mp_hlen[256];
+static inline unsigned ag_mp_head_len(uint8_t b)
+{
+	return ag_mp_hlen[b];
+}
 /* Read the header at @p (@have bytes there). False when the header is
- * incomplete or 0xc1; *ret is written only on success. */
-bool ag_mp_read_head(const uint8_t *p, size_t have, ag_mp_head *ret);
+ * incomplete or 0xc1; *ret is written only on success. The one-byte
+ * headers of small ints, short strs, arrays and maps (most of a request)
+ * are read inline; the rest by ag_mp_read_head_slow(). */
+bool ag_mp_read_head_slow(const uint8_t *p, size_t have, ag_mp_head *ret);
+static inline bool ag_mp_read_head(const uint8_t *p, size_t have,
+				   ag_mp_head *ret)
+{
+	static const uint8_t kind[4] = { AG_MP_MAP, AG_MP_ARRAY, AG_MP_STR,
+					 AG_MP_STR };
+	uint8_t b;
+
+	if (have == 0)
+		return false;
+	b = p[0];
+	if (b <= 0x7f || b >= 0xe0) {
+		ret->kind = b <= 0x7f ? AG_MP_UINT : AG_MP_INT;
+		ret->hlen = 1;
+		ret->ext_type = 0;
+		ret->n = 0;
+		ret->i = (int8_t)b;
+		if (b <= 0x7f)
+			ret->u = b;
+		return true;
+	}
+	if (b <= 0xbf) {
+		ret->kind = kind[(b - 0x80) >> 4];
+		ret->hlen = 1;
+		ret->ext_type = 0;
+		ret->n = b <= 0x9f ? b & 0x0f : b & 0x1f;
+		ret->u = 0;
+		return true;
+	}
+	/* uint 8 to 32 (msgids, handles), str 8 and bin 8 (keys, values) */
+	if ((b >= 0xcc && b <= 0xce) || b == 0xd9 || b == 0xc4) {
+		unsigned w = b == 0xce ? 4 : b == 0xcd ? 2 : 1;
+		uint64_t v;
+		if (have < 1 + w)
+			return false;
+		v = w == 4 ? (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 |
+				 (uint64_t)p[3] << 8 | p[4]
+		    : w == 2 ? (uint64_t)p[1] << 8 | p[2]
+			     : p[1];
+		ret->hlen = (uint8_t)(1 + w);
+		ret->ext_type = 0;
+		if (b >= 0xcc && b <= 0xce) {
+			ret->kind = AG_MP_UINT;
+			ret->n = 0;
+			ret->u = v;
+		} else {
+			ret->kind = b == 0xd9 ? AG_MP_STR : AG_MP_BIN;
+			ret->n = v;
+			ret->u = 0;
+		}
+		return true;
+	}
+	return ag_mp_read_head_slow(p, have, ret);
+}
 /* Items that follow a header (an array's n, a map's 2n), and payload bytes
  * (str/bin/ext n); 0 for anything else. */
 uint64_t ag_mp_items(const ag_mp_head *h);
@@ -155,6 +214,11 @@ static inline size_t ag_mp_skip_fast(const uint8_t *p)
 	return ag_mp_skip(p, NULL);
 }
 
+/* The object whose header @h was read at @p (@len bytes in all) as
+ * msgpack-c would decode a scalar, str/bin/ext pointing into @p; a
+ * container as AG_OBJECT_RAW holding its bytes. No allocation. */
+void ag_mp_obj(const ag_mp_head *h, const uint8_t *p, size_t len,
+	       msgpack_object *ret);
 /* Every header of the bytes [p, p + len) in order, payloads stepped over. */
 typedef struct ag_mp_walk {
 	const uint8_t *p, *end;

@@ -16,66 +16,43 @@
 
 #include "ag_proto.h"
 
-static uint64_t be(const uint8_t *p, unsigned n)
+static inline uint64_t be(const uint8_t *p, unsigned n)
 {
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-unsigned ag_mp_head_len(uint8_t b)
-{
-	if (b <= 0x7f || b >= 0xe0 || (b >= 0x80 && b <= 0xbf))
-		return 1; /* fixint, fixmap, fixarray, fixstr */
-	switch (b) {
-	case 0xc0:
-	case 0xc2:
-	case 0xc3:
-		return 1;
-	case 0xcc:
-	case 0xd0:
-	case 0xc4:
-	case 0xd9:
-		return 2;
-	case 0xd4:
-	case 0xd5:
-	case 0xd6:
-	case 0xd7:
-	case 0xd8:
-		return 2; /* fixext: the type byte */
-	case 0xcd:
-	case 0xd1:
-	case 0xc5:
-	case 0xda:
-	case 0xdc:
-	case 0xde:
-		return 3;
-	case 0xc7:
-		return 3; /* ext 8: length and type */
-	case 0xc8:
-		return 4;
-	case 0xca:
-	case 0xce:
-	case 0xd2:
-	case 0xc6:
-	case 0xdb:
-	case 0xdd:
-	case 0xdf:
-		return 5;
-	case 0xc9:
-		return 6;
-	case 0xcb:
-	case 0xcf:
-	case 0xd3:
-		return 9;
-	default: /* 0xc1 is never used */
-		return 0;
+	switch (n) {
+	case 1:
+		return p[0];
+	case 2:
+		return (uint64_t)p[0] << 8 | p[1];
+	case 4:
+		return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 |
+		       (uint64_t)p[2] << 8 | p[3];
+	default: {
+		uint64_t v = 0;
+		for (unsigned i = 0; i < n; i++)
+			v = v << 8 | p[i];
+		return v;
+	}
 	}
 }
 
-bool ag_mp_read_head(const uint8_t *p, size_t have, ag_mp_head *ret)
+/* Header lengths by first byte (GNU range designators); 0 for 0xc1. */
+const uint8_t ag_mp_hlen[256] = {
+	[0x00 ... 0x7f] = 1, /* positive fixint */
+	[0x80 ... 0xbf] = 1, /* fixmap, fixarray, fixstr */
+	[0xe0 ... 0xff] = 1, /* negative fixint */
+	[0xc0] = 1,          [0xc2] = 1,          [0xc3] = 1,
+	[0xcc] = 2,          [0xd0] = 2,          [0xc4] = 2,
+	[0xd9] = 2,          [0xd4 ... 0xd8] = 2, /* fixext: the type byte */
+	[0xcd] = 3,          [0xd1] = 3,          [0xc5] = 3,
+	[0xda] = 3,          [0xdc] = 3,          [0xde] = 3,
+	[0xc7] = 3, /* ext 8: length and type */
+	[0xc8] = 4,          [0xca] = 5,          [0xce] = 5,
+	[0xd2] = 5,          [0xc6] = 5,          [0xdb] = 5,
+	[0xdd] = 5,          [0xdf] = 5,          [0xc9] = 6,
+	[0xcb] = 9,          [0xcf] = 9,          [0xd3] = 9,
+};
+
+bool ag_mp_read_head_slow(const uint8_t *p, size_t have, ag_mp_head *ret)
 {
 	unsigned hlen;
 	uint8_t b;
@@ -87,8 +64,10 @@ bool ag_mp_read_head(const uint8_t *p, size_t have, ag_mp_head *ret)
 	hlen = ag_mp_head_len(b);
 	if (hlen == 0 || have < hlen)
 		return false;
-	memset(&h, 0, sizeof(h));
 	h.hlen = (uint8_t)hlen;
+	h.ext_type = 0;
+	h.n = 0;
+	h.u = 0;
 	if (b <= 0x7f) {
 		h.kind = AG_MP_UINT;
 		h.u = b;
@@ -375,4 +354,63 @@ bool ag_mp_walk_next(ag_mp_walk *w, ag_mp_head *ret,
 	if (ret_payload)
 		*ret_payload = pay;
 	return true;
+}
+
+void ag_mp_obj(const ag_mp_head *h, const uint8_t *p, size_t len,
+	       msgpack_object *ret)
+{
+	const char *pay = (const char *)p + h->hlen;
+	msgpack_object o;
+
+	memset(&o, 0, sizeof(o));
+	switch ((ag_mp_kind)h->kind) {
+	case AG_MP_NIL:
+		o.type = MSGPACK_OBJECT_NIL;
+		break;
+	case AG_MP_BOOL:
+		o.type = MSGPACK_OBJECT_BOOLEAN;
+		o.via.boolean = h->u != 0;
+		break;
+	case AG_MP_UINT:
+		o.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+		o.via.u64 = h->u;
+		break;
+	case AG_MP_INT:
+		/* msgpack-c's rule: a signed form holding a value >= 0 is a
+		 * positive integer. */
+		o.type = h->i < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER
+				  : MSGPACK_OBJECT_POSITIVE_INTEGER;
+		o.via.i64 = h->i;
+		break;
+	case AG_MP_FLOAT32:
+		o.type = MSGPACK_OBJECT_FLOAT32;
+		o.via.f64 = h->f;
+		break;
+	case AG_MP_FLOAT64:
+		o.type = MSGPACK_OBJECT_FLOAT64;
+		o.via.f64 = h->f;
+		break;
+	case AG_MP_STR:
+		o.type = MSGPACK_OBJECT_STR;
+		o.via.str.ptr = pay;
+		o.via.str.size = (uint32_t)h->n;
+		break;
+	case AG_MP_BIN:
+		o.type = MSGPACK_OBJECT_BIN;
+		o.via.bin.ptr = pay;
+		o.via.bin.size = (uint32_t)h->n;
+		break;
+	case AG_MP_EXT:
+		o.type = MSGPACK_OBJECT_EXT;
+		o.via.ext.type = h->ext_type;
+		o.via.ext.ptr = pay;
+		o.via.ext.size = (uint32_t)h->n;
+		break;
+	default: /* a container: its bytes */
+		o.type = AG_OBJECT_RAW;
+		o.via.bin.ptr = (const char *)p;
+		o.via.bin.size = (uint32_t)len;
+		break;
+	}
+	*ret = o;
 }

@@ -141,8 +141,23 @@ int ag_request_parse(const uint8_t *p, size_t len, msgpack_zone *z,
 
 	uint32_t ndec = ret->argc < AG_MAX_PARAMS ? ret->argc : AG_MAX_PARAMS;
 	for (uint32_t i = 0; i < ndec; i++) {
+		ag_mp_head ph;
 		int rc;
 
+		/* A scalar (most params: a handle, an index, a key) is read
+		 * from its header, without msgpack-c. */
+		if (!ag_mp_read_head(p + off, len - off, &ph))
+			return bad(err, errlen, "malformed params");
+		if (ph.kind != AG_MP_ARRAY && ph.kind != AG_MP_MAP) {
+			n = ph.hlen + (size_t)ag_mp_payload(&ph);
+			if (ag_mp_payload(&ph) > len - off - ph.hlen)
+				return bad(err, errlen, "malformed params");
+			ret->raw[i].p = p + off;
+			ret->raw[i].len = n;
+			ag_mp_obj(&ph, p + off, n, &ret->argv[i]);
+			off += n;
+			continue;
+		}
 		n = ag_mp_object_len(p + off, len - off, NULL);
 		if (n == 0)
 			return bad(err, errlen, "malformed params");

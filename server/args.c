@@ -4,6 +4,7 @@
  * returns the negative code, so a method reads as a list of checks.
  */
 #include <math.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -167,18 +168,34 @@ int ag_memory_check(ag_req *r, size_t adding)
 			      s->max_memory, s->memory);
 }
 
-int ag_span_val(ag_req *r, const ag_span *sp, const char *what, ag_val *ret)
+/* What an error names: "@what @n", or @what alone for AG_NO_INDEX. Made
+ * only when an error is answered: formatting costs more than storing. */
+static const char *what_name(char *buf, size_t len, const char *what,
+			     uint32_t n)
+{
+	if (n == AG_NO_INDEX)
+		return what;
+	snprintf(buf, len, "%s %" PRIu32, what, n);
+	return buf;
+}
+
+int ag_span_val(ag_req *r, const ag_span *sp, const char *what, uint32_t n,
+		ag_val *ret)
 {
 	const char *why = NULL;
 	int rc = ag_val_from_raw(ret, sp->p, sp->len, &why);
+	char buf[64];
 
 	if (rc == AGORA_EVALUE)
 		return ag_reply_error(&r->to, AGORA_EVALUE, "%.*s: %s holds %s",
-				      (int)r->methodlen, r->method, what, why);
+				      (int)r->methodlen, r->method,
+				      what_name(buf, sizeof(buf), what, n),
+				      why);
 	if (rc < 0)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "%.*s: %s is too large to store",
-				      (int)r->methodlen, r->method, what);
+				      (int)r->methodlen, r->method,
+				      what_name(buf, sizeof(buf), what, n));
 	if ((rc = ag_memory_check(r, ag_val_heap(ret))) < 0) {
 		ag_val_deinit(ret);
 		return rc;
@@ -192,32 +209,34 @@ int ag_span_val(ag_req *r, const ag_span *sp, const char *what, ag_val *ret)
 
 int ag_arg_val(ag_req *r, uint32_t i, ag_val *ret)
 {
-	char what[24];
-
 	if (i >= r->argc)
 		return ag_reply_error(&r->to, AGORA_EARGS,
 				      "%.*s: param %u (a value) is missing",
 				      (int)r->methodlen, r->method, i);
-	snprintf(what, sizeof(what), "param %u", i);
-	return ag_span_val(r, &r->raw[i], what, ret);
+	return ag_span_val(r, &r->raw[i], "param", i, ret);
 }
 
-int ag_span_key(ag_req *r, const ag_span *sp, const char *what, ag_val *ret)
+int ag_span_key(ag_req *r, const ag_span *sp, const char *what, uint32_t n,
+		ag_val *ret)
 {
 	ag_buf *b = ag_server_scratch(r->srv);
 	size_t at = b->len;
 	const char *why = NULL;
 	uint32_t flags;
+	char buf[64];
 	int rc;
 
 	rc = ag_val_canon(b, sp->p, sp->len, &flags, &why);
 	if (rc == AGORA_EVALUE)
 		return ag_reply_error(&r->to, AGORA_EVALUE, "%.*s: %s holds %s",
-				      (int)r->methodlen, r->method, what, why);
+				      (int)r->methodlen, r->method,
+				      what_name(buf, sizeof(buf), what, n),
+				      why);
 	if (rc < 0)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "%.*s: out of memory reading %s",
-				      (int)r->methodlen, r->method, what);
+				      (int)r->methodlen, r->method,
+				      what_name(buf, sizeof(buf), what, n));
 	if (flags & AG_VAL_MAP) {
 		char desc[96];
 		b->len = at;
@@ -234,7 +253,8 @@ int ag_span_key(ag_req *r, const ag_span *sp, const char *what, ag_val *ret)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "%.*s: %s is larger than %u bytes once "
 				      "encoded",
-				      (int)r->methodlen, r->method, what,
+				      (int)r->methodlen, r->method,
+				      what_name(buf, sizeof(buf), what, n),
 				      (unsigned)AG_VAL_MAX_LEN);
 	}
 	/* A short key fits inline in *ret itself (no allocation). A longer
@@ -258,14 +278,11 @@ int ag_span_key(ag_req *r, const ag_span *sp, const char *what, ag_val *ret)
 
 int ag_arg_key(ag_req *r, uint32_t i, ag_val *ret)
 {
-	char what[24];
-
 	if (i >= r->argc)
 		return ag_reply_error(&r->to, AGORA_EARGS,
 				      "%.*s: param %u (a key) is missing",
 				      (int)r->methodlen, r->method, i);
-	snprintf(what, sizeof(what), "param %u", i);
-	return ag_span_key(r, &r->raw[i], what, ret);
+	return ag_span_key(r, &r->raw[i], "param", i, ret);
 }
 
 void ag_pack_arg(msgpack_packer *pk, const ag_req *r, uint32_t i)
@@ -321,9 +338,9 @@ static int want_container(ag_req *r, uint32_t i, ag_mp_kind kind, ag_items *ret)
 
 void ag_items_init(ag_items *it, const ag_span *sp)
 {
-	ag_mp_head h;
+	ag_mp_head h = { 0 };
 
-	ag_mp_read_head(sp->p, sp->len, &h);
+	(void)ag_mp_read_head(sp->p, sp->len, &h); /* checked by the caller */
 	it->count = h.n;
 	it->p = sp->p + h.hlen;
 	it->end = sp->p + sp->len;
@@ -348,61 +365,7 @@ bool ag_items_next(ag_items *it, ag_item *ret)
 
 void ag_item_obj(const ag_item *it, msgpack_object *ret)
 {
-	const ag_mp_head *h = &it->head;
-	const char *pay = (const char *)it->raw.p + h->hlen;
-	msgpack_object o;
-
-	memset(&o, 0, sizeof(o));
-	switch ((ag_mp_kind)h->kind) {
-	case AG_MP_NIL:
-		o.type = MSGPACK_OBJECT_NIL;
-		break;
-	case AG_MP_BOOL:
-		o.type = MSGPACK_OBJECT_BOOLEAN;
-		o.via.boolean = h->u != 0;
-		break;
-	case AG_MP_UINT:
-		o.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-		o.via.u64 = h->u;
-		break;
-	case AG_MP_INT:
-		/* msgpack-c's rule: a signed form holding a value >= 0 is a
-		 * positive integer. */
-		o.type = h->i < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER
-				  : MSGPACK_OBJECT_POSITIVE_INTEGER;
-		o.via.i64 = h->i;
-		break;
-	case AG_MP_FLOAT32:
-		o.type = MSGPACK_OBJECT_FLOAT32;
-		o.via.f64 = h->f;
-		break;
-	case AG_MP_FLOAT64:
-		o.type = MSGPACK_OBJECT_FLOAT64;
-		o.via.f64 = h->f;
-		break;
-	case AG_MP_STR:
-		o.type = MSGPACK_OBJECT_STR;
-		o.via.str.ptr = pay;
-		o.via.str.size = (uint32_t)h->n;
-		break;
-	case AG_MP_BIN:
-		o.type = MSGPACK_OBJECT_BIN;
-		o.via.bin.ptr = pay;
-		o.via.bin.size = (uint32_t)h->n;
-		break;
-	case AG_MP_EXT:
-		o.type = MSGPACK_OBJECT_EXT;
-		o.via.ext.type = h->ext_type;
-		o.via.ext.ptr = pay;
-		o.via.ext.size = (uint32_t)h->n;
-		break;
-	default: /* a container: its bytes */
-		o.type = AG_OBJECT_RAW;
-		o.via.bin.ptr = (const char *)it->raw.p;
-		o.via.bin.size = (uint32_t)it->raw.len;
-		break;
-	}
-	*ret = o;
+	ag_mp_obj(&it->head, it->raw.p, it->raw.len, ret);
 }
 
 int ag_arg_items(ag_req *r, uint32_t i, ag_items *ret)

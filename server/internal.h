@@ -374,16 +374,20 @@ bool ag_arg_given(const ag_req *r, uint32_t i);
  * checked against --max-memory and holding what its references name;
  * answers VALUE (a duplicate map key, a malformed reference), NO_OBJECT or
  * LIMIT on failure. ag_span_val() does the same for any bytes of the
- * request (an item of an array param), naming them @what in errors.
+ * request (an item of an array param), naming them "@what @n" in errors
+ * ("the key of entry 3"), or @what alone when @n is AG_NO_INDEX.
  */
+#define AG_NO_INDEX UINT32_MAX
 int ag_arg_val(ag_req *r, uint32_t i, ag_val *ret);
-int ag_span_val(ag_req *r, const ag_span *sp, const char *what, ag_val *ret);
+int ag_span_val(ag_req *r, const ag_span *sp, const char *what, uint32_t n,
+		ag_val *ret);
 /* Canonical copy of argv[i] into the server scratch buffer (borrowed,
  * valid until the next request), hash-ready: for lookups by key.
  * Answers TYPE when the key holds a map (unhashable). ag_span_key() for
  * any bytes of the request. */
 int ag_arg_key(ag_req *r, uint32_t i, ag_val *ret);
-int ag_span_key(ag_req *r, const ag_span *sp, const char *what, ag_val *ret);
+int ag_span_key(ag_req *r, const ag_span *sp, const char *what, uint32_t n,
+		ag_val *ret);
 /* --max-memory: storing @adding more bytes is allowed, or LIMIT is
  * answered and returned. */
 int ag_memory_check(ag_req *r, size_t adding);

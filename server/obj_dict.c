@@ -428,7 +428,6 @@ static int dict_update(ag_req *r)
 	bool *owned = NULL;
 	uint32_t i, n, nadded = 0;
 	bool over = false; /* max_items reached while adding new keys */
-	char what[40];
 	int rc;
 
 	if ((rc = ag_arg_pairs(r, 1, &m)) < 0)
@@ -456,8 +455,8 @@ static int dict_update(ag_req *r)
 	}
 	for (i = 0; i < n && ag_items_next(&m, &k) && ag_items_next(&m, &v);
 	     i++) {
-		snprintf(what, sizeof(what), "the key of entry %" PRIu32, i);
-		if ((rc = ag_span_key(r, &k.raw, what, &keys[i])) < 0)
+		if ((rc = ag_span_key(r, &k.raw, "the key of entry", i,
+				      &keys[i])) < 0)
 			goto out;
 		/* Own the key before the next key may reuse the scratch. */
 		ag_val view = keys[i];
@@ -471,8 +470,8 @@ static int dict_update(ag_req *r)
 			goto out;
 		}
 		owned[i] = true;
-		snprintf(what, sizeof(what), "the value of entry %" PRIu32, i);
-		if ((rc = ag_span_val(r, &v.raw, what, &vals[i])) < 0)
+		if ((rc = ag_span_val(r, &v.raw, "the value of entry", i,
+				      &vals[i])) < 0)
 			goto out;
 		hashes[i] = ag_table_hash(&d->t, &keys[i]);
 	}

@@ -200,7 +200,7 @@ static int value_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "open: out of memory creating a value");
 	if (opts && ag_opt_raw(r, 2, "initial", &init)) {
-		rc = ag_span_val(r, &init, "initial", &s->v);
+		rc = ag_span_val(r, &init, "initial", AG_NO_INDEX, &s->v);
 		if (rc < 0) {
 			free(s);
 			return rc; /* answered */
