@@ -55,6 +55,8 @@ static void conn_count(ag_conn *c, bool ready)
 
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
+	c->since = (int64_t)time(NULL);
+	c->active_ms = ag_mono_ms();
 	if (ready) {
 		c->state = AG_CONN_READY;
 		s->nauth++;
@@ -349,6 +351,8 @@ static bool process_input(ag_conn *c)
 	const uint8_t *frame;
 	size_t flen;
 	int rc;
+
+	c->active_ms = ag_mono_ms(); /* for the server method clients */
 	while (!c->closing &&
 	       (rc = ag_reader_next_frame(&c->rd, &frame, &flen)) != 0) {
 		/* A client that sends more while more than max_output of its

@@ -169,6 +169,11 @@ struct ag_family {
 	/* A connection that holds something of @o is going away (see
 	 * ag_conn_hold): give back all it holds, waking the next waiter. */
 	void (*conn_gone)(ag_object *o, ag_conn *c);
+	/* How much of @o connection @c holds, for the server method
+	 * clients: an rlock's count, an owned semaphore's permits. NULL:
+	 * the count of its ag_conn_hold() entry (1 for a lock, whose family
+	 * holds once however deep; see srv_methods.c). */
+	uint64_t (*held)(ag_object *o, const ag_conn *c);
 };
 
 /* The family of every row of AGORA_TYPES (agora.h): ag_family_list, ... */
@@ -260,7 +265,9 @@ struct ag_conn {
 	size_t mem;   /* what ag_conn_sync_mem() last counted in conn_memory */
 	ag_buf *sink; /* detached: where answers go (ag_conn_capture) */
 	int64_t peer_pid, peer_uid;
-	char peer[80]; /* "pid 12 uid 1000" or "127.0.0.1:5000", for logs */
+	char peer[80];     /* "pid 12 uid 1000" or "127.0.0.1:5000", for logs */
+	int64_t since;     /* unix time it connected */
+	int64_t active_ms; /* ag_mono_ms() when it last sent bytes */
 	TAILQ_ENTRY(ag_conn) link;
 	TAILQ_ENTRY(ag_conn)
 	ulink; /* in srv->unauth_* while not AG_CONN_READY */
@@ -315,6 +322,16 @@ void ag_reply_verror(ag_conn *c, uint32_t msgid, int rc, const char *fmt,
 bool ag_conn_flush(ag_conn *c);
 /* Bring the server's count of connection memory up to date for @c. */
 void ag_conn_sync_mem(ag_conn *c);
+/*
+ * End @c from inside a method of connection @by (the server method kill):
+ * as a cut, its unsent answers are dropped and its write event frees it
+ * in this loop turn, which withdraws its parked requests and gives back
+ * what it holds (a lock goes to the next waiter). When @c is @by, the
+ * answers made so far are still sent: it stops serving and is freed once
+ * the request returns (process_input). A connection already closing is
+ * left as it is.
+ */
+void ag_conn_kill(ag_conn *c, const ag_conn *by);
 /* With --max-memory: cut the connections holding the most while the
  * server holds more than max_memory + max_output (reply.c says exactly). */
 void ag_enforce_memory(ag_server *s);

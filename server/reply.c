@@ -179,6 +179,19 @@ static void conn_cut(ag_conn *c)
 	}
 }
 
+void ag_conn_kill(ag_conn *c, const ag_conn *by)
+{
+	if (c->closing)
+		return;
+	if (c != by) {
+		conn_cut(c);
+		return;
+	}
+	c->closing = true;
+	if (c->rev != NULL) /* NULL on a detached connection */
+		event_del(c->rev);
+}
+
 msgpack_packer *ag_reply_begin(const ag_target *t)
 {
 	ag_conn *c = t->conn;

@@ -1,6 +1,7 @@
 /*
  * srv_methods.c - the server methods: open, open_ref, close, drop, ls,
- * info, ping and stats (protocol section 3), and their table.
+ * info, ping and stats (protocol section 3), the operators' clients and
+ * kill, and their table.
  *
  * Named objects live in the server's names table, which holds one
  * reference to each; drop takes the name away and lets that reference go.
@@ -345,6 +346,136 @@ static int srv_stats(ag_req *r)
 	return 0;
 }
 
+/* ---- operators: clients and kill ------------------------------------------
+ *
+ * clients lists every connection, authenticated or in the handshake,
+ * except those already closing (they are freed in this loop turn). Its
+ * holds come from the connection's ag_conn_hold() set: one entry per
+ * object it owns something of. The families record an object there once,
+ * whatever the depth (obj_lock.c: once per owner, however deep an rlock's
+ * count; obj_semaphore.c: once while the connection holds one or more
+ * permits of an owned semaphore), so the entry's own count is 1; the
+ * family's held() hook, where it has one, gives the real figure.
+ */
+
+/* How much of @o connection @c holds (see above). */
+static uint64_t held_count(const struct ag_hold *h, const ag_conn *c)
+{
+	ag_object *o = h->obj;
+
+	return o->fam->held != NULL ? o->fam->held(o, c) : h->count;
+}
+
+static void pack_holds(msgpack_packer *pk, const ag_conn *c)
+{
+	msgpack_pack_array(pk, c->nholds);
+	for (uint32_t i = 0; i < c->nholds; i++) {
+		ag_object *o = c->holds[i].obj;
+		msgpack_pack_map(pk, 4);
+		ag_pack_str(pk, "type");
+		ag_pack_str(pk, o->fam->name);
+		ag_pack_str(pk, "name");
+		if (o->name)
+			ag_pack_str(pk, o->name);
+		else
+			msgpack_pack_nil(pk);
+		ag_pack_str(pk, "id");
+		msgpack_pack_uint64(pk, o->id);
+		ag_pack_str(pk, "count");
+		msgpack_pack_uint64(pk, held_count(&c->holds[i], c));
+	}
+}
+
+static void pack_client(msgpack_packer *pk, const ag_conn *c,
+			const ag_conn *self, int64_t now_ms)
+{
+	int64_t idle_ms = now_ms - c->active_ms;
+
+	msgpack_pack_map(pk, 13);
+	ag_pack_str(pk, "id");
+	msgpack_pack_uint64(pk, c->id);
+	ag_pack_str(pk, "self");
+	if (c == self)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	ag_pack_str(pk, "authenticated");
+	if (c->state == AG_CONN_READY)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	ag_pack_str(pk, "transport");
+	ag_pack_str(pk, c->is_unix ? "unix" : "tcp");
+	ag_pack_str(pk, "peer");
+	ag_pack_str(pk, c->peer);
+	ag_pack_str(pk, "pid");
+	if (c->have_peer)
+		msgpack_pack_int64(pk, c->peer_pid);
+	else
+		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "uid");
+	if (c->have_peer)
+		msgpack_pack_int64(pk, c->peer_uid);
+	else
+		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "since");
+	msgpack_pack_int64(pk, c->since);
+	ag_pack_str(pk, "idle");
+	msgpack_pack_double(pk, (double)(idle_ms > 0 ? idle_ms : 0) / 1000.0);
+	ag_pack_str(pk, "handles");
+	msgpack_pack_uint32(pk, c->nused - c->nfree);
+	ag_pack_str(pk, "parked");
+	msgpack_pack_uint32(pk, c->nparked);
+	ag_pack_str(pk, "holds");
+	pack_holds(pk, c);
+	ag_pack_str(pk, "output");
+	msgpack_pack_uint64(pk, ag_conn_unsent(c));
+}
+
+static int srv_clients(ag_req *r)
+{
+	ag_server *s = r->srv;
+	int64_t now_ms = ag_mono_ms();
+	uint32_t n = 0;
+	ag_conn *c;
+
+	TAILQ_FOREACH (c, &s->conns, link)
+		if (!c->closing)
+			n++;
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+	msgpack_pack_array(pk, n);
+	TAILQ_FOREACH (c, &s->conns, link)
+		if (!c->closing)
+			pack_client(pk, c, r->to.conn, now_ms);
+	return 0;
+}
+
+static int srv_kill(ag_req *r)
+{
+	ag_server *s = r->srv;
+	int64_t id;
+	ag_conn *c;
+
+	if (ag_arg_int(r, 0, &id) < 0)
+		return AGORA_EARGS;
+	TAILQ_FOREACH (c, &s->conns, link)
+		if (id > 0 && c->id == (uint64_t)id && !c->closing)
+			break;
+	if (c == NULL) {
+		ag_reply_bool(&r->to, false);
+		return 0;
+	}
+	ag_server_logf(s,
+		       "connection %llu from %s: ended by kill from "
+		       "connection %llu",
+		       (unsigned long long)c->id, c->peer,
+		       (unsigned long long)r->to.conn->id);
+	/* Answer first: killing itself, the caller still gets true. */
+	ag_reply_bool(&r->to, true);
+	ag_conn_kill(c, r->to.conn);
+	return 0;
+}
+
 static const ag_method server_methods[] = {
 	{ "open", srv_open, 2, 3, AG_STORES_BYTES },
 	{ "open_ref", srv_open_ref, 1, 2, AG_STORES_NONE },
@@ -354,6 +485,8 @@ static const ag_method server_methods[] = {
 	{ "info", srv_info, 1, 1, AG_STORES_NONE },
 	{ "ping", srv_ping, 0, 1, AG_STORES_NONE },
 	{ "stats", srv_stats, 0, 0, AG_STORES_NONE },
+	{ "clients", srv_clients, 0, 0, AG_STORES_NONE },
+	{ "kill", srv_kill, 1, 1, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
 };
 

@@ -51,6 +51,8 @@ static const struct entry ENTRIES[] = {
 	{ "info", false, "I" },
 	{ "ping", false, "S" },
 	{ "stats", false, "" },
+	{ "clients", false, "" },
+	{ "kill", false, "i" }, /* id 0: no such connection, answers false */
 	/* list */
 	{ "list.append", true, "hS" },
 	{ "list.extend", true, "hA" },
