@@ -88,6 +88,25 @@ int agora_ls(agora_client *c, agora_value *ret)
 	return ag_client_call_as(c, "ls", NULL, 0, AG_RESULT_VALUE, ret);
 }
 
+int agora_clients(agora_client *c, agora_value *ret)
+{
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (ret == NULL)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "clients needs a result");
+	return ag_client_call_as(c, "clients", NULL, 0, AG_RESULT_VALUE, ret);
+}
+
+int agora_kill(agora_client *c, uint64_t id, bool *ret_killed)
+{
+	agora_value p = agora_uint(id);
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	return ag_client_call_as(c, "kill", &p, 1, AG_RESULT_BOOL, ret_killed);
+}
+
 int agora_drop(agora_client *c, const char *name, bool *ret_existed)
 {
 	agora_value p;

@@ -227,6 +227,15 @@ AGORA_API int agora_ping(agora_client *c);
 AGORA_API int agora_stats(agora_client *c, agora_value *ret);
 /* ls: an array of {"name", "type", "len"} for named objects. */
 AGORA_API int agora_ls(agora_client *c, agora_value *ret);
+/* clients: an array of maps, one per connection of the server (id, self,
+ * authenticated, transport, peer, pid, uid, since, idle, handles, parked,
+ * holds, output; docs/protocol.md section 3.1). */
+AGORA_API int agora_clients(agora_client *c, agora_value *ret);
+/* kill ID: end connection @id (an id from agora_clients()) as if it had
+ * closed: what it holds is given back. *ret_killed tells whether there
+ * was one (may be NULL). Killing @c's own connection answers true, then
+ * later calls fail with AGORA_EIO. */
+AGORA_API int agora_kill(agora_client *c, uint64_t id, bool *ret_killed);
 /* drop NAME: remove the name; *ret_existed tells whether there was one
  * (may be NULL). Open handles go on working. */
 AGORA_API int agora_drop(agora_client *c, const char *name, bool *ret_existed);
