@@ -55,8 +55,7 @@ static void conn_count(ag_conn *c, bool ready)
 
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
-	c->since = (int64_t)time(NULL);
-	c->active_ms = ag_mono_ms();
+	c->since_ms = c->active_ms = ag_mono_ms();
 	if (ready) {
 		c->state = AG_CONN_READY;
 		s->nauth++;

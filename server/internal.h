@@ -266,7 +266,7 @@ struct ag_conn {
 	ag_buf *sink; /* detached: where answers go (ag_conn_capture) */
 	int64_t peer_pid, peer_uid;
 	char peer[80];     /* "pid 12 uid 1000" or "127.0.0.1:5000", for logs */
-	int64_t since;     /* unix time it connected */
+	int64_t since_ms;  /* ag_mono_ms() when it connected */
 	int64_t active_ms; /* ag_mono_ms() when it last sent bytes */
 	TAILQ_ENTRY(ag_conn) link;
 	TAILQ_ENTRY(ag_conn)

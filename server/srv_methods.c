@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -386,10 +387,16 @@ static void pack_holds(msgpack_packer *pk, const ag_conn *c)
 	}
 }
 
-static void pack_client(msgpack_packer *pk, const ag_conn *c,
-			const ag_conn *self, int64_t now_ms)
+/* Milliseconds from @then_ms to @now_ms (ag_mono_ms()), as seconds. */
+static double secs_since(int64_t then_ms, int64_t now_ms)
 {
-	int64_t idle_ms = now_ms - c->active_ms;
+	return now_ms > then_ms ? (double)(now_ms - then_ms) / 1000.0 : 0.0;
+}
+
+/* The map of connection @c; @now is the unix time at @now_ms. */
+static void pack_client(msgpack_packer *pk, const ag_conn *c,
+			const ag_conn *self, int64_t now_ms, double now)
+{
 
 	msgpack_pack_map(pk, 13);
 	ag_pack_str(pk, "id");
@@ -419,9 +426,9 @@ static void pack_client(msgpack_packer *pk, const ag_conn *c,
 	else
 		msgpack_pack_nil(pk);
 	ag_pack_str(pk, "since");
-	msgpack_pack_int64(pk, c->since);
+	msgpack_pack_double(pk, now - secs_since(c->since_ms, now_ms));
 	ag_pack_str(pk, "idle");
-	msgpack_pack_double(pk, (double)(idle_ms > 0 ? idle_ms : 0) / 1000.0);
+	msgpack_pack_double(pk, secs_since(c->active_ms, now_ms));
 	ag_pack_str(pk, "handles");
 	msgpack_pack_uint32(pk, c->nused - c->nfree);
 	ag_pack_str(pk, "parked");
@@ -436,8 +443,12 @@ static int srv_clients(ag_req *r)
 {
 	ag_server *s = r->srv;
 	int64_t now_ms = ag_mono_ms();
+	struct timespec ts;
 	uint32_t n = 0;
 	ag_conn *c;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 
 	TAILQ_FOREACH (c, &s->conns, link)
 		if (!c->closing)
@@ -446,7 +457,7 @@ static int srv_clients(ag_req *r)
 	msgpack_pack_array(pk, n);
 	TAILQ_FOREACH (c, &s->conns, link)
 		if (!c->closing)
-			pack_client(pk, c, r->to.conn, now_ms);
+			pack_client(pk, c, r->to.conn, now_ms, now);
 	return 0;
 }
 

@@ -112,5 +112,7 @@ int cmd_set(struct cli *k, char **args, int nargs);
 int cmd_push(struct cli *k, const char *name, const char *text);
 int cmd_pop(struct cli *k, const char *name);
 int cmd_drop(struct cli *k, const char *name);
+int cmd_clients(struct cli *k);
+int cmd_kill(struct cli *k, const char *idtext);
 
 #endif

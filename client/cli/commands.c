@@ -608,3 +608,148 @@ int cmd_drop(struct cli *k, const char *name)
 		puts("true");
 	return EXIT_OK;
 }
+
+/* ---- clients, kill ------------------------------------------------------- */
+
+/* A span of @secs seconds as people read it: 42s, 3m05s, 2h07m, 3d04h. */
+static char *duration_text(double secs)
+{
+	int64_t n = secs > 0 ? (int64_t)secs : 0;
+
+	if (n < 60)
+		return xasprintf("%.1fs", secs > 0 ? secs : 0.0);
+	if (n < 3600)
+		return xasprintf("%" PRId64 "m%02" PRId64 "s", n / 60, n % 60);
+	if (n < 86400)
+		return xasprintf("%" PRId64 "h%02" PRId64 "m", n / 3600,
+				 n / 60 % 60);
+	return xasprintf("%" PRId64 "d%02" PRId64 "h", n / 86400,
+			 n / 3600 % 24);
+}
+
+static double field_number(const agora_value *m, const char *key)
+{
+	const agora_value *v = map_get(m, key);
+	int64_t i;
+
+	if (v != NULL && v->type == AGORA_FLOAT)
+		return v->via.f;
+	if (v != NULL && agora_value_to_int(*v, &i) == 0)
+		return (double)i;
+	return 0;
+}
+
+static bool field_true(const agora_value *m, const char *key)
+{
+	const agora_value *v = map_get(m, key);
+
+	return v != NULL && v->type == AGORA_BOOL && v->via.b;
+}
+
+/* What a connection holds: "lock printer, rlock #7 x2", or "-". */
+static char *holds_text(const agora_value *holds)
+{
+	char *out = xstrdup("");
+
+	for (size_t i = 0; holds != NULL && holds->type == AGORA_ARRAY &&
+			   i < holds->via.array.len;
+	     i++) {
+		const agora_value *h = &holds->via.array.items[i];
+		const agora_value *type = map_get(h, "type");
+		const agora_value *name = map_get(h, "name");
+		char *t = type ? cell_text(type) : xstrdup("?");
+		char *what = name && name->type == AGORA_STR
+				 ? cell_text(name)
+				 : xasprintf("#%.0f", field_number(h, "id"));
+		double count = field_number(h, "count");
+		char *x = count != 1 ? xasprintf(" x%.0f", count) : xstrdup("");
+		char *next =
+		    xasprintf("%s%s%s %s%s", out, i ? ", " : "", t, what, x);
+		free(out);
+		free(t);
+		free(what);
+		free(x);
+		out = next;
+	}
+	if (out[0] == '\0') {
+		free(out);
+		out = xstrdup("-");
+	}
+	return out;
+}
+
+int cmd_clients(struct cli *k)
+{
+	agora_value cl;
+	struct table t = { .ncol = 8 };
+	int rc = agora_clients(k->c, &cl);
+
+	if (rc < 0)
+		return call_failed(k, rc);
+	if (k->json) {
+		print_value_json(&cl);
+	} else if (cl.type == AGORA_ARRAY) {
+		char *head[8] = { xstrdup("ID"),     xstrdup("STATE"),
+				  xstrdup("PEER"),   xstrdup("AGE"),
+				  xstrdup("IDLE"),   xstrdup("HANDLES"),
+				  xstrdup("PARKED"), xstrdup("HOLDS") };
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+
+		table_add(&t, head);
+		for (size_t i = 0; i < cl.via.array.len; i++) {
+			const agora_value *e = &cl.via.array.items[i];
+			const agora_value *tr = map_get(e, "transport");
+			const agora_value *peer = map_get(e, "peer");
+			char *trs = tr ? cell_text(tr) : xstrdup("?");
+			char *peers = peer ? cell_text(peer) : xstrdup("?");
+			char *row[8] = {
+				xasprintf("%.0f", field_number(e, "id")),
+				xstrdup(field_true(e, "self") ? "this"
+					: field_true(e, "authenticated")
+					    ? "ready"
+					    : "handshake"),
+				xasprintf("%s %s", trs, peers),
+				duration_text(now - field_number(e, "since")),
+				duration_text(field_number(e, "idle")),
+				xasprintf("%.0f", field_number(e, "handles")),
+				xasprintf("%.0f", field_number(e, "parked")),
+				holds_text(map_get(e, "holds")),
+			};
+			free(trs);
+			free(peers);
+			table_add(&t, row);
+		}
+		table_print(&t);
+	}
+	agora_value_free(&cl);
+	return EXIT_OK;
+}
+
+int cmd_kill(struct cli *k, const char *idtext)
+{
+	char *end;
+	bool killed = false;
+	unsigned long long id;
+	int rc;
+
+	errno = 0;
+	id = strtoull(idtext, &end, 10);
+	if (idtext[0] < '0' || idtext[0] > '9' || *end != '\0' || errno != 0 ||
+	    id == 0)
+		return usage_error("kill: ID is a connection's id, a number "
+				   "from agora clients; got \"%s\"",
+				   idtext);
+	rc = agora_kill(k->c, id, &killed);
+	if (rc < 0)
+		return call_failed(k, rc);
+	if (!killed) {
+		say("no connection %llu (agora clients lists them)", id);
+		return EXIT_SERVER;
+	}
+	if (k->json)
+		puts("true");
+	return EXIT_OK;
+}

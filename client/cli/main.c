@@ -50,6 +50,10 @@ static void usage(FILE *f)
 	    "  pop NAME                take from a queue (never waits), pop a "
 	    "list\n"
 	    "  drop NAME               remove the name\n"
+	    "  clients                 the server's connections: peer, idle "
+	    "time, what they hold\n"
+	    "  kill ID                 end connection ID (from clients): its "
+	    "locks go on\n"
 	    "  watch [--interval S] [--count N]\n"
 	    "                          stats every S seconds (1) until "
 	    "interrupted\n"
@@ -295,6 +299,8 @@ static const struct command commands[] = {
 	{ "push", 2, 2, " NAME VALUE" },
 	{ "pop", 1, 1, " NAME" },
 	{ "drop", 1, 1, " NAME" },
+	{ "clients", 0, 0, "" },
+	{ "kill", 1, 1, " ID" },
 	{ "watch", 0, 0, " [--interval S] [--count N]" },
 };
 
@@ -340,6 +346,10 @@ static int run(struct cli *k, int argc, char **argv)
 		return cmd_push(k, pos[1], pos[2]);
 	if (!strcmp(cmd->name, "pop"))
 		return cmd_pop(k, pos[1]);
+	if (!strcmp(cmd->name, "clients"))
+		return cmd_clients(k);
+	if (!strcmp(cmd->name, "kill"))
+		return cmd_kill(k, pos[1]);
 	return cmd_drop(k, pos[1]);
 }
 
