@@ -177,8 +177,30 @@ static void exec_server(const agh_server *s, const char *agorad, int out,
 	_exit(127);
 }
 
-/* Read the server's stdout until the listening line; true when seen. */
-static bool await_listening(agh_server *s, char *out, size_t outlen)
+/* The address of the listening line "agorad: listening on tcp:..." in
+ * @out into s->tcp_address; false when it is not there (whole) yet. */
+static bool find_tcp_line(agh_server *s, const char *out)
+{
+	static const char head[] = "agorad: listening on ";
+	const char *t = strstr(out, "agorad: listening on tcp:");
+	const char *nl = t ? strchr(t, '\n') : NULL;
+	size_t n;
+
+	if (nl == NULL)
+		return false;
+	t += sizeof(head) - 1;
+	n = (size_t)(nl - t);
+	if (n >= sizeof(s->tcp_address))
+		return false;
+	memcpy(s->tcp_address, t, n);
+	s->tcp_address[n] = '\0';
+	return true;
+}
+
+/* Read the server's stdout until the listening line (and with @want_tcp
+ * the line of its TCP listener too); true when seen. */
+static bool await_listening(agh_server *s, char *out, size_t outlen,
+			    bool want_tcp)
 {
 	char want[256];
 	size_t len = 0;
@@ -187,7 +209,7 @@ static bool await_listening(agh_server *s, char *out, size_t outlen)
 	snprintf(want, sizeof(want), "agorad: listening on %s\n", s->address);
 	out[0] = '\0';
 	for (;;) {
-		if (strstr(out, want))
+		if (strstr(out, want) && (!want_tcp || find_tcp_line(s, out)))
 			return true;
 		double left = deadline - now_s();
 		if (left <= 0 || len + 1 >= outlen)
@@ -245,7 +267,11 @@ void agh_server_start_args(agh_server *s, const char *const *extra_args)
 	s->out_fd = pipefd[0];
 	running = s;
 
-	if (!await_listening(s, out, sizeof(out))) {
+	bool want_tcp = false;
+	for (size_t i = 0; extra_args && extra_args[i]; i++)
+		if (strncmp(extra_args[i], "tcp:", 4) == 0)
+			want_tcp = true;
+	if (!await_listening(s, out, sizeof(out), want_tcp)) {
 		int status = 0;
 		char how[64] = "still running";
 		/* It may have closed stdout by exiting: give it a moment to

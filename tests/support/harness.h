@@ -44,6 +44,10 @@ typedef struct agh_server {
 	char keyfile[128];
 	char address[160];
 	unsigned char key[AGH_KEYLEN];
+	/* "tcp:127.0.0.1:PORT" when @extra_args gave agorad a TCP listener
+	 * (--listen tcp:127.0.0.1:0, say), from its listening line; else
+	 * empty. */
+	char tcp_address[160];
 } agh_server;
 
 /* Start a server as described above. Fails the test if it does not say it
