@@ -10,8 +10,15 @@
  * stdin closes: while it waits, "mutex" is held by this connection, so
  * `agora info mutex` has an owner to show. Exits 0, or 1 after saying what
  * failed.
+ *
+ * With `--hold NAME` it only takes the lock NAME, waiting as long as it
+ * takes, prints "ready PID", waits until its stdin closes and then pings
+ * the server, printing "ping ok", or "ping IO" (the error's name) when its
+ * connection was ended meanwhile (`agora kill`); for the tests of clients and
+ * kill.
  */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "agora.h"
@@ -28,7 +35,27 @@ static int check(int rc, const char *what)
 	return rc;
 }
 
-int main(void)
+/* --hold NAME, above. */
+static int hold(const char *name)
+{
+	agora_lock *l;
+	bool got = false;
+	char buf[64];
+
+	check(agora_lock_open(c, name, &l), "open the lock");
+	check(agora_lock_acquire(l, AGORA_FOREVER, &got), "acquire");
+	printf("ready %ld\n", (long)getpid());
+	fflush(stdout);
+	while (fgets(buf, sizeof(buf), stdin) != NULL)
+		;
+	int rc = agora_ping(c);
+	printf("ping %s\n", rc == 0 ? "ok" : agora_errname(rc));
+	agora_lock_close(l);
+	agora_client_free(c);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	agora_dict *d;
 	agora_list *l;
@@ -48,6 +75,8 @@ int main(void)
 	if (c == NULL)
 		return 1;
 	check(agora_client_connect_env(c), "connect");
+	if (argc == 3 && strcmp(argv[1], "--hold") == 0)
+		return hold(argv[2]);
 
 	check(agora_dict_open(c, "results", &d), "open results");
 	check(agora_dict_set(d, agora_str("job:3"), agora_int(9)), "set");

@@ -71,12 +71,15 @@ def setUpModule():
     # Under valgrind (CI wraps this script with --trace-children) a client
     # can take longer than the default 5 s to authenticate.
     server = subprocess.Popen(
-        [AGORAD, "--listen", state["address"], "--authkey-file", state["keyfile"],
-         "--auth-timeout", "120"],
+        [AGORAD, "--listen", state["address"], "--listen", "tcp:127.0.0.1:0",
+         "--authkey-file", state["keyfile"], "--auth-timeout", "120"],
         stdout=subprocess.PIPE)
     state["server"] = server
     line = read_line(server, time.monotonic() + TIMEOUT)
     assert line.strip() == "agorad: listening on " + state["address"], line
+    line = read_line(server, time.monotonic() + TIMEOUT)
+    assert line.startswith("agorad: listening on tcp:127.0.0.1:"), line
+    state["tcp"] = line.split()[-1]
     fixture = subprocess.Popen([FIXTURE], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, env=base_env())
     state["fixture"] = fixture
@@ -295,6 +298,102 @@ class Info(Case):
         doc = self.json("info", "arr")
         self.assertEqual((doc["type"], doc["len"], doc["typecode"]),
                          ("array", 3, "i"))
+
+
+class Operators(Case):
+    """agora clients and agora kill, with holders of the lock "printer"
+    started as `cli-fixture --hold printer`."""
+
+    def hold(self, address):
+        env = base_env()
+        env["AGORA_ADDRESS"] = address
+        p = subprocess.Popen([FIXTURE, "--hold", "printer"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             env=env)
+        self.addCleanup(self.reap, p)
+        return p
+
+    @staticmethod
+    def reap(p):
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        for f in (p.stdin, p.stdout):
+            f.close()
+
+    def finish(self, p):
+        """Close the holder's stdin; its last line says how its ping went."""
+        p.stdin.close()
+        line = read_line(p, time.monotonic() + TIMEOUT).strip()
+        self.assertEqual(p.wait(TIMEOUT), 0)
+        return line
+
+    def wait_info(self, name, field, want):
+        deadline = time.monotonic() + TIMEOUT
+        while self.json("info", name)[field] != want:
+            self.assertLess(time.monotonic(), deadline,
+                            "info %s never showed %s %r" % (name, field, want))
+            time.sleep(0.01)
+
+    def test_clients_lists_every_connection_and_what_it_holds(self):
+        out = self.ok("clients").splitlines()
+        self.assertEqual(out[0].split(), ["ID", "STATE", "PEER", "AGE", "IDLE",
+                                          "HANDLES", "PARKED", "HOLDS"])
+        fixture = [l for l in out[1:]
+                   if "unix pid %d uid %d " % (state["fixture_pid"], os.getuid())
+                   in l]
+        self.assertEqual(len(fixture), 1, out)
+        self.assertRegex(fixture[0], r" ready .* lock mutex$")
+        self.assertEqual(len([l for l in out[1:] if l.split()[1] == "this"]), 1)
+        doc = self.json("clients")
+        mine = [e for e in doc if e["self"]]
+        self.assertEqual(len(mine), 1)
+        self.assertEqual((mine[0]["transport"], mine[0]["holds"]), ("unix", []))
+        fx = [e for e in doc if e["pid"] == state["fixture_pid"]][0]
+        self.assertEqual(fx["uid"], os.getuid())
+        self.assertTrue(fx["authenticated"])
+        self.assertGreater(fx["handles"], 10)
+        self.assertEqual(fx["parked"], 0)
+        self.assertIsInstance(fx["since"], float)
+        self.assertIsInstance(fx["idle"], float)
+        self.assertEqual([(h["type"], h["name"], h["count"]) for h in fx["holds"]],
+                         [("lock", "mutex", 1)])
+
+    def test_kill_ends_a_tcp_holder_and_its_lock_passes_on(self):
+        first = self.hold(state["tcp"])
+        self.assertEqual(read_line(first, time.monotonic() + TIMEOUT).split()[0],
+                         "ready")
+        doc = self.json("clients")
+        tcp = [e for e in doc if e["transport"] == "tcp"]
+        self.assertEqual(len(tcp), 1, doc)
+        victim = tcp[0]
+        self.assertRegex(victim["peer"], r"^127\.0\.0\.1:\d+$")
+        self.assertIsNone(victim["pid"])
+        self.assertEqual([(h["type"], h["name"]) for h in victim["holds"]],
+                         [("lock", "printer")])
+        row = [l for l in self.ok("clients").splitlines()
+               if l.split()[0] == str(victim["id"])]
+        self.assertEqual(len(row), 1)
+        self.assertIn("tcp " + victim["peer"], row[0])
+        self.assertTrue(row[0].endswith("lock printer"), row[0])
+
+        second = self.hold(state["address"])
+        self.wait_info("printer", "waiters", 1)
+        self.assertEqual(self.ok("kill", str(victim["id"])), "")
+        words = read_line(second, time.monotonic() + TIMEOUT).split()
+        self.assertEqual(words[0], "ready")
+        self.assertEqual(self.json("info", "printer")["owner_pid"], int(words[1]))
+        self.assertNotIn(victim["id"], [e["id"] for e in self.json("clients")])
+        self.assertEqual(self.finish(first), "ping IO")
+        self.assertEqual(self.finish(second), "ping ok")
+
+    def test_kill_of_an_unknown_or_bad_id(self):
+        err = self.fails(SERVER_ERROR, "kill", "999999")
+        self.assertIn("no connection 999999", err)
+        for bad in ("0", "-1", "x", "1x"):
+            self.fails(USAGE, "kill", bad)
+        self.fails(USAGE, "kill")
+        self.fails(USAGE, "clients", "extra")
 
 
 class Errors(Case):

@@ -111,6 +111,9 @@ static int hold_and_park(agora_client *c, int idx, void *arg)
 	AGH_WCALL(c, agora_queue_open(c, "go", 0, &q));
 	AGH_WCALL(c, agora_queue_get(q, GENEROUS, &v));
 	agora_value_free(&v);
+	agora_queue_close(q);
+	agora_semaphore_close(s);
+	agora_lock_close(l);
 	return 0;
 }
 
@@ -229,6 +232,7 @@ static int wait_for_printer(agora_client *c, int idx, void *arg)
 	AGH_WCALL(c, agora_lock_acquire(l, GENEROUS, &got));
 	AGH_WCHECK(got);
 	AGH_WCALL(c, agora_lock_release(l));
+	agora_lock_close(l);
 	return 0;
 }
 
