@@ -514,6 +514,102 @@ class Values(Base):
         self.assertEqual(self.c.ok("value.get", v), 0)
 
 
+CLIENT_FIELDS = {"id": int, "self": bool, "authenticated": bool,
+                 "transport": str, "peer": str, "since": float,
+                 "idle": float, "handles": int, "parked": int,
+                 "holds": list, "output": int}
+
+
+class Operators(Base):
+    """clients and kill (section 3.1, added after 0.1.0)."""
+
+    def own_id(self, conn):
+        me = [e for e in conn.ok("clients") if e["self"]]
+        self.assertEqual(len(me), 1)
+        return me[0]["id"]
+
+    def wait_waiters(self, n):
+        deadline = time.monotonic() + 10
+        while self.c.ok("stats")["waiters"] < n:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+
+    def test_clients_shows_peer_handles_parked_and_holds(self):
+        holder = Conn(self.server)
+        lk = holder.ok("open", "lock", "ops.printer", {})
+        self.assertIs(holder.ok("lock.acquire", lk), True)
+        sem = holder.ok("open", "semaphore", "ops.pool", {"value": 2,
+                                                          "owned": True})
+        self.assertIs(holder.ok("semaphore.acquire", sem), True)
+        q = holder.ok("open", "queue", "ops.q", {})
+        hid = self.own_id(holder)
+        holder.send("queue.get", [q])
+        self.wait_waiters(1)
+        shy = Conn(self.server, auth=False)
+
+        entries = self.c.ok("clients")
+        self.assertEqual(len(entries), 3)
+        for e in entries:
+            for k, t in CLIENT_FIELDS.items():
+                self.assertIsInstance(e[k], t, k)
+        by_id = {e["id"]: e for e in entries}
+        e = by_id[hid]
+        self.assertEqual((e["transport"], e["self"], e["authenticated"]),
+                         ("unix", False, True))
+        self.assertEqual((e["pid"], e["uid"]), (os.getpid(), os.getuid()))
+        self.assertEqual(e["peer"], "pid %d uid %d" % (os.getpid(),
+                                                       os.getuid()))
+        self.assertEqual((e["handles"], e["parked"]), (3, 1))
+        ids = {n: self.c.ok("info", self.open(t, n))["id"]
+               for t, n in (("lock", "ops.printer"), ("semaphore", "ops.pool"))}
+        self.assertEqual(sorted((h["type"], h["name"], h["id"], h["count"])
+                                for h in e["holds"]),
+                         [("lock", "ops.printer", ids["ops.printer"], 1),
+                          ("semaphore", "ops.pool", ids["ops.pool"], 1)])
+        mine = [x for x in entries if x["self"]]
+        self.assertEqual(len(mine), 1)
+        self.assertEqual((mine[0]["handles"], mine[0]["holds"]), (0, []))
+        unauth = [x for x in entries if not x["authenticated"]]
+        self.assertEqual(len(unauth), 1)
+        self.assertEqual(unauth[0]["holds"], [])
+        holder.close()
+        shy.close()
+
+    def test_kill_releases_the_lock_to_the_waiter_and_closes(self):
+        holder = Conn(self.server)
+        lk = holder.ok("open", "lock", "ops.kill", {})
+        self.assertIs(holder.ok("lock.acquire", lk), True)
+        hid = self.own_id(holder)
+        waiter = Conn(self.server)
+        wl = waiter.ok("open", "lock", "ops.kill", {})
+        msgid = waiter.send("lock.acquire", [wl, True, None])
+        self.wait_waiters(1)
+
+        self.assertIs(self.c.ok("kill", hid), True)
+        self.assertEqual(waiter.recv(), [1, msgid, None, True])
+        self.assertTrue(holder.closed())
+        info = self.c.ok("info", self.open("lock", "ops.kill"))
+        self.assertEqual(info["abandoned"], 1)
+        self.assertNotIn(hid, [e["id"] for e in self.c.ok("clients")])
+        self.assertIs(self.c.ok("kill", hid), False)
+        self.assertIs(self.c.ok("kill", 10 ** 12), False)
+        self.assertIs(self.c.ok("kill", -1), False)
+        self.assertEqual(self.c.err("kill", "1"), "ARGS")
+        self.assertEqual(self.c.err("kill"), "ARGS")
+        waiter.close()
+
+    def test_kill_of_itself_answers_true_then_closes(self):
+        k = Conn(self.server)
+        kid = self.own_id(k)
+        # Pipelined: the ping after the kill is never answered.
+        k.sock.sendall(msgpack.packb([0, 50, "kill", [kid]]) +
+                       msgpack.packb([0, 51, "ping", [1]]))
+        self.assertEqual(k.recv(), [1, 50, None, True])
+        self.assertIsNone(k.recv())
+        k.close()
+        self.assertIsNone(self.c.ok("ping"))
+
+
 def ref(r):
     """The reference @r as `info` reports it ("ref"): ext 1, 16 bytes."""
     assert isinstance(r, msgpack.ExtType) and r.code == 1, r
