@@ -546,6 +546,11 @@ class Operators(Base):
         holder.send("queue.get", [q])
         self.wait_waiters(1)
         shy = Conn(self.server, auth=False)
+        # connect() returns before the server has accepted the connection.
+        deadline = time.monotonic() + 10
+        while len(self.c.ok("clients")) < 3:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
 
         entries = self.c.ok("clients")
         self.assertEqual(len(entries), 3)

@@ -196,11 +196,26 @@ START_TEST(clients_shows_a_holders_peer_locks_permits_handles_and_parked_call)
 }
 END_TEST
 
+/* The server lists @ud's number of connections. */
+static bool listed(void *ud)
+{
+	size_t *want = ud;
+	agora_value cl;
+
+	AGH_OK(agh_cli, agora_clients(agh_cli, &cl));
+	bool yes = cl.via.array.len == *want;
+	agora_value_free(&cl);
+	return yes;
+}
+
 START_TEST(a_connection_in_the_handshake_is_listed_as_not_authenticated)
 {
 	agh_raw *r = agh_raw_connect(&agh_srv);
 	agora_value cl;
+	size_t two = 2;
 
+	/* connect(2) returns before the server has accepted it. */
+	agh_wait_until(listed, &two, "the raw connection in clients");
 	AGH_OK(agh_cli, agora_clients(agh_cli, &cl));
 	ck_assert_uint_eq(cl.via.array.len, 2);
 	const agora_value *other = &cl.via.array.items[0];
