@@ -20,7 +20,8 @@
  *         extremes, short timeouts); "open" gets a type, a name and
  *         options made for it
  *   10    L BYTES: feed L raw bytes to the connection
- *   11    ag_server_run_pending()
+ *   11    ag_server_run_pending() (a connection it frees, killed by the
+ *         other with the server method kill, is replaced as after 13)
  *   12    switch to the other connection
  *   13    close the current connection (it is replaced, and sets up again)
  *   14    run the event loop 2 ms, so that short timeouts fire (at most
@@ -108,6 +109,8 @@ static const struct method {
 	{ "info", 0, 0 },
 	{ "ping", 0, 0 },
 	{ "stats", 0, 0 },
+	{ "clients", 0, 0 },
+	{ "kill", 0, 0 },
 	{ "list.append", H_LIST, H_LIST },
 	{ "list.extend", H_LIST, H_LIST },
 	{ "list.insert", H_LIST, H_LIST },
@@ -306,6 +309,28 @@ static ag_conn *conn_of(rq *q)
 	return q->conns[q->cur];
 }
 
+/* Forget the connections the server freed by itself: one that a kill
+ * from the other cut (or one cut for its backlog) goes when its write
+ * event runs. */
+static void forget_gone(rq *q)
+{
+	for (unsigned i = 0; i < NCONN; i++) {
+		ag_conn *c;
+		TAILQ_FOREACH (c, &q->srv->conns, link)
+			if (c == q->conns[i])
+				break;
+		if (c == NULL)
+			q->conns[i] = NULL;
+	}
+}
+
+/* Pending callbacks, and then forget_gone(). */
+static void run_pending(rq *q)
+{
+	ag_server_run_pending(q->srv);
+	forget_gone(q);
+}
+
 static void feed(rq *q, const void *p, size_t len)
 {
 	ag_conn *c = q->conns[q->cur];
@@ -319,7 +344,7 @@ static void send_out(rq *q)
 	feed(q, q->out.data, q->out.len);
 	q->out.len = 0;
 	if (++q->since_run >= 8) {
-		ag_server_run_pending(q->srv);
+		run_pending(q);
 		q->since_run = 0;
 	}
 }
@@ -557,6 +582,7 @@ static void wait_a_little(rq *q)
 	q->waits++;
 	event_base_loopexit(q->srv->base, &tv);
 	event_base_dispatch(q->srv->base);
+	forget_gone(q);
 }
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
@@ -583,7 +609,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 			break;
 		}
 		case 11:
-			ag_server_run_pending(q.srv);
+			run_pending(&q);
 			break;
 		case 12:
 			q.cur = (q.cur + 1) % NCONN;
