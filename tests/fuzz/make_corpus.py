@@ -179,6 +179,7 @@ VALID = {
     "barrier.parties": [[]], "barrier.n_waiting": [[]],
     "barrier.broken": [[]],
     "nosuch.method": [[]], "list.nosuch": [[]],
+    "clients": [[]], "kill": [[999]],
 }
 
 # Operation bytes of fuzz_request.c.
@@ -236,6 +237,12 @@ def request_seeds():
         call("list.sort", [True]) + call("list.set_slice", [None, None, []]) +
         call("dict.incr", ["n", 2**63]) + call("dict.incr", ["n", 2**63]) +
         call("value.add", [2**63]) + call("array.set", [0, 2**31]),
+        # kill: the other connection (id 2) holding the lock with a
+        # waiter, then killing itself (id 3, the one made after it)
+        bytes([SWITCH]) + call("lock.acquire", []) + bytes([SWITCH]) +
+        call("lock.acquire", [True, None]) + call("clients", []) +
+        call("kill", [2]) + bytes([RUN, SWITCH]) + call("clients", []) +
+        call("kill", [3]) + bytes([RUN]) + call("lock.locked", []),
         # an array request repeated, then the connection drops the handles
         call("array.set_slice", [1, [1, 2, 3]]) + bytes([REPEAT, 7]) +
         call("drop", ["AI"]) + call("open", ["array", "AI", {"length": 2}]),
