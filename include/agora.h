@@ -508,7 +508,8 @@ AGORA_API int agora_var_swap(agora_var *v, agora_value x, agora_value *ret_old);
  *
  * acquire_fenced is acquire that also hands back a fencing token: a number
  * that strictly increases with every acquisition of that lock, by anyone,
- * abandoned ones included. Pass it to the resource the lock protects, and
+ * abandoned ones included (one sequence for all the server's locks: a lock
+ * opened anew under a dropped name gives larger ones). Pass it to the resource the lock protects, and
  * have the resource refuse any request carrying a smaller token than the
  * largest it has seen: a holder that was paused past its time (and lost
  * the lock without knowing) is then refused. docs/guide.md, "Fencing

@@ -32,9 +32,14 @@
  *
  * Fencing tokens: every acquisition that makes a connection the owner
  * (lock_take: acquire, acquire_fenced, a condition's wait taking the lock
- * back, plain or fenced alike) adds one to the lock's fence, so while a
- * connection holds the lock the fence is its token and no later holder can
- * have a smaller one. acquire_fenced answers that token instead of true
+ * back, plain or fenced alike) takes the next number of the server's one
+ * sequence (srv->last_fence) as the lock's fence, so while a connection
+ * holds the lock the fence is its token and no later holder can have a
+ * smaller one. One sequence for every lock, not one per lock, so that a
+ * lock dropped and opened anew under the same name (a new object) still
+ * gives larger tokens than the old one gave: a resource keyed by the name
+ * then refuses the old object's holders too. acquire_fenced answers that
+ * token instead of true
  * (a parked one when the lock is handed to it: w->aux WANT_FENCED); an
  * rlock's re-entrant acquire_fenced answers the token it already holds,
  * since re-entering takes nothing from anyone. Conditions have no
@@ -65,20 +70,22 @@ enum want {
 };
 
 struct lock {
-	ag_conn *owner;     /* NULL when free */
-	uint64_t count;     /* acquisitions by the owner; 0 when free */
-	double since;       /* unix time the owner took it */
-	uint64_t abandoned; /* released because the owner went away */
-	/*
-	 * Acquisitions ever made (re-entries aside): the latest fencing
-	 * token, 0 before the first. It must never go back, or a resource
-	 * would take a stale holder's writes: a server that persists its
-	 * objects must save it with the lock and restore it (a uint64, on
-	 * its own, so that this state can be written out as it is).
-	 */
-	uint64_t fence;
+	ag_conn *owner;          /* NULL when free */
+	uint64_t count;          /* acquisitions by the owner; 0 when free */
+	double since;            /* unix time the owner took it */
+	uint64_t abandoned;      /* released because the owner went away */
 	bool reentrant;          /* rlock */
 	struct ag_waitq waiters; /* arrival order; non-empty only while owned */
+	/*
+	 * The token of the latest acquisition (re-entries aside), from
+	 * srv->last_fence; 0 before the first. Neither may go back, or a
+	 * resource would take a stale holder's writes again: persistence
+	 * saves this field with the lock and srv->last_fence with the
+	 * server, and sets both back on load. Nothing else here is derived
+	 * from them (the owner, count and queue are of connections, which
+	 * do not survive a restart).
+	 */
+	uint64_t fence;
 };
 
 struct condition {
@@ -107,16 +114,16 @@ static int lock_take(ag_object *lk, ag_conn *c, uint64_t count)
 	l->owner = c;
 	l->count = count;
 	l->since = unix_now();
-	l->fence++; /* 2^64 acquisitions is more than any server will see */
+	/* 2^64 acquisitions is more than any server will see. */
+	l->fence = ++lk->srv->last_fence;
 	return 0;
 }
 
 /*
  * The lock is free: hand it to the first waiter of its queue and answer it
  * (true, or the new token for acquire_fenced; false for a timed-out
- * condition wait). A waiter that cannot be
- * recorded as the owner (out of memory) is answered LIMIT and the next one
- * is tried.
+ * condition wait). A waiter that cannot be recorded as the owner (out of
+ * memory) is answered LIMIT and the next one is tried.
  */
 static void lock_serve(ag_object *lk)
 {

@@ -674,45 +674,59 @@ class Fencing(Base):
         h = self.open("lock")
         h2 = other.ok("open_ref", self.c.ok("info", h)["ref"])
         self.assertEqual(self.c.ok("info", h)["fence"], 0)
-        self.assertEqual(self.c.ok("lock.acquire_fenced", h), 1)
+        t = self.c.ok("lock.acquire_fenced", h)
+        self.assertIsInstance(t, int)
+        self.assertGreaterEqual(t, 1)
         # Held elsewhere: false, at once or after the timeout; no token.
         self.assertIs(other.ok("lock.acquire_fenced", h2, False), False)
         self.assertIs(other.ok("lock.acquire_fenced", h2, True, 0.05), False)
-        self.assertEqual(self.c.ok("info", h)["fence"], 1)
-        # A parked call is answered the token of the hand-over.
+        self.assertEqual(self.c.ok("info", h)["fence"], t)
+        # A parked call is answered the token of the hand-over (the
+        # server's next: no other lock is taken meanwhile).
         msgid = other.send("lock.acquire_fenced", [h2, True, 10.0])
         while self.c.ok("info", h)["waiters"] < 1:
             time.sleep(0.01)
         self.assertIsNone(self.c.ok("lock.release", h))
-        self.assertEqual(other.recv(), [1, msgid, None, 2])
+        self.assertEqual(other.recv(), [1, msgid, None, t + 1])
         self.assertIsNone(other.ok("lock.release", h2))
         # A plain acquire takes a token too.
         self.assertIs(self.c.ok("lock.acquire", h), True)
         self.assertIsNone(self.c.ok("lock.release", h))
-        self.assertEqual(self.c.ok("info", h)["fence"], 3)
-        self.assertEqual(self.c.ok("lock.acquire_fenced", h, True, None), 4)
+        self.assertEqual(self.c.ok("info", h)["fence"], t + 2)
+        self.assertEqual(self.c.ok("lock.acquire_fenced", h, True, None),
+                         t + 3)
         self.assertEqual(self.c.err("lock.acquire_fenced", h, 1), "ARGS")
+        other.close()
+
+    def test_a_lock_opened_anew_under_a_dropped_name_gives_larger_tokens(self):
+        other = Conn(self.server)
+        old = other.ok("open", "lock", "conf.fence", {})
+        t_old = other.ok("lock.acquire_fenced", old)
+        self.assertIs(self.c.ok("drop", "conf.fence"), True)
+        new = self.open("lock", "conf.fence")
+        self.assertEqual(self.c.ok("info", new)["fence"], 0)
+        self.assertGreater(self.c.ok("lock.acquire_fenced", new), t_old)
         other.close()
 
     def test_rlock_reentrance_answers_the_token_held(self):
         r = self.open("rlock")
-        self.assertEqual(self.c.ok("rlock.acquire_fenced", r), 1)
-        self.assertEqual(self.c.ok("rlock.acquire_fenced", r, False), 1)
+        t = self.c.ok("rlock.acquire_fenced", r)
+        self.assertEqual(self.c.ok("rlock.acquire_fenced", r, False), t)
         info = self.c.ok("info", r)
-        self.assertEqual((info["count"], info["fence"]), (2, 1))
+        self.assertEqual((info["count"], info["fence"]), (2, t))
         self.c.ok("rlock.release", r)
         self.c.ok("rlock.release", r)
-        self.assertEqual(self.c.ok("rlock.acquire_fenced", r), 2)
+        self.assertEqual(self.c.ok("rlock.acquire_fenced", r), t + 1)
         cv = self.open("condition", None, {"lock": r})
         self.assertEqual(self.c.err("condition.acquire_fenced", cv),
                          "NO_METHOD")
-        self.assertEqual(self.c.ok("info", cv)["fence"], 2)
+        self.assertEqual(self.c.ok("info", cv)["fence"], t + 1)
 
     def test_info_names_a_tcp_holder_by_address(self):
         tcp = Conn(self.server, tcp=True)
         h = self.open("lock")
         th = tcp.ok("open_ref", self.c.ok("info", h)["ref"])
-        self.assertEqual(tcp.ok("lock.acquire_fenced", th), 1)
+        t = tcp.ok("lock.acquire_fenced", th)
         info = self.c.ok("info", h)
         host, port = tcp.sock.getsockname()[:2]
         self.assertEqual(info["owner_addr"], "%s:%d" % (host, port))
@@ -725,7 +739,8 @@ class Fencing(Base):
         info = self.c.ok("info", h)
         self.assertIsNone(info["owner"])
         self.assertIsNone(info["owner_addr"])
-        self.assertEqual(self.c.ok("lock.acquire_fenced", h), 2)
+        self.assertEqual(self.c.ok("info", h)["fence"], t)
+        self.assertEqual(self.c.ok("lock.acquire_fenced", h), t + 1)
         info = self.c.ok("info", h)
         self.assertIsNone(info["owner_addr"])
         self.assertEqual(info["owner_pid"], os.getpid())

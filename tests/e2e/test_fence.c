@@ -2,7 +2,9 @@
  * test_fence.c - fencing tokens of locks and rlocks (acquire_fenced): they
  * strictly increase across many holders, some of them SIGKILLed while
  * holding; an rlock's re-entrant acquisition gives back the token held; a
- * timeout answers false and takes no token; info's "fence" is the latest.
+ * timeout answers false and takes no token; info's "fence" is the latest;
+ * a lock opened anew under a dropped name gives larger tokens than the old
+ * one.
  *
  * The race: NWORKERS processes take the lock "fence" over and over with
  * acquire_fenced and, while holding it, append their token to the list
@@ -285,7 +287,8 @@ START_TEST(acquire_fenced_on_a_held_lock_times_out_false_then_gets_the_next)
 	AGH_OK(holder, agora_lock_release(hl));
 	agh_wait_ok(w);
 	AGH_OK(c, agora_var_get_int(v, &handed));
-	ck_assert_int_eq(handed, (int64_t)mine + 1);
+	/* One more than the rlock's token: the server's next. */
+	ck_assert_int_eq(handed, (int64_t)mine + 2);
 	ck_assert_int_eq(agh_info_int(c, agora_lock_handle(l), "fence"),
 			 handed);
 
@@ -293,6 +296,38 @@ START_TEST(acquire_fenced_on_a_held_lock_times_out_false_then_gets_the_next)
 	agora_rlock_close(r);
 	agora_lock_close(l);
 	agora_client_free(holder);
+}
+END_TEST
+
+/* The tokens of a lock made after another under the same name (drop, then
+ * open) are larger than any the old one gave, even while the old one is
+ * still held: a resource keyed by the name refuses the old holder. */
+START_TEST(a_lock_opened_anew_under_a_dropped_name_gives_larger_tokens)
+{
+	agora_client *c = agh_cli;
+	agora_client *old_holder = agh_connect(&agh_srv);
+	agora_lock *old, *l;
+	uint64_t t_old = 0, t_new = 0;
+	bool existed = false, ok = false;
+
+	AGH_OK(old_holder, agora_lock_open(old_holder, "printer", &old));
+	for (int i = 0; i < 5; i++) {
+		AGH_OK(old_holder,
+		       agora_lock_acquire_fenced(old, 0, &ok, &t_old));
+		ck_assert(ok);
+		AGH_OK(old_holder, agora_lock_release(old));
+	}
+	AGH_OK(old_holder, agora_lock_acquire_fenced(old, 0, &ok, &t_old));
+	AGH_OK(c, agora_drop(c, "printer", &existed));
+	ck_assert(existed);
+	AGH_OK(c, agora_lock_open(c, "printer", &l));
+	ck_assert_int_eq(agh_info_int(c, agora_lock_handle(l), "fence"), 0);
+	AGH_OK(c, agora_lock_acquire_fenced(l, 0, &ok, &t_new));
+	ck_assert(ok); /* a new object: the old one is still held */
+	ck_assert_uint_gt(t_new, t_old);
+	agora_lock_close(l);
+	agora_lock_close(old);
+	agora_client_free(old_holder);
 }
 END_TEST
 
@@ -334,6 +369,7 @@ int main(void)
 	AGH_ADD(
 	    s,
 	    acquire_fenced_on_a_held_lock_times_out_false_then_gets_the_next);
+	AGH_ADD(s, a_lock_opened_anew_under_a_dropped_name_gives_larger_tokens);
 	AGH_ADD(s, info_reports_fence_and_no_owner_addr_for_a_unix_holder);
 	return agh_run_suite(s);
 }
