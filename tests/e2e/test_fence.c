@@ -293,7 +293,9 @@ START_TEST(acquire_fenced_on_a_held_lock_times_out_false_then_gets_the_next)
 			 handed);
 
 	agora_var_close(v);
+	agora_rlock_close(hr);
 	agora_rlock_close(r);
+	agora_lock_close(hl);
 	agora_lock_close(l);
 	agora_client_free(holder);
 }
