@@ -509,13 +509,14 @@ AGORA_API int agora_var_swap(agora_var *v, agora_value x, agora_value *ret_old);
  * acquire_fenced is acquire that also hands back a fencing token: a number
  * that strictly increases with every acquisition of that lock, by anyone,
  * abandoned ones included (one sequence for all the server's locks: a lock
- * opened anew under a dropped name gives larger ones). Pass it to the resource the lock protects, and
- * have the resource refuse any request carrying a smaller token than the
- * largest it has seen: a holder that was paused past its time (and lost
- * the lock without knowing) is then refused. docs/guide.md, "Fencing
- * tokens". *ret_token is written only when the lock was acquired; an
- * rlock's re-entrant acquisition gives the token it already holds.
- * agora_info() reports the latest token as "fence".
+ * opened anew under a dropped name gives larger ones). Pass it to the
+ * resource the lock protects, and have the resource refuse any request
+ * carrying a smaller token than the largest it has seen: a holder that was
+ * paused past its time (and lost the lock without knowing) is then
+ * refused. docs/guide.md, "Fencing tokens". *ret_token is written only
+ * when the lock was acquired; an rlock's re-entrant acquisition gives the
+ * token it already holds. agora_info() reports the latest token as
+ * "fence".
  */
 
 typedef struct agora_lock agora_lock;
