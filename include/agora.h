@@ -505,6 +505,18 @@ AGORA_API int agora_var_swap(agora_var *v, agora_value x, agora_value *ret_old);
  * held and wakes the next waiter; agora_info() on the handle then counts it
  * in "abandoned". acquire blocks in the server up to @timeout; on timeout
  * *ret_acquired is false and the call returns 0. @ret_acquired may be NULL.
+ *
+ * acquire_fenced is acquire that also hands back a fencing token: a number
+ * that strictly increases with every acquisition of that lock, by anyone,
+ * abandoned ones included (one sequence for all the server's locks: a lock
+ * opened anew under a dropped name gives larger ones). Pass it to the
+ * resource the lock protects, and have the resource refuse any request
+ * carrying a smaller token than the largest it has seen: a holder that was
+ * paused past its time (and lost the lock without knowing) is then
+ * refused. docs/guide.md, "Fencing tokens". *ret_token is written only
+ * when the lock was acquired; an rlock's re-entrant acquisition gives the
+ * token it already holds. agora_info() reports the latest token as
+ * "fence".
  */
 
 typedef struct agora_lock agora_lock;
@@ -518,6 +530,9 @@ AGORA_API int agora_lock_open(agora_client *c, const char *name,
  * until the client disconnects. */
 AGORA_API int agora_lock_acquire(agora_lock *l, double timeout,
 				 bool *ret_acquired);
+AGORA_API int agora_lock_acquire_fenced(agora_lock *l, double timeout,
+					bool *ret_acquired,
+					uint64_t *ret_token);
 /* AGORA_ENOT_OWNER unless this client holds @l. */
 AGORA_API int agora_lock_release(agora_lock *l);
 AGORA_API int agora_lock_locked(agora_lock *l, bool *ret);
@@ -535,6 +550,9 @@ AGORA_API int agora_rlock_open(agora_client *c, const char *name,
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 AGORA_API int agora_rlock_acquire(agora_rlock *r, double timeout,
 				  bool *ret_acquired);
+AGORA_API int agora_rlock_acquire_fenced(agora_rlock *r, double timeout,
+					 bool *ret_acquired,
+					 uint64_t *ret_token);
 /* One level down; AGORA_ENOT_OWNER unless this client holds @r. */
 AGORA_API int agora_rlock_release(agora_rlock *r);
 AGORA_API int agora_rlock_locked(agora_rlock *r, bool *ret);

@@ -552,6 +552,9 @@ struct agora_server {
 	gid_t unix_gid; /* (gid_t)-1: unchanged */
 	char unix_group[64];
 	uint64_t next_obj_id;
+	/* The last fencing token given, by any lock or rlock (obj_lock.c).
+	 * Like next_obj_id it must never go back: persistence saves it. */
+	uint64_t last_fence;
 	uint64_t next_conn_id;
 	uint64_t requests;
 	uint64_t nwaiters;

@@ -26,7 +26,7 @@ AGORAD = os.environ.get("AGORAD", "agorad")
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, tcp=False):
         self.dir = tempfile.mkdtemp(prefix="agora-conf-")
         self.key = os.urandom(32)
         keyfile = os.path.join(self.dir, "key")
@@ -34,15 +34,29 @@ class Server:
         os.write(fd, self.key)
         os.close(fd)
         self.path = os.path.join(self.dir, "agora.sock")
+        self.tcp = None  # (host, port) with tcp=True
+        listen = ["--listen", "unix:" + self.path]
+        if tcp:
+            listen += ["--listen", "tcp:127.0.0.1:0"]
         self.proc = subprocess.Popen(
-            [AGORAD, "--listen", "unix:" + self.path, "--authkey-file",
-             keyfile, "--auth-timeout", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            [AGORAD] + listen + ["--authkey-file", keyfile,
+                                 "--auth-timeout", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            bufsize=0)  # unbuffered: select() sees each line still unread
         ready, _, _ = select.select([self.proc.stdout], [], [], 10)
         line = self.proc.stdout.readline().decode() if ready else ""
         if not line.startswith("agorad: listening on unix:"):
             self.stop()
             raise RuntimeError("agorad did not start: %r" % line)
+        if tcp:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+            line = self.proc.stdout.readline().decode() if ready else ""
+            prefix = "agorad: listening on tcp:"
+            if not line.startswith(prefix):
+                self.stop()
+                raise RuntimeError("agorad did not listen on TCP: %r" % line)
+            host, port = line[len(prefix):].strip().rsplit(":", 1)
+            self.tcp = (host, int(port))
 
     def stop(self):
         """Stop agorad with SIGTERM; returns its exit status."""
@@ -61,11 +75,14 @@ class Server:
 class Conn:
     """A bare MessagePack-RPC connection."""
 
-    def __init__(self, server, auth=True):
+    def __init__(self, server, auth=True, tcp=False):
         self.server = server
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(server.path)
+        if tcp:
+            self.sock = socket.create_connection(server.tcp, timeout=10)
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(10)
+            self.sock.connect(server.path)
         self.unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
         self.msgid = 0
         if auth:
@@ -641,6 +658,92 @@ class References(Base):
         self.assertIs(self.c.ok("drop", "refs.named"), True)
         h = self.c.ok("open_ref", ref(nid))
         self.assertEqual(self.c.ok("namespace.get", h, "a"), 1)
+
+
+class Fencing(Base):
+    """lock.acquire_fenced and rlock.acquire_fenced (section 4.7), and the
+    `fence` and `owner_addr` fields of info; the server listens on TCP as
+    well, for a holder that has an address."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(tcp=True)
+
+    def test_tokens_go_up_with_every_holder_and_timeouts_are_false(self):
+        other = Conn(self.server)
+        h = self.open("lock")
+        h2 = other.ok("open_ref", self.c.ok("info", h)["ref"])
+        self.assertEqual(self.c.ok("info", h)["fence"], 0)
+        t = self.c.ok("lock.acquire_fenced", h)
+        self.assertIsInstance(t, int)
+        self.assertGreaterEqual(t, 1)
+        # Held elsewhere: false, at once or after the timeout; no token.
+        self.assertIs(other.ok("lock.acquire_fenced", h2, False), False)
+        self.assertIs(other.ok("lock.acquire_fenced", h2, True, 0.05), False)
+        self.assertEqual(self.c.ok("info", h)["fence"], t)
+        # A parked call is answered the token of the hand-over (the
+        # server's next: no other lock is taken meanwhile).
+        msgid = other.send("lock.acquire_fenced", [h2, True, 10.0])
+        while self.c.ok("info", h)["waiters"] < 1:
+            time.sleep(0.01)
+        self.assertIsNone(self.c.ok("lock.release", h))
+        self.assertEqual(other.recv(), [1, msgid, None, t + 1])
+        self.assertIsNone(other.ok("lock.release", h2))
+        # A plain acquire takes a token too.
+        self.assertIs(self.c.ok("lock.acquire", h), True)
+        self.assertIsNone(self.c.ok("lock.release", h))
+        self.assertEqual(self.c.ok("info", h)["fence"], t + 2)
+        self.assertEqual(self.c.ok("lock.acquire_fenced", h, True, None),
+                         t + 3)
+        self.assertEqual(self.c.err("lock.acquire_fenced", h, 1), "ARGS")
+        other.close()
+
+    def test_a_lock_opened_anew_under_a_dropped_name_gives_larger_tokens(self):
+        other = Conn(self.server)
+        old = other.ok("open", "lock", "conf.fence", {})
+        t_old = other.ok("lock.acquire_fenced", old)
+        self.assertIs(self.c.ok("drop", "conf.fence"), True)
+        new = self.open("lock", "conf.fence")
+        self.assertEqual(self.c.ok("info", new)["fence"], 0)
+        self.assertGreater(self.c.ok("lock.acquire_fenced", new), t_old)
+        other.close()
+
+    def test_rlock_reentrance_answers_the_token_held(self):
+        r = self.open("rlock")
+        t = self.c.ok("rlock.acquire_fenced", r)
+        self.assertEqual(self.c.ok("rlock.acquire_fenced", r, False), t)
+        info = self.c.ok("info", r)
+        self.assertEqual((info["count"], info["fence"]), (2, t))
+        self.c.ok("rlock.release", r)
+        self.c.ok("rlock.release", r)
+        self.assertEqual(self.c.ok("rlock.acquire_fenced", r), t + 1)
+        cv = self.open("condition", None, {"lock": r})
+        self.assertEqual(self.c.err("condition.acquire_fenced", cv),
+                         "NO_METHOD")
+        self.assertEqual(self.c.ok("info", cv)["fence"], t + 1)
+
+    def test_info_names_a_tcp_holder_by_address(self):
+        tcp = Conn(self.server, tcp=True)
+        h = self.open("lock")
+        th = tcp.ok("open_ref", self.c.ok("info", h)["ref"])
+        t = tcp.ok("lock.acquire_fenced", th)
+        info = self.c.ok("info", h)
+        host, port = tcp.sock.getsockname()[:2]
+        self.assertEqual(info["owner_addr"], "%s:%d" % (host, port))
+        self.assertIsNone(info["owner_pid"])
+        self.assertIsNone(info["owner_uid"])
+        # Gone while holding: abandoned, and the next token is larger.
+        tcp.close()
+        while self.c.ok("info", h)["abandoned"] < 1:
+            time.sleep(0.01)
+        info = self.c.ok("info", h)
+        self.assertIsNone(info["owner"])
+        self.assertIsNone(info["owner_addr"])
+        self.assertEqual(self.c.ok("info", h)["fence"], t)
+        self.assertEqual(self.c.ok("lock.acquire_fenced", h), t + 1)
+        info = self.c.ok("info", h)
+        self.assertIsNone(info["owner_addr"])
+        self.assertEqual(info["owner_pid"], os.getpid())
 
 
 class Shutdown(unittest.TestCase):
