@@ -214,6 +214,15 @@ AGORA_API void agora_client_free(agora_client *c);
 AGORA_API const char *agora_errmsg(const agora_client *c);
 /* The server's version string from the handshake ("agora/0.1.0"). */
 AGORA_API const char *agora_server_version(const agora_client *c);
+/*
+ * The id of the server's run, from the handshake: 32 lowercase hex digits
+ * the server draws at random each time it starts, so a worker that
+ * connects again can tell that the server restarted (and that its objects
+ * are new ones) by comparing it with the one it knew. "" before a connect
+ * succeeded, or from a server older than the run id. Lives as long as @c,
+ * until its next connect.
+ */
+AGORA_API const char *agora_server_run_id(const agora_client *c);
 
 /*
  * Any call by name: @params is an array value. *ret gets the result (free
@@ -223,7 +232,8 @@ AGORA_API int agora_call(agora_client *c, const char *method,
 			 agora_value params, agora_value *ret);
 /* ping [v]: the server echoes @v. */
 AGORA_API int agora_ping(agora_client *c);
-/* stats: a map (connections, objects, requests, waiters, memory). */
+/* stats: a map (connections, objects, requests, waiters, memory, run,
+ * started, uptime: docs/protocol.md section 3.1). */
 AGORA_API int agora_stats(agora_client *c, agora_value *ret);
 /* ls: an array of {"name", "type", "len"} for named objects. */
 AGORA_API int agora_ls(agora_client *c, agora_value *ret);
@@ -285,6 +295,32 @@ AGORA_API int agora_ref_from_value(agora_value v, agora_ref *ret);
  * refuse another before a hold passed to @c is used up. */
 AGORA_API int agora_open_ref(agora_client *c, const agora_ref *ref,
 			     uint32_t *ret);
+
+/* Flags of agora_open_ex(), open's options create=false and exclusive=true
+ * (docs/protocol.md section 3.1). */
+#define AGORA_OPEN_NO_CREATE 0x1u
+#define AGORA_OPEN_EXCLUSIVE 0x2u
+/*
+ * Open @name as the wire type @type ("queue", "bounded_semaphore"), as
+ * agora_TYPE_open() does, with @flags, for every type:
+ *   AGORA_OPEN_NO_CREATE  join only: AGORA_ENO_OBJECT when no object is
+ *                         named @name, and nothing is created;
+ *   AGORA_OPEN_EXCLUSIVE  create only: AGORA_EEXISTS when @name exists,
+ *                         whatever its type.
+ * With neither it is get-or-create, as agora_TYPE_open(). @opts[0..nopts)
+ * are the type's creation options as the protocol names them ("maxsize",
+ * "parties"; NULL for none), used only when the object is created.
+ * @ret_proxy is the address of a proxy pointer of @type's C type (an
+ * agora_queue ** for "queue", an agora_semaphore ** for
+ * "bounded_semaphore"), written on success only; close the proxy as any
+ * other. AGORA_EINVAL for an unknown @type or flag; AGORA_EARGS for a NULL
+ * @name with AGORA_OPEN_NO_CREATE (an anonymous open always creates) or
+ * for both flags; AGORA_ETYPE when @name is another type (without
+ * AGORA_OPEN_EXCLUSIVE); else as agora_TYPE_open(). One round trip.
+ */
+AGORA_API int agora_open_ex(agora_client *c, const char *type, const char *name,
+			    const agora_pair *opts, size_t nopts,
+			    unsigned flags, void *ret_proxy);
 
 /* ---- the types of shared object --------------------------------------------
  *

@@ -505,6 +505,34 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	do_stop(s);
 }
 
+/*
+ * Mark this start of @s: a new random run id (AG_RUN_ID_BYTES as lowercase
+ * hex, so that a client that connects again can tell a restarted server
+ * from the one it knew), and the start time on both clocks. Returns 0 or
+ * the error of ag_nonce().
+ */
+static int run_start(ag_server *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t rnd[AG_NONCE_LEN];
+	struct timespec ts;
+	int rc;
+
+	_Static_assert(AG_RUN_ID_BYTES <= AG_NONCE_LEN, "run id too long");
+	rc = ag_nonce(rnd);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < AG_RUN_ID_BYTES; i++) {
+		s->run_id[2 * i] = hex[rnd[i] >> 4];
+		s->run_id[2 * i + 1] = hex[rnd[i] & 0xf];
+	}
+	s->run_id[2 * AG_RUN_ID_BYTES] = '\0';
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->started = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	s->started_ms = ag_mono_ms();
+	return 0;
+}
+
 int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 		     char *err, size_t errlen)
 {
@@ -574,6 +602,8 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	if (ag_nonce(seed) < 0)
 		goto oom;
 	memcpy(&s->seed, seed, sizeof(s->seed));
+	if (run_start(s) < 0)
+		goto oom;
 	ag_buf_init(&s->scratch);
 	ag_registry_init(s);
 

@@ -134,6 +134,7 @@ class Conn:
         assert hello["version"] == 1
         assert hello["server"].startswith("agora/")
         snonce = hello["nonce"]
+        self.hello = hello
         want = hmac.new(key, b"agora-v1 server" + cnonce + snonce,
                         hashlib.sha256).digest()
         self.server_proof_ok = hmac.compare_digest(want, hello["proof"])
@@ -744,6 +745,111 @@ class Fencing(Base):
         info = self.c.ok("info", h)
         self.assertIsNone(info["owner_addr"])
         self.assertEqual(info["owner_pid"], os.getpid())
+
+
+def is_run_id(s):
+    return (isinstance(s, str) and len(s) == 32 and
+            all(ch in "0123456789abcdef" for ch in s))
+
+
+class RestartAndExistence(Base):
+    """Added after 0.1.0: hello's and stats' run, started and uptime, and
+    open's options create and exclusive (sections 2 and 3.1)."""
+
+    def test_hello_carries_run_and_started(self):
+        a, b = Conn(self.server), Conn(self.server)
+        self.assertTrue(is_run_id(a.hello["run"]), a.hello)
+        self.assertEqual(a.hello["run"], b.hello["run"])
+        self.assertIsInstance(a.hello["started"], float)
+        self.assertEqual(a.hello["started"], b.hello["started"])
+        self.assertLessEqual(a.hello["started"], time.time() + 1)
+        a.close()
+        b.close()
+
+    def test_stats_carry_run_started_and_uptime(self):
+        st = self.c.ok("stats")
+        self.assertEqual(st["run"], self.c.hello["run"])
+        self.assertEqual(st["started"], self.c.hello["started"])
+        self.assertIsInstance(st["uptime"], float)
+        self.assertGreaterEqual(st["uptime"], 0)
+        # The class's server started before this test; uptime counts
+        # from then, as does the wall clock (a minute of slack for a
+        # clock set meanwhile or a loaded machine).
+        self.assertLess(abs(time.time() - st["started"] - st["uptime"]), 60)
+        self.assertGreaterEqual(self.c.ok("stats")["uptime"], st["uptime"])
+
+    def test_create_false_joins_only(self):
+        before = self.c.ok("stats")["objects"]
+        self.assertEqual(self.c.err("open", "list", "rx.join",
+                                    {"create": False}), "NO_OBJECT")
+        self.assertEqual(self.c.ok("stats")["objects"], before)
+        self.assertNotIn("rx.join", [o["name"] for o in self.c.ok("ls")])
+        a = self.open("list", "rx.join")
+        b = self.c.ok("open", "list", "rx.join", {"create": False})
+        self.assertEqual(self.c.ok("info", a)["id"],
+                         self.c.ok("info", b)["id"])
+        self.assertEqual(self.c.err("open", "dict", "rx.join",
+                                    {"create": False}), "TYPE")
+        # nil is the default, true the same.
+        self.c.ok("open", "list", "rx.join", {"create": None})
+        self.c.ok("open", "list", "rx.join2", {"create": True})
+
+    def test_exclusive_creates_only(self):
+        h = self.c.ok("open", "queue", "rx.excl",
+                      {"exclusive": True, "maxsize": 3})
+        self.assertEqual(self.c.ok("info", h)["maxsize"], 3)
+        err, res = self.c.call("open", "queue", "rx.excl",
+                               {"exclusive": True})
+        self.assertEqual(err[:2], [17, "EXISTS"])
+        self.assertIsNone(res)
+        self.assertEqual(self.c.err("open", "lock", "rx.excl",
+                                    {"exclusive": True}), "EXISTS")
+        self.c.ok("open", "queue", "rx.excl", {"exclusive": False})
+        a = self.c.ok("open", "list", None, {"exclusive": True})
+        b = self.c.ok("open", "list", None, {"exclusive": True})
+        self.assertNotEqual(self.c.ok("info", a)["id"],
+                            self.c.ok("info", b)["id"])
+
+    def test_family_options_pass_with_open_options(self):
+        h = self.c.ok("open", "barrier", "rx.bar",
+                      {"parties": 2, "create": True, "exclusive": True})
+        self.assertEqual(self.c.ok("info", h)["parties"], 2)
+        self.assertEqual(self.c.err("open", "barrier", "rx.bar2",
+                                    {"exclusive": True}), "ARGS")
+        self.assertEqual(self.c.err("open", "list", "rx.bar3",
+                                    {"create": True, "bogus": 1}), "ARGS")
+
+    def test_open_option_errors(self):
+        before = self.c.ok("stats")["objects"]
+        for opts in ({"create": 1}, {"create": "no"}, {"exclusive": 0},
+                     {"exclusive": []}, {"create": False, "exclusive": True}):
+            self.assertEqual(self.c.err("open", "list", "rx.bad", opts),
+                             "ARGS", opts)
+        self.assertEqual(self.c.err("open", "list", None, {"create": False}),
+                         "ARGS")
+        # Read even when the name exists.
+        self.open("list", "rx.exists")
+        self.assertEqual(self.c.err("open", "list", "rx.exists",
+                                    {"create": 1}), "ARGS")
+        self.assertEqual(self.c.ok("stats")["objects"], before + 1)
+
+
+class Restart(unittest.TestCase):
+    def test_a_new_start_has_a_new_run(self):
+        runs = []
+        for _ in range(2):
+            server = Server()
+            try:
+                t0 = time.time()
+                c = Conn(server)
+                runs.append(c.hello["run"])
+                self.assertEqual(c.ok("stats")["run"], runs[-1])
+                self.assertLessEqual(c.hello["started"], t0 + 1)
+                c.close()
+            finally:
+                self.assertEqual(server.stop(), 0)
+        self.assertTrue(all(is_run_id(r) for r in runs), runs)
+        self.assertNotEqual(runs[0], runs[1])
 
 
 class Shutdown(unittest.TestCase):

@@ -473,7 +473,12 @@ static void synth_open(rq *q, unsigned n)
 		}
 		msgpack_pack_map(pk, b);
 		for (unsigned j = 0; j < b; j++) {
-			ag_pack_str(pk, OPTIONS[fz_u8(&q->in) % 10]);
+			/* open's own options, of every type: the top 8 bytes.
+			 */
+			uint8_t o = fz_u8(&q->in);
+			ag_pack_str(pk, o >= 0xf8
+					    ? (o & 1 ? "create" : "exclusive")
+					    : OPTIONS[o % 10]);
 			synth(q, 1);
 		}
 	}
