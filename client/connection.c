@@ -92,6 +92,13 @@ const char *agora_server_version(const agora_client *c)
 	return c != NULL ? c->server : "";
 }
 
+/* The run id of the server's start, from the handshake; "" before a
+ * connect succeeded, or from a server older than the run id. */
+const char *agora_server_run_id(const agora_client *c)
+{
+	return c != NULL ? c->run : "";
+}
+
 /* ---- state --------------------------------------------------------------- */
 
 bool ag_client_same_process(const agora_client *c)

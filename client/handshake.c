@@ -21,6 +21,21 @@
 /* The frame limit while the handshake runs: its answers are tiny. */
 #define HANDSHAKE_MAX_RESPONSE ((size_t)64 << 10)
 
+/* The str @o (may be NULL) into @buf of @len bytes, cut to fit; "" when
+ * @o is not a str. */
+static void copy_str(char *buf, size_t len, const msgpack_object *o)
+{
+	size_t n = 0;
+
+	if (o != NULL && o->type == MSGPACK_OBJECT_STR) {
+		n = o->via.str.size;
+		if (n >= len)
+			n = len - 1;
+		memcpy(buf, o->via.str.ptr, n);
+	}
+	buf[n] = '\0';
+}
+
 /* The value of the str key @key in the map @m, or NULL. */
 static const msgpack_object *map_get(const msgpack_object *m, const char *key)
 {
@@ -83,15 +98,9 @@ static int handshake(agora_client *c, const void *key, size_t keylen)
 				      "the server at %s does not hold the "
 				      "authkey",
 				      c->address);
-	c->server[0] = '\0';
-	if (srv != NULL && srv->type == MSGPACK_OBJECT_STR) {
-		size_t n = srv->via.str.size;
-
-		if (n >= sizeof(c->server))
-			n = sizeof(c->server) - 1;
-		memcpy(c->server, srv->via.str.ptr, n);
-		c->server[n] = '\0';
-	}
+	copy_str(c->server, sizeof(c->server), srv);
+	/* A server older than the run id sends none: "". */
+	copy_str(c->run, sizeof(c->run), map_get(r, "run"));
 	if (ag_client_proof(key, keylen, snonce, cnonce, cproof) < 0)
 		return ag_client_fail(c, AGORA_ENOMEM,
 				      "cannot compute the client's proof");
@@ -143,6 +152,7 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 	free(c->address);
 	c->address = addr;
 	c->server[0] = '\0';
+	c->run[0] = '\0';
 	c->lost[0] = '\0';
 	c->errmsg[0] = '\0';
 
@@ -165,6 +175,7 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 		ag_client_disconnect(c);
 		c->state = AG_CLIENT_NONE;
 		c->server[0] = '\0';
+		c->run[0] = '\0';
 		return rc;
 	}
 	ag_reader_set_max(&c->reader, AG_CLIENT_MAX_RESPONSE);

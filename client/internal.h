@@ -87,6 +87,7 @@ struct agora_client {
 	ag_reader reader; /* valid while fd >= 0 */
 	ag_buf out;       /* the request being sent */
 	char server[64];  /* "agora/X.Y.Z" from the handshake */
+	char run[72];     /* the server's run id from the handshake, or "" */
 	char errmsg[256];
 	char lost[200]; /* why the client broke */
 };

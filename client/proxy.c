@@ -336,3 +336,52 @@ static int open_ref_any(agora_client *c, void *ret_proxy, size_t size,
 #define DEFINE_(wire, ctype, proxy) DEFINE_##proxy##_(ctype)
 AGORA_TYPES(DEFINE_)
 #undef DEFINE_
+
+/*
+ * The generic open, for open's own options: @flags become create=false
+ * and exclusive=true, after the caller's @opts. The type is looked up in
+ * the list so that the proxy keeps a string of static storage. The server
+ * judges the flags it is sent (ARGS for a nil name with create=false, or
+ * both), so that there is one rule, the protocol's.
+ */
+int agora_open_ex(agora_client *c, const char *type, const char *name,
+		  const agora_pair *opts, size_t nopts, unsigned flags,
+		  void *ret_proxy)
+{
+	const char *wire = NULL;
+	agora_pair *all;
+	size_t n = nopts;
+	int rc;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	for (size_t i = 0; type != NULL && i < sizeof(types) / sizeof(types[0]);
+	     i++)
+		if (strcmp(types[i].wire, type) == 0)
+			wire = types[i].wire;
+	if (wire == NULL)
+		return ag_client_fail(c, AGORA_EINVAL, "open: unknown type %s",
+				      type != NULL ? type : "(NULL)");
+	if (flags & ~(AGORA_OPEN_NO_CREATE | AGORA_OPEN_EXCLUSIVE))
+		return ag_client_fail(
+		    c, AGORA_EINVAL, "open %s: unknown flags %#x", wire, flags);
+	if (opts == NULL && nopts > 0)
+		return ag_client_fail(c, AGORA_EINVAL, "open %s: NULL options",
+				      wire);
+	all = calloc(nopts + 2, sizeof(*all));
+	if (all == NULL)
+		return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
+	if (nopts > 0)
+		memcpy(all, opts, nopts * sizeof(*opts));
+	if (flags & AGORA_OPEN_NO_CREATE) {
+		all[n].key = agora_str("create");
+		all[n++].val = agora_bool(false);
+	}
+	if (flags & AGORA_OPEN_EXCLUSIVE) {
+		all[n].key = agora_str("exclusive");
+		all[n++].val = agora_bool(true);
+	}
+	rc = ag_proxy_open(c, ret_proxy, sizeof(ag_proxy), wire, name, all, n);
+	free(all);
+	return rc;
+}

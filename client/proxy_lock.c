@@ -8,6 +8,7 @@
  * ones only check for NULL and pass the proxy on. Ownership lives in the
  * server, keyed by connection; nothing about it is cached here.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -17,6 +18,43 @@
 static int acquire(const ag_proxy *p, double timeout, bool *ret)
 {
 	return ag_proxy_call_timed(p, "acquire", timeout, true, ret);
+}
+
+/*
+ * acquire_fenced of a lock or rlock: the server answers the fencing token
+ * (a positive int) when it gave the lock, false on timeout. *ret_acquired
+ * and, when acquired, *ret_token are written on 0 only; either may be
+ * NULL. Anything else in the answer is AGORA_EPROTOCOL.
+ */
+static int acquire_fenced(const ag_proxy *p, double timeout, bool *ret_acquired,
+			  uint64_t *ret_token)
+{
+	const msgpack_object *o;
+	agora_value args[2];
+	char method[40];
+	int n, rc;
+
+	n = ag_proxy_timeout(p, "acquire_fenced", timeout, true, args);
+	if (n < 0)
+		return n;
+	rc = ag_proxy_call(p, "acquire_fenced", args, (size_t)n, &o);
+	if (rc < 0)
+		return rc;
+	if (o->type == MSGPACK_OBJECT_BOOLEAN && !o->via.boolean) {
+		if (ret_acquired != NULL)
+			*ret_acquired = false;
+		return 0;
+	}
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 == 0) {
+		snprintf(method, sizeof(method), "%s.acquire_fenced", p->type);
+		return ag_client_bad_result(p->c, method, o,
+					    "a token or false");
+	}
+	if (ret_acquired != NULL)
+		*ret_acquired = true;
+	if (ret_token != NULL)
+		*ret_token = o->via.u64;
+	return 0;
 }
 
 static int release(const ag_proxy *p)
@@ -67,6 +105,14 @@ int agora_lock_acquire(agora_lock *l, double timeout, bool *ret_acquired)
 	return l != NULL ? acquire(&l->p, timeout, ret_acquired) : AGORA_EINVAL;
 }
 
+int agora_lock_acquire_fenced(agora_lock *l, double timeout, bool *ret_acquired,
+			      uint64_t *ret_token)
+{
+	return l != NULL
+		   ? acquire_fenced(&l->p, timeout, ret_acquired, ret_token)
+		   : AGORA_EINVAL;
+}
+
 int agora_lock_release(agora_lock *l)
 {
 	return l != NULL ? release(&l->p) : AGORA_EINVAL;
@@ -92,6 +138,14 @@ int agora_rlock_open(agora_client *c, const char *name, agora_rlock **ret)
 int agora_rlock_acquire(agora_rlock *r, double timeout, bool *ret_acquired)
 {
 	return r != NULL ? acquire(&r->p, timeout, ret_acquired) : AGORA_EINVAL;
+}
+
+int agora_rlock_acquire_fenced(agora_rlock *r, double timeout,
+			       bool *ret_acquired, uint64_t *ret_token)
+{
+	return r != NULL
+		   ? acquire_fenced(&r->p, timeout, ret_acquired, ret_token)
+		   : AGORA_EINVAL;
 }
 
 int agora_rlock_release(agora_rlock *r)

@@ -214,6 +214,15 @@ AGORA_API void agora_client_free(agora_client *c);
 AGORA_API const char *agora_errmsg(const agora_client *c);
 /* The server's version string from the handshake ("agora/0.1.0"). */
 AGORA_API const char *agora_server_version(const agora_client *c);
+/*
+ * The id of the server's run, from the handshake: 32 lowercase hex digits
+ * the server draws at random each time it starts, so a worker that
+ * connects again can tell that the server restarted (and that its objects
+ * are new ones) by comparing it with the one it knew. "" before a connect
+ * succeeded, or from a server older than the run id. Lives as long as @c,
+ * until its next connect.
+ */
+AGORA_API const char *agora_server_run_id(const agora_client *c);
 
 /*
  * Any call by name: @params is an array value. *ret gets the result (free
@@ -223,7 +232,8 @@ AGORA_API int agora_call(agora_client *c, const char *method,
 			 agora_value params, agora_value *ret);
 /* ping [v]: the server echoes @v. */
 AGORA_API int agora_ping(agora_client *c);
-/* stats: a map (connections, objects, requests, waiters, memory). */
+/* stats: a map (connections, objects, requests, waiters, memory, run,
+ * started, uptime: docs/protocol.md section 3.1). */
 AGORA_API int agora_stats(agora_client *c, agora_value *ret);
 /* ls: an array of {"name", "type", "len"} for named objects. */
 AGORA_API int agora_ls(agora_client *c, agora_value *ret);
@@ -294,6 +304,32 @@ AGORA_API int agora_ref_from_value(agora_value v, agora_ref *ret);
  * refuse another before a hold passed to @c is used up. */
 AGORA_API int agora_open_ref(agora_client *c, const agora_ref *ref,
 			     uint32_t *ret);
+
+/* Flags of agora_open_ex(), open's options create=false and exclusive=true
+ * (docs/protocol.md section 3.1). */
+#define AGORA_OPEN_NO_CREATE 0x1u
+#define AGORA_OPEN_EXCLUSIVE 0x2u
+/*
+ * Open @name as the wire type @type ("queue", "bounded_semaphore"), as
+ * agora_TYPE_open() does, with @flags, for every type:
+ *   AGORA_OPEN_NO_CREATE  join only: AGORA_ENO_OBJECT when no object is
+ *                         named @name, and nothing is created;
+ *   AGORA_OPEN_EXCLUSIVE  create only: AGORA_EEXISTS when @name exists,
+ *                         whatever its type.
+ * With neither it is get-or-create, as agora_TYPE_open(). @opts[0..nopts)
+ * are the type's creation options as the protocol names them ("maxsize",
+ * "parties"; NULL for none), used only when the object is created.
+ * @ret_proxy is the address of a proxy pointer of @type's C type (an
+ * agora_queue ** for "queue", an agora_semaphore ** for
+ * "bounded_semaphore"), written on success only; close the proxy as any
+ * other. AGORA_EINVAL for an unknown @type or flag; AGORA_EARGS for a NULL
+ * @name with AGORA_OPEN_NO_CREATE (an anonymous open always creates) or
+ * for both flags; AGORA_ETYPE when @name is another type (without
+ * AGORA_OPEN_EXCLUSIVE); else as agora_TYPE_open(). One round trip.
+ */
+AGORA_API int agora_open_ex(agora_client *c, const char *type, const char *name,
+			    const agora_pair *opts, size_t nopts,
+			    unsigned flags, void *ret_proxy);
 
 /* ---- the types of shared object --------------------------------------------
  *
@@ -514,6 +550,18 @@ AGORA_API int agora_var_swap(agora_var *v, agora_value x, agora_value *ret_old);
  * held and wakes the next waiter; agora_info() on the handle then counts it
  * in "abandoned". acquire blocks in the server up to @timeout; on timeout
  * *ret_acquired is false and the call returns 0. @ret_acquired may be NULL.
+ *
+ * acquire_fenced is acquire that also hands back a fencing token: a number
+ * that strictly increases with every acquisition of that lock, by anyone,
+ * abandoned ones included (one sequence for all the server's locks: a lock
+ * opened anew under a dropped name gives larger ones). Pass it to the
+ * resource the lock protects, and have the resource refuse any request
+ * carrying a smaller token than the largest it has seen: a holder that was
+ * paused past its time (and lost the lock without knowing) is then
+ * refused. docs/guide.md, "Fencing tokens". *ret_token is written only
+ * when the lock was acquired; an rlock's re-entrant acquisition gives the
+ * token it already holds. agora_info() reports the latest token as
+ * "fence".
  */
 
 typedef struct agora_lock agora_lock;
@@ -527,6 +575,9 @@ AGORA_API int agora_lock_open(agora_client *c, const char *name,
  * until the client disconnects. */
 AGORA_API int agora_lock_acquire(agora_lock *l, double timeout,
 				 bool *ret_acquired);
+AGORA_API int agora_lock_acquire_fenced(agora_lock *l, double timeout,
+					bool *ret_acquired,
+					uint64_t *ret_token);
 /* AGORA_ENOT_OWNER unless this client holds @l. */
 AGORA_API int agora_lock_release(agora_lock *l);
 AGORA_API int agora_lock_locked(agora_lock *l, bool *ret);
@@ -544,6 +595,9 @@ AGORA_API int agora_rlock_open(agora_client *c, const char *name,
 /* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
 AGORA_API int agora_rlock_acquire(agora_rlock *r, double timeout,
 				  bool *ret_acquired);
+AGORA_API int agora_rlock_acquire_fenced(agora_rlock *r, double timeout,
+					 bool *ret_acquired,
+					 uint64_t *ret_token);
 /* One level down; AGORA_ENOT_OWNER unless this client holds @r. */
 AGORA_API int agora_rlock_release(agora_rlock *r);
 AGORA_API int agora_rlock_locked(agora_rlock *r, bool *ret);

@@ -47,6 +47,10 @@ enum { AG_MSG_REQUEST = 0, AG_MSG_RESPONSE = 1, AG_MSG_NOTIFY = 2 };
 const char *ag_error_name(int rc);
 /* A short English text for a negative code; never NULL. */
 const char *ag_error_text(int rc);
+/* Write the printf-style message into @err (@errlen bytes; NULL or 0:
+ * nothing) and return @rc: for functions that report why they failed. */
+int ag_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Wire code for a negative code, or 0 when the code never travels. */
 int ag_error_wire_code(int rc);
 /* Negative code for a wire code; AGORA_EPROTOCOL for an unknown one. */

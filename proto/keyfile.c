@@ -19,19 +19,6 @@
 #include "ag_keyfile.h"
 #include "ag_proto.h"
 
-static int __attribute__((format(printf, 4, 5)))
-fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 void ag_keyfile_free(uint8_t *key, size_t len)
 {
 	if (key == NULL)
@@ -73,65 +60,68 @@ int ag_keyfile_read(const char *path, unsigned flags, uint8_t **ret,
 	int fd, e;
 
 	if (path == NULL || ret == NULL || ret_len == NULL)
-		return fail(err, errlen, AGORA_EINVAL, "no authkey file given");
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "no authkey file given");
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
-		return fail(err, errlen, AGORA_EIO,
-			    "cannot read the authkey file %s: %s", path,
-			    strerror(errno));
+		return ag_errf(err, errlen, AGORA_EIO,
+			       "cannot read the authkey file %s: %s", path,
+			       strerror(errno));
 	if (fstat(fd, &st) < 0) {
 		e = errno;
 		close(fd);
-		return fail(err, errlen, AGORA_EIO,
-			    "cannot read the authkey file %s: %s", path,
-			    strerror(e));
+		return ag_errf(err, errlen, AGORA_EIO,
+			       "cannot read the authkey file %s: %s", path,
+			       strerror(e));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(err, errlen, AGORA_EIO,
-			    "the authkey file %s is not a regular file", path);
+		return ag_errf(err, errlen, AGORA_EIO,
+			       "the authkey file %s is not a regular file",
+			       path);
 	}
 	if (server && (st.st_mode & 077) != 0) {
 		close(fd);
-		return fail(err, errlen, AGORA_EIO,
-			    "the authkey file %s is readable by group or "
-			    "others (mode %04o); run: chmod 600 %s",
-			    path, (unsigned)(st.st_mode & 07777), path);
+		return ag_errf(err, errlen, AGORA_EIO,
+			       "the authkey file %s is readable by group or "
+			       "others (mode %04o); run: chmod 600 %s",
+			       path, (unsigned)(st.st_mode & 07777), path);
 	}
 	if ((uintmax_t)st.st_size > AG_KEYFILE_MAX) {
 		close(fd);
-		return fail(err, errlen, AGORA_EIO,
-			    "the authkey file %s is larger than %zu bytes",
-			    path, AG_KEYFILE_MAX);
+		return ag_errf(err, errlen, AGORA_EIO,
+			       "the authkey file %s is larger than %zu bytes",
+			       path, AG_KEYFILE_MAX);
 	}
 	buf = malloc(AG_KEYFILE_MAX + 1);
 	if (buf == NULL) {
 		close(fd);
-		return fail(err, errlen, AGORA_ENOMEM,
-			    "out of memory reading the authkey file %s", path);
+		return ag_errf(err, errlen, AGORA_ENOMEM,
+			       "out of memory reading the authkey file %s",
+			       path);
 	}
 	e = read_all(fd, buf, AG_KEYFILE_MAX + 1, &len);
 	close(fd);
 	if (e != 0 || len > AG_KEYFILE_MAX) {
 		ag_keyfile_free(buf, AG_KEYFILE_MAX + 1);
 		if (e != 0)
-			return fail(err, errlen, AGORA_EIO,
-				    "cannot read the authkey file %s: %s", path,
-				    strerror(e));
-		return fail(err, errlen, AGORA_EIO,
-			    "the authkey file %s is larger than %zu bytes",
-			    path, AG_KEYFILE_MAX);
+			return ag_errf(err, errlen, AGORA_EIO,
+				       "cannot read the authkey file %s: %s",
+				       path, strerror(e));
+		return ag_errf(err, errlen, AGORA_EIO,
+			       "the authkey file %s is larger than %zu bytes",
+			       path, AG_KEYFILE_MAX);
 	}
 	len = ag_key_trim((const char *)buf, len);
 	if (len == 0 || (server && len < AG_KEY_MIN)) {
 		ag_keyfile_free(buf, AG_KEYFILE_MAX + 1);
 		if (len == 0)
-			return fail(err, errlen, AGORA_EINVAL,
-				    "the authkey file %s is empty", path);
-		return fail(err, errlen, AGORA_EINVAL,
-			    "the authkey in %s is %zu bytes; it must be at "
-			    "least %zu",
-			    path, len, AG_KEY_MIN);
+			return ag_errf(err, errlen, AGORA_EINVAL,
+				       "the authkey file %s is empty", path);
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "the authkey in %s is %zu bytes; it must be at "
+			       "least %zu",
+			       path, len, AG_KEY_MIN);
 	}
 	*ret = buf;
 	*ret_len = len;

@@ -196,7 +196,9 @@ static void on_hello(ag_conn *c, const ag_request *rq)
 		return;
 	}
 	msgpack_packer *pk = ag_reply_begin(&(ag_target){ c, msgid });
-	msgpack_pack_map(pk, 4);
+	/* run and started (added after 0.1.0): which start of the server
+	 * this is, for a client that connects again. */
+	msgpack_pack_map(pk, 6);
 	ag_pack_str(pk, "version");
 	msgpack_pack_uint8(pk, AG_PROTOCOL_VERSION);
 	ag_pack_str(pk, "server");
@@ -207,6 +209,10 @@ static void on_hello(ag_conn *c, const ag_request *rq)
 	ag_pack_str(pk, "proof");
 	msgpack_pack_bin(pk, AG_PROOF_LEN);
 	msgpack_pack_bin_body(pk, proof, AG_PROOF_LEN);
+	ag_pack_str(pk, "run");
+	ag_pack_str(pk, s->run_id);
+	ag_pack_str(pk, "started");
+	msgpack_pack_double(pk, s->started);
 	conn_count_hello(c);
 }
 

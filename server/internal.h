@@ -520,6 +520,9 @@ enum ag_logcause {
 	AG_LOG__COUNT
 };
 
+/* Random bytes in a server's run id (struct agora_server's run_id). */
+#define AG_RUN_ID_BYTES 16
+
 /* What server.c keeps of the server: the stop pipe, the signals, and the
  * pacing of accepts (server.c says how). */
 #define AG_MAX_SIGNALS 8
@@ -569,6 +572,9 @@ struct agora_server {
 	gid_t unix_gid; /* (gid_t)-1: unchanged */
 	char unix_group[64];
 	uint64_t next_obj_id;
+	/* The last fencing token given, by any lock or rlock (obj_lock.c).
+	 * Like next_obj_id it must never go back: persistence saves it. */
+	uint64_t last_fence;
 	uint64_t next_conn_id;
 	uint64_t requests;
 	uint64_t nwaiters;
@@ -576,6 +582,13 @@ struct agora_server {
 	size_t memory;      /* held for objects: what --max-memory limits */
 	size_t conn_memory; /* held by connections: buffers, tables */
 	uint64_t seed;
+	/* This start of the server, for hello and stats (protocol sections 2
+	 * and 3.1): a random id drawn by agora_server_new(), as lowercase hex;
+	 * the wall-clock time of the start in Unix seconds; and the
+	 * monotonic one, in milliseconds (ag_mono_ms()), for the uptime. */
+	char run_id[2 * AG_RUN_ID_BYTES + 1];
+	double started;
+	int64_t started_ms;
 	ag_table names; /* name -> ag_object* (ptr) */
 	ag_table ids;   /* 8-byte big-endian id -> ag_object* (ptr) */
 	bool freeing;   /* agora_server_free(): objects go without unrefs */

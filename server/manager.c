@@ -40,20 +40,6 @@ struct agora_manager {
 	agora_client *client;
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 static void remove_files(const agora_manager *m)
 {
 	unlink(m->path);
@@ -126,18 +112,18 @@ int agora_manager_start(agora_manager **ret, char *err, size_t errlen)
 	const char *tmp = getenv("TMPDIR");
 
 	if (ret == NULL)
-		return fail(err, errlen, AGORA_EINVAL,
-			    "no place for the result");
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "no place for the result");
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
-		return fail(err, errlen, AGORA_ENOMEM, "out of memory");
+		return ag_errf(err, errlen, AGORA_ENOMEM, "out of memory");
 	m->owner = getpid();
 	if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > 40)
 		tmp = "/tmp";
 	snprintf(m->dir, sizeof(m->dir), "%s/agora-XXXXXX", tmp);
 	if (mkdtemp(m->dir) == NULL) {
-		rc = fail(err, errlen, AGORA_EIO, "cannot create %s: %s",
-			  m->dir, strerror(errno));
+		rc = ag_errf(err, errlen, AGORA_EIO, "cannot create %s: %s",
+			     m->dir, strerror(errno));
 		free(m);
 		return rc;
 	}
@@ -146,7 +132,7 @@ int agora_manager_start(agora_manager **ret, char *err, size_t errlen)
 	snprintf(m->address, sizeof(m->address), "unix:%s", m->path);
 
 	if (ag_nonce(key) < 0) {
-		rc = fail(err, errlen, AGORA_EIO, "cannot generate a key");
+		rc = ag_errf(err, errlen, AGORA_EIO, "cannot generate a key");
 		goto undo_dir;
 	}
 	/* A key file's reader drops one trailing newline; end the file with
@@ -155,8 +141,8 @@ int agora_manager_start(agora_manager **ret, char *err, size_t errlen)
 	fd = open(m->keyfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || !write_all(fd, key, sizeof(key)) ||
 	    !write_all(fd, "\n", 1)) {
-		rc = fail(err, errlen, AGORA_EIO, "cannot write %s: %s",
-			  m->keyfile, strerror(errno));
+		rc = ag_errf(err, errlen, AGORA_EIO, "cannot write %s: %s",
+			     m->keyfile, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		goto undo_dir;
@@ -164,12 +150,14 @@ int agora_manager_start(agora_manager **ret, char *err, size_t errlen)
 	close(fd);
 
 	if (pipe2(ready, O_CLOEXEC) < 0) {
-		rc = fail(err, errlen, AGORA_EIO, "pipe: %s", strerror(errno));
+		rc = ag_errf(err, errlen, AGORA_EIO, "pipe: %s",
+			     strerror(errno));
 		goto undo_dir;
 	}
 	m->server = fork();
 	if (m->server < 0) {
-		rc = fail(err, errlen, AGORA_EIO, "fork: %s", strerror(errno));
+		rc = ag_errf(err, errlen, AGORA_EIO, "fork: %s",
+			     strerror(errno));
 		close(ready[0]);
 		close(ready[1]);
 		goto undo_dir;
@@ -194,25 +182,25 @@ int agora_manager_start(agora_manager **ret, char *err, size_t errlen)
 	explicit_bzero(key, sizeof(key));
 	if (strcmp(msg, "ok") != 0) {
 		waitpid(m->server, NULL, 0);
-		rc =
-		    fail(err, errlen, AGORA_EIO, "the server did not start: %s",
-			 got ? msg : "it exited");
+		rc = ag_errf(err, errlen, AGORA_EIO,
+			     "the server did not start: %s",
+			     got ? msg : "it exited");
 		goto undo_dir;
 	}
 
 	if (setenv("AGORA_ADDRESS", m->address, 1) < 0 ||
 	    setenv("AGORA_AUTHKEY_FILE", m->keyfile, 1) < 0) {
 		agora_manager_shutdown(m);
-		return fail(err, errlen, AGORA_ENOMEM,
-			    "cannot set the environment");
+		return ag_errf(err, errlen, AGORA_ENOMEM,
+			       "cannot set the environment");
 	}
 	m->client = agora_client_new();
 	if (m->client == NULL ||
 	    (rc = agora_client_connect_env(m->client)) < 0) {
-		rc =
-		    fail(err, errlen, m->client ? rc : AGORA_ENOMEM,
-			 "cannot connect to the server: %s",
-			 m->client ? agora_errmsg(m->client) : "out of memory");
+		rc = ag_errf(err, errlen, m->client ? rc : AGORA_ENOMEM,
+			     "cannot connect to the server: %s",
+			     m->client ? agora_errmsg(m->client)
+				       : "out of memory");
 		agora_manager_shutdown(m);
 		return rc;
 	}

@@ -4,11 +4,11 @@
  *
  * A lock and an rlock share one state (struct lock): the owning connection
  * (NULL when free), the owner's count (1 for a lock; an rlock's re-entrant
- * acquisitions), when it was taken, how many times it was abandoned, and one
- * wait queue in arrival order. A connection that takes the lock records it
- * with ag_conn_hold() (once, however deep an rlock's count), so that when it
- * goes away the core calls conn_gone(), which releases the lock, counts one
- * abandonment and hands the lock to the next waiter at once.
+ * acquisitions), when it was taken, how many times it was abandoned, the
+ * fence, and one wait queue in arrival order. A connection that takes the lock
+ * records it with ag_conn_hold() (once, however deep an rlock's count), so that
+ * when it goes away the core calls conn_gone(), which releases the lock, counts
+ * one abandonment and hands the lock to the next waiter at once.
  *
  * Invariant, true whenever a method returns: the queue is non-empty only
  * while the lock is owned. Every path that frees the lock (release, a
@@ -30,6 +30,26 @@
  * or false for a condition wait that timed out. A waiter whose connection
  * goes away is simply withdrawn: it holds nothing yet.
  *
+ * Fencing tokens: every acquisition that makes a connection the owner
+ * (lock_take: acquire, acquire_fenced, a condition's wait taking the lock
+ * back, plain or fenced alike) takes the next number of the server's one
+ * sequence (srv->last_fence) as the lock's fence, so while a connection
+ * holds the lock the fence is its token and no later holder can have a
+ * smaller one. One sequence for every lock, not one per lock, so that a
+ * lock dropped and opened anew under the same name (a new object) still
+ * gives larger tokens than the old one gave: a resource keyed by the name
+ * then refuses the old object's holders too. acquire_fenced answers that
+ * token instead of true
+ * (a parked one when the lock is handed to it: w->aux WANT_FENCED); an
+ * rlock's re-entrant acquire_fenced answers the token it already holds,
+ * since re-entering takes nothing from anyone. Conditions have no
+ * acquire_fenced: wait() gives the lock up and takes it back, with a new
+ * token, so a token from the condition's acquire would be stale after the
+ * first wait; a holder that wants tokens opens the condition over a lock
+ * of its own (option `lock`), takes that with acquire_fenced, and after a
+ * wait reads info's `fence`, which is its own token while it holds the
+ * lock.
+ *
  * No polling: every wait is a parked request (ag_wait_park), every timeout a
  * timer. Memory accounted: each state (an anonymous rlock's object is
  * accounted by ag_object_new()).
@@ -43,6 +63,7 @@
 /* What a parked request wants; kept in w->aux. */
 enum want {
 	WANT_ACQUIRE,   /* acquire(): true once it holds the lock */
+	WANT_FENCED,    /* acquire_fenced(): its token once it holds it */
 	WANT_NOTIFY,    /* wait(), on the condition's list */
 	WANT_NOTIFIED,  /* wait() notified, in the lock's queue: true */
 	WANT_TIMED_OUT, /* wait() timed out, in the lock's queue: false */
@@ -55,6 +76,16 @@ struct lock {
 	uint64_t abandoned;      /* released because the owner went away */
 	bool reentrant;          /* rlock */
 	struct ag_waitq waiters; /* arrival order; non-empty only while owned */
+	/*
+	 * The token of the latest acquisition (re-entries aside), from
+	 * srv->last_fence; 0 before the first. Neither may go back, or a
+	 * resource would take a stale holder's writes again: persistence
+	 * saves this field with the lock and srv->last_fence with the
+	 * server, and sets both back on load. Nothing else here is derived
+	 * from them (the owner, count and queue are of connections, which
+	 * do not survive a restart).
+	 */
+	uint64_t fence;
 };
 
 struct condition {
@@ -83,14 +114,16 @@ static int lock_take(ag_object *lk, ag_conn *c, uint64_t count)
 	l->owner = c;
 	l->count = count;
 	l->since = unix_now();
+	/* 2^64 acquisitions is more than any server will see. */
+	l->fence = ++lk->srv->last_fence;
 	return 0;
 }
 
 /*
  * The lock is free: hand it to the first waiter of its queue and answer it
- * (true; false for a timed-out condition wait). A waiter that cannot be
- * recorded as the owner (out of memory) is answered LIMIT and the next one
- * is tried.
+ * (true, or the new token for acquire_fenced; false for a timed-out
+ * condition wait). A waiter that cannot be recorded as the owner (out of
+ * memory) is answered LIMIT and the next one is tried.
  */
 static void lock_serve(ag_object *lk)
 {
@@ -102,10 +135,14 @@ static void lock_serve(ag_object *lk)
 	 * condition, and with it the condition's reference to this lock. */
 	ag_object_ref(lk);
 	while (l->owner == NULL && (w = TAILQ_FIRST(&l->waiters)) != NULL) {
-		count = w->aux == WANT_ACQUIRE ? 1 : (uint64_t)w->n;
+		count = w->aux == WANT_ACQUIRE || w->aux == WANT_FENCED
+			    ? 1
+			    : (uint64_t)w->n;
 		if (lock_take(lk, w->to.conn, count) < 0)
 			ag_reply_error(&w->to, AGORA_ELIMIT,
 				       "out of memory handing over the lock");
+		else if (w->aux == WANT_FENCED)
+			ag_reply_uint(&w->to, l->fence);
 		else
 			ag_reply_bool(&w->to, w->aux != WANT_TIMED_OUT);
 		ag_wait_done(w);
@@ -127,14 +164,24 @@ static void lock_drop(ag_object *lk)
 	lock_serve(lk);
 }
 
+/* Answer @t as holding the lock: true, or the token when @fenced. */
+static void reply_taken(const ag_target *t, const struct lock *l, bool fenced)
+{
+	if (fenced)
+		ag_reply_uint(t, l->fence);
+	else
+		ag_reply_bool(t, true);
+}
+
 /*
  * acquire(block, timeout) of request @r on the lock object @lk (r->obj is
- * @lk or a condition over it); @timeout < 0 is forever. Answers true at once
- * (free, or re-entered by an rlock's owner), false at once (held and not
- * blocking, or a zero timeout), or parks at the tail of the lock's queue.
- * Returns 0 or the negative code answered (LIMIT).
+ * @lk or a condition over it); @timeout < 0 is forever. Answers true (the
+ * token with @fenced) at once (free, or re-entered by an rlock's owner),
+ * false at once (held and not blocking, or a zero timeout), or parks at the
+ * tail of the lock's queue. Returns 0 or the negative code answered (LIMIT).
  */
-static int lock_do_acquire(ag_req *r, ag_object *lk, bool block, double timeout)
+static int lock_do_acquire(ag_req *r, ag_object *lk, bool block, double timeout,
+			   bool fenced)
 {
 	struct lock *l = lk->data;
 	ag_waiter *w;
@@ -145,12 +192,12 @@ static int lock_do_acquire(ag_req *r, ag_object *lk, bool block, double timeout)
 					      "%.*s: out of memory taking "
 					      "the lock",
 					      (int)r->methodlen, r->method);
-		ag_reply_bool(&r->to, true);
+		reply_taken(&r->to, l, fenced);
 		return 0;
 	}
 	if (l->reentrant && l->owner == r->to.conn) {
 		l->count++;
-		ag_reply_bool(&r->to, true);
+		reply_taken(&r->to, l, fenced);
 		return 0;
 	}
 	/* Python's acquire(timeout=0) on a held lock fails at once. */
@@ -164,7 +211,7 @@ static int lock_do_acquire(ag_req *r, ag_object *lk, bool block, double timeout)
 	w = ag_wait_park(r, &l->waiters, timeout, ag_wait_answer_false);
 	if (w == NULL)
 		return AGORA_ELIMIT;
-	w->aux = WANT_ACQUIRE;
+	w->aux = fenced ? WANT_FENCED : WANT_ACQUIRE;
 	return 0;
 }
 
@@ -222,15 +269,26 @@ static unsigned lock_info_fields(ag_object *lk)
 {
 	struct lock *l = lk->data;
 
-	return l->reentrant ? 6 : 5;
+	return l->reentrant ? 8 : 7;
 }
 
-/* owner, owner_pid, owner_uid, since, abandoned, and an rlock's count. */
+/* The "host:port" of @c when it came over TCP, else NULL (a Unix peer is
+ * told by its pid and uid). */
+static const char *tcp_addr(const ag_conn *c)
+{
+	if (c == NULL || c->is_unix || c->peer[0] == '\0')
+		return NULL;
+	return c->peer;
+}
+
+/* owner, owner_pid, owner_uid, owner_addr, since, abandoned, fence, and an
+ * rlock's count. */
 static void lock_info_pack(ag_object *lk, msgpack_packer *pk)
 {
 	struct lock *l = lk->data;
 	int64_t pid, uid;
 	bool peer = l->owner != NULL && ag_conn_peer(l->owner, &pid, &uid);
+	const char *addr = tcp_addr(l->owner);
 
 	ag_pack_str(pk, "owner");
 	if (l->owner != NULL)
@@ -247,6 +305,11 @@ static void lock_info_pack(ag_object *lk, msgpack_packer *pk)
 		msgpack_pack_int64(pk, uid);
 	else
 		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "owner_addr");
+	if (addr != NULL)
+		ag_pack_str(pk, addr);
+	else
+		msgpack_pack_nil(pk);
 	ag_pack_str(pk, "since");
 	if (l->owner != NULL)
 		msgpack_pack_double(pk, l->since);
@@ -254,6 +317,8 @@ static void lock_info_pack(ag_object *lk, msgpack_packer *pk)
 		msgpack_pack_nil(pk);
 	ag_pack_str(pk, "abandoned");
 	msgpack_pack_uint64(pk, l->abandoned);
+	ag_pack_str(pk, "fence");
+	msgpack_pack_uint64(pk, l->fence);
 	if (l->reentrant) {
 		ag_pack_str(pk, "count");
 		msgpack_pack_uint64(pk, l->count);
@@ -271,7 +336,21 @@ static int lock_acquire(ag_req *r)
 	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
-	return lock_do_acquire(r, r->obj, block, timeout);
+	return lock_do_acquire(r, r->obj, block, timeout, false);
+}
+
+/* acquire_fenced(block, timeout): acquire, answering the fencing token
+ * instead of true (false still on a timeout). */
+static int lock_acquire_fenced(ag_req *r)
+{
+	bool block;
+	double timeout;
+	int rc;
+
+	rc = ag_arg_block(r, 1, &block, &timeout);
+	if (rc < 0)
+		return rc;
+	return lock_do_acquire(r, r->obj, block, timeout, true);
 }
 
 static int lock_release(ag_req *r)
@@ -341,6 +420,7 @@ static void lock_conn_gone(ag_object *o, ag_conn *c)
 
 static const ag_method lock_methods[] = {
 	{ "acquire", lock_acquire, 1, 3, AG_STORES_NONE },
+	{ "acquire_fenced", lock_acquire_fenced, 1, 3, AG_STORES_NONE },
 	{ "release", lock_release, 1, 1, AG_STORES_NONE },
 	{ "locked", lock_locked, 1, 1, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
@@ -406,7 +486,7 @@ static int condition_acquire(ag_req *r)
 	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
-	return lock_do_acquire(r, cv->lock, block, timeout);
+	return lock_do_acquire(r, cv->lock, block, timeout, false);
 }
 
 static int condition_release(ag_req *r)

@@ -75,20 +75,6 @@ static ag_server_run *ext(ag_server *s)
 	return &s->run;
 }
 
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 int agora_default_address(char *buf, size_t len, char *err, size_t errlen)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -99,26 +85,27 @@ int agora_default_address(char *buf, size_t len, char *err, size_t errlen)
 		n = snprintf(buf, len, "unix:%s/agora.sock", xdg);
 		return n > 0 && (size_t)n < len
 			   ? 0
-			   : errf(err, errlen, AGORA_EINVAL,
-				  "XDG_RUNTIME_DIR is too long");
+			   : ag_errf(err, errlen, AGORA_EINVAL,
+				     "XDG_RUNTIME_DIR is too long");
 	}
 	snprintf(dir, sizeof(dir), "/tmp/agora-%u", (unsigned)getuid());
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return errf(err, errlen, AGORA_EIO, "cannot create %s: %s", dir,
-			    strerror(errno));
+		return ag_errf(err, errlen, AGORA_EIO, "cannot create %s: %s",
+			       dir, strerror(errno));
 	struct stat st;
 	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
 	    st.st_uid != getuid())
-		return errf(err, errlen, AGORA_EIO,
-			    "%s is not a directory owned by uid %u", dir,
-			    (unsigned)getuid());
+		return ag_errf(err, errlen, AGORA_EIO,
+			       "%s is not a directory owned by uid %u", dir,
+			       (unsigned)getuid());
 	if ((st.st_mode & 077) != 0 && chmod(dir, 0700) < 0)
-		return errf(err, errlen, AGORA_EIO, "cannot chmod 0700 %s: %s",
-			    dir, strerror(errno));
+		return ag_errf(err, errlen, AGORA_EIO,
+			       "cannot chmod 0700 %s: %s", dir,
+			       strerror(errno));
 	n = snprintf(buf, len, "unix:%s/agora.sock", dir);
 	return n > 0 && (size_t)n < len ? 0
-					: errf(err, errlen, AGORA_EINVAL,
-					       "address buffer too small");
+					: ag_errf(err, errlen, AGORA_EINVAL,
+						  "address buffer too small");
 }
 
 /* Enable or disable every listener as the pauses say. */
@@ -274,8 +261,8 @@ static int group_id(const char *name, gid_t *ret, char *err, size_t errlen)
 	int e;
 
 	if (name[0] == '\0')
-		return errf(err, errlen, AGORA_EINVAL,
-			    "unix socket group: empty name");
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "unix socket group: empty name");
 	e = getgrnam_r(name, &gr, buf, sizeof(buf), &found);
 	if (found != NULL) {
 		*ret = gr.gr_gid;
@@ -288,8 +275,9 @@ static int group_id(const char *name, gid_t *ret, char *err, size_t errlen)
 		*ret = (gid_t)v;
 		return 0;
 	}
-	return errf(err, errlen, AGORA_EINVAL, "unix socket group \"%s\": %s",
-		    name, e ? strerror(e) : "no such group");
+	return ag_errf(err, errlen, AGORA_EINVAL,
+		       "unix socket group \"%s\": %s", name,
+		       e ? strerror(e) : "no such group");
 }
 
 static int listen_unix(ag_server *s, ag_listener *l, const char *path,
@@ -299,25 +287,26 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path) || path[0] == '\0')
-		return errf(err, errlen, AGORA_EINVAL,
-			    "unix socket path \"%s\" is empty or longer than "
-			    "%zu bytes",
-			    path, sizeof(sun.sun_path) - 1);
+		return ag_errf(
+		    err, errlen, AGORA_EINVAL,
+		    "unix socket path \"%s\" is empty or longer than "
+		    "%zu bytes",
+		    path, sizeof(sun.sun_path) - 1);
 	strcpy(sun.sun_path, path);
 
 	/* A socket file already there: in use by a live server, or stale. */
 	struct stat st;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
-			return errf(err, errlen, AGORA_EINVAL,
-				    "%s exists and is not a socket", path);
+			return ag_errf(err, errlen, AGORA_EINVAL,
+				       "%s exists and is not a socket", path);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0 &&
 		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 			close(fd);
-			return errf(err, errlen, AGORA_EINVAL,
-				    "another server is listening on unix:%s",
-				    path);
+			return ag_errf(err, errlen, AGORA_EINVAL,
+				       "another server is listening on unix:%s",
+				       path);
 		}
 		if (fd >= 0)
 			close(fd);
@@ -326,8 +315,8 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return errf(err, errlen, AGORA_EIO, "socket: %s",
-			    strerror(errno));
+		return ag_errf(err, errlen, AGORA_EIO, "socket: %s",
+			       strerror(errno));
 	/* On Linux the socket file takes the mode of the socket's inode less
 	 * the umask: 0600 (or narrower) from its first moment, without
 	 * changing the process's umask, which the other threads of an
@@ -341,8 +330,9 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 		if (rc == 0)
 			e = errno;
 		close(fd);
-		return errf(err, errlen, AGORA_EIO,
-			    "cannot listen on unix:%s: %s", path, strerror(e));
+		return ag_errf(err, errlen, AGORA_EIO,
+			       "cannot listen on unix:%s: %s", path,
+			       strerror(e));
 	}
 	/* The group first, then wider bits: no moment where another group
 	 * than the one asked for could connect. */
@@ -351,17 +341,17 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 		e = errno;
 		close(fd);
 		unlink(path);
-		return errf(err, errlen, AGORA_EINVAL,
-			    "cannot give unix:%s to group %s: %s", path,
-			    s->unix_group, strerror(e));
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "cannot give unix:%s to group %s: %s", path,
+			       s->unix_group, strerror(e));
 	}
 	if (chmod(path, s->unix_mode) < 0) {
 		e = errno;
 		close(fd);
 		unlink(path);
-		return errf(err, errlen, AGORA_EIO,
-			    "cannot chmod %04o unix:%s: %s",
-			    (unsigned)s->unix_mode, path, strerror(e));
+		return ag_errf(err, errlen, AGORA_EIO,
+			       "cannot chmod %04o unix:%s: %s",
+			       (unsigned)s->unix_mode, path, strerror(e));
 	}
 	l->path = strdup(path);
 	l->is_unix = true;
@@ -373,7 +363,7 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 	if (l->lev == NULL || l->path == NULL || l->address == NULL) {
 		if (l->lev == NULL)
 			close(fd);
-		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
+		return ag_errf(err, errlen, AGORA_ENOMEM, "out of memory");
 	}
 	return 0;
 }
@@ -390,18 +380,20 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 		const char *end = strchr(hostport, ']');
 		if (end == NULL || end[1] != ':' ||
 		    (size_t)(end - hostport - 1) >= sizeof(host))
-			return errf(err, errlen, AGORA_EINVAL,
-				    "bad address tcp:%s (want tcp:[V6]:PORT)",
-				    hostport);
+			return ag_errf(
+			    err, errlen, AGORA_EINVAL,
+			    "bad address tcp:%s (want tcp:[V6]:PORT)",
+			    hostport);
 		memcpy(host, hostport + 1, (size_t)(end - hostport - 1));
 		host[end - hostport - 1] = '\0';
 		port = end + 2;
 	} else {
 		const char *colon = strrchr(hostport, ':');
 		if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host))
-			return errf(err, errlen, AGORA_EINVAL,
-				    "bad address tcp:%s (want tcp:HOST:PORT)",
-				    hostport);
+			return ag_errf(
+			    err, errlen, AGORA_EINVAL,
+			    "bad address tcp:%s (want tcp:HOST:PORT)",
+			    hostport);
 		memcpy(host, hostport, (size_t)(colon - hostport));
 		host[colon - hostport] = '\0';
 		port = colon + 1;
@@ -409,16 +401,16 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 	char *endp;
 	long pn = strtol(port, &endp, 10);
 	if (*port == '\0' || *endp != '\0' || pn < 0 || pn > 65535)
-		return errf(err, errlen, AGORA_EINVAL,
-			    "bad port \"%s\" in tcp:%s", port, hostport);
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "bad port \"%s\" in tcp:%s", port, hostport);
 
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
 	if (rc != 0)
-		return errf(err, errlen, AGORA_EINVAL, "cannot resolve %s: %s",
-			    host, gai_strerror(rc));
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "cannot resolve %s: %s", host, gai_strerror(rc));
 	fd = socket(ai->ai_family,
 		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int one = 1;
@@ -430,9 +422,9 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
-		return errf(err, errlen, AGORA_EIO,
-			    "cannot listen on tcp:%s: %s", hostport,
-			    strerror(e));
+		return ag_errf(err, errlen, AGORA_EIO,
+			       "cannot listen on tcp:%s: %s", hostport,
+			       strerror(e));
 	}
 	freeaddrinfo(ai);
 
@@ -460,7 +452,7 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 	if (l->lev == NULL || l->address == NULL) {
 		if (l->lev == NULL)
 			close(fd);
-		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
+		return ag_errf(err, errlen, AGORA_ENOMEM, "out of memory");
 	}
 	return 0;
 }
@@ -513,6 +505,34 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	do_stop(s);
 }
 
+/*
+ * Mark this start of @s: a new random run id (AG_RUN_ID_BYTES as lowercase
+ * hex, so that a client that connects again can tell a restarted server
+ * from the one it knew), and the start time on both clocks. Returns 0 or
+ * the error of ag_nonce().
+ */
+static int run_start(ag_server *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t rnd[AG_NONCE_LEN];
+	struct timespec ts;
+	int rc;
+
+	_Static_assert(AG_RUN_ID_BYTES <= AG_NONCE_LEN, "run id too long");
+	rc = ag_nonce(rnd);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < AG_RUN_ID_BYTES; i++) {
+		s->run_id[2 * i] = hex[rnd[i] >> 4];
+		s->run_id[2 * i + 1] = hex[rnd[i] & 0xf];
+	}
+	s->run_id[2 * AG_RUN_ID_BYTES] = '\0';
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->started = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	s->started_ms = ag_mono_ms();
+	return 0;
+}
+
 int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 		     char *err, size_t errlen)
 {
@@ -521,32 +541,33 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	int rc = 0;
 
 	if (cfg == NULL || cfg->key == NULL || cfg->keylen < 16)
-		return errf(err, errlen, AGORA_EINVAL,
-			    "the authkey must be at least 16 bytes");
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "the authkey must be at least 16 bytes");
 	if (cfg->nlisten == 0 && cfg->listen != DETACHED)
-		return errf(err, errlen, AGORA_EINVAL,
-			    "no address to listen on");
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "no address to listen on");
 	if (cfg->unix_mode != 0 &&
 	    ((cfg->unix_mode & ~0777u) || (cfg->unix_mode & 0600) != 0600))
-		return errf(err, errlen, AGORA_EINVAL,
-			    "unix socket mode %04o: want permission bits "
-			    "0600 to 0777 that keep the owner's read and write",
-			    cfg->unix_mode);
+		return ag_errf(
+		    err, errlen, AGORA_EINVAL,
+		    "unix socket mode %04o: want permission bits "
+		    "0600 to 0777 that keep the owner's read and write",
+		    cfg->unix_mode);
 	gid_t gid = (gid_t)-1;
 	if (cfg->unix_group != NULL &&
 	    (rc = group_id(cfg->unix_group, &gid, err, errlen)) < 0)
 		return rc;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
-		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
+		return ag_errf(err, errlen, AGORA_ENOMEM, "out of memory");
 	if (!msgpack_zone_init(&s->zone, 8192)) {
 		free(s);
-		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
+		return ag_errf(err, errlen, AGORA_ENOMEM, "out of memory");
 	}
 	if (!msgpack_zone_init(&s->req_zone, 8192)) {
 		msgpack_zone_destroy(&s->zone);
 		free(s);
-		return errf(err, errlen, AGORA_ENOMEM, "out of memory");
+		return ag_errf(err, errlen, AGORA_ENOMEM, "out of memory");
 	}
 	x = &s->run;
 	s->slot_freed = slot_freed;
@@ -581,6 +602,8 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	if (ag_nonce(seed) < 0)
 		goto oom;
 	memcpy(&s->seed, seed, sizeof(s->seed));
+	if (run_start(s) < 0)
+		goto oom;
 	ag_buf_init(&s->scratch);
 	ag_registry_init(s);
 
@@ -607,8 +630,8 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 		goto oom;
 	if (cfg->nsignals > AG_MAX_SIGNALS) {
 		agora_server_free(s);
-		return errf(err, errlen, AGORA_EINVAL,
-			    "at most %d stop signals", AG_MAX_SIGNALS);
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "at most %d stop signals", AG_MAX_SIGNALS);
 	}
 	for (size_t i = 0; i < cfg->nsignals; i++) {
 		x->sigs[i] =
@@ -630,10 +653,10 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 		else if (strncmp(a, "tcp:", 4) == 0)
 			rc = listen_tcp(s, l, a + 4, err, errlen);
 		else
-			rc = errf(err, errlen, AGORA_EINVAL,
-				  "bad address \"%s\": use unix:PATH or "
-				  "tcp:HOST:PORT",
-				  a);
+			rc = ag_errf(err, errlen, AGORA_EINVAL,
+				     "bad address \"%s\": use unix:PATH or "
+				     "tcp:HOST:PORT",
+				     a);
 		if (rc < 0) {
 			agora_server_free(s);
 			return rc;
@@ -644,8 +667,8 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	return 0;
 oom:
 	agora_server_free(s);
-	return errf(err, errlen, AGORA_ENOMEM,
-		    "out of memory or descriptors creating the server");
+	return ag_errf(err, errlen, AGORA_ENOMEM,
+		       "out of memory or descriptors creating the server");
 }
 
 const char *agora_server_address(const agora_server *s, size_t i)

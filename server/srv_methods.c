@@ -24,6 +24,90 @@ static bool has_len(ag_object *o, size_t *ret)
 	return o->fam->len != NULL && o->fam->len(o, ret);
 }
 
+/*
+ * open's own option @name in @opts (may be NULL): a bool, @def when absent
+ * or nil. Answers ARGS (and returns it) for any other kind.
+ */
+static int open_flag(ag_req *r, const msgpack_object *opts, const char *name,
+		     bool def, bool *ret)
+{
+	const msgpack_object *v = ag_opt(opts, name);
+
+	if (v == NULL || v->type == MSGPACK_OBJECT_NIL) {
+		*ret = def;
+		return 0;
+	}
+	if (v->type != MSGPACK_OBJECT_BOOLEAN) {
+		char desc[96];
+		ag_obj_describe(v, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: option %s must be a bool, got %s",
+				      name, desc);
+	}
+	*ret = v->via.boolean;
+	return 0;
+}
+
+static bool is_open_flag(const msgpack_object *k)
+{
+	return k->type == MSGPACK_OBJECT_STR &&
+	       ((k->via.str.size == 6 &&
+		 memcmp(k->via.str.ptr, "create", 6) == 0) ||
+		(k->via.str.size == 9 &&
+		 memcmp(k->via.str.ptr, "exclusive", 9) == 0));
+}
+
+/*
+ * @opts without open's own options (create, exclusive), for the family,
+ * which knows its own only: @opts itself when it has neither, else a copy
+ * of the map in the request zone (NULL when nothing else is left). Answers
+ * LIMIT and returns false when out of memory.
+ */
+static bool family_opts(ag_req *r, const msgpack_object *opts,
+			const msgpack_object **ret)
+{
+	uint32_t n = 0, keep = 0;
+	msgpack_object_kv *kv;
+	msgpack_object *copy;
+
+	*ret = opts;
+	if (opts == NULL)
+		return true;
+	for (uint32_t i = 0; i < opts->via.map.size; i++)
+		if (is_open_flag(&opts->via.map.ptr[i].key))
+			n++;
+	if (n == 0)
+		return true;
+	*ret = NULL;
+	if (n == opts->via.map.size)
+		return true;
+	msgpack_zone *z = ag_server_request_zone(r->srv);
+	copy = msgpack_zone_malloc(z, sizeof(*copy));
+	kv = msgpack_zone_malloc(z, (opts->via.map.size - n) * sizeof(*kv));
+	if (copy == NULL || kv == NULL) {
+		ag_reply_error(&r->to, AGORA_ELIMIT, "open: out of memory");
+		return false;
+	}
+	for (uint32_t i = 0; i < opts->via.map.size; i++)
+		if (!is_open_flag(&opts->via.map.ptr[i].key))
+			kv[keep++] = opts->via.map.ptr[i];
+	copy->type = MSGPACK_OBJECT_MAP;
+	copy->via.map.size = keep;
+	copy->via.map.ptr = kv;
+	*ret = copy;
+	return true;
+}
+
+/*
+ * open [type, name, options]. The options create (default true) and
+ * exclusive (default false) are open's own, read for every type and
+ * whether or not the name exists: create=false joins only (NO_OBJECT when
+ * the name does not exist, nothing made), exclusive=true creates only
+ * (EXISTS when it does, whatever its type), as O_CREAT and O_EXCL. An
+ * anonymous open always creates: create=false with a nil name is ARGS, as
+ * is create=false with exclusive=true, which could never succeed. The
+ * family's create() sees the other options only.
+ */
 static int srv_open(ag_req *r)
 {
 	ag_server *s = r->srv;
@@ -62,6 +146,19 @@ static int srv_open(ag_req *r)
 				      desc);
 	}
 
+	bool create, exclusive;
+	if (open_flag(r, opts, "create", true, &create) < 0 ||
+	    open_flag(r, opts, "exclusive", false, &exclusive) < 0)
+		return AGORA_EARGS;
+	if (!create && exclusive)
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: create=false and exclusive=true "
+				      "can never both hold");
+	if (!create && name->type == MSGPACK_OBJECT_NIL)
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: create=false needs a name (an "
+				      "anonymous open always creates)");
+
 	ag_val key = { 0 };
 	uint64_t hash = 0;
 	if (name->type == MSGPACK_OBJECT_STR) {
@@ -84,6 +181,12 @@ static int srv_open(ag_req *r)
 		ag_entry *e = ag_table_find(&s->names, &key, hash);
 		if (e != NULL) {
 			ag_object *o = e->ptr;
+			if (exclusive)
+				return ag_reply_error(
+				    &r->to, AGORA_EEXISTS,
+				    "open: \"%s\" exists (a %s) and exclusive "
+				    "is true",
+				    o->name, o->fam->name);
 			if (o->fam != fam)
 				return ag_reply_error(
 				    &r->to, AGORA_ETYPE,
@@ -95,7 +198,14 @@ static int srv_open(ag_req *r)
 			ag_reply_uint(&r->to, h);
 			return 0;
 		}
+		if (!create)
+			return ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+					      "open: no object is named "
+					      "\"%.*s\" and create is false",
+					      (int)n, name->via.str.ptr);
 	}
+	if (!family_opts(r, opts, &opts))
+		return AGORA_ELIMIT;
 
 	/* A new object's fixed part and its name count against max_memory
 	 * like stored values do (its contents are checked as they come). */
@@ -329,7 +439,8 @@ static int srv_stats(ag_req *r)
 	ag_server *s = r->srv;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
 
-	msgpack_pack_map(pk, 7);
+	/* run, started and uptime were added after 0.1.0. */
+	msgpack_pack_map(pk, 10);
 	ag_pack_str(pk, "connections");
 	msgpack_pack_uint32(pk, s->nconns);
 	ag_pack_str(pk, "objects");
@@ -344,6 +455,12 @@ static int srv_stats(ag_req *r)
 	msgpack_pack_uint64(pk, s->conn_memory);
 	ag_pack_str(pk, "memory_total");
 	msgpack_pack_uint64(pk, s->memory + s->conn_memory + s->scratch.cap);
+	ag_pack_str(pk, "run");
+	ag_pack_str(pk, s->run_id);
+	ag_pack_str(pk, "started");
+	msgpack_pack_double(pk, s->started);
+	ag_pack_str(pk, "uptime");
+	msgpack_pack_double(pk, (double)(ag_mono_ms() - s->started_ms) / 1e3);
 	return 0;
 }
 

@@ -26,7 +26,7 @@ AGORAD = os.environ.get("AGORAD", "agorad")
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, tcp=False):
         self.dir = tempfile.mkdtemp(prefix="agora-conf-")
         self.key = os.urandom(32)
         keyfile = os.path.join(self.dir, "key")
@@ -34,15 +34,29 @@ class Server:
         os.write(fd, self.key)
         os.close(fd)
         self.path = os.path.join(self.dir, "agora.sock")
+        self.tcp = None  # (host, port) with tcp=True
+        listen = ["--listen", "unix:" + self.path]
+        if tcp:
+            listen += ["--listen", "tcp:127.0.0.1:0"]
         self.proc = subprocess.Popen(
-            [AGORAD, "--listen", "unix:" + self.path, "--authkey-file",
-             keyfile, "--auth-timeout", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            [AGORAD] + listen + ["--authkey-file", keyfile,
+                                 "--auth-timeout", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            bufsize=0)  # unbuffered: select() sees each line still unread
         ready, _, _ = select.select([self.proc.stdout], [], [], 10)
         line = self.proc.stdout.readline().decode() if ready else ""
         if not line.startswith("agorad: listening on unix:"):
             self.stop()
             raise RuntimeError("agorad did not start: %r" % line)
+        if tcp:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+            line = self.proc.stdout.readline().decode() if ready else ""
+            prefix = "agorad: listening on tcp:"
+            if not line.startswith(prefix):
+                self.stop()
+                raise RuntimeError("agorad did not listen on TCP: %r" % line)
+            host, port = line[len(prefix):].strip().rsplit(":", 1)
+            self.tcp = (host, int(port))
 
     def stop(self):
         """Stop agorad with SIGTERM; returns its exit status."""
@@ -61,11 +75,14 @@ class Server:
 class Conn:
     """A bare MessagePack-RPC connection."""
 
-    def __init__(self, server, auth=True):
+    def __init__(self, server, auth=True, tcp=False):
         self.server = server
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(server.path)
+        if tcp:
+            self.sock = socket.create_connection(server.tcp, timeout=10)
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(10)
+            self.sock.connect(server.path)
         self.unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
         self.msgid = 0
         if auth:
@@ -117,6 +134,7 @@ class Conn:
         assert hello["version"] == 1
         assert hello["server"].startswith("agora/")
         snonce = hello["nonce"]
+        self.hello = hello
         want = hmac.new(key, b"agora-v1 server" + cnonce + snonce,
                         hashlib.sha256).digest()
         self.server_proof_ok = hmac.compare_digest(want, hello["proof"])
@@ -742,6 +760,197 @@ class References(Base):
         self.assertIs(self.c.ok("drop", "refs.named"), True)
         h = self.c.ok("open_ref", ref(nid))
         self.assertEqual(self.c.ok("namespace.get", h, "a"), 1)
+
+
+class Fencing(Base):
+    """lock.acquire_fenced and rlock.acquire_fenced (section 4.7), and the
+    `fence` and `owner_addr` fields of info; the server listens on TCP as
+    well, for a holder that has an address."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(tcp=True)
+
+    def test_tokens_go_up_with_every_holder_and_timeouts_are_false(self):
+        other = Conn(self.server)
+        h = self.open("lock")
+        h2 = other.ok("open_ref", self.c.ok("info", h)["ref"])
+        self.assertEqual(self.c.ok("info", h)["fence"], 0)
+        t = self.c.ok("lock.acquire_fenced", h)
+        self.assertIsInstance(t, int)
+        self.assertGreaterEqual(t, 1)
+        # Held elsewhere: false, at once or after the timeout; no token.
+        self.assertIs(other.ok("lock.acquire_fenced", h2, False), False)
+        self.assertIs(other.ok("lock.acquire_fenced", h2, True, 0.05), False)
+        self.assertEqual(self.c.ok("info", h)["fence"], t)
+        # A parked call is answered the token of the hand-over (the
+        # server's next: no other lock is taken meanwhile).
+        msgid = other.send("lock.acquire_fenced", [h2, True, 10.0])
+        while self.c.ok("info", h)["waiters"] < 1:
+            time.sleep(0.01)
+        self.assertIsNone(self.c.ok("lock.release", h))
+        self.assertEqual(other.recv(), [1, msgid, None, t + 1])
+        self.assertIsNone(other.ok("lock.release", h2))
+        # A plain acquire takes a token too.
+        self.assertIs(self.c.ok("lock.acquire", h), True)
+        self.assertIsNone(self.c.ok("lock.release", h))
+        self.assertEqual(self.c.ok("info", h)["fence"], t + 2)
+        self.assertEqual(self.c.ok("lock.acquire_fenced", h, True, None),
+                         t + 3)
+        self.assertEqual(self.c.err("lock.acquire_fenced", h, 1), "ARGS")
+        other.close()
+
+    def test_a_lock_opened_anew_under_a_dropped_name_gives_larger_tokens(self):
+        other = Conn(self.server)
+        old = other.ok("open", "lock", "conf.fence", {})
+        t_old = other.ok("lock.acquire_fenced", old)
+        self.assertIs(self.c.ok("drop", "conf.fence"), True)
+        new = self.open("lock", "conf.fence")
+        self.assertEqual(self.c.ok("info", new)["fence"], 0)
+        self.assertGreater(self.c.ok("lock.acquire_fenced", new), t_old)
+        other.close()
+
+    def test_rlock_reentrance_answers_the_token_held(self):
+        r = self.open("rlock")
+        t = self.c.ok("rlock.acquire_fenced", r)
+        self.assertEqual(self.c.ok("rlock.acquire_fenced", r, False), t)
+        info = self.c.ok("info", r)
+        self.assertEqual((info["count"], info["fence"]), (2, t))
+        self.c.ok("rlock.release", r)
+        self.c.ok("rlock.release", r)
+        self.assertEqual(self.c.ok("rlock.acquire_fenced", r), t + 1)
+        cv = self.open("condition", None, {"lock": r})
+        self.assertEqual(self.c.err("condition.acquire_fenced", cv),
+                         "NO_METHOD")
+        self.assertEqual(self.c.ok("info", cv)["fence"], t + 1)
+
+    def test_info_names_a_tcp_holder_by_address(self):
+        tcp = Conn(self.server, tcp=True)
+        h = self.open("lock")
+        th = tcp.ok("open_ref", self.c.ok("info", h)["ref"])
+        t = tcp.ok("lock.acquire_fenced", th)
+        info = self.c.ok("info", h)
+        host, port = tcp.sock.getsockname()[:2]
+        self.assertEqual(info["owner_addr"], "%s:%d" % (host, port))
+        self.assertIsNone(info["owner_pid"])
+        self.assertIsNone(info["owner_uid"])
+        # Gone while holding: abandoned, and the next token is larger.
+        tcp.close()
+        while self.c.ok("info", h)["abandoned"] < 1:
+            time.sleep(0.01)
+        info = self.c.ok("info", h)
+        self.assertIsNone(info["owner"])
+        self.assertIsNone(info["owner_addr"])
+        self.assertEqual(self.c.ok("info", h)["fence"], t)
+        self.assertEqual(self.c.ok("lock.acquire_fenced", h), t + 1)
+        info = self.c.ok("info", h)
+        self.assertIsNone(info["owner_addr"])
+        self.assertEqual(info["owner_pid"], os.getpid())
+
+
+def is_run_id(s):
+    return (isinstance(s, str) and len(s) == 32 and
+            all(ch in "0123456789abcdef" for ch in s))
+
+
+class RestartAndExistence(Base):
+    """Added after 0.1.0: hello's and stats' run, started and uptime, and
+    open's options create and exclusive (sections 2 and 3.1)."""
+
+    def test_hello_carries_run_and_started(self):
+        a, b = Conn(self.server), Conn(self.server)
+        self.assertTrue(is_run_id(a.hello["run"]), a.hello)
+        self.assertEqual(a.hello["run"], b.hello["run"])
+        self.assertIsInstance(a.hello["started"], float)
+        self.assertEqual(a.hello["started"], b.hello["started"])
+        self.assertLessEqual(a.hello["started"], time.time() + 1)
+        a.close()
+        b.close()
+
+    def test_stats_carry_run_started_and_uptime(self):
+        st = self.c.ok("stats")
+        self.assertEqual(st["run"], self.c.hello["run"])
+        self.assertEqual(st["started"], self.c.hello["started"])
+        self.assertIsInstance(st["uptime"], float)
+        self.assertGreaterEqual(st["uptime"], 0)
+        # The class's server started before this test; uptime counts
+        # from then, as does the wall clock (a minute of slack for a
+        # clock set meanwhile or a loaded machine).
+        self.assertLess(abs(time.time() - st["started"] - st["uptime"]), 60)
+        self.assertGreaterEqual(self.c.ok("stats")["uptime"], st["uptime"])
+
+    def test_create_false_joins_only(self):
+        before = self.c.ok("stats")["objects"]
+        self.assertEqual(self.c.err("open", "list", "rx.join",
+                                    {"create": False}), "NO_OBJECT")
+        self.assertEqual(self.c.ok("stats")["objects"], before)
+        self.assertNotIn("rx.join", [o["name"] for o in self.c.ok("ls")])
+        a = self.open("list", "rx.join")
+        b = self.c.ok("open", "list", "rx.join", {"create": False})
+        self.assertEqual(self.c.ok("info", a)["id"],
+                         self.c.ok("info", b)["id"])
+        self.assertEqual(self.c.err("open", "dict", "rx.join",
+                                    {"create": False}), "TYPE")
+        # nil is the default, true the same.
+        self.c.ok("open", "list", "rx.join", {"create": None})
+        self.c.ok("open", "list", "rx.join2", {"create": True})
+
+    def test_exclusive_creates_only(self):
+        h = self.c.ok("open", "queue", "rx.excl",
+                      {"exclusive": True, "maxsize": 3})
+        self.assertEqual(self.c.ok("info", h)["maxsize"], 3)
+        err, res = self.c.call("open", "queue", "rx.excl",
+                               {"exclusive": True})
+        self.assertEqual(err[:2], [17, "EXISTS"])
+        self.assertIsNone(res)
+        self.assertEqual(self.c.err("open", "lock", "rx.excl",
+                                    {"exclusive": True}), "EXISTS")
+        self.c.ok("open", "queue", "rx.excl", {"exclusive": False})
+        a = self.c.ok("open", "list", None, {"exclusive": True})
+        b = self.c.ok("open", "list", None, {"exclusive": True})
+        self.assertNotEqual(self.c.ok("info", a)["id"],
+                            self.c.ok("info", b)["id"])
+
+    def test_family_options_pass_with_open_options(self):
+        h = self.c.ok("open", "barrier", "rx.bar",
+                      {"parties": 2, "create": True, "exclusive": True})
+        self.assertEqual(self.c.ok("info", h)["parties"], 2)
+        self.assertEqual(self.c.err("open", "barrier", "rx.bar2",
+                                    {"exclusive": True}), "ARGS")
+        self.assertEqual(self.c.err("open", "list", "rx.bar3",
+                                    {"create": True, "bogus": 1}), "ARGS")
+
+    def test_open_option_errors(self):
+        before = self.c.ok("stats")["objects"]
+        for opts in ({"create": 1}, {"create": "no"}, {"exclusive": 0},
+                     {"exclusive": []}, {"create": False, "exclusive": True}):
+            self.assertEqual(self.c.err("open", "list", "rx.bad", opts),
+                             "ARGS", opts)
+        self.assertEqual(self.c.err("open", "list", None, {"create": False}),
+                         "ARGS")
+        # Read even when the name exists.
+        self.open("list", "rx.exists")
+        self.assertEqual(self.c.err("open", "list", "rx.exists",
+                                    {"create": 1}), "ARGS")
+        self.assertEqual(self.c.ok("stats")["objects"], before + 1)
+
+
+class Restart(unittest.TestCase):
+    def test_a_new_start_has_a_new_run(self):
+        runs = []
+        for _ in range(2):
+            server = Server()
+            try:
+                t0 = time.time()
+                c = Conn(server)
+                runs.append(c.hello["run"])
+                self.assertEqual(c.ok("stats")["run"], runs[-1])
+                self.assertLessEqual(c.hello["started"], t0 + 1)
+                c.close()
+            finally:
+                self.assertEqual(server.stop(), 0)
+        self.assertTrue(all(is_run_id(r) for r in runs), runs)
+        self.assertNotEqual(runs[0], runs[1])
 
 
 class Shutdown(unittest.TestCase):

@@ -45,25 +45,6 @@
 #include "agora_server.h"
 #include "harness.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 #define FLOOD_CONNS 3000     /* connections the flooder keeps trying */
 #define FLOOD_SECONDS 5.0    /* the window measured */
 #define MAX_CPU 0.10         /* of one core, over the window */
@@ -79,13 +60,13 @@
  */
 static bool cpu_checked(void)
 {
-	return !UNDER_ASAN && !RUNNING_ON_VALGRIND &&
+	return !agh_under_asan() && !agh_under_valgrind() &&
 	       getenv("AGORA_TEST_SLOW") == NULL;
 }
 
 static bool latency_checked(void)
 {
-	return !RUNNING_ON_VALGRIND && getenv("AGORA_TEST_SLOW") == NULL;
+	return !agh_under_valgrind() && getenv("AGORA_TEST_SLOW") == NULL;
 }
 
 static void pause_ms(long ms)
@@ -362,6 +343,17 @@ static void flood_under_limit(rlim_t nofile)
 	char logpath[96];
 	flooder f;
 
+	/* Under valgrind (which traces agorad and the shell that sets its
+	 * limit, and keeps descriptors of its own below the hard limit) the
+	 * limit cannot be set as asked, and the CPU and latency figures mean
+	 * nothing. The embedded server under 64 descriptors still runs the
+	 * EMFILE path there. */
+	if (agh_under_valgrind()) {
+		printf("under valgrind: the flood at %llu descriptors is not "
+		       "run\n",
+		       (unsigned long long)nofile);
+		return;
+	}
 	snprintf(logpath, sizeof(logpath), "/tmp/agora-flood-log-%d",
 		 (int)getpid());
 	flooder_start(&f, FLOOD_CONNS, FLOOD_SECONDS + 1.0);
@@ -456,42 +448,6 @@ static void wait_stats_at_least(agora_client *c, const char *field, int64_t n)
 	agh_wait_until(stats_reached, &w, field);
 }
 
-/* The next message on @r: an error named @name answering @msgid. */
-static void expect_error(agh_raw *r, uint32_t msgid, const char *name)
-{
-	msgpack_unpacked m;
-
-	msgpack_unpacked_init(&m);
-	ck_assert_int_eq(agh_raw_read(r, &m, AGH_RAW_TIMEOUT), 1);
-	msgpack_object o = m.data;
-	ck_assert_msg(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 4,
-		      "not a response");
-	msgpack_object *f = o.via.array.ptr;
-	ck_assert_uint_eq(f[1].via.u64, msgid);
-	ck_assert_msg(f[2].type == MSGPACK_OBJECT_ARRAY &&
-			  f[2].via.array.size == 3,
-		      "request %u succeeded; expected %s", msgid, name);
-	msgpack_object n = f[2].via.array.ptr[1];
-	ck_assert_msg(n.type == MSGPACK_OBJECT_STR &&
-			  n.via.str.size == strlen(name) &&
-			  memcmp(n.via.str.ptr, name, n.via.str.size) == 0,
-		      "request %u: expected %s", msgid, name);
-	msgpack_unpacked_destroy(&m);
-}
-
-/* The server closes @r (what comes before is ignored). */
-static void expect_close(agh_raw *r)
-{
-	msgpack_unpacked m;
-	int got;
-
-	msgpack_unpacked_init(&m);
-	while ((got = agh_raw_read(r, &m, AGH_RAW_TIMEOUT)) == 1)
-		;
-	msgpack_unpacked_destroy(&m);
-	ck_assert_msg(got == 0, "the server did not close the connection");
-}
-
 static void proof(const agh_server *s, const char *label,
 		  const unsigned char *a, const unsigned char *b,
 		  unsigned char out[32])
@@ -579,7 +535,7 @@ START_TEST(connections_in_the_handshake_are_limited_apart_and_the_oldest_goes)
 
 	/* A fourth closes the oldest, without an answer. */
 	u[3] = agh_raw_connect(&srv);
-	expect_close(u[0]);
+	agh_raw_expect_close(u[0]);
 	agh_raw_free(u[0]);
 	agh_wait_stats(by, "connections", 4);
 
@@ -591,8 +547,8 @@ START_TEST(connections_in_the_handshake_are_limited_apart_and_the_oldest_goes)
 	/* At the limit: the hello'd one's auth is LIMIT, and so is a new
 	 * client's first request. */
 	raw_send_auth(u[1], &srv, cnonce, snonce);
-	expect_error(u[1], 2, "LIMIT");
-	expect_close(u[1]);
+	agh_raw_expect_error(u[1], 2, "LIMIT");
+	agh_raw_expect_close(u[1]);
 	agh_raw_free(u[1]);
 	agora_client *c = agora_client_new();
 	ck_assert_ptr_nonnull(c);

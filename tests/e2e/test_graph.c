@@ -30,26 +30,6 @@
 
 #include "harness.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#define GRAPH_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GRAPH_ASAN 1
-#endif
-#endif
-#ifndef GRAPH_ASAN
-#define GRAPH_ASAN 0
-#endif
-
 /*
  * Check's ck_assert records its location in a file on every pass (a write
  * and a flush): in the loops over a million calls, conditions are tested
@@ -70,7 +50,7 @@
  * 30 s there (a minute on a loaded machine), and no time is asserted. */
 static bool instrumented(void)
 {
-	return GRAPH_ASAN || RUNNING_ON_VALGRIND;
+	return agh_under_asan() || agh_under_valgrind();
 }
 
 /*
@@ -86,16 +66,16 @@ static bool instrumented(void)
  */
 static size_t graph_n(void)
 {
-	if (RUNNING_ON_VALGRIND)
+	if (agh_under_valgrind())
 		return 40000;
-	return GRAPH_ASAN ? 200000 : 1000000;
+	return agh_under_asan() ? 200000 : 1000000;
 }
 
 static size_t small_n(void)
 {
-	if (RUNNING_ON_VALGRIND)
+	if (agh_under_valgrind())
 		return 5000;
-	return GRAPH_ASAN ? 50000 : 100000;
+	return agh_under_asan() ? 50000 : 100000;
 }
 
 /* ---- the kinds of objects that hold references ---- */

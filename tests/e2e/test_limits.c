@@ -119,42 +119,6 @@ static msgpack_object expect_result(agh_raw *r, msgpack_unpacked *m,
 	return agh_ok_result(m->data, msgid);
 }
 
-/* Read an error response named @name to @msgid. */
-static void expect_error(agh_raw *r, uint32_t msgid, const char *name)
-{
-	msgpack_unpacked m;
-
-	msgpack_unpacked_init(&m);
-	ck_assert_int_eq(agh_raw_read(r, &m, AGH_RAW_TIMEOUT), 1);
-	msgpack_object o = m.data;
-	ck_assert_msg(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 4,
-		      "not a response");
-	msgpack_object *f = o.via.array.ptr;
-	ck_assert_uint_eq(f[1].via.u64, msgid);
-	ck_assert_msg(f[2].type == MSGPACK_OBJECT_ARRAY &&
-			  f[2].via.array.size == 3,
-		      "request %u succeeded; expected %s", msgid, name);
-	msgpack_object n = f[2].via.array.ptr[1];
-	ck_assert_msg(n.type == MSGPACK_OBJECT_STR &&
-			  n.via.str.size == strlen(name) &&
-			  memcmp(n.via.str.ptr, name, n.via.str.size) == 0,
-		      "request %u: expected %s", msgid, name);
-	msgpack_unpacked_destroy(&m);
-}
-
-/* Read until the server closes, within AGH_RAW_TIMEOUT. */
-static void expect_close(agh_raw *r)
-{
-	msgpack_unpacked m;
-	int got;
-
-	msgpack_unpacked_init(&m);
-	while ((got = agh_raw_read(r, &m, AGH_RAW_TIMEOUT)) == 1)
-		;
-	msgpack_unpacked_destroy(&m);
-	ck_assert_msg(got == 0, "the server did not close the connection");
-}
-
 /* hello [1, cnonce] with msgid 1, packed into @sb. */
 static void pack_hello(msgpack_sbuffer *sb, const unsigned char cnonce[32])
 {
@@ -224,8 +188,8 @@ START_TEST(an_extra_connection_gets_limit_and_the_others_keep_working)
 	pack_hello(&sb, cnonce);
 	agh_raw_send_sbuf(r, &sb);
 	msgpack_sbuffer_destroy(&sb);
-	expect_error(r, 1, "LIMIT");
-	expect_close(r);
+	agh_raw_expect_error(r, 1, "LIMIT");
+	agh_raw_expect_close(r);
 	agh_raw_free(r);
 
 	/* And through the library: connect says LIMIT. */
@@ -542,7 +506,7 @@ START_TEST(the_get_past_max_parked_on_one_connection_is_limit)
 	}
 	agh_raw_send_sbuf(r, &sb);
 	msgpack_sbuffer_destroy(&sb);
-	expect_error(r, 13, "LIMIT");
+	agh_raw_expect_error(r, 13, "LIMIT");
 	agh_wait_stats(by.c, "waiters", 3);
 
 	/* The limit is per connection: the bystander still parks, and
@@ -676,7 +640,7 @@ START_TEST(a_silent_connection_is_closed_after_the_auth_timeout)
 	double t0 = agh_now();
 	agh_raw *r = agh_raw_connect(&srv);
 	agh_wait_stats(by.c, "connections", 2);
-	expect_close(r);
+	agh_raw_expect_close(r);
 	double took = agh_now() - t0;
 	ck_assert_msg(took > 0.8 * timeout,
 		      "closed after %.2f s, before the %g s timeout", took,

@@ -34,25 +34,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 #include "harness.h"
 
 #define KiB ((size_t)1 << 10)
@@ -86,14 +67,14 @@ static bool rss_checked(void)
 {
 	static int said;
 
-	if (RUNNING_ON_VALGRIND || UNDER_ASAN ||
+	if (agh_under_valgrind() || agh_under_asan() ||
 	    getenv("AGORA_TEST_NO_RSS") != NULL) {
 		if (!said++)
 			printf("RSS assertions skipped: under %s, RSS says "
 			       "nothing about agorad's own memory\n",
-			       RUNNING_ON_VALGRIND ? "valgrind"
-			       : UNDER_ASAN        ? "AddressSanitizer"
-						   : "AGORA_TEST_NO_RSS");
+			       agh_under_valgrind() ? "valgrind"
+			       : agh_under_asan()   ? "AddressSanitizer"
+						    : "AGORA_TEST_NO_RSS");
 		return false;
 	}
 	return true;

@@ -176,9 +176,11 @@ static const struct method {
 	{ "namespace.delete", H_NAMESPACE, H_NAMESPACE },
 	{ "namespace.items", H_NAMESPACE, H_NAMESPACE },
 	{ "lock.acquire", H_LOCK, H_LOCK },
+	{ "lock.acquire_fenced", H_LOCK, H_LOCK },
 	{ "lock.release", H_LOCK, H_LOCK },
 	{ "lock.locked", H_LOCK, H_LOCK },
 	{ "rlock.acquire", H_RLOCK, H_RLOCK },
+	{ "rlock.acquire_fenced", H_RLOCK, H_RLOCK },
 	{ "rlock.release", H_RLOCK, H_RLOCK },
 	{ "rlock.locked", H_RLOCK, H_RLOCK },
 	{ "semaphore.acquire", H_SEM, H_BSEM },
@@ -497,7 +499,12 @@ static void synth_open(rq *q, unsigned n)
 		}
 		msgpack_pack_map(pk, b);
 		for (unsigned j = 0; j < b; j++) {
-			ag_pack_str(pk, OPTIONS[fz_u8(&q->in) % 10]);
+			/* open's own options, of every type: the top 8 bytes.
+			 */
+			uint8_t o = fz_u8(&q->in);
+			ag_pack_str(pk, o >= 0xf8
+					    ? (o & 1 ? "create" : "exclusive")
+					    : OPTIONS[o % 10]);
 			synth(q, 1);
 		}
 	}

@@ -22,6 +22,25 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define AGH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AGH_ASAN 1
+#endif
+#endif
+#ifndef AGH_ASAN
+#define AGH_ASAN 0
+#endif
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -919,4 +938,50 @@ TCase *agh_tcase(Suite *s, const char *name, const TTest *fn)
 
 	tcase_add_checked_fixture(tc, agh_setup, agh_teardown);
 	return tc;
+}
+
+bool agh_under_valgrind(void)
+{
+	return RUNNING_ON_VALGRIND != 0;
+}
+
+bool agh_under_asan(void)
+{
+	return AGH_ASAN != 0;
+}
+
+/* Read an error response named @name to @msgid. */
+void agh_raw_expect_error(agh_raw *r, uint32_t msgid, const char *name)
+{
+	msgpack_unpacked m;
+
+	msgpack_unpacked_init(&m);
+	ck_assert_int_eq(agh_raw_read(r, &m, AGH_RAW_TIMEOUT), 1);
+	msgpack_object o = m.data;
+	ck_assert_msg(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 4,
+		      "not a response");
+	msgpack_object *f = o.via.array.ptr;
+	ck_assert_uint_eq(f[1].via.u64, msgid);
+	ck_assert_msg(f[2].type == MSGPACK_OBJECT_ARRAY &&
+			  f[2].via.array.size == 3,
+		      "request %u succeeded; expected %s", msgid, name);
+	msgpack_object n = f[2].via.array.ptr[1];
+	ck_assert_msg(n.type == MSGPACK_OBJECT_STR &&
+			  n.via.str.size == strlen(name) &&
+			  memcmp(n.via.str.ptr, name, n.via.str.size) == 0,
+		      "request %u: expected %s", msgid, name);
+	msgpack_unpacked_destroy(&m);
+}
+
+/* Read until the server closes, within AGH_RAW_TIMEOUT. */
+void agh_raw_expect_close(agh_raw *r)
+{
+	msgpack_unpacked m;
+	int got;
+
+	msgpack_unpacked_init(&m);
+	while ((got = agh_raw_read(r, &m, AGH_RAW_TIMEOUT)) == 1)
+		;
+	msgpack_unpacked_destroy(&m);
+	ck_assert_msg(got == 0, "the server did not close the connection");
 }

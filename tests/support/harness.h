@@ -161,6 +161,12 @@ void agh_wait_info(agora_client *c, uint32_t handle, const char *field,
 void agh_wait_until(bool (*pred)(void *ud), void *ud, const char *what);
 /* The monotonic clock in seconds; the same clock in every process. */
 double agh_now(void);
+/* Whether this process runs under valgrind (and so does the agorad it
+ * starts: the valgrind setup traces children), or was built with
+ * AddressSanitizer (as the agorad of the same build is). Tests that
+ * measure time or RSS skip those assertions there, saying so. */
+bool agh_under_valgrind(void);
+bool agh_under_asan(void);
 
 /* ---- raw connections ---- */
 
@@ -203,6 +209,12 @@ msgpack_object agh_ok_result(msgpack_object o, uint32_t msgid);
 /* Do the handshake of protocol.md section 2 on @r with @s's key, as msgids 1
  * (hello) and 2 (auth), checking the server's proof. */
 void agh_raw_handshake(agh_raw *r, const agh_server *s);
+/* Read an error response named @name (its wire name) to @msgid, failing
+ * the test otherwise. */
+void agh_raw_expect_error(agh_raw *r, uint32_t msgid, const char *name);
+/* Read until the server closes @r (what comes before is ignored), within
+ * AGH_RAW_TIMEOUT; fails the test otherwise. */
+void agh_raw_expect_close(agh_raw *r);
 
 /* ---- processes and files ---- */
 

@@ -127,9 +127,11 @@ static const struct entry ENTRIES[] = {
 	{ "namespace.items", false, "h" },
 	/* locks */
 	{ "lock.acquire", false, "hFz" },
+	{ "lock.acquire_fenced", false, "hFz" },
 	{ "lock.release", false, "h" },
 	{ "lock.locked", false, "h" },
 	{ "rlock.acquire", false, "hFz" },
+	{ "rlock.acquire_fenced", false, "hFz" },
 	{ "rlock.release", false, "h" },
 	{ "rlock.locked", false, "h" },
 	{ "semaphore.acquire", false, "hFz" },
