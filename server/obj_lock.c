@@ -418,6 +418,14 @@ static void lock_conn_gone(ag_object *o, ag_conn *c)
 	lock_drop(o);
 }
 
+/* For clients: the owner's count (1 for a lock, an rlock's depth). */
+static uint64_t lock_held(ag_object *o, const ag_conn *c)
+{
+	struct lock *l = o->data;
+
+	return l->owner == c ? l->count : 0;
+}
+
 static const ag_method lock_methods[] = {
 	{ "acquire", lock_acquire, 1, 3, AG_STORES_NONE },
 	{ "acquire_fenced", lock_acquire_fenced, 1, 3, AG_STORES_NONE },
@@ -436,6 +444,7 @@ const ag_family ag_family_lock = {
 	.info_count = lock_info_count,
 	.info_pack = lock_info,
 	.conn_gone = lock_conn_gone,
+	.held = lock_held,
 };
 
 const ag_family ag_family_rlock = {
@@ -448,6 +457,7 @@ const ag_family ag_family_rlock = {
 	.info_count = lock_info_count,
 	.info_pack = lock_info,
 	.conn_gone = lock_conn_gone,
+	.held = lock_held,
 };
 
 /* ---- condition ----------------------------------------------------------- */

@@ -330,6 +330,12 @@ static void sem_conn_gone(ag_object *o, ag_conn *c)
 	sem_serve(o);
 }
 
+/* For clients: the permits @c holds of an owned semaphore. */
+static uint64_t sem_held(ag_object *o, const ag_conn *c)
+{
+	return permits_of(o->data, c);
+}
+
 static const ag_method sem_methods[] = {
 	{ "acquire", semaphore_acquire, 1, 3, AG_STORES_NONE },
 	{ "release", semaphore_release, 1, 2, AG_STORES_NONE },
@@ -347,6 +353,7 @@ const ag_family ag_family_semaphore = {
 	.info_count = sem_info_count,
 	.info_pack = sem_info_pack,
 	.conn_gone = sem_conn_gone,
+	.held = sem_held,
 };
 
 const ag_family ag_family_bounded_semaphore = {
@@ -359,4 +366,5 @@ const ag_family ag_family_bounded_semaphore = {
 	.info_count = sem_info_count,
 	.info_pack = sem_info_pack,
 	.conn_gone = sem_conn_gone,
+	.held = sem_held,
 };

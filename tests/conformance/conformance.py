@@ -559,6 +559,11 @@ class Operators(Base):
         sem = holder.ok("open", "semaphore", "ops.pool", {"value": 2,
                                                           "owned": True})
         self.assertIs(holder.ok("semaphore.acquire", sem), True)
+        self.assertIs(holder.ok("semaphore.acquire", sem), True)
+        rl = holder.ok("open", "rlock", None, {})
+        rid = holder.ok("info", rl)["id"]
+        for _ in range(3):
+            self.assertIs(holder.ok("rlock.acquire", rl), True)
         q = holder.ok("open", "queue", "ops.q", {})
         hid = self.own_id(holder)
         holder.send("queue.get", [q])
@@ -582,13 +587,14 @@ class Operators(Base):
         self.assertEqual((e["pid"], e["uid"]), (os.getpid(), os.getuid()))
         self.assertEqual(e["peer"], "pid %d uid %d" % (os.getpid(),
                                                        os.getuid()))
-        self.assertEqual((e["handles"], e["parked"]), (3, 1))
+        self.assertEqual((e["handles"], e["parked"]), (4, 1))
         ids = {n: self.c.ok("info", self.open(t, n))["id"]
                for t, n in (("lock", "ops.printer"), ("semaphore", "ops.pool"))}
-        self.assertEqual(sorted((h["type"], h["name"], h["id"], h["count"])
-                                for h in e["holds"]),
+        self.assertEqual(sorted((h["type"], h["name"] or "", h["id"],
+                                 h["count"]) for h in e["holds"]),
                          [("lock", "ops.printer", ids["ops.printer"], 1),
-                          ("semaphore", "ops.pool", ids["ops.pool"], 1)])
+                          ("rlock", "", rid, 3),
+                          ("semaphore", "ops.pool", ids["ops.pool"], 2)])
         mine = [x for x in entries if x["self"]]
         self.assertEqual(len(mine), 1)
         self.assertEqual((mine[0]["handles"], mine[0]["holds"]), (0, []))

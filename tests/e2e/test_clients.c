@@ -92,12 +92,14 @@ static const agora_value *hold_named(const agora_value *e, const char *name)
 
 /* ---- what a holder shows ------------------------------------------------- */
 
-/* Take the lock "printer" and a permit of the owned semaphore "pool", then
- * park on the queue "go" until the test puts something there. */
+/* Take the lock "printer", two permits of the owned semaphore "pool" and
+ * the rlock "deep" three times, then park on the queue "go" until the test
+ * puts something there. */
 static int hold_and_park(agora_client *c, int idx, void *arg)
 {
 	agora_lock *l = NULL;
 	agora_semaphore *s = NULL;
+	agora_rlock *r = NULL;
 	agora_queue *q = NULL;
 	agora_value v;
 	bool got = false;
@@ -108,11 +110,19 @@ static int hold_and_park(agora_client *c, int idx, void *arg)
 	AGH_WCALL(c, agora_semaphore_open(c, "pool", 3, true, &s));
 	AGH_WCALL(c, agora_semaphore_acquire(s, GENEROUS, &got));
 	AGH_WCHECK(got);
+	AGH_WCALL(c, agora_semaphore_acquire(s, GENEROUS, &got));
+	AGH_WCHECK(got);
+	AGH_WCALL(c, agora_rlock_open(c, "deep", &r));
+	for (int i = 0; i < 3; i++) {
+		AGH_WCALL(c, agora_rlock_acquire(r, GENEROUS, &got));
+		AGH_WCHECK(got);
+	}
 	AGH_WCALL(c, agora_queue_open(c, "go", 0, &q));
 	AGH_WCALL(c, agora_queue_get(q, GENEROUS, &v));
 	agora_value_free(&v);
 	agora_queue_close(q);
 	agora_semaphore_close(s);
+	agora_rlock_close(r);
 	agora_lock_close(l);
 	return 0;
 }
@@ -136,7 +146,8 @@ static bool pid_parked(void *ud)
 	return yes;
 }
 
-START_TEST(clients_shows_a_holders_peer_locks_permits_handles_and_parked_call)
+START_TEST(
+    clients_shows_a_holders_peer_locks_rlock_depth_permits_and_parked_call)
 {
 	agora_queue *go = NULL;
 	agora_value cl;
@@ -156,7 +167,7 @@ START_TEST(clients_shows_a_holders_peer_locks_permits_handles_and_parked_call)
 	char peer[64];
 	snprintf(peer, sizeof(peer), "pid %d uid %d", (int)pid, (int)getuid());
 	ck_assert(str_is(agh_map_find(*e, "peer"), peer));
-	ck_assert_int_eq(field_int(e, "handles"), 3);
+	ck_assert_int_eq(field_int(e, "handles"), 4);
 	ck_assert_int_eq(field_int(e, "parked"), 1);
 	/* Parked since its get: it has sent nothing since. */
 	const agora_value *idle = agh_map_find(*e, "idle");
@@ -170,7 +181,7 @@ START_TEST(clients_shows_a_holders_peer_locks_permits_handles_and_parked_call)
 		  since->via.f <= (double)time(NULL) + 1);
 
 	const agora_value *holds = agh_map_find(*e, "holds");
-	ck_assert_uint_eq(holds->via.array.len, 2);
+	ck_assert_uint_eq(holds->via.array.len, 3);
 	const agora_value *lk = hold_named(e, "printer");
 	ck_assert_ptr_nonnull(lk);
 	ck_assert(str_is(agh_map_find(*lk, "type"), "lock"));
@@ -179,7 +190,11 @@ START_TEST(clients_shows_a_holders_peer_locks_permits_handles_and_parked_call)
 	const agora_value *sem = hold_named(e, "pool");
 	ck_assert_ptr_nonnull(sem);
 	ck_assert(str_is(agh_map_find(*sem, "type"), "semaphore"));
-	ck_assert_int_eq(field_int(sem, "count"), 1);
+	ck_assert_int_eq(field_int(sem, "count"), 2);
+	const agora_value *rl = hold_named(e, "deep");
+	ck_assert_ptr_nonnull(rl);
+	ck_assert(str_is(agh_map_find(*rl, "type"), "rlock"));
+	ck_assert_int_eq(field_int(rl, "count"), 3);
 
 	/* The asking connection: itself, one handle, nothing held. */
 	const agora_value *me = self_entry(&cl);
@@ -353,7 +368,7 @@ int main(void)
 
 	AGH_ADD(
 	    s,
-	    clients_shows_a_holders_peer_locks_permits_handles_and_parked_call);
+	    clients_shows_a_holders_peer_locks_rlock_depth_permits_and_parked_call);
 	AGH_ADD(s,
 		a_connection_in_the_handshake_is_listed_as_not_authenticated);
 	AGH_ADD_BARE(s, kill_of_a_tcp_holder_passes_its_lock_to_the_waiter);
