@@ -196,8 +196,8 @@ AGORA_API agora_client *agora_client_new(void);
  * Connect to @address ("unix:/path" or "tcp:HOST:PORT") and do the mutual
  * handshake with the authkey @key. Fails with AGORA_EIO for an unreachable
  * address, AGORA_EAUTH for a wrong key or a server that does not hold it,
- * AGORA_ETIMEDOUT past the connect timeout (agora_client_set_connect_
- * timeout()); agora_errmsg() says which. Blocks until done.
+ * AGORA_ETIMEDOUT past the connect timeout (see the setters below);
+ * agora_errmsg() says which. Blocks until done.
  */
 AGORA_API int agora_client_connect(agora_client *c, const char *address,
 				   const void *key, size_t keylen);
