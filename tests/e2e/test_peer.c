@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -186,6 +187,11 @@ START_TEST(connect_to_a_server_that_never_answers_times_out)
 
 	agora_client *c = agora_client_new();
 	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(agora_client_set_connect_timeout(NULL, 1.0),
+			 AGORA_EINVAL);
+	AGH_CALL_EQ(c, agora_client_set_peer_timeout(c, NAN), AGORA_EINVAL);
+	AGH_CALL_EQ(c, agora_client_set_connect_timeout(c, 86401),
+		    AGORA_EINVAL);
 	AGH_OK(c, agora_client_set_connect_timeout(c, 1.0));
 	double t0 = agh_now();
 	AGH_CALL_EQ(c, agora_client_connect(c, address, "0123456789abcdef", 16),
@@ -392,6 +398,31 @@ START_TEST(calls_to_a_stopped_server_end_at_their_deadline)
 }
 END_TEST
 
+/* agorad refuses a --peer-timeout that is not seconds from 0 to a day. */
+START_TEST(agorad_refuses_a_bad_peer_timeout)
+{
+	static const char *const bad[] = { "-1", "soon", "86401", "nan" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pid_t pid = fork();
+
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			int null = open("/dev/null", O_WRONLY);
+
+			dup2(null, 2);
+			execl(getenv("AGORAD"), "agorad", "--peer-timeout",
+			      bad[i], "--authkey-file", "/nonexistent",
+			      (char *)NULL);
+			_exit(127);
+		}
+		int st = agh_wait_pid(pid, AGH_WORKER_TIMEOUT);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2,
+			      "--peer-timeout %s: status %d", bad[i], st);
+	}
+}
+END_TEST
+
 static TCase *in_ns(Suite *s, const char *name, const TTest *fn)
 {
 	TCase *tc = agh_tcase_bare(s, name, fn);
@@ -406,6 +437,7 @@ int main(void)
 
 	snprintf(ns_name, sizeof(ns_name), "agora-peer-%d", (int)getpid());
 	AGH_ADD_BARE(s, connect_to_a_server_that_never_answers_times_out);
+	AGH_ADD_BARE(s, agorad_refuses_a_bad_peer_timeout);
 	in_ns(s, "lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter",
 	      lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter);
 	in_ns(s, "acquire_against_a_server_whose_packets_vanish_times_out",
