@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -82,11 +83,48 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
 }
 
 /*
+ * A Unix socket's connect(2) within @deadline_ms: blocking, so that it
+ * waits in the listener's queue for room in a full backlog, first come
+ * first served (a non-blocking connect would only be refused and have to
+ * try again, behind every other client), with SO_SNDTIMEO, which bounds
+ * that wait, set to the time left and taken off again. 0 or -1 with errno
+ * set (ETIMEDOUT at the deadline).
+ */
+static int connect_unix_fd(int fd, const struct sockaddr *sa, socklen_t salen,
+			   int64_t deadline_ms)
+{
+	static const struct timeval none = { 0, 0 };
+	int rc, e;
+
+	for (;;) {
+		int64_t left = deadline_ms - ag_transport_now_ms();
+		struct timeval tv = { (time_t)(left / 1000),
+				      (suseconds_t)(left % 1000) * 1000 };
+
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) <
+		    0)
+			return -1;
+		rc = connect(fd, sa, salen);
+		e = errno;
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+		if (rc == 0 || (e == EISCONN))
+			return 0;
+		if (e == EINTR)
+			continue;
+		errno = e == EAGAIN ? ETIMEDOUT : e;
+		return -1;
+	}
+}
+
+/*
  * connect(2) that survives EINTR (an interrupted connect goes on in the
  * background: wait for it to finish and ask how it went) and gives up at
- * @deadline_ms (0: never), then failing with ETIMEDOUT. A Unix socket whose
- * listener's backlog is full is tried again until then. 0 or -1 with
- * errno set; @fd is blocking again on success.
+ * @deadline_ms (0: never), then failing with ETIMEDOUT. 0 or -1 with errno
+ * set; @fd is blocking on success.
  */
 static int connect_fd(int fd, const struct sockaddr *sa, socklen_t salen,
 		      int64_t deadline_ms)
@@ -94,29 +132,15 @@ static int connect_fd(int fd, const struct sockaddr *sa, socklen_t salen,
 	socklen_t len = sizeof(int);
 	int err = 0, rc, flags = 0;
 
+	if (deadline_ms > 0 && sa->sa_family == AF_UNIX)
+		return connect_unix_fd(fd, sa, salen, deadline_ms);
 	if (deadline_ms > 0) {
 		flags = fcntl(fd, F_GETFL);
 		if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
 			return -1;
 	}
-	for (;;) {
-		if (connect(fd, sa, salen) == 0)
-			goto done;
-		if (errno == EAGAIN && sa->sa_family == AF_UNIX &&
-		    deadline_ms > 0) {
-			/* The backlog is full: no progress to wait on, so
-			 * try again shortly. */
-			int64_t left = deadline_ms - ag_transport_now_ms();
-
-			if (left <= 0) {
-				errno = ETIMEDOUT;
-				return -1;
-			}
-			poll(NULL, 0, left < 10 ? (int)left : 10);
-			continue;
-		}
-		break;
-	}
+	if (connect(fd, sa, salen) == 0)
+		goto done;
 	if (errno != EINTR && errno != EINPROGRESS)
 		return -1;
 	rc = wait_fd(fd, POLLOUT, deadline_ms);
