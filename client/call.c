@@ -11,6 +11,7 @@
  * ag_client_read_any() and ag_client_response_error().
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,18 +182,47 @@ int ag_client_rpc(agora_client *c, const char *method,
 	return 0;
 }
 
+/*
+ * When a call that lets the server wait @wait seconds (INFINITY: forever)
+ * gives up: the wait plus the peer timeout from now, in the monotonic ms
+ * of transport.c, or 0 for never (no peer timeout, or a wait without end,
+ * which only the kernel's watch on the connection bounds).
+ */
+static int64_t call_deadline(const agora_client *c, double wait)
+{
+	double s;
+
+	if (c->peer_timeout <= 0 || !(wait < AG_MAX_PEER_TIMEOUT * 1e3))
+		return 0;
+	s = (wait > 0 ? wait : 0) + c->peer_timeout;
+	return ag_transport_now_ms() + (int64_t)(s * 1000) + 1;
+}
+
 int ag_client_call(agora_client *c, const char *method,
 		   const agora_value *params, size_t nparams,
 		   const msgpack_object **ret_result)
 {
+	double wait;
 	int rc;
 
-	if (c == NULL || method == NULL || (nparams > 0 && params == NULL))
+	if (c == NULL)
+		return AGORA_EINVAL;
+	/* What the proxy said of this call's wait; from anyone else, a
+	 * method of a type (agora_call(), by name) may wait for ever, and a
+	 * server method does not wait. */
+	wait = c->wait;
+	c->wait = NAN;
+	if (method == NULL || (nparams > 0 && params == NULL))
 		return ag_client_fail(c, AGORA_EINVAL, "invalid argument");
+	if (isnan(wait))
+		wait = strchr(method, '.') != NULL ? INFINITY : 0;
 	rc = ag_client_usable(c);
 	if (rc < 0)
 		return rc;
-	return ag_client_rpc(c, method, params, nparams, ret_result);
+	c->deadline_ms = call_deadline(c, wait);
+	rc = ag_client_rpc(c, method, params, nparams, ret_result);
+	c->deadline_ms = 0;
+	return rc;
 }
 
 /* ---- typed results ------------------------------------------------------- */

@@ -17,6 +17,7 @@
  * call.c's, the connect and handshake handshake.c's.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,9 @@ agora_client *agora_client_new(void)
 		return NULL;
 	c->fd = -1;
 	c->state = AG_CLIENT_NONE;
+	c->peer_set = NAN;
+	c->connect_set = NAN;
+	c->wait = NAN;
 	ag_buf_init(&c->out);
 	long page = sysconf(_SC_PAGESIZE);
 	void *m = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
@@ -179,14 +183,73 @@ void agora_client_free(agora_client *c)
 	free(c);
 }
 
+/* ---- timeouts ------------------------------------------------------------ */
+
+/* Seconds for a setter: > 0 as given, 0 or negative (AGORA_FOREVER) for no
+ * limit; AGORA_EINVAL for NaN or more than a day. */
+static int set_timeout(agora_client *c, const char *what, double seconds,
+		       double *ret)
+{
+	if (isnan(seconds) || seconds > AG_MAX_PEER_TIMEOUT)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "%s %g: want seconds up to %g (0 or "
+				      "AGORA_FOREVER: no limit)",
+				      what, seconds, AG_MAX_PEER_TIMEOUT);
+	*ret = seconds > 0 ? seconds : 0;
+	return 0;
+}
+
+int agora_client_set_peer_timeout(agora_client *c, double seconds)
+{
+	if (c == NULL)
+		return AGORA_EINVAL;
+	return set_timeout(c, "peer timeout", seconds, &c->peer_set);
+}
+
+int agora_client_set_connect_timeout(agora_client *c, double seconds)
+{
+	if (c == NULL)
+		return AGORA_EINVAL;
+	return set_timeout(c, "connect timeout", seconds, &c->connect_set);
+}
+
 /* ---- bytes --------------------------------------------------------------- */
+
+/*
+ * Break @c for the errno @e of a send or a receive. ETIMEDOUT is either the
+ * call's deadline (it passed) or the kernel giving up on a TCP server that
+ * stopped answering for the peer timeout: AGORA_ETIMEDOUT, so a caller can
+ * tell an unreachable server from one that hung up.
+ */
+static int io_failed(agora_client *c, const char *op, int e)
+{
+	if (e == ETIMEDOUT && c->deadline_ms > 0 &&
+	    ag_transport_now_ms() >= c->deadline_ms) {
+		if (c->state == AG_CLIENT_HANDSHAKE)
+			return ag_client_break(
+			    c, AGORA_ETIMEDOUT,
+			    "no handshake within the connect timeout (%gs)",
+			    c->connect_timeout);
+		return ag_client_break(c, AGORA_ETIMEDOUT,
+				       "no answer within the call's timeout "
+				       "plus the peer timeout (%gs)",
+				       c->peer_timeout);
+	}
+	if (e == ETIMEDOUT)
+		return ag_client_break(c, AGORA_ETIMEDOUT,
+				       "%s: the server stopped answering (no "
+				       "acknowledgement for the peer timeout, "
+				       "%gs)",
+				       op, c->peer_timeout);
+	return ag_client_break(c, AGORA_EIO, "%s: %s", op, strerror(e));
+}
 
 int ag_client_send(agora_client *c, const void *data, size_t len)
 {
-	int rc = ag_transport_send(c->fd, data, len);
+	int rc = ag_transport_send(c->fd, data, len, c->deadline_ms);
 
 	if (rc < 0)
-		return ag_client_break(c, AGORA_EIO, "send: %s", strerror(-rc));
+		return io_failed(c, "send", -rc);
 	return 0;
 }
 
@@ -199,10 +262,9 @@ int ag_client_recv(agora_client *c)
 	if (p == NULL)
 		return ag_client_break(c, AGORA_ENOMEM,
 				       "out of memory reading an answer");
-	k = ag_transport_recv(c->fd, p, avail);
+	k = ag_transport_recv(c->fd, p, avail, c->deadline_ms);
 	if (k < 0)
-		return ag_client_break(c, AGORA_EIO, "read: %s",
-				       strerror((int)-k));
+		return io_failed(c, "read", (int)-k);
 	if (k == 0)
 		return ag_client_break(c, AGORA_EIO,
 				       "the server closed the connection");

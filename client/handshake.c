@@ -11,6 +11,7 @@
  * reader takes only small frames (HANDSHAKE_MAX_RESPONSE).
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -118,13 +119,53 @@ static int handshake(agora_client *c, const void *key, size_t keylen)
 }
 
 /*
+ * The timeout @set by the client's setter (NAN when not), else from the
+ * environment variable @var, else @def, into *ret: seconds, 0 for no
+ * limit. AGORA_EINVAL, with the message set, for a variable that is not
+ * seconds from 0 to a day.
+ */
+static int resolve_timeout(agora_client *c, double set, const char *var,
+			   double def, double *ret)
+{
+	const char *v;
+	char *end;
+	double t;
+
+	if (!isnan(set)) {
+		*ret = set;
+		return 0;
+	}
+	v = getenv(var);
+	if (v == NULL || v[0] == '\0') {
+		*ret = def;
+		return 0;
+	}
+	t = strtod(v, &end);
+	if (end == v || *end != '\0' || !(t >= 0 && t <= AG_MAX_PEER_TIMEOUT))
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "%s=%s: want seconds from 0 (no limit) "
+				      "to %g",
+				      var, v, AG_MAX_PEER_TIMEOUT);
+	*ret = t;
+	return 0;
+}
+
+/*
  * Connect @c to @address and authenticate with @key. A client that is
  * connected and healthy must be freed first (AGORA_EINVAL); a broken one, or
  * one whose connect failed, may connect again. Returns 0; AGORA_EINVAL for a
  * bad address or key; AGORA_EIO when the server cannot be reached or hangs
  * up; AGORA_EAUTH when either side's proof is wrong; AGORA_EVERSION;
- * AGORA_EPROTOCOL; AGORA_ENOMEM. On failure @c is left unconnected, with
- * the reason in agora_errmsg(). Blocks until the handshake is done.
+ * AGORA_EPROTOCOL; AGORA_ENOMEM; AGORA_ETIMEDOUT when connecting and the
+ * handshake took longer than the connect timeout. On failure @c is left
+ * unconnected, with the reason in agora_errmsg(). Blocks until the
+ * handshake is done or the connect timeout.
+ *
+ * The timeouts come from the setters, else AGORA_CONNECT_TIMEOUT and
+ * AGORA_PEER_TIMEOUT, else 10 and 30 seconds (a variable that is not
+ * seconds is AGORA_EINVAL). On a TCP connection the kernel is asked to end
+ * it when the server stops answering for the peer timeout, and every call
+ * is bounded by its own wait plus the peer timeout (call.c).
  */
 int agora_client_connect(agora_client *c, const char *address, const void *key,
 			 size_t keylen)
@@ -155,15 +196,34 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 	c->run[0] = '\0';
 	c->lost[0] = '\0';
 	c->errmsg[0] = '\0';
-
-	rc =
-	    ag_transport_connect(address, &c->fd, c->errmsg, sizeof(c->errmsg));
+	rc = resolve_timeout(c, c->connect_set, "AGORA_CONNECT_TIMEOUT",
+			     AG_DEFAULT_CONNECT_TIMEOUT, &c->connect_timeout);
+	if (rc == 0)
+		rc = resolve_timeout(c, c->peer_set, "AGORA_PEER_TIMEOUT",
+				     AG_DEFAULT_PEER_TIMEOUT, &c->peer_timeout);
 	if (rc < 0)
 		return rc;
+	/* A Unix socket's kernel reports the server's end at once. */
+	if (strncmp(address, "tcp:", 4) != 0)
+		c->peer_timeout = 0;
+	c->deadline_ms = 0;
+	if (c->connect_timeout > 0)
+		c->deadline_ms = ag_transport_now_ms() +
+				 (int64_t)(c->connect_timeout * 1000) + 1;
+
+	rc = ag_transport_connect(address, c->deadline_ms, &c->fd, c->errmsg,
+				  sizeof(c->errmsg));
+	if (rc < 0) {
+		c->deadline_ms = 0;
+		return rc;
+	}
+	if (c->peer_timeout > 0)
+		ag_transport_watch_peer(c->fd, c->peer_timeout);
 	rc = ag_reader_init(&c->reader, HANDSHAKE_MAX_RESPONSE);
 	if (rc < 0) {
 		close(c->fd);
 		c->fd = -1;
+		c->deadline_ms = 0;
 		return ag_client_fail(c, rc, "out of memory");
 	}
 	c->pid = getpid();
@@ -171,6 +231,7 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 		*c->mark = 1;
 	c->state = AG_CLIENT_HANDSHAKE;
 	rc = handshake(c, key, keylen);
+	c->deadline_ms = 0;
 	if (rc < 0) {
 		ag_client_disconnect(c);
 		c->state = AG_CLIENT_NONE;

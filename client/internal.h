@@ -41,23 +41,37 @@
  * Sockets, with no client: each failure is an AGORA_E* code or -errno.
  */
 
+/* Now on the monotonic clock, in milliseconds: what deadlines count in. */
+int64_t ag_transport_now_ms(void);
+
 /*
  * Connect to @address ("unix:/PATH", "tcp:HOST:PORT", "tcp:[V6]:PORT"):
- * the socket (close-on-exec; TCP without Nagle) in *ret_fd. Returns 0;
- * AGORA_EINVAL for an address that is not one of those; AGORA_EIO when
+ * the socket (close-on-exec, blocking; TCP without Nagle) in *ret_fd.
+ * Returns 0; AGORA_EINVAL for an address that is not one of those;
+ * AGORA_ETIMEDOUT when @deadline_ms (0: none) passed first; AGORA_EIO when
  * the server cannot be reached. On failure @err holds a sentence naming
- * @address. Blocks until connected or refused.
+ * @address. Blocks until connected, refused or the deadline (the name
+ * lookup of a TCP host is not bounded by it).
  */
-int ag_transport_connect(const char *address, int *ret_fd, char *err,
-			 size_t errlen);
+int ag_transport_connect(const char *address, int64_t deadline_ms, int *ret_fd,
+			 char *err, size_t errlen);
 
-/* Send all @len bytes to @fd (EINTR retried, no SIGPIPE): 0 or -errno.
- * Blocks until the kernel took them all. */
-int ag_transport_send(int fd, const void *data, size_t len);
+/* Have the kernel end the TCP connection @fd (reads and writes then fail
+ * with ETIMEDOUT) when the server stops answering for @timeout seconds:
+ * keepalive and TCP_USER_TIMEOUT as ag_keepalive_for() says. 0 or
+ * -errno. */
+int ag_transport_watch_peer(int fd, double timeout);
+
+/* Send all @len bytes to @fd (EINTR retried, no SIGPIPE): 0 or -errno;
+ * -ETIMEDOUT when @deadline_ms (0: none) passed before the kernel took
+ * them all. Blocks until then. */
+int ag_transport_send(int fd, const void *data, size_t len,
+		      int64_t deadline_ms);
 
 /* One recv(2) into @buf (EINTR retried): the byte count, 0 when the peer
- * closed, or -errno. Blocks until bytes arrive. */
-ssize_t ag_transport_recv(int fd, void *buf, size_t len);
+ * closed, or -errno; -ETIMEDOUT when @deadline_ms (0: none) passed with
+ * nothing to read. Blocks until bytes arrive or then. */
+ssize_t ag_transport_recv(int fd, void *buf, size_t len, int64_t deadline_ms);
 
 /* ---- connection.c --------------------------------------------------------
  *
@@ -90,6 +104,21 @@ struct agora_client {
 	char run[72];     /* the server's run id from the handshake, or "" */
 	char errmsg[256];
 	char lost[200]; /* why the client broke */
+	/* Seconds, as set by agora_client_set_peer_timeout() and
+	 * agora_client_set_connect_timeout(): > 0, 0 for no limit, NAN when
+	 * not set (then the environment or the default decides at connect). */
+	double peer_set, connect_set;
+	/* What the connection runs with: seconds, 0 for no limit. The peer
+	 * timeout applies to TCP connections only (peer_timeout is 0 on a
+	 * Unix socket, whose server's end the kernel reports at once). */
+	double peer_timeout, connect_timeout;
+	/* How long the server may wait before it answers the next call
+	 * (its timeout; INFINITY: forever), set by ag_proxy_timeout() and
+	 * taken by ag_client_call(); 0 for a call that does not wait. */
+	double wait;
+	/* When the call under way gives up: monotonic ms (transport.c), 0
+	 * for never. */
+	int64_t deadline_ms;
 };
 
 /*
@@ -122,12 +151,14 @@ int ag_client_usable(agora_client *c);
 /* Close @c's socket and free its reader and request buffer (state kept). */
 void ag_client_disconnect(agora_client *c);
 
-/* Send @len bytes: 0, or AGORA_EIO (the client is then broken). Blocks
- * until the kernel took them all. */
+/* Send @len bytes: 0, or AGORA_EIO, or AGORA_ETIMEDOUT when
+ * c->deadline_ms passed or the kernel gave up on the server (the client is
+ * then broken). Blocks until the kernel took them all. */
 int ag_client_send(agora_client *c, const void *data, size_t len);
 
-/* Read what the socket has into c->reader: 0, or AGORA_EIO / AGORA_ENOMEM,
- * which break @c. Blocks until bytes arrive. */
+/* Read what the socket has into c->reader: 0, or AGORA_EIO / AGORA_ENOMEM /
+ * AGORA_ETIMEDOUT (as for ag_client_send()), which break @c. Blocks until
+ * bytes arrive or c->deadline_ms. */
 int ag_client_recv(agora_client *c);
 
 /* ---- call.c -------------------------------------------------------------- */

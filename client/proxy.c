@@ -165,6 +165,20 @@ static int proxy_req(const ag_proxy *p, const char *method,
 	return 0;
 }
 
+/*
+ * A proxy knows whether its call waits: ag_proxy_timeout() said how long,
+ * or it does not wait at all. Tell ag_client_call(), which bounds the call
+ * by that plus the peer timeout; a call that will not be made (@rc < 0)
+ * leaves nothing behind for the next one.
+ */
+static void known_wait(const ag_proxy *p, int rc)
+{
+	if (rc < 0)
+		p->c->wait = NAN;
+	else if (isnan(p->c->wait))
+		p->c->wait = 0;
+}
+
 int ag_proxy_call(const ag_proxy *p, const char *method,
 		  const agora_value *args, size_t nargs,
 		  const msgpack_object **ret_result)
@@ -172,6 +186,7 @@ int ag_proxy_call(const ag_proxy *p, const char *method,
 	struct proxy_req r;
 	int rc = proxy_req(p, method, args, nargs, &r);
 
+	known_wait(p, rc);
 	if (rc < 0)
 		return rc;
 	return ag_client_call(p->c, r.method, r.params, r.nparams, ret_result);
@@ -185,6 +200,7 @@ static int proxy_call_as(const ag_proxy *p, const char *method,
 	struct proxy_req r;
 	int rc = proxy_req(p, method, args, nargs, &r);
 
+	known_wait(p, rc);
 	if (rc < 0)
 		return rc;
 	return ag_client_call_as(p->c, r.method, r.params, r.nparams, kind,
@@ -255,6 +271,7 @@ int ag_proxy_timeout(const ag_proxy *p, const char *method, double timeout,
 		return ag_client_fail(p->c, AGORA_EINVAL,
 				      "%s.%s: the timeout is NaN", p->type,
 				      method);
+	p->c->wait = forever ? INFINITY : timeout;
 	if (block) {
 		out[n++] = agora_bool(timeout != 0);
 		if (timeout == 0)

@@ -195,7 +195,8 @@ AGORA_API agora_client *agora_client_new(void);
 /*
  * Connect to @address ("unix:/path" or "tcp:HOST:PORT") and do the mutual
  * handshake with the authkey @key. Fails with AGORA_EIO for an unreachable
- * address, AGORA_EAUTH for a wrong key or a server that does not hold it;
+ * address, AGORA_EAUTH for a wrong key or a server that does not hold it,
+ * AGORA_ETIMEDOUT past the connect timeout (see the setters below);
  * agora_errmsg() says which. Blocks until done.
  */
 AGORA_API int agora_client_connect(agora_client *c, const char *address,
@@ -207,6 +208,28 @@ AGORA_API int agora_client_connect(agora_client *c, const char *address,
  * variable's bytes). AGORA_EINVAL when they are unset or the key is empty.
  */
 AGORA_API int agora_client_connect_env(agora_client *c);
+/*
+ * Timeouts, in seconds, for the next connect of @c (set them before
+ * agora_client_connect()); 0 or AGORA_FOREVER means no limit. Unless set
+ * here, AGORA_CONNECT_TIMEOUT and AGORA_PEER_TIMEOUT from the environment
+ * decide at connect, else the defaults 10 and 30. Returns 0, or
+ * AGORA_EINVAL for a NaN or more than a day (86400).
+ *
+ * Connect timeout: connecting and the handshake together; past it connect
+ * fails with AGORA_ETIMEDOUT.
+ *
+ * Peer timeout (TCP connections only; a Unix socket reports a server's end
+ * at once): the kernel ends the connection when the server stops
+ * answering for that long (keepalive probes, unacknowledged data), and
+ * every call is bounded: a call that waits up to T (an acquire, a get or
+ * put, a wait, a join) returns within T plus the peer timeout, any other
+ * call within the peer timeout. Either way it fails with AGORA_ETIMEDOUT
+ * and the client is broken (later calls AGORA_EIO). A call that waits
+ * forever, agora_call() of a type's method and a pipeline's calls are
+ * bounded by the kernel's watch alone.
+ */
+AGORA_API int agora_client_set_peer_timeout(agora_client *c, double seconds);
+AGORA_API int agora_client_set_connect_timeout(agora_client *c, double seconds);
 /* Close the connection (if any) and free @c. Proxies of @c must be closed
  * first or never used again. Accepts NULL. */
 AGORA_API void agora_client_free(agora_client *c);

@@ -75,6 +75,15 @@ typedef struct agora_server_config {
 	 * (+1 while it closes the oldest). (Added last: the fields above
 	 * keep their places.) */
 	unsigned max_unauthenticated;
+	/* Seconds a TCP peer may stop answering before its connection is
+	 * dropped, with the effects of any connection's end (locks released
+	 * and counted as abandoned, waits withdrawn, barriers broken); 0: 30;
+	 * negative: never. Detected by TCP keepalive (probes after T/3 idle,
+	 * every T/9, each at least 1 s) and TCP_USER_TIMEOUT (T for data
+	 * not acknowledged), so a vanished peer goes within T plus one probe
+	 * interval whether or not the server writes to it. Unix-socket
+	 * peers are unaffected. (Added last.) */
+	double peer_timeout;
 } agora_server_config;
 
 /*

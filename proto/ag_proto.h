@@ -27,6 +27,14 @@
 #define AG_MAX_DEPTH 32
 #define AG_DEFAULT_MAX_MESSAGE ((size_t)64 << 20)
 #define AG_PREAUTH_MAX_MESSAGE ((size_t)1024)
+/* Seconds a TCP peer may stop answering before its connection is dropped
+ * (agorad --peer-timeout, AGORA_PEER_TIMEOUT), and the client's limit on
+ * connecting and its handshake (AGORA_CONNECT_TIMEOUT). */
+#define AG_DEFAULT_PEER_TIMEOUT 30.0
+#define AG_DEFAULT_CONNECT_TIMEOUT 10.0
+/* The largest peer or connect timeout accepted: a day, which keeps every
+ * derived millisecond count inside an int. */
+#define AG_MAX_PEER_TIMEOUT 86400.0
 #define AG_NONCE_LEN 32
 #define AG_PROOF_LEN 32
 #define AG_NAME_MAX 255
@@ -535,5 +543,36 @@ int ag_num_add(const msgpack_object *a, const msgpack_object *b,
 void ag_obj_describe(const msgpack_object *o, char *buf, size_t len);
 /* The MessagePack type name of @o: "int", "str", "array", ... */
 const char *ag_obj_type_name(const msgpack_object *o);
+
+/*
+ * The TCP settings that drop a peer that stops answering for @timeout
+ * seconds (> 0), on either end: keepalive probes after @timeout/3 seconds
+ * without traffic, then every @timeout/9 (each at least 1 s), 3 of them;
+ * and TCP_USER_TIMEOUT of @timeout, which bounds how long data may go
+ * unacknowledged and, with keepalive on, ends the connection at the first
+ * unanswered probe past @timeout since the peer was last heard. So a peer
+ * that vanished is dropped within @timeout plus one probe interval.
+ */
+typedef struct ag_keepalive {
+	int idle, interval, count; /* seconds, seconds, probes */
+	unsigned user_timeout_ms;
+} ag_keepalive;
+
+static inline ag_keepalive ag_keepalive_for(double timeout)
+{
+	ag_keepalive k;
+
+	if (timeout > AG_MAX_PEER_TIMEOUT)
+		timeout = AG_MAX_PEER_TIMEOUT;
+	k.idle = (int)(timeout / 3);
+	k.interval = (int)(timeout / 9);
+	k.idle = k.idle < 1 ? 1 : k.idle;
+	k.interval = k.interval < 1 ? 1 : k.interval;
+	k.count = 3;
+	k.user_timeout_ms = (unsigned)(timeout * 1000);
+	if (k.user_timeout_ms < 1)
+		k.user_timeout_ms = 1;
+	return k;
+}
 
 #endif

@@ -329,6 +329,12 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0) {
+		if (n < 0 && errno == ETIMEDOUT)
+			ag_server_logf(c->srv,
+				       "connection %llu (%s): no answer for "
+				       "the peer timeout (%gs); dropping it",
+				       (unsigned long long)c->id, c->peer,
+				       c->srv->peer_timeout);
 		ag_conn_free(c);
 		return;
 	}
@@ -439,6 +445,28 @@ static void evict_oldest_unauth(ag_server *s)
 	ag_conn_free(old);
 }
 
+/*
+ * Have the kernel drop the TCP connection @fd when its peer stops answering
+ * for @timeout seconds (ag_keepalive_for()): then the socket reports
+ * ETIMEDOUT, on_readable() reads it and the connection ends as any other,
+ * whether or not the server has anything to send. A failing setsockopt
+ * leaves the connection without detection, as before; it is not a reason to
+ * refuse the peer.
+ */
+static void watch_peer(int fd, double timeout)
+{
+	ag_keepalive k = ag_keepalive_for(timeout);
+	int one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &k.idle, sizeof(k.idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &k.interval,
+		   sizeof(k.interval));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &k.count, sizeof(k.count));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &k.user_timeout_ms,
+		   sizeof(k.user_timeout_ms));
+}
+
 void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 		    const struct sockaddr *sa, int salen)
 {
@@ -470,6 +498,8 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 	if (!is_unix) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (s->peer_timeout > 0)
+			watch_peer(fd, s->peer_timeout);
 	}
 	if (is_unix) {
 		struct ucred cred;

@@ -564,8 +564,9 @@ struct agora_server {
 	size_t keylen;
 	size_t max_message;
 	double auth_timeout;
-	size_t max_memory; /* 0: none */
-	size_t max_items;  /* 0: none */
+	double peer_timeout; /* seconds; 0: never (TCP peers only) */
+	size_t max_memory;   /* 0: none */
+	size_t max_items;    /* 0: none */
 	unsigned max_parked;
 	size_t max_output;
 	mode_t unix_mode;

@@ -51,6 +51,11 @@ static void usage(FILE *f)
 	      "(default 64 MiB)\n"
 	      "  --auth-timeout SECONDS  time a client has to authenticate "
 	      "(default 5)\n"
+	      "  --peer-timeout SECONDS  drop a TCP peer that stops answering "
+	      "for that long\n"
+	      "                          (keepalive probes, unacknowledged "
+	      "data); 0: never\n"
+	      "                          (default 30)\n"
 	      "  --max-connections N     authenticated connections served at "
 	      "once\n"
 	      "                          (default 1024)\n"
@@ -168,6 +173,7 @@ int main(int argc, char **argv)
 		{ "authkey-file", required_argument, NULL, 'k' },
 		{ "max-message", required_argument, NULL, 'm' },
 		{ "auth-timeout", required_argument, NULL, 't' },
+		{ "peer-timeout", required_argument, NULL, 'P' },
 		{ "max-connections", required_argument, NULL, 'c' },
 		{ "max-unauthenticated", required_argument, NULL, 'U' },
 		{ "max-memory", required_argument, NULL, 'M' },
@@ -292,6 +298,22 @@ int main(int argc, char **argv)
 				    optarg);
 				return 2;
 			}
+			break;
+		}
+		case 'P': {
+			char *end;
+			double t = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' ||
+			    !(t >= 0 && t <= 86400)) {
+				fprintf(stderr,
+					"agorad: --peer-timeout %s: want "
+					"seconds from 0 (never) to 86400\n",
+					optarg);
+				return 2;
+			}
+			/* The config says "never" with a negative value:
+			 * its 0 is the default. */
+			cfg.peer_timeout = t > 0 ? t : -1;
 			break;
 		}
 		case 'h':

@@ -34,6 +34,7 @@
 #include <openssl/crypto.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <math.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -546,6 +547,12 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	if (cfg->nlisten == 0 && cfg->listen != DETACHED)
 		return ag_errf(err, errlen, AGORA_EINVAL,
 			       "no address to listen on");
+	if (isnan(cfg->peer_timeout) || cfg->peer_timeout > AG_MAX_PEER_TIMEOUT)
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "peer timeout %g: want seconds up to %g (0: the "
+			       "default %g, negative: never)",
+			       cfg->peer_timeout, AG_MAX_PEER_TIMEOUT,
+			       AG_DEFAULT_PEER_TIMEOUT);
 	if (cfg->unix_mode != 0 &&
 	    ((cfg->unix_mode & ~0777u) || (cfg->unix_mode & 0600) != 0600))
 		return ag_errf(
@@ -579,6 +586,9 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	s->max_message =
 	    cfg->max_message ? cfg->max_message : AG_DEFAULT_MAX_MESSAGE;
 	s->auth_timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5.0;
+	s->peer_timeout = cfg->peer_timeout > 0    ? cfg->peer_timeout
+			  : cfg->peer_timeout == 0 ? AG_DEFAULT_PEER_TIMEOUT
+						   : 0;
 	s->max_conns = cfg->max_connections ? cfg->max_connections : 1024;
 	s->max_unauth =
 	    cfg->max_unauthenticated ? cfg->max_unauthenticated : 64;

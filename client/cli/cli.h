@@ -32,6 +32,7 @@ struct cli {
 	double interval; /* watch */
 	long count;      /* watch; 0: until interrupted */
 	bool interval_set, count_set;
+	double timeout; /* --timeout; 0: not given */
 	const char *address;
 	char defaddr[512];
 	agora_client *c;

@@ -65,6 +65,11 @@ static void usage(FILE *f)
 	    "unix:$XDG_RUNTIME_DIR/agora.sock)\n"
 	    "  --authkey-file FILE     the key (AGORA_AUTHKEY_FILE, or the "
 	    "key in AGORA_AUTHKEY)\n"
+	    "  --timeout SECONDS       give up connecting, and on each call, "
+	    "after that long\n"
+	    "                          (AGORA_CONNECT_TIMEOUT, default 10; "
+	    "over TCP also\n"
+	    "                          AGORA_PEER_TIMEOUT, default 30)\n"
 	    "  --json                  print one JSON document\n"
 	    "  --help, --version\n"
 	    "\n"
@@ -152,6 +157,17 @@ static int parse_args(struct cli *k, int argc, char **argv, char **pos,
 						   "86400",
 						   val);
 			k->interval_set = true;
+		} else if (IS("--timeout")) {
+			char *end;
+			if (option_value(argv, argc, &i, eq, &val))
+				return EXIT_USAGE;
+			k->timeout = strtod(val, &end);
+			if (end == val || *end != '\0' ||
+			    !(k->timeout >= 0.01 && k->timeout <= 86400))
+				return usage_error("--timeout %s: want "
+						   "seconds from 0.01 to "
+						   "86400",
+						   val);
 		} else if (IS("--count")) {
 			char *end;
 			if (option_value(argv, argc, &i, eq, &val))
@@ -248,6 +264,12 @@ static int cli_connect(struct cli *k)
 		return rc;
 
 	k->c = check_mem(agora_client_new());
+	/* The commands never wait in the server: one limit serves
+	 * connecting and every call. */
+	if (k->timeout > 0) {
+		agora_client_set_connect_timeout(k->c, k->timeout);
+		agora_client_set_peer_timeout(k->c, k->timeout);
+	}
 	rc = agora_client_connect(k->c, k->address, key, keylen);
 	ag_keyfile_free(key, keylen);
 	switch (rc) {
@@ -265,6 +287,12 @@ static int cli_connect(struct cli *k)
 			    k->address_opt           ? "--address"
 			    : k->address == env_addr ? "AGORA_ADDRESS"
 						     : "agorad's default");
+		return EXIT_CONNECT;
+	case AGORA_ETIMEDOUT:
+		say("%s", agora_errmsg(k->c));
+		say("nothing answered the handshake in time (--timeout, "
+		    "AGORA_CONNECT_TIMEOUT): is an agorad listening at %s?",
+		    k->address);
 		return EXIT_CONNECT;
 	case AGORA_EAUTH:
 		say("cannot authenticate: %s", agora_errmsg(k->c));
