@@ -406,6 +406,7 @@ static char *holder_text(const agora_value *info)
 	const agora_value *owner = map_get(info, "owner");
 	const agora_value *pid = map_get(info, "owner_pid");
 	const agora_value *uid = map_get(info, "owner_uid");
+	const agora_value *addr = map_get(info, "owner_addr"); /* TCP */
 	int64_t n, p, u;
 
 	if (owner == NULL || agora_value_to_int(*owner, &n) < 0)
@@ -415,6 +416,9 @@ static char *holder_text(const agora_value *info)
 		return xasprintf("held by connection %" PRId64 " (pid %" PRId64
 				 ", uid %" PRId64 ")",
 				 n, p, u);
+	if (addr != NULL && addr->type == AGORA_STR)
+		return xasprintf("held by connection %" PRId64 " (%.*s)", n,
+				 (int)addr->via.str.len, addr->via.str.ptr);
 	return xasprintf("held by connection %" PRId64
 			 " (pid and uid unknown: not a Unix socket)",
 			 n);

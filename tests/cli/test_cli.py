@@ -15,6 +15,7 @@ Python 3's standard library only. The last lines are unittest's
 
 import json
 import os
+import re
 import secrets
 import select
 import shutil
@@ -376,6 +377,10 @@ class Operators(Case):
         self.assertEqual(len(row), 1)
         self.assertIn("tcp " + victim["peer"], row[0])
         self.assertTrue(row[0].endswith("lock printer"), row[0])
+        # info names the TCP holder by its address.
+        self.assertRegex(self.ok("info", "printer"),
+                         r"(?m)^state +held by connection %d \(%s\)$"
+                         % (victim["id"], re.escape(victim["peer"])))
 
         second = self.hold(state["address"])
         self.wait_info("printer", "waiters", 1)
