@@ -7,6 +7,7 @@ It starts a real agorad ($AGORAD) on a private Unix socket and checks the
 handshake, every list, dict, queue and value method, the documented errors
 for bad input, the limits, and pipelining with out-of-order answers.
 """
+import ctypes
 import hashlib
 import hmac
 import os
@@ -23,6 +24,12 @@ import unittest
 import msgpack
 
 AGORAD = os.environ.get("AGORAD", "agorad")
+
+
+def _die_with_parent():
+    """In the child, before exec: SIGTERM when the test process dies
+    (PR_SET_PDEATHSIG), so a test killed by its timeout leaves no agorad."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
 class Server:
@@ -42,7 +49,8 @@ class Server:
             [AGORAD] + listen + ["--authkey-file", keyfile,
                                  "--auth-timeout", "1"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            bufsize=0)  # unbuffered: select() sees each line still unread
+            bufsize=0,  # unbuffered: select() sees each line still unread
+            preexec_fn=_die_with_parent)
         ready, _, _ = select.select([self.proc.stdout], [], [], 10)
         line = self.proc.stdout.readline().decode() if ready else ""
         if not line.startswith("agorad: listening on unix:"):
