@@ -327,30 +327,27 @@ static void lock_info_pack(ag_object *lk, msgpack_packer *pk)
 
 /* ---- lock and rlock methods ---------------------------------------------- */
 
-static int lock_acquire(ag_req *r)
+/* acquire and acquire_fenced [block, timeout]: the same call, answering
+ * true or, @fenced, the fencing token (false on a timeout either way). */
+static int lock_acquire_as(ag_req *r, bool fenced)
 {
 	bool block;
 	double timeout;
-	int rc;
+	int rc = ag_arg_block(r, 1, &block, &timeout);
 
-	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
-	return lock_do_acquire(r, r->obj, block, timeout, false);
+	return lock_do_acquire(r, r->obj, block, timeout, fenced);
 }
 
-/* acquire_fenced(block, timeout): acquire, answering the fencing token
- * instead of true (false still on a timeout). */
+static int lock_acquire(ag_req *r)
+{
+	return lock_acquire_as(r, false);
+}
+
 static int lock_acquire_fenced(ag_req *r)
 {
-	bool block;
-	double timeout;
-	int rc;
-
-	rc = ag_arg_block(r, 1, &block, &timeout);
-	if (rc < 0)
-		return rc;
-	return lock_do_acquire(r, r->obj, block, timeout, true);
+	return lock_acquire_as(r, true);
 }
 
 static int lock_release(ag_req *r)

@@ -19,6 +19,15 @@ static size_t name_cost(size_t len)
 	return len == 0 ? 0 : 2 * (len + 1);
 }
 
+/* An object's name, or nil for an anonymous one. */
+static void pack_name(msgpack_packer *pk, const ag_object *o)
+{
+	if (o->name)
+		ag_pack_str(pk, o->name);
+	else
+		msgpack_pack_nil(pk);
+}
+
 static bool has_len(ag_object *o, size_t *ret)
 {
 	return o->fam->len != NULL && o->fam->len(o, ret);
@@ -407,10 +416,7 @@ static int srv_info(ag_req *r)
 	ag_pack_str(pk, "type");
 	ag_pack_str(pk, o->fam->name);
 	ag_pack_str(pk, "name");
-	if (o->name)
-		ag_pack_str(pk, o->name);
-	else
-		msgpack_pack_nil(pk);
+	pack_name(pk, o);
 	ag_pack_str(pk, "len");
 	if (has_len(o, &len))
 		msgpack_pack_uint64(pk, len);
@@ -493,10 +499,7 @@ static void pack_holds(msgpack_packer *pk, const ag_conn *c)
 		ag_pack_str(pk, "type");
 		ag_pack_str(pk, o->fam->name);
 		ag_pack_str(pk, "name");
-		if (o->name)
-			ag_pack_str(pk, o->name);
-		else
-			msgpack_pack_nil(pk);
+		pack_name(pk, o);
 		ag_pack_str(pk, "id");
 		msgpack_pack_uint64(pk, o->id);
 		ag_pack_str(pk, "count");
