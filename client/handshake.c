@@ -246,43 +246,29 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 }
 
 /*
- * agora_client_connect() with the address from AGORA_ADDRESS and the key
- * from the file AGORA_AUTHKEY_FILE names (its bytes less one trailing
- * newline) or, when that is unset, from AGORA_AUTHKEY. The key file is
- * read by the rules every Agora program follows (ag_keyfile.h): a regular
- * file of at most 4096 bytes. AGORA_EINVAL when the variables are unset or
- * the key is empty; AGORA_EIO when the key file cannot be read, is not a
- * regular file or is too large; else as agora_client_connect().
+ * agora_client_connect() with the address and the key the environment
+ * gives, in the order every Agora client follows (ag_endpoint_resolve(),
+ * proto/ag_keyfile.h): AGORA_ADDRESS, else agorad's default address; the
+ * key from the file AGORA_AUTHKEY_FILE names, else AGORA_AUTHKEY.
  */
 int agora_client_connect_env(agora_client *c)
 {
-	const char *address, *keyfile, *keyvar;
-	char err[sizeof(c->errmsg) - 32];
-	uint8_t *key = NULL;
-	size_t keylen = 0;
+	struct ag_endpoint e;
+	char err[sizeof(c->errmsg)];
 	int rc;
 
 	if (c == NULL)
 		return AGORA_EINVAL;
-	address = getenv("AGORA_ADDRESS");
-	keyfile = getenv("AGORA_AUTHKEY_FILE");
-	keyvar = getenv("AGORA_AUTHKEY");
-	if (address == NULL || address[0] == '\0')
-		return ag_client_fail(c, AGORA_EINVAL,
-				      "AGORA_ADDRESS is not set");
-	if (keyfile != NULL && keyfile[0] != '\0') {
-		rc = ag_keyfile_read(keyfile, 0, &key, &keylen, err,
-				     sizeof(err));
-		if (rc < 0)
-			return ag_client_fail(c, rc, "%s (AGORA_AUTHKEY_FILE)",
-					      err);
-		rc = agora_client_connect(c, address, key, keylen);
-		ag_keyfile_free(key, keylen);
-		return rc;
+	rc = ag_endpoint_resolve(&e, NULL, NULL, err, sizeof(err));
+	if (rc < 0)
+		return ag_client_fail(c, rc, "%s", err);
+	rc = agora_client_connect(c, e.address, e.key, e.keylen);
+	ag_endpoint_clear(&e);
+	if (rc == AGORA_EIO && e.address == e.addrbuf) {
+		size_t n = strlen(c->errmsg);
+		snprintf(c->errmsg + n, sizeof(c->errmsg) - n,
+			 " (AGORA_ADDRESS is not set: agorad's default "
+			 "address)");
 	}
-	if (keyvar == NULL || keyvar[0] == '\0')
-		return ag_client_fail(c, AGORA_EINVAL,
-				      "neither AGORA_AUTHKEY_FILE nor "
-				      "AGORA_AUTHKEY is set");
-	return agora_client_connect(c, address, keyvar, strlen(keyvar));
+	return rc;
 }

@@ -202,10 +202,15 @@ AGORA_API agora_client *agora_client_new(void);
 AGORA_API int agora_client_connect(agora_client *c, const char *address,
 				   const void *key, size_t keylen);
 /*
- * Connect from the environment: AGORA_ADDRESS, and the key from
- * AGORA_AUTHKEY_FILE (the file's bytes less one trailing newline; a
- * regular file of at most 4096 bytes, else AGORA_EIO) or AGORA_AUTHKEY (the
- * variable's bytes). AGORA_EINVAL when they are unset or the key is empty.
+ * Connect from the environment, in the order every client (and agora(1))
+ * follows (docs/api.md, "Where the address and the key come from"): the
+ * address from AGORA_ADDRESS, else agorad's default address
+ * ("unix:$XDG_RUNTIME_DIR/agora.sock", else
+ * "unix:/tmp/agora-$UID/agora.sock"); the key from the file
+ * AGORA_AUTHKEY_FILE names (its bytes less one trailing newline; a regular
+ * file of at most 4096 bytes, else AGORA_EIO), else AGORA_AUTHKEY (the
+ * variable's bytes). An empty variable counts as unset. AGORA_EINVAL when
+ * no key is set or it is empty.
  */
 AGORA_API int agora_client_connect_env(agora_client *c);
 /*

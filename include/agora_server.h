@@ -112,9 +112,15 @@ AGORA_API int agora_default_address(char *buf, size_t len, char *err,
  *
  * Python's `with Manager() as m:` in C. agora_manager_start() starts a
  * private server in a child process (a fresh 32-byte key, a Unix socket in a
- * new 0700 directory), puts AGORA_ADDRESS and AGORA_AUTHKEY_FILE in the
- * environment so that forked workers connect with
- * agora_client_connect_env(), and connects a client for the caller. The
+ * new 0700 directory), connects a client for the caller, and puts
+ * AGORA_ADDRESS and AGORA_AUTHKEY_FILE in the environment so that forked
+ * workers connect with agora_client_connect_env(), and a program or an
+ * `agora` command started from here (system(), exec) reaches the same
+ * server (agora_manager_start_ex() with AGORA_MANAGER_NO_ENV leaves the
+ * environment alone; agora_manager_address() and
+ * agora_manager_authkey_file() say where it is either way).
+ * agora_manager_shutdown() unsets the two variables again if they still
+ * name this manager. The
  * server child exits when its parent dies, even by SIGKILL, and removes its
  * socket and key; it ignores SIGINT. Call it before starting threads (it
  * forks) and from the thread that will live longest (the child is tied to
@@ -129,8 +135,22 @@ typedef struct agora_manager agora_manager;
 /* Start it. Returns 0, or a negative code with a sentence in @err. */
 AGORA_API int agora_manager_start(agora_manager **ret, char *err,
 				  size_t errlen);
+/* agora_manager_start_ex()'s flags. */
+enum {
+	/* Do not set AGORA_ADDRESS and AGORA_AUTHKEY_FILE: for a program
+	 * that runs more than one manager, or whose children must reach
+	 * another server. */
+	AGORA_MANAGER_NO_ENV = 0x1,
+};
+/* agora_manager_start() with @flags (0 or AGORA_MANAGER_NO_ENV; any other
+ * bit is AGORA_EINVAL). */
+AGORA_API int agora_manager_start_ex(agora_manager **ret, unsigned flags,
+				     char *err, size_t errlen);
 /* The caller's client, owned by the manager. */
 AGORA_API agora_client *agora_manager_client(agora_manager *m);
+/* The server's address ("unix:/tmp/agora-XXXXXX/agora.sock") and the path
+ * of its key file, valid until agora_manager_shutdown(): what
+ * AGORA_ADDRESS and AGORA_AUTHKEY_FILE are set to. */
 AGORA_API const char *agora_manager_address(const agora_manager *m);
 AGORA_API const char *agora_manager_authkey_file(const agora_manager *m);
 /* Stop the server (parked calls get AGORA_ESHUTDOWN), wait for it, free

@@ -48,4 +48,56 @@ int ag_keyfile_read(const char *path, unsigned flags, uint8_t **ret,
 /* Wipe the @len bytes of @key and free it. Accepts NULL. */
 void ag_keyfile_free(uint8_t *key, size_t len);
 
+/* ---- where a client's address and key come from ---------------------------
+ *
+ * One order for every client, libagora's agora_client_connect_env() and
+ * agora(1) alike (docs/api.md, "Where the address and the key come from"):
+ *   address: the program's own option (agora --address), else
+ *            AGORA_ADDRESS, else agorad's default address
+ *            (ag_default_address());
+ *   key:     the program's own option (agora --authkey-file), else the
+ *            file AGORA_AUTHKEY_FILE names, else the bytes of
+ *            AGORA_AUTHKEY.
+ * An empty variable counts as unset.
+ */
+
+/* The size of an address buffer: "unix:" and a path. */
+#define AG_ADDRESS_MAX 4200
+
+/*
+ * agorad's default address, worked out as agorad does but creating
+ * nothing: "unix:$XDG_RUNTIME_DIR/agora.sock" when XDG_RUNTIME_DIR is an
+ * absolute path, else "unix:/tmp/agora-$UID/agora.sock". Returns 0, or
+ * AGORA_EINVAL when it does not fit @len bytes.
+ */
+int ag_default_address(char *buf, size_t len);
+
+/* Where a client connects to, and with which key. */
+struct ag_endpoint {
+	const char *address; /* points into the environment, an option or
+				addrbuf */
+	const char *address_from; /* "--address", "AGORA_ADDRESS" or
+				     "agorad's default" */
+	uint8_t *key;             /* malloc'ed; ag_endpoint_clear() */
+	size_t keylen;
+	const char *key_from; /* "--authkey-file", "AGORA_AUTHKEY_FILE" or
+				 "AGORA_AUTHKEY" */
+	char addrbuf[AG_ADDRESS_MAX];
+};
+
+/*
+ * Fill @e by the order above; @address_opt and @keyfile_opt (each may be
+ * NULL) are the program's own options, named "--address" and
+ * "--authkey-file". Returns 0; AGORA_EINVAL when no key is given anywhere
+ * (the sentence names every place looked at) or the key is empty; AGORA_EIO
+ * when the key file cannot be read (ag_keyfile_read()'s sentence, with
+ * where its path came from); AGORA_ENOMEM. On failure @e holds no key and
+ * @err says why.
+ */
+int ag_endpoint_resolve(struct ag_endpoint *e, const char *address_opt,
+			const char *keyfile_opt, char *err, size_t errlen);
+
+/* Wipe and free @e's key. */
+void ag_endpoint_clear(struct ag_endpoint *e);
+
 #endif

@@ -127,3 +127,82 @@ int ag_keyfile_read(const char *path, unsigned flags, uint8_t **ret,
 	*ret_len = len;
 	return 0;
 }
+
+/* ---- the address and key of a client ------------------------------------- */
+
+int ag_default_address(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(buf, len, "unix:%s/agora.sock", xdg);
+	else
+		n = snprintf(buf, len, "unix:/tmp/agora-%u/agora.sock",
+			     (unsigned)getuid());
+	return n > 0 && (size_t)n < len ? 0 : AGORA_EINVAL;
+}
+
+/* The variable @name, or NULL when it is unset or empty. */
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+int ag_endpoint_resolve(struct ag_endpoint *e, const char *address_opt,
+			const char *keyfile_opt, char *err, size_t errlen)
+{
+	const char *file = NULL, *keyvar;
+	char why[512];
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	if (address_opt != NULL) {
+		e->address = address_opt;
+		e->address_from = "--address";
+	} else if ((e->address = env("AGORA_ADDRESS")) != NULL) {
+		e->address_from = "AGORA_ADDRESS";
+	} else {
+		if (ag_default_address(e->addrbuf, sizeof(e->addrbuf)) < 0)
+			return ag_errf(err, errlen, AGORA_EINVAL,
+				       "XDG_RUNTIME_DIR is too long for an "
+				       "address");
+		e->address = e->addrbuf;
+		e->address_from = "agorad's default";
+	}
+
+	if (keyfile_opt != NULL) {
+		file = keyfile_opt;
+		e->key_from = "--authkey-file";
+	} else if ((file = env("AGORA_AUTHKEY_FILE")) != NULL) {
+		e->key_from = "AGORA_AUTHKEY_FILE";
+	}
+	if (file != NULL) {
+		rc = ag_keyfile_read(file, 0, &e->key, &e->keylen, why,
+				     sizeof(why));
+		if (rc < 0)
+			return ag_errf(err, errlen, rc, "%s (%s)", why,
+				       e->key_from);
+		return 0;
+	}
+	if ((keyvar = env("AGORA_AUTHKEY")) == NULL)
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "no authkey: neither AGORA_AUTHKEY_FILE nor "
+			       "AGORA_AUTHKEY is set");
+	e->keylen = strlen(keyvar);
+	e->key = malloc(e->keylen);
+	if (e->key == NULL)
+		return ag_errf(err, errlen, AGORA_ENOMEM, "out of memory");
+	memcpy(e->key, keyvar, e->keylen);
+	e->key_from = "AGORA_AUTHKEY";
+	return 0;
+}
+
+void ag_endpoint_clear(struct ag_endpoint *e)
+{
+	ag_keyfile_free(e->key, e->keylen);
+	e->key = NULL;
+	e->keylen = 0;
+}

@@ -38,6 +38,7 @@ struct agora_manager {
 	char keyfile[128]; /* its key file */
 	char address[160]; /* "unix:" path */
 	agora_client *client;
+	bool env; /* AGORA_ADDRESS and AGORA_AUTHKEY_FILE set by the start */
 };
 
 static void remove_files(const agora_manager *m)
@@ -106,14 +107,24 @@ static void serve(agora_manager *m, pid_t parent, const uint8_t *key, int ready)
 
 int agora_manager_start(agora_manager **ret, char *err, size_t errlen)
 {
+	return agora_manager_start_ex(ret, 0, err, errlen);
+}
+
+int agora_manager_start_ex(agora_manager **ret, unsigned flags, char *err,
+			   size_t errlen)
+{
 	agora_manager *m;
 	uint8_t key[AG_NONCE_LEN];
-	int ready[2], fd, rc;
+	int ready[2], fd, rc = AGORA_ENOMEM;
 	const char *tmp = getenv("TMPDIR");
 
 	if (ret == NULL)
 		return ag_errf(err, errlen, AGORA_EINVAL,
 			       "no place for the result");
+	if ((flags & ~(unsigned)AGORA_MANAGER_NO_ENV) != 0)
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "unknown manager flags 0x%x",
+			       flags & ~(unsigned)AGORA_MANAGER_NO_ENV);
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return ag_errf(err, errlen, AGORA_ENOMEM, "out of memory");
@@ -179,7 +190,6 @@ int agora_manager_start(agora_manager **ret, char *err, size_t errlen)
 			got += (size_t)n;
 	msg[got] = '\0';
 	close(ready[0]);
-	explicit_bzero(key, sizeof(key));
 	if (strcmp(msg, "ok") != 0) {
 		waitpid(m->server, NULL, 0);
 		rc = ag_errf(err, errlen, AGORA_EIO,
@@ -188,21 +198,29 @@ int agora_manager_start(agora_manager **ret, char *err, size_t errlen)
 		goto undo_dir;
 	}
 
-	if (setenv("AGORA_ADDRESS", m->address, 1) < 0 ||
-	    setenv("AGORA_AUTHKEY_FILE", m->keyfile, 1) < 0) {
-		agora_manager_shutdown(m);
-		return ag_errf(err, errlen, AGORA_ENOMEM,
-			       "cannot set the environment");
-	}
 	m->client = agora_client_new();
 	if (m->client == NULL ||
-	    (rc = agora_client_connect_env(m->client)) < 0) {
+	    (rc = agora_client_connect(m->client, m->address, key,
+				       sizeof(key))) < 0) {
+		explicit_bzero(key, sizeof(key));
 		rc = ag_errf(err, errlen, m->client ? rc : AGORA_ENOMEM,
 			     "cannot connect to the server: %s",
 			     m->client ? agora_errmsg(m->client)
 				       : "out of memory");
 		agora_manager_shutdown(m);
 		return rc;
+	}
+	explicit_bzero(key, sizeof(key));
+	/* Children and programs started from here (an `agora` command) find
+	 * the server as every client does (agora_client_connect_env()). */
+	if ((flags & AGORA_MANAGER_NO_ENV) == 0) {
+		if (setenv("AGORA_ADDRESS", m->address, 1) < 0 ||
+		    setenv("AGORA_AUTHKEY_FILE", m->keyfile, 1) < 0) {
+			agora_manager_shutdown(m);
+			return ag_errf(err, errlen, AGORA_ENOMEM,
+				       "cannot set the environment");
+		}
+		m->env = true;
 	}
 	*ret = m;
 	return 0;
@@ -244,7 +262,7 @@ int agora_manager_shutdown(agora_manager *m)
 			rc = AGORA_EIO;
 		remove_files(m); /* the server did; this is for a crash */
 		const char *a = getenv("AGORA_ADDRESS");
-		if (a != NULL && strcmp(a, m->address) == 0) {
+		if (m->env && a != NULL && strcmp(a, m->address) == 0) {
 			unsetenv("AGORA_ADDRESS");
 			unsetenv("AGORA_AUTHKEY_FILE");
 		}

@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ag_keyfile.h"
 #include "internal.h"
 
 #define ACCEPT_BACKOFF_MS 100
@@ -80,20 +81,19 @@ int agora_default_address(char *buf, size_t len, char *err, size_t errlen)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	char dir[256];
-	int n;
+	struct stat st;
 
-	if (xdg && xdg[0] == '/') {
-		n = snprintf(buf, len, "unix:%s/agora.sock", xdg);
-		return n > 0 && (size_t)n < len
-			   ? 0
-			   : ag_errf(err, errlen, AGORA_EINVAL,
-				     "XDG_RUNTIME_DIR is too long");
-	}
+	if (ag_default_address(buf, len) < 0)
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "address buffer too small for agorad's default "
+			       "address");
+	if (xdg && xdg[0] == '/')
+		return 0;
+	/* /tmp/agora-$UID, which the address names, made ours and 0700. */
 	snprintf(dir, sizeof(dir), "/tmp/agora-%u", (unsigned)getuid());
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return ag_errf(err, errlen, AGORA_EIO, "cannot create %s: %s",
 			       dir, strerror(errno));
-	struct stat st;
 	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
 	    st.st_uid != getuid())
 		return ag_errf(err, errlen, AGORA_EIO,
@@ -103,10 +103,7 @@ int agora_default_address(char *buf, size_t len, char *err, size_t errlen)
 		return ag_errf(err, errlen, AGORA_EIO,
 			       "cannot chmod 0700 %s: %s", dir,
 			       strerror(errno));
-	n = snprintf(buf, len, "unix:%s/agora.sock", dir);
-	return n > 0 && (size_t)n < len ? 0
-					: ag_errf(err, errlen, AGORA_EINVAL,
-						  "address buffer too small");
+	return 0;
 }
 
 /* Enable or disable every listener as the pauses say. */

@@ -194,74 +194,30 @@ static int parse_args(struct cli *k, int argc, char **argv, char **pos,
 
 /* ---- connecting ---------------------------------------------------------- */
 
-/* agorad's default address, worked out as agorad does (nothing created). */
-static const char *default_address(struct cli *k)
-{
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (xdg != NULL && xdg[0] == '/')
-		snprintf(k->defaddr, sizeof(k->defaddr), "unix:%s/agora.sock",
-			 xdg);
-	else
-		snprintf(k->defaddr, sizeof(k->defaddr),
-			 "unix:/tmp/agora-%u/agora.sock", (unsigned)getuid());
-	return k->defaddr;
-}
-
 /*
- * The key from @path, by the rules of every Agora program (ag_keyfile.h),
- * into *ret (free with ag_keyfile_free()). Returns 0, or EXIT_CONNECT after
- * saying why, with @from naming where the path came from.
+ * Connect k->c, with the address and the key found in the order every
+ * client follows (ag_endpoint_resolve(): the options, the environment,
+ * agorad's default address). Returns 0, or an exit code after saying why.
  */
-static int read_keyfile(const char *path, const char *from, uint8_t **ret,
-			size_t *ret_len)
-{
-	char err[512];
-	int rc = ag_keyfile_read(path, 0, ret, ret_len, err, sizeof(err));
-
-	if (rc == AGORA_ENOMEM)
-		out_of_memory();
-	if (rc < 0) {
-		say("%s (%s)", err, from);
-		return EXIT_CONNECT;
-	}
-	return 0;
-}
-
-/* Connect k->c. Returns 0, or an exit code after saying why. */
 static int cli_connect(struct cli *k)
 {
-	const char *env_addr = getenv("AGORA_ADDRESS");
-	const char *env_file = getenv("AGORA_AUTHKEY_FILE");
-	const char *env_key = getenv("AGORA_AUTHKEY");
-	uint8_t *key = NULL;
-	size_t keylen = 0;
+	struct ag_endpoint e;
+	char err[600];
 	int rc;
 
-	if (k->address_opt != NULL)
-		k->address = k->address_opt;
-	else if (env_addr != NULL && env_addr[0] != '\0')
-		k->address = env_addr;
-	else
-		k->address = default_address(k);
-
-	if (k->keyfile_opt != NULL) {
-		rc = read_keyfile(k->keyfile_opt, "--authkey-file", &key,
-				  &keylen);
-	} else if (env_file != NULL && env_file[0] != '\0') {
-		rc =
-		    read_keyfile(env_file, "AGORA_AUTHKEY_FILE", &key, &keylen);
-	} else if (env_key != NULL && env_key[0] != '\0') {
-		keylen = strlen(env_key);
-		key = check_mem(malloc(keylen));
-		memcpy(key, env_key, keylen);
-		rc = 0;
-	} else {
-		return usage_error("no authkey: give --authkey-file FILE, or "
-				   "set AGORA_AUTHKEY_FILE or AGORA_AUTHKEY");
+	rc = ag_endpoint_resolve(&e, k->address_opt, k->keyfile_opt, err,
+				 sizeof(err));
+	if (rc == AGORA_ENOMEM)
+		out_of_memory();
+	if (rc == AGORA_EINVAL)
+		return usage_error("%s; give --authkey-file FILE", err);
+	if (rc < 0) {
+		say("%s", err);
+		return EXIT_CONNECT;
 	}
-	if (rc != 0)
-		return rc;
+	/* A Unix socket's path is at most 107 bytes: defaddr holds it. */
+	snprintf(k->defaddr, sizeof(k->defaddr), "%s", e.address);
+	k->address = k->defaddr;
 
 	k->c = check_mem(agora_client_new());
 	/* The commands never wait in the server: one limit serves
@@ -270,8 +226,8 @@ static int cli_connect(struct cli *k)
 		agora_client_set_connect_timeout(k->c, k->timeout);
 		agora_client_set_peer_timeout(k->c, k->timeout);
 	}
-	rc = agora_client_connect(k->c, k->address, key, keylen);
-	ag_keyfile_free(key, keylen);
+	rc = agora_client_connect(k->c, k->address, e.key, e.keylen);
+	ag_endpoint_clear(&e);
 	switch (rc) {
 	case 0:
 		return 0;
@@ -284,9 +240,7 @@ static int cli_connect(struct cli *k)
 		if (strncmp(agora_errmsg(k->c), "cannot connect", 14) == 0)
 			say("is agorad running there? (the address comes from "
 			    "%s)",
-			    k->address_opt           ? "--address"
-			    : k->address == env_addr ? "AGORA_ADDRESS"
-						     : "agorad's default");
+			    e.address_from);
 		return EXIT_CONNECT;
 	case AGORA_ETIMEDOUT:
 		say("%s", agora_errmsg(k->c));
@@ -297,9 +251,7 @@ static int cli_connect(struct cli *k)
 	case AGORA_EAUTH:
 		say("cannot authenticate: %s", agora_errmsg(k->c));
 		say("the key (from %s) is not the one agorad was started with",
-		    k->keyfile_opt            ? "--authkey-file"
-		    : env_file && env_file[0] ? "AGORA_AUTHKEY_FILE"
-					      : "AGORA_AUTHKEY");
+		    e.key_from);
 		return EXIT_CONNECT;
 	default:
 		say("cannot connect to %s: %s", k->address,
