@@ -155,6 +155,7 @@ agora_client *agora_client_new(void)
 	c->connect_set = NAN;
 	c->wait = NAN;
 	ag_buf_init(&c->out);
+	c->kept_tail = &c->kept;
 	long page = sysconf(_SC_PAGESIZE);
 	void *m = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -177,10 +178,53 @@ void agora_client_free(agora_client *c)
 		return;
 	ag_client_disconnect(c);
 	ag_buf_deinit(&c->out);
+	while (c->kept != NULL) {
+		struct ag_kept *k = c->kept;
+		c->kept = k->next;
+		agora_value_free(&k->v);
+		free(k);
+	}
 	free(c->address);
 	if (c->mark != NULL)
 		munmap((void *)c->mark, (size_t)sysconf(_SC_PAGESIZE));
 	free(c);
+}
+
+/* ---- items kept from typed calls ----------------------------------------- */
+
+int ag_client_keep(agora_client *c, agora_value v)
+{
+	struct ag_kept *k = malloc(sizeof(*k));
+
+	if (k == NULL) {
+		agora_value_free(&v);
+		return AGORA_ENOMEM;
+	}
+	k->next = NULL;
+	k->v = v;
+	*c->kept_tail = k;
+	c->kept_tail = &k->next;
+	return 0;
+}
+
+int agora_client_take_item(agora_client *c, agora_value *ret)
+{
+	struct ag_kept *k;
+
+	if (c == NULL || ret == NULL)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "agora_client_take_item needs a result");
+	k = c->kept;
+	if (k == NULL)
+		return ag_client_fail(c, AGORA_EEMPTY,
+				      "no item is kept: no typed call removed "
+				      "an item of another type");
+	c->kept = k->next;
+	if (c->kept == NULL)
+		c->kept_tail = &c->kept;
+	*ret = k->v;
+	free(k);
+	return 0;
 }
 
 /* ---- timeouts ------------------------------------------------------------ */

@@ -119,6 +119,15 @@ struct agora_client {
 	/* When the call under way gives up: monotonic ms (transport.c), 0
 	 * for never. */
 	int64_t deadline_ms;
+	/* Items a typed call removed but could not hand over as the C type
+	 * asked for, oldest first, until agora_client_take_item(). */
+	struct ag_kept *kept, **kept_tail;
+};
+
+/* One item kept for agora_client_take_item(). */
+struct ag_kept {
+	struct ag_kept *next;
+	agora_value v; /* owned */
 };
 
 /*
@@ -139,6 +148,13 @@ int ag_client_fail(agora_client *c, int rc, const char *fmt, ...)
 int ag_client_break(agora_client *c, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int ag_client_lost(agora_client *c, int rc, const char *why);
+
+/*
+ * Keep @v (owned; the client frees it if nobody takes it) for
+ * agora_client_take_item(): for a typed call that removed an item it could
+ * not convert. Returns 0, or AGORA_ENOMEM (then @v is freed).
+ */
+int ag_client_keep(agora_client *c, agora_value v);
 
 /* True when @c was connected by this very process (not a fork() child). */
 bool ag_client_same_process(const agora_client *c);
@@ -322,6 +338,18 @@ int ag_proxy_call_as_int(const ag_proxy *p, const char *method,
 			 const agora_value *args, size_t nargs,
 			 const char *what, int64_t *ret);
 int ag_proxy_call_as_str(const ag_proxy *p, const char *method,
+			 const agora_value *args, size_t nargs,
+			 const char *what, char **ret);
+/*
+ * The same for a method that removes the item it answers (queue get, list
+ * and dict pop): on AGORA_ETYPE or AGORA_EVALUE the item is not lost but
+ * kept by the client (ag_client_keep()) for agora_client_take_item(), and
+ * the message says so.
+ */
+int ag_proxy_take_as_int(const ag_proxy *p, const char *method,
+			 const agora_value *args, size_t nargs,
+			 const char *what, int64_t *ret);
+int ag_proxy_take_as_str(const ag_proxy *p, const char *method,
 			 const agora_value *args, size_t nargs,
 			 const char *what, char **ret);
 

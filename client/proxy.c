@@ -231,9 +231,32 @@ int ag_proxy_call_size(const ag_proxy *p, const char *method,
 	return proxy_call_as(p, method, args, nargs, AG_RESULT_SIZE, ret);
 }
 
-int ag_proxy_call_as_int(const ag_proxy *p, const char *method,
-			 const agora_value *args, size_t nargs,
-			 const char *what, int64_t *ret)
+/*
+ * The result of a call that removed it (@what) was not what the caller
+ * asked for (@rc, from obj_int() or obj_str(), with the message set): keep
+ * it for agora_client_take_item(), and say so in the message.
+ */
+static int keep_removed(const ag_proxy *p, const msgpack_object *o, int rc)
+{
+	agora_client *c = p->c;
+	size_t n = strlen(c->errmsg);
+	agora_value v;
+
+	if (ag_value_unpack(o, &v) < 0 || ag_client_keep(c, v) < 0)
+		return ag_client_fail(c, AGORA_ENOMEM,
+				      "out of memory keeping the removed item "
+				      "of another type: it is lost");
+	snprintf(c->errmsg + n, sizeof(c->errmsg) - n,
+		 "; it was removed and is kept: take it with "
+		 "agora_client_take_item()");
+	return rc;
+}
+
+/* ag_proxy_call_as_int() and _str(); @removes: the call removed the item
+ * (keep_removed() on a mismatch). */
+static int call_as_int(const ag_proxy *p, const char *method,
+		       const agora_value *args, size_t nargs, const char *what,
+		       bool removes, int64_t *ret)
 {
 	const msgpack_object *o;
 	int64_t n = 0; /* obj_int() writes it on 0; GCC cannot see that */
@@ -243,14 +266,16 @@ int ag_proxy_call_as_int(const ag_proxy *p, const char *method,
 	if (rc < 0)
 		return rc;
 	rc = obj_int(p->c, o, what, &n);
-	if (rc == 0 && ret != NULL)
+	if (rc < 0)
+		return removes ? keep_removed(p, o, rc) : rc;
+	if (ret != NULL)
 		*ret = n;
-	return rc;
+	return 0;
 }
 
-int ag_proxy_call_as_str(const ag_proxy *p, const char *method,
-			 const agora_value *args, size_t nargs,
-			 const char *what, char **ret)
+static int call_as_str(const ag_proxy *p, const char *method,
+		       const agora_value *args, size_t nargs, const char *what,
+		       bool removes, char **ret)
 {
 	const msgpack_object *o;
 	int rc;
@@ -258,7 +283,38 @@ int ag_proxy_call_as_str(const ag_proxy *p, const char *method,
 	rc = ag_proxy_call(p, method, args, nargs, &o);
 	if (rc < 0)
 		return rc;
-	return obj_str(p->c, o, what, ret);
+	rc = obj_str(p->c, o, what, ret);
+	if (rc < 0 && rc != AGORA_ENOMEM && removes)
+		return keep_removed(p, o, rc);
+	return rc;
+}
+
+int ag_proxy_call_as_int(const ag_proxy *p, const char *method,
+			 const agora_value *args, size_t nargs,
+			 const char *what, int64_t *ret)
+{
+	return call_as_int(p, method, args, nargs, what, false, ret);
+}
+
+int ag_proxy_call_as_str(const ag_proxy *p, const char *method,
+			 const agora_value *args, size_t nargs,
+			 const char *what, char **ret)
+{
+	return call_as_str(p, method, args, nargs, what, false, ret);
+}
+
+int ag_proxy_take_as_int(const ag_proxy *p, const char *method,
+			 const agora_value *args, size_t nargs,
+			 const char *what, int64_t *ret)
+{
+	return call_as_int(p, method, args, nargs, what, true, ret);
+}
+
+int ag_proxy_take_as_str(const ag_proxy *p, const char *method,
+			 const agora_value *args, size_t nargs,
+			 const char *what, char **ret)
+{
+	return call_as_str(p, method, args, nargs, what, true, ret);
 }
 
 int ag_proxy_timeout(const ag_proxy *p, const char *method, double timeout,

@@ -134,6 +134,22 @@ int agora_dict_pop(agora_dict *d, agora_value k, agora_value *ret)
 	return ag_proxy_call_value(&d->p, "pop", &k, 1, ret);
 }
 
+int agora_dict_pop_int(agora_dict *d, agora_value k, int64_t *ret)
+{
+	if (d == NULL)
+		return AGORA_EINVAL;
+	return ag_proxy_take_as_int(&d->p, "pop", &k, 1, "the dict value", ret);
+}
+
+int agora_dict_pop_str(agora_dict *d, agora_value k, char **ret)
+{
+	if (d == NULL)
+		return AGORA_EINVAL;
+	if (ret == NULL)
+		return ag_proxy_no_result(&d->p, "pop");
+	return ag_proxy_take_as_str(&d->p, "pop", &k, 1, "the dict value", ret);
+}
+
 int agora_dict_pop_default(agora_dict *d, agora_value k, agora_value dflt,
 			   agora_value *ret)
 {

@@ -136,6 +136,26 @@ int agora_list_pop(agora_list *l, int64_t i, agora_value *ret)
 	return ag_proxy_call_value(&l->p, "pop", &a, 1, ret);
 }
 
+int agora_list_pop_int(agora_list *l, int64_t i, int64_t *ret)
+{
+	agora_value a = agora_int(i);
+
+	if (l == NULL)
+		return AGORA_EINVAL;
+	return ag_proxy_take_as_int(&l->p, "pop", &a, 1, "the list item", ret);
+}
+
+int agora_list_pop_str(agora_list *l, int64_t i, char **ret)
+{
+	agora_value a = agora_int(i);
+
+	if (l == NULL)
+		return AGORA_EINVAL;
+	if (ret == NULL)
+		return ag_proxy_no_result(&l->p, "pop");
+	return ag_proxy_take_as_str(&l->p, "pop", &a, 1, "the list item", ret);
+}
+
 int agora_list_remove(agora_list *l, agora_value v)
 {
 	if (l == NULL)

@@ -58,7 +58,7 @@ int ag_queue_get_int(const ag_proxy *p, double timeout, int64_t *ret)
 
 	if (n < 0)
 		return n;
-	return ag_proxy_call_as_int(p, "get", a, (size_t)n, "the queue item",
+	return ag_proxy_take_as_int(p, "get", a, (size_t)n, "the queue item",
 				    ret);
 }
 
@@ -72,7 +72,7 @@ int ag_queue_get_str(const ag_proxy *p, double timeout, char **ret)
 	n = ag_proxy_timeout(p, "get", timeout, true, a);
 	if (n < 0)
 		return n;
-	return ag_proxy_call_as_str(p, "get", a, (size_t)n, "the queue item",
+	return ag_proxy_take_as_str(p, "get", a, (size_t)n, "the queue item",
 				    ret);
 }
 

@@ -251,6 +251,21 @@ AGORA_API const char *agora_server_version(const agora_client *c);
  * until its next connect.
  */
 AGORA_API const char *agora_server_run_id(const agora_client *c);
+/*
+ * Typed calls never lose an item. A call that removes an item and hands it
+ * over as a C type (agora_queue_get_int() and _str(), agora_jqueue_get_int()
+ * and _str(), agora_list_pop_int() and _str(), agora_dict_pop_int() and
+ * _str()) cannot give back an item of another type in its result: it
+ * returns AGORA_ETYPE (AGORA_EVALUE for an integer beyond int64_t), the
+ * item is removed all the same, and the client keeps it, as a value, until
+ * this call hands it over (oldest first; yours to free with
+ * agora_value_free()). So a worker that takes ints and meets a str
+ * sentinel ("stop") reads it here. Items not taken are freed with the
+ * client. Returns 0; AGORA_EEMPTY when no item is kept; AGORA_EINVAL for a
+ * NULL @ret. Calls that only read (agora_list_get_int(),
+ * agora_dict_get_int(), ...) remove nothing: the item stays where it was.
+ */
+AGORA_API int agora_client_take_item(agora_client *c, agora_value *ret);
 
 /*
  * Any call by name: @params is an array value. *ret gets the result (free
@@ -466,6 +481,10 @@ AGORA_API int agora_list_set_slice(agora_list *l, int64_t start, int64_t stop,
 AGORA_API int agora_list_del_slice(agora_list *l, int64_t start, int64_t stop);
 /* pop(i); -1 is the last. */
 AGORA_API int agora_list_pop(agora_list *l, int64_t i, agora_value *ret);
+/* pop(i) of an int or a str item (the str malloc'ed: free() it); an item
+ * of another type is AGORA_ETYPE and kept (agora_client_take_item()). */
+AGORA_API int agora_list_pop_int(agora_list *l, int64_t i, int64_t *ret);
+AGORA_API int agora_list_pop_str(agora_list *l, int64_t i, char **ret);
 AGORA_API int agora_list_remove(agora_list *l, agora_value v);
 /* index(v, start, stop): AGORA_END for stop open. */
 AGORA_API int agora_list_index(agora_list *l, agora_value v, int64_t start,
@@ -505,6 +524,11 @@ AGORA_API int agora_dict_values(agora_dict *d, agora_value *ret);
 AGORA_API int agora_dict_items(agora_dict *d, agora_value *ret);
 /* pop(k): AGORA_EKEY when missing. */
 AGORA_API int agora_dict_pop(agora_dict *d, agora_value k, agora_value *ret);
+/* pop(k) of an int or a str value (the str malloc'ed: free() it):
+ * AGORA_EKEY when missing; a value of another type is AGORA_ETYPE and kept
+ * (agora_client_take_item()). */
+AGORA_API int agora_dict_pop_int(agora_dict *d, agora_value k, int64_t *ret);
+AGORA_API int agora_dict_pop_str(agora_dict *d, agora_value k, char **ret);
 AGORA_API int agora_dict_pop_default(agora_dict *d, agora_value k,
 				     agora_value dflt, agora_value *ret);
 /* The last inserted pair; AGORA_EKEY when empty. */
@@ -537,7 +561,9 @@ AGORA_API int agora_queue_open(agora_client *c, const char *name,
 /* Blocks up to @timeout (AGORA_FOREVER, 0 = do not wait); AGORA_EFULL when
  * the queue stayed full. */
 AGORA_API int agora_queue_put(agora_queue *q, agora_value v, double timeout);
-/* AGORA_EEMPTY when nothing came within @timeout. */
+/* AGORA_EEMPTY when nothing came within @timeout. _get_int and _get_str:
+ * an item of another type is AGORA_ETYPE and kept by the client
+ * (agora_client_take_item()). */
 AGORA_API int agora_queue_get(agora_queue *q, double timeout, agora_value *ret);
 AGORA_API int agora_queue_get_int(agora_queue *q, double timeout, int64_t *ret);
 AGORA_API int agora_queue_get_str(agora_queue *q, double timeout, char **ret);

@@ -968,6 +968,71 @@ START_TEST(objects_of_a_connection_that_dies_are_released)
 }
 END_TEST
 
+/* list pop and dict pop as a C type: an item of another type is removed
+ * and kept for the caller, never lost. */
+START_TEST(typed_pop_of_another_type_keeps_the_item_for_the_caller)
+{
+	agora_client *c = agh_cli;
+	agora_list *l;
+	agora_dict *d;
+	agora_value v;
+	int64_t x = 0;
+	char *str = NULL;
+	size_t n;
+	bool has;
+
+	AGH_OK(c, agora_list_open(c, "typed-l", &l));
+	AGH_OK(c, agora_list_append(l, agora_int(7)));
+	AGH_OK(c, agora_list_append(l, agora_str("seven")));
+	ck_assert_int_eq(agora_list_pop_int(l, -1, &x), AGORA_ETYPE);
+	AGH_OK(c, agora_list_len(l, &n));
+	ck_assert_uint_eq(n, 1);
+	AGH_OK(c, agora_client_take_item(c, &v));
+	agh_assert_str(v, "seven");
+	agora_value_free(&v);
+	ck_assert_int_eq(agora_list_pop_str(l, 0, &str), AGORA_ETYPE);
+	ck_assert_ptr_null(str);
+	AGH_OK(c, agora_client_take_item(c, &v));
+	agh_assert_int(v, 7);
+	agora_value_free(&v);
+	/* The matching types go through, and an empty list is INDEX. */
+	AGH_OK(c, agora_list_append(l, agora_str("s")));
+	AGH_OK(c, agora_list_append(l, agora_int(8)));
+	AGH_OK(c, agora_list_pop_int(l, -1, &x));
+	ck_assert_int_eq(x, 8);
+	AGH_OK(c, agora_list_pop_str(l, -1, &str));
+	ck_assert_str_eq(str, "s");
+	free(str);
+	ck_assert_int_eq(agora_list_pop_int(l, -1, &x), AGORA_EINDEX);
+
+	AGH_OK(c, agora_dict_open(c, "typed-d", &d));
+	AGH_OK(c, agora_dict_set(d, agora_str("n"), agora_str("not a number")));
+	AGH_OK(c, agora_dict_set(d, agora_str("big"), agora_uint(UINT64_MAX)));
+	ck_assert_int_eq(agora_dict_pop_int(d, agora_str("n"), &x),
+			 AGORA_ETYPE);
+	ck_assert_int_eq(agora_dict_pop_int(d, agora_str("big"), &x),
+			 AGORA_EVALUE);
+	AGH_OK(c, agora_dict_contains(d, agora_str("n"), &has));
+	ck_assert(!has);
+	AGH_OK(c, agora_client_take_item(c, &v));
+	agh_assert_str(v, "not a number");
+	agora_value_free(&v);
+	AGH_OK(c, agora_client_take_item(c, &v));
+	ck_assert_int_eq(v.type, AGORA_UINT);
+	ck_assert(v.via.u == UINT64_MAX);
+	agora_value_free(&v);
+	ck_assert_int_eq(agora_client_take_item(c, &v), AGORA_EEMPTY);
+	ck_assert_int_eq(agora_dict_pop_str(d, agora_str("n"), &str),
+			 AGORA_EKEY);
+	AGH_OK(c, agora_dict_set(d, agora_str("k"), agora_str("v")));
+	AGH_OK(c, agora_dict_pop_str(d, agora_str("k"), &str));
+	ck_assert_str_eq(str, "v");
+	free(str);
+	AGH_OK(c, agora_dict_close(d));
+	AGH_OK(c, agora_list_close(l));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("list_dict");
@@ -1001,5 +1066,6 @@ int main(void)
 	AGH_ADD(s, info_describes_an_open_handle);
 	AGH_ADD(s, stats_count_connections_objects_requests_and_memory);
 	AGH_ADD(s, objects_of_a_connection_that_dies_are_released);
+	AGH_ADD(s, typed_pop_of_another_type_keeps_the_item_for_the_caller);
 	return agh_run_suite(s);
 }

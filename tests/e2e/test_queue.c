@@ -419,6 +419,61 @@ START_TEST(putter_that_dies_while_parked_puts_nothing)
 }
 END_TEST
 
+/* The sentinel idiom with a type mismatch: a worker taking ints meets a
+ * str. The item has left the queue (another worker would not see it) but
+ * is not lost: the client hands it over, and nothing else is kept. */
+START_TEST(typed_get_of_another_type_keeps_the_item_for_the_caller)
+{
+	agora_client *c = agh_cli;
+	agora_queue *q;
+	agora_jqueue *jq;
+	agora_value v;
+	int64_t x = -1;
+	char *str = NULL;
+	size_t n;
+
+	AGH_OK(c, agora_queue_open(c, "typed", 0, &q));
+	AGH_OK(c, agora_queue_put(q, agora_int(1), 0));
+	AGH_OK(c, agora_queue_put(q, agora_str("stop"), 0));
+	AGH_OK(c, agora_queue_put(q, agora_float(2.5), 0));
+	AGH_OK(c, agora_queue_get_int(q, 0, &x));
+	ck_assert_int_eq(x, 1);
+
+	ck_assert_int_eq(agora_queue_get_int(q, 0, &x), AGORA_ETYPE);
+	ck_assert_msg(strstr(agora_errmsg(c), "agora_client_take_item"),
+		      "message: %s", agora_errmsg(c));
+	ck_assert_int_eq(x, 1); /* untouched */
+	ck_assert_int_eq(agora_queue_get_str(q, 0, &str), AGORA_ETYPE);
+	ck_assert_ptr_null(str);
+	AGH_OK(c, agora_queue_qsize(q, &n));
+	ck_assert_uint_eq(n, 0);
+
+	/* Both, oldest first, then nothing. */
+	AGH_OK(c, agora_client_take_item(c, &v));
+	agh_assert_str(v, "stop");
+	agora_value_free(&v);
+	AGH_OK(c, agora_client_take_item(c, &v));
+	ck_assert_int_eq(v.type, AGORA_FLOAT);
+	ck_assert(v.via.f == 2.5);
+	ck_assert_int_eq(agora_client_take_item(c, &v), AGORA_EEMPTY);
+
+	/* A joinable queue's typed get does the same. */
+	AGH_OK(c, agora_jqueue_open(c, "typed-j", 0, &jq));
+	AGH_OK(c, agora_jqueue_put(jq, agora_str("job"), 0));
+	ck_assert_int_eq(agora_jqueue_get_int(jq, 0, &x), AGORA_ETYPE);
+	AGH_OK(c, agora_client_take_item(c, &v));
+	agh_assert_str(v, "job");
+	agora_value_free(&v);
+
+	/* An item left untaken is freed with the client (valgrind and
+	 * LeakSanitizer check): this one stays kept. */
+	AGH_OK(c, agora_queue_put(q, agora_str("left"), 0));
+	ck_assert_int_eq(agora_queue_get_int(q, 0, &x), AGORA_ETYPE);
+	agora_jqueue_close(jq);
+	agora_queue_close(q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("queue");
@@ -433,5 +488,6 @@ int main(void)
 	AGH_ADD(s, parked_getters_are_served_in_arrival_order);
 	AGH_ADD(s, get_with_timeout_is_woken_by_a_put_before_it_expires);
 	AGH_ADD(s, putter_that_dies_while_parked_puts_nothing);
+	AGH_ADD(s, typed_get_of_another_type_keeps_the_item_for_the_caller);
 	return agh_run_suite(s);
 }
