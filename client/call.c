@@ -153,14 +153,17 @@ int ag_client_response_error(agora_client *c, const msgpack_object *err)
 
 /* ---- the round trip ------------------------------------------------------ */
 
-int ag_client_rpc(agora_client *c, const char *method,
-		  const agora_value *params, size_t nparams,
-		  const msgpack_object **ret_result)
+/* ag_client_rpc(); *ret_sent says whether the whole request reached the
+ * kernel (before that, the server cannot have read it whole). */
+static int rpc(agora_client *c, const char *method, const agora_value *params,
+	       size_t nparams, const msgpack_object **ret_result,
+	       bool *ret_sent)
 {
 	const msgpack_object *err = NULL, *result = NULL;
 	uint32_t msgid;
 	int rc;
 
+	*ret_sent = false;
 	c->errmsg[0] = '\0';
 	c->out.len = 0;
 	c->out.oom = false;
@@ -173,6 +176,7 @@ int ag_client_rpc(agora_client *c, const char *method,
 	}
 	if (rc < 0)
 		return rc;
+	*ret_sent = true;
 	rc = read_response(c, msgid, &err, &result);
 	if (rc < 0)
 		return rc;
@@ -180,6 +184,15 @@ int ag_client_rpc(agora_client *c, const char *method,
 		return ag_client_response_error(c, err);
 	*ret_result = result;
 	return 0;
+}
+
+int ag_client_rpc(agora_client *c, const char *method,
+		  const agora_value *params, size_t nparams,
+		  const msgpack_object **ret_result)
+{
+	bool sent;
+
+	return rpc(c, method, params, nparams, ret_result, &sent);
 }
 
 /*
@@ -198,31 +211,98 @@ static int64_t call_deadline(const agora_client *c, double wait)
 	return ag_transport_now_ms() + (int64_t)(s * 1000) + 1;
 }
 
+/*
+ * With a reconnect set, after the call @method failed with @rc: reconnect
+ * (c->recover) when the connection is gone, and say what the caller gets.
+ * Returns 1 when the call must be made again (it was not done: its request
+ * never reached the server whole, or the server withdrew it, answering a
+ * parked call SHUTDOWN as it stopped); AGORA_ELOST when it may have been
+ * done (its answer was lost: never made again); @rc when the failure was
+ * the call's own; the reconnect's error when that failed.
+ */
+static int after_failure(agora_client *c, const char *method, int rc, bool sent)
+{
+	bool withdrawn = rc == AGORA_ESHUTDOWN;
+	int r;
+
+	if (withdrawn)
+		ag_client_break(c, AGORA_EIO,
+				"the server stopped (it answered a waiting "
+				"%s SHUTDOWN)",
+				method);
+	else if (c->state != AG_CLIENT_BROKEN)
+		return rc;
+	r = c->recover(c);
+	if (r < 0)
+		return r;
+	if (!sent || withdrawn)
+		return 1;
+	return ag_client_fail(c, AGORA_ELOST,
+			      "the connection to %s was lost before the "
+			      "answer to %s came: it may or may not have been "
+			      "done (the client has reconnected; the call "
+			      "was not made again)",
+			      c->address, method);
+}
+
 int ag_client_call(agora_client *c, const char *method,
 		   const agora_value *params, size_t nparams,
 		   const msgpack_object **ret_result)
 {
+	agora_value again[1 + AG_PROXY_MAX_ARGS];
+	const struct ag_proxy *p;
 	double wait;
+	bool sent;
 	int rc;
 
 	if (c == NULL)
 		return AGORA_EINVAL;
-	/* What the proxy said of this call's wait; from anyone else, a
-	 * method of a type (agora_call(), by name) may wait for ever, and a
-	 * server method does not wait. */
+	/* What the proxy said of this call's wait, and which proxy's handle
+	 * params[0] is; from anyone else, a method of a type (agora_call(),
+	 * by name) may wait for ever, and a server method does not wait. */
 	wait = c->wait;
 	c->wait = NAN;
+	p = c->call_proxy;
+	c->call_proxy = NULL;
 	if (method == NULL || (nparams > 0 && params == NULL))
 		return ag_client_fail(c, AGORA_EINVAL, "invalid argument");
 	if (isnan(wait))
 		wait = strchr(method, '.') != NULL ? INFINITY : 0;
+	if (c->recover != NULL && !c->recovering)
+		ag_client_check_peer(c);
 	rc = ag_client_usable(c);
-	if (rc < 0)
-		return rc;
-	c->deadline_ms = call_deadline(c, wait);
-	rc = ag_client_rpc(c, method, params, nparams, ret_result);
-	c->deadline_ms = 0;
-	return rc;
+	if (rc == AGORA_EIO && c->recover != NULL && !c->recovering) {
+		rc = c->recover(c);
+		if (rc == 0 && p != NULL && p->closing)
+			return 0; /* its handle ended with the old connection */
+	}
+	for (;;) {
+		if (rc < 0)
+			return rc;
+		if (p != NULL && p->lost != NULL)
+			return ag_client_fail(c, AGORA_ENO_OBJECT, "%s: %s",
+					      method, p->lost);
+		/* After a reconnect the proxy's handle is a new one. */
+		if (p != NULL && nparams > 0 &&
+		    nparams <= 1 + AG_PROXY_MAX_ARGS &&
+		    params[0].type == AGORA_UINT &&
+		    params[0].via.u != p->handle) {
+			memcpy(again, params, nparams * sizeof(*params));
+			again[0] = agora_uint(p->handle);
+			params = again;
+		}
+		c->deadline_ms = call_deadline(c, wait);
+		rc = rpc(c, method, params, nparams, ret_result, &sent);
+		c->deadline_ms = 0;
+		if (rc >= 0 || c->recover == NULL || c->recovering)
+			return rc;
+		rc = after_failure(c, method, rc, sent);
+		if (rc != 1)
+			return rc;
+		if (p != NULL && p->closing)
+			return 0; /* its handle ended with the old connection */
+		rc = 0;
+	}
 }
 
 /* ---- typed results ------------------------------------------------------- */

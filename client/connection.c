@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,20 @@ int ag_client_usable(agora_client *c)
 	return 0;
 }
 
+void ag_client_check_peer(agora_client *c)
+{
+	struct pollfd pfd;
+
+	if (c->state != AG_CLIENT_READY || c->fd < 0 ||
+	    !ag_client_same_process(c))
+		return;
+	pfd = (struct pollfd){ .fd = c->fd, .events = POLLIN | POLLRDHUP };
+	if (poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0)
+		ag_client_break(c, AGORA_EIO,
+				"the server closed the connection");
+}
+
 void ag_client_disconnect(agora_client *c)
 {
 	if (c->fd >= 0) {
@@ -178,6 +193,10 @@ void agora_client_free(agora_client *c)
 		return;
 	ag_client_disconnect(c);
 	ag_buf_deinit(&c->out);
+	if (c->key != NULL) {
+		explicit_bzero(c->key, c->keylen);
+		free(c->key);
+	}
 	while (c->kept != NULL) {
 		struct ag_kept *k = c->kept;
 		c->kept = k->next;

@@ -240,6 +240,22 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 		return rc;
 	}
 	ag_reader_set_max(&c->reader, AG_CLIENT_MAX_RESPONSE);
+	/* Kept for a reconnect (reconnect.c). */
+	if (key != c->key) {
+		uint8_t *copy = malloc(keylen);
+		if (copy == NULL) {
+			ag_client_disconnect(c);
+			c->state = AG_CLIENT_NONE;
+			return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
+		}
+		memcpy(copy, key, keylen);
+		if (c->key != NULL) {
+			explicit_bzero(c->key, c->keylen);
+			free(c->key);
+		}
+		c->key = copy;
+		c->keylen = keylen;
+	}
 	c->state = AG_CLIENT_READY;
 	c->errmsg[0] = '\0';
 	return 0;

@@ -122,6 +122,27 @@ struct agora_client {
 	/* Items a typed call removed but could not hand over as the C type
 	 * asked for, oldest first, until agora_client_take_item(). */
 	struct ag_kept *kept, **kept_tail;
+	/* The key of the last connect (malloc'ed, wiped when freed), for a
+	 * reconnect. */
+	uint8_t *key;
+	size_t keylen;
+	/* Reconnecting (reconnect.c): how long to try after a loss, seconds
+	 * (< 0: for ever; 0: never, the default); the function that does it,
+	 * set by agora_client_set_reconnect() (NULL: off), and the program's
+	 * callback. @recovering is true while it runs: a failure then does
+	 * not reconnect again. */
+	double reconnect_s;
+	int (*recover)(agora_client *c);
+	agora_reconnect_fn *on_reconnect;
+	void *on_reconnect_arg;
+	bool recovering;
+	/* The proxies of this client, for a reconnect to re-open (proxy.c
+	 * links them in and out). */
+	struct ag_proxy *proxies;
+	/* The proxy whose handle is the first param of the call under way
+	 * (set by proxy.c, taken by ag_client_call(), like @wait): a call
+	 * made again after a reconnect sends its new handle. */
+	const struct ag_proxy *call_proxy;
 };
 
 /* One item kept for agora_client_take_item(). */
@@ -163,6 +184,12 @@ bool ag_client_same_process(const agora_client *c);
  * set (AGORA_EINVAL for NULL, unconnected, still connecting or another
  * process's client, AGORA_EIO for a broken one). Sends nothing. */
 int ag_client_usable(agora_client *c);
+
+/* Break @c (ag_client_break()) when the server has closed the connection
+ * already, as poll(2) sees at once; does nothing else. For a client that
+ * reconnects: a request sent on such a connection would be lost with an
+ * unknown outcome, where now the reconnect comes first. */
+void ag_client_check_peer(agora_client *c);
 
 /* Close @c's socket and free its reader and request buffer (state kept). */
 void ag_client_disconnect(agora_client *c);
@@ -247,6 +274,15 @@ typedef struct ag_proxy {
 	uint32_t handle;
 	const char *type; /* the wire type opened as, static storage */
 	agora_ref ref;    /* the object's reference when known, else id 0 */
+	/* What a reconnect needs to open it again (reconnect.c): its name
+	 * (malloc'ed; NULL for an anonymous object or one opened by
+	 * reference) and the options it was opened with (an owned map value,
+	 * or nil). @lost: a reconnect could not open it again, and why. */
+	char *name;
+	agora_value opts;
+	char *lost;
+	bool closing;                   /* its close is under way */
+	struct ag_proxy *next, **pprev; /* in c->proxies */
 } ag_proxy;
 
 /*

@@ -95,6 +95,21 @@ static int proxy_new(agora_client *c, void *ret_proxy, size_t size,
 	 * a reference built by hand. A well-formed ext 1 always decodes. */
 	if (ref != NULL)
 		(void)agora_ref_from_value(agora_ref_value(ref), &p->ref);
+	p->opts = agora_nil();
+	if (name != NULL &&
+	    ((p->name = strdup(name)) == NULL ||
+	     (nopts > 0 &&
+	      agora_value_copy(agora_map((agora_pair *)opts, nopts), &p->opts) <
+		  0))) {
+		/* The handle is open: close it, as the caller cannot. */
+		ag_proxy_close(p);
+		return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
+	}
+	p->next = c->proxies;
+	if (p->next != NULL)
+		p->next->pprev = &p->next;
+	p->pprev = &c->proxies;
+	c->proxies = p;
 	memcpy(ret_proxy, &p, sizeof(p));
 	return 0;
 }
@@ -123,8 +138,23 @@ int ag_proxy_close(ag_proxy *p)
 
 	if (p == NULL)
 		return 0;
-	h = agora_uint(p->handle);
-	rc = ag_client_call(p->c, "close", &h, 1, &o);
+	if (p->pprev != NULL) {
+		*p->pprev = p->next;
+		if (p->next != NULL)
+			p->next->pprev = p->pprev;
+	}
+	if (p->lost != NULL) {
+		/* Its handle ended with the connection it was opened on. */
+		rc = 0;
+	} else {
+		p->closing = true;
+		p->c->call_proxy = p;
+		h = agora_uint(p->handle);
+		rc = ag_client_call(p->c, "close", &h, 1, &o);
+	}
+	free(p->name);
+	free(p->lost);
+	agora_value_free(&p->opts);
 	free(p);
 	return rc;
 }
@@ -158,10 +188,14 @@ static int proxy_req(const ag_proxy *p, const char *method,
 		return ag_client_fail(p->c, AGORA_EINVAL,
 				      "%s.%s: bad method or params", p->type,
 				      method);
+	if (p->lost != NULL)
+		return ag_client_fail(p->c, AGORA_ENO_OBJECT, "%s.%s: %s",
+				      p->type, method, p->lost);
 	r->params[0] = agora_uint(p->handle);
 	if (nargs > 0)
 		memcpy(&r->params[1], args, nargs * sizeof(*args));
 	r->nparams = 1 + nargs;
+	p->c->call_proxy = p;
 	return 0;
 }
 

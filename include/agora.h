@@ -235,6 +235,45 @@ AGORA_API int agora_client_connect_env(agora_client *c);
  */
 AGORA_API int agora_client_set_peer_timeout(agora_client *c, double seconds);
 AGORA_API int agora_client_set_connect_timeout(agora_client *c, double seconds);
+/*
+ * Reconnecting: a worker that outlives a restart of agorad (or a dropped
+ * connection). With @seconds other than 0, when a call finds the
+ * connection gone (its send or its answer failed, the server had closed
+ * it, or the server answered a waiting call SHUTDOWN as it stopped), the
+ * client connects again to the same address with the same key, trying for
+ * up to @seconds (AGORA_FOREVER: without end; pauses from 50 ms growing to
+ * 1 s), and opens every one of its proxies again: by name (with the
+ * options it was created with, so a server that restarted empty creates
+ * it as it was), or by reference when the server did not restart; an
+ * anonymous object cannot be found again, and such a proxy's calls then
+ * fail with AGORA_ENO_OBJECT saying so (close it). Then @fn, if not NULL,
+ * is called with @restarted true when the server's run id changed (a new
+ * server: its objects are new and empty; see agora_server_run_id()); it
+ * may make calls on @c (they do not reconnect again).
+ *
+ * The call that found the connection gone is never made again when it may
+ * have been done: when its request had reached the server and its answer
+ * was lost, it returns AGORA_ELOST (the client has reconnected; the
+ * program decides, as only it knows whether doing it twice is harmless).
+ * It is made again when it cannot have been done: its request never
+ * reached the server whole, the connection was seen closed before sending,
+ * or it was a waiting call the stopping server withdrew (SHUTDOWN); a
+ * waiting call made again waits its whole timeout again. When reconnecting
+ * fails for @seconds, the call returns AGORA_EIO with the reason, and the
+ * next call tries again.
+ *
+ * What the old connection held ended with it, as for any connection
+ * (docs/protocol.md section 7): locks and owned permits were released,
+ * waiting calls withdrawn, handles closed (agora_TYPE_handle() numbers
+ * change). A program holding a lock learns it from @fn. Pipelines do not
+ * reconnect: a pipeline's calls fail with the connection, and the next
+ * call of the client reconnects. 0 turns it off (the default). Returns 0,
+ * or AGORA_EINVAL for NaN or more than 86400 seconds. Set it before or
+ * after connecting.
+ */
+typedef void agora_reconnect_fn(agora_client *c, bool restarted, void *arg);
+AGORA_API int agora_client_set_reconnect(agora_client *c, double seconds,
+					 agora_reconnect_fn *fn, void *arg);
 /* Close the connection (if any) and free @c. Proxies of @c must be closed
  * first or never used again. Accepts NULL. */
 AGORA_API void agora_client_free(agora_client *c);

@@ -318,6 +318,37 @@ void agh_server_start(agh_server *s)
 	agh_server_start_args(s, NULL);
 }
 
+void agh_server_restart(agh_server *s, int sig)
+{
+	const char *agorad = getenv("AGORAD");
+	char out[4096];
+	int pipefd[2], status = 0;
+
+	ck_assert_int_gt(s->pid, 0);
+	ck_assert_int_eq(kill(s->pid, sig), 0);
+	ck_assert_msg(wait_child(s->pid, AGH_STOP_TIMEOUT, &status) == 0,
+		      "agorad did not stop on signal %d", sig);
+	s->pid = 0;
+	close(s->out_fd);
+	s->out_fd = -1;
+	if (sig == SIGKILL)
+		unlink(s->sock); /* as an init system's ExecStartPre would */
+
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	fcntl(pipefd[0], F_SETPIPE_SZ, 1 << 20);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0)
+		exec_server(s, agorad, pipefd[1], NULL, parent);
+	close(pipefd[1]);
+	s->pid = pid;
+	s->out_fd = pipefd[0];
+	ck_assert_msg(await_listening(s, out, sizeof(out), false),
+		      "the new agorad did not listen on %s: \"%s\"", s->address,
+		      out);
+}
+
 void agh_server_stop(agh_server *s)
 {
 	int status = 0;

@@ -60,6 +60,12 @@ void agh_server_start_args(agh_server *s, const char *const *extra_args);
  * the directory. Does nothing when the server is not running. */
 void agh_server_stop(agh_server *s);
 
+/* Stop the server with @sig (SIGTERM: it stops as it does for an operator;
+ * SIGKILL: a crash) and start a new agorad on the same address with the
+ * same key, as a service manager restarting it would. The new server's
+ * objects are new: none survives. */
+void agh_server_restart(agh_server *s, int sig);
+
 /* Kill the server with SIGKILL (it may be dead already), reap it and remove
  * its files, as after a crash. Does nothing when the server is not
  * running. */
