@@ -16,6 +16,8 @@
  *   proxy.c       ag_proxy, the plumbing every proxy type shares;
  *   proxy_<type>.c  one per object type, each method one ag_proxy_call*();
  *   pipeline.c    many calls in flight (the call's pieces apart);
+ *   reconnect.c   connect again after a loss and open every proxy again
+ *                 (call.c reaches it through c->recover only);
  *   manager.c     a private server in a child process.
  *
  * Every helper here that takes an agora_client sets the client's error
