@@ -695,11 +695,12 @@ void ag_conn_free(ag_conn *c)
 	if (c->fd >= 0) /* not a detached one (tests) */
 		ag_server_logf(s, AGORA_LOG_DEBUG,
 			       "connection %llu from %s (%s): ended: %s, "
-			       "after %.3f s and %llu requests",
+			       "after %.3f s and %llu request%s",
 			       (unsigned long long)c->id, c->peer,
 			       c->is_unix ? "unix" : "tcp", ag_conn_why(c),
 			       (double)(ag_mono_ms() - c->since_ms) / 1000.0,
-			       (unsigned long long)c->nrequests);
+			       (unsigned long long)c->nrequests,
+			       c->nrequests == 1 ? "" : "s");
 	ag_session_end(c);
 	conn_uncount(c);
 	s->conn_memory -= c->mem;
