@@ -166,9 +166,9 @@ static void refuse_over_limit(ag_conn *c, uint32_t msgid)
 {
 	ag_server *s = c->srv;
 
+	ag_conn_end_why(c, "limit: --max-connections");
 	fail_conn(c, true, msgid, AGORA_ELIMIT,
 		  "the server serves at most %u connections", s->max_conns);
-	ag_conn_end_why(c, "limit: --max-connections");
 	ag_server_logf_limited(s, AGORA_LOG_WARNING, AG_LOG_LIMIT,
 			       "connection %llu from %s refused: %u "
 			       "authenticated connections (--max-connections)",
