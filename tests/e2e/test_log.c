@@ -222,6 +222,7 @@ static int wait_barrier(agora_client *c, int idx, void *arg)
 
 	AGH_WCALL(c, agora_barrier_open(c, "meet", 3, &b));
 	int rc = agora_barrier_wait(b, GENEROUS, &index);
+	agora_barrier_close(b);
 	AGH_WCHECK(rc == AGORA_EBROKEN);
 	return 0;
 }
