@@ -244,8 +244,7 @@ static void wait_held_by(agora_client *c, agora_lock *l, pid_t pid)
 		if (held)
 			return;
 		ck_assert_msg(agh_now() < deadline,
-			      "the lock is not held by process %d",
-			      (int)pid);
+			      "the lock is not held by process %d", (int)pid);
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	}
 }
