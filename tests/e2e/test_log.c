@@ -3,8 +3,9 @@
  * operator would: a connection accepted and ended with its peer at debug;
  * a wrong proof, and a client that gave up after the server's proof, with
  * the peer; a lock, owned permits and a barrier given back when their
- * holder is SIGKILLed, naming the object and the holder; a kill with who
- * asked; only warnings and worse at --log-level warning; a bad level
+ * holder is SIGKILLed, naming the object and the holder (its name escaped:
+ * no name forges a line); a kill with who asked; only warnings and worse
+ * at --log-level warning; a bad level
  * refused naming it. The key is printable here so that every test can
  * check that no line holds it.
  *
@@ -419,6 +420,31 @@ START_TEST(a_lock_holder_killed_by_sigkill_is_logged_with_the_lock_and_holder)
 }
 END_TEST
 
+START_TEST(an_object_name_cannot_forge_a_log_line)
+{
+	/* A key holder names a lock with a newline and a fake line. */
+	static const char name[] = "x\nagorad: error: forged 'q'";
+	agora_client *c;
+	agora_lock *l;
+
+	start_logged("info");
+	c = agh_connect(&srv);
+	AGH_OK(c, agora_lock_open(c, name, &l));
+	pid_t w = agh_spawn(hold_lock, 0, (void *)name);
+	wait_held_by(c, l, w);
+	kill_and_reap(w);
+	wait_line("agorad: warning: lock 'x\\x0aagorad: error: forged "
+		  "\\x27q\\x27' (id ",
+		  "released: holder connection ", NULL);
+	agora_lock_close(l);
+	agora_client_free(c);
+	char *log = stop_logged();
+	ck_assert_msg(strstr(log, "\nagorad: error: forged") == NULL, "%s",
+		      log);
+	free(log);
+}
+END_TEST
+
 START_TEST(kill_is_logged_at_info_with_who_asked_and_the_lock_it_freed)
 {
 	char me[64], peer[64], want[160];
@@ -628,6 +654,7 @@ int main(void)
 	AGH_ADD_BARE(
 	    s,
 	    a_lock_holder_killed_by_sigkill_is_logged_with_the_lock_and_holder);
+	AGH_ADD_BARE(s, an_object_name_cannot_forge_a_log_line);
 	AGH_ADD_BARE(
 	    s, kill_is_logged_at_info_with_who_asked_and_the_lock_it_freed);
 	AGH_ADD_BARE(
