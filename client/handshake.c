@@ -12,6 +12,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,10 +95,17 @@ static int handshake(agora_client *c, const void *key, size_t keylen)
 	if (ag_server_proof(key, keylen, cnonce, snonce, want) < 0)
 		return ag_client_fail(c, AGORA_ENOMEM,
 				      "cannot compute the server's proof");
+	/* A wrong proof: this client's key is not the server's, or this is
+	 * not the server meant. The client closes without sending its own
+	 * proof (nothing of the key goes to a server that did not prove
+	 * it holds it); the server logs the handshake as unfinished. */
 	if (!ag_proof_equal(proof->via.bin.ptr, proof->via.bin.size, want))
 		return ag_client_fail(c, AGORA_EAUTH,
-				      "the server at %s does not hold the "
-				      "authkey",
+				      "the server at %s did not prove that it "
+				      "holds this client's authkey: the key "
+				      "differs from the server's, or this is "
+				      "not the server meant; gave up before "
+				      "sending this client's proof",
 				      c->address);
 	copy_str(c->server, sizeof(c->server), srv);
 	/* A server older than the run id sends none: "". */
@@ -107,8 +115,16 @@ static int handshake(agora_client *c, const void *key, size_t keylen)
 				      "cannot compute the client's proof");
 	params[0] = agora_bin(cproof, sizeof(cproof));
 	rc = ag_client_rpc(c, "auth", params, 1, &r);
-	if (rc == AGORA_EAUTH)
-		return ag_client_fail(c, rc, "server refused the authkey");
+	/* The server proved the key, so this should not happen: say what
+	 * the server said. */
+	if (rc == AGORA_EAUTH) {
+		char said[sizeof(c->errmsg)];
+		snprintf(said, sizeof(said), "%s", c->errmsg);
+		return ag_client_fail(c, rc,
+				      "the server at %s refused this client's "
+				      "proof of the authkey: %.120s",
+				      c->address, said);
+	}
 	if (rc < 0)
 		return rc;
 	if (r->type != MSGPACK_OBJECT_BOOLEAN || !r->via.boolean)

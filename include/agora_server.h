@@ -65,7 +65,9 @@ typedef struct agora_server_config {
 	/* Group of the Unix sockets, a name or a number; NULL: the server
 	 * process's. The server must be a member (or root). */
 	const char *unix_group;
-	/* Where the server's log lines go; NULL: nowhere. */
+	/* Where the server's log lines go; NULL: nowhere. Each line is one
+	 * event, without a newline, and begins with its level and a colon:
+	 * "error: ", "warning: ", "info: " or "debug: " (see log_level). */
 	void (*log)(void *ud, const char *line);
 	void *log_ud;
 	/* Connections still in the handshake at once; 0: 64. One more
@@ -84,7 +86,20 @@ typedef struct agora_server_config {
 	 * interval whether or not the server writes to it. Unix-socket
 	 * peers are unaffected. (Added last.) */
 	double peer_timeout;
+	/* The least important lines logged: AGORA_LOG_ERROR, _WARNING,
+	 * _INFO or _DEBUG (each logs those before it too); 0: info. Debug
+	 * adds a line for every connection accepted and ended. (Added
+	 * last.) */
+	int log_level;
 } agora_server_config;
+
+/* Levels of the server's log lines (agora_server_config.log_level). */
+enum {
+	AGORA_LOG_ERROR = 1,   /* the server could not do its job */
+	AGORA_LOG_WARNING = 2, /* a client refused or gone with effects */
+	AGORA_LOG_INFO = 3,    /* stops, operators' kills (the default) */
+	AGORA_LOG_DEBUG = 4,   /* every connection accepted and ended */
+};
 
 /*
  * Create a server and bind its listeners. Returns 0 and *ret, or a negative

@@ -115,8 +115,12 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	c->flush_scheduled = false;
 	if (c->overflowed) /* cut: its backlog is dropped */
 		c->out_sent = c->out.len;
-	if (!ag_conn_flush(c) || c->closing)
+	if (!ag_conn_flush(c)) {
+		ag_conn_end_why(c, "closed by peer");
 		ag_conn_free(c);
+	} else if (c->closing) {
+		ag_conn_free(c);
+	}
 }
 
 /* Answer @msgid with an error and end the connection after sending it. */
@@ -128,6 +132,17 @@ static void fail_conn(ag_conn *c, bool have_msgid, uint32_t msgid, int rc,
 {
 	va_list ap;
 
+	switch (rc) {
+	case AGORA_EAUTH:
+		ag_conn_end_why(c, "authentication failed");
+		break;
+	case AGORA_ELIMIT:
+		ag_conn_end_why(c, "limit");
+		break;
+	default:
+		ag_conn_end_why(c, "protocol error");
+		break;
+	}
 	if (have_msgid) {
 		va_start(ap, fmt);
 		ag_reply_verror(c, msgid, rc, fmt, ap);
@@ -151,9 +166,10 @@ static void refuse_over_limit(ag_conn *c, uint32_t msgid)
 {
 	ag_server *s = c->srv;
 
+	ag_conn_end_why(c, "limit: --max-connections");
 	fail_conn(c, true, msgid, AGORA_ELIMIT,
 		  "the server serves at most %u connections", s->max_conns);
-	ag_server_logf_limited(s, AG_LOG_LIMIT,
+	ag_server_logf_limited(s, AGORA_LOG_WARNING, AG_LOG_LIMIT,
 			       "connection %llu from %s refused: %u "
 			       "authenticated connections (--max-connections)",
 			       (unsigned long long)c->id, c->peer,
@@ -230,9 +246,11 @@ static void on_auth(ag_conn *c, const ag_request *rq)
 		fail_conn(c, true, msgid, AGORA_EAUTH,
 			  "auth: the proof does not match this server's "
 			  "authkey");
-		ag_server_logf_limited(s, AG_LOG_AUTH_FAILED,
+		ag_server_logf_limited(s, AGORA_LOG_WARNING, AG_LOG_AUTH_FAILED,
 				       "connection %llu from %s: "
-				       "authentication failed",
+				       "authentication failed: wrong proof "
+				       "(the client's authkey is not this "
+				       "server's)",
 				       (unsigned long long)c->id, c->peer);
 		return;
 	}
@@ -248,6 +266,9 @@ static void on_auth(ag_conn *c, const ag_request *rq)
 	}
 	ag_reader_set_max(&c->rd, s->max_message);
 	ag_reply_bool(&(ag_target){ c, msgid }, true);
+	ag_server_logf(s, AGORA_LOG_DEBUG,
+		       "connection %llu from %s: authenticated",
+		       (unsigned long long)c->id, c->peer);
 }
 
 static bool method_is(const ag_request *rq, const char *name)
@@ -304,12 +325,43 @@ static void on_request(ag_conn *c, const ag_request *rq)
 				  (int)rq->methodlen, rq->method);
 		return;
 	case AG_CONN_READY:
+		c->nrequests++;
 		ag_dispatch(c, rq);
 		return;
 	}
 }
 
 static bool process_input(ag_conn *c);
+
+/* Reading @c found its end: 0 (end of file) or the errno of read(2). Say
+ * why it ends; a client that closes between the server's proof and its
+ * own is logged as an unfinished authentication (a client whose key
+ * differs gives up there, having checked the server's proof). */
+static void conn_read_end(ag_conn *c, int err)
+{
+	ag_server *s = c->srv;
+
+	if (err == ETIMEDOUT) {
+		ag_conn_end_why(c, "peer timeout");
+		ag_server_logf(s, AGORA_LOG_WARNING,
+			       "connection %llu (%s): no answer for the peer "
+			       "timeout (%gs); dropping it",
+			       (unsigned long long)c->id, c->peer,
+			       s->peer_timeout);
+		return;
+	}
+	ag_conn_end_why(c, err == 0            ? "closed by peer"
+			   : err == ECONNRESET ? "reset by peer"
+					       : "read error");
+	if (c->state == AG_CONN_AUTH)
+		ag_server_logf_limited(
+		    s, AGORA_LOG_WARNING, AG_LOG_AUTH_UNFINISHED,
+		    "connection %llu from %s: authentication not finished: "
+		    "the client %s after the server's proof without sending "
+		    "its own (its authkey may not be this server's)",
+		    (unsigned long long)c->id, c->peer,
+		    err == 0 ? "closed" : "reset the connection");
+}
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -319,8 +371,11 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	if (space == NULL) {
-		ag_server_logf(c->srv, "connection %llu: out of memory",
-			       (unsigned long long)c->id);
+		ag_server_logf(c->srv, AGORA_LOG_ERROR,
+			       "connection %llu from %s: out of memory for "
+			       "its input; closing it",
+			       (unsigned long long)c->id, c->peer);
+		ag_conn_end_why(c, "out of memory");
 		ag_conn_free(c);
 		return;
 	}
@@ -329,12 +384,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0) {
-		if (n < 0 && errno == ETIMEDOUT)
-			ag_server_logf(c->srv,
-				       "connection %llu (%s): no answer for "
-				       "the peer timeout (%gs); dropping it",
-				       (unsigned long long)c->id, c->peer,
-				       c->srv->peer_timeout);
+		conn_read_end(c, n < 0 ? errno : 0);
 		ag_conn_free(c);
 		return;
 	}
@@ -350,8 +400,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	if (c->closing) /* cut by ag_enforce_memory(): its write event frees it
 			 */
 		return;
-	if (ag_conn_unsent(c) > 0 && !c->flush_scheduled && !ag_conn_flush(c))
+	if (ag_conn_unsent(c) > 0 && !c->flush_scheduled && !ag_conn_flush(c)) {
+		ag_conn_end_why(c, "closed by peer");
 		ag_conn_free(c);
+	}
 }
 
 /* Serve every complete frame the reader holds; a connection that must end
@@ -371,10 +423,12 @@ static bool process_input(ag_conn *c)
 		 * hold an unbounded backlog. One large answer to a client that
 		 * reads is not affected. */
 		if (ag_conn_unsent(c) > c->srv->max_output) {
-			ag_server_logf(c->srv,
-				       "connection %llu: more than %zu bytes "
-				       "of answers unread; closing it",
-				       (unsigned long long)c->id,
+			ag_conn_end_why(c, "limit: --max-output");
+			ag_server_logf(c->srv, AGORA_LOG_WARNING,
+				       "connection %llu from %s: more than "
+				       "%zu bytes of answers unread; closing "
+				       "it",
+				       (unsigned long long)c->id, c->peer,
 				       c->srv->max_output);
 			c->overflowed = true;
 			c->closing = true;
@@ -386,8 +440,9 @@ static bool process_input(ag_conn *c)
 			fail_conn(c, have, msgid, AGORA_EPROTOCOL, "%s",
 				  c->rd.errmsg);
 			ag_server_logf_limited(
-			    c->srv, AG_LOG_PROTOCOL, "connection %llu: %s",
-			    (unsigned long long)c->id, c->rd.errmsg);
+			    c->srv, AGORA_LOG_WARNING, AG_LOG_PROTOCOL,
+			    "connection %llu from %s: %s",
+			    (unsigned long long)c->id, c->peer, c->rd.errmsg);
 			break;
 		}
 		ag_request rq;
@@ -400,6 +455,10 @@ static bool process_input(ag_conn *c)
 		if (rc < 0) {
 			fail_conn(c, rq.have_msgid, rq.msgid, AGORA_EPROTOCOL,
 				  "%s", err);
+			ag_server_logf_limited(
+			    c->srv, AGORA_LOG_WARNING, AG_LOG_PROTOCOL,
+			    "connection %llu from %s: %s",
+			    (unsigned long long)c->id, c->peer, err);
 			break;
 		}
 		on_request(c, &rq);
@@ -420,10 +479,12 @@ static void on_auth_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	ag_conn *c = arg;
 
+	ag_conn_end_why(c, "authentication timeout");
 	ag_server_logf_limited(
-	    c->srv, AG_LOG_AUTH_TIMEOUT,
-	    "connection %llu from %s: no authentication within %g s",
-	    (unsigned long long)c->id, c->peer, c->srv->auth_timeout);
+	    c->srv, AGORA_LOG_WARNING, AG_LOG_AUTH_TIMEOUT,
+	    "connection %llu from %s: no authentication within %g s%s",
+	    (unsigned long long)c->id, c->peer, c->srv->auth_timeout,
+	    c->state == AG_CONN_AUTH ? " (hello answered, no proof came)" : "");
 	ag_conn_free(c);
 }
 
@@ -436,7 +497,8 @@ static void evict_oldest_unauth(ag_server *s)
 	if (old == NULL)
 		old = TAILQ_FIRST(&s->unauth_hello);
 
-	ag_server_logf_limited(s, AG_LOG_EVICT,
+	ag_conn_end_why(old, "limit: --max-unauthenticated");
+	ag_server_logf_limited(s, AGORA_LOG_WARNING, AG_LOG_EVICT,
 			       "%u connections in the handshake "
 			       "(--max-unauthenticated): closed the oldest, "
 			       "connection %llu from %s",
@@ -491,6 +553,7 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 	c->auth_timer = evtimer_new(s->base, on_auth_timeout, c);
 	conn_count(c, false);
 	if (c->rev == NULL || c->wev == NULL || c->auth_timer == NULL) {
+		ag_conn_end_why(c, "out of memory");
 		ag_conn_free(c);
 		return;
 	}
@@ -519,6 +582,9 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 	}
 	if (c->peer[0] == '\0')
 		snprintf(c->peer, sizeof(c->peer), "an unknown peer");
+	ag_server_logf(
+	    s, AGORA_LOG_DEBUG, "connection %llu from %s (%s): accepted",
+	    (unsigned long long)c->id, c->peer, is_unix ? "unix" : "tcp");
 
 	struct timeval tv = { (time_t)s->auth_timeout,
 			      (suseconds_t)((s->auth_timeout -
@@ -568,6 +634,7 @@ void ag_conns_shutdown(ag_server *s, int grace_ms)
 				       "the server is shutting down");
 			ag_wait_done(w);
 		}
+		ag_conn_end_why(c, "shutdown");
 		c->closing = true;
 		if (c->rev != NULL)
 			event_del(c->rev);
@@ -604,7 +671,7 @@ void ag_conns_shutdown(ag_server *s, int grace_ms)
 			bytes += ag_conn_unsent(c);
 		}
 	if (unsent > 0)
-		ag_server_logf(s,
+		ag_server_logf(s, AGORA_LOG_WARNING,
 			       "%u connections did not read their last %zu "
 			       "bytes of answers within %d ms of the "
 			       "shutdown",
@@ -625,6 +692,15 @@ void ag_conn_free(ag_conn *c)
 {
 	ag_server *s = c->srv;
 
+	if (c->fd >= 0) /* not a detached one (tests) */
+		ag_server_logf(s, AGORA_LOG_DEBUG,
+			       "connection %llu from %s (%s): ended: %s, "
+			       "after %.3f s and %llu request%s",
+			       (unsigned long long)c->id, c->peer,
+			       c->is_unix ? "unix" : "tcp", ag_conn_why(c),
+			       (double)(ag_mono_ms() - c->since_ms) / 1000.0,
+			       (unsigned long long)c->nrequests,
+			       c->nrequests == 1 ? "" : "s");
 	ag_session_end(c);
 	conn_uncount(c);
 	s->conn_memory -= c->mem;

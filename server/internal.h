@@ -268,6 +268,10 @@ struct ag_conn {
 	char peer[80];     /* "pid 12 uid 1000" or "127.0.0.1:5000", for logs */
 	int64_t since_ms;  /* ag_mono_ms() when it connected */
 	int64_t active_ms; /* ag_mono_ms() when it last sent bytes */
+	uint64_t nrequests; /* served after authentication, for the log */
+	/* Why it ends, static text for the log ("closed by peer"): set
+	 * once, where its end is decided (ag_conn_end_why()). */
+	const char *end_why;
 	TAILQ_ENTRY(ag_conn) link;
 	TAILQ_ENTRY(ag_conn)
 	ulink; /* in srv->unauth_* while not AG_CONN_READY */
@@ -515,6 +519,7 @@ enum ag_logcause {
 	AG_LOG_EVICT,        /* the oldest unauthenticated connection closed */
 	AG_LOG_AUTH_TIMEOUT, /* no authentication in time */
 	AG_LOG_AUTH_FAILED,  /* a wrong proof */
+	AG_LOG_AUTH_UNFINISHED, /* closed after hello, without a proof */
 	AG_LOG_LIMIT,    /* refused: authenticated connections at the limit */
 	AG_LOG_PROTOCOL, /* a frame that breaks the protocol */
 	AG_LOG__COUNT
@@ -620,16 +625,36 @@ struct agora_server {
 	ag_server_run run;
 	void (*log)(void *ud, const char *line);
 	void *log_ud;
+	int log_level; /* AGORA_LOG_*: lines above it are not made */
 };
 
-/* A line to the server's log (log.c). */
-void ag_server_logf(ag_server *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/*
+ * The log (log.c). Every line has a level (AGORA_LOG_ERROR, _WARNING,
+ * _INFO, _DEBUG, agora_server.h) and goes to the log callback as
+ * "LEVEL: text" when the server's log_level takes it. One line per event;
+ * never key material. ag_server_logs() tells whether a line of @level
+ * would be made, for a caller with work to do before it.
+ */
+static inline bool ag_server_logs(const ag_server *s, int level)
+{
+	return s->log != NULL && level <= s->log_level;
+}
+void ag_server_logf(ag_server *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* ag_server_logf() at most once a second for @cause; the lines left out
  * are counted, and the next line printed for @cause says how many. */
-void ag_server_logf_limited(ag_server *s, enum ag_logcause cause,
+void ag_server_logf_limited(ag_server *s, int level, enum ag_logcause cause,
 			    const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 4, 5)));
+/* Record why @c ends ("closed by peer", static text), unless a reason is
+ * recorded already: the first decision wins. */
+void ag_conn_end_why(ag_conn *c, const char *why);
+/* Why @c ended, for a line about it: its reason, or "closed". */
+const char *ag_conn_why(const ag_conn *c);
+/* "lock 'jobs' (id 7)", or "lock (anonymous, id 7)", into @buf (@len
+ * bytes, 400 fit every name): the name cut to 128 bytes, bytes other than
+ * printable ASCII as \xNN. Returns @buf. */
+const char *ag_object_label(const ag_object *o, char *buf, size_t len);
 /* Milliseconds of CLOCK_MONOTONIC (log.c). */
 int64_t ag_mono_ms(void);
 

@@ -79,14 +79,33 @@ static void usage(FILE *f)
 	      "number\n"
 	      "                          (with --unix-mode 0660: the group may "
 	      "connect)\n"
+	      "  --log-level LEVEL       error, warning, info or debug: the "
+	      "least important\n"
+	      "                          lines logged to stderr (default "
+	      "info; debug adds\n"
+	      "                          every connection accepted and "
+	      "ended)\n"
 	      "  --help                  this text\n"
 	      "  --version               the version\n",
 	      f);
 }
 
+/* The server's lines come as "LEVEL: text": "agorad: LEVEL: text". */
 static void log_stderr(void *ud, const char *line)
 {
 	fprintf(stderr, "agorad: %s\n", line);
+}
+
+/* The --log-level names, in the order of their AGORA_LOG_* values. */
+static const char *const log_levels[] = { "error", "warning", "info", "debug" };
+
+/* AGORA_LOG_* of the --log-level @name; 0 when it is none. */
+static int parse_log_level(const char *name)
+{
+	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
+		if (strcmp(name, log_levels[i]) == 0)
+			return AGORA_LOG_ERROR + (int)i;
+	return 0;
 }
 
 /*
@@ -128,7 +147,7 @@ static void fit_descriptor_limit(agora_server_config *cfg)
 	if (conns > room - unauth)
 		conns = room - unauth;
 	fprintf(stderr,
-		"agorad: the descriptor limit is %llu (ulimit -n, "
+		"agorad: warning: the descriptor limit is %llu (ulimit -n, "
 		"LimitNOFILE=): serving at most %llu authenticated and %llu "
 		"unauthenticated connections\n",
 		(unsigned long long)rl.rlim_cur, conns, unauth);
@@ -182,6 +201,7 @@ int main(int argc, char **argv)
 		{ "max-output", required_argument, NULL, 'o' },
 		{ "unix-mode", required_argument, NULL, 'u' },
 		{ "unix-group", required_argument, NULL, 'g' },
+		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -285,6 +305,16 @@ int main(int argc, char **argv)
 		case 'g':
 			cfg.unix_group = optarg;
 			break;
+		case 'L':
+			cfg.log_level = parse_log_level(optarg);
+			if (cfg.log_level == 0) {
+				fprintf(stderr,
+					"agorad: --log-level %s: want error, "
+					"warning, info or debug\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 't': {
 			char *end;
 			cfg.auth_timeout = strtod(optarg, &end);
@@ -341,13 +371,13 @@ int main(int argc, char **argv)
 	}
 	if (ag_keyfile_read(keyfile, AG_KEYFILE_SERVER, &key, &keylen, err,
 			    sizeof(err)) < 0) {
-		fprintf(stderr, "agorad: %s\n", err);
+		fprintf(stderr, "agorad: error: %s\n", err);
 		return 1;
 	}
 	if (nlisten == 0) {
 		if (agora_default_address(defaddr, sizeof(defaddr), err,
 					  sizeof(err)) < 0) {
-			fprintf(stderr, "agorad: %s\n", err);
+			fprintf(stderr, "agorad: error: %s\n", err);
 			ag_keyfile_free(key, keylen);
 			return 1;
 		}
@@ -370,7 +400,7 @@ int main(int argc, char **argv)
 
 	agora_server *s;
 	if (agora_server_new(&cfg, &s, err, sizeof(err)) < 0) {
-		fprintf(stderr, "agorad: %s\n", err);
+		fprintf(stderr, "agorad: error: %s\n", err);
 		ag_keyfile_free(key, keylen);
 		return 1;
 	}

@@ -93,12 +93,25 @@ static void wait_timed_out(ag_waiter *w)
 }
 
 /* on_withdraw of a parked wait: its connection is going, so the party is
- * gone and the others can never complete the cycle. */
+ * gone and the others can never complete the cycle. Logged at warning
+ * (not while the server stops). */
 static void wait_withdrawn(ag_waiter *w)
 {
-	struct barrier *b = w->obj->data;
+	ag_object *o = w->obj;
+	struct barrier *b = o->data;
+	const ag_conn *c = w->to.conn;
+	unsigned others = o->nwaiters > 0 ? o->nwaiters - 1 : 0;
+	char label[400];
 
 	barrier_break(b, w, "a waiting party disconnected");
+	if (o->srv->stopping || !ag_server_logs(o->srv, AGORA_LOG_WARNING))
+		return;
+	ag_server_logf(o->srv, AGORA_LOG_WARNING,
+		       "%s broken: waiting party connection %llu (%s) ended: "
+		       "%s; %u other waiting part%s answered BROKEN",
+		       ag_object_label(o, label, sizeof(label)),
+		       (unsigned long long)c->id, c->peer, ag_conn_why(c),
+		       others, others == 1 ? "y" : "ies");
 }
 
 /* ---- methods ------------------------------------------------------------- */

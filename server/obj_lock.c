@@ -404,15 +404,34 @@ static void lock_info(ag_object *o, msgpack_packer *pk)
 }
 
 /* @c is going away: if it owns the lock, release it whatever the count,
- * count the abandonment and hand the lock to the next waiter. */
+ * count the abandonment and hand the lock to the next waiter. Logged at
+ * warning with the lock, the holder, why it ended and where the lock went
+ * (not while the server stops: everything goes then). */
 static void lock_conn_gone(ag_object *o, ag_conn *c)
 {
 	struct lock *l = o->data;
+	ag_server *s = o->srv;
+	uint64_t depth = l->count;
+	char label[400], depth_s[40] = "", next[40] = "now free";
 
 	if (l->owner != c)
 		return;
 	l->abandoned++;
 	lock_drop(o);
+	if (s->stopping || !ag_server_logs(s, AGORA_LOG_WARNING))
+		return;
+	if (l->reentrant && depth > 1)
+		snprintf(depth_s, sizeof(depth_s), " (held %llu deep)",
+			 (unsigned long long)depth);
+	if (l->owner != NULL)
+		snprintf(next, sizeof(next), "passed to connection %llu",
+			 (unsigned long long)l->owner->id);
+	ag_server_logf(s, AGORA_LOG_WARNING,
+		       "%s released%s: holder connection %llu (%s) ended: "
+		       "%s; %s",
+		       ag_object_label(o, label, sizeof(label)), depth_s,
+		       (unsigned long long)c->id, c->peer, ag_conn_why(c),
+		       next);
 }
 
 /* For clients: the owner's count (1 for a lock, an rlock's depth). */

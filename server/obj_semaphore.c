@@ -317,7 +317,8 @@ static void sem_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 /* @c is going away: an owned semaphore gets back the permits it held, and
- * the first waiters get them. */
+ * the first waiters get them; logged at warning (not while the server
+ * stops). */
 static void sem_conn_gone(ag_object *o, ag_conn *c)
 {
 	struct sem *s = o->data;
@@ -328,6 +329,16 @@ static void sem_conn_gone(ag_object *o, ag_conn *c)
 	permits_sub(o, s, c, n);
 	s->value += n;
 	sem_serve(o);
+	if (o->srv->stopping || !ag_server_logs(o->srv, AGORA_LOG_WARNING))
+		return;
+	char label[400];
+	ag_server_logf(o->srv, AGORA_LOG_WARNING,
+		       "%s: %llu permit%s given back: holder connection %llu "
+		       "(%s) ended: %s; value now %llu",
+		       ag_object_label(o, label, sizeof(label)),
+		       (unsigned long long)n, n == 1 ? "" : "s",
+		       (unsigned long long)c->id, c->peer, ag_conn_why(c),
+		       (unsigned long long)s->value);
 }
 
 /* For clients: the permits @c holds of an owned semaphore. */

@@ -92,7 +92,8 @@ void ag_enforce_memory(ag_server *s)
 				worst = c;
 		if (worst == NULL || worst->mem <= CONN_SMALL)
 			return;
-		ag_server_logf(s,
+		ag_conn_end_why(worst, "limit: --max-memory");
+		ag_server_logf(s, AGORA_LOG_WARNING,
 			       "connection %llu from %s holds %zu bytes of "
 			       "buffers while the server is past its memory "
 			       "limit; closing it",
@@ -115,10 +116,12 @@ static void schedule_flush(ag_conn *c)
 	 * makes the server hold an unbounded backlog. One large answer to a
 	 * client that reads is not affected. */
 	if (ag_conn_unsent(c) > c->srv->max_output && !c->overflowed) {
-		ag_server_logf(c->srv,
-			       "connection %llu: more than %zu bytes of "
-			       "answers unread; closing it",
-			       (unsigned long long)c->id, c->srv->max_output);
+		ag_conn_end_why(c, "limit: --max-output");
+		ag_server_logf(c->srv, AGORA_LOG_WARNING,
+			       "connection %llu from %s: more than %zu bytes "
+			       "of answers unread; closing it",
+			       (unsigned long long)c->id, c->peer,
+			       c->srv->max_output);
 		conn_cut(c);
 		return;
 	}

@@ -239,7 +239,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 		}
 		x->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
-	ag_server_logf_limited(s, AG_LOG_ACCEPT,
+	ag_server_logf_limited(s, AGORA_LOG_ERROR, AG_LOG_ACCEPT,
 			       "accept on %s: %s%s; not accepting for %d ms "
 			       "or until a connection ends",
 			       l->address, strerror(e),
@@ -499,7 +499,8 @@ static void on_stop_pipe(evutil_socket_t fd, short what, void *arg)
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	ag_server *s = arg;
-	ag_server_logf(s, "signal %d: stopping", (int)sig);
+	ag_server_logf(s, AGORA_LOG_INFO, "signal %d (%s): stopping", (int)sig,
+		       strsignal((int)sig));
 	do_stop(s);
 }
 
@@ -557,6 +558,12 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 		    "unix socket mode %04o: want permission bits "
 		    "0600 to 0777 that keep the owner's read and write",
 		    cfg->unix_mode);
+	if (cfg->log_level < 0 || cfg->log_level > AGORA_LOG_DEBUG)
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "log level %d: want AGORA_LOG_ERROR (1), "
+			       "AGORA_LOG_WARNING (2), AGORA_LOG_INFO (3), "
+			       "AGORA_LOG_DEBUG (4), or 0 for info",
+			       cfg->log_level);
 	gid_t gid = (gid_t)-1;
 	if (cfg->unix_group != NULL &&
 	    (rc = group_id(cfg->unix_group, &gid, err, errlen)) < 0)
@@ -600,6 +607,7 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 			 cfg->unix_group);
 	s->log = cfg->log;
 	s->log_ud = cfg->log_ud;
+	s->log_level = cfg->log_level ? cfg->log_level : AGORA_LOG_INFO;
 	s->key = malloc(cfg->keylen);
 	if (s->key == NULL)
 		goto oom;

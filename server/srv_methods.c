@@ -596,11 +596,12 @@ static int srv_kill(ag_req *r)
 		ag_reply_bool(&r->to, false);
 		return 0;
 	}
-	ag_server_logf(s,
+	ag_server_logf(s, AGORA_LOG_INFO,
 		       "connection %llu from %s: ended by kill from "
-		       "connection %llu",
+		       "connection %llu (%s)",
 		       (unsigned long long)c->id, c->peer,
-		       (unsigned long long)r->to.conn->id);
+		       (unsigned long long)r->to.conn->id, r->to.conn->peer);
+	ag_conn_end_why(c, "killed by kill");
 	/* Answer first: killing itself, the caller still gets true. */
 	ag_reply_bool(&r->to, true);
 	ag_conn_kill(c, r->to.conn);
