@@ -8,7 +8,9 @@
  * (handshake.c, through ag_client_rpc(), which runs before the client is
  * READY). ag_client_call_as() adds the typed results most methods want.
  * pipeline.c uses the pieces apart: ag_client_pack(), ag_client_send(),
- * ag_client_read_any() and ag_client_response_error().
+ * ag_client_read_any() and ag_client_response_error(). In sticky mode
+ * (connection.c) ag_client_call() does nothing once an error is latched,
+ * and notes what it returns.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -212,17 +214,20 @@ int ag_client_call(agora_client *c, const char *method,
 	 * server method does not wait. */
 	wait = c->wait;
 	c->wait = NAN;
+	/* Sticky mode: after the first failure, nothing more is done. */
+	if (ag_client_latched(c) < 0)
+		return ag_client_latched(c);
 	if (method == NULL || (nparams > 0 && params == NULL))
 		return ag_client_fail(c, AGORA_EINVAL, "invalid argument");
 	if (isnan(wait))
 		wait = strchr(method, '.') != NULL ? INFINITY : 0;
 	rc = ag_client_usable(c);
 	if (rc < 0)
-		return rc;
+		return ag_client_note(c, rc);
 	c->deadline_ms = call_deadline(c, wait);
 	rc = ag_client_rpc(c, method, params, nparams, ret_result);
 	c->deadline_ms = 0;
-	return rc;
+	return ag_client_note(c, rc);
 }
 
 /* ---- typed results ------------------------------------------------------- */
