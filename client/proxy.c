@@ -92,7 +92,8 @@ static int proxy_new(agora_client *c, void *ret_proxy, size_t size,
 	p = calloc(1, size);
 	if (p == NULL)
 		return ag_proxy_open_failed(
-		    c, ret_proxy, ag_client_fail(c, AGORA_ENOMEM, "out of memory"));
+		    c, ret_proxy,
+		    ag_client_fail(c, AGORA_ENOMEM, "out of memory"));
 	if (ref != NULL)
 		rc = ag_client_open_ref(c, type, ref, &p->handle);
 	else
@@ -346,8 +347,9 @@ static int open_ref_any(agora_client *c, void *ret_proxy, size_t size,
 			break;
 	}
 	c->sticky_hold--;
-	return rc < 0 ? ag_proxy_open_failed(c, ret_proxy, ag_client_note(c, rc))
-		      : rc;
+	return rc < 0
+		   ? ag_proxy_open_failed(c, ret_proxy, ag_client_note(c, rc))
+		   : rc;
 }
 
 /* The four functions of include/agora.h's AGORA_TYPES, for each OWN row. */

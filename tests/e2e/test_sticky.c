@@ -271,8 +271,8 @@ START_TEST(every_function_accepts_a_null_proxy)
 	ck_assert_int_eq(agora_lock_close(NULL), 0);
 	ck_assert_int_eq(agora_barrier_close(NULL), 0);
 	ck_assert_uint_eq(agora_event_handle(NULL), 0);
-	ck_assert_int_eq(agora_pipeline_call(NULL, "ping", agora_array(NULL, 0)),
-			 E);
+	ck_assert_int_eq(
+	    agora_pipeline_call(NULL, "ping", agora_array(NULL, 0)), E);
 }
 END_TEST
 
