@@ -41,9 +41,7 @@ int ag_client_fail(agora_client *c, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
 	va_end(ap);
-	/* A connect's failures are its own return's to report: only a
-	 * connected client's latch. */
-	return c->state == AG_CLIENT_READY ? ag_client_note(c, rc) : rc;
+	return ag_client_note(c, rc);
 }
 
 int ag_client_break(agora_client *c, int rc, const char *fmt, ...)
@@ -58,7 +56,7 @@ int ag_client_break(agora_client *c, int rc, const char *fmt, ...)
 	ag_client_disconnect(c);
 	snprintf(c->errmsg, sizeof(c->errmsg), "lost the connection to %s: %s",
 		 c->address, c->lost);
-	return rc;
+	return ag_client_note(c, rc);
 }
 
 int ag_client_lost(agora_client *c, int rc, const char *why)
@@ -71,6 +69,11 @@ int ag_client_lost(agora_client *c, int rc, const char *why)
  * agora_client_set_sticky() (include/agora.h has the contract): the first
  * failure latches in first_rc/first_msg; ag_client_call() (call.c), the
  * opens (proxy.c) and agora_pipeline_call() return it at once after that.
+ * Every failure is noted where its sentence is written: ag_client_fail(),
+ * ag_client_break(), and for the server's errors ag_client_call() and
+ * agora_pipeline_result(). Code that tries something whose failure is not
+ * the program's (a probe, a retry) holds the latch with c->sticky_hold and
+ * notes its own result once.
  */
 
 /* The outcomes a program branches on, which never latch: a queue's "not

@@ -154,8 +154,9 @@ int ag_client_lost(agora_client *c, int rc, const char *why);
  * failure (negative and none of the outcomes a program branches on:
  * AGORA_EEMPTY, AGORA_EFULL, AGORA_EKEY, AGORA_EEXISTS). Returns the
  * latched code when one is latched (this one or an earlier one), else
- * @rc. Accepts a NULL @c (returns @rc). ag_client_fail() notes every
- * failure of a READY client; ag_client_call() notes what it returns.
+ * @rc. Accepts a NULL @c (returns @rc). ag_client_fail() and
+ * ag_client_break() note every failure (a connect's too), ag_client_call()
+ * what it returns; nothing is noted while c->sticky_hold > 0.
  */
 int ag_client_note(agora_client *c, int rc);
 

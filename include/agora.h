@@ -286,7 +286,10 @@ AGORA_API const char *agora_errmsg(const agora_client *c);
  * Pipelines: a latched client takes no new pipelined call
  * (agora_pipeline_call() returns the error and makes no slot); results of
  * calls already sent are handed back as usual, and one that fails latches.
- * agora_client_connect() neither latches nor clears: check its return.
+ * A failed connect latches too, so a program may switch sticky mode on,
+ * connect and check once at the end (a program that retries a connect
+ * switches it on after connecting, or clears); a connect neither clears
+ * nor is refused while latched.
  */
 AGORA_API int agora_client_set_sticky(agora_client *c, bool on);
 AGORA_API int agora_client_error(const agora_client *c);

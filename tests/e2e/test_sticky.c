@@ -315,9 +315,10 @@ START_TEST(pipelines_latch_on_a_failed_result_and_then_take_no_call)
 }
 END_TEST
 
-START_TEST(a_failed_connect_does_not_latch)
+START_TEST(a_failed_connect_latches_and_the_calls_after_it_do_nothing)
 {
 	agora_client *c = agora_client_new();
+	agora_list *l = (agora_list *)&l;
 	char bad[200];
 
 	ck_assert_ptr_nonnull(c);
@@ -325,11 +326,19 @@ START_TEST(a_failed_connect_does_not_latch)
 	snprintf(bad, sizeof(bad), "unix:%s/none.sock", agh_srv.dir);
 	ck_assert_int_eq(agora_client_connect(c, bad, agh_srv.key, AGH_KEYLEN),
 			 AGORA_EIO);
-	ck_assert_int_eq(agora_client_error(c), 0);
+	ck_assert_int_eq(agora_list_open(c, "log", &l), AGORA_EIO);
+	ck_assert_ptr_null(l);
+	ck_assert_int_eq(agora_list_append(l, agora_int(1)), AGORA_EINVAL);
+	ck_assert_int_eq(agora_client_error(c), AGORA_EIO);
+	ck_assert_msg(strstr(agora_errmsg(c), "none.sock") != NULL,
+		      "the latched sentence is \"%s\"", agora_errmsg(c));
+
+	/* A program that retries clears; the connect then serves. */
 	AGH_OK(c, agora_client_connect(c, agh_srv.address, agh_srv.key,
 				       AGH_KEYLEN));
+	ck_assert_int_eq(agora_ping(c), AGORA_EIO);
+	ck_assert_int_eq(agora_client_clear_error(c), AGORA_EIO);
 	AGH_OK(c, agora_ping(c));
-	ck_assert_int_eq(agora_client_error(c), 0);
 	agora_client_free(c);
 }
 END_TEST
@@ -378,7 +387,7 @@ int main(void)
 	AGH_ADD(s, opens_while_latched_give_null_proxies_and_create_nothing);
 	AGH_ADD(s, every_function_accepts_a_null_proxy);
 	AGH_ADD(s, pipelines_latch_on_a_failed_result_and_then_take_no_call);
-	AGH_ADD(s, a_failed_connect_does_not_latch);
+	AGH_ADD(s, a_failed_connect_latches_and_the_calls_after_it_do_nothing);
 	AGH_ADD(s, a_lost_connection_latches_eio);
 	AGH_ADD(s, sticky_mode_is_off_by_default);
 	return agh_run_suite(s);
