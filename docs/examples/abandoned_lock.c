@@ -22,16 +22,6 @@
 #include <agora.h>
 #include <agora_server.h> /* agora_manager_*: libagora-server */
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
 /* The integer field @key of the map @info, or -1. */
 static int64_t field(agora_value info, const char *key)
 {
@@ -55,11 +45,11 @@ static void holder(void)
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the parent */
 	if (!c)
 		exit(1);
-	CHECK(c, agora_client_connect_env(c));
-	CHECK(c, agora_lock_open(c, "printer", &lock));
-	CHECK(c, agora_event_open(c, "holding", &holding));
-	CHECK(c, agora_lock_acquire(lock, AGORA_FOREVER, NULL));
-	CHECK(c, agora_event_set(holding));
+	agora_client_connect_env(c);
+	agora_lock_open(c, "printer", &lock);
+	agora_event_open(c, "holding", &holding);
+	agora_lock_acquire(lock, AGORA_FOREVER, NULL);
+	agora_event_set(holding);
 	for (;;)
 		pause(); /* until SIGKILL: no release, no goodbye */
 }
@@ -81,8 +71,8 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_lock_open(c, "printer", &lock));
-	CHECK(c, agora_event_open(c, "holding", &holding));
+	agora_lock_open(c, "printer", &lock);
+	agora_event_open(c, "holding", &holding);
 
 	pid = fork();
 	if (pid < 0) {
@@ -93,8 +83,8 @@ int main(void)
 		holder();
 
 	/* Who holds it: the child, by pid (it came over a Unix socket). */
-	CHECK(c, agora_event_wait(holding, AGORA_FOREVER, NULL));
-	CHECK(c, agora_info(c, agora_lock_handle(lock), &info));
+	agora_event_wait(holding, AGORA_FOREVER, NULL);
+	agora_info(c, agora_lock_handle(lock), &info);
 	agora_value_format(info, text, sizeof(text));
 	printf("held:     %s\n", text);
 	if (field(info, "owner_pid") != pid) {
@@ -106,10 +96,10 @@ int main(void)
 
 	/* A crash while holding it; the lock comes once the holder is dead. */
 	kill(pid, SIGKILL);
-	CHECK(c, agora_lock_acquire(lock, 60.0, &got));
+	agora_lock_acquire(lock, 60.0, &got);
 	if (waitpid(pid, &status, 0) < 0 || !WIFSIGNALED(status))
 		return 1;
-	CHECK(c, agora_info(c, agora_lock_handle(lock), &info));
+	agora_info(c, agora_lock_handle(lock), &info);
 	agora_value_format(info, text, sizeof(text));
 	printf("taken:    %s\n", text);
 	if (!got || field(info, "abandoned") != 1 ||
@@ -119,10 +109,10 @@ int main(void)
 	}
 	agora_value_free(&info);
 
-	CHECK(c, agora_lock_release(lock));
-	CHECK(c, agora_event_close(holding));
-	CHECK(c, agora_lock_close(lock));
-	CHECK(NULL, agora_manager_shutdown(m));
+	agora_lock_release(lock);
+	agora_event_close(holding);
+	agora_lock_close(lock);
+	agora_manager_shutdown(m);
 	printf("the dead holder's lock was released and taken over\n");
 	return 0;
 }

@@ -26,16 +26,6 @@
 static const char *foods[NPRODUCERS] = { "bun", "soup", "pork" };
 
 /* Every call is checked: say which one failed and exit. */
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
 /* A worker process connects its own client from the environment that
  * agora_manager_start() set. */
 static agora_client *connect_env(void)
@@ -46,7 +36,7 @@ static agora_client *connect_env(void)
 		fprintf(stderr, "out of memory\n");
 		exit(1);
 	}
-	CHECK(c, agora_client_connect_env(c));
+	agora_client_connect_env(c);
 	return c;
 }
 
@@ -56,13 +46,13 @@ static int producer(int i)
 	agora_queue *q;
 	char item[32];
 
-	CHECK(c, agora_queue_open(c, "kitchen", 0, &q));
+	agora_queue_open(c, "kitchen", 0, &q);
 	for (int n = 0; n < NITEMS; n++) {
 		snprintf(item, sizeof(item), "%s%d", foods[i], n);
-		CHECK(c, agora_queue_put(q, agora_str(item), AGORA_FOREVER));
+		agora_queue_put(q, agora_str(item), AGORA_FOREVER);
 		printf("cook %d made %s\n", i, item);
 	}
-	CHECK(c, agora_queue_close(q));
+	agora_queue_close(q);
 	agora_client_free(c);
 	return 0;
 }
@@ -74,18 +64,18 @@ static int consumer(int i)
 	agora_list *eaten;
 	agora_value item;
 
-	CHECK(c, agora_queue_open(c, "kitchen", 0, &q));
-	CHECK(c, agora_list_open(c, "eaten", &eaten));
+	agora_queue_open(c, "kitchen", 0, &q);
+	agora_list_open(c, "eaten", &eaten);
 	for (;;) {
-		CHECK(c, agora_queue_get(q, AGORA_FOREVER, &item));
+		agora_queue_get(q, AGORA_FOREVER, &item);
 		if (item.type == AGORA_NIL) /* the sentinel: no more food */
 			break;
 		printf("eater %d ate %s\n", i, item.via.str.ptr);
-		CHECK(c, agora_list_append(eaten, item));
+		agora_list_append(eaten, item);
 		agora_value_free(&item);
 	}
-	CHECK(c, agora_list_close(eaten));
-	CHECK(c, agora_queue_close(q));
+	agora_list_close(eaten);
+	agora_queue_close(q);
 	agora_client_free(c);
 	return 0;
 }
@@ -133,8 +123,8 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_queue_open(c, "kitchen", 0, &q));
-	CHECK(c, agora_list_open(c, "eaten", &eaten));
+	agora_queue_open(c, "kitchen", 0, &q);
+	agora_list_open(c, "eaten", &eaten);
 
 	for (int i = 0; i < NPRODUCERS; i++)
 		producers[i] = spawn(producer, i);
@@ -143,11 +133,11 @@ int main(void)
 	bad += wait_all(producers, NPRODUCERS);
 	/* Everything is cooked: one sentinel per consumer. */
 	for (int i = 0; i < NCONSUMERS; i++)
-		CHECK(c, agora_queue_put(q, agora_nil(), AGORA_FOREVER));
+		agora_queue_put(q, agora_nil(), AGORA_FOREVER);
 	bad += wait_all(consumers, NCONSUMERS);
 
 	/* Each item eaten exactly once. */
-	CHECK(c, agora_list_len(eaten, &len));
+	agora_list_len(eaten, &len);
 	if (len != NPRODUCERS * NITEMS)
 		bad++;
 	for (int i = 0; i < NPRODUCERS; i++)
@@ -155,15 +145,14 @@ int main(void)
 			int64_t count;
 
 			snprintf(item, sizeof(item), "%s%d", foods[i], n);
-			CHECK(c,
-			      agora_list_count(eaten, agora_str(item), &count));
+			agora_list_count(eaten, agora_str(item), &count);
 			if (count != 1)
 				bad++;
 		}
 	printf("%zu items eaten%s\n", len, bad ? ": WRONG" : "");
 
-	CHECK(c, agora_list_close(eaten));
-	CHECK(c, agora_queue_close(q));
-	CHECK(NULL, agora_manager_shutdown(m));
+	agora_list_close(eaten);
+	agora_queue_close(q);
+	agora_manager_shutdown(m);
 	return bad ? 1 : 0;
 }

@@ -22,16 +22,6 @@
 #define NUSERS 12
 #define NSEATS 3
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
 static agora_client *connect_env(void)
 {
 	agora_client *c = agora_client_new();
@@ -40,7 +30,7 @@ static agora_client *connect_env(void)
 		fprintf(stderr, "out of memory\n");
 		exit(1);
 	}
-	CHECK(c, agora_client_connect_env(c));
+	agora_client_connect_env(c);
 	return c;
 }
 
@@ -51,18 +41,18 @@ static int user(int i)
 	agora_var *inside;
 	int64_t now;
 
-	CHECK(c, agora_semaphore_open(c, "seats", NSEATS, false, &sem));
-	CHECK(c, agora_var_open(c, "inside", agora_int(0), &inside));
+	agora_semaphore_open(c, "seats", NSEATS, false, &sem);
+	agora_var_open(c, "inside", agora_int(0), &inside);
 
-	CHECK(c, agora_semaphore_acquire(sem, AGORA_FOREVER, NULL));
-	CHECK(c, agora_var_add_int(inside, 1, &now));
+	agora_semaphore_acquire(sem, AGORA_FOREVER, NULL);
+	agora_var_add_int(inside, 1, &now);
 	printf("user%d takes a seat (%lld inside)\n", i, (long long)now);
 	usleep(50000);
-	CHECK(c, agora_var_add_int(inside, -1, NULL));
-	CHECK(c, agora_semaphore_release(sem, 1));
+	agora_var_add_int(inside, -1, NULL);
+	agora_semaphore_release(sem, 1);
 
-	CHECK(c, agora_var_close(inside));
-	CHECK(c, agora_semaphore_close(sem));
+	agora_var_close(inside);
+	agora_semaphore_close(sem);
 	agora_client_free(c);
 	return now <= NSEATS ? 0 : 1;
 }
@@ -82,7 +72,7 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_semaphore_open(c, "seats", NSEATS, false, &sem));
+	agora_semaphore_open(c, "seats", NSEATS, false, &sem);
 
 	fflush(stdout);
 	for (int i = 0; i < NUSERS; i++) {
@@ -99,12 +89,12 @@ int main(void)
 		    WEXITSTATUS(status) != 0)
 			bad = 1;
 
-	CHECK(c, agora_semaphore_value(sem, &free_seats));
+	agora_semaphore_value(sem, &free_seats);
 	printf("all done, %lld seats free\n", (long long)free_seats);
 	if (free_seats != NSEATS)
 		bad = 1;
 
-	CHECK(c, agora_semaphore_close(sem));
-	CHECK(NULL, agora_manager_shutdown(m));
+	agora_semaphore_close(sem);
+	agora_manager_shutdown(m);
 	return bad;
 }

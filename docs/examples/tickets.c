@@ -22,16 +22,6 @@
 
 #define NPEOPLE 10
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
 static agora_client *connect_env(void)
 {
 	agora_client *c = agora_client_new();
@@ -40,7 +30,7 @@ static agora_client *connect_env(void)
 		fprintf(stderr, "out of memory\n");
 		exit(1);
 	}
-	CHECK(c, agora_client_connect_env(c));
+	agora_client_connect_env(c);
 	return c;
 }
 
@@ -79,18 +69,18 @@ static int person(int i)
 	agora_lock *lock;
 	int64_t count;
 
-	CHECK(c, agora_dict_open(c, "db", &b.db));
-	CHECK(c, agora_list_open(c, "winners", &b.winners));
-	CHECK(c, agora_lock_open(c, "db.lock", &lock));
+	agora_dict_open(c, "db", &b.db);
+	agora_list_open(c, "winners", &b.winners);
+	agora_lock_open(c, "db.lock", &lock);
 
 	/* Looking needs no lock. */
-	CHECK(c, agora_dict_get_int(b.db, agora_str("count"), &count));
+	agora_dict_get_int(b.db, agora_str("count"), &count);
 	printf("person %d sees %lld ticket(s) left\n", i, (long long)count);
-	CHECK(c, agora_lock_with(lock, buy, &b));
+	agora_lock_with(lock, buy, &b);
 
-	CHECK(c, agora_lock_close(lock));
-	CHECK(c, agora_list_close(b.winners));
-	CHECK(c, agora_dict_close(b.db));
+	agora_lock_close(lock);
+	agora_list_close(b.winners);
+	agora_dict_close(b.db);
 	agora_client_free(c);
 	return 0;
 }
@@ -112,9 +102,9 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_dict_open(c, "db", &db));
-	CHECK(c, agora_list_open(c, "winners", &winners));
-	CHECK(c, agora_dict_set(db, agora_str("count"), agora_int(1)));
+	agora_dict_open(c, "db", &db);
+	agora_list_open(c, "winners", &winners);
+	agora_dict_set(db, agora_str("count"), agora_int(1));
 
 	fflush(stdout);
 	for (int i = 0; i < NPEOPLE; i++) {
@@ -131,15 +121,15 @@ int main(void)
 		    WEXITSTATUS(status) != 0)
 			bad = 1;
 
-	CHECK(c, agora_dict_get_int(db, agora_str("count"), &count));
-	CHECK(c, agora_list_len(winners, &nwinners));
+	agora_dict_get_int(db, agora_str("count"), &count);
+	agora_list_len(winners, &nwinners);
 	printf("%zu winner(s), %lld ticket(s) left\n", nwinners,
 	       (long long)count);
 	if (nwinners != 1 || count != 0)
 		bad = 1;
 
-	CHECK(c, agora_list_close(winners));
-	CHECK(c, agora_dict_close(db));
-	CHECK(NULL, agora_manager_shutdown(m));
+	agora_list_close(winners);
+	agora_dict_close(db);
+	agora_manager_shutdown(m);
 	return bad;
 }

@@ -25,16 +25,6 @@
 
 #define NCARS 5
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
 static agora_client *connect_env(void)
 {
 	agora_client *c = agora_client_new();
@@ -43,7 +33,7 @@ static agora_client *connect_env(void)
 		fprintf(stderr, "out of memory\n");
 		exit(1);
 	}
-	CHECK(c, agora_client_connect_env(c));
+	agora_client_connect_env(c);
 	return c;
 }
 
@@ -54,20 +44,20 @@ static int car(int n)
 	agora_list *crossed;
 	bool is_green;
 
-	CHECK(c, agora_event_open(c, "green", &green));
-	CHECK(c, agora_list_open(c, "crossed", &crossed));
+	agora_event_open(c, "green", &green);
+	agora_list_open(c, "crossed", &crossed);
 	for (;;) {
-		CHECK(c, agora_event_is_set(green, &is_green));
+		agora_event_is_set(green, &is_green);
 		if (is_green)
 			break;
 		printf("car%d waits at the red light\n", n);
-		CHECK(c, agora_event_wait(green, AGORA_FOREVER, NULL));
+		agora_event_wait(green, AGORA_FOREVER, NULL);
 		/* The light may have turned red again meanwhile: look again. */
 	}
 	printf("car%d sees green and goes\n", n);
-	CHECK(c, agora_list_append(crossed, agora_int(n)));
-	CHECK(c, agora_list_close(crossed));
-	CHECK(c, agora_event_close(green));
+	agora_list_append(crossed, agora_int(n));
+	agora_list_close(crossed);
+	agora_event_close(green);
 	agora_client_free(c);
 	return 0;
 }
@@ -79,14 +69,14 @@ static int police_car(int n)
 	agora_list *crossed;
 	bool is_green;
 
-	CHECK(c, agora_event_open(c, "green", &green));
-	CHECK(c, agora_list_open(c, "crossed", &crossed));
+	agora_event_open(c, "green", &green);
+	agora_list_open(c, "crossed", &crossed);
 	/* Wait 0.1 s at most: is_green is false when the light stayed red. */
-	CHECK(c, agora_event_wait(green, 0.1, &is_green));
+	agora_event_wait(green, 0.1, &is_green);
 	printf("police car goes (light %s)\n", is_green ? "green" : "red");
-	CHECK(c, agora_list_append(crossed, agora_int(n)));
-	CHECK(c, agora_list_close(crossed));
-	CHECK(c, agora_event_close(green));
+	agora_list_append(crossed, agora_int(n));
+	agora_list_close(crossed);
+	agora_event_close(green);
 	agora_client_free(c);
 	return 0;
 }
@@ -100,24 +90,24 @@ static int light(int unused)
 	bool is_green;
 	size_t len;
 
-	CHECK(c, agora_event_open(c, "green", &green));
-	CHECK(c, agora_list_open(c, "crossed", &crossed));
+	agora_event_open(c, "green", &green);
+	agora_list_open(c, "crossed", &crossed);
 	for (;;) {
-		CHECK(c, agora_list_len(crossed, &len));
+		agora_list_len(crossed, &len);
 		if (len == NCARS + 1)
 			break;
 		usleep(100000);
-		CHECK(c, agora_event_is_set(green, &is_green));
+		agora_event_is_set(green, &is_green);
 		if (is_green) {
 			printf("light: red\n");
-			CHECK(c, agora_event_clear(green));
+			agora_event_clear(green);
 		} else {
 			printf("light: green\n");
-			CHECK(c, agora_event_set(green));
+			agora_event_set(green);
 		}
 	}
-	CHECK(c, agora_list_close(crossed));
-	CHECK(c, agora_event_close(green));
+	agora_list_close(crossed);
+	agora_event_close(green);
 	agora_client_free(c);
 	return 0;
 }
@@ -152,7 +142,7 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_list_open(c, "crossed", &crossed));
+	agora_list_open(c, "crossed", &crossed);
 
 	/* A new event is clear: the light starts red. */
 	for (int n = 0; n < NCARS; n++)
@@ -164,11 +154,11 @@ int main(void)
 		    WEXITSTATUS(status) != 0)
 			bad = 1;
 
-	CHECK(c, agora_list_len(crossed, &len));
+	agora_list_len(crossed, &len);
 	printf("%zu vehicles crossed\n", len);
 	if (len != NCARS + 1)
 		bad = 1;
-	CHECK(c, agora_list_close(crossed));
-	CHECK(NULL, agora_manager_shutdown(m));
+	agora_list_close(crossed);
+	agora_manager_shutdown(m);
 	return bad;
 }
