@@ -43,13 +43,16 @@ static void holder(void)
 	agora_event *holding;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the parent */
-	if (!c)
-		exit(1);
+	agora_client_set_sticky(c, true);
 	agora_client_connect_env(c);
 	agora_lock_open(c, "printer", &lock);
 	agora_event_open(c, "holding", &holding);
 	agora_lock_acquire(lock, AGORA_FOREVER, NULL);
 	agora_event_set(holding);
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "holder: %s\n", agora_errmsg(c));
+		exit(1);
+	}
 	for (;;)
 		pause(); /* until SIGKILL: no release, no goodbye */
 }
@@ -60,9 +63,9 @@ int main(void)
 	agora_client *c;
 	agora_lock *lock;
 	agora_event *holding;
-	agora_value info;
+	agora_value info = { 0 }; /* nil, should a call fail */
 	char err[256], text[512];
-	bool got;
+	bool got = false, ok;
 	int status;
 	pid_t pid;
 
@@ -71,6 +74,7 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
+	agora_client_set_sticky(c, true);
 	agora_lock_open(c, "printer", &lock);
 	agora_event_open(c, "holding", &holding);
 
@@ -87,32 +91,30 @@ int main(void)
 	agora_info(c, agora_lock_handle(lock), &info);
 	agora_value_format(info, text, sizeof(text));
 	printf("held:     %s\n", text);
-	if (field(info, "owner_pid") != pid) {
-		fprintf(stderr, "owner_pid is not %d\n", (int)pid);
-		kill(pid, SIGKILL);
-		return 1;
-	}
+	ok = field(info, "owner_pid") == pid;
 	agora_value_free(&info);
 
 	/* A crash while holding it; the lock comes once the holder is dead. */
 	kill(pid, SIGKILL);
 	agora_lock_acquire(lock, 60.0, &got);
 	if (waitpid(pid, &status, 0) < 0 || !WIFSIGNALED(status))
-		return 1;
+		ok = false;
 	agora_info(c, agora_lock_handle(lock), &info);
 	agora_value_format(info, text, sizeof(text));
 	printf("taken:    %s\n", text);
-	if (!got || field(info, "abandoned") != 1 ||
-	    field(info, "owner_pid") != getpid()) {
-		fprintf(stderr, "expected the lock, abandoned 1, owner us\n");
-		return 1;
-	}
+	ok = ok && got && field(info, "abandoned") == 1 &&
+	     field(info, "owner_pid") == getpid();
 	agora_value_free(&info);
 
 	agora_lock_release(lock);
 	agora_event_close(holding);
 	agora_lock_close(lock);
-	agora_manager_shutdown(m);
-	printf("the dead holder's lock was released and taken over\n");
-	return 0;
+	if (agora_client_error(c) < 0)
+		fprintf(stderr, "abandoned_lock: %s\n", agora_errmsg(c));
+	else if (!ok)
+		fprintf(stderr, "expected the child, then us, abandoned 1\n");
+	else
+		printf("the dead holder's lock was released and taken over\n");
+	ok = ok && agora_client_error(c) == 0;
+	return agora_manager_shutdown(m) < 0 || !ok;
 }

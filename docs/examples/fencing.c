@@ -156,11 +156,16 @@ static int slow_holder(const char *dir, const char *relay, int ready_fd,
 	uint64_t token;
 	char go;
 
-	if (!c || setenv("AGORA_ADDRESS", relay, 1) < 0)
+	if (setenv("AGORA_ADDRESS", relay, 1) < 0)
 		return 1;
+	agora_client_set_sticky(c, true);
 	agora_client_connect_env(c);
 	agora_lock_open(c, "store", &lock);
 	agora_lock_acquire_fenced(lock, AGORA_FOREVER, NULL, &token);
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "A: %s\n", agora_errmsg(c));
+		return 1;
+	}
 	if (!store_write(dir, token, "A, first half"))
 		return 1;
 	if (write(ready_fd, "w", 1) != 1)
@@ -186,9 +191,9 @@ int main(void)
 	char err[256], dir[] = "/tmp/agora-fencing-XXXXXX";
 	char relay_path[96], relay[112], path[160], line[128];
 	int ready[2], wake[2], status;
-	uint64_t token;
+	uint64_t token = 0;
 	pid_t relay_pid, a;
-	bool got;
+	bool got = false;
 	char w;
 	FILE *data;
 
@@ -197,6 +202,7 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
+	agora_client_set_sticky(c, true);
 	agora_lock_open(c, "store", &lock);
 	if (!mkdtemp(dir) || pipe(ready) < 0 || pipe(wake) < 0) {
 		perror("setup");
@@ -228,7 +234,8 @@ int main(void)
 	/* The server drops A and hands the lock on: B's token is larger. */
 	agora_lock_acquire_fenced(lock, 60.0, &got, &token);
 	if (!got || !store_write(dir, token, "B, all of it")) {
-		fprintf(stderr, "B could not write\n");
+		fprintf(stderr, "B could not write: %s\n",
+			got ? "the store refused" : agora_errmsg(c));
 		return 1;
 	}
 	agora_lock_release(lock);
@@ -262,6 +269,9 @@ int main(void)
 		return 1;
 
 	agora_lock_close(lock);
-	agora_manager_shutdown(m);
-	return 0;
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "fencing: %s\n", agora_errmsg(c));
+		return 1;
+	}
+	return agora_manager_shutdown(m) < 0;
 }
