@@ -20,9 +20,9 @@ int main(void)
 	agora_client *c = agora_client_new();
 	agora_dict *stock;
 	agora_queue *queue;
+	int rc;
 
-	if (!c)
-		return 1;
+	agora_client_set_sticky(c, true);
 	agora_client_connect_env(c);
 	agora_dict_open(c, "shop.stock", &stock);
 	agora_queue_open(c, "shop.orders", 0, &queue);
@@ -32,10 +32,13 @@ int main(void)
 	for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++)
 		agora_queue_put(queue, agora_str(orders[i]), AGORA_FOREVER);
 	agora_queue_put(queue, agora_nil(), AGORA_FOREVER);
-	printf("writer: stocked the shop and took 3 orders\n");
-
 	agora_queue_close(queue);
 	agora_dict_close(stock);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "writer: %s\n", agora_errmsg(c));
+	else
+		printf("writer: stocked the shop and took 3 orders\n");
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }

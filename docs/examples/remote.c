@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 	char host[256];
 	agora_client *c;
 	agora_list *book;
-	int64_t count;
+	int64_t count = 0;
 	size_t keylen;
 
 	if (argc != 3) {
@@ -54,13 +54,14 @@ int main(int argc, char **argv)
 	host[sizeof(host) - 1] = '\0';
 
 	c = agora_client_new();
-	if (!c)
-		return 1;
 	/* AGORA_EIO: unreachable; AGORA_EAUTH: not the server's key. */
-	agora_client_connect(c, argv[1], key, keylen);
-	agora_ping(c);
+	if (agora_client_connect(c, argv[1], key, keylen) < 0) {
+		fprintf(stderr, "remote: %s\n", agora_errmsg(c));
+		return 1;
+	}
 	printf("connected to %s at %s\n", agora_server_version(c), argv[1]);
 
+	agora_client_set_sticky(c, true);
 	agora_list_open(c, "guestbook", &book);
 	agora_list_append(book, agora_str(host));
 	agora_list_count(book, agora_str(host), &count);
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
 	       (long long)count);
 
 	agora_list_close(book);
+	if (agora_client_error(c) < 0)
+		fprintf(stderr, "remote: %s\n", agora_errmsg(c));
 	agora_client_free(c);
 	return count >= 1 ? 0 : 1;
 }
