@@ -22,25 +22,16 @@
 #define NUSERS 12
 #define NSEATS 3
 
-static agora_client *connect_env(void)
-{
-	agora_client *c = agora_client_new();
-
-	if (!c) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
-	agora_client_connect_env(c);
-	return c;
-}
-
 static int user(int i)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	agora_semaphore *sem;
 	agora_var *inside;
-	int64_t now;
+	int64_t now = 0;
+	int rc;
 
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
 	agora_semaphore_open(c, "seats", NSEATS, false, &sem);
 	agora_var_open(c, "inside", agora_int(0), &inside);
 
@@ -53,8 +44,11 @@ static int user(int i)
 
 	agora_var_close(inside);
 	agora_semaphore_close(sem);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "user%d: %s\n", i, agora_errmsg(c));
 	agora_client_free(c);
-	return now <= NSEATS ? 0 : 1;
+	return rc < 0 || now > NSEATS;
 }
 
 int main(void)
@@ -64,7 +58,7 @@ int main(void)
 	agora_client *c;
 	agora_semaphore *sem;
 	char err[256];
-	int64_t free_seats;
+	int64_t free_seats = 0;
 	int bad = 0, status;
 
 	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
@@ -72,6 +66,7 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
+	agora_client_set_sticky(c, true);
 	agora_semaphore_open(c, "seats", NSEATS, false, &sem);
 
 	fflush(stdout);
@@ -95,6 +90,9 @@ int main(void)
 		bad = 1;
 
 	agora_semaphore_close(sem);
-	agora_manager_shutdown(m);
-	return bad;
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "semaphore: %s\n", agora_errmsg(c));
+		bad = 1;
+	}
+	return agora_manager_shutdown(m) < 0 || bad;
 }
