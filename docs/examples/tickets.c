@@ -22,18 +22,6 @@
 
 #define NPEOPLE 10
 
-static agora_client *connect_env(void)
-{
-	agora_client *c = agora_client_new();
-
-	if (!c) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
-	agora_client_connect_env(c);
-	return c;
-}
-
 struct buyer {
 	int who;
 	agora_dict *db;
@@ -64,11 +52,14 @@ static int buy(void *ud)
 
 static int person(int i)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	struct buyer b = { .who = i };
 	agora_lock *lock;
-	int64_t count;
+	int64_t count = 0;
+	int rc;
 
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
 	agora_dict_open(c, "db", &b.db);
 	agora_list_open(c, "winners", &b.winners);
 	agora_lock_open(c, "db.lock", &lock);
@@ -81,8 +72,11 @@ static int person(int i)
 	agora_lock_close(lock);
 	agora_list_close(b.winners);
 	agora_dict_close(b.db);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "person %d: %s\n", i, agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 int main(void)
@@ -93,8 +87,8 @@ int main(void)
 	agora_dict *db;
 	agora_list *winners;
 	char err[256];
-	int64_t count;
-	size_t nwinners;
+	int64_t count = -1;
+	size_t nwinners = 0;
 	int bad = 0, status;
 
 	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
@@ -102,6 +96,7 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
+	agora_client_set_sticky(c, true);
 	agora_dict_open(c, "db", &db);
 	agora_list_open(c, "winners", &winners);
 	agora_dict_set(db, agora_str("count"), agora_int(1));
@@ -130,6 +125,9 @@ int main(void)
 
 	agora_list_close(winners);
 	agora_dict_close(db);
-	agora_manager_shutdown(m);
-	return bad;
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "tickets: %s\n", agora_errmsg(c));
+		bad = 1;
+	}
+	return agora_manager_shutdown(m) < 0 || bad;
 }

@@ -25,31 +25,19 @@
 
 #define NCARS 5
 
-static agora_client *connect_env(void)
-{
-	agora_client *c = agora_client_new();
-
-	if (!c) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
-	agora_client_connect_env(c);
-	return c;
-}
-
 static int car(int n)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	agora_event *green;
 	agora_list *crossed;
 	bool is_green;
+	int rc;
 
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
 	agora_event_open(c, "green", &green);
 	agora_list_open(c, "crossed", &crossed);
-	for (;;) {
-		agora_event_is_set(green, &is_green);
-		if (is_green)
-			break;
+	while (agora_event_is_set(green, &is_green) == 0 && !is_green) {
 		printf("car%d waits at the red light\n", n);
 		agora_event_wait(green, AGORA_FOREVER, NULL);
 		/* The light may have turned red again meanwhile: look again. */
@@ -58,17 +46,23 @@ static int car(int n)
 	agora_list_append(crossed, agora_int(n));
 	agora_list_close(crossed);
 	agora_event_close(green);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "car%d: %s\n", n, agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 static int police_car(int n)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	agora_event *green;
 	agora_list *crossed;
-	bool is_green;
+	bool is_green = false;
+	int rc;
 
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
 	agora_event_open(c, "green", &green);
 	agora_list_open(c, "crossed", &crossed);
 	/* Wait 0.1 s at most: is_green is false when the light stayed red. */
@@ -77,25 +71,28 @@ static int police_car(int n)
 	agora_list_append(crossed, agora_int(n));
 	agora_list_close(crossed);
 	agora_event_close(green);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "police car: %s\n", agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 /* Switch every 0.1 s until all NCARS + 1 vehicles crossed. */
 static int light(int unused)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	agora_event *green;
 	agora_list *crossed;
-	bool is_green;
+	bool is_green = false;
 	size_t len;
+	int rc;
 
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
 	agora_event_open(c, "green", &green);
 	agora_list_open(c, "crossed", &crossed);
-	for (;;) {
-		agora_list_len(crossed, &len);
-		if (len == NCARS + 1)
-			break;
+	while (agora_list_len(crossed, &len) == 0 && len != NCARS + 1) {
 		usleep(100000);
 		agora_event_is_set(green, &is_green);
 		if (is_green) {
@@ -108,8 +105,11 @@ static int light(int unused)
 	}
 	agora_list_close(crossed);
 	agora_event_close(green);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "light: %s\n", agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 static pid_t spawn(int (*fn)(int), int i)
@@ -134,7 +134,7 @@ int main(void)
 	agora_client *c;
 	agora_list *crossed;
 	char err[256];
-	size_t len;
+	size_t len = 0;
 	int bad = 0, status;
 
 	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
@@ -142,6 +142,7 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
+	agora_client_set_sticky(c, true);
 	agora_list_open(c, "crossed", &crossed);
 
 	/* A new event is clear: the light starts red. */
@@ -159,6 +160,9 @@ int main(void)
 	if (len != NCARS + 1)
 		bad = 1;
 	agora_list_close(crossed);
-	agora_manager_shutdown(m);
-	return bad;
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "traffic_light: %s\n", agora_errmsg(c));
+		bad = 1;
+	}
+	return agora_manager_shutdown(m) < 0 || bad;
 }
