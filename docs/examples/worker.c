@@ -9,13 +9,13 @@ int main(void)
 	agora_queue *jobs;
 	int64_t n;
 
-	/* Sticky mode: after the first error calls do nothing; checked at the end. */
+	/* Sticky: after an error, calls do nothing; one check at the end. */
 	agora_client_set_sticky(c, true);
-	/* AGORA_ADDRESS and AGORA_AUTHKEY_FILE come from the environment. */
+	/* AGORA_ADDRESS and AGORA_AUTHKEY_FILE, from the environment. */
 	agora_client_connect_env(c);
 	agora_dict_open(c, "results", &results);
 	agora_queue_open(c, "jobs", 0, &jobs);
-	/* Take jobs until none comes for 5 seconds (AGORA_EEMPTY, no error). */
+	/* Take jobs until none comes for 5 s (AGORA_EEMPTY, no error). */
 	while (agora_queue_get_int(jobs, 5.0, &n) == 0) {
 		char key[32];
 		snprintf(key, sizeof(key), "job:%lld", (long long)n);
@@ -26,7 +26,7 @@ int main(void)
 	agora_dict_close(results);
 	int rc = agora_client_error(c);
 	if (rc < 0)
-		fprintf(stderr, "worker: %s: %s\n", agora_errname(rc), agora_errmsg(c));
+		fprintf(stderr, "worker: %s\n", agora_errmsg(c));
 	agora_client_free(c);
 	return rc < 0;
 }
