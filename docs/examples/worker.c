@@ -9,7 +9,7 @@ int main(void)
 	agora_queue *jobs;
 	int64_t n;
 
-	/* Sticky: after an error, calls do nothing; one check at the end. */
+	/* Sticky: after an error, calls do nothing; checked at the end. */
 	agora_client_set_sticky(c, true);
 	/* AGORA_ADDRESS and AGORA_AUTHKEY_FILE, from the environment. */
 	agora_client_connect_env(c);
