@@ -234,8 +234,8 @@ int main(void)
 	/* The server drops A and hands the lock on: B's token is larger. */
 	agora_lock_acquire_fenced(lock, 60.0, &got, &token);
 	if (!got || !store_write(dir, token, "B, all of it")) {
-		fprintf(stderr, "B could not write: %s\n",
-			got ? "the store refused" : agora_errmsg(c));
+		fprintf(stderr, "B could not write%s%s\n",
+			agora_client_error(c) < 0 ? ": " : "", agora_errmsg(c));
 		return 1;
 	}
 	agora_lock_release(lock);
