@@ -8,7 +8,9 @@
  * (handshake.c, through ag_client_rpc(), which runs before the client is
  * READY). ag_client_call_as() adds the typed results most methods want.
  * pipeline.c uses the pieces apart: ag_client_pack(), ag_client_send(),
- * ag_client_read_any() and ag_client_response_error().
+ * ag_client_read_any() and ag_client_response_error(). In sticky mode
+ * (connection.c) ag_client_call() does nothing once an error is latched,
+ * and notes what it returns.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -245,29 +247,20 @@ static int after_failure(agora_client *c, const char *method, int rc, bool sent)
 			      c->address, method);
 }
 
-int ag_client_call(agora_client *c, const char *method,
-		   const agora_value *params, size_t nparams,
-		   const msgpack_object **ret_result)
+/*
+ * ag_client_call() after its checks: the round trip, and with a reconnect
+ * set, what after_failure() says: the call made again on the new
+ * connection (with its proxy's new handle) when it cannot have been done.
+ */
+static int call_once_or_again(agora_client *c, const struct ag_proxy *p,
+			      const char *method, const agora_value *params,
+			      size_t nparams, double wait,
+			      const msgpack_object **ret_result)
 {
 	agora_value again[1 + AG_PROXY_MAX_ARGS];
-	const struct ag_proxy *p;
-	double wait;
 	bool sent;
 	int rc;
 
-	if (c == NULL)
-		return AGORA_EINVAL;
-	/* What the proxy said of this call's wait, and which proxy's handle
-	 * params[0] is; from anyone else, a method of a type (agora_call(),
-	 * by name) may wait for ever, and a server method does not wait. */
-	wait = c->wait;
-	c->wait = NAN;
-	p = c->call_proxy;
-	c->call_proxy = NULL;
-	if (method == NULL || (nparams > 0 && params == NULL))
-		return ag_client_fail(c, AGORA_EINVAL, "invalid argument");
-	if (isnan(wait))
-		wait = strchr(method, '.') != NULL ? INFINITY : 0;
 	if (c->recover != NULL && !c->recovering)
 		ag_client_check_peer(c);
 	rc = ag_client_usable(c);
@@ -303,6 +296,39 @@ int ag_client_call(agora_client *c, const char *method,
 			return 0; /* its handle ended with the old connection */
 		rc = 0;
 	}
+}
+
+int ag_client_call(agora_client *c, const char *method,
+		   const agora_value *params, size_t nparams,
+		   const msgpack_object **ret_result)
+{
+	const struct ag_proxy *p;
+	double wait;
+	int rc;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	/* What the proxy said of this call's wait, and which proxy's handle
+	 * params[0] is; from anyone else, a method of a type (agora_call(),
+	 * by name) may wait for ever, and a server method does not wait. */
+	wait = c->wait;
+	c->wait = NAN;
+	p = c->call_proxy;
+	c->call_proxy = NULL;
+	/* Sticky mode: after the first failure, nothing more is done. */
+	if (ag_client_latched(c) < 0)
+		return ag_client_latched(c);
+	if (method == NULL || (nparams > 0 && params == NULL))
+		return ag_client_fail(c, AGORA_EINVAL, "invalid argument");
+	if (isnan(wait))
+		wait = strchr(method, '.') != NULL ? INFINITY : 0;
+	/* A failure on the way (a connection found gone, a reconnect's
+	 * attempts) is not the call's: only its outcome latches. */
+	c->sticky_hold++;
+	rc =
+	    call_once_or_again(c, p, method, params, nparams, wait, ret_result);
+	c->sticky_hold--;
+	return ag_client_note(c, rc);
 }
 
 /* ---- typed results ------------------------------------------------------- */

@@ -42,7 +42,7 @@ int ag_client_fail(agora_client *c, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
 	va_end(ap);
-	return rc;
+	return ag_client_note(c, rc);
 }
 
 int ag_client_break(agora_client *c, int rc, const char *fmt, ...)
@@ -57,12 +57,74 @@ int ag_client_break(agora_client *c, int rc, const char *fmt, ...)
 	ag_client_disconnect(c);
 	snprintf(c->errmsg, sizeof(c->errmsg), "lost the connection to %s: %s",
 		 c->address, c->lost);
-	return rc;
+	return ag_client_note(c, rc);
 }
 
 int ag_client_lost(agora_client *c, int rc, const char *why)
 {
 	return ag_client_break(c, rc, "%s", why);
+}
+
+/* ---- sticky mode --------------------------------------------------------
+ *
+ * agora_client_set_sticky() (include/agora.h has the contract): the first
+ * failure latches in first_rc/first_msg; ag_client_call() (call.c), the
+ * opens (proxy.c) and agora_pipeline_call() return it at once after that.
+ * Every failure is noted where its sentence is written: ag_client_fail(),
+ * ag_client_break(), and for the server's errors ag_client_call() and
+ * agora_pipeline_result(). Code that tries something whose failure is not
+ * the program's (a probe, a retry) holds the latch with c->sticky_hold and
+ * notes its own result once.
+ */
+
+/* The outcomes a program branches on, which never latch: a queue's "not
+ * now" (a get or put that timed out, the nowait ones), a lookup's miss,
+ * and the answer to an exclusive open. */
+static bool is_outcome(int rc)
+{
+	return rc == AGORA_EEMPTY || rc == AGORA_EFULL || rc == AGORA_EKEY ||
+	       rc == AGORA_EEXISTS;
+}
+
+int ag_client_note(agora_client *c, int rc)
+{
+	if (c == NULL || !c->sticky || rc >= 0)
+		return rc;
+	if (c->first_rc < 0)
+		return c->first_rc;
+	if (c->sticky_hold > 0 || is_outcome(rc))
+		return rc;
+	c->first_rc = rc;
+	snprintf(c->first_msg, sizeof(c->first_msg), "%s",
+		 c->errmsg[0] != '\0' ? c->errmsg : agora_strerror(rc));
+	return rc;
+}
+
+int agora_client_set_sticky(agora_client *c, bool on)
+{
+	if (c == NULL)
+		return AGORA_EINVAL;
+	c->sticky = on;
+	if (!on)
+		agora_client_clear_error(c);
+	return 0;
+}
+
+int agora_client_error(const agora_client *c)
+{
+	return c != NULL ? c->first_rc : AGORA_EINVAL;
+}
+
+int agora_client_clear_error(agora_client *c)
+{
+	int rc;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	rc = c->first_rc;
+	c->first_rc = 0;
+	c->first_msg[0] = '\0';
+	return rc;
 }
 
 /* "queue empty" for AGORA_EEMPTY; "success" for 0. Never NULL. */
@@ -81,11 +143,14 @@ const char *agora_errname(int rc)
 	return ag_error_name(rc);
 }
 
-/* The message of the last failed call on @c; "" when none (or @c is NULL).
- * Valid until the next call on @c. */
+/* The message of the last failed call on @c, or of the error latched in
+ * sticky mode; "" when none (or @c is NULL). Valid until the next call on
+ * @c (the latched one until it is cleared). */
 const char *agora_errmsg(const agora_client *c)
 {
-	return c != NULL ? c->errmsg : "";
+	if (c == NULL)
+		return "";
+	return c->first_rc < 0 ? c->first_msg : c->errmsg;
 }
 
 /* The server's "agora/X.Y.Z"; "" before a connect succeeded. */

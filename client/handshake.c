@@ -231,7 +231,7 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 				  sizeof(c->errmsg));
 	if (rc < 0) {
 		c->deadline_ms = 0;
-		return rc;
+		return ag_client_note(c, rc);
 	}
 	if (c->peer_timeout > 0)
 		ag_transport_watch_peer(c->fd, c->peer_timeout);

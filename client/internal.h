@@ -145,6 +145,14 @@ struct agora_client {
 	 * (set by proxy.c, taken by ag_client_call(), like @wait): a call
 	 * made again after a reconnect sends its new handle. */
 	const struct ag_proxy *call_proxy;
+	/* Sticky mode (agora_client_set_sticky()): the first failure's code
+	 * and sentence, latched until cleared; 0 when none. While
+	 * sticky_hold > 0 nothing latches (a caller trying several things,
+	 * whose own result is noted once at the end). */
+	bool sticky;
+	int sticky_hold;
+	int first_rc;
+	char first_msg[256];
 };
 
 /* One item kept for agora_client_take_item(). */
@@ -178,6 +186,25 @@ int ag_client_lost(agora_client *c, int rc, const char *why);
  * not convert. Returns 0, or AGORA_ENOMEM (then @v is freed).
  */
 int ag_client_keep(agora_client *c, agora_value v);
+
+/*
+ * Sticky mode: latch @rc, with the sentence now in c->errmsg, as @c's first
+ * error when @c is in sticky mode, nothing is latched yet, and @rc is a
+ * failure (negative and none of the outcomes a program branches on:
+ * AGORA_EEMPTY, AGORA_EFULL, AGORA_EKEY, AGORA_EEXISTS). Returns the
+ * latched code when one is latched (this one or an earlier one), else
+ * @rc. Accepts a NULL @c (returns @rc). ag_client_fail() and
+ * ag_client_break() note every failure (a connect's too), ag_client_call()
+ * what it returns; nothing is noted while c->sticky_hold > 0.
+ */
+int ag_client_note(agora_client *c, int rc);
+
+/* The code latched on @c in sticky mode, or 0 (also for a NULL @c). A call
+ * that finds one does nothing and returns it. */
+static inline int ag_client_latched(const agora_client *c)
+{
+	return c != NULL ? c->first_rc : 0;
+}
 
 /* True when @c was connected by this very process (not a fork() child). */
 bool ag_client_same_process(const agora_client *c);
@@ -217,7 +244,8 @@ int ag_client_recv(agora_client *c);
  * sent), or for params that cannot be packed; AGORA_EIO when the connection
  * failed or is lost (the client is then broken for good); AGORA_EPROTOCOL
  * when the server broke the protocol (also breaks the client); AGORA_ENOMEM.
- * Blocks until the server answers.
+ * In sticky mode, a latched error at once (nothing done), and what it
+ * returns is noted (ag_client_note()). Blocks until the server answers.
  */
 int ag_client_call(agora_client *c, const char *method,
 		   const agora_value *params, size_t nparams,
@@ -300,6 +328,14 @@ typedef struct ag_proxy {
 #define AG_PROXY_STRUCT_(wire, ctype, proxy) AG_PROXY_STRUCT_##proxy(ctype)
 AGORA_TYPES(AG_PROXY_STRUCT_)
 #undef AG_PROXY_STRUCT_
+
+/*
+ * How an open that failed leaves the caller's `struct agora_X **` @ret_proxy:
+ * in sticky mode a NULL proxy is written, so that a program can open
+ * several and check once (every function accepts a NULL proxy); else it is
+ * untouched. Returns @rc.
+ */
+int ag_proxy_open_failed(agora_client *c, void *ret_proxy, int rc);
 
 /* Most params a method takes after the handle. */
 #define AG_PROXY_MAX_ARGS 3

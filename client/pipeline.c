@@ -18,6 +18,11 @@
  * At most WINDOW calls are in flight: past that, sending reads responses
  * before it goes on, so what the server buffers for this connection stays
  * bounded however many calls the caller queues before collecting.
+ *
+ * Sticky mode (connection.c): a client with a latched error takes no new
+ * call (agora_pipeline_call() returns the error and makes no slot), and a
+ * result that is a failure latches as a synchronous call's would. Calls
+ * already sent are answered and collected as usual.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +186,8 @@ int agora_pipeline_call(agora_pipeline *p, const char *method,
 
 	if (p == NULL)
 		return AGORA_EINVAL;
+	if (ag_client_latched(p->c) < 0)
+		return ag_client_latched(p->c);
 	if (method == NULL || params.type != AGORA_ARRAY ||
 	    (params.via.array.len > 0 && params.via.array.items == NULL))
 		return ag_client_fail(p->c, AGORA_EINVAL,
@@ -188,7 +195,7 @@ int agora_pipeline_call(agora_pipeline *p, const char *method,
 				      "an array of params");
 	rc = ag_client_usable(p->c);
 	if (rc < 0)
-		return rc;
+		return ag_client_note(p->c, rc);
 	if (p->broken)
 		return ag_client_fail(p->c, p->broken,
 				      "this pipeline lost its connection");
@@ -246,6 +253,7 @@ int agora_pipeline_result(agora_pipeline *p, agora_value *ret)
 	if (p->unsent > p->count)
 		p->unsent = p->count;
 	p->head_msgid++;
+	(void)ag_client_note(p->c, rc);
 	return rc;
 }
 

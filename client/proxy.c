@@ -62,6 +62,15 @@ static int obj_str(agora_client *c, const msgpack_object *o, const char *what,
 
 /* ---- ag_proxy ------------------------------------------------------------ */
 
+int ag_proxy_open_failed(agora_client *c, void *ret_proxy, int rc)
+{
+	void *none = NULL;
+
+	if (c != NULL && c->sticky && ret_proxy != NULL)
+		memcpy(ret_proxy, &none, sizeof(none));
+	return rc;
+}
+
 /*
  * The proxy for a new handle of @type: opened by @ref ("open_ref") when it
  * is not NULL, else by @name and @opts ("open"). As ag_proxy_open().
@@ -78,16 +87,20 @@ static int proxy_new(agora_client *c, void *ret_proxy, size_t size,
 	if (ret_proxy == NULL || size < sizeof(*p))
 		return ag_client_fail(c, AGORA_EINVAL, "open %s needs a result",
 				      type);
+	if (ag_client_latched(c) < 0)
+		return ag_proxy_open_failed(c, ret_proxy, ag_client_latched(c));
 	p = calloc(1, size);
 	if (p == NULL)
-		return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
+		return ag_proxy_open_failed(
+		    c, ret_proxy,
+		    ag_client_fail(c, AGORA_ENOMEM, "out of memory"));
 	if (ref != NULL)
 		rc = ag_client_open_ref(c, type, ref, &p->handle);
 	else
 		rc = ag_client_open(c, type, name, opts, nopts, &p->handle);
 	if (rc < 0) {
 		free(p);
-		return rc;
+		return ag_proxy_open_failed(c, ret_proxy, rc);
 	}
 	p->c = c;
 	p->type = type;
@@ -125,8 +138,10 @@ int ag_proxy_open_ref(agora_client *c, void *ret_proxy, size_t size,
 		      const char *type, const agora_ref *ref)
 {
 	if (c != NULL && ref == NULL)
-		return ag_client_fail(c, AGORA_EINVAL,
-				      "open_ref %s needs a reference", type);
+		return ag_proxy_open_failed(
+		    c, ret_proxy,
+		    ag_client_fail(c, AGORA_EINVAL,
+				   "open_ref %s needs a reference", type));
 	return proxy_new(c, ret_proxy, size, type, NULL, NULL, 0, ref);
 }
 
@@ -403,13 +418,17 @@ static const struct {
  * ag_proxy_open_ref() for a proxy of the C type @ctype: each row of that
  * type is asked for in turn, since a reference does not say which it
  * names, until one is not AGORA_ETYPE. Each refusal comes before the
- * server uses up any hold passed to this connection.
+ * server uses up any hold passed to this connection. In sticky mode only
+ * the last answer can latch: a refused row is a question, not a failure.
  */
 static int open_ref_any(agora_client *c, void *ret_proxy, size_t size,
 			const char *ctype, const agora_ref *ref)
 {
 	int rc = AGORA_ETYPE;
 
+	if (c == NULL)
+		return AGORA_EINVAL;
+	c->sticky_hold++;
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		if (strcmp(types[i].ctype, ctype) != 0)
 			continue;
@@ -417,7 +436,10 @@ static int open_ref_any(agora_client *c, void *ret_proxy, size_t size,
 		if (rc != AGORA_ETYPE)
 			break;
 	}
-	return rc;
+	c->sticky_hold--;
+	return rc < 0
+		   ? ag_proxy_open_failed(c, ret_proxy, ag_client_note(c, rc))
+		   : rc;
 }
 
 /* The four functions of include/agora.h's AGORA_TYPES, for each OWN row. */
@@ -456,7 +478,7 @@ int agora_open_ex(agora_client *c, const char *type, const char *name,
 		  void *ret_proxy)
 {
 	const char *wire = NULL;
-	agora_pair *all;
+	agora_pair *all = NULL;
 	size_t n = nopts;
 	int rc;
 
@@ -467,17 +489,20 @@ int agora_open_ex(agora_client *c, const char *type, const char *name,
 		if (strcmp(types[i].wire, type) == 0)
 			wire = types[i].wire;
 	if (wire == NULL)
-		return ag_client_fail(c, AGORA_EINVAL, "open: unknown type %s",
-				      type != NULL ? type : "(NULL)");
-	if (flags & ~(AGORA_OPEN_NO_CREATE | AGORA_OPEN_EXCLUSIVE))
-		return ag_client_fail(
-		    c, AGORA_EINVAL, "open %s: unknown flags %#x", wire, flags);
-	if (opts == NULL && nopts > 0)
-		return ag_client_fail(c, AGORA_EINVAL, "open %s: NULL options",
-				      wire);
-	all = calloc(nopts + 2, sizeof(*all));
-	if (all == NULL)
-		return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
+		rc = ag_client_fail(c, AGORA_EINVAL, "open: unknown type %s",
+				    type != NULL ? type : "(NULL)");
+	else if (flags & ~(AGORA_OPEN_NO_CREATE | AGORA_OPEN_EXCLUSIVE))
+		rc = ag_client_fail(c, AGORA_EINVAL,
+				    "open %s: unknown flags %#x", wire, flags);
+	else if (opts == NULL && nopts > 0)
+		rc = ag_client_fail(c, AGORA_EINVAL, "open %s: NULL options",
+				    wire);
+	else if ((all = calloc(nopts + 2, sizeof(*all))) == NULL)
+		rc = ag_client_fail(c, AGORA_ENOMEM, "out of memory");
+	else
+		rc = 0;
+	if (rc < 0)
+		return ag_proxy_open_failed(c, ret_proxy, rc);
 	if (nopts > 0)
 		memcpy(all, opts, nopts * sizeof(*opts));
 	if (flags & AGORA_OPEN_NO_CREATE) {

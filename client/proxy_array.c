@@ -38,8 +38,9 @@ int agora_array_open_items(agora_client *c, const char *name, char typecode,
 	agora_pair opts[2];
 
 	if (items == NULL && n > 0)
-		return ag_client_fail(c, AGORA_EINVAL,
-				      "open array: NULL items");
+		return ag_proxy_open_failed(
+		    c, ret,
+		    ag_client_fail(c, AGORA_EINVAL, "open array: NULL items"));
 	opts[0].key = agora_str("typecode");
 	opts[0].val = agora_strn(&typecode, 1);
 	opts[1].key = agora_str("items");

@@ -18,7 +18,10 @@
  *     are yours: free them with agora_value_free(). Strings returned as
  *     char * are yours to free().
  *   - Timeouts are seconds: AGORA_FOREVER (-1) waits forever, 0 does not
- *     wait, more waits that long.
+ *     wait, more waits that long. On the wire "forever" is nil, and a
+ *     negative timeout is an error (VALUE): the library sends any negative
+ *     or infinite C timeout as nil. Only a request written by hand
+ *     (agora_call(), the pipeline) must say nil itself.
  *   - Threads: a client and its proxies are used by one thread at a time.
  *   - fork(): a child never uses its parent's client or proxies; it connects
  *     its own (agora_client_connect_env()). Calls on an inherited client
@@ -277,8 +280,64 @@ AGORA_API int agora_client_set_reconnect(agora_client *c, double seconds,
 /* Close the connection (if any) and free @c. Proxies of @c must be closed
  * first or never used again. Accepts NULL. */
 AGORA_API void agora_client_free(agora_client *c);
-/* The last error's sentence ("" when none). Lives until the next call. */
+/* The last error's sentence ("" when none). Lives until the next call.
+ * In sticky mode, once an error is latched: that error's sentence, until
+ * it is cleared. */
 AGORA_API const char *agora_errmsg(const agora_client *c);
+
+/*
+ * Sticky mode, as stdio's ferror(): check once at the end, not after each
+ * call.
+ *
+ *     agora_client_set_sticky(c, true);
+ *     agora_queue_open(c, "jobs", 0, &jobs);
+ *     agora_dict_open(c, "results", &results);
+ *     while (agora_queue_get_int(jobs, 1.0, &n) == 0)
+ *             agora_dict_set(results, agora_int(n), agora_int(n * n));
+ *     agora_queue_close(jobs);
+ *     agora_dict_close(results);
+ *     if (agora_client_error(c) < 0)
+ *             fprintf(stderr, "worker: %s\n", agora_errmsg(c));
+ *
+ * agora_client_set_sticky(@c, true) switches it on (off by default; false
+ * switches it off and clears the latch). Then the first call on @c that
+ * fails latches its code and sentence: every later call on @c, its
+ * proxies and its pipelines does nothing (sends nothing) and returns that
+ * code, and agora_errmsg() is its sentence. agora_client_error() reads the
+ * latched code (0: none; AGORA_EINVAL for a NULL @c), and
+ * agora_client_clear_error() clears it and returns it, so the next call
+ * runs again.
+ *
+ * Not failures, never latched, because programs branch on them:
+ * AGORA_EEMPTY and AGORA_EFULL (a queue's get or put that timed out, the
+ * nowait ones: a worker's `while (get == 0)` loop ends on them), AGORA_EKEY
+ * (a dict or namespace lookup that missed, an empty popitem) and
+ * AGORA_EEXISTS (the answer to an exclusive open). A false from an
+ * acquire or a wait is a result, not an error. Every other code latches:
+ * AGORA_EINDEX (also from pop on an empty list, which cannot be told from
+ * a wrong index), AGORA_ENO_OBJECT (also from an open with
+ * AGORA_OPEN_NO_CREATE: clear it, or probe with sticky mode off), a typed
+ * getter's AGORA_ETYPE, AGORA_EIO, and the library's AGORA_EINVAL for a
+ * bad argument.
+ *
+ * Opens: in sticky mode a failed open, or one made while latched, writes
+ * NULL into *ret (instead of leaving it untouched), and every function
+ * accepts a NULL proxy: it does nothing and returns AGORA_EINVAL (a NULL
+ * proxy does not know its client; agora_client_error() has the first
+ * error), and _close(NULL) is 0. So a program may open several proxies
+ * and check once.
+ *
+ * Pipelines: a latched client takes no new pipelined call
+ * (agora_pipeline_call() returns the error and makes no slot); results of
+ * calls already sent are handed back as usual, and one that fails latches.
+ * A failed connect latches too, so a program may switch sticky mode on,
+ * connect and check once at the end (a program that retries a connect
+ * switches it on after connecting, or clears); a connect neither clears
+ * nor is refused while latched.
+ */
+AGORA_API int agora_client_set_sticky(agora_client *c, bool on);
+AGORA_API int agora_client_error(const agora_client *c);
+AGORA_API int agora_client_clear_error(agora_client *c);
 /* The server's version string from the handshake ("agora/0.1.0"). */
 AGORA_API const char *agora_server_version(const agora_client *c);
 /*

@@ -20,39 +20,32 @@
 #define NWORKERS 10
 #define NTIMES 200
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
 static int worker(void)
 {
 	agora_client *c = agora_client_new();
 	agora_var *racy, *counter;
 	int64_t v;
+	int rc;
 
-	if (!c)
-		return 1;
-	CHECK(c, agora_client_connect_env(c));
-	CHECK(c, agora_var_open(c, "racy", agora_int(0), &racy));
-	CHECK(c, agora_var_open(c, "counter", agora_int(0), &counter));
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_var_open(c, "racy", agora_int(0), &racy);
+	agora_var_open(c, "counter", agora_int(0), &counter);
 	for (int i = 0; i < NTIMES; i++) {
 		/* Wrong: get, then set. Updates in between are lost. */
-		CHECK(c, agora_var_get_int(racy, &v));
-		CHECK(c, agora_var_set(racy, agora_int(v + 1)));
+		agora_var_get_int(racy, &v);
+		agora_var_set(racy, agora_int(v + 1));
 
 		/* Right: the server adds, atomically. */
-		CHECK(c, agora_var_add_int(counter, 1, NULL));
+		agora_var_add_int(counter, 1, NULL);
 	}
-	CHECK(c, agora_var_close(counter));
-	CHECK(c, agora_var_close(racy));
+	agora_var_close(counter);
+	agora_var_close(racy);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "worker: %s\n", agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 int main(void)
@@ -61,7 +54,7 @@ int main(void)
 	agora_manager *m;
 	agora_client *c;
 	agora_var *racy, *counter;
-	int64_t r, n;
+	int64_t r = 0, n = 0;
 	char err[256];
 	int bad = 0, status;
 
@@ -70,8 +63,9 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_var_open(c, "racy", agora_int(0), &racy));
-	CHECK(c, agora_var_open(c, "counter", agora_int(0), &counter));
+	agora_client_set_sticky(c, true);
+	agora_var_open(c, "racy", agora_int(0), &racy);
+	agora_var_open(c, "counter", agora_int(0), &counter);
 
 	for (int i = 0; i < NWORKERS; i++) {
 		pids[i] = fork();
@@ -87,16 +81,19 @@ int main(void)
 		    WEXITSTATUS(status) != 0)
 			bad = 1;
 
-	CHECK(c, agora_var_get_int(racy, &r));
-	CHECK(c, agora_var_get_int(counter, &n));
+	agora_var_get_int(racy, &r);
+	agora_var_get_int(counter, &n);
 	printf("get + set: %lld (%lld updates lost)\n", (long long)r,
 	       (long long)(NWORKERS * NTIMES - r));
 	printf("add_int:   %lld\n", (long long)n);
 	if (n != NWORKERS * NTIMES || r > n)
 		bad = 1;
 
-	CHECK(c, agora_var_close(counter));
-	CHECK(c, agora_var_close(racy));
-	CHECK(NULL, agora_manager_shutdown(m));
-	return bad;
+	agora_var_close(counter);
+	agora_var_close(racy);
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "counter: %s\n", agora_errmsg(c));
+		bad = 1;
+	}
+	return agora_manager_shutdown(m) < 0 || bad;
 }

@@ -32,16 +32,6 @@
 #include <agora.h>
 #include <agora_server.h> /* agora_manager_*: libagora-server */
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
 /* ---- the protected resource ---------------------------------------------- */
 
 /*
@@ -166,11 +156,16 @@ static int slow_holder(const char *dir, const char *relay, int ready_fd,
 	uint64_t token;
 	char go;
 
-	if (!c || setenv("AGORA_ADDRESS", relay, 1) < 0)
+	if (setenv("AGORA_ADDRESS", relay, 1) < 0)
 		return 1;
-	CHECK(c, agora_client_connect_env(c));
-	CHECK(c, agora_lock_open(c, "store", &lock));
-	CHECK(c, agora_lock_acquire_fenced(lock, AGORA_FOREVER, NULL, &token));
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_lock_open(c, "store", &lock);
+	agora_lock_acquire_fenced(lock, AGORA_FOREVER, NULL, &token);
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "A: %s\n", agora_errmsg(c));
+		return 1;
+	}
 	if (!store_write(dir, token, "A, first half"))
 		return 1;
 	if (write(ready_fd, "w", 1) != 1)
@@ -196,9 +191,9 @@ int main(void)
 	char err[256], dir[] = "/tmp/agora-fencing-XXXXXX";
 	char relay_path[96], relay[112], path[160], line[128];
 	int ready[2], wake[2], status;
-	uint64_t token;
+	uint64_t token = 0;
 	pid_t relay_pid, a;
-	bool got;
+	bool got = false;
 	char w;
 	FILE *data;
 
@@ -207,7 +202,8 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_lock_open(c, "store", &lock));
+	agora_client_set_sticky(c, true);
+	agora_lock_open(c, "store", &lock);
 	if (!mkdtemp(dir) || pipe(ready) < 0 || pipe(wake) < 0) {
 		perror("setup");
 		return 1;
@@ -236,12 +232,13 @@ int main(void)
 	waitpid(relay_pid, NULL, 0);
 
 	/* The server drops A and hands the lock on: B's token is larger. */
-	CHECK(c, agora_lock_acquire_fenced(lock, 60.0, &got, &token));
+	agora_lock_acquire_fenced(lock, 60.0, &got, &token);
 	if (!got || !store_write(dir, token, "B, all of it")) {
-		fprintf(stderr, "B could not write\n");
+		fprintf(stderr, "B could not write%s%s\n",
+			agora_client_error(c) < 0 ? ": " : "", agora_errmsg(c));
 		return 1;
 	}
-	CHECK(c, agora_lock_release(lock));
+	agora_lock_release(lock);
 
 	/* A wakes up and writes with its old token; the store refuses. */
 	if (write(wake[1], "g", 1) != 1 || waitpid(a, &status, 0) < 0 ||
@@ -271,7 +268,10 @@ int main(void)
 	if (lines != 2)
 		return 1;
 
-	CHECK(c, agora_lock_close(lock));
-	CHECK(NULL, agora_manager_shutdown(m));
-	return 0;
+	agora_lock_close(lock);
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "fencing: %s\n", agora_errmsg(c));
+		return 1;
+	}
+	return agora_manager_shutdown(m) < 0;
 }

@@ -25,53 +25,34 @@
 #define NCONSUMERS 2
 #define NITEMS 9
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
-static agora_client *connect_env(void)
-{
-	agora_client *c = agora_client_new();
-
-	if (!c) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
-	CHECK(c, agora_client_connect_env(c));
-	return c;
-}
-
 static int consumer(int i)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	agora_jqueue *q;
 	agora_var *done;
 	agora_value item;
+	int rc;
 
-	CHECK(c, agora_jqueue_open(c, "dishes", 0, &q));
-	CHECK(c, agora_var_open(c, "eaten", agora_int(0), &done));
-	for (;;) {
-		CHECK(c, agora_jqueue_get(q, AGORA_FOREVER, &item));
-		if (item.type == AGORA_NIL) {
-			CHECK(c, agora_jqueue_task_done(q));
-			break;
-		}
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_jqueue_open(c, "dishes", 0, &q);
+	agora_var_open(c, "eaten", agora_int(0), &done);
+	while (agora_jqueue_get(q, AGORA_FOREVER, &item) == 0 &&
+	       item.type != AGORA_NIL) {
 		printf("eater %d ate dish %lld\n", i, (long long)item.via.i);
 		agora_value_free(&item);
 		/* Eat first, then say so: join must not return before. */
-		CHECK(c, agora_var_add_int(done, 1, NULL));
-		CHECK(c, agora_jqueue_task_done(q));
+		agora_var_add_int(done, 1, NULL);
+		agora_jqueue_task_done(q);
 	}
-	CHECK(c, agora_var_close(done));
-	CHECK(c, agora_jqueue_close(q));
+	agora_jqueue_task_done(q); /* the nil that sent us home */
+	agora_var_close(done);
+	agora_jqueue_close(q);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "eater %d: %s\n", i, agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 int main(void)
@@ -82,8 +63,8 @@ int main(void)
 	agora_jqueue *q;
 	agora_var *done;
 	char err[256];
-	int64_t eaten;
-	bool all_done;
+	int64_t eaten = 0;
+	bool all_done = false;
 	int bad = 0, status;
 
 	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
@@ -91,8 +72,9 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_jqueue_open(c, "dishes", 0, &q));
-	CHECK(c, agora_var_open(c, "eaten", agora_int(0), &done));
+	agora_client_set_sticky(c, true);
+	agora_jqueue_open(c, "dishes", 0, &q);
+	agora_var_open(c, "eaten", agora_int(0), &done);
 
 	fflush(stdout);
 	for (int i = 0; i < NCONSUMERS; i++) {
@@ -105,27 +87,31 @@ int main(void)
 			exit(consumer(i));
 	}
 	for (int n = 0; n < NITEMS; n++)
-		CHECK(c, agora_jqueue_put(q, agora_int(n), AGORA_FOREVER));
+		agora_jqueue_put(q, agora_int(n), AGORA_FOREVER);
 
 	/* q.join(): blocks in the server until task_done was called once
 	 * for every item put. */
-	CHECK(c, agora_jqueue_join(q, AGORA_FOREVER, &all_done));
-	CHECK(c, agora_var_get_int(done, &eaten));
+	agora_jqueue_join(q, AGORA_FOREVER, &all_done);
+	agora_var_get_int(done, &eaten);
 	printf("join returned: %lld of %d dishes eaten\n", (long long)eaten,
 	       NITEMS);
 	if (!all_done || eaten != NITEMS)
 		bad = 1;
 
-	/* The consumers would wait forever: send them home. */
+	/* The consumers would wait forever: send them home (after an error,
+	 * the manager's shutdown does). */
 	for (int i = 0; i < NCONSUMERS; i++)
-		CHECK(c, agora_jqueue_put(q, agora_nil(), AGORA_FOREVER));
-	for (int i = 0; i < NCONSUMERS; i++)
+		agora_jqueue_put(q, agora_nil(), AGORA_FOREVER);
+	for (int i = 0; i < NCONSUMERS && agora_client_error(c) == 0; i++)
 		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status) != 0)
 			bad = 1;
 
-	CHECK(c, agora_var_close(done));
-	CHECK(c, agora_jqueue_close(q));
-	CHECK(NULL, agora_manager_shutdown(m));
-	return bad;
+	agora_var_close(done);
+	agora_jqueue_close(q);
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "joinable_queue: %s\n", agora_errmsg(c));
+		bad = 1;
+	}
+	return agora_manager_shutdown(m) < 0 || bad;
 }

@@ -14,39 +14,31 @@
 
 #include <agora.h>
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
 int main(void)
 {
 	static const char *orders[] = { "apple", "pear", "apple" };
 	agora_client *c = agora_client_new();
 	agora_dict *stock;
 	agora_queue *queue;
+	int rc;
 
-	if (!c)
-		return 1;
-	CHECK(c, agora_client_connect_env(c));
-	CHECK(c, agora_dict_open(c, "shop.stock", &stock));
-	CHECK(c, agora_queue_open(c, "shop.orders", 0, &queue));
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_dict_open(c, "shop.stock", &stock);
+	agora_queue_open(c, "shop.orders", 0, &queue);
 
-	CHECK(c, agora_dict_set(stock, agora_str("apple"), agora_int(5)));
-	CHECK(c, agora_dict_set(stock, agora_str("pear"), agora_int(3)));
+	agora_dict_set(stock, agora_str("apple"), agora_int(5));
+	agora_dict_set(stock, agora_str("pear"), agora_int(3));
 	for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++)
-		CHECK(c, agora_queue_put(queue, agora_str(orders[i]),
-					 AGORA_FOREVER));
-	CHECK(c, agora_queue_put(queue, agora_nil(), AGORA_FOREVER));
-	printf("writer: stocked the shop and took 3 orders\n");
-
-	CHECK(c, agora_queue_close(queue));
-	CHECK(c, agora_dict_close(stock));
+		agora_queue_put(queue, agora_str(orders[i]), AGORA_FOREVER);
+	agora_queue_put(queue, agora_nil(), AGORA_FOREVER);
+	agora_queue_close(queue);
+	agora_dict_close(stock);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "writer: %s\n", agora_errmsg(c));
+	else
+		printf("writer: stocked the shop and took 3 orders\n");
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }

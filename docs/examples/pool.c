@@ -6,10 +6,11 @@
  *
  * Pool pickles the function and ships it to its workers. C cannot ship a
  * function, so the function is compiled into the workers, and the pool is
- * two shared objects: a job queue of [id, argument] pairs and a result
- * dict of id -> result. Workers take jobs until a nil sentinel; the parent
- * reads the results in job order. Any process that can connect can be a
- * worker, even on another host.
+ * two shared objects: a job queue of inputs and a result dict of input ->
+ * result. Workers take inputs until a -1 sentinel; the parent reads the
+ * results in the order of the inputs. Any process that can connect can be a
+ * worker, even on another host. Each client is in sticky mode: after its
+ * first error its calls do nothing, and one check at the end reports it.
  *
  * Exits 0 when every result matches the same function run locally.
  */
@@ -23,16 +24,6 @@
 
 #define NWORKERS 4
 #define NJOBS 12
-
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
 
 /* The work: how many primes are below @n. */
 static int64_t count_primes(int64_t n)
@@ -54,30 +45,24 @@ static int worker(void)
 	agora_client *c = agora_client_new();
 	agora_queue *jobs;
 	agora_dict *results;
-	agora_value job;
-	int64_t id, n;
+	int64_t n;
+	int rc;
 
-	if (!c)
-		return 1;
-	CHECK(c, agora_client_connect_env(c));
-	CHECK(c, agora_queue_open(c, "pool.jobs", 0, &jobs));
-	CHECK(c, agora_dict_open(c, "pool.results", &results));
-	for (;;) {
-		CHECK(c, agora_queue_get(jobs, AGORA_FOREVER, &job));
-		if (job.type == AGORA_NIL)
-			break;
-		if (job.type != AGORA_ARRAY || job.via.array.len != 2)
-			return 1;
-		CHECK(c, agora_value_to_int(job.via.array.items[0], &id));
-		CHECK(c, agora_value_to_int(job.via.array.items[1], &n));
-		agora_value_free(&job);
-		CHECK(c, agora_dict_set(results, agora_int(id),
-					agora_int(count_primes(n))));
-	}
-	CHECK(c, agora_dict_close(results));
-	CHECK(c, agora_queue_close(jobs));
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_queue_open(c, "pool.jobs", 0, &jobs);
+	agora_dict_open(c, "pool.results", &results);
+	/* Take inputs until the sentinel -1 (or the first error). */
+	while (agora_queue_get_int(jobs, AGORA_FOREVER, &n) == 0 && n >= 0)
+		agora_dict_set(results, agora_int(n),
+			       agora_int(count_primes(n)));
+	agora_dict_close(results);
+	agora_queue_close(jobs);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "worker: %s\n", agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 int main(void)
@@ -95,8 +80,9 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_queue_open(c, "pool.jobs", 0, &jobs));
-	CHECK(c, agora_dict_open(c, "pool.results", &results));
+	agora_client_set_sticky(c, true);
+	agora_queue_open(c, "pool.jobs", 0, &jobs);
+	agora_dict_open(c, "pool.results", &results);
 
 	/* Start the pool, then submit: p.map(count_primes, inputs). */
 	for (int i = 0; i < NWORKERS; i++) {
@@ -108,33 +94,33 @@ int main(void)
 		if (pids[i] == 0)
 			exit(worker());
 	}
-	for (int64_t id = 0; id < NJOBS; id++) {
-		agora_value job[2] = { agora_int(id), agora_int(1000 * id) };
-
-		CHECK(c, agora_queue_put(jobs, agora_array(job, 2),
-					 AGORA_FOREVER));
-	}
-	/* Closing the pool: one sentinel per worker, then join. */
+	for (int64_t id = 0; id < NJOBS; id++)
+		agora_queue_put(jobs, agora_int(1000 * id), AGORA_FOREVER);
+	/* Closing the pool: one sentinel per worker, then join (unless an
+	 * error kept the sentinels from going: shutting down ends them). */
 	for (int i = 0; i < NWORKERS; i++)
-		CHECK(c, agora_queue_put(jobs, agora_nil(), AGORA_FOREVER));
-	for (int i = 0; i < NWORKERS; i++)
+		agora_queue_put(jobs, agora_int(-1), AGORA_FOREVER);
+	for (int i = 0; i < NWORKERS && agora_client_error(c) == 0; i++)
 		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status) != 0)
 			bad = 1;
 
-	/* The results, in the order of the inputs. */
+	/* The results, in the order of the inputs (-1 for a missing one). */
 	for (int64_t id = 0; id < NJOBS; id++) {
-		int64_t r;
+		int64_t r = -1;
 
-		CHECK(c, agora_dict_get_int(results, agora_int(id), &r));
+		agora_dict_get_int(results, agora_int(1000 * id), &r);
 		printf("count_primes(%lld) = %lld\n", (long long)(1000 * id),
 		       (long long)r);
 		if (r != count_primes(1000 * id))
 			bad = 1;
 	}
 
-	CHECK(c, agora_dict_close(results));
-	CHECK(c, agora_queue_close(jobs));
-	CHECK(NULL, agora_manager_shutdown(m));
-	return bad;
+	agora_dict_close(results);
+	agora_queue_close(jobs);
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "pool: %s\n", agora_errmsg(c));
+		bad = 1;
+	}
+	return agora_manager_shutdown(m) < 0 || bad;
 }

@@ -25,69 +25,58 @@
 
 static const char *foods[NPRODUCERS] = { "bun", "soup", "pork" };
 
-/* Every call is checked: say which one failed and exit. */
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
 /* A worker process connects its own client from the environment that
- * agora_manager_start() set. */
-static agora_client *connect_env(void)
-{
-	agora_client *c = agora_client_new();
-
-	if (!c) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
-	CHECK(c, agora_client_connect_env(c));
-	return c;
-}
-
+ * agora_manager_start() set. Its client is in sticky mode: after the first
+ * error its calls do nothing, and one check at the end reports it. */
 static int producer(int i)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	agora_queue *q;
 	char item[32];
+	int rc;
 
-	CHECK(c, agora_queue_open(c, "kitchen", 0, &q));
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_queue_open(c, "kitchen", 0, &q);
 	for (int n = 0; n < NITEMS; n++) {
 		snprintf(item, sizeof(item), "%s%d", foods[i], n);
-		CHECK(c, agora_queue_put(q, agora_str(item), AGORA_FOREVER));
+		agora_queue_put(q, agora_str(item), AGORA_FOREVER);
 		printf("cook %d made %s\n", i, item);
 	}
-	CHECK(c, agora_queue_close(q));
+	agora_queue_close(q);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "cook %d: %s\n", i, agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 static int consumer(int i)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	agora_queue *q;
 	agora_list *eaten;
 	agora_value item;
+	int rc;
 
-	CHECK(c, agora_queue_open(c, "kitchen", 0, &q));
-	CHECK(c, agora_list_open(c, "eaten", &eaten));
-	for (;;) {
-		CHECK(c, agora_queue_get(q, AGORA_FOREVER, &item));
-		if (item.type == AGORA_NIL) /* the sentinel: no more food */
-			break;
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_queue_open(c, "kitchen", 0, &q);
+	agora_list_open(c, "eaten", &eaten);
+	/* Until the sentinel nil: no more food. */
+	while (agora_queue_get(q, AGORA_FOREVER, &item) == 0 &&
+	       item.type != AGORA_NIL) {
 		printf("eater %d ate %s\n", i, item.via.str.ptr);
-		CHECK(c, agora_list_append(eaten, item));
+		agora_list_append(eaten, item);
 		agora_value_free(&item);
 	}
-	CHECK(c, agora_list_close(eaten));
-	CHECK(c, agora_queue_close(q));
+	agora_list_close(eaten);
+	agora_queue_close(q);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "eater %d: %s\n", i, agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 static pid_t spawn(int (*fn)(int), int i)
@@ -126,44 +115,49 @@ int main(void)
 	agora_list *eaten;
 	char err[256], item[32];
 	int bad = 0;
-	size_t len;
+	size_t len = 0;
 
 	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "manager: %s\n", err);
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_queue_open(c, "kitchen", 0, &q));
-	CHECK(c, agora_list_open(c, "eaten", &eaten));
+	agora_client_set_sticky(c, true);
+	agora_queue_open(c, "kitchen", 0, &q);
+	agora_list_open(c, "eaten", &eaten);
 
 	for (int i = 0; i < NPRODUCERS; i++)
 		producers[i] = spawn(producer, i);
 	for (int i = 0; i < NCONSUMERS; i++)
 		consumers[i] = spawn(consumer, i);
 	bad += wait_all(producers, NPRODUCERS);
-	/* Everything is cooked: one sentinel per consumer. */
+	/* Everything is cooked: one sentinel per consumer (after an error,
+	 * the manager's shutdown sends them home). */
 	for (int i = 0; i < NCONSUMERS; i++)
-		CHECK(c, agora_queue_put(q, agora_nil(), AGORA_FOREVER));
-	bad += wait_all(consumers, NCONSUMERS);
+		agora_queue_put(q, agora_nil(), AGORA_FOREVER);
+	if (agora_client_error(c) == 0)
+		bad += wait_all(consumers, NCONSUMERS);
 
 	/* Each item eaten exactly once. */
-	CHECK(c, agora_list_len(eaten, &len));
+	agora_list_len(eaten, &len);
 	if (len != NPRODUCERS * NITEMS)
 		bad++;
 	for (int i = 0; i < NPRODUCERS; i++)
 		for (int n = 0; n < NITEMS; n++) {
-			int64_t count;
+			int64_t count = 0;
 
 			snprintf(item, sizeof(item), "%s%d", foods[i], n);
-			CHECK(c,
-			      agora_list_count(eaten, agora_str(item), &count));
+			agora_list_count(eaten, agora_str(item), &count);
 			if (count != 1)
 				bad++;
 		}
 	printf("%zu items eaten%s\n", len, bad ? ": WRONG" : "");
 
-	CHECK(c, agora_list_close(eaten));
-	CHECK(c, agora_queue_close(q));
-	CHECK(NULL, agora_manager_shutdown(m));
-	return bad ? 1 : 0;
+	agora_list_close(eaten);
+	agora_queue_close(q);
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "producer_consumer: %s\n", agora_errmsg(c));
+		bad = 1;
+	}
+	return agora_manager_shutdown(m) < 0 || bad;
 }

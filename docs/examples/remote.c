@@ -17,16 +17,6 @@
 
 #include <agora.h>
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
 /* The key: the file's bytes, less one trailing newline (as agorad reads
  * it). Returns its length, or 0 on error. */
 static size_t read_key(const char *path, unsigned char *key, size_t size)
@@ -51,7 +41,7 @@ int main(int argc, char **argv)
 	char host[256];
 	agora_client *c;
 	agora_list *book;
-	int64_t count;
+	int64_t count = 0;
 	size_t keylen;
 
 	if (argc != 3) {
@@ -64,20 +54,23 @@ int main(int argc, char **argv)
 	host[sizeof(host) - 1] = '\0';
 
 	c = agora_client_new();
-	if (!c)
-		return 1;
 	/* AGORA_EIO: unreachable; AGORA_EAUTH: not the server's key. */
-	CHECK(c, agora_client_connect(c, argv[1], key, keylen));
-	CHECK(c, agora_ping(c));
+	if (agora_client_connect(c, argv[1], key, keylen) < 0) {
+		fprintf(stderr, "remote: %s\n", agora_errmsg(c));
+		return 1;
+	}
 	printf("connected to %s at %s\n", agora_server_version(c), argv[1]);
 
-	CHECK(c, agora_list_open(c, "guestbook", &book));
-	CHECK(c, agora_list_append(book, agora_str(host)));
-	CHECK(c, agora_list_count(book, agora_str(host), &count));
+	agora_client_set_sticky(c, true);
+	agora_list_open(c, "guestbook", &book);
+	agora_list_append(book, agora_str(host));
+	agora_list_count(book, agora_str(host), &count);
 	printf("%s signed the guest book (%lld time(s))\n", host,
 	       (long long)count);
 
-	CHECK(c, agora_list_close(book));
+	agora_list_close(book);
+	if (agora_client_error(c) < 0)
+		fprintf(stderr, "remote: %s\n", agora_errmsg(c));
 	agora_client_free(c);
 	return count >= 1 ? 0 : 1;
 }

@@ -22,49 +22,33 @@
 #define NUSERS 12
 #define NSEATS 3
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
-static agora_client *connect_env(void)
-{
-	agora_client *c = agora_client_new();
-
-	if (!c) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
-	CHECK(c, agora_client_connect_env(c));
-	return c;
-}
-
 static int user(int i)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	agora_semaphore *sem;
 	agora_var *inside;
-	int64_t now;
+	int64_t now = 0;
+	int rc;
 
-	CHECK(c, agora_semaphore_open(c, "seats", NSEATS, false, &sem));
-	CHECK(c, agora_var_open(c, "inside", agora_int(0), &inside));
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_semaphore_open(c, "seats", NSEATS, false, &sem);
+	agora_var_open(c, "inside", agora_int(0), &inside);
 
-	CHECK(c, agora_semaphore_acquire(sem, AGORA_FOREVER, NULL));
-	CHECK(c, agora_var_add_int(inside, 1, &now));
+	agora_semaphore_acquire(sem, AGORA_FOREVER, NULL);
+	agora_var_add_int(inside, 1, &now);
 	printf("user%d takes a seat (%lld inside)\n", i, (long long)now);
 	usleep(50000);
-	CHECK(c, agora_var_add_int(inside, -1, NULL));
-	CHECK(c, agora_semaphore_release(sem, 1));
+	agora_var_add_int(inside, -1, NULL);
+	agora_semaphore_release(sem, 1);
 
-	CHECK(c, agora_var_close(inside));
-	CHECK(c, agora_semaphore_close(sem));
+	agora_var_close(inside);
+	agora_semaphore_close(sem);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "user%d: %s\n", i, agora_errmsg(c));
 	agora_client_free(c);
-	return now <= NSEATS ? 0 : 1;
+	return rc < 0 || now > NSEATS;
 }
 
 int main(void)
@@ -74,7 +58,7 @@ int main(void)
 	agora_client *c;
 	agora_semaphore *sem;
 	char err[256];
-	int64_t free_seats;
+	int64_t free_seats = 0;
 	int bad = 0, status;
 
 	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
@@ -82,7 +66,8 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_semaphore_open(c, "seats", NSEATS, false, &sem));
+	agora_client_set_sticky(c, true);
+	agora_semaphore_open(c, "seats", NSEATS, false, &sem);
 
 	fflush(stdout);
 	for (int i = 0; i < NUSERS; i++) {
@@ -99,12 +84,15 @@ int main(void)
 		    WEXITSTATUS(status) != 0)
 			bad = 1;
 
-	CHECK(c, agora_semaphore_value(sem, &free_seats));
+	agora_semaphore_value(sem, &free_seats);
 	printf("all done, %lld seats free\n", (long long)free_seats);
 	if (free_seats != NSEATS)
 		bad = 1;
 
-	CHECK(c, agora_semaphore_close(sem));
-	CHECK(NULL, agora_manager_shutdown(m));
-	return bad;
+	agora_semaphore_close(sem);
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "semaphore: %s\n", agora_errmsg(c));
+		bad = 1;
+	}
+	return agora_manager_shutdown(m) < 0 || bad;
 }

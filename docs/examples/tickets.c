@@ -22,28 +22,6 @@
 
 #define NPEOPLE 10
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
-static agora_client *connect_env(void)
-{
-	agora_client *c = agora_client_new();
-
-	if (!c) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
-	CHECK(c, agora_client_connect_env(c));
-	return c;
-}
-
 struct buyer {
 	int who;
 	agora_dict *db;
@@ -74,25 +52,31 @@ static int buy(void *ud)
 
 static int person(int i)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	struct buyer b = { .who = i };
 	agora_lock *lock;
-	int64_t count;
+	int64_t count = 0;
+	int rc;
 
-	CHECK(c, agora_dict_open(c, "db", &b.db));
-	CHECK(c, agora_list_open(c, "winners", &b.winners));
-	CHECK(c, agora_lock_open(c, "db.lock", &lock));
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_dict_open(c, "db", &b.db);
+	agora_list_open(c, "winners", &b.winners);
+	agora_lock_open(c, "db.lock", &lock);
 
 	/* Looking needs no lock. */
-	CHECK(c, agora_dict_get_int(b.db, agora_str("count"), &count));
+	agora_dict_get_int(b.db, agora_str("count"), &count);
 	printf("person %d sees %lld ticket(s) left\n", i, (long long)count);
-	CHECK(c, agora_lock_with(lock, buy, &b));
+	agora_lock_with(lock, buy, &b);
 
-	CHECK(c, agora_lock_close(lock));
-	CHECK(c, agora_list_close(b.winners));
-	CHECK(c, agora_dict_close(b.db));
+	agora_lock_close(lock);
+	agora_list_close(b.winners);
+	agora_dict_close(b.db);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "person %d: %s\n", i, agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 int main(void)
@@ -103,8 +87,8 @@ int main(void)
 	agora_dict *db;
 	agora_list *winners;
 	char err[256];
-	int64_t count;
-	size_t nwinners;
+	int64_t count = -1;
+	size_t nwinners = 0;
 	int bad = 0, status;
 
 	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
@@ -112,9 +96,10 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_dict_open(c, "db", &db));
-	CHECK(c, agora_list_open(c, "winners", &winners));
-	CHECK(c, agora_dict_set(db, agora_str("count"), agora_int(1)));
+	agora_client_set_sticky(c, true);
+	agora_dict_open(c, "db", &db);
+	agora_list_open(c, "winners", &winners);
+	agora_dict_set(db, agora_str("count"), agora_int(1));
 
 	fflush(stdout);
 	for (int i = 0; i < NPEOPLE; i++) {
@@ -131,15 +116,18 @@ int main(void)
 		    WEXITSTATUS(status) != 0)
 			bad = 1;
 
-	CHECK(c, agora_dict_get_int(db, agora_str("count"), &count));
-	CHECK(c, agora_list_len(winners, &nwinners));
+	agora_dict_get_int(db, agora_str("count"), &count);
+	agora_list_len(winners, &nwinners);
 	printf("%zu winner(s), %lld ticket(s) left\n", nwinners,
 	       (long long)count);
 	if (nwinners != 1 || count != 0)
 		bad = 1;
 
-	CHECK(c, agora_list_close(winners));
-	CHECK(c, agora_dict_close(db));
-	CHECK(NULL, agora_manager_shutdown(m));
-	return bad;
+	agora_list_close(winners);
+	agora_dict_close(db);
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "tickets: %s\n", agora_errmsg(c));
+		bad = 1;
+	}
+	return agora_manager_shutdown(m) < 0 || bad;
 }

@@ -25,101 +25,91 @@
 
 #define NCARS 5
 
-#define CHECK(c, call) check((c), (call), #call)
-static void check(agora_client *c, int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s (%s)\n", what, agora_strerror(rc),
-			c ? agora_errmsg(c) : "");
-		exit(1);
-	}
-}
-
-static agora_client *connect_env(void)
-{
-	agora_client *c = agora_client_new();
-
-	if (!c) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
-	CHECK(c, agora_client_connect_env(c));
-	return c;
-}
-
 static int car(int n)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	agora_event *green;
 	agora_list *crossed;
 	bool is_green;
+	int rc;
 
-	CHECK(c, agora_event_open(c, "green", &green));
-	CHECK(c, agora_list_open(c, "crossed", &crossed));
-	for (;;) {
-		CHECK(c, agora_event_is_set(green, &is_green));
-		if (is_green)
-			break;
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_event_open(c, "green", &green);
+	agora_list_open(c, "crossed", &crossed);
+	while (agora_event_is_set(green, &is_green) == 0 && !is_green) {
 		printf("car%d waits at the red light\n", n);
-		CHECK(c, agora_event_wait(green, AGORA_FOREVER, NULL));
+		agora_event_wait(green, AGORA_FOREVER, NULL);
 		/* The light may have turned red again meanwhile: look again. */
 	}
 	printf("car%d sees green and goes\n", n);
-	CHECK(c, agora_list_append(crossed, agora_int(n)));
-	CHECK(c, agora_list_close(crossed));
-	CHECK(c, agora_event_close(green));
+	agora_list_append(crossed, agora_int(n));
+	agora_list_close(crossed);
+	agora_event_close(green);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "car%d: %s\n", n, agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 static int police_car(int n)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	agora_event *green;
 	agora_list *crossed;
-	bool is_green;
+	bool is_green = false;
+	int rc;
 
-	CHECK(c, agora_event_open(c, "green", &green));
-	CHECK(c, agora_list_open(c, "crossed", &crossed));
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_event_open(c, "green", &green);
+	agora_list_open(c, "crossed", &crossed);
 	/* Wait 0.1 s at most: is_green is false when the light stayed red. */
-	CHECK(c, agora_event_wait(green, 0.1, &is_green));
+	agora_event_wait(green, 0.1, &is_green);
 	printf("police car goes (light %s)\n", is_green ? "green" : "red");
-	CHECK(c, agora_list_append(crossed, agora_int(n)));
-	CHECK(c, agora_list_close(crossed));
-	CHECK(c, agora_event_close(green));
+	agora_list_append(crossed, agora_int(n));
+	agora_list_close(crossed);
+	agora_event_close(green);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "police car: %s\n", agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 /* Switch every 0.1 s until all NCARS + 1 vehicles crossed. */
 static int light(int unused)
 {
-	agora_client *c = connect_env();
+	agora_client *c = agora_client_new();
 	agora_event *green;
 	agora_list *crossed;
-	bool is_green;
+	bool is_green = false;
 	size_t len;
+	int rc;
 
-	CHECK(c, agora_event_open(c, "green", &green));
-	CHECK(c, agora_list_open(c, "crossed", &crossed));
-	for (;;) {
-		CHECK(c, agora_list_len(crossed, &len));
-		if (len == NCARS + 1)
-			break;
+	agora_client_set_sticky(c, true);
+	agora_client_connect_env(c);
+	agora_event_open(c, "green", &green);
+	agora_list_open(c, "crossed", &crossed);
+	while (agora_list_len(crossed, &len) == 0 && len != NCARS + 1) {
 		usleep(100000);
-		CHECK(c, agora_event_is_set(green, &is_green));
+		agora_event_is_set(green, &is_green);
 		if (is_green) {
 			printf("light: red\n");
-			CHECK(c, agora_event_clear(green));
+			agora_event_clear(green);
 		} else {
 			printf("light: green\n");
-			CHECK(c, agora_event_set(green));
+			agora_event_set(green);
 		}
 	}
-	CHECK(c, agora_list_close(crossed));
-	CHECK(c, agora_event_close(green));
+	agora_list_close(crossed);
+	agora_event_close(green);
+	rc = agora_client_error(c);
+	if (rc < 0)
+		fprintf(stderr, "light: %s\n", agora_errmsg(c));
 	agora_client_free(c);
-	return 0;
+	return rc < 0;
 }
 
 static pid_t spawn(int (*fn)(int), int i)
@@ -144,7 +134,7 @@ int main(void)
 	agora_client *c;
 	agora_list *crossed;
 	char err[256];
-	size_t len;
+	size_t len = 0;
 	int bad = 0, status;
 
 	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
@@ -152,7 +142,8 @@ int main(void)
 		return 1;
 	}
 	c = agora_manager_client(m);
-	CHECK(c, agora_list_open(c, "crossed", &crossed));
+	agora_client_set_sticky(c, true);
+	agora_list_open(c, "crossed", &crossed);
 
 	/* A new event is clear: the light starts red. */
 	for (int n = 0; n < NCARS; n++)
@@ -164,11 +155,14 @@ int main(void)
 		    WEXITSTATUS(status) != 0)
 			bad = 1;
 
-	CHECK(c, agora_list_len(crossed, &len));
+	agora_list_len(crossed, &len);
 	printf("%zu vehicles crossed\n", len);
 	if (len != NCARS + 1)
 		bad = 1;
-	CHECK(c, agora_list_close(crossed));
-	CHECK(NULL, agora_manager_shutdown(m));
-	return bad;
+	agora_list_close(crossed);
+	if (agora_client_error(c) < 0) {
+		fprintf(stderr, "traffic_light: %s\n", agora_errmsg(c));
+		bad = 1;
+	}
+	return agora_manager_shutdown(m) < 0 || bad;
 }

@@ -167,6 +167,9 @@ START_TEST(idle_client_call_is_made_on_the_new_server)
 	size_t n = 0;
 
 	AGH_OK(c, agora_client_set_reconnect(c, 60, on_reconnect, NULL));
+	/* In sticky mode too: the loss and the reconnect are not the
+	 * call's failure, and latch nothing. */
+	AGH_OK(c, agora_client_set_sticky(c, true));
 	AGH_OK(c, agora_queue_open(c, "q", 0, &q));
 	AGH_OK(c, agora_list_open(c, NULL, &anon));
 	AGH_OK(c, agora_queue_put(q, agora_int(1), 0));
@@ -175,6 +178,7 @@ START_TEST(idle_client_call_is_made_on_the_new_server)
 	agh_server_restart(&agh_srv, SIGTERM);
 
 	AGH_OK(c, agora_queue_put(q, agora_int(2), 0));
+	ck_assert_int_eq(agora_client_error(c), 0);
 	ck_assert_int_eq(reconnects, 1);
 	ck_assert_int_eq(restarts, 1);
 	/* The new server's q holds the one item put there, once. */
@@ -188,6 +192,7 @@ START_TEST(idle_client_call_is_made_on_the_new_server)
 			 AGORA_ENO_OBJECT);
 	ck_assert_msg(strstr(agora_errmsg(c), "no name"), "message: %s",
 		      agora_errmsg(c));
+	ck_assert_int_eq(agora_client_clear_error(c), AGORA_ENO_OBJECT);
 	AGH_OK(c, agora_list_close(anon));
 	AGH_OK(c, agora_queue_close(q));
 
