@@ -427,7 +427,7 @@ class Errors(Case):
                                          os.path.join(state["dir"], "no-key")})
 
     def test_bad_usage_is_exit_2(self):
-        for args in ([], ["frob"], ["get"], ["ls", "extra"], ["--nope", "ls"],
+        for args in ([], ["frob"], ["get"], ["ls", "a*", "extra"], ["--nope", "ls"],
                      ["set", "counter", "hello"], ["get", "arr", "x"],
                      ["ls", "--count", "2"], ["watch", "--interval", "0"],
                      ["set", "counter", "k", "1"], ["push", "counter", "1"],
