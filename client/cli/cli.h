@@ -86,6 +86,8 @@ char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The usage text of --help and of a session's "help". */
 void usage(FILE *f);
+/* The line usage_error() ends with ("Try 'agora --help'."). */
+void set_usage_hint(const char *hint);
 /* Say the message and the usage hint; returns EXIT_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Report the failed call @rc and return the exit code for it: 3 when the

@@ -149,6 +149,7 @@ int cli_session(struct cli *k, cli_run_fn *run)
 	k->session = true;
 	/* Connected: the lines may not name another server or key. */
 	k->address_opt = k->keyfile_opt = NULL;
+	set_usage_hint("Type help for the commands.");
 #ifdef HAVE_LIBEDIT
 	edit = tty;
 	if (edit) {

@@ -60,6 +60,14 @@ char *__attribute__((format(printf, 1, 2))) xasprintf(const char *fmt, ...)
 	return s;
 }
 
+/* The hint after a usage error: a session has its own "help". */
+static const char *usage_hint = "Try 'agora --help'.";
+
+void set_usage_hint(const char *hint)
+{
+	usage_hint = hint;
+}
+
 int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -68,7 +76,7 @@ int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'agora --help'.\n", stderr);
+	fprintf(stderr, "\n%s\n", usage_hint);
 	return EXIT_USAGE;
 }
 
