@@ -782,16 +782,19 @@ class Interactive(Case):
             hist = f.read()
         self.assertIn("peek", hist)
 
-    def test_end_of_input_ends_the_session(self):
+    def test_dash_i_and_exit(self):
+        # (The end of input, Ctrl-D, is tested through a pipe below: on a
+        # pty it races with the line editor taking the terminal over.)
         p = self.start("-i")
         self.until(b"agora> ")
-        self.type("new list il")
-        os.write(self.master, b"\x04")  # Ctrl-D on an empty line
+        self.assertEqual(self.type("new list il"), "")
+        os.write(self.master, b"exit\r")
         self.assertEqual(p.wait(TIMEOUT), 0)
         self.assertIn({"name": "il", "type": "list", "len": 0},
                       self.json("ls", "il"))
 
     def test_lines_from_a_pipe(self):
+        """-i reads a script from a pipe, without a prompt, to its end."""
         script = "new dict pd\nset pd k 1\nbogus\nincr pd k\nget pd k\n"
         p = subprocess.run([AGORA, "-i"], input=script.encode(),
                            env=base_env(), capture_output=True,
