@@ -360,8 +360,11 @@ static int run(struct cli *k, int argc, char **argv)
 		goto out;
 	if (npos == 0 && !k->session &&
 	    (k->interactive || (isatty(0) && isatty(1)))) {
-		if (k->newopt[NEW_MAXSIZE] || k->wait_set || k->exist_ok ||
-		    k->interval_set || k->count_set) {
+		bool newopt = false;
+		for (int i = 0; i < NEW_NOPTS; i++)
+			newopt = newopt || k->newopt[i] != NULL;
+		if (newopt || k->wait_set || k->exist_ok || k->interval_set ||
+		    k->count_set) {
 			rc = usage_error("the interactive mode takes only "
 					 "--address, --authkey-file, "
 					 "--timeout and --json");
