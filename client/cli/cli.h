@@ -147,6 +147,19 @@ cmd_fn cmd_ping, cmd_stats, cmd_ls, cmd_watch, cmd_info, cmd_get, cmd_set,
     cmd_push, cmd_pop, cmd_peek, cmd_drop, cmd_clients, cmd_kill, cmd_new,
     cmd_del, cmd_incr, cmd_len, cmd_keys, cmd_has, cmd_clear, cmd_insert,
     cmd_call;
+/* The subcommands, with the number of arguments each takes after its
+ * name (main.c checks them) and whether --timeout is a wait. */
+struct command {
+	const char *name;
+	int min, max; /* arguments after the command; -1: no limit */
+	const char *args;
+	cmd_fn *fn;
+	bool waits; /* --timeout and --wait are how long to wait */
+};
+extern const struct command cli_commands[];
+extern const size_t cli_ncommands;
+/* The wire name of the @i-th type agora knows, or NULL past the last. */
+const char *cli_type_name(size_t i);
 /* Whether the type @type is one agora knows (a row of AGORA_TYPES). */
 bool known_type(const char *type);
 /* Close the handles the last command opened (a session's next command

@@ -1318,3 +1318,38 @@ int cmd_kill(struct cli *k, char **args, int nargs)
 		puts("true");
 	return EXIT_OK;
 }
+
+/* ---- the table ----------------------------------------------------------- */
+
+const struct command cli_commands[] = {
+	{ "ping", 0, 0, "", cmd_ping, false },
+	{ "stats", 0, 0, "", cmd_stats, false },
+	{ "ls", 0, 1, " [PATTERN]", cmd_ls, false },
+	{ "new", 2, 2, " TYPE NAME [OPTIONS]", cmd_new, false },
+	{ "info", 1, 1, " NAME", cmd_info, false },
+	{ "get", 1, 2, " NAME [KEY|INDEX]", cmd_get, false },
+	{ "set", 2, 3, " NAME [KEY|INDEX|ATTR] VALUE", cmd_set, false },
+	{ "del", 2, -1, " NAME KEY|INDEX|ATTR...", cmd_del, false },
+	{ "incr", 1, 3, " NAME [KEY] [DELTA]", cmd_incr, false },
+	{ "push", 2, -1, " NAME VALUE...", cmd_push, true },
+	{ "pop", 1, 2, " NAME [KEY|INDEX]", cmd_pop, true },
+	{ "peek", 1, 2, " NAME [N]", cmd_peek, false },
+	{ "len", 1, 1, " NAME", cmd_len, false },
+	{ "keys", 1, 1, " NAME", cmd_keys, false },
+	{ "has", 2, 2, " NAME KEY", cmd_has, false },
+	{ "insert", 3, 3, " NAME INDEX VALUE", cmd_insert, false },
+	{ "clear", 1, 1, " NAME", cmd_clear, false },
+	{ "call", 2, 9, " NAME METHOD [ARG...]", cmd_call, false },
+	{ "drop", 1, -1, " NAME...", cmd_drop, false },
+	{ "clients", 0, 0, "", cmd_clients, false },
+	{ "kill", 1, 1, " ID", cmd_kill, false },
+	{ "watch", 0, 0, " [--interval S] [--count N]", cmd_watch, false },
+};
+
+const size_t cli_ncommands = sizeof(cli_commands) / sizeof(cli_commands[0]);
+
+const char *cli_type_name(size_t i)
+{
+	return i < sizeof(cli_types) / sizeof(cli_types[0]) ? cli_types[i].wire
+							    : NULL;
+}

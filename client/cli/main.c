@@ -103,7 +103,12 @@ static int parse_args(struct cli *k, int argc, char **argv, char **pos,
 			usage(stdout);
 			return EXIT_OK;
 		} else if (IS("--version")) {
+#ifdef HAVE_LIBEDIT
+			printf("agora %s (protocol 1, libedit)\n",
+			       AGORA_VERSION_STRING);
+#else
 			printf("agora %s (protocol 1)\n", AGORA_VERSION_STRING);
+#endif
 			return EXIT_OK;
 		} else if (IS("--json")) {
 			k->json = true;
@@ -283,39 +288,6 @@ static int cli_connect(struct cli *k)
 
 /* ---- main ---------------------------------------------------------------- */
 
-struct command {
-	const char *name;
-	int min, max; /* arguments after the command; -1: no limit */
-	const char *args;
-	cmd_fn *fn;
-	bool waits; /* --timeout and --wait are how long to wait */
-};
-
-static const struct command commands[] = {
-	{ "ping", 0, 0, "", cmd_ping, false },
-	{ "stats", 0, 0, "", cmd_stats, false },
-	{ "ls", 0, 1, " [PATTERN]", cmd_ls, false },
-	{ "new", 2, 2, " TYPE NAME [OPTIONS]", cmd_new, false },
-	{ "info", 1, 1, " NAME", cmd_info, false },
-	{ "get", 1, 2, " NAME [KEY|INDEX]", cmd_get, false },
-	{ "set", 2, 3, " NAME [KEY|INDEX|ATTR] VALUE", cmd_set, false },
-	{ "del", 2, -1, " NAME KEY|INDEX|ATTR...", cmd_del, false },
-	{ "incr", 1, 3, " NAME [KEY] [DELTA]", cmd_incr, false },
-	{ "push", 2, -1, " NAME VALUE...", cmd_push, true },
-	{ "pop", 1, 2, " NAME [KEY|INDEX]", cmd_pop, true },
-	{ "peek", 1, 2, " NAME [N]", cmd_peek, false },
-	{ "len", 1, 1, " NAME", cmd_len, false },
-	{ "keys", 1, 1, " NAME", cmd_keys, false },
-	{ "has", 2, 2, " NAME KEY", cmd_has, false },
-	{ "insert", 3, 3, " NAME INDEX VALUE", cmd_insert, false },
-	{ "clear", 1, 1, " NAME", cmd_clear, false },
-	{ "call", 2, 9, " NAME METHOD [ARG...]", cmd_call, false },
-	{ "drop", 1, -1, " NAME...", cmd_drop, false },
-	{ "clients", 0, 0, "", cmd_clients, false },
-	{ "kill", 1, 1, " ID", cmd_kill, false },
-	{ "watch", 0, 0, " [--interval S] [--count N]", cmd_watch, false },
-};
-
 /* --timeout, as the command takes it: a wait (0 to 86400) or a limit on
  * connecting and each call (0.01 to 86400). Returns 0 or EXIT_USAGE. */
 static int check_timeout(struct cli *k, const struct command *cmd)
@@ -370,7 +342,7 @@ static int run(struct cli *k, int argc, char **argv)
 					 "--timeout and --json");
 			goto out;
 		}
-		if ((rc = check_timeout(k, &commands[0])) != 0 ||
+		if ((rc = check_timeout(k, &cli_commands[0])) != 0 ||
 		    (rc = cli_connect(k)) != 0)
 			goto out;
 		rc = cli_session(k, run);
@@ -385,9 +357,9 @@ static int run(struct cli *k, int argc, char **argv)
 		usage_error("-i takes no command");
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(pos[0], commands[i].name) == 0)
-			cmd = &commands[i];
+	for (size_t i = 0; i < cli_ncommands; i++)
+		if (strcmp(pos[0], cli_commands[i].name) == 0)
+			cmd = &cli_commands[i];
 	if (cmd == NULL) {
 		usage_error("unknown command \"%s\"", pos[0]);
 		goto out;

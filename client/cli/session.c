@@ -14,7 +14,8 @@
  * With libedit (HAVE_LIBEDIT, an optional dependency) and a terminal,
  * lines are read with editing and history, the history kept in
  * $AGORA_HISTFILE, else $XDG_STATE_HOME/agora_history, else
- * ~/.agora_history (an empty AGORA_HISTFILE keeps none). Without libedit,
+ * ~/.agora_history (an empty AGORA_HISTFILE keeps none), and Tab
+ * completes commands, types, options and object names. Without libedit,
  * or when the input is not a terminal, lines are read as they come, with
  * the prompt only on a terminal.
  */
@@ -112,6 +113,109 @@ static int split_words(const char *line, char *buf, char ***ret_words)
 	return (int)n;
 }
 
+#ifdef HAVE_LIBEDIT
+/*
+ * Tab completion: the first word from the commands, the word after "new"
+ * from the types, a word that starts with "--" from the options, any
+ * other from the names of the server's objects (an ls for each Tab).
+ * readline's callbacks take no context: the session is kept here.
+ */
+static struct cli *completing;
+static char **candidates;
+static size_t ncandidates;
+
+static const char *const option_words[] = {
+	"--json",     "--timeout", "--wait",  "--exist-ok", "--maxsize",
+	"--initial",  "--value",   "--owned", "--parties",  "--lock",
+	"--typecode", "--length",  "--items", "--interval", "--count",
+	"--help",     NULL,
+};
+
+static void candidates_free(void)
+{
+	for (size_t i = 0; i < ncandidates; i++)
+		free(candidates[i]);
+	free(candidates);
+	candidates = NULL;
+	ncandidates = 0;
+}
+
+static void candidate_add(const char *word, size_t len)
+{
+	candidates =
+	    check_mem(realloc(candidates, (ncandidates + 1) * sizeof(char *)));
+	candidates[ncandidates] = check_mem(strndup(word, len));
+	ncandidates++;
+}
+
+/* The candidates for a word that starts at @start of the line. */
+static void candidates_find(const char *text, int start)
+{
+	const char *line = rl_line_buffer;
+	int first = 0, words = 0;
+	agora_value ls;
+
+	candidates_free();
+	/* Which word this is: count the words before it. */
+	for (int i = 0; i < start; i++) {
+		bool blank = line[i] == ' ' || line[i] == '\t';
+		if (!blank &&
+		    (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) {
+			if (words == 0)
+				first = i;
+			words++;
+		}
+	}
+	if (strncmp(text, "--", 2) == 0) {
+		for (size_t i = 0; option_words[i] != NULL; i++)
+			candidate_add(option_words[i], strlen(option_words[i]));
+	} else if (words == 0) {
+		for (size_t i = 0; i < cli_ncommands; i++)
+			candidate_add(cli_commands[i].name,
+				      strlen(cli_commands[i].name));
+		candidate_add("help", 4);
+		candidate_add("quit", 4);
+	} else if (words == 1 && strncmp(line + first, "new ", 4) == 0) {
+		for (size_t i = 0; cli_type_name(i) != NULL; i++)
+			candidate_add(cli_type_name(i),
+				      strlen(cli_type_name(i)));
+	} else if (agora_ls(completing->c, &ls) == 0) {
+		for (size_t i = 0;
+		     ls.type == AGORA_ARRAY && i < ls.via.array.len; i++) {
+			const agora_value *n =
+			    map_get(&ls.via.array.items[i], "name");
+			if (n != NULL && n->type == AGORA_STR)
+				candidate_add(n->via.str.ptr, n->via.str.len);
+		}
+		agora_value_free(&ls);
+	}
+}
+
+static char *complete_next(const char *text, int state)
+{
+	static size_t i;
+	size_t len = strlen(text);
+
+	if (state == 0)
+		i = 0;
+	while (i < ncandidates) {
+		const char *c = candidates[i++];
+		if (strncmp(c, text, len) == 0)
+			return xstrdup(c);
+	}
+	return NULL;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+	(void)end;
+	candidates_find(text, start);
+	/* No file names when nothing matches. */
+	rl_attempted_completion_over = 1;
+	return rl_completion_matches(text, complete_next);
+}
+#endif
+
 /* The next line, without its newline (free it), or NULL at the end. */
 static char *next_line(bool edit, bool prompt)
 {
@@ -153,6 +257,9 @@ int cli_session(struct cli *k, cli_run_fn *run)
 #ifdef HAVE_LIBEDIT
 	edit = tty;
 	if (edit) {
+		completing = k;
+		rl_readline_name = "agora";
+		rl_attempted_completion_function = complete;
 		hist = history_path();
 		using_history();
 		stifle_history(HISTORY_LINES);
@@ -211,5 +318,8 @@ int cli_session(struct cli *k, cli_run_fn *run)
 		putchar('\n');
 	k->json = json;
 	free(hist);
+#ifdef HAVE_LIBEDIT
+	candidates_free();
+#endif
 	return EXIT_OK;
 }

@@ -691,6 +691,13 @@ class Names(Case):
         self.assertEqual(people, everything)
 
 
+def with_libedit():
+    """Whether the tool was built with line editing (its --version says)."""
+    p = subprocess.run([AGORA, "--version"], capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+    return b"libedit" in p.stdout
+
+
 class Interactive(Case):
     """agora with no command on a terminal: driven through a pty."""
 
@@ -778,9 +785,28 @@ class Interactive(Case):
         self.assertEqual(p.wait(TIMEOUT), 0)
         # The item pushed in the session is seen from outside too.
         self.assertEqual(self.json("len", "iq"), 0)
-        with open(os.path.join(state["dir"], "history")) as f:
-            hist = f.read()
-        self.assertIn("peek", hist)
+        if with_libedit():
+            with open(os.path.join(state["dir"], "history")) as f:
+                hist = f.read()
+            self.assertIn("peek iq 5", hist.replace("\\040", " "))
+
+    @unittest.skipUnless(with_libedit(), "built without libedit")
+    def test_tab_completes_commands_and_names(self):
+        self.ok("new", "queue", "tabq.only")
+        self.ok("push", "tabq.only", "5")
+        p = self.start()
+        self.until(b"agora> ")
+        # "pe" is only peek, "tabq." only that queue.
+        os.write(self.master, b"pe\ttabq.\t\r")
+        # (The line editor redraws the line after "\r agora> ".)
+        out = self.until(b"\nagora> ")
+        self.assertIn("peek tabq.only", out)
+        self.assertEqual(out.split("\n")[-2], "5")
+        os.write(self.master, b"new barr\tct --parties 2\r")
+        self.until(b"\nagora> ")
+        os.write(self.master, b"quit\r")
+        self.assertEqual(p.wait(TIMEOUT), 0)
+        self.assertEqual(self.json("info", "ct")["type"], "barrier")
 
     def test_dash_i_and_exit(self):
         # (The end of input, Ctrl-D, is tested through a pipe below: on a
