@@ -34,6 +34,7 @@
 #define PROMPT "agora> "
 #define HISTORY_LINES 1000
 
+#ifdef HAVE_LIBEDIT
 /* The history file's path (malloc'ed), or NULL for none. */
 static char *history_path(void)
 {
@@ -49,6 +50,7 @@ static char *history_path(void)
 		return xasprintf("%s/.agora_history", home);
 	return NULL;
 }
+#endif
 
 /*
  * Split @line into words (above) in *ret_words, a NULL-ended array whose
