@@ -9,11 +9,13 @@ set -euo pipefail
 
 # python3-msgpack is for tests/conformance (a client written from
 # docs/protocol.md alone) and tests/fuzz/make_corpus.py; libjansson-dev is
-# for the agora tool alone (its JSON), not for libagora or agorad; clang-14
+# for the agora tool alone (its JSON), not for libagora or agorad;
+# libedit-dev gives the tool's interactive mode line editing and history
+# (optional: without it, lines are read as they come); clang-14
 # and libclang-rt-14-dev (libFuzzer, the sanitizer runtimes) build the fuzz
 # targets that .ci/run runs; the rest build and test the C code.
 PACKAGES=(build-essential pkg-config meson ninja-build libevent-dev
-	libmsgpack-dev libssl-dev libjansson-dev check valgrind
+	libmsgpack-dev libssl-dev libjansson-dev libedit-dev check valgrind
 	python3-msgpack clang-14 libclang-rt-14-dev)
 
 missing=()

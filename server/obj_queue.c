@@ -399,6 +399,33 @@ static int queue_qsize(ag_req *r)
 	return 0;
 }
 
+/*
+ * peek(n=1): up to @n of the oldest items, oldest first, as an array
+ * (empty when the queue is). Takes nothing, never waits, and passes no
+ * hold of the references in the items (section 8: reading is not taking).
+ */
+static int queue_peek(ag_req *r)
+{
+	struct queue *q = r->obj->data;
+	msgpack_packer *pk;
+	int64_t n;
+	int rc;
+
+	if ((rc = ag_arg_opt_int(r, 1, 1, &n)) < 0)
+		return rc;
+	if (n < 0)
+		return ag_reply_error(&r->to, AGORA_EVALUE,
+				      "peek: n must be 0 or more, got %lld",
+				      (long long)n);
+	if ((uint64_t)n > q->count)
+		n = (int64_t)q->count;
+	pk = ag_reply_begin(&r->to);
+	msgpack_pack_array(pk, (size_t)n);
+	for (int64_t i = 0; i < n; i++)
+		ag_pack_val(pk, &q->ring[(q->head + (size_t)i) & (q->cap - 1)]);
+	return 0;
+}
+
 static int queue_empty(ag_req *r)
 {
 	struct queue *q = r->obj->data;
@@ -472,6 +499,7 @@ static const ag_method queue_methods[] = {
 	{ "put_nowait", queue_put_nowait, 2, 2, AG_STORES_BYTES },
 	{ "get_nowait", queue_get_nowait, 1, 1, AG_STORES_NONE },
 	{ "qsize", queue_qsize, 1, 1, AG_STORES_NONE },
+	{ "peek", queue_peek, 1, 2, AG_STORES_NONE },
 	{ "empty", queue_empty, 1, 1, AG_STORES_NONE },
 	{ "full", queue_full, 1, 1, AG_STORES_NONE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE },
@@ -575,6 +603,7 @@ static const ag_method jq_methods[] = {
 	{ "put_nowait", queue_put_nowait, 2, 2, AG_STORES_BYTES },
 	{ "get_nowait", queue_get_nowait, 1, 1, AG_STORES_NONE },
 	{ "qsize", queue_qsize, 1, 1, AG_STORES_NONE },
+	{ "peek", queue_peek, 1, 2, AG_STORES_NONE },
 	{ "empty", queue_empty, 1, 1, AG_STORES_NONE },
 	{ "full", queue_full, 1, 1, AG_STORES_NONE },
 	{ "task_done", joinable_queue_task_done, 1, 1, AG_STORES_NONE },

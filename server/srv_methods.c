@@ -6,6 +6,7 @@
  * Named objects live in the server's names table, which holds one
  * reference to each; drop takes the name away and lets that reference go.
  */
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -370,15 +371,48 @@ static int srv_drop(ag_req *r)
 	return 0;
 }
 
+/*
+ * ls [pattern=nil]: every named object, or those whose name matches the
+ * fnmatch(3) pattern (no flags: '*' matches '/' and a leading '.' too).
+ */
 static int srv_ls(ag_req *r)
 {
 	ag_server *s = r->srv;
-	msgpack_packer *pk = ag_reply_begin(&r->to);
+	const msgpack_object *pat = r->argc > 0 ? &r->argv[0] : NULL;
+	char *glob = NULL;
+	uint32_t n = 0;
+	msgpack_packer *pk;
 
-	msgpack_pack_array(pk, s->names.count);
+	if (pat != NULL && pat->type != MSGPACK_OBJECT_NIL) {
+		char desc[96];
+		if (pat->type != MSGPACK_OBJECT_STR) {
+			ag_obj_describe(pat, desc, sizeof(desc));
+			return ag_reply_error(&r->to, AGORA_EARGS,
+					      "ls: the pattern must be a str "
+					      "or nil, got %s",
+					      desc);
+		}
+		if (memchr(pat->via.str.ptr, '\0', pat->via.str.size) != NULL)
+			return ag_reply_error(&r->to, AGORA_EVALUE,
+					      "ls: the pattern holds a NUL "
+					      "byte");
+		glob = strndup(pat->via.str.ptr, pat->via.str.size);
+		if (glob == NULL)
+			return ag_reply_error(&r->to, AGORA_ELIMIT,
+					      "ls: out of memory");
+	}
+	ag_table_foreach (&s->names, e) {
+		ag_object *o = e->ptr;
+		if (glob == NULL || fnmatch(glob, o->name, 0) == 0)
+			n++;
+	}
+	pk = ag_reply_begin(&r->to);
+	msgpack_pack_array(pk, n);
 	ag_table_foreach (&s->names, e) {
 		ag_object *o = e->ptr;
 		size_t len;
+		if (glob != NULL && fnmatch(glob, o->name, 0) != 0)
+			continue;
 		msgpack_pack_map(pk, 3);
 		ag_pack_str(pk, "name");
 		ag_pack_str(pk, o->name);
@@ -390,6 +424,7 @@ static int srv_ls(ag_req *r)
 		else
 			msgpack_pack_nil(pk);
 	}
+	free(glob);
 	return 0;
 }
 
@@ -613,7 +648,7 @@ static const ag_method server_methods[] = {
 	{ "open_ref", srv_open_ref, 1, 2, AG_STORES_NONE },
 	{ "close", srv_close, 1, 1, AG_STORES_NONE },
 	{ "drop", srv_drop, 1, 1, AG_STORES_NONE },
-	{ "ls", srv_ls, 0, 0, AG_STORES_NONE },
+	{ "ls", srv_ls, 0, 1, AG_STORES_NONE },
 	{ "info", srv_info, 1, 1, AG_STORES_NONE },
 	{ "ping", srv_ping, 0, 1, AG_STORES_NONE },
 	{ "stats", srv_stats, 0, 0, AG_STORES_NONE },

@@ -2,6 +2,7 @@
  * cli.h - what the files of agora(1) share. Never installed. Each uses only
  * those listed after it (no cycle: scripts/check-layers.py BUILD client/cli):
  *   main.c        the command line, connecting, main;
+ *   session.c     the interactive mode: a prompt, one command per line;
  *   commands.c    named objects and one function per subcommand;
  *   text.c        messages, output, values from the command line;
  *   value_json.c  agora_value to JSON and back.
@@ -14,6 +15,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "agora.h"
 #include "value_json.h"
@@ -26,6 +29,21 @@ enum {
 	EXIT_CONNECT = 3, /* cannot connect or authenticate; connection lost */
 };
 
+/* The options of `agora new`, as given (NULL: not given). */
+enum {
+	NEW_MAXSIZE,
+	NEW_INITIAL,
+	NEW_VALUE,
+	NEW_OWNED,
+	NEW_PARTIES,
+	NEW_LOCK,
+	NEW_TYPECODE,
+	NEW_LENGTH,
+	NEW_ITEMS,
+	NEW_NOPTS
+};
+extern const char *const new_option_names[NEW_NOPTS]; /* "maxsize", ... */
+
 struct cli {
 	bool json;
 	const char *address_opt, *keyfile_opt;
@@ -37,8 +55,18 @@ struct cli {
 	char defaddr[512];
 	agora_client *c;
 	cli_pool pool; /* values parsed from the command line */
-	json_t *parsed[4];
-	size_t nparsed;
+	json_t **parsed;
+	size_t nparsed, capparsed;
+	/* Per command (a session resets them for each line): */
+	const char *timeout_text; /* --timeout as given */
+	double wait;              /* pop, push: --timeout as a wait; */
+	bool wait_set;            /* given (--wait: wait = -1, forever) */
+	bool exist_ok;            /* new --exist-ok */
+	const char *newopt[NEW_NOPTS];
+	bool interactive;     /* -i */
+	bool session;         /* in the interactive mode: connected already */
+	uint32_t handles[16]; /* opened by this command, closed after it */
+	size_t nhandles;
 };
 
 struct table {
@@ -56,6 +84,10 @@ void out_of_memory(void) __attribute__((noreturn));
 void *check_mem(void *p);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The usage text of --help and of a session's "help". */
+void usage(FILE *f);
+/* The line usage_error() ends with ("Try 'agora --help'."). */
+void set_usage_hint(const char *hint);
 /* Say the message and the usage hint; returns EXIT_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Report the failed call @rc and return the exit code for it: 3 when the
@@ -98,22 +130,53 @@ int parse_index(const char *text, agora_value *ret);
 /* @text as a namespace attribute: a JSON string's text, else as given. */
 int parse_attr(struct cli *k, const char *text, agora_value *ret);
 
+/* Keep @j (a parsed command-line value) until the command ends. */
+void keep_parsed(struct cli *k, json_t *j);
+/* Drop what the last command parsed (values, the pool). */
+void forget_parsed(struct cli *k);
+
 /* ---- commands.c ----------------------------------------------------------
  *
- * One function per subcommand, on a connected k->c: each prints its result
- * and returns the exit code (EXIT_OK, or the code after saying why).
+ * One function per subcommand, on a connected k->c, with the arguments
+ * after the command's name (their number already checked against the
+ * command table of main.c): each prints its result and returns the exit
+ * code (EXIT_OK, or the code after saying why).
  */
-int cmd_ping(struct cli *k);
-int cmd_stats(struct cli *k);
-int cmd_ls(struct cli *k);
-int cmd_watch(struct cli *k);
-int cmd_info(struct cli *k, const char *name);
-int cmd_get(struct cli *k, const char *name, const char *keytext);
-int cmd_set(struct cli *k, char **args, int nargs);
-int cmd_push(struct cli *k, const char *name, const char *text);
-int cmd_pop(struct cli *k, const char *name);
-int cmd_drop(struct cli *k, const char *name);
-int cmd_clients(struct cli *k);
-int cmd_kill(struct cli *k, const char *idtext);
+typedef int cmd_fn(struct cli *k, char **args, int nargs);
+cmd_fn cmd_ping, cmd_stats, cmd_ls, cmd_watch, cmd_info, cmd_get, cmd_set,
+    cmd_push, cmd_pop, cmd_peek, cmd_drop, cmd_clients, cmd_kill, cmd_new,
+    cmd_del, cmd_incr, cmd_len, cmd_keys, cmd_has, cmd_clear, cmd_insert,
+    cmd_call;
+/* The subcommands, with the number of arguments each takes after its
+ * name (main.c checks them) and whether --timeout is a wait. */
+struct command {
+	const char *name;
+	int min, max; /* arguments after the command; -1: no limit */
+	const char *args;
+	cmd_fn *fn;
+	bool waits; /* --timeout and --wait are how long to wait */
+};
+extern const struct command cli_commands[];
+extern const size_t cli_ncommands;
+/* The wire name of the @i-th type agora knows, or NULL past the last. */
+const char *cli_type_name(size_t i);
+/* Whether the type @type is one agora knows (a row of AGORA_TYPES). */
+bool known_type(const char *type);
+/* Close the handles the last command opened (a session's next command
+ * must not find them still open). */
+void close_handles(struct cli *k);
+
+/* ---- session.c ----------------------------------------------------------- */
+
+/*
+ * One command line, argv[0] being the program's name: options, the
+ * command, connecting unless in a session, running it. Returns the exit
+ * code. (main.c's run(), handed to the session: a callback, so that
+ * session.c sits below main.c.)
+ */
+typedef int cli_run_fn(struct cli *k, int argc, char **argv);
+/* The interactive mode on the connected k->c, until "quit" or end of
+ * input, each line run by @run. Returns the exit code (0). */
+int cli_session(struct cli *k, cli_run_fn *run);
 
 #endif

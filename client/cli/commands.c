@@ -87,13 +87,15 @@ struct obj {
 static int obj_call(struct cli *k, const struct obj *o, const char *method,
 		    const agora_value *args, size_t nargs, agora_value *ret)
 {
-	agora_value params[4];
+	agora_value params[10];
 	char name[64];
 	agora_value scratch;
 	int rc;
 
+	if (nargs > 9)
+		nargs = 9;
 	params[0] = agora_uint(o->h);
-	for (size_t i = 0; i < nargs && i < 3; i++)
+	for (size_t i = 0; i < nargs; i++)
 		params[i + 1] = args[i];
 	snprintf(name, sizeof(name), "%s.%s", o->type, method);
 	rc = agora_call(k->c, name, agora_array(params, nargs + 1),
@@ -101,6 +103,28 @@ static int obj_call(struct cli *k, const struct obj *o, const char *method,
 	if (rc == 0 && ret == NULL)
 		agora_value_free(&scratch);
 	return rc;
+}
+
+/* Keep @h to close after the command (a session's connection lives on). */
+static void remember_handle(struct cli *k, uint32_t h)
+{
+	if (k->nhandles < sizeof(k->handles) / sizeof(k->handles[0]))
+		k->handles[k->nhandles++] = h;
+}
+
+void close_handles(struct cli *k)
+{
+	for (size_t i = 0; i < k->nhandles; i++) {
+		agora_value p = agora_uint(k->handles[i]), res;
+		if (agora_call(k->c, "close", agora_array(&p, 1), &res) == 0)
+			agora_value_free(&res);
+	}
+	k->nhandles = 0;
+}
+
+bool known_type(const char *type)
+{
+	return cli_type(type)->wire[0] != '\0';
 }
 
 /*
@@ -149,6 +173,7 @@ static int obj_open(struct cli *k, const char *name, struct obj *o)
 		return EXIT_CONNECT;
 	}
 	o->h = (uint32_t)handle;
+	remember_handle(k, o->h);
 	return 0;
 }
 
@@ -180,7 +205,7 @@ static double now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int cmd_ping(struct cli *k)
+int cmd_ping(struct cli *k, char **args, int nargs)
 {
 	double t0 = now_mono(), ms;
 	int rc = agora_ping(k->c);
@@ -215,7 +240,7 @@ static char *size_text(const agora_value *v)
 			 n / (1024.0 * 1024 * 1024));
 }
 
-int cmd_stats(struct cli *k)
+int cmd_stats(struct cli *k, char **args, int nargs)
 {
 	agora_value st;
 	struct table t = { .ncol = 2 };
@@ -250,24 +275,32 @@ static int by_name(const void *a, const void *b)
 	return c != 0 ? c : (la > lb) - (la < lb);
 }
 
-int cmd_ls(struct cli *k)
+int cmd_ls(struct cli *k, char **args, int nargs)
 {
-	agora_value ls;
+	agora_value ls, pat;
 	struct table t = { .ncol = 3 };
-	int rc = agora_ls(k->c, &ls);
+	int rc;
 
+	if (nargs > 0) {
+		pat = agora_str(args[0]);
+		rc = agora_call(k->c, "ls", agora_array(&pat, 1), &ls);
+	} else {
+		rc = agora_ls(k->c, &ls);
+	}
 	if (rc < 0)
 		return call_failed(k, rc);
+	if (ls.type == AGORA_ARRAY && ls.via.array.len > 1)
+		qsort(ls.via.array.items, ls.via.array.len, sizeof(agora_value),
+		      by_name);
 	if (k->json) {
 		print_value_json(&ls);
 	} else if (ls.type != AGORA_ARRAY || ls.via.array.len == 0) {
-		printf("no named objects\n");
+		printf(nargs > 0 ? "no named objects match\n"
+				 : "no named objects\n");
 	} else {
 		char *head[3] = { xstrdup("NAME"), xstrdup("TYPE"),
 				  xstrdup("LEN") };
 		table_add(&t, head);
-		qsort(ls.via.array.items, ls.via.array.len, sizeof(agora_value),
-		      by_name);
 		for (size_t i = 0; i < ls.via.array.len; i++) {
 			const agora_value *e = &ls.via.array.items[i];
 			const agora_value *f[3] = { map_get(e, "name"),
@@ -327,18 +360,20 @@ static void watch_row(const agora_value *st, double rate, bool first)
 		free(cell[i]);
 }
 
-int cmd_watch(struct cli *k)
+int cmd_watch(struct cli *k, char **args, int nargs)
 {
-	struct sigaction sa;
+	struct sigaction sa, old_int, old_term;
 	double last_t = 0, interval = k->interval_set ? k->interval : 1.0;
 	int64_t last_req = -1;
+	int ret = EXIT_OK;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop_signal;
 	sigemptyset(&sa.sa_mask);
 	/* No SA_RESTART: the signal must cut the nap short. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	stop_requested = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
 
 	for (long n = 0; !stop_requested; n++) {
 		agora_value st;
@@ -347,8 +382,10 @@ int cmd_watch(struct cli *k)
 		double t, rate = -1;
 		int rc = agora_stats(k->c, &st);
 
-		if (rc < 0)
-			return call_failed(k, rc);
+		if (rc < 0) {
+			ret = call_failed(k, rc);
+			break;
+		}
 		t = now_mono();
 		req = map_get(&st, "requests");
 		if (req != NULL && agora_value_to_int(*req, &reqs) == 0 &&
@@ -376,7 +413,10 @@ int cmd_watch(struct cli *k)
 			break;
 		nap(interval);
 	}
-	return EXIT_OK;
+	/* A session goes on after watch: Ctrl-C is its own again. */
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	return ret;
 }
 
 /* ---- info ---------------------------------------------------------------- */
@@ -424,8 +464,9 @@ static char *holder_text(const agora_value *info)
 			 n);
 }
 
-int cmd_info(struct cli *k, const char *name)
+int cmd_info(struct cli *k, char **args, int nargs)
 {
+	const char *name = args[0];
 	struct obj o;
 	agora_value info;
 	struct table t = { .ncol = 2 };
@@ -457,8 +498,9 @@ int cmd_info(struct cli *k, const char *name)
 
 /* ---- get, set, push, pop, drop ------------------------------------------- */
 
-int cmd_get(struct cli *k, const char *name, const char *keytext)
+int cmd_get(struct cli *k, char **args, int nargs)
 {
+	const char *name = args[0], *keytext = nargs > 1 ? args[1] : NULL;
 	struct obj o;
 	agora_value key, res, info;
 	const char *method = NULL;
@@ -549,67 +591,585 @@ int cmd_set(struct cli *k, char **args, int nargs)
 	return EXIT_OK;
 }
 
-int cmd_push(struct cli *k, const char *name, const char *text)
+/* A value printed as one line: JSON (a str in quotes), or with --json the
+ * same. A taken item is one value, even when it is a container. */
+static void print_item(struct cli *k, const agora_value *v)
+{
+	if (k->json) {
+		print_value_json(v);
+	} else {
+		char *s = value_text(v);
+		puts(s);
+		free(s);
+	}
+}
+
+static bool is_queue(const struct obj *o)
+{
+	return strcmp(o->type, "queue") == 0 ||
+	       strcmp(o->type, "joinable_queue") == 0;
+}
+
+/* "a list", "an array": the type with its article, for messages. */
+static const char *a_type(const struct obj *o)
+{
+	return strchr("aeiou", o->type[0]) ? "an" : "a";
+}
+
+/* The wait of --timeout or --wait as queue.get/put params: block, timeout
+ * (nil: forever). */
+static void wait_params(struct cli *k, agora_value *p)
+{
+	p[0] = agora_bool(true);
+	p[1] = k->wait < 0 ? agora_nil() : agora_float(k->wait);
+}
+
+int cmd_push(struct cli *k, char **args, int nargs)
 {
 	struct obj o;
-	agora_value v;
-	int rc = obj_open(k, name, &o);
+	agora_value *v, p[3];
+	int rc = obj_open(k, args[0], &o);
 
 	if (rc != 0)
 		return rc;
 	if (o.t->push == NULL)
 		return usage_error("push: %s (type %s) is neither a queue "
 				   "nor a list",
-				   name, o.type);
-	if ((rc = parse_value(k, "VALUE", text, &v)) != 0)
+				   o.name, o.type);
+	if (k->wait_set && !is_queue(&o))
+		return usage_error("push: %s is %s %s, which never waits: "
+				   "--timeout and --wait go with a queue",
+				   o.name, a_type(&o), o.type);
+	v = check_mem(calloc((size_t)nargs, sizeof(agora_value)));
+	for (int i = 1; i < nargs; i++)
+		if ((rc = parse_value(k, "VALUE", args[i], &v[i - 1])) != 0)
+			goto out;
+	if (!is_queue(&o)) {
+		/* All or nothing: one extend. */
+		agora_value items = agora_array(v, (size_t)nargs - 1);
+		rc = obj_call(k, &o, "extend", &items, 1, NULL);
+	} else {
+		for (int i = 0; i < nargs - 1; i++) {
+			p[0] = v[i];
+			if (k->wait_set) {
+				wait_params(k, &p[1]);
+				rc = obj_call(k, &o, "put", p, 3, NULL);
+			} else {
+				rc = obj_call(k, &o, "put_nowait", p, 1, NULL);
+			}
+			if (rc < 0) {
+				if (i > 0)
+					say("%d of the %d values went in "
+					    "first",
+					    i, nargs - 1);
+				break;
+			}
+		}
+	}
+	if (rc < 0) {
+		rc = call_failed(k, rc);
+		goto out;
+	}
+	print_done(k);
+	rc = EXIT_OK;
+out:
+	free(v);
+	return rc;
+}
+
+int cmd_pop(struct cli *k, char **args, int nargs)
+{
+	struct obj o;
+	agora_value v, p[2];
+	int rc = obj_open(k, args[0], &o);
+
+	if (rc != 0)
 		return rc;
-	rc = obj_call(k, &o, o.t->push, &v, 1, NULL);
+	if (k->wait_set && !is_queue(&o))
+		return usage_error("pop: %s is %s %s, which never waits: "
+				   "--timeout and --wait go with a queue",
+				   o.name, a_type(&o), o.type);
+	if (is_queue(&o)) {
+		if (nargs > 1)
+			return usage_error("pop: a queue gives its oldest "
+					   "item: agora pop %s",
+					   o.name);
+		if (k->wait_set) {
+			wait_params(k, p);
+			rc = obj_call(k, &o, "get", p, 2, &v);
+		} else {
+			rc = obj_call(k, &o, "get_nowait", NULL, 0, &v);
+		}
+	} else if (strcmp(o.type, "list") == 0) {
+		if (nargs > 1 && (rc = parse_index(args[1], &p[0])) != 0)
+			return rc;
+		rc = obj_call(k, &o, "pop", p, nargs > 1 ? 1 : 0, &v);
+	} else if (strcmp(o.type, "dict") == 0) {
+		if (nargs > 1 && (rc = parse_key(k, args[1], &p[0])) != 0)
+			return rc;
+		rc = nargs > 1 ? obj_call(k, &o, "pop", p, 1, &v)
+			       : obj_call(k, &o, "popitem", NULL, 0, &v);
+	} else {
+		return usage_error("pop: %s (type %s) is not a queue, list "
+				   "or dict",
+				   o.name, o.type);
+	}
+	if (rc < 0)
+		return call_failed(k, rc);
+	print_item(k, &v);
+	agora_value_free(&v);
+	return EXIT_OK;
+}
+
+int cmd_peek(struct cli *k, char **args, int nargs)
+{
+	struct obj o;
+	agora_value v, n = agora_int(1);
+	int64_t count = 1;
+	int rc = obj_open(k, args[0], &o);
+
+	if (rc != 0)
+		return rc;
+	if (!is_queue(&o))
+		return usage_error("peek: %s (type %s) is not a queue", o.name,
+				   o.type);
+	if (nargs > 1) {
+		char *end;
+		errno = 0;
+		count = strtoll(args[1], &end, 10);
+		if (end == args[1] || *end != '\0' || errno != 0 || count < 0)
+			return usage_error("peek: N %s: want a whole number "
+					   "from 0",
+					   args[1]);
+		n = agora_int(count);
+	}
+	rc = obj_call(k, &o, "peek", &n, 1, &v);
+	if (rc < 0)
+		return call_failed(k, rc);
+	if (v.type != AGORA_ARRAY) {
+		agora_value_free(&v);
+		say("the server answered peek with no array");
+		return EXIT_CONNECT;
+	}
+	if (nargs == 1) {
+		/* The head item alone, as pop would print it. */
+		if (v.via.array.len == 0) {
+			agora_value_free(&v);
+			say("%s is empty (EMPTY)", o.name);
+			return EXIT_SERVER;
+		}
+		print_item(k, &v.via.array.items[0]);
+	} else if (k->json) {
+		print_value_json(&v);
+	} else {
+		for (size_t i = 0; i < v.via.array.len; i++) {
+			char *s = value_text(&v.via.array.items[i]);
+			puts(s);
+			free(s);
+		}
+	}
+	agora_value_free(&v);
+	return EXIT_OK;
+}
+
+int cmd_drop(struct cli *k, char **args, int nargs)
+{
+	int ret = EXIT_OK;
+
+	/* Each name on its own: one missing does not keep the others. */
+	for (int i = 0; i < nargs; i++) {
+		bool existed = false;
+		int rc = agora_drop(k->c, args[i], &existed);
+		if (rc < 0)
+			return call_failed(k, rc);
+		if (!existed) {
+			say("no object named \"%s\"", args[i]);
+			ret = EXIT_SERVER;
+		}
+	}
+	if (k->json && ret == EXIT_OK)
+		puts("true");
+	return ret;
+}
+
+/* ---- new ----------------------------------------------------------------- */
+
+/* Which types take each option of new (NULL: none but these). */
+static const char *const new_option_types[NEW_NOPTS] = {
+	[NEW_MAXSIZE] = "queue joinable_queue",
+	[NEW_INITIAL] = "value",
+	[NEW_VALUE] = "semaphore bounded_semaphore",
+	[NEW_OWNED] = "semaphore bounded_semaphore",
+	[NEW_PARTIES] = "barrier",
+	[NEW_LOCK] = "condition",
+	[NEW_TYPECODE] = "array",
+	[NEW_LENGTH] = "array",
+	[NEW_ITEMS] = "array",
+};
+
+static bool word_in(const char *word, const char *list)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; *p;) {
+		size_t m = strcspn(p, " ");
+		if (m == n && strncmp(p, word, n) == 0)
+			return true;
+		p += m;
+		p += strspn(p, " ");
+	}
+	return false;
+}
+
+/* @text as a whole number for option --@name. */
+static int parse_whole(const char *name, const char *text, agora_value *ret)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(text, &end, 10);
+	if (end == text || *end != '\0' || errno != 0)
+		return usage_error("new: --%s %s: want a whole number", name,
+				   text);
+	*ret = agora_int(n);
+	return 0;
+}
+
+int cmd_new(struct cli *k, char **args, int nargs)
+{
+	const char *type = args[0], *name = args[1];
+	agora_pair opts[NEW_NOPTS + 1];
+	agora_value params[3], h;
+	size_t n = 0;
+	int rc;
+
+	if (!known_type(type))
+		return usage_error("new: unknown type \"%s\" (list, dict, "
+				   "queue, joinable_queue, value, array, "
+				   "namespace, lock, rlock, semaphore, "
+				   "bounded_semaphore, condition, event, "
+				   "barrier)",
+				   type);
+	for (int i = 0; i < NEW_NOPTS; i++) {
+		const char *text = k->newopt[i];
+		agora_value v;
+		if (text == NULL)
+			continue;
+		if (!word_in(type, new_option_types[i]))
+			return usage_error("new: --%s does not go with %s "
+					   "(it is for: %s)",
+					   new_option_names[i], type,
+					   new_option_types[i]);
+		switch (i) {
+		case NEW_OWNED:
+			v = agora_bool(true);
+			break;
+		case NEW_TYPECODE:
+			v = agora_str(text);
+			break;
+		case NEW_INITIAL:
+			if ((rc = parse_value(k, "--initial", text, &v)) != 0)
+				return rc;
+			break;
+		case NEW_ITEMS:
+			if ((rc = parse_value(k, "--items", text, &v)) != 0)
+				return rc;
+			if (v.type != AGORA_ARRAY)
+				return usage_error("new: --items %s: want a "
+						   "JSON array of numbers",
+						   text);
+			break;
+		case NEW_LOCK: {
+			struct obj l;
+			if ((rc = obj_open(k, text, &l)) != 0)
+				return rc;
+			if (strcmp(l.type, "lock") && strcmp(l.type, "rlock"))
+				return usage_error("new: --lock %s is %s %s, "
+						   "not a lock or rlock",
+						   text, a_type(&l), l.type);
+			v = agora_uint(l.h);
+			break;
+		}
+		default:
+			if ((rc = parse_whole(new_option_names[i], text, &v)) !=
+			    0)
+				return rc;
+		}
+		opts[n].key = agora_str(new_option_names[i]);
+		opts[n].val = v;
+		n++;
+	}
+	if (strcmp(type, "barrier") == 0 && k->newopt[NEW_PARTIES] == NULL)
+		return usage_error("new: a barrier needs --parties N");
+	if (strcmp(type, "array") == 0 && k->newopt[NEW_TYPECODE] == NULL)
+		return usage_error("new: an array needs --typecode C (one of "
+				   "b B h H i I l L q Q f d)");
+	/* Like mkdir: an existing name is an error unless --exist-ok. */
+	opts[n].key = agora_str("exclusive");
+	opts[n].val = agora_bool(!k->exist_ok);
+	n++;
+	params[0] = agora_str(type);
+	params[1] = agora_str(name);
+	params[2] = agora_map(opts, n);
+	rc = agora_call(k->c, "open", agora_array(params, 3), &h);
+	if (rc == AGORA_EEXISTS) {
+		rc = call_failed(k, rc);
+		say("agora new --exist-ok takes the existing one");
+		return rc;
+	}
+	if (rc < 0)
+		return call_failed(k, rc);
+	{
+		int64_t handle;
+		if (agora_value_to_int(h, &handle) == 0 && handle > 0 &&
+		    handle <= UINT32_MAX)
+			remember_handle(k, (uint32_t)handle);
+		agora_value_free(&h);
+	}
+	/* The name keeps the object after the tool closes its handle. */
+	print_done(k);
+	return EXIT_OK;
+}
+
+/* ---- del, incr, len, keys, has, insert, clear, call ---------------------- */
+
+int cmd_del(struct cli *k, char **args, int nargs)
+{
+	struct obj o;
+	agora_value key;
+	int rc = obj_open(k, args[0], &o);
+
+	if (rc != 0)
+		return rc;
+	if (strcmp(o.type, "dict") && strcmp(o.type, "namespace") &&
+	    strcmp(o.type, "list"))
+		return usage_error("del: %s (type %s) is not a dict, "
+				   "namespace or list",
+				   o.name, o.type);
+	if (strcmp(o.type, "list") == 0 && nargs > 2)
+		return usage_error("del: one INDEX at a time (the items after "
+				   "it move down)");
+	/* Every key parsed before any is deleted. */
+	agora_value *keys = check_mem(calloc((size_t)nargs, sizeof(key)));
+	for (int i = 1; i < nargs; i++)
+		if ((rc = parse_obj_key(k, &o, args[i], &keys[i - 1])) != 0) {
+			free(keys);
+			return rc;
+		}
+	for (int i = 1; i < nargs && rc == 0; i++)
+		rc = obj_call(k, &o, "delete", &keys[i - 1], 1, NULL);
+	free(keys);
 	if (rc < 0)
 		return call_failed(k, rc);
 	print_done(k);
 	return EXIT_OK;
 }
 
-int cmd_pop(struct cli *k, const char *name)
+/* @text as a DELTA: a JSON number. */
+static int parse_delta(struct cli *k, const char *text, agora_value *ret)
+{
+	int rc = parse_value(k, "DELTA", text, ret);
+
+	if (rc == 0 && ret->type != AGORA_INT && ret->type != AGORA_UINT &&
+	    ret->type != AGORA_FLOAT)
+		return usage_error("DELTA %s: want a number", text);
+	return rc;
+}
+
+int cmd_incr(struct cli *k, char **args, int nargs)
 {
 	struct obj o;
-	agora_value v;
-	int rc = obj_open(k, name, &o);
+	agora_value p[2] = { agora_int(1), agora_int(1) }, res;
+	int rc = obj_open(k, args[0], &o);
 
 	if (rc != 0)
 		return rc;
-	if (o.t->pop == NULL)
-		return usage_error("pop: %s (type %s) is neither a queue "
-				   "nor a list",
-				   name, o.type);
-	rc = obj_call(k, &o, o.t->pop, NULL, 0, &v);
+	if (strcmp(o.type, "value") == 0) {
+		if (nargs > 2)
+			return usage_error("incr: %s is a value: agora incr "
+					   "%s [DELTA]",
+					   o.name, o.name);
+		if (nargs > 1 && (rc = parse_delta(k, args[1], &p[0])) != 0)
+			return rc;
+		rc = obj_call(k, &o, "add", p, 1, &res);
+	} else if (strcmp(o.type, "dict") == 0) {
+		if (nargs < 2)
+			return usage_error("incr: %s is a dict: agora incr "
+					   "%s KEY [DELTA]",
+					   o.name, o.name);
+		if ((rc = parse_key(k, args[1], &p[0])) != 0 ||
+		    (nargs > 2 && (rc = parse_delta(k, args[2], &p[1])) != 0))
+			return rc;
+		rc = obj_call(k, &o, "incr", p, 2, &res);
+	} else {
+		return usage_error("incr: %s (type %s) is not a value or a "
+				   "dict",
+				   o.name, o.type);
+	}
 	if (rc < 0)
 		return call_failed(k, rc);
-	/* A popped item is one value, even when it is a container. */
-	if (k->json) {
-		print_value_json(&v);
-	} else {
-		char *s = value_text(&v);
-		puts(s);
-		free(s);
-	}
-	agora_value_free(&v);
+	print_item(k, &res);
+	agora_value_free(&res);
 	return EXIT_OK;
 }
 
-int cmd_drop(struct cli *k, const char *name)
+int cmd_len(struct cli *k, char **args, int nargs)
 {
-	bool existed = false;
-	int rc = agora_drop(k->c, name, &existed);
+	struct obj o;
+	agora_value info;
+	const agora_value *len;
+	int rc = obj_open(k, args[0], &o);
 
+	if (rc != 0)
+		return rc;
+	rc = agora_info(k->c, o.h, &info);
 	if (rc < 0)
 		return call_failed(k, rc);
-	if (!existed) {
-		say("no object named \"%s\"", name);
-		return EXIT_SERVER;
+	len = map_get(&info, "len");
+	if (len == NULL || len->type == AGORA_NIL) {
+		agora_value_free(&info);
+		return usage_error("len: %s (type %s) has no length", o.name,
+				   o.type);
 	}
-	if (k->json)
-		puts("true");
+	print_item(k, len);
+	agora_value_free(&info);
+	return EXIT_OK;
+}
+
+int cmd_keys(struct cli *k, char **args, int nargs)
+{
+	struct obj o;
+	agora_value res, keys;
+	int rc = obj_open(k, args[0], &o);
+	bool ns;
+
+	if (rc != 0)
+		return rc;
+	ns = strcmp(o.type, "namespace") == 0;
+	if (!ns && strcmp(o.type, "dict"))
+		return usage_error("keys: %s (type %s) is not a dict or a "
+				   "namespace",
+				   o.name, o.type);
+	rc = obj_call(k, &o, ns ? "items" : "keys", NULL, 0, &res);
+	if (rc < 0)
+		return call_failed(k, rc);
+	if (ns) {
+		/* A namespace's attribute names, from its items. */
+		size_t n = res.type == AGORA_MAP ? res.via.map.len : 0;
+		agora_value *a = check_mem(calloc(n + 1, sizeof(*a)));
+		for (size_t i = 0; i < n; i++)
+			a[i] = res.via.map.items[i].key;
+		keys = agora_array(a, n);
+		if (k->json)
+			print_value_json(&keys);
+		else
+			for (size_t i = 0; i < n; i++) {
+				char *s = cell_text(&a[i]);
+				puts(s);
+				free(s);
+			}
+		free(a);
+	} else if (k->json) {
+		print_value_json(&res);
+	} else {
+		/* Keys as JSON, so that 42 and "42" differ (as get shows). */
+		for (size_t i = 0;
+		     res.type == AGORA_ARRAY && i < res.via.array.len; i++) {
+			char *s = value_text(&res.via.array.items[i]);
+			puts(s);
+			free(s);
+		}
+	}
+	agora_value_free(&res);
+	return EXIT_OK;
+}
+
+int cmd_has(struct cli *k, char **args, int nargs)
+{
+	struct obj o;
+	agora_value key, res;
+	int rc = obj_open(k, args[0], &o);
+
+	if (rc != 0)
+		return rc;
+	if (strcmp(o.type, "dict"))
+		return usage_error("has: %s (type %s) is not a dict", o.name,
+				   o.type);
+	if ((rc = parse_key(k, args[1], &key)) != 0)
+		return rc;
+	rc = obj_call(k, &o, "contains", &key, 1, &res);
+	if (rc < 0)
+		return call_failed(k, rc);
+	print_item(k, &res);
+	agora_value_free(&res);
+	return EXIT_OK;
+}
+
+int cmd_insert(struct cli *k, char **args, int nargs)
+{
+	struct obj o;
+	agora_value p[2];
+	int rc = obj_open(k, args[0], &o);
+
+	if (rc != 0)
+		return rc;
+	if (strcmp(o.type, "list"))
+		return usage_error("insert: %s (type %s) is not a list", o.name,
+				   o.type);
+	if ((rc = parse_index(args[1], &p[0])) != 0 ||
+	    (rc = parse_value(k, "VALUE", args[2], &p[1])) != 0)
+		return rc;
+	rc = obj_call(k, &o, "insert", p, 2, NULL);
+	if (rc < 0)
+		return call_failed(k, rc);
+	print_done(k);
+	return EXIT_OK;
+}
+
+int cmd_clear(struct cli *k, char **args, int nargs)
+{
+	struct obj o;
+	int rc = obj_open(k, args[0], &o);
+
+	if (rc != 0)
+		return rc;
+	if (strcmp(o.type, "dict") && strcmp(o.type, "list"))
+		return usage_error("clear: %s (type %s) is not a dict or a "
+				   "list",
+				   o.name, o.type);
+	rc = obj_call(k, &o, "clear", NULL, 0, NULL);
+	if (rc < 0)
+		return call_failed(k, rc);
+	print_done(k);
+	return EXIT_OK;
+}
+
+int cmd_call(struct cli *k, char **args, int nargs)
+{
+	struct obj o;
+	agora_value p[8], res;
+	const char *method = args[1];
+	int rc;
+
+	if (method[0] == '\0' || strchr(method, '.') != NULL ||
+	    strlen(method) > 40)
+		return usage_error("call: METHOD %s: want a method's name, "
+				   "as \"append\" (docs/protocol.md, "
+				   "section 4)",
+				   method);
+	if ((rc = obj_open(k, args[0], &o)) != 0)
+		return rc;
+	for (int i = 2; i < nargs; i++)
+		if ((rc = parse_value(k, "ARG", args[i], &p[i - 2])) != 0)
+			return rc;
+	rc = obj_call(k, &o, method, p, (size_t)nargs - 2, &res);
+	if (rc < 0)
+		return call_failed(k, rc);
+	/* "→ nil" prints nothing, as set does; --json prints null. */
+	if (k->json || res.type != AGORA_NIL)
+		print_result(k, &res, false);
+	agora_value_free(&res);
 	return EXIT_OK;
 }
 
@@ -682,7 +1242,7 @@ static char *holds_text(const agora_value *holds)
 	return out;
 }
 
-int cmd_clients(struct cli *k)
+int cmd_clients(struct cli *k, char **args, int nargs)
 {
 	agora_value cl;
 	struct table t = { .ncol = 8 };
@@ -732,8 +1292,9 @@ int cmd_clients(struct cli *k)
 	return EXIT_OK;
 }
 
-int cmd_kill(struct cli *k, const char *idtext)
+int cmd_kill(struct cli *k, char **args, int nargs)
 {
+	const char *idtext = args[0];
 	char *end;
 	bool killed = false;
 	unsigned long long id;
@@ -756,4 +1317,39 @@ int cmd_kill(struct cli *k, const char *idtext)
 	if (k->json)
 		puts("true");
 	return EXIT_OK;
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+const struct command cli_commands[] = {
+	{ "ping", 0, 0, "", cmd_ping, false },
+	{ "stats", 0, 0, "", cmd_stats, false },
+	{ "ls", 0, 1, " [PATTERN]", cmd_ls, false },
+	{ "new", 2, 2, " TYPE NAME [OPTIONS]", cmd_new, false },
+	{ "info", 1, 1, " NAME", cmd_info, false },
+	{ "get", 1, 2, " NAME [KEY|INDEX]", cmd_get, false },
+	{ "set", 2, 3, " NAME [KEY|INDEX|ATTR] VALUE", cmd_set, false },
+	{ "del", 2, -1, " NAME KEY|INDEX|ATTR...", cmd_del, false },
+	{ "incr", 1, 3, " NAME [KEY] [DELTA]", cmd_incr, false },
+	{ "push", 2, -1, " NAME VALUE...", cmd_push, true },
+	{ "pop", 1, 2, " NAME [KEY|INDEX]", cmd_pop, true },
+	{ "peek", 1, 2, " NAME [N]", cmd_peek, false },
+	{ "len", 1, 1, " NAME", cmd_len, false },
+	{ "keys", 1, 1, " NAME", cmd_keys, false },
+	{ "has", 2, 2, " NAME KEY", cmd_has, false },
+	{ "insert", 3, 3, " NAME INDEX VALUE", cmd_insert, false },
+	{ "clear", 1, 1, " NAME", cmd_clear, false },
+	{ "call", 2, 9, " NAME METHOD [ARG...]", cmd_call, false },
+	{ "drop", 1, -1, " NAME...", cmd_drop, false },
+	{ "clients", 0, 0, "", cmd_clients, false },
+	{ "kill", 1, 1, " ID", cmd_kill, false },
+	{ "watch", 0, 0, " [--interval S] [--count N]", cmd_watch, false },
+};
+
+const size_t cli_ncommands = sizeof(cli_commands) / sizeof(cli_commands[0]);
+
+const char *cli_type_name(size_t i)
+{
+	return i < sizeof(cli_types) / sizeof(cli_types[0]) ? cli_types[i].wire
+							    : NULL;
 }

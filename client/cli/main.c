@@ -26,60 +26,6 @@
 #include "config.h"
 #include "value_json.h"
 
-static void usage(FILE *f)
-{
-	fputs(
-	    "usage: agora [--address ADDR] [--authkey-file FILE] [--json] "
-	    "COMMAND [ARGS]\n"
-	    "\n"
-	    "Look at and change the shared objects an agorad serves.\n"
-	    "\n"
-	    "commands:\n"
-	    "  ping                    check that the server answers\n"
-	    "  stats                   the server's counters\n"
-	    "  ls                      named objects with type and length\n"
-	    "  info NAME               an object's details (a lock's owner, "
-	    "waiters, ...)\n"
-	    "  get NAME [KEY|INDEX]    a value, a whole container, or one "
-	    "item\n"
-	    "  set NAME KEY VALUE      store into a dict, list, namespace or "
-	    "array\n"
-	    "  set NAME VALUE          store a value\n"
-	    "  push NAME VALUE         put on a queue (never waits), append "
-	    "to a list\n"
-	    "  pop NAME                take from a queue (never waits), pop a "
-	    "list\n"
-	    "  drop NAME               remove the name\n"
-	    "  clients                 the connections: peer, idle time, "
-	    "what each holds\n"
-	    "  kill ID                 end connection ID (from clients): its "
-	    "locks go on\n"
-	    "  watch [--interval S] [--count N]\n"
-	    "                          stats every S seconds (1) until "
-	    "interrupted\n"
-	    "\n"
-	    "options:\n"
-	    "  --address ADDR          unix:PATH or tcp:HOST:PORT "
-	    "(AGORA_ADDRESS;\n"
-	    "                          default agorad's: "
-	    "unix:$XDG_RUNTIME_DIR/agora.sock)\n"
-	    "  --authkey-file FILE     the key (AGORA_AUTHKEY_FILE, or the "
-	    "key in AGORA_AUTHKEY)\n"
-	    "  --timeout SECONDS       give up connecting, and on each call, "
-	    "after that long\n"
-	    "                          (AGORA_CONNECT_TIMEOUT, default 10; "
-	    "over TCP also\n"
-	    "                          AGORA_PEER_TIMEOUT, default 30)\n"
-	    "  --json                  print one JSON document\n"
-	    "  --help, --version\n"
-	    "\n"
-	    "VALUEs are JSON (quote strings: '\"text\"'); a KEY is JSON if it "
-	    "parses, else\n"
-	    "a string. Exit: 0 ok, 1 server error, 2 usage, 3 cannot "
-	    "connect. See agora(1).\n",
-	    f);
-}
-
 /* ---- the command line ---------------------------------------------------- */
 
 /* The option @name takes a value: from "--name=V" or the next argument. */
@@ -96,6 +42,24 @@ static int option_value(char **argv, int argc, int *i, const char *eq,
 	return 0;
 }
 
+const char *const new_option_names[NEW_NOPTS] = {
+	[NEW_MAXSIZE] = "maxsize",   [NEW_INITIAL] = "initial",
+	[NEW_VALUE] = "value",       [NEW_OWNED] = "owned",
+	[NEW_PARTIES] = "parties",   [NEW_LOCK] = "lock",
+	[NEW_TYPECODE] = "typecode", [NEW_LENGTH] = "length",
+	[NEW_ITEMS] = "items",
+};
+
+/* The option of `new` named @name (@len bytes), or -1. */
+static int new_option(const char *name, size_t len)
+{
+	for (int i = 0; i < NEW_NOPTS; i++)
+		if (strlen(new_option_names[i]) == len &&
+		    strncmp(new_option_names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
 /*
  * Sort argv into options (anywhere; "--" ends them) and positional
  * arguments (@pos, at most @maxpos). Words that start with a single '-'
@@ -109,13 +73,17 @@ static int parse_args(struct cli *k, int argc, char **argv, char **pos,
 	int npos = 0;
 
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *val, *eq;
+		const char *a = argv[i], *val = NULL, *eq;
 		size_t nlen;
 
 		if (!opts || strncmp(a, "--", 2) != 0) {
 			if (opts && strcmp(a, "-h") == 0) {
 				usage(stdout);
 				return EXIT_OK;
+			}
+			if (opts && strcmp(a, "-i") == 0) {
+				k->interactive = true;
+				continue;
 			}
 			if (npos == maxpos)
 				return usage_error("too many arguments (from "
@@ -135,7 +103,12 @@ static int parse_args(struct cli *k, int argc, char **argv, char **pos,
 			usage(stdout);
 			return EXIT_OK;
 		} else if (IS("--version")) {
+#ifdef HAVE_LIBEDIT
+			printf("agora %s (protocol 1, libedit)\n",
+			       AGORA_VERSION_STRING);
+#else
 			printf("agora %s (protocol 1)\n", AGORA_VERSION_STRING);
+#endif
 			return EXIT_OK;
 		} else if (IS("--json")) {
 			k->json = true;
@@ -158,16 +131,20 @@ static int parse_args(struct cli *k, int argc, char **argv, char **pos,
 						   val);
 			k->interval_set = true;
 		} else if (IS("--timeout")) {
-			char *end;
+			/* Checked once the command is known (run()). */
+			if (option_value(argv, argc, &i, eq, &k->timeout_text))
+				return EXIT_USAGE;
+		} else if (IS("--wait")) {
+			k->wait_set = true;
+			k->wait = -1;
+		} else if (IS("--exist-ok")) {
+			k->exist_ok = true;
+		} else if (IS("--owned")) {
+			k->newopt[NEW_OWNED] = "true";
+		} else if (new_option(a + 2, nlen - 2) >= 0) {
 			if (option_value(argv, argc, &i, eq, &val))
 				return EXIT_USAGE;
-			k->timeout = strtod(val, &end);
-			if (end == val || *end != '\0' ||
-			    !(k->timeout >= 0.01 && k->timeout <= 86400))
-				return usage_error("--timeout %s: want "
-						   "seconds from 0.01 to "
-						   "86400",
-						   val);
+			k->newopt[new_option(a + 2, nlen - 2)] = val;
 		} else if (IS("--count")) {
 			char *end;
 			if (option_value(argv, argc, &i, eq, &val))
@@ -263,74 +240,117 @@ static int cli_connect(struct cli *k)
 
 /* ---- main ---------------------------------------------------------------- */
 
-struct command {
-	const char *name;
-	int min, max; /* arguments after the command */
-	const char *args;
-};
+/* --timeout, as the command takes it: a wait (0 to 86400) or a limit on
+ * connecting and each call (0.01 to 86400). Returns 0 or EXIT_USAGE. */
+static int check_timeout(struct cli *k, const struct command *cmd)
+{
+	const char *val = k->timeout_text;
+	char *end;
+	double t;
 
-static const struct command commands[] = {
-	{ "ping", 0, 0, "" },
-	{ "stats", 0, 0, "" },
-	{ "ls", 0, 0, "" },
-	{ "info", 1, 1, " NAME" },
-	{ "get", 1, 2, " NAME [KEY|INDEX]" },
-	{ "set", 2, 3, " NAME [KEY|INDEX|ATTR] VALUE" },
-	{ "push", 2, 2, " NAME VALUE" },
-	{ "pop", 1, 1, " NAME" },
-	{ "drop", 1, 1, " NAME" },
-	{ "clients", 0, 0, "" },
-	{ "kill", 1, 1, " ID" },
-	{ "watch", 0, 0, " [--interval S] [--count N]" },
-};
+	if (val == NULL)
+		return 0;
+	t = strtod(val, &end);
+	if (cmd->waits) {
+		if (end == val || *end != '\0' || !(t >= 0 && t <= 86400))
+			return usage_error("--timeout %s: want seconds to "
+					   "wait, from 0 to 86400",
+					   val);
+		if (k->wait_set)
+			return usage_error("--timeout and --wait: give one");
+		k->wait = t;
+		k->wait_set = true;
+		return 0;
+	}
+	if (end == val || *end != '\0' || !(t >= 0.01 && t <= 86400))
+		return usage_error("--timeout %s: want seconds from 0.01 to "
+				   "86400",
+				   val);
+	if (k->session)
+		return usage_error("--timeout: the session is connected "
+				   "already (it goes on the command line)");
+	k->timeout = t;
+	return 0;
+}
 
 static int run(struct cli *k, int argc, char **argv)
 {
-	char *pos[8];
+	char **pos = check_mem(calloc((size_t)argc + 1, sizeof(char *)));
 	int npos = 0, rc;
 	const struct command *cmd = NULL;
 
-	rc = parse_args(k, argc, argv, pos, 8, &npos);
+	rc = parse_args(k, argc, argv, pos, argc, &npos);
 	if (rc >= 0)
-		return rc;
-	if (npos == 0)
-		return usage_error("no command given");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(pos[0], commands[i].name) == 0)
-			cmd = &commands[i];
-	if (cmd == NULL)
-		return usage_error("unknown command \"%s\"", pos[0]);
-	if (npos - 1 < cmd->min || npos - 1 > cmd->max)
-		return usage_error("usage: agora %s%s", cmd->name, cmd->args);
-	if ((k->interval_set || k->count_set) && strcmp(cmd->name, "watch"))
-		return usage_error("--interval and --count go with watch");
-
-	rc = cli_connect(k);
-	if (rc != 0)
-		return rc;
-	if (!strcmp(cmd->name, "ping"))
-		return cmd_ping(k);
-	if (!strcmp(cmd->name, "stats"))
-		return cmd_stats(k);
-	if (!strcmp(cmd->name, "ls"))
-		return cmd_ls(k);
-	if (!strcmp(cmd->name, "watch"))
-		return cmd_watch(k);
-	if (!strcmp(cmd->name, "info"))
-		return cmd_info(k, pos[1]);
-	if (!strcmp(cmd->name, "get"))
-		return cmd_get(k, pos[1], npos > 2 ? pos[2] : NULL);
-	if (!strcmp(cmd->name, "set"))
-		return cmd_set(k, pos + 1, npos - 1);
-	if (!strcmp(cmd->name, "push"))
-		return cmd_push(k, pos[1], pos[2]);
-	if (!strcmp(cmd->name, "pop"))
-		return cmd_pop(k, pos[1]);
-	if (!strcmp(cmd->name, "clients"))
-		return cmd_clients(k);
-	if (!strcmp(cmd->name, "kill"))
-		return cmd_kill(k, pos[1]);
-	return cmd_drop(k, pos[1]);
+		goto out;
+	if (npos == 0 && !k->session &&
+	    (k->interactive || (isatty(0) && isatty(1)))) {
+		bool newopt = false;
+		for (int i = 0; i < NEW_NOPTS; i++)
+			newopt = newopt || k->newopt[i] != NULL;
+		if (newopt || k->wait_set || k->exist_ok || k->interval_set ||
+		    k->count_set) {
+			rc = usage_error("the interactive mode takes only "
+					 "--address, --authkey-file, "
+					 "--timeout and --json");
+			goto out;
+		}
+		if ((rc = check_timeout(k, &cli_commands[0])) != 0 ||
+		    (rc = cli_connect(k)) != 0)
+			goto out;
+		rc = cli_session(k, run);
+		goto out;
+	}
+	rc = EXIT_USAGE;
+	if (npos == 0) {
+		usage_error("no command given");
+		goto out;
+	}
+	if (k->interactive) {
+		usage_error("-i takes no command");
+		goto out;
+	}
+	for (size_t i = 0; i < cli_ncommands; i++)
+		if (strcmp(pos[0], cli_commands[i].name) == 0)
+			cmd = &cli_commands[i];
+	if (cmd == NULL) {
+		usage_error("unknown command \"%s\"", pos[0]);
+		goto out;
+	}
+	if (npos - 1 < cmd->min || (cmd->max >= 0 && npos - 1 > cmd->max)) {
+		usage_error("usage: agora %s%s", cmd->name, cmd->args);
+		goto out;
+	}
+	if ((k->interval_set || k->count_set) && strcmp(cmd->name, "watch")) {
+		usage_error("--interval and --count go with watch");
+		goto out;
+	}
+	if (k->wait_set && !cmd->waits) {
+		usage_error("--wait goes with pop and push");
+		goto out;
+	}
+	if (k->exist_ok && strcmp(cmd->name, "new")) {
+		usage_error("--exist-ok goes with new");
+		goto out;
+	}
+	for (int i = 0; i < NEW_NOPTS; i++)
+		if (k->newopt[i] != NULL && strcmp(cmd->name, "new")) {
+			usage_error("--%s goes with new", new_option_names[i]);
+			goto out;
+		}
+	if ((rc = check_timeout(k, cmd)) != 0)
+		goto out;
+	if (k->session && (k->address_opt || k->keyfile_opt)) {
+		rc = usage_error("the session is connected already: "
+				 "--address and --authkey-file go on the "
+				 "command line");
+		goto out;
+	}
+	if (!k->session && (rc = cli_connect(k)) != 0)
+		goto out;
+	rc = cmd->fn(k, pos + 1, npos - 1);
+out:
+	free(pos);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -342,9 +362,8 @@ int main(int argc, char **argv)
 	rc = run(&k, argc, argv);
 	/* Freeing the client closes its handles in the server too. */
 	agora_client_free(k.c);
-	for (size_t i = 0; i < k.nparsed; i++)
-		json_decref(k.parsed[i]);
-	cli_pool_free(&k.pool);
+	forget_parsed(&k);
+	free(k.parsed);
 	if (fflush(stdout) != 0 && rc == EXIT_OK) {
 		say("cannot write the output: %s", strerror(errno));
 		rc = EXIT_SERVER;

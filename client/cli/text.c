@@ -60,6 +60,14 @@ char *__attribute__((format(printf, 1, 2))) xasprintf(const char *fmt, ...)
 	return s;
 }
 
+/* The hint after a usage error: a session has its own "help". */
+static const char *usage_hint = "Try 'agora --help'.";
+
+void set_usage_hint(const char *hint)
+{
+	usage_hint = hint;
+}
+
 int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -68,7 +76,7 @@ int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'agora --help'.\n", stderr);
+	fprintf(stderr, "\n%s\n", usage_hint);
 	return EXIT_USAGE;
 }
 
@@ -82,12 +90,111 @@ int call_failed(struct cli *k, int rc)
 
 	if (msg[0] == '\0')
 		msg = agora_strerror(rc);
-	if (rc == AGORA_EIO || rc == AGORA_EAUTH || rc == AGORA_EPROTOCOL) {
+	/* A call that timed out broke the client, as a lost connection. */
+	if (rc == AGORA_EIO || rc == AGORA_EAUTH || rc == AGORA_EPROTOCOL ||
+	    rc == AGORA_ETIMEDOUT) {
 		say("%s", msg);
 		return EXIT_CONNECT;
 	}
 	say("%s (%s)", msg, agora_errname(rc));
 	return EXIT_SERVER;
+}
+
+/* ---- usage --------------------------------------------------------------- */
+
+void usage(FILE *f)
+{
+	fputs("usage: agora [--address ADDR] [--authkey-file FILE] [--json] "
+	      "COMMAND [ARGS]\n"
+	      "       agora [-i]            interactive: one command per line\n"
+	      "\n"
+	      "Look at and change the shared objects an agorad serves.\n"
+	      "\n"
+	      "the server:\n"
+	      "  ping                    check that the server answers\n"
+	      "  stats                   the server's counters\n"
+	      "  ls [PATTERN]            named objects (matching a glob), "
+	      "sorted by name\n"
+	      "  new TYPE NAME [OPTION...]\n"
+	      "                          create a named object (EXISTS if the "
+	      "name is taken\n"
+	      "                          unless --exist-ok): --maxsize N "
+	      "(queue), --initial V\n"
+	      "                          (value), --value N --owned "
+	      "(semaphore), --parties N\n"
+	      "                          (barrier), --lock NAME (condition), "
+	      "--typecode C\n"
+	      "                          --length N --items JSON (array)\n"
+	      "  drop NAME...            remove the names\n"
+	      "  info NAME               an object's details (a lock's owner, "
+	      "waiters, ...)\n"
+	      "  clients                 the connections: peer, idle time, "
+	      "what each holds\n"
+	      "  kill ID                 end connection ID (from clients): its "
+	      "locks go on\n"
+	      "  watch [--interval S] [--count N]\n"
+	      "                          stats every S seconds (1) until "
+	      "interrupted\n"
+	      "objects:\n"
+	      "  get NAME [KEY|INDEX]    a value, a whole container, or one "
+	      "item\n"
+	      "  set NAME KEY VALUE      store into a dict, list, namespace or "
+	      "array\n"
+	      "  set NAME VALUE          store a value\n"
+	      "  del NAME KEY...         delete dict keys, namespace "
+	      "attributes, a list item\n"
+	      "  incr NAME [KEY] [DELTA] add DELTA (1) to a value or a dict's "
+	      "key; print it\n"
+	      "  push NAME VALUE...      put on a queue (--timeout S, --wait: "
+	      "wait for room),\n"
+	      "                          append to a list\n"
+	      "  pop NAME [KEY|INDEX]    take from a queue (--timeout S, "
+	      "--wait: wait for\n"
+	      "                          one), pop a list item or a dict key "
+	      "(the last pair)\n"
+	      "  peek NAME [N]           a queue's oldest item (or N items), "
+	      "left in place\n"
+	      "  len NAME                the number of items\n"
+	      "  keys NAME               a dict's keys, a namespace's "
+	      "attributes\n"
+	      "  has NAME KEY            whether a dict has KEY\n"
+	      "  insert NAME INDEX VALUE insert into a list\n"
+	      "  clear NAME              empty a list or dict\n"
+	      "  call NAME METHOD [ARG...]\n"
+	      "                          any method (docs/protocol.md, section "
+	      "4), ARGs as\n"
+	      "                          JSON\n"
+	      "\n"
+	      "options:\n"
+	      "  --address ADDR          unix:PATH or tcp:HOST:PORT "
+	      "(AGORA_ADDRESS;\n"
+	      "                          default agorad's: "
+	      "unix:$XDG_RUNTIME_DIR/agora.sock)\n"
+	      "  --authkey-file FILE     the key (AGORA_AUTHKEY_FILE, or the "
+	      "key in\n"
+	      "                          AGORA_AUTHKEY)\n"
+	      "  --timeout SECONDS       give up connecting, and on each call, "
+	      "after that long\n"
+	      "                          (AGORA_CONNECT_TIMEOUT, default 10; "
+	      "over TCP also\n"
+	      "                          AGORA_PEER_TIMEOUT, default 30); with "
+	      "pop and push:\n"
+	      "                          how long to wait for an item or for "
+	      "room\n"
+	      "  --json                  print one JSON document\n"
+	      "  -i                      the interactive mode (the default "
+	      "with no command\n"
+	      "                          on a terminal): a line is a command "
+	      "as above,\n"
+	      "                          without \"agora\", quoted as in sh; "
+	      "help, quit\n"
+	      "  --help, --version\n"
+	      "\n"
+	      "VALUEs are JSON (quote strings: '\"text\"'); a KEY is JSON if "
+	      "it parses, else\n"
+	      "a string. Exit: 0 ok, 1 server error, 2 usage, 3 cannot "
+	      "connect. See agora(1).\n",
+	      f);
 }
 
 /* ---- output -------------------------------------------------------------- */
@@ -233,6 +340,25 @@ void print_result(struct cli *k, const agora_value *v, bool raw_keys)
 
 /* ---- values from the command line --------------------------------------- */
 
+void keep_parsed(struct cli *k, json_t *j)
+{
+	if (k->nparsed == k->capparsed) {
+		k->capparsed = k->capparsed ? 2 * k->capparsed : 8;
+		k->parsed = check_mem(
+		    realloc(k->parsed, k->capparsed * sizeof(json_t *)));
+	}
+	k->parsed[k->nparsed++] = j;
+}
+
+void forget_parsed(struct cli *k)
+{
+	for (size_t i = 0; i < k->nparsed; i++)
+		json_decref(k->parsed[i]);
+	k->nparsed = 0;
+	cli_pool_free(&k->pool);
+	memset(&k->pool, 0, sizeof(k->pool));
+}
+
 /*
  * @text as a VALUE: JSON, strictly. Returns 0, or EXIT_USAGE after saying
  * why. The value lives until the tool exits.
@@ -247,7 +373,7 @@ int parse_value(struct cli *k, const char *what, const char *text,
 		return usage_error("%s %s is not JSON (%s); a string is "
 				   "written in quotes, as '\"%s\"'",
 				   what, text, err, text);
-	k->parsed[k->nparsed++] = j;
+	keep_parsed(k, j);
 	if (cli_json_to_value(j, &k->pool, ret, err, sizeof(err)) < 0)
 		return usage_error("%s %s: %s", what, text, err);
 	return 0;
@@ -263,7 +389,7 @@ int parse_key(struct cli *k, const char *text, agora_value *ret)
 		*ret = agora_str(text);
 		return 0;
 	}
-	k->parsed[k->nparsed++] = j;
+	keep_parsed(k, j);
 	if (cli_json_to_value(j, &k->pool, ret, err, sizeof(err)) < 0)
 		return usage_error("KEY %s: %s", text, err);
 	return 0;

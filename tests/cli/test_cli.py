@@ -15,6 +15,7 @@ Python 3's standard library only. The last lines are unittest's
 
 import json
 import os
+import pty
 import re
 import secrets
 import select
@@ -117,8 +118,9 @@ def agora(*args, env=None, drop_env=()):
     e.update(env or {})
     for k in drop_env:
         e.pop(k, None)
+    # stdin is never a terminal here: no command means a usage error.
     p = subprocess.run([AGORA, *args], env=e, capture_output=True,
-                       timeout=TIMEOUT)
+                       stdin=subprocess.DEVNULL, timeout=TIMEOUT)
     out = p.stdout.decode()
     err = p.stderr.decode()
     if state["key"] in out or state["key"] in err:
@@ -401,6 +403,433 @@ class Operators(Case):
         self.fails(USAGE, "clients", "extra")
 
 
+class New(Case):
+    """agora new TYPE NAME [options]: named objects made from the shell."""
+
+    def test_seed_a_queue_before_any_worker_exists(self):
+        sh = '"$AGORA" new queue seeded && "$AGORA" push seeded 3'
+        env = base_env()
+        env["AGORA"] = AGORA
+        p = subprocess.run(["sh", "-c", sh], env=env, capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # Both tools have exited: the queue and its item are still there.
+        self.assertIn({"name": "seeded", "type": "queue", "len": 1},
+                      self.json("ls"))
+        self.assertEqual(self.json("pop", "seeded"), 3)
+        self.assertEqual(self.json("get", "seeded"), 0)
+
+    def test_every_creation_option(self):
+        self.ok("new", "queue", "nq", "--maxsize", "10")
+        info = self.json("info", "nq")
+        self.assertEqual((info["type"], info["maxsize"]), ("queue", 10))
+        self.ok("new", "joinable_queue", "njq", "--maxsize=2")
+        self.assertEqual(self.json("info", "njq")["maxsize"], 2)
+        self.ok("new", "value", "nv", "--initial", '{"a": [1]}')
+        self.assertEqual(self.json("get", "nv"), {"a": [1]})
+        self.ok("new", "semaphore", "nsem", "--value", "3", "--owned")
+        info = self.json("info", "nsem")
+        self.assertEqual((info["value"], info["owned"]), (3, True))
+        self.ok("new", "bounded_semaphore", "nbs", "--value", "2")
+        info = self.json("info", "nbs")
+        self.assertEqual((info["type"], info["value"], info["owned"]),
+                         ("bounded_semaphore", 2, False))
+        self.ok("new", "barrier", "nb", "--parties", "4")
+        self.assertEqual(self.json("info", "nb")["parties"], 4)
+        self.ok("new", "array", "na", "--typecode", "d", "--items", "[1, 2.5]")
+        self.assertEqual(self.json("get", "na"), [1.0, 2.5])
+        self.ok("new", "array", "na2", "--typecode", "B", "--length", "3")
+        self.assertEqual(self.json("get", "na2"), [0, 0, 0])
+        self.ok("new", "rlock", "nl")
+        self.ok("new", "condition", "nc", "--lock", "nl")
+        self.assertEqual(self.json("info", "nc")["lock"],
+                         self.json("info", "nl")["id"])
+        for t in ("list", "dict", "namespace", "lock", "event"):
+            self.ok("new", t, "n" + t)
+            self.assertEqual(self.json("info", "n" + t)["type"], t)
+        self.assertEqual(self.ok("--json", "new", "list", "njson"), "null\n")
+
+    def test_an_existing_name_is_exists_unless_exist_ok(self):
+        self.ok("new", "queue", "taken")
+        self.ok("push", "taken", "1")
+        err = self.fails(SERVER_ERROR, "new", "queue", "taken")
+        self.assertIn("(EXISTS)", err)
+        self.assertIn("--exist-ok", err)
+        err = self.fails(SERVER_ERROR, "new", "dict", "taken")
+        self.assertIn("(EXISTS)", err)
+        self.ok("new", "queue", "taken", "--exist-ok")
+        self.assertEqual(self.json("get", "taken"), 1)  # the same queue
+        err = self.fails(SERVER_ERROR, "new", "dict", "taken", "--exist-ok")
+        self.assertIn("(TYPE)", err)
+
+    def test_wrong_options_are_usage_errors_naming_them(self):
+        err = self.fails(USAGE, "new", "lock", "bad1", "--maxsize", "3")
+        self.assertIn("--maxsize does not go with lock", err)
+        err = self.fails(USAGE, "new", "queue", "bad2", "--parties", "2")
+        self.assertIn("--parties", err)
+        err = self.fails(USAGE, "new", "frob", "bad3")
+        self.assertIn('unknown type "frob"', err)
+        err = self.fails(USAGE, "new", "barrier", "bad4")
+        self.assertIn("--parties", err)
+        err = self.fails(USAGE, "new", "array", "bad5")
+        self.assertIn("--typecode", err)
+        err = self.fails(USAGE, "new", "queue", "bad6", "--maxsize", "ten")
+        self.assertIn("--maxsize ten", err)
+        err = self.fails(USAGE, "new", "array", "bad7", "--typecode", "i",
+                         "--items", "{}")
+        self.assertIn("--items", err)
+        self.fails(USAGE, "get", "counter", "--maxsize", "3")
+        self.fails(USAGE, "ls", "--exist-ok")
+        self.fails(USAGE, "new", "queue")
+        err = self.fails(SERVER_ERROR, "new", "queue", "bad8", "--maxsize",
+                         "-1")
+        self.assertIn("(VALUE)", err)
+        err = self.fails(SERVER_ERROR, "new", "array", "bad9", "--typecode",
+                         "i", "--length", "2", "--items", "[1]")
+        self.assertIn("(ARGS)", err)
+        names = [o["name"] for o in self.json("ls")]
+        for n in ("bad1", "bad2", "bad3", "bad4", "bad5", "bad6", "bad7",
+                  "bad8", "bad9"):
+            self.assertNotIn(n, names)
+
+
+class Queues(Case):
+    def test_push_several_then_peek_takes_nothing(self):
+        self.ok("new", "queue", "pq")
+        self.assertEqual(self.ok("push", "pq", "1", '"two"', "[3]"), "")
+        self.assertEqual(self.json("get", "pq"), 3)
+        self.assertEqual(self.ok("peek", "pq"), "1\n")
+        self.assertEqual(self.json("peek", "pq"), 1)
+        self.assertEqual(self.ok("peek", "pq", "2"), '1\n"two"\n')
+        self.assertEqual(self.json("peek", "pq", "10"), [1, "two", [3]])
+        self.assertEqual(self.json("peek", "pq", "0"), [])
+        self.assertEqual(self.json("len", "pq"), 3)  # nothing taken
+        self.assertEqual(self.json("pop", "pq"), 1)
+        self.assertEqual(self.json("peek", "pq"), "two")
+        self.fails(USAGE, "peek", "pq", "-1")
+        self.fails(USAGE, "peek", "results")
+
+    def test_peek_and_pop_of_an_empty_queue_say_empty(self):
+        self.ok("new", "queue", "eq")
+        err = self.fails(SERVER_ERROR, "peek", "eq")
+        self.assertIn("(EMPTY)", err)
+        self.assertEqual(self.ok("peek", "eq", "3"), "")
+        err = self.fails(SERVER_ERROR, "pop", "eq")
+        self.assertIn("(EMPTY)", err)
+
+    def test_pop_timeout_waits_then_says_empty(self):
+        self.ok("new", "queue", "tq")
+        t0 = time.monotonic()
+        err = self.fails(SERVER_ERROR, "pop", "tq", "--timeout", "0.3")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+        self.assertIn("(EMPTY)", err)
+        self.assertIn("0.3", err)
+        err = self.fails(SERVER_ERROR, "pop", "tq", "--timeout", "0")
+        self.assertIn("(EMPTY)", err)
+        self.fails(USAGE, "pop", "tq", "--timeout", "-1")
+        self.fails(USAGE, "pop", "tq", "--timeout", "1", "--wait")
+        self.fails(USAGE, "pop", "jobs", "--timeout", "1")  # a list
+        self.fails(USAGE, "get", "tq", "--wait")
+
+    def test_pop_wait_takes_an_item_pushed_later(self):
+        self.ok("new", "queue", "wq")
+        popper = subprocess.Popen([AGORA, "--json", "pop", "wq", "--wait"],
+                                  env=base_env(), stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + TIMEOUT
+            while self.json("info", "wq")["waiters"] != 1:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.01)
+            self.ok("push", "wq", '{"job": 7}')
+            out, err = popper.communicate(timeout=TIMEOUT)
+        finally:
+            if popper.poll() is None:
+                popper.kill()
+                popper.communicate()
+        self.assertEqual(popper.returncode, 0, err)
+        self.assertEqual(json.loads(out), {"job": 7})
+        self.assertEqual(self.json("len", "wq"), 0)
+
+    def test_push_to_a_full_queue(self):
+        self.ok("new", "queue", "fq", "--maxsize", "1")
+        err = self.fails(SERVER_ERROR, "push", "fq", "1", "2")
+        self.assertIn("(FULL)", err)
+        self.assertIn("1 of the 2 values went in", err)
+        self.assertEqual(self.json("peek", "fq", "5"), [1])
+        err = self.fails(SERVER_ERROR, "push", "fq", "3", "--timeout", "0.1")
+        self.assertIn("(FULL)", err)
+
+
+class Containers(Case):
+    def test_dict_del_incr_keys_has_pop_clear(self):
+        self.ok("new", "dict", "cd")
+        self.ok("set", "cd", "a", "1")
+        self.ok("set", "cd", "b", "2")
+        self.ok("set", "cd", "42", '"int key"')
+        self.assertEqual(self.ok("keys", "cd"), '"a"\n"b"\n42\n')
+        self.assertEqual(self.json("keys", "cd"), ["a", "b", 42])
+        self.assertEqual(self.ok("has", "cd", "a"), "true\n")
+        self.assertIs(self.json("has", "cd", "zz"), False)
+        self.assertEqual(self.ok("del", "cd", "a"), "")
+        err = self.fails(SERVER_ERROR, "get", "cd", "a")
+        self.assertIn("(KEY)", err)
+        self.assertIs(self.json("has", "cd", "a"), False)
+        err = self.fails(SERVER_ERROR, "del", "cd", "a")
+        self.assertIn("(KEY)", err)
+        self.assertEqual(self.ok("incr", "cd", "b"), "3\n")
+        self.assertEqual(self.json("incr", "cd", "b", "10"), 13)
+        self.assertEqual(self.json("incr", "cd", "b", "0.5"), 13.5)
+        self.assertEqual(self.json("incr", "cd", "n", "-2"), -2)
+        self.assertEqual(self.json("get", "cd", "n"), -2)
+        err = self.fails(SERVER_ERROR, "incr", "cd", "42")
+        self.assertIn("(TYPE)", err)
+        self.fails(USAGE, "incr", "cd")
+        self.fails(USAGE, "incr", "cd", "b", '"x"')
+        self.assertEqual(self.json("pop", "cd", "b"), 13.5)
+        self.assertIs(self.json("has", "cd", "b"), False)
+        err = self.fails(SERVER_ERROR, "pop", "cd", "b")
+        self.assertIn("(KEY)", err)
+        self.assertEqual(self.json("pop", "cd"), ["n", -2])  # the last pair
+        self.ok("del", "cd", "42")
+        self.assertEqual(self.json("len", "cd"), 0)
+        self.ok("set", "cd", "x", "1")
+        self.ok("set", "cd", "y", "1")
+        self.ok("del", "cd", "x", "y")
+        self.assertEqual(self.json("get", "cd"), {})
+        self.ok("set", "cd", "x", "1")
+        self.assertEqual(self.ok("clear", "cd"), "")
+        self.assertEqual(self.json("len", "cd"), 0)
+
+    def test_value_incr(self):
+        self.ok("new", "value", "cv", "--initial", "5")
+        self.assertEqual(self.ok("incr", "cv"), "6\n")
+        self.assertEqual(self.json("incr", "cv", "-10"), -4)
+        self.assertEqual(self.json("get", "cv"), -4)
+        self.fails(USAGE, "incr", "cv", "k", "1")
+        self.fails(USAGE, "incr", "mutex")
+
+    def test_list_insert_del_pop_index_clear(self):
+        self.ok("new", "list", "cl")
+        self.ok("push", "cl", "1", "2", "3")
+        self.ok("insert", "cl", "0", '"first"')
+        self.assertEqual(self.json("get", "cl"), ["first", 1, 2, 3])
+        self.ok("del", "cl", "1")
+        self.assertEqual(self.json("get", "cl"), ["first", 2, 3])
+        self.fails(USAGE, "del", "cl", "0", "1")
+        err = self.fails(SERVER_ERROR, "del", "cl", "9")
+        self.assertIn("(INDEX)", err)
+        self.assertEqual(self.json("pop", "cl", "0"), "first")
+        self.assertEqual(self.json("pop", "cl"), 3)
+        self.assertEqual(self.json("len", "cl"), 1)
+        self.ok("clear", "cl")
+        self.assertEqual(self.json("get", "cl"), [])
+        err = self.fails(SERVER_ERROR, "pop", "cl")
+        self.assertIn("(INDEX)", err)
+
+    def test_namespace_del_and_keys(self):
+        self.ok("new", "namespace", "cn")
+        self.ok("set", "cn", "mode", '"fast"')
+        self.ok("set", "cn", "level", "3")
+        self.assertEqual(self.ok("keys", "cn"), "mode\nlevel\n")
+        self.assertEqual(self.json("keys", "cn"), ["mode", "level"])
+        self.ok("del", "cn", "mode")
+        self.assertEqual(self.json("get", "cn"), {"level": 3})
+        err = self.fails(USAGE, "len", "cn")
+        self.assertIn("has no length", err)
+
+    def test_commands_a_type_does_not_have(self):
+        for args in (["del", "counter", "x"], ["keys", "arr"],
+                     ["has", "arr", "1"], ["insert", "arr", "0", "1"],
+                     ["clear", "q"], ["peek", "jobs"], ["pop", "counter"]):
+            err = self.fails(USAGE, *args)
+            self.assertIn(args[1], err)
+
+    def test_call_any_method(self):
+        self.ok("new", "list", "cc")
+        self.ok("push", "cc", "3", "1", "2")
+        self.assertEqual(self.ok("call", "cc", "sort"), "")
+        self.assertEqual(self.json("get", "cc"), [1, 2, 3])
+        self.assertEqual(self.json("call", "cc", "index", "2"), 1)
+        self.assertEqual(self.json("call", "cc", "slice", "1", "null"), [2, 3])
+        self.ok("new", "event", "cev")
+        self.assertIs(self.json("get", "cev"), False)
+        self.assertEqual(self.ok("--json", "call", "cev", "set"), "null\n")
+        self.assertIs(self.json("get", "cev"), True)
+        err = self.fails(SERVER_ERROR, "call", "cc", "frob")
+        self.assertIn("(NO_METHOD)", err)
+        self.fails(USAGE, "call", "cc", "list.sort")
+        self.fails(USAGE, "call", "cc", "append", "bare")
+
+
+class Names(Case):
+    def test_drop_several_names(self):
+        for n in ("d1", "d2", "d3"):
+            self.ok("new", "list", n)
+        self.assertEqual(self.ok("drop", "d1", "d2"), "")
+        names = [o["name"] for o in self.json("ls")]
+        self.assertNotIn("d1", names)
+        self.assertNotIn("d2", names)
+        err = self.fails(SERVER_ERROR, "drop", "d1", "d3")
+        self.assertIn('no object named "d1"', err)
+        self.assertNotIn("d3", [o["name"] for o in self.json("ls")])
+
+    def test_ls_with_a_glob_sorted_by_name(self):
+        for n in ("g.b", "g.a", "g.c", "h.a"):
+            self.ok("new", "dict", n)
+        self.assertEqual([o["name"] for o in self.json("ls", "g.*")],
+                         ["g.a", "g.b", "g.c"])
+        rows = self.ok("ls", "?.a").splitlines()
+        self.assertEqual(rows[0].split(), ["NAME", "TYPE", "LEN"])
+        self.assertEqual([r.split()[0] for r in rows[1:]], ["g.a", "h.a"])
+        self.assertEqual(self.json("ls", "nothing*"), [])
+        self.assertEqual(self.ok("ls", "nothing*"), "no named objects match\n")
+        everything = [o["name"] for o in self.json("ls")]
+        self.assertEqual(everything, sorted(everything))
+        people = [r.split()[0] for r in self.ok("ls").splitlines()[1:]]
+        self.assertEqual(people, everything)
+
+
+def with_libedit():
+    """Whether the tool was built with line editing (its --version says)."""
+    p = subprocess.run([AGORA, "--version"], capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+    return b"libedit" in p.stdout
+
+
+class Interactive(Case):
+    """agora with no command on a terminal: driven through a pty."""
+
+    def start(self, *args, env=None):
+        e = base_env()
+        e["TERM"] = "dumb"
+        e["AGORA_HISTFILE"] = os.path.join(state["dir"], "history")
+        e.update(env or {})
+        master, slave = pty.openpty()
+        p = subprocess.Popen([AGORA, *args], stdin=slave, stdout=slave,
+                             stderr=slave, env=e, close_fds=True)
+        os.close(slave)
+        self.addCleanup(self.stop, p, master)
+        self.master = master
+        return p
+
+    @staticmethod
+    def stop(p, master):
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        os.close(master)
+
+    def until(self, marker):
+        """What the session printed up to @marker (no sleeps)."""
+        buf = b""
+        deadline = time.monotonic() + TIMEOUT
+        while marker not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.master], [], [], left)[0]:
+                raise AssertionError("no %r in %r" % (marker, buf))
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:  # EIO: the session ended
+                chunk = b""
+            if not chunk:
+                raise AssertionError("session ended: %r" % buf)
+            buf += chunk
+        text = buf.decode().replace("\r\n", "\n")
+        if state["key"] in text:
+            raise AssertionError("the session printed the authkey")
+        return text
+
+    def type(self, line):
+        """Type @line; what it printed before the next prompt, without
+        the echo of the line."""
+        os.write(self.master, line.encode() + b"\r")
+        out = self.until(b"agora> ")
+        lines = out.split("\n")
+        # The echo of the line, once by the terminal and once more by the
+        # line editor when typed before it took the terminal over.
+        echo = [i for i, l in enumerate(lines) if l.strip().endswith(line)]
+        self.assertTrue(echo, out)
+        return "\n".join(lines[echo[-1] + 1:-1])
+
+    def test_a_session_runs_commands_and_survives_errors(self):
+        p = self.start()
+        self.assertIn("connected to " + state["address"],
+                      self.until(b"agora> "))
+        self.assertEqual(self.type("new queue iq --maxsize 5"), "")
+        self.assertEqual(self.type("push iq 1 '\"two words\"'"), "")
+        self.assertEqual(self.type('peek iq 5'), '1\n"two words"')
+        # Errors print and the session goes on.
+        out = self.type("pop nope")
+        self.assertIn('no object named "nope"', out)
+        self.assertIn("unknown command", self.type("frob"))
+        self.assertIn("unfinished", self.type("push iq 'x"))
+        self.assertIn("usage: agora get", self.type("get"))
+        self.assertEqual(self.type("pop iq"), "1")
+        self.assertEqual(self.type("--json pop iq"), '"two words"')
+        self.assertIn("(EMPTY)", self.type("pop iq --timeout 0.05"))
+        self.assertEqual(json.loads(self.type("--json ls i?")),
+                         [{"name": "iq", "type": "queue", "len": 0}])
+        self.assertIn("usage: agora", self.type("help"))
+        # One connection for the whole session, and handles closed after
+        # each command.
+        first = [c for c in json.loads(self.type("--json clients"))
+                 if c["self"]][0]
+        second = [c for c in json.loads(self.type("--json clients"))
+                  if c["self"]][0]
+        self.assertEqual(first["id"], second["id"])
+        self.assertEqual(second["handles"], 0)
+        self.assertIn("connected already", self.type("--address x ping"))
+        os.write(self.master, b"quit\r")
+        self.assertEqual(p.wait(TIMEOUT), 0)
+        # The item pushed in the session is seen from outside too.
+        self.assertEqual(self.json("len", "iq"), 0)
+        if with_libedit():
+            with open(os.path.join(state["dir"], "history")) as f:
+                hist = f.read()
+            self.assertIn("peek iq 5", hist.replace("\\040", " "))
+
+    @unittest.skipUnless(with_libedit(), "built without libedit")
+    def test_tab_completes_commands_and_names(self):
+        self.ok("new", "queue", "tabq.only")
+        self.ok("push", "tabq.only", "5")
+        p = self.start()
+        self.until(b"agora> ")
+        # "pe" is only peek, "tabq." only that queue.
+        os.write(self.master, b"pe\ttabq.\t\r")
+        # (The line editor redraws the line after "\r agora> ".)
+        out = self.until(b"\nagora> ")
+        self.assertIn("peek tabq.only", out)
+        self.assertEqual(out.split("\n")[-2], "5")
+        os.write(self.master, b"new barr\tct --parties 2\r")
+        self.until(b"\nagora> ")
+        os.write(self.master, b"quit\r")
+        self.assertEqual(p.wait(TIMEOUT), 0)
+        self.assertEqual(self.json("info", "ct")["type"], "barrier")
+
+    def test_dash_i_and_exit(self):
+        # (The end of input, Ctrl-D, is tested through a pipe below: on a
+        # pty it races with the line editor taking the terminal over.)
+        p = self.start("-i")
+        self.until(b"agora> ")
+        self.assertEqual(self.type("new list il"), "")
+        os.write(self.master, b"exit\r")
+        self.assertEqual(p.wait(TIMEOUT), 0)
+        self.assertIn({"name": "il", "type": "list", "len": 0},
+                      self.json("ls", "il"))
+
+    def test_lines_from_a_pipe(self):
+        """-i reads a script from a pipe, without a prompt, to its end."""
+        script = "new dict pd\nset pd k 1\nbogus\nincr pd k\nget pd k\n"
+        p = subprocess.run([AGORA, "-i"], input=script.encode(),
+                           env=base_env(), capture_output=True,
+                           timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(p.stdout.decode(), "2\n2\n")
+        self.assertIn("unknown command", p.stderr.decode())
+
+
 class Errors(Case):
     def test_wrong_key_is_exit_3(self):
         bad = os.path.join(state["dir"], "wrong-key")
@@ -427,7 +856,7 @@ class Errors(Case):
                                          os.path.join(state["dir"], "no-key")})
 
     def test_bad_usage_is_exit_2(self):
-        for args in ([], ["frob"], ["get"], ["ls", "extra"], ["--nope", "ls"],
+        for args in ([], ["frob"], ["get"], ["ls", "a*", "extra"], ["--nope", "ls"],
                      ["set", "counter", "hello"], ["get", "arr", "x"],
                      ["ls", "--count", "2"], ["watch", "--interval", "0"],
                      ["set", "counter", "k", "1"], ["push", "counter", "1"],

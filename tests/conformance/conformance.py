@@ -337,6 +337,24 @@ class Objects(Base):
         self.assertEqual(self.c.err("dict.len", h), "NO_OBJECT")
         self.assertEqual(self.c.err("close", h), "NO_OBJECT")
 
+    def test_ls_with_a_glob(self):
+        for n in ("globs.a1", "globs.a2", "globs.b1", "globs[x]"):
+            self.open("list", n)
+        names = lambda *p: sorted(o["name"] for o in self.c.ok("ls", *p))
+        self.assertEqual(names("globs.a*"), ["globs.a1", "globs.a2"])
+        self.assertEqual(names("globs.?1"), ["globs.a1", "globs.b1"])
+        self.assertEqual(names("globs.[!a]*"), ["globs.b1"])
+        self.assertEqual(names("globs\\[x]"), ["globs[x]"])
+        self.assertEqual(names("nothing*"), [])
+        everything = names()
+        self.assertEqual(names(None), everything)
+        self.assertEqual(names("*"), everything)
+        self.assertIn("globs.a1", everything)
+        o = [o for o in self.c.ok("ls", "globs.a1")]
+        self.assertEqual(o, [{"name": "globs.a1", "type": "list", "len": 0}])
+        self.assertEqual(self.c.err("ls", 5), "ARGS")
+        self.assertEqual(self.c.err("ls", "a*", 1), "ARGS")
+
     def test_method_errors(self):
         d = self.open("dict")
         self.assertEqual(self.c.err("frobnicate"), "NO_METHOD")
@@ -485,6 +503,27 @@ class Queues(Base):
         self.assertEqual(err("queue.task_done", q), "NO_METHOD")
         self.assertEqual(err("open", "queue", None, {"maxsize": -1}),
                          "VALUE")
+
+    def test_peek_takes_nothing_and_never_waits(self):
+        for t in ("queue", "joinable_queue"):
+            q = self.open(t, None, {})
+            ok, err = self.c.ok, self.c.err
+            self.assertEqual(ok(t + ".peek", q), [])
+            self.assertEqual(ok(t + ".peek", q, 5), [])
+            for v in ("a", [1, 2], {"b": None}):
+                ok(t + ".put", q, v)
+            self.assertEqual(ok(t + ".peek", q), ["a"])
+            self.assertEqual(ok(t + ".peek", q, None), ["a"])
+            self.assertEqual(ok(t + ".peek", q, 2), ["a", [1, 2]])
+            self.assertEqual(ok(t + ".peek", q, 9), ["a", [1, 2], {"b": None}])
+            self.assertEqual(ok(t + ".peek", q, 0), [])
+            self.assertEqual(ok("queue.peek", q), ["a"])
+            self.assertEqual(ok(t + ".qsize", q), 3)
+            self.assertEqual(err(t + ".peek", q, -1), "VALUE")
+            self.assertEqual(err(t + ".peek", q, "x"), "ARGS")
+            self.assertEqual(err(t + ".peek", q, 1, 2), "ARGS")
+            self.assertEqual(ok(t + ".get", q), "a")
+            self.assertEqual(ok(t + ".peek", q), [[1, 2]])
 
     def test_waiters_are_served_in_arrival_order(self):
         q = self.open("queue", "queues.fifo")
