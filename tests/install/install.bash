@@ -92,6 +92,16 @@ done
 soname() {
 	readelf -d "$1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'
 }
+# Installed where the loader looks (/usr, /usr/local): no RUNPATH.
+case $prefix in
+/usr | /usr/local)
+	for f in libagora.so libagora-server.so; do
+		if readelf -d "$libdir/$f" | grep -q 'R\(UN\)\{0,1\}PATH'; then
+			die "$f installed in $prefix has an rpath"
+		fi
+	done
+	;;
+esac
 client_so=$(soname "$libdir/libagora.so")
 server_so=$(soname "$libdir/libagora-server.so")
 [ -e "$libdir/$client_so" ] || die "$client_so not installed in $libdir"

@@ -111,6 +111,15 @@ for p in agorad agora; do
 		die "the installed $p does not run without a library path"
 done
 say "installed: $(env -i "$local_/bin/agorad" --version)"
+# libagora-server.so finds libagora.so in the prefix by its RUNPATH (the
+# loader does not search $HOME/.local/lib).
+server_so=$(find "$local_/lib" -name 'libagora-server.so.*' -type f | head -n 1)
+[ -n "$server_so" ] || die "libagora-server.so not installed in \$HOME/.local/lib"
+readelf -d "$server_so" | grep -q "RUNPATH.*\[$local_/lib\]" ||
+	die "libagora-server.so has no RUNPATH $local_/lib: $(readelf -d "$server_so" | grep PATH)"
+deps=$(env -i ldd "$server_so")
+grep -q "libagora\.so\.[0-9]* => $local_/lib/" <<<"$deps" ||
+	die "libagora-server.so does not find libagora.so in \$HOME/.local/lib: $deps"
 
 # 2. A program built against the prefix with the README's command.
 mkdir "$tmp/prog"
