@@ -58,7 +58,8 @@ awk -v dir="$tmp/blocks" '
 	inside && file != "" && /^```$/ { close(file); file = ""; next }
 	file != "" { print > file }
 ' "$src/README.md"
-prefix_block= cc_block=
+prefix_block=''
+cc_block=''
 for f in "$tmp"/blocks/*.sh; do
 	[ -e "$f" ] || break
 	if grep -q -- '--prefix=' "$f"; then
@@ -95,8 +96,11 @@ run_block() {
 # 1. The prefix install, from a copy of the sources.
 mkdir "$tmp/src"
 if [ -e "$src/.git" ] && command -v git >/dev/null; then
+	# (a file deleted but not yet staged is listed too: left out)
 	(cd "$src" && git ls-files -z --cached --others --exclude-standard) |
-		(cd "$src" && xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh) |
+		while IFS= read -r -d '' f; do
+			if [ -e "$src/$f" ]; then printf '%s\0' "$f"; fi
+		done |
 		(cd "$src" && tar --null -T - -cf -) | (cd "$tmp/src" && tar -xf -)
 else
 	(cd "$src" && tar --exclude='./build*' -cf - .) | (cd "$tmp/src" && tar -xf -)
