@@ -11,10 +11,12 @@ set -euo pipefail
 # docs/protocol.md alone) and tests/fuzz/make_corpus.py; libjansson-dev is
 # for the agora tool alone (its JSON), not for libagora or agorad; clang-14
 # and libclang-rt-14-dev (libFuzzer, the sanitizer runtimes) build the fuzz
-# targets that .ci/run runs; the rest build and test the C code.
+# targets that .ci/run runs; debhelper (with build-essential's dpkg-dev)
+# builds the Debian packages of debian/ for tests/install/deb.bash; the
+# rest build and test the C code.
 PACKAGES=(build-essential pkg-config meson ninja-build libevent-dev
 	libmsgpack-dev libssl-dev libjansson-dev check valgrind
-	python3-msgpack clang-14 libclang-rt-14-dev)
+	python3-msgpack clang-14 libclang-rt-14-dev debhelper)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -132,10 +132,8 @@ while IFS= read -r -d '' f; do
 done < <(find "$dest" -type f -print0)
 for p in "${progs[@]}"; do
 	# No library path: meson test points LD_LIBRARY_PATH into the build.
-	if [ "$sanitize" = none ]; then
-		env -u LD_LIBRARY_PATH "$bindir/$p" --version >/dev/null ||
-			die "the installed $p does not run without LD_LIBRARY_PATH"
-	fi
+	env -u LD_LIBRARY_PATH "$bindir/$p" --version >/dev/null ||
+		die "the installed $p does not run without LD_LIBRARY_PATH"
 	deps=$(env -u LD_LIBRARY_PATH ldd "$bindir/$p")
 	if grep -q 'not found' <<<"$deps"; then
 		die "the installed $p misses a library: $deps"

@@ -95,17 +95,9 @@ run_block() {
 
 # 1. The prefix install, from a copy of the sources.
 mkdir "$tmp/src"
-if [ -e "$src/.git" ] && command -v git >/dev/null; then
-	# (a file deleted but not yet staged is listed too: left out)
-	(cd "$src" && git ls-files -z --cached --others --exclude-standard) |
-		while IFS= read -r -d '' f; do
-			if [ -e "$src/$f" ]; then printf '%s\0' "$f"; fi
-		done |
-		(cd "$src" && tar --null -T - -cf -) | (cd "$tmp/src" && tar -xf -)
-else
-	(cd "$src" && tar --exclude='./build*' -cf - .) | (cd "$tmp/src" && tar -xf -)
-fi
-[ -f "$tmp/src/meson.build" ] || die "the copy of $src has no meson.build"
+# shellcheck source=tests/install/copy_sources.bash
+. "$here/copy_sources.bash"
+copy_sources "$src" "$tmp/src"
 run_block "$tmp/src" "$prefix_block" 600
 
 local_=$home/.local
