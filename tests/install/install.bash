@@ -10,6 +10,9 @@
 #   -fsanitize. CLI is "cli" when agora(1) is built (-Dcli), else "nocli".
 #
 # Checks, in order:
+#   0. the Debian packages the README's Install section has apt-get install
+#      are the Build-Depends of debian/control (but debhelper-compat, with
+#      build-essential), and scripts/bootstrap.sh installs every one;
 #   1. `meson install --destdir` puts the libraries (shared and static),
 #      the public headers (and no private one), agora.pc, agora-server.pc,
 #      agorad and agora in bin/ (nothing in sbin/), the man pages (naming
@@ -61,6 +64,24 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# 0. The package lists agree (README, debian/control, bootstrap.sh).
+readme_pkgs=$(awk '/^## /{inside = ($0 == "## Install")}
+	inside && /^sudo apt-get install /' "$root/README.md" |
+	sed 's/.*apt-get install//' | tr ' ' '\n' | grep . | sort -u)
+[ -n "$readme_pkgs" ] || die "README.md's Install section has no apt-get install"
+control_pkgs=$( (echo build-essential
+	sed -n '/^Build-Depends:/,/^[^ B]/p' "$root/debian/control" |
+		sed 's/^Build-Depends://; /^[^ ]/d' | tr ',' '\n' |
+		sed 's/(.*)//; s/[[:space:]]//g' | grep -v '^debhelper-compat$' | grep .) |
+	sort -u)
+[ "$readme_pkgs" = "$control_pkgs" ] ||
+	die "README.md's apt-get install and debian/control's Build-Depends differ:
+$(diff <(echo "$readme_pkgs") <(echo "$control_pkgs"))"
+bootstrap_pkgs=$(sed -n '/^PACKAGES=(/,/)/p' "$root/scripts/bootstrap.sh" |
+	sed 's/PACKAGES=(//; s/)//' | tr -s ' \t' '\n' | grep . | sort -u)
+missing=$(comm -23 <(echo "$readme_pkgs") <(echo "$bootstrap_pkgs"))
+[ -z "$missing" ] || die "scripts/bootstrap.sh does not install: $missing"
 
 # 1. Install.
 dest=$tmp/dest
