@@ -13,10 +13,12 @@ set -euo pipefail
 # libedit-dev gives the tool's interactive mode line editing and history
 # (optional: without it, lines are read as they come); clang-14
 # and libclang-rt-14-dev (libFuzzer, the sanitizer runtimes) build the fuzz
-# targets that .ci/run runs; the rest build and test the C code.
+# targets that .ci/run runs; debhelper (with build-essential's dpkg-dev)
+# builds the Debian packages of debian/ for tests/install/deb.bash; the
+# rest build and test the C code.
 PACKAGES=(build-essential pkg-config meson ninja-build libevent-dev
 	libmsgpack-dev libssl-dev libjansson-dev libedit-dev check valgrind
-	python3-msgpack clang-14 libclang-rt-14-dev)
+	python3-msgpack clang-14 libclang-rt-14-dev debhelper)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -2,15 +2,24 @@
 # install.bash - install this build into a temporary DESTDIR and use it
 # from outside the tree, the way a user does after `meson install`.
 #
-# Usage: install.bash MESON BUILD_DIR SOURCE_DIR SANITIZE CC...
+# Usage: install.bash MESON BUILD_DIR SOURCE_DIR SOURCE_ROOT SANITIZE CLI CC...
 #   tests/install/meson.build passes them through install_test.sh (which
-#   skips the test under the valgrind test setup). SANITIZE is b_sanitize: a sanitized
-#   build's programs are compiled with the same -fsanitize.
+#   skips the test under the valgrind test setup). SOURCE_DIR is
+#   tests/install, SOURCE_ROOT the top of the sources. SANITIZE is
+#   b_sanitize: a sanitized build's programs are compiled with the same
+#   -fsanitize. CLI is "cli" when agora(1) is built (-Dcli), else "nocli".
 #
 # Checks, in order:
+#   0. the Debian packages the README's Install section has apt-get install
+#      are the Build-Depends of debian/control (but debhelper-compat, with
+#      build-essential), and scripts/bootstrap.sh installs every one;
 #   1. `meson install --destdir` puts the libraries (shared and static),
-#      the public headers (and no private one), agora.pc, agora-server.pc
-#      and agorad in place;
+#      the public headers (and no private one), agora.pc, agora-server.pc,
+#      agorad and agora in bin/ (nothing in sbin/), the man pages (naming
+#      the installed doc dir), the docs in share/doc/agora (README.md,
+#      every docs/*.md, agorad.service, every docs/examples/*.c), and no
+#      other program: no test, benchmark or example; agorad and agora run
+#      with no library path (they load no Agora library);
 #   2. outside.c builds with `cc outside.c $(pkg-config --cflags --libs
 #      agora)`, and again statically against libagora.a with
 #      `pkg-config --static` (which proves Requires.private complete);
@@ -29,12 +38,12 @@
 # fails for a multiarch libdir such as lib/x86_64-linux-gnu.)
 set -euo pipefail
 
-if [ $# -lt 5 ]; then
-	echo "usage: install.bash MESON BUILD_DIR SOURCE_DIR SANITIZE CC..." >&2
+if [ $# -lt 7 ]; then
+	echo "usage: install.bash MESON BUILD_DIR SOURCE_DIR SOURCE_ROOT SANITIZE CLI CC..." >&2
 	exit 2
 fi
-meson=$1 build=$2 src=$3 sanitize=$4
-shift 4
+meson=$1 build=$2 src=$3 root=$4 sanitize=$5 cli=$6
+shift 6
 cc=("$@")
 
 say() { echo "install_test: $*"; }
@@ -55,6 +64,24 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# 0. The package lists agree (README, debian/control, bootstrap.sh).
+readme_pkgs=$(awk '/^## /{inside = ($0 == "## Install")}
+	inside && /^sudo apt-get install /' "$root/README.md" |
+	sed 's/.*apt-get install//' | tr ' ' '\n' | grep . | sort -u)
+[ -n "$readme_pkgs" ] || die "README.md's Install section has no apt-get install"
+control_pkgs=$( (echo build-essential
+	sed -n '/^Build-Depends:/,/^[^ B]/p' "$root/debian/control" |
+		sed 's/^Build-Depends://; /^[^ ]/d' | tr ',' '\n' |
+		sed 's/(.*)//; s/[[:space:]]//g' | grep -v '^debhelper-compat$' | grep .) |
+	sort -u)
+[ "$readme_pkgs" = "$control_pkgs" ] ||
+	die "README.md's apt-get install and debian/control's Build-Depends differ:
+$(diff <(echo "$readme_pkgs") <(echo "$control_pkgs"))"
+bootstrap_pkgs=$(sed -n '/^PACKAGES=(/,/)/p' "$root/scripts/bootstrap.sh" |
+	sed 's/PACKAGES=(//; s/)//' | tr -s ' \t' '\n' | grep . | sort -u)
+missing=$(comm -23 <(echo "$readme_pkgs") <(echo "$bootstrap_pkgs"))
+[ -z "$missing" ] || die "scripts/bootstrap.sh does not install: $missing"
 
 # 1. Install.
 dest=$tmp/dest
@@ -86,12 +113,80 @@ done
 soname() {
 	readelf -d "$1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'
 }
+# Installed where the loader looks (/usr, /usr/local): no RUNPATH.
+case $prefix in
+/usr | /usr/local)
+	for f in libagora.so libagora-server.so; do
+		if readelf -d "$libdir/$f" | grep -q 'R\(UN\)\{0,1\}PATH'; then
+			die "$f installed in $prefix has an rpath"
+		fi
+	done
+	;;
+esac
 client_so=$(soname "$libdir/libagora.so")
 server_so=$(soname "$libdir/libagora-server.so")
 [ -e "$libdir/$client_so" ] || die "$client_so not installed in $libdir"
 [ -e "$libdir/$server_so" ] || die "$server_so not installed in $libdir"
-agorad=$(find "$dest" -name agorad -type f -perm -u+x | head -n 1)
-[ -n "$agorad" ] || die "agorad not installed"
+bindir=$dest$prefix/bin
+agorad=$bindir/agorad
+[ -x "$agorad" ] || die "agorad not installed in $bindir"
+progs=(agorad)
+if [ "$cli" = cli ]; then
+	progs+=(agora)
+	[ -x "$bindir/agora" ] || die "agora not installed in $bindir"
+elif [ -e "$bindir/agora" ]; then
+	die "agora installed though the build has no agora (-Dcli)"
+fi
+if [ -n "$(find "$dest" -path '*/sbin/*' -print -quit)" ]; then
+	die "something installed in sbin/: $(find "$dest" -path '*/sbin/*')"
+fi
+# Every installed ELF file is a library or one of our programs: no test,
+# benchmark, fuzz target or example.
+while IFS= read -r -d '' f; do
+	[ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
+	case $f in
+	"$libdir"/libagora.so* | "$libdir"/libagora-server.so*) ;;
+	"$bindir/agorad") ;;
+	"$bindir/agora") [ "$cli" = cli ] || die "agora installed without -Dcli" ;;
+	*) die "a program installed that is not agorad or agora: ${f#"$dest"}" ;;
+	esac
+done < <(find "$dest" -type f -print0)
+for p in "${progs[@]}"; do
+	# No library path: meson test points LD_LIBRARY_PATH into the build.
+	env -u LD_LIBRARY_PATH "$bindir/$p" --version >/dev/null ||
+		die "the installed $p does not run without LD_LIBRARY_PATH"
+	deps=$(env -u LD_LIBRARY_PATH ldd "$bindir/$p")
+	if grep -q 'not found' <<<"$deps"; then
+		die "the installed $p misses a library: $deps"
+	fi
+	if grep -q libagora <<<"$deps"; then
+		die "the installed $p loads a libagora (it links Agora statically)"
+	fi
+done
+
+# The man pages, and the docs they name.
+datadir=$dest$prefix/share
+docdir=$datadir/doc/agora
+mans=(man8/agorad.8 man3/libagora.3)
+[ "$cli" = cli ] && mans+=(man1/agora.1)
+for m in "${mans[@]}"; do
+	[ -f "$datadir/man/$m" ] || die "${m#*/} not installed in ${datadir#"$dest"}/man"
+	grep -q "${docdir#"$dest"}" "$datadir/man/$m" ||
+		die "${m#*/} does not name the doc dir ${docdir#"$dest"}"
+	if grep -q '@[A-Z]*@' "$datadir/man/$m"; then
+		die "${m#*/} has an unreplaced @VARIABLE@"
+	fi
+done
+docs=(README.md docs/agorad.service)
+for f in "$root"/docs/*.md "$root"/docs/examples/*.c; do
+	docs+=("${f#"$root"/}")
+done
+for f in "${docs[@]}"; do
+	d=$docdir/${f#docs/}
+	[ -f "$d" ] || die "$f not installed as ${d#"$dest"}"
+	cmp -s "$root/$f" "$d" || die "${d#"$dest"} differs from $f"
+done
+say "installed: ${progs[*]}, ${#mans[@]} man pages, ${#docs[@]} docs in ${docdir#"$dest"}"
 
 # 2. Build outside the tree, the way a user does.
 cflags=(-std=c11 -Wall -Wextra -Werror)
