@@ -125,7 +125,12 @@ START_TEST(manager_is_reached_by_children_and_by_the_agora_tool)
 	char err[256], out[8192];
 	int64_t got = 0;
 
-	ck_assert_msg(cli && *cli, "AGORA_CLI must name the agora tool");
+	if (cli == NULL || *cli == '\0') {
+		/* A build without the tool (-Dcli=disabled, no jansson). */
+		fprintf(stderr, "test_env: no agora tool built: its part of "
+				"this test is skipped\n");
+		cli = NULL;
+	}
 	unsetenv("AGORA_ADDRESS");
 	unsetenv("AGORA_AUTHKEY_FILE");
 	int rc = agora_manager_start(&m, err, sizeof(err));
@@ -143,9 +148,11 @@ START_TEST(manager_is_reached_by_children_and_by_the_agora_tool)
 	/* `agora get from-child` run by the program, with no option. */
 	char *argv[] = { (char *)cli, (char *)"get", (char *)"from-child",
 			 NULL };
-	ck_assert_int_eq(run(argv, out, sizeof(out)), 0);
-	ck_assert_msg(strcmp(out, "100\n") == 0, "agora get printed \"%s\"",
-		      out);
+	if (cli != NULL) {
+		ck_assert_int_eq(run(argv, out, sizeof(out)), 0);
+		ck_assert_msg(strcmp(out, "100\n") == 0,
+			      "agora get printed \"%s\"", out);
+	}
 
 	AGH_OK(c, agora_var_close(v));
 	ck_assert_int_eq(agora_manager_shutdown(m), 0);
