@@ -88,6 +88,19 @@ int agora_ls(agora_client *c, agora_value *ret)
 	return ag_client_call_as(c, "ls", NULL, 0, AG_RESULT_VALUE, ret);
 }
 
+int agora_ls_match(agora_client *c, const char *pattern, agora_value *ret)
+{
+	agora_value p;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (ret == NULL || pattern == NULL)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "ls needs a pattern and a result");
+	p = agora_str(pattern);
+	return ag_client_call_as(c, "ls", &p, 1, AG_RESULT_VALUE, ret);
+}
+
 int agora_clients(agora_client *c, agora_value *ret)
 {
 	if (c == NULL)

@@ -466,6 +466,7 @@ int ag_queue_get_nowait(const ag_proxy *p, agora_value *ret);
 int ag_queue_qsize(const ag_proxy *p, size_t *ret);
 int ag_queue_empty(const ag_proxy *p, bool *ret);
 int ag_queue_full(const ag_proxy *p, bool *ret);
+int ag_queue_peek(const ag_proxy *p, size_t n, agora_value *ret);
 
 /* ---- calls.c ------------------------------------------------------------- */
 

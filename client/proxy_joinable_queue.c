@@ -71,6 +71,11 @@ int agora_jqueue_full(agora_jqueue *q, bool *ret)
 	return q != NULL ? ag_queue_full(&q->p, ret) : AGORA_EINVAL;
 }
 
+int agora_jqueue_peek(agora_jqueue *q, size_t n, agora_value *ret)
+{
+	return q != NULL ? ag_queue_peek(&q->p, n, ret) : AGORA_EINVAL;
+}
+
 /* One task finished: AGORA_EVALUE when there is no unfinished task. */
 int agora_jqueue_task_done(agora_jqueue *q)
 {

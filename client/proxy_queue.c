@@ -107,6 +107,16 @@ int ag_queue_full(const ag_proxy *p, bool *ret)
 	return ag_proxy_call_bool(p, "full", NULL, 0, ret);
 }
 
+/* peek [n]: an array of up to @n oldest items, nothing taken. */
+int ag_queue_peek(const ag_proxy *p, size_t n, agora_value *ret)
+{
+	agora_value a = agora_uint(n);
+
+	if (ret == NULL)
+		return ag_proxy_no_result(p, "peek");
+	return ag_proxy_call_value(p, "peek", &a, 1, ret);
+}
+
 /* ---- queue --------------------------------------------------------------- */
 
 /*
@@ -134,7 +144,8 @@ int agora_queue_get(agora_queue *q, double timeout, agora_value *ret)
 }
 
 /* get(), then the item as an integer: AGORA_ETYPE when it is not one (the
- * item is taken from the queue all the same). @ret may be NULL. */
+ * item is taken from the queue all the same, and kept by the client for
+ * agora_client_take_item()). @ret may be NULL. */
 int agora_queue_get_int(agora_queue *q, double timeout, int64_t *ret)
 {
 	return q != NULL ? ag_queue_get_int(&q->p, timeout, ret) : AGORA_EINVAL;
@@ -170,4 +181,9 @@ int agora_queue_empty(agora_queue *q, bool *ret)
 int agora_queue_full(agora_queue *q, bool *ret)
 {
 	return q != NULL ? ag_queue_full(&q->p, ret) : AGORA_EINVAL;
+}
+
+int agora_queue_peek(agora_queue *q, size_t n, agora_value *ret)
+{
+	return q != NULL ? ag_queue_peek(&q->p, n, ret) : AGORA_EINVAL;
 }

@@ -378,6 +378,10 @@ AGORA_API int agora_ping(agora_client *c);
 AGORA_API int agora_stats(agora_client *c, agora_value *ret);
 /* ls: an array of {"name", "type", "len"} for named objects. */
 AGORA_API int agora_ls(agora_client *c, agora_value *ret);
+/* ls of the names that match the shell pattern @pattern (fnmatch(3), no
+ * flags: "job.*", "worker-[0-9]"). A 0.1.0 server answers AGORA_EARGS. */
+AGORA_API int agora_ls_match(agora_client *c, const char *pattern,
+			     agora_value *ret);
 /* clients: an array of maps, one per connection of the server (id, self,
  * authenticated, transport, peer, pid, uid, since, idle, handles, parked,
  * holds, output; docs/protocol.md section 3.1). */
@@ -670,6 +674,10 @@ AGORA_API int agora_queue_get_nowait(agora_queue *q, agora_value *ret);
 AGORA_API int agora_queue_qsize(agora_queue *q, size_t *ret);
 AGORA_API int agora_queue_empty(agora_queue *q, bool *ret);
 AGORA_API int agora_queue_full(agora_queue *q, bool *ret);
+/* An array of up to @n of the oldest items, oldest first, without taking
+ * them (an empty array for an empty queue); never waits. A 0.1.0 server
+ * answers AGORA_ENO_METHOD. */
+AGORA_API int agora_queue_peek(agora_queue *q, size_t n, agora_value *ret);
 
 /* ---- var: the "value" type, one shared value -------------------------------
  */
@@ -881,6 +889,7 @@ AGORA_API int agora_jqueue_get_nowait(agora_jqueue *q, agora_value *ret);
 AGORA_API int agora_jqueue_qsize(agora_jqueue *q, size_t *ret);
 AGORA_API int agora_jqueue_empty(agora_jqueue *q, bool *ret);
 AGORA_API int agora_jqueue_full(agora_jqueue *q, bool *ret);
+AGORA_API int agora_jqueue_peek(agora_jqueue *q, size_t n, agora_value *ret);
 AGORA_API int agora_jqueue_task_done(agora_jqueue *q);
 AGORA_API int agora_jqueue_join(agora_jqueue *q, double timeout,
 				bool *ret_done);

@@ -1033,6 +1033,34 @@ START_TEST(typed_pop_of_another_type_keeps_the_item_for_the_caller)
 }
 END_TEST
 
+START_TEST(ls_match_lists_the_names_a_pattern_matches)
+{
+	agora_client *c = agh_cli;
+	agora_list *a, *b, *x;
+	agora_value v;
+
+	AGH_OK(c, agora_list_open(c, "job.1", &a));
+	AGH_OK(c, agora_list_open(c, "job.2", &b));
+	AGH_OK(c, agora_list_open(c, "other", &x));
+	AGH_OK(c, agora_ls_match(c, "job.*", &v));
+	ck_assert_int_eq(v.type, AGORA_ARRAY);
+	ck_assert_uint_eq(v.via.array.len, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const agora_value *name =
+		    agh_map_find(v.via.array.items[i], "name");
+		ck_assert_ptr_nonnull(name);
+		ck_assert(strncmp(name->via.str.ptr, "job.", 4) == 0);
+	}
+	agora_value_free(&v);
+	AGH_OK(c, agora_ls_match(c, "nothing*", &v));
+	ck_assert_uint_eq(v.via.array.len, 0);
+	agora_value_free(&v);
+	agora_list_close(a);
+	agora_list_close(b);
+	agora_list_close(x);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("list_dict");
@@ -1067,5 +1095,6 @@ int main(void)
 	AGH_ADD(s, stats_count_connections_objects_requests_and_memory);
 	AGH_ADD(s, objects_of_a_connection_that_dies_are_released);
 	AGH_ADD(s, typed_pop_of_another_type_keeps_the_item_for_the_caller);
+	AGH_ADD(s, ls_match_lists_the_names_a_pattern_matches);
 	return agh_run_suite(s);
 }

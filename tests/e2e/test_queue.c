@@ -474,6 +474,41 @@ START_TEST(typed_get_of_another_type_keeps_the_item_for_the_caller)
 }
 END_TEST
 
+START_TEST(peek_reads_the_oldest_items_without_taking_them)
+{
+	agora_client *c = agh_cli;
+	agora_queue *q;
+	agora_jqueue *jq;
+	agora_value v;
+	size_t n;
+
+	AGH_OK(c, agora_queue_open(c, "peeked", 0, &q));
+	AGH_OK(c, agora_queue_peek(q, 3, &v));
+	ck_assert_int_eq(v.type, AGORA_ARRAY);
+	ck_assert_uint_eq(v.via.array.len, 0);
+	agora_value_free(&v);
+	for (int64_t i = 1; i <= 4; i++)
+		AGH_OK(c, agora_queue_put(q, agora_int(i), 0));
+	AGH_OK(c, agora_queue_peek(q, 2, &v));
+	agh_assert_ints(v, (const int64_t[]){ 1, 2 }, 2);
+	agora_value_free(&v);
+	AGH_OK(c, agora_queue_peek(q, 10, &v));
+	agh_assert_ints(v, (const int64_t[]){ 1, 2, 3, 4 }, 4);
+	agora_value_free(&v);
+	AGH_OK(c, agora_queue_qsize(q, &n));
+	ck_assert_uint_eq(n, 4);
+
+	AGH_OK(c, agora_jqueue_open(c, "peeked-j", 0, &jq));
+	AGH_OK(c, agora_jqueue_put(jq, agora_str("head"), 0));
+	AGH_OK(c, agora_jqueue_peek(jq, 1, &v));
+	ck_assert_uint_eq(v.via.array.len, 1);
+	agh_assert_str(v.via.array.items[0], "head");
+	agora_value_free(&v);
+	agora_jqueue_close(jq);
+	agora_queue_close(q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("queue");
@@ -489,5 +524,6 @@ int main(void)
 	AGH_ADD(s, get_with_timeout_is_woken_by_a_put_before_it_expires);
 	AGH_ADD(s, putter_that_dies_while_parked_puts_nothing);
 	AGH_ADD(s, typed_get_of_another_type_keeps_the_item_for_the_caller);
+	AGH_ADD(s, peek_reads_the_oldest_items_without_taking_them);
 	return agh_run_suite(s);
 }
