@@ -18,6 +18,11 @@
  * completes commands, types, options and object names. Without libedit,
  * or when the input is not a terminal, lines are read as they come, with
  * the prompt only on a terminal.
+ *
+ * The session outlives a restart of agorad: the client reconnects (for up
+ * to RECONNECT_SECONDS at each loss, agora_client_set_reconnect()) and
+ * says so on stderr; a command whose answer was lost says AGORA_ELOST (it
+ * may have been done) and is not run again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,7 +37,19 @@
 #endif
 
 #define PROMPT "agora> "
+/* How long a session tries to reach its server again after losing it. */
+#define RECONNECT_SECONDS 30
 #define HISTORY_LINES 1000
+
+/* The reconnect's report: one line on stderr. */
+static void reconnected(agora_client *c, bool restarted, void *arg)
+{
+	const struct cli *k = arg;
+
+	say("reconnected to %s%s", k->address,
+	    restarted ? " (a new agorad: its objects are new)" : "");
+	(void)c;
+}
 
 #ifdef HAVE_LIBEDIT
 /* The history file's path (malloc'ed), or NULL for none. */
@@ -253,6 +270,7 @@ int cli_session(struct cli *k, cli_run_fn *run)
 	char *line;
 
 	k->session = true;
+	agora_client_set_reconnect(k->c, RECONNECT_SECONDS, reconnected, k);
 	/* Connected: the lines may not name another server or key. */
 	k->address_opt = k->keyfile_opt = NULL;
 	set_usage_hint("Type help for the commands.");

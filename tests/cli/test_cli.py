@@ -830,6 +830,59 @@ class Interactive(Case):
         self.assertIn("unknown command", p.stderr.decode())
 
 
+class Reconnect(Case):
+    def test_a_session_outlives_a_restart_of_agorad(self):
+        """-i: after agorad's restart on the same address, the session
+        reconnects, says so, and runs the next line on the new server."""
+        sock = os.path.join(state["dir"], "restarted")
+        address = "unix:" + sock
+        argv = [AGORAD, "--listen", address, "--authkey-file",
+                state["keyfile"], "--auth-timeout", "120"]
+        env = base_env()
+        env["AGORA_ADDRESS"] = address
+
+        def start():
+            p = subprocess.Popen(argv, stdout=subprocess.PIPE)
+            line = read_line(p, time.monotonic() + TIMEOUT)
+            self.assertEqual(line.strip(), "agorad: listening on " + address)
+            return p
+
+        def stop(p):
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(TIMEOUT), 0)
+            p.stdout.close()
+
+        server = start()
+        session = subprocess.Popen([AGORA, "-i"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=env)
+        try:
+            session.stdin.write(b"new value before --initial 1\nget before\n")
+            session.stdin.flush()
+            self.assertEqual(read_line(session, time.monotonic() + TIMEOUT),
+                             "1\n")
+            stop(server)
+            server = start()
+            session.stdin.write(b"ls\nnew value after --initial 2\n"
+                                b"get after\n")
+            session.stdin.close()
+            out = session.stdout.read().decode()
+            err = session.stderr.read().decode()
+            self.assertEqual(session.wait(TIMEOUT), 0)
+            # The new server is empty: no "before", then "after".
+            self.assertNotIn("before", out)
+            self.assertTrue(out.endswith("2\n"), out)
+            self.assertIn("reconnected to " + address, err)
+            self.assertIn("a new agorad", err)
+        finally:
+            if session.poll() is None:
+                session.kill()
+                session.wait()
+            for f in (session.stdout, session.stderr):
+                f.close()
+            stop(server)
+
+
 class Errors(Case):
     def test_wrong_key_is_exit_3(self):
         bad = os.path.join(state["dir"], "wrong-key")
