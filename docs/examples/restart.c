@@ -163,6 +163,9 @@ int main(int argc, char **argv)
 			printf("the worker saw %lld restart(s)\n",
 			       (long long)restarts);
 			bad |= restarts != 1;
+			/* It ends (closing its handles) before agorad does. */
+			waitpid(w, &status, 0);
+			bad |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 		}
 		/* Restart only once the worker waits in get: a get sent
 		 * as the server stops might have taken a job whose answer
@@ -185,8 +188,6 @@ int main(int argc, char **argv)
 		if (round == 0)
 			server = start_agorad(argv[1]);
 	}
-	waitpid(w, &status, 0);
-	bad |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 	unlink(keyfile);
 	rmdir(dir);
 	return bad;
