@@ -298,7 +298,7 @@ static int keep_removed(const ag_proxy *p, const msgpack_object *o, int rc)
 	snprintf(c->errmsg + n, sizeof(c->errmsg) - n,
 		 "; it was removed and is kept: take it with "
 		 "agora_client_take_item()");
-	return rc;
+	return ag_client_note(c, rc);
 }
 
 /* ag_proxy_call_as_int() and _str(); @removes: the call removed the item
@@ -314,7 +314,10 @@ static int call_as_int(const ag_proxy *p, const char *method,
 	rc = ag_proxy_call(p, method, args, nargs, &o);
 	if (rc < 0)
 		return rc;
+	/* Noted (sticky mode) once the message says where the item is. */
+	p->c->sticky_hold += removes;
 	rc = obj_int(p->c, o, what, &n);
+	p->c->sticky_hold -= removes;
 	if (rc < 0)
 		return removes ? keep_removed(p, o, rc) : rc;
 	if (ret != NULL)
@@ -332,10 +335,12 @@ static int call_as_str(const ag_proxy *p, const char *method,
 	rc = ag_proxy_call(p, method, args, nargs, &o);
 	if (rc < 0)
 		return rc;
+	p->c->sticky_hold += removes;
 	rc = obj_str(p->c, o, what, ret);
+	p->c->sticky_hold -= removes;
 	if (rc < 0 && rc != AGORA_ENOMEM && removes)
 		return keep_removed(p, o, rc);
-	return rc;
+	return removes ? ag_client_note(p->c, rc) : rc;
 }
 
 int ag_proxy_call_as_int(const ag_proxy *p, const char *method,

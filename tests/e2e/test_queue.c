@@ -465,6 +465,18 @@ START_TEST(typed_get_of_another_type_keeps_the_item_for_the_caller)
 	agh_assert_str(v, "job");
 	agora_value_free(&v);
 
+	/* In sticky mode the latched sentence says where the item is. */
+	AGH_OK(c, agora_client_set_sticky(c, true));
+	AGH_OK(c, agora_queue_put(q, agora_str("sticky"), 0));
+	ck_assert_int_eq(agora_queue_get_int(q, 0, &x), AGORA_ETYPE);
+	ck_assert_int_eq(agora_client_error(c), AGORA_ETYPE);
+	ck_assert_msg(strstr(agora_errmsg(c), "agora_client_take_item"),
+		      "latched message: %s", agora_errmsg(c));
+	AGH_OK(c, agora_client_set_sticky(c, false));
+	AGH_OK(c, agora_client_take_item(c, &v));
+	agh_assert_str(v, "sticky");
+	agora_value_free(&v);
+
 	/* An item left untaken is freed with the client (valgrind and
 	 * LeakSanitizer check): this one stays kept. */
 	AGH_OK(c, agora_queue_put(q, agora_str("left"), 0));
