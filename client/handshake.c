@@ -294,7 +294,11 @@ int agora_client_connect_env(agora_client *c)
 	rc = ag_endpoint_resolve(&e, NULL, NULL, err, sizeof(err));
 	if (rc < 0)
 		return ag_client_fail(c, rc, "%s", err);
+	/* Noted (sticky mode) once the message says where the address came
+	 * from. */
+	c->sticky_hold++;
 	rc = agora_client_connect(c, e.address, e.key, e.keylen);
+	c->sticky_hold--;
 	ag_endpoint_clear(&e);
 	if (rc == AGORA_EIO && e.address == e.addrbuf) {
 		size_t n = strlen(c->errmsg);
@@ -302,5 +306,5 @@ int agora_client_connect_env(agora_client *c)
 			 " (AGORA_ADDRESS is not set: agorad's default "
 			 "address)");
 	}
-	return rc;
+	return ag_client_note(c, rc);
 }
