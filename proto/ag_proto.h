@@ -37,6 +37,8 @@
 #define AG_MAX_PEER_TIMEOUT 86400.0
 #define AG_NONCE_LEN 32
 #define AG_PROOF_LEN 32
+/* Bytes of a TLS channel binding (SHA-256 of the server certificate). */
+#define AG_BINDING_LEN 32
 #define AG_NAME_MAX 255
 /* The data of a reference (ext type 1, protocol section 8), in bytes: the
  * object's id (AG_REF_ID_LEN bytes, big-endian), then a secret the server
@@ -386,6 +388,25 @@ int ag_client_proof(const void *key, size_t keylen,
 		    const uint8_t snonce[AG_NONCE_LEN],
 		    const uint8_t cnonce[AG_NONCE_LEN],
 		    uint8_t out[AG_PROOF_LEN]);
+/*
+ * The same proofs bound to a TLS channel (protocol section 2.1): @cb, the
+ * channel binding (ag_tls_binding() of the server's certificate), is
+ * appended to what the HMAC covers. @cblen is AG_BINDING_LEN, or 0 for a
+ * connection without TLS (then these are the proofs above); any other
+ * length is AGORA_EINVAL.
+ */
+int ag_server_proof_bound(const void *key, size_t keylen,
+			  const uint8_t cnonce[AG_NONCE_LEN],
+			  const uint8_t snonce[AG_NONCE_LEN], const uint8_t *cb,
+			  size_t cblen, uint8_t out[AG_PROOF_LEN]);
+int ag_client_proof_bound(const void *key, size_t keylen,
+			  const uint8_t snonce[AG_NONCE_LEN],
+			  const uint8_t cnonce[AG_NONCE_LEN], const uint8_t *cb,
+			  size_t cblen, uint8_t out[AG_PROOF_LEN]);
+/* The channel binding of a TLS connection: SHA-256 of the server's
+ * certificate, its DER bytes @der (protocol section 2.1). 0, or
+ * AGORA_ENOMEM. */
+int ag_tls_binding(const void *der, size_t len, uint8_t out[AG_BINDING_LEN]);
 /* Constant-time: true when @len bytes of @got equal @want. */
 bool ag_proof_equal(const void *got, size_t gotlen,
 		    const uint8_t want[AG_PROOF_LEN]);

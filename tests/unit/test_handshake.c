@@ -105,6 +105,47 @@ START_TEST(client_proof_matches_the_written_out_vector)
 }
 END_TEST
 
+/* Protocol section 2.1's vector: the proofs bound to a TLS channel. */
+START_TEST(bound_proofs_match_the_written_out_vector)
+{
+	static const char der[] = "DER bytes of the server certificate";
+	uint8_t c[AG_NONCE_LEN], s[AG_NONCE_LEN], cb[AG_BINDING_LEN],
+	    got[AG_PROOF_LEN], want[AG_PROOF_LEN], plain[AG_PROOF_LEN];
+
+	fixed_nonces(c, s);
+	ck_assert_int_eq(ag_tls_binding(der, strlen(der), cb), 0);
+	from_hex("bb43950a0b37f25cf538b4c89336f43f"
+		 "69c707465691616a4f7195ba92c1dfd3",
+		 want, sizeof(want));
+	ck_assert_mem_eq(cb, want, AG_BINDING_LEN);
+	ck_assert_int_eq(ag_server_proof_bound(test_key, strlen(test_key), c, s,
+					       cb, sizeof(cb), got),
+			 0);
+	from_hex("70af3181e933a2f83bb5600cbb92d383"
+		 "c1a88a5ae60a162e591863a95e9d6289",
+		 want, sizeof(want));
+	ck_assert_mem_eq(got, want, AG_PROOF_LEN);
+	ck_assert_int_eq(ag_client_proof_bound(test_key, strlen(test_key), s, c,
+					       cb, sizeof(cb), got),
+			 0);
+	from_hex("40f2efa6cf9cbf446e440cedc6a0214c"
+		 "fa9141bc0b72d36d225c608a0233e331",
+		 want, sizeof(want));
+	ck_assert_mem_eq(got, want, AG_PROOF_LEN);
+	/* No channel: the plain proofs; a binding of another length is
+	 * refused. */
+	ck_assert_int_eq(ag_server_proof_bound(test_key, strlen(test_key), c, s,
+					       NULL, 0, got),
+			 0);
+	ck_assert_int_eq(
+	    ag_server_proof(test_key, strlen(test_key), c, s, plain), 0);
+	ck_assert_mem_eq(got, plain, AG_PROOF_LEN);
+	ck_assert_int_eq(ag_server_proof_bound(test_key, strlen(test_key), c, s,
+					       cb, 20, got),
+			 AGORA_EINVAL);
+}
+END_TEST
+
 /* Keys of several lengths, including longer than SHA-256's 64-byte block. */
 static const size_t key_lens[] = { 1, 16, 32, 64, 65, 200 };
 
@@ -486,6 +527,7 @@ static Suite *handshake_suite(void)
 	tcase_add_test(tc, labels_are_the_protocol_bytes);
 	tcase_add_test(tc, server_proof_matches_the_written_out_vector);
 	tcase_add_test(tc, client_proof_matches_the_written_out_vector);
+	tcase_add_test(tc, bound_proofs_match_the_written_out_vector);
 	tcase_add_loop_test(tc, server_proof_is_hmac_of_label_cnonce_snonce, 0,
 			    nkeys);
 	tcase_add_loop_test(tc, client_proof_is_hmac_of_label_snonce_cnonce, 0,
