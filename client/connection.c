@@ -212,6 +212,13 @@ void ag_client_check_peer(agora_client *c)
 
 void ag_client_disconnect(agora_client *c)
 {
+	/* close_notify only from a healthy client of this process: a fork()
+	 * child never writes to its parent's TLS connection (its SSL is a
+	 * copy whose sequence numbers the parent's go past), and a broken
+	 * connection is past saying goodbye. */
+	ag_transport_tls_free(c->ssl, c->state == AG_CLIENT_READY &&
+					  ag_client_same_process(c));
+	c->ssl = NULL;
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -247,10 +254,11 @@ agora_client *agora_client_new(void)
 }
 
 /*
- * Close the connection and free @c. Sends nothing: closing the socket is
- * how a connection ends, and the server then releases its handles. In a
- * process other than the one that connected, only this process's copy of
- * the socket is closed, so the parent's connection lives on. Accepts NULL.
+ * Close the connection and free @c. Sends nothing (over TLS, only the
+ * close_notify alert): closing the socket is how a connection ends, and
+ * the server then releases its handles. In a process other than the one
+ * that connected, only this process's copy of the socket is closed, so the
+ * parent's connection lives on. Accepts NULL.
  */
 void agora_client_free(agora_client *c)
 {
@@ -269,6 +277,9 @@ void agora_client_free(agora_client *c)
 		free(k);
 	}
 	free(c->address);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
 	if (c->mark != NULL)
 		munmap((void *)c->mark, (size_t)sysconf(_SC_PAGESIZE));
 	free(c);
@@ -341,6 +352,51 @@ int agora_client_set_connect_timeout(agora_client *c, double seconds)
 	return set_timeout(c, "connect timeout", seconds, &c->connect_set);
 }
 
+/* ---- TLS ----------------------------------------------------------------- */
+
+/* *@slot = a copy of @s (NULL stays NULL): 0 or AGORA_ENOMEM (*@slot kept). */
+static int set_str(char **slot, const char *s)
+{
+	char *copy = NULL;
+
+	if (s != NULL && (copy = strdup(s)) == NULL)
+		return AGORA_ENOMEM;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+int agora_client_set_tls(agora_client *c, const char *ca, const char *cert,
+			 const char *key)
+{
+	char *old[3];
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if ((ca != NULL && ca[0] == '\0') || (cert != NULL && cert[0] == '\0') ||
+	    (key != NULL && key[0] == '\0'))
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "agora_client_set_tls: an empty file "
+				      "name (NULL leaves it to the "
+				      "environment)");
+	old[0] = c->tls_ca;
+	old[1] = c->tls_cert;
+	old[2] = c->tls_key;
+	c->tls_ca = c->tls_cert = c->tls_key = NULL;
+	if (set_str(&c->tls_ca, ca) < 0 || set_str(&c->tls_cert, cert) < 0 ||
+	    set_str(&c->tls_key, key) < 0) {
+		free(c->tls_ca);
+		free(c->tls_cert);
+		c->tls_ca = old[0];
+		c->tls_cert = old[1];
+		c->tls_key = old[2];
+		return ag_client_fail(c, AGORA_ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < 3; i++)
+		free(old[i]);
+	return 0;
+}
+
 /* ---- bytes --------------------------------------------------------------- */
 
 /*
@@ -369,12 +425,18 @@ static int io_failed(agora_client *c, const char *op, int e)
 				       "acknowledgement for the peer timeout, "
 				       "%gs)",
 				       op, c->peer_timeout);
+	if (e == EPROTO && c->ssl != NULL) {
+		char why[160];
+
+		ag_transport_tls_error(why, sizeof(why));
+		return ag_client_break(c, AGORA_EIO, "%s: TLS: %s", op, why);
+	}
 	return ag_client_break(c, AGORA_EIO, "%s: %s", op, strerror(e));
 }
 
 int ag_client_send(agora_client *c, const void *data, size_t len)
 {
-	int rc = ag_transport_send(c->fd, data, len, c->deadline_ms);
+	int rc = ag_transport_send(c->fd, c->ssl, data, len, c->deadline_ms);
 
 	if (rc < 0)
 		return io_failed(c, "send", -rc);
@@ -390,7 +452,7 @@ int ag_client_recv(agora_client *c)
 	if (p == NULL)
 		return ag_client_break(c, AGORA_ENOMEM,
 				       "out of memory reading an answer");
-	k = ag_transport_recv(c->fd, p, avail, c->deadline_ms);
+	k = ag_transport_recv(c->fd, c->ssl, p, avail, c->deadline_ms);
 	if (k < 0)
 		return io_failed(c, "read", (int)-k);
 	if (k == 0)

@@ -57,10 +57,21 @@ static int handshake(agora_client *c, const void *key, size_t keylen)
 {
 	uint8_t cnonce[AG_NONCE_LEN], snonce[AG_NONCE_LEN];
 	uint8_t want[AG_PROOF_LEN], cproof[AG_PROOF_LEN];
+	uint8_t cb[AG_BINDING_LEN]; /* over TLS: protocol section 2.1 */
+	size_t cblen = 0;
 	const msgpack_object *r, *ver, *srv, *nonce, *proof;
 	agora_value params[2];
 	int rc;
 
+	if (c->ssl != NULL) {
+		rc = ag_transport_tls_binding(c->ssl, cb);
+		if (rc < 0)
+			return ag_client_fail(c, rc,
+					      "%s: no channel binding from the "
+					      "server's TLS certificate",
+					      c->address);
+		cblen = sizeof(cb);
+	}
 	rc = ag_nonce(cnonce);
 	if (rc < 0)
 		return ag_client_fail(c, rc, "cannot make a random nonce");
@@ -92,13 +103,26 @@ static int handshake(agora_client *c, const void *key, size_t keylen)
 				      c->address, ver->via.u64,
 				      AG_PROTOCOL_VERSION);
 	memcpy(snonce, nonce->via.bin.ptr, AG_NONCE_LEN);
-	if (ag_server_proof(key, keylen, cnonce, snonce, want) < 0)
+	if (ag_server_proof_bound(key, keylen, cnonce, snonce, cb, cblen,
+				  want) < 0)
 		return ag_client_fail(c, AGORA_ENOMEM,
 				      "cannot compute the server's proof");
 	/* A wrong proof: this client's key is not the server's, or this is
 	 * not the server meant. The client closes without sending its own
 	 * proof (nothing of the key goes to a server that did not prove
 	 * it holds it); the server logs the handshake as unfinished. */
+	if (!ag_proof_equal(proof->via.bin.ptr, proof->via.bin.size, want) &&
+	    cblen > 0)
+		return ag_client_fail(c, AGORA_EAUTH,
+				      "the server at %s did not prove that it "
+				      "holds this client's authkey over this "
+				      "TLS channel: the key differs from the "
+				      "server's, or a relay sits between them "
+				      "(the TLS channel binding differs: the "
+				      "certificate this client saw is not "
+				      "the server's); gave up before sending "
+				      "this client's proof",
+				      c->address);
 	if (!ag_proof_equal(proof->via.bin.ptr, proof->via.bin.size, want))
 		return ag_client_fail(c, AGORA_EAUTH,
 				      "the server at %s did not prove that it "
@@ -110,7 +134,8 @@ static int handshake(agora_client *c, const void *key, size_t keylen)
 	copy_str(c->server, sizeof(c->server), srv);
 	/* A server older than the run id sends none: "". */
 	copy_str(c->run, sizeof(c->run), map_get(r, "run"));
-	if (ag_client_proof(key, keylen, snonce, cnonce, cproof) < 0)
+	if (ag_client_proof_bound(key, keylen, snonce, cnonce, cb, cblen,
+				  cproof) < 0)
 		return ag_client_fail(c, AGORA_ENOMEM,
 				      "cannot compute the client's proof");
 	params[0] = agora_bin(cproof, sizeof(cproof));
@@ -166,12 +191,38 @@ static int resolve_timeout(agora_client *c, double set, const char *var,
 	return 0;
 }
 
+/* The file agora_client_set_tls() gave (*@set), else the environment
+ * variable @var's (when not empty), else NULL; its origin in *@from. */
+static const char *tls_file(const char *set, const char *var,
+			    const char **from)
+{
+	const char *v = getenv(var);
+
+	if (set != NULL) {
+		*from = "agora_client_set_tls()";
+		return set;
+	}
+	*from = var;
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* The TLS files of @c's next connect (agora_client_set_tls()). */
+static void tls_files(const agora_client *c, ag_tls_files *t)
+{
+	t->ca = tls_file(c->tls_ca, "AGORA_TLS_CA", &t->ca_from);
+	t->cert = tls_file(c->tls_cert, "AGORA_TLS_CERT", &t->cert_from);
+	t->key = tls_file(c->tls_key, "AGORA_TLS_KEY", &t->key_from);
+}
+
 /*
  * Connect @c to @address and authenticate with @key. A client that is
  * connected and healthy must be freed first (AGORA_EINVAL); a broken one, or
  * one whose connect failed, may connect again. Returns 0; AGORA_EINVAL for a
- * bad address or key; AGORA_EIO when the server cannot be reached or hangs
- * up; AGORA_EAUTH when either side's proof is wrong; AGORA_EVERSION;
+ * bad address or key, or a TLS file that cannot be used; AGORA_EIO when the
+ * server cannot be reached or hangs up, or the TLS handshake failed;
+ * AGORA_ECERT when a tls: server's certificate could not be verified;
+ * AGORA_EAUTH when either side's proof is wrong (over TLS, also when the
+ * channel binding differs: a relay); AGORA_EVERSION;
  * AGORA_EPROTOCOL; AGORA_ENOMEM; AGORA_ETIMEDOUT when connecting and the
  * handshake took longer than the connect timeout. On failure @c is left
  * unconnected, with the reason in agora_errmsg(). Blocks until the
@@ -186,6 +237,7 @@ static int resolve_timeout(agora_client *c, double set, const char *var,
 int agora_client_connect(agora_client *c, const char *address, const void *key,
 			 size_t keylen)
 {
+	ag_tls_files tls;
 	char *addr;
 	int rc;
 
@@ -220,15 +272,17 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 	if (rc < 0)
 		return rc;
 	/* A Unix socket's kernel reports the server's end at once. */
-	if (strncmp(address, "tcp:", 4) != 0)
+	if (strncmp(address, "tcp:", 4) != 0 &&
+	    strncmp(address, "tls:", 4) != 0)
 		c->peer_timeout = 0;
 	c->deadline_ms = 0;
 	if (c->connect_timeout > 0)
 		c->deadline_ms = ag_transport_now_ms() +
 				 (int64_t)(c->connect_timeout * 1000) + 1;
 
-	rc = ag_transport_connect(address, c->deadline_ms, &c->fd, c->errmsg,
-				  sizeof(c->errmsg));
+	tls_files(c, &tls);
+	rc = ag_transport_connect(address, &tls, c->deadline_ms, &c->fd,
+				  &c->ssl, c->errmsg, sizeof(c->errmsg));
 	if (rc < 0) {
 		c->deadline_ms = 0;
 		return ag_client_note(c, rc);
@@ -237,6 +291,8 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
 		ag_transport_watch_peer(c->fd, c->peer_timeout);
 	rc = ag_reader_init(&c->reader, HANDSHAKE_MAX_RESPONSE);
 	if (rc < 0) {
+		ag_transport_tls_free(c->ssl, false);
+		c->ssl = NULL;
 		close(c->fd);
 		c->fd = -1;
 		c->deadline_ms = 0;

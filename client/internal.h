@@ -46,17 +46,37 @@
 /* Now on the monotonic clock, in milliseconds: what deadlines count in. */
 int64_t ag_transport_now_ms(void);
 
+/* The files a tls: connection uses, NULL for none (@ca: the system's
+ * store), and where each name came from, for messages ("AGORA_TLS_CA",
+ * "agora_client_set_tls()"). */
+typedef struct ag_tls_files {
+	const char *ca, *cert, *key;
+	const char *ca_from, *cert_from, *key_from;
+} ag_tls_files;
+
+struct ssl_st; /* OpenSSL's SSL */
+
 /*
- * Connect to @address ("unix:/PATH", "tcp:HOST:PORT", "tcp:[V6]:PORT"):
- * the socket (close-on-exec, blocking; TCP without Nagle) in *ret_fd.
- * Returns 0; AGORA_EINVAL for an address that is not one of those;
- * AGORA_ETIMEDOUT when @deadline_ms (0: none) passed first; AGORA_EIO when
- * the server cannot be reached. On failure @err holds a sentence naming
- * @address. Blocks until connected, refused or the deadline (the name
- * lookup of a TCP host is not bounded by it).
+ * Connect to @address ("unix:/PATH", "tcp:HOST:PORT", "tcp:[V6]:PORT",
+ * "tls:HOST:PORT", "tls:[V6]:PORT"): the socket (close-on-exec; TCP
+ * without Nagle) in *ret_fd, and for tls: the TLS connection made on it
+ * in *ret_ssl (else NULL there). A unix: or tcp: socket is blocking, a
+ * tls: one non-blocking (transport.c says why). For tls: the server's
+ * certificate is verified against @tls->ca (else the system's store) and
+ * must name the host (a DNS name, or the IP address of a literal); the
+ * client presents @tls->cert (with @tls->key, else the key in the cert
+ * file) when given. Returns 0; AGORA_EINVAL for an address that is not
+ * one of those, or a file of @tls that cannot be used; AGORA_ETIMEDOUT
+ * when @deadline_ms (0: none) passed first (the TLS handshake included);
+ * AGORA_ECERT when the server's certificate could not be verified (the
+ * reason OpenSSL gives in @err); AGORA_EIO when the server cannot be
+ * reached or the TLS handshake failed otherwise; AGORA_ENOMEM. On failure
+ * @err holds a sentence naming @address. Blocks until connected, refused
+ * or the deadline (the name lookup of a TCP host is not bounded by it).
  */
-int ag_transport_connect(const char *address, int64_t deadline_ms, int *ret_fd,
-			 char *err, size_t errlen);
+int ag_transport_connect(const char *address, const ag_tls_files *tls,
+			 int64_t deadline_ms, int *ret_fd,
+			 struct ssl_st **ret_ssl, char *err, size_t errlen);
 
 /* Have the kernel end the TCP connection @fd (reads and writes then fail
  * with ETIMEDOUT) when the server stops answering for @timeout seconds:
@@ -64,16 +84,33 @@ int ag_transport_connect(const char *address, int64_t deadline_ms, int *ret_fd,
  * -errno. */
 int ag_transport_watch_peer(int fd, double timeout);
 
-/* Send all @len bytes to @fd (EINTR retried, no SIGPIPE): 0 or -errno;
- * -ETIMEDOUT when @deadline_ms (0: none) passed before the kernel took
- * them all. Blocks until then. */
-int ag_transport_send(int fd, const void *data, size_t len,
+/* Send all @len bytes to @fd, through @ssl when not NULL (EINTR retried,
+ * no SIGPIPE): 0 or -errno; -ETIMEDOUT when @deadline_ms (0: none) passed
+ * before the kernel took them all; -EPROTO for a TLS error (its reason:
+ * ag_transport_tls_error()). Blocks until then. */
+int ag_transport_send(int fd, struct ssl_st *ssl, const void *data, size_t len,
 		      int64_t deadline_ms);
 
-/* One recv(2) into @buf (EINTR retried): the byte count, 0 when the peer
- * closed, or -errno; -ETIMEDOUT when @deadline_ms (0: none) passed with
- * nothing to read. Blocks until bytes arrive or then. */
-ssize_t ag_transport_recv(int fd, void *buf, size_t len, int64_t deadline_ms);
+/* One recv(2) into @buf (one SSL_read() when @ssl is not NULL; EINTR
+ * retried): the byte count, 0 when the peer closed, or -errno;
+ * -ETIMEDOUT when @deadline_ms (0: none) passed with nothing to read;
+ * -EPROTO for a TLS error. Blocks until bytes arrive or then. */
+ssize_t ag_transport_recv(int fd, struct ssl_st *ssl, void *buf, size_t len,
+			  int64_t deadline_ms);
+
+/* The reason of the last TLS error (this thread's OpenSSL error queue,
+ * emptied) into @buf of @len bytes; never empty. */
+void ag_transport_tls_error(char *buf, size_t len);
+
+/* The channel binding of @ssl's connection (protocol section 2.1): the
+ * SHA-256 of the server's certificate as it presented it. 0,
+ * AGORA_EPROTOCOL when it presented none, or AGORA_ENOMEM. */
+int ag_transport_tls_binding(struct ssl_st *ssl, uint8_t out[AG_BINDING_LEN]);
+
+/* Free @ssl (NULL: nothing), after one try at sending close_notify when
+ * @notify. Closes no socket. Never call it with @notify in a process
+ * other than the one that connected. */
+void ag_transport_tls_free(struct ssl_st *ssl, bool notify);
 
 /* ---- connection.c --------------------------------------------------------
  *
@@ -90,6 +127,11 @@ enum ag_client_state {
 
 struct agora_client {
 	int fd; /* -1 when there is no connection */
+	/* The TLS connection on @fd for a tls: address, else NULL. */
+	struct ssl_st *ssl;
+	/* agora_client_set_tls()'s files (malloc'ed; NULL: not set, the
+	 * environment decides at connect). */
+	char *tls_ca, *tls_cert, *tls_key;
 	enum ag_client_state state;
 	pid_t pid; /* the process that connected */
 	/* A page the kernel zeroes in a fork() child (MADV_WIPEONFORK): a

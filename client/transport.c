@@ -4,10 +4,11 @@
  * protocol: connection.c and handshake.c turn its errno values into the
  * client's messages and state.
  *
- * Addresses are "unix:/PATH" and "tcp:HOST:PORT" ("tcp:[V6]:PORT" for an
- * IPv6 literal). Every socket is close-on-exec; TCP sockets go without
- * Nagle's delay, since every call is one small request waiting for its
- * answer. Sends never raise SIGPIPE.
+ * Addresses are "unix:/PATH", "tcp:HOST:PORT" ("tcp:[V6]:PORT" for an
+ * IPv6 literal) and "tls:HOST:PORT" (the same TCP connection, then a TLS
+ * client handshake: see "TLS" below). Every socket is close-on-exec; TCP
+ * sockets go without Nagle's delay, since every call is one small request
+ * waiting for its answer. Sends never raise SIGPIPE.
  *
  * Deadlines: each operation takes one, in milliseconds of the monotonic
  * clock (ag_transport_now_ms()), or 0 for none. Sockets stay blocking;
@@ -16,6 +17,16 @@
  * and a connect runs non-blocking. Without one, the calls are the plain
  * blocking ones (the Unix-socket hot path pays nothing). A TCP socket may
  * also have the kernel watch its peer (ag_transport_watch_peer()).
+ *
+ * TLS (OpenSSL): the socket of a tls: connection is non-blocking, as
+ * OpenSSL buffers whole records: a poll(2) that says "readable" does not
+ * mean a record is complete, and a blocking SSL_read() could outlast the
+ * deadline waiting for its end. So every SSL_read()/SSL_write() is tried
+ * first and polls on WANT_READ/WANT_WRITE, until the deadline (none: poll
+ * waits as long as it takes). The bytes go through a BIO of this file's
+ * (send(2) with MSG_NOSIGNAL, recv(2)), since OpenSSL's socket BIO uses
+ * write(2), which raises SIGPIPE on a closed connection. The server's
+ * certificate and host name are always verified.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +43,14 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "internal.h"
 
@@ -250,21 +268,22 @@ static int split_host_port(const char *address, const char *rest, char *host,
 	return 0;
 bad:
 	return fail(err, errlen, AGORA_EINVAL,
-		    "bad address \"%s\": expected tcp:HOST:PORT (an IPv6 "
+		    "bad address \"%s\": expected %.3s:HOST:PORT (an IPv6 "
 		    "host in brackets, a port 1-65535)",
-		    address);
+		    address, address);
 }
 
+/* Connect to the "HOST:PORT" @rest of @address; the host (unbracketed)
+ * in @host, of @hostlen bytes. */
 static int connect_tcp(const char *address, const char *rest,
-		       int64_t deadline_ms, int *ret_fd, char *err,
-		       size_t errlen)
+		       int64_t deadline_ms, int *ret_fd, char *host,
+		       size_t hostlen, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
-	char host[256], port[6];
+	char port[6];
 	int rc, e = 0, one = 1, fd = -1;
 
-	rc = split_host_port(address, rest, host, sizeof(host), port, err,
-			     errlen);
+	rc = split_host_port(address, rest, host, hostlen, port, err, errlen);
 	if (rc < 0)
 		return rc;
 	memset(&hints, 0, sizeof(hints));
@@ -303,20 +322,400 @@ static int connect_tcp(const char *address, const char *rest,
 	return 0;
 }
 
-int ag_transport_connect(const char *address, int64_t deadline_ms, int *ret_fd,
-			 char *err, size_t errlen)
+/* ---- TLS ----------------------------------------------------------------- */
+
+/* What the BIO under a TLS connection holds: its socket, and whether a
+ * recv(2) found the connection closed (BIO_eof()). */
+struct sock_bio {
+	int fd;
+	bool eof;
+};
+
+static int sock_bio_write(BIO *b, const char *buf, int len)
 {
-	if (strncmp(address, "unix:", 5) == 0)
-		return connect_unix(address, address + 5, deadline_ms, ret_fd,
-				    err, errlen);
-	if (strncmp(address, "tcp:", 4) == 0)
-		return connect_tcp(address, address + 4, deadline_ms, ret_fd,
-				   err, errlen);
-	return fail(err, errlen, AGORA_EINVAL,
-		    "bad address \"%s\": expected unix:/PATH or tcp:HOST:PORT",
-		    address);
+	struct sock_bio *sb = BIO_get_data(b);
+	ssize_t k;
+
+	BIO_clear_retry_flags(b);
+	do
+		k = send(sb->fd, buf, (size_t)len, MSG_NOSIGNAL);
+	while (k < 0 && errno == EINTR);
+	if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		BIO_set_retry_write(b);
+	return (int)k;
 }
 
+static int sock_bio_read(BIO *b, char *buf, int len)
+{
+	struct sock_bio *sb = BIO_get_data(b);
+	ssize_t k;
+
+	BIO_clear_retry_flags(b);
+	do
+		k = recv(sb->fd, buf, (size_t)len, 0);
+	while (k < 0 && errno == EINTR);
+	if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		BIO_set_retry_read(b);
+	if (k == 0)
+		sb->eof = true;
+	return (int)k;
+}
+
+static long sock_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct sock_bio *sb = BIO_get_data(b);
+
+	(void)num;
+	(void)ptr;
+	if (cmd == BIO_CTRL_FLUSH)
+		return 1;
+	if (cmd == BIO_CTRL_EOF)
+		return sb != NULL && sb->eof;
+	return 0;
+}
+
+static int sock_bio_destroy(BIO *b)
+{
+	free(BIO_get_data(b));
+	BIO_set_data(b, NULL);
+	return 1;
+}
+
+/* The BIO method, made once per process and never changed: the only
+ * static state of the library, as OpenSSL's own methods are. */
+static BIO_METHOD *sock_bio_method;
+static pthread_once_t sock_bio_once = PTHREAD_ONCE_INIT;
+
+static void sock_bio_make(void)
+{
+	BIO_METHOD *m = BIO_meth_new(
+	    BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "agora socket");
+
+	if (m == NULL)
+		return;
+	if (!BIO_meth_set_write(m, sock_bio_write) ||
+	    !BIO_meth_set_read(m, sock_bio_read) ||
+	    !BIO_meth_set_ctrl(m, sock_bio_ctrl) ||
+	    !BIO_meth_set_destroy(m, sock_bio_destroy)) {
+		BIO_meth_free(m);
+		return;
+	}
+	sock_bio_method = m;
+}
+
+/* A BIO on @fd (which it does not close), or NULL. */
+static BIO *sock_bio_new(int fd)
+{
+	struct sock_bio *sb;
+	BIO *b;
+
+	pthread_once(&sock_bio_once, sock_bio_make);
+	if (sock_bio_method == NULL)
+		return NULL;
+	b = BIO_new(sock_bio_method);
+	sb = malloc(sizeof(*sb));
+	if (b == NULL || sb == NULL) {
+		BIO_free(b);
+		free(sb);
+		return NULL;
+	}
+	sb->fd = fd;
+	sb->eof = false;
+	BIO_set_data(b, sb);
+	BIO_set_init(b, 1);
+	return b;
+}
+
+void ag_transport_tls_error(char *buf, size_t len)
+{
+	unsigned long e = ERR_get_error();
+	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	if (e == 0)
+		snprintf(buf, len, "a TLS protocol error");
+	else if (r != NULL)
+		snprintf(buf, len, "%s", r);
+	else
+		ERR_error_string_n(e, buf, len);
+	ERR_clear_error();
+}
+
+/* What a file of @what (from @from) is for messages: "the CA file X
+ * (AGORA_TLS_CA)". */
+static int tls_file_failed(const char *address, const char *what,
+			   const char *file, const char *from, char *err,
+			   size_t errlen)
+{
+	char why[160];
+
+	ag_transport_tls_error(why, sizeof(why));
+	return fail(err, errlen, AGORA_EINVAL,
+		    "cannot connect to %s: cannot use %s \"%s\" (from %s): %s",
+		    address, what, file, from, why);
+}
+
+/*
+ * A TLS client context for @tls: TLS 1.2 at least, the server's
+ * certificate verified against @tls->ca (a PEM file, or a directory of
+ * hashed certificates) or the system's store, and the client's
+ * certificate and key when given. 0, or AGORA_EINVAL naming a file that
+ * cannot be used, or AGORA_ENOMEM.
+ */
+static int tls_context(const char *address, const ag_tls_files *tls,
+		       SSL_CTX **ret, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	struct stat st;
+	int ok, rc;
+
+	if (ctx == NULL)
+		return fail(err, errlen, AGORA_ENOMEM,
+			    "cannot connect to %s: out of memory for TLS",
+			    address);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* A server that ends without close_notify is a closed connection:
+	 * the frames' lengths catch a cut message. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	ERR_clear_error();
+	if (tls->ca != NULL) {
+		if (stat(tls->ca, &st) == 0 && S_ISDIR(st.st_mode))
+			ok = SSL_CTX_load_verify_locations(ctx, NULL, tls->ca);
+		else
+			ok = SSL_CTX_load_verify_locations(ctx, tls->ca, NULL);
+		if (!ok) {
+			rc = tls_file_failed(address, "the CA file", tls->ca,
+					     tls->ca_from, err, errlen);
+			goto out;
+		}
+	} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
+		char why[160];
+
+		ag_transport_tls_error(why, sizeof(why));
+		rc = fail(err, errlen, AGORA_EIO,
+			  "cannot connect to %s: cannot load the system's "
+			  "CA certificates: %s",
+			  address, why);
+		goto out;
+	}
+	if (tls->cert == NULL && tls->key != NULL) {
+		rc = fail(err, errlen, AGORA_EINVAL,
+			  "cannot connect to %s: a client key \"%s\" (from "
+			  "%s) without a client certificate",
+			  address, tls->key, tls->key_from);
+		goto out;
+	}
+	if (tls->cert != NULL) {
+		const char *key = tls->key != NULL ? tls->key : tls->cert;
+		const char *key_from =
+		    tls->key != NULL ? tls->key_from : tls->cert_from;
+
+		if (!SSL_CTX_use_certificate_chain_file(ctx, tls->cert)) {
+			rc = tls_file_failed(address, "the client certificate",
+					     tls->cert, tls->cert_from, err,
+					     errlen);
+			goto out;
+		}
+		if (!SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) ||
+		    !SSL_CTX_check_private_key(ctx)) {
+			rc = tls_file_failed(address, "the client key", key,
+					     key_from, err, errlen);
+			goto out;
+		}
+	}
+	*ret = ctx;
+	return 0;
+out:
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+/* The failure of a TLS handshake whose last SSL_connect() returned @r
+ * (errno @e after it). */
+static int tls_handshake_failed(const char *address, const char *host,
+				const ag_tls_files *tls, SSL *ssl, int r,
+				int e, char *err, size_t errlen)
+{
+	long v = SSL_get_verify_result(ssl);
+	int se = SSL_get_error(ssl, r);
+	char why[160];
+
+	if (v != X509_V_OK) {
+		ERR_clear_error();
+		return fail(err, errlen, AGORA_ECERT,
+			    "cannot connect to %s: the server's certificate "
+			    "could not be verified: %s (it must name %s and "
+			    "come from a CA of %s)",
+			    address, X509_verify_cert_error_string(v), host,
+			    tls->ca != NULL ? tls->ca : "the system's store");
+	}
+	if (se == SSL_ERROR_SYSCALL || se == SSL_ERROR_ZERO_RETURN) {
+		ERR_clear_error();
+		if (e != 0 && se == SSL_ERROR_SYSCALL)
+			return fail(err, errlen, AGORA_EIO,
+				    "cannot connect to %s: TLS handshake: %s",
+				    address, strerror(e));
+		return fail(err, errlen, AGORA_EIO,
+			    "cannot connect to %s: the server closed the "
+			    "connection during the TLS handshake (is it a "
+			    "TLS listener?)",
+			    address);
+	}
+	ag_transport_tls_error(why, sizeof(why));
+	return fail(err, errlen, AGORA_EIO,
+		    "cannot connect to %s: TLS handshake failed: %s (is it a "
+		    "TLS listener?)",
+		    address, why);
+}
+
+/*
+ * The TLS client handshake on the connected TCP socket @fd (made
+ * non-blocking here) to @host, within @deadline_ms (0: none): the SSL in
+ * *ret_ssl. AGORA_ECERT when the server's certificate or host name could
+ * not be verified; AGORA_EIO for another TLS failure; AGORA_ETIMEDOUT;
+ * AGORA_EINVAL for a file of @tls that cannot be used; AGORA_ENOMEM.
+ */
+static int tls_start(const char *address, const char *host, int fd,
+		     const ag_tls_files *tls, int64_t deadline_ms,
+		     SSL **ret_ssl, char *err, size_t errlen)
+{
+	struct in6_addr a6;
+	SSL_CTX *ctx = NULL;
+	SSL *ssl;
+	BIO *bio;
+	int rc, flags;
+	bool ip;
+
+	rc = tls_context(address, tls, &ctx, err, errlen);
+	if (rc < 0)
+		return rc;
+	ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx); /* the SSL holds it */
+	bio = ssl != NULL ? sock_bio_new(fd) : NULL;
+	if (bio == NULL) {
+		SSL_free(ssl);
+		return fail(err, errlen, AGORA_ENOMEM,
+			    "cannot connect to %s: out of memory for TLS",
+			    address);
+	}
+	SSL_set_bio(ssl, bio, bio);
+	ip = inet_pton(AF_INET, host, &a6) == 1 ||
+	     inet_pton(AF_INET6, host, &a6) == 1;
+	if (ip)
+		rc = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
+	else
+		rc = SSL_set1_host(ssl, host) &&
+		     SSL_set_tlsext_host_name(ssl, host);
+	flags = fcntl(fd, F_GETFL);
+	if (!rc || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return fail(err, errlen, AGORA_EIO,
+			    "cannot connect to %s: cannot set up TLS for %s",
+			    address, host);
+	}
+	for (;;) {
+		int r, se, e;
+
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_connect(ssl);
+		e = errno;
+		if (r == 1)
+			break;
+		se = SSL_get_error(ssl, r);
+		if (se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE) {
+			rc = tls_handshake_failed(address, host, tls, ssl, r,
+						  e, err, errlen);
+			break;
+		}
+		rc = wait_fd(fd, se == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+			     deadline_ms);
+		if (rc == -ETIMEDOUT) {
+			rc = fail(err, errlen, AGORA_ETIMEDOUT,
+				  "cannot connect to %s: no TLS handshake "
+				  "within the time allowed",
+				  address);
+			break;
+		}
+		if (rc < 0) {
+			rc = connect_failed(address, -rc, err, errlen);
+			break;
+		}
+	}
+	if (rc < 0) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return rc;
+	}
+	*ret_ssl = ssl;
+	return 0;
+}
+
+int ag_transport_tls_binding(struct ssl_st *ssl, uint8_t out[AG_BINDING_LEN])
+{
+	X509 *x = SSL_get1_peer_certificate(ssl);
+	unsigned char *der = NULL;
+	int n, rc;
+
+	if (x == NULL)
+		return AGORA_EPROTOCOL;
+	n = i2d_X509(x, &der);
+	X509_free(x);
+	if (n <= 0)
+		return AGORA_ENOMEM;
+	rc = ag_tls_binding(der, (size_t)n, out);
+	OPENSSL_free(der);
+	return rc;
+}
+
+void ag_transport_tls_free(struct ssl_st *ssl, bool notify)
+{
+	if (ssl == NULL)
+		return;
+	/* One try: the socket is non-blocking, and a server that does not
+	 * take it is ending anyway. */
+	if (notify)
+		SSL_shutdown(ssl);
+	SSL_free(ssl);
+	ERR_clear_error();
+}
+
+int ag_transport_connect(const char *address, const ag_tls_files *tls,
+			 int64_t deadline_ms, int *ret_fd,
+			 struct ssl_st **ret_ssl, char *err, size_t errlen)
+{
+	char host[256];
+	SSL *ssl = NULL;
+	int rc, fd;
+
+	if (strncmp(address, "unix:", 5) == 0)
+		rc = connect_unix(address, address + 5, deadline_ms, &fd, err,
+				  errlen);
+	else if (strncmp(address, "tcp:", 4) == 0)
+		rc = connect_tcp(address, address + 4, deadline_ms, &fd, host,
+				 sizeof(host), err, errlen);
+	else if (strncmp(address, "tls:", 4) == 0) {
+		rc = connect_tcp(address, address + 4, deadline_ms, &fd, host,
+				 sizeof(host), err, errlen);
+		if (rc == 0) {
+			rc = tls_start(address, host, fd, tls, deadline_ms,
+				       &ssl, err, errlen);
+			if (rc < 0)
+				close(fd);
+		}
+	} else
+		return fail(err, errlen, AGORA_EINVAL,
+			    "bad address \"%s\": expected unix:/PATH, "
+			    "tcp:HOST:PORT or tls:HOST:PORT",
+			    address);
+	if (rc < 0)
+		return rc;
+	*ret_fd = fd;
+	*ret_ssl = ssl;
+	return 0;
+}
 int ag_transport_watch_peer(int fd, double timeout)
 {
 	ag_keepalive k = ag_keepalive_for(timeout);
@@ -335,11 +734,85 @@ int ag_transport_watch_peer(int fd, double timeout)
 	return 0;
 }
 
-int ag_transport_send(int fd, const void *data, size_t len, int64_t deadline_ms)
+/*
+ * After SSL_read()/SSL_write() on @ssl returned @r (errno @e after it):
+ * 0 to try again (it waited in poll() for what OpenSSL wants), 1 when the
+ * server closed the connection, else -ETIMEDOUT at @deadline_ms, -errno,
+ * or -EPROTO for a TLS error (its reason left for
+ * ag_transport_tls_error()).
+ */
+static int tls_wait(int fd, SSL *ssl, int r, int e, int64_t deadline_ms)
+{
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return wait_fd(fd, POLLIN, deadline_ms);
+	case SSL_ERROR_WANT_WRITE:
+		return wait_fd(fd, POLLOUT, deadline_ms);
+	case SSL_ERROR_ZERO_RETURN:
+		return 1;
+	case SSL_ERROR_SYSCALL:
+		if (e != 0)
+			return -e;
+		return ERR_peek_error() != 0 ? -EPROTO : 1;
+	default:
+		return -EPROTO;
+	}
+}
+
+static int tls_send(int fd, SSL *ssl, const char *p, size_t len,
+		    int64_t deadline_ms)
+{
+	while (len > 0) {
+		size_t k = 0;
+		int r, e, rc;
+
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_write_ex(ssl, p, len, &k);
+		e = errno;
+		if (r == 1) {
+			p += k;
+			len -= k;
+			continue;
+		}
+		rc = tls_wait(fd, ssl, r, e, deadline_ms);
+		if (rc == 1)
+			return -EPIPE;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static ssize_t tls_recv(int fd, SSL *ssl, void *buf, size_t len,
+			int64_t deadline_ms)
+{
+	for (;;) {
+		size_t k = 0;
+		int r, e, rc;
+
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_read_ex(ssl, buf, len, &k);
+		e = errno;
+		if (r == 1)
+			return (ssize_t)k;
+		rc = tls_wait(fd, ssl, r, e, deadline_ms);
+		if (rc == 1)
+			return 0;
+		if (rc < 0)
+			return rc;
+	}
+}
+
+int ag_transport_send(int fd, struct ssl_st *ssl, const void *data, size_t len,
+		      int64_t deadline_ms)
 {
 	const char *p = data;
 	int flags = MSG_NOSIGNAL | (deadline_ms > 0 ? MSG_DONTWAIT : 0);
 
+	if (ssl != NULL)
+		return tls_send(fd, ssl, data, len, deadline_ms);
 	while (len > 0) {
 		ssize_t k = send(fd, p, len, flags);
 
@@ -362,10 +835,13 @@ int ag_transport_send(int fd, const void *data, size_t len, int64_t deadline_ms)
 	return 0;
 }
 
-ssize_t ag_transport_recv(int fd, void *buf, size_t len, int64_t deadline_ms)
+ssize_t ag_transport_recv(int fd, struct ssl_st *ssl, void *buf, size_t len,
+			  int64_t deadline_ms)
 {
 	ssize_t k;
 
+	if (ssl != NULL)
+		return tls_recv(fd, ssl, buf, len, deadline_ms);
 	if (deadline_ms > 0) {
 		int rc = wait_fd(fd, POLLIN, deadline_ms);
 

@@ -239,6 +239,22 @@ AGORA_API int agora_client_connect_env(agora_client *c);
 AGORA_API int agora_client_set_peer_timeout(agora_client *c, double seconds);
 AGORA_API int agora_client_set_connect_timeout(agora_client *c, double seconds);
 /*
+ * TLS files for the next connects of @c to a "tls:HOST:PORT" address
+ * ("tls:[V6]:PORT" for an IPv6 literal): @ca, a PEM file of the CA
+ * certificates to trust or a directory of them (hashed, as
+ * `openssl rehash` makes it); @cert and @key, the client's certificate
+ * (PEM, the chain after it) and private key (PEM; NULL with a @cert: the
+ * key is in the cert file). Each NULL leaves it to the environment:
+ * AGORA_TLS_CA, AGORA_TLS_CERT, AGORA_TLS_KEY; without either, the system's
+ * CA store and no client certificate. The strings are copied. The
+ * server's certificate and its host name (or IP address) are always
+ * verified: a failure is AGORA_ECERT from connect, OpenSSL's reason in
+ * agora_errmsg(). Returns 0, AGORA_EINVAL for an empty string, or
+ * AGORA_ENOMEM (nothing changed).
+ */
+AGORA_API int agora_client_set_tls(agora_client *c, const char *ca,
+				   const char *cert, const char *key);
+/*
  * Reconnecting: a worker that outlives a restart of agorad (or a dropped
  * connection). With @seconds other than 0, when a call finds the
  * connection gone (its send or its answer failed, the server had closed
