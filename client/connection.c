@@ -373,7 +373,8 @@ int agora_client_set_tls(agora_client *c, const char *ca, const char *cert,
 
 	if (c == NULL)
 		return AGORA_EINVAL;
-	if ((ca != NULL && ca[0] == '\0') || (cert != NULL && cert[0] == '\0') ||
+	if ((ca != NULL && ca[0] == '\0') ||
+	    (cert != NULL && cert[0] == '\0') ||
 	    (key != NULL && key[0] == '\0'))
 		return ag_client_fail(c, AGORA_EINVAL,
 				      "agora_client_set_tls: an empty file "

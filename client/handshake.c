@@ -193,8 +193,7 @@ static int resolve_timeout(agora_client *c, double set, const char *var,
 
 /* The file agora_client_set_tls() gave (*@set), else the environment
  * variable @var's (when not empty), else NULL; its origin in *@from. */
-static const char *tls_file(const char *set, const char *var,
-			    const char **from)
+static const char *tls_file(const char *set, const char *var, const char **from)
 {
 	const char *v = getenv(var);
 

@@ -388,8 +388,8 @@ static pthread_once_t sock_bio_once = PTHREAD_ONCE_INIT;
 
 static void sock_bio_make(void)
 {
-	BIO_METHOD *m = BIO_meth_new(
-	    BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "agora socket");
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+				     "agora socket");
 
 	if (m == NULL)
 		return;
@@ -534,8 +534,8 @@ out:
 /* The failure of a TLS handshake whose last SSL_connect() returned @r
  * (errno @e after it). */
 static int tls_handshake_failed(const char *address, const char *host,
-				const ag_tls_files *tls, SSL *ssl, int r,
-				int e, char *err, size_t errlen)
+				const ag_tls_files *tls, SSL *ssl, int r, int e,
+				char *err, size_t errlen)
 {
 	long v = SSL_get_verify_result(ssl);
 	int se = SSL_get_error(ssl, r);
@@ -626,8 +626,8 @@ static int tls_start(const char *address, const char *host, int fd,
 			break;
 		se = SSL_get_error(ssl, r);
 		if (se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE) {
-			rc = tls_handshake_failed(address, host, tls, ssl, r,
-						  e, err, errlen);
+			rc = tls_handshake_failed(address, host, tls, ssl, r, e,
+						  err, errlen);
 			break;
 		}
 		rc = wait_fd(fd, se == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,

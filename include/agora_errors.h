@@ -36,8 +36,9 @@
 	X(INVAL, 102, "invalid argument")                     \
 	X(TIMEDOUT, 103, "no answer from the server in time") \
 	X(LOST, 104,                                          \
-	  "connection lost before the answer: the call may have been done") \
-	X(CERT, 105, "the server's TLS certificate could not be verified")
+	  "connection lost before the answer: the call may "  \
+	  "have been done")                                   \
+	X(CERT, 105, "server's TLS certificate not verified")
 
 /* The highest code that travels on the wire. */
 #define AGORA_WIRE_ERROR_MAX 17
