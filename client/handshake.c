@@ -116,12 +116,10 @@ static int handshake(agora_client *c, const void *key, size_t keylen)
 		return ag_client_fail(c, AGORA_EAUTH,
 				      "the server at %s did not prove that it "
 				      "holds this client's authkey over this "
-				      "TLS channel: the key differs from the "
-				      "server's, or a relay sits between them "
-				      "(the TLS channel binding differs: the "
-				      "certificate this client saw is not "
-				      "the server's); gave up before sending "
-				      "this client's proof",
+				      "TLS channel: another key, or a relay "
+				      "sits between (the TLS channel binding "
+				      "differs); gave up before sending this "
+				      "client's proof",
 				      c->address);
 	if (!ag_proof_equal(proof->via.bin.ptr, proof->via.bin.size, want))
 		return ag_client_fail(c, AGORA_EAUTH,
@@ -191,14 +189,14 @@ static int resolve_timeout(agora_client *c, double set, const char *var,
 	return 0;
 }
 
-/* The file agora_client_set_tls() gave (*@set), else the environment
- * variable @var's (when not empty), else NULL; its origin in *@from. */
+/* The file agora_client_set_tls() gave (@set; *@from NULL), else the
+ * environment variable @var's when not empty (*@from @var), else NULL. */
 static const char *tls_file(const char *set, const char *var, const char **from)
 {
 	const char *v = getenv(var);
 
 	if (set != NULL) {
-		*from = "agora_client_set_tls()";
+		*from = NULL;
 		return set;
 	}
 	*from = var;

@@ -47,8 +47,8 @@
 int64_t ag_transport_now_ms(void);
 
 /* The files a tls: connection uses, NULL for none (@ca: the system's
- * store), and where each name came from, for messages ("AGORA_TLS_CA",
- * "agora_client_set_tls()"). */
+ * store), and the environment variable each name came from, for messages
+ * ("AGORA_TLS_CA"; NULL: the program gave it). */
 typedef struct ag_tls_files {
 	const char *ca, *cert, *key;
 	const char *ca_from, *cert_from, *key_from;
@@ -146,7 +146,7 @@ struct agora_client {
 	ag_buf out;       /* the request being sent */
 	char server[64];  /* "agora/X.Y.Z" from the handshake */
 	char run[72];     /* the server's run id from the handshake, or "" */
-	char errmsg[256];
+	char errmsg[512];
 	char lost[200]; /* why the client broke */
 	/* Seconds, as set by agora_client_set_peer_timeout() and
 	 * agora_client_set_connect_timeout(): > 0, 0 for no limit, NAN when
@@ -194,7 +194,7 @@ struct agora_client {
 	bool sticky;
 	int sticky_hold;
 	int first_rc;
-	char first_msg[256];
+	char first_msg[512];
 };
 
 /* One item kept for agora_client_take_item(). */

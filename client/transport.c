@@ -433,6 +433,8 @@ void ag_transport_tls_error(char *buf, size_t len)
 
 	if (e == 0)
 		snprintf(buf, len, "a TLS protocol error");
+	else if (ERR_GET_LIB(e) == ERR_LIB_SYS)
+		snprintf(buf, len, "%s", strerror(ERR_GET_REASON(e)));
 	else if (r != NULL)
 		snprintf(buf, len, "%s", r);
 	else
@@ -440,18 +442,27 @@ void ag_transport_tls_error(char *buf, size_t len)
 	ERR_clear_error();
 }
 
-/* What a file of @what (from @from) is for messages: "the CA file X
- * (AGORA_TLS_CA)". */
+/* " (from VAR)" for a file named by the environment variable @from; ""
+ * for one the program gave (@from NULL). */
+static const char *from_text(const char *from, char *buf, size_t len)
+{
+	if (from == NULL)
+		return "";
+	snprintf(buf, len, " (from %s)", from);
+	return buf;
+}
+
+/* AGORA_EINVAL: @file, the @what, cannot be used, for OpenSSL's reason. */
 static int tls_file_failed(const char *address, const char *what,
 			   const char *file, const char *from, char *err,
 			   size_t errlen)
 {
-	char why[160];
+	char why[160], fb[40];
 
 	ag_transport_tls_error(why, sizeof(why));
 	return fail(err, errlen, AGORA_EINVAL,
-		    "cannot connect to %s: cannot use %s \"%s\" (from %s): %s",
-		    address, what, file, from, why);
+		    "cannot connect to %s: cannot use %s \"%s\"%s: %s", address,
+		    what, file, from_text(from, fb, sizeof(fb)), why);
 }
 
 /*
@@ -500,10 +511,13 @@ static int tls_context(const char *address, const ag_tls_files *tls,
 		goto out;
 	}
 	if (tls->cert == NULL && tls->key != NULL) {
+		char fb[40];
+
 		rc = fail(err, errlen, AGORA_EINVAL,
-			  "cannot connect to %s: a client key \"%s\" (from "
-			  "%s) without a client certificate",
-			  address, tls->key, tls->key_from);
+			  "cannot connect to %s: a client key \"%s\"%s "
+			  "without a client certificate",
+			  address, tls->key,
+			  from_text(tls->key_from, fb, sizeof(fb)));
 		goto out;
 	}
 	if (tls->cert != NULL) {

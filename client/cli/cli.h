@@ -47,8 +47,9 @@ extern const char *const new_option_names[NEW_NOPTS]; /* "maxsize", ... */
 struct cli {
 	bool json;
 	const char *address_opt, *keyfile_opt;
-	double interval; /* watch */
-	long count;      /* watch; 0: until interrupted */
+	const char *tls_ca_opt, *tls_cert_opt, *tls_key_opt; /* NULL: env */
+	double interval;                                     /* watch */
+	long count; /* watch; 0: until interrupted */
 	bool interval_set, count_set;
 	double timeout; /* --timeout; 0: not given */
 	const char *address;

@@ -118,6 +118,15 @@ static int parse_args(struct cli *k, int argc, char **argv, char **pos,
 		} else if (IS("--authkey-file")) {
 			if (option_value(argv, argc, &i, eq, &k->keyfile_opt))
 				return EXIT_USAGE;
+		} else if (IS("--tls-ca")) {
+			if (option_value(argv, argc, &i, eq, &k->tls_ca_opt))
+				return EXIT_USAGE;
+		} else if (IS("--tls-cert")) {
+			if (option_value(argv, argc, &i, eq, &k->tls_cert_opt))
+				return EXIT_USAGE;
+		} else if (IS("--tls-key")) {
+			if (option_value(argv, argc, &i, eq, &k->tls_key_opt))
+				return EXIT_USAGE;
 		} else if (IS("--interval")) {
 			char *end;
 			if (option_value(argv, argc, &i, eq, &val))
@@ -197,6 +206,10 @@ static int cli_connect(struct cli *k)
 	k->address = k->defaddr;
 
 	k->c = check_mem(agora_client_new());
+	/* NULL leaves each to AGORA_TLS_CA, AGORA_TLS_CERT, AGORA_TLS_KEY. */
+	if (agora_client_set_tls(k->c, k->tls_ca_opt, k->tls_cert_opt,
+				 k->tls_key_opt) < 0)
+		return usage_error("%s", agora_errmsg(k->c));
 	/* The commands never wait in the server: one limit serves
 	 * connecting and every call. */
 	if (k->timeout > 0) {
@@ -227,8 +240,18 @@ static int cli_connect(struct cli *k)
 		return EXIT_CONNECT;
 	case AGORA_EAUTH:
 		say("cannot authenticate: %s", agora_errmsg(k->c));
-		say("the key (from %s) is not the one agorad was started with",
-		    e.key_from);
+		say("the key (from %s) is not the one agorad was started "
+		    "with%s",
+		    e.key_from,
+		    strncmp(k->address, "tls:", 4) == 0
+			? ", or something that is not agorad holds a "
+			  "certificate this client trusts"
+			: "");
+		return EXIT_CONNECT;
+	case AGORA_ECERT:
+		say("%s", agora_errmsg(k->c));
+		say("the CAs trusted come from --tls-ca or AGORA_TLS_CA, else "
+		    "the system's store");
 		return EXIT_CONNECT;
 	default:
 		say("cannot connect to %s: %s", k->address,
@@ -339,10 +362,11 @@ static int run(struct cli *k, int argc, char **argv)
 		}
 	if ((rc = check_timeout(k, cmd)) != 0)
 		goto out;
-	if (k->session && (k->address_opt || k->keyfile_opt)) {
+	if (k->session && (k->address_opt || k->keyfile_opt || k->tls_ca_opt ||
+			   k->tls_cert_opt || k->tls_key_opt)) {
 		rc = usage_error("the session is connected already: "
-				 "--address and --authkey-file go on the "
-				 "command line");
+				 "--address, --authkey-file and --tls-* go on "
+				 "the command line");
 		goto out;
 	}
 	if (!k->session && (rc = cli_connect(k)) != 0)
