@@ -773,6 +773,26 @@ static int tls_wait(int fd, SSL *ssl, int r, int e, int64_t deadline_ms)
 	}
 }
 
+/*
+ * A send that failed with -errno @rc may have been refused by a server
+ * that said why first (a TLS 1.3 server checks the client's certificate
+ * after the client's handshake is done, and closes with an alert): read
+ * what came, and -EPROTO when it is an alert (its reason for
+ * ag_transport_tls_error()), else @rc.
+ */
+static int tls_alert(SSL *ssl, int rc)
+{
+	char b[256];
+	size_t k;
+
+	ERR_clear_error();
+	if (SSL_read_ex(ssl, b, sizeof(b), &k) != 1 &&
+	    SSL_get_error(ssl, 0) == SSL_ERROR_SSL)
+		return -EPROTO;
+	ERR_clear_error();
+	return rc;
+}
+
 static int tls_send(int fd, SSL *ssl, const char *p, size_t len,
 		    int64_t deadline_ms)
 {
@@ -792,6 +812,8 @@ static int tls_send(int fd, SSL *ssl, const char *p, size_t len,
 		rc = tls_wait(fd, ssl, r, e, deadline_ms);
 		if (rc == 1)
 			return -EPIPE;
+		if (rc < 0 && rc != -ETIMEDOUT && rc != -EPROTO)
+			return tls_alert(ssl, rc);
 		if (rc < 0)
 			return rc;
 	}
