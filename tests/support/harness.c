@@ -284,6 +284,7 @@ void agh_server_start_args(agh_server *s, const char *const *extra_args)
 	close(pipefd[1]);
 	s->pid = pid;
 	s->out_fd = pipefd[0];
+	s->extra_args = extra_args;
 	running = s;
 
 	bool want_tcp = false;
@@ -340,7 +341,7 @@ void agh_server_restart(agh_server *s, int sig)
 	pid_t pid = fork();
 	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0)
-		exec_server(s, agorad, pipefd[1], NULL, parent);
+		exec_server(s, agorad, pipefd[1], s->extra_args, parent);
 	close(pipefd[1]);
 	s->pid = pid;
 	s->out_fd = pipefd[0];

@@ -48,6 +48,9 @@ typedef struct agh_server {
 	 * (--listen tcp:127.0.0.1:0, say), from its listening line; else
 	 * empty. */
 	char tcp_address[160];
+	/* The @extra_args it was started with (the caller's array, which
+	 * must outlive the server), for agh_server_restart(). */
+	const char *const *extra_args;
 } agh_server;
 
 /* Start a server as described above. Fails the test if it does not say it
@@ -62,7 +65,8 @@ void agh_server_stop(agh_server *s);
 
 /* Stop the server with @sig (SIGTERM: it stops as it does for an operator;
  * SIGKILL: a crash) and start a new agorad on the same address with the
- * same key, as a service manager restarting it would. The new server's
+ * same key and extra arguments, as a service manager restarting it would
+ * (a listener on port 0 then gets another port). The new server's
  * objects are new: none survives. */
 void agh_server_restart(agh_server *s, int sig);
 
