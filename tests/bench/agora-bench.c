@@ -9,7 +9,9 @@
  *
  * It starts its own agorad (--agorad PATH, default $AGORAD, else agorad
  * from PATH), listening on a Unix socket in a private directory and on
- * tcp:127.0.0.1 with a free port, optionally pinned (--cpu-server), and
+ * tcp:127.0.0.1 with a free port (with --transport tls also on
+ * tls:127.0.0.1, with a self-signed certificate made by the openssl
+ * command, which the clients trust), optionally pinned (--cpu-server), and
  * stops it at the end; or it uses a running server (--address, with the
  * key from --authkey-file or the environment as for
  * agora_client_connect_env()).
@@ -72,11 +74,12 @@ enum op {
 	OP_LOCK_CONTENDED,
 };
 
-/* Where the clients connect. */
+/* Where the clients connect; @ca: the CA file of a tls: address. */
 struct target {
 	char address[256];
 	char key[256];
 	size_t keylen;
+	char ca[160];
 };
 
 /* One client process's state. */
@@ -115,6 +118,10 @@ static void stop_server(void)
 		unlink(path);
 		snprintf(path, sizeof(path), "%s/agora.sock", server_dir);
 		unlink(path);
+		snprintf(path, sizeof(path), "%s/tls.pem", server_dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/tls.key", server_dir);
+		unlink(path);
 		rmdir(server_dir);
 		server_dir[0] = '\0';
 	}
@@ -142,14 +149,29 @@ static void on_signal(int sig)
 
 /* ---- the server ---------------------------------------------------------- */
 
+/* The listening line of @prefix ("tcp:", "tls:") in @out into @t. */
+static void find_listener(const char *out, const char *prefix, struct target *t)
+{
+	char head[64];
+	const char *l;
+
+	snprintf(head, sizeof(head), "agorad: listening on %s", prefix);
+	l = strstr(out, head);
+	if (l != NULL && strchr(l, '\n') != NULL)
+		sscanf(l, "agorad: listening on %255s", t->address);
+}
+
 /*
  * Start @agorad on a Unix socket and tcp:127.0.0.1:0 with a fresh key,
- * pinned to @cpu; fill @unix_t and @tcp_t from its listening lines.
+ * pinned to @cpu; fill @unix_t and @tcp_t from its listening lines. With
+ * @tls_t, also on tls:127.0.0.1:0 with a self-signed certificate (EC
+ * P-256) made now, which @tls_t's clients trust.
  */
 static void start_server(const char *agorad, int cpu, struct target *unix_t,
-			 struct target *tcp_t)
+			 struct target *tcp_t, struct target *tls_t)
 {
 	char keyfile[128], sock[128], listen_unix[160], out[2048] = "";
+	char cert[160], tkey[160], cmd[600];
 	unsigned char raw[16];
 	size_t len = 0;
 	int fds[2], fd;
@@ -172,6 +194,21 @@ static void start_server(const char *agorad, int cpu, struct target *unix_t,
 	close(fd);
 	*tcp_t = *unix_t;
 	snprintf(unix_t->address, sizeof(unix_t->address), "%s", listen_unix);
+	snprintf(cert, sizeof(cert), "%s/tls.pem", server_dir);
+	snprintf(tkey, sizeof(tkey), "%s/tls.key", server_dir);
+	if (tls_t != NULL) {
+		*tls_t = *tcp_t;
+		snprintf(tls_t->ca, sizeof(tls_t->ca), "%s", cert);
+		snprintf(cmd, sizeof(cmd),
+			 "openssl req -x509 -newkey ec -pkeyopt "
+			 "ec_paramgen_curve:P-256 -nodes -keyout '%s' -out "
+			 "'%s' -days 2 -subj /CN=agora-bench -addext "
+			 "subjectAltName=IP:127.0.0.1 2>/dev/null",
+			 tkey, cert);
+		if (system(cmd) != 0)
+			die("cannot make a certificate with the openssl "
+			    "command (for --transport tls)");
+	}
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		die("pipe: %s", strerror(errno));
@@ -185,9 +222,16 @@ static void start_server(const char *agorad, int cpu, struct target *unix_t,
 				strerror(errno));
 			_exit(127);
 		}
-		execlp(agorad, agorad, "--listen", listen_unix, "--listen",
-		       "tcp:127.0.0.1:0", "--authkey-file", keyfile,
-		       (char *)NULL);
+		if (tls_t != NULL)
+			execlp(agorad, agorad, "--listen", listen_unix,
+			       "--listen", "tcp:127.0.0.1:0", "--listen",
+			       "tls:127.0.0.1:0", "--tls-cert", cert,
+			       "--tls-key", tkey, "--authkey-file", keyfile,
+			       (char *)NULL);
+		else
+			execlp(agorad, agorad, "--listen", listen_unix,
+			       "--listen", "tcp:127.0.0.1:0", "--authkey-file",
+			       keyfile, (char *)NULL);
 		fprintf(stderr, "agora-bench: exec %s: %s\n", agorad,
 			strerror(errno));
 		_exit(127);
@@ -195,11 +239,12 @@ static void start_server(const char *agorad, int cpu, struct target *unix_t,
 	close(fds[1]);
 	for (;;) {
 		struct pollfd p = { fds[0], POLLIN, 0 };
-		const char *t;
 		ssize_t n;
 
 		if (strstr(out, "agorad: listening on tcp:") != NULL &&
 		    strstr(out, "agorad: listening on unix:") != NULL &&
+		    (tls_t == NULL ||
+		     strstr(out, "agorad: listening on tls:") != NULL) &&
 		    out[len - 1] == '\n')
 			break;
 		if (poll(&p, 1, 20000) <= 0)
@@ -209,9 +254,9 @@ static void start_server(const char *agorad, int cpu, struct target *unix_t,
 			die("agorad exited before it listened");
 		len += (size_t)n;
 		out[len] = '\0';
-		t = strstr(out, "agorad: listening on tcp:");
-		if (t != NULL && strchr(t, '\n') != NULL)
-			sscanf(t, "agorad: listening on %255s", tcp_t->address);
+		find_listener(out, "tcp:", tcp_t);
+		if (tls_t != NULL)
+			find_listener(out, "tls:", tls_t);
 	}
 	/* agorad prints nothing more on stdout; its log goes to stderr. */
 	close(fds[0]);
@@ -261,6 +306,8 @@ static void *client_setup(const bench_cell *cell, int index, void *ud,
 	cl->c = agora_client_new();
 	if (cl->c == NULL)
 		goto fail;
+	if (t->ca[0] != '\0')
+		agora_client_set_tls(cl->c, t->ca, NULL, NULL);
 	rc = agora_client_connect(cl->c, t->address, t->key, t->keylen);
 	if (rc < 0)
 		goto fail;
@@ -594,8 +641,8 @@ static void usage(FILE *f)
 		"lock.contended\n"
 		"  --clients LIST       client processes (default 1,8,32)\n"
 		"  --depth LIST         pipeline depths (default 1,64)\n"
-		"  --transport LIST     unix,tcp (default both; with --address "
-		"its own)\n"
+		"  --transport LIST     unix,tcp,tls (default unix,tcp; with "
+		"--address its own)\n"
 		"  --duration SECONDS   per cell (default 1)\n"
 		"  --cpu-server N       pin the agorad it starts to CPU N\n"
 		"  --cpu-client N       pin every client process to CPU N\n"
@@ -634,7 +681,7 @@ int main(int argc, char **argv)
 	double duration = 1.0;
 	long memory = 0;
 	bool quiet = false;
-	struct target unix_t = { 0 }, tcp_t = { 0 };
+	struct target unix_t = { 0 }, tcp_t = { 0 }, tls_t = { 0 };
 
 	if (agorad == NULL || *agorad == '\0')
 		agorad = "agorad";
@@ -741,9 +788,14 @@ int main(int argc, char **argv)
 			    "AGORA_AUTHKEY_FILE or AGORA_AUTHKEY");
 		}
 		tcp_t = unix_t;
-		transports = strncmp(address, "tcp:", 4) == 0 ? "tcp" : "unix";
+		tls_t = unix_t;
+		transports = strncmp(address, "tcp:", 4) == 0   ? "tcp"
+			     : strncmp(address, "tls:", 4) == 0 ? "tls"
+								: "unix";
+		/* A tls: server's CA comes from AGORA_TLS_CA. */
 	} else {
-		start_server(agorad, cpu_server, &unix_t, &tcp_t);
+		start_server(agorad, cpu_server, &unix_t, &tcp_t,
+			     bench_list_has(transports, "tls") ? &tls_t : NULL);
 	}
 
 	agora_client *admin = connect_or_die(&unix_t);
@@ -758,9 +810,11 @@ int main(int argc, char **argv)
 	if (!quiet)
 		bench_print_header(stderr);
 	int failures = 0;
-	const char *tnames[] = { "unix", "tcp" };
-	for (int ti = 0; ti < 2; ti++) {
-		struct target *t = ti == 0 ? &unix_t : &tcp_t;
+	const char *tnames[] = { "unix", "tcp", "tls" };
+	for (int ti = 0; ti < 3; ti++) {
+		struct target *t = ti == 0   ? &unix_t
+				   : ti == 1 ? &tcp_t
+					     : &tls_t;
 
 		if (!bench_list_has(transports, tnames[ti]))
 			continue;
