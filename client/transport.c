@@ -488,6 +488,9 @@ static int tls_context(const char *address, const ag_tls_files *tls,
 	 * the frames' lengths catch a cut message. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
+	/* One recv(2) for what the kernel has, not two per record (its
+	 * header, then its body). */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	ERR_clear_error();
 	if (tls->ca != NULL) {
@@ -823,6 +826,16 @@ static int tls_send(int fd, SSL *ssl, const char *p, size_t len,
 static ssize_t tls_recv(int fd, SSL *ssl, void *buf, size_t len,
 			int64_t deadline_ms)
 {
+	/* An answer is read just after its request went: most often not
+	 * there yet, so wait first rather than have SSL_read() find nothing
+	 * (a system call saved per round trip), unless OpenSSL holds bytes
+	 * already. */
+	if (!SSL_has_pending(ssl)) {
+		int rc = wait_fd(fd, POLLIN, deadline_ms);
+
+		if (rc < 0)
+			return rc;
+	}
 	for (;;) {
 		size_t k = 0;
 		int r, e, rc;
