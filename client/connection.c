@@ -427,7 +427,7 @@ static int io_failed(agora_client *c, const char *op, int e)
 				       "%gs)",
 				       op, c->peer_timeout);
 	if (e == EPROTO && c->ssl != NULL) {
-		char why[160];
+		char why[200];
 
 		ag_transport_tls_error(why, sizeof(why));
 		return ag_client_break(c, AGORA_EIO, "%s: TLS: %s", op, why);

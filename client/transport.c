@@ -426,19 +426,45 @@ static BIO *sock_bio_new(int fd)
 	return b;
 }
 
+/* What a user can do about the TLS error @e: "" when nothing to say. */
+static const char *tls_hint(unsigned long e)
+{
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return "";
+	switch (ERR_GET_REASON(e)) {
+	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+	case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+		return " (does the server require a client certificate? "
+		       "AGORA_TLS_CERT, AGORA_TLS_KEY)";
+	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+		return " (the server did not accept this client's "
+		       "certificate)";
+	case SSL_R_WRONG_VERSION_NUMBER:
+	case SSL_R_PACKET_LENGTH_TOO_LONG:
+		return " (is it a TLS listener?)";
+	default:
+		return "";
+	}
+}
+
 void ag_transport_tls_error(char *buf, size_t len)
 {
 	unsigned long e = ERR_get_error();
 	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+	char code[128];
 
 	if (e == 0)
 		snprintf(buf, len, "a TLS protocol error");
 	else if (ERR_GET_LIB(e) == ERR_LIB_SYS)
 		snprintf(buf, len, "%s", strerror(ERR_GET_REASON(e)));
 	else if (r != NULL)
-		snprintf(buf, len, "%s", r);
-	else
-		ERR_error_string_n(e, buf, len);
+		snprintf(buf, len, "%s%s", r, tls_hint(e));
+	else {
+		ERR_error_string_n(e, code, sizeof(code));
+		snprintf(buf, len, "%s%s", code, tls_hint(e));
+	}
 	ERR_clear_error();
 }
 
@@ -457,7 +483,7 @@ static int tls_file_failed(const char *address, const char *what,
 			   const char *file, const char *from, char *err,
 			   size_t errlen)
 {
-	char why[160], fb[40];
+	char why[200], fb[40];
 
 	ag_transport_tls_error(why, sizeof(why));
 	return fail(err, errlen, AGORA_EINVAL,
@@ -504,7 +530,7 @@ static int tls_context(const char *address, const ag_tls_files *tls,
 			goto out;
 		}
 	} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
-		char why[160];
+		char why[200];
 
 		ag_transport_tls_error(why, sizeof(why));
 		rc = fail(err, errlen, AGORA_EIO,
@@ -556,7 +582,7 @@ static int tls_handshake_failed(const char *address, const char *host,
 {
 	long v = SSL_get_verify_result(ssl);
 	int se = SSL_get_error(ssl, r);
-	char why[160];
+	char why[200];
 
 	if (v != X509_V_OK) {
 		ERR_clear_error();
@@ -581,9 +607,8 @@ static int tls_handshake_failed(const char *address, const char *host,
 	}
 	ag_transport_tls_error(why, sizeof(why));
 	return fail(err, errlen, AGORA_EIO,
-		    "cannot connect to %s: TLS handshake failed: %s (is it a "
-		    "TLS listener?)",
-		    address, why);
+		    "cannot connect to %s: TLS handshake failed: %s", address,
+		    why);
 }
 
 /*
