@@ -1,5 +1,5 @@
 /*
- * test_tls.c - libagora's tls: addresses and the agora tool's --tls-*
+ * test_tls_client.c - libagora's tls: addresses and the agora tool's --tls-*
  * flags: the server's certificate and host name verified (AGORA_ECERT with
  * OpenSSL's reason), the CAs from a file, a hashed directory or
  * AGORA_TLS_CA, a client certificate presented when set, files that
@@ -625,7 +625,7 @@ static void remove_certs(void)
 
 int main(void)
 {
-	Suite *s = suite_create("tls");
+	Suite *s = suite_create("tls-client");
 	int rc;
 
 	if (getenv("TLS_CERTS") == NULL || getenv("TLS_RELAY") == NULL ||
