@@ -185,6 +185,15 @@ int ag_tls_ctx_load(const char *cert, const char *key, const char *ca,
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			rc = ag_errf(err, errlen, AGORA_EINVAL,
+				     "the TLS key %s is not the key of the "
+				     "certificate %s",
+				     key, cert);
+			ERR_clear_error();
+			goto fail;
+		}
 		rc = ag_errf(err, errlen, AGORA_EIO,
 			     "cannot load the TLS key %s: %s", key,
 			     ssl_reason(why, sizeof(why), "unreadable"));
