@@ -276,19 +276,26 @@ class Relay:
             socket.create_connection(self.target),
             server_hostname="127.0.0.1")
         socks = {down: up, up: down}
+        down.settimeout(10)
+        up.settimeout(10)
         try:
             while True:
                 ready, _, _ = select.select(list(socks), [], [], 10)
                 if not ready:
                     return
                 for s in ready:
+                    # Not blocking: a readable socket may hold only TLS
+                    # records without data (TLS 1.3 session tickets).
+                    s.setblocking(False)
                     while True:
-                        data = s.recv(65536)
+                        try:
+                            data = s.recv(65536)
+                        except ssl.SSLWantReadError:
+                            break
                         if not data:
                             return
                         socks[s].sendall(data)
-                        if not s.pending():
-                            break
+                    s.settimeout(10)
         except (OSError, ssl.SSLError):
             return
         finally:
