@@ -647,7 +647,8 @@ static void shutdown_send(ag_conn *c)
 					  ag_conn_unsent(c));
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    !c->tls_write_wants_read) /* (TLS, rare: not for poll) */
 			return;
 		if (w <= 0) {
 			c->out_sent = c->out.len;

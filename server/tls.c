@@ -173,6 +173,10 @@ int ag_tls_ctx_load(const char *cert, const char *key, const char *ca,
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 				     SSL_OP_NO_COMPRESSION |
 				     SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* A client that closes its socket without a close_notify ends as a
+	 * plain one does, not with a TLS error line: a frame cut short is
+	 * incomplete and never served, so a truncation gains nothing. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Writes resume from wherever the output buffer is (it may move),
 	 * and a write may send part of what it was given. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
@@ -320,23 +324,24 @@ void ag_tls_conn_free(ag_conn *c)
 	c->ssl = NULL;
 }
 
-/* A failed TLS operation on @c: errno set for the caller, the reason kept
- * in c->tls_why for the log line. */
-static ssize_t tls_fail(ag_conn *c, int ret, int sslerr)
+/* A failed TLS operation on @c, whose socket call left errno @e: 0 at
+ * the end of the stream, or -1 with errno set for the caller (EPROTO for
+ * a TLS failure, its reason kept in c->tls_why for the log line). */
+static ssize_t tls_fail(ag_conn *c, int e, int sslerr)
 {
-	int e = errno;
-
 	c->tls_failed = true;
-	if (sslerr == SSL_ERROR_ZERO_RETURN) { /* close_notify */
+	if (sslerr == SSL_ERROR_ZERO_RETURN) { /* close_notify, or an end
+						  without it (the context's
+						  IGNORE_UNEXPECTED_EOF) */
 		ERR_clear_error();
 		c->tls_failed = false;
 		return 0;
 	}
 	if (sslerr == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
 		ERR_clear_error();
-		if (ret == 0 || e == 0) /* EOF without close_notify */
+		if (e == 0) /* the end, in the middle of a record */
 			return 0;
-		errno = e;
+		errno = e; /* ETIMEDOUT of the peer timeout, ECONNRESET */
 		return -1;
 	}
 	ssl_reason(c->tls_why, sizeof(c->tls_why), "TLS error");
@@ -362,9 +367,10 @@ static ssize_t tls_want(ag_conn *c, int sslerr, bool writing)
  * errno EAGAIN: later; 0 or -1 otherwise: failed (tls_why says why). */
 static int tls_handshake(ag_conn *c)
 {
-	int r, e;
+	int r, e, saved;
 
 	ERR_clear_error();
+	errno = 0;
 	r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		X509 *cert = SSL_get_certificate(c->ssl);
@@ -383,14 +389,17 @@ static int tls_handshake(ag_conn *c)
 		c->tls_done = true;
 		return 1;
 	}
+	saved = errno;
 	e = SSL_get_error(c->ssl, r);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return (int)tls_want(c, e, false);
-	if (tls_fail(c, r, e) == 0) {
+	/* Every end of a handshake is a handshake failure (EPROTO). */
+	if (tls_fail(c, saved, e) == 0)
 		snprintf(c->tls_why, sizeof(c->tls_why),
 			 "the peer closed the connection");
-		c->tls_failed = true;
-	}
+	else if (errno != EPROTO)
+		snprintf(c->tls_why, sizeof(c->tls_why), "%s", strerror(errno));
+	c->tls_failed = true;
 	errno = EPROTO;
 	return -1;
 }
@@ -398,7 +407,7 @@ static int tls_handshake(ag_conn *c)
 ssize_t ag_conn_read(ag_conn *c, void *buf, size_t len)
 {
 	size_t n = 0;
-	int r, e;
+	int r, e, saved;
 
 	if (c->ssl == NULL)
 		return read(c->fd, buf, len);
@@ -406,19 +415,21 @@ ssize_t ag_conn_read(ag_conn *c, void *buf, size_t len)
 	if (!c->tls_done && tls_handshake(c) != 1)
 		return -1;
 	ERR_clear_error();
+	errno = 0;
 	r = SSL_read_ex(c->ssl, buf, len, &n);
 	if (r == 1)
 		return (ssize_t)n;
+	saved = errno;
 	e = SSL_get_error(c->ssl, r);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return tls_want(c, e, false);
-	return tls_fail(c, r, e);
+	return tls_fail(c, saved, e);
 }
 
 ssize_t ag_conn_write(ag_conn *c, const void *buf, size_t len)
 {
 	size_t n = 0;
-	int r, e;
+	int r, e, saved;
 
 	if (c->ssl == NULL)
 		return send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -428,13 +439,15 @@ ssize_t ag_conn_write(ag_conn *c, const void *buf, size_t len)
 		return -1;
 	}
 	ERR_clear_error();
+	errno = 0;
 	r = SSL_write_ex(c->ssl, buf, len, &n);
 	if (r == 1)
 		return (ssize_t)n;
+	saved = errno;
 	e = SSL_get_error(c->ssl, r);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return tls_want(c, e, true);
-	if (tls_fail(c, r, e) == 0)
+	if (tls_fail(c, saved, e) == 0)
 		errno = EPIPE;
 	return -1;
 }
