@@ -278,6 +278,7 @@ struct ag_conn {
 	ulink; /* in srv->unauth_* while not AG_CONN_READY */
 	/* TLS (tls.c): NULL on a unix: or tcp: connection. */
 	SSL *ssl;
+	bool tls_checked;          /* its first byte begins a TLS record */
 	bool tls_done;             /* its TLS handshake finished */
 	bool tls_failed;           /* a TLS error: no close_notify */
 	bool tls_read_wants_write; /* reading waits for the write event */

@@ -369,6 +369,39 @@ static int tls_handshake(ag_conn *c)
 {
 	int r, e, saved;
 
+	/* A TLS connection begins with a handshake record (0x16). Anything
+	 * else is refused at its first byte: a plain Agora client (0x94)
+	 * would otherwise look to OpenSSL like the header of a long SSLv2
+	 * record and wait for the authentication timeout. */
+	if (!c->tls_checked) {
+		unsigned char b;
+		ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+			      errno == EINTR)) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (n <= 0 || b != 0x16) {
+			if (n < 0)
+				snprintf(c->tls_why, sizeof(c->tls_why), "%s",
+					 strerror(errno));
+			else if (n == 0)
+				snprintf(c->tls_why, sizeof(c->tls_why),
+					 "the peer closed the connection");
+			else
+				snprintf(c->tls_why, sizeof(c->tls_why),
+					 "not a TLS handshake (first byte "
+					 "0x%02x%s)",
+					 b,
+					 b == 0x94 ? ": a plain Agora client "
+						     "on a tls: port?"
+						   : "");
+			c->tls_failed = true;
+			errno = EPROTO;
+			return -1;
+		}
+		c->tls_checked = true;
+	}
 	ERR_clear_error();
 	errno = 0;
 	r = SSL_do_handshake(c->ssl);

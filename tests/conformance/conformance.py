@@ -123,7 +123,9 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="agora-conf-")
         if tls is None:
             tls = TLS
-        self.key = os.urandom(32)
+        # The key file's bytes less one trailing newline are the key: a
+        # random key must not end with one (1 run in 256 failed so).
+        self.key = os.urandom(31) + b"k"
         keyfile = os.path.join(self.dir, "key")
         fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT, 0o600)
         os.write(fd, self.key)
@@ -190,6 +192,8 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.proc.stdout.close()
+        if os.environ.get("AGORA_CONF_DEBUG"):  # agorad's log, to debug
+            sys.stderr.write(self.log())
         shutil.rmtree(self.dir, ignore_errors=True)
         return self.proc.returncode
 
