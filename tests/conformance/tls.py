@@ -259,6 +259,27 @@ class Limits(TLSBase):
         self.served()
 
 
+class MaxConnections(TLSBase):
+    args = ("--max-connections", "1")
+
+    def test_max_connections_holds_over_tls(self):
+        first = Conn(self.server)
+        second = Conn(self.server, auth=False)
+        self.assertEqual(second.err("hello", 1, os.urandom(32)), "LIMIT")
+        self.assertTrue(second.closed())
+        self.assertEqual(first.ok("ping", 1), 1)
+        first.close()
+
+        def admitted():
+            c = Conn(self.server, auth=False)
+            err, _ = c.handshake(self.server.key)
+            c.close()
+            return err is None
+
+        # The server sees the first one's end a moment after close().
+        wait_for(admitted, "a place freed")
+
+
 class Relay:
     """A TLS-terminating relay: its own certificate (from the test CA, so
     the client trusts it) toward the client, a second TLS connection to
