@@ -517,7 +517,9 @@ static void on_auth_timeout(evutil_socket_t fd, short what, void *arg)
 	    c->srv, AGORA_LOG_WARNING, AG_LOG_AUTH_TIMEOUT,
 	    "connection %llu from %s: no authentication within %g s%s",
 	    (unsigned long long)c->id, c->peer, c->srv->auth_timeout,
-	    c->state == AG_CONN_AUTH ? " (hello answered, no proof came)" : "");
+	    c->state == AG_CONN_AUTH ? " (hello answered, no proof came)"
+	    : c->ssl != NULL && !c->tls_done ? " (TLS handshake not finished)"
+					     : "");
 	ag_conn_free(c);
 }
 

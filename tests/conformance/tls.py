@@ -169,6 +169,8 @@ class Refusals(TLSBase):
             except ConnectionResetError:
                 pass
             s.close()
+        wait_for(lambda: "(TLS handshake not finished)" in self.server.log(),
+                 "the log line")
 
     def test_the_wrong_key_is_auth_over_tls(self):
         c = Conn(self.server, auth=False)
