@@ -177,6 +177,13 @@ int ag_tls_ctx_load(const char *cert, const char *key, const char *ca,
 	 * plain one does, not with a TLS error line: a frame cut short is
 	 * incomplete and never served, so a truncation gains nothing. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* No session resumption: every connection shows the certificate of
+	 * the context it was accepted with, which is what its channel
+	 * binding is computed from (a resumed session would show none), and
+	 * no tickets are sent to clients that would not use them. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	/* Writes resume from wherever the output buffer is (it may move),
 	 * and a write may send part of what it was given. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |

@@ -172,6 +172,25 @@ class Refusals(TLSBase):
         wait_for(lambda: "(TLS handshake not finished)" in self.server.log(),
                  "the log line")
 
+    def test_a_pipelined_burst_is_answered_in_full(self):
+        """Many requests in few TLS records, answers in many: what
+        OpenSSL decrypted beyond the reader's room is served too."""
+        c = Conn(self.server)
+        n = 3000
+        c.sock.sendall(b"".join(msgpack.packb([0, i, "ping", [i * 7]])
+                                for i in range(1, n + 1)))
+        for i in range(1, n + 1):
+            self.assertEqual(c.recv(), [1, i, None, i * 7])
+        big = "z" * 200000
+        self.assertEqual(c.ok("ping", big), big)
+        c.close()
+
+    def test_no_session_tickets_are_issued(self):
+        c = Conn(self.server)
+        self.assertEqual(c.ok("ping", 1), 1)
+        self.assertFalse(c.sock.session.has_ticket)
+        c.close()
+
     def test_the_wrong_key_is_auth_over_tls(self):
         c = Conn(self.server, auth=False)
         err, _ = c.handshake(b"w" * 32)
