@@ -27,7 +27,8 @@ extern "C" {
 typedef struct agora_server agora_server;
 
 typedef struct agora_server_config {
-	/* Listen addresses, "unix:/path" or "tcp:HOST:PORT" (port 0: any). */
+	/* Listen addresses, "unix:/path", "tcp:HOST:PORT" or "tls:HOST:PORT"
+	 * (port 0: any; IPv6 as [::1]; tls: needs tls_cert and tls_key). */
 	const char *const *listen;
 	size_t nlisten;
 	/* The authkey: at least 16 bytes. Copied. */
@@ -91,6 +92,21 @@ typedef struct agora_server_config {
 	 * adds a line for every connection accepted and ended. (Added
 	 * last.) */
 	int log_level;
+	/* TLS for the tls: listeners (added last): the server's certificate
+	 * chain, PEM (its certificate first, then intermediates), and its
+	 * private key, PEM, a file that group and others may not read. Both
+	 * are required with a tls: listener and refused without one. With
+	 * tls_client_ca (PEM, one or more CAs) a client must present a
+	 * certificate signed by one of them. TLS 1.2 at least, 1.3 preferred,
+	 * OpenSSL's default ciphers, no renegotiation, no compression. The
+	 * files are read again by agora_server_reload(). */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_client_ca;
+	/* A signal that reloads what can be reloaded (agora_server_reload()),
+	 * e.g. SIGHUP for a daemon; 0: none. The loop catches it while it
+	 * runs. (Added last.) */
+	int reload_signal;
 } agora_server_config;
 
 /* Levels of the server's log lines (agora_server_config.log_level). */
@@ -113,6 +129,17 @@ AGORA_API const char *agora_server_address(const agora_server *s, size_t i);
 /* Serve until agora_server_stop() (or a stop signal). Returns 0, or negative on
  * loop failure. */
 AGORA_API int agora_server_run(agora_server *s);
+/*
+ * Reload without a restart what can be reloaded: the TLS certificate, key
+ * and client CA, read again from their files into a new TLS context that
+ * new connections get; connections already open keep the certificate they
+ * were shown. A failure keeps the old state. Each outcome is logged
+ * ("info: reloaded ..." or a warning saying why not). Returns 0 (also
+ * when there is nothing to reload), or a negative AGORA_E* code with a
+ * sentence in @err. Call it from the thread that runs agora_server_run()
+ * (or while it does not run); from elsewhere, use reload_signal.
+ */
+AGORA_API int agora_server_reload(agora_server *s, char *err, size_t errlen);
 /* Ask a running server to stop; safe from any thread. */
 AGORA_API void agora_server_stop(agora_server *s);
 /* Free a server that is not running. Accepts NULL. */

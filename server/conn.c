@@ -2,7 +2,8 @@
  * conn.c - one client connection: accepting it, reading frames, the
  * handshake, the limits on connections, and the orderly end.
  *
- * Reading: bytes go from read(2) straight into the connection's ag_reader,
+ * Reading: bytes go from read(2) (or, over TLS, SSL_read_ex(): tls.c's
+ * ag_conn_read()) straight into the connection's ag_reader,
  * which hands out checked frames. Until the handshake is done only "hello"
  * and "auth" are served, under the 1 KiB pre-authentication frame limit and
  * the auth timer. Afterwards every request goes to ag_dispatch(). Answers
@@ -113,6 +114,11 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	ag_conn *c = arg;
 
 	c->flush_scheduled = false;
+	if (c->tls_read_wants_write) { /* OpenSSL reads once it has written */
+		c->tls_read_wants_write = false;
+		if (c->rev != NULL && !c->closing)
+			event_active(c->rev, EV_READ, 0);
+	}
 	if (c->overflowed) /* cut: its backlog is dropped */
 		c->out_sent = c->out.len;
 	if (!ag_conn_flush(c)) {
@@ -204,9 +210,11 @@ static void on_hello(ag_conn *c, const ag_request *rq)
 		return;
 	}
 	memcpy(c->cnonce, a[1].via.bin.ptr, AG_NONCE_LEN);
+	/* Over TLS the proofs cover the channel binding (protocol 2.1). */
 	if (ag_nonce(c->snonce) < 0 ||
-	    ag_server_proof(s->key, s->keylen, c->cnonce, c->snonce, proof) <
-		0) {
+	    ag_server_proof_bound(s->key, s->keylen, c->cnonce, c->snonce,
+				  c->ssl ? c->tls_cb : NULL,
+				  c->ssl ? AG_BINDING_LEN : 0, proof) < 0) {
 		fail_conn(c, true, msgid, AGORA_ELIMIT,
 			  "hello: cannot make a nonce or proof");
 		return;
@@ -240,8 +248,9 @@ static void on_auth(ag_conn *c, const ag_request *rq)
 	uint8_t want[AG_PROOF_LEN];
 
 	if (rq->argc != 1 || a[0].type != MSGPACK_OBJECT_BIN ||
-	    ag_client_proof(s->key, s->keylen, c->snonce, c->cnonce, want) <
-		0 ||
+	    ag_client_proof_bound(s->key, s->keylen, c->snonce, c->cnonce,
+				  c->ssl ? c->tls_cb : NULL,
+				  c->ssl ? AG_BINDING_LEN : 0, want) < 0 ||
 	    !ag_proof_equal(a[0].via.bin.ptr, a[0].via.bin.size, want)) {
 		fail_conn(c, true, msgid, AGORA_EAUTH,
 			  "auth: the proof does not match this server's "
@@ -341,6 +350,17 @@ static void conn_read_end(ag_conn *c, int err)
 {
 	ag_server *s = c->srv;
 
+	if (err == EPROTO && c->ssl != NULL) {
+		ag_conn_end_why(c, c->tls_done ? "TLS error"
+					       : "TLS handshake failed");
+		ag_server_logf_limited(s, AGORA_LOG_WARNING, AG_LOG_TLS,
+				       "connection %llu from %s: %s: %s",
+				       (unsigned long long)c->id, c->peer,
+				       c->tls_done ? "TLS error"
+						   : "TLS handshake failed",
+				       c->tls_why);
+		return;
+	}
 	if (err == ETIMEDOUT) {
 		ag_conn_end_why(c, "peer timeout");
 		ag_server_logf(s, AGORA_LOG_WARNING,
@@ -379,7 +399,15 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		ag_conn_free(c);
 		return;
 	}
-	n = read(c->fd, space, avail);
+	if (c->tls_write_wants_read) { /* OpenSSL writes once it has read */
+		c->tls_write_wants_read = false;
+		if (!ag_conn_flush(c)) {
+			ag_conn_end_why(c, "closed by peer");
+			ag_conn_free(c);
+			return;
+		}
+	}
+	n = ag_conn_read(c, space, avail);
 	if (n < 0 &&
 	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
@@ -403,7 +431,12 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	if (ag_conn_unsent(c) > 0 && !c->flush_scheduled && !ag_conn_flush(c)) {
 		ag_conn_end_why(c, "closed by peer");
 		ag_conn_free(c);
+		return;
 	}
+	/* Decrypted bytes the reader had no room for: the socket will not
+	 * say so, so come back for them in this loop pass. */
+	if (ag_conn_read_pending(c))
+		event_active(c->rev, EV_READ, 0);
 }
 
 /* Serve every complete frame the reader holds; a connection that must end
@@ -484,7 +517,9 @@ static void on_auth_timeout(evutil_socket_t fd, short what, void *arg)
 	    c->srv, AGORA_LOG_WARNING, AG_LOG_AUTH_TIMEOUT,
 	    "connection %llu from %s: no authentication within %g s%s",
 	    (unsigned long long)c->id, c->peer, c->srv->auth_timeout,
-	    c->state == AG_CONN_AUTH ? " (hello answered, no proof came)" : "");
+	    c->state == AG_CONN_AUTH ? " (hello answered, no proof came)"
+	    : c->ssl != NULL && !c->tls_done ? " (TLS handshake not finished)"
+					     : "");
 	ag_conn_free(c);
 }
 
@@ -529,7 +564,7 @@ static void watch_peer(int fd, double timeout)
 		   sizeof(k.user_timeout_ms));
 }
 
-void ag_conn_accept(ag_server *s, int fd, bool is_unix,
+void ag_conn_accept(ag_server *s, int fd, bool is_unix, bool tls,
 		    const struct sockaddr *sa, int salen)
 {
 	ag_conn *c;
@@ -553,6 +588,11 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 	c->auth_timer = evtimer_new(s->base, on_auth_timeout, c);
 	conn_count(c, false);
 	if (c->rev == NULL || c->wev == NULL || c->auth_timer == NULL) {
+		ag_conn_end_why(c, "out of memory");
+		ag_conn_free(c);
+		return;
+	}
+	if (tls && ag_tls_conn_new(c) < 0) {
 		ag_conn_end_why(c, "out of memory");
 		ag_conn_free(c);
 		return;
@@ -584,7 +624,7 @@ void ag_conn_accept(ag_server *s, int fd, bool is_unix,
 		snprintf(c->peer, sizeof(c->peer), "an unknown peer");
 	ag_server_logf(
 	    s, AGORA_LOG_DEBUG, "connection %llu from %s (%s): accepted",
-	    (unsigned long long)c->id, c->peer, is_unix ? "unix" : "tcp");
+	    (unsigned long long)c->id, c->peer, ag_conn_transport(c));
 
 	struct timeval tv = { (time_t)s->auth_timeout,
 			      (suseconds_t)((s->auth_timeout -
@@ -605,12 +645,12 @@ static bool shutdown_pending(const ag_conn *c)
 static void shutdown_send(ag_conn *c)
 {
 	while (ag_conn_unsent(c) > 0) {
-		ssize_t w =
-		    send(c->fd, c->out.data + c->out_sent, ag_conn_unsent(c),
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t w = ag_conn_write(c, c->out.data + c->out_sent,
+					  ag_conn_unsent(c));
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    !c->tls_write_wants_read) /* (TLS, rare: not for poll) */
 			return;
 		if (w <= 0) {
 			c->out_sent = c->out.len;
@@ -697,7 +737,7 @@ void ag_conn_free(ag_conn *c)
 			       "connection %llu from %s (%s): ended: %s, "
 			       "after %.3f s and %llu request%s",
 			       (unsigned long long)c->id, c->peer,
-			       c->is_unix ? "unix" : "tcp", ag_conn_why(c),
+			       ag_conn_transport(c), ag_conn_why(c),
 			       (double)(ag_mono_ms() - c->since_ms) / 1000.0,
 			       (unsigned long long)c->nrequests,
 			       c->nrequests == 1 ? "" : "s");
@@ -712,6 +752,7 @@ void ag_conn_free(ag_conn *c)
 		event_free(c->auth_timer);
 	ag_buf_deinit(&c->out);
 	ag_reader_deinit(&c->rd);
+	ag_tls_conn_free(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 #include <msgpack.h>
+#include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -275,7 +276,25 @@ struct ag_conn {
 	TAILQ_ENTRY(ag_conn) link;
 	TAILQ_ENTRY(ag_conn)
 	ulink; /* in srv->unauth_* while not AG_CONN_READY */
+	/* TLS (tls.c): NULL on a unix: or tcp: connection. */
+	SSL *ssl;
+	bool tls_checked;          /* its first byte begins a TLS record */
+	bool tls_done;             /* its TLS handshake finished */
+	bool tls_failed;           /* a TLS error: no close_notify */
+	bool tls_read_wants_write; /* reading waits for the write event */
+	bool tls_write_wants_read; /* writing waits for the read event */
+	/* The channel binding (protocol section 2.1): SHA-256 of the
+	 * certificate this connection was shown, once the handshake is done. */
+	uint8_t tls_cb[AG_BINDING_LEN];
+	char tls_why[160]; /* OpenSSL's reason for its TLS failure */
 };
+
+/* "unix", "tcp" or "tls": the transport field of the server method
+ * clients, and logs. */
+static inline const char *ag_conn_transport(const ag_conn *c)
+{
+	return c->ssl != NULL ? "tls" : c->is_unix ? "unix" : "tcp";
+}
 
 /* Input buffers larger than this go once they are empty. */
 #define AG_READ_KEEP ((size_t)65536)
@@ -522,6 +541,7 @@ enum ag_logcause {
 	AG_LOG_AUTH_UNFINISHED, /* closed after hello, without a proof */
 	AG_LOG_LIMIT,    /* refused: authenticated connections at the limit */
 	AG_LOG_PROTOCOL, /* a frame that breaks the protocol */
+	AG_LOG_TLS,      /* a failed TLS handshake or TLS error */
 	AG_LOG__COUNT
 };
 
@@ -626,6 +646,12 @@ struct agora_server {
 	void (*log)(void *ud, const char *line);
 	void *log_ud;
 	int log_level; /* AGORA_LOG_*: lines above it are not made */
+	/* TLS (tls.c): the context new connections get (NULL without a
+	 * tls: listener), the files it is made from, the socket BIO. */
+	SSL_CTX *tls_ctx;
+	char *tls_cert, *tls_key, *tls_ca;
+	BIO_METHOD *tls_bio;
+	struct event *reload_ev; /* the reload signal, or NULL */
 };
 
 /*
@@ -658,9 +684,48 @@ const char *ag_object_label(const ag_object *o, char *buf, size_t len);
 /* Milliseconds of CLOCK_MONOTONIC (log.c). */
 int64_t ag_mono_ms(void);
 
-/* Accept a new connected socket (takes @fd). */
-void ag_conn_accept(ag_server *s, int fd, bool is_unix,
+/* Accept a new connected socket (takes @fd); with @tls, a TLS connection
+ * of the server's current TLS context. */
+void ag_conn_accept(ag_server *s, int fd, bool is_unix, bool tls,
 		    const struct sockaddr *sa, int salen);
+
+/*
+ * TLS (tls.c). ag_tls_ctx_load() makes a server context from the PEM
+ * certificate chain @cert, the key @key (refused when group or others may
+ * read it) and, when @ca is not NULL, the CAs that must have signed a
+ * client's certificate (then one is required): 0 and *ret, or a negative
+ * code with a sentence in @err. ag_tls_setup() does it for a server's
+ * config and keeps the file names for ag_tls_reload(), which makes a new
+ * context for new connections: 1 when it did, 0 when the server has no
+ * TLS, negative (the old context kept) when it failed.
+ * ag_tls_teardown() frees what the server has of TLS.
+ */
+int ag_tls_ctx_load(const char *cert, const char *key, const char *ca,
+		    SSL_CTX **ret, char *err, size_t errlen);
+int ag_tls_setup(ag_server *s, const agora_server_config *cfg, char *err,
+		 size_t errlen);
+int ag_tls_reload(ag_server *s, char *err, size_t errlen);
+void ag_tls_teardown(ag_server *s);
+/* Give @c (accepted on a tls: listener) its SSL. 0 or AGORA_ENOMEM. */
+int ag_tls_conn_new(ag_conn *c);
+/* Free @c's SSL, sending a close_notify if the socket takes it now. */
+void ag_tls_conn_free(ag_conn *c);
+/*
+ * The I/O of every connection: read(2) and send(2) on a plain one; on a
+ * TLS one the handshake first, then SSL_read_ex() and SSL_write_ex().
+ * Never blocks. As read(2) and send(2): bytes, 0 at the end, or -1 with
+ * errno (EAGAIN: try again on the next event; EPROTO: a TLS failure,
+ * c->tls_why says which). ag_conn_read_pending(): plaintext is waiting in
+ * the SSL that the socket will not announce.
+ */
+ssize_t ag_conn_read(ag_conn *c, void *buf, size_t len);
+ssize_t ag_conn_write(ag_conn *c, const void *buf, size_t len);
+bool ag_conn_read_pending(const ag_conn *c);
+/* Reload what can be reloaded without a restart (the TLS certificate, key
+ * and client CA), logging what was done or why it failed; a failure keeps
+ * the old state. 0, or the negative code of the failure with a sentence
+ * in @err. */
+int ag_server_reload(ag_server *s, char *err, size_t errlen);
 /* Close and free a connection: withdraw its waiters, release its handles
  * and whatever its objects let it own. */
 void ag_conn_free(ag_conn *c);

@@ -1,6 +1,7 @@
 /*
  * main.c - agorad, the Agora daemon: flags, the authkey file, the
- * descriptor limit, and one embedded server run until SIGINT or SIGTERM.
+ * descriptor limit, and one embedded server run until SIGINT or SIGTERM
+ * (SIGHUP reloads the TLS certificate).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +38,9 @@ static void usage(FILE *f)
 	      "Serve shared objects (lists, dicts, queues, values, locks, ...) "
 	      "to Agora clients.\n"
 	      "\n"
-	      "  --listen ADDRESS        unix:PATH or tcp:HOST:PORT (port 0: "
-	      "any); repeatable.\n"
+	      "  --listen ADDRESS        unix:PATH, tcp:HOST:PORT or "
+	      "tls:HOST:PORT (port 0:\n"
+	      "                          any; IPv6 as [::1]); repeatable.\n"
 	      "                          Default: "
 	      "unix:$XDG_RUNTIME_DIR/agora.sock, else\n"
 	      "                          unix:/tmp/agora-$UID/agora.sock\n"
@@ -47,6 +49,13 @@ static void usage(FILE *f)
 	      "                          newline, at least 16 bytes; the file "
 	      "must not be\n"
 	      "                          readable by group or others\n"
+	      "  --tls-cert FILE         the certificate chain (PEM) of tls: "
+	      "listeners\n"
+	      "  --tls-key FILE          its private key (PEM), not readable "
+	      "by group or\n"
+	      "                          others; both are re-read on SIGHUP\n"
+	      "  --tls-client-ca FILE    require client certificates signed "
+	      "by these CAs\n"
 	      "  --max-message BYTES     largest request after authentication "
 	      "(default 64 MiB)\n"
 	      "  --auth-timeout SECONDS  time a client has to authenticate "
@@ -202,6 +211,9 @@ int main(int argc, char **argv)
 		{ "unix-mode", required_argument, NULL, 'u' },
 		{ "unix-group", required_argument, NULL, 'g' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-client-ca", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -305,6 +317,15 @@ int main(int argc, char **argv)
 		case 'g':
 			cfg.unix_group = optarg;
 			break;
+		case 'C':
+			cfg.tls_cert = optarg;
+			break;
+		case 'K':
+			cfg.tls_key = optarg;
+			break;
+		case 'A':
+			cfg.tls_client_ca = optarg;
+			break;
 		case 'L':
 			cfg.log_level = parse_log_level(optarg);
 			if (cfg.log_level == 0) {
@@ -396,6 +417,7 @@ int main(int argc, char **argv)
 	static const int stop[] = { SIGINT, SIGTERM };
 	cfg.signals = stop;
 	cfg.nsignals = 2;
+	cfg.reload_signal = SIGHUP;
 	cfg.log = log_stderr;
 
 	agora_server *s;

@@ -144,14 +144,16 @@ bool ag_conn_flush(ag_conn *c)
 		c->out_sent = c->out.len;
 	}
 	while (ag_conn_unsent(c) > 0) {
-		ssize_t w = send(c->fd, c->out.data + c->out_sent,
-				 ag_conn_unsent(c), MSG_NOSIGNAL);
+		ssize_t w = ag_conn_write(c, c->out.data + c->out_sent,
+					  ag_conn_unsent(c));
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				event_add(c->wev,
-					  NULL); /* wait until writable */
+				/* wait until writable, or (TLS) readable:
+				 * the read event is always on */
+				if (!c->tls_write_wants_read)
+					event_add(c->wev, NULL);
 				ag_conn_sync_mem(c);
 				ag_enforce_memory(c->srv);
 				return true;

@@ -68,6 +68,7 @@ struct ag_listener {
 	ag_server *srv;
 	struct evconnlistener *lev;
 	bool is_unix;
+	bool is_tls;
 	char *path;    /* the socket file to remove, for Unix listeners */
 	char *address; /* as bound */
 };
@@ -197,7 +198,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		tokens_refill(x);
 		x->tokens -= 1;
 	}
-	ag_conn_accept(s, fd, l->is_unix, sa, socklen);
+	ag_conn_accept(s, fd, l->is_unix, l->is_tls, sa, socklen);
 	if (s->nunauth >= s->max_unauth && !x->evict_wait) {
 		tokens_refill(x);
 		if (x->tokens < 1) {
@@ -366,8 +367,9 @@ static int listen_unix(ag_server *s, ag_listener *l, const char *path,
 	return 0;
 }
 
-static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
-		      char *err, size_t errlen)
+/* A tcp: or tls: (@scheme) listener on @hostport. */
+static int listen_tcp(ag_server *s, ag_listener *l, const char *scheme,
+		      const char *hostport, char *err, size_t errlen)
 {
 	char host[256];
 	const char *port;
@@ -378,20 +380,18 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 		const char *end = strchr(hostport, ']');
 		if (end == NULL || end[1] != ':' ||
 		    (size_t)(end - hostport - 1) >= sizeof(host))
-			return ag_errf(
-			    err, errlen, AGORA_EINVAL,
-			    "bad address tcp:%s (want tcp:[V6]:PORT)",
-			    hostport);
+			return ag_errf(err, errlen, AGORA_EINVAL,
+				       "bad address %s:%s (want %s:[V6]:PORT)",
+				       scheme, hostport, scheme);
 		memcpy(host, hostport + 1, (size_t)(end - hostport - 1));
 		host[end - hostport - 1] = '\0';
 		port = end + 2;
 	} else {
 		const char *colon = strrchr(hostport, ':');
 		if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host))
-			return ag_errf(
-			    err, errlen, AGORA_EINVAL,
-			    "bad address tcp:%s (want tcp:HOST:PORT)",
-			    hostport);
+			return ag_errf(err, errlen, AGORA_EINVAL,
+				       "bad address %s:%s (want %s:HOST:PORT)",
+				       scheme, hostport, scheme);
 		memcpy(host, hostport, (size_t)(colon - hostport));
 		host[colon - hostport] = '\0';
 		port = colon + 1;
@@ -400,7 +400,8 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 	long pn = strtol(port, &endp, 10);
 	if (*port == '\0' || *endp != '\0' || pn < 0 || pn > 65535)
 		return ag_errf(err, errlen, AGORA_EINVAL,
-			       "bad port \"%s\" in tcp:%s", port, hostport);
+			       "bad port \"%s\" in %s:%s", port, scheme,
+			       hostport);
 
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -421,7 +422,7 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 			close(fd);
 		freeaddrinfo(ai);
 		return ag_errf(err, errlen, AGORA_EIO,
-			       "cannot listen on tcp:%s: %s", hostport,
+			       "cannot listen on %s:%s: %s", scheme, hostport,
 			       strerror(e));
 	}
 	freeaddrinfo(ai);
@@ -435,12 +436,12 @@ static int listen_tcp(ag_server *s, ag_listener *l, const char *hostport,
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
 		realport = ntohs(s6->sin6_port);
-		rc = asprintf(&l->address, "tcp:[%s]:%u", ip, realport);
+		rc = asprintf(&l->address, "%s:[%s]:%u", scheme, ip, realport);
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
 		realport = ntohs(s4->sin_port);
-		rc = asprintf(&l->address, "tcp:%s:%u", ip, realport);
+		rc = asprintf(&l->address, "%s:%s:%u", scheme, ip, realport);
 	}
 	if (rc < 0)
 		l->address = NULL;
@@ -494,6 +495,48 @@ static void on_stop_pipe(evutil_socket_t fd, short what, void *arg)
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 	do_stop(s);
+}
+
+int ag_server_reload(ag_server *s, char *err, size_t errlen)
+{
+	char why[512];
+	int rc;
+
+	rc = ag_tls_reload(s, why, sizeof(why));
+	if (rc < 0) {
+		ag_server_logf(s, AGORA_LOG_WARNING,
+			       "reload failed, the TLS certificate in use is "
+			       "kept: %s",
+			       why);
+		return ag_errf(err, errlen, rc, "%s", why);
+	}
+	if (rc > 0)
+		ag_server_logf(s, AGORA_LOG_INFO,
+			       "reloaded the TLS certificate %s, key %s%s%s: "
+			       "new connections get them",
+			       s->tls_cert, s->tls_key,
+			       s->tls_ca ? " and client CA " : "",
+			       s->tls_ca ? s->tls_ca : "");
+	else
+		ag_server_logf(s, AGORA_LOG_INFO,
+			       "reloaded: nothing to reload");
+	return 0;
+}
+
+int agora_server_reload(agora_server *s, char *err, size_t errlen)
+{
+	if (s == NULL)
+		return ag_errf(err, errlen, AGORA_EINVAL, "no server");
+	return ag_server_reload(s, err, errlen);
+}
+
+static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	ag_server *s = arg;
+
+	ag_server_logf(s, AGORA_LOG_INFO, "signal %d (%s): reloading", (int)sig,
+		       strsignal((int)sig));
+	ag_server_reload(s, NULL, 0);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -564,6 +607,19 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 			       "AGORA_LOG_WARNING (2), AGORA_LOG_INFO (3), "
 			       "AGORA_LOG_DEBUG (4), or 0 for info",
 			       cfg->log_level);
+	bool want_tls = false;
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		if (cfg->listen[i] != NULL &&
+		    strncmp(cfg->listen[i], "tls:", 4) == 0)
+			want_tls = true;
+	if (!want_tls && (cfg->tls_cert != NULL || cfg->tls_key != NULL ||
+			  cfg->tls_client_ca != NULL))
+		return ag_errf(err, errlen, AGORA_EINVAL,
+			       "a TLS %s is given but no tls:HOST:PORT "
+			       "listener",
+			       cfg->tls_cert  ? "certificate"
+			       : cfg->tls_key ? "key"
+					      : "client CA");
 	gid_t gid = (gid_t)-1;
 	if (cfg->unix_group != NULL &&
 	    (rc = group_id(cfg->unix_group, &gid, err, errlen)) < 0)
@@ -643,6 +699,17 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	if (cfg->listen != DETACHED &&
 	    (x->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		goto oom;
+	if (want_tls && (rc = ag_tls_setup(s, cfg, err, errlen)) < 0) {
+		agora_server_free(s);
+		return rc;
+	}
+	if (cfg->reload_signal != 0) {
+		s->reload_ev = evsignal_new(s->base, cfg->reload_signal,
+					    on_reload_signal, s);
+		if (s->reload_ev == NULL ||
+		    evsignal_add(s->reload_ev, NULL) < 0)
+			goto oom;
+	}
 	if (cfg->nsignals > AG_MAX_SIGNALS) {
 		agora_server_free(s);
 		return ag_errf(err, errlen, AGORA_EINVAL,
@@ -666,11 +733,14 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 		if (strncmp(a, "unix:", 5) == 0)
 			rc = listen_unix(s, l, a + 5, err, errlen);
 		else if (strncmp(a, "tcp:", 4) == 0)
-			rc = listen_tcp(s, l, a + 4, err, errlen);
-		else
+			rc = listen_tcp(s, l, "tcp", a + 4, err, errlen);
+		else if (strncmp(a, "tls:", 4) == 0) {
+			l->is_tls = true;
+			rc = listen_tcp(s, l, "tls", a + 4, err, errlen);
+		} else
 			rc = ag_errf(err, errlen, AGORA_EINVAL,
-				     "bad address \"%s\": use unix:PATH or "
-				     "tcp:HOST:PORT",
+				     "bad address \"%s\": use unix:PATH, "
+				     "tcp:HOST:PORT or tls:HOST:PORT",
 				     a);
 		if (rc < 0) {
 			agora_server_free(s);
@@ -740,6 +810,8 @@ void agora_server_free(agora_server *s)
 	for (int i = 0; i < AG_MAX_SIGNALS; i++)
 		if (x->sigs[i])
 			event_free(x->sigs[i]);
+	if (s->reload_ev)
+		event_free(s->reload_ev);
 	for (int i = 0; i < 2; i++)
 		if (x->stop_pipe[i] >= 0)
 			close(x->stop_pipe[i]);
@@ -748,6 +820,7 @@ void agora_server_free(agora_server *s)
 	msgpack_zone_destroy(&s->zone);
 	msgpack_zone_destroy(&s->req_zone);
 	ag_buf_deinit(&s->scratch);
+	ag_tls_teardown(s);
 	if (s->key) {
 		OPENSSL_cleanse(s->key, s->keylen);
 		free(s->key);

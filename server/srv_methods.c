@@ -567,7 +567,7 @@ static void pack_client(msgpack_packer *pk, const ag_conn *c,
 	else
 		msgpack_pack_false(pk);
 	ag_pack_str(pk, "transport");
-	ag_pack_str(pk, c->is_unix ? "unix" : "tcp");
+	ag_pack_str(pk, ag_conn_transport(c));
 	ag_pack_str(pk, "peer");
 	ag_pack_str(pk, c->peer);
 	ag_pack_str(pk, "pid");

@@ -6,6 +6,12 @@ It uses nothing of Agora's code: an off-the-shelf MessagePack library
 It starts a real agorad ($AGORAD) on a private Unix socket and checks the
 handshake, every list, dict, queue and value method, the documented errors
 for bad input, the limits, and pipelining with out-of-order answers.
+
+With AGORA_CONFORMANCE_TLS=1 the same checks run over tls:127.0.0.1 with
+the standard library's ssl module and the handshake bound to the TLS
+channel (protocol section 2.1); the certificates are made at run time with
+the openssl command (make_pki()), and the run is skipped (exit 77) without
+it.
 """
 import ctypes
 import hashlib
@@ -15,8 +21,10 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -24,6 +32,80 @@ import unittest
 import msgpack
 
 AGORAD = os.environ.get("AGORAD", "agorad")
+# Every Conn over TLS unless it asks for another transport.
+TLS = os.environ.get("AGORA_CONFORMANCE_TLS") == "1"
+
+
+def _openssl(*args):
+    subprocess.run(["openssl"] + list(args), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def make_cert(dir, name, ca=None, server=True, cn=None):
+    """An EC key and a certificate dir/name.crt, dir/name.key (mode 0600):
+    a self-signed CA when @ca is None, else signed by CA @ca (a name made
+    here before), for 127.0.0.1 and localhost (@server) or a client."""
+    key = os.path.join(dir, name + ".key")
+    crt = os.path.join(dir, name + ".crt")
+    subj = "/CN=" + (cn or name)
+    if ca is None:
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                 "-out", crt, "-subj", subj, "-days", "2")
+    else:
+        csr = os.path.join(dir, name + ".csr")
+        ext = os.path.join(dir, name + ".ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=CA:FALSE\n"
+                    "authorityKeyIdentifier=keyid\n"
+                    "subjectKeyIdentifier=hash\n")
+            if server:
+                f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                        "extendedKeyUsage=serverAuth\n")
+            else:
+                f.write("extendedKeyUsage=clientAuth\n")
+        _openssl("req", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                 "-out", csr, "-subj", subj)
+        _openssl("x509", "-req", "-in", csr,
+                 "-CA", os.path.join(dir, ca + ".crt"),
+                 "-CAkey", os.path.join(dir, ca + ".key"),
+                 "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
+                 "-out", crt, "-days", "2", "-extfile", ext)
+    os.chmod(key, 0o600)
+    return crt, key
+
+
+def make_pki(dir):
+    """The test CA ("ca") and agorad's certificate ("server") signed by
+    it, in @dir."""
+    make_cert(dir, "ca")
+    make_cert(dir, "server", ca="ca", cn="localhost")
+
+
+def require_openssl():
+    """Exit 77 (skipped) when the openssl command is missing."""
+    if shutil.which("openssl") is None:
+        print("SKIP: the openssl command is missing (it makes the test "
+              "certificates)")
+        sys.exit(77)
+
+
+def tls_context(cafile, cert=None):
+    """A client context as any client would make: verification of the
+    server's certificate and host name on, trusting @cafile."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    if cert is not None:
+        ctx.load_cert_chain(*cert)
+    return ctx
+
+
+def binding(sock):
+    """The channel binding of protocol section 2.1: SHA-256 of the
+    certificate the server presented (DER), or b"" without TLS."""
+    if not isinstance(sock, ssl.SSLSocket):
+        return b""
+    return hashlib.sha256(sock.getpeercert(binary_form=True)).digest()
 
 
 def _die_with_parent():
@@ -33,22 +115,41 @@ def _die_with_parent():
 
 
 class Server:
-    def __init__(self, tcp=False):
+    def __init__(self, tcp=False, tls=None, args=(), pki=None):
+        """agorad on a Unix socket, and on tcp:127.0.0.1:0 with @tcp, and
+        on tls:127.0.0.1:0 with @tls (default: TLS mode), with the
+        certificates of @pki (a directory make_pki() filled; default: a
+        new one in its own directory) and the extra flags @args."""
         self.dir = tempfile.mkdtemp(prefix="agora-conf-")
-        self.key = os.urandom(32)
+        if tls is None:
+            tls = TLS
+        # The key file's bytes less one trailing newline are the key: a
+        # random key must not end with one (1 run in 256 failed so).
+        self.key = os.urandom(31) + b"k"
         keyfile = os.path.join(self.dir, "key")
         fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT, 0o600)
         os.write(fd, self.key)
         os.close(fd)
         self.path = os.path.join(self.dir, "agora.sock")
         self.tcp = None  # (host, port) with tcp=True
+        self.tls = None  # (host, port) with tls=True
+        self.stderr = os.path.join(self.dir, "stderr")
         listen = ["--listen", "unix:" + self.path]
         if tcp:
             listen += ["--listen", "tcp:127.0.0.1:0"]
+        if tls:
+            self.pki = pki or self.dir
+            if pki is None:
+                make_pki(self.pki)
+            self.cafile = os.path.join(self.pki, "ca.crt")
+            listen += ["--listen", "tls:127.0.0.1:0",
+                       "--tls-cert", os.path.join(self.pki, "server.crt"),
+                       "--tls-key", os.path.join(self.pki, "server.key")]
+        errf = open(self.stderr, "wb")
         self.proc = subprocess.Popen(
             [AGORAD] + listen + ["--authkey-file", keyfile,
-                                 "--auth-timeout", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 "--auth-timeout", "1"] + list(args),
+            stdout=subprocess.PIPE, stderr=errf,
             bufsize=0,  # unbuffered: select() sees each line still unread
             preexec_fn=_die_with_parent)
         ready, _, _ = select.select([self.proc.stdout], [], [], 10)
@@ -65,6 +166,21 @@ class Server:
                 raise RuntimeError("agorad did not listen on TCP: %r" % line)
             host, port = line[len(prefix):].strip().rsplit(":", 1)
             self.tcp = (host, int(port))
+        if tls:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+            line = self.proc.stdout.readline().decode() if ready else ""
+            prefix = "agorad: listening on tls:"
+            if not line.startswith(prefix):
+                self.stop()
+                raise RuntimeError("agorad did not listen on TLS: %r" % line)
+            host, port = line[len(prefix):].strip().rsplit(":", 1)
+            self.tls = (host, int(port))
+        errf.close()
+
+    def log(self):
+        """What agorad wrote to stderr so far."""
+        with open(self.stderr, "rb") as f:
+            return f.read().decode(errors="replace")
 
     def stop(self):
         """Stop agorad with SIGTERM; returns its exit status."""
@@ -76,6 +192,8 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.proc.stdout.close()
+        if os.environ.get("AGORA_CONF_DEBUG"):  # agorad's log, to debug
+            sys.stderr.write(self.log())
         shutil.rmtree(self.dir, ignore_errors=True)
         return self.proc.returncode
 
@@ -83,9 +201,25 @@ class Server:
 class Conn:
     """A bare MessagePack-RPC connection."""
 
-    def __init__(self, server, auth=True, tcp=False):
+    def __init__(self, server, auth=True, tcp=False, tls=None, ctx=None,
+                 addr=None):
+        """Over TLS when @tls, or by default when the server listens on
+        tls: and the connection is not @tcp; @ctx: the client's context
+        (default: trusting the server's CA); @addr: another (host, port)
+        to connect to over TLS (a relay)."""
         self.server = server
-        if tcp:
+        if tls is None:
+            tls = server.tls is not None and not tcp
+        if tls:
+            ctx = ctx or tls_context(server.cafile)
+            raw = socket.create_connection(addr or server.tls, timeout=10)
+            try:
+                self.sock = ctx.wrap_socket(raw,
+                                            server_hostname="127.0.0.1")
+            except BaseException:
+                raw.close()
+                raise
+        elif tcp:
             self.sock = socket.create_connection(server.tcp, timeout=10)
         else:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -110,7 +244,10 @@ class Conn:
         while True:
             for msg in self.unpacker:
                 return msg
-            data = self.sock.recv(65536)
+            try:
+                data = self.sock.recv(65536)
+            except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+                return None
             if not data:
                 return None
             self.unpacker.feed(data)
@@ -143,10 +280,11 @@ class Conn:
         assert hello["server"].startswith("agora/")
         snonce = hello["nonce"]
         self.hello = hello
-        want = hmac.new(key, b"agora-v1 server" + cnonce + snonce,
+        cb = binding(self.sock)
+        want = hmac.new(key, b"agora-v1 server" + cnonce + snonce + cb,
                         hashlib.sha256).digest()
         self.server_proof_ok = hmac.compare_digest(want, hello["proof"])
-        proof = hmac.new(key, b"agora-v1 client" + snonce + cnonce,
+        proof = hmac.new(key, b"agora-v1 client" + snonce + cnonce + cb,
                          hashlib.sha256).digest()
         return self.call("auth", proof)
 
@@ -158,7 +296,7 @@ class Conn:
                 msg = self.recv()
                 if msg is None:
                     return True
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError):
             return True
         except socket.timeout:
             return False
@@ -629,11 +767,19 @@ class Operators(Base):
                 self.assertIsInstance(e[k], t, k)
         by_id = {e["id"]: e for e in entries}
         e = by_id[hid]
-        self.assertEqual((e["transport"], e["self"], e["authenticated"]),
-                         ("unix", False, True))
-        self.assertEqual((e["pid"], e["uid"]), (os.getpid(), os.getuid()))
-        self.assertEqual(e["peer"], "pid %d uid %d" % (os.getpid(),
-                                                       os.getuid()))
+        if TLS:
+            host, port = holder.sock.getsockname()[:2]
+            self.assertEqual((e["transport"], e["self"], e["authenticated"]),
+                             ("tls", False, True))
+            self.assertEqual((e["pid"], e["uid"]), (None, None))
+            self.assertEqual(e["peer"], "%s:%d" % (host, port))
+        else:
+            self.assertEqual((e["transport"], e["self"], e["authenticated"]),
+                             ("unix", False, True))
+            self.assertEqual((e["pid"], e["uid"]),
+                             (os.getpid(), os.getuid()))
+            self.assertEqual(e["peer"], "pid %d uid %d" % (os.getpid(),
+                                                           os.getuid()))
         self.assertEqual((e["handles"], e["parked"]), (4, 1))
         ids = {n: self.c.ok("info", self.open(t, n))["id"]
                for t, n in (("lock", "ops.printer"), ("semaphore", "ops.pool"))}
@@ -897,8 +1043,13 @@ class Fencing(Base):
         self.assertEqual(self.c.ok("info", h)["fence"], t)
         self.assertEqual(self.c.ok("lock.acquire_fenced", h), t + 1)
         info = self.c.ok("info", h)
-        self.assertIsNone(info["owner_addr"])
-        self.assertEqual(info["owner_pid"], os.getpid())
+        if TLS:  # over TCP too: told by its address
+            host, port = self.c.sock.getsockname()[:2]
+            self.assertEqual(info["owner_addr"], "%s:%d" % (host, port))
+            self.assertIsNone(info["owner_pid"])
+        else:
+            self.assertIsNone(info["owner_addr"])
+            self.assertEqual(info["owner_pid"], os.getpid())
 
 
 def is_run_id(s):
@@ -1029,4 +1180,6 @@ class Shutdown(unittest.TestCase):
 
 
 if __name__ == "__main__":
+    if TLS:
+        require_openssl()
     unittest.main(verbosity=2)

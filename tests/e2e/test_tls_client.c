@@ -646,14 +646,9 @@ int main(void)
 	AGH_ADD_BARE(s, client_certificate_is_presented_when_set);
 	AGH_ADD_BARE(s, unusable_files_and_plain_listeners_are_named);
 	AGH_ADD_BARE(s, agora_tool_reports_certificate_errors);
-	/* TODO: unconditional once agorad has tls: listeners on this
-	 * branch. */
-	if (system("\"$AGORAD\" --help 2>&1 | grep -q -- --tls-cert") == 0) {
-		AGH_ADD_BARE(s, calls_and_a_reconnect_over_tls);
-		AGH_ADD_BARE(s, agorad_requires_the_client_certificate);
-		AGH_ADD_BARE(s, relay_cannot_pass_the_bound_handshake);
-	} else
-		puts("agorad has no tls: listener: its tests are skipped");
+	AGH_ADD_BARE(s, calls_and_a_reconnect_over_tls);
+	AGH_ADD_BARE(s, agorad_requires_the_client_certificate);
+	AGH_ADD_BARE(s, relay_cannot_pass_the_bound_handshake);
 	rc = agh_run_suite(s);
 	remove_certs();
 	return rc;
