@@ -196,17 +196,25 @@ static void on_hello(ag_conn *c, const ag_request *rq)
 			  AG_PROTOCOL_VERSION);
 		return;
 	}
-	if (rq->argc != 2 || !is_bin(&a[1], AG_NONCE_LEN)) {
+	if ((rq->argc != 2 && rq->argc != 3) || !is_bin(&a[1], AG_NONCE_LEN)) {
 		fail_conn(c, true, msgid, AGORA_EARGS,
-			  "hello: params must be [1, nonce] with a nonce of "
-			  "%d bytes (bin)",
+			  "hello: params must be [1, nonce] or [1, nonce, "
+			  "user] with a nonce of %d bytes (bin)",
 			  AG_NONCE_LEN);
 		return;
 	}
+	/* The user (added after 0.1.0; users.c): its key makes the proofs. */
+	if (ag_conn_user_select(c, rq->argc == 3 ? &a[2] : NULL) < 0) {
+		fail_conn(c, true, msgid, AGORA_EARGS,
+			  "hello: the user must be a str or nil");
+		return;
+	}
+	const uint8_t *key;
+	size_t keylen;
+	ag_conn_user_key(c, &key, &keylen);
 	memcpy(c->cnonce, a[1].via.bin.ptr, AG_NONCE_LEN);
 	if (ag_nonce(c->snonce) < 0 ||
-	    ag_server_proof(s->key, s->keylen, c->cnonce, c->snonce, proof) <
-		0) {
+	    ag_server_proof(key, keylen, c->cnonce, c->snonce, proof) < 0) {
 		fail_conn(c, true, msgid, AGORA_ELIMIT,
 			  "hello: cannot make a nonce or proof");
 		return;
@@ -238,20 +246,36 @@ static void on_auth(ag_conn *c, const ag_request *rq)
 	const msgpack_object *a = rq->argv;
 	uint32_t msgid = rq->msgid;
 	uint8_t want[AG_PROOF_LEN];
+	const uint8_t *key;
+	size_t keylen;
 
+	ag_conn_user_key(c, &key, &keylen);
 	if (rq->argc != 1 || a[0].type != MSGPACK_OBJECT_BIN ||
-	    ag_client_proof(s->key, s->keylen, c->snonce, c->cnonce, want) <
-		0 ||
-	    !ag_proof_equal(a[0].via.bin.ptr, a[0].via.bin.size, want)) {
+	    ag_client_proof(key, keylen, c->snonce, c->cnonce, want) < 0 ||
+	    !ag_proof_equal(a[0].via.bin.ptr, a[0].via.bin.size, want) ||
+	    c->user_unknown) {
 		fail_conn(c, true, msgid, AGORA_EAUTH,
 			  "auth: the proof does not match this server's "
 			  "authkey");
-		ag_server_logf_limited(s, AGORA_LOG_WARNING, AG_LOG_AUTH_FAILED,
-				       "connection %llu from %s: "
-				       "authentication failed: wrong proof "
-				       "(the client's authkey is not this "
-				       "server's)",
-				       (unsigned long long)c->id, c->peer);
+		if (c->user_unknown)
+			ag_server_logf_limited(
+			    s, AGORA_LOG_WARNING, AG_LOG_AUTH_FAILED,
+			    "connection %llu from %s: authentication failed: "
+			    "unknown user \"%s\"%s",
+			    (unsigned long long)c->id, c->peer, c->user_name,
+			    c->user_name[0] ? ""
+					    : " (no default user: give "
+					      "--authkey-file)");
+		else
+			ag_server_logf_limited(
+			    s, AGORA_LOG_WARNING, AG_LOG_AUTH_FAILED,
+			    "connection %llu from %s: authentication failed: "
+			    "wrong proof (the client's key is not user "
+			    "%s%s%s's)",
+			    (unsigned long long)c->id, c->peer,
+			    c->user ? "\"" : "",
+			    c->user ? c->user->name : "the default",
+			    c->user ? "\"" : "");
 		return;
 	}
 	/* Others may have authenticated since this one's hello. */

@@ -20,6 +20,7 @@
 #include "ag_keyfile.h"
 #include "agora_server.h"
 #include "config.h"
+#include "internal.h" /* ag_server_reload_on() */
 
 #define MAX_LISTEN 16
 /* The defaults of agora_server_config (agora_server.h). */
@@ -47,6 +48,10 @@ static void usage(FILE *f)
 	      "                          newline, at least 16 bytes; the file "
 	      "must not be\n"
 	      "                          readable by group or others\n"
+	      "  --users FILE            named users, each with its own key "
+	      "and rights\n"
+	      "                          (agorad(8), USERS); re-read on "
+	      "SIGHUP\n"
 	      "  --max-message BYTES     largest request after authentication "
 	      "(default 64 MiB)\n"
 	      "  --auth-timeout SECONDS  time a client has to authenticate "
@@ -202,6 +207,7 @@ int main(int argc, char **argv)
 		{ "unix-mode", required_argument, NULL, 'u' },
 		{ "unix-group", required_argument, NULL, 'g' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "users", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -285,6 +291,9 @@ int main(int argc, char **argv)
 		case 'k':
 			keyfile = optarg;
 			break;
+		case 'W':
+			cfg.users_file = optarg;
+			break;
 		case 'u': {
 			char *end;
 			errno = 0;
@@ -364,13 +373,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (keyfile == NULL) {
-		fprintf(stderr, "agorad: --authkey-file FILE is required\n");
+	if (keyfile == NULL && cfg.users_file == NULL) {
+		fprintf(stderr, "agorad: --authkey-file FILE (or --users FILE) "
+				"is required\n");
 		usage(stderr);
 		return 2;
 	}
-	if (ag_keyfile_read(keyfile, AG_KEYFILE_SERVER, &key, &keylen, err,
-			    sizeof(err)) < 0) {
+	if (keyfile != NULL && ag_keyfile_read(keyfile, AG_KEYFILE_SERVER, &key,
+					       &keylen, err, sizeof(err)) < 0) {
 		fprintf(stderr, "agorad: error: %s\n", err);
 		return 1;
 	}
@@ -405,6 +415,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ag_keyfile_free(key, keylen);
+	/* SIGHUP re-reads the users file (agora_server_reload()). */
+	if (ag_server_reload_on(s, SIGHUP) < 0) {
+		fprintf(stderr, "agorad: error: cannot catch SIGHUP\n");
+		agora_server_free(s);
+		return 1;
+	}
 	for (size_t i = 0; agora_server_address(s, i); i++)
 		printf("agorad: listening on %s\n", agora_server_address(s, i));
 	fflush(stdout);

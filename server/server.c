@@ -539,7 +539,8 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	ag_server_run *x;
 	int rc = 0;
 
-	if (cfg == NULL || cfg->key == NULL || cfg->keylen < 16)
+	if (cfg == NULL || (cfg->key == NULL && cfg->users_file == NULL) ||
+	    (cfg->key != NULL && cfg->keylen < 16))
 		return ag_errf(err, errlen, AGORA_EINVAL,
 			       "the authkey must be at least 16 bytes");
 	if (cfg->nlisten == 0 && cfg->listen != DETACHED)
@@ -608,11 +609,18 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	s->log = cfg->log;
 	s->log_ud = cfg->log_ud;
 	s->log_level = cfg->log_level ? cfg->log_level : AGORA_LOG_INFO;
-	s->key = malloc(cfg->keylen);
-	if (s->key == NULL)
-		goto oom;
-	memcpy(s->key, cfg->key, cfg->keylen);
-	s->keylen = cfg->keylen;
+	if (cfg->key != NULL) {
+		s->key = malloc(cfg->keylen);
+		if (s->key == NULL)
+			goto oom;
+		memcpy(s->key, cfg->key, cfg->keylen);
+		s->keylen = cfg->keylen;
+	}
+	if (cfg->users_file != NULL &&
+	    (rc = ag_users_load(cfg->users_file, &s->users, err, errlen)) < 0) {
+		agora_server_free(s);
+		return rc;
+	}
 	uint8_t seed[AG_NONCE_LEN];
 	if (ag_nonce(seed) < 0)
 		goto oom;
@@ -740,6 +748,8 @@ void agora_server_free(agora_server *s)
 	for (int i = 0; i < AG_MAX_SIGNALS; i++)
 		if (x->sigs[i])
 			event_free(x->sigs[i]);
+	if (s->reload_ev)
+		event_free(s->reload_ev);
 	for (int i = 0; i < 2; i++)
 		if (x->stop_pipe[i] >= 0)
 			close(x->stop_pipe[i]);
@@ -752,7 +762,55 @@ void agora_server_free(agora_server *s)
 		OPENSSL_cleanse(s->key, s->keylen);
 		free(s->key);
 	}
+	ag_users_free(s->users);
 	free(s);
+}
+
+int ag_server_reload(ag_server *s, char *err, size_t errlen)
+{
+	char why[512];
+	ag_users *us = NULL;
+	int rc;
+
+	if (s->users == NULL) {
+		ag_server_logf(s, AGORA_LOG_INFO,
+			       "reload: nothing to reload (no users file)");
+		return 0;
+	}
+	rc = ag_users_load(s->users->path, &us, why, sizeof(why));
+	if (rc < 0) {
+		ag_server_logf(s, AGORA_LOG_ERROR,
+			       "reload failed, the old users stay: %s", why);
+		return ag_errf(err, errlen, rc, "%s", why);
+	}
+	size_t n = us->n;
+	ag_users_apply(s, us);
+	ag_server_logf(s, AGORA_LOG_INFO, "reload: users file %s: %zu users",
+		       s->users->path, n);
+	return 0;
+}
+
+int agora_server_reload(agora_server *s, char *err, size_t errlen)
+{
+	if (s == NULL)
+		return ag_errf(err, errlen, AGORA_EINVAL, "no server");
+	return ag_server_reload(s, err, errlen);
+}
+
+static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	ag_server_logf(arg, AGORA_LOG_INFO, "signal %d (%s): reloading",
+		       (int)sig, strsignal((int)sig));
+	ag_server_reload(arg, NULL, 0);
+}
+
+int ag_server_reload_on(ag_server *s, int sig)
+{
+	s->reload_ev = evsignal_new(s->base, sig, on_reload_signal, s);
+	if (s->reload_ev == NULL || evsignal_add(s->reload_ev, NULL) < 0)
+		return AGORA_ENOMEM;
+	return 0;
 }
 
 int ag_server_new_detached(const void *key, size_t keylen, ag_server **ret)
