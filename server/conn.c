@@ -377,7 +377,15 @@ static void conn_read_end(ag_conn *c, int err)
 	ag_conn_end_why(c, err == 0            ? "closed by peer"
 			   : err == ECONNRESET ? "reset by peer"
 					       : "read error");
-	if (c->state == AG_CONN_AUTH)
+	if (c->state == AG_CONN_AUTH && c->user_unknown)
+		ag_server_logf_limited(
+		    s, AGORA_LOG_WARNING, AG_LOG_AUTH_UNFINISHED,
+		    "connection %llu from %s: authentication not finished: "
+		    "unknown user \"%s\" (the client %s after the server's "
+		    "proof)",
+		    (unsigned long long)c->id, c->peer, c->user_name,
+		    err == 0 ? "closed" : "reset the connection");
+	else if (c->state == AG_CONN_AUTH)
 		ag_server_logf_limited(
 		    s, AGORA_LOG_WARNING, AG_LOG_AUTH_UNFINISHED,
 		    "connection %llu from %s: authentication not finished: "
