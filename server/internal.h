@@ -255,6 +255,9 @@ typedef struct ag_users {
 /* Read and check the users file @path; 0 and *ret, or a negative code
  * with a sentence naming the file, the line and the problem in @err. */
 int ag_users_load(const char *path, ag_users **ret, char *err, size_t errlen);
+/* The same from the @len bytes of @data, as if read from @path. */
+int ag_users_parse(const char *data, size_t len, const char *path,
+		   ag_users **ret, char *err, size_t errlen);
 void ag_users_free(ag_users *us);
 const ag_user *ag_users_find(const ag_users *us, const char *name, size_t len);
 /* Make @us the server's users (taking it): every connection of a user

@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "ag_keyfile.h"
 #include "internal.h"
@@ -364,21 +363,21 @@ static int read_file(const char *path, char **ret, size_t *ret_len, char *err,
 	return 0;
 }
 
-int ag_users_load(const char *path, ag_users **ret, char *err, size_t errlen)
+int ag_users_parse(const char *data, size_t len, const char *path,
+		   ag_users **ret, char *err, size_t errlen)
 {
 	char *text = NULL, *dir = NULL;
 	ag_users *us = calloc(1, sizeof(*us));
 	int rc;
 
-	if (us == NULL || (us->path = strdup(path)) == NULL) {
-		ag_users_free(us);
-		snprintf(err, errlen, "out of memory");
-		return AGORA_ENOMEM;
-	}
-	size_t text_len = 0;
-	if ((rc = read_file(path, &text, &text_len, err, errlen)) < 0)
+	if (us == NULL || (us->path = strdup(path)) == NULL ||
+	    (text = malloc(len + 1)) == NULL) {
+		rc = AGORA_ENOMEM;
 		goto fail;
-	if (strlen(text) != text_len) {
+	}
+	memcpy(text, data, len);
+	text[len] = '\0';
+	if (strlen(text) != len) {
 		unsigned nul_line = 1;
 		for (size_t i = 0; text[i] != '\0'; i++)
 			nul_line += text[i] == '\n';
@@ -395,9 +394,8 @@ int ag_users_load(const char *path, ag_users **ret, char *err, size_t errlen)
 
 	unsigned line = 0;
 	char *p = text;
-	while (*p != '\0' || line == 0) {
+	for (;;) {
 		char *nl = strchr(p, '\n');
-		char *next = nl ? nl + 1 : p + strlen(p);
 		line++;
 		if (nl)
 			*nl = '\0';
@@ -428,7 +426,7 @@ int ag_users_load(const char *path, ag_users **ret, char *err, size_t errlen)
 		}
 		if (nl == NULL)
 			break;
-		p = next;
+		p = nl + 1;
 	}
 	free(text);
 	free(dir);
@@ -440,6 +438,20 @@ fail:
 	free(text);
 	free(dir);
 	ag_users_free(us);
+	return rc;
+}
+
+int ag_users_load(const char *path, ag_users **ret, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = read_file(path, &text, &len, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	rc = ag_users_parse(text, len, path, ret, err, errlen);
+	explicit_bzero(text, len);
+	free(text);
 	return rc;
 }
 
@@ -477,7 +489,8 @@ int ag_conn_user_select(ag_conn *c, const msgpack_object *name)
 	/* No such user (or no default user): a key of its own, drawn for
 	 * this connection, so that the answer looks as any other. */
 	c->user_unknown = true;
-	if (RAND_bytes(c->fake_key, (int)sizeof(c->fake_key)) != 1)
+	_Static_assert(sizeof(c->fake_key) == AG_NONCE_LEN, "fake key size");
+	if (ag_nonce(c->fake_key) < 0)
 		return AGORA_EIO;
 	return 0;
 }
