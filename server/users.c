@@ -575,6 +575,8 @@ bool ag_user_may(ag_req *r, unsigned right, const char *name, size_t len)
 
 bool ag_user_may_obj(ag_req *r, unsigned right, const ag_object *o)
 {
+	if (r->to.conn->user == NULL && !r->to.conn->user_unknown)
+		return true; /* the default user: every right, every name */
 	return ag_user_may(r, right, o ? o->name : NULL,
 			   o && o->name ? strlen(o->name) : 0);
 }
