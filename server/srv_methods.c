@@ -575,7 +575,7 @@ static void pack_client(msgpack_packer *pk, const ag_conn *c,
 			const ag_conn *self, int64_t now_ms, double now)
 {
 
-	msgpack_pack_map(pk, 13);
+	msgpack_pack_map(pk, 14);
 	ag_pack_str(pk, "id");
 	msgpack_pack_uint64(pk, c->id);
 	ag_pack_str(pk, "self");
@@ -614,6 +614,13 @@ static void pack_client(msgpack_packer *pk, const ag_conn *c,
 	pack_holds(pk, c);
 	ag_pack_str(pk, "output");
 	msgpack_pack_uint64(pk, ag_conn_unsent(c));
+	/* Its user (added with users): nil for the default user, and for
+	 * one in the handshake that named no user the server knows. */
+	ag_pack_str(pk, "user");
+	if (c->user != NULL)
+		ag_pack_str(pk, c->user->name);
+	else
+		msgpack_pack_nil(pk);
 }
 
 static int srv_clients(ag_req *r)

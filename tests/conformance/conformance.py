@@ -1094,8 +1094,12 @@ class Users(unittest.TestCase):
 
     def test_admin_and_default_user(self):
         a = self.conn(ADMIN_KEY, "admin")
+        w = self.conn(WORKER_KEY, "worker")
         a.ok("open", "list", "x", {})
-        self.assertIsInstance(a.ok("clients"), list)
+        users = {e["self"]: e["user"] for e in a.ok("clients")
+                 if e["self"] or e["user"] == "worker"}
+        self.assertEqual(users, {True: "admin", False: "worker"})
+        w.ok("ping")
         self.assertIs(a.ok("drop", "x"), True)
         # a nil user is the default user: the --authkey-file key
         d = self.conn(self.server.key, None)
