@@ -33,7 +33,8 @@
 static void usage(FILE *f)
 {
 	fputs("usage: agorad [--listen ADDRESS]... --authkey-file FILE "
-	      "[options]\n"
+	      "[--users FILE] [options]\n"
+	      "       agorad [--listen ADDRESS]... --users FILE [options]\n"
 	      "\n"
 	      "Serve shared objects (lists, dicts, queues, values, locks, ...) "
 	      "to Agora clients.\n"

@@ -33,7 +33,7 @@ def _die_with_parent():
 
 
 class Server:
-    def __init__(self, tcp=False, users=None):
+    def __init__(self, tcp=False, users=None, authkey=True):
         self.dir = tempfile.mkdtemp(prefix="agora-conf-")
         self.key = os.urandom(32)
         keyfile = os.path.join(self.dir, "key")
@@ -49,9 +49,10 @@ class Server:
             self.users = os.path.join(self.dir, "users")
             self.write_users(users)
             listen += ["--users", self.users]
+        if authkey:  # False (with users): no default user
+            listen += ["--authkey-file", keyfile]
         self.proc = subprocess.Popen(
-            [AGORAD] + listen + ["--authkey-file", keyfile,
-                                 "--auth-timeout", "1"],
+            [AGORAD] + listen + ["--auth-timeout", "1"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             bufsize=0,  # unbuffered: select() sees each line still unread
             preexec_fn=_die_with_parent)
@@ -1118,6 +1119,23 @@ class Users(unittest.TestCase):
             outcomes.append((c.server_proof_ok, err[:2]))
             self.assertTrue(c.closed())
         self.assertEqual(outcomes, [(False, [2, "AUTH"])] * 3)
+
+    def test_without_authkey_there_is_no_default_user(self):
+        server = Server(users=USERS, authkey=False)
+        try:
+            for user in (None, "nobody"):
+                c = Conn(server, auth=False)
+                err, _ = c.handshake(server.key, user)
+                self.assertFalse(c.server_proof_ok)
+                self.assertEqual(err[:2], [2, "AUTH"])
+                self.assertTrue(c.closed())
+            c = Conn(server, auth=False)
+            err, res = c.handshake(ADMIN_KEY, "admin")
+            self.assertTrue(c.server_proof_ok)
+            self.assertIs(res, True)
+            c.close()
+        finally:
+            self.assertEqual(server.stop(), 0)
 
     def test_bad_user_param_is_args(self):
         c = Conn(self.server, auth=False)
