@@ -84,8 +84,9 @@ struct ag_endpoint {
 	size_t keylen;
 	const char *key_from; /* "--authkey-file", "AGORA_AUTHKEY_FILE" or
 				 "AGORA_AUTHKEY" */
-	const char *user; /* AGORA_USER (in the environment), or NULL; the
-			     program's own option goes first */
+	/* AGORA_USER (in the environment), or NULL; the program's own
+	 * option goes first. */
+	const char *user;
 	char addrbuf[AG_ADDRESS_MAX];
 };
 
