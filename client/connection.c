@@ -269,6 +269,7 @@ void agora_client_free(agora_client *c)
 		free(k);
 	}
 	free(c->address);
+	free(c->user);
 	if (c->mark != NULL)
 		munmap((void *)c->mark, (size_t)sysconf(_SC_PAGESIZE));
 	free(c);

@@ -47,6 +47,8 @@ extern const char *const new_option_names[NEW_NOPTS]; /* "maxsize", ... */
 struct cli {
 	bool json;
 	const char *address_opt, *keyfile_opt;
+	/* --user, or NULL (then AGORA_USER) */
+	const char *user_opt;
 	double interval; /* watch */
 	long count;      /* watch; 0: until interrupted */
 	bool interval_set, count_set;

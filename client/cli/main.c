@@ -118,6 +118,9 @@ static int parse_args(struct cli *k, int argc, char **argv, char **pos,
 		} else if (IS("--authkey-file")) {
 			if (option_value(argv, argc, &i, eq, &k->keyfile_opt))
 				return EXIT_USAGE;
+		} else if (IS("--user")) {
+			if (option_value(argv, argc, &i, eq, &k->user_opt))
+				return EXIT_USAGE;
 		} else if (IS("--interval")) {
 			char *end;
 			if (option_value(argv, argc, &i, eq, &val))
@@ -203,6 +206,13 @@ static int cli_connect(struct cli *k)
 		agora_client_set_connect_timeout(k->c, k->timeout);
 		agora_client_set_peer_timeout(k->c, k->timeout);
 	}
+	/* The user: --user, else AGORA_USER, else the default user. */
+	const char *user = k->user_opt ? k->user_opt : e.user;
+	if (user != NULL && agora_client_set_user(k->c, user) < 0) {
+		ag_endpoint_clear(&e);
+		return usage_error("%s %s: a user name is 1 to 64 bytes",
+				   k->user_opt ? "--user" : "AGORA_USER", user);
+	}
 	rc = agora_client_connect(k->c, k->address, e.key, e.keylen);
 	ag_endpoint_clear(&e);
 	switch (rc) {
@@ -227,8 +237,14 @@ static int cli_connect(struct cli *k)
 		return EXIT_CONNECT;
 	case AGORA_EAUTH:
 		say("cannot authenticate: %s", agora_errmsg(k->c));
-		say("the key (from %s) is not the one agorad was started with",
-		    e.key_from);
+		if (user != NULL)
+			say("the key (from %s) is not user \"%s\"'s, or agorad "
+			    "has no such user (--users)",
+			    e.key_from, user);
+		else
+			say("the key (from %s) is not the one agorad was "
+			    "started with",
+			    e.key_from);
 		return EXIT_CONNECT;
 	default:
 		say("cannot connect to %s: %s", k->address,
@@ -291,7 +307,7 @@ static int run(struct cli *k, int argc, char **argv)
 		    k->count_set) {
 			rc = usage_error("the interactive mode takes only "
 					 "--address, --authkey-file, "
-					 "--timeout and --json");
+					 "--user, --timeout and --json");
 			goto out;
 		}
 		if ((rc = check_timeout(k, &cli_commands[0])) != 0 ||
@@ -339,10 +355,10 @@ static int run(struct cli *k, int argc, char **argv)
 		}
 	if ((rc = check_timeout(k, cmd)) != 0)
 		goto out;
-	if (k->session && (k->address_opt || k->keyfile_opt)) {
+	if (k->session && (k->address_opt || k->keyfile_opt || k->user_opt)) {
 		rc = usage_error("the session is connected already: "
-				 "--address and --authkey-file go on the "
-				 "command line");
+				 "--address, --authkey-file and --user go on "
+				 "the command line");
 		goto out;
 	}
 	if (!k->session && (rc = cli_connect(k)) != 0)
