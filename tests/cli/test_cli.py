@@ -340,8 +340,9 @@ class Operators(Case):
 
     def test_clients_lists_every_connection_and_what_it_holds(self):
         out = self.ok("clients").splitlines()
-        self.assertEqual(out[0].split(), ["ID", "STATE", "PEER", "AGE", "IDLE",
-                                          "HANDLES", "PARKED", "HOLDS"])
+        self.assertEqual(out[0].split(), ["ID", "STATE", "USER", "PEER", "AGE",
+                                          "IDLE", "HANDLES", "PARKED",
+                                          "HOLDS"])
         fixture = [l for l in out[1:]
                    if "unix pid %d uid %d " % (state["fixture_pid"], os.getuid())
                    in l]
@@ -948,6 +949,31 @@ class Users(Case):
                              env=self.env(key))
             self.assertIn('not user "%s"\'s, or agorad has no such user'
                           % user, err)
+
+    def test_clients_shows_each_connections_user(self):
+        env = base_env()
+        env.update(self.env("worker"))
+        p = subprocess.Popen([AGORA, "--user", "worker", "-i"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        try:
+            # The session is connected once it answered a line.
+            p.stdin.write(b"ping\n")
+            p.stdin.flush()
+            read_line(p, time.monotonic() + TIMEOUT)
+            out = self.ok("clients", env=self.env()).splitlines()
+            self.assertEqual(out[0].split()[:4],
+                             ["ID", "STATE", "USER", "PEER"])
+            rows = [l.split() for l in out[1:]]
+            self.assertIn(["this", "-"], [r[1:3] for r in rows])
+            self.assertIn(["ready", "worker"], [r[1:3] for r in rows])
+            doc = self.json("clients", env=self.env())
+            self.assertIn("worker", [c["user"] for c in doc])
+        finally:
+            p.stdin.close()
+            self.assertEqual(p.wait(TIMEOUT), 0)
+            p.stdout.close()
+            p.stderr.close()
 
     def test_empty_user_is_a_usage_error(self):
         err = self.fails(USAGE, "--user", "", "ls", env=self.env("worker"))
