@@ -280,6 +280,7 @@ void agora_client_free(agora_client *c)
 	free(c->tls_ca);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->user);
 	if (c->mark != NULL)
 		munmap((void *)c->mark, (size_t)sysconf(_SC_PAGESIZE));
 	free(c);

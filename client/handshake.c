@@ -60,7 +60,7 @@ static int handshake(agora_client *c, const void *key, size_t keylen)
 	uint8_t cb[AG_BINDING_LEN]; /* over TLS: protocol section 2.1 */
 	size_t cblen = 0;
 	const msgpack_object *r, *ver, *srv, *nonce, *proof;
-	agora_value params[2];
+	agora_value params[3];
 	int rc;
 
 	if (c->ssl != NULL) {
@@ -77,7 +77,10 @@ static int handshake(agora_client *c, const void *key, size_t keylen)
 		return ag_client_fail(c, rc, "cannot make a random nonce");
 	params[0] = agora_int(AG_PROTOCOL_VERSION);
 	params[1] = agora_bin(cnonce, sizeof(cnonce));
-	rc = ag_client_rpc(c, "hello", params, 2, &r);
+	/* The user, when one is set (protocol section 2: a third param). */
+	if (c->user != NULL)
+		params[2] = agora_str(c->user);
+	rc = ag_client_rpc(c, "hello", params, c->user != NULL ? 3 : 2, &r);
 	if (rc < 0)
 		return rc;
 	if (r->type != MSGPACK_OBJECT_MAP)
@@ -122,13 +125,16 @@ static int handshake(agora_client *c, const void *key, size_t keylen)
 				      "client's proof",
 				      c->address);
 	if (!ag_proof_equal(proof->via.bin.ptr, proof->via.bin.size, want))
-		return ag_client_fail(c, AGORA_EAUTH,
-				      "the server at %s did not prove that it "
-				      "holds this client's authkey: the key "
-				      "differs from the server's, or this is "
-				      "not the server meant; gave up before "
-				      "sending this client's proof",
-				      c->address);
+		return ag_client_fail(
+		    c, AGORA_EAUTH,
+		    "the server at %s did not prove that it "
+		    "holds this client's authkey%s%.64s%s: "
+		    "the key differs from the server's%s, "
+		    "or this is not the server meant; gave "
+		    "up before sending this client's proof",
+		    c->address, c->user ? " for user \"" : "",
+		    c->user ? c->user : "", c->user ? "\"" : "",
+		    c->user ? " (or it has no such user)" : "");
 	copy_str(c->server, sizeof(c->server), srv);
 	/* A server older than the run id sends none: "". */
 	copy_str(c->run, sizeof(c->run), map_get(r, "run"));
@@ -334,7 +340,8 @@ int agora_client_connect(agora_client *c, const char *address, const void *key,
  * agora_client_connect() with the address and the key the environment
  * gives, in the order every Agora client follows (ag_endpoint_resolve(),
  * proto/ag_keyfile.h): AGORA_ADDRESS, else agorad's default address; the
- * key from the file AGORA_AUTHKEY_FILE names, else AGORA_AUTHKEY.
+ * key from the file AGORA_AUTHKEY_FILE names, else AGORA_AUTHKEY; the user
+ * set by agora_client_set_user(), else AGORA_USER.
  */
 int agora_client_connect_env(agora_client *c)
 {
@@ -349,6 +356,15 @@ int agora_client_connect_env(agora_client *c)
 		return ag_client_fail(c, rc, "%s", err);
 	/* Noted (sticky mode) once the message says where the address came
 	 * from. */
+	/* AGORA_USER, unless the program set a user. */
+	if (c->user == NULL && e.user != NULL &&
+	    (rc = agora_client_set_user(c, e.user)) < 0) {
+		ag_endpoint_clear(&e);
+		return ag_client_fail(c, rc,
+				      "AGORA_USER: a user name is 1 to %d "
+				      "bytes",
+				      AG_CLIENT_USER_MAX);
+	}
 	c->sticky_hold++;
 	rc = agora_client_connect(c, e.address, e.key, e.keylen);
 	c->sticky_hold--;
@@ -360,4 +376,23 @@ int agora_client_connect_env(agora_client *c)
 			 "address)");
 	}
 	return ag_client_note(c, rc);
+}
+
+int agora_client_set_user(agora_client *c, const char *name)
+{
+	char *copy = NULL;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (name != NULL) {
+		size_t n = strlen(name);
+		if (n == 0 || n > AG_CLIENT_USER_MAX)
+			return AGORA_EINVAL;
+		copy = strdup(name);
+		if (copy == NULL)
+			return AGORA_ENOMEM;
+	}
+	free(c->user);
+	c->user = copy;
+	return 0;
 }

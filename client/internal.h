@@ -125,6 +125,9 @@ enum ag_client_state {
 	AG_CLIENT_BROKEN,
 };
 
+/* The longest user name agora_client_set_user() takes (the server's). */
+#define AG_CLIENT_USER_MAX 64
+
 struct agora_client {
 	int fd; /* -1 when there is no connection */
 	/* The TLS connection on @fd for a tls: address, else NULL. */
@@ -170,6 +173,9 @@ struct agora_client {
 	 * reconnect. */
 	uint8_t *key;
 	size_t keylen;
+	/* The user hello names (agora_client_set_user()), or NULL: the
+	 * server's default user. */
+	char *user;
 	/* Reconnecting (reconnect.c): how long to try after a loss, seconds
 	 * (< 0: for ever; 0: never, the default); the function that does it,
 	 * set by agora_client_set_reconnect() (NULL: off), and the program's

@@ -236,6 +236,17 @@ AGORA_API int agora_client_connect_env(agora_client *c);
  * forever, agora_call() of a type's method and a pipeline's calls are
  * bounded by the kernel's watch alone.
  */
+/*
+ * The user the next connect names in its hello (a user of agorad's users
+ * file, with its own key and rights: docs/security.md); NULL: none, the
+ * server's default user (the --authkey-file key, every right). Set it
+ * before agora_client_connect(); the key given there must be that user's.
+ * Unless set here, agora_client_connect_env() takes AGORA_USER. A server
+ * without that user fails the connect with AGORA_EAUTH, as a wrong key
+ * does. Returns 0; AGORA_EINVAL for a name of 0 or more than 64 bytes;
+ * AGORA_ENOMEM.
+ */
+AGORA_API int agora_client_set_user(agora_client *c, const char *name);
 AGORA_API int agora_client_set_peer_timeout(agora_client *c, double seconds);
 AGORA_API int agora_client_set_connect_timeout(agora_client *c, double seconds);
 /*

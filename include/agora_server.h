@@ -31,7 +31,8 @@ typedef struct agora_server_config {
 	 * (port 0: any; IPv6 as [::1]; tls: needs tls_cert and tls_key). */
 	const char *const *listen;
 	size_t nlisten;
-	/* The authkey: at least 16 bytes. Copied. */
+	/* The authkey: at least 16 bytes. Copied. NULL with a users_file
+	 * (below): no default user. */
 	const void *key;
 	size_t keylen;
 	/* Frame limit after authentication; 0: 64 MiB. */
@@ -107,6 +108,13 @@ typedef struct agora_server_config {
 	 * e.g. SIGHUP for a daemon; 0: none. The loop catches it while it
 	 * runs. (Added last.) */
 	int reload_signal;
+	/* A users file (agorad --users; its format: agorad(8), "USERS"):
+	 * named users, each with its own key, rights and reachable names,
+	 * that hello names. key (above) stays the default user, with every
+	 * right; with a users file key may be NULL: no default user, and a
+	 * hello that names no user fails as a wrong key does. NULL: no
+	 * users file. Re-read by agora_server_reload(). (Added last.) */
+	const char *users_file;
 } agora_server_config;
 
 /* Levels of the server's log lines (agora_server_config.log_level). */
@@ -142,6 +150,11 @@ AGORA_API int agora_server_run(agora_server *s);
 AGORA_API int agora_server_reload(agora_server *s, char *err, size_t errlen);
 /* Ask a running server to stop; safe from any thread. */
 AGORA_API void agora_server_stop(agora_server *s);
+/* Re-read what can change without a restart (the users file); agorad
+ * calls it on SIGHUP. Call it from the thread that runs the server (or
+ * before it runs). On failure the old state is kept, the reason logged
+ * and put in @err, and a negative code returned; 0 otherwise. */
+AGORA_API int agora_server_reload(agora_server *s, char *err, size_t errlen);
 /* Free a server that is not running. Accepts NULL. */
 AGORA_API void agora_server_free(agora_server *s);
 

@@ -57,7 +57,9 @@ void ag_keyfile_free(uint8_t *key, size_t len);
  *            (ag_default_address());
  *   key:     the program's own option (agora --authkey-file), else the
  *            file AGORA_AUTHKEY_FILE names, else the bytes of
- *            AGORA_AUTHKEY.
+ *            AGORA_AUTHKEY;
+ *   user:    the program's own (agora --user, agora_client_set_user()),
+ *            else AGORA_USER, else none (the server's default user).
  * An empty variable counts as unset.
  */
 
@@ -82,6 +84,9 @@ struct ag_endpoint {
 	size_t keylen;
 	const char *key_from; /* "--authkey-file", "AGORA_AUTHKEY_FILE" or
 				 "AGORA_AUTHKEY" */
+	/* AGORA_USER (in the environment), or NULL; the program's own
+	 * option goes first. */
+	const char *user;
 	char addrbuf[AG_ADDRESS_MAX];
 };
 

@@ -159,6 +159,7 @@ int ag_endpoint_resolve(struct ag_endpoint *e, const char *address_opt,
 	int rc;
 
 	memset(e, 0, sizeof(*e));
+	e->user = env("AGORA_USER");
 	if (address_opt != NULL) {
 		e->address = address_opt;
 		e->address_from = "--address";

@@ -202,17 +202,26 @@ static void on_hello(ag_conn *c, const ag_request *rq)
 			  AG_PROTOCOL_VERSION);
 		return;
 	}
-	if (rq->argc != 2 || !is_bin(&a[1], AG_NONCE_LEN)) {
+	if ((rq->argc != 2 && rq->argc != 3) || !is_bin(&a[1], AG_NONCE_LEN)) {
 		fail_conn(c, true, msgid, AGORA_EARGS,
-			  "hello: params must be [1, nonce] with a nonce of "
-			  "%d bytes (bin)",
+			  "hello: params must be [1, nonce] or [1, nonce, "
+			  "user] with a nonce of %d bytes (bin)",
 			  AG_NONCE_LEN);
 		return;
 	}
+	/* The user (added after 0.1.0; users.c): its key makes the proofs. */
+	if (ag_conn_user_select(c, rq->argc == 3 ? &a[2] : NULL) < 0) {
+		fail_conn(c, true, msgid, AGORA_EARGS,
+			  "hello: the user must be a str or nil");
+		return;
+	}
+	const uint8_t *key;
+	size_t keylen;
+	ag_conn_user_key(c, &key, &keylen);
 	memcpy(c->cnonce, a[1].via.bin.ptr, AG_NONCE_LEN);
 	/* Over TLS the proofs cover the channel binding (protocol 2.1). */
 	if (ag_nonce(c->snonce) < 0 ||
-	    ag_server_proof_bound(s->key, s->keylen, c->cnonce, c->snonce,
+	    ag_server_proof_bound(key, keylen, c->cnonce, c->snonce,
 				  c->ssl ? c->tls_cb : NULL,
 				  c->ssl ? AG_BINDING_LEN : 0, proof) < 0) {
 		fail_conn(c, true, msgid, AGORA_ELIMIT,
@@ -246,21 +255,38 @@ static void on_auth(ag_conn *c, const ag_request *rq)
 	const msgpack_object *a = rq->argv;
 	uint32_t msgid = rq->msgid;
 	uint8_t want[AG_PROOF_LEN];
+	const uint8_t *key;
+	size_t keylen;
 
+	ag_conn_user_key(c, &key, &keylen);
 	if (rq->argc != 1 || a[0].type != MSGPACK_OBJECT_BIN ||
-	    ag_client_proof_bound(s->key, s->keylen, c->snonce, c->cnonce,
+	    ag_client_proof_bound(key, keylen, c->snonce, c->cnonce,
 				  c->ssl ? c->tls_cb : NULL,
 				  c->ssl ? AG_BINDING_LEN : 0, want) < 0 ||
-	    !ag_proof_equal(a[0].via.bin.ptr, a[0].via.bin.size, want)) {
+	    !ag_proof_equal(a[0].via.bin.ptr, a[0].via.bin.size, want) ||
+	    c->user_unknown) {
 		fail_conn(c, true, msgid, AGORA_EAUTH,
 			  "auth: the proof does not match this server's "
 			  "authkey");
-		ag_server_logf_limited(s, AGORA_LOG_WARNING, AG_LOG_AUTH_FAILED,
-				       "connection %llu from %s: "
-				       "authentication failed: wrong proof "
-				       "(the client's authkey is not this "
-				       "server's)",
-				       (unsigned long long)c->id, c->peer);
+		if (c->user_unknown)
+			ag_server_logf_limited(
+			    s, AGORA_LOG_WARNING, AG_LOG_AUTH_FAILED,
+			    "connection %llu from %s: authentication failed: "
+			    "unknown user \"%s\"%s",
+			    (unsigned long long)c->id, c->peer, c->user_name,
+			    c->user_name[0] ? ""
+					    : " (no default user: give "
+					      "--authkey-file)");
+		else
+			ag_server_logf_limited(
+			    s, AGORA_LOG_WARNING, AG_LOG_AUTH_FAILED,
+			    "connection %llu from %s: authentication failed: "
+			    "wrong proof (the client's key is not user "
+			    "%s%s%s's)",
+			    (unsigned long long)c->id, c->peer,
+			    c->user ? "\"" : "",
+			    c->user ? c->user->name : "the default",
+			    c->user ? "\"" : "");
 		return;
 	}
 	/* Others may have authenticated since this one's hello. */
@@ -373,7 +399,15 @@ static void conn_read_end(ag_conn *c, int err)
 	ag_conn_end_why(c, err == 0            ? "closed by peer"
 			   : err == ECONNRESET ? "reset by peer"
 					       : "read error");
-	if (c->state == AG_CONN_AUTH)
+	if (c->state == AG_CONN_AUTH && c->user_unknown)
+		ag_server_logf_limited(
+		    s, AGORA_LOG_WARNING, AG_LOG_AUTH_UNFINISHED,
+		    "connection %llu from %s: authentication not finished: "
+		    "unknown user \"%s\" (the client %s after the server's "
+		    "proof)",
+		    (unsigned long long)c->id, c->peer, c->user_name,
+		    err == 0 ? "closed" : "reset the connection");
+	else if (c->state == AG_CONN_AUTH)
 		ag_server_logf_limited(
 		    s, AGORA_LOG_WARNING, AG_LOG_AUTH_UNFINISHED,
 		    "connection %llu from %s: authentication not finished: "

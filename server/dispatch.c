@@ -6,6 +6,10 @@
  * family, the family's table names the method, the first param is a handle of
  * this connection, and the handle's object must be of that family or extend it
  * (a joinable_queue answers to "queue.put"). Errors name what was wrong.
+ *
+ * Rights (users.c) are checked here for every method, from the right its
+ * table entry names: a user without it is answered DENIED, and a
+ * TYPE.METHOD on a named object the user's names= do not reach too.
  */
 #include <string.h>
 
@@ -128,7 +132,9 @@ void ag_dispatch(ag_conn *c, const ag_request *rq)
 		return;
 	}
 	if (fam == NULL) {
-		if (check_argc(&r, m, 0))
+		/* Server methods that name an object check its name too
+		 * (srv_methods.c: open, open_ref, drop, info; ls filters). */
+		if (ag_user_may(&r, m->right, NULL, 0) && check_argc(&r, m, 0))
 			m->fn(&r);
 		return;
 	}
@@ -157,6 +163,6 @@ void ag_dispatch(ag_conn *c, const ag_request *rq)
 			       r.obj->fam->name, fam->name);
 		return;
 	}
-	if (check_argc(&r, m, 1))
+	if (ag_user_may_obj(&r, m->right, r.obj) && check_argc(&r, m, 1))
 		m->fn(&r);
 }

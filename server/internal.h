@@ -139,7 +139,24 @@ typedef struct ag_method {
 	uint8_t min_args;
 	uint8_t max_args; /* at most AG_MAX_PARAMS */
 	uint8_t stores;   /* ag_stores: what it may add to the server */
+	uint8_t right;    /* ag_right: what a user needs to call it */
 } ag_method;
+
+/*
+ * The right a method needs (users.c): exactly one of them in every table
+ * entry (tests/unit/test_methods.c holds every method to its entry there).
+ * The dispatcher checks it before the method runs, and for a TYPE.METHOD
+ * that the handle's object has a name the user reaches (or none).
+ * AG_RIGHT_ANY: no right needed (close: giving back one's own handle).
+ */
+enum ag_right {
+	AG_RIGHT_READ = 1,
+	AG_RIGHT_WRITE = 2,
+	AG_RIGHT_CREATE = 4,
+	AG_RIGHT_ADMIN = 8,
+	AG_RIGHT_ANY = 16,
+};
+#define AG_RIGHTS_ALL 15
 
 /*
  * What a method may store, for the --max-memory check the dispatcher makes
@@ -215,6 +232,57 @@ void ag_server_trim(ag_server *s);
 ag_buf *ag_server_scratch(ag_server *s);
 uint64_t ag_server_seed(const ag_server *s);
 
+/* ---- users and rights (users.c) ------------------------------------------ */
+
+#define AG_USER_NAME_MAX 64
+
+/* A user of the users file (agorad --users). */
+typedef struct ag_user {
+	char *name;
+	uint8_t *key;
+	size_t keylen;
+	unsigned rights; /* AG_RIGHT_* bits */
+	char **names;    /* fnmatch patterns of the names it reaches */
+	size_t nnames;
+	unsigned line; /* in the file, for messages */
+} ag_user;
+
+typedef struct ag_users {
+	ag_user *v;
+	size_t n;
+	char *path;
+} ag_users;
+
+/* Read and check the users file @path; 0 and *ret, or a negative code
+ * with a sentence naming the file, the line and the problem in @err. */
+int ag_users_load(const char *path, ag_users **ret, char *err, size_t errlen);
+/* The same from the @len bytes of @data, as if read from @path. */
+int ag_users_parse(const char *data, size_t len, const char *path,
+		   ag_users **ret, char *err, size_t errlen);
+void ag_users_free(ag_users *us);
+const ag_user *ag_users_find(const ag_users *us, const char *name, size_t len);
+/* Make @us the server's users (taking it): every connection of a user
+ * still there with the same key points to its new entry (new rights
+ * from its next call); one whose user went or changed key is closed. */
+void ag_users_apply(ag_server *s, ag_users *us);
+/* "read", "write", ... for one AG_RIGHT_* bit. */
+const char *ag_right_name(unsigned right);
+/* hello's user param (@name NULL when absent): sets c->user, or marks the
+ * user unknown with a key drawn for this connection. AGORA_EARGS when
+ * @name is neither nil nor a str; AGORA_EIO when no random key. */
+int ag_conn_user_select(ag_conn *c, const msgpack_object *name);
+/* The key @c's proofs use (its user's, the server's, or a drawn one). */
+void ag_conn_user_key(const ag_conn *c, const uint8_t **key, size_t *len);
+/* The connection's user name for logs and clients; "" for the default. */
+const char *ag_conn_user_label(const ag_conn *c);
+/* Whether user @u (NULL: the default user) reaches name @name. */
+bool ag_user_reaches(const ag_user *u, const char *name, size_t len);
+/* The one check: may @r's user use @right (on the name @name, NULL for
+ * none)? False after answering DENIED naming the right or the name. */
+bool ag_user_may(ag_req *r, unsigned right, const char *name, size_t len);
+/* The same for object @o (its name, or none when anonymous). */
+bool ag_user_may_obj(ag_req *r, unsigned right, const ag_object *o);
+
 /* ---- connections (struct: conn.c, reply.c, session.c) -------------------- */
 
 enum ag_conn_state { AG_CONN_HELLO, AG_CONN_AUTH, AG_CONN_READY };
@@ -270,6 +338,13 @@ struct ag_conn {
 	int64_t since_ms;  /* ag_mono_ms() when it connected */
 	int64_t active_ms; /* ag_mono_ms() when it last sent bytes */
 	uint64_t nrequests; /* served after authentication, for the log */
+	/* Its user (users.c): NULL for the default user (every right);
+	 * user_unknown after a hello naming no user of the file (its proofs
+	 * use fake_key, so its auth fails), or when its user was removed. */
+	const struct ag_user *user;
+	bool user_unknown;
+	uint8_t fake_key[32];
+	char user_name[AG_USER_NAME_MAX + 8]; /* as hello named it */
 	/* Why it ends, static text for the log ("closed by peer"): set
 	 * once, where its end is decided (ag_conn_end_why()). */
 	const char *end_why;
@@ -585,8 +660,9 @@ struct agora_server {
 		uint64_t suppressed;
 	} loglim[AG_LOG__COUNT];
 	ag_listener *listeners;
-	uint8_t *key;
+	uint8_t *key; /* the default user's; NULL: none (--users only) */
 	size_t keylen;
+	ag_users *users;         /* --users, or NULL */
 	size_t max_message;
 	double auth_timeout;
 	double peer_timeout; /* seconds; 0: never (TCP peers only) */
@@ -722,7 +798,7 @@ ssize_t ag_conn_read(ag_conn *c, void *buf, size_t len);
 ssize_t ag_conn_write(ag_conn *c, const void *buf, size_t len);
 bool ag_conn_read_pending(const ag_conn *c);
 /* Reload what can be reloaded without a restart (the TLS certificate, key
- * and client CA), logging what was done or why it failed; a failure keeps
+ * and client CA, and the users file), logging what was done or why it failed; a failure keeps
  * the old state. 0, or the negative code of the failure with a sentence
  * in @err. */
 int ag_server_reload(ag_server *s, char *err, size_t errlen);
@@ -752,6 +828,7 @@ void ag_conn_capture(ag_conn *c, ag_buf *sink);
  * ag_server_run_pending(). */
 int ag_server_new_detached(const void *key, size_t keylen, ag_server **ret);
 void ag_server_run_pending(ag_server *s);
+
 
 /* Dispatch one authenticated request. */
 void ag_dispatch(ag_conn *c, const ag_request *rq);

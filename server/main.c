@@ -33,7 +33,8 @@
 static void usage(FILE *f)
 {
 	fputs("usage: agorad [--listen ADDRESS]... --authkey-file FILE "
-	      "[options]\n"
+	      "[--users FILE] [options]\n"
+	      "       agorad [--listen ADDRESS]... --users FILE [options]\n"
 	      "\n"
 	      "Serve shared objects (lists, dicts, queues, values, locks, ...) "
 	      "to Agora clients.\n"
@@ -56,6 +57,10 @@ static void usage(FILE *f)
 	      "                          others; both are re-read on SIGHUP\n"
 	      "  --tls-client-ca FILE    require client certificates signed "
 	      "by these CAs\n"
+	      "  --users FILE            named users, each with its own key "
+	      "and rights\n"
+	      "                          (agorad(8), USERS); re-read on "
+	      "SIGHUP\n"
 	      "  --max-message BYTES     largest request after authentication "
 	      "(default 64 MiB)\n"
 	      "  --auth-timeout SECONDS  time a client has to authenticate "
@@ -214,6 +219,7 @@ int main(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "tls-client-ca", required_argument, NULL, 'A' },
+		{ "users", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -296,6 +302,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			keyfile = optarg;
+			break;
+		case 'W':
+			cfg.users_file = optarg;
 			break;
 		case 'u': {
 			char *end;
@@ -385,13 +394,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (keyfile == NULL) {
-		fprintf(stderr, "agorad: --authkey-file FILE is required\n");
+	if (keyfile == NULL && cfg.users_file == NULL) {
+		fprintf(stderr, "agorad: --authkey-file FILE (or --users FILE) "
+				"is required\n");
 		usage(stderr);
 		return 2;
 	}
-	if (ag_keyfile_read(keyfile, AG_KEYFILE_SERVER, &key, &keylen, err,
-			    sizeof(err)) < 0) {
+	if (keyfile != NULL && ag_keyfile_read(keyfile, AG_KEYFILE_SERVER, &key,
+					       &keylen, err, sizeof(err)) < 0) {
 		fprintf(stderr, "agorad: error: %s\n", err);
 		return 1;
 	}

@@ -660,13 +660,13 @@ static void array_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method array_methods[] = {
-	{ "get", array_get, 2, 2, AG_STORES_NONE },
-	{ "set", array_set, 3, 3, AG_STORES_NONE },
-	{ "len", array_len, 1, 1, AG_STORES_NONE },
-	{ "slice", array_slice, 1, 3, AG_STORES_NONE },
-	{ "set_slice", array_set_slice, 3, 3, AG_STORES_NONE },
-	{ "copy", array_copy, 1, 1, AG_STORES_NONE },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+	{ "get", array_get, 2, 2, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "set", array_set, 3, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "len", array_len, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "slice", array_slice, 1, 3, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "set_slice", array_set_slice, 3, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "copy", array_copy, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
 const ag_family ag_family_array = {

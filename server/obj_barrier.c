@@ -285,13 +285,13 @@ static void barrier_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method barrier_methods[] = {
-	{ "wait", barrier_wait, 1, 2, AG_STORES_NONE },
-	{ "reset", barrier_reset, 1, 1, AG_STORES_NONE },
-	{ "abort", barrier_abort, 1, 1, AG_STORES_NONE },
-	{ "parties", barrier_parties, 1, 1, AG_STORES_NONE },
-	{ "n_waiting", barrier_n_waiting, 1, 1, AG_STORES_NONE },
-	{ "broken", barrier_broken, 1, 1, AG_STORES_NONE },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+	{ "wait", barrier_wait, 1, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "reset", barrier_reset, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "abort", barrier_abort, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "parties", barrier_parties, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "n_waiting", barrier_n_waiting, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "broken", barrier_broken, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
 const ag_family ag_family_barrier = {

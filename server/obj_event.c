@@ -137,11 +137,11 @@ static void event_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method event_methods[] = {
-	{ "set", event_set, 1, 1, AG_STORES_NONE },
-	{ "clear", event_clear, 1, 1, AG_STORES_NONE },
-	{ "is_set", event_is_set, 1, 1, AG_STORES_NONE },
-	{ "wait", event_wait, 1, 2, AG_STORES_NONE },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+	{ "set", event_set, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "clear", event_clear, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "is_set", event_is_set, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "wait", event_wait, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
 const ag_family ag_family_event = {

@@ -443,11 +443,12 @@ static uint64_t lock_held(ag_object *o, const ag_conn *c)
 }
 
 static const ag_method lock_methods[] = {
-	{ "acquire", lock_acquire, 1, 3, AG_STORES_NONE },
-	{ "acquire_fenced", lock_acquire_fenced, 1, 3, AG_STORES_NONE },
-	{ "release", lock_release, 1, 1, AG_STORES_NONE },
-	{ "locked", lock_locked, 1, 1, AG_STORES_NONE },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+	{ "acquire", lock_acquire, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "acquire_fenced", lock_acquire_fenced, 1, 3, AG_STORES_NONE,
+	  AG_RIGHT_WRITE },
+	{ "release", lock_release, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "locked", lock_locked, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
 const ag_family ag_family_lock = {
@@ -711,12 +712,13 @@ static void cond_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method cond_methods[] = {
-	{ "acquire", condition_acquire, 1, 3, AG_STORES_NONE },
-	{ "release", condition_release, 1, 1, AG_STORES_NONE },
-	{ "wait", condition_wait, 1, 2, AG_STORES_NONE },
-	{ "notify", condition_notify, 1, 2, AG_STORES_NONE },
-	{ "notify_all", condition_notify_all, 1, 1, AG_STORES_NONE },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+	{ "acquire", condition_acquire, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "release", condition_release, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "wait", condition_wait, 1, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "notify", condition_notify, 1, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "notify_all", condition_notify_all, 1, 1, AG_STORES_NONE,
+	  AG_RIGHT_WRITE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
 /* No conn_gone: the lock is held on the lock object, whose family releases

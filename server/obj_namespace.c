@@ -246,11 +246,11 @@ static void ns_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method ns_methods[] = {
-	{ "get", namespace_get, 2, 2, AG_STORES_NONE },
-	{ "set", namespace_set, 3, 3, AG_STORES_BYTES },
-	{ "delete", namespace_delete, 2, 2, AG_STORES_NONE },
-	{ "items", namespace_items, 1, 1, AG_STORES_NONE },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+	{ "get", namespace_get, 2, 2, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "set", namespace_set, 3, 3, AG_STORES_BYTES, AG_RIGHT_WRITE },
+	{ "delete", namespace_delete, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "items", namespace_items, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
 const ag_family ag_family_namespace = {

@@ -494,15 +494,17 @@ static void queue_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method queue_methods[] = {
-	{ "put", queue_put, 2, 4, AG_STORES_BYTES },
-	{ "get", queue_get, 1, 3, AG_STORES_NONE },
-	{ "put_nowait", queue_put_nowait, 2, 2, AG_STORES_BYTES },
-	{ "get_nowait", queue_get_nowait, 1, 1, AG_STORES_NONE },
-	{ "qsize", queue_qsize, 1, 1, AG_STORES_NONE },
-	{ "peek", queue_peek, 1, 2, AG_STORES_NONE },
-	{ "empty", queue_empty, 1, 1, AG_STORES_NONE },
-	{ "full", queue_full, 1, 1, AG_STORES_NONE },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+	{ "put", queue_put, 2, 4, AG_STORES_BYTES, AG_RIGHT_WRITE },
+	{ "get", queue_get, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "put_nowait", queue_put_nowait, 2, 2, AG_STORES_BYTES,
+	  AG_RIGHT_WRITE },
+	{ "get_nowait", queue_get_nowait, 1, 1, AG_STORES_NONE,
+	  AG_RIGHT_WRITE },
+	{ "qsize", queue_qsize, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "peek", queue_peek, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "empty", queue_empty, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "full", queue_full, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
 const ag_family ag_family_queue = {
@@ -598,17 +600,20 @@ static void jq_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method jq_methods[] = {
-	{ "put", queue_put, 2, 4, AG_STORES_BYTES },
-	{ "get", queue_get, 1, 3, AG_STORES_NONE },
-	{ "put_nowait", queue_put_nowait, 2, 2, AG_STORES_BYTES },
-	{ "get_nowait", queue_get_nowait, 1, 1, AG_STORES_NONE },
-	{ "qsize", queue_qsize, 1, 1, AG_STORES_NONE },
-	{ "peek", queue_peek, 1, 2, AG_STORES_NONE },
-	{ "empty", queue_empty, 1, 1, AG_STORES_NONE },
-	{ "full", queue_full, 1, 1, AG_STORES_NONE },
-	{ "task_done", joinable_queue_task_done, 1, 1, AG_STORES_NONE },
-	{ "join", joinable_queue_join, 1, 2, AG_STORES_NONE },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+	{ "put", queue_put, 2, 4, AG_STORES_BYTES, AG_RIGHT_WRITE },
+	{ "get", queue_get, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "put_nowait", queue_put_nowait, 2, 2, AG_STORES_BYTES,
+	  AG_RIGHT_WRITE },
+	{ "get_nowait", queue_get_nowait, 1, 1, AG_STORES_NONE,
+	  AG_RIGHT_WRITE },
+	{ "qsize", queue_qsize, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "peek", queue_peek, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "empty", queue_empty, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "full", queue_full, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "task_done", joinable_queue_task_done, 1, 1, AG_STORES_NONE,
+	  AG_RIGHT_WRITE },
+	{ "join", joinable_queue_join, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
 const ag_family ag_family_joinable_queue = {

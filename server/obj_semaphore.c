@@ -348,10 +348,10 @@ static uint64_t sem_held(ag_object *o, const ag_conn *c)
 }
 
 static const ag_method sem_methods[] = {
-	{ "acquire", semaphore_acquire, 1, 3, AG_STORES_NONE },
-	{ "release", semaphore_release, 1, 2, AG_STORES_NONE },
-	{ "value", semaphore_value, 1, 1, AG_STORES_NONE },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+	{ "acquire", semaphore_acquire, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "release", semaphore_release, 1, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "value", semaphore_value, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
 const ag_family ag_family_semaphore = {

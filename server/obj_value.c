@@ -241,12 +241,12 @@ static void value_info_pack(ag_object *o, msgpack_packer *pk)
 }
 
 static const ag_method value_methods[] = {
-	{ "get", value_get, 1, 1, AG_STORES_NONE },
-	{ "set", value_set, 2, 2, AG_STORES_BYTES },
-	{ "add", value_add, 2, 2, AG_STORES_NONE },
-	{ "cas", value_cas, 3, 3, AG_STORES_BYTES },
-	{ "swap", value_swap, 2, 2, AG_STORES_BYTES },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+	{ "get", value_get, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "set", value_set, 2, 2, AG_STORES_BYTES, AG_RIGHT_WRITE },
+	{ "add", value_add, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "cas", value_cas, 3, 3, AG_STORES_BYTES, AG_RIGHT_WRITE },
+	{ "swap", value_swap, 2, 2, AG_STORES_BYTES, AG_RIGHT_WRITE },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
 const ag_family ag_family_value = {

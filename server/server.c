@@ -497,30 +497,62 @@ static void on_stop_pipe(evutil_socket_t fd, short what, void *arg)
 	do_stop(s);
 }
 
+/* Reload the users file: 0 when there is none, 1 when done, or a
+ * negative code with @why (the old users stay). */
+static int reload_users(ag_server *s, char *why, size_t whylen)
+{
+	ag_users *us = NULL;
+	int rc;
+
+	if (s->users == NULL)
+		return 0;
+	rc = ag_users_load(s->users->path, &us, why, whylen);
+	if (rc < 0)
+		return rc;
+	size_t n = us->n;
+	ag_users_apply(s, us);
+	ag_server_logf(s, AGORA_LOG_INFO, "reloaded the users file %s: %zu users",
+		       s->users->path, n);
+	return 1;
+}
+
+/*
+ * Reload what can be: the TLS certificate, key and client CA, and the
+ * users file. Each part that fails keeps what it had and is logged; the
+ * first failure is returned.
+ */
 int ag_server_reload(ag_server *s, char *err, size_t errlen)
 {
 	char why[512];
-	int rc;
+	int tls, users, rc = 0;
 
-	rc = ag_tls_reload(s, why, sizeof(why));
-	if (rc < 0) {
+	tls = ag_tls_reload(s, why, sizeof(why));
+	if (tls < 0) {
 		ag_server_logf(s, AGORA_LOG_WARNING,
 			       "reload failed, the TLS certificate in use is "
 			       "kept: %s",
 			       why);
-		return ag_errf(err, errlen, rc, "%s", why);
-	}
-	if (rc > 0)
+		rc = ag_errf(err, errlen, tls, "%s", why);
+	} else if (tls > 0) {
 		ag_server_logf(s, AGORA_LOG_INFO,
 			       "reloaded the TLS certificate %s, key %s%s%s: "
 			       "new connections get them",
 			       s->tls_cert, s->tls_key,
 			       s->tls_ca ? " and client CA " : "",
 			       s->tls_ca ? s->tls_ca : "");
-	else
+	}
+	users = reload_users(s, why, sizeof(why));
+	if (users < 0) {
+		ag_server_logf(s, AGORA_LOG_ERROR,
+			       "reload failed, the old users stay: %s", why);
+		if (rc == 0)
+			rc = ag_errf(err, errlen, users, "%s", why);
+	}
+	if (tls == 0 && users == 0)
 		ag_server_logf(s, AGORA_LOG_INFO,
-			       "reloaded: nothing to reload");
-	return 0;
+			       "reloaded: nothing to reload (no TLS listener, no "
+			       "users file)");
+	return rc;
 }
 
 int agora_server_reload(agora_server *s, char *err, size_t errlen)
@@ -582,7 +614,8 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	ag_server_run *x;
 	int rc = 0;
 
-	if (cfg == NULL || cfg->key == NULL || cfg->keylen < 16)
+	if (cfg == NULL || (cfg->key == NULL && cfg->users_file == NULL) ||
+	    (cfg->key != NULL && cfg->keylen < 16))
 		return ag_errf(err, errlen, AGORA_EINVAL,
 			       "the authkey must be at least 16 bytes");
 	if (cfg->nlisten == 0 && cfg->listen != DETACHED)
@@ -664,11 +697,18 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	s->log = cfg->log;
 	s->log_ud = cfg->log_ud;
 	s->log_level = cfg->log_level ? cfg->log_level : AGORA_LOG_INFO;
-	s->key = malloc(cfg->keylen);
-	if (s->key == NULL)
-		goto oom;
-	memcpy(s->key, cfg->key, cfg->keylen);
-	s->keylen = cfg->keylen;
+	if (cfg->key != NULL) {
+		s->key = malloc(cfg->keylen);
+		if (s->key == NULL)
+			goto oom;
+		memcpy(s->key, cfg->key, cfg->keylen);
+		s->keylen = cfg->keylen;
+	}
+	if (cfg->users_file != NULL &&
+	    (rc = ag_users_load(cfg->users_file, &s->users, err, errlen)) < 0) {
+		agora_server_free(s);
+		return rc;
+	}
 	uint8_t seed[AG_NONCE_LEN];
 	if (ag_nonce(seed) < 0)
 		goto oom;
@@ -825,6 +865,7 @@ void agora_server_free(agora_server *s)
 		OPENSSL_cleanse(s->key, s->keylen);
 		free(s->key);
 	}
+	ag_users_free(s->users);
 	free(s);
 }
 

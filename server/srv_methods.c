@@ -186,6 +186,10 @@ static int srv_open(ag_req *r)
 			return ag_reply_error(&r->to, AGORA_EVALUE,
 					      "open: the name contains a NUL "
 					      "byte");
+		/* Before anything that depends on the object: a name the
+		 * user does not reach is DENIED whether it exists or not. */
+		if (!ag_user_may(r, AG_RIGHT_READ, name->via.str.ptr, n))
+			return AGORA_EDENIED;
 		key = ag_val_view(name->via.str.ptr, n, 0);
 		hash = ag_table_hash(&s->names, &key);
 		ag_entry *e = ag_table_find(&s->names, &key, hash);
@@ -214,6 +218,11 @@ static int srv_open(ag_req *r)
 					      "\"%.*s\" and create is false",
 					      (int)n, name->via.str.ptr);
 	}
+	/* Creating (a name that does not exist, or an anonymous object). */
+	if (!ag_user_may(r, AG_RIGHT_CREATE,
+			 ag_val_is_empty(&key) ? NULL : name->via.str.ptr,
+			 ag_val_len(&key)))
+		return AGORA_EDENIED;
 	if (!family_opts(r, opts, &opts))
 		return AGORA_ELIMIT;
 
@@ -293,6 +302,8 @@ static int srv_open_ref(ag_req *r)
 				      "open_ref: the reference names no "
 				      "object (it was freed, or was never "
 				      "given out by this server)");
+	if (!ag_user_may_obj(r, AG_RIGHT_READ, o))
+		return AGORA_EDENIED;
 	/* An optional expected type, as open's: another type is TYPE. */
 	if (ag_arg_given(r, 1)) {
 		const msgpack_object *t = &r->argv[1];
@@ -349,6 +360,9 @@ static int srv_drop(ag_req *r)
 				      "drop: the name must be a str, got %s",
 				      desc);
 	}
+	if (!ag_user_may(r, AG_RIGHT_ADMIN, name->via.str.ptr,
+			 name->via.str.size))
+		return AGORA_EDENIED;
 	ag_entry *e = NULL;
 	/* A longer name was never given to an object. */
 	if (name->via.str.size <= AG_NAME_MAX) {
@@ -373,12 +387,14 @@ static int srv_drop(ag_req *r)
 
 /*
  * ls [pattern=nil]: every named object, or those whose name matches the
- * fnmatch(3) pattern (no flags: '*' matches '/' and a leading '.' too).
+ * fnmatch(3) pattern (no flags: '*' matches '/' and a leading '.' too);
+ * only names the connection's user reaches (users.c).
  */
 static int srv_ls(ag_req *r)
 {
 	ag_server *s = r->srv;
 	const msgpack_object *pat = r->argc > 0 ? &r->argv[0] : NULL;
+	const ag_user *user = r->to.conn->user; /* ls shows what it reaches */
 	char *glob = NULL;
 	uint32_t n = 0;
 	msgpack_packer *pk;
@@ -403,6 +419,8 @@ static int srv_ls(ag_req *r)
 	}
 	ag_table_foreach (&s->names, e) {
 		ag_object *o = e->ptr;
+		if (!ag_user_reaches(user, o->name, strlen(o->name)))
+			continue;
 		if (glob == NULL || fnmatch(glob, o->name, 0) == 0)
 			n++;
 	}
@@ -411,6 +429,8 @@ static int srv_ls(ag_req *r)
 	ag_table_foreach (&s->names, e) {
 		ag_object *o = e->ptr;
 		size_t len;
+		if (!ag_user_reaches(user, o->name, strlen(o->name)))
+			continue;
 		if (glob != NULL && fnmatch(glob, o->name, 0) != 0)
 			continue;
 		msgpack_pack_map(pk, 3);
@@ -441,6 +461,8 @@ static int srv_info(ag_req *r)
 		return ag_reply_error(&r->to, AGORA_ENO_OBJECT,
 				      "info: no handle %lld on this connection",
 				      (long long)h);
+	if (!ag_user_may_obj(r, AG_RIGHT_READ, o))
+		return AGORA_EDENIED;
 	unsigned extra = o->fam->info_count ? o->fam->info_count(o) : 0;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
 	msgpack_pack_map(pk, 6 + extra);
@@ -553,7 +575,7 @@ static void pack_client(msgpack_packer *pk, const ag_conn *c,
 			const ag_conn *self, int64_t now_ms, double now)
 {
 
-	msgpack_pack_map(pk, 13);
+	msgpack_pack_map(pk, 14);
 	ag_pack_str(pk, "id");
 	msgpack_pack_uint64(pk, c->id);
 	ag_pack_str(pk, "self");
@@ -592,6 +614,13 @@ static void pack_client(msgpack_packer *pk, const ag_conn *c,
 	pack_holds(pk, c);
 	ag_pack_str(pk, "output");
 	msgpack_pack_uint64(pk, ag_conn_unsent(c));
+	/* Its user (added with users): nil for the default user, and for
+	 * one in the handshake that named no user the server knows. */
+	ag_pack_str(pk, "user");
+	if (c->user != NULL)
+		ag_pack_str(pk, c->user->name);
+	else
+		msgpack_pack_nil(pk);
 }
 
 static int srv_clients(ag_req *r)
@@ -644,17 +673,17 @@ static int srv_kill(ag_req *r)
 }
 
 static const ag_method server_methods[] = {
-	{ "open", srv_open, 2, 3, AG_STORES_BYTES },
-	{ "open_ref", srv_open_ref, 1, 2, AG_STORES_NONE },
-	{ "close", srv_close, 1, 1, AG_STORES_NONE },
-	{ "drop", srv_drop, 1, 1, AG_STORES_NONE },
-	{ "ls", srv_ls, 0, 1, AG_STORES_NONE },
-	{ "info", srv_info, 1, 1, AG_STORES_NONE },
-	{ "ping", srv_ping, 0, 1, AG_STORES_NONE },
-	{ "stats", srv_stats, 0, 0, AG_STORES_NONE },
-	{ "clients", srv_clients, 0, 0, AG_STORES_NONE },
-	{ "kill", srv_kill, 1, 1, AG_STORES_NONE },
-	{ NULL, NULL, 0, 0, AG_STORES_NONE },
+	{ "open", srv_open, 2, 3, AG_STORES_BYTES, AG_RIGHT_READ },
+	{ "open_ref", srv_open_ref, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "close", srv_close, 1, 1, AG_STORES_NONE, AG_RIGHT_ANY },
+	{ "drop", srv_drop, 1, 1, AG_STORES_NONE, AG_RIGHT_ADMIN },
+	{ "ls", srv_ls, 0, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "info", srv_info, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "ping", srv_ping, 0, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "stats", srv_stats, 0, 0, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "clients", srv_clients, 0, 0, AG_STORES_NONE, AG_RIGHT_ADMIN },
+	{ "kill", srv_kill, 1, 1, AG_STORES_NONE, AG_RIGHT_ADMIN },
+	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
 const ag_method *ag_server_methods(void)

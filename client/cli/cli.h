@@ -48,8 +48,10 @@ struct cli {
 	bool json;
 	const char *address_opt, *keyfile_opt;
 	const char *tls_ca_opt, *tls_cert_opt, *tls_key_opt; /* NULL: env */
-	double interval;                                     /* watch */
-	long count; /* watch; 0: until interrupted */
+	/* --user, or NULL (then AGORA_USER) */
+	const char *user_opt;
+	double interval; /* watch */
+	long count;      /* watch; 0: until interrupted */
 	bool interval_set, count_set;
 	double timeout; /* --timeout; 0: not given */
 	const char *address;

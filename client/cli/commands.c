@@ -1245,7 +1245,7 @@ static char *holds_text(const agora_value *holds)
 int cmd_clients(struct cli *k, char **args, int nargs)
 {
 	agora_value cl;
-	struct table t = { .ncol = 8 };
+	struct table t = { .ncol = 9 };
 	int rc = agora_clients(k->c, &cl);
 
 	if (rc < 0)
@@ -1253,10 +1253,11 @@ int cmd_clients(struct cli *k, char **args, int nargs)
 	if (k->json) {
 		print_value_json(&cl);
 	} else if (cl.type == AGORA_ARRAY) {
-		char *head[8] = { xstrdup("ID"),     xstrdup("STATE"),
-				  xstrdup("PEER"),   xstrdup("AGE"),
-				  xstrdup("IDLE"),   xstrdup("HANDLES"),
-				  xstrdup("PARKED"), xstrdup("HOLDS") };
+		char *head[9] = { xstrdup("ID"),      xstrdup("STATE"),
+				  xstrdup("USER"),    xstrdup("PEER"),
+				  xstrdup("AGE"),     xstrdup("IDLE"),
+				  xstrdup("HANDLES"), xstrdup("PARKED"),
+				  xstrdup("HOLDS") };
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -1267,14 +1268,19 @@ int cmd_clients(struct cli *k, char **args, int nargs)
 			const agora_value *e = &cl.via.array.items[i];
 			const agora_value *tr = map_get(e, "transport");
 			const agora_value *peer = map_get(e, "peer");
+			const agora_value *user = map_get(e, "user");
 			char *trs = tr ? cell_text(tr) : xstrdup("?");
 			char *peers = peer ? cell_text(peer) : xstrdup("?");
-			char *row[8] = {
+			char *row[9] = {
 				xasprintf("%.0f", field_number(e, "id")),
 				xstrdup(field_true(e, "self") ? "this"
 					: field_true(e, "authenticated")
 					    ? "ready"
 					    : "handshake"),
+				/* "-": the default user (nil) */
+				user && user->type == AGORA_STR
+				    ? cell_text(user)
+				    : xstrdup("-"),
 				xasprintf("%s %s", trs, peers),
 				duration_text(now - field_number(e, "since")),
 				duration_text(field_number(e, "idle")),

@@ -127,6 +127,9 @@ static int parse_args(struct cli *k, int argc, char **argv, char **pos,
 		} else if (IS("--tls-key")) {
 			if (option_value(argv, argc, &i, eq, &k->tls_key_opt))
 				return EXIT_USAGE;
+		} else if (IS("--user")) {
+			if (option_value(argv, argc, &i, eq, &k->user_opt))
+				return EXIT_USAGE;
 		} else if (IS("--interval")) {
 			char *end;
 			if (option_value(argv, argc, &i, eq, &val))
@@ -189,6 +192,7 @@ static int cli_connect(struct cli *k)
 {
 	struct ag_endpoint e;
 	char err[600];
+	const char *tls_note;
 	int rc;
 
 	rc = ag_endpoint_resolve(&e, k->address_opt, k->keyfile_opt, err,
@@ -216,6 +220,13 @@ static int cli_connect(struct cli *k)
 		agora_client_set_connect_timeout(k->c, k->timeout);
 		agora_client_set_peer_timeout(k->c, k->timeout);
 	}
+	/* The user: --user, else AGORA_USER, else the default user. */
+	const char *user = k->user_opt ? k->user_opt : e.user;
+	if (user != NULL && agora_client_set_user(k->c, user) < 0) {
+		ag_endpoint_clear(&e);
+		return usage_error("%s %s: a user name is 1 to 64 bytes",
+				   k->user_opt ? "--user" : "AGORA_USER", user);
+	}
 	rc = agora_client_connect(k->c, k->address, e.key, e.keylen);
 	ag_endpoint_clear(&e);
 	switch (rc) {
@@ -240,13 +251,18 @@ static int cli_connect(struct cli *k)
 		return EXIT_CONNECT;
 	case AGORA_EAUTH:
 		say("cannot authenticate: %s", agora_errmsg(k->c));
-		say("the key (from %s) is not the one agorad was started "
-		    "with%s",
-		    e.key_from,
-		    strncmp(k->address, "tls:", 4) == 0
-			? ", or something that is not agorad holds a "
-			  "certificate this client trusts"
-			: "");
+		tls_note = strncmp(k->address, "tls:", 4) == 0
+			       ? ", or something that is not agorad holds a "
+				 "certificate this client trusts"
+			       : "";
+		if (user != NULL)
+			say("the key (from %s) is not user \"%s\"'s, or agorad "
+			    "has no such user (--users)%s",
+			    e.key_from, user, tls_note);
+		else
+			say("the key (from %s) is not the one agorad was "
+			    "started with%s",
+			    e.key_from, tls_note);
 		return EXIT_CONNECT;
 	case AGORA_ECERT:
 		say("%s", agora_errmsg(k->c));
@@ -314,7 +330,7 @@ static int run(struct cli *k, int argc, char **argv)
 		    k->count_set) {
 			rc = usage_error("the interactive mode takes only "
 					 "--address, --authkey-file, "
-					 "--timeout and --json");
+					 "--user, --timeout and --json");
 			goto out;
 		}
 		if ((rc = check_timeout(k, &cli_commands[0])) != 0 ||
@@ -362,11 +378,14 @@ static int run(struct cli *k, int argc, char **argv)
 		}
 	if ((rc = check_timeout(k, cmd)) != 0)
 		goto out;
-	if (k->session && (k->address_opt || k->keyfile_opt || k->tls_ca_opt ||
-			   k->tls_cert_opt || k->tls_key_opt)) {
-		rc = usage_error("the session is connected already: "
-				 "--address, --authkey-file and --tls-* go on "
-				 "the command line");
+	if (k->session &&
+	    (k->address_opt || k->keyfile_opt || k->user_opt || k->tls_ca_opt ||
+	     k->tls_cert_opt || k->tls_key_opt)) {
+		rc =
+		    usage_error("the session is connected already: "
+				"--address, --authkey-file, --user and --tls-* "
+				"go on "
+				"the command line");
 		goto out;
 	}
 	if (!k->session && (rc = cli_connect(k)) != 0)

@@ -272,7 +272,7 @@ int cli_session(struct cli *k, cli_run_fn *run)
 	k->session = true;
 	agora_client_set_reconnect(k->c, RECONNECT_SECONDS, reconnected, k);
 	/* Connected: the lines may not name another server or key. */
-	k->address_opt = k->keyfile_opt = NULL;
+	k->address_opt = k->keyfile_opt = k->user_opt = NULL;
 	k->tls_ca_opt = k->tls_cert_opt = k->tls_key_opt = NULL;
 	set_usage_hint("Type help for the commands.");
 #ifdef HAVE_LIBEDIT

@@ -340,8 +340,9 @@ class Operators(Case):
 
     def test_clients_lists_every_connection_and_what_it_holds(self):
         out = self.ok("clients").splitlines()
-        self.assertEqual(out[0].split(), ["ID", "STATE", "PEER", "AGE", "IDLE",
-                                          "HANDLES", "PARKED", "HOLDS"])
+        self.assertEqual(out[0].split(), ["ID", "STATE", "USER", "PEER", "AGE",
+                                          "IDLE", "HANDLES", "PARKED",
+                                          "HOLDS"])
         fixture = [l for l in out[1:]
                    if "unix pid %d uid %d " % (state["fixture_pid"], os.getuid())
                    in l]
@@ -881,6 +882,102 @@ class Reconnect(Case):
             for f in (session.stdout, session.stderr):
                 f.close()
             stop(server)
+
+
+class Users(Case):
+    """--user and AGORA_USER against an agorad with --users."""
+
+    @classmethod
+    def setUpClass(cls):
+        d = state["dir"]
+        cls.keys = {}
+        lines = []
+        for name, rights in (("worker", "read,write,create names=jobs.*"),
+                             ("monitor", "read")):
+            path = os.path.join(d, name + ".key")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, secrets.token_bytes(32))
+            os.close(fd)
+            cls.keys[name] = path
+            lines.append("%s key-file=%s.key rights=%s\n"
+                         % (name, name, rights))
+        users = os.path.join(d, "users")
+        fd = os.open(users, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, "".join(lines).encode())
+        os.close(fd)
+        cls.address = "unix:" + os.path.join(d, "users.sock")
+        cls.server = subprocess.Popen(
+            [AGORAD, "--listen", cls.address, "--users", users,
+             "--authkey-file", state["keyfile"], "--auth-timeout", "120"],
+            stdout=subprocess.PIPE)
+        line = read_line(cls.server, time.monotonic() + TIMEOUT)
+        assert line.strip() == "agorad: listening on " + cls.address, line
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.send_signal(signal.SIGTERM)
+        rc = cls.server.wait(TIMEOUT)
+        cls.server.stdout.close()
+        assert rc == 0, "agorad exited %d" % rc
+
+    def env(self, user=None):
+        e = {"AGORA_ADDRESS": self.address}
+        if user is not None:
+            e["AGORA_AUTHKEY_FILE"] = self.keys[user]
+        return e
+
+    def test_user_by_option_and_by_environment(self):
+        self.ok("new", "list", "jobs.a", env=self.env())
+        self.ok("new", "list", "other.b", env=self.env())
+        out = self.ok("--user", "worker", "ls", env=self.env("worker"))
+        self.assertIn("jobs.a", out)
+        self.assertNotIn("other.b", out)
+        env = self.env("monitor")
+        env["AGORA_USER"] = "monitor"
+        out = self.ok("ls", env=env)
+        self.assertIn("other.b", out)
+        err = self.fails(SERVER_ERROR, "push", "jobs.a", "1", env=env)
+        self.assertIn("(DENIED)", err)
+        self.assertIn("write", err)
+        # --user goes before AGORA_USER
+        self.ok("--user", "worker", "push", "jobs.a", "1",
+                env=dict(env, AGORA_AUTHKEY_FILE=self.keys["worker"]))
+
+    def test_unknown_user_and_wrong_key_are_exit_3(self):
+        for user, key in (("nobody", "worker"), ("monitor", "worker")):
+            err = self.fails(CONNECT, "--user", user, "ls",
+                             env=self.env(key))
+            self.assertIn('not user "%s"\'s, or agorad has no such user'
+                          % user, err)
+
+    def test_clients_shows_each_connections_user(self):
+        env = base_env()
+        env.update(self.env("worker"))
+        p = subprocess.Popen([AGORA, "--user", "worker", "-i"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        try:
+            # The session is connected once it answered a line.
+            p.stdin.write(b"ping\n")
+            p.stdin.flush()
+            read_line(p, time.monotonic() + TIMEOUT)
+            out = self.ok("clients", env=self.env()).splitlines()
+            self.assertEqual(out[0].split()[:4],
+                             ["ID", "STATE", "USER", "PEER"])
+            rows = [l.split() for l in out[1:]]
+            self.assertIn(["this", "-"], [r[1:3] for r in rows])
+            self.assertIn(["ready", "worker"], [r[1:3] for r in rows])
+            doc = self.json("clients", env=self.env())
+            self.assertIn("worker", [c["user"] for c in doc])
+        finally:
+            p.stdin.close()
+            self.assertEqual(p.wait(TIMEOUT), 0)
+            p.stdout.close()
+            p.stderr.close()
+
+    def test_empty_user_is_a_usage_error(self):
+        err = self.fails(USAGE, "--user", "", "ls", env=self.env("worker"))
+        self.assertIn("1 to 64 bytes", err)
 
 
 class Errors(Case):

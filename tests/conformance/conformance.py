@@ -115,11 +115,14 @@ def _die_with_parent():
 
 
 class Server:
-    def __init__(self, tcp=False, tls=None, args=(), pki=None):
+    def __init__(self, tcp=False, tls=None, args=(), pki=None, users=None,
+                 authkey=True):
         """agorad on a Unix socket, and on tcp:127.0.0.1:0 with @tcp, and
         on tls:127.0.0.1:0 with @tls (default: TLS mode), with the
         certificates of @pki (a directory make_pki() filled; default: a
-        new one in its own directory) and the extra flags @args."""
+        new one in its own directory) and the extra flags @args; with
+        @users (the text of a users file, agorad(8)) --users, and without
+        @authkey no default user."""
         self.dir = tempfile.mkdtemp(prefix="agora-conf-")
         if tls is None:
             tls = TLS
@@ -145,10 +148,15 @@ class Server:
             listen += ["--listen", "tls:127.0.0.1:0",
                        "--tls-cert", os.path.join(self.pki, "server.crt"),
                        "--tls-key", os.path.join(self.pki, "server.key")]
+        if users is not None:  # the text of a users file (agorad(8))
+            self.users = os.path.join(self.dir, "users")
+            self.write_users(users)
+            listen += ["--users", self.users]
+        if authkey:  # False (with users): no default user
+            listen += ["--authkey-file", keyfile]
         errf = open(self.stderr, "wb")
         self.proc = subprocess.Popen(
-            [AGORAD] + listen + ["--authkey-file", keyfile,
-                                 "--auth-timeout", "1"] + list(args),
+            [AGORAD] + listen + ["--auth-timeout", "1"] + list(args),
             stdout=subprocess.PIPE, stderr=errf,
             bufsize=0,  # unbuffered: select() sees each line still unread
             preexec_fn=_die_with_parent)
@@ -181,6 +189,13 @@ class Server:
         """What agorad wrote to stderr so far."""
         with open(self.stderr, "rb") as f:
             return f.read().decode(errors="replace")
+
+    def write_users(self, text):
+        tmp = self.users + ".new"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, text.encode())
+        os.close(fd)
+        os.rename(tmp, self.users)
 
     def stop(self):
         """Stop agorad with SIGTERM; returns its exit status."""
@@ -272,9 +287,14 @@ class Conn:
         assert result is None
         return err[1]
 
-    def handshake(self, key):
+    def handshake(self, key, user=None):
+        """hello [1, cnonce] (or [1, cnonce, user]), check the server's
+        proof (server_proof_ok), then auth; returns auth's (err, result)."""
         cnonce = os.urandom(32)
-        err, hello = self.call("hello", 1, cnonce)
+        if user is None:
+            err, hello = self.call("hello", 1, cnonce)
+        else:
+            err, hello = self.call("hello", 1, cnonce, user)
         assert err is None, err
         assert hello["version"] == 1
         assert hello["server"].startswith("agora/")
@@ -1155,6 +1175,157 @@ class Restart(unittest.TestCase):
                 self.assertEqual(server.stop(), 0)
         self.assertTrue(all(is_run_id(r) for r in runs), runs)
         self.assertNotEqual(runs[0], runs[1])
+
+
+WORKER_KEY = bytes(range(32))
+MONITOR_KEY = bytes(range(1, 33))
+ADMIN_KEY = bytes(range(2, 34))
+USERS = """# worker: jobs.* only; monitor: reads everything; admin: all
+worker  key=%s rights=read,write,create names=jobs.*
+monitor key=%s rights=read
+admin   key=%s rights=all
+""" % (WORKER_KEY.hex(), MONITOR_KEY.hex(), ADMIN_KEY.hex())
+
+
+class Users(unittest.TestCase):
+    """Users with their own keys and rights (protocol sections 2 and 5):
+    hello's third param names the user."""
+
+    def setUp(self):
+        self.server = Server(users=USERS)
+        self.conns = []
+
+    def tearDown(self):
+        for c in self.conns:
+            c.close()
+        self.assertEqual(self.server.stop(), 0)
+
+    def conn(self, key, user):
+        c = Conn(self.server, auth=False)
+        self.conns.append(c)
+        err, res = c.handshake(key, user)
+        self.assertTrue(c.server_proof_ok)
+        self.assertIsNone(err)
+        self.assertIs(res, True)
+        return c
+
+    def denied(self, c, method, *params):
+        err, res = c.call(method, *params)
+        self.assertIsNotNone(err, "%s%r gave %r" % (method, params, res))
+        self.assertEqual(err[:2], [18, "DENIED"])
+        return err[2]
+
+    def test_prefix_limited_worker(self):
+        w = self.conn(WORKER_KEY, "worker")
+        q = w.ok("open", "queue", "jobs.q", {})
+        w.ok("queue.put", q, 7)
+        self.assertEqual(w.ok("queue.get", q, False), 7)
+        # another name: DENIED, whether it exists or not
+        self.conn(self.server.key, None).ok("open", "dict", "other", {})
+        msg = self.denied(w, "open", "dict", "other", {})
+        self.assertIn("other", msg)
+        self.assertEqual(self.denied(w, "open", "dict", "other2", {})[:4],
+                         msg[:4])
+        self.assertEqual([o["name"] for o in w.ok("ls")], ["jobs.q"])
+        self.assertIn("admin", self.denied(w, "drop", "jobs.q"))
+        self.assertIn("admin", self.denied(w, "clients"))
+        # the connection stays usable
+        self.assertEqual(w.ok("ping", "x"), "x")
+        # anonymous objects: created and used by their handle
+        a = w.ok("open", "list", None, {})
+        w.ok("list.append", a, 1)
+
+    def test_read_only_monitor(self):
+        self.conn(self.server.key, None).ok("open", "queue", "jobs.q", {})
+        m = self.conn(MONITOR_KEY, "monitor")
+        q = m.ok("open", "queue", "jobs.q", {})
+        self.assertEqual(m.ok("queue.qsize", q), 0)
+        self.assertEqual(len(m.ok("ls")), 1)
+        self.assertIsInstance(m.ok("stats"), dict)
+        self.assertIn("write", self.denied(m, "queue.put", q, 1))
+        self.assertIn("write", self.denied(m, "queue.get", q, False))
+        self.assertIn("create", self.denied(m, "open", "list", "new", {}))
+        self.assertEqual(m.ok("queue.qsize", q), 0)
+
+    def test_admin_and_default_user(self):
+        a = self.conn(ADMIN_KEY, "admin")
+        w = self.conn(WORKER_KEY, "worker")
+        a.ok("open", "list", "x", {})
+        users = {e["self"]: e["user"] for e in a.ok("clients")
+                 if e["self"] or e["user"] == "worker"}
+        self.assertEqual(users, {True: "admin", False: "worker"})
+        w.ok("ping")
+        self.assertIs(a.ok("drop", "x"), True)
+        # a nil user is the default user: the --authkey-file key
+        d = self.conn(self.server.key, None)
+        self.assertIs(d.ok("drop", "nothing"), False)
+
+    def test_unknown_user_and_wrong_key_look_alike(self):
+        outcomes = []
+        for key, user in ((b"k" * 32, "nobody"), (b"k" * 32, "worker"),
+                          (WORKER_KEY, "monitor")):
+            c = Conn(self.server, auth=False)
+            err, _ = c.handshake(key, user)
+            self.assertEqual(len(c.hello["proof"]), 32)
+            self.assertEqual(sorted(c.hello), ["nonce", "proof", "run",
+                                               "server", "started",
+                                               "version"])
+            outcomes.append((c.server_proof_ok, err[:2]))
+            self.assertTrue(c.closed())
+        self.assertEqual(outcomes, [(False, [2, "AUTH"])] * 3)
+
+    def test_without_authkey_there_is_no_default_user(self):
+        server = Server(users=USERS, authkey=False)
+        try:
+            for user in (None, "nobody"):
+                c = Conn(server, auth=False)
+                err, _ = c.handshake(server.key, user)
+                self.assertFalse(c.server_proof_ok)
+                self.assertEqual(err[:2], [2, "AUTH"])
+                self.assertTrue(c.closed())
+            c = Conn(server, auth=False)
+            err, res = c.handshake(ADMIN_KEY, "admin")
+            self.assertTrue(c.server_proof_ok)
+            self.assertIs(res, True)
+            c.close()
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_bad_user_param_is_args(self):
+        c = Conn(self.server, auth=False)
+        self.assertEqual(c.err("hello", 1, os.urandom(32), 5), "ARGS")
+        self.assertTrue(c.closed())
+
+    def test_reload_shrinks_rights_and_closes_removed_users(self):
+        w = self.conn(WORKER_KEY, "worker")
+        m = self.conn(MONITOR_KEY, "monitor")
+        q = w.ok("open", "queue", "jobs.q", {})
+        w.ok("queue.put", q, 1)
+        # a bad file (a user without a key): the old users stay
+        self.server.write_users("worker rights=read\n")
+        self.server.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        w.ok("queue.put", q, 2)
+        m.ok("ping")
+        # rights shrink for worker, monitor is removed
+        self.server.write_users(
+            "worker key=%s rights=read names=jobs.*\n" % WORKER_KEY.hex())
+        self.server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        puts = 2  # until the reload is done, puts still succeed
+        while True:
+            err, _ = w.call("queue.put", q, 3)
+            if err is not None or time.monotonic() > deadline:
+                break
+            puts += 1
+            time.sleep(0.02)
+        self.assertEqual(err[1], "DENIED")
+        self.assertEqual(w.ok("queue.qsize", q), puts)  # DENIED put none
+        self.assertTrue(m.closed())  # monitor is gone
+        c = Conn(self.server, auth=False)
+        err, _ = c.handshake(MONITOR_KEY, "monitor")
+        self.assertEqual(err[1], "AUTH")
+        c.close()
 
 
 class Shutdown(unittest.TestCase):

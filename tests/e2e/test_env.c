@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -191,6 +192,75 @@ START_TEST(manager_no_env_leaves_the_environment_alone)
 }
 END_TEST
 
+/* ---- users: agora_client_set_user() and AGORA_USER ---- */
+
+/* The worker's key: printable, so that AGORA_AUTHKEY can carry it. */
+#define WORKER_KEY "the worker's key, 32 bytes long."
+
+START_TEST(connect_env_names_the_user_of_agora_user)
+{
+	char dir[] = "/tmp/agora-env-users-XXXXXX", users[96], line[256];
+	const char *args[] = { "--users", users, NULL };
+	agh_server s;
+	agora_list *l;
+	agora_client *c;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(users, sizeof(users), "%s/users", dir);
+	line[0] = '\0';
+	for (size_t i = 0; i < strlen(WORKER_KEY); i++)
+		snprintf(line + 2 * i, 3, "%02x", (unsigned char)WORKER_KEY[i]);
+	fp = fopen(users, "w");
+	ck_assert_ptr_nonnull(fp);
+	fprintf(fp, "worker key=%s rights=read,write names=jobs.*\n", line);
+	fclose(fp);
+	ck_assert_int_eq(chmod(users, 0600), 0);
+	agh_server_start_args(&s, args);
+	ck_assert_int_eq(setenv("AGORA_ADDRESS", s.address, 1), 0);
+	ck_assert_int_eq(setenv("AGORA_AUTHKEY", WORKER_KEY, 1), 0);
+	ck_assert_int_eq(unsetenv("AGORA_AUTHKEY_FILE"), 0);
+
+	/* AGORA_USER names the user; its rights hold. */
+	ck_assert_int_eq(setenv("AGORA_USER", "worker", 1), 0);
+	c = agora_client_new();
+	AGH_OK(c, agora_client_connect_env(c));
+	ck_assert_int_eq(agora_list_open(c, "other", &l), AGORA_EDENIED);
+	ck_assert_msg(strstr(agora_errmsg(c), "\"other\"") != NULL, "%s",
+		      agora_errmsg(c));
+	ck_assert_int_eq(agora_list_open(c, "jobs.new", &l), AGORA_EDENIED);
+	ck_assert_msg(strstr(agora_errmsg(c), "create") != NULL, "%s",
+		      agora_errmsg(c));
+	AGH_OK(c, agora_ping(c)); /* the connection goes on */
+	agora_client_free(c);
+
+	/* An unknown user fails as a wrong key does; the setter goes
+	 * before AGORA_USER. */
+	c = agora_client_new();
+	AGH_OK(c, agora_client_set_user(c, "nobody"));
+	ck_assert_int_eq(agora_client_connect_env(c), AGORA_EAUTH);
+	ck_assert_msg(strstr(agora_errmsg(c), "no such user") != NULL, "%s",
+		      agora_errmsg(c));
+	ck_assert_int_eq(agora_client_set_user(c, ""), AGORA_EINVAL);
+	ck_assert_int_eq(
+	    agora_client_set_user(c, "a name of sixty-five bytes, one more "
+				     "than a user name may have......"),
+	    AGORA_EINVAL);
+	AGH_OK(c, agora_client_set_user(c, "worker"));
+	ck_assert_int_eq(setenv("AGORA_USER", "nobody", 1), 0);
+	AGH_OK(c, agora_client_connect_env(c));
+	AGH_OK(c, agora_ping(c));
+	agora_client_free(c);
+
+	unsetenv("AGORA_USER");
+	unsetenv("AGORA_AUTHKEY");
+	unsetenv("AGORA_ADDRESS");
+	agh_server_stop(&s);
+	unlink(users);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("env");
@@ -199,5 +269,6 @@ int main(void)
 	AGH_ADD_BARE(s, connect_env_without_key_names_both_variables);
 	AGH_ADD_BARE(s, manager_is_reached_by_children_and_by_the_agora_tool);
 	AGH_ADD_BARE(s, manager_no_env_leaves_the_environment_alone);
+	AGH_ADD_BARE(s, connect_env_names_the_user_of_agora_user);
 	return agh_run_suite(s);
 }

@@ -5,7 +5,10 @@
  * Input: a sequence of operations, each a selector byte (taken modulo 8)
  * and its operands:
  *   0 L BYTES   feed L raw bytes (L < 256) to the connection
- *   1 ID X      a valid hello, msgid ID, the client nonce 0x11 ^ X
+ *   1 ID X      a valid hello, msgid ID, the client nonce 0x11 ^ X; the
+ *               user by X >> 6: none (2 params), "fuzzer" (a user of
+ *               the server with its own key, read right, names l*),
+ *               "nobody" (unknown: its auth fails), nil (the default)
  *   2 ID        a valid auth, msgid ID: the proof the nonces of the last
  *               valid hello call for (the server's nonce is fixed, see
  *               fuzz_support.h)
@@ -18,6 +21,8 @@
  *   7 V W       a request after (or before) authentication: one of a few
  *               server methods, or a frame of W * 8 bytes, over the 1 KiB
  *               pre-authentication limit when W > 128
+ * The server has a users file (FUZZ_USERS): after a valid auth as
+ * "fuzzer" the requests of op 7 meet DENIED (no create, no write).
  * A built request goes in whole or split in two at a point the next byte
  * picks. A connection that ends (ag_conn_feed() returns false) is
  * replaced by a new unauthenticated one.
@@ -31,10 +36,21 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size);
 
 #define CNONCE_BYTE 0x11
 
+/* The server's users: "fuzzer" with a key of its own. */
+#define FUZZ_USER_KEY "fuzzer's own key, 32 bytes long."
+static const char FUZZ_USERS[] =
+    "# the fuzzing users\n"
+    "fuzzer "
+    "key=66757a7a65722773206f776e206b65792c203332206279746573206c6f6e672e"
+    " rights=read names=l*,q\n"
+    "other key=000102030405060708090a0b0c0d0e0f rights=all\n";
+
 typedef struct hs {
 	ag_server *srv;
 	ag_conn *conn; /* NULL once it ended */
 	uint8_t cnonce[AG_NONCE_LEN];
+	const char *key; /* the key of the last valid hello's user */
+	size_t keylen;
 	fz in;
 	ag_buf out;
 	msgpack_packer pk;
@@ -77,11 +93,24 @@ static void pack_bin(msgpack_packer *pk, const uint8_t *p, size_t len)
 
 static void hello(hs *h, uint8_t msgid, uint8_t x)
 {
+	unsigned user = x >> 6;
+
 	memset(h->cnonce, CNONCE_BYTE ^ x, sizeof(h->cnonce));
 	ag_pack_request_head(&h->pk, msgid, "hello");
-	msgpack_pack_array(&h->pk, 2);
+	msgpack_pack_array(&h->pk, user == 0 ? 2 : 3);
 	msgpack_pack_uint8(&h->pk, AG_PROTOCOL_VERSION);
 	pack_bin(&h->pk, h->cnonce, AG_NONCE_LEN);
+	h->key = FUZZ_KEY;
+	h->keylen = FUZZ_KEYLEN;
+	if (user == 1) {
+		ag_pack_str(&h->pk, "fuzzer");
+		h->key = FUZZ_USER_KEY;
+		h->keylen = sizeof(FUZZ_USER_KEY) - 1;
+	} else if (user == 2) {
+		ag_pack_str(&h->pk, "nobody");
+	} else if (user == 3) {
+		msgpack_pack_nil(&h->pk);
+	}
 }
 
 static void bad_hello(hs *h, uint8_t msgid, uint8_t v, uint8_t w)
@@ -120,11 +149,17 @@ static void bad_hello(hs *h, uint8_t msgid, uint8_t v, uint8_t w)
 			msgpack_pack_double(&h->pk, 1.0);
 		pack_bin(&h->pk, nonce, AG_NONCE_LEN);
 		break;
-	case 5: /* an extra param */
+	case 5: /* a user that is not a str (W even), or a str of W
+		 * bytes of the nonce's pattern (odd) */
 		msgpack_pack_array(&h->pk, 3);
 		msgpack_pack_uint8(&h->pk, AG_PROTOCOL_VERSION);
 		pack_bin(&h->pk, nonce, AG_NONCE_LEN);
-		msgpack_pack_uint8(&h->pk, w);
+		if (w & 1) {
+			msgpack_pack_str(&h->pk, w % sizeof(nonce));
+			msgpack_pack_str_body(&h->pk, nonce, w % sizeof(nonce));
+		} else {
+			msgpack_pack_uint8(&h->pk, w);
+		}
 		break;
 	case 6: /* params nested in an array */
 		msgpack_pack_array(&h->pk, 1);
@@ -146,7 +181,7 @@ static void auth(hs *h, uint8_t msgid, int how, uint8_t w)
 
 	memset(snonce, FUZZ_NONCE_BYTE, sizeof(snonce));
 	memset(proof, 0, sizeof(proof));
-	ag_client_proof(FUZZ_KEY, FUZZ_KEYLEN, snonce, h->cnonce, proof);
+	ag_client_proof(h->key, h->keylen, snonce, h->cnonce, proof);
 	ag_pack_request_head(&h->pk, msgid, "auth");
 	switch (how) {
 	case -1: /* right */
@@ -222,6 +257,13 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 
 	if (ag_server_new_detached(FUZZ_KEY, FUZZ_KEYLEN, &h.srv) < 0)
 		return 0;
+	if (ag_users_parse(FUZZ_USERS, sizeof(FUZZ_USERS) - 1, "fuzz-users",
+			   &h.srv->users, NULL, 0) < 0) {
+		agora_server_free(h.srv);
+		return 0;
+	}
+	h.key = FUZZ_KEY;
+	h.keylen = FUZZ_KEYLEN;
 	ag_buf_init(&h.out);
 	msgpack_packer_init(&h.pk, &h.out, ag_buf_write);
 	memset(h.cnonce, CNONCE_BYTE, sizeof(h.cnonce));

@@ -111,6 +111,11 @@ def handshake_seeds():
         bytes([0, len(doc_hello)]) + doc_hello,
         bytes([0, 5, 0x94, 0x00, 0xce, 0xff, 0xff, 0, 3, 0xff, 0xff,
                0xc1]),
+        # users: "fuzzer" (read, names l*): open and append are DENIED
+        bytes([1, 1, 0x40, 0, 2, 2, 0, 7, 1, 0, 0, 7, 3, 5, 0, 7, 2, 0, 0]),
+        bytes([1, 1, 0x80, 0, 2, 2, 0]),            # unknown user
+        bytes([1, 1, 0xc0, 0, 2, 2, 0, 7, 1, 0, 0]),  # nil: the default
+        bytes([3, 1, 5, 7, 0, 3, 1, 5, 8, 0]),      # user a str, an int
     ]
 
 

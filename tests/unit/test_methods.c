@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -34,129 +36,133 @@
  *   S a str of 4 KiB      A an array of 64 strs of 64 bytes
  *   M a map of 64 str keys to strs of 64 bytes
  * stores: 1 when the method may store (the table must say AG_STORES_*).
+ * right: what a user needs to call it (the table's ag_method.right):
+ *   r read   w write   c create   a admin   - none (close)
  */
 struct entry {
 	const char *method;
 	bool stores;
 	const char *params;
+	char right;
 };
 
 static const struct entry ENTRIES[] = {
 	/* server methods */
-	{ "open", true, "" }, /* built specially: [type, name, opts] */
-	{ "open_ref", false, "i" },
-	{ "close", false, "I" },
-	{ "drop", false, "k" },
-	{ "ls", false, "" },
-	{ "info", false, "I" },
-	{ "ping", false, "S" },
-	{ "stats", false, "" },
-	{ "clients", false, "" },
-	{ "kill", false, "i" }, /* id 0: no such connection, answers false */
+	{ "open", true, "", 'r' }, /* built specially: [type, name, opts] */
+	{ "open_ref", false, "i", 'r' },
+	{ "close", false, "I", '-' },
+	{ "drop", false, "k", 'a' },
+	{ "ls", false, "", 'r' },
+	{ "info", false, "I", 'r' },
+	{ "ping", false, "S", 'r' },
+	{ "stats", false, "", 'r' },
+	{ "clients", false, "", 'a' },
+	{ "kill", false, "i",
+	  'a' }, /* id 0: no such connection, answers false */
 	/* list */
-	{ "list.append", true, "hS" },
-	{ "list.extend", true, "hA" },
-	{ "list.insert", true, "hiS" },
-	{ "list.get", false, "hi" },
-	{ "list.set", true, "hiS" },
-	{ "list.delete", false, "hi" },
-	{ "list.slice", false, "h" },
-	{ "list.set_slice", true, "hiiA" },
-	{ "list.del_slice", false, "hii" },
-	{ "list.pop", false, "h" },
-	{ "list.remove", false, "hk" },
-	{ "list.index", false, "hk" },
-	{ "list.count", false, "hk" },
-	{ "list.contains", false, "hk" },
-	{ "list.len", false, "h" },
-	{ "list.reverse", false, "h" },
-	{ "list.sort", false, "h" },
-	{ "list.clear", false, "h" },
-	{ "list.copy", false, "h" },
+	{ "list.append", true, "hS", 'w' },
+	{ "list.extend", true, "hA", 'w' },
+	{ "list.insert", true, "hiS", 'w' },
+	{ "list.get", false, "hi", 'r' },
+	{ "list.set", true, "hiS", 'w' },
+	{ "list.delete", false, "hi", 'w' },
+	{ "list.slice", false, "h", 'r' },
+	{ "list.set_slice", true, "hiiA", 'w' },
+	{ "list.del_slice", false, "hii", 'w' },
+	{ "list.pop", false, "h", 'w' },
+	{ "list.remove", false, "hk", 'w' },
+	{ "list.index", false, "hk", 'r' },
+	{ "list.count", false, "hk", 'r' },
+	{ "list.contains", false, "hk", 'r' },
+	{ "list.len", false, "h", 'r' },
+	{ "list.reverse", false, "h", 'w' },
+	{ "list.sort", false, "h", 'w' },
+	{ "list.clear", false, "h", 'w' },
+	{ "list.copy", false, "h", 'r' },
 	/* dict */
-	{ "dict.get", false, "hk" },
-	{ "dict.getitem", false, "hk" },
-	{ "dict.set", true, "hSS" },
-	{ "dict.delete", false, "hk" },
-	{ "dict.contains", false, "hk" },
-	{ "dict.len", false, "h" },
-	{ "dict.keys", false, "h" },
-	{ "dict.values", false, "h" },
-	{ "dict.items", false, "h" },
-	{ "dict.pop", false, "hkn" },
-	{ "dict.popitem", false, "h" },
-	{ "dict.setdefault", true, "hSS" },
-	{ "dict.update", true, "hM" },
-	{ "dict.clear", false, "h" },
-	{ "dict.copy", false, "h" },
-	{ "dict.incr", true, "hS" },
+	{ "dict.get", false, "hk", 'r' },
+	{ "dict.getitem", false, "hk", 'r' },
+	{ "dict.set", true, "hSS", 'w' },
+	{ "dict.delete", false, "hk", 'w' },
+	{ "dict.contains", false, "hk", 'r' },
+	{ "dict.len", false, "h", 'r' },
+	{ "dict.keys", false, "h", 'r' },
+	{ "dict.values", false, "h", 'r' },
+	{ "dict.items", false, "h", 'r' },
+	{ "dict.pop", false, "hkn", 'w' },
+	{ "dict.popitem", false, "h", 'w' },
+	{ "dict.setdefault", true, "hSS", 'w' },
+	{ "dict.update", true, "hM", 'w' },
+	{ "dict.clear", false, "h", 'w' },
+	{ "dict.copy", false, "h", 'r' },
+	{ "dict.incr", true, "hS", 'w' },
 	/* queue and joinable_queue */
-	{ "queue.put", true, "hS" },
-	{ "queue.get", false, "hF" },
-	{ "queue.put_nowait", true, "hS" },
-	{ "queue.get_nowait", false, "h" },
-	{ "queue.qsize", false, "h" },
-	{ "queue.peek", false, "hI" },
-	{ "queue.empty", false, "h" },
-	{ "queue.full", false, "h" },
-	{ "joinable_queue.put", true, "hS" },
-	{ "joinable_queue.get", false, "hF" },
-	{ "joinable_queue.put_nowait", true, "hS" },
-	{ "joinable_queue.get_nowait", false, "h" },
-	{ "joinable_queue.qsize", false, "h" },
-	{ "joinable_queue.peek", false, "hI" },
-	{ "joinable_queue.empty", false, "h" },
-	{ "joinable_queue.full", false, "h" },
-	{ "joinable_queue.task_done", false, "h" },
-	{ "joinable_queue.join", false, "hz" },
+	{ "queue.put", true, "hS", 'w' },
+	{ "queue.get", false, "hF", 'w' },
+	{ "queue.put_nowait", true, "hS", 'w' },
+	{ "queue.get_nowait", false, "h", 'w' },
+	{ "queue.qsize", false, "h", 'r' },
+	{ "queue.peek", false, "hI", 'r' },
+	{ "queue.empty", false, "h", 'r' },
+	{ "queue.full", false, "h", 'r' },
+	{ "joinable_queue.put", true, "hS", 'w' },
+	{ "joinable_queue.get", false, "hF", 'w' },
+	{ "joinable_queue.put_nowait", true, "hS", 'w' },
+	{ "joinable_queue.get_nowait", false, "h", 'w' },
+	{ "joinable_queue.qsize", false, "h", 'r' },
+	{ "joinable_queue.peek", false, "hI", 'r' },
+	{ "joinable_queue.empty", false, "h", 'r' },
+	{ "joinable_queue.full", false, "h", 'r' },
+	{ "joinable_queue.task_done", false, "h", 'w' },
+	{ "joinable_queue.join", false, "hz", 'r' },
 	/* value */
-	{ "value.get", false, "h" },
-	{ "value.set", true, "hS" },
-	{ "value.add", false, "hI" },
-	{ "value.cas", true, "hiS" },
-	{ "value.swap", true, "hS" },
+	{ "value.get", false, "h", 'r' },
+	{ "value.set", true, "hS", 'w' },
+	{ "value.add", false, "hI", 'w' },
+	{ "value.cas", true, "hiS", 'w' },
+	{ "value.swap", true, "hS", 'w' },
 	/* array */
-	{ "array.get", false, "hi" },
-	{ "array.set", false, "hiI" },
-	{ "array.len", false, "h" },
-	{ "array.slice", false, "h" },
-	{ "array.set_slice", false, "hi" }, /* + [1, 1]: see build() */
-	{ "array.copy", false, "h" },
+	{ "array.get", false, "hi", 'r' },
+	{ "array.set", false, "hiI", 'w' },
+	{ "array.len", false, "h", 'r' },
+	{ "array.slice", false, "h", 'r' },
+	{ "array.set_slice", false, "hi", 'w' }, /* + [1, 1]: see build() */
+	{ "array.copy", false, "h", 'r' },
 	/* namespace */
-	{ "namespace.get", false, "hk" },
-	{ "namespace.set", true, "hSS" },
-	{ "namespace.delete", false, "hk" },
-	{ "namespace.items", false, "h" },
+	{ "namespace.get", false, "hk", 'r' },
+	{ "namespace.set", true, "hSS", 'w' },
+	{ "namespace.delete", false, "hk", 'w' },
+	{ "namespace.items", false, "h", 'r' },
 	/* locks */
-	{ "lock.acquire", false, "hFz" },
-	{ "lock.acquire_fenced", false, "hFz" },
-	{ "lock.release", false, "h" },
-	{ "lock.locked", false, "h" },
-	{ "rlock.acquire", false, "hFz" },
-	{ "rlock.acquire_fenced", false, "hFz" },
-	{ "rlock.release", false, "h" },
-	{ "rlock.locked", false, "h" },
-	{ "semaphore.acquire", false, "hFz" },
-	{ "semaphore.release", false, "h" },
-	{ "semaphore.value", false, "h" },
-	{ "bounded_semaphore.acquire", false, "hFz" },
-	{ "bounded_semaphore.release", false, "h" },
-	{ "bounded_semaphore.value", false, "h" },
-	{ "condition.acquire", false, "hFz" },
-	{ "condition.release", false, "h" },
-	{ "condition.wait", false, "hz" },
-	{ "condition.notify", false, "h" },
-	{ "condition.notify_all", false, "h" },
-	{ "event.set", false, "h" },
-	{ "event.clear", false, "h" },
-	{ "event.is_set", false, "h" },
-	{ "event.wait", false, "hz" },
-	{ "barrier.wait", false, "hz" },
-	{ "barrier.reset", false, "h" },
-	{ "barrier.abort", false, "h" },
-	{ "barrier.parties", false, "h" },
-	{ "barrier.n_waiting", false, "h" },
-	{ "barrier.broken", false, "h" },
+	{ "lock.acquire", false, "hFz", 'w' },
+	{ "lock.acquire_fenced", false, "hFz", 'w' },
+	{ "lock.release", false, "h", 'w' },
+	{ "lock.locked", false, "h", 'r' },
+	{ "rlock.acquire", false, "hFz", 'w' },
+	{ "rlock.acquire_fenced", false, "hFz", 'w' },
+	{ "rlock.release", false, "h", 'w' },
+	{ "rlock.locked", false, "h", 'r' },
+	{ "semaphore.acquire", false, "hFz", 'w' },
+	{ "semaphore.release", false, "h", 'w' },
+	{ "semaphore.value", false, "h", 'r' },
+	{ "bounded_semaphore.acquire", false, "hFz", 'w' },
+	{ "bounded_semaphore.release", false, "h", 'w' },
+	{ "bounded_semaphore.value", false, "h", 'r' },
+	{ "condition.acquire", false, "hFz", 'w' },
+	{ "condition.release", false, "h", 'w' },
+	{ "condition.wait", false, "hz", 'w' },
+	{ "condition.notify", false, "h", 'w' },
+	{ "condition.notify_all", false, "h", 'w' },
+	{ "event.set", false, "h", 'w' },
+	{ "event.clear", false, "h", 'w' },
+	{ "event.is_set", false, "h", 'r' },
+	{ "event.wait", false, "hz", 'r' },
+	{ "barrier.wait", false, "hz", 'w' },
+	{ "barrier.reset", false, "h", 'w' },
+	{ "barrier.abort", false, "h", 'w' },
+	{ "barrier.parties", false, "h", 'r' },
+	{ "barrier.n_waiting", false, "h", 'r' },
+	{ "barrier.broken", false, "h", 'r' },
 };
 
 #define NENTRIES (sizeof(ENTRIES) / sizeof(ENTRIES[0]))
@@ -177,6 +183,7 @@ typedef struct fixture {
 	ag_buf out;
 	ag_reader rd;
 	uint32_t msgid;
+	uint32_t last_len; /* items of the last array answered (ls) */
 } fixture;
 
 static void fixture_init(fixture *f, size_t max_memory)
@@ -337,6 +344,8 @@ static int call(fixture *f, const char *method, const char *params, uint32_t h,
 			rc = -(int)res->via.u64; /* the handle, negated */
 		} else {
 			rc = 0;
+			if (res->type == MSGPACK_OBJECT_ARRAY)
+				f->last_len = res->via.array.size;
 		}
 	}
 	return rc;
@@ -417,6 +426,25 @@ static void for_each_method(void (*fn)(const char *name, const ag_method *m))
 		}
 }
 
+/* The AG_RIGHT_* bit of an entry's right letter. */
+static unsigned right_bit(char letter)
+{
+	switch (letter) {
+	case 'r':
+		return AG_RIGHT_READ;
+	case 'w':
+		return AG_RIGHT_WRITE;
+	case 'c':
+		return AG_RIGHT_CREATE;
+	case 'a':
+		return AG_RIGHT_ADMIN;
+	case '-':
+		return AG_RIGHT_ANY;
+	}
+	ck_abort_msg("unknown right letter %c", letter);
+	return 0;
+}
+
 static void check_entry(const char *name, const ag_method *m)
 {
 	const struct entry *e = entry_for(name);
@@ -429,6 +457,10 @@ static void check_entry(const char *name, const ag_method *m)
 		      "%s: the server's table says stores=%d, the test says "
 		      "%d",
 		      name, m->stores, e->stores);
+	ck_assert_msg(m->right == right_bit(e->right),
+		      "%s: the server's table says right %u (%s), the test "
+		      "says '%c': every method names the one right it needs",
+		      name, m->right, ag_right_name(m->right), e->right);
 	ck_assert_msg(m->max_args <= AG_MAX_PARAMS,
 		      "%s takes up to %u params, more than a request decodes "
 		      "(%d)",
@@ -515,6 +547,255 @@ START_TEST(every_storing_method_is_refused_past_max_memory)
 }
 END_TEST
 
+/* ---- users and rights -----------------------------------------------------
+ */
+
+/* Three users: read-only, limited to "jobs.*" (no admin), and admin. */
+static const char USERS[] =
+    "# the users of the rights tests\n"
+    "reader key=00112233445566778899aabbccddeeff rights=read\n"
+    "\n"
+    "worker key=00112233445566778899aabbccddeef0 rights=read,write,create "
+    "names=jobs.*\n"
+    "admin  key=00112233445566778899aabbccddeef1 rights=all  # all four\n";
+
+/* Load @text as a users file (written to a private file, mode 0600). */
+static ag_users *users_from(const char *text)
+{
+	char dir[] = "/tmp/agora-users-XXXXXX", path[64], err[512];
+	ag_users *us = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/users", dir);
+	FILE *fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	int rc = ag_users_load(path, &us, err, sizeof(err));
+	ck_assert_msg(rc == 0, "users file refused: %s", err);
+	unlink(path);
+	rmdir(dir);
+	return us;
+}
+
+static ag_users *test_users;
+
+/* @name as user @user: must be DENIED exactly when @want_denied; a
+ * refused call leaves the connection usable. */
+static void expect(fixture *f, const char *name, const char *user,
+		   const char *on, int rc, bool want_denied)
+{
+	ck_assert_msg((rc == -AGORA_EDENIED) == want_denied,
+		      "%s as user %s on %s answered %d, want %s", name, user,
+		      on, rc == INT_MAX ? 0 : -rc,
+		      want_denied ? "DENIED" : "anything but DENIED");
+	if (want_denied)
+		ck_assert_msg(call(f, "ping", "", 0, NULL, NULL) == 0,
+			      "%s as %s: the connection is not usable after "
+			      "DENIED",
+			      name, user);
+}
+
+/* Every method, as each user: DENIED exactly when the user lacks the
+ * right its entry names, or (TYPE.METHOD) does not reach the object's
+ * name. The objects are opened by the default user, then the
+ * connection becomes the user's (as a reload that changed its rights). */
+static void rights_of(const char *name, const ag_method *m)
+{
+	static const char *const users[] = { "reader", "worker", "admin" };
+	static const char *const targets[] = { "jobs.x", "other.x" };
+	const struct entry *e = entry_for(name);
+	char type[32] = "";
+	(void)m;
+
+	if (e == NULL)
+		return;
+	if (strchr(name, '.'))
+		type_of(name, type, sizeof(type));
+	for (size_t u = 0; u < 3; u++) {
+		const ag_user *user =
+		    ag_users_find(test_users, users[u], strlen(users[u]));
+		ck_assert_ptr_nonnull(user);
+		for (size_t t = 0; t < (type[0] ? 2 : 1); t++) {
+			fixture f;
+			int rc;
+			bool denied;
+
+			fixture_init(&f, 0);
+			f.srv->users = test_users;
+			if (type[0]) {
+				uint32_t h = open_obj(&f, type, targets[t]);
+				f.conn->user = user;
+				rc = call(&f, name, e->params, h, NULL, NULL);
+				denied =
+				    (user->rights & right_bit(e->right)) == 0 ||
+				    !ag_user_reaches(user, targets[t],
+						     strlen(targets[t]));
+			} else if (strcmp(name, "open") == 0) {
+				/* A name that does not exist: create too. */
+				f.conn->user = user;
+				rc = call(&f, name, "", 0, "value", "jobs.new");
+				denied = (user->rights & AG_RIGHT_CREATE) == 0;
+			} else {
+				/* Handle 1 (info, close) is "jobs.x". */
+				open_obj(&f, "value", "jobs.x");
+				f.conn->user = user;
+				rc = call(&f, name, e->params, 0, NULL, NULL);
+				denied =
+				    e->right != '-' &&
+				    (user->rights & right_bit(e->right)) == 0;
+			}
+			expect(&f, name, users[u], type[0] ? targets[t] : "-",
+			       rc, denied);
+			f.srv->users = NULL;
+			fixture_deinit(&f);
+		}
+	}
+}
+
+START_TEST(every_method_is_checked_against_each_users_rights)
+{
+	test_users = users_from(USERS);
+	for_each_method(rights_of);
+	ag_users_free(test_users);
+	test_users = NULL;
+}
+END_TEST
+
+/* Names a user does not reach: open (existing or not), open_ref, drop and
+ * info are DENIED alike, and ls lists only what it reaches. */
+START_TEST(names_out_of_reach_are_denied_and_not_listed)
+{
+	fixture f;
+	ag_users *us = users_from(USERS);
+	const ag_user *worker = ag_users_find(us, "worker", 6);
+
+	fixture_init(&f, 0);
+	f.srv->users = us;
+	uint32_t hj = open_obj(&f, "list", "jobs.a");
+	uint32_t ho = open_obj(&f, "list", "other.b");
+	open_obj(&f, "dict", "jobs.c");
+	ck_assert_int_eq(call(&f, "ls", "", 0, NULL, NULL), 0);
+	ck_assert_uint_eq(f.last_len, 3);
+
+	f.conn->user = worker;
+	ck_assert_int_eq(call(&f, "ls", "", 0, NULL, NULL), 0);
+	ck_assert_uint_eq(f.last_len, 2); /* jobs.a, jobs.c */
+	/* existing and missing alike: nothing tells them apart */
+	ck_assert_int_eq(call(&f, "open", "", 0, "list", "other.b"),
+			 -AGORA_EDENIED);
+	ck_assert_int_eq(call(&f, "open", "", 0, "list", "other.none"),
+			 -AGORA_EDENIED);
+	/* its own names: open an existing one, create a new one */
+	ck_assert_int_lt(call(&f, "open", "", 0, "list", "jobs.a"), 0);
+	ck_assert_int_lt(call(&f, "open", "", 0, "list", "jobs.new"), 0);
+	/* anonymous objects: create (its right) and use by handle */
+	int anon = call(&f, "open", "", 0, "list", NULL);
+	ck_assert_int_lt(anon, 0);
+	ck_assert_int_eq(
+	    call(&f, "list.append", "hk", (uint32_t)-anon, NULL, NULL), 0);
+	/* handles opened before its rights shrank */
+	ck_assert_int_eq(call(&f, "list.len", "h", ho, NULL, NULL),
+			 -AGORA_EDENIED);
+	ck_assert_int_eq(call(&f, "info", "I", 0, NULL, NULL), 0); /* h 1 */
+	ck_assert_int_eq(hj, 1);
+	ck_assert_int_eq(call(&f, "drop", "k", 0, NULL, NULL),
+			 -AGORA_EDENIED); /* no admin */
+	f.srv->users = NULL;
+	fixture_deinit(&f);
+	ag_users_free(us);
+}
+END_TEST
+
+/* A reload: rights that shrink apply from the next call; a user removed
+ * has its connection closed. */
+START_TEST(a_reload_applies_to_open_connections)
+{
+	fixture f;
+
+	fixture_init(&f, 0);
+	ag_users_apply(f.srv, users_from(USERS));
+	uint32_t h = open_obj(&f, "list", "jobs.a");
+	f.conn->user = ag_users_find(f.srv->users, "worker", 6);
+	ck_assert_int_eq(call(&f, "list.append", "hk", h, NULL, NULL), 0);
+
+	ag_users_apply(f.srv,
+		       users_from("worker key=00112233445566778899aabbccddeef0 "
+				  "rights=read names=jobs.*\n"));
+	ck_assert_ptr_eq(f.conn->user,
+			 ag_users_find(f.srv->users, "worker", 6));
+	ck_assert_int_eq(call(&f, "list.append", "hk", h, NULL, NULL),
+			 -AGORA_EDENIED);
+	ck_assert_int_eq(call(&f, "list.len", "h", h, NULL, NULL), 0);
+	ck_assert(!f.conn->closing);
+
+	ag_users_apply(f.srv,
+		       users_from("admin key=00112233445566778899aabbccddeef1 "
+				  "rights=all\n"));
+	ck_assert(f.conn->closing);
+	fixture_deinit(&f);
+}
+END_TEST
+
+/* A bad users file names the file, the line and the problem. */
+static void refused(const char *text, const char *want)
+{
+	char dir[] = "/tmp/agora-users-XXXXXX", path[64], err[512];
+	ag_users *us = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/users", dir);
+	FILE *fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_lt(ag_users_load(path, &us, err, sizeof(err)), 0);
+	ck_assert_ptr_null(us);
+	ck_assert_msg(strstr(err, path) != NULL && strstr(err, want) != NULL,
+		      "message \"%s\" lacks the path or \"%s\"", err, want);
+	unlink(path);
+	rmdir(dir);
+}
+
+START_TEST(bad_users_files_are_refused_with_the_line)
+{
+	refused("a key=00112233445566778899aabbccddeeff rights=read\n"
+		"b key=0011 rights=read\n",
+		"line 2: user b: key= wants");
+	refused("a key=00112233445566778899aabbccddeeff rights=fly\n",
+		"line 1: user a: unknown right \"fly\"");
+	refused("a rights=read\n", "line 1: user a has no key");
+	refused("a key=00112233445566778899aabbccddeeff\n",
+		"line 1: user a has no rights=");
+	refused("a key=00112233445566778899aabbccddeeff rights=read\n"
+		"#\n"
+		"a key=00112233445566778899aabbccddeef0 rights=read\n",
+		"line 3: user a is also on line 1");
+	refused("b/c key=00112233445566778899aabbccddeeff rights=read\n",
+		"line 1: the user name \"b/c\"");
+	refused("a key=00112233445566778899aabbccddeeff rights=read "
+		"color=red\n",
+		"line 1: user a: unknown field \"color\"");
+	refused("a key-file=missing rights=read\n", "line 1: user a: ");
+
+	/* group or others may read it */
+	char dir[] = "/tmp/agora-users-XXXXXX", path[64], err[512];
+	ag_users *us = NULL;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/users", dir);
+	FILE *fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fclose(fp);
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	ck_assert_int_lt(ag_users_load(path, &us, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "chmod 600") != NULL, "%s", err);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("methods");
@@ -523,6 +804,10 @@ int main(void)
 	tcase_add_test(tc, families_are_the_rows_of_the_one_list_of_types);
 	tcase_add_test(tc, every_method_has_an_entry_that_matches_its_table);
 	tcase_add_test(tc, every_storing_method_is_refused_past_max_memory);
+	tcase_add_test(tc, every_method_is_checked_against_each_users_rights);
+	tcase_add_test(tc, names_out_of_reach_are_denied_and_not_listed);
+	tcase_add_test(tc, a_reload_applies_to_open_connections);
+	tcase_add_test(tc, bad_users_files_are_refused_with_the_line);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
