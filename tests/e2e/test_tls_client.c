@@ -334,22 +334,27 @@ END_TEST
 /* A free port on 127.0.0.1 (bound and let go: nothing else here takes
  * it before agorad does), so that a restarted agorad listens where the
  * first did. */
-static int free_port(void)
+static int free_port(bool v6)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+				     .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr *sa =
+	    v6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin;
+	socklen_t len = v6 ? sizeof(sin6) : sizeof(sin);
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0), port;
 
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
+	ck_assert_int_eq(bind(fd, sa, len), 0);
+	ck_assert_int_eq(getsockname(fd, sa, &len), 0);
+	port = ntohs(v6 ? sin6.sin6_port : sin.sin_port);
 	close(fd);
 	return port;
 }
 
-/* agorad with a tls: listener on 127.0.0.1 (server.pem), requiring client
+/* agorad with a tls: listener on 127.0.0.1 (or [::1] with @v6; server.pem),
+ * requiring client
  * certificates of @client_ca when not NULL; its address in @address. The
  * arguments live in @args (the harness keeps them for a restart). */
 struct tls_server {
@@ -358,11 +363,17 @@ struct tls_server {
 	const char *args[12];
 };
 
-static void start_tls_server(struct tls_server *t, const char *client_ca)
+static void start_tls_server(struct tls_server *t, const char *client_ca,
+			     bool v6)
 {
-	int n = 0, port = free_port();
+	int n = 0;
 
-	snprintf(t->listen, sizeof(t->listen), "tls:127.0.0.1:%d", port);
+	if (v6)
+		snprintf(t->listen, sizeof(t->listen), "tls:[::1]:%d",
+			 free_port(true));
+	else
+		snprintf(t->listen, sizeof(t->listen), "tls:127.0.0.1:%d",
+			 free_port(false));
 	snprintf(t->address, sizeof(t->address), "%s", t->listen);
 	t->args[n++] = "--listen";
 	t->args[n++] = t->listen;
@@ -415,7 +426,7 @@ START_TEST(calls_and_a_reconnect_over_tls)
 	ck_assert_ptr_nonnull(blob);
 	for (size_t i = 0; i < big; i++)
 		blob[i] = (char)(i * 7);
-	start_tls_server(&t, NULL);
+	start_tls_server(&t, NULL, false);
 	expect_connected(
 	    c, connect_tls(&t.s, t.address, "ca.pem", NULL, NULL, &c));
 	AGH_OK(c, agora_ping(c));
@@ -482,7 +493,7 @@ START_TEST(agorad_requires_the_client_certificate)
 	agora_client *c;
 	int rc;
 
-	start_tls_server(&t, "ca.pem");
+	start_tls_server(&t, "ca.pem", false);
 	rc = connect_tls(&t.s, t.address, "ca.pem", "client.pem", "client.key",
 			 &c);
 	expect_connected(c, rc);
@@ -508,7 +519,7 @@ START_TEST(relay_cannot_pass_the_bound_handshake)
 	relay r;
 	int rc;
 
-	start_tls_server(&t, NULL);
+	start_tls_server(&t, NULL, false);
 	relay_start(&r, "relay", NULL, t.address);
 	rc = connect_tls(&t.s, r.address, "ca.pem", NULL, NULL, &c);
 	expect_failure(c, rc, AGORA_EAUTH, "channel binding");
@@ -517,6 +528,23 @@ START_TEST(relay_cannot_pass_the_bound_handshake)
 	AGH_OK(c, agora_ping(c));
 	agora_client_free(c);
 	relay_stop(&r);
+	agh_server_stop(&t.s);
+}
+END_TEST
+
+/* tls:[::1]:PORT: the IPv6 literal is checked against the certificate's IP
+ * addresses (server.pem has ::1), and the agora tool connects there too. */
+START_TEST(ipv6_literal_is_verified_as_an_address)
+{
+	struct tls_server t;
+	agora_client *c;
+	int rc;
+
+	start_tls_server(&t, NULL, true);
+	rc = connect_tls(&t.s, t.address, "ca.pem", NULL, NULL, &c);
+	expect_connected(c, rc);
+	AGH_OK(c, agora_ping(c));
+	agora_client_free(c);
 	agh_server_stop(&t.s);
 }
 END_TEST
@@ -584,6 +612,17 @@ START_TEST(agora_tool_reports_certificate_errors)
 	ck_assert_msg(strstr(err, "missing.pem"), "stderr: %s", err);
 	relay_stop(&r);
 	agh_server_stop(&s);
+
+	/* And agorad's own tls: listener, trusted (the key from
+	 * AGORA_AUTHKEY_FILE, which the harness set). */
+	struct tls_server t;
+	char ca[128];
+	start_tls_server(&t, NULL, false);
+	const char *a3[] = { "--tls-ca", cpath(ca, sizeof(ca), "ca.pem"),
+			     "ping", NULL };
+	ck_assert_msg(run_cli(t.address, a3, err, sizeof(err)) == 0,
+		      "stderr: %s", err);
+	agh_server_stop(&t.s);
 }
 END_TEST
 
@@ -649,6 +688,7 @@ int main(void)
 	AGH_ADD_BARE(s, calls_and_a_reconnect_over_tls);
 	AGH_ADD_BARE(s, agorad_requires_the_client_certificate);
 	AGH_ADD_BARE(s, relay_cannot_pass_the_bound_handshake);
+	AGH_ADD_BARE(s, ipv6_literal_is_verified_as_an_address);
 	rc = agh_run_suite(s);
 	remove_certs();
 	return rc;

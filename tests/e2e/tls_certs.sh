@@ -2,7 +2,7 @@
 # tls_certs.sh DIR - the certificates of the TLS tests, made afresh with the
 # openssl command (no private key is ever checked in):
 #   ca.pem               a test CA ("Agora test CA")
-#   server.pem/.key      signed by it, for IP:127.0.0.1 and DNS:localhost
+#   server.pem/.key      signed by it, for IP:127.0.0.1, IP:::1, DNS:localhost
 #   other.pem/.key       signed by it, for DNS:other.example only
 #   relay.pem/.key       signed by it, for IP:127.0.0.1 (a relay's own)
 #   client.pem/.key      signed by it, a client certificate
@@ -31,7 +31,7 @@ leaf() { # NAME CA SAN EKU
 }
 ca ca "Agora test CA"
 ca ca2 "Agora other test CA"
-leaf server ca "subjectAltName=IP:127.0.0.1,DNS:localhost" serverAuth
+leaf server ca "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost" serverAuth
 leaf other ca "subjectAltName=DNS:other.example" serverAuth
 leaf relay ca "subjectAltName=IP:127.0.0.1,DNS:localhost" serverAuth
 leaf client ca "subjectAltName=DNS:agora-client" clientAuth
