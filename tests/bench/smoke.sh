@@ -8,9 +8,12 @@ bench=$1
 agorad=$2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+# TLS too when the openssl command is there to make its certificate.
+transports=unix,tcp
+command -v openssl >/dev/null 2>&1 && transports=unix,tcp,tls
 
 "$bench" --agorad "$agorad" --ops ping,dict.get,queue.put+get,lock.contended \
-	--clients 1,2 --depth 1,8 --transport unix,tcp --duration 0.1 \
+	--clients 1,2 --depth 1,8 --transport "$transports" --duration 0.1 \
 	--quiet >"$out"
 rc=$?
 cat "$out"
