@@ -646,9 +646,12 @@ static int tls_start(const char *address, const char *host, int fd,
 	     inet_pton(AF_INET6, host, &a6) == 1;
 	if (ip)
 		rc = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
-	else
+	else {
+		/* "*.example.com" matches one whole label, never "w*". */
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		rc = SSL_set1_host(ssl, host) &&
 		     SSL_set_tlsext_host_name(ssl, host);
+	}
 	flags = fcntl(fd, F_GETFL);
 	if (!rc || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		SSL_free(ssl);

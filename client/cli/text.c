@@ -92,7 +92,7 @@ int call_failed(struct cli *k, int rc)
 		msg = agora_strerror(rc);
 	/* A call that timed out broke the client, as a lost connection. */
 	if (rc == AGORA_EIO || rc == AGORA_EAUTH || rc == AGORA_EPROTOCOL ||
-	    rc == AGORA_ETIMEDOUT || rc == AGORA_ELOST) {
+	    rc == AGORA_ETIMEDOUT || rc == AGORA_ELOST || rc == AGORA_ECERT) {
 		say("%s", msg);
 		return EXIT_CONNECT;
 	}
