@@ -381,8 +381,9 @@ static int sock_bio_destroy(BIO *b)
 	return 1;
 }
 
-/* The BIO method, made once per process and never changed: the only
- * static state of the library, as OpenSSL's own methods are. */
+/* The BIO method: made once per process and never changed afterwards, as
+ * OpenSSL's own methods are (it is never freed: still reachable at
+ * exit). */
 static BIO_METHOD *sock_bio_method;
 static pthread_once_t sock_bio_once = PTHREAD_ONCE_INIT;
 
