@@ -492,6 +492,25 @@ static int tls_file_failed(const char *address, const char *what,
 		    what, file, from_text(from, fb, sizeof(fb)), why);
 }
 
+/* Room for the subject of the certificate that failed verification. */
+#define TLS_SUBJECT_LEN 160
+
+/* OpenSSL's verification callback: keeps the subject of the first
+ * certificate that failed in the buffer of the SSL's app data (set only
+ * while the handshake runs), for the message. Changes no verdict. */
+static int tls_verify_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl =
+	    X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	char *subject = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+	X509 *cert = X509_STORE_CTX_get_current_cert(x);
+
+	if (!ok && subject != NULL && subject[0] == '\0' && cert != NULL)
+		X509_NAME_oneline(X509_get_subject_name(cert), subject,
+				  TLS_SUBJECT_LEN);
+	return ok;
+}
+
 /*
  * A TLS client context for @tls: TLS 1.2 at least, the server's
  * certificate verified against @tls->ca (a PEM file, or a directory of
@@ -518,7 +537,7 @@ static int tls_context(const char *address, const ag_tls_files *tls,
 	/* One recv(2) for what the kernel has, not two per record (its
 	 * header, then its body). */
 	SSL_CTX_set_read_ahead(ctx, 1);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_cb);
 	ERR_clear_error();
 	if (tls->ca != NULL) {
 		if (stat(tls->ca, &st) == 0 && S_ISDIR(st.st_mode))
@@ -576,10 +595,11 @@ out:
 }
 
 /* The failure of a TLS handshake whose last SSL_connect() returned @r
- * (errno @e after it). */
+ * (errno @e after it); @subject: the certificate that failed, or "". */
 static int tls_handshake_failed(const char *address, const char *host,
-				const ag_tls_files *tls, SSL *ssl, int r, int e,
-				char *err, size_t errlen)
+				const ag_tls_files *tls, SSL *ssl,
+				const char *subject, int r, int e, char *err,
+				size_t errlen)
 {
 	long v = SSL_get_verify_result(ssl);
 	int se = SSL_get_error(ssl, r);
@@ -589,9 +609,11 @@ static int tls_handshake_failed(const char *address, const char *host,
 		ERR_clear_error();
 		return fail(err, errlen, AGORA_ECERT,
 			    "cannot connect to %s: the server's certificate "
-			    "could not be verified: %s (it must name %s and "
-			    "come from a CA of %s)",
-			    address, X509_verify_cert_error_string(v), host,
+			    "could not be verified: %s (%s%s%sit must name %s "
+			    "and come from a CA of %s)",
+			    address, X509_verify_cert_error_string(v),
+			    subject[0] != '\0' ? "the certificate of " : "",
+			    subject, subject[0] != '\0' ? "; " : "", host,
 			    tls->ca != NULL ? tls->ca : "the system's store");
 	}
 	if (se == SSL_ERROR_SYSCALL || se == SSL_ERROR_ZERO_RETURN) {
@@ -623,6 +645,7 @@ static int tls_start(const char *address, const char *host, int fd,
 		     const ag_tls_files *tls, int64_t deadline_ms,
 		     SSL **ret_ssl, char *err, size_t errlen)
 {
+	char subject[TLS_SUBJECT_LEN] = "";
 	struct in6_addr a6;
 	SSL_CTX *ctx = NULL;
 	SSL *ssl;
@@ -643,6 +666,7 @@ static int tls_start(const char *address, const char *host, int fd,
 			    address);
 	}
 	SSL_set_bio(ssl, bio, bio);
+	SSL_set_app_data(ssl, subject); /* for tls_verify_cb(), until done */
 	ip = inet_pton(AF_INET, host, &a6) == 1 ||
 	     inet_pton(AF_INET6, host, &a6) == 1;
 	if (ip)
@@ -672,8 +696,8 @@ static int tls_start(const char *address, const char *host, int fd,
 			break;
 		se = SSL_get_error(ssl, r);
 		if (se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE) {
-			rc = tls_handshake_failed(address, host, tls, ssl, r, e,
-						  err, errlen);
+			rc = tls_handshake_failed(address, host, tls, ssl,
+						  subject, r, e, err, errlen);
 			break;
 		}
 		rc = wait_fd(fd, se == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
@@ -695,6 +719,7 @@ static int tls_start(const char *address, const char *host, int fd,
 		ERR_clear_error();
 		return rc;
 	}
+	SSL_set_app_data(ssl, NULL);
 	*ret_ssl = ssl;
 	return 0;
 }

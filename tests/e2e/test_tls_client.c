@@ -242,6 +242,9 @@ START_TEST(certificate_for_another_name_is_a_certificate_error)
 		 strrchr(r.address, ':') + 1);
 	rc = connect_tls(&s, addr, "ca.pem", NULL, NULL, &c);
 	expect_failure(c, rc, AGORA_ECERT, "hostname mismatch");
+	/* The message names the certificate that failed. */
+	rc = connect_tls(&s, addr, "ca.pem", NULL, NULL, &c);
+	expect_failure(c, rc, AGORA_ECERT, "CN=agora-test-other");
 	relay_stop(&r);
 	agh_server_stop(&s);
 }
