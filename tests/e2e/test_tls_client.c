@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -552,6 +553,74 @@ START_TEST(ipv6_literal_is_verified_as_an_address)
 }
 END_TEST
 
+/* Copy certdir/@from to @to (mode 0600). */
+static void copy_file(const char *from, const char *to)
+{
+	char path[128], buf[4096];
+	FILE *in, *out;
+	size_t n;
+
+	in = fopen(cpath(path, sizeof(path), from), "rb");
+	ck_assert_ptr_nonnull(in);
+	out = fopen(to, "wb");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(fchmod(fileno(out), 0600), 0);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	ck_assert_int_eq(fclose(out), 0);
+}
+
+/* A certificate renewed (from another CA here) and reloaded on SIGHUP: a
+ * client connected before keeps working, a new one is shown the new
+ * certificate (a client trusting only the old CA now fails with
+ * AGORA_ECERT, one trusting the new CA gets in). */
+START_TEST(certificate_reload_keeps_clients_and_shows_new_ones_the_new)
+{
+	struct tls_server t;
+	char cert[160], key[160];
+	agora_client *c, *c2;
+	double deadline;
+	int rc;
+
+	/* The files agorad reads, which a renewal replaces. */
+	cpath(cert, sizeof(cert), "live.pem");
+	cpath(key, sizeof(key), "live.key");
+	copy_file("server.pem", cert);
+	copy_file("server.key", key);
+	snprintf(t.listen, sizeof(t.listen), "tls:127.0.0.1:%d",
+		 free_port(false));
+	snprintf(t.address, sizeof(t.address), "%s", t.listen);
+	const char *args[] = { "--listen",  t.listen, "--tls-cert", cert,
+			       "--tls-key", key,      NULL };
+	agh_server_start_args(&t.s, args);
+
+	expect_connected(
+	    c, connect_tls(&t.s, t.address, "ca.pem", NULL, NULL, &c));
+	AGH_OK(c, agora_ping(c));
+	copy_file("server2.pem", cert);
+	copy_file("server2.key", key);
+	ck_assert_int_eq(kill(t.s.pid, SIGHUP), 0);
+	/* The reload is done when a client of the new CA gets in. */
+	deadline = agh_now() + AGH_STATE_TIMEOUT;
+	for (;;) {
+		rc = connect_tls(&t.s, t.address, "ca2.pem", NULL, NULL, &c2);
+		if (rc == 0 || agh_now() > deadline)
+			break;
+		agora_client_free(c2);
+		usleep(10000);
+	}
+	expect_connected(c2, rc);
+	AGH_OK(c2, agora_ping(c2));
+	agora_client_free(c2);
+	AGH_OK(c, agora_ping(c));
+	rc = connect_tls(&t.s, t.address, "ca.pem", NULL, NULL, &c2);
+	expect_failure(c2, rc, AGORA_ECERT, "unable to get local issuer");
+	agora_client_free(c);
+	agh_server_stop(&t.s);
+}
+END_TEST
+
 /* ---- the agora tool ---- */
 
 /* Run the agora tool with @args after --address @address; its exit
@@ -692,6 +761,8 @@ int main(void)
 	AGH_ADD_BARE(s, agorad_requires_the_client_certificate);
 	AGH_ADD_BARE(s, relay_cannot_pass_the_bound_handshake);
 	AGH_ADD_BARE(s, ipv6_literal_is_verified_as_an_address);
+	AGH_ADD_BARE(
+	    s, certificate_reload_keeps_clients_and_shows_new_ones_the_new);
 	rc = agh_run_suite(s);
 	remove_certs();
 	return rc;

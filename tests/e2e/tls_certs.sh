@@ -8,6 +8,8 @@
 #   client.pem/.key      signed by it, a client certificate
 #   ca2.pem              a second CA, which signed nothing here
 #   ca2-client.pem/.key  a client certificate signed by ca2
+#   server2.pem/.key     a server certificate as server.pem's, signed by ca2
+#                        (a renewal from another CA)
 #   cadir/               ca.pem in a hashed directory (openssl rehash)
 # Exits 77 (skip) without openssl.
 set -eu
@@ -36,6 +38,7 @@ leaf other ca "subjectAltName=DNS:other.example" serverAuth
 leaf relay ca "subjectAltName=IP:127.0.0.1,DNS:localhost" serverAuth
 leaf client ca "subjectAltName=DNS:agora-client" clientAuth
 leaf ca2-client ca2 "subjectAltName=DNS:agora-client" clientAuth
+leaf server2 ca2 "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost" serverAuth
 mkdir -p cadir
 cp ca.pem cadir/
 openssl rehash cadir 2>/dev/null || c_rehash cadir >/dev/null
