@@ -62,10 +62,14 @@
 
 #define PORT "7411" /* the namespace is ours: any port is free */
 #define TCP_ADDRESS "tcp:127.0.0.1:" PORT
+#define TLS_ADDRESS "tls:127.0.0.1:" PORT
 #define PEER_TIMEOUT 3.0 /* agorad's, in these tests */
 #define SLACK 2.0
 
 static char ns_name[64];
+/* The TLS case's certificates (tls_certs.sh): its ca.pem, server.pem and
+ * server.key. */
+static char certdir[64];
 
 static bool timing_checked(void)
 {
@@ -228,15 +232,20 @@ END_TEST
 
 /* ---- the server drops a vanished holder -------------------------------- */
 
-/* The TCP holder: take "printer", say so on @fd, then wait to be killed. */
-static void holder(const agh_server *s, int fd)
+/* The holder, over TCP or TLS (@address): take "printer", say so on @fd,
+ * then wait to be killed. */
+static void holder(const agh_server *s, const char *address, int fd)
 {
 	agora_client *c = agora_client_new();
+	char ca[128];
 	agora_lock *l;
 	bool got = false;
 
+	snprintf(ca, sizeof(ca), "%s/ca.pem", certdir);
 	if (c == NULL ||
-	    agora_client_connect(c, TCP_ADDRESS, s->key, AGH_KEYLEN) < 0 ||
+	    (strncmp(address, "tls:", 4) == 0 &&
+	     agora_client_set_tls(c, ca, NULL, NULL) < 0) ||
+	    agora_client_connect(c, address, s->key, AGH_KEYLEN) < 0 ||
 	    agora_lock_open(c, "printer", &l) < 0 ||
 	    agora_lock_acquire(l, 0, &got) < 0 || !got) {
 		fprintf(stderr, "holder: %s\n", agora_errmsg(c));
@@ -248,21 +257,24 @@ static void holder(const agh_server *s, int fd)
 		pause();
 }
 
-START_TEST(lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter)
+/*
+ * A holder of "printer" over @address (agorad started with @args) whose
+ * host vanishes: no FIN, no RST, nothing. The server's peer timeout ends
+ * its connection, and the lock goes to the waiter.
+ */
+static void vanished_holder(const char *address, const char *const *args)
 {
 	agh_server s;
 	int p[2];
 	char b;
 
-	if (!ns_enter())
-		return;
-	start_server(&s);
+	agh_server_start_args(&s, args);
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		close(p[0]);
-		holder(&s, p[1]);
+		holder(&s, address, p[1]);
 	}
 	close(p[1]);
 	ck_assert_msg(read(p[0], &b, 1) == 1, "the holder did not take it");
@@ -275,7 +287,6 @@ START_TEST(lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter)
 	AGH_OK(w, agora_lock_acquire(l, 0, &got));
 	ck_assert(!got);
 
-	/* The holder's host vanishes: no FIN, no RST, nothing. */
 	drop_all_packets();
 	double t0 = agh_now();
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
@@ -283,9 +294,9 @@ START_TEST(lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter)
 
 	AGH_OK(w, agora_lock_acquire(l, 60, &got));
 	double took = agh_now() - t0;
-	printf("holder's packets dropped, then killed: the lock passed after "
-	       "%.2f s (peer timeout %g)\n",
-	       took, server_peer_timeout());
+	printf("%s holder's packets dropped, then killed: the lock passed "
+	       "after %.2f s (peer timeout %g)\n",
+	       address, took, server_peer_timeout());
 	ck_assert(got);
 	ck_assert_int_eq(agh_info_int(w, agora_lock_handle(l), "abandoned"), 1);
 	if (timing_checked())
@@ -295,6 +306,51 @@ START_TEST(lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter)
 	agora_lock_close(l);
 	agora_client_free(w);
 	agh_server_stop(&s);
+}
+
+START_TEST(lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter)
+{
+	static const char *const args[] = { "--listen", TCP_ADDRESS,
+					    "--peer-timeout", "3", NULL };
+
+	if (!ns_enter())
+		return;
+	if (getenv("AGORA_TEST_PEER_DEFAULT") != NULL)
+		vanished_holder(
+		    TCP_ADDRESS,
+		    (const char *const[]){ "--listen", TCP_ADDRESS, NULL });
+	else
+		vanished_holder(TCP_ADDRESS, args);
+}
+END_TEST
+
+/* The same over TLS: the peer timeout ends a TLS connection too. */
+START_TEST(lock_of_a_tls_holder_whose_packets_vanish_goes_to_a_waiter)
+{
+	char cert[128], key[128], cmd[256];
+	int st;
+
+	snprintf(certdir, sizeof(certdir), "/tmp/agora-peer-tls-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(certdir));
+	snprintf(cmd, sizeof(cmd), "sh '%s' '%s'", getenv("TLS_CERTS"),
+		 certdir);
+	st = system(cmd);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		printf("test_peer: TLS case skipped: no openssl command\n");
+		rmdir(certdir);
+		return;
+	}
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed", cmd);
+	snprintf(cert, sizeof(cert), "%s/server.pem", certdir);
+	snprintf(key, sizeof(key), "%s/server.key", certdir);
+	const char *const args[] = {
+		"--listen", TLS_ADDRESS,      "--tls-cert", cert, "--tls-key",
+		key,        "--peer-timeout", "3",          NULL
+	};
+	if (ns_enter())
+		vanished_holder(TLS_ADDRESS, args);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
+	run(cmd);
 }
 END_TEST
 
@@ -440,6 +496,8 @@ int main(void)
 	AGH_ADD_BARE(s, agorad_refuses_a_bad_peer_timeout);
 	in_ns(s, "lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter",
 	      lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter);
+	in_ns(s, "lock_of_a_tls_holder_whose_packets_vanish_goes_to_a_waiter",
+	      lock_of_a_tls_holder_whose_packets_vanish_goes_to_a_waiter);
 	in_ns(s, "acquire_against_a_server_whose_packets_vanish_times_out",
 	      acquire_against_a_server_whose_packets_vanish_times_out);
 	in_ns(s, "calls_to_a_stopped_server_end_at_their_deadline",
