@@ -76,8 +76,8 @@ int ag_default_address(char *buf, size_t len);
 
 /* Where a client connects to, and with which key. */
 struct ag_endpoint {
-	const char *address; /* points into the environment, an option or
-				addrbuf */
+	const char *address;      /* points into the environment, an option or
+				     addrbuf */
 	const char *address_from; /* "--address", "AGORA_ADDRESS" or
 				     "agorad's default" */
 	uint8_t *key;             /* malloc'ed; ag_endpoint_clear() */

@@ -662,7 +662,7 @@ struct agora_server {
 	ag_listener *listeners;
 	uint8_t *key; /* the default user's; NULL: none (--users only) */
 	size_t keylen;
-	ag_users *users;         /* --users, or NULL */
+	ag_users *users; /* --users, or NULL */
 	size_t max_message;
 	double auth_timeout;
 	double peer_timeout; /* seconds; 0: never (TCP peers only) */
@@ -798,9 +798,9 @@ ssize_t ag_conn_read(ag_conn *c, void *buf, size_t len);
 ssize_t ag_conn_write(ag_conn *c, const void *buf, size_t len);
 bool ag_conn_read_pending(const ag_conn *c);
 /* Reload what can be reloaded without a restart (the TLS certificate, key
- * and client CA, and the users file), logging what was done or why it failed; a failure keeps
- * the old state. 0, or the negative code of the failure with a sentence
- * in @err. */
+ * and client CA, and the users file), logging what was done or why it failed; a
+ * failure keeps the old state. 0, or the negative code of the failure with a
+ * sentence in @err. */
 int ag_server_reload(ag_server *s, char *err, size_t errlen);
 /* Close and free a connection: withdraw its waiters, release its handles
  * and whatever its objects let it own. */
@@ -828,7 +828,6 @@ void ag_conn_capture(ag_conn *c, ag_buf *sink);
  * ag_server_run_pending(). */
 int ag_server_new_detached(const void *key, size_t keylen, ag_server **ret);
 void ag_server_run_pending(ag_server *s);
-
 
 /* Dispatch one authenticated request. */
 void ag_dispatch(ag_conn *c, const ag_request *rq);

@@ -511,8 +511,9 @@ static int reload_users(ag_server *s, char *why, size_t whylen)
 		return rc;
 	size_t n = us->n;
 	ag_users_apply(s, us);
-	ag_server_logf(s, AGORA_LOG_INFO, "reloaded the users file %s: %zu users",
-		       s->users->path, n);
+	ag_server_logf(s, AGORA_LOG_INFO,
+		       "reloaded the users file %s: %zu users", s->users->path,
+		       n);
 	return 1;
 }
 
@@ -549,9 +550,10 @@ int ag_server_reload(ag_server *s, char *err, size_t errlen)
 			rc = ag_errf(err, errlen, users, "%s", why);
 	}
 	if (tls == 0 && users == 0)
-		ag_server_logf(s, AGORA_LOG_INFO,
-			       "reloaded: nothing to reload (no TLS listener, no "
-			       "users file)");
+		ag_server_logf(
+		    s, AGORA_LOG_INFO,
+		    "reloaded: nothing to reload (no TLS listener, no "
+		    "users file)");
 	return rc;
 }
 

@@ -836,6 +836,15 @@ static int parse_whole(const char *name, const char *text, agora_value *ret)
 	return 0;
 }
 
+/* The options of `new`, as the protocol names them (main.c parses them). */
+const char *const new_option_names[NEW_NOPTS] = {
+	[NEW_MAXSIZE] = "maxsize",   [NEW_INITIAL] = "initial",
+	[NEW_VALUE] = "value",       [NEW_OWNED] = "owned",
+	[NEW_PARTIES] = "parties",   [NEW_LOCK] = "lock",
+	[NEW_TYPECODE] = "typecode", [NEW_LENGTH] = "length",
+	[NEW_ITEMS] = "items",
+};
+
 int cmd_new(struct cli *k, char **args, int nargs)
 {
 	const char *type = args[0], *name = args[1];

@@ -42,14 +42,6 @@ static int option_value(char **argv, int argc, int *i, const char *eq,
 	return 0;
 }
 
-const char *const new_option_names[NEW_NOPTS] = {
-	[NEW_MAXSIZE] = "maxsize",   [NEW_INITIAL] = "initial",
-	[NEW_VALUE] = "value",       [NEW_OWNED] = "owned",
-	[NEW_PARTIES] = "parties",   [NEW_LOCK] = "lock",
-	[NEW_TYPECODE] = "typecode", [NEW_LENGTH] = "length",
-	[NEW_ITEMS] = "items",
-};
-
 /* The option of `new` named @name (@len bytes), or -1. */
 static int new_option(const char *name, size_t len)
 {
