@@ -29,12 +29,9 @@ fi
 src=$(cd "$1" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-say() { echo "deb: $*"; }
-trap 'echo "deb: FAIL: line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
-die() {
-	echo "deb: FAIL: $*" >&2
-	exit 1
-}
+# shellcheck source=tests/install/test_setup.bash
+. "$here/test_setup.bash"
+test_setup deb
 
 for tool in dpkg-buildpackage dh dpkg-deb; do
 	if ! command -v "$tool" >/dev/null; then
@@ -42,9 +39,6 @@ for tool in dpkg-buildpackage dh dpkg-deb; do
 		exit 77
 	fi
 done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/agora-deb.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 
 # 1. Build, in a copy (dpkg-buildpackage writes the packages beside it).
 mkdir "$tmp/src" "$tmp/home"

@@ -46,24 +46,9 @@ meson=$1 build=$2 src=$3 root=$4 sanitize=$5 cli=$6
 shift 6
 cc=("$@")
 
-say() { echo "install_test: $*"; }
-# A command that fails under set -e says which, before the exit.
-trap 'echo "install_test: FAIL: line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
-die() {
-	echo "install_test: FAIL: $*" >&2
-	exit 1
-}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/agora-install.XXXXXX")
-pid=
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=tests/install/test_setup.bash
+. "$(dirname "${BASH_SOURCE[0]}")/test_setup.bash"
+test_setup install_test
 
 # 0. The package lists agree (README, debian/control, bootstrap.sh).
 readme_pkgs=$(awk '/^## /{inside = ($0 == "## Install")}

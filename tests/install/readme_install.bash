@@ -32,23 +32,9 @@ fi
 src=$(cd "$1" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-say() { echo "readme_install: $*"; }
-trap 'echo "readme_install: FAIL: line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
-die() {
-	echo "readme_install: FAIL: $*" >&2
-	exit 1
-}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/agora-readme.XXXXXX")
-pid=
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=tests/install/test_setup.bash
+. "$here/test_setup.bash"
+test_setup readme_install
 
 # The ```sh blocks of the README's Install section, one file each.
 mkdir "$tmp/blocks"
