@@ -146,16 +146,22 @@ static double server_peer_timeout(void)
 	return getenv("AGORA_TEST_PEER_DEFAULT") != NULL ? 30.0 : PEER_TIMEOUT;
 }
 
-static void start_server(agh_server *s)
+/* agorad's arguments in these tests: a TCP listener with the peer timeout
+ * above. */
+static const char *const *tcp_server_args(void)
 {
 	static const char *const args[] = { "--listen", TCP_ADDRESS,
 					    "--peer-timeout", "3", NULL };
+	static const char *const default_timeout[] = { "--listen", TCP_ADDRESS,
+						       NULL };
 
-	if (getenv("AGORA_TEST_PEER_DEFAULT") != NULL)
-		agh_server_start_args(
-		    s, (const char *const[]){ "--listen", TCP_ADDRESS, NULL });
-	else
-		agh_server_start_args(s, args);
+	return getenv("AGORA_TEST_PEER_DEFAULT") != NULL ? default_timeout
+							 : args;
+}
+
+static void start_server(agh_server *s)
+{
+	agh_server_start_args(s, tcp_server_args());
 }
 
 static agora_client *connect_tcp(const agh_server *s, double peer_timeout)
@@ -310,17 +316,8 @@ static void vanished_holder(const char *address, const char *const *args)
 
 START_TEST(lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter)
 {
-	static const char *const args[] = { "--listen", TCP_ADDRESS,
-					    "--peer-timeout", "3", NULL };
-
-	if (!ns_enter())
-		return;
-	if (getenv("AGORA_TEST_PEER_DEFAULT") != NULL)
-		vanished_holder(
-		    TCP_ADDRESS,
-		    (const char *const[]){ "--listen", TCP_ADDRESS, NULL });
-	else
-		vanished_holder(TCP_ADDRESS, args);
+	if (ns_enter())
+		vanished_holder(TCP_ADDRESS, tcp_server_args());
 }
 END_TEST
 
