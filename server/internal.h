@@ -32,6 +32,8 @@ typedef struct ag_object ag_object;
 typedef struct ag_waiter ag_waiter;
 typedef struct ag_family ag_family;
 typedef struct ag_listener ag_listener;
+typedef struct ag_save ag_save;
+typedef struct ag_persist ag_persist;
 
 TAILQ_HEAD(ag_waitq, ag_waiter);
 TAILQ_HEAD(ag_connq, ag_conn);
@@ -101,6 +103,8 @@ struct ag_object {
 	/* The secret part of its references (refs.c), drawn at creation. */
 	uint8_t secret[AG_REF_SECRET_LEN];
 	ag_object *next_dead; /* in the server's list of objects to free */
+	ag_object *next_touched; /* in the persistence's touched list */
+	bool touched;            /* on that list (ag_persist_touch) */
 };
 
 /* The answer target of a request: which connection, which msgid. */
@@ -192,7 +196,35 @@ struct ag_family {
 	 * the count of its ag_conn_hold() entry (1 for a lock, whose family
 	 * holds once however deep; see srv_methods.c). */
 	uint64_t (*held)(ag_object *o, const ag_conn *c);
+	/*
+	 * Persistence (persist.c; docs/protocol.md section 10). @persist says
+	 * how the journal records the family's changes: AG_PERSIST_CALLS,
+	 * each write-right method that succeeds at once is recorded as called
+	 * (a parked one is recorded by the family when it is served, with
+	 * ag_journal_call()); AG_PERSIST_STATE, no call is recorded and the
+	 * family calls ag_persist_touch(o) whenever what pack_state() packs
+	 * changes (the journal then records the state itself).
+	 */
+	uint8_t persist;
+	/* The options that make a new object like @o (one map, packed whole,
+	 * as open would take them; an option naming a lock packs the lock's
+	 * object id: loading gives create() a handle of it). NULL: nil. */
+	void (*save_opts)(ag_object *o, msgpack_packer *pk);
+	/* The records that give a new object made with save_opts() the
+	 * contents of @o: one ag_save_call() ... ag_save_end() each, in
+	 * chunks of at most AG_SAVE_CHUNK items. NULL: none. 0, or the first
+	 * error of ag_save_end(). */
+	int (*save)(ag_object *o, ag_save *sv);
+	/* The durable state the calls do not rebuild (one object); NULL:
+	 * none. Set back by load_state() (0, or AGORA_EVALUE with a sentence
+	 * naming what is wrong in @err). */
+	void (*pack_state)(ag_object *o, msgpack_packer *pk);
+	int (*load_state)(ag_object *o, const msgpack_object *st, char *err,
+			  size_t errlen);
 };
+
+enum ag_persist_kind { AG_PERSIST_CALLS = 0, AG_PERSIST_STATE = 1 };
+#define AG_SAVE_CHUNK 1024
 
 /* The family of every row of AGORA_TYPES (agora.h): ag_family_list, ... */
 #define AG_FAMILY_DECLARE(wire, ctype, proxy) \
@@ -231,6 +263,39 @@ msgpack_zone *ag_server_request_zone(ag_server *s);
 void ag_server_trim(ag_server *s);
 ag_buf *ag_server_scratch(ag_server *s);
 uint64_t ag_server_seed(const ag_server *s);
+
+/* ---- persistence (persist.c, recover.c, snapshot.c) ---------------------- */
+
+/*
+ * With a data directory (agorad --data-dir), every change is a record of
+ * the journal: a MessagePack-RPC request [0, seq, method, params] in which
+ * the object's id stands where a handle would, applied again at start by
+ * the same dispatcher as a client's (docs/protocol.md section 10). All of
+ * these do nothing when the server has no data directory or is loading.
+ *
+ * ag_journal_call(): a record of a call of @method ("queue.get") on @o with
+ * @nparams params after the object, which the caller packs into the
+ * packer returned, then ag_journal_end(). NULL (pack nothing, call no
+ * end): nothing is recorded. For a family's parked calls that are served
+ * later (a queue's get woken by a put): record the call as it could have
+ * been made then, not blocking.
+ */
+msgpack_packer *ag_journal_call(ag_server *s, ag_object *o, const char *method,
+				uint32_t nparams);
+void ag_journal_end(ag_server *s);
+/* What an AG_PERSIST_STATE family's pack_state() packs of @o changed: the
+ * journal records it before the answers of this loop turn go out. */
+void ag_persist_touch(ag_object *o);
+/* Whether the server keeps a journal now (not while loading). */
+bool ag_persist_on(const ag_server *s);
+/* Snapshots: a record calling @method on @o with @nparams params after the
+ * object, packed by the caller into the packer returned; then
+ * ag_save_end() (0 or AGORA_EIO: the snapshot failed, stop). */
+msgpack_packer *ag_save_call(ag_save *sv, ag_object *o, const char *method,
+			     uint32_t nparams);
+int ag_save_end(ag_save *sv);
+/* True while the server replays its data directory at start. */
+bool ag_persist_loading(const ag_server *s);
 
 /* ---- users and rights (users.c) ------------------------------------------ */
 
