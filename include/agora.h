@@ -403,6 +403,11 @@ AGORA_API int agora_ping(agora_client *c);
 /* stats: a map (connections, objects, requests, waiters, memory, run,
  * started, uptime: docs/protocol.md section 3.1). */
 AGORA_API int agora_stats(agora_client *c, agora_value *ret);
+/* save: a snapshot of a server with a data directory, answered once it is
+ * on disk: *ret a map {"generation", "bytes", "seconds"} (free it; @ret
+ * may be NULL). AGORA_EVALUE from a server without a data directory,
+ * AGORA_ESTORAGE when the snapshot failed (the message says why). */
+AGORA_API int agora_save(agora_client *c, agora_value *ret);
 /* ls: an array of {"name", "type", "len"} for named objects. */
 AGORA_API int agora_ls(agora_client *c, agora_value *ret);
 /* ls of the names that match the shell pattern @pattern (fnmatch(3), no
