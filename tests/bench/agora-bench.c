@@ -30,6 +30,11 @@
  * not pipelined (a release queued behind a parked acquire would be served
  * first) and are skipped there.
  *
+ * --agorad-arg ARG (repeatable) passes ARG to the agorad it starts, after
+ * its own arguments (e.g. --agorad-arg --data-dir --agorad-arg DIR), and
+ * --system LABEL names the server in the output (default "agora"), so
+ * one run can tell apart servers set up differently.
+ *
  * --memory N instead measures storage: N small ints appended to a list,
  * and N int->int entries in a dict, in batches of 1000, each reported as
  * bytes per element of agorad's RSS growth and of the server's own
@@ -56,6 +61,7 @@
 #define MAX_LIST 16
 #define DICT_KEYS 1024
 #define MEM_BATCH 1000
+#define MAX_AGORAD_ARGS 16
 
 static const char *const all_ops[] = {
 	"ping",      "list.append",   "dict.set",     "dict.get",
@@ -96,9 +102,12 @@ struct client {
 	agora_pipeline *pipe;
 };
 
-/* The server agora-bench started, if any. */
+/* The server agora-bench started, if any, and what it adds to its
+ * arguments (--agorad-arg). */
 static pid_t server_pid;
 static char server_dir[64];
+static const char *extra_args[MAX_AGORAD_ARGS];
+static int nextra;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -222,16 +231,28 @@ static void start_server(const char *agorad, int cpu, struct target *unix_t,
 				strerror(errno));
 			_exit(127);
 		}
-		if (tls_t != NULL)
-			execlp(agorad, agorad, "--listen", listen_unix,
-			       "--listen", "tcp:127.0.0.1:0", "--listen",
-			       "tls:127.0.0.1:0", "--tls-cert", cert,
-			       "--tls-key", tkey, "--authkey-file", keyfile,
-			       (char *)NULL);
-		else
-			execlp(agorad, agorad, "--listen", listen_unix,
-			       "--listen", "tcp:127.0.0.1:0", "--authkey-file",
-			       keyfile, (char *)NULL);
+		const char *argv[16 + MAX_AGORAD_ARGS];
+		int n = 0;
+
+		argv[n++] = agorad;
+		argv[n++] = "--listen";
+		argv[n++] = listen_unix;
+		argv[n++] = "--listen";
+		argv[n++] = "tcp:127.0.0.1:0";
+		if (tls_t != NULL) {
+			argv[n++] = "--listen";
+			argv[n++] = "tls:127.0.0.1:0";
+			argv[n++] = "--tls-cert";
+			argv[n++] = cert;
+			argv[n++] = "--tls-key";
+			argv[n++] = tkey;
+		}
+		argv[n++] = "--authkey-file";
+		argv[n++] = keyfile;
+		for (int i = 0; i < nextra; i++)
+			argv[n++] = extra_args[i];
+		argv[n] = NULL;
+		execvp(agorad, (char *const *)argv);
 		fprintf(stderr, "agora-bench: exec %s: %s\n", agorad,
 			strerror(errno));
 		_exit(127);
@@ -630,6 +651,10 @@ static void usage(FILE *f)
 		"usage: agora-bench [options]\n"
 		"  --agorad PATH        agorad to start (default $AGORAD, else "
 		"agorad)\n"
+		"  --agorad-arg ARG     pass ARG to the agorad it starts "
+		"(repeatable)\n"
+		"  --system LABEL       the system field of the output "
+		"(default agora)\n"
 		"  --address ADDR       use a running server instead "
 		"(unix:PATH or tcp:HOST:PORT)\n"
 		"  --authkey-file FILE  its key (default: "
@@ -657,6 +682,8 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "agorad", required_argument, NULL, 'a' },
+		{ "agorad-arg", required_argument, NULL, 'x' },
+		{ "system", required_argument, NULL, 's' },
 		{ "address", required_argument, NULL, 'A' },
 		{ "authkey-file", required_argument, NULL, 'k' },
 		{ "ops", required_argument, NULL, 'o' },
@@ -674,7 +701,7 @@ int main(int argc, char **argv)
 	};
 	const char *agorad = getenv("AGORAD"), *address = NULL;
 	const char *keyfile = NULL, *ops = "all", *transports = "unix,tcp";
-	const char *pin = NULL;
+	const char *pin = NULL, *system = "agora";
 	int clients[MAX_LIST] = { 1, 8, 32 }, nclients = 3;
 	int depths[MAX_LIST] = { 1, 64 }, ndepths = 2;
 	int cpu_server = -1, cpu_client = -1, o;
@@ -692,6 +719,15 @@ int main(int argc, char **argv)
 			break;
 		case 'A':
 			address = optarg;
+			break;
+		case 'x':
+			if (nextra == MAX_AGORAD_ARGS)
+				die("--agorad-arg %s: at most %d of them",
+				    optarg, MAX_AGORAD_ARGS);
+			extra_args[nextra++] = optarg;
+			break;
+		case 's':
+			system = optarg;
 			break;
 		case 'k':
 			keyfile = optarg;
@@ -827,7 +863,7 @@ int main(int argc, char **argv)
 					continue;
 				for (int ci = 0; ci < nclients; ci++) {
 					bench_cell cell = {
-						.system = "agora",
+						.system = system,
 						.op = all_ops[oi],
 						.transport = tnames[ti],
 						.pin = pin,

@@ -8,6 +8,10 @@
  *               [--duration S] [--cpu-client N] [--pin LABEL] [--quiet]
  *   redis-bench SOCKET --memory N
  *
+ * --system LABEL names the server in the JSON lines (default "redis"), so
+ * one run can tell apart servers set up differently (tests/bench/persist-
+ * cost: redis-aof-always, ...).
+ *
  * The equivalent commands:
  *   ping            PING
  *   list.append     RPUSH bench:list i
@@ -340,9 +344,10 @@ int main(int argc, char **argv)
 		{ "pin", required_argument, NULL, 'p' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "system", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *ops = "all", *pin = "none", *sock;
+	const char *ops = "all", *pin = "none", *sock, *system = "redis";
 	int clients[MAX_LIST] = { 1, 8, 32 }, nclients = 3;
 	int depths[MAX_LIST] = { 1 }, ndepths = 1;
 	int cpu_client = -1, o, failures = 0;
@@ -384,6 +389,9 @@ int main(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 's':
+			system = optarg;
+			break;
 		default:
 			return 2;
 		}
@@ -414,7 +422,7 @@ int main(int argc, char **argv)
 				continue;
 			for (int ci = 0; ci < nclients; ci++) {
 				bench_cell cell = {
-					.system = "redis",
+					.system = system,
 					.op = all_ops[oi],
 					.transport = "unix",
 					.pin = pin,
