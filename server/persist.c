@@ -811,6 +811,22 @@ int ag_persist_open(ag_server *s, const agora_server_config *cfg, char *err,
 			     p->dir, (unsigned long long)p->gen, strerror(rc));
 		goto fail;
 	}
+	if (p->repaired) {
+		/* What was loaded becomes the state the next start reads. */
+		rc = ag_snapshot_now(p);
+		if (rc != 0) {
+			s->persist = NULL;
+			rc = ag_errf(err, errlen, AGORA_EIO,
+				     "data directory %s: writing the snapshot "
+				     "of the repair: %s",
+				     p->dir, strerror(rc));
+			goto fail;
+		}
+		ag_server_logf(s, AGORA_LOG_WARNING,
+			       "data directory %s: repaired: snapshot %llu "
+			       "holds what was loaded",
+			       p->dir, (unsigned long long)p->gen);
+	}
 	p->commit_ev = evtimer_new(s->base, on_commit, p);
 	if (p->policy == AGORA_FSYNC_EVERYSEC) {
 		struct timeval sec = { 1, 0 };
