@@ -173,6 +173,12 @@ static int reserve(ag_persist *p, uint64_t want)
 		return 0;
 	to = (want + RESERVE_CHUNK - 1) / RESERVE_CHUNK * RESERVE_CHUNK;
 	rc = posix_fallocate(p->fd, (off_t)p->alloc, (off_t)(to - p->alloc));
+	if (rc == ENOSPC || rc == EFBIG) {
+		/* a nearly full disk: what is needed, no more */
+		to = (want + 4095) / 4096 * 4096;
+		rc = posix_fallocate(p->fd, (off_t)p->alloc,
+				     (off_t)(to - p->alloc));
+	}
 	if (rc == EOPNOTSUPP || rc == EINVAL) {
 		p->can_alloc = false; /* written as it comes, then */
 		return 0;
@@ -208,9 +214,12 @@ int ag_journal_open(ag_persist *p, uint64_t gen)
 	p->written = p->synced = AG_FILE_HEADER;
 	p->alloc = 0;
 	p->can_alloc = true;
+	/* No room reserved yet is no reason not to start: changes are
+	 * refused (STORAGE) until there is. */
 	rc = reserve(p, AG_FILE_HEADER + RESERVE_SLACK);
-	if (rc == 0 && fdatasync(fd) < 0)
-		rc = errno;
+	if (rc != 0)
+		ag_persist_errf(p, rc, "reserving room in %s", name);
+	rc = fdatasync(fd) < 0 ? errno : 0;
 	if (rc == 0 && fsync(p->dirfd) < 0)
 		rc = errno;
 	return rc;
@@ -430,8 +439,7 @@ static bool retry(ag_persist *p)
 				(unsigned long long)p->gen);
 		return false;
 	}
-	clear_err(p);
-	return true;
+	return true; /* the caller says when it is over */
 }
 
 bool ag_persist_admit(ag_req *r)
@@ -449,8 +457,10 @@ bool ag_persist_admit(ag_req *r)
 	for (uint32_t i = 0; i < r->argc; i++)
 		need += r->raw[i].len;
 	rc = reserve(p, need);
-	if (rc == 0)
+	if (rc == 0) {
+		clear_err(p);
 		return true;
+	}
 	ag_persist_errf(p, rc, "reserving room in journal-%016llx.agj",
 			(unsigned long long)p->gen);
 refuse:
@@ -505,22 +515,19 @@ bool ag_persist_may_send(ag_conn *c)
 		return true;
 	ag_persist_flush_touched(p);
 	if (p->policy == AGORA_FSYNC_ALWAYS) {
-		if (p->rb.buf.len == 0 && p->synced == p->written &&
-		    p->err == 0)
+		if (p->rb.buf.len == 0 && p->synced == p->written)
 			return true;
 		wait_for_disk(p, c);
 		arm_commit(p, 0);
 		return false;
 	}
-	if (p->rb.buf.len == 0 && p->err == 0)
+	if (p->rb.buf.len == 0)
 		return true;
-	if (p->err == 0) {
-		int rc = ag_journal_write(p);
-		if (rc == 0)
-			return true;
-		ag_persist_errf(p, rc, "writing journal-%016llx.agj",
-				(unsigned long long)p->gen);
-	}
+	int rc = ag_journal_write(p);
+	if (rc == 0)
+		return true;
+	ag_persist_errf(p, rc, "writing journal-%016llx.agj",
+			(unsigned long long)p->gen);
 	wait_for_disk(p, c);
 	arm_commit(p, RETRY_MS);
 	return false;
@@ -551,6 +558,8 @@ static void on_commit(evutil_socket_t fd, short what, void *arg)
 			arm_commit(p, RETRY_MS);
 			return;
 		}
+		if (p->rb.buf.len == 0 && p->synced == p->written)
+			clear_err(p);
 	} else {
 		rc = p->policy == AGORA_FSYNC_ALWAYS ? ag_journal_sync(p)
 						     : ag_journal_write(p);
@@ -598,6 +607,22 @@ static void *sync_thread(void *arg)
 	return NULL;
 }
 
+void ag_persist_sync_later(ag_persist *p)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->thr_started && !p->thr_busy && p->thr_fd < 0 &&
+	    p->written > p->synced) {
+		int fd2 = dup(p->fd);
+		if (fd2 >= 0) {
+			p->thr_fd = fd2;
+			p->thr_upto = p->written;
+			p->thr_done_gen = p->gen;
+			pthread_cond_signal(&p->cv);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void on_second(evutil_socket_t fd, short what, void *arg)
 {
 	ag_persist *p = arg;
@@ -625,16 +650,8 @@ static void on_second(evutil_socket_t fd, short what, void *arg)
 	} else if (p->thr_done_gen == p->gen && p->thr_done > p->synced) {
 		p->synced = p->thr_done;
 	}
-	if (!p->thr_busy && p->thr_fd < 0 && p->written > p->synced) {
-		int fd2 = dup(p->fd);
-		if (fd2 >= 0) {
-			p->thr_fd = fd2;
-			p->thr_upto = p->written;
-			p->thr_done_gen = p->gen;
-			pthread_cond_signal(&p->cv);
-		}
-	}
 	pthread_mutex_unlock(&p->mu);
+	ag_persist_sync_later(p);
 	maybe_rewrite(p);
 }
 
@@ -793,6 +810,22 @@ int ag_persist_open(ag_server *s, const agora_server_config *cfg, char *err,
 			     "data directory %s: starting journal %llu: %s",
 			     p->dir, (unsigned long long)p->gen, strerror(rc));
 		goto fail;
+	}
+	if (p->repaired) {
+		/* What was loaded becomes the state the next start reads. */
+		rc = ag_snapshot_now(p);
+		if (rc != 0) {
+			s->persist = NULL;
+			rc = ag_errf(err, errlen, AGORA_EIO,
+				     "data directory %s: writing the snapshot "
+				     "of the repair: %s",
+				     p->dir, strerror(rc));
+			goto fail;
+		}
+		ag_server_logf(s, AGORA_LOG_WARNING,
+			       "data directory %s: repaired: snapshot %llu "
+			       "holds what was loaded",
+			       p->dir, (unsigned long long)p->gen);
 	}
 	p->commit_ev = evtimer_new(s->base, on_commit, p);
 	if (p->policy == AGORA_FSYNC_EVERYSEC) {

@@ -128,6 +128,8 @@ void ag_persist_errf(ag_persist *p, int err, const char *fmt, ...)
 int ag_journal_open(ag_persist *p, uint64_t gen);
 /* Write what the record buffer holds; 0 or an errno (kept for later). */
 int ag_journal_write(ag_persist *p);
+/* everysec: have the thread force what is written (when it is idle). */
+void ag_persist_sync_later(ag_persist *p);
 /* Write and fdatasync everything now; 0 or an errno. */
 int ag_journal_sync(ag_persist *p);
 /* Pack "@new" for @o into @rb (the record whole). */

@@ -676,6 +676,7 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 		ag_journal_name(name, sizeof(name), g);
 		if (repaired) {
 			set_aside(p, name);
+			p->gen = g; /* the next generation is a new number */
 			continue;
 		}
 		if (p->gen != 0 && g != p->gen + 1) {
@@ -690,6 +691,7 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 			ag_server_logf(s, AGORA_LOG_WARNING, "repair: %s", err);
 			repaired = true;
 			set_aside(p, name);
+			p->gen = g;
 			continue;
 		}
 		res = load_file(&ld, name, AG_MAGIC_JOURNAL, last, &cut, &tail);
