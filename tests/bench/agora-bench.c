@@ -118,8 +118,24 @@ static void stop_server(void)
 	if (server_pid > 0) {
 		int status;
 
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, &status, 0);
+		/* one that is gone already says how, for whoever reads why
+		 * a cell failed */
+		if (waitpid(server_pid, &status, WNOHANG) == server_pid) {
+			if (WIFSIGNALED(status))
+				fprintf(stderr,
+					"agora-bench: agorad (pid %ld) was "
+					"killed by signal %d (%s)\n",
+					(long)server_pid, WTERMSIG(status),
+					strsignal(WTERMSIG(status)));
+			else
+				fprintf(stderr,
+					"agora-bench: agorad (pid %ld) exited "
+					"with status %d\n",
+					(long)server_pid, WEXITSTATUS(status));
+		} else {
+			kill(server_pid, SIGTERM);
+			waitpid(server_pid, &status, 0);
+		}
 		server_pid = 0;
 	}
 	if (server_dir[0] != '\0') {
