@@ -113,15 +113,16 @@ def main():
         print()
 
     if fsyncs:
-        print("-- fsync calls of each server during 2 s of value.add "
-              "(perf stat, syscall tracepoints)")
-        print(f"{'server':<18} {'cl':>3} {'ops':>8} {'fdatasync':>9} "
-              f"{'fsync':>6} {'ops/sync':>8}")
+        print("-- fdatasync/fsync calls of each server during 2 s of "
+              "value.add (perf trace -s), and the time they took")
+        print(f"{'server':<18} {'cl':>3} {'ops':>8} {'syncs':>7} "
+              f"{'ops/sync':>8} {'avg ms':>7} {'max ms':>7}")
         for r in fsyncs:
-            syncs = r["fdatasync"] + r["fsync"]
+            syncs = r["syncs"]
             print(f"{r['fsyncs']:<18} {r['clients']:>3} {r['ops']:>8} "
-                  f"{r['fdatasync']:>9} {r['fsync']:>6} "
-                  f"{(r['ops'] / syncs if syncs else 0):>8.1f}")
+                  f"{syncs:>7} {(r['ops'] / syncs if syncs else 0):>8.1f} "
+                  f"{(r['sync_ms'] / syncs if syncs else 0):>7.2f} "
+                  f"{r['sync_max_ms']:>7.2f}")
         print()
 
     if restarts:
