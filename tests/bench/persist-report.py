@@ -42,6 +42,7 @@ def main():
     machine = {}
     cells = defaultdict(list)  # (system, op, clients) -> [result]
     fsyncs = []
+    instr = defaultdict(dict)  # op -> system -> instructions
     restarts = defaultdict(list)  # (what, batch, from) -> [result]
     saves = []
     snaps = []
@@ -55,6 +56,8 @@ def main():
                 machine = r["machine"]
             elif "fsyncs" in r:
                 fsyncs.append(r)
+            elif "instructions" in r:
+                instr[r["op"]][r["instructions"]] = r["ir"]
             elif r.get("mode") == "restart":
                 restarts[(r["what"], r["batch"], r["from"])].append(r)
             elif r.get("mode") == "save":
@@ -77,6 +80,22 @@ def main():
         rs = cells.get((system, op, cl))
         return med([r[field] for r in rs]) if rs else None
 
+    def rounds(a, b, op, cl):
+        """The ratio of a's rate to b's in each round (the k-th line of
+        each is round k: they ran minutes apart at most)."""
+        ra = cells.get((a, op, cl), [])
+        rb = cells.get((b, op, cl), [])
+        return [x["ops_per_s"] / y["ops_per_s"] for x, y in zip(ra, rb)
+                if y["ops_per_s"] > 0]
+
+    def rratio(a, b, op, cl):
+        rs = rounds(a, b, op, cl)
+        if not rs:
+            return None, "-"
+        m = med(rs)
+        return m, (f"{m:.2f} ({min(rs):.2f}-{max(rs):.2f})" if len(rs) > 1
+                   else f"{m:.2f}")
+
     clients = sorted({k[2] for k in cells})
     ops = [o for o in OPS if any(k[1] == o for k in cells)]
     if cells:
@@ -97,6 +116,22 @@ def main():
                       f" {ratio(rate['redis-aof-always'], rate['redis']):>10}"
                       f" {ratio(rate['agora-always'], rate['redis-aof-always']):>7}")
         print()
+        print("-- the same as ratios within each round: median (lowest-"
+              "highest of the rounds)")
+        print(f"{'op':<12} {'cl':>3} | {'A evsec/mem':>17} "
+              f"{'A always/mem':>17} {'R evsec/none':>17} "
+              f"{'R always/none':>17} {'A/R always':>17}")
+        for op in ops:
+            for cl in clients:
+                cols = [rratio("agora-everysec", "agora", op, cl)[1],
+                        rratio("agora-always", "agora", op, cl)[1],
+                        rratio("redis-aof-everysec", "redis", op, cl)[1],
+                        rratio("redis-aof-always", "redis", op, cl)[1],
+                        rratio("agora-always", "redis-aof-always", op,
+                               cl)[1]]
+                print(f"{op:<12} {cl:>3} | "
+                      + " ".join(f"{c:>17}" for c in cols))
+        print()
         print("-- p50 / p99 per op, us")
         print(f"{'op':<12} {'cl':>3} | "
               + " ".join(f"{SHORT[s]:>15}" for s in SYSTEMS))
@@ -110,6 +145,21 @@ def main():
                                else "-")
                 print(f"{op:<12} {cl:>3} | "
                       + " ".join(f"{x:>15}" for x in row))
+        print()
+
+    if instr:
+        print("-- instructions agorad executes per request (callgrind, "
+              "tests/bench/server-cost; user space only)")
+        sy = ["agora", "agora-everysec", "agora-always"]
+        print(f"{'op':<12} | " + " ".join(f"{SHORT[s]:>8}" for s in sy)
+              + f" | {'evsec-mem':>9} {'always-mem':>10}")
+        for op in sorted(instr, key=lambda o: OPS.index(o)
+                         if o in OPS else 99):
+            by = instr[op]
+            row = " ".join(f"{by.get(s, 0):>8}" for s in sy)
+            d1 = by.get("agora-everysec", 0) - by.get("agora", 0)
+            d2 = by.get("agora-always", 0) - by.get("agora", 0)
+            print(f"{op:<12} | {row} | {d1:>+9} {d2:>+10}")
         print()
 
     if fsyncs:
@@ -165,19 +215,18 @@ def main():
     def verdict(ok):
         return "met   " if ok else "MISSED"
 
+    # each from the ratios within a round, their median
     for op in WRITES:
         for cl in clients:
-            mem = get("agora", op, cl, "ops_per_s")
-            ev = get("agora-everysec", op, cl, "ops_per_s")
-            if mem and ev:
-                print(f"{verdict(ev >= 0.8 * mem)} {op:<12} {cl:>2} clients "
-                      f"everysec >= 0.8x in-memory: {ratio(ev, mem)}x")
+            m, txt = rratio("agora-everysec", "agora", op, cl)
+            if m is not None:
+                print(f"{verdict(m >= 0.8)} {op:<12} {cl:>2} clients "
+                      f"everysec >= 0.8x in-memory: {txt}")
     for op in WRITES:
-        al = get("agora-always", op, 32, "ops_per_s")
-        rd = get("redis-aof-always", op, 32, "ops_per_s")
-        if al and rd:
-            print(f"{verdict(al >= rd)} {op:<12} 32 clients always >= "
-                  f"Redis appendfsync always: {ratio(al, rd)}x")
+        m, txt = rratio("agora-always", "redis-aof-always", op, 32)
+        if m is not None:
+            print(f"{verdict(m >= 1)} {op:<12} 32 clients always >= "
+                  f"Redis appendfsync always: {txt}")
     for r in snaps:
         if r["phase"] == "saving":
             print(f"{verdict(r['p99_us'] < 10000)} bystander {r['op']} p99 "
