@@ -625,6 +625,36 @@ static int array_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 	return 0;
 }
 
+/*
+ * The options that make an array like @o: {"typecode": c, "length": n}
+ * while every element is zero (as open makes it), else {"typecode": c,
+ * "items": [every element]}. The items go in the options, not in later
+ * records, because the "@new" an open journals holds the options alone,
+ * and an open may give items. Each element is packed as get answers it:
+ * an 'f' element as the float64 of its float, which stores back to the
+ * same float; a 'd' one as its very bits.
+ */
+static void array_save_opts(ag_object *o, msgpack_packer *pk)
+{
+	struct array *a = o->data;
+	size_t nbytes = a->len * a->tc->size;
+	bool zero = true;
+
+	for (size_t i = 0; i < nbytes && zero; i++)
+		zero = a->data[i] == 0;
+	msgpack_pack_map(pk, 2);
+	ag_pack_str(pk, "typecode");
+	msgpack_pack_str(pk, 1);
+	msgpack_pack_str_body(pk, &a->tc->code, 1);
+	if (zero) {
+		ag_pack_str(pk, "length");
+		msgpack_pack_uint64(pk, a->len);
+	} else {
+		ag_pack_str(pk, "items");
+		pack_range(pk, a, 0, a->len);
+	}
+}
+
 static void array_destroy(ag_object *o)
 {
 	struct array *a = o->data;
@@ -679,4 +709,9 @@ const ag_family ag_family_array = {
 	.info_count = array_info_count,
 	.info_pack = array_info_pack,
 	.conn_gone = NULL,
+	/* set and set_slice replay as they ran. The options hold the
+	 * elements: no records. */
+	.persist = AG_PERSIST_CALLS,
+	.save_opts = array_save_opts,
+	.save = NULL,
 };
