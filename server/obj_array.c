@@ -33,6 +33,9 @@
  * both; neither means length 0. The elements may take at most the server's
  * message limit in bytes (beyond it, copy() could not fit in a message). Memory
  * accounted: the state and the element bytes.
+ * Persistence (protocol section 10): set and set_slice are journaled as
+ * called; a snapshot makes the array with options holding its elements
+ * (array_save_opts()).
  */
 #include <float.h>
 #include <math.h>

@@ -14,6 +14,10 @@
  * accounted with ag_object_mem(): the struct, the table's arrays and the
  * heap bytes of every key and value (none for those that fit inline in
  * their ag_val: ints, floats, short strings); destroy gives it all back.
+ *
+ * Persistence (protocol section 10): the journal records the write methods
+ * as called, and a snapshot rebuilds a dict with "dict.update" calls of its
+ * entries in order (dict_save()).
  */
 #include <inttypes.h>
 #include <stdlib.h>

@@ -16,6 +16,8 @@
  *
  * No options. An event has no length. A parked waiter carries nothing, so a
  * withdrawn one needs no undo. Memory accounted: the state.
+ * Persistence (protocol section 10): set and clear are journaled as
+ * called; a snapshot sets a set event again. Waiters are not kept.
  */
 #include <stdlib.h>
 

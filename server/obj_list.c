@@ -27,6 +27,10 @@
  * holds the objects it names; the packed store counts such items and hands
  * each one that leaves for good to release_ref() (ag_val_release()), or,
  * for pop, the caller passes it on (ag_val_give() on an owned copy).
+ *
+ * Persistence (protocol section 10): the journal records the write methods
+ * as called, and a snapshot rebuilds a list with "list.extend" calls of
+ * its items (list_save()).
  */
 #include <inttypes.h>
 #include <stdlib.h>

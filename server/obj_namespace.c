@@ -17,6 +17,8 @@
  * changes anything. No options, and no length (as in Python).
  * Memory accounted: the state, the table's arrays and the heap bytes of
  * every name and value (none for those that fit inline in their ag_val).
+ * Persistence (protocol section 10): set and delete are journaled as
+ * called; a snapshot rebuilds a namespace with one set per attribute.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -20,6 +20,9 @@
  * The only option is `initial` (any value; default the int 0). A value has
  * no length. Memory accounted: the state plus the stored bytes it keeps on
  * the heap (none when they fit inline in the ag_val).
+ * Persistence (protocol section 10): the write methods are journaled as
+ * called; a snapshot makes the value with its `initial` option, or with a
+ * set when it names an object made after it (value_save_opts()).
  */
 #include <stdlib.h>
 #include <string.h>
