@@ -174,20 +174,21 @@ static const struct view {
 };
 #define NVIEWS (sizeof(views) / sizeof(*views))
 
-/* The contents of every object of views[], and of the anonymous dict the
- * first reference in l.mixed names (NVIEWS + 1 values). */
+/* The contents of every object of views[], and of the anonymous dict that
+ * attribute "c" of ns names (NVIEWS + 1 values). */
 static void read_all(agora_client *c, agora_value *out)
 {
 	for (size_t i = 0; i < NVIEWS; i++) {
 		uint32_t h = join(c, views[i].type, views[i].name);
 
 		out[i] = callh(c, views[i].method, h, 0, NIL, NIL, NIL);
-		if (strcmp(views[i].name, "l.mixed") == 0) {
-			agora_value *it = out[i].via.array.items;
+		if (strcmp(views[i].name, "ns") == 0) {
+			const agora_value *v = agh_map_find(out[i], "c");
 			agora_ref r;
 			uint32_t ah;
 
-			ck_assert_int_eq(agora_ref_from_value(it[3], &r), 0);
+			ck_assert_ptr_nonnull(v);
+			ck_assert_int_eq(agora_ref_from_value(*v, &r), 0);
 			AGH_OK(c, agora_open_ref(c, &r, &ah));
 			out[NVIEWS] =
 			    callh(c, "dict.items", ah, 0, NIL, NIL, NIL);
