@@ -453,15 +453,21 @@ static void change(agora_client *c)
 	callh0(c, "event.set", en, 0, NIL, NIL, NIL);
 }
 
-/* ---- the data directory ---- */
+/* ---- the data directory ----
+ *
+ * Made and removed around each test by an unchecked fixture, which runs in
+ * the test process whether the test passes or fails. */
 
 static char datadir[64];
 static const char *args[4];
 
 static void datadir_make(void)
 {
-	snprintf(datadir, sizeof(datadir), "/tmp/agora-persist-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(datadir)); /* 0700 */
+	snprintf(datadir, sizeof(datadir), "/tmp/agora-pcalls-XXXXXX");
+	if (mkdtemp(datadir) == NULL) { /* 0700 */
+		perror("mkdtemp");
+		exit(1);
+	}
 	args[0] = "--data-dir";
 	args[1] = datadir;
 	args[2] = NULL;
@@ -476,9 +482,10 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 	return remove(path);
 }
 
+/* Remove the data directory, whatever a failed test left in it. */
 static void datadir_remove(void)
 {
-	ck_assert_int_eq(nftw(datadir, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+	nftw(datadir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Restart @s with @sig and connect again (@c freed). */
@@ -496,7 +503,6 @@ START_TEST(the_journal_alone_brings_every_object_back_after_a_crash)
 	agh_server s;
 	agora_value want[NVIEWS + 1];
 
-	datadir_make();
 	agh_server_start_args(&s, args);
 	agora_client *c = agh_connect(&s);
 	fill(c);
@@ -516,7 +522,6 @@ START_TEST(the_journal_alone_brings_every_object_back_after_a_crash)
 	free_all(want);
 	agora_client_free(c);
 	agh_server_stop(&s);
-	datadir_remove();
 }
 END_TEST
 
@@ -525,7 +530,6 @@ START_TEST(a_snapshot_and_the_journal_after_it_bring_every_object_back)
 	agh_server s;
 	agora_value want[NVIEWS + 1], saved;
 
-	datadir_make();
 	agh_server_start_args(&s, args);
 	agora_client *c = agh_connect(&s);
 	fill(c);
@@ -551,7 +555,6 @@ START_TEST(a_snapshot_and_the_journal_after_it_bring_every_object_back)
 	free_all(want);
 	agora_client_free(c);
 	agh_server_stop(&s);
-	datadir_remove();
 }
 END_TEST
 
@@ -559,9 +562,17 @@ int main(void)
 {
 	Suite *s = suite_create("persist_calls");
 
-	AGH_ADD_BARE(s,
-		     the_journal_alone_brings_every_object_back_after_a_crash);
-	AGH_ADD_BARE(
-	    s, a_snapshot_and_the_journal_after_it_bring_every_object_back);
+	TCase *tc[2] = {
+		AGH_ADD_BARE(
+		    s,
+		    the_journal_alone_brings_every_object_back_after_a_crash),
+		AGH_ADD_BARE(
+		    s,
+		    a_snapshot_and_the_journal_after_it_bring_every_object_back),
+	};
+
+	for (int i = 0; i < 2; i++)
+		tcase_add_unchecked_fixture(tc[i], datadir_make,
+					    datadir_remove);
 	return agh_run_suite(s);
 }
