@@ -77,6 +77,8 @@ struct ag_persist {
 	uint64_t synced;  /* of those, known to be on disk */
 	uint64_t alloc;   /* bytes fallocate() reserved; 0: it cannot */
 	bool can_alloc;   /* the file system supports fallocate() */
+	uint8_t *map;     /* [0, alloc) of the file, shared; or NULL */
+	size_t maplen;
 	ag_recbuf rb;     /* records made and not written yet */
 	uint64_t records; /* records made since the start */
 	/* Trouble: errno and sentence of the last failure; 0 once over. */

@@ -225,6 +225,12 @@ static const char *apply_new(loader *ld, const ag_request *rq, msgpack_zone *z)
 	if (o == NULL)
 		return "out of memory";
 	memcpy(o->secret, a[3].via.bin.ptr, AG_REF_SECRET_LEN);
+	/* Whatever create() makes besides (nothing, from the records a
+	 * server writes) gets an id past every one loaded. */
+	if (id > ld->max_id)
+		ld->max_id = id;
+	if (s->next_obj_id <= ld->max_id)
+		s->next_obj_id = ld->max_id + 1;
 	ag_req r = {
 		.to = { ld->conn, 0 },
 		.srv = s,
@@ -233,10 +239,8 @@ static const char *apply_new(loader *ld, const ag_request *rq, msgpack_zone *z)
 		.obj = o,
 	};
 	rc = fam->create(o, &r, opts);
-	if (s->next_obj_id <= ld->max_id)
-		s->next_obj_id = ld->max_id + 1;
-	if (id > ld->max_id)
-		ld->max_id = id;
+	if (s->next_obj_id - 1 > ld->max_id)
+		ld->max_id = s->next_obj_id - 1;
 	if (rc < 0) {
 		ag_object_unindex(o);
 		s->nobjects--;
@@ -582,8 +586,10 @@ static int list_dir(ag_persist *p, gens *snaps, gens *journals, char *err,
 		}
 	}
 	closedir(d);
-	qsort(snaps->v, snaps->n, sizeof(uint64_t), cmp_gen);
-	qsort(journals->v, journals->n, sizeof(uint64_t), cmp_gen);
+	if (snaps->n > 1)
+		qsort(snaps->v, snaps->n, sizeof(uint64_t), cmp_gen);
+	if (journals->n > 1)
+		qsort(journals->v, journals->n, sizeof(uint64_t), cmp_gen);
 	return 0;
 }
 
@@ -631,6 +637,9 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 	rc = list_dir(p, &snaps, &journals, err, errlen);
 	if (rc < 0)
 		return rc;
+	/* Loading serves requests on a connection of its own: they are not
+	 * the clients', nor is its id. */
+	uint64_t requests = s->requests, conn_id = s->next_conn_id;
 	ld.conn = ag_conn_new_detached(s, true);
 	if (ld.conn == NULL) {
 		rc = ag_errf(err, errlen, AGORA_ENOMEM, "out of memory");
@@ -760,6 +769,8 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 done:
 	if (ld.conn != NULL) {
 		ag_conn_free(ld.conn);
+		s->requests = requests;
+		s->next_conn_id = conn_id;
 		ag_table_foreach (&ld.handles, e)
 			ag_val_deinit(&e->key);
 		ag_table_deinit(&ld.handles);
