@@ -41,6 +41,7 @@ def main():
 
     machine = {}
     cells = defaultdict(list)  # (system, op, clients) -> [result]
+    rnd = 0
     fsyncs = []
     instr = defaultdict(dict)  # op -> system -> instructions
     restarts = defaultdict(list)  # (what, batch, from) -> [result]
@@ -54,6 +55,8 @@ def main():
             r = json.loads(line)
             if "machine" in r:
                 machine = r["machine"]
+            elif "round" in r:
+                rnd = r["round"]
             elif "fsyncs" in r:
                 fsyncs.append(r)
             elif "instructions" in r:
@@ -65,6 +68,7 @@ def main():
             elif r.get("mode") == "snapshot":
                 snaps.append(r)
             elif "ops_per_s" in r:
+                r["round"] = rnd
                 cells[(r["system"], r["op"], r["clients"])].append(r)
 
     if machine:
@@ -81,12 +85,12 @@ def main():
         return med([r[field] for r in rs]) if rs else None
 
     def rounds(a, b, op, cl):
-        """The ratio of a's rate to b's in each round (the k-th line of
-        each is round k: they ran minutes apart at most)."""
-        ra = cells.get((a, op, cl), [])
-        rb = cells.get((b, op, cl), [])
-        return [x["ops_per_s"] / y["ops_per_s"] for x, y in zip(ra, rb)
-                if y["ops_per_s"] > 0]
+        """The ratio of a's rate to b's in each round where both have the
+        cell (within a round they ran seconds apart)."""
+        rb = {y["round"]: y for y in cells.get((b, op, cl), [])}
+        return [x["ops_per_s"] / rb[x["round"]]["ops_per_s"]
+                for x in cells.get((a, op, cl), [])
+                if x["round"] in rb and rb[x["round"]]["ops_per_s"] > 0]
 
     def rratio(a, b, op, cl):
         rs = rounds(a, b, op, cl)
