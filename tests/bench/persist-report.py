@@ -183,14 +183,16 @@ def main():
         print("-- restart: exec of agorad to the first answered ping "
               "(median of the starts), and the data directory")
         print(f"{'what':<5} {'n':>8} {'per call':>8} {'from':<9} "
-              f"{'ms':>8} {'starts':>6} {'dir MB':>7} {'disk MB':>7} "
+              f"{'ms':>8} {'min-max ms':>13} {'dir MB':>7} {'disk MB':>7} "
               f"{'contents':>8}")
         for (what, batch, frm), rs in sorted(
                 restarts.items(), key=lambda kv: (kv[0][0], -kv[0][1],
                                                   kv[0][2] != "journal")):
             ok = all(r["len"] == r["n"] for r in rs)
             print(f"{what:<5} {rs[0]['n']:>8} {batch:>8} {frm:<9} "
-                  f"{med([r['ms'] for r in rs]):>8.1f} {len(rs):>6} "
+                  f"{med([r['ms'] for r in rs]):>8.1f} "
+                  f"{min(r['ms'] for r in rs):>6.0f}-"
+                  f"{max(r['ms'] for r in rs):<6.0f} "
                   f"{rs[-1]['dir_bytes'] / 1e6:>7.1f} "
                   f"{rs[-1]['dir_disk_bytes'] / 1e6:>7.1f} "
                   f"{'all' if ok else 'LOST':>8}")
