@@ -286,6 +286,9 @@ void ag_journal_end(ag_server *s);
 /* What an AG_PERSIST_STATE family's pack_state() packs of @o changed: the
  * journal records it before the answers of this loop turn go out. */
 void ag_persist_touch(ag_object *o);
+/* @o was made without an open (a condition's own rlock): record "@new"
+ * for it, as open records the objects it creates. */
+void ag_persist_new(ag_object *o);
 /* Whether the server keeps a journal now (not while loading). */
 bool ag_persist_on(const ag_server *s);
 /* Snapshots: a record calling @method on @o with @nparams params after the

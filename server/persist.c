@@ -24,6 +24,11 @@ void ag_persist_touch(ag_object *o)
 	(void)o;
 }
 
+void ag_persist_new(ag_object *o)
+{
+	(void)o;
+}
+
 bool ag_persist_on(const ag_server *s)
 {
 	(void)s;
