@@ -300,8 +300,7 @@ static void barrier_info_pack(ag_object *o, msgpack_packer *pk)
 		msgpack_pack_false(pk);
 }
 
-/* ---- persistence -----------------------------------------------------------
- */
+/* ---- persistence --------------------------------------------------------- */
 
 static void barrier_save_opts(ag_object *o, msgpack_packer *pk)
 {

@@ -118,8 +118,7 @@ static void permits_sub(ag_object *o, struct sem *s, ag_conn *c, uint64_t n)
 	}
 }
 
-/* ---- persistence -----------------------------------------------------------
- */
+/* ---- persistence --------------------------------------------------------- */
 
 /* The value as if every owned permit were given back. */
 static uint64_t sem_durable_value(const struct sem *s)
