@@ -79,6 +79,21 @@ int agora_stats(agora_client *c, agora_value *ret)
 	return ag_client_call_as(c, "stats", NULL, 0, AG_RESULT_VALUE, ret);
 }
 
+int agora_save(agora_client *c, agora_value *ret)
+{
+	agora_value v;
+	int rc;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	rc = ag_client_call_as(c, "save", NULL, 0, AG_RESULT_VALUE, &v);
+	if (rc == 0 && ret != NULL)
+		*ret = v;
+	else if (rc == 0)
+		agora_value_free(&v);
+	return rc;
+}
+
 int agora_ls(agora_client *c, agora_value *ret)
 {
 	if (c == NULL)

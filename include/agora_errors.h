@@ -1,7 +1,7 @@
 /*
  * agora_errors.h - the one list of Agora's error codes.
  *
- * AGORA_ERRORS(X) is an X-macro: X(NAME, CODE, TEXT). Codes 1..18 are the wire
+ * AGORA_ERRORS(X) is an X-macro: X(NAME, CODE, TEXT). Codes 1..19 are the wire
  * codes of docs/protocol.md section 4; the name is the stable wire name.
  * Codes from 100 up are local to the client library and never sent.
  * The macro generates the C enum below (AGORA_E<NAME> == -CODE), the
@@ -32,6 +32,7 @@
 	X(SHUTDOWN, 16, "server is shutting down")            \
 	X(EXISTS, 17, "object exists")                        \
 	X(DENIED, 18, "permission denied")                    \
+	X(STORAGE, 19, "the change could not be made durable") \
 	X(IO, 100, "connection failed or lost")               \
 	X(NOMEM, 101, "out of memory")                        \
 	X(INVAL, 102, "invalid argument")                     \
@@ -42,7 +43,7 @@
 	X(CERT, 105, "server's TLS certificate not verified")
 
 /* The highest code that travels on the wire. */
-#define AGORA_WIRE_ERROR_MAX 18
+#define AGORA_WIRE_ERROR_MAX 19
 
 enum agora_error {
 	AGORA_OK = 0,

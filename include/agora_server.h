@@ -115,7 +115,32 @@ typedef struct agora_server_config {
 	 * hello that names no user fails as a wrong key does. NULL: no
 	 * users file. Re-read by agora_server_reload(). (Added last.) */
 	const char *users_file;
+	/*
+	 * A data directory: the server's objects are loaded from it at start
+	 * and every change is journaled there (docs/protocol.md section 10).
+	 * Created 0700 when missing; refused when group or others may use
+	 * it; locked while the server runs. NULL: in memory only, nothing
+	 * kept. (Added after 1.1.0, with fsync_policy and data_repair.)
+	 */
+	const char *data_dir;
+	/* When the journal is forced to disk: AGORA_FSYNC_EVERYSEC (0, the
+	 * default), AGORA_FSYNC_ALWAYS, AGORA_FSYNC_NO. */
+	int fsync_policy;
+	/* Load a damaged data directory anyway: keep every record up to the
+	 * first damage, set the rest aside, and say so in the log. */
+	bool data_repair;
 } agora_server_config;
+
+/* agora_server_config.fsync_policy. EVERYSEC: an answer goes once its
+ * change is written to the journal (a crash of the server loses nothing),
+ * which is forced to disk once a second (a crash of the machine loses at
+ * most about a second). ALWAYS: an answer goes once its change is on disk
+ * (one fsync for all a loop turn made). NO: written, never forced. */
+enum {
+	AGORA_FSYNC_EVERYSEC = 0,
+	AGORA_FSYNC_ALWAYS = 1,
+	AGORA_FSYNC_NO = 2,
+};
 
 /* Levels of the server's log lines (agora_server_config.log_level). */
 enum {

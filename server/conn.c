@@ -776,6 +776,7 @@ void ag_conn_free(ag_conn *c)
 			       (unsigned long long)c->nrequests,
 			       c->nrequests == 1 ? "" : "s");
 	ag_session_end(c);
+	ag_persist_conn_gone(c);
 	conn_uncount(c);
 	s->conn_memory -= c->mem;
 	if (c->rev)

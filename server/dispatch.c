@@ -104,6 +104,34 @@ static const ag_method *resolve(ag_server *s, const char *name, size_t len,
 	return m;
 }
 
+/*
+ * A write method with a data directory (persist.c): let in only what the
+ * journal can take, and record a family's call before it runs (what it
+ * makes others record, a served waiter, comes after it), taking the record
+ * back when the call fails or parks: a parked call is recorded by its
+ * family when it is served. A family that records its state instead
+ * (AG_PERSIST_STATE) touches it.
+ */
+static void journaled(ag_req *r, const ag_method *m)
+{
+	ag_server *s = r->srv;
+	size_t mark;
+
+	if (!ag_persist_admit(r))
+		return;
+	if (r->obj->fam->persist != AG_PERSIST_CALLS || !ag_persist_on(s)) {
+		m->fn(r);
+		return;
+	}
+	mark = ag_journal_request(r);
+	s->jreq = r->to;
+	s->jreq_failed = s->jreq_parked = false;
+	m->fn(r);
+	s->jreq.conn = NULL;
+	if (s->jreq_failed || s->jreq_parked)
+		ag_journal_retract(s, mark);
+}
+
 void ag_dispatch(ag_conn *c, const ag_request *rq)
 {
 	ag_server *s = ag_conn_server(c);
@@ -163,6 +191,11 @@ void ag_dispatch(ag_conn *c, const ag_request *rq)
 			       r.obj->fam->name, fam->name);
 		return;
 	}
-	if (ag_user_may_obj(&r, m->right, r.obj) && check_argc(&r, m, 1))
+	if (!ag_user_may_obj(&r, m->right, r.obj) || !check_argc(&r, m, 1))
+		return;
+	if (s->persist == NULL || m->right != AG_RIGHT_WRITE) {
 		m->fn(&r);
+		return;
+	}
+	journaled(&r, m);
 }

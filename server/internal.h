@@ -286,9 +286,37 @@ void ag_journal_end(ag_server *s);
 /* What an AG_PERSIST_STATE family's pack_state() packs of @o changed: the
  * journal records it before the answers of this loop turn go out. */
 void ag_persist_touch(ag_object *o);
-/* @o was made without an open (a condition's own rlock): record "@new"
- * for it, as open records the objects it creates. */
+/* Open @cfg's data directory and load it (agora_server_new); 0 without
+ * one. A negative code with the reason in @err. */
+int ag_persist_open(ag_server *s, const agora_server_config *cfg, char *err,
+		    size_t errlen);
+/* Write and force what is left, and let the directory go. */
+void ag_persist_close(ag_server *s);
+/* Before a request that may change something: false after answering
+ * STORAGE when the journal cannot take it (disk full, I/O error). */
+bool ag_persist_admit(ag_req *r);
+/* Record request @r (a family's call) as made; the mark to take it back
+ * with ag_journal_retract() when it fails or parks. */
+size_t ag_journal_request(ag_req *r);
+void ag_journal_retract(ag_server *s, size_t mark);
+/* May @c's answers be sent now? False: they wait for the journal, and
+ * the connection is flushed again when it is written (or on disk). */
+bool ag_persist_may_send(ag_conn *c);
+/* @c is being freed. */
+void ag_persist_conn_gone(ag_conn *c);
+/* Record object @o made (after its create() and name) or its name
+ * removed (before the name goes). */
 void ag_persist_new(ag_object *o);
+void ag_persist_drop(ag_object *o);
+/* stats' "persistence": nil, or a map. */
+void ag_persist_pack_stats(ag_server *s, msgpack_packer *pk);
+/* The server method save. */
+int ag_persist_save(ag_req *r);
+const char *ag_fsync_name(int policy);
+/* Names of objects (srv_methods.c): give @o the name @name (which no
+ * object has), 0 or AGORA_ENOMEM; take @o's name away (its hold goes). */
+int ag_object_name(ag_object *o, const char *name, size_t len);
+void ag_object_unname(ag_object *o);
 /* Whether the server keeps a journal now (not while loading). */
 bool ag_persist_on(const ag_server *s);
 /* Snapshots: a record calling @method on @o with @nparams params after the
@@ -430,6 +458,9 @@ struct ag_conn {
 	 * certificate this connection was shown, once the handshake is done. */
 	uint8_t tls_cb[AG_BINDING_LEN];
 	char tls_why[160]; /* OpenSSL's reason for its TLS failure */
+	/* Its answers wait for the journal (persist.c). */
+	bool pwait;
+	TAILQ_ENTRY(ag_conn) plink;
 };
 
 /* "unix", "tcp" or "tls": the transport field of the server method
@@ -796,6 +827,12 @@ struct agora_server {
 	char *tls_cert, *tls_key, *tls_ca;
 	BIO_METHOD *tls_bio;
 	struct event *reload_ev; /* the reload signal, or NULL */
+	/* The data directory (persist.c), or NULL: in memory only. */
+	ag_persist *persist;
+	/* The request the dispatcher is journaling, and how it ended: an
+	 * error answer to it (reply.c) or parked (wait.c). */
+	ag_target jreq;
+	bool jreq_failed, jreq_parked;
 };
 
 /*

@@ -61,6 +61,19 @@ static void usage(FILE *f)
 	      "and rights\n"
 	      "                          (agorad(8), USERS); re-read on "
 	      "SIGHUP\n"
+	      "  --data-dir DIR          keep the objects in DIR: loaded at "
+	      "start, every\n"
+	      "                          change journaled (default: in memory "
+	      "only)\n"
+	      "  --fsync POLICY          always (answer once on disk), "
+	      "everysec (lose at\n"
+	      "                          most about a second on a machine "
+	      "crash) or no\n"
+	      "                          (default everysec)\n"
+	      "  --data-repair           load a damaged data directory: keep "
+	      "every record\n"
+	      "                          before the damage, set the rest "
+	      "aside\n"
 	      "  --max-message BYTES     largest request after authentication "
 	      "(default 64 MiB)\n"
 	      "  --auth-timeout SECONDS  time a client has to authenticate "
@@ -220,6 +233,9 @@ int main(int argc, char **argv)
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "tls-client-ca", required_argument, NULL, 'A' },
 		{ "users", required_argument, NULL, 'W' },
+		{ "data-dir", required_argument, NULL, 'D' },
+		{ "fsync", required_argument, NULL, 'F' },
+		{ "data-repair", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -305,6 +321,27 @@ int main(int argc, char **argv)
 			break;
 		case 'W':
 			cfg.users_file = optarg;
+			break;
+		case 'D':
+			cfg.data_dir = optarg;
+			break;
+		case 'R':
+			cfg.data_repair = true;
+			break;
+		case 'F':
+			if (strcmp(optarg, "always") == 0)
+				cfg.fsync_policy = AGORA_FSYNC_ALWAYS;
+			else if (strcmp(optarg, "everysec") == 0)
+				cfg.fsync_policy = AGORA_FSYNC_EVERYSEC;
+			else if (strcmp(optarg, "no") == 0)
+				cfg.fsync_policy = AGORA_FSYNC_NO;
+			else {
+				fprintf(stderr,
+					"agorad: --fsync %s: want always, "
+					"everysec or no\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'u': {
 			char *end;
@@ -394,6 +431,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (cfg.data_dir == NULL &&
+	    (cfg.fsync_policy != AGORA_FSYNC_EVERYSEC || cfg.data_repair)) {
+		fprintf(stderr, "agorad: --fsync and --data-repair need "
+				"--data-dir DIR\n");
+		return 2;
+	}
 	if (keyfile == NULL && cfg.users_file == NULL) {
 		fprintf(stderr, "agorad: --authkey-file FILE (or --users FILE) "
 				"is required\n");
@@ -418,6 +461,9 @@ int main(int argc, char **argv)
 	/* A client that vanishes mid-write must not kill the daemon; the
 	 * server sends with MSG_NOSIGNAL, this covers everything else. */
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit makes writes fail with EFBIG (the journal
+	 * refuses changes, STORAGE) instead of killing the server. */
+	signal(SIGXFSZ, SIG_IGN);
 	fit_descriptor_limit(&cfg);
 
 	cfg.listen = listen;

@@ -137,6 +137,8 @@ bool ag_conn_flush(ag_conn *c)
 {
 	if (c->out.oom)
 		return false;
+	if (c->srv->persist != NULL && !ag_persist_may_send(c))
+		return true; /* sent once the journal has its records */
 	if (c->fd < 0) { /* detached (tests, fuzzing): to a sink, or nowhere */
 		if (c->sink != NULL)
 			ag_buf_append(c->sink, c->out.data + c->out_sent,
@@ -259,6 +261,8 @@ void ag_reply_verror(ag_conn *c, uint32_t msgid, int rc, const char *fmt,
 		n = 0;
 	ag_utf8_fix(msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 	ag_pack_error_response(&c->pk, msgid, rc, msg);
+	if (c == c->srv->jreq.conn && msgid == c->srv->jreq.msgid)
+		c->srv->jreq_failed = true;
 	schedule_flush(c);
 }
 

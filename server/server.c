@@ -482,6 +482,8 @@ static void do_stop(ag_server *s)
 		return;
 	s->stopping = true;
 	close_listeners(s);
+	/* The journal first: answers waiting for it can go then. */
+	ag_persist_close(s);
 	ag_conns_shutdown(s, SHUTDOWN_GRACE_MS);
 	ag_conns_free_all(s);
 	event_base_loopbreak(s->base);
@@ -790,6 +792,12 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 		}
 		evconnlistener_set_error_cb(l->lev, on_accept_error);
 	}
+	/* Last: the objects are loaded once the server can serve them. */
+	rc = ag_persist_open(s, cfg, err, errlen);
+	if (rc < 0) {
+		agora_server_free(s);
+		return rc;
+	}
 	*ret = s;
 	return 0;
 oom:
@@ -837,6 +845,7 @@ void agora_server_free(agora_server *s)
 		return;
 	x = &s->run;
 	close_listeners(s);
+	ag_persist_close(s);
 	ag_conns_free_all(s);
 	ag_registry_deinit(s);
 	if (x->stop_ev)

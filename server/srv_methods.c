@@ -29,6 +29,50 @@ static void pack_name(msgpack_packer *pk, const ag_object *o)
 		msgpack_pack_nil(pk);
 }
 
+int ag_object_name(ag_object *o, const char *name, size_t len)
+{
+	ag_server *s = o->srv;
+	ag_val key = ag_val_view(name, (uint32_t)len, 0), owned;
+	uint64_t hash = ag_table_hash(&s->names, &key);
+	ag_entry *e = NULL;
+
+	if (ag_table_find(&s->names, &key, hash) != NULL)
+		return AGORA_EEXISTS;
+	o->name = strndup(name, len);
+	if (o->name != NULL && ag_val_dup(&owned, &key) == 0) {
+		e = ag_table_add(&s->names, &owned, hash);
+		if (e == NULL)
+			ag_val_deinit(&owned);
+	}
+	if (e == NULL) {
+		free(o->name);
+		o->name = NULL;
+		return AGORA_ENOMEM;
+	}
+	e->ptr = o;
+	ag_object_ref(o); /* the name's hold */
+	ag_object_mem(o, (ssize_t)name_cost(len));
+	return 0;
+}
+
+void ag_object_unname(ag_object *o)
+{
+	ag_server *s = o->srv;
+	ag_val key;
+	ag_entry *e;
+
+	if (o->name == NULL)
+		return;
+	key = ag_val_view(o->name, (uint32_t)strlen(o->name), 0);
+	e = ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
+	ag_object_mem(o, -(ssize_t)name_cost(strlen(o->name)));
+	if (e != NULL)
+		ag_table_remove(&s->names, e);
+	free(o->name);
+	o->name = NULL;
+	ag_object_unref(o);
+}
+
 static bool has_len(ag_object *o, size_t *ret)
 {
 	return o->fam->len != NULL && o->fam->len(o, ret);
@@ -236,6 +280,8 @@ static int srv_open(ag_req *r)
 		    "limit of %zu bytes (%zu in use)",
 		    fam->name, cost, s->max_memory, s->memory);
 
+	if (!ag_persist_admit(r))
+		return AGORA_ESTORAGE;
 	/* The reference ag_object_new() gives this function is dropped at
 	 * the end: by then the name and the handle hold their own. */
 	ag_object *o = ag_object_new(s, fam);
@@ -252,24 +298,13 @@ static int srv_open(ag_req *r)
 		free(o);
 		return rc;
 	}
-	if (!ag_val_is_empty(&key)) {
-		ag_val owned;
-		ag_entry *e = NULL;
-		o->name = strndup(name->via.str.ptr, ag_val_len(&key));
-		if (o->name != NULL && ag_val_dup(&owned, &key) == 0) {
-			e = ag_table_add(&s->names, &owned, hash);
-			if (e == NULL)
-				ag_val_deinit(&owned);
-		}
-		if (e == NULL) {
-			ag_object_unref(o);
-			return ag_reply_error(&r->to, AGORA_ELIMIT,
-					      "open: out of memory");
-		}
-		e->ptr = o;
-		ag_object_ref(o); /* the name's hold */
-		ag_object_mem(o, (ssize_t)name_cost(ag_val_len(&key)));
+	if (!ag_val_is_empty(&key) &&
+	    ag_object_name(o, name->via.str.ptr, ag_val_len(&key)) < 0) {
+		ag_object_unref(o);
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: out of memory");
 	}
+	ag_persist_new(o);
 	rc = ag_conn_handle_new(r->to.conn, o, &h);
 	ag_object_unref(o);
 	if (rc < 0)
@@ -375,12 +410,11 @@ static int srv_drop(ag_req *r)
 		ag_reply_bool(&r->to, false);
 		return 0;
 	}
+	if (!ag_persist_admit(r))
+		return AGORA_ESTORAGE;
 	ag_object *o = e->ptr;
-	ag_object_mem(o, -(ssize_t)name_cost(strlen(o->name)));
-	ag_table_remove(&s->names, e);
-	free(o->name);
-	o->name = NULL;
-	ag_object_unref(o);
+	ag_persist_drop(o);
+	ag_object_unname(o);
 	ag_reply_bool(&r->to, true);
 	return 0;
 }
@@ -502,8 +536,9 @@ static int srv_stats(ag_req *r)
 	ag_server *s = r->srv;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
 
-	/* run, started and uptime were added after 0.1.0. */
-	msgpack_pack_map(pk, 10);
+	/* run, started and uptime were added after 0.1.0, persistence
+	 * after 1.1.0. */
+	msgpack_pack_map(pk, 11);
 	ag_pack_str(pk, "connections");
 	msgpack_pack_uint32(pk, s->nconns);
 	ag_pack_str(pk, "objects");
@@ -524,6 +559,8 @@ static int srv_stats(ag_req *r)
 	msgpack_pack_double(pk, s->started);
 	ag_pack_str(pk, "uptime");
 	msgpack_pack_double(pk, (double)(ag_mono_ms() - s->started_ms) / 1e3);
+	ag_pack_str(pk, "persistence");
+	ag_persist_pack_stats(s, pk);
 	return 0;
 }
 
@@ -683,6 +720,7 @@ static const ag_method server_methods[] = {
 	{ "stats", srv_stats, 0, 0, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "clients", srv_clients, 0, 0, AG_STORES_NONE, AG_RIGHT_ADMIN },
 	{ "kill", srv_kill, 1, 1, AG_STORES_NONE, AG_RIGHT_ADMIN },
+	{ "save", ag_persist_save, 0, 0, AG_STORES_NONE, AG_RIGHT_ADMIN },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 

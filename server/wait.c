@@ -72,6 +72,9 @@ ag_waiter *ag_wait_park(ag_req *r, struct ag_waitq *q, double timeout,
 	w->to.conn->nparked++;
 	w->obj->nwaiters++;
 	r->srv->nwaiters++;
+	if (r->to.conn == r->srv->jreq.conn &&
+	    r->to.msgid == r->srv->jreq.msgid)
+		r->srv->jreq_parked = true;
 	return w;
 }
 

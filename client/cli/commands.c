@@ -264,6 +264,29 @@ int cmd_stats(struct cli *k, char **args, int nargs)
 	return EXIT_OK;
 }
 
+/* save: a snapshot now; prints its generation, size and time. */
+static int cmd_save(struct cli *k, char **args, int nargs)
+{
+	agora_value v;
+	struct table t = { .ncol = 2 };
+	int rc = agora_save(k->c, &v);
+
+	(void)args;
+	(void)nargs;
+	if (rc < 0)
+		return call_failed(k, rc);
+	if (k->json) {
+		print_value_json(&v);
+	} else if (v.type == AGORA_MAP) {
+		for (size_t i = 0; i < v.via.map.len; i++)
+			table_add2(&t, cell_text(&v.via.map.items[i].key),
+				   cell_text(&v.via.map.items[i].val));
+		table_print(&t);
+	}
+	agora_value_free(&v);
+	return EXIT_OK;
+}
+
 static int by_name(const void *a, const void *b)
 {
 	const agora_value *na = map_get(a, "name"), *nb = map_get(b, "name");
@@ -1339,6 +1362,7 @@ int cmd_kill(struct cli *k, char **args, int nargs)
 const struct command cli_commands[] = {
 	{ "ping", 0, 0, "", cmd_ping, false },
 	{ "stats", 0, 0, "", cmd_stats, false },
+	{ "save", 0, 0, "", cmd_save, false },
 	{ "ls", 0, 1, " [PATTERN]", cmd_ls, false },
 	{ "new", 2, 2, " TYPE NAME [OPTIONS]", cmd_new, false },
 	{ "info", 1, 1, " NAME", cmd_info, false },

@@ -59,6 +59,7 @@ static const struct entry ENTRIES[] = {
 	{ "clients", false, "", 'a' },
 	{ "kill", false, "i",
 	  'a' }, /* id 0: no such connection, answers false */
+	{ "save", false, "", 'a' }, /* no data directory: VALUE */
 	/* list */
 	{ "list.append", true, "hS", 'w' },
 	{ "list.extend", true, "hA", 'w' },
