@@ -690,10 +690,13 @@ static void jq_info_pack(ag_object *o, msgpack_packer *pk)
  * queued, not the tasks taken and not yet done; "@state" comes after them
  * and sets it.
  */
+/* {"unfinished": n}. */
 static void jq_pack_state(ag_object *o, msgpack_packer *pk)
 {
 	struct queue *q = o->data;
 
+	msgpack_pack_map(pk, 1);
+	ag_pack_str(pk, "unfinished");
 	msgpack_pack_uint64(pk, q->unfinished);
 }
 
@@ -701,24 +704,25 @@ static int jq_load_state(ag_object *o, const msgpack_object *st, char *err,
 			 size_t errlen)
 {
 	struct queue *q = o->data;
+	const msgpack_object *u = ag_opt(st, "unfinished");
 	char desc[64];
 
-	if (st->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		ag_obj_describe(st, desc, sizeof(desc));
+	if (u == NULL || u->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		ag_obj_describe(u != NULL ? u : st, desc, sizeof(desc));
 		snprintf(err, errlen,
-			 "joinable_queue state: the unfinished count must be "
-			 "an int >= 0, not %s",
-			 desc);
+			 "joinable_queue state: unfinished must be an int >= "
+			 "0, not %s%s",
+			 u != NULL ? "" : "missing in ", desc);
 		return AGORA_EVALUE;
 	}
-	if (st->via.u64 < q->count) {
+	if (u->via.u64 < q->count) {
 		snprintf(err, errlen,
 			 "joinable_queue state: %llu unfinished tasks, fewer "
 			 "than the %zu items queued",
-			 (unsigned long long)st->via.u64, q->count);
+			 (unsigned long long)u->via.u64, q->count);
 		return AGORA_EVALUE;
 	}
-	q->unfinished = st->via.u64;
+	q->unfinished = u->via.u64;
 	return 0;
 }
 

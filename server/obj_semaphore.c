@@ -153,8 +153,11 @@ static void sem_save_opts(ag_object *o, msgpack_packer *pk)
 		msgpack_pack_false(pk);
 }
 
+/* {"value": n}. */
 static void sem_pack_state(ag_object *o, msgpack_packer *pk)
 {
+	msgpack_pack_map(pk, 1);
+	ag_pack_str(pk, "value");
 	msgpack_pack_uint64(pk, sem_durable_value(o->data));
 }
 
@@ -164,23 +167,24 @@ static int sem_load_state(ag_object *o, const msgpack_object *st, char *err,
 			  size_t errlen)
 {
 	struct sem *s = o->data;
+	const msgpack_object *v = ag_opt(st, "value");
 	char desc[64];
 
-	if (st->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		ag_obj_describe(st, desc, sizeof(desc));
+	if (v == NULL || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		ag_obj_describe(v != NULL ? v : st, desc, sizeof(desc));
 		snprintf(err, errlen,
-			 "%s state: the value must be an int >= 0, not %s",
-			 o->fam->name, desc);
+			 "%s state: value must be an int >= 0, not %s%s",
+			 o->fam->name, v != NULL ? "" : "missing in ", desc);
 		return AGORA_EVALUE;
 	}
-	if (s->bounded && st->via.u64 > s->initial) {
+	if (s->bounded && v->via.u64 > s->initial) {
 		snprintf(err, errlen,
 			 "%s state: the value %llu is above its initial %llu",
-			 o->fam->name, (unsigned long long)st->via.u64,
+			 o->fam->name, (unsigned long long)v->via.u64,
 			 (unsigned long long)s->initial);
 		return AGORA_EVALUE;
 	}
-	s->value = st->via.u64;
+	s->value = v->via.u64;
 	return 0;
 }
 
