@@ -37,6 +37,9 @@ static const char *const mode_names[] = { "journal", "snapshot", "middle",
 
 /* The mode of the round running: fill functions call halfway() */
 static enum mode cur_mode;
+/* The clients that fill, kept where a forked worker still reaches them
+ * (it exits without freeing what it inherited). */
+static agora_client *fill_c, *fill_c2;
 
 /* A server on a data directory of its own. */
 struct pserver {
@@ -114,13 +117,13 @@ static void run_modes(fill_fn fill, check_fn check)
 		cur_mode = (enum mode)m;
 		fprintf(stderr, "mode %s\n", mode_names[m]);
 		pserver_start(&p);
-		agora_client *c = agh_connect(&p.s);
-		agora_client *c2 = agh_connect(&p.s);
-		fill(c, &c2, late);
-		restart(&p, c, (enum mode)m);
-		if (c2 != NULL)
-			agora_client_free(c2);
-		agora_client_free(c);
+		fill_c = agh_connect(&p.s);
+		fill_c2 = agh_connect(&p.s);
+		fill(fill_c, &fill_c2, late);
+		restart(&p, fill_c, (enum mode)m);
+		agora_client_free(fill_c2);
+		agora_client_free(fill_c);
+		fill_c = fill_c2 = NULL;
 		for (int i = 0; i < 4; i++)
 			if (late[i] > 0)
 				agh_wait_pid(late[i], AGH_WORKER_TIMEOUT);
@@ -160,6 +163,7 @@ static int get_seven(agora_client *c, int idx, void *arg)
 				   AGORA_OPEN_NO_CREATE, &q));
 	AGH_WCALL(c, agora_queue_get_int(q, GENEROUS, &x));
 	AGH_WCHECK(x == 7);
+	AGH_WCALL(c, agora_queue_close(q));
 	return 0;
 }
 
@@ -173,6 +177,7 @@ static int put_eleven(agora_client *c, int idx, void *arg)
 	AGH_WCALL(c, agora_open_ex(c, "queue", "q-served-put", NULL, 0,
 				   AGORA_OPEN_NO_CREATE, &q));
 	AGH_WCALL(c, agora_queue_put(q, agora_int(11), GENEROUS));
+	AGH_WCALL(c, agora_queue_close(q));
 	return 0;
 }
 
@@ -293,6 +298,7 @@ static int jget_nine(agora_client *c, int idx, void *arg)
 				   AGORA_OPEN_NO_CREATE, &q));
 	AGH_WCALL(c, agora_jqueue_get_int(q, GENEROUS, &x));
 	AGH_WCHECK(x == 9);
+	AGH_WCALL(c, agora_jqueue_close(q));
 	return 0;
 }
 
@@ -576,6 +582,7 @@ static int acquire_one(agora_client *c, int idx, void *arg)
 				   AGORA_OPEN_NO_CREATE, &s));
 	AGH_WCALL(c, agora_semaphore_acquire(s, GENEROUS, &got));
 	AGH_WCHECK(got);
+	AGH_WCALL(c, agora_semaphore_close(s));
 	return 0;
 }
 
@@ -684,6 +691,7 @@ static int wait_until_the_end(agora_client *c, int idx, void *arg)
 	AGH_WCALL(c, agora_open_ex(c, "barrier", "B-waiting", NULL, 0,
 				   AGORA_OPEN_NO_CREATE, &b));
 	AGH_WCHECK(agora_barrier_wait(b, GENEROUS, NULL) != 0);
+	agora_barrier_close(b); /* fails: the server is gone; frees b */
 	return 0;
 }
 
