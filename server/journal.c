@@ -9,16 +9,20 @@
  * open and drop record objects made and names removed.
  *
  * No answer leaves before the records of the changes it reports: the one
- * place that sends (ag_conn_flush) asks ag_persist_may_send() first. With
- * everysec and no, that writes the buffer with one pwrite() and lets the
- * answer go (the kernel has the record: a crash of the server loses
- * nothing); a thread forces the file to disk once a second. With always,
- * the connection waits on p->waiting, and a timer of no delay, which runs
- * after the loop has served every connection that was readable, writes
- * and fdatasync()s once for all of them (group commit), then lets them go.
+ * place that sends (ag_conn_flush) asks ag_persist_may_send() first (the
+ * server's may_send hook). With everysec and no, that writes the buffer
+ * and lets the answer go (the kernel has the record: a crash of the
+ * server loses nothing): a copy into the shared map of the file's
+ * reserved room, or one pwrite() where there is no map; a thread forces
+ * the file to disk once a second (persist.c). With always, the
+ * connection waits on p->waiting, and a timer of no delay (persist.c),
+ * which runs after the loop has served every connection that was
+ * readable, writes and fdatasync()s once for all of them (group commit),
+ * then lets them go.
  *
  * The disk: the journal file is reserved ahead with fallocate() in
- * RESERVE_CHUNK steps, and a request that changes something is let in only
+ * RESERVE_CHUNK steps (only what is needed on a nearly full disk), and a
+ * request that changes something is let in only
  * when its record fits what is reserved (ag_persist_admit). A full disk
  * is so found before anything changes: the request is answered STORAGE,
  * naming the cause, reads go on, and a later request tries again
