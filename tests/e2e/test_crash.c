@@ -53,6 +53,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -634,6 +635,9 @@ static void check_round(model *m, agora_client *c, int round)
 
 static pid_t writer_pids[WRITERS];
 static agh_server crash_srv;
+/* The data directories are made in @crash_base, which main() removes at
+ * the end (a failed check ends a test's process without cleaning up). */
+static char crash_base[40];
 static char crash_dir[64];
 
 static int rm_entry(const char *path, const struct stat *st, int flag,
@@ -726,8 +730,8 @@ static void crash_rounds(const char *policy)
 	signal(SIGALRM, on_alarm);
 	alarm((unsigned)((60 + 15 * rounds) * time_factor()));
 
-	snprintf(crash_dir, sizeof(crash_dir), "/tmp/agora-crash-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(crash_dir));
+	snprintf(crash_dir, sizeof(crash_dir), "%s/%s", crash_base, policy);
+	ck_assert_int_eq(mkdir(crash_dir, 0700), 0);
 	snprintf(data, sizeof(data), "%s/data", crash_dir);
 	const char *const args[] = { "--data-dir", data, "--fsync", policy,
 				     NULL };
@@ -849,21 +853,14 @@ static void crash_rounds(const char *policy)
 	crash_dir[0] = '\0';
 }
 
-static void cleanup_dir(void)
-{
-	remove_tree(crash_dir);
-}
-
 START_TEST(kills_with_fsync_always_lose_no_acknowledged_change)
 {
-	atexit(cleanup_dir);
 	crash_rounds("always");
 }
 END_TEST
 
 START_TEST(kills_of_agorad_with_fsync_everysec_lose_nothing_either)
 {
-	atexit(cleanup_dir);
 	crash_rounds("everysec");
 }
 END_TEST
@@ -873,6 +870,13 @@ int main(void)
 	Suite *s = suite_create("crash");
 	int rounds = env_int("AGORA_CRASH_ROUNDS", DEFAULT_ROUNDS);
 	TCase *tc;
+	int rc;
+
+	snprintf(crash_base, sizeof(crash_base), "/tmp/agora-crash-XXXXXX");
+	if (mkdtemp(crash_base) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
 
 	tc = AGH_ADD_BARE(s,
 			  kills_with_fsync_always_lose_no_acknowledged_change);
@@ -880,5 +884,7 @@ int main(void)
 	tc = AGH_ADD_BARE(
 	    s, kills_of_agorad_with_fsync_everysec_lose_nothing_either);
 	tcase_set_timeout(tc, 60 + 15 * rounds);
-	return agh_run_suite(s);
+	rc = agh_run_suite(s);
+	remove_tree(crash_base);
+	return rc;
 }
