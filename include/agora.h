@@ -278,7 +278,8 @@ AGORA_API int agora_client_set_tls(agora_client *c, const char *ca,
  * anonymous object cannot be found again, and such a proxy's calls then
  * fail with AGORA_ENO_OBJECT saying so (close it). Then @fn, if not NULL,
  * is called with @restarted true when the server's run id changed (a new
- * server: its objects are new and empty; see agora_server_run_id()); it
+ * server: its objects are new and empty, unless it keeps them in a data
+ * directory, docs/protocol.md section 10; see agora_server_run_id()); it
  * may make calls on @c (they do not reconnect again).
  *
  * The call that found the connection gone is never made again when it may
@@ -371,7 +372,8 @@ AGORA_API const char *agora_server_version(const agora_client *c);
  * The id of the server's run, from the handshake: 32 lowercase hex digits
  * the server draws at random each time it starts, so a worker that
  * connects again can tell that the server restarted (and that its objects
- * are new ones) by comparing it with the one it knew. "" before a connect
+ * are new ones, or, with a data directory, loaded from it) by comparing it
+ * with the one it knew. "" before a connect
  * succeeded, or from a server older than the run id. Lives as long as @c,
  * until its next connect.
  */

@@ -17,7 +17,7 @@ set -euo pipefail
 # builds the Debian packages of debian/ for tests/install/deb.bash; the
 # rest build and test the C code.
 PACKAGES=(build-essential pkg-config meson ninja-build libevent-dev
-	libmsgpack-dev libssl-dev libjansson-dev libedit-dev check valgrind
+	libmsgpack-dev libssl-dev zlib1g-dev libjansson-dev libedit-dev check valgrind
 	python3-msgpack clang-14 libclang-rt-14-dev debhelper)
 
 missing=()

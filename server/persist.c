@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,6 +164,41 @@ static void clear_err(ag_persist *p)
 
 /* ---- the journal file ---------------------------------------------------- */
 
+/*
+ * Map what is reserved of the journal, shared: a record copied there is in
+ * the kernel's page cache at once, as a write() would put it, without the
+ * system call (a crash of the server loses nothing; fdatasync() forces
+ * the pages like any others). Reserved blocks never fail to be written
+ * for want of room. Without a map (fallocate not supported, no address
+ * space), records are written with pwrite().
+ */
+static void unmap(ag_persist *p)
+{
+	if (p->map != NULL)
+		munmap(p->map, p->maplen);
+	p->map = NULL;
+	p->maplen = 0;
+}
+
+static void remap(ag_persist *p)
+{
+	void *m;
+
+	if (p->map != NULL && p->maplen == p->alloc)
+		return;
+	if (p->map != NULL)
+		m = mremap(p->map, p->maplen, p->alloc, MREMAP_MAYMOVE);
+	else
+		m = mmap(NULL, p->alloc, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 p->fd, 0);
+	if (m == MAP_FAILED) {
+		unmap(p);
+		return;
+	}
+	p->map = m;
+	p->maplen = p->alloc;
+}
+
 /* Reserve room up to at least @want bytes of the file. */
 static int reserve(ag_persist *p, uint64_t want)
 {
@@ -173,6 +209,12 @@ static int reserve(ag_persist *p, uint64_t want)
 		return 0;
 	to = (want + RESERVE_CHUNK - 1) / RESERVE_CHUNK * RESERVE_CHUNK;
 	rc = posix_fallocate(p->fd, (off_t)p->alloc, (off_t)(to - p->alloc));
+	if (rc == ENOSPC || rc == EFBIG) {
+		/* a nearly full disk: what is needed, no more */
+		to = (want + 4095) / 4096 * 4096;
+		rc = posix_fallocate(p->fd, (off_t)p->alloc,
+				     (off_t)(to - p->alloc));
+	}
 	if (rc == EOPNOTSUPP || rc == EINVAL) {
 		p->can_alloc = false; /* written as it comes, then */
 		return 0;
@@ -180,6 +222,7 @@ static int reserve(ag_persist *p, uint64_t want)
 	if (rc != 0)
 		return rc;
 	p->alloc = to;
+	remap(p);
 	return 0;
 }
 
@@ -201,6 +244,7 @@ int ag_journal_open(ag_persist *p, uint64_t gen)
 		unlinkat(p->dirfd, name, 0);
 		return rc;
 	}
+	unmap(p);
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = fd;
@@ -208,9 +252,12 @@ int ag_journal_open(ag_persist *p, uint64_t gen)
 	p->written = p->synced = AG_FILE_HEADER;
 	p->alloc = 0;
 	p->can_alloc = true;
+	/* No room reserved yet is no reason not to start: changes are
+	 * refused (STORAGE) until there is. */
 	rc = reserve(p, AG_FILE_HEADER + RESERVE_SLACK);
-	if (rc == 0 && fdatasync(fd) < 0)
-		rc = errno;
+	if (rc != 0)
+		ag_persist_errf(p, rc, "reserving room in %s", name);
+	rc = fdatasync(fd) < 0 ? errno : 0;
 	if (rc == 0 && fsync(p->dirfd) < 0)
 		rc = errno;
 	return rc;
@@ -225,6 +272,15 @@ int ag_journal_write(ag_persist *p)
 		/* A record could not be made: nothing is lost yet (the
 		 * changes are in memory), but the journal cannot say them. */
 		return ENOMEM;
+	}
+	if (p->map != NULL && b->len > 0 &&
+	    (p->written + b->len <= p->maplen ||
+	     (reserve(p, p->written + b->len) == 0 && p->map != NULL &&
+	      p->written + b->len <= p->maplen))) {
+		memcpy(p->map + p->written, b->data, b->len);
+		p->written += b->len;
+		p->journal_bytes += b->len;
+		done = b->len;
 	}
 	while (done < b->len) {
 		ssize_t w = pwrite(p->fd, b->data + done, b->len - done,
@@ -430,8 +486,7 @@ static bool retry(ag_persist *p)
 				(unsigned long long)p->gen);
 		return false;
 	}
-	clear_err(p);
-	return true;
+	return true; /* the caller says when it is over */
 }
 
 bool ag_persist_admit(ag_req *r)
@@ -449,8 +504,10 @@ bool ag_persist_admit(ag_req *r)
 	for (uint32_t i = 0; i < r->argc; i++)
 		need += r->raw[i].len;
 	rc = reserve(p, need);
-	if (rc == 0)
+	if (rc == 0) {
+		clear_err(p);
 		return true;
+	}
 	ag_persist_errf(p, rc, "reserving room in journal-%016llx.agj",
 			(unsigned long long)p->gen);
 refuse:
@@ -505,22 +562,19 @@ bool ag_persist_may_send(ag_conn *c)
 		return true;
 	ag_persist_flush_touched(p);
 	if (p->policy == AGORA_FSYNC_ALWAYS) {
-		if (p->rb.buf.len == 0 && p->synced == p->written &&
-		    p->err == 0)
+		if (p->rb.buf.len == 0 && p->synced == p->written)
 			return true;
 		wait_for_disk(p, c);
 		arm_commit(p, 0);
 		return false;
 	}
-	if (p->rb.buf.len == 0 && p->err == 0)
+	if (p->rb.buf.len == 0)
 		return true;
-	if (p->err == 0) {
-		int rc = ag_journal_write(p);
-		if (rc == 0)
-			return true;
-		ag_persist_errf(p, rc, "writing journal-%016llx.agj",
-				(unsigned long long)p->gen);
-	}
+	int rc = ag_journal_write(p);
+	if (rc == 0)
+		return true;
+	ag_persist_errf(p, rc, "writing journal-%016llx.agj",
+			(unsigned long long)p->gen);
 	wait_for_disk(p, c);
 	arm_commit(p, RETRY_MS);
 	return false;
@@ -551,6 +605,8 @@ static void on_commit(evutil_socket_t fd, short what, void *arg)
 			arm_commit(p, RETRY_MS);
 			return;
 		}
+		if (p->rb.buf.len == 0 && p->synced == p->written)
+			clear_err(p);
 	} else {
 		rc = p->policy == AGORA_FSYNC_ALWAYS ? ag_journal_sync(p)
 						     : ag_journal_write(p);
@@ -598,6 +654,22 @@ static void *sync_thread(void *arg)
 	return NULL;
 }
 
+void ag_persist_sync_later(ag_persist *p)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->thr_started && !p->thr_busy && p->thr_fd < 0 &&
+	    p->written > p->synced) {
+		int fd2 = dup(p->fd);
+		if (fd2 >= 0) {
+			p->thr_fd = fd2;
+			p->thr_upto = p->written;
+			p->thr_done_gen = p->gen;
+			pthread_cond_signal(&p->cv);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void on_second(evutil_socket_t fd, short what, void *arg)
 {
 	ag_persist *p = arg;
@@ -625,16 +697,8 @@ static void on_second(evutil_socket_t fd, short what, void *arg)
 	} else if (p->thr_done_gen == p->gen && p->thr_done > p->synced) {
 		p->synced = p->thr_done;
 	}
-	if (!p->thr_busy && p->thr_fd < 0 && p->written > p->synced) {
-		int fd2 = dup(p->fd);
-		if (fd2 >= 0) {
-			p->thr_fd = fd2;
-			p->thr_upto = p->written;
-			p->thr_done_gen = p->gen;
-			pthread_cond_signal(&p->cv);
-		}
-	}
 	pthread_mutex_unlock(&p->mu);
+	ag_persist_sync_later(p);
 	maybe_rewrite(p);
 }
 
@@ -720,6 +784,7 @@ static void persist_free(ag_persist *p)
 		event_free(p->child_ev);
 	if (p->child_fd >= 0)
 		close(p->child_fd);
+	unmap(p);
 	if (p->fd >= 0)
 		close(p->fd);
 	if (p->lockfd >= 0)
@@ -794,6 +859,26 @@ int ag_persist_open(ag_server *s, const agora_server_config *cfg, char *err,
 			     p->dir, (unsigned long long)p->gen, strerror(rc));
 		goto fail;
 	}
+	if (p->repaired) {
+		/* What was loaded becomes the state the next start reads. */
+		rc = ag_snapshot_now(p);
+		if (rc != 0) {
+			s->persist = NULL;
+			rc = ag_errf(err, errlen, AGORA_EIO,
+				     "data directory %s: writing the snapshot "
+				     "of the repair: %s",
+				     p->dir, strerror(rc));
+			goto fail;
+		}
+		ag_server_logf(s, AGORA_LOG_WARNING,
+			       "data directory %s: repaired: snapshot %llu "
+			       "holds what was loaded",
+			       p->dir, (unsigned long long)p->gen);
+	}
+	/* Each start begins a generation: many starts without a snapshot
+	 * would leave many small journals. */
+	if (!p->repaired && p->gen - p->snap_gen > 16)
+		ag_snapshot_start(p);
 	p->commit_ev = evtimer_new(s->base, on_commit, p);
 	if (p->policy == AGORA_FSYNC_EVERYSEC) {
 		struct timeval sec = { 1, 0 };
@@ -836,8 +921,12 @@ void ag_persist_close(ag_server *s)
 			       "data directory %s: the last records could not "
 			       "be written: %s",
 			       p->dir, strerror(rc));
-	else if (p->can_alloc && ftruncate(p->fd, (off_t)p->written) == 0)
-		fdatasync(p->fd);
+	else if (p->can_alloc) {
+		/* the room reserved and not used goes */
+		unmap(p);
+		if (ftruncate(p->fd, (off_t)p->written) == 0)
+			fdatasync(p->fd);
+	}
 	s->persist = NULL;
 	persist_free(p);
 }

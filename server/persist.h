@@ -77,6 +77,8 @@ struct ag_persist {
 	uint64_t synced;  /* of those, known to be on disk */
 	uint64_t alloc;   /* bytes fallocate() reserved; 0: it cannot */
 	bool can_alloc;   /* the file system supports fallocate() */
+	uint8_t *map;     /* [0, alloc) of the file, shared; or NULL */
+	size_t maplen;
 	ag_recbuf rb;     /* records made and not written yet */
 	uint64_t records; /* records made since the start */
 	/* Trouble: errno and sentence of the last failure; 0 once over. */
@@ -128,6 +130,8 @@ void ag_persist_errf(ag_persist *p, int err, const char *fmt, ...)
 int ag_journal_open(ag_persist *p, uint64_t gen);
 /* Write what the record buffer holds; 0 or an errno (kept for later). */
 int ag_journal_write(ag_persist *p);
+/* everysec: have the thread force what is written (when it is idle). */
+void ag_persist_sync_later(ag_persist *p);
 /* Write and fdatasync everything now; 0 or an errno. */
 int ag_journal_sync(ag_persist *p);
 /* Pack "@new" for @o into @rb (the record whole). */

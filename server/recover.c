@@ -225,6 +225,12 @@ static const char *apply_new(loader *ld, const ag_request *rq, msgpack_zone *z)
 	if (o == NULL)
 		return "out of memory";
 	memcpy(o->secret, a[3].via.bin.ptr, AG_REF_SECRET_LEN);
+	/* Whatever create() makes besides (nothing, from the records a
+	 * server writes) gets an id past every one loaded. */
+	if (id > ld->max_id)
+		ld->max_id = id;
+	if (s->next_obj_id <= ld->max_id)
+		s->next_obj_id = ld->max_id + 1;
 	ag_req r = {
 		.to = { ld->conn, 0 },
 		.srv = s,
@@ -233,10 +239,8 @@ static const char *apply_new(loader *ld, const ag_request *rq, msgpack_zone *z)
 		.obj = o,
 	};
 	rc = fam->create(o, &r, opts);
-	if (s->next_obj_id <= ld->max_id)
-		s->next_obj_id = ld->max_id + 1;
-	if (id > ld->max_id)
-		ld->max_id = id;
+	if (s->next_obj_id - 1 > ld->max_id)
+		ld->max_id = s->next_obj_id - 1;
 	if (rc < 0) {
 		ag_object_unindex(o);
 		s->nobjects--;
@@ -631,6 +635,9 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 	rc = list_dir(p, &snaps, &journals, err, errlen);
 	if (rc < 0)
 		return rc;
+	/* Loading serves requests on a connection of its own: they are not
+	 * the clients', nor is its id. */
+	uint64_t requests = s->requests, conn_id = s->next_conn_id;
 	ld.conn = ag_conn_new_detached(s, true);
 	if (ld.conn == NULL) {
 		rc = ag_errf(err, errlen, AGORA_ENOMEM, "out of memory");
@@ -676,6 +683,7 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 		ag_journal_name(name, sizeof(name), g);
 		if (repaired) {
 			set_aside(p, name);
+			p->gen = g; /* the next generation is a new number */
 			continue;
 		}
 		if (p->gen != 0 && g != p->gen + 1) {
@@ -690,6 +698,7 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 			ag_server_logf(s, AGORA_LOG_WARNING, "repair: %s", err);
 			repaired = true;
 			set_aside(p, name);
+			p->gen = g;
 			continue;
 		}
 		res = load_file(&ld, name, AG_MAGIC_JOURNAL, last, &cut, &tail);
@@ -758,6 +767,8 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 done:
 	if (ld.conn != NULL) {
 		ag_conn_free(ld.conn);
+		s->requests = requests;
+		s->next_conn_id = conn_id;
 		ag_table_foreach (&ld.handles, e)
 			ag_val_deinit(&e->key);
 		ag_table_deinit(&ld.handles);

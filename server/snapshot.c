@@ -207,7 +207,7 @@ static void answer_saves(ag_persist *p, uint64_t gen, int err)
 }
 
 /* The child is through (or gone): what it said, and its exit. */
-static void child_done(ag_persist *p, bool block)
+static void child_done(ag_persist *p)
 {
 	struct child_report rep = { 0, EIO };
 	ssize_t n;
@@ -220,10 +220,10 @@ static void child_done(ag_persist *p, bool block)
 		rep.err = EIO;
 		rep.bytes = 0;
 	}
-	while (waitpid(p->child, &status, block ? 0 : 0) < 0 && errno == EINTR)
+	/* Its report through the pipe says how it went (the exit status
+	 * may be a checker's when the server runs under one). */
+	while (waitpid(p->child, &status, 0) < 0 && errno == EINTR)
 		;
-	if (rep.err == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-		rep.err = EIO;
 	if (p->child_ev != NULL) {
 		event_free(p->child_ev);
 		p->child_ev = NULL;
@@ -263,13 +263,13 @@ static void on_child(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	child_done(arg, true);
+	child_done(arg);
 }
 
 void ag_snapshot_wait(ag_persist *p)
 {
 	if (p->child > 0)
-		child_done(p, true);
+		child_done(p);
 }
 
 int ag_snapshot_start(ag_persist *p)
@@ -281,9 +281,15 @@ int ag_snapshot_start(ag_persist *p)
 
 	if (p->child > 0)
 		return 0; /* one at a time: the saves wait for the next */
-	/* The journal so far goes to disk and a new generation begins. */
+	/* The journal so far is written, and a new generation begins. It
+	 * is forced to disk here only with always (where that costs
+	 * nothing: it is): else the child's snapshot, forced to disk, holds
+	 * all it says, and the everysec thread forces it meanwhile. */
 	ag_persist_flush_touched(p);
-	rc = ag_journal_sync(p);
+	rc = p->policy == AGORA_FSYNC_ALWAYS ? ag_journal_sync(p)
+					     : ag_journal_write(p);
+	if (rc == 0 && p->policy == AGORA_FSYNC_EVERYSEC)
+		ag_persist_sync_later(p);
 	if (rc == 0 && p->can_alloc && ftruncate(p->fd, (off_t)p->written) < 0)
 		rc = errno;
 	gen = p->gen + 1;
@@ -311,7 +317,16 @@ int ag_snapshot_start(ag_persist *p)
 	}
 	if (pid == 0) {
 		struct child_report rep = { 0, 0 };
-		close(fds[0]);
+		/* Only the directory and the pipe: a connection the server
+		 * closes meanwhile must not stay open here. */
+		int keep_a = p->dirfd < fds[1] ? p->dirfd : fds[1];
+		int keep_b = p->dirfd < fds[1] ? fds[1] : p->dirfd;
+		if (keep_a > 3)
+			close_range(3, (unsigned)keep_a - 1, 0);
+		if (keep_b > keep_a + 1)
+			close_range((unsigned)keep_a + 1, (unsigned)keep_b - 1,
+				    0);
+		close_range((unsigned)keep_b + 1, ~0U, 0);
 		rep.err = write_file(p, gen, &rep.bytes);
 		if (write(fds[1], &rep, sizeof(rep)) < 0)
 			_exit(2);
@@ -325,7 +340,7 @@ int ag_snapshot_start(ag_persist *p)
 	p->child_ev = event_new(s->base, fds[0], EV_READ, on_child, p);
 	if (p->child_ev == NULL || event_add(p->child_ev, NULL) < 0) {
 		/* nothing will tell us: wait for it now */
-		child_done(p, true);
+		child_done(p);
 		return 0;
 	}
 	ag_server_logf(s, AGORA_LOG_DEBUG,

@@ -28,7 +28,7 @@ static char dir[] = "/tmp/agora-restart.XXXXXX";
 static char keyfile[64], sock[64], address[96];
 
 /* Called after each reconnect: @restarted when the server is a new one
- * (its objects are new and empty). */
+ * (its objects are new and empty, unless it has a data directory). */
 static void on_reconnect(agora_client *c, bool restarted, void *arg)
 {
 	(void)c;
