@@ -225,6 +225,22 @@ static bool ps_read_until(pserv *ps, const char *want, double timeout)
 	}
 }
 
+/* A report of the sanitizers or valgrind in its output (those of an
+ * agorad killed with SIGKILL would change no exit status). */
+static void assert_clean_log(const pserv *ps)
+{
+	static const char *const reports[] = {
+		"AddressSanitizer", "LeakSanitizer", "runtime error:",
+		"Invalid read",     "Invalid write", "Conditional jump",
+		"uninitialised",    "Syscall param", "definitely lost",
+	};
+
+	for (size_t i = 0; i < sizeof(reports) / sizeof(reports[0]); i++)
+		ck_assert_msg(strstr(ps->log, reports[i]) == NULL,
+			      "agorad's output has \"%s\": %s", reports[i],
+			      ps->log);
+}
+
 /* Wait for its exit; its wait status. */
 static int ps_wait(pserv *ps, double timeout)
 {
@@ -246,6 +262,7 @@ static int ps_wait(pserv *ps, double timeout)
 		close(ps->out);
 		ps->out = -1;
 	}
+	assert_clean_log(ps);
 	return status;
 }
 
@@ -807,7 +824,7 @@ START_TEST(a_full_disk_refuses_changes_with_storage_and_they_resume)
 	snprintf(mnt, sizeof(mnt), "%s/fs", ps.dir);
 	ck_assert_int_eq(mkdir(mnt, 0700), 0);
 	if (unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("tmpfs", mnt, "tmpfs", 0, "size=16m,mode=0700") < 0) {
 		printf("SKIP a_full_disk_refuses_changes_with_storage_and_they_"
 		       "resume: cannot mount a tmpfs (%s; it needs root)\n",
