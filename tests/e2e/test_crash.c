@@ -747,13 +747,25 @@ static void crash_rounds(const char *policy)
 	ck_assert_ptr_nonnull(m.tokens);
 
 	agh_server_start_args(&crash_srv, args);
+	/* The objects exist before the first kill. */
 	agora_client *c = agh_connect(&crash_srv);
 	agora_var *v = NULL;
-	agora_dict *d = NULL;
+	agora_dict *d = NULL, *fd = NULL;
+	agora_list *l = NULL;
+	agora_queue *q = NULL;
+	agora_lock *lk = NULL;
 	AGH_OK(c, agora_var_open(c, "crash.v", agora_int(0), &v));
-	AGH_OK(c, agora_var_close(v));
 	AGH_OK(c, agora_dict_open(c, "crash.d", &d));
+	AGH_OK(c, agora_list_open(c, "crash.l", &l));
+	AGH_OK(c, agora_queue_open(c, "crash.q", 0, &q));
+	AGH_OK(c, agora_lock_open(c, "crash.lock", &lk));
+	AGH_OK(c, agora_dict_open(c, "crash.fence", &fd));
+	AGH_OK(c, agora_var_close(v));
 	AGH_OK(c, agora_dict_close(d));
+	AGH_OK(c, agora_list_close(l));
+	AGH_OK(c, agora_queue_close(q));
+	AGH_OK(c, agora_lock_close(lk));
+	AGH_OK(c, agora_dict_close(fd));
 	agora_client_free(c);
 
 	ck_assert_int_eq(pipe2(done, O_CLOEXEC), 0);
