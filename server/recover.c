@@ -586,8 +586,10 @@ static int list_dir(ag_persist *p, gens *snaps, gens *journals, char *err,
 		}
 	}
 	closedir(d);
-	qsort(snaps->v, snaps->n, sizeof(uint64_t), cmp_gen);
-	qsort(journals->v, journals->n, sizeof(uint64_t), cmp_gen);
+	if (snaps->n > 1)
+		qsort(snaps->v, snaps->n, sizeof(uint64_t), cmp_gen);
+	if (journals->n > 1)
+		qsort(journals->v, journals->n, sizeof(uint64_t), cmp_gen);
 	return 0;
 }
 

@@ -316,7 +316,8 @@ int ag_snapshot_start(ag_persist *p)
 		goto fail;
 	}
 	if (pid == 0) {
-		struct child_report rep = { 0, 0 };
+		struct child_report rep;
+		memset(&rep, 0, sizeof(rep)); /* its padding too */
 		/* Only the directory and the pipe: a connection the server
 		 * closes meanwhile must not stay open here. */
 		int keep_a = p->dirfd < fds[1] ? p->dirfd : fds[1];
