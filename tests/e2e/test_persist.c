@@ -886,7 +886,13 @@ START_TEST(a_full_disk_refuses_changes_with_storage_and_they_resume)
 		AGH_OK(c, agora_stats(c, &st));
 		const agora_value *p = agh_map_find(st, "persistence");
 		ck_assert_ptr_nonnull(p);
-		ck_assert_ptr_nonnull(agh_map_find(*p, "last_error"));
+		const agora_value *e = agh_map_find(*p, "last_error");
+		ck_assert_msg(e != NULL && e->type == AGORA_STR &&
+				  memmem(e->via.str.ptr, e->via.str.len,
+					 strerror(ENOSPC),
+					 strlen(strerror(ENOSPC))) != NULL,
+			      "stats' persistence has no last_error naming "
+			      "the full disk");
 		agora_value_free(&st);
 	}
 
@@ -903,6 +909,17 @@ START_TEST(a_full_disk_refuses_changes_with_storage_and_they_resume)
 	} while (rc == AGORA_ESTORAGE && agh_now() < deadline);
 	ck_assert_msg(rc == 0, "changes did not resume: %s: %s",
 		      agora_errname(rc), agora_errmsg(c));
+	{
+		agora_value st;
+		AGH_OK(c, agora_stats(c, &st));
+		const agora_value *p = agh_map_find(st, "persistence");
+		ck_assert_ptr_nonnull(p);
+		const agora_value *e = agh_map_find(*p, "last_error");
+		ck_assert_msg(e != NULL && e->type == AGORA_NIL,
+			      "stats' persistence still has a last_error once "
+			      "changes resumed");
+		agora_value_free(&st);
+	}
 	AGH_OK(c, agora_dict_close(d));
 	agora_client_free(c);
 
