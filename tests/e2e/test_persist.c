@@ -1079,6 +1079,152 @@ static void restart_keeps(bool save)
 	ps_free(&ps);
 }
 
+/* A barrier waiter of its own (a process): waits on "h.bar2" until the
+ * server is gone. */
+static pid_t barrier_waiter(const pserv *ps)
+{
+	pid_t parent = getpid();
+
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid > 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	agora_client *c = agora_client_new();
+	agora_barrier *b = NULL;
+	int64_t at;
+	if (c == NULL ||
+	    agora_client_connect(c, ps->addr, ps->key, sizeof(ps->key)) != 0 ||
+	    agora_barrier_open(c, "h.bar2", 2, &b) != 0)
+		_exit(1);
+	int rc = agora_barrier_wait(b, 60.0, &at);
+	agora_barrier_close(b);
+	agora_client_free(c);
+	_exit(rc == AGORA_EIO ? 0 : 1);
+}
+
+/* Semaphores, a joinable queue, barriers, a queue's option; with @save
+ * from a snapshot. */
+static void restart_keeps_counts(bool save)
+{
+	pserv ps;
+	agora_semaphore *sem = NULL, *osem = NULL;
+	agora_jqueue *jq = NULL;
+	agora_barrier *bar = NULL, *bar2 = NULL;
+	agora_queue *q = NULL;
+	bool got = false, broken = false;
+	int64_t x = 0;
+	size_t n = 0;
+
+	ps_init(&ps, NULL);
+	ps_start(&ps, NULL);
+	agora_client *a = ps_connect(&ps), *c;
+	AGH_OK(a, agora_semaphore_open(a, "h.sem", 3, false, &sem));
+	AGH_OK(a, agora_semaphore_open(a, "h.osem", 2, true, &osem));
+	AGH_OK(a, agora_jqueue_open(a, "h.jq", 0, &jq));
+	AGH_OK(a, agora_barrier_open(a, "h.bar", 3, &bar));
+	AGH_OK(a, agora_barrier_open(a, "h.bar2", 2, &bar2));
+	AGH_OK(a, agora_queue_open(a, "h.q", 2, &q));
+	AGH_OK(a, agora_jqueue_put(jq, agora_int(1), -1));
+	AGH_OK(a, agora_jqueue_put(jq, agora_int(2), -1));
+	AGH_OK(a, agora_queue_put(q, agora_int(5), -1));
+	if (save)
+		AGH_OK(a, agora_save(a, NULL));
+	AGH_OK(a, agora_semaphore_acquire(sem, 0, &got));
+	ck_assert(got);
+	AGH_OK(a, agora_semaphore_acquire(osem, 0, &got));
+	ck_assert(got);
+	AGH_OK(a, agora_jqueue_get_int(jq, 0, &x)); /* never task_done */
+	ck_assert_int_eq(x, 1);
+	AGH_OK(a, agora_barrier_abort(bar));
+	pid_t waiter = barrier_waiter(&ps);
+	agh_wait_info(a, agora_barrier_handle(bar2), "n_waiting", 1);
+
+	ps_kill(&ps);
+	int st = agh_wait_pid(waiter, AGH_WORKER_TIMEOUT);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "the barrier's waiter did not see the server go");
+	agora_semaphore_close(sem);
+	agora_semaphore_close(osem);
+	agora_jqueue_close(jq);
+	agora_barrier_close(bar);
+	agora_barrier_close(bar2);
+	agora_queue_close(q);
+	agora_client_free(a);
+	ps_start(&ps, NULL);
+	c = ps_connect(&ps);
+
+	/* A semaphore keeps its count; an owned one has its permit back. */
+	AGH_OK(c, agora_open_ex(c, "semaphore", "h.sem", NULL, 0,
+				AGORA_OPEN_NO_CREATE, &sem));
+	AGH_OK(c, agora_semaphore_value(sem, &x));
+	ck_assert_msg(x == 2, "a semaphore of 3 less one is %lld",
+		      (long long)x);
+	AGH_OK(c, agora_open_ex(c, "semaphore", "h.osem", NULL, 0,
+				AGORA_OPEN_NO_CREATE, &osem));
+	AGH_OK(c, agora_semaphore_value(osem, &x));
+	ck_assert_msg(x == 2,
+		      "an owned semaphore of 2 is %lld: its holder's "
+		      "permit is not back",
+		      (long long)x);
+	ck_assert_int_eq(
+	    agh_info_int(c, agora_semaphore_handle(osem), "initial"), 2);
+	/* The joinable queue: one item left, two unfinished. */
+	AGH_OK(c, agora_open_ex(c, "joinable_queue", "h.jq", NULL, 0,
+				AGORA_OPEN_NO_CREATE, &jq));
+	AGH_OK(c, agora_jqueue_qsize(jq, &n));
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(agh_info_int(c, agora_jqueue_handle(jq), "unfinished"),
+			 2);
+	/* Barriers: the broken flag kept, nobody waiting. */
+	AGH_OK(c, agora_open_ex(c, "barrier", "h.bar", NULL, 0,
+				AGORA_OPEN_NO_CREATE, &bar));
+	AGH_OK(c, agora_barrier_broken(bar, &broken));
+	ck_assert_msg(broken, "an aborted barrier is not broken after a "
+			      "restart");
+	AGH_OK(c, agora_open_ex(c, "barrier", "h.bar2", NULL, 0,
+				AGORA_OPEN_NO_CREATE, &bar2));
+	AGH_OK(c, agora_barrier_broken(bar2, &broken));
+	ck_assert(!broken);
+	AGH_OK(c, agora_barrier_n_waiting(bar2, &x));
+	ck_assert_int_eq(x, 0);
+	AGH_OK(c, agora_barrier_parties(bar2, &x));
+	ck_assert_int_eq(x, 2);
+	/* A queue's maxsize and its item. */
+	AGH_OK(c, agora_open_ex(c, "queue", "h.q", NULL, 0,
+				AGORA_OPEN_NO_CREATE, &q));
+	ck_assert_int_eq(agh_info_int(c, agora_queue_handle(q), "maxsize"), 2);
+	AGH_OK(c, agora_queue_put(q, agora_int(6), -1));
+	ck_assert_int_eq(agora_queue_put(q, agora_int(7), 0), AGORA_EFULL);
+	AGH_OK(c, agora_queue_get_int(q, 0, &x));
+	ck_assert_int_eq(x, 5);
+
+	AGH_OK(c, agora_semaphore_close(sem));
+	AGH_OK(c, agora_semaphore_close(osem));
+	AGH_OK(c, agora_jqueue_close(jq));
+	AGH_OK(c, agora_barrier_close(bar));
+	AGH_OK(c, agora_barrier_close(bar2));
+	AGH_OK(c, agora_queue_close(q));
+	agora_client_free(c);
+	ps_stop(&ps);
+	ps_free(&ps);
+}
+
+START_TEST(a_restart_from_the_journal_keeps_counts_and_options)
+{
+	restart_keeps_counts(false);
+}
+END_TEST
+
+START_TEST(a_restart_from_a_snapshot_keeps_counts_and_options)
+{
+	restart_keeps_counts(true);
+}
+END_TEST
+
 START_TEST(a_restart_from_the_journal_keeps_what_the_docs_say)
 {
 	restart_keeps(false);
@@ -1116,6 +1262,8 @@ int main(void)
 		     a_full_disk_refuses_changes_with_storage_and_they_resume);
 	AGH_ADD_BARE(s, a_restart_from_the_journal_keeps_what_the_docs_say);
 	AGH_ADD_BARE(s, a_restart_from_a_snapshot_keeps_what_the_docs_say);
+	AGH_ADD_BARE(s, a_restart_from_the_journal_keeps_counts_and_options);
+	AGH_ADD_BARE(s, a_restart_from_a_snapshot_keeps_counts_and_options);
 	rc = agh_run_suite(s);
 	kill_running();
 	if (mounted[0] != '\0')
