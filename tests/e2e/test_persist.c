@@ -706,6 +706,70 @@ START_TEST(a_flipped_byte_in_a_snapshot_stops_the_start_naming_it)
 	snprintf(want, sizeof(want), "%s: offset %zu: ", path, at);
 	assert_log_has(&ps, want);
 	assert_log_has(&ps, "--data-repair");
+
+	/* --data-repair starts with what came before the damage, the
+	 * snapshot kept aside. */
+	static const char *const repair[] = { "--data-repair", NULL };
+	ps_start(&ps, repair);
+	char damaged[600];
+	snprintf(damaged, sizeof(damaged), "%s.damaged", path);
+	ck_assert_msg(agh_path_exists(damaged), "no %s; output: %s", damaged,
+		      ps.log);
+	c = ps_connect(&ps);
+	fill_dict(c, 100, 101);
+	agora_client_free(c);
+	ps_stop(&ps);
+	ps_start(&ps, NULL);
+	c = ps_connect(&ps);
+	agora_dict *d = NULL;
+	agora_value got;
+	AGH_OK(c, agora_open_ex(c, "dict", "d", NULL, 0, AGORA_OPEN_NO_CREATE,
+				&d));
+	AGH_OK(c, agora_dict_get(d, agora_str("k100"), &got));
+	agh_assert_str(got, "value-100");
+	agora_value_free(&got);
+	AGH_OK(c, agora_dict_close(d));
+	agora_client_free(c);
+	ps_stop(&ps);
+	ps_free(&ps);
+}
+END_TEST
+
+START_TEST(a_missing_journal_stops_the_start_naming_it)
+{
+	pserv ps;
+	char path[512], want[256];
+
+	/* Three runs, three generations. */
+	ps_init(&ps, NULL);
+	for (int run = 0; run < 3; run++) {
+		ps_start(&ps, NULL);
+		agora_client *c = ps_connect(&ps);
+		fill_dict(c, run * 10, run * 10 + 10);
+		agora_client_free(c);
+		ps_stop(&ps);
+	}
+	/* The middle one goes. */
+	snprintf(path, sizeof(path), "%s/journal-%016llx.agj", ps.data, 2ULL);
+	ck_assert_msg(unlink(path) == 0, "%s: %s", path, strerror(errno));
+	ps_start_fails(&ps, NULL);
+	snprintf(want, sizeof(want), "journal %llu is missing", 2ULL);
+	assert_log_has(&ps, want);
+	assert_log_has(&ps, "--data-repair");
+
+	/* Repaired: the first run's changes; the later ones set aside. */
+	static const char *const repair[] = { "--data-repair", NULL };
+	ps_start(&ps, repair);
+	agora_client *c = ps_connect(&ps);
+	assert_dict(c, 10);
+	fill_dict(c, 10, 12);
+	agora_client_free(c);
+	ps_stop(&ps);
+	ps_start(&ps, NULL);
+	c = ps_connect(&ps);
+	assert_dict(c, 12);
+	agora_client_free(c);
+	ps_stop(&ps);
 	ps_free(&ps);
 }
 END_TEST
@@ -1254,6 +1318,7 @@ int main(void)
 	    s,
 	    a_flipped_byte_mid_journal_stops_the_start_and_repair_keeps_before);
 	AGH_ADD_BARE(s, a_flipped_byte_in_a_snapshot_stops_the_start_naming_it);
+	AGH_ADD_BARE(s, a_missing_journal_stops_the_start_naming_it);
 	AGH_ADD_BARE(s, a_newer_format_version_is_refused_by_name);
 	AGH_ADD_BARE(s, a_second_agorad_on_the_directory_names_the_first);
 	AGH_ADD_BARE(
