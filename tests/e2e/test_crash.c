@@ -66,12 +66,16 @@
 #define DEFAULT_ROUNDS 3
 /* A writer's round ends when the server dies; this bounds it otherwise. */
 #define ROUND_LIMIT 60.0
+#define SAVE_EVERY 150
 
 enum op_kind { OP_SET, OP_APPEND, OP_PUT, OP_GET, OP_ADD, OP_FENCE, OP_KINDS };
-/* OP_FENCE is done as two entries: OP_TOKEN (the acquire) and OP_STORE
+/* Writer 0 also asks for a snapshot (`save`, OP_SAVE) every SAVE_EVERY
+ * turns, so that restarts load snapshots and journals after them, and
+ * some kills come while a snapshot is written.
+ * OP_FENCE is done as two entries: OP_TOKEN (the acquire) and OP_STORE
  * (the store of the token), or OP_TOKEN alone when the token is not larger
  * than the fence read. */
-enum { OP_TOKEN = OP_KINDS, OP_STORE };
+enum { OP_TOKEN = OP_KINDS, OP_STORE, OP_SAVE, OP_ALL };
 
 enum op_state {
 	ST_PENDING, /* never answered: the writer was cut off */
@@ -93,8 +97,9 @@ typedef struct wlog {
 	op ops[LOG_CAP];
 } wlog;
 
-static const char *const kind_names[] = { "set", "append", "put",     "get",
-					  "add", "fence",  "acquire", "store" };
+static const char *const kind_names[] = { "set",     "append", "put",
+					  "get",     "add",    "fence",
+					  "acquire", "store",  "save" };
 
 /* ---- the writers ----------------------------------------------------------
  */
@@ -219,6 +224,11 @@ static void writer_round(int w, wlog *lg, unsigned *turn, int64_t *last_token)
 	while (agh_now() < deadline && lg->n + 2 < LOG_CAP) {
 		int kind = (int)((*turn)++ % OP_KINDS);
 		bool more;
+		if (w == 0 && *turn % SAVE_EVERY == 0) {
+			op *o = next_op(lg, OP_SAVE, w);
+			if (!settle(c, lg, o, agora_save(c, NULL), "save"))
+				break;
+		}
 		if (kind == OP_FENCE) {
 			more = fenced_update(c, lg, w, lk, fd, last_token);
 		} else {
@@ -305,7 +315,7 @@ typedef struct model {
 	int64_t *tokens;   /* acknowledged, to find one given twice */
 	size_t ntokens;
 	/* Figures. */
-	uint64_t acked[OP_STORE + 1], indet[OP_STORE + 1];
+	uint64_t acked[OP_ALL], indet[OP_ALL];
 	uint64_t indet_present, indet_absent;
 	double restart_ms[64];
 	size_t nrestarts;
@@ -512,7 +522,7 @@ static int cmp_i64(const void *a, const void *b)
  * check every object. */
 static void check_round(model *m, agora_client *c, int round)
 {
-	uint64_t acked[OP_STORE + 1] = { 0 }, indet[OP_STORE + 1] = { 0 };
+	uint64_t acked[OP_ALL] = { 0 }, indet[OP_ALL] = { 0 };
 
 	for (int w = 0; w < WRITERS; w++) {
 		wlog *lg = &m->logs[w];
@@ -558,7 +568,7 @@ static void check_round(model *m, agora_client *c, int round)
 		}
 		m->done[w] = lg->n;
 	}
-	for (int k = 0; k <= OP_STORE; k++) {
+	for (int k = 0; k < OP_ALL; k++) {
 		m->acked[k] += acked[k];
 		m->indet[k] += indet[k];
 	}
@@ -619,8 +629,8 @@ static void check_round(model *m, agora_client *c, int round)
 	AGH_OK(c, agora_dict_close(fd));
 
 	uint64_t a = 0, in = 0;
-	for (int k = 0; k <= OP_STORE; k++)
-		if (k != OP_TOKEN) {
+	for (int k = 0; k < OP_ALL; k++)
+		if (k != OP_TOKEN && k != OP_SAVE) {
 			a += acked[k];
 			in += indet[k];
 		}
@@ -835,17 +845,18 @@ static void crash_rounds(const char *policy)
 	alarm(0);
 
 	uint64_t total = 0, indet = 0;
-	for (int k = 0; k <= OP_STORE; k++)
-		if (k != OP_TOKEN) {
+	for (int k = 0; k < OP_ALL; k++)
+		if (k != OP_TOKEN && k != OP_SAVE) {
 			total += m.acked[k];
 			indet += m.indet[k];
 		}
 	printf("crash test, --fsync %s: %d kills, %llu changes acknowledged "
 	       "and found (set %llu, append %llu, put %llu, get %llu, add "
-	       "%llu, fenced store %llu; %llu fencing tokens), %llu cut off "
-	       "by a kill (of the sets and appends: %llu found done, %llu "
-	       "not); restart after SIGKILL (kill to listening) mean %.1f "
-	       "ms, max %.1f ms; journal %lld bytes\n",
+	       "%llu, fenced store %llu; %llu fencing tokens; %llu saves, "
+	       "%llu cut off), %llu cut off by a kill (of the sets and "
+	       "appends: %llu found done, %llu not); restart after SIGKILL "
+	       "(kill to listening) mean %.1f ms, max %.1f ms; journal %lld "
+	       "bytes\n",
 	       policy, rounds, (unsigned long long)total,
 	       (unsigned long long)m.acked[OP_SET],
 	       (unsigned long long)m.acked[OP_APPEND],
@@ -853,7 +864,9 @@ static void crash_rounds(const char *policy)
 	       (unsigned long long)m.acked[OP_GET],
 	       (unsigned long long)m.acked[OP_ADD],
 	       (unsigned long long)m.acked[OP_STORE],
-	       (unsigned long long)m.acked[OP_TOKEN], (unsigned long long)indet,
+	       (unsigned long long)m.acked[OP_TOKEN],
+	       (unsigned long long)m.acked[OP_SAVE],
+	       (unsigned long long)m.indet[OP_SAVE], (unsigned long long)indet,
 	       (unsigned long long)m.indet_present,
 	       (unsigned long long)m.indet_absent,
 	       m.restart_sum / (double)m.nrestarts, m.restart_max,
