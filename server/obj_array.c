@@ -33,6 +33,9 @@
  * both; neither means length 0. The elements may take at most the server's
  * message limit in bytes (beyond it, copy() could not fit in a message). Memory
  * accounted: the state and the element bytes.
+ * Persistence (protocol section 10): set and set_slice are journaled as
+ * called; a snapshot makes the array with options holding its elements
+ * (array_save_opts()).
  */
 #include <float.h>
 #include <math.h>
@@ -540,11 +543,12 @@ static int opt_length(ag_req *r, const msgpack_object *o, uint64_t *ret)
  * item that is not a number, a float into an integer array), LIMIT (more
  * bytes than the message limit, out of memory).
  */
-static int array_create(ag_object *o, ag_req *r, const msgpack_object *opts)
+static int create_with(ag_object *o, ag_req *r, const msgpack_object *opts,
+		       ag_buf *packed)
 {
 	const msgpack_object *olen, *oitems;
 	ag_items items = { 0 };
-	ag_span sitems;
+	ag_span sitems = { NULL, 0 };
 	bool have_items = false;
 	const struct tc *t = NULL;
 	struct array *a;
@@ -568,8 +572,21 @@ static int array_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 		return rc;
 	if (oitems != NULL) {
 		ag_mp_head h;
-		if (!ag_opt_raw(r, 2, "items", &sitems) ||
-		    !ag_mp_read_head(sitems.p, sitems.len, &h) ||
+		msgpack_packer pk;
+		/* Options given decoded, without their bytes ("@new" records
+		 * of a data directory): the items packed again. */
+		if (!ag_opt_raw(r, 2, "items", &sitems) &&
+		    oitems->type == MSGPACK_OBJECT_ARRAY) {
+			msgpack_packer_init(&pk, packed, ag_buf_write);
+			msgpack_pack_object(&pk, *oitems);
+			if (packed->oom)
+				return ag_reply_error(
+				    &r->to, AGORA_ELIMIT,
+				    "open: out of memory creating an array");
+			sitems.p = (const uint8_t *)packed->data;
+			sitems.len = packed->len;
+		}
+		if (!ag_mp_read_head(sitems.p, sitems.len, &h) ||
 		    h.kind != AG_MP_ARRAY) {
 			char desc[64];
 			ag_obj_describe(oitems, desc, sizeof(desc));
@@ -623,6 +640,48 @@ static int array_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 	o->data = a;
 	ag_object_mem(o, (ssize_t)(sizeof(*a) + a->len * t->size));
 	return 0;
+}
+
+/*
+ * The options that make an array like @o: {"typecode": c, "length": n}
+ * while every element is zero (as open makes it), else {"typecode": c,
+ * "items": [every element]}. The items go in the options, not in later
+ * records, because the "@new" an open journals holds the options alone,
+ * and an open may give items. Each element is packed as get answers it:
+ * an 'f' element as the float64 of its float, which stores back to the
+ * same float; a 'd' one as its very bits.
+ */
+static void array_save_opts(ag_object *o, msgpack_packer *pk)
+{
+	struct array *a = o->data;
+	size_t nbytes = a->len * a->tc->size;
+	bool zero = true;
+
+	for (size_t i = 0; i < nbytes && zero; i++)
+		zero = a->data[i] == 0;
+	msgpack_pack_map(pk, 2);
+	ag_pack_str(pk, "typecode");
+	msgpack_pack_str(pk, 1);
+	msgpack_pack_str_body(pk, &a->tc->code, 1);
+	if (zero) {
+		ag_pack_str(pk, "length");
+		msgpack_pack_uint64(pk, a->len);
+	} else {
+		ag_pack_str(pk, "items");
+		pack_range(pk, a, 0, a->len);
+	}
+}
+
+/* create_with() and a buffer for items it packs again. */
+static int array_create(ag_object *o, ag_req *r, const msgpack_object *opts)
+{
+	ag_buf packed;
+	int rc;
+
+	ag_buf_init(&packed);
+	rc = create_with(o, r, opts, &packed);
+	ag_buf_deinit(&packed);
+	return rc;
 }
 
 static void array_destroy(ag_object *o)
@@ -679,4 +738,9 @@ const ag_family ag_family_array = {
 	.info_count = array_info_count,
 	.info_pack = array_info_pack,
 	.conn_gone = NULL,
+	/* set and set_slice replay as they ran. The options hold the
+	 * elements: no records. */
+	.persist = AG_PERSIST_CALLS,
+	.save_opts = array_save_opts,
+	.save = NULL,
 };

@@ -14,6 +14,10 @@
  * accounted with ag_object_mem(): the struct, the table's arrays and the
  * heap bytes of every key and value (none for those that fit inline in
  * their ag_val: ints, floats, short strings); destroy gives it all back.
+ *
+ * Persistence (protocol section 10): the journal records the write methods
+ * as called, and a snapshot rebuilds a dict with "dict.update" calls of its
+ * entries in order (dict_save()).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -619,6 +623,62 @@ static int dict_incr(ag_req *r)
 	return 0;
 }
 
+/* ---- persistence --------------------------------------------------------- */
+
+/* Bytes of keys and values a snapshot record holds at most, past its first
+ * entry: a dict of large values makes records of about this size. */
+#define SAVE_BYTES ((size_t)1 << 20)
+
+/*
+ * The records that rebuild a dict: "dict.update" calls of its entries in
+ * insertion order, at most AG_SAVE_CHUNK entries each and, past the first
+ * entry, at most SAVE_BYTES bytes, keys and values their stored bytes.
+ * update() adds the new keys of a map in its order, so an empty dict
+ * updated with them has the same entries in the same order. 0, AGORA_EIO
+ * when no record could be begun, or the error of ag_save_end().
+ */
+static int dict_save(ag_object *o, ag_save *sv)
+{
+	dict *d = o->data;
+	ag_entry *e = d->t.entries, *end = e + d->t.used;
+	msgpack_packer *pk;
+	int rc;
+
+	if (e == NULL)
+		return 0;
+	while (e < end) {
+		ag_entry *stop;
+		uint32_t k = 0;
+		size_t bytes = 0;
+
+		for (stop = e; stop < end && k < AG_SAVE_CHUNK; stop++) {
+			size_t sz;
+
+			if (ag_val_is_empty(&stop->key))
+				continue;
+			sz = ag_val_len(&stop->key) + ag_val_len(&stop->val);
+			if (k > 0 && bytes + sz > SAVE_BYTES)
+				break;
+			bytes += sz;
+			k++;
+		}
+		if (k == 0)
+			break; /* only deleted entries were left */
+		if ((pk = ag_save_call(sv, o, "dict.update", 1)) == NULL)
+			return AGORA_EIO;
+		msgpack_pack_map(pk, k);
+		for (; e < stop; e++) {
+			if (ag_val_is_empty(&e->key))
+				continue;
+			ag_pack_val(pk, &e->key);
+			ag_pack_val(pk, &e->val);
+		}
+		if ((rc = ag_save_end(sv)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* ---- family -------------------------------------------------------------- */
 
 /* A dict takes no open options. */
@@ -706,4 +766,10 @@ const ag_family ag_family_dict = {
 	.info_count = dict_info_count,
 	.info_pack = dict_info_pack,
 	.conn_gone = dict_conn_gone,
+	/* Every write method replays as it ran: none reads a clock or draws
+	 * anything random; the table's order is insertion order, whatever
+	 * the hash seed of the server. */
+	.persist = AG_PERSIST_CALLS,
+	.save_opts = NULL, /* no options */
+	.save = dict_save,
 };

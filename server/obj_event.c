@@ -16,6 +16,8 @@
  *
  * No options. An event has no length. A parked waiter carries nothing, so a
  * withdrawn one needs no undo. Memory accounted: the state.
+ * Persistence (protocol section 10): set and clear are journaled as
+ * called; a snapshot sets a set event again. Waiters are not kept.
  */
 #include <stdlib.h>
 
@@ -77,6 +79,22 @@ static int event_wait(ag_req *r)
 	if (ag_wait_park(r, &e->waiters, timeout, ag_wait_answer_false) == NULL)
 		return AGORA_ELIMIT;
 	return 0;
+}
+
+/* ---- persistence --------------------------------------------------------- */
+
+/* The record that rebuilds an event: "event.set" when its flag is set (a
+ * new event is clear). Its waiters are not kept. 0, AGORA_EIO when no
+ * record could be begun, or the error of ag_save_end(). */
+static int event_save(ag_object *o, ag_save *sv)
+{
+	struct event_state *e = o->data;
+
+	if (!e->flag)
+		return 0;
+	if (ag_save_call(sv, o, "event.set", 0) == NULL)
+		return AGORA_EIO;
+	return ag_save_end(sv);
 }
 
 /* ---- family -------------------------------------------------------------- */
@@ -154,4 +172,9 @@ const ag_family ag_family_event = {
 	.info_count = event_info_count,
 	.info_pack = event_info_pack,
 	.conn_gone = NULL,
+	/* set and clear replay as they ran (replayed, set finds no
+	 * waiter). */
+	.persist = AG_PERSIST_CALLS,
+	.save_opts = NULL, /* no options */
+	.save = event_save,
 };

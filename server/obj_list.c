@@ -27,6 +27,10 @@
  * holds the objects it names; the packed store counts such items and hands
  * each one that leaves for good to release_ref() (ag_val_release()), or,
  * for pop, the caller passes it on (ag_val_give() on an owned copy).
+ *
+ * Persistence (protocol section 10): the journal records the write methods
+ * as called, and a snapshot rebuilds a list with "list.extend" calls of
+ * its items (list_save()).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -878,6 +882,59 @@ static int list_copy(ag_req *r)
 	return 0;
 }
 
+/* ---- persistence --------------------------------------------------------- */
+
+/* Bytes of items a snapshot record holds at most, past its first item: a
+ * list of large items makes records of about this size, not of
+ * AG_SAVE_CHUNK times an item's. */
+#define SAVE_BYTES ((size_t)1 << 20)
+
+/*
+ * The records that rebuild a list: "list.extend" calls of its items in
+ * order, at most AG_SAVE_CHUNK items each and, past its first item, at most
+ * SAVE_BYTES bytes of items, each item its stored bytes (an int of the
+ * int store as value.c encodes it: the bytes the packed store would hold).
+ * Extending an empty list with them gives the same items, whichever store
+ * the replay lands in. 0, AGORA_EIO when no record could be begun, or the
+ * error of ag_save_end().
+ */
+static int list_save(ag_object *o, ag_save *sv)
+{
+	list *l = o->data;
+	size_t n = list_n(l);
+	msgpack_packer *pk;
+	int rc;
+
+	for (size_t i = 0, k; i < n; i += k) {
+		size_t a = 0, b = 0;
+
+		if (l->packed) {
+			a = ag_lpack_offset(&l->u.pk, i);
+			b = a + ag_lpack_item_len(&l->u.pk, a);
+			for (k = 1; i + k < n && k < AG_SAVE_CHUNK; k++) {
+				size_t c = b + ag_lpack_item_len(&l->u.pk, b);
+
+				if (c - a > SAVE_BYTES)
+					break;
+				b = c;
+			}
+		} else {
+			k = n - i < AG_SAVE_CHUNK ? n - i : AG_SAVE_CHUNK;
+		}
+		if ((pk = ag_save_call(sv, o, "list.extend", 1)) == NULL)
+			return AGORA_EIO;
+		msgpack_pack_array(pk, (uint32_t)k);
+		if (l->packed)
+			pk->callback(pk->data, (const char *)l->u.pk.buf + a,
+				     b - a);
+		else
+			ag_lints_pack_items(&l->u.ints, pk, (int64_t)i, k, 1);
+		if ((rc = ag_save_end(sv)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* ---- family -------------------------------------------------------------- */
 
 /* A list takes no open options. */
@@ -967,4 +1024,9 @@ const ag_family ag_family_list = {
 	.info_count = list_info_count,
 	.info_pack = list_info_pack,
 	.conn_gone = list_conn_gone,
+	/* Every write method replays as it ran: none reads a clock or draws
+	 * anything random (sort is stable and total over what it accepts). */
+	.persist = AG_PERSIST_CALLS,
+	.save_opts = NULL, /* no options */
+	.save = list_save,
 };

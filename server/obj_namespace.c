@@ -17,6 +17,8 @@
  * changes anything. No options, and no length (as in Python).
  * Memory accounted: the state, the table's arrays and the heap bytes of
  * every name and value (none for those that fit inline in their ag_val).
+ * Persistence (protocol section 10): set and delete are journaled as
+ * called; a snapshot rebuilds a namespace with one set per attribute.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +193,31 @@ static int namespace_items(ag_req *r)
 	return 0;
 }
 
+/* ---- persistence --------------------------------------------------------- */
+
+/*
+ * The records that rebuild a namespace: one "namespace.set" [name, value]
+ * per attribute, in insertion order (set adds a new name at the end), each
+ * its stored bytes. 0, AGORA_EIO when no record could be begun, or the
+ * error of ag_save_end().
+ */
+static int ns_save(ag_object *o, ag_save *sv)
+{
+	struct ns *n = o->data;
+	msgpack_packer *pk;
+	int rc;
+
+	ag_table_foreach (&n->t, e) {
+		if ((pk = ag_save_call(sv, o, "namespace.set", 2)) == NULL)
+			return AGORA_EIO;
+		ag_pack_val(pk, &e->key);
+		ag_pack_val(pk, &e->val);
+		if ((rc = ag_save_end(sv)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* ---- family -------------------------------------------------------------- */
 
 static const char *const ns_options[] = { NULL };
@@ -263,4 +290,8 @@ const ag_family ag_family_namespace = {
 	.info_count = ns_info_count,
 	.info_pack = ns_info_pack,
 	.conn_gone = NULL,
+	/* set and delete replay as they ran. */
+	.persist = AG_PERSIST_CALLS,
+	.save_opts = NULL, /* no options */
+	.save = ns_save,
 };

@@ -20,6 +20,9 @@
  * The only option is `initial` (any value; default the int 0). A value has
  * no length. Memory accounted: the state plus the stored bytes it keeps on
  * the heap (none when they fit inline in the ag_val).
+ * Persistence (protocol section 10): the write methods are journaled as
+ * called; a snapshot makes the value with its `initial` option, or with a
+ * set when it names an object made after it (value_save_opts()).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -179,15 +182,102 @@ static int value_swap(ag_req *r)
 	return 0;
 }
 
+/* ---- persistence --------------------------------------------------------- */
+
+static void ref_not_before(void *ud, ag_object *ref)
+{
+	const ag_object *o = ((const ag_object **)ud)[0];
+
+	if (ref->id >= o->id)
+		((const ag_object **)ud)[1] = ref;
+}
+
+/*
+ * Whether the stored value can be the `initial` option of @o's "@new"
+ * record: every object its references name must exist before @o does, and
+ * loading makes objects in id order. A value set later may name a newer
+ * object, or @o itself; it is then rebuilt by value_save() instead. The
+ * value an open gave can always be: what it names existed before @o.
+ */
+static bool initial_in_opts(ag_object *o)
+{
+	struct value *s = o->data;
+	const ag_object *ud[2] = { o, NULL };
+
+	if (!(ag_val_flags(&s->v) & AG_VAL_REF))
+		return true;
+	ag_val_foreach_ref(o->srv, &s->v, ref_not_before, ud);
+	return ud[1] == NULL;
+}
+
+/* {"initial": the value}, or {} when value_save() sets it. */
+static void value_save_opts(ag_object *o, msgpack_packer *pk)
+{
+	struct value *s = o->data;
+
+	if (!initial_in_opts(o)) {
+		msgpack_pack_map(pk, 0);
+		return;
+	}
+	msgpack_pack_map(pk, 1);
+	ag_pack_str(pk, "initial");
+	ag_pack_val(pk, &s->v);
+}
+
+/* "value.set" [the value] when the options could not carry it. 0,
+ * AGORA_EIO when no record could be begun, or the error of
+ * ag_save_end(). */
+static int value_save(ag_object *o, ag_save *sv)
+{
+	struct value *s = o->data;
+	msgpack_packer *pk;
+
+	if (initial_in_opts(o))
+		return 0;
+	if ((pk = ag_save_call(sv, o, "value.set", 1)) == NULL)
+		return AGORA_EIO;
+	ag_pack_val(pk, &s->v);
+	return ag_save_end(sv);
+}
+
 /* ---- family -------------------------------------------------------------- */
 
 static const char *const value_options[] = { "initial", NULL };
+
+/*
+ * The decoded option @opt stored as ag_span_val() stores an option's
+ * bytes: for options given without their bytes (the "@new" records of a
+ * data directory, which create() gets decoded). Returns 0 or the code
+ * answered.
+ */
+static int opt_val(ag_req *r, const msgpack_object *opt, ag_val *ret)
+{
+	msgpack_packer pk;
+	ag_span sp;
+	ag_buf b;
+	int rc;
+
+	ag_buf_init(&b);
+	msgpack_packer_init(&pk, &b, ag_buf_write);
+	msgpack_pack_object(&pk, *opt);
+	if (b.oom) {
+		ag_buf_deinit(&b);
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: out of memory creating a value");
+	}
+	sp.p = (const uint8_t *)b.data;
+	sp.len = b.len;
+	rc = ag_span_val(r, &sp, "initial", AG_NO_INDEX, ret);
+	ag_buf_deinit(&b);
+	return rc;
+}
 
 /* Set up o->data from the `initial` option (absent: int 0). Returns 0 or
  * the code answered: ARGS (unknown option), VALUE (a bad reference),
  * LIMIT (out of memory). */
 static int value_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 {
+	const msgpack_object *opt;
 	ag_span init;
 	struct value *s;
 	int rc;
@@ -202,6 +292,11 @@ static int value_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 	if (opts && ag_opt_raw(r, 2, "initial", &init)) {
 		rc = ag_span_val(r, &init, "initial", AG_NO_INDEX, &s->v);
 		if (rc < 0) {
+			free(s);
+			return rc; /* answered */
+		}
+	} else if ((opt = ag_opt(opts, "initial")) != NULL) {
+		if ((rc = opt_val(r, opt, &s->v)) < 0) {
 			free(s);
 			return rc; /* answered */
 		}
@@ -259,4 +354,9 @@ const ag_family ag_family_value = {
 	.info_count = value_info_count,
 	.info_pack = value_info_pack,
 	.conn_gone = NULL,
+	/* Every write method replays as it ran: add's arithmetic and cas's
+	 * comparison depend on the stored value and the params alone. */
+	.persist = AG_PERSIST_CALLS,
+	.save_opts = value_save_opts,
+	.save = value_save,
 };

@@ -315,6 +315,7 @@ int ag_journal_sync(ag_persist *p)
 		return rc;
 	if (p->synced == p->written)
 		return 0;
+	p->fsyncs++;
 	if (fdatasync(p->fd) < 0)
 		return errno;
 	p->synced = p->written;
@@ -644,6 +645,7 @@ static void *sync_thread(void *arg)
 		int err = fdatasync(fd) < 0 ? errno : 0;
 		close(fd);
 		pthread_mutex_lock(&p->mu);
+		p->thr_fsyncs++;
 		p->thr_fd = -1;
 		p->thr_busy = false;
 		p->thr_err = err;
@@ -957,7 +959,7 @@ void ag_persist_pack_stats(ag_server *s, msgpack_packer *pk)
 		msgpack_pack_nil(pk);
 		return;
 	}
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 11);
 	pack_kv_str(pk, "dir", p->dir);
 	pack_kv_str(pk, "fsync", ag_fsync_name(p->policy));
 	ag_pack_str(pk, "generation");
@@ -966,6 +968,10 @@ void ag_persist_pack_stats(ag_server *s, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, p->journal_bytes + p->rb.buf.len);
 	ag_pack_str(pk, "records");
 	msgpack_pack_uint64(pk, p->records);
+	ag_pack_str(pk, "fsyncs");
+	pthread_mutex_lock(&p->mu);
+	msgpack_pack_uint64(pk, p->fsyncs + p->thr_fsyncs);
+	pthread_mutex_unlock(&p->mu);
 	ag_pack_str(pk, "snapshot_bytes");
 	msgpack_pack_uint64(pk, p->snap_bytes);
 	ag_pack_str(pk, "last_snapshot");

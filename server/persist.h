@@ -81,6 +81,7 @@ struct ag_persist {
 	size_t maplen;
 	ag_recbuf rb;     /* records made and not written yet */
 	uint64_t records; /* records made since the start */
+	uint64_t fsyncs;  /* fdatasync()s of the journal by the loop */
 	/* Trouble: errno and sentence of the last failure; 0 once over. */
 	int err;
 	char errmsg[256];
@@ -103,6 +104,7 @@ struct ag_persist {
 	int thr_err;       /* errno of the last sync; 0 */
 	uint64_t thr_done; /* synced up to, by the thread */
 	uint64_t thr_done_gen;
+	uint64_t thr_fsyncs; /* and by the thread */
 	/* Objects touched (ag_persist_touch), recorded at the next write. */
 	ag_object *touched;
 	/* Bytes of the journals since the last snapshot, this one included. */
