@@ -24,7 +24,15 @@
  *
  * The only option is `parties`, required: an int >= 1. Memory accounted:
  * the state.
+ *
+ * Persistence (AG_PERSIST_STATE): the parties as options, and as state
+ * whether it is broken and why; a restart starts an empty cycle (the
+ * waiting parties' connections are gone), the broken flag kept. Touched
+ * where the flag is set or cleared; not when a server that stops breaks it
+ * by closing the waiting parties' connections, which a restart does anyway
+ * without breaking it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +44,13 @@ struct barrier {
 	const char *why;         /* static text: how it broke, when broken */
 	struct ag_waitq waiters; /* parked wait() of this cycle, w->n index */
 };
+
+/* How a barrier broke (b->why). A loaded one that was broken for another
+ * reason says WHY_RESTORED. */
+#define WHY_TIMED_OUT "a waiting party timed out"
+#define WHY_DISCONNECTED "a waiting party disconnected"
+#define WHY_ABORTED "abort() was called"
+#define WHY_RESTORED "it was broken before the server restarted"
 
 /* The timeout a waiter was parked with, kept in w->aux (its bits), for the
  * message. */
@@ -72,11 +87,15 @@ static void answer_broken(struct barrier *b, ag_waiter *keep, const char *why)
 	}
 }
 
-/* Break the barrier: it stays broken until reset(). */
-static void barrier_break(struct barrier *b, ag_waiter *keep, const char *why)
+/* Break the barrier @o: it stays broken until reset(). */
+static void barrier_break(ag_object *o, ag_waiter *keep, const char *why)
 {
+	struct barrier *b = o->data;
+
 	b->broken = true;
 	b->why = why;
+	if (!o->srv->stopping)
+		ag_persist_touch(o);
 	answer_broken(b, keep, why);
 }
 
@@ -84,12 +103,10 @@ static void barrier_break(struct barrier *b, ag_waiter *keep, const char *why)
  * waiter included; wait.c then frees it. */
 static void wait_timed_out(ag_waiter *w)
 {
-	struct barrier *b = w->obj->data;
-
 	ag_reply_error(&w->to, AGORA_EBROKEN,
 		       "barrier broken: this wait timed out after %g s",
 		       waiter_timeout(w));
-	barrier_break(b, w, "a waiting party timed out");
+	barrier_break(w->obj, w, WHY_TIMED_OUT);
 }
 
 /* on_withdraw of a parked wait: its connection is going, so the party is
@@ -98,12 +115,11 @@ static void wait_timed_out(ag_waiter *w)
 static void wait_withdrawn(ag_waiter *w)
 {
 	ag_object *o = w->obj;
-	struct barrier *b = o->data;
 	const ag_conn *c = w->to.conn;
 	unsigned others = o->nwaiters > 0 ? o->nwaiters - 1 : 0;
 	char label[400];
 
-	barrier_break(b, w, "a waiting party disconnected");
+	barrier_break(o, w, WHY_DISCONNECTED);
 	if (o->srv->stopping || !ag_server_logs(o->srv, AGORA_LOG_WARNING))
 		return;
 	ag_server_logf(o->srv, AGORA_LOG_WARNING,
@@ -143,7 +159,7 @@ static int barrier_wait(ag_req *r)
 		return 0;
 	}
 	if (timeout == 0) {
-		barrier_break(b, NULL, "a waiting party timed out");
+		barrier_break(o, NULL, WHY_TIMED_OUT);
 		return ag_reply_error(
 		    &r->to, AGORA_EBROKEN,
 		    "barrier broken: this wait timed out after 0 s");
@@ -162,6 +178,8 @@ static int barrier_reset(ag_req *r)
 	struct barrier *b = r->obj->data;
 
 	answer_broken(b, NULL, "reset() while waiting");
+	if (b->broken)
+		ag_persist_touch(r->obj);
 	b->broken = false;
 	b->why = NULL;
 	ag_reply_nil(&r->to);
@@ -170,9 +188,7 @@ static int barrier_reset(ag_req *r)
 
 static int barrier_abort(ag_req *r)
 {
-	struct barrier *b = r->obj->data;
-
-	barrier_break(b, NULL, "abort() was called");
+	barrier_break(r->obj, NULL, WHY_ABORTED);
 	ag_reply_nil(&r->to);
 	return 0;
 }
@@ -284,6 +300,78 @@ static void barrier_info_pack(ag_object *o, msgpack_packer *pk)
 		msgpack_pack_false(pk);
 }
 
+/* ---- persistence --------------------------------------------------------- */
+
+static void barrier_save_opts(ag_object *o, msgpack_packer *pk)
+{
+	struct barrier *b = o->data;
+
+	msgpack_pack_map(pk, 1);
+	ag_pack_str(pk, "parties");
+	msgpack_pack_uint64(pk, b->parties);
+}
+
+/* {"broken": bool, "why": str or nil}. */
+static void barrier_pack_state(ag_object *o, msgpack_packer *pk)
+{
+	struct barrier *b = o->data;
+
+	msgpack_pack_map(pk, 2);
+	ag_pack_str(pk, "broken");
+	if (b->broken)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	ag_pack_str(pk, "why");
+	if (b->broken && b->why != NULL)
+		ag_pack_str(pk, b->why);
+	else
+		msgpack_pack_nil(pk);
+}
+
+/* The static text among the reasons that equals @why (a str), else
+ * WHY_RESTORED. */
+static const char *why_known(const msgpack_object *why)
+{
+	static const char *const known[] = { WHY_TIMED_OUT, WHY_DISCONNECTED,
+					     WHY_ABORTED, NULL };
+
+	if (why == NULL || why->type != MSGPACK_OBJECT_STR)
+		return WHY_RESTORED;
+	for (size_t i = 0; known[i] != NULL; i++)
+		if (strlen(known[i]) == why->via.str.size &&
+		    memcmp(known[i], why->via.str.ptr, why->via.str.size) == 0)
+			return known[i];
+	return WHY_RESTORED;
+}
+
+static int barrier_load_state(ag_object *o, const msgpack_object *st, char *err,
+			      size_t errlen)
+{
+	struct barrier *b = o->data;
+	const msgpack_object *broken = ag_opt(st, "broken");
+	char desc[64];
+
+	if (st->type != MSGPACK_OBJECT_MAP) {
+		ag_obj_describe(st, desc, sizeof(desc));
+		snprintf(err, errlen, "barrier state: must be a map, not %s",
+			 desc);
+		return AGORA_EVALUE;
+	}
+	if (broken == NULL || broken->type != MSGPACK_OBJECT_BOOLEAN) {
+		if (broken != NULL)
+			ag_obj_describe(broken, desc, sizeof(desc));
+		else
+			snprintf(desc, sizeof(desc), "missing");
+		snprintf(err, errlen,
+			 "barrier state: broken must be a bool, not %s", desc);
+		return AGORA_EVALUE;
+	}
+	b->broken = broken->via.boolean;
+	b->why = b->broken ? why_known(ag_opt(st, "why")) : NULL;
+	return 0;
+}
+
 static const ag_method barrier_methods[] = {
 	{ "wait", barrier_wait, 1, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "reset", barrier_reset, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
@@ -304,4 +392,8 @@ const ag_family ag_family_barrier = {
 	.info_count = barrier_info_count,
 	.info_pack = barrier_info_pack,
 	.conn_gone = NULL,
+	.persist = AG_PERSIST_STATE,
+	.save_opts = barrier_save_opts,
+	.pack_state = barrier_pack_state,
+	.load_state = barrier_load_state,
 };

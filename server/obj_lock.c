@@ -50,10 +50,19 @@
  * wait reads info's `fence`, which is its own token while it holds the
  * lock.
  *
+ * Persistence (AG_PERSIST_STATE): a lock's durable state is its fence, its
+ * abandoned count and whether it is held (lock_pack_state); lock_take() and
+ * lock_drop(), the only places where they change, touch it. Connections do
+ * not survive a restart, so a lock loaded as held is free and counts one
+ * more abandonment. A condition saves only its options: the id of its
+ * lock, whose state is the lock object's own; its anonymous rlock is
+ * journaled as created before the condition is.
+ *
  * No polling: every wait is a parked request (ag_wait_park), every timeout a
  * timer. Memory accounted: each state (an anonymous rlock's object is
  * accounted by ag_object_new()).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -116,6 +125,7 @@ static int lock_take(ag_object *lk, ag_conn *c, uint64_t count)
 	l->since = unix_now();
 	/* 2^64 acquisitions is more than any server will see. */
 	l->fence = ++lk->srv->last_fence;
+	ag_persist_touch(lk);
 	return 0;
 }
 
@@ -161,6 +171,7 @@ static void lock_drop(ag_object *lk)
 	l->count = 0;
 	l->since = 0;
 	ag_conn_unhold(c, lk);
+	ag_persist_touch(lk);
 	lock_serve(lk);
 }
 
@@ -442,6 +453,90 @@ static uint64_t lock_held(ag_object *o, const ag_conn *c)
 	return l->owner == c ? l->count : 0;
 }
 
+/* {"fence": n, "abandoned": n, "held": bool}. */
+static void lock_pack_state(ag_object *o, msgpack_packer *pk)
+{
+	struct lock *l = o->data;
+
+	msgpack_pack_map(pk, 3);
+	ag_pack_str(pk, "fence");
+	msgpack_pack_uint64(pk, l->fence);
+	ag_pack_str(pk, "abandoned");
+	msgpack_pack_uint64(pk, l->abandoned);
+	ag_pack_str(pk, "held");
+	if (l->owner != NULL)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+/* The uint field @name of the lock state @st into *ret; false (with @err
+ * naming it) when missing or not an int >= 0. */
+static bool state_uint(const msgpack_object *st, const char *name,
+		       uint64_t *ret, char *err, size_t errlen)
+{
+	const msgpack_object *v = ag_opt(st, name);
+	char desc[64];
+
+	if (v != NULL && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		*ret = v->via.u64;
+		return true;
+	}
+	if (v == NULL)
+		snprintf(desc, sizeof(desc), "missing");
+	else
+		ag_obj_describe(v, desc, sizeof(desc));
+	snprintf(err, errlen, "lock state: %s must be an int >= 0, not %s",
+		 name, desc);
+	return false;
+}
+
+/*
+ * Set back what lock_pack_state() packed, on a free lock. A lock that was
+ * held is free now (its holder's connection is gone) and counts one more
+ * abandonment; the server's fence sequence is raised to the lock's fence,
+ * so no later token is smaller.
+ */
+static int lock_load_state(ag_object *o, const msgpack_object *st, char *err,
+			   size_t errlen)
+{
+	struct lock *l = o->data;
+	const msgpack_object *held;
+	uint64_t fence, abandoned;
+	char desc[64];
+
+	if (st->type != MSGPACK_OBJECT_MAP) {
+		ag_obj_describe(st, desc, sizeof(desc));
+		snprintf(err, errlen, "lock state: must be a map, not %s",
+			 desc);
+		return AGORA_EVALUE;
+	}
+	if (!state_uint(st, "fence", &fence, err, errlen) ||
+	    !state_uint(st, "abandoned", &abandoned, err, errlen))
+		return AGORA_EVALUE;
+	held = ag_opt(st, "held");
+	if (held == NULL || held->type != MSGPACK_OBJECT_BOOLEAN) {
+		if (held == NULL)
+			snprintf(desc, sizeof(desc), "missing");
+		else
+			ag_obj_describe(held, desc, sizeof(desc));
+		snprintf(err, errlen, "lock state: held must be a bool, not %s",
+			 desc);
+		return AGORA_EVALUE;
+	}
+	if (held->via.boolean && abandoned == UINT64_MAX) {
+		snprintf(err, errlen,
+			 "lock state: abandoned %llu cannot count one more",
+			 (unsigned long long)abandoned);
+		return AGORA_EVALUE;
+	}
+	l->fence = fence;
+	l->abandoned = abandoned + (held->via.boolean ? 1 : 0);
+	if (o->srv->last_fence < fence)
+		o->srv->last_fence = fence;
+	return 0;
+}
+
 static const ag_method lock_methods[] = {
 	{ "acquire", lock_acquire, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "acquire_fenced", lock_acquire_fenced, 1, 3, AG_STORES_NONE,
@@ -462,6 +557,9 @@ const ag_family ag_family_lock = {
 	.info_pack = lock_info,
 	.conn_gone = lock_conn_gone,
 	.held = lock_held,
+	.persist = AG_PERSIST_STATE,
+	.pack_state = lock_pack_state,
+	.load_state = lock_load_state,
 };
 
 const ag_family ag_family_rlock = {
@@ -475,6 +573,9 @@ const ag_family ag_family_rlock = {
 	.info_pack = lock_info,
 	.conn_gone = lock_conn_gone,
 	.held = lock_held,
+	.persist = AG_PERSIST_STATE,
+	.pack_state = lock_pack_state,
+	.load_state = lock_load_state,
 };
 
 /* ---- condition ----------------------------------------------------------- */
@@ -598,7 +699,8 @@ static int condition_notify_all(ag_req *r)
 /*
  * Make an anonymous rlock object for a condition, as open("rlock", nil)
  * would: a fresh id, in the id index, with one reference, which the caller
- * owns. NULL when out of memory.
+ * owns, journaled as created (before the condition, whose options name
+ * it). NULL when out of memory.
  */
 static ag_object *anonymous_rlock(ag_server *s)
 {
@@ -610,6 +712,7 @@ static ag_object *anonymous_rlock(ag_server *s)
 		ag_object_unref(lk); /* lock_destroy() takes a NULL state */
 		return NULL;
 	}
+	ag_persist_new(lk);
 	return lk;
 }
 
@@ -711,6 +814,17 @@ static void cond_info_pack(ag_object *o, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, cv->lock->id);
 }
 
+/* {"lock": id} always, its own anonymous rlock or the one it was given:
+ * loading turns the id into a handle for cond_create(). */
+static void cond_save_opts(ag_object *o, msgpack_packer *pk)
+{
+	struct condition *cv = o->data;
+
+	msgpack_pack_map(pk, 1);
+	ag_pack_str(pk, "lock");
+	msgpack_pack_uint64(pk, cv->lock->id);
+}
+
 static const ag_method cond_methods[] = {
 	{ "acquire", condition_acquire, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "release", condition_release, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
@@ -733,4 +847,6 @@ const ag_family ag_family_condition = {
 	.info_count = cond_info_count,
 	.info_pack = cond_info_pack,
 	.conn_gone = NULL,
+	.persist = AG_PERSIST_STATE,
+	.save_opts = cond_save_opts,
 };

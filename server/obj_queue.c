@@ -29,7 +29,14 @@
  * heap bytes of the items in it (none for items that fit inline in their
  * ag_val). A value carried by a parked putter is not
  * counted until it enters the ring (the core may free it on withdrawal).
+ *
+ * Persistence (AG_PERSIST_CALLS): the dispatcher journals the calls that
+ * answer at once; a parked get or put is journaled here when it is served
+ * (journal_served_get/put), as the call that would then have been answered
+ * at once. A snapshot saves the items as puts, and a joinable_queue's
+ * unfinished count as its state.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +156,39 @@ static void put_timed_out(ag_waiter *w)
 		       waiter_timeout(w));
 }
 
+/* ---- the journal of served waiters --------------------------------------- */
+
+/*
+ * A parked call is recorded when it is served, not when it parks (the
+ * dispatcher takes back the record of a call that parks), as the call that
+ * would have been answered at once then, not blocking: replayed right after
+ * the call that served it (recorded before it by the dispatcher), it finds
+ * the item or the slot that call left.
+ */
+
+/* A parked get served an item: "queue.get" [id, false]. */
+static void journal_served_get(ag_object *o)
+{
+	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.get", 1);
+
+	if (pk == NULL)
+		return;
+	msgpack_pack_false(pk);
+	ag_journal_end(o->srv);
+}
+
+/* A parked put got a slot for @v: "queue.put" [id, v, false]. */
+static void journal_served_put(ag_object *o, const ag_val *v)
+{
+	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.put", 2);
+
+	if (pk == NULL)
+		return;
+	ag_pack_val(pk, v);
+	msgpack_pack_false(pk);
+	ag_journal_end(o->srv);
+}
+
 /* ---- shared queue operations (queue and joinable_queue) ----------------- */
 
 static bool queue_is_full(const struct queue *q)
@@ -169,6 +209,7 @@ static int queue_offer(ag_object *o, struct queue *q, ag_val *v)
 	int rc;
 
 	if (w != NULL) {
+		journal_served_get(o);
 		ag_reply_val(&w->to, v);
 		ag_val_give(w->to.conn, v); /* its references go with it */
 		ag_wait_done(w);
@@ -192,6 +233,10 @@ static void queue_admit_putters(ag_object *o, struct queue *q)
 	ag_waiter *w;
 
 	while (!queue_is_full(q) && (w = TAILQ_FIRST(&q->putters)) != NULL) {
+		/* Before the offer, which takes the value: it cannot fail
+		 * here (see below), and a getter it would serve (none: the
+		 * queue was full) must come after this put in the journal. */
+		journal_served_put(o, &w->val);
 		if (queue_offer(o, q, &w->val) < 0) {
 			/* Cannot happen after ring_pop (count < cap); answer
 			 * rather than leave the putter parked behind a free
@@ -493,6 +538,43 @@ static void queue_info_pack(ag_object *o, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, q->maxsize);
 }
 
+/* ---- persistence --------------------------------------------------------- */
+
+/* {"maxsize": n} when bounded, else nil. */
+static void queue_save_opts(ag_object *o, msgpack_packer *pk)
+{
+	struct queue *q = o->data;
+
+	if (q->maxsize == 0) {
+		msgpack_pack_nil(pk);
+		return;
+	}
+	msgpack_pack_map(pk, 1);
+	ag_pack_str(pk, "maxsize");
+	msgpack_pack_uint64(pk, q->maxsize);
+}
+
+/* The items, oldest first: one "queue.put" [id, item, false] each (put
+ * takes one item; never more than maxsize of them, so none blocks). */
+static int queue_save(ag_object *o, ag_save *sv)
+{
+	struct queue *q = o->data;
+	msgpack_packer *pk;
+	int rc;
+
+	for (size_t i = 0; i < q->count; i++) {
+		pk = ag_save_call(sv, o, "queue.put", 2);
+		if (pk == NULL)
+			return AGORA_EIO;
+		ag_pack_val(pk, &q->ring[(q->head + i) & (q->cap - 1)]);
+		msgpack_pack_false(pk);
+		rc = ag_save_end(sv);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static const ag_method queue_methods[] = {
 	{ "put", queue_put, 2, 4, AG_STORES_BYTES, AG_RIGHT_WRITE },
 	{ "get", queue_get, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
@@ -517,6 +599,9 @@ const ag_family ag_family_queue = {
 	.info_count = queue_info_count,
 	.info_pack = queue_info_pack,
 	.conn_gone = NULL,
+	.persist = AG_PERSIST_CALLS,
+	.save_opts = queue_save_opts,
+	.save = queue_save,
 };
 
 /* ---- joinable_queue ------------------------------------------------------ */
@@ -599,6 +684,48 @@ static void jq_info_pack(ag_object *o, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, q->unfinished);
 }
 
+/*
+ * The unfinished count: the calls rebuild it in the journal (put counts,
+ * task_done uncounts), but a snapshot's puts count only the items still
+ * queued, not the tasks taken and not yet done; "@state" comes after them
+ * and sets it.
+ */
+/* {"unfinished": n}. */
+static void jq_pack_state(ag_object *o, msgpack_packer *pk)
+{
+	struct queue *q = o->data;
+
+	msgpack_pack_map(pk, 1);
+	ag_pack_str(pk, "unfinished");
+	msgpack_pack_uint64(pk, q->unfinished);
+}
+
+static int jq_load_state(ag_object *o, const msgpack_object *st, char *err,
+			 size_t errlen)
+{
+	struct queue *q = o->data;
+	const msgpack_object *u = ag_opt(st, "unfinished");
+	char desc[64];
+
+	if (u == NULL || u->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		ag_obj_describe(u != NULL ? u : st, desc, sizeof(desc));
+		snprintf(err, errlen,
+			 "joinable_queue state: unfinished must be an int >= "
+			 "0, not %s%s",
+			 u != NULL ? "" : "missing in ", desc);
+		return AGORA_EVALUE;
+	}
+	if (u->via.u64 < q->count) {
+		snprintf(err, errlen,
+			 "joinable_queue state: %llu unfinished tasks, fewer "
+			 "than the %zu items queued",
+			 (unsigned long long)u->via.u64, q->count);
+		return AGORA_EVALUE;
+	}
+	q->unfinished = u->via.u64;
+	return 0;
+}
+
 static const ag_method jq_methods[] = {
 	{ "put", queue_put, 2, 4, AG_STORES_BYTES, AG_RIGHT_WRITE },
 	{ "get", queue_get, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
@@ -626,4 +753,9 @@ const ag_family ag_family_joinable_queue = {
 	.info_count = jq_info_count,
 	.info_pack = jq_info_pack,
 	.conn_gone = NULL,
+	.persist = AG_PERSIST_CALLS,
+	.save_opts = queue_save_opts,
+	.save = queue_save,
+	.pack_state = jq_pack_state,
+	.load_state = jq_load_state,
 };

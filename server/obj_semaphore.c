@@ -27,7 +27,15 @@
  * holds the object through ag_conn_hold() (once, while its count is above
  * 0), releasing more than it holds is NOT_OWNER, and conn_gone() gives its
  * permits back. Memory accounted: the state and the permits array.
+ *
+ * Persistence (AG_PERSIST_STATE): the options, and as state the value with
+ * every owned permit given back (sem_durable_value), since the connections
+ * that hold them do not survive a restart. So an owned semaphore's state
+ * never changes (taking or giving back a permit moves it between the value
+ * and a holder); an unowned one is touched wherever its value changes
+ * (sem_changed).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +118,76 @@ static void permits_sub(ag_object *o, struct sem *s, ag_conn *c, uint64_t n)
 	}
 }
 
+/* ---- persistence --------------------------------------------------------- */
+
+/* The value as if every owned permit were given back. */
+static uint64_t sem_durable_value(const struct sem *s)
+{
+	uint64_t v = s->value;
+
+	for (uint32_t i = 0; i < s->nheld; i++)
+		v += s->held[i].n;
+	return v;
+}
+
+/* s->value changed: the journal records it, unless the permits only moved
+ * to or from a holder (owned), which leaves sem_durable_value() alone. */
+static void sem_changed(ag_object *o, const struct sem *s)
+{
+	if (!s->owned)
+		ag_persist_touch(o);
+}
+
+/* The options that make it: {"value": initial, "owned": bool}. */
+static void sem_save_opts(ag_object *o, msgpack_packer *pk)
+{
+	struct sem *s = o->data;
+
+	msgpack_pack_map(pk, 2);
+	ag_pack_str(pk, "value");
+	msgpack_pack_uint64(pk, s->initial);
+	ag_pack_str(pk, "owned");
+	if (s->owned)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+/* {"value": n}. */
+static void sem_pack_state(ag_object *o, msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 1);
+	ag_pack_str(pk, "value");
+	msgpack_pack_uint64(pk, sem_durable_value(o->data));
+}
+
+/* Set the value of a semaphore just made from sem_save_opts(): an int >= 0,
+ * a bounded one's at most its initial value. */
+static int sem_load_state(ag_object *o, const msgpack_object *st, char *err,
+			  size_t errlen)
+{
+	struct sem *s = o->data;
+	const msgpack_object *v = ag_opt(st, "value");
+	char desc[64];
+
+	if (v == NULL || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		ag_obj_describe(v != NULL ? v : st, desc, sizeof(desc));
+		snprintf(err, errlen,
+			 "%s state: value must be an int >= 0, not %s%s",
+			 o->fam->name, v != NULL ? "" : "missing in ", desc);
+		return AGORA_EVALUE;
+	}
+	if (s->bounded && v->via.u64 > s->initial) {
+		snprintf(err, errlen,
+			 "%s state: the value %llu is above its initial %llu",
+			 o->fam->name, (unsigned long long)v->via.u64,
+			 (unsigned long long)s->initial);
+		return AGORA_EVALUE;
+	}
+	s->value = v->via.u64;
+	return 0;
+}
+
 /* ---- permits for waiters ------------------------------------------------- */
 
 /* The value rose: hand permits to the first parked acquirers, in arrival
@@ -125,6 +203,7 @@ static void sem_serve(ag_object *o)
 				       "out of memory recording the permit");
 		} else {
 			s->value--;
+			sem_changed(o, s);
 			ag_reply_bool(&w->to, true);
 		}
 		ag_wait_done(w);
@@ -151,6 +230,7 @@ static int semaphore_acquire(ag_req *r)
 					      "the permit",
 					      (int)r->methodlen, r->method);
 		s->value--;
+		sem_changed(o, s);
 		ag_reply_bool(&r->to, true);
 		return 0;
 	}
@@ -208,6 +288,7 @@ static int semaphore_release(ag_req *r)
 	if (s->owned)
 		permits_sub(o, s, r->to.conn, (uint64_t)n);
 	s->value += (uint64_t)n;
+	sem_changed(o, s);
 	ag_reply_nil(&r->to);
 	sem_serve(o);
 	return 0;
@@ -327,7 +408,7 @@ static void sem_conn_gone(ag_object *o, ag_conn *c)
 	if (n == 0)
 		return;
 	permits_sub(o, s, c, n);
-	s->value += n;
+	s->value += n; /* owned: sem_durable_value() is unchanged */
 	sem_serve(o);
 	if (o->srv->stopping || !ag_server_logs(o->srv, AGORA_LOG_WARNING))
 		return;
@@ -365,6 +446,10 @@ const ag_family ag_family_semaphore = {
 	.info_pack = sem_info_pack,
 	.conn_gone = sem_conn_gone,
 	.held = sem_held,
+	.persist = AG_PERSIST_STATE,
+	.save_opts = sem_save_opts,
+	.pack_state = sem_pack_state,
+	.load_state = sem_load_state,
 };
 
 const ag_family ag_family_bounded_semaphore = {
@@ -378,4 +463,8 @@ const ag_family ag_family_bounded_semaphore = {
 	.info_pack = sem_info_pack,
 	.conn_gone = sem_conn_gone,
 	.held = sem_held,
+	.persist = AG_PERSIST_STATE,
+	.save_opts = sem_save_opts,
+	.pack_state = sem_pack_state,
+	.load_state = sem_load_state,
 };

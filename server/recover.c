@@ -231,11 +231,17 @@ static const char *apply_new(loader *ld, const ag_request *rq, msgpack_zone *z)
 		ld->max_id = id;
 	if (s->next_obj_id <= ld->max_id)
 		s->next_obj_id = ld->max_id + 1;
+	/* As open's own request would be: [type, name, options]. */
+	msgpack_object argv[3] = { a[1], a[2], opts ? *opts : a[4] };
+	ag_span raw[3] = { rq->raw[1], rq->raw[2], rq->raw[4] };
 	ag_req r = {
 		.to = { ld->conn, 0 },
 		.srv = s,
 		.method = "open",
 		.methodlen = 4,
+		.argv = argv,
+		.raw = raw,
+		.argc = 3,
 		.obj = o,
 	};
 	rc = fam->create(o, &r, opts);
@@ -279,10 +285,11 @@ static const char *apply(loader *ld, const uint8_t *pay, size_t len,
 		const msgpack_object *a = rq.argv;
 		ag_object *o =
 		    is_uint(&a[0]) ? ag_object_by_id(s, a[0].via.u64) : NULL;
-		if (rq.methodlen == 4 && memcmp(rq.method, "@new", 4) == 0)
+		if (rq.methodlen == 4 && memcmp(rq.method, "@new", 4) == 0) {
 			res = apply_new(ld, &rq, z);
-		else if (rq.methodlen == 5 &&
-			 memcmp(rq.method, "@drop", 5) == 0)
+			answer_failed(ld, why, sizeof(why)); /* said by res */
+		} else if (rq.methodlen == 5 &&
+			   memcmp(rq.method, "@drop", 5) == 0)
 			res = o == NULL ? "@drop of no object"
 					: (ag_object_unname(o), NULL);
 		else if (rq.methodlen == 6 &&

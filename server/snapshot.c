@@ -11,8 +11,8 @@
  * how it went. Then the files of older generations are removed.
  *
  * Its records: "@server" (the id and fence counters), "@new" for every
- * object in the id index (locks and the rest before conditions, which
- * name a lock), then each object's contents as its family's calls
+ * object in the id index (see new_pass()), then each object's contents as
+ * its family's calls
  * (family->save) and its "@state" (family->pack_state). Objects only
  * connections held are saved too; when loaded, nothing holds them and
  * they go, as they would have gone when their connections closed.
@@ -83,9 +83,17 @@ int ag_save_end(ag_save *sv)
 	return sv->rb.buf.oom ? AGORA_EIO : 0;
 }
 
-static bool is_condition(const ag_object *o)
+/*
+ * The pass of the @new records an object's goes in: a condition's options
+ * name its lock, which may be newer than it (its own rlock), and a value's
+ * `initial` may reference any object older than it; nothing else's
+ * options name an object. Contents come after every @new.
+ */
+static int new_pass(const ag_object *o)
 {
-	return o->fam == &ag_family_condition;
+	return o->fam == &ag_family_condition ? 1
+	       : o->fam == &ag_family_value   ? 2
+					      : 0;
 }
 
 int ag_snapshot_write(ag_server *s, int fd, uint64_t *bytes)
@@ -102,10 +110,10 @@ int ag_snapshot_write(ag_server *s, int fd, uint64_t *bytes)
 	msgpack_pack_uint64(pk, s->next_obj_id);
 	msgpack_pack_uint64(pk, s->last_fence);
 	ag_rec_end(&sv.rb);
-	for (int pass = 0; pass < 2; pass++)
+	for (int pass = 0; pass < 3; pass++)
 		ag_table_foreach (&s->ids, e) {
 			ag_object *o = e->ptr;
-			if (is_condition(o) != (pass == 1))
+			if (new_pass(o) != pass)
 				continue;
 			ag_pack_new(&sv.rb, o);
 			if (sv.rb.buf.len >= FLUSH_AT && save_flush(&sv))
