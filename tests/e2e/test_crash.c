@@ -13,7 +13,10 @@
  * of their own, a queue get, an add of 1 to a value, and a fenced update:
  * acquire_fenced on a lock, read the dict entry "fence", store the token
  * there only when it is larger (a token not larger than what is stored
- * means tokens went back: a failure). Each change is a numbered entry of
+ * means tokens went back: a failure). Writer 0 also asks for a snapshot
+ * now and then (`save`), so restarts load snapshots and the journals
+ * after them, and some kills come while a snapshot is written. Each
+ * change is a numbered entry of
  * the writer's log, in memory shared with the test: the entry's number is
  * in the value it writes (WRITER_BASE * (writer + 1) + number), so whatever
  * is read back says which change made it. A change is acknowledged (0
