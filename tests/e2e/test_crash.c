@@ -16,10 +16,10 @@
  * means tokens went back: a failure). Writer 0 also asks for a snapshot
  * now and then (`save`), so restarts load snapshots and the journals
  * after them, and some kills come while a snapshot is written. Each
- * change is a numbered entry of
- * the writer's log, in memory shared with the test: the entry's number is
- * in the value it writes (WRITER_BASE * (writer + 1) + number), so whatever
- * is read back says which change made it. A change is acknowledged (0
+ * change is a numbered entry of the writer's log, in memory shared with
+ * the test: the entry's number is in the value it writes (WRITER_BASE *
+ * (writer + 1) + number), so whatever is read back says which change made
+ * it. A change is acknowledged (0
  * returned), indeterminate (the call failed because the server died:
  * AGORA_EIO, AGORA_ELOST or AGORA_ETIMEDOUT; the writer then stops for the
  * round), or "nothing" (a get of an empty queue, an acquire that timed
