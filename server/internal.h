@@ -102,7 +102,7 @@ struct ag_object {
 	void *data; /* the family's state */
 	/* The secret part of its references (refs.c), drawn at creation. */
 	uint8_t secret[AG_REF_SECRET_LEN];
-	ag_object *next_dead; /* in the server's list of objects to free */
+	ag_object *next_dead;    /* in the server's list of objects to free */
 	ag_object *next_touched; /* in the persistence's touched list */
 	bool touched;            /* on that list (ag_persist_touch) */
 };
@@ -827,8 +827,12 @@ struct agora_server {
 	char *tls_cert, *tls_key, *tls_ca;
 	BIO_METHOD *tls_bio;
 	struct event *reload_ev; /* the reload signal, or NULL */
-	/* The data directory (persist.c), or NULL: in memory only. */
+	/* The data directory (persist.c), or NULL: in memory only; and,
+	 * with it, what ag_conn_flush() asks before sending: whether the
+	 * journal holds the records of what the answers say
+	 * (ag_persist_may_send). */
 	ag_persist *persist;
+	bool (*may_send)(ag_conn *c);
 	/* The request the dispatcher is journaling, and how it ended: an
 	 * error answer to it (reply.c) or parked (wait.c). */
 	ag_target jreq;

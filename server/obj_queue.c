@@ -688,9 +688,8 @@ static void jq_info_pack(ag_object *o, msgpack_packer *pk)
  * The unfinished count: the calls rebuild it in the journal (put counts,
  * task_done uncounts), but a snapshot's puts count only the items still
  * queued, not the tasks taken and not yet done; "@state" comes after them
- * and sets it.
+ * and sets it: {"unfinished": n}.
  */
-/* {"unfinished": n}. */
 static void jq_pack_state(ag_object *o, msgpack_packer *pk)
 {
 	struct queue *q = o->data;

@@ -145,6 +145,24 @@ void ag_persist_flush_touched(ag_persist *p);
 void ag_journal_name(char *out, size_t len, uint64_t gen);
 void ag_snapshot_name(char *out, size_t len, uint64_t gen);
 
+typedef struct gens {
+	uint64_t *v;
+	size_t n, cap;
+} gens;
+
+/* journal.c, for the files around it. */
+void ag_persist_arm_commit(ag_persist *p, int ms);
+bool ag_persist_retry(ag_persist *p);
+void ag_persist_release_waiting(ag_persist *p);
+void ag_persist_clear_err(ag_persist *p);
+void ag_journal_unmap(ag_persist *p);
+int ag_journal_reserve(ag_persist *p, uint64_t want);
+int ag_save_flush(ag_save *sv);
+/* The generations of the snapshots and journals in the directory, sorted;
+ * 0 or a negative code with the reason in @err (may be NULL). */
+int ag_persist_list(ag_persist *p, gens *snaps, gens *journals, char *err,
+		    size_t errlen);
+
 /* recover.c: load the directory (the server's objects are empty). 0, or
  * a negative code with the file, offset and reason in @err. Leaves
  * p->gen the last generation read (0: none) and p->snap_gen. */

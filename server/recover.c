@@ -45,35 +45,10 @@ typedef struct loader {
 	size_t errlen;
 } loader;
 
-typedef struct gens {
-	uint64_t *v;
-	size_t n, cap;
-} gens;
-
 static uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static int gens_add(gens *g, uint64_t gen)
-{
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 16;
-		uint64_t *v = realloc(g->v, cap * sizeof(*v));
-		if (v == NULL)
-			return -1;
-		g->v = v;
-		g->cap = cap;
-	}
-	g->v[g->n++] = gen;
-	return 0;
-}
-
-static int cmp_gen(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
 }
 
 /* ---- handles of the loading connection ----------------------------------- */
@@ -558,70 +533,6 @@ static int truncate_tail(ag_persist *p, const char *name, size_t cut)
 
 /* ---- the directory ------------------------------------------------------- */
 
-static int list_dir(ag_persist *p, gens *snaps, gens *journals, char *err,
-		    size_t errlen)
-{
-	DIR *d;
-	struct dirent *e;
-	int dfd = dup(p->dirfd);
-
-	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
-		if (dfd >= 0)
-			close(dfd);
-		return ag_errf(err, errlen, AGORA_EIO, "data directory %s: %s",
-			       p->dir, strerror(errno));
-	}
-	rewinddir(d); /* the dup shares the offset of a listing before */
-	while ((e = readdir(d)) != NULL) {
-		unsigned long long g;
-		char tail[8];
-		int rc = 0;
-		if (sscanf(e->d_name, "snapshot-%16llx.ag%7s", &g, tail) == 2 &&
-		    strcmp(tail, "s") == 0 && strlen(e->d_name) == 29)
-			rc = gens_add(snaps, g);
-		else if (sscanf(e->d_name, "journal-%16llx.ag%7s", &g, tail) ==
-			     2 &&
-			 strcmp(tail, "j") == 0 && strlen(e->d_name) == 28)
-			rc = gens_add(journals, g);
-		else if (strncmp(e->d_name, "snapshot-", 9) == 0 &&
-			 strstr(e->d_name, ".tmp") != NULL)
-			unlinkat(p->dirfd, e->d_name, 0); /* never finished */
-		if (rc < 0) {
-			closedir(d);
-			return ag_errf(err, errlen, AGORA_ENOMEM,
-				       "out of memory");
-		}
-	}
-	closedir(d);
-	if (snaps->n > 1)
-		qsort(snaps->v, snaps->n, sizeof(uint64_t), cmp_gen);
-	if (journals->n > 1)
-		qsort(journals->v, journals->n, sizeof(uint64_t), cmp_gen);
-	return 0;
-}
-
-void ag_persist_prune(ag_persist *p, uint64_t gen)
-{
-	gens snaps = { 0 }, journals = { 0 };
-	char name[64];
-
-	if (list_dir(p, &snaps, &journals, NULL, 0) < 0)
-		return;
-	for (size_t i = 0; i < snaps.n; i++)
-		if (snaps.v[i] < gen) {
-			ag_snapshot_name(name, sizeof(name), snaps.v[i]);
-			unlinkat(p->dirfd, name, 0);
-		}
-	for (size_t i = 0; i < journals.n; i++)
-		if (journals.v[i] < gen) {
-			ag_journal_name(name, sizeof(name), journals.v[i]);
-			unlinkat(p->dirfd, name, 0);
-		}
-	fsync(p->dirfd);
-	free(snaps.v);
-	free(journals.v);
-}
-
 static const char *repair_hint(void)
 {
 	return "; the data directory is damaged: start agorad with "
@@ -641,7 +552,7 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 	bool repaired = false;
 	int rc, res;
 
-	rc = list_dir(p, &snaps, &journals, err, errlen);
+	rc = ag_persist_list(p, &snaps, &journals, err, errlen);
 	if (rc < 0)
 		return rc;
 	/* Loading serves requests on a connection of its own: they are not

@@ -137,7 +137,7 @@ bool ag_conn_flush(ag_conn *c)
 {
 	if (c->out.oom)
 		return false;
-	if (c->srv->persist != NULL && !ag_persist_may_send(c))
+	if (c->srv->may_send != NULL && !c->srv->may_send(c))
 		return true; /* sent once the journal has its records */
 	if (c->fd < 0) { /* detached (tests, fuzzing): to a sink, or nowhere */
 		if (c->sink != NULL)

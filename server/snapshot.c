@@ -41,48 +41,6 @@ static double unix_now(void)
 
 /* ---- writing ------------------------------------------------------------- */
 
-static int save_flush(ag_save *sv)
-{
-	ag_buf *b = &sv->rb.buf;
-	size_t done = 0;
-
-	if (sv->err)
-		return sv->err;
-	if (b->oom)
-		return sv->err = ENOMEM;
-	while (done < b->len) {
-		ssize_t w = write(sv->fd, b->data + done, b->len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return sv->err = w < 0 ? errno : ENOSPC;
-		done += (size_t)w;
-	}
-	sv->bytes += b->len;
-	b->len = 0;
-	return 0;
-}
-
-msgpack_packer *ag_save_call(ag_save *sv, ag_object *o, const char *method,
-			     uint32_t nparams)
-{
-	msgpack_packer *pk;
-
-	if (sv->err)
-		return NULL;
-	pk = ag_rec_begin(&sv->rb, method, strlen(method), nparams + 1);
-	msgpack_pack_uint64(pk, o->id);
-	return pk;
-}
-
-int ag_save_end(ag_save *sv)
-{
-	ag_rec_end(&sv->rb);
-	if (sv->rb.buf.len >= FLUSH_AT)
-		return save_flush(sv) ? AGORA_EIO : 0;
-	return sv->rb.buf.oom ? AGORA_EIO : 0;
-}
-
 /*
  * The pass of the @new records an object's goes in: a condition's options
  * name its lock, which may be newer than it (its own rlock), and a value's
@@ -91,9 +49,9 @@ int ag_save_end(ag_save *sv)
  */
 static int new_pass(const ag_object *o)
 {
-	return o->fam == &ag_family_condition ? 1
-	       : o->fam == &ag_family_value   ? 2
-					      : 0;
+	return strcmp(o->fam->name, "condition") == 0 ? 1
+	       : strcmp(o->fam->name, "value") == 0   ? 2
+						      : 0;
 }
 
 int ag_snapshot_write(ag_server *s, int fd, uint64_t *bytes)
@@ -116,7 +74,7 @@ int ag_snapshot_write(ag_server *s, int fd, uint64_t *bytes)
 			if (new_pass(o) != pass)
 				continue;
 			ag_pack_new(&sv.rb, o);
-			if (sv.rb.buf.len >= FLUSH_AT && save_flush(&sv))
+			if (sv.rb.buf.len >= FLUSH_AT && ag_save_flush(&sv))
 				goto out;
 		}
 	ag_table_foreach (&s->ids, e) {
@@ -131,12 +89,12 @@ int ag_snapshot_write(ag_server *s, int fd, uint64_t *bytes)
 			o->fam->pack_state(o, pk);
 			ag_rec_end(&sv.rb);
 		}
-		if (sv.rb.buf.len >= FLUSH_AT && save_flush(&sv))
+		if (sv.rb.buf.len >= FLUSH_AT && ag_save_flush(&sv))
 			break;
 	}
 out:
 	if (!sv.err)
-		save_flush(&sv);
+		ag_save_flush(&sv);
 	rc = sv.err;
 	*bytes = sv.bytes;
 	ag_recbuf_deinit(&sv.rb);

@@ -41,21 +41,22 @@ static enum mode cur_mode;
  * (it exits without freeing what it inherited). */
 static agora_client *fill_c, *fill_c2;
 
-/* A server on a data directory of its own. */
-struct pserver {
-	agh_server s;
-	char data[64];
-	const char *args[3];
-};
+/*
+ * The data directory: made and removed around each test by an unchecked
+ * fixture, which runs in the test's parent whether the test passes or
+ * fails; emptied before each mode.
+ */
+static char datadir[64];
+/* remove_one(): the directory itself too (else only what is in it). */
+static bool remove_all;
 
-static void pserver_start(struct pserver *p)
+static void datadir_make(void)
 {
-	snprintf(p->data, sizeof(p->data), "/tmp/agora-persist-XXXXXX");
-	ck_assert_msg(mkdtemp(p->data) != NULL, "mkdtemp failed");
-	p->args[0] = "--data-dir";
-	p->args[1] = p->data;
-	p->args[2] = NULL;
-	agh_server_start_args(&p->s, p->args);
+	snprintf(datadir, sizeof(datadir), "/tmp/agora-pstate-XXXXXX");
+	if (mkdtemp(datadir) == NULL) { /* 0700 */
+		perror("mkdtemp");
+		exit(1);
+	}
 }
 
 static int remove_one(const char *path, const struct stat *st, int flag,
@@ -63,15 +64,37 @@ static int remove_one(const char *path, const struct stat *st, int flag,
 {
 	(void)st;
 	(void)flag;
-	(void)ftw;
+	if (ftw->level == 0 && !remove_all)
+		return 0;
 	return remove(path);
+}
+
+static void datadir_remove(void)
+{
+	remove_all = true;
+	nftw(datadir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A server on the data directory, which is emptied first. */
+struct pserver {
+	agh_server s;
+	const char *args[3];
+};
+
+static void pserver_start(struct pserver *p)
+{
+	remove_all = false;
+	ck_assert_int_eq(nftw(datadir, remove_one, 16, FTW_DEPTH | FTW_PHYS),
+			 0);
+	p->args[0] = "--data-dir";
+	p->args[1] = datadir;
+	p->args[2] = NULL;
+	agh_server_start_args(&p->s, p->args);
 }
 
 static void pserver_stop(struct pserver *p)
 {
 	agh_server_stop(&p->s);
-	ck_assert_int_eq(nftw(p->data, remove_one, 16, FTW_DEPTH | FTW_PHYS),
-			 0);
 }
 
 /* `save`: a snapshot, on disk when it answers. */
@@ -777,15 +800,25 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("persist_state");
+	TCase *tc[] = {
+		AGH_ADD_BARE(
+		    s,
+		    queue_items_and_bound_come_back_served_waiters_counted_once),
+		AGH_ADD_BARE(
+		    s, joinable_queue_keeps_its_items_and_unfinished_count),
+		AGH_ADD_BARE(s,
+			     locks_keep_fence_and_abandoned_and_come_back_free),
+		AGH_ADD_BARE(
+		    s, condition_keeps_its_lock_its_own_rlock_or_a_named_one),
+		AGH_ADD_BARE(
+		    s, semaphores_keep_their_value_and_owned_permits_come_back),
+		AGH_ADD_BARE(
+		    s,
+		    barrier_keeps_parties_and_broken_and_starts_an_empty_cycle),
+	};
 
-	AGH_ADD_BARE(
-	    s, queue_items_and_bound_come_back_served_waiters_counted_once);
-	AGH_ADD_BARE(s, joinable_queue_keeps_its_items_and_unfinished_count);
-	AGH_ADD_BARE(s, locks_keep_fence_and_abandoned_and_come_back_free);
-	AGH_ADD_BARE(s, condition_keeps_its_lock_its_own_rlock_or_a_named_one);
-	AGH_ADD_BARE(s,
-		     semaphores_keep_their_value_and_owned_permits_come_back);
-	AGH_ADD_BARE(
-	    s, barrier_keeps_parties_and_broken_and_starts_an_empty_cycle);
+	for (size_t i = 0; i < sizeof(tc) / sizeof(tc[0]); i++)
+		tcase_add_unchecked_fixture(tc[i], datadir_make,
+					    datadir_remove);
 	return agh_run_suite(s);
 }
