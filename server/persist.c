@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,7 +157,9 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Lock the directory: agorad.lock, flock()ed, holding our pid. */
+/* Lock the directory: agorad.lock, holding our pid, with a POSIX record
+ * lock, which belongs to this process only: a snapshot's child does not
+ * inherit it, so it goes the moment the server dies. */
 static int lock_dir(ag_persist *p, char *err, size_t errlen)
 {
 	char pid[32];
@@ -170,7 +171,8 @@ static int lock_dir(ag_persist *p, char *err, size_t errlen)
 		return ag_errf(err, errlen, AGORA_EIO,
 			       "data directory %s: agorad.lock: %s", p->dir,
 			       strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	if (fcntl(fd, F_SETLK, &fl) < 0) {
 		char other[32] = "";
 		n = (int)pread(fd, other, sizeof(other) - 1, 0);
 		other[n > 0 ? n : 0] = '\0';

@@ -7,8 +7,8 @@
  * page tables). Before forking, the journal being written is closed and a
  * new generation begins, so snapshot-G holds exactly the state journal-G
  * starts from. The child writes snapshot-G.tmp, forces it to disk,
- * renames it and forces the directory; it tells the server through a pipe
- * how it went. Then the files of older generations are removed.
+ * renames it and forces the directory, removes the files of older
+ * generations, and tells the server through a pipe how it went.
  *
  * Its records: "@server" (the id and fence counters), "@new" for every
  * object in the id index (see new_pass()), then each object's contents as
@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,8 +206,7 @@ static void child_done(ag_persist *p)
 		p->snap_time = unix_now();
 		p->snap_seconds = secs;
 		p->snap_err[0] = '\0';
-		ag_persist_prune(p, p->child_gen);
-		p->first_gen = p->child_gen;
+		p->first_gen = p->child_gen; /* the child removed the rest */
 		ag_server_logf(p->srv, AGORA_LOG_INFO,
 			       "data directory %s: snapshot %llu written "
 			       "(%llu bytes, %.2f s)",
@@ -256,8 +257,9 @@ int ag_snapshot_start(ag_persist *p)
 					     : ag_journal_write(p);
 	if (rc == 0 && p->policy == AGORA_FSYNC_EVERYSEC)
 		ag_persist_sync_later(p);
-	if (rc == 0 && p->can_alloc && ftruncate(p->fd, (off_t)p->written) < 0)
-		rc = errno;
+	/* Its reserved room is left as it is (zeros, which loading takes
+	 * for its end): cutting it would wait on the disk, and the file
+	 * goes once the snapshot is written. */
 	gen = p->gen + 1;
 	if (rc == 0)
 		rc = ag_journal_open(p, gen);
@@ -274,6 +276,7 @@ int ag_snapshot_start(ag_persist *p)
 		rc = errno;
 		goto fail;
 	}
+	pid_t server = getpid();
 	pid = fork();
 	if (pid < 0) {
 		rc = errno;
@@ -284,6 +287,11 @@ int ag_snapshot_start(ag_persist *p)
 	if (pid == 0) {
 		struct child_report rep;
 		memset(&rep, 0, sizeof(rep)); /* its padding too */
+		/* It dies with the server: a snapshot of a server that is
+		 * gone is not wanted, and a new server may use the directory.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != server)
+			_exit(3);
 		/* Only the directory and the pipe: a connection the server
 		 * closes meanwhile must not stay open here. */
 		int keep_a = p->dirfd < fds[1] ? p->dirfd : fds[1];
@@ -295,6 +303,10 @@ int ag_snapshot_start(ag_persist *p)
 				    0);
 		close_range((unsigned)keep_b + 1, ~0U, 0);
 		rep.err = write_file(p, gen, &rep.bytes);
+		/* The older files go here too, off the server's loop (an
+		 * unlink of a large file waits on the disk). */
+		if (rep.err == 0)
+			ag_persist_prune(p, gen);
 		if (write(fds[1], &rep, sizeof(rep)) < 0)
 			_exit(2);
 		_exit(rep.err ? 1 : 0);
