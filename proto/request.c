@@ -124,7 +124,8 @@ int ag_request_parse(const uint8_t *p, size_t len, msgpack_zone *z,
 	off += id.hlen;
 
 	ag_mp_head m, params;
-	if (!ag_mp_read_head(p + off, len - off, &m) || m.kind != AG_MP_STR)
+	if (!ag_mp_read_head(p + off, len - off, &m) || m.kind != AG_MP_STR ||
+	    m.n > len - off - m.hlen)
 		return bad(err, errlen,
 			   "a request is [0, msgid, method: str, params: "
 			   "array]");

@@ -640,12 +640,13 @@ static int dict_incr(ag_req *r)
 static int dict_save(ag_object *o, ag_save *sv)
 {
 	dict *d = o->data;
-	ag_entry *e = d->t.entries, *end = e + d->t.used;
+	ag_entry *e = d->t.entries, *end;
 	msgpack_packer *pk;
 	int rc;
 
 	if (e == NULL)
 		return 0;
+	end = e + d->t.used;
 	while (e < end) {
 		ag_entry *stop;
 		uint32_t k = 0;

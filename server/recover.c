@@ -183,6 +183,8 @@ static const char *apply_new(loader *ld, const ag_request *rq, msgpack_zone *z)
 	fam = ag_family_by_name(a[1].via.str.ptr, a[1].via.str.size);
 	if (fam == NULL)
 		return "@new of an unknown type";
+	if (id >= (uint64_t)1 << 63)
+		return "@new of an id out of range";
 	if (id == 0 || ag_object_by_id(s, id) != NULL)
 		return "@new of an id in use";
 	opts = &a[4];
@@ -193,6 +195,14 @@ static const char *apply_new(loader *ld, const ag_request *rq, msgpack_zone *z)
 			return "@new with unreadable options";
 		opts = &decoded;
 	}
+	if (a[2].type == MSGPACK_OBJECT_STR &&
+	    (a[2].via.str.size < 1 || a[2].via.str.size > AG_NAME_MAX ||
+	     !ag_utf8_valid(a[2].via.str.ptr, a[2].via.str.size) ||
+	     memchr(a[2].via.str.ptr, '\0', a[2].via.str.size) != NULL))
+		return "@new with a name open would refuse";
+	if (opts->type != MSGPACK_OBJECT_NIL &&
+	    opts->type != MSGPACK_OBJECT_MAP)
+		return "@new with options that are not a map";
 	opts = opts->type == MSGPACK_OBJECT_NIL ? NULL
 						: opts_for_create(ld, z, opts);
 	s->next_obj_id = id;
@@ -277,7 +287,9 @@ static const char *apply(loader *ld, const uint8_t *pay, size_t len,
 				res = why;
 		} else if (rq.methodlen == 7 &&
 			   memcmp(rq.method, "@server", 7) == 0) {
-			if (rq.argc != 2 || !is_uint(&a[0]) || !is_uint(&a[1]))
+			if (rq.argc != 2 || !is_uint(&a[0]) ||
+			    !is_uint(&a[1]) ||
+			    a[0].via.u64 >= (uint64_t)1 << 63)
 				res = "malformed @server";
 			else {
 				if (a[0].via.u64 > ld->max_id + 1)
@@ -291,6 +303,12 @@ static const char *apply(loader *ld, const uint8_t *pay, size_t len,
 		}
 	} else {
 		uint32_t h;
+		/* Only a type's methods are recorded: a server method's
+		 * (kill, close) is no record. */
+		if (memchr(rq.method, '.', rq.methodlen) == NULL) {
+			*bad = true;
+			return "an unknown record";
+		}
 		if (!is_uint(&rq.argv[0])) {
 			*bad = true;
 			return "a call without an object id";
@@ -637,6 +655,9 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 				    "never acknowledged)",
 				    p->dir, name, tail, cut);
 			rc = truncate_tail(p, name, cut);
+			if (cut < AG_FILE_HEADER)
+				p->gen =
+				    g - 1; /* started again, header and all */
 			if (rc != 0) {
 				rc = ag_errf(err, errlen, AGORA_EIO,
 					     "%s/%s: cannot drop its torn "
