@@ -5,22 +5,27 @@
  * the calls replayed through ag_dispatch() on the loading connection, torn
  * tails, damage and --data-repair.
  *
- * Input: a flag byte F, then the bytes of the file(s) of generation 1.
+ * Input: a flag byte F, then the bytes of the file(s) of generation G
+ * (1; 2 with F & 32).
  *   F & 3   what the bytes are:
- *           0  journal-0000000000000001.agj, the last journal
- *           1  the same, followed by journal 2 (a file header alone):
+ *           0  journal G, the last journal
+ *           1  the same, followed by journal G+1 (a file header alone):
  *              the journal is not the last one, its damage is no torn tail
- *           2  snapshot-0000000000000001.ags (the server then starts
- *              journal 1 after it)
+ *           2  snapshot G (the server then starts journal G after it)
  *           3  a snapshot and a journal: a 2-byte big-endian length L,
- *              L bytes of snapshot 1, the rest journal 1 (the last)
+ *              L bytes of snapshot G, the rest journal G (the last)
  *   F & 4   data_repair (agorad --data-repair)
  *   F & 8   every record gets its right CRC-32 (each file walked by its
  *           record lengths from offset 16, up to the first length that is
  *           0 or runs past the end), so that mutated payloads get past
  *           the checksum and into the replay
- *   F & 16  with F & 3 == 1: journal 3 follows instead of journal 2 (a
+ *   F & 16  with F & 3 == 1: journal G+2 follows instead of G+1 (a
  *           journal missing)
+ *   F & 32  an earlier generation is there: snapshot 1 and journal 1 (each
+ *           a file header alone) and a snapshot-...ags.tmp never finished;
+ *           G is 2: a journal is the second after a snapshot, a snapshot
+ *           replaces an older one (which the start removes)
+ * File names: journal-%016llx.agj, snapshot-%016llx.ags (section 10.1).
  *
  * Each input gets the same data directory (made once per process, 0700,
  * emptied between inputs) and a server made by agora_server_new() with
@@ -177,11 +182,27 @@ static void put_file(const char *name, const uint8_t *p, size_t len, bool fix)
 	free(copy);
 }
 
-static void put_journal_header(const char *name)
-{
-	static const uint8_t head[HEADER_LEN] = "AGORA-J\n\0\0\0\1\0\0\0\0";
+enum { JOURNAL, SNAPSHOT };
 
-	put_file(name, head, sizeof(head), false);
+/* The name of file @kind of generation @gen, ending in .@ext. */
+static const char *name_of(int kind, uint64_t gen, const char *ext)
+{
+	static char name[64];
+
+	snprintf(name, sizeof(name), "%s-%016llx.%s",
+		 kind == JOURNAL ? "journal" : "snapshot",
+		 (unsigned long long)gen, ext);
+	return name;
+}
+
+/* A file of @kind that holds its header alone: no record. */
+static void put_header(int kind, uint64_t gen, const char *ext)
+{
+	uint8_t head[HEADER_LEN] = "AGORA-J\n\0\0\0\1\0\0\0\0";
+
+	if (kind == SNAPSHOT)
+		head[6] = 'S';
+	put_file(name_of(kind, gen, ext), head, sizeof(head), false);
 }
 
 /* The server's log: dropped, or on stderr with FUZZ_JOURNAL_LOG set (to
@@ -227,6 +248,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 	fz in = { data, size };
 	uint8_t flags = fz_u8(&in);
 	bool fix = flags & 8;
+	uint64_t gen = flags & 32 ? 2 : 1;
 	const uint8_t *p;
 	ag_server *s = NULL;
 	char err[512];
@@ -235,27 +257,31 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 
 	setup();
 	clear_dir();
+	if (flags & 32) {
+		/* an earlier generation, and a snapshot never finished */
+		put_header(SNAPSHOT, 1, "ags");
+		put_header(JOURNAL, 1, "agj");
+		put_header(SNAPSHOT, 3, "ags.tmp");
+	}
 	switch (flags & 3) {
 	case 0:
 	case 1:
 		p = fz_take(&in, in.n, &len);
-		put_file("journal-0000000000000001.agj", p, len, fix);
+		put_file(name_of(JOURNAL, gen, "agj"), p, len, fix);
 		if (flags & 3)
-			put_journal_header(
-			    flags & 16 ? "journal-0000000000000003.agj"
-				       : "journal-0000000000000002.agj");
+			put_header(JOURNAL, gen + (flags & 16 ? 2 : 1), "agj");
 		break;
 	case 2:
 		p = fz_take(&in, in.n, &len);
-		put_file("snapshot-0000000000000001.ags", p, len, fix);
+		put_file(name_of(SNAPSHOT, gen, "ags"), p, len, fix);
 		break;
 	default: {
 		size_t want = (size_t)fz_u8(&in) << 8;
 		want |= fz_u8(&in);
 		p = fz_take(&in, want, &len);
-		put_file("snapshot-0000000000000001.ags", p, len, fix);
+		put_file(name_of(SNAPSHOT, gen, "ags"), p, len, fix);
 		p = fz_take(&in, in.n, &len);
-		put_file("journal-0000000000000001.agj", p, len, fix);
+		put_file(name_of(JOURNAL, gen, "agj"), p, len, fix);
 		break;
 	}
 	}
