@@ -13,7 +13,7 @@ an event; then `agora save` (a snapshot), more changes, and a lock held by
 a client when the server is killed. Its files become the seeds, each with
 the flag byte of fuzz_journal.c in front: the journal as the last one and
 as one followed by another, the snapshot alone, the snapshot with the
-journal after it, and the same files damaged (a torn tail, zeros after
+journal after it, each also after an earlier generation, and the same files damaged (a torn tail, zeros after
 the records, a flipped byte with and without --data-repair, a newer format
 version, a journal missing), plus a few hand-made records (unknown ones,
 calls without an object, "@new" gone wrong). File names are the seed's
@@ -38,7 +38,7 @@ OUT = os.path.join(HERE, "corpus", "journal")
 TOP = os.path.dirname(os.path.dirname(HERE))
 
 JOURNAL, NOT_LAST, SNAPSHOT, BOTH = 0, 1, 2, 3
-REPAIR, FIX_CRC, GAP = 4, 8, 16
+REPAIR, FIX_CRC, GAP, EARLIER = 4, 8, 16, 32
 
 
 def seed(flags, body):
@@ -284,6 +284,11 @@ def server_file_seeds(j1, snap, j2):
         seed(SNAPSHOT | FIX_CRC, snap),
         both(0, snap, j2),
         both(FIX_CRC, snap, j2),
+        # after an earlier generation
+        seed(JOURNAL | EARLIER, j1),
+        seed(SNAPSHOT | EARLIER, snap),
+        both(EARLIER, snap, j2),
+        seed(NOT_LAST | GAP | EARLIER, j1),
         seed(JOURNAL, j2),  # its objects are in the snapshot: calls fail
         # torn tails: a record cut short, zeros after the records
         seed(JOURNAL, j1[:-5]),
