@@ -252,6 +252,16 @@ def made_seeds():
                                                  None])),
         seed(JOURNAL, h + req(0, "@new", [2 ** 64 - 1, "list", "x", secret,
                                           None])),
+        # names open refuses: empty, too long, not UTF-8; then dropped
+        seed(JOURNAL, h + req(0, "@new", [1, "list", "", secret, None]) +
+             req(1, "@new", [2, "list", "n" * 256, secret, None]) +
+             record(msgpack.packb([0, 2, "@new", [3, "list", "ZZ", secret,
+                                                 None]], use_bin_type=True)
+                    .replace(b"\xa2ZZ", b"\xa2\xff\xfe")) +
+             req(3, "@drop", [1]) + req(4, "@drop", [2])),
+        # server methods that end things: the loading connection's own
+        seed(JOURNAL, h + good + req(2, "kill", [1]) +
+             req(3, "list.append", [1, 3])),
         # "@drop", "@state", "@server" gone wrong
         seed(JOURNAL, h + good + req(2, "@drop", [1]) + req(3, "@drop", [1]) +
              req(4, "@drop", [5])),
@@ -262,6 +272,9 @@ def made_seeds():
         seed(SNAPSHOT, header(b"AGORA-S\n") +
              req(0, "@server", [2 ** 64 - 1, 2 ** 64 - 1]) +
              req(1, "@server", ["x", 1]) + good),
+        seed(JOURNAL, h + req(0, "@new", [2 ** 64 - 2, "list", "a", secret,
+                                          None]) +
+             req(1, "@new", [2 ** 64 - 1, "list", "b", secret, None])),
         # lengths: 0, past the end, cut short
         seed(JOURNAL, h + good + struct.pack(">II", 0, 0)),
         seed(JOURNAL, h + good + struct.pack(">II", 1 << 31, 0) + b"x"),
