@@ -34,11 +34,14 @@
  * thread), its log at debug level into a callback that drops the lines
  * (FUZZ_JOURNAL_LOG=1 in the environment prints them).
  * Whatever the bytes: the server starts, or it fails with an error
- * message (an empty one aborts). A server that started is freed, and
- * started again on what it left, without repair: that must succeed and
- * hold as many objects (a start, a repair or a torn tail dropped leaves a
- * directory the next start loads the same). ASan, LeakSanitizer and UBSan
- * see the rest.
+ * message (an empty one aborts). On a server that started, a client (a
+ * detached connection) opens a named list and appends to it, and opens an
+ * anonymous list, whose id must be no other object's; then the server is
+ * freed and started again on what it left, without repair: that must
+ * succeed, hold as many objects and the named list (a start, a repair or
+ * a torn tail dropped leaves a directory the next start loads the same,
+ * the client's change included). ASan, LeakSanitizer and UBSan see the
+ * rest.
  *
  * The directory is /dev/shm when it is there (fsync is free on tmpfs),
  * else $TMPDIR or /tmp; it is removed at exit.
@@ -243,6 +246,119 @@ static int start(bool repair, ag_server **ret, char *err, size_t errlen)
 	return rc;
 }
 
+/* A client after the start, on a detached connection of its own. */
+typedef struct client {
+	ag_conn *c;
+	ag_buf sink, req;
+	msgpack_packer pk;
+	msgpack_unpacked ans;
+	uint32_t msgid;
+} client;
+
+/* Send request @method with the params packed already into cl->req
+ * after its head (see begin()); the result, or NULL when it failed. Points
+ * into cl->ans until the next call. */
+static const msgpack_object *call(client *cl)
+{
+	uint32_t id;
+	const msgpack_object *err, *res;
+	size_t off = 0;
+
+	cl->sink.len = 0;
+	if (!ag_conn_feed(cl->c, cl->req.data, cl->req.len)) {
+		fprintf(stderr,
+			"fuzz_journal: a request ended the connection\n");
+		abort();
+	}
+	cl->req.len = 0;
+	/* a change is answered once the journal has it: a loop turn */
+	ag_server_run_pending(ag_conn_server(cl->c));
+	if (msgpack_unpack_next(&cl->ans, cl->sink.data, cl->sink.len, &off) !=
+		MSGPACK_UNPACK_SUCCESS ||
+	    ag_parse_response(&cl->ans.data, &id, &err, &res) < 0 ||
+	    id != cl->msgid)
+		return NULL;
+	return err == NULL ? res : NULL;
+}
+
+static void begin(client *cl, const char *method, uint32_t nparams)
+{
+	ag_pack_request_head(&cl->pk, ++cl->msgid, method);
+	msgpack_pack_array(&cl->pk, nparams);
+}
+
+/* open [type, name]: the handle, or 0. */
+static uint64_t open_list(client *cl, const char *name)
+{
+	const msgpack_object *h;
+
+	begin(cl, "open", 2);
+	msgpack_pack_str_with_body(&cl->pk, "list", 4);
+	if (name != NULL)
+		msgpack_pack_str_with_body(&cl->pk, name, strlen(name));
+	else
+		msgpack_pack_nil(&cl->pk);
+	h = call(cl);
+	return h != NULL && h->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+		   ? h->via.u64
+		   : 0;
+}
+
+#define AFTER_NAME "made after the start"
+
+/* What a client does first after a start: opens a named list and appends
+ * to it (a record of the new journal, which the next start replays), and
+ * opens an anonymous list: a new object, whose id no loaded object may
+ * have. True when the named list is there (it may be another type's name
+ * already). */
+static bool use(ag_server *s)
+{
+	client cl = { 0 };
+	uint64_t h;
+	ag_object *o;
+	bool named = false;
+
+	cl.c = ag_conn_new_detached(s, true);
+	if (cl.c == NULL)
+		return false;
+	ag_buf_init(&cl.sink);
+	ag_buf_init(&cl.req);
+	msgpack_packer_init(&cl.pk, &cl.req, ag_buf_write);
+	msgpack_unpacked_init(&cl.ans);
+	ag_conn_capture(cl.c, &cl.sink);
+
+	h = open_list(&cl, AFTER_NAME);
+	if (h != 0) {
+		begin(&cl, "list.append", 2);
+		msgpack_pack_uint64(&cl.pk, h);
+		msgpack_pack_true(&cl.pk);
+		named = call(&cl) != NULL;
+	}
+	h = open_list(&cl, NULL);
+	o = h != 0 ? ag_conn_handle_get(cl.c, h) : NULL;
+	if (o != NULL && (o->id == 0 || ag_object_by_id(s, o->id) != o)) {
+		fprintf(stderr,
+			"fuzz_journal: a new object has id %llu, which "
+			"another object has\n",
+			(unsigned long long)o->id);
+		abort();
+	}
+	ag_conn_free(cl.c); /* the anonymous list goes */
+	ag_server_run_pending(s);
+	msgpack_unpacked_destroy(&cl.ans);
+	ag_buf_deinit(&cl.req);
+	ag_buf_deinit(&cl.sink);
+	return named;
+}
+
+static bool has_name(ag_server *s, const char *name)
+{
+	ag_val key = ag_val_view(name, (uint32_t)strlen(name), 0);
+
+	return ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key)) !=
+	       NULL;
+}
+
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {
 	fz in = { data, size };
@@ -254,6 +370,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 	char err[512];
 	uint64_t nobjects;
 	size_t len;
+	bool named;
 
 	setup();
 	clear_dir();
@@ -288,6 +405,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 
 	if (start(flags & 4, &s, err, sizeof(err)) < 0)
 		return 0;
+	named = use(s);
 	nobjects = s->nobjects;
 	agora_server_free(s);
 
@@ -296,6 +414,11 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 	if (start(false, &s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz_journal: the second start failed: %s\n",
 			err);
+		abort();
+	}
+	if (named && !has_name(s, AFTER_NAME)) {
+		fprintf(stderr, "fuzz_journal: the list made after the first "
+				"start is gone\n");
 		abort();
 	}
 	if (s->nobjects != nobjects) {
