@@ -91,13 +91,11 @@ static void remove_root(void)
 }
 
 /* The directories, once per process. */
-static bool setup(void)
+static void make_dirs(void)
 {
 	const char *tmp = getenv("TMPDIR");
 	struct stat st;
 
-	if (root[0] != '\0')
-		return true;
 	if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
 	    access("/dev/shm", W_OK) == 0)
 		tmp = "/dev/shm";
@@ -115,7 +113,6 @@ static bool setup(void)
 		abort();
 	}
 	atexit(remove_root);
-	return true;
 }
 
 /* Empty the data directory: what the last input and its server left. */
@@ -244,6 +241,28 @@ static int start(bool repair, ag_server **ret, char *err, size_t errlen)
 		abort();
 	}
 	return rc;
+}
+
+/* Once per process: the directories, and a server that starts on the
+ * empty one (else every input would fail to start, and test nothing). */
+static void setup(void)
+{
+	static bool done;
+	ag_server *s = NULL;
+	char err[512];
+
+	if (done)
+		return;
+	make_dirs();
+	if (start(false, &s, err, sizeof(err)) < 0) {
+		fprintf(stderr,
+			"fuzz_journal: no server starts on the empty data "
+			"directory %s: %s\n",
+			data_dir, err);
+		abort();
+	}
+	agora_server_free(s);
+	done = true;
 }
 
 /* A client after the start, on a detached connection of its own. */
