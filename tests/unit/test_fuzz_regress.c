@@ -39,6 +39,7 @@ int fuzz_reader_one(const uint8_t *data, size_t size);
 int fuzz_handshake_one(const uint8_t *data, size_t size);
 int fuzz_request_one(const uint8_t *data, size_t size);
 int fuzz_graph_one(const uint8_t *data, size_t size);
+int fuzz_journal_one(const uint8_t *data, size_t size);
 
 /* ---- the crashing inputs, replayed -------------------------------------- */
 
@@ -287,6 +288,12 @@ START_TEST(graph_seeds_replay)
 }
 END_TEST
 
+START_TEST(journal_seeds_replay)
+{
+	ck_assert_uint_gt(replay_dir("journal", fuzz_journal_one), 0);
+}
+END_TEST
+
 static Suite *fuzz_regress_suite(void)
 {
 	Suite *s = suite_create("fuzz_regress");
@@ -319,6 +326,7 @@ static Suite *fuzz_regress_suite(void)
 	tcase_add_test(tc, handshake_seeds_replay);
 	tcase_add_test(tc, request_seeds_replay);
 	tcase_add_test(tc, graph_seeds_replay);
+	tcase_add_test(tc, journal_seeds_replay);
 	suite_add_tcase(s, tc);
 	return s;
 }
