@@ -25,11 +25,22 @@
  *      that never allocated, which ag_reader_feed() also took for out of
  *      memory, so that ag_conn_feed(c, p, 0) ended the connection.
  *      Found by fuzz_handshake and fuzz_request (UBSan, pointer-overflow).
+ *   4. Loading a data directory (server/recover.c), found by fuzz_journal:
+ *      a last journal cut inside its header was kept as it was, a file a
+ *      second start refused as damage; an "@new" whose options were no
+ *      map (an int) was read as one (a NULL map); a record whose method
+ *      str claimed more bytes than the record held was read past its end
+ *      (ag_request_parse(), a crash at start); an "@new" with a name open
+ *      refuses (a NUL byte inside) left its name in the table after
+ *      "@drop" freed the object (use after free); an "@new" of id
+ *      2^64 - 1 made the next new object's id wrap to one in use; the
+ *      snapshot of an empty dict did NULL + 0 (UBSan).
  */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "fuzz_support.h"
 #include "internal.h"
@@ -85,6 +96,171 @@ START_TEST(handshake_empty_raw_feed)
 	static const uint8_t input[] = { 0, 0, 1, 1, 0, 2, 1 };
 
 	ck_assert_int_eq(fuzz_handshake_one(input, sizeof(input)), 0);
+}
+END_TEST
+
+/* ---- fuzz_journal's inputs, built --------------------------------------- */
+
+/* An input of fuzz_journal: its flag byte, then a file of records. */
+typedef struct jinput {
+	ag_buf b, rec;
+	msgpack_packer pk;
+	uint32_t seq;
+} jinput;
+
+static void jinput_init(jinput *j, uint8_t flags)
+{
+	static const uint8_t head[16] = "AGORA-J\n\0\0\0\1\0\0\0\0";
+
+	ag_buf_init(&j->b);
+	ag_buf_init(&j->rec);
+	ag_buf_write(&j->b, (const char *)&flags, 1);
+	ag_buf_write(&j->b, (const char *)head, sizeof(head));
+	msgpack_packer_init(&j->pk, &j->rec, ag_buf_write);
+	j->seq = 0;
+}
+
+/* A record whose payload is what j->pk packed since the last one. */
+static void jinput_record(jinput *j)
+{
+	uint32_t len = (uint32_t)j->rec.len;
+	uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)j->rec.data, len);
+	uint8_t h[8];
+
+	for (int i = 0; i < 4; i++) {
+		h[i] = (uint8_t)(len >> (24 - 8 * i));
+		h[4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+	}
+	ag_buf_write(&j->b, (const char *)h, sizeof(h));
+	ag_buf_write(&j->b, j->rec.data, len);
+	j->rec.len = 0;
+}
+
+/* "@new" [id, type, name, secret, ...]: the options still to pack. */
+static void jinput_new(jinput *j, uint64_t id, const char *type,
+		       const char *name, size_t namelen)
+{
+	static const uint8_t secret[AG_REF_SECRET_LEN] = { 1, 2, 3, 4,
+							   5, 6, 7, 8 };
+
+	ag_pack_request_head(&j->pk, j->seq++, "@new");
+	msgpack_pack_array(&j->pk, 5);
+	msgpack_pack_uint64(&j->pk, id);
+	msgpack_pack_str_with_body(&j->pk, type, strlen(type));
+	msgpack_pack_str_with_body(&j->pk, name, namelen);
+	msgpack_pack_bin_with_body(&j->pk, secret, sizeof(secret));
+}
+
+static void jinput_run(jinput *j)
+{
+	ck_assert_int_eq(fuzz_journal_one((const uint8_t *)j->b.data, j->b.len),
+			 0);
+	ag_buf_deinit(&j->b);
+	ag_buf_deinit(&j->rec);
+}
+
+START_TEST(journal_cut_inside_its_header)
+{
+	/* the last journal, empty or 10 bytes of its header: its start
+	 * keeps it, and the next start must take it too */
+	static const uint8_t empty[] = { 0 };
+	static const uint8_t part[] = { 0,   'A', 'G',  'O', 'R', 'A',
+					'-', 'J', '\n', 0,   0 };
+
+	ck_assert_int_eq(fuzz_journal_one(empty, sizeof(empty)), 0);
+	ck_assert_int_eq(fuzz_journal_one(part, sizeof(part)), 0);
+}
+END_TEST
+
+START_TEST(journal_new_with_options_not_a_map)
+{
+	jinput j;
+
+	jinput_init(&j, 0);
+	jinput_new(&j, 1, "dict", "d", 1);
+	msgpack_pack_uint8(&j.pk, 5); /* options: 5 */
+	jinput_record(&j);
+	jinput_run(&j);
+}
+END_TEST
+
+START_TEST(journal_method_longer_than_its_record)
+{
+	/* [0, 0, str of 2^31 - 1 bytes...]: none of them there */
+	static const char payload[] = "\x94\x00\x00\xdb\x7f\xff\xff\xff";
+	jinput j;
+
+	jinput_init(&j, 0);
+	ag_buf_write(&j.rec, payload, sizeof(payload) - 1);
+	jinput_record(&j);
+	jinput_run(&j);
+}
+END_TEST
+
+START_TEST(request_method_longer_than_the_request)
+{
+	/* the same request on the heap, exactly as long as it is: ASan sees
+	 * a read past it */
+	static const uint8_t req[] = { 0x94, 0x00, 0x00, 0xa6,
+				       '@',  's',  't',  'a' };
+	uint8_t *p = malloc(sizeof(req));
+	msgpack_zone z;
+	ag_request rq;
+	char err[128];
+
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, req, sizeof(req));
+	ck_assert(msgpack_zone_init(&z, 1024));
+	ck_assert_int_lt(
+	    ag_request_parse(p, sizeof(req), &z, &rq, err, sizeof(err)), 0);
+	msgpack_zone_destroy(&z);
+	free(p);
+}
+END_TEST
+
+START_TEST(journal_name_with_a_nul_dropped)
+{
+	jinput j;
+
+	jinput_init(&j, 0);
+	jinput_new(&j, 1, "list", "a\0b", 3);
+	msgpack_pack_nil(&j.pk);
+	jinput_record(&j);
+	ag_pack_request_head(&j.pk, j.seq++, "@drop");
+	msgpack_pack_array(&j.pk, 1);
+	msgpack_pack_uint64(&j.pk, 1);
+	jinput_record(&j);
+	jinput_run(&j);
+}
+END_TEST
+
+START_TEST(journal_id_at_the_top_of_the_range)
+{
+	jinput j;
+
+	jinput_init(&j, 0);
+	jinput_new(&j, 1, "list", "one", 3);
+	msgpack_pack_nil(&j.pk);
+	jinput_record(&j);
+	jinput_new(&j, UINT64_MAX, "list", "big", 3);
+	msgpack_pack_nil(&j.pk);
+	jinput_record(&j);
+	jinput_run(&j);
+}
+END_TEST
+
+START_TEST(journal_empty_dict_in_a_repair_snapshot)
+{
+	/* flags 5: not the last journal, --data-repair; a dict, then damage:
+	 * the repair writes a snapshot of the empty dict */
+	jinput j;
+
+	jinput_init(&j, 5);
+	jinput_new(&j, 1, "dict", "d", 1);
+	msgpack_pack_nil(&j.pk);
+	jinput_record(&j);
+	ag_buf_write(&j.b, "x", 1);
+	jinput_run(&j);
 }
 END_TEST
 
@@ -306,6 +482,16 @@ static Suite *fuzz_regress_suite(void)
 		       handshake_hello_then_valid_auth_on_detached_connection);
 	tcase_add_test(tc, reader_pair_of_empty_strs);
 	tcase_add_test(tc, handshake_empty_raw_feed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("loading_a_data_directory");
+	tcase_add_test(tc, journal_cut_inside_its_header);
+	tcase_add_test(tc, journal_new_with_options_not_a_map);
+	tcase_add_test(tc, journal_method_longer_than_its_record);
+	tcase_add_test(tc, request_method_longer_than_the_request);
+	tcase_add_test(tc, journal_name_with_a_nul_dropped);
+	tcase_add_test(tc, journal_id_at_the_top_of_the_range);
+	tcase_add_test(tc, journal_empty_dict_in_a_repair_snapshot);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("detached_connections");
