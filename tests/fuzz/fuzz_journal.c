@@ -79,9 +79,8 @@ static void remove_root(void)
 		struct dirent *e;
 		while (d != NULL && (e = readdir(d)) != NULL)
 			if (e->d_name[0] != '.') {
-				snprintf(path, sizeof(path), "%s/%s", data_dir,
-					 e->d_name);
-				unlink(path);
+				int dfd = dirfd(d);
+				unlinkat(dfd, e->d_name, 0);
 			}
 		if (d != NULL)
 			closedir(d);
