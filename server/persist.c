@@ -194,6 +194,7 @@ static void persist_free(ag_persist *p)
 {
 	if (p == NULL)
 		return;
+	ag_snapshot_stop(p);
 	if (p->thr_started) {
 		pthread_mutex_lock(&p->mu);
 		p->thr_stop = true;
@@ -338,8 +339,7 @@ void ag_persist_close(ag_server *s)
 	if (p == NULL)
 		return;
 	ag_persist_flush_touched(p);
-	if (p->child > 0)
-		ag_snapshot_wait(p);
+	ag_snapshot_stop(p);
 	rc = ag_journal_sync(p);
 	if (rc != 0)
 		ag_server_logf(s, AGORA_LOG_ERROR,

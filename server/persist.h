@@ -177,8 +177,9 @@ int ag_snapshot_write(ag_server *s, int fd, uint64_t *bytes);
 /* Write a snapshot of generation p->gen now, in this process (after a
  * repair). 0 or an errno. */
 int ag_snapshot_now(ag_persist *p);
-/* Wait for the snapshot being written (the server is stopping). */
-void ag_snapshot_wait(ag_persist *p);
+/* The server is stopping: end the snapshot being written, if any (its
+ * saves are answered SHUTDOWN). */
+void ag_snapshot_stop(ag_persist *p);
 /* Remove the files older than generation @gen. */
 void ag_persist_prune(ag_persist *p, uint64_t gen);
 

@@ -155,7 +155,12 @@ static void answer_saves(ag_persist *p, uint64_t gen, int err)
 				break;
 		if (c != NULL && !c->closing) {
 			ag_target t = { c, w->msgid };
-			if (err != 0) {
+			if (err == ECANCELED) {
+				ag_reply_error(
+				    &t, AGORA_ESHUTDOWN,
+				    "save: the server is stopping; "
+				    "its journal holds every change");
+			} else if (err != 0) {
 				ag_reply_error(&t, AGORA_ESTORAGE,
 					       "save: the snapshot failed: %s",
 					       p->snap_err);
@@ -233,10 +238,33 @@ static void on_child(evutil_socket_t fd, short what, void *arg)
 	child_done(arg);
 }
 
-void ag_snapshot_wait(ag_persist *p)
+void ag_snapshot_stop(ag_persist *p)
 {
-	if (p->child > 0)
-		child_done(p);
+	char tmp[80];
+	int status;
+
+	if (p->child <= 0)
+		return;
+	/* The journal holds every change: the snapshot is not needed to
+	 * stop, and a large one would hold the stop up. */
+	kill(p->child, SIGKILL);
+	while (waitpid(p->child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (p->child_ev != NULL) {
+		event_free(p->child_ev);
+		p->child_ev = NULL;
+	}
+	close(p->child_fd);
+	p->child_fd = -1;
+	p->child = 0;
+	ag_snapshot_name(tmp, sizeof(tmp) - 8, p->child_gen);
+	strcat(tmp, ".tmp");
+	unlinkat(p->dirfd, tmp, 0);
+	ag_server_logf(p->srv, AGORA_LOG_INFO,
+		       "data directory %s: snapshot %llu left unfinished: "
+		       "the server is stopping",
+		       p->dir, (unsigned long long)p->child_gen);
+	answer_saves(p, UINT64_MAX, ECANCELED);
 }
 
 int ag_snapshot_start(ag_persist *p)
