@@ -653,22 +653,6 @@ static agh_server crash_srv;
 static char crash_base[40];
 static char crash_dir[64];
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void remove_tree(const char *dir)
-{
-	if (dir[0] != '\0')
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* The time bound: kill the server and the writers, say so, leave. */
 static void on_alarm(int sig)
 {
@@ -880,7 +864,7 @@ static void crash_rounds(const char *policy)
 		free(m.flags[w]);
 	free(m.tokens);
 	munmap(m.logs, WRITERS * sizeof(wlog));
-	remove_tree(crash_dir);
+	agh_remove_tree(crash_dir, false);
 	crash_dir[0] = '\0';
 }
 
@@ -916,6 +900,6 @@ int main(void)
 	    s, kills_of_agorad_with_fsync_everysec_lose_nothing_either);
 	tcase_set_timeout(tc, 60 + 15 * rounds);
 	rc = agh_run_suite(s);
-	remove_tree(crash_base);
+	agh_remove_tree(crash_base, false);
 	return rc;
 }

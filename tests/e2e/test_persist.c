@@ -67,8 +67,6 @@ static char base[40];
  * test's process). */
 static char mounted[128];
 
-static void remove_tree(const char *dir);
-
 static void track(pid_t pid, pid_t old)
 {
 	for (int i = 0; i < 4; i++)
@@ -86,21 +84,6 @@ static void kill_running(void)
 			waitpid(running[i], NULL, 0);
 			running[i] = 0;
 		}
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void remove_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* A directory, a key; the data directory @dir/data unless @data. */
@@ -137,7 +120,7 @@ static void ps_init(pserv *ps, const char *data)
 
 static void ps_free(pserv *ps)
 {
-	remove_tree(ps->dir);
+	agh_remove_tree(ps->dir, false);
 	free(ps->log);
 	ps->log = NULL;
 }
@@ -1347,6 +1330,6 @@ int main(void)
 	kill_running();
 	if (mounted[0] != '\0')
 		umount2(mounted, MNT_DETACH);
-	remove_tree(base);
+	agh_remove_tree(base, false);
 	return rc;
 }

@@ -473,19 +473,10 @@ static void datadir_make(void)
 	args[2] = NULL;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* Remove the data directory, whatever a failed test left in it. */
 static void datadir_remove(void)
 {
-	nftw(datadir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	agh_remove_tree(datadir, false);
 }
 
 /* Restart @s with @sig and connect again (@c freed). */

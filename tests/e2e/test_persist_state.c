@@ -47,8 +47,6 @@ static agora_client *fill_c, *fill_c2;
  * fails; emptied before each mode.
  */
 static char datadir[64];
-/* remove_one(): the directory itself too (else only what is in it). */
-static bool remove_all;
 
 static void datadir_make(void)
 {
@@ -59,20 +57,9 @@ static void datadir_make(void)
 	}
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	if (ftw->level == 0 && !remove_all)
-		return 0;
-	return remove(path);
-}
-
 static void datadir_remove(void)
 {
-	remove_all = true;
-	nftw(datadir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	agh_remove_tree(datadir, false);
 }
 
 /* A server on the data directory, which is emptied first. */
@@ -83,9 +70,7 @@ struct pserver {
 
 static void pserver_start(struct pserver *p)
 {
-	remove_all = false;
-	ck_assert_int_eq(nftw(datadir, remove_one, 16, FTW_DEPTH | FTW_PHYS),
-			 0);
+	ck_assert_int_eq(agh_remove_tree(datadir, true), 0);
 	p->args[0] = "--data-dir";
 	p->args[1] = datadir;
 	p->args[2] = NULL;

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <poll.h>
@@ -1016,4 +1017,24 @@ void agh_raw_expect_close(agh_raw *r)
 		;
 	msgpack_unpacked_destroy(&m);
 	ck_assert_msg(got == 0, "the server did not close the connection");
+}
+
+static bool remove_keep_top;
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	if (ftw->level == 0 && remove_keep_top)
+		return 0;
+	return remove(path);
+}
+
+int agh_remove_tree(const char *dir, bool keep_top)
+{
+	if (dir[0] == '\0')
+		return 0;
+	remove_keep_top = keep_top;
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }

@@ -243,6 +243,10 @@ TCase *agh_tcase(Suite *s, const char *name, const TTest *fn);
 /* The same without the fixture, for tests that manage servers themselves. */
 TCase *agh_tcase_bare(Suite *s, const char *name, const TTest *fn);
 
+/* Remove directory @dir and all it holds (with @keep_top, only what it
+ * holds). 0, or -1 when something could not be removed. "" does nothing. */
+int agh_remove_tree(const char *dir, bool keep_top);
+
 #define AGH_ADD(suite, fn) agh_tcase((suite), #fn, fn)
 #define AGH_ADD_BARE(suite, fn) agh_tcase_bare((suite), #fn, fn)
 
