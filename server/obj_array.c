@@ -543,12 +543,11 @@ static int opt_length(ag_req *r, const msgpack_object *o, uint64_t *ret)
  * item that is not a number, a float into an integer array), LIMIT (more
  * bytes than the message limit, out of memory).
  */
-static int create_with(ag_object *o, ag_req *r, const msgpack_object *opts,
-		       ag_buf *packed)
+static int array_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 {
 	const msgpack_object *olen, *oitems;
 	ag_items items = { 0 };
-	ag_span sitems = { NULL, 0 };
+	ag_span sitems;
 	bool have_items = false;
 	const struct tc *t = NULL;
 	struct array *a;
@@ -572,21 +571,8 @@ static int create_with(ag_object *o, ag_req *r, const msgpack_object *opts,
 		return rc;
 	if (oitems != NULL) {
 		ag_mp_head h;
-		msgpack_packer pk;
-		/* Options given decoded, without their bytes ("@new" records
-		 * of a data directory): the items packed again. */
-		if (!ag_opt_raw(r, 2, "items", &sitems) &&
-		    oitems->type == MSGPACK_OBJECT_ARRAY) {
-			msgpack_packer_init(&pk, packed, ag_buf_write);
-			msgpack_pack_object(&pk, *oitems);
-			if (packed->oom)
-				return ag_reply_error(
-				    &r->to, AGORA_ELIMIT,
-				    "open: out of memory creating an array");
-			sitems.p = (const uint8_t *)packed->data;
-			sitems.len = packed->len;
-		}
-		if (!ag_mp_read_head(sitems.p, sitems.len, &h) ||
+		if (!ag_opt_raw(r, 2, "items", &sitems) ||
+		    !ag_mp_read_head(sitems.p, sitems.len, &h) ||
 		    h.kind != AG_MP_ARRAY) {
 			char desc[64];
 			ag_obj_describe(oitems, desc, sizeof(desc));
@@ -670,18 +656,6 @@ static void array_save_opts(ag_object *o, msgpack_packer *pk)
 		ag_pack_str(pk, "items");
 		pack_range(pk, a, 0, a->len);
 	}
-}
-
-/* create_with() and a buffer for items it packs again. */
-static int array_create(ag_object *o, ag_req *r, const msgpack_object *opts)
-{
-	ag_buf packed;
-	int rc;
-
-	ag_buf_init(&packed);
-	rc = create_with(o, r, opts, &packed);
-	ag_buf_deinit(&packed);
-	return rc;
 }
 
 static void array_destroy(ag_object *o)

@@ -244,40 +244,11 @@ static int value_save(ag_object *o, ag_save *sv)
 
 static const char *const value_options[] = { "initial", NULL };
 
-/*
- * The decoded option @opt stored as ag_span_val() stores an option's
- * bytes: for options given without their bytes (the "@new" records of a
- * data directory, which create() gets decoded). Returns 0 or the code
- * answered.
- */
-static int opt_val(ag_req *r, const msgpack_object *opt, ag_val *ret)
-{
-	msgpack_packer pk;
-	ag_span sp;
-	ag_buf b;
-	int rc;
-
-	ag_buf_init(&b);
-	msgpack_packer_init(&pk, &b, ag_buf_write);
-	msgpack_pack_object(&pk, *opt);
-	if (b.oom) {
-		ag_buf_deinit(&b);
-		return ag_reply_error(&r->to, AGORA_ELIMIT,
-				      "open: out of memory creating a value");
-	}
-	sp.p = (const uint8_t *)b.data;
-	sp.len = b.len;
-	rc = ag_span_val(r, &sp, "initial", AG_NO_INDEX, ret);
-	ag_buf_deinit(&b);
-	return rc;
-}
-
 /* Set up o->data from the `initial` option (absent: int 0). Returns 0 or
  * the code answered: ARGS (unknown option), VALUE (a bad reference),
  * LIMIT (out of memory). */
 static int value_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 {
-	const msgpack_object *opt;
 	ag_span init;
 	struct value *s;
 	int rc;
@@ -292,11 +263,6 @@ static int value_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 	if (opts && ag_opt_raw(r, 2, "initial", &init)) {
 		rc = ag_span_val(r, &init, "initial", AG_NO_INDEX, &s->v);
 		if (rc < 0) {
-			free(s);
-			return rc; /* answered */
-		}
-	} else if ((opt = ag_opt(opts, "initial")) != NULL) {
-		if ((rc = opt_val(r, opt, &s->v)) < 0) {
 			free(s);
 			return rc; /* answered */
 		}
