@@ -110,7 +110,8 @@ static const ag_method *resolve(ag_server *s, const char *name, size_t len,
  * makes others record, a served waiter, comes after it), taking the record
  * back when the call fails or parks: a parked call is recorded by its
  * family when it is served. A family that records its state instead
- * (AG_PERSIST_STATE) touches it.
+ * (AG_PERSIST_STATE) touches it; a family marked AG_JOURNAL_SELF records
+ * its calls itself.
  */
 static void journaled(ag_req *r, const ag_method *m)
 {
@@ -119,7 +120,8 @@ static void journaled(ag_req *r, const ag_method *m)
 
 	if (!ag_persist_admit(r))
 		return;
-	if (r->obj->fam->persist != AG_PERSIST_CALLS || !ag_persist_on(s)) {
+	if (r->obj->fam->persist != AG_PERSIST_CALLS || !ag_persist_on(s) ||
+	    r->obj->fam->journal == AG_JOURNAL_SELF) {
 		m->fn(r);
 		return;
 	}

@@ -206,6 +206,16 @@ struct ag_family {
 	 * changes (the journal then records the state itself).
 	 */
 	uint8_t persist;
+	/*
+	 * Who records the write methods of an AG_PERSIST_CALLS family
+	 * (dispatch.c journaled()): the dispatcher, each call as it was
+	 * made, before it runs (AG_JOURNAL_CALL, 0); or each method itself
+	 * (AG_JOURNAL_SELF), with ag_journal_request() or ag_journal_call()
+	 * once it has succeeded: for calls whose record must differ from the
+	 * request (a relative time made absolute) or come after records the
+	 * method makes first (a dict's expired keys, obj_dict.c).
+	 */
+	uint8_t journal;
 	/* The options that make a new object like @o (one map, packed whole,
 	 * as open would take them; an option naming a lock packs the lock's
 	 * object id: loading gives create() a handle of it). NULL: nil. */
@@ -224,6 +234,7 @@ struct ag_family {
 };
 
 enum ag_persist_kind { AG_PERSIST_CALLS = 0, AG_PERSIST_STATE = 1 };
+enum ag_journal { AG_JOURNAL_CALL = 0, AG_JOURNAL_SELF = 1 };
 #define AG_SAVE_CHUNK 1024
 
 /* The family of every row of AGORA_TYPES (agora.h): ag_family_list, ... */

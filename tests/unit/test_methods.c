@@ -33,6 +33,8 @@
  * A call: the params after the handle, one letter each:
  *   h the handle          i int 0       I int 1       n nil
  *   t true                F false       z timeout 0   k str "k"
+ *   T Unix time 4e9 (a deadline far ahead)
+ *   K a str of 4 KiB, a key every dict is opened with
  *   S a str of 4 KiB      A an array of 64 strs of 64 bytes
  *   M a map of 64 str keys to strs of 64 bytes
  * stores: 1 when the method may store (the table must say AG_STORES_*).
@@ -97,6 +99,10 @@ static const struct entry ENTRIES[] = {
 	{ "dict.clear", false, "h", 'w' },
 	{ "dict.copy", false, "h", 'r' },
 	{ "dict.incr", true, "hS", 'w' },
+	{ "dict.expire", true, "hKI", 'w' },
+	{ "dict.expire_at", true, "hKT", 'w' },
+	{ "dict.ttl", false, "hk", 'r' },
+	{ "dict.expired", false, "hA", 'w' },
 	/* queue and joinable_queue */
 	{ "queue.put", true, "hS", 'w' },
 	{ "queue.get", false, "hF", 'w' },
@@ -244,6 +250,12 @@ static void pack_param(msgpack_packer *pk, char p, uint32_t h)
 	case 'k':
 		ag_pack_str(pk, "k");
 		break;
+	case 'K':
+		pack_str_n(pk, 'K', 4096);
+		break;
+	case 'T':
+		msgpack_pack_double(pk, 4e9); /* a deadline, in 2096 */
+		break;
 	case 'S':
 		pack_str_n(pk, 's', 4096);
 		break;
@@ -353,7 +365,7 @@ static int call(fixture *f, const char *method, const char *params, uint32_t h,
 }
 
 /* Open an object of @type holding one item where it can (key "k" of a
- * dict or namespace, item "k" of a list or queue), so that the sample
+ * dict or namespace, and key K of a dict too, item "k" of a list or queue), so that the sample
  * calls are valid; returns its handle. */
 static uint32_t open_obj(fixture *f, const char *type, const char *name)
 {
@@ -362,6 +374,7 @@ static uint32_t open_obj(fixture *f, const char *type, const char *name)
 	} seeds[] = {
 		{ "list", "list.append", "hk" },
 		{ "dict", "dict.set", "hkk" },
+		{ "dict", "dict.set", "hKk" },
 		{ "namespace", "namespace.set", "hkk" },
 		{ "queue", "queue.put", "hk" },
 		{ "joinable_queue", "joinable_queue.put", "hk" },
