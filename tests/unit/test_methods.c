@@ -365,8 +365,8 @@ static int call(fixture *f, const char *method, const char *params, uint32_t h,
 }
 
 /* Open an object of @type holding one item where it can (key "k" of a
- * dict or namespace, and key K of a dict too, item "k" of a list or queue), so that the sample
- * calls are valid; returns its handle. */
+ * dict or namespace, and a dict's 4 KiB key K, item "k" of a list or
+ * queue), so that the sample calls are valid; returns its handle. */
 static uint32_t open_obj(fixture *f, const char *type, const char *name)
 {
 	static const struct {
