@@ -254,3 +254,58 @@ int agora_dict_incr_int(agora_dict *d, agora_value k, int64_t delta,
 		return AGORA_EINVAL;
 	return ag_proxy_call_as_int(&d->p, "incr", a, 2, "the new value", ret);
 }
+
+/* ---- per-key TTL ---------------------------------------------------------
+ */
+
+/* d[k] = v with a time to live of @seconds (> 0): method set with its
+ * ttl param. */
+int agora_dict_set_ttl(agora_dict *d, agora_value k, agora_value v,
+		       double seconds)
+{
+	agora_value a[3] = { k, v, agora_float(seconds) };
+
+	if (d == NULL)
+		return AGORA_EINVAL;
+	return ag_proxy_call_value(&d->p, "set", a, 3, NULL);
+}
+
+/* Set the TTL of existing key @k to @seconds (> 0), or take it away
+ * (@seconds negative or NAN): method expire. */
+int agora_dict_expire(agora_dict *d, agora_value k, double seconds)
+{
+	agora_value a[2] = { k, agora_nil() };
+
+	if (d == NULL)
+		return AGORA_EINVAL;
+	if (seconds >= 0)
+		a[1] = agora_float(seconds);
+	return ag_proxy_call_value(&d->p, "expire", a, 2, NULL);
+}
+
+/* The seconds left before @k expires: method ttl. */
+int agora_dict_ttl(agora_dict *d, agora_value k, double *ret_seconds,
+		   bool *ret_has_ttl)
+{
+	agora_value v;
+	int rc;
+
+	if (d == NULL)
+		return AGORA_EINVAL;
+	if ((rc = ag_proxy_call_value(&d->p, "ttl", &k, 1, &v)) < 0)
+		return rc;
+	if (v.type != AGORA_NIL && v.type != AGORA_FLOAT &&
+	    v.type != AGORA_INT && v.type != AGORA_UINT) {
+		agora_value_free(&v);
+		return AGORA_EPROTOCOL;
+	}
+	if (ret_has_ttl != NULL)
+		*ret_has_ttl = v.type != AGORA_NIL;
+	if (ret_seconds != NULL)
+		*ret_seconds = v.type == AGORA_FLOAT  ? v.via.f
+			       : v.type == AGORA_INT  ? (double)v.via.i
+			       : v.type == AGORA_UINT ? (double)v.via.u
+						      : 0.0;
+	agora_value_free(&v);
+	return 0;
+}

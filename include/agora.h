@@ -684,6 +684,21 @@ AGORA_API int agora_dict_incr(agora_dict *d, agora_value k, agora_value delta,
 			      agora_value *ret);
 AGORA_API int agora_dict_incr_int(agora_dict *d, agora_value k, int64_t delta,
 				  int64_t *ret);
+/* Per-key TTL (docs/protocol.md, dict): a key expires @seconds after it is
+ * set, wall-clock; an expired key is absent for every call. agora_dict_set()
+ * without a TTL takes away the one the key had. */
+/* d[k] = v expiring in @seconds (> 0, else AGORA_EVALUE). */
+AGORA_API int agora_dict_set_ttl(agora_dict *d, agora_value k, agora_value v,
+				 double seconds);
+/* The TTL of existing key @k: @seconds (> 0) from now, or none when
+ * @seconds is negative or NAN (0 is AGORA_EVALUE). AGORA_EKEY when @k is
+ * absent. */
+AGORA_API int agora_dict_expire(agora_dict *d, agora_value k, double seconds);
+/* The seconds left before @k expires in *ret_seconds, and whether it has a
+ * TTL at all in *ret_has_ttl (false: *ret_seconds is 0); both may be
+ * NULL. AGORA_EKEY when @k is absent. */
+AGORA_API int agora_dict_ttl(agora_dict *d, agora_value k, double *ret_seconds,
+			     bool *ret_has_ttl);
 
 /* ---- queue -----------------------------------------------------------------
  */
