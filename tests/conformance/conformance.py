@@ -634,6 +634,38 @@ class Dicts(Base):
         self.assertEqual(err("dict.popitem", d), "KEY")
         self.assertEqual(ok("dict.copy", d), {})
 
+    def test_dict_per_key_ttl(self):
+        ok, err = self.c.ok, self.c.err
+        d = self.open("dict")
+        self.assertIsNone(ok("dict.set", d, "s", 1, 30))
+        left = ok("dict.ttl", d, "s")
+        self.assertIsInstance(left, float)
+        self.assertTrue(29 < left <= 30)
+        ok("dict.set", d, "s", 2)  # a plain set takes the TTL away
+        self.assertIsNone(ok("dict.ttl", d, "s"))
+        self.assertIsNone(ok("dict.set", d, "n", 1, None))
+        self.assertEqual(err("dict.set", d, "s", 1, 0), "VALUE")
+        self.assertEqual(err("dict.set", d, "s", 1, "soon"), "VALUE")
+        self.assertIsNone(ok("dict.expire", d, "s", 10))
+        self.assertTrue(9 < ok("dict.ttl", d, "s") <= 10)
+        self.assertEqual(ok("dict.incr", d, "s"), 3)  # keeps the TTL
+        self.assertTrue(9 < ok("dict.ttl", d, "s") <= 10)
+        self.assertIsNone(ok("dict.expire", d, "s", None))
+        self.assertIsNone(ok("dict.ttl", d, "s"))
+        self.assertEqual(err("dict.expire", d, "zz", 5), "KEY")
+        self.assertEqual(err("dict.expire", d, "s", -1), "VALUE")
+        self.assertEqual(err("dict.ttl", d, "zz"), "KEY")
+        at = time.time() + 100
+        self.assertIsNone(ok("dict.expire_at", d, "s", at))
+        self.assertTrue(98 < ok("dict.ttl", d, "s") <= 100)
+        self.assertEqual(err("dict.expire_at", d, "s", -5), "VALUE")
+        self.assertIsNone(ok("dict.expire_at", d, "s", 1.0))  # past: gone
+        self.assertEqual(err("dict.ttl", d, "s"), "KEY")
+        self.assertIs(ok("dict.contains", d, "s"), False)
+        self.assertEqual(ok("dict.expired", d, ["n", "zz"]), 1)
+        self.assertEqual(ok("dict.len", d), 0)
+        self.assertEqual(err("dict.expired", d, "n"), "ARGS")
+
     def test_array_keys_equal_across_encodings(self):
         d = self.open("dict")
         self.c.ok("dict.set", d, [1, "x"], "tuple")
