@@ -549,6 +549,25 @@ static void journal_self(ag_req *r)
 		ag_journal_request(r);
 }
 
+/* After the sweep: the arrays of tables left empty and the part of the
+ * heap's array a quarter full go back, so that the memory a million
+ * expired keys took is given back once they are reclaimed. */
+static void give_back(dict *d)
+{
+	if (d->t.count == 0 && d->t.cap > 0)
+		ag_table_deinit(&d->t);
+	if (d->nheap == 0) {
+		ttl_clear_all(d);
+	} else if (d->heapcap > 64 && d->nheap < d->heapcap / 4) {
+		ttl_node **nh =
+		    realloc(d->heap, (size_t)(d->heapcap / 2) * sizeof(*nh));
+		if (nh != NULL) {
+			d->heap = nh;
+			d->heapcap /= 2;
+		}
+	}
+}
+
 /*
  * The sweep: reclaim the keys past their deadline, in batches of at most
  * SWEEP_KEYS (one "dict.expired" record each), until none is left, or
@@ -602,6 +621,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		if (mono_us() - t0 >= SWEEP_US)
 			break;
 	}
+	give_back(d);
 	sync_mem(o, d);
 	sweep_arm(d, now);
 	ag_object_unref(o);
