@@ -298,7 +298,7 @@ int main(int argc, char **argv)
 	double t0 = wall();
 	fill(c, h, n, "dict.set", 0, 0);
 	double t1 = wall();
-	double deadline = wall() + (t1 - t0) * 1.5 + wait_s;
+	double deadline = wall() + (t1 - t0) * 3 + wait_s;
 	fill(c, h, n, "dict.expire_at", deadline, spread);
 	double t2 = wall();
 	fprintf(stderr,
