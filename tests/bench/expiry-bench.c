@@ -361,6 +361,14 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "reclaimed %lld keys in %.3f s after the deadline\n",
 		(long long)expired, done - deadline);
+	/* Where the reclaim's slowest round trips fell. */
+	for (size_t i = 0; i < sh->n; i++) {
+		double s = sh->s[i].start;
+		if (s >= deadline && s <= done && sh->s[i].rtt > 0.005)
+			fprintf(
+			    stderr, "round trip of %.3f ms at %.3f s of %.3f\n",
+			    sh->s[i].rtt * 1e3, s - deadline, done - deadline);
+	}
 	report("idle", op, n, spread, idle, ni, done - deadline);
 	report("reclaim", op, n, spread, busy, nb, done - deadline);
 	free(idle);
