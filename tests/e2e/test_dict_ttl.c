@@ -501,6 +501,8 @@ static void restart_keeps_deadlines(bool snapshot)
 	assert_int_key(c, d, "short", 2, true);
 	assert_int_key(c, d, "bumped", 21, true);
 
+	AGH_OK(c, agora_dict_close(d));
+
 	/* ...and their deadlines pass while the server is stopped. */
 	ck_assert_int_eq(kill(s.pid, SIGSTOP), 0);
 	wait_past(hi_short > hi_bump ? hi_short : hi_bump);
