@@ -1063,7 +1063,9 @@ END_TEST
 #define NWORKERS 8
 #define KILL_EVERY 0.3
 #define JOB_SECONDS 0.01
-#define QUEUED 32 /* the parent keeps this many jobs waiting */
+/* The parent keeps this many jobs waiting: more than the workers do
+ * between two kills, so that they are never idle. */
+#define QUEUED 400
 #define SENTINEL (-1)
 
 static int64_t job_result(int64_t n)
