@@ -517,6 +517,7 @@ START_TEST(plain_get_is_gone_at_once)
 	AGH_OK(w, agora_queue_get(wq, 0, &item));
 	agora_value_free(&item);
 	ck_assert_uint_eq(npending(c, q), 0);
+	agora_queue_close(wq);
 	agora_client_free(w);
 
 	/* Once the server has seen it go (one connection left), nothing came
