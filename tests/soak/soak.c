@@ -10,9 +10,10 @@
  * delivery in a dict (a count of 2 is a duplicate); the same with take and
  * ack on a second queue (a worker killed before its ack gives the id back,
  * to be done again); a lock-protected section and an rlock one (acquired
- * twice) whose mutual exclusion is checked with a mark; an owned semaphore of 3 permits whose holders take
- * one of 3 slots (a 4th holder would find none) and whose value stays in
- * 0..2 while a permit is held; dict increments; list appends.
+ * twice) whose mutual exclusion is checked with a mark; an owned semaphore
+ * of 3 permits whose holders take one of 3 slots (a 4th holder would find
+ * none) and whose value stays in 0..2 while a permit is held; dict
+ * increments; list appends.
  *
  * At the end: the server answers; connections and parked waiters are back
  * to the baseline; no lock or rlock is held and the semaphore has all its
