@@ -1,9 +1,9 @@
 /*
- * test_ack.c - acknowledged delivery on queues (docs/protocol.md 4.3,
+ * test_ack.c - acknowledged delivery on queues (docs/protocol.md 4.3.1,
  * docs/api.md "Acknowledged delivery"): take, ack, nack, pending, leases,
- * redelivery when a taker's connection ends, delivery counts, the
- * dead-letter queue, a joinable queue's ack as task_done, and pending
- * items across a restart with --data-dir.
+ * redelivery when a taker's connection ends (a reconnect included),
+ * delivery counts, the dead-letter queue, a joinable queue's ack as
+ * task_done, and pending items across a restart with --data-dir.
  *
  * Then the two scenarios of "no work lost when a worker dies":
  *   - the worker pool: 8 worker processes take jobs with acknowledgement
@@ -501,6 +501,35 @@ START_TEST(a_closed_connection_gives_back_what_it_did_not_ack)
 	wait_qsize(c, q, 1);
 	ck_assert_uint_eq(take_int(c, q, 0, 2, 2), b);
 	AGH_OK(c, agora_queue_ack(q, b));
+	agora_queue_close(q);
+}
+END_TEST
+
+/* A client that reconnects: what its old connection held went back, so
+ * the old id is no longer its own, until it takes the item again. */
+START_TEST(after_a_reconnect_an_old_id_is_no_longer_pending)
+{
+	agora_client *c = agh_cli, *w = agh_connect(&agh_srv);
+	agora_queue *q, *wq;
+	bool killed = false;
+
+	AGH_OK(w, agora_client_set_reconnect(w, 30, NULL, NULL));
+	AGH_OK(c, agora_queue_open(c, "jobs", 0, &q));
+	AGH_OK(w, agora_queue_open(w, "jobs", 0, &wq));
+	AGH_OK(c, agora_queue_put(q, agora_int(1), 0));
+	uint64_t id = take_int(w, wq, 0, 1, 1);
+
+	AGH_OK(c, agora_kill(c, (uint64_t)my_conn_id(w), &killed));
+	ck_assert(killed);
+	wait_qsize(c, q, 1);
+	/* The ack finds the connection gone, reconnects, and is made on the
+	 * new connection, where nothing is pending. */
+	AGH_CALL_EQ(w, agora_queue_ack(wq, id), AGORA_EVALUE);
+	ck_assert_uint_eq(take_int(w, wq, 0, 1, 2), id);
+	AGH_OK(w, agora_queue_ack(wq, id));
+	ck_assert_int_eq(qsize(q, c), 0);
+	agora_queue_close(wq);
+	agora_client_free(w);
 	agora_queue_close(q);
 }
 END_TEST
@@ -1377,6 +1406,7 @@ int main(void)
 	AGH_ADD(s, a_killed_takers_items_go_back_to_the_head_oldest_first);
 	AGH_ADD(s, a_killed_takers_item_goes_to_a_parked_taker_first);
 	AGH_ADD(s, a_closed_connection_gives_back_what_it_did_not_ack);
+	AGH_ADD(s, after_a_reconnect_an_old_id_is_no_longer_pending);
 	AGH_ADD(s, plain_get_is_gone_at_once);
 	AGH_ADD(s, an_item_whose_lease_passes_goes_back);
 	AGH_ADD(s, pending_info_and_clients_show_who_holds_what);
