@@ -12,7 +12,7 @@
  * the server's answer, which comes when an item or a slot is there or the
  * timeout ran out (AGORA_EEMPTY / AGORA_EFULL).
  *
- * Acknowledged delivery (take, ack, nack, pending; docs/protocol.md 4.3):
+ * Acknowledged delivery (take, ack, nack, pending; docs/protocol.md 4.3.1):
  * take answers [id, item] or, asked for details, [id, item, deliveries];
  * the item stays pending on this connection until ack or nack names its
  * id, its lease passes, or the connection ends. The client keeps nothing
