@@ -238,7 +238,7 @@ START_TEST(a_pool_whose_workers_are_killed_loses_no_job)
 	srand(7);
 	double t_end = agh_now() + seconds;
 	while (agh_now() < t_end) {
-		while (qsize(jobs, c) < QUEUED)
+		for (int64_t have = qsize(jobs, c); have < QUEUED; have++)
 			AGH_OK(c, agora_queue_put(jobs, agora_int(next++), 0));
 		sleep_s(KILL_EVERY);
 		/* A worker with a job in hand, when there is one. */
