@@ -906,6 +906,37 @@ START_TEST(a_joinable_queues_ack_is_its_task_done)
 }
 END_TEST
 
+/* A dead-letter queue whose name is gone when an item would move there:
+ * the item goes back instead, and is not lost. */
+START_TEST(an_item_whose_dead_letter_queue_is_gone_goes_back)
+{
+	agora_client *c = agh_cli;
+	agora_queue *q, *dead;
+	bool existed = false;
+
+	AGH_OK(c, agora_queue_open(c, "dead", 0, &dead));
+	AGH_OK(c, agora_queue_open_dead_letter(c, "jobs", 0, 1, "dead", &q));
+	AGH_OK(c, agora_queue_close(dead));
+	AGH_OK(c, agora_drop(c, "dead", &existed));
+	ck_assert(existed);
+	AGH_OK(c, agora_queue_put(q, agora_int(5), 0));
+	uint64_t id = take_int(c, q, 0, 5, 1);
+	AGH_OK(c, agora_queue_nack(q, id));
+	ck_assert_int_eq(qsize(q, c), 1);
+	ck_assert_int_eq(
+	    agh_info_int(c, agora_queue_handle(q), "dead_lettered"), 0);
+	ck_assert_uint_eq(take_int(c, q, 0, 5, 2), id);
+
+	/* Made again under the name, it takes the next dead letter. */
+	AGH_OK(c, agora_queue_open(c, "dead", 0, &dead));
+	AGH_OK(c, agora_queue_nack(q, id));
+	ck_assert_int_eq(qsize(q, c), 0);
+	ck_assert_int_eq(qsize(dead, c), 1);
+	agora_queue_close(dead);
+	agora_queue_close(q);
+}
+END_TEST
+
 START_TEST(a_dead_lettered_item_counts_as_done_in_its_joinable_queue)
 {
 	agora_client *c = agh_cli;
@@ -1094,6 +1125,7 @@ int main(void)
 	    s, a_poison_job_reaches_the_dead_letter_queue_after_max_deliveries);
 	AGH_ADD(s, the_dead_letter_options_are_checked);
 	AGH_ADD(s, a_joinable_queues_ack_is_its_task_done);
+	AGH_ADD(s, an_item_whose_dead_letter_queue_is_gone_goes_back);
 	AGH_ADD(s, a_dead_lettered_item_counts_as_done_in_its_joinable_queue);
 	tc =
 	    AGH_ADD_BARE(s, pending_items_go_back_to_the_queue_after_a_restart);
