@@ -54,8 +54,8 @@
 /* The sweep's budget per loop turn: batches of SWEEP_KEYS keys (one
  * "dict.expired" record each), until SWEEP_US have passed. */
 #define SWEEP_KEYS 64u
-#define SWEEP_BATCHES 64u
-#define SWEEP_US 1000
+#define SWEEP_BATCHES 32u
+#define SWEEP_US 250
 /* The sweep looks again at least this often (a clock set back or ahead). */
 #define SWEEP_MAX_WAIT_US ((int64_t)10 * 1000 * 1000)
 /* While the server loads, the sweep waits this long. */
