@@ -475,7 +475,7 @@ static void restart_keeps_deadlines(bool snapshot)
 	agora_dict *d = open_dict(c, "sessions");
 
 	set_ttl(c, d, "long", 1, 60, &lo, &hi_long);
-	set_ttl(c, d, "short", 2, 1.0 * slow, &lo_short, &hi_short);
+	set_ttl(c, d, "short", 2, 2.0 * slow, &lo_short, &hi_short);
 	AGH_OK(c, agora_dict_set(d, agora_str("plain"), agora_int(3)));
 	set_ttl(c, d, "cleared", 4, 60, &lo, &hi);
 	AGH_OK(c, agora_dict_expire(d, agora_str("cleared"), -1));
@@ -487,7 +487,7 @@ static void restart_keeps_deadlines(bool snapshot)
 	wait_past(hi);
 	AGH_OK(c, agora_dict_incr_int(d, agora_str("revived"), 1, NULL));
 	/* incr of a live key keeps its deadline: gone after the restart. */
-	set_ttl(c, d, "bumped", 20, 1.0 * slow, &lo_bump, &hi_bump);
+	set_ttl(c, d, "bumped", 20, 2.0 * slow, &lo_bump, &hi_bump);
 	AGH_OK(c, agora_dict_incr_int(d, agora_str("bumped"), 1, NULL));
 	if (snapshot) {
 		v = call(c, "save", NULL, 0);
