@@ -105,6 +105,9 @@ struct ag_object {
 	ag_object *next_dead;    /* in the server's list of objects to free */
 	ag_object *next_touched; /* in the persistence's touched list */
 	bool touched;            /* on that list (ag_persist_touch) */
+	/* Its name's lifetime (lifetime.c): the connection whose end drops
+	 * it (ephemeral) and its deadline (ttl); NULL for neither. */
+	struct ag_life *life;
 };
 
 /* The answer target of a request: which connection, which msgid. */
@@ -304,10 +307,12 @@ void ag_journal_retract(ag_server *s, size_t mark);
 bool ag_persist_may_send(ag_conn *c);
 /* @c is being freed. */
 void ag_persist_conn_gone(ag_conn *c);
-/* Record object @o made (after its create() and name) or its name
- * removed (before the name goes). */
+/* Record object @o made (after its create() and name; with its lifetime,
+ * lifetime.c) or its name removed (before the name goes). */
 void ag_persist_new(ag_object *o);
 void ag_persist_drop(ag_object *o);
+/* Record @o's deadline set or cleared (the server method expire). */
+void ag_persist_expire(ag_object *o);
 /* stats' "persistence": nil, or a map. */
 void ag_persist_pack_stats(ag_server *s, msgpack_packer *pk);
 /* The server method save. */
@@ -461,6 +466,8 @@ struct ag_conn {
 	/* Its answers wait for the journal (persist.c). */
 	bool pwait;
 	TAILQ_ENTRY(ag_conn) plink;
+	/* The ephemeral names it created (lifetime.c), dropped at its end. */
+	struct ag_life *owned;
 };
 
 /* "unix", "tcp" or "tls": the transport field of the server method
@@ -691,6 +698,57 @@ void ag_val_give(ag_conn *c, ag_val *v);
 /* Give back everything @c has of the objects (parked requests, what it
  * owns, passed holds, handles), before it is freed. */
 void ag_session_end(ag_conn *c);
+
+/* ---- lifetimes of names (lifetime.c) --------------------------------------
+ */
+
+/*
+ * A named object may be ephemeral (open's option ephemeral: its name is
+ * dropped when the connection that created it ends, for any reason) and
+ * may have a deadline (open's option ttl, the server method expire: its
+ * name is dropped then). Both concern the name only, as drop does: handles
+ * and references keep the object. Deadlines are wall-clock times
+ * (CLOCK_REALTIME, Unix seconds) so that the journal can hold them as they
+ * are; a name past its deadline is never found (ag_life_check() on every
+ * lookup), and a timer drops it when nobody looks.
+ */
+#define AG_TTL_MAX 1e9 /* seconds: about 31 years */
+/* The time now, Unix seconds (CLOCK_REALTIME). */
+double ag_wall_now(void);
+/* Make named object @o ephemeral, owned by @c (NULL: none). 0 or
+ * AGORA_ENOMEM. */
+int ag_life_set_owner(ag_object *o, ag_conn *c);
+/* Give named object @o the deadline @deadline (Unix seconds; 0: none),
+ * arming its timer. 0 or AGORA_ENOMEM. */
+int ag_life_set_deadline(ag_object *o, double deadline);
+/* The connection id owning @o's name, 0 when not ephemeral; its deadline,
+ * 0 when none. */
+uint64_t ag_life_owner(const ag_object *o);
+double ag_life_deadline(const ag_object *o);
+/* Whether @o's name is past its deadline at @now. */
+bool ag_life_due(const ag_object *o, double now);
+/* When @o's name is past its deadline, drop it now (journaled as drop
+ * is) and return true. */
+bool ag_life_check(ag_object *o);
+/* Forget @o's lifetime (its name is going, or the server is). */
+void ag_life_free(ag_object *o);
+/* Connection @c ends: drop the names of the ephemeral objects it made. */
+void ag_life_conn_gone(ag_conn *c);
+/* Pack ls's and info's fields "ephemeral_owner", "ttl" and "expires"
+ * (3 pairs) of @o at @now. */
+#define AG_LIFE_FIELDS 3
+void ag_life_pack(const ag_object *o, msgpack_packer *pk, double now);
+/* A time to live @v (open's ttl, expire's seconds): a number more than 0
+ * and at most AG_TTL_MAX, into *ret; else answers ARGS (not a number) or
+ * VALUE naming @what and returns it. */
+int ag_life_arg_ttl(ag_req *r, const char *what, const msgpack_object *v,
+		    double *ret);
+/* The object named @name (@len bytes), or NULL: no such name, or one past
+ * its deadline (then dropped now, ag_life_check). srv_methods.c. */
+ag_object *ag_name_find(ag_server *s, const char *name, size_t len);
+/* The server methods expire and ttl. */
+int ag_srv_expire(ag_req *r);
+int ag_srv_ttl(ag_req *r);
 
 /* ---- connections and the server (conn.c, server.c, log.c) ---------------- */
 

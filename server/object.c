@@ -288,6 +288,7 @@ void ag_registry_deinit(ag_server *s)
 	ag_table_foreach (&s->names, e) {
 		ag_object *o = e->ptr;
 		e->ptr = NULL; /* .ptr shares storage with .val, freed next */
+		ag_life_free(o);
 		free(o->name);
 		o->name = NULL;
 	}

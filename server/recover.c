@@ -249,6 +249,55 @@ static const char *apply_new(loader *ld, const ag_request *rq, msgpack_zone *z)
 	return NULL;
 }
 
+/*
+ * "@ephemeral" [id]: the name of object @o (NULL: none has the id) goes
+ * with the connection that made it, and connections do not survive a
+ * restart: the loading connection owns it, and its end, when loading is
+ * done, drops the name (lifetime.c).
+ */
+static const char *apply_ephemeral(loader *ld, const ag_request *rq,
+				   ag_object *o)
+{
+	if (rq->argc != 1 || !is_uint(&rq->argv[0]))
+		return "malformed @ephemeral";
+	if (o == NULL)
+		return "@ephemeral of no object";
+	if (o->name == NULL)
+		return "@ephemeral of an object without a name";
+	if (ag_life_set_owner(o, ld->conn) < 0)
+		return "out of memory";
+	return NULL;
+}
+
+/* "@expire" [id, deadline or nil]: a wall-clock time in Unix seconds, as
+ * recorded (one past already is found by nobody, and dropped by its timer
+ * once the server runs). */
+static const char *apply_expire(const ag_request *rq, ag_object *o)
+{
+	const msgpack_object *d = &rq->argv[1];
+	double deadline = 0;
+
+	if (rq->argc != 2 || !is_uint(&rq->argv[0]))
+		return "malformed @expire";
+	if (d->type == MSGPACK_OBJECT_FLOAT64 ||
+	    d->type == MSGPACK_OBJECT_FLOAT32)
+		deadline = d->via.f64;
+	else if (is_uint(d))
+		deadline = (double)d->via.u64;
+	else if (d->type != MSGPACK_OBJECT_NIL)
+		return "malformed @expire: its deadline is neither a number "
+		       "nor nil";
+	if (d->type != MSGPACK_OBJECT_NIL && !(deadline > 0 && deadline < 1e12))
+		return "malformed @expire: its deadline is out of range";
+	if (o == NULL)
+		return "@expire of no object";
+	if (o->name == NULL)
+		return "@expire of an object without a name";
+	if (ag_life_set_deadline(o, deadline) < 0)
+		return "out of memory";
+	return NULL;
+}
+
 /* One record, checked already. NULL, or why it failed. */
 static const char *apply(loader *ld, const uint8_t *pay, size_t len,
 			 const char *file, uint64_t off, bool *bad)
@@ -285,6 +334,12 @@ static const char *apply(loader *ld, const uint8_t *pay, size_t len,
 				 o->fam->load_state(o, &a[1], why,
 						    sizeof(why)) < 0)
 				res = why;
+		} else if (rq.methodlen == 10 &&
+			   memcmp(rq.method, "@ephemeral", 10) == 0) {
+			res = apply_ephemeral(ld, &rq, o);
+		} else if (rq.methodlen == 7 &&
+			   memcmp(rq.method, "@expire", 7) == 0) {
+			res = apply_expire(&rq, o);
 		} else if (rq.methodlen == 7 &&
 			   memcmp(rq.method, "@server", 7) == 0) {
 			if (rq.argc != 2 || !is_uint(&a[0]) ||

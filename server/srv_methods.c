@@ -1,7 +1,7 @@
 /*
  * srv_methods.c - the server methods: open, open_ref, close, drop, ls,
  * info, ping and stats (protocol section 3), the operators' clients and
- * kill, and their table.
+ * kill, and their table (with expire and ttl, lifetime.c's).
  *
  * Named objects live in the server's names table, which holds one
  * reference to each; drop takes the name away and lets that reference go.
@@ -61,6 +61,7 @@ void ag_object_unname(ag_object *o)
 	ag_val key;
 	ag_entry *e;
 
+	ag_life_free(o); /* its lifetime is its name's */
 	if (o->name == NULL)
 		return;
 	key = ag_val_view(o->name, (uint32_t)strlen(o->name), 0);
@@ -71,6 +72,21 @@ void ag_object_unname(ag_object *o)
 	free(o->name);
 	o->name = NULL;
 	ag_object_unref(o);
+}
+
+ag_object *ag_name_find(ag_server *s, const char *name, size_t len)
+{
+	ag_val key;
+	ag_entry *e;
+
+	/* A longer name was never given to an object. */
+	if (len > AG_NAME_MAX)
+		return NULL;
+	key = ag_val_view(name, (uint32_t)len, 0);
+	e = ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
+	if (e == NULL || ag_life_check(e->ptr))
+		return NULL;
+	return e->ptr;
 }
 
 static bool has_len(ag_object *o, size_t *ret)
@@ -102,17 +118,25 @@ static int open_flag(ag_req *r, const msgpack_object *opts, const char *name,
 	return 0;
 }
 
+/* open's own options, for every type: create, exclusive, and the name's
+ * lifetime, ephemeral and ttl (lifetime.c). */
 static bool is_open_flag(const msgpack_object *k)
 {
-	return k->type == MSGPACK_OBJECT_STR &&
-	       ((k->via.str.size == 6 &&
-		 memcmp(k->via.str.ptr, "create", 6) == 0) ||
-		(k->via.str.size == 9 &&
-		 memcmp(k->via.str.ptr, "exclusive", 9) == 0));
+	static const char *const own[] = { "create", "exclusive", "ephemeral",
+					   "ttl" };
+
+	if (k->type != MSGPACK_OBJECT_STR)
+		return false;
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (k->via.str.size == strlen(own[i]) &&
+		    memcmp(k->via.str.ptr, own[i], k->via.str.size) == 0)
+			return true;
+	return false;
 }
 
 /*
- * @opts without open's own options (create, exclusive), for the family,
+ * @opts without open's own options (create, exclusive, ephemeral, ttl),
+ * for the family,
  * which knows its own only: @opts itself when it has neither, else a copy
  * of the map in the request zone (NULL when nothing else is left). Answers
  * LIMIT and returns false when out of memory.
@@ -160,7 +184,12 @@ static bool family_opts(ag_req *r, const msgpack_object *opts,
  * (EXISTS when it does, whatever its type), as O_CREAT and O_EXCL. An
  * anonymous open always creates: create=false with a nil name is ARGS, as
  * is create=false with exclusive=true, which could never succeed. The
- * family's create() sees the other options only.
+ * options ephemeral (a bool) and ttl (seconds) are open's too, for a named
+ * object only (ARGS with a nil name) and read when the object is created:
+ * ephemeral=true on an existing name opens it when it is ephemeral (whoever
+ * made it) and is VALUE when it is not; ttl is ignored then, as the
+ * family's options are (expire sets it). The family's create() sees the
+ * other options only.
  */
 static int srv_open(ag_req *r)
 {
@@ -200,10 +229,21 @@ static int srv_open(ag_req *r)
 				      desc);
 	}
 
-	bool create, exclusive;
+	bool create, exclusive, ephemeral;
 	if (open_flag(r, opts, "create", true, &create) < 0 ||
-	    open_flag(r, opts, "exclusive", false, &exclusive) < 0)
+	    open_flag(r, opts, "exclusive", false, &exclusive) < 0 ||
+	    open_flag(r, opts, "ephemeral", false, &ephemeral) < 0)
 		return AGORA_EARGS;
+	double ttl = 0;
+	const msgpack_object *ttlv = ag_opt(opts, "ttl");
+	if (ttlv != NULL && ttlv->type != MSGPACK_OBJECT_NIL &&
+	    (rc = ag_life_arg_ttl(r, "open: option ttl", ttlv, &ttl)) < 0)
+		return rc;
+	if ((ephemeral || ttl > 0) && name->type == MSGPACK_OBJECT_NIL)
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: option %s needs a name (it is "
+				      "the name's lifetime)",
+				      ephemeral ? "ephemeral" : "ttl");
 	if (!create && exclusive)
 		return ag_reply_error(&r->to, AGORA_EARGS,
 				      "open: create=false and exclusive=true "
@@ -237,6 +277,9 @@ static int srv_open(ag_req *r)
 		key = ag_val_view(name->via.str.ptr, n, 0);
 		hash = ag_table_hash(&s->names, &key);
 		ag_entry *e = ag_table_find(&s->names, &key, hash);
+		/* A name past its deadline is gone: this open makes anew. */
+		if (e != NULL && ag_life_check(e->ptr))
+			e = NULL;
 		if (e != NULL) {
 			ag_object *o = e->ptr;
 			if (exclusive)
@@ -250,6 +293,13 @@ static int srv_open(ag_req *r)
 				    &r->to, AGORA_ETYPE,
 				    "open: \"%s\" is a %s, not a %s", o->name,
 				    o->fam->name, fam->name);
+			if (ephemeral && ag_life_owner(o) == 0)
+				return ag_reply_error(
+				    &r->to, AGORA_EVALUE,
+				    "open: \"%s\" exists and is not ephemeral "
+				    "(ephemeral=true opens only an ephemeral "
+				    "name, or creates one)",
+				    o->name);
 			if (ag_conn_handle_new(r->to.conn, o, &h) < 0)
 				return ag_reply_error(&r->to, AGORA_ELIMIT,
 						      "open: no more handles");
@@ -299,7 +349,10 @@ static int srv_open(ag_req *r)
 		return rc;
 	}
 	if (!ag_val_is_empty(&key) &&
-	    ag_object_name(o, name->via.str.ptr, ag_val_len(&key)) < 0) {
+	    (ag_object_name(o, name->via.str.ptr, ag_val_len(&key)) < 0 ||
+	     (ephemeral && ag_life_set_owner(o, r->to.conn) < 0) ||
+	     (ttl > 0 && ag_life_set_deadline(o, ag_wall_now() + ttl) < 0))) {
+		ag_object_unname(o);
 		ag_object_unref(o);
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "open: out of memory");
@@ -398,21 +451,13 @@ static int srv_drop(ag_req *r)
 	if (!ag_user_may(r, AG_RIGHT_ADMIN, name->via.str.ptr,
 			 name->via.str.size))
 		return AGORA_EDENIED;
-	ag_entry *e = NULL;
-	/* A longer name was never given to an object. */
-	if (name->via.str.size <= AG_NAME_MAX) {
-		ag_val key =
-		    ag_val_view(name->via.str.ptr, name->via.str.size, 0);
-		e = ag_table_find(&s->names, &key,
-				  ag_table_hash(&s->names, &key));
-	}
-	if (e == NULL) {
+	ag_object *o = ag_name_find(s, name->via.str.ptr, name->via.str.size);
+	if (o == NULL) {
 		ag_reply_bool(&r->to, false);
 		return 0;
 	}
 	if (!ag_persist_admit(r))
 		return AGORA_ESTORAGE;
-	ag_object *o = e->ptr;
 	ag_persist_drop(o);
 	ag_object_unname(o);
 	ag_reply_bool(&r->to, true);
@@ -451,9 +496,12 @@ static int srv_ls(ag_req *r)
 			return ag_reply_error(&r->to, AGORA_ELIMIT,
 					      "ls: out of memory");
 	}
+	/* A name past its deadline is left out (its timer drops it). */
+	double now = ag_wall_now();
 	ag_table_foreach (&s->names, e) {
 		ag_object *o = e->ptr;
-		if (!ag_user_reaches(user, o->name, strlen(o->name)))
+		if (ag_life_due(o, now) ||
+		    !ag_user_reaches(user, o->name, strlen(o->name)))
 			continue;
 		if (glob == NULL || fnmatch(glob, o->name, 0) == 0)
 			n++;
@@ -463,11 +511,12 @@ static int srv_ls(ag_req *r)
 	ag_table_foreach (&s->names, e) {
 		ag_object *o = e->ptr;
 		size_t len;
-		if (!ag_user_reaches(user, o->name, strlen(o->name)))
+		if (ag_life_due(o, now) ||
+		    !ag_user_reaches(user, o->name, strlen(o->name)))
 			continue;
 		if (glob != NULL && fnmatch(glob, o->name, 0) != 0)
 			continue;
-		msgpack_pack_map(pk, 3);
+		msgpack_pack_map(pk, 3 + AG_LIFE_FIELDS);
 		ag_pack_str(pk, "name");
 		ag_pack_str(pk, o->name);
 		ag_pack_str(pk, "type");
@@ -477,6 +526,7 @@ static int srv_ls(ag_req *r)
 			msgpack_pack_uint64(pk, len);
 		else
 			msgpack_pack_nil(pk);
+		ag_life_pack(o, pk, now);
 	}
 	free(glob);
 	return 0;
@@ -497,9 +547,10 @@ static int srv_info(ag_req *r)
 				      (long long)h);
 	if (!ag_user_may_obj(r, AG_RIGHT_READ, o))
 		return AGORA_EDENIED;
+	ag_life_check(o); /* past its deadline: no name */
 	unsigned extra = o->fam->info_count ? o->fam->info_count(o) : 0;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
-	msgpack_pack_map(pk, 6 + extra);
+	msgpack_pack_map(pk, 6 + extra + AG_LIFE_FIELDS);
 	ag_pack_str(pk, "id");
 	msgpack_pack_uint64(pk, o->id);
 	ag_pack_str(pk, "ref");
@@ -517,6 +568,7 @@ static int srv_info(ag_req *r)
 	msgpack_pack_uint32(pk, o->nwaiters);
 	if (extra)
 		o->fam->info_pack(o, pk);
+	ag_life_pack(o, pk, ag_wall_now());
 	return 0;
 }
 
@@ -721,6 +773,8 @@ static const ag_method server_methods[] = {
 	{ "clients", srv_clients, 0, 0, AG_STORES_NONE, AG_RIGHT_ADMIN },
 	{ "kill", srv_kill, 1, 1, AG_STORES_NONE, AG_RIGHT_ADMIN },
 	{ "save", ag_persist_save, 0, 0, AG_STORES_NONE, AG_RIGHT_ADMIN },
+	{ "expire", ag_srv_expire, 2, 2, AG_STORES_NONE, AG_RIGHT_ADMIN },
+	{ "ttl", ag_srv_ttl, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 

@@ -1,0 +1,373 @@
+/*
+ * lifetime.c - how long a name lives: ephemeral names, dropped when the
+ * connection that created them ends, and names with a deadline, dropped
+ * when it passes; the server methods expire and ttl (protocol section
+ * 3.1).
+ *
+ * Both concern the name only, exactly as the server method drop does: the
+ * name goes (journaled as "@drop"), and handles, parked calls and stored
+ * references keep the object, anonymous, until the last of them goes.
+ *
+ * An object with either has an ag_life (o->life; NULL for the others, so
+ * they pay one pointer). An ephemeral one is on its creator's list
+ * (c->owned), which ag_session_end() works off through
+ * ag_life_conn_gone(): whatever ends the connection (close, kill, a crash
+ * of its process, the peer timeout) drops the names. A deadline is a
+ * wall-clock time (CLOCK_REALTIME, Unix seconds), so that the journal
+ * keeps it as it is and a restart neither extends nor shortens it. It is
+ * enforced twice: every lookup of a name asks ag_life_check() (a name past
+ * its deadline is never found, even before any timer ran), and a libevent
+ * timer of its own drops the name when nobody looks (firing early, after
+ * the clock was set back, it is armed again for the rest).
+ *
+ * Persistence (journal.c, recover.c): "@ephemeral [id]" after the object's
+ * "@new" makes the loading connection its owner, so that the name goes
+ * when loading ends (connections do not survive a restart);
+ * "@expire [id, deadline or nil]" sets or clears the deadline, and a name
+ * whose deadline passed while the server was down is found by nobody and
+ * dropped by its timer on the first turn of the loop.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+struct ag_life {
+	ag_object *obj;
+	ag_conn *owner;                 /* NULL: not ephemeral */
+	struct ag_life *onext, **oprev; /* in owner->owned */
+	double deadline;                /* Unix seconds; 0: none */
+	struct event *ev;               /* the deadline's timer, or NULL */
+};
+
+double ag_wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct ag_life *life_get(ag_object *o)
+{
+	if (o->life == NULL) {
+		o->life = calloc(1, sizeof(*o->life));
+		if (o->life != NULL)
+			o->life->obj = o;
+	}
+	return o->life;
+}
+
+static void unlink_owner(struct ag_life *l)
+{
+	if (l->owner == NULL)
+		return;
+	*l->oprev = l->onext;
+	if (l->onext != NULL)
+		l->onext->oprev = l->oprev;
+	l->owner = NULL;
+	l->onext = NULL;
+	l->oprev = NULL;
+}
+
+void ag_life_free(ag_object *o)
+{
+	struct ag_life *l = o->life;
+
+	if (l == NULL)
+		return;
+	unlink_owner(l);
+	if (l->ev != NULL)
+		event_free(l->ev);
+	free(l);
+	o->life = NULL;
+}
+
+/* Free @o's ag_life when it holds nothing any more. */
+static void life_trim(ag_object *o)
+{
+	if (o->life != NULL && o->life->owner == NULL && o->life->deadline == 0)
+		ag_life_free(o);
+}
+
+/* Drop @o's name as the server method drop does, saying @why in the log. */
+static void drop_name(ag_object *o, const char *why)
+{
+	ag_server *s = o->srv;
+
+	if (ag_server_logs(s, AGORA_LOG_DEBUG)) {
+		char label[400];
+		ag_server_logf(s, AGORA_LOG_DEBUG, "%s: name dropped: %s",
+			       ag_object_label(o, label, sizeof(label)), why);
+	}
+	ag_persist_drop(o);
+	ag_object_unname(o); /* frees o->life; may free o */
+}
+
+int ag_life_set_owner(ag_object *o, ag_conn *c)
+{
+	struct ag_life *l;
+
+	if (c == NULL) {
+		if (o->life != NULL)
+			unlink_owner(o->life);
+		life_trim(o);
+		return 0;
+	}
+	l = life_get(o);
+	if (l == NULL)
+		return AGORA_ENOMEM;
+	unlink_owner(l);
+	l->owner = c;
+	l->onext = c->owned;
+	if (l->onext != NULL)
+		l->onext->oprev = &l->onext;
+	l->oprev = &c->owned;
+	c->owned = l;
+	return 0;
+}
+
+void ag_life_conn_gone(ag_conn *c)
+{
+	while (c->owned != NULL) {
+		ag_object *o = c->owned->obj;
+		if (o->name == NULL) { /* cannot be: unname frees the life */
+			ag_life_free(o);
+			continue;
+		}
+		drop_name(o, "its creator's connection ended");
+	}
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg);
+
+/* Arm @l's timer for its deadline (a wall-clock time: libevent counts on
+ * its own clock, so a timer that fires early is armed again). Without a
+ * timer (a detached server, out of memory) lookups still hide the name. */
+static void arm(struct ag_life *l)
+{
+	ag_server *s = l->obj->srv;
+	double left = l->deadline - ag_wall_now();
+	struct timeval tv;
+
+	if (s->base == NULL)
+		return;
+	if (l->ev == NULL)
+		l->ev = evtimer_new(s->base, on_deadline, l);
+	if (l->ev == NULL)
+		return;
+	if (left < 0)
+		left = 0;
+	left += 0.001; /* never early by a rounding */
+	tv.tv_sec = (time_t)left;
+	tv.tv_usec = (suseconds_t)((left - floor(left)) * 1e6);
+	evtimer_add(l->ev, &tv);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct ag_life *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (!ag_life_check(l->obj))
+		arm(l);
+}
+
+int ag_life_set_deadline(ag_object *o, double deadline)
+{
+	struct ag_life *l;
+
+	if (deadline <= 0) {
+		if (o->life != NULL) {
+			o->life->deadline = 0;
+			if (o->life->ev != NULL)
+				evtimer_del(o->life->ev);
+		}
+		life_trim(o);
+		return 0;
+	}
+	l = life_get(o);
+	if (l == NULL)
+		return AGORA_ENOMEM;
+	l->deadline = deadline;
+	arm(l);
+	return 0;
+}
+
+uint64_t ag_life_owner(const ag_object *o)
+{
+	return o->life != NULL && o->life->owner != NULL ? o->life->owner->id
+							 : 0;
+}
+
+double ag_life_deadline(const ag_object *o)
+{
+	return o->life != NULL ? o->life->deadline : 0;
+}
+
+bool ag_life_due(const ag_object *o, double now)
+{
+	return o->name != NULL && o->life != NULL && o->life->deadline > 0 &&
+	       now >= o->life->deadline;
+}
+
+bool ag_life_check(ag_object *o)
+{
+	if (!ag_life_due(o, ag_wall_now()))
+		return false;
+	drop_name(o, "its time to live passed");
+	return true;
+}
+
+void ag_life_pack(const ag_object *o, msgpack_packer *pk, double now)
+{
+	uint64_t owner = ag_life_owner(o);
+	double deadline = ag_life_deadline(o);
+
+	ag_pack_str(pk, "ephemeral_owner");
+	if (owner != 0)
+		msgpack_pack_uint64(pk, owner);
+	else
+		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "ttl");
+	if (deadline > 0)
+		msgpack_pack_double(pk, deadline > now ? deadline - now : 0.0);
+	else
+		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "expires");
+	if (deadline > 0)
+		msgpack_pack_double(pk, deadline);
+	else
+		msgpack_pack_nil(pk);
+}
+
+/* ---- the server methods expire and ttl ----------------------------------- */
+
+/*
+ * The named object param 0 of @r names: a str, its name, or an int, a
+ * handle of this connection whose object still has its name. The user
+ * needs @right on the name. NULL after answering ARGS, NO_OBJECT or
+ * DENIED.
+ */
+static ag_object *target(ag_req *r, const char *method, unsigned right)
+{
+	const msgpack_object *a = &r->argv[0];
+	ag_object *o;
+	char desc[96];
+
+	if (a->type == MSGPACK_OBJECT_STR) {
+		if (!ag_user_may(r, right, a->via.str.ptr, a->via.str.size))
+			return NULL;
+		o = ag_name_find(r->srv, a->via.str.ptr, a->via.str.size);
+		if (o == NULL)
+			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+				       "%s: no object is named \"%.*s\"",
+				       method, (int)a->via.str.size,
+				       a->via.str.ptr);
+		return o;
+	}
+	if (a->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		o = ag_conn_handle_get(r->to.conn, a->via.u64);
+		if (o == NULL) {
+			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+				       "%s: no handle %llu on this connection",
+				       method, (unsigned long long)a->via.u64);
+			return NULL;
+		}
+		if (!ag_user_may_obj(r, right, o))
+			return NULL;
+		ag_life_check(o);
+		if (o->name == NULL) {
+			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+				       "%s: the object of handle %llu has no "
+				       "name (anonymous, dropped or expired): "
+				       "only a name has a time to live",
+				       method, (unsigned long long)a->via.u64);
+			return NULL;
+		}
+		return o;
+	}
+	ag_obj_describe(a, desc, sizeof(desc));
+	ag_reply_error(&r->to, AGORA_EARGS,
+		       "%s: want a name (str) or a handle (int), got %s",
+		       method, desc);
+	return NULL;
+}
+
+/* See internal.h. */
+int ag_life_arg_ttl(ag_req *r, const char *what, const msgpack_object *v,
+		    double *ret)
+{
+	double t;
+	char desc[96];
+
+	switch (v->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		t = (double)v->via.u64;
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		t = (double)v->via.i64;
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		t = v->via.f64;
+		break;
+	default:
+		ag_obj_describe(v, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "%s must be a number of seconds, got %s",
+				      what, desc);
+	}
+	if (!(t > 0) || !(t <= AG_TTL_MAX)) {
+		ag_obj_describe(v, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EVALUE,
+				      "%s must be more than 0 and at most %.0f "
+				      "seconds, got %s",
+				      what, AG_TTL_MAX, desc);
+	}
+	*ret = t;
+	return 0;
+}
+
+/* expire [name or handle, seconds or nil]: nil clears the deadline. */
+int ag_srv_expire(ag_req *r)
+{
+	double secs = 0;
+	ag_object *o;
+	int rc;
+
+	if (ag_arg_given(r, 1) &&
+	    (rc = ag_life_arg_ttl(r, "expire: seconds", &r->argv[1], &secs)) <
+		0)
+		return rc;
+	o = target(r, "expire", AG_RIGHT_ADMIN);
+	if (o == NULL)
+		return AGORA_ENO_OBJECT;
+	if (!ag_persist_admit(r))
+		return AGORA_ESTORAGE;
+	if (ag_life_set_deadline(o, secs > 0 ? ag_wall_now() + secs : 0) < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "expire: out of memory");
+	ag_persist_expire(o);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+/* ttl [name or handle]: the seconds left, or nil without a deadline. */
+int ag_srv_ttl(ag_req *r)
+{
+	ag_object *o = target(r, "ttl", AG_RIGHT_READ);
+	double deadline, now = ag_wall_now();
+
+	if (o == NULL)
+		return AGORA_ENO_OBJECT;
+	deadline = ag_life_deadline(o);
+	if (deadline > 0)
+		ag_reply_double(&r->to, deadline > now ? deadline - now : 0.0);
+	else
+		ag_reply_nil(&r->to);
+	return 0;
+}
