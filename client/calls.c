@@ -1,8 +1,8 @@
 /*
  * calls.c - the server-level methods of protocol section 3 that belong to
  * no object type: agora_call() (any method by name), ping, stats, ls,
- * drop, info, expire, ttl, and "open", which the proxies open their objects with
- * (proxy.c). "open_ref" and the references are refs.c's. Each is one round
+ * drop, info, expire, ttl, and "open", which the proxies open their objects
+ * with (proxy.c). "open_ref" and the references are refs.c's. Each is one round
  * trip through ag_client_call() or ag_client_call_as() (call.c), which give
  * every return and message.
  */

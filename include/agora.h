@@ -442,8 +442,7 @@ AGORA_API int agora_expire(agora_client *c, const char *name, double seconds);
 /* ttl NAME: *ret_seconds (may be NULL) the seconds left before @name is
  * dropped, or -1 when it has no deadline. AGORA_ENO_OBJECT when no object
  * has the name (an expired one included). */
-AGORA_API int agora_ttl(agora_client *c, const char *name,
-			double *ret_seconds);
+AGORA_API int agora_ttl(agora_client *c, const char *name, double *ret_seconds);
 
 /* ---- references ------------------------------------------------------------
  *
