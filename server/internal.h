@@ -734,9 +734,12 @@ bool ag_life_check(ag_object *o);
 void ag_life_free(ag_object *o);
 /* Connection @c ends: drop the names of the ephemeral objects it made. */
 void ag_life_conn_gone(ag_conn *c);
-/* Pack ls's and info's fields "ephemeral_owner", "ttl" and "expires"
- * (3 pairs) of @o at @now. */
-#define AG_LIFE_FIELDS 3
+/* ls's and info's fields of @o's lifetime: how many pairs (0 for most
+ * objects, so that their entries stay as they were), and packing them:
+ * "ephemeral_owner" (the creator's connection id) for an ephemeral name,
+ * "ttl" (seconds left at @now) and "expires" (the deadline) for a name
+ * with a deadline. */
+unsigned ag_life_count(const ag_object *o);
 void ag_life_pack(const ag_object *o, msgpack_packer *pk, double now);
 /* A time to live @v (open's ttl, expire's seconds): a number more than 0
  * and at most AG_TTL_MAX, into *ret; else answers ARGS (not a number) or

@@ -222,26 +222,27 @@ bool ag_life_check(ag_object *o)
 	return true;
 }
 
+unsigned ag_life_count(const ag_object *o)
+{
+	return (ag_life_owner(o) != 0 ? 1 : 0) +
+	       (ag_life_deadline(o) > 0 ? 2 : 0);
+}
+
 void ag_life_pack(const ag_object *o, msgpack_packer *pk, double now)
 {
 	uint64_t owner = ag_life_owner(o);
 	double deadline = ag_life_deadline(o);
 
-	ag_pack_str(pk, "ephemeral_owner");
-	if (owner != 0)
+	if (owner != 0) {
+		ag_pack_str(pk, "ephemeral_owner");
 		msgpack_pack_uint64(pk, owner);
-	else
-		msgpack_pack_nil(pk);
-	ag_pack_str(pk, "ttl");
-	if (deadline > 0)
+	}
+	if (deadline > 0) {
+		ag_pack_str(pk, "ttl");
 		msgpack_pack_double(pk, deadline > now ? deadline - now : 0.0);
-	else
-		msgpack_pack_nil(pk);
-	ag_pack_str(pk, "expires");
-	if (deadline > 0)
+		ag_pack_str(pk, "expires");
 		msgpack_pack_double(pk, deadline);
-	else
-		msgpack_pack_nil(pk);
+	}
 }
 
 /* ---- the server methods expire and ttl ----------------------------------- */

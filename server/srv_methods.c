@@ -516,7 +516,7 @@ static int srv_ls(ag_req *r)
 			continue;
 		if (glob != NULL && fnmatch(glob, o->name, 0) != 0)
 			continue;
-		msgpack_pack_map(pk, 3 + AG_LIFE_FIELDS);
+		msgpack_pack_map(pk, 3 + ag_life_count(o));
 		ag_pack_str(pk, "name");
 		ag_pack_str(pk, o->name);
 		ag_pack_str(pk, "type");
@@ -550,7 +550,7 @@ static int srv_info(ag_req *r)
 	ag_life_check(o); /* past its deadline: no name */
 	unsigned extra = o->fam->info_count ? o->fam->info_count(o) : 0;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
-	msgpack_pack_map(pk, 6 + extra + AG_LIFE_FIELDS);
+	msgpack_pack_map(pk, 6 + extra + ag_life_count(o));
 	ag_pack_str(pk, "id");
 	msgpack_pack_uint64(pk, o->id);
 	ag_pack_str(pk, "ref");
