@@ -40,6 +40,7 @@ enum {
 	NEW_TYPECODE,
 	NEW_LENGTH,
 	NEW_ITEMS,
+	NEW_TTL,
 	NEW_NOPTS
 };
 extern const char *const new_option_names[NEW_NOPTS]; /* "maxsize", ... */
@@ -149,7 +150,7 @@ typedef int cmd_fn(struct cli *k, char **args, int nargs);
 cmd_fn cmd_ping, cmd_stats, cmd_ls, cmd_watch, cmd_info, cmd_get, cmd_set,
     cmd_push, cmd_pop, cmd_peek, cmd_drop, cmd_clients, cmd_kill, cmd_new,
     cmd_del, cmd_incr, cmd_len, cmd_keys, cmd_has, cmd_clear, cmd_insert,
-    cmd_call;
+    cmd_call, cmd_expire, cmd_ttl;
 /* The subcommands, with the number of arguments each takes after its
  * name (main.c checks them) and whether --timeout is a wait. */
 struct command {
