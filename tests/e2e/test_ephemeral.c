@@ -130,6 +130,8 @@ START_TEST(an_ephemeral_name_goes_when_its_creator_closes)
 	agora_value_free(&info);
 	AGH_OK(b, agora_event_set(eb));
 
+	agora_event_close(ea); /* a handle: the name stays */
+	ck_assert(ls_entry(b, "worker-7", NULL));
 	agora_client_free(a); /* closes: the name goes with it */
 	wait_gone(b, "worker-7");
 	/* b's handle keeps the object, anonymous now, as after drop. */

@@ -366,6 +366,7 @@ static void restart_keeps_deadlines(int how)
 		AGH_OK(c, agora_save(c, NULL));
 		how = SIGTERM;
 	}
+	agora_var_close(eph); /* a handle: the name stays */
 	agora_client_free(c); /* the ephemeral "eph" goes now... */
 	if (how == SIGKILL) {
 		/* ...unless the server dies first: make it again and crash
@@ -375,6 +376,7 @@ static void restart_keeps_deadlines(int how)
 					AGORA_OPEN_EPHEMERAL, &eph));
 		ck_assert(ls_entry(c, "eph", NULL));
 		agh_server_kill(&s);
+		agora_var_close(eph); /* fails: the server is gone */
 		agora_client_free(c);
 	} else {
 		agh_server_stop(&s);
