@@ -92,15 +92,26 @@ static void life_trim(ag_object *o)
 		ag_life_free(o);
 }
 
-/* Drop @o's name as the server method drop does, saying @why in the log. */
-static void drop_name(ag_object *o, const char *why)
+/* Drop @o's name as the server method drop does; the log's debug line
+ * says why: its deadline passed (@c NULL), or its creator @c ended. */
+static void drop_name(ag_object *o, const ag_conn *c)
 {
 	ag_server *s = o->srv;
 
 	if (ag_server_logs(s, AGORA_LOG_DEBUG)) {
 		char label[400];
-		ag_server_logf(s, AGORA_LOG_DEBUG, "%s: name dropped: %s",
-			       ag_object_label(o, label, sizeof(label)), why);
+		ag_object_label(o, label, sizeof(label));
+		if (c != NULL)
+			ag_server_logf(s, AGORA_LOG_DEBUG,
+				       "%s: ephemeral name dropped: creator "
+				       "connection %llu (%s) ended: %s",
+				       label, (unsigned long long)c->id,
+				       c->peer, ag_conn_why(c));
+		else
+			ag_server_logf(s, AGORA_LOG_DEBUG,
+				       "%s: name dropped: its time to live "
+				       "passed",
+				       label);
 	}
 	ag_persist_drop(o);
 	ag_object_unname(o); /* frees o->life; may free o */
@@ -137,7 +148,7 @@ void ag_life_conn_gone(ag_conn *c)
 			ag_life_free(o);
 			continue;
 		}
-		drop_name(o, "its creator's connection ended");
+		drop_name(o, c);
 	}
 }
 
@@ -218,7 +229,7 @@ bool ag_life_check(ag_object *o)
 {
 	if (!ag_life_due(o, ag_wall_now()))
 		return false;
-	drop_name(o, "its time to live passed");
+	drop_name(o, NULL);
 	return true;
 }
 
