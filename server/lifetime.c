@@ -50,12 +50,21 @@ double ag_wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* What an ag_life costs its object (ag_object_mem): itself and its
+ * timer's event. */
+static size_t life_cost(void)
+{
+	return sizeof(struct ag_life) + event_get_struct_event_size();
+}
+
 static struct ag_life *life_get(ag_object *o)
 {
 	if (o->life == NULL) {
 		o->life = calloc(1, sizeof(*o->life));
-		if (o->life != NULL)
-			o->life->obj = o;
+		if (o->life == NULL)
+			return NULL;
+		o->life->obj = o;
+		ag_object_mem(o, (ssize_t)life_cost());
 	}
 	return o->life;
 }
@@ -83,6 +92,7 @@ void ag_life_free(ag_object *o)
 		event_free(l->ev);
 	free(l);
 	o->life = NULL;
+	ag_object_mem(o, -(ssize_t)life_cost());
 }
 
 /* Free @o's ag_life when it holds nothing any more. */
