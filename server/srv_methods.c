@@ -357,6 +357,18 @@ static int srv_open(ag_req *r)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "open: out of memory");
 	}
+	/* What create() and the name's lifetime charged besides count too:
+	 * past the limit now, the object goes again, as if never made. */
+	if (s->max_memory && s->memory > s->max_memory) {
+		size_t in_use = s->memory, mem = o->mem;
+		ag_object_unname(o);
+		ag_object_unref(o);
+		return ag_reply_error(
+		    &r->to, AGORA_ELIMIT,
+		    "open: a new %s (%zu bytes) would pass the server's memory "
+		    "limit of %zu bytes (%zu in use)",
+		    fam->name, mem, s->max_memory, in_use - mem);
+	}
 	ag_persist_new(o);
 	rc = ag_conn_handle_new(r->to.conn, o, &h);
 	ag_object_unref(o);
