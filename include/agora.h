@@ -410,7 +410,9 @@ AGORA_API int agora_stats(agora_client *c, agora_value *ret);
  * may be NULL). AGORA_EVALUE from a server without a data directory,
  * AGORA_ESTORAGE when the snapshot failed (the message says why). */
 AGORA_API int agora_save(agora_client *c, agora_value *ret);
-/* ls: an array of {"name", "type", "len"} for named objects. */
+/* ls: an array of {"name", "type", "len"} for named objects; an ephemeral
+ * name's has "ephemeral_owner" too, a name with a deadline "ttl" and
+ * "expires" (docs/protocol.md section 3.1). */
 AGORA_API int agora_ls(agora_client *c, agora_value *ret);
 /* ls of the names that match the shell pattern @pattern (fnmatch(3), no
  * flags: "job.*", "worker-[0-9]"). A 0.1.0 server answers AGORA_EARGS. */
