@@ -21,8 +21,8 @@
  * the clock was set back, it is armed again for the rest).
  *
  * Persistence (journal.c, recover.c): "@ephemeral [id]" after the object's
- * "@new" makes the loading connection its owner, so that the name goes
- * when loading ends (connections do not survive a restart);
+ * "@new" drops the name when it is loaded (connections do not survive a
+ * restart, and a later "@new" may take the name);
  * "@expire [id, deadline or nil]" sets or clears the deadline, and a name
  * whose deadline passed while the server was down is found by nobody and
  * dropped by its timer on the first turn of the loop.

@@ -250,13 +250,14 @@ static const char *apply_new(loader *ld, const ag_request *rq, msgpack_zone *z)
 }
 
 /*
- * "@ephemeral" [id]: the name of object @o (NULL: none has the id) goes
+ * "@ephemeral" [id]: the name of object @o (NULL: none has the id) went
  * with the connection that made it, and connections do not survive a
- * restart: the loading connection owns it, and its end, when loading is
- * done, drops the name (lifetime.c).
+ * restart: the name is dropped now, as that connection's end would have
+ * dropped it. Not at the end of loading: a later "@new" may give the name
+ * to another object (made after a restart that dropped it so, which
+ * journals no "@drop"). Nothing is journaled while loading.
  */
-static const char *apply_ephemeral(loader *ld, const ag_request *rq,
-				   ag_object *o)
+static const char *apply_ephemeral(const ag_request *rq, ag_object *o)
 {
 	if (rq->argc != 1 || !is_uint(&rq->argv[0]))
 		return "malformed @ephemeral";
@@ -264,8 +265,7 @@ static const char *apply_ephemeral(loader *ld, const ag_request *rq,
 		return "@ephemeral of no object";
 	if (o->name == NULL)
 		return "@ephemeral of an object without a name";
-	if (ag_life_set_owner(o, ld->conn) < 0)
-		return "out of memory";
+	ag_object_unname(o);
 	return NULL;
 }
 
@@ -336,7 +336,7 @@ static const char *apply(loader *ld, const uint8_t *pay, size_t len,
 				res = why;
 		} else if (rq.methodlen == 10 &&
 			   memcmp(rq.method, "@ephemeral", 10) == 0) {
-			res = apply_ephemeral(ld, &rq, o);
+			res = apply_ephemeral(&rq, o);
 		} else if (rq.methodlen == 7 &&
 			   memcmp(rq.method, "@expire", 7) == 0) {
 			res = apply_expire(&rq, o);

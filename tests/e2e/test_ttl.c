@@ -419,6 +419,41 @@ START_TEST(deadlines_come_back_from_a_snapshot)
 }
 END_TEST
 
+/* An ephemeral name dropped by a restart, made again (as a plain name),
+ * then another restart: the journal holds the name twice, and the start
+ * gives it to the second object. */
+START_TEST(a_name_made_again_after_its_ephemeral_one_went_comes_back)
+{
+	agh_server s;
+	agora_var *v;
+	agora_value got;
+
+	agh_server_start_args(&s, args);
+	agora_client *c = agh_connect(&s);
+	AGH_OK(c, agora_open_ex(c, "value", "w", NULL, 0, AGORA_OPEN_EPHEMERAL,
+				&v));
+	agora_var_close(v);
+	agora_client_free(c);
+	agh_server_restart(&s, SIGKILL); /* the creator never ended */
+	c = agh_connect(&s);
+	ck_assert(!ls_entry(c, "w", NULL));
+	AGH_OK(c, agora_var_open(c, "w", agora_int(7), &v));
+	agora_var_close(v);
+	for (int i = 0; i < 2; i++) {
+		agora_client_free(c);
+		agh_server_restart(&s, i == 0 ? SIGKILL : SIGTERM);
+		c = agh_connect(&s);
+		AGH_OK(c, agora_var_open(c, "w", agora_int(0), &v));
+		AGH_OK(c, agora_var_get(v, &got));
+		agh_assert_int(got, 7);
+		agora_value_free(&got);
+		agora_var_close(v);
+	}
+	agora_client_free(c);
+	agh_server_stop(&s);
+}
+END_TEST
+
 static TCase *with_datadir(Suite *s, const char *name, const TTest *fn)
 {
 	TCase *tc = agh_tcase_bare(s, name, fn);
@@ -440,5 +475,9 @@ int main(void)
 		     deadlines_come_back_after_a_stop);
 	with_datadir(s, "deadlines_come_back_from_a_snapshot",
 		     deadlines_come_back_from_a_snapshot);
+	with_datadir(s,
+		     "a_name_made_again_after_its_ephemeral_one_went_comes_"
+		     "back",
+		     a_name_made_again_after_its_ephemeral_one_went_comes_back);
 	return agh_run_suite(s);
 }
