@@ -318,10 +318,6 @@ void ag_persist_pack_stats(ag_server *s, msgpack_packer *pk);
 /* The server method save. */
 int ag_persist_save(ag_req *r);
 const char *ag_fsync_name(int policy);
-/* Names of objects (srv_methods.c): give @o the name @name (which no
- * object has), 0 or AGORA_ENOMEM; take @o's name away (its hold goes). */
-int ag_object_name(ag_object *o, const char *name, size_t len);
-void ag_object_unname(ag_object *o);
 /* Whether the server keeps a journal now (not while loading). */
 bool ag_persist_on(const ag_server *s);
 /* Snapshots: a record calling @method on @o with @nparams params after the
@@ -699,40 +695,79 @@ void ag_val_give(ag_conn *c, ag_val *v);
  * owns, passed holds, handles), before it is freed. */
 void ag_session_end(ag_conn *c);
 
-/* ---- lifetimes of names (lifetime.c) --------------------------------------
- */
+/* ---- names and their lifetimes (lifetime.c) ------------------------------ */
 
 /*
- * A named object may be ephemeral (open's option ephemeral: its name is
- * dropped when the connection that created it ends, for any reason) and
- * may have a deadline (open's option ttl, the server method expire: its
- * name is dropped then). Both concern the name only, as drop does: handles
- * and references keep the object. Deadlines are wall-clock times
+ * The names table (s->names) and how long a name lives. A named object may
+ * be ephemeral (open's option ephemeral: its name is dropped when the
+ * connection that created it ends, for any reason) and may have a
+ * deadline (open's option ttl, the server method expire: its name is
+ * dropped then). Both concern the name only, as drop does: handles and
+ * references keep the object. Deadlines are wall-clock times
  * (CLOCK_REALTIME, Unix seconds) so that the journal can hold them as they
- * are; a name past its deadline is never found (ag_life_check() on every
- * lookup), and a timer drops it when nobody looks.
+ * are; a name past its deadline is never found (ag_name_find() and
+ * ag_life_check()), and a timer drops it when nobody looks.
  */
 #define AG_TTL_MAX 1e9 /* seconds: about 31 years */
+
+/* An object's lifetime (o->life), NULL for an object with neither. */
+struct ag_life {
+	ag_object *obj;
+	ag_conn *owner;                 /* NULL: not ephemeral */
+	struct ag_life *onext, **oprev; /* in owner->owned */
+	double deadline;                /* Unix seconds; 0: none */
+	struct event *ev;               /* the deadline's timer, or NULL */
+};
+
+/* What an ag_life costs its object (ag_object_mem): itself and its
+ * timer's event. */
+static inline size_t ag_life_cost(void)
+{
+	return sizeof(struct ag_life) + event_get_struct_event_size();
+}
 /* The time now, Unix seconds (CLOCK_REALTIME). */
 double ag_wall_now(void);
-/* Make named object @o ephemeral, owned by @c (NULL: none). 0 or
- * AGORA_ENOMEM. */
+/* What a name of @len bytes costs the server: the object's copy and the
+ * names table's key (an approximation of the allocator's share). */
+size_t ag_name_cost(size_t len);
+/* Give @o the name @name (which no object has), 0 or AGORA_ENOMEM (or
+ * AGORA_EEXISTS); take @o's name away, with its lifetime (the name's hold
+ * goes). object.c, as ag_name_cost(). */
+int ag_object_name(ag_object *o, const char *name, size_t len);
+void ag_object_unname(ag_object *o);
+/* The object named @name (@len bytes), or NULL: no such name, or one past
+ * its deadline (then dropped now, as ag_life_check() does). */
+ag_object *ag_name_find(ag_server *s, const char *name, size_t len);
+/* Make named object @o ephemeral, owned by @c. 0 or AGORA_ENOMEM. */
 int ag_life_set_owner(ag_object *o, ag_conn *c);
-/* Give named object @o the deadline @deadline (Unix seconds; 0: none),
- * arming its timer. 0 or AGORA_ENOMEM. */
+/* Give named object @o the deadline @deadline (Unix seconds; 0 or less:
+ * none), arming its timer. 0 or AGORA_ENOMEM. */
 int ag_life_set_deadline(ag_object *o, double deadline);
-/* The connection id owning @o's name, 0 when not ephemeral; its deadline,
- * 0 when none. */
-uint64_t ag_life_owner(const ag_object *o);
-double ag_life_deadline(const ag_object *o);
+/* The id of the connection owning @o's name, 0 when not ephemeral; its
+ * deadline, 0 when none. */
+static inline uint64_t ag_life_owner(const ag_object *o)
+{
+	return o->life != NULL && o->life->owner != NULL ? o->life->owner->id
+							 : 0;
+}
+static inline double ag_life_deadline(const ag_object *o)
+{
+	return o->life != NULL ? o->life->deadline : 0;
+}
 /* Whether @o's name is past its deadline at @now. */
-bool ag_life_due(const ag_object *o, double now);
+static inline bool ag_life_due(const ag_object *o, double now)
+{
+	return o->name != NULL && o->life != NULL && o->life->deadline > 0 &&
+	       now >= o->life->deadline;
+}
 /* When @o's name is past its deadline, drop it now (journaled as drop
  * is) and return true. */
 bool ag_life_check(ag_object *o);
-/* Forget @o's lifetime (its name is going, or the server is). */
+/* Forget @o's lifetime, its timer and its place on its owner's list (its
+ * name is going, or the server is). object.c. */
 void ag_life_free(ag_object *o);
-/* Connection @c ends: drop the names of the ephemeral objects it made. */
+/* Connection @c ends: drop the names of the ephemeral objects it made
+ * (conn.c, before ag_session_end()). */
 void ag_life_conn_gone(ag_conn *c);
 /* ls's and info's fields of @o's lifetime: how many pairs (0 for most
  * objects, so that their entries stay as they were), and packing them:
@@ -741,17 +776,6 @@ void ag_life_conn_gone(ag_conn *c);
  * with a deadline. */
 unsigned ag_life_count(const ag_object *o);
 void ag_life_pack(const ag_object *o, msgpack_packer *pk, double now);
-/* A time to live @v (open's ttl, expire's seconds): a number more than 0
- * and at most AG_TTL_MAX, into *ret; else answers ARGS (not a number) or
- * VALUE naming @what and returns it. */
-int ag_life_arg_ttl(ag_req *r, const char *what, const msgpack_object *v,
-		    double *ret);
-/* The object named @name (@len bytes), or NULL: no such name, or one past
- * its deadline (then dropped now, ag_life_check). srv_methods.c. */
-ag_object *ag_name_find(ag_server *s, const char *name, size_t len);
-/* The server methods expire and ttl. */
-int ag_srv_expire(ag_req *r);
-int ag_srv_ttl(ag_req *r);
 
 /* ---- connections and the server (conn.c, server.c, log.c) ---------------- */
 

@@ -34,27 +34,12 @@
 
 #include "internal.h"
 
-struct ag_life {
-	ag_object *obj;
-	ag_conn *owner;                 /* NULL: not ephemeral */
-	struct ag_life *onext, **oprev; /* in owner->owned */
-	double deadline;                /* Unix seconds; 0: none */
-	struct event *ev;               /* the deadline's timer, or NULL */
-};
-
 double ag_wall_now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* What an ag_life costs its object (ag_object_mem): itself and its
- * timer's event. */
-static size_t life_cost(void)
-{
-	return sizeof(struct ag_life) + event_get_struct_event_size();
 }
 
 static struct ag_life *life_get(ag_object *o)
@@ -64,7 +49,7 @@ static struct ag_life *life_get(ag_object *o)
 		if (o->life == NULL)
 			return NULL;
 		o->life->obj = o;
-		ag_object_mem(o, (ssize_t)life_cost());
+		ag_object_mem(o, (ssize_t)ag_life_cost());
 	}
 	return o->life;
 }
@@ -79,20 +64,6 @@ static void unlink_owner(struct ag_life *l)
 	l->owner = NULL;
 	l->onext = NULL;
 	l->oprev = NULL;
-}
-
-void ag_life_free(ag_object *o)
-{
-	struct ag_life *l = o->life;
-
-	if (l == NULL)
-		return;
-	unlink_owner(l);
-	if (l->ev != NULL)
-		event_free(l->ev);
-	free(l);
-	o->life = NULL;
-	ag_object_mem(o, -(ssize_t)life_cost());
 }
 
 /* Free @o's ag_life when it holds nothing any more. */
@@ -218,23 +189,6 @@ int ag_life_set_deadline(ag_object *o, double deadline)
 	return 0;
 }
 
-uint64_t ag_life_owner(const ag_object *o)
-{
-	return o->life != NULL && o->life->owner != NULL ? o->life->owner->id
-							 : 0;
-}
-
-double ag_life_deadline(const ag_object *o)
-{
-	return o->life != NULL ? o->life->deadline : 0;
-}
-
-bool ag_life_due(const ag_object *o, double now)
-{
-	return o->name != NULL && o->life != NULL && o->life->deadline > 0 &&
-	       now >= o->life->deadline;
-}
-
 bool ag_life_check(ag_object *o)
 {
 	if (!ag_life_due(o, ag_wall_now()))
@@ -266,130 +220,17 @@ void ag_life_pack(const ag_object *o, msgpack_packer *pk, double now)
 	}
 }
 
-/* ---- the server methods expire and ttl ----------------------------------- */
-
-/*
- * The named object param 0 of @r names: a str, its name, or an int, a
- * handle of this connection whose object still has its name. The user
- * needs @right on the name. NULL after answering ARGS, NO_OBJECT or
- * DENIED.
- */
-static ag_object *target(ag_req *r, const char *method, unsigned right)
+ag_object *ag_name_find(ag_server *s, const char *name, size_t len)
 {
-	const msgpack_object *a = &r->argv[0];
-	ag_object *o;
-	char desc[96];
+	ag_val key;
+	ag_entry *e;
 
-	if (a->type == MSGPACK_OBJECT_STR) {
-		if (!ag_user_may(r, right, a->via.str.ptr, a->via.str.size))
-			return NULL;
-		o = ag_name_find(r->srv, a->via.str.ptr, a->via.str.size);
-		if (o == NULL)
-			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
-				       "%s: no object is named \"%.*s\"",
-				       method, (int)a->via.str.size,
-				       a->via.str.ptr);
-		return o;
-	}
-	if (a->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		o = ag_conn_handle_get(r->to.conn, a->via.u64);
-		if (o == NULL) {
-			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
-				       "%s: no handle %llu on this connection",
-				       method, (unsigned long long)a->via.u64);
-			return NULL;
-		}
-		if (!ag_user_may_obj(r, right, o))
-			return NULL;
-		ag_life_check(o);
-		if (o->name == NULL) {
-			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
-				       "%s: the object of handle %llu has no "
-				       "name (anonymous, dropped or expired): "
-				       "only a name has a time to live",
-				       method, (unsigned long long)a->via.u64);
-			return NULL;
-		}
-		return o;
-	}
-	ag_obj_describe(a, desc, sizeof(desc));
-	ag_reply_error(&r->to, AGORA_EARGS,
-		       "%s: want a name (str) or a handle (int), got %s",
-		       method, desc);
-	return NULL;
-}
-
-/* See internal.h. */
-int ag_life_arg_ttl(ag_req *r, const char *what, const msgpack_object *v,
-		    double *ret)
-{
-	double t;
-	char desc[96];
-
-	switch (v->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		t = (double)v->via.u64;
-		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		t = (double)v->via.i64;
-		break;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		t = v->via.f64;
-		break;
-	default:
-		ag_obj_describe(v, desc, sizeof(desc));
-		return ag_reply_error(&r->to, AGORA_EARGS,
-				      "%s must be a number of seconds, got %s",
-				      what, desc);
-	}
-	if (!(t > 0) || !(t <= AG_TTL_MAX)) {
-		ag_obj_describe(v, desc, sizeof(desc));
-		return ag_reply_error(&r->to, AGORA_EVALUE,
-				      "%s must be more than 0 and at most %.0f "
-				      "seconds, got %s",
-				      what, AG_TTL_MAX, desc);
-	}
-	*ret = t;
-	return 0;
-}
-
-/* expire [name or handle, seconds or nil]: nil clears the deadline. */
-int ag_srv_expire(ag_req *r)
-{
-	double secs = 0;
-	ag_object *o;
-	int rc;
-
-	if (ag_arg_given(r, 1) &&
-	    (rc = ag_life_arg_ttl(r, "expire: seconds", &r->argv[1], &secs)) <
-		0)
-		return rc;
-	o = target(r, "expire", AG_RIGHT_ADMIN);
-	if (o == NULL)
-		return AGORA_ENO_OBJECT;
-	if (!ag_persist_admit(r))
-		return AGORA_ESTORAGE;
-	if (ag_life_set_deadline(o, secs > 0 ? ag_wall_now() + secs : 0) < 0)
-		return ag_reply_error(&r->to, AGORA_ELIMIT,
-				      "expire: out of memory");
-	ag_persist_expire(o);
-	ag_reply_nil(&r->to);
-	return 0;
-}
-
-/* ttl [name or handle]: the seconds left, or nil without a deadline. */
-int ag_srv_ttl(ag_req *r)
-{
-	ag_object *o = target(r, "ttl", AG_RIGHT_READ);
-	double deadline, now = ag_wall_now();
-
-	if (o == NULL)
-		return AGORA_ENO_OBJECT;
-	deadline = ag_life_deadline(o);
-	if (deadline > 0)
-		ag_reply_double(&r->to, deadline > now ? deadline - now : 0.0);
-	else
-		ag_reply_nil(&r->to);
-	return 0;
+	/* A longer name was never given to an object. */
+	if (len > AG_NAME_MAX)
+		return NULL;
+	key = ag_val_view(name, (uint32_t)len, 0);
+	e = ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
+	if (e == NULL || ag_life_check(e->ptr))
+		return NULL;
+	return e->ptr;
 }

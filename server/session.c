@@ -150,9 +150,9 @@ void ag_val_give(ag_conn *c, ag_val *v)
 
 /*
  * Give back everything @c has of the objects, before it is freed: its
- * parked requests go first (withdrawn, they take nothing), then the
- * ephemeral names it made, what it owns (which may wake other
- * connections' waiters), the holds passed to it, and its handles.
+ * parked requests go first (withdrawn, they take nothing), then what it
+ * owns (which may wake other connections' waiters), the holds passed to
+ * it, and its handles.
  */
 void ag_session_end(ag_conn *c)
 {
@@ -160,8 +160,6 @@ void ag_session_end(ag_conn *c)
 
 	while ((w = TAILQ_FIRST(&c->waiters)) != NULL)
 		ag_wait_withdraw(w);
-	/* The ephemeral names it made go with it (lifetime.c). */
-	ag_life_conn_gone(c);
 	c->going = true;
 	for (uint32_t i = 0; i < c->nholds; i++) {
 		ag_object *o = c->holds[i].obj;

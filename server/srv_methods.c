@@ -1,7 +1,7 @@
 /*
  * srv_methods.c - the server methods: open, open_ref, close, drop, ls,
  * info, ping and stats (protocol section 3), the operators' clients and
- * kill, and their table (with expire and ttl, lifetime.c's).
+ * kill, expire and ttl (a name's deadline: lifetime.c), and their table.
  *
  * Named objects live in the server's names table, which holds one
  * reference to each; drop takes the name away and lets that reference go.
@@ -13,13 +13,6 @@
 
 #include "internal.h"
 
-/* What a name of @len bytes costs the server: the object's copy and the
- * names table's key (an approximation of the allocator's share). */
-static size_t name_cost(size_t len)
-{
-	return len == 0 ? 0 : 2 * (len + 1);
-}
-
 /* An object's name, or nil for an anonymous one. */
 static void pack_name(msgpack_packer *pk, const ag_object *o)
 {
@@ -29,69 +22,48 @@ static void pack_name(msgpack_packer *pk, const ag_object *o)
 		msgpack_pack_nil(pk);
 }
 
-int ag_object_name(ag_object *o, const char *name, size_t len)
-{
-	ag_server *s = o->srv;
-	ag_val key = ag_val_view(name, (uint32_t)len, 0), owned;
-	uint64_t hash = ag_table_hash(&s->names, &key);
-	ag_entry *e = NULL;
-
-	if (ag_table_find(&s->names, &key, hash) != NULL)
-		return AGORA_EEXISTS;
-	o->name = strndup(name, len);
-	if (o->name != NULL && ag_val_dup(&owned, &key) == 0) {
-		e = ag_table_add(&s->names, &owned, hash);
-		if (e == NULL)
-			ag_val_deinit(&owned);
-	}
-	if (e == NULL) {
-		free(o->name);
-		o->name = NULL;
-		return AGORA_ENOMEM;
-	}
-	e->ptr = o;
-	ag_object_ref(o); /* the name's hold */
-	ag_object_mem(o, (ssize_t)name_cost(len));
-	return 0;
-}
-
-void ag_object_unname(ag_object *o)
-{
-	ag_server *s = o->srv;
-	ag_val key;
-	ag_entry *e;
-
-	ag_life_free(o); /* its lifetime is its name's */
-	if (o->name == NULL)
-		return;
-	key = ag_val_view(o->name, (uint32_t)strlen(o->name), 0);
-	e = ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
-	ag_object_mem(o, -(ssize_t)name_cost(strlen(o->name)));
-	if (e != NULL)
-		ag_table_remove(&s->names, e);
-	free(o->name);
-	o->name = NULL;
-	ag_object_unref(o);
-}
-
-ag_object *ag_name_find(ag_server *s, const char *name, size_t len)
-{
-	ag_val key;
-	ag_entry *e;
-
-	/* A longer name was never given to an object. */
-	if (len > AG_NAME_MAX)
-		return NULL;
-	key = ag_val_view(name, (uint32_t)len, 0);
-	e = ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
-	if (e == NULL || ag_life_check(e->ptr))
-		return NULL;
-	return e->ptr;
-}
-
 static bool has_len(ag_object *o, size_t *ret)
 {
 	return o->fam->len != NULL && o->fam->len(o, ret);
+}
+
+/*
+ * A time to live @v (open's ttl, expire's seconds): a number more than 0
+ * and at most AG_TTL_MAX, into *ret; else answers ARGS (not a number) or
+ * VALUE naming @what, and returns it.
+ */
+static int arg_ttl(ag_req *r, const char *what, const msgpack_object *v,
+		   double *ret)
+{
+	double t;
+	char desc[96];
+
+	switch (v->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		t = (double)v->via.u64;
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		t = (double)v->via.i64;
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		t = v->via.f64;
+		break;
+	default:
+		ag_obj_describe(v, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "%s must be a number of seconds, got %s",
+				      what, desc);
+	}
+	if (!(t > 0) || !(t <= AG_TTL_MAX)) {
+		ag_obj_describe(v, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EVALUE,
+				      "%s must be more than 0 and at most %.0f "
+				      "seconds, got %s",
+				      what, AG_TTL_MAX, desc);
+	}
+	*ret = t;
+	return 0;
 }
 
 /*
@@ -237,7 +209,7 @@ static int srv_open(ag_req *r)
 	double ttl = 0;
 	const msgpack_object *ttlv = ag_opt(opts, "ttl");
 	if (ttlv != NULL && ttlv->type != MSGPACK_OBJECT_NIL &&
-	    (rc = ag_life_arg_ttl(r, "open: option ttl", ttlv, &ttl)) < 0)
+	    (rc = arg_ttl(r, "open: option ttl", ttlv, &ttl)) < 0)
 		return rc;
 	if ((ephemeral || ttl > 0) && name->type == MSGPACK_OBJECT_NIL)
 		return ag_reply_error(&r->to, AGORA_EARGS,
@@ -322,7 +294,7 @@ static int srv_open(ag_req *r)
 
 	/* A new object's fixed part and its name count against max_memory
 	 * like stored values do (its contents are checked as they come). */
-	size_t cost = sizeof(ag_object) + name_cost(ag_val_len(&key));
+	size_t cost = sizeof(ag_object) + ag_name_cost(ag_val_len(&key));
 	if (s->max_memory && s->memory + cost > s->max_memory)
 		return ag_reply_error(
 		    &r->to, AGORA_ELIMIT,
@@ -628,6 +600,98 @@ static int srv_stats(ag_req *r)
 	return 0;
 }
 
+/* ---- the server methods expire and ttl ----------------------------------- */
+
+/*
+ * The named object param 0 of @r names: a str, its name, or an int, a
+ * handle of this connection whose object still has its name. The user
+ * needs @right on the name. NULL after answering ARGS, NO_OBJECT or
+ * DENIED.
+ */
+static ag_object *target(ag_req *r, const char *method, unsigned right)
+{
+	const msgpack_object *a = &r->argv[0];
+	ag_object *o;
+	char desc[96];
+
+	if (a->type == MSGPACK_OBJECT_STR) {
+		if (!ag_user_may(r, right, a->via.str.ptr, a->via.str.size))
+			return NULL;
+		o = ag_name_find(r->srv, a->via.str.ptr, a->via.str.size);
+		if (o == NULL)
+			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+				       "%s: no object is named \"%.*s\"",
+				       method, (int)a->via.str.size,
+				       a->via.str.ptr);
+		return o;
+	}
+	if (a->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		o = ag_conn_handle_get(r->to.conn, a->via.u64);
+		if (o == NULL) {
+			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+				       "%s: no handle %llu on this connection",
+				       method, (unsigned long long)a->via.u64);
+			return NULL;
+		}
+		if (!ag_user_may_obj(r, right, o))
+			return NULL;
+		ag_life_check(o);
+		if (o->name == NULL) {
+			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+				       "%s: the object of handle %llu has no "
+				       "name (anonymous, dropped or expired): "
+				       "only a name has a time to live",
+				       method, (unsigned long long)a->via.u64);
+			return NULL;
+		}
+		return o;
+	}
+	ag_obj_describe(a, desc, sizeof(desc));
+	ag_reply_error(&r->to, AGORA_EARGS,
+		       "%s: want a name (str) or a handle (int), got %s",
+		       method, desc);
+	return NULL;
+}
+
+/* expire [name or handle, seconds or nil]: nil clears the deadline. */
+static int srv_expire(ag_req *r)
+{
+	double secs = 0;
+	ag_object *o;
+	int rc;
+
+	if (ag_arg_given(r, 1) &&
+	    (rc = arg_ttl(r, "expire: seconds", &r->argv[1], &secs)) < 0)
+		return rc;
+	o = target(r, "expire", AG_RIGHT_ADMIN);
+	if (o == NULL)
+		return AGORA_ENO_OBJECT;
+	if (!ag_persist_admit(r))
+		return AGORA_ESTORAGE;
+	if (ag_life_set_deadline(o, secs > 0 ? ag_wall_now() + secs : 0) < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "expire: out of memory");
+	ag_persist_expire(o);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+/* ttl [name or handle]: the seconds left, or nil without a deadline. */
+static int srv_ttl(ag_req *r)
+{
+	ag_object *o = target(r, "ttl", AG_RIGHT_READ);
+	double deadline, now = ag_wall_now();
+
+	if (o == NULL)
+		return AGORA_ENO_OBJECT;
+	deadline = ag_life_deadline(o);
+	if (deadline > 0)
+		ag_reply_double(&r->to, deadline > now ? deadline - now : 0.0);
+	else
+		ag_reply_nil(&r->to);
+	return 0;
+}
+
 /* ---- operators: clients and kill ------------------------------------------
  *
  * clients lists every connection, authenticated or in the handshake,
@@ -785,8 +849,8 @@ static const ag_method server_methods[] = {
 	{ "clients", srv_clients, 0, 0, AG_STORES_NONE, AG_RIGHT_ADMIN },
 	{ "kill", srv_kill, 1, 1, AG_STORES_NONE, AG_RIGHT_ADMIN },
 	{ "save", ag_persist_save, 0, 0, AG_STORES_NONE, AG_RIGHT_ADMIN },
-	{ "expire", ag_srv_expire, 2, 2, AG_STORES_NONE, AG_RIGHT_ADMIN },
-	{ "ttl", ag_srv_ttl, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "expire", srv_expire, 2, 2, AG_STORES_NONE, AG_RIGHT_ADMIN },
+	{ "ttl", srv_ttl, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
