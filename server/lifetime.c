@@ -1,8 +1,10 @@
 /*
  * lifetime.c - how long a name lives: ephemeral names, dropped when the
  * connection that created them ends, and names with a deadline, dropped
- * when it passes; the server methods expire and ttl (protocol section
- * 3.1).
+ * when it passes (protocol section 3.1); and the lookup of a name that
+ * hides one past its deadline (ag_name_find()). The names table itself is
+ * object.c's; the server methods open, expire and ttl that set lifetimes
+ * are srv_methods.c's.
  *
  * Both concern the name only, exactly as the server method drop does: the
  * name goes (journaled as "@drop"), and handles, parked calls and stored
@@ -10,15 +12,15 @@
  *
  * An object with either has an ag_life (o->life; NULL for the others, so
  * they pay one pointer). An ephemeral one is on its creator's list
- * (c->owned), which ag_session_end() works off through
- * ag_life_conn_gone(): whatever ends the connection (close, kill, a crash
- * of its process, the peer timeout) drops the names. A deadline is a
- * wall-clock time (CLOCK_REALTIME, Unix seconds), so that the journal
- * keeps it as it is and a restart neither extends nor shortens it. It is
- * enforced twice: every lookup of a name asks ag_life_check() (a name past
- * its deadline is never found, even before any timer ran), and a libevent
- * timer of its own drops the name when nobody looks (firing early, after
- * the clock was set back, it is armed again for the rest).
+ * (c->owned), which conn.c works off through ag_life_conn_gone() when the
+ * connection is freed: whatever ends it (close, kill, a crash of its
+ * process, the peer timeout) drops the names. A deadline is a wall-clock
+ * time (CLOCK_REALTIME, Unix seconds), so that the journal keeps it as it
+ * is and a restart neither extends nor shortens it. It is enforced twice:
+ * every lookup of a name asks ag_life_check() (a name past its deadline
+ * is never found, even before any timer ran), and a libevent timer of its
+ * own drops the name when nobody looks (firing early, after the clock was
+ * set back, it is armed again for the rest).
  *
  * Persistence (journal.c, recover.c): "@ephemeral [id]" after the object's
  * "@new" drops the name when it is loaded (connections do not survive a
