@@ -271,7 +271,8 @@ static const char *apply_ephemeral(const ag_request *rq, ag_object *o)
 
 /* "@expire" [id, deadline or nil]: a wall-clock time in Unix seconds, as
  * recorded (one past already is found by nobody, and dropped by its timer
- * once the server runs). */
+ * once the server runs). On an object without a name (an ephemeral one
+ * that loading dropped) it does nothing. */
 static const char *apply_expire(const ag_request *rq, ag_object *o)
 {
 	const msgpack_object *d = &rq->argv[1];
@@ -291,8 +292,10 @@ static const char *apply_expire(const ag_request *rq, ag_object *o)
 		return "malformed @expire: its deadline is out of range";
 	if (o == NULL)
 		return "@expire of no object";
+	/* An ephemeral name, dropped by its "@ephemeral" already: its
+	 * deadline has nothing left to drop. */
 	if (o->name == NULL)
-		return "@expire of an object without a name";
+		return NULL;
 	if (ag_life_set_deadline(o, deadline) < 0)
 		return "out of memory";
 	return NULL;
