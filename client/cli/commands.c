@@ -536,6 +536,26 @@ static char *since_text(const agora_value *v)
 	return xasprintf("%s (%.1f s ago)", when, ago < 0 ? 0 : ago);
 }
 
+/* A name's deadline (info's "expires"): "2026-12-07 15:30:00 (in 89.9 s)". */
+static char *expires_text(const agora_value *v)
+{
+	double at, left;
+	time_t t;
+	struct tm tm;
+	char when[32];
+	struct timespec now;
+
+	if (v->type != AGORA_FLOAT)
+		return cell_text(v);
+	at = v->via.f;
+	t = (time_t)at;
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	clock_gettime(CLOCK_REALTIME, &now);
+	left = at - ((double)now.tv_sec + (double)now.tv_nsec / 1e9);
+	return xasprintf("%s (in %.1f s)", when, left < 0 ? 0 : left);
+}
+
 /* "held by connection 7 (pid 42, uid 1000)" or "free". */
 static char *holder_text(const agora_value *info)
 {
@@ -583,6 +603,11 @@ int cmd_info(struct cli *k, char **args, int nargs)
 			const agora_pair *kv = &info.via.map.items[i];
 			char *val = value_is_str(&kv->key, "since")
 					? since_text(&kv->val)
+				    : value_is_str(&kv->key, "expires")
+					? expires_text(&kv->val)
+				    : value_is_str(&kv->key, "ttl") &&
+					    kv->val.type == AGORA_FLOAT
+					? duration_text(kv->val.via.f)
 					: cell_text(&kv->val);
 			table_add2(&t, cell_text(&kv->key), val);
 		}

@@ -714,7 +714,15 @@ class Lifetimes(Case):
         self.assertTrue(590 < doc[0]["ttl"] <= 600)
         self.assertIsInstance(doc[0]["expires"], float)
 
+        out = self.ok("info", "life.cache")
+        self.assertRegex(out, r"(?m)^ttl +9m\d\ds$")
+        self.assertRegex(out, r"(?m)^expires +\d{4}-\d\d-\d\d "
+                         r"\d\d:\d\d:\d\d \(in \d+\.\d s\)$")
+        self.assertIsInstance(self.json("info", "life.cache")["expires"],
+                              float)
+
         self.made("list", "life.plain")
+        self.assertNotIn("ttl", self.json("info", "life.plain"))
         self.assertEqual(self.ok("ttl", "life.plain"), "none\n")
         self.assertIsNone(self.json("ttl", "life.plain"))
         self.assertEqual(self.ok("expire", "life.plain", "30"), "")
