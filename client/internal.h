@@ -385,8 +385,9 @@ AGORA_TYPES(AG_PROXY_STRUCT_)
  */
 int ag_proxy_open_failed(agora_client *c, void *ret_proxy, int rc);
 
-/* Most params a method takes after the handle. */
-#define AG_PROXY_MAX_ARGS 3
+/* Most params a method takes after the handle (queue.take: block, timeout,
+ * lease, details). */
+#define AG_PROXY_MAX_ARGS 4
 
 /*
  * Open [@type, @name or nil, {@opts}] and make a proxy for it: @size zeroed
@@ -505,6 +506,10 @@ int ag_proxy_no_result(const ag_proxy *p, const char *method);
  */
 int ag_queue_open(agora_client *c, void *ret_proxy, size_t size,
 		  const char *type, const char *name, size_t maxsize);
+int ag_queue_open_dead_letter(agora_client *c, void *ret_proxy, size_t size,
+			      const char *type, const char *name,
+			      size_t maxsize, uint32_t max_deliveries,
+			      const char *dead_letter);
 int ag_queue_put(const ag_proxy *p, agora_value v, double timeout);
 int ag_queue_get(const ag_proxy *p, double timeout, agora_value *ret);
 int ag_queue_get_int(const ag_proxy *p, double timeout, int64_t *ret);
@@ -515,6 +520,11 @@ int ag_queue_qsize(const ag_proxy *p, size_t *ret);
 int ag_queue_empty(const ag_proxy *p, bool *ret);
 int ag_queue_full(const ag_proxy *p, bool *ret);
 int ag_queue_peek(const ag_proxy *p, size_t n, agora_value *ret);
+int ag_queue_take(const ag_proxy *p, double timeout, double lease,
+		  uint64_t *ret_id, agora_value *ret_item,
+		  uint64_t *ret_deliveries);
+int ag_queue_settle(const ag_proxy *p, const char *method, uint64_t id);
+int ag_queue_pending(const ag_proxy *p, agora_value *ret);
 
 /* ---- calls.c ------------------------------------------------------------- */
 

@@ -6,7 +6,8 @@
  * ag_queue_* functions of proxy_queue.c, which name the methods by the
  * proxy's wire type ("joinable_queue.put" and so on). Only task_done and
  * join are its own. join blocks in the server, not here, until the last
- * task_done or the timeout.
+ * task_done or the timeout. An ack of a taken item is that item's
+ * task_done, done by the server in the same step.
  */
 #include <stdlib.h>
 
@@ -22,6 +23,21 @@ int agora_jqueue_open(agora_client *c, const char *name, size_t maxsize,
 {
 	return ag_queue_open(c, ret, sizeof(**ret), "joinable_queue", name,
 			     maxsize);
+}
+
+/* agora_queue_open_dead_letter() of a joinable queue: an item moved to the
+ * dead-letter queue counts as done here. */
+int agora_jqueue_open_dead_letter(agora_client *c, const char *name,
+				  size_t maxsize, uint32_t max_deliveries,
+				  const char *dead_letter, agora_jqueue **ret)
+{
+	if (dead_letter == NULL)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "open joinable_queue: the dead_letter "
+				      "queue's name is NULL");
+	return ag_queue_open_dead_letter(c, ret, sizeof(**ret),
+					 "joinable_queue", name, maxsize,
+					 max_deliveries, dead_letter);
 }
 
 /* AGORA_EFULL when the queue stayed full for @timeout. Each put adds an
@@ -74,6 +90,44 @@ int agora_jqueue_full(agora_jqueue *q, bool *ret)
 int agora_jqueue_peek(agora_jqueue *q, size_t n, agora_value *ret)
 {
 	return q != NULL ? ag_queue_peek(&q->p, n, ret) : AGORA_EINVAL;
+}
+
+int agora_jqueue_take(agora_jqueue *q, double timeout, double lease,
+		      uint64_t *ret_id, agora_value *ret_item)
+{
+	return q != NULL ? ag_queue_take(&q->p, timeout, lease, ret_id,
+					 ret_item, NULL)
+			 : AGORA_EINVAL;
+}
+
+int agora_jqueue_take_ex(agora_jqueue *q, double timeout, double lease,
+			 uint64_t *ret_id, agora_value *ret_item,
+			 uint64_t *ret_deliveries)
+{
+	if (q == NULL)
+		return AGORA_EINVAL;
+	if (ret_deliveries == NULL)
+		return ag_proxy_no_result(&q->p, "take");
+	return ag_queue_take(&q->p, timeout, lease, ret_id, ret_item,
+			     ret_deliveries);
+}
+
+/* The item is done and gone, and one task is done: never call
+ * agora_jqueue_task_done() for an item taken with take. */
+int agora_jqueue_ack(agora_jqueue *q, uint64_t id)
+{
+	return q != NULL ? ag_queue_settle(&q->p, "ack", id) : AGORA_EINVAL;
+}
+
+/* The item goes back, still unfinished. */
+int agora_jqueue_nack(agora_jqueue *q, uint64_t id)
+{
+	return q != NULL ? ag_queue_settle(&q->p, "nack", id) : AGORA_EINVAL;
+}
+
+int agora_jqueue_pending(agora_jqueue *q, agora_value *ret)
+{
+	return q != NULL ? ag_queue_pending(&q->p, ret) : AGORA_EINVAL;
 }
 
 /* One task finished: AGORA_EVALUE when there is no unfinished task. */

@@ -11,7 +11,17 @@
  * (block, timeout) pair ag_proxy_timeout() writes, and the call waits for
  * the server's answer, which comes when an item or a slot is there or the
  * timeout ran out (AGORA_EEMPTY / AGORA_EFULL).
+ *
+ * Acknowledged delivery (take, ack, nack, pending; docs/protocol.md 4.3.1):
+ * take answers [id, item] or, asked for details, [id, item, deliveries];
+ * the item stays pending on this connection until ack or nack names its
+ * id, its lease passes, or the connection ends. The client keeps nothing
+ * of it: the server alone knows what is pending, and a reconnect leaves
+ * nothing pending (what the old connection held went back to the queue).
  */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -26,6 +36,24 @@ int ag_queue_open(agora_client *c, void *ret_proxy, size_t size,
 	opt.key = agora_str("maxsize");
 	opt.val = agora_uint(maxsize);
 	return ag_proxy_open(c, ret_proxy, size, type, name, &opt, 1);
+}
+
+/* open with maxsize, max_deliveries and dead_letter. @dead_letter is not
+ * NULL (the public edge checks). */
+int ag_queue_open_dead_letter(agora_client *c, void *ret_proxy, size_t size,
+			      const char *type, const char *name,
+			      size_t maxsize, uint32_t max_deliveries,
+			      const char *dead_letter)
+{
+	agora_pair opt[3];
+
+	opt[0].key = agora_str("maxsize");
+	opt[0].val = agora_uint(maxsize);
+	opt[1].key = agora_str("max_deliveries");
+	opt[1].val = agora_uint(max_deliveries);
+	opt[2].key = agora_str("dead_letter");
+	opt[2].val = agora_str(dead_letter);
+	return ag_proxy_open(c, ret_proxy, size, type, name, opt, 3);
 }
 
 int ag_queue_put(const ag_proxy *p, agora_value v, double timeout)
@@ -117,6 +145,104 @@ int ag_queue_peek(const ag_proxy *p, size_t n, agora_value *ret)
 	return ag_proxy_call_value(p, "peek", &a, 1, ret);
 }
 
+/* The unsigned integer in @o: an id, or (@positive) a delivery count. */
+static bool obj_uint(const msgpack_object *o, bool positive, uint64_t *ret)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    (positive && o->via.u64 == 0))
+		return false;
+	*ret = o->via.u64;
+	return true;
+}
+
+/*
+ * take [block, timeout, lease, details]: the timeout as get's, @lease > 0
+ * seconds or none (0, negative or infinite: nil), details only when
+ * @ret_deliveries wants them; trailing defaults are left out. The answer
+ * is checked before anything is written: [id, item] or [id, item,
+ * deliveries]. An answer that is not that breaks nothing but is
+ * AGORA_EPROTOCOL (the item, if one was taken, goes back when this
+ * connection ends or its lease passes, as does one whose copy ran out of
+ * memory).
+ */
+int ag_queue_take(const ag_proxy *p, double timeout, double lease,
+		  uint64_t *ret_id, agora_value *ret_item,
+		  uint64_t *ret_deliveries)
+{
+	const msgpack_object *o, *a;
+	agora_value args[4], item;
+	uint64_t id, deliveries = 0;
+	bool details = ret_deliveries != NULL;
+	bool leased = lease > 0 && !isinf(lease);
+	char method[48];
+	int n, rc;
+
+	if (ret_id == NULL)
+		return ag_client_fail(p->c, AGORA_EINVAL,
+				      "%s.take needs a place for the id: "
+				      "without it the item cannot be "
+				      "acknowledged",
+				      p->type);
+	if (isnan(lease))
+		return ag_client_fail(p->c, AGORA_EINVAL,
+				      "%s.take: the lease is NaN", p->type);
+	n = ag_proxy_timeout(p, "take", timeout, true, args);
+	if (n < 0)
+		return n;
+	if (leased || details) {
+		if (n == 1) /* not blocking: the timeout is nil */
+			args[n++] = agora_nil();
+		args[n++] = leased ? agora_float(lease) : agora_nil();
+	}
+	if (details)
+		args[n++] = agora_bool(true);
+	rc = ag_proxy_call(p, "take", args, (size_t)n, &o);
+	if (rc < 0)
+		return rc;
+	a = o->type == MSGPACK_OBJECT_ARRAY &&
+		    o->via.array.size == (details ? 3u : 2u)
+		? o->via.array.ptr
+		: NULL;
+	if (a == NULL || !obj_uint(&a[0], false, &id) ||
+	    (details && !obj_uint(&a[2], true, &deliveries))) {
+		snprintf(method, sizeof(method), "%s.take", p->type);
+		return ag_client_bad_result(p->c, method, o,
+					    details ? "[id, item, deliveries]"
+						    : "[id, item]");
+	}
+	if (ret_item != NULL) {
+		rc = ag_value_unpack(&a[1], &item);
+		if (rc < 0)
+			return ag_client_fail(p->c, rc,
+					      "out of memory copying taken "
+					      "item %" PRIu64 ": it stays "
+					      "pending until the lease or "
+					      "the connection ends",
+					      id);
+		*ret_item = item;
+	}
+	*ret_id = id;
+	if (details)
+		*ret_deliveries = deliveries;
+	return 0;
+}
+
+/* ack or nack (@method) [id]: nil, or AGORA_EVALUE naming @id when it is not
+ * pending on this connection. */
+int ag_queue_settle(const ag_proxy *p, const char *method, uint64_t id)
+{
+	agora_value a = agora_uint(id);
+
+	return ag_proxy_call_value(p, method, &a, 1, NULL);
+}
+
+int ag_queue_pending(const ag_proxy *p, agora_value *ret)
+{
+	if (ret == NULL)
+		return ag_proxy_no_result(p, "pending");
+	return ag_proxy_call_value(p, "pending", NULL, 0, ret);
+}
+
 /* ---- queue --------------------------------------------------------------- */
 
 /*
@@ -186,4 +312,68 @@ int agora_queue_full(agora_queue *q, bool *ret)
 int agora_queue_peek(agora_queue *q, size_t n, agora_value *ret)
 {
 	return q != NULL ? ag_queue_peek(&q->p, n, ret) : AGORA_EINVAL;
+}
+
+/*
+ * agora_queue_open() with a limit of deliveries: an item that would be
+ * delivered a (@max_deliveries + 1)th time is appended to the queue or
+ * joinable queue named @dead_letter instead, which must exist. Both are
+ * used only when the queue is created. AGORA_EINVAL for a NULL
+ * @dead_letter; AGORA_EVALUE for a @max_deliveries of 0 or a @dead_letter
+ * that names no queue; else as agora_queue_open().
+ */
+int agora_queue_open_dead_letter(agora_client *c, const char *name,
+				 size_t maxsize, uint32_t max_deliveries,
+				 const char *dead_letter, agora_queue **ret)
+{
+	if (dead_letter == NULL)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "open queue: the dead_letter queue's "
+				      "name is NULL");
+	return ag_queue_open_dead_letter(c, ret, sizeof(**ret), "queue", name,
+					 maxsize, max_deliveries, dead_letter);
+}
+
+/*
+ * Take the oldest item, waiting up to @timeout as agora_queue_get(), and
+ * keep it pending on this connection until agora_queue_ack() or
+ * agora_queue_nack() of *ret_id, @lease seconds (> 0; 0 or AGORA_FOREVER:
+ * no lease), or the connection's end: then it goes back to the head of the
+ * queue. *ret_id and *ret_item (may be NULL: the item stays pending all the
+ * same) are written on success only.
+ */
+int agora_queue_take(agora_queue *q, double timeout, double lease,
+		     uint64_t *ret_id, agora_value *ret_item)
+{
+	return q != NULL ? ag_queue_take(&q->p, timeout, lease, ret_id,
+					 ret_item, NULL)
+			 : AGORA_EINVAL;
+}
+
+/* take(), and how many times the item was delivered, this one included. */
+int agora_queue_take_ex(agora_queue *q, double timeout, double lease,
+			uint64_t *ret_id, agora_value *ret_item,
+			uint64_t *ret_deliveries)
+{
+	if (q == NULL)
+		return AGORA_EINVAL;
+	if (ret_deliveries == NULL)
+		return ag_proxy_no_result(&q->p, "take");
+	return ag_queue_take(&q->p, timeout, lease, ret_id, ret_item,
+			     ret_deliveries);
+}
+
+int agora_queue_ack(agora_queue *q, uint64_t id)
+{
+	return q != NULL ? ag_queue_settle(&q->p, "ack", id) : AGORA_EINVAL;
+}
+
+int agora_queue_nack(agora_queue *q, uint64_t id)
+{
+	return q != NULL ? ag_queue_settle(&q->p, "nack", id) : AGORA_EINVAL;
+}
+
+int agora_queue_pending(agora_queue *q, agora_value *ret)
+{
+	return q != NULL ? ag_queue_pending(&q->p, ret) : AGORA_EINVAL;
 }

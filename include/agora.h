@@ -742,6 +742,38 @@ AGORA_API int agora_queue_full(agora_queue *q, bool *ret);
  * them (an empty array for an empty queue); never waits. A 0.1.0 server
  * answers AGORA_ENO_METHOD. */
 AGORA_API int agora_queue_peek(agora_queue *q, size_t n, agora_value *ret);
+/*
+ * Acknowledged delivery (added after 1.1.0; an older server answers
+ * AGORA_ENO_METHOD). take waits as get, and answers the item with an id
+ * that stays the item's across its deliveries; the item stays pending on
+ * this connection until agora_queue_ack() (done: it is gone) or
+ * agora_queue_nack() (it goes back to the head of the queue now) names
+ * the id, or until @lease seconds pass (> 0; 0 or AGORA_FOREVER: no lease)
+ * or the connection ends (exit, crash, kill, peer timeout, a reconnect):
+ * then it goes back to the head of the queue and is delivered again, to a
+ * waiting getter first. _take_ex also tells how many times the item was
+ * delivered, this time included (1 the first time). ack and nack:
+ * AGORA_EVALUE when the id is not pending on this connection (already
+ * acknowledged, its lease passed, taken by another connection, or before
+ * a reconnect). pending: an array of maps {"id", "conn", "deliveries",
+ * "lease": seconds left or nil}, every connection's. A queue opened with
+ * _open_dead_letter moves an item that was delivered @max_deliveries
+ * times to the existing queue or joinable queue @dead_letter instead of
+ * delivering it again (both options used at creation only).
+ */
+AGORA_API int agora_queue_open_dead_letter(agora_client *c, const char *name,
+					   size_t maxsize,
+					   uint32_t max_deliveries,
+					   const char *dead_letter,
+					   agora_queue **ret);
+AGORA_API int agora_queue_take(agora_queue *q, double timeout, double lease,
+			       uint64_t *ret_id, agora_value *ret_item);
+AGORA_API int agora_queue_take_ex(agora_queue *q, double timeout, double lease,
+				  uint64_t *ret_id, agora_value *ret_item,
+				  uint64_t *ret_deliveries);
+AGORA_API int agora_queue_ack(agora_queue *q, uint64_t id);
+AGORA_API int agora_queue_nack(agora_queue *q, uint64_t id);
+AGORA_API int agora_queue_pending(agora_queue *q, agora_value *ret);
 
 /* ---- var: the "value" type, one shared value -------------------------------
  */
@@ -955,6 +987,24 @@ AGORA_API int agora_jqueue_empty(agora_jqueue *q, bool *ret);
 AGORA_API int agora_jqueue_full(agora_jqueue *q, bool *ret);
 AGORA_API int agora_jqueue_peek(agora_jqueue *q, size_t n, agora_value *ret);
 AGORA_API int agora_jqueue_task_done(agora_jqueue *q);
+/* The queue's acknowledged delivery, with task_done folded in: an ack is
+ * the item's task_done, in one step (never call task_done for a taken
+ * item); a nack or a redelivery leaves it unfinished; an item moved to the
+ * dead-letter queue counts as done here. */
+AGORA_API int agora_jqueue_open_dead_letter(agora_client *c, const char *name,
+					    size_t maxsize,
+					    uint32_t max_deliveries,
+					    const char *dead_letter,
+					    agora_jqueue **ret);
+AGORA_API int agora_jqueue_take(agora_jqueue *q, double timeout, double lease,
+				uint64_t *ret_id, agora_value *ret_item);
+AGORA_API int agora_jqueue_take_ex(agora_jqueue *q, double timeout,
+				   double lease, uint64_t *ret_id,
+				   agora_value *ret_item,
+				   uint64_t *ret_deliveries);
+AGORA_API int agora_jqueue_ack(agora_jqueue *q, uint64_t id);
+AGORA_API int agora_jqueue_nack(agora_jqueue *q, uint64_t id);
+AGORA_API int agora_jqueue_pending(agora_jqueue *q, agora_value *ret);
 AGORA_API int agora_jqueue_join(agora_jqueue *q, double timeout,
 				bool *ret_done);
 

@@ -328,6 +328,11 @@ msgpack_packer *ag_save_call(ag_save *sv, ag_object *o, const char *method,
 int ag_save_end(ag_save *sv);
 /* True while the server replays its data directory at start. */
 bool ag_persist_loading(const ag_server *s);
+/* While loading: the connection whose requests the records are (what a
+ * family's load_state() gives a connection to own: it ends once loading
+ * is over and the new journal is open, recording what its end does, as
+ * every connection's end). NULL otherwise. */
+ag_conn *ag_persist_loading_conn(const ag_server *s);
 
 /* ---- users and rights (users.c) ------------------------------------------ */
 

@@ -137,6 +137,11 @@ bool ag_persist_loading(const ag_server *s)
 	return s->persist != NULL && s->persist->loading;
 }
 
+ag_conn *ag_persist_loading_conn(const ag_server *s)
+{
+	return ag_persist_loading(s) ? s->persist->lconn : NULL;
+}
+
 void ag_persist_errf(ag_persist *p, int err, const char *fmt, ...)
 {
 	va_list ap;

@@ -1,264 +1,42 @@
 /*
  * obj_queue.c - the "queue" family: Python's queue.Queue, owned by the
- * server loop.
+ * server loop, with acknowledged delivery (take, ack, nack, pending); and
+ * the "joinable_queue" family, Python's JoinableQueue, at the end. This
+ * file reads params, checks options and answers; the items (the ring, the
+ * waiters they go to, pending items, going back, the dead-letter queue)
+ * are queue_items.c's, the state struct queue.h's.
  *
- * State (struct queue): the items, a ring buffer of owned ag_val (push at the
- * tail and pop at the head in O(1); the ring doubles when full and halves
- * when a quarter used), the bound (maxsize, 0 = unbounded), and two wait
- * lists in arrival order: getters parked on an empty queue, and putters
- * parked on a full one, each putter carrying its value in w->val.
+ * State (struct queue): the items, the bound (maxsize, 0 = unbounded), and
+ * two wait lists in arrival order: getters (get and take) parked on an
+ * empty queue, and putters parked on a full one, each putter carrying its
+ * value in w->val.
  *
  * Invariant, true whenever a method returns: getters are parked only while
  * the queue is empty, putters only while it is full. So the two lists are
  * never both non-empty (a full queue holds at least one item), and a request
  * never overtakes a parked one: an item that arrives goes to the first getter
- * (queue_offer), and a slot freed at the head goes to the first putter
- * (queue_admit_putters). Waiters whose connection closed were already taken
+ * (ag_queue_offer), and a slot freed at the head goes to the first putter
+ * (ag_queue_admit_putters). Waiters whose connection closed were already taken
  * out of the lists by the server core (ag_wait_done), so an item is only ever
  * handed to a live request.
  *
- * The helpers below the ring (queue_state_new, queue_offer, queue_take,
- * queue_do_put, queue_do_get) take the object and are meant to be shared: the
- * joinable_queue family (base = &ag_family_queue, same o->data layout)
- * lives at the end of this file and reuses them. For it, struct queue already
- * counts unfinished tasks (every item that enters the queue or is handed
- * straight to a getter counts one) and keeps a list for join() waiters, unused
- * by a plain queue.
- *
  * Memory accounted with ag_object_mem(): the state, the ring's slots and the
- * heap bytes of the items in it (none for items that fit inline in their
- * ag_val). A value carried by a parked putter is not
- * counted until it enters the ring (the core may free it on withdrawal).
+ * heap bytes of the items in it or pending (none for items that fit inline
+ * in their ag_val). A value carried by a parked putter is not counted until
+ * it enters the ring (the core may free it on withdrawal).
  *
  * Persistence (AG_PERSIST_CALLS): the dispatcher journals the calls that
- * answer at once; a parked get or put is journaled here when it is served
- * (journal_served_get/put), as the call that would then have been answered
- * at once. A snapshot saves the items as puts, and a joinable_queue's
- * unfinished count as its state.
+ * answer at once; a parked get, take or put is journaled by queue_items.c
+ * when it is served, as the call that would then have been answered at
+ * once, and so is an item going back without a call (as a nack). A
+ * snapshot saves the items never taken as puts, and the rest as the
+ * state (ag_queue_pack_state).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-#define RING_MIN 8u     /* first allocation, in slots */
-#define RING_SHRINK 64u /* never halve a ring at or below this size */
-
-struct queue {
-	ag_val *ring;        /* cap slots; items at head .. head+count-1 */
-	size_t cap;          /* 0 or a power of two */
-	size_t head;         /* index of the oldest item */
-	size_t count;        /* items held */
-	uint64_t maxsize;    /* 0: unbounded */
-	uint64_t unfinished; /* joinable_queue: items put, not yet task_done */
-	struct ag_waitq getters; /* parked get: waiting for an item */
-	struct ag_waitq putters; /* parked put: waiting for a slot, w->val */
-	struct ag_waitq joiners; /* joinable_queue: parked join() */
-};
-
-/* ---- the ring ------------------------------------------------------------ */
-
-/*
- * Move the items into a new array of @ncap slots (a power of two >= count),
- * oldest first at index 0. Returns 0, or AGORA_ENOMEM with the ring as it
- * was.
- */
-static int ring_resize(ag_object *o, struct queue *q, size_t ncap)
-{
-	ag_val *nring;
-	size_t i;
-
-	if (ncap > SIZE_MAX / sizeof(ag_val))
-		return AGORA_ENOMEM;
-	nring = calloc(ncap, sizeof(ag_val));
-	if (nring == NULL)
-		return AGORA_ENOMEM;
-	for (i = 0; i < q->count; i++)
-		nring[i] = q->ring[(q->head + i) & (q->cap - 1)];
-	free(q->ring);
-	ag_object_mem(o, ((ssize_t)ncap - (ssize_t)q->cap) *
-			     (ssize_t)sizeof(ag_val));
-	q->ring = nring;
-	q->cap = ncap;
-	q->head = 0;
-	return 0;
-}
-
-/* Make room for one more item. Returns 0 or AGORA_ENOMEM. */
-static int ring_reserve(ag_object *o, struct queue *q)
-{
-	if (q->count < q->cap)
-		return 0;
-	if (q->cap > SIZE_MAX / 2)
-		return AGORA_ENOMEM;
-	return ring_resize(o, q, q->cap ? q->cap * 2 : RING_MIN);
-}
-
-/* Append @v at the tail (room reserved) and take its bytes: @v is left
- * empty. */
-static void ring_push(ag_object *o, struct queue *q, ag_val *v)
-{
-	q->ring[(q->head + q->count) & (q->cap - 1)] = *v;
-	q->count++;
-	ag_object_mem(o, (ssize_t)ag_val_heap(v));
-	memset(v, 0, sizeof(*v));
-}
-
-/*
- * Remove the oldest item (the queue is not empty) into *ret, which the caller
- * then owns. Halves a sparse ring; a failure to do so is harmless. After
- * this, count < cap, so a push needs no allocation.
- */
-static void ring_pop(ag_object *o, struct queue *q, ag_val *ret)
-{
-	ag_val *slot = &q->ring[q->head];
-
-	*ret = *slot;
-	memset(slot, 0, sizeof(*slot));
-	q->head = (q->head + 1) & (q->cap - 1);
-	q->count--;
-	ag_object_mem(o, -(ssize_t)ag_val_heap(ret));
-	if (q->cap > RING_SHRINK && q->count <= q->cap / 4)
-		(void)ring_resize(o, q, q->cap / 2);
-}
-
-/* ---- waiter helpers ------------------------------------------------------ */
-
-/* The timeout a waiter was parked with, kept in w->n (its bits), for the
- * message it gets when the time is up. */
-static void waiter_set_timeout(ag_waiter *w, double timeout)
-{
-	_Static_assert(sizeof(double) == sizeof(w->n), "double fits in n");
-	memcpy(&w->n, &timeout, sizeof(timeout));
-}
-
-static double waiter_timeout(const ag_waiter *w)
-{
-	double timeout;
-
-	memcpy(&timeout, &w->n, sizeof(timeout));
-	return timeout;
-}
-
-/* on_timeout of a parked get: answer EMPTY; wait.c then frees @w. */
-static void get_timed_out(ag_waiter *w)
-{
-	ag_reply_error(&w->to, AGORA_EEMPTY, "queue empty after %g s",
-		       waiter_timeout(w));
-}
-
-/* on_timeout of a parked put: answer FULL; wait.c then frees @w and the
- * value it carried. */
-static void put_timed_out(ag_waiter *w)
-{
-	ag_reply_error(&w->to, AGORA_EFULL, "queue full after %g s",
-		       waiter_timeout(w));
-}
-
-/* ---- the journal of served waiters --------------------------------------- */
-
-/*
- * A parked call is recorded when it is served, not when it parks (the
- * dispatcher takes back the record of a call that parks), as the call that
- * would have been answered at once then, not blocking: replayed right after
- * the call that served it (recorded before it by the dispatcher), it finds
- * the item or the slot that call left.
- */
-
-/* A parked get served an item: "queue.get" [id, false]. */
-static void journal_served_get(ag_object *o)
-{
-	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.get", 1);
-
-	if (pk == NULL)
-		return;
-	msgpack_pack_false(pk);
-	ag_journal_end(o->srv);
-}
-
-/* A parked put got a slot for @v: "queue.put" [id, v, false]. */
-static void journal_served_put(ag_object *o, const ag_val *v)
-{
-	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.put", 2);
-
-	if (pk == NULL)
-		return;
-	ag_pack_val(pk, v);
-	msgpack_pack_false(pk);
-	ag_journal_end(o->srv);
-}
-
-/* ---- shared queue operations (queue and joinable_queue) ----------------- */
-
-static bool queue_is_full(const struct queue *q)
-{
-	return q->maxsize != 0 && q->count >= q->maxsize;
-}
-
-/*
- * An item arrives: hand it to the first parked getter (answered and freed
- * here), or append it at the tail. Takes @v's bytes on success (@v is left
- * empty); counts one unfinished task. The caller checked that the queue has
- * room or a getter. Returns 0, or AGORA_ENOMEM with @v untouched and nothing
- * changed.
- */
-static int queue_offer(ag_object *o, struct queue *q, ag_val *v)
-{
-	ag_waiter *w = TAILQ_FIRST(&q->getters);
-	int rc;
-
-	if (w != NULL) {
-		journal_served_get(o);
-		ag_reply_val(&w->to, v);
-		ag_val_give(w->to.conn, v); /* its references go with it */
-		ag_wait_done(w);
-		memset(v, 0, sizeof(*v));
-	} else {
-		rc = ring_reserve(o, q);
-		if (rc < 0)
-			return rc;
-		ring_push(o, q, v);
-	}
-	q->unfinished++;
-	return 0;
-}
-
-/*
- * Slots are free: move the values of the first parked putters into the
- * queue, in arrival order, and answer each of them nil.
- */
-static void queue_admit_putters(ag_object *o, struct queue *q)
-{
-	ag_waiter *w;
-
-	while (!queue_is_full(q) && (w = TAILQ_FIRST(&q->putters)) != NULL) {
-		/* Before the offer, which takes the value: it cannot fail
-		 * here (see below), and a getter it would serve (none: the
-		 * queue was full) must come after this put in the journal. */
-		journal_served_put(o, &w->val);
-		if (queue_offer(o, q, &w->val) < 0) {
-			/* Cannot happen after ring_pop (count < cap); answer
-			 * rather than leave the putter parked behind a free
-			 * slot. */
-			ag_reply_error(&w->to, AGORA_ELIMIT,
-				       "out of memory storing the item");
-		} else {
-			ag_reply_nil(&w->to);
-		}
-		ag_wait_done(w);
-	}
-}
-
-/*
- * Take the oldest item (the queue is not empty) into *ret, owned by the
- * caller, and let the first parked putter into the freed slot.
- */
-static void queue_take(ag_object *o, struct queue *q, ag_val *ret)
-{
-	ring_pop(o, q, ret);
-	queue_admit_putters(o, q);
-}
+#include "queue.h"
 
 /*
  * put(v, block, timeout) on r->obj, with the value at argv[@vi]; @block and
@@ -281,8 +59,8 @@ static int queue_do_put(ag_req *r, uint32_t vi, bool block, double timeout)
 	rc = ag_arg_val(r, vi, &v);
 	if (rc < 0)
 		return rc;
-	if (!TAILQ_EMPTY(&q->getters) || !queue_is_full(q)) {
-		rc = queue_offer(o, q, &v);
+	if (!TAILQ_EMPTY(&q->getters) || !ag_queue_is_full(q)) {
+		rc = ag_queue_offer(o, q, &v);
 		if (rc < 0) {
 			ag_val_free(r->srv, &v);
 			return ag_reply_error(&r->to, AGORA_ELIMIT,
@@ -301,13 +79,13 @@ static int queue_do_put(ag_req *r, uint32_t vi, bool block, double timeout)
 		return ag_reply_error(&r->to, AGORA_EFULL,
 				      "queue full after 0 s");
 	}
-	w = ag_wait_park(r, &q->putters, timeout, put_timed_out);
+	w = ag_wait_park(r, &q->putters, timeout, ag_queue_put_timed_out);
 	if (w == NULL) {
 		ag_val_free(r->srv, &v);
 		return AGORA_ELIMIT;
 	}
 	w->val = v;
-	waiter_set_timeout(w, timeout);
+	ag_queue_set_timeout(w, timeout);
 	return 0;
 }
 
@@ -325,7 +103,7 @@ static int queue_do_get(ag_req *r, bool block, double timeout)
 	ag_val item;
 
 	if (q->count > 0) {
-		queue_take(o, q, &item);
+		ag_queue_pop_item(o, q, &item, NULL);
 		ag_reply_val(&r->to, &item);
 		ag_val_give(r->to.conn, &item);
 		return 0;
@@ -335,10 +113,10 @@ static int queue_do_get(ag_req *r, bool block, double timeout)
 	if (timeout == 0)
 		return ag_reply_error(&r->to, AGORA_EEMPTY,
 				      "queue empty after 0 s");
-	w = ag_wait_park(r, &q->getters, timeout, get_timed_out);
+	w = ag_wait_park(r, &q->getters, timeout, ag_queue_get_timed_out);
 	if (w == NULL)
 		return AGORA_ELIMIT;
-	waiter_set_timeout(w, timeout);
+	ag_queue_set_timeout(w, timeout);
 	return 0;
 }
 
@@ -370,6 +148,73 @@ static int queue_opt_maxsize(ag_req *r, const msgpack_object *opts,
 }
 
 /*
+ * The dead-letter options: max_deliveries (an int >= 1) and dead_letter
+ * (the name of a queue or joinable_queue that exists, which the user may
+ * write), both or neither. While loading, the queue named may come later:
+ * it is looked up when an item goes there. Returns 0 or the code answered.
+ */
+static int queue_opt_dead_letter(ag_req *r, const msgpack_object *opts,
+				 uint64_t *ret_max, char **ret_name)
+{
+	const msgpack_object *m = opts ? ag_opt(opts, "max_deliveries") : NULL;
+	const msgpack_object *d = opts ? ag_opt(opts, "dead_letter") : NULL;
+	ag_server *s = r->srv;
+	char desc[64];
+
+	*ret_max = 0;
+	*ret_name = NULL;
+	if (m == NULL && d == NULL)
+		return 0;
+	if (m == NULL || d == NULL)
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: max_deliveries and dead_letter "
+				      "go together (%s is missing)",
+				      m == NULL ? "max_deliveries"
+						: "dead_letter");
+	if (m->type != MSGPACK_OBJECT_POSITIVE_INTEGER || m->via.u64 == 0) {
+		ag_obj_describe(m, desc, sizeof(desc));
+		return ag_reply_error(
+		    &r->to,
+		    m->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			    m->type == MSGPACK_OBJECT_NEGATIVE_INTEGER
+			? AGORA_EVALUE
+			: AGORA_EARGS,
+		    "open: max_deliveries must be an int >= 1, not %s", desc);
+	}
+	if (d->type != MSGPACK_OBJECT_STR || d->via.str.size == 0 ||
+	    memchr(d->via.str.ptr, '\0', d->via.str.size) != NULL) {
+		ag_obj_describe(d, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: dead_letter must be the name of "
+				      "a queue, not %s",
+				      desc);
+	}
+	if (!ag_persist_loading(s)) {
+		ag_val key = ag_val_view(d->via.str.ptr, d->via.str.size, 0);
+		ag_entry *e = ag_table_find(&s->names, &key,
+					    ag_table_hash(&s->names, &key));
+		ag_object *dq = e != NULL ? e->ptr : NULL;
+		if (dq == NULL || (dq->fam != &ag_family_queue &&
+				   dq->fam != &ag_family_joinable_queue))
+			return ag_reply_error(
+			    &r->to, AGORA_EVALUE,
+			    "open: dead_letter \"%.*s\" is not a queue (%s%s)",
+			    (int)d->via.str.size, d->via.str.ptr,
+			    dq == NULL ? "no object has that name" : "it is a ",
+			    dq == NULL ? "" : dq->fam->name);
+		if (!ag_user_may(r, AG_RIGHT_WRITE, d->via.str.ptr,
+				 d->via.str.size))
+			return AGORA_EDENIED;
+	}
+	*ret_name = strndup(d->via.str.ptr, d->via.str.size);
+	if (*ret_name == NULL)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "open: out of memory creating a queue");
+	*ret_max = m->via.u64;
+	return 0;
+}
+
+/*
  * Set up o->data as an empty queue from @opts (may be NULL), which may name
  * only the options in @allowed. Returns 0, or the code answered (ARGS, VALUE,
  * LIMIT) with o->data untouched.
@@ -378,7 +223,8 @@ static int queue_state_new(ag_object *o, ag_req *r, const msgpack_object *opts,
 			   const char *const *allowed)
 {
 	struct queue *q;
-	uint64_t maxsize = 0;
+	uint64_t maxsize = 0, max_deliveries = 0;
+	char *dead_letter = NULL;
 	int rc;
 
 	rc = ag_opts_check(r, opts, allowed);
@@ -387,16 +233,28 @@ static int queue_state_new(ag_object *o, ag_req *r, const msgpack_object *opts,
 	rc = queue_opt_maxsize(r, opts, &maxsize);
 	if (rc < 0)
 		return rc;
+	rc = queue_opt_dead_letter(r, opts, &max_deliveries, &dead_letter);
+	if (rc < 0)
+		return rc;
 	q = calloc(1, sizeof(*q));
-	if (q == NULL)
+	if (q == NULL) {
+		free(dead_letter);
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "open: out of memory creating a queue");
+	}
 	q->maxsize = maxsize;
+	q->max_deliveries = max_deliveries;
+	q->dead_letter = dead_letter;
 	TAILQ_INIT(&q->getters);
 	TAILQ_INIT(&q->putters);
 	TAILQ_INIT(&q->joiners);
+	TAILQ_INIT(&q->pending);
+	TAILQ_INIT(&q->returned);
+	ag_table_init(&q->index, ag_server_seed(o->srv));
 	o->data = q;
-	ag_object_mem(o, (ssize_t)sizeof(*q));
+	ag_object_mem(
+	    o, (ssize_t)(sizeof(*q) +
+			 (dead_letter != NULL ? strlen(dead_letter) + 1 : 0)));
 	return 0;
 }
 
@@ -483,34 +341,259 @@ static int queue_full(ag_req *r)
 {
 	struct queue *q = r->obj->data;
 
-	ag_reply_bool(&r->to, queue_is_full(q));
+	ag_reply_bool(&r->to, ag_queue_is_full(q));
+	return 0;
+}
+
+/* ---- acknowledged delivery ----------------------------------------------- */
+
+/* Leases: at most about 31 years (the timer's seconds fit easily). */
+#define LEASE_MAX 1e9
+
+/* The lease at argv[@i]: nil or absent -> 0 (none), else seconds > 0. */
+static int arg_lease(ag_req *r, uint32_t i, double *ret)
+{
+	const msgpack_object *a;
+	char desc[64];
+	double v;
+
+	*ret = 0;
+	if (!ag_arg_given(r, i))
+		return 0;
+	a = &r->argv[i];
+	switch (a->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		v = (double)a->via.u64;
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		v = (double)a->via.i64;
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		v = a->via.f64;
+		break;
+	default:
+		ag_obj_describe(a, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "take: lease must be a number of "
+				      "seconds or nil, not %s",
+				      desc);
+	}
+	if (!(v > 0) || v > LEASE_MAX || v * 1e6 < 1)
+		return ag_reply_error(&r->to, AGORA_EVALUE,
+				      "take: lease must be more than 0 and at "
+				      "most %g seconds, not %g",
+				      LEASE_MAX, v);
+	*ret = v;
+	return 0;
+}
+
+/*
+ * take(block=true, timeout=nil, lease=nil, details=false) -> [id, item]
+ * ([id, item, deliveries] with details): as get, but the item stays the
+ * queue's, pending on this connection, until ack; it goes back when nack
+ * is called, its lease runs out or the connection ends.
+ */
+static int queue_take(ag_req *r)
+{
+	ag_object *o = r->obj;
+	struct queue *q = o->data;
+	struct pend *p;
+	ag_waiter *w;
+	ag_val item;
+	double timeout, lease;
+	bool block, details, fresh;
+	int rc;
+
+	if ((rc = ag_arg_block(r, 1, &block, &timeout)) < 0 ||
+	    (rc = arg_lease(r, 3, &lease)) < 0 ||
+	    (rc = ag_arg_bool(r, 4, false, &details)) < 0)
+		return rc;
+	if (q->count > 0) {
+		fresh = q->nreturned == 0;
+		p = fresh ? ag_pend_new(o) : TAILQ_FIRST(&q->returned);
+		if (p == NULL)
+			return ag_reply_error(&r->to, AGORA_ELIMIT,
+					      "take: out of memory");
+		if (fresh) {
+			p->id = q->next_id + 1;
+		} else {
+			TAILQ_REMOVE(&q->returned, p, link);
+			q->nreturned--;
+		}
+		if (ag_pend_claim(o, q, p, r->to.conn, lease) < 0) {
+			if (fresh) {
+				ag_pend_free(o, p);
+			} else {
+				TAILQ_INSERT_HEAD(&q->returned, p, link);
+				q->nreturned++;
+			}
+			return ag_reply_error(&r->to, AGORA_ELIMIT,
+					      "take: out of memory");
+		}
+		if (fresh)
+			q->next_id++;
+		/* The slot stays kept for it: npending counts it already. */
+		ag_queue_ring_pop(o, q, &item);
+		p->item = item;
+		ag_object_mem(o, (ssize_t)ag_val_heap(&item));
+		p->deliveries++;
+		ag_pend_reply(&r->to, p, details);
+		ag_queue_admit_putters(o, q);
+		return 0;
+	}
+	if (!block)
+		return ag_reply_error(&r->to, AGORA_EEMPTY, "queue empty");
+	if (timeout == 0)
+		return ag_reply_error(&r->to, AGORA_EEMPTY,
+				      "queue empty after 0 s");
+	w = ag_wait_park(r, &q->getters, timeout, ag_queue_get_timed_out);
+	if (w == NULL)
+		return AGORA_ELIMIT;
+	ag_queue_set_timeout(w, timeout);
+	w->aux = ag_queue_take_aux(lease, details);
+	return 0;
+}
+
+/* The item whose id is argv[1], pending on the caller's connection, or
+ * NULL after answering VALUE (ARGS for an id that is not an int). */
+static struct pend *arg_pending(ag_req *r, const char *what)
+{
+	struct queue *q = r->obj->data;
+	struct pend *p;
+	int64_t id;
+
+	if (ag_arg_int(r, 1, &id) < 0)
+		return NULL;
+	p = id > 0 ? ag_pend_find(q, (uint64_t)id) : NULL;
+	if (p != NULL && p->conn == r->to.conn)
+		return p;
+	if (p != NULL)
+		ag_reply_error(&r->to, AGORA_EVALUE,
+			       "%s: item %lld is pending on connection %llu, "
+			       "not this one",
+			       what, (long long)id,
+			       (unsigned long long)p->conn->id);
+	else
+		ag_reply_error(&r->to, AGORA_EVALUE,
+			       "%s: no item %lld is pending (never taken, "
+			       "already acknowledged, or it went back when "
+			       "its lease ran out)",
+			       what, (long long)id);
+	return NULL;
+}
+
+/* ack(id) -> nil: the item is done. A joinable_queue counts its task
+ * done. Its references pass to the caller, as get's do. */
+static int queue_ack(ag_req *r)
+{
+	ag_object *o = r->obj;
+	struct queue *q = o->data;
+	struct pend *p = arg_pending(r, "ack");
+
+	if (p == NULL)
+		return AGORA_EVALUE;
+	ag_pend_release(o, q, p);
+	ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
+	ag_val_give(r->to.conn, &p->item);
+	memset(&p->item, 0, sizeof(p->item));
+	ag_pend_free(o, p);
+	if (ag_queue_joinable(o))
+		ag_queue_tasks_done(o, q);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+/* nack(id) -> nil: the item goes back now (or to the dead-letter queue). */
+static int queue_nack(ag_req *r)
+{
+	ag_object *o = r->obj;
+	struct queue *q = o->data;
+	struct pend *p = arg_pending(r, "nack");
+
+	if (p == NULL)
+		return AGORA_EVALUE;
+	ag_pend_release(o, q, p);
+	ag_pend_requeue(o, q, p);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+/* One pending item: {"id", "conn", "deliveries", "lease": seconds left or
+ * nil}. */
+static void pack_pend(msgpack_packer *pk, const struct pend *p, int64_t now)
+{
+	msgpack_pack_map(pk, 4);
+	ag_pack_str(pk, "id");
+	msgpack_pack_uint64(pk, p->id);
+	ag_pack_str(pk, "conn");
+	msgpack_pack_uint64(pk, p->conn->id);
+	ag_pack_str(pk, "deliveries");
+	msgpack_pack_uint64(pk, p->deliveries);
+	ag_pack_str(pk, "lease");
+	if (p->lease_s > 0 && p->lease != NULL)
+		msgpack_pack_double(pk, p->lease_ms > now
+					    ? (double)(p->lease_ms - now) / 1000
+					    : 0.0);
+	else
+		msgpack_pack_nil(pk);
+}
+
+/* pending() -> the items pending, in take order. */
+static int queue_pending(ag_req *r)
+{
+	struct queue *q = r->obj->data;
+	msgpack_packer *pk = ag_reply_begin(&r->to);
+	int64_t now = ag_mono_ms();
+	struct pend *p;
+
+	msgpack_pack_array(pk, q->npending);
+	TAILQ_FOREACH (p, &q->pending, link)
+		pack_pend(pk, p, now);
 	return 0;
 }
 
 /* ---- family -------------------------------------------------------------- */
 
-static const char *const queue_options[] = { "maxsize", NULL };
+static const char *const queue_options[] = { "maxsize", "max_deliveries",
+					     "dead_letter", NULL };
 
 static int queue_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 {
 	return queue_state_new(o, r, opts, queue_options);
 }
 
-/* Free the items and the state; no waiter is left (each holds a ref). */
+/* Free the items and the state; no waiter is left (each holds a ref), and
+ * no item is pending (each pending item's connection holds one) unless
+ * the server is stopping. */
 static void queue_destroy(ag_object *o)
 {
 	struct queue *q = o->data;
+	struct pend *p;
 	size_t i, mem;
 
 	if (q == NULL)
 		return;
+	while ((p = TAILQ_FIRST(&q->pending)) != NULL) {
+		TAILQ_REMOVE(&q->pending, p, link);
+		ag_pend_free(o, p);
+	}
+	while ((p = TAILQ_FIRST(&q->returned)) != NULL) {
+		TAILQ_REMOVE(&q->returned, p, link);
+		ag_pend_free(o, p);
+	}
+	ag_table_foreach (&q->index, e)
+		ag_val_deinit(&e->key);
+	ag_table_deinit(&q->index);
 	/* Give back exactly what this file accounted, nothing of the core's. */
-	mem = sizeof(*q) + q->cap * sizeof(ag_val);
+	mem = sizeof(*q) + q->cap * sizeof(ag_val) +
+	      (q->dead_letter != NULL ? strlen(q->dead_letter) + 1 : 0);
 	for (i = 0; i < q->count; i++) {
 		ag_val *v = &q->ring[(q->head + i) & (q->cap - 1)];
 		mem += ag_val_heap(v);
 		ag_val_free(o->srv, v);
 	}
+	free(q->dead_letter);
 	free(q->ring);
 	free(q);
 	o->data = NULL;
@@ -527,7 +610,45 @@ static bool queue_len(ag_object *o, size_t *ret)
 
 static unsigned queue_info_count(ag_object *o)
 {
-	return 1;
+	return 6;
+}
+
+static int by_conn(const void *a, const void *b)
+{
+	const struct pend *x = *(const struct pend *const *)a;
+	const struct pend *y = *(const struct pend *const *)b;
+
+	if (x->conn->id != y->conn->id)
+		return x->conn->id < y->conn->id ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* "pending": {connection id: [item ids]}, connections in id order. */
+static void pack_pending_by_conn(struct queue *q, msgpack_packer *pk)
+{
+	struct pend **v = q->npending ? calloc(q->npending, sizeof(*v)) : NULL;
+	struct pend *p;
+	size_t n = 0, nconns = 0, i, j;
+
+	if (v == NULL) {
+		msgpack_pack_map(pk, 0);
+		return;
+	}
+	TAILQ_FOREACH (p, &q->pending, link)
+		v[n++] = p;
+	qsort(v, n, sizeof(*v), by_conn);
+	for (i = 0; i < n; i++)
+		nconns += i == 0 || v[i]->conn != v[i - 1]->conn;
+	msgpack_pack_map(pk, nconns);
+	for (i = 0; i < n; i = j) {
+		for (j = i; j < n && v[j]->conn == v[i]->conn; j++)
+			;
+		msgpack_pack_uint64(pk, v[i]->conn->id);
+		msgpack_pack_array(pk, j - i);
+		for (size_t k = i; k < j; k++)
+			msgpack_pack_uint64(pk, v[k]->id);
+	}
+	free(v);
 }
 
 static void queue_info_pack(ag_object *o, msgpack_packer *pk)
@@ -536,33 +657,60 @@ static void queue_info_pack(ag_object *o, msgpack_packer *pk)
 
 	ag_pack_str(pk, "maxsize");
 	msgpack_pack_uint64(pk, q->maxsize);
+	ag_pack_str(pk, "pending");
+	pack_pending_by_conn(q, pk);
+	ag_pack_str(pk, "redelivered");
+	msgpack_pack_uint64(pk, q->redelivered);
+	ag_pack_str(pk, "dead_lettered");
+	msgpack_pack_uint64(pk, q->dead_lettered);
+	ag_pack_str(pk, "max_deliveries");
+	if (q->max_deliveries != 0)
+		msgpack_pack_uint64(pk, q->max_deliveries);
+	else
+		msgpack_pack_nil(pk);
+	ag_pack_str(pk, "dead_letter");
+	if (q->dead_letter != NULL)
+		ag_pack_str(pk, q->dead_letter);
+	else
+		msgpack_pack_nil(pk);
 }
 
 /* ---- persistence --------------------------------------------------------- */
 
-/* {"maxsize": n} when bounded, else nil. */
+/* {"maxsize": n, "max_deliveries": n, "dead_letter": name}, each only when
+ * set; nil when none is. */
 static void queue_save_opts(ag_object *o, msgpack_packer *pk)
 {
 	struct queue *q = o->data;
+	unsigned n = (q->maxsize != 0) + (q->dead_letter != NULL ? 2 : 0);
 
-	if (q->maxsize == 0) {
+	if (n == 0) {
 		msgpack_pack_nil(pk);
 		return;
 	}
-	msgpack_pack_map(pk, 1);
-	ag_pack_str(pk, "maxsize");
-	msgpack_pack_uint64(pk, q->maxsize);
+	msgpack_pack_map(pk, n);
+	if (q->maxsize != 0) {
+		ag_pack_str(pk, "maxsize");
+		msgpack_pack_uint64(pk, q->maxsize);
+	}
+	if (q->dead_letter != NULL) {
+		ag_pack_str(pk, "max_deliveries");
+		msgpack_pack_uint64(pk, q->max_deliveries);
+		ag_pack_str(pk, "dead_letter");
+		ag_pack_str(pk, q->dead_letter);
+	}
 }
 
-/* The items, oldest first: one "queue.put" [id, item, false] each (put
- * takes one item; never more than maxsize of them, so none blocks). */
+/* The items that never went back, oldest first: one "queue.put" [id, item,
+ * false] each (put takes one item; never more than maxsize of them, so
+ * none blocks). The ones that went back are in the state. */
 static int queue_save(ag_object *o, ag_save *sv)
 {
 	struct queue *q = o->data;
 	msgpack_packer *pk;
 	int rc;
 
-	for (size_t i = 0; i < q->count; i++) {
+	for (size_t i = q->nreturned; i < q->count; i++) {
 		pk = ag_save_call(sv, o, "queue.put", 2);
 		if (pk == NULL)
 			return AGORA_EIO;
@@ -575,17 +723,26 @@ static int queue_save(ag_object *o, ag_save *sv)
 	return 0;
 }
 
+#define QUEUE_METHODS                                                         \
+	{ "put", queue_put, 2, 4, AG_STORES_BYTES, AG_RIGHT_WRITE },          \
+	    { "get", queue_get, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },       \
+	    { "put_nowait",    queue_put_nowait, 2, 2,                        \
+	      AG_STORES_BYTES, AG_RIGHT_WRITE },                              \
+	    { "get_nowait",   queue_get_nowait, 1, 1,                         \
+	      AG_STORES_NONE, AG_RIGHT_WRITE },                               \
+	    { "qsize", queue_qsize, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },    \
+	    { "peek", queue_peek, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },      \
+	    { "empty", queue_empty, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },    \
+	    { "full", queue_full, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },      \
+	    { "take", queue_take, 1, 5, AG_STORES_NONE, AG_RIGHT_WRITE },     \
+	    { "ack", queue_ack, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },       \
+	    { "nack", queue_nack, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },     \
+	{                                                                     \
+		"pending", queue_pending, 1, 1, AG_STORES_NONE, AG_RIGHT_READ \
+	}
+
 static const ag_method queue_methods[] = {
-	{ "put", queue_put, 2, 4, AG_STORES_BYTES, AG_RIGHT_WRITE },
-	{ "get", queue_get, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
-	{ "put_nowait", queue_put_nowait, 2, 2, AG_STORES_BYTES,
-	  AG_RIGHT_WRITE },
-	{ "get_nowait", queue_get_nowait, 1, 1, AG_STORES_NONE,
-	  AG_RIGHT_WRITE },
-	{ "qsize", queue_qsize, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
-	{ "peek", queue_peek, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },
-	{ "empty", queue_empty, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
-	{ "full", queue_full, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	QUEUE_METHODS,
 	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
@@ -598,10 +755,12 @@ const ag_family ag_family_queue = {
 	.len = queue_len,
 	.info_count = queue_info_count,
 	.info_pack = queue_info_pack,
-	.conn_gone = NULL,
+	.conn_gone = ag_queue_conn_gone,
 	.persist = AG_PERSIST_CALLS,
 	.save_opts = queue_save_opts,
 	.save = queue_save,
+	.pack_state = ag_queue_pack_state,
+	.load_state = ag_queue_load_state,
 };
 
 /* ---- joinable_queue ------------------------------------------------------ */
@@ -618,29 +777,25 @@ const ag_family ag_family_queue = {
  *                        otherwise parked until then (true) or the timeout
  *                        (false, not an error).
  *
- * q->unfinished is counted by queue_offer(): every item that enters the
+ * q->unfinished is counted by ag_queue_offer(): every item that enters the
  * queue or goes straight to a parked getter. A putter parked on a full queue
  * counts only once its item is admitted. Joiners are parked only while
- * unfinished > 0.
+ * unfinished > 0. An item taken with take is done when it is acknowledged
+ * (ack counts its task_done: a worker that called task_done and died before
+ * its ack would leave the count one short for an item done again), or
+ * when it goes to the dead-letter queue; going back leaves it unfinished.
  */
 
 static int joinable_queue_task_done(ag_req *r)
 {
 	struct queue *q = r->obj->data;
-	ag_waiter *w;
 
 	if (q->unfinished == 0)
 		return ag_reply_error(&r->to, AGORA_EVALUE,
 				      "task_done() called more times than "
 				      "items were put");
-	q->unfinished--;
-	if (q->unfinished == 0) {
-		/* The request's handle holds the object meanwhile. */
-		while ((w = TAILQ_FIRST(&q->joiners)) != NULL) {
-			ag_reply_bool(&w->to, true);
-			ag_wait_done(w);
-		}
-	}
+	/* The request's handle holds the object meanwhile. */
+	ag_queue_tasks_done(r->obj, q);
 	ag_reply_nil(&r->to);
 	return 0;
 }
@@ -672,7 +827,7 @@ static int jq_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 
 static unsigned jq_info_count(ag_object *o)
 {
-	return 2;
+	return queue_info_count(o) + 1;
 }
 
 static void jq_info_pack(ag_object *o, msgpack_packer *pk)
@@ -684,58 +839,8 @@ static void jq_info_pack(ag_object *o, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, q->unfinished);
 }
 
-/*
- * The unfinished count: the calls rebuild it in the journal (put counts,
- * task_done uncounts), but a snapshot's puts count only the items still
- * queued, not the tasks taken and not yet done; "@state" comes after them
- * and sets it: {"unfinished": n}.
- */
-static void jq_pack_state(ag_object *o, msgpack_packer *pk)
-{
-	struct queue *q = o->data;
-
-	msgpack_pack_map(pk, 1);
-	ag_pack_str(pk, "unfinished");
-	msgpack_pack_uint64(pk, q->unfinished);
-}
-
-static int jq_load_state(ag_object *o, const msgpack_object *st, char *err,
-			 size_t errlen)
-{
-	struct queue *q = o->data;
-	const msgpack_object *u = ag_opt(st, "unfinished");
-	char desc[64];
-
-	if (u == NULL || u->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		ag_obj_describe(u != NULL ? u : st, desc, sizeof(desc));
-		snprintf(err, errlen,
-			 "joinable_queue state: unfinished must be an int >= "
-			 "0, not %s%s",
-			 u != NULL ? "" : "missing in ", desc);
-		return AGORA_EVALUE;
-	}
-	if (u->via.u64 < q->count) {
-		snprintf(err, errlen,
-			 "joinable_queue state: %llu unfinished tasks, fewer "
-			 "than the %zu items queued",
-			 (unsigned long long)u->via.u64, q->count);
-		return AGORA_EVALUE;
-	}
-	q->unfinished = u->via.u64;
-	return 0;
-}
-
 static const ag_method jq_methods[] = {
-	{ "put", queue_put, 2, 4, AG_STORES_BYTES, AG_RIGHT_WRITE },
-	{ "get", queue_get, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
-	{ "put_nowait", queue_put_nowait, 2, 2, AG_STORES_BYTES,
-	  AG_RIGHT_WRITE },
-	{ "get_nowait", queue_get_nowait, 1, 1, AG_STORES_NONE,
-	  AG_RIGHT_WRITE },
-	{ "qsize", queue_qsize, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
-	{ "peek", queue_peek, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },
-	{ "empty", queue_empty, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
-	{ "full", queue_full, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	QUEUE_METHODS,
 	{ "task_done", joinable_queue_task_done, 1, 1, AG_STORES_NONE,
 	  AG_RIGHT_WRITE },
 	{ "join", joinable_queue_join, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },
@@ -751,10 +856,10 @@ const ag_family ag_family_joinable_queue = {
 	.len = queue_len,
 	.info_count = jq_info_count,
 	.info_pack = jq_info_pack,
-	.conn_gone = NULL,
+	.conn_gone = ag_queue_conn_gone,
 	.persist = AG_PERSIST_CALLS,
 	.save_opts = queue_save_opts,
 	.save = queue_save,
-	.pack_state = jq_pack_state,
-	.load_state = jq_load_state,
+	.pack_state = ag_queue_pack_state,
+	.load_state = ag_queue_load_state,
 };

@@ -194,6 +194,8 @@ static void persist_free(ag_persist *p)
 {
 	if (p == NULL)
 		return;
+	if (p->lconn != NULL)
+		ag_conn_free(p->lconn);
 	ag_snapshot_stop(p);
 	if (p->thr_started) {
 		pthread_mutex_lock(&p->mu);
@@ -286,6 +288,11 @@ int ag_persist_open(ag_server *s, const agora_server_config *cfg, char *err,
 			     strerror(rc));
 		goto fail;
 	}
+	/* The loading connection ends now, as a journaled connection: what
+	 * its end gives back is recorded in the new journal. */
+	if (p->lconn != NULL)
+		ag_conn_free(p->lconn);
+	p->lconn = NULL;
 	if (p->repaired) {
 		/* What was loaded becomes the state the next start reads. */
 		rc = ag_snapshot_now(p);

@@ -70,6 +70,11 @@ struct ag_persist {
 	int policy;
 	bool loading;
 	bool repair;
+	/* The loading connection (recover.c): every record at start is its
+	 * request. It lives on until the new journal is open, so that what
+	 * its end gives back (a queue's pending items go back to the queue)
+	 * is recorded there, as it happened. */
+	ag_conn *lconn;
 	/* The journal being written: journal-<gen>. */
 	int fd;
 	uint64_t gen;

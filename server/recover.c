@@ -634,7 +634,7 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 	/* Loading serves requests on a connection of its own: they are not
 	 * the clients', nor is its id. */
 	uint64_t requests = s->requests, conn_id = s->next_conn_id;
-	ld.conn = ag_conn_new_detached(s, true);
+	ld.conn = p->lconn = ag_conn_new_detached(s, true);
 	if (ld.conn == NULL) {
 		rc = ag_errf(err, errlen, AGORA_ENOMEM, "out of memory");
 		goto done;
@@ -765,7 +765,12 @@ int ag_recover(ag_persist *p, char *err, size_t errlen)
 		p->repaired = true;
 done:
 	if (ld.conn != NULL) {
-		ag_conn_free(ld.conn);
+		/* On success the connection ends in persist.c, once the new
+		 * journal can record what its end gives back. */
+		if (rc < 0) {
+			ag_conn_free(ld.conn);
+			p->lconn = NULL;
+		}
 		s->requests = requests;
 		s->next_conn_id = conn_id;
 		ag_table_foreach (&ld.handles, e)

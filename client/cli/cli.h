@@ -40,10 +40,14 @@ enum {
 	NEW_TYPECODE,
 	NEW_LENGTH,
 	NEW_ITEMS,
+	NEW_MAX_DELIVERIES,
+	NEW_DEAD_LETTER,
 	NEW_TTL,
 	NEW_NOPTS
 };
-extern const char *const new_option_names[NEW_NOPTS]; /* "maxsize", ... */
+/* Their flags without the "--" ("maxsize", "max-deliveries", ...): the
+ * protocol's names, with '-' for '_'. */
+extern const char *const new_option_names[NEW_NOPTS];
 
 struct cli {
 	bool json;

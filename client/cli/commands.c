@@ -926,6 +926,8 @@ static const char *const new_option_types[NEW_NOPTS] = {
 	[NEW_TYPECODE] = "array",
 	[NEW_LENGTH] = "array",
 	[NEW_ITEMS] = "array",
+	[NEW_MAX_DELIVERIES] = "queue joinable_queue",
+	[NEW_DEAD_LETTER] = "queue joinable_queue",
 	[NEW_TTL] = NULL, /* every type */
 };
 
@@ -958,19 +960,42 @@ static int parse_whole(const char *name, const char *text, agora_value *ret)
 	return 0;
 }
 
-/* The options of `new`, as the protocol names them (main.c parses them). */
+/* The options of `new`, as the protocol names them with '-' for '_' (main.c
+ * parses them). */
 const char *const new_option_names[NEW_NOPTS] = {
-	[NEW_MAXSIZE] = "maxsize",   [NEW_INITIAL] = "initial",
-	[NEW_VALUE] = "value",       [NEW_OWNED] = "owned",
-	[NEW_PARTIES] = "parties",   [NEW_LOCK] = "lock",
-	[NEW_TYPECODE] = "typecode", [NEW_LENGTH] = "length",
-	[NEW_ITEMS] = "items",       [NEW_TTL] = "ttl",
+	[NEW_MAXSIZE] = "maxsize",
+	[NEW_INITIAL] = "initial",
+	[NEW_VALUE] = "value",
+	[NEW_OWNED] = "owned",
+	[NEW_PARTIES] = "parties",
+	[NEW_LOCK] = "lock",
+	[NEW_TYPECODE] = "typecode",
+	[NEW_LENGTH] = "length",
+	[NEW_ITEMS] = "items",
+	[NEW_MAX_DELIVERIES] = "max-deliveries",
+	[NEW_DEAD_LETTER] = "dead-letter",
+	[NEW_TTL] = "ttl",
 };
+
+/* The option @i's name in the protocol: its flag with '_' for '-'. */
+static agora_value new_option_key(int i, char *buf, size_t len)
+{
+	size_t n = strlen(new_option_names[i]);
+
+	if (n >= len)
+		n = len - 1;
+	for (size_t j = 0; j < n; j++)
+		buf[j] = new_option_names[i][j] == '-' ? '_'
+						       : new_option_names[i][j];
+	buf[n] = '\0';
+	return agora_str(buf);
+}
 
 int cmd_new(struct cli *k, char **args, int nargs)
 {
 	const char *type = args[0], *name = args[1];
 	agora_pair opts[NEW_NOPTS + 1];
+	char keys[NEW_NOPTS][24];
 	agora_value params[3], h;
 	size_t n = 0;
 	int rc;
@@ -998,6 +1023,7 @@ int cmd_new(struct cli *k, char **args, int nargs)
 			v = agora_bool(true);
 			break;
 		case NEW_TYPECODE:
+		case NEW_DEAD_LETTER:
 			v = agora_str(text);
 			break;
 		case NEW_INITIAL:
@@ -1039,7 +1065,7 @@ int cmd_new(struct cli *k, char **args, int nargs)
 			    0)
 				return rc;
 		}
-		opts[n].key = agora_str(new_option_names[i]);
+		opts[n].key = new_option_key(i, keys[i], sizeof(keys[i]));
 		opts[n].val = v;
 		n++;
 	}

@@ -144,10 +144,11 @@ static char **candidates;
 static size_t ncandidates;
 
 static const char *const option_words[] = {
-	"--json",     "--timeout", "--wait",  "--exist-ok", "--maxsize",
-	"--initial",  "--value",   "--owned", "--parties",  "--lock",
-	"--typecode", "--length",  "--items", "--interval", "--count",
-	"--help",     NULL,
+	"--json",           "--timeout",     "--wait",     "--exist-ok",
+	"--maxsize",        "--initial",     "--value",    "--owned",
+	"--parties",        "--lock",        "--typecode", "--length",
+	"--items",          "--interval",    "--count",    "--help",
+	"--max-deliveries", "--dead-letter", NULL,
 };
 
 static void candidates_free(void)

@@ -7,15 +7,28 @@
  * Pool pickles the function and ships it to its workers. C cannot ship a
  * function, so the function is compiled into the workers, and the pool is
  * two shared objects: a job queue of inputs and a result dict of input ->
- * result. Workers take inputs until a -1 sentinel; the parent reads the
- * results in the order of the inputs. Any process that can connect can be a
- * worker, even on another host. Each client is in sticky mode: after its
- * first error its calls do nothing, and one check at the end reports it.
+ * result. Any process that can connect can be a worker, even on another
+ * host. Each client is in sticky mode: after its first error its calls do
+ * nothing, and one check at the end reports it.
  *
- * Exits 0 when every result matches the same function run locally.
+ * No job is lost when a worker dies: a worker takes a job with
+ * agora_jqueue_take(), which leaves it pending on the worker's connection,
+ * writes the result (the same however often the job is done), and only
+ * then acknowledges it. A worker that dies before its ack, however it
+ * dies, gives the job back: the server sees its connection end and
+ * delivers the job again, to another worker. Here the first worker is
+ * SIGKILLed in the middle of its first job, on purpose; another does it.
+ * The queue is a joinable one, so that the parent's join returns once
+ * every job was acknowledged (an ack is a task_done), the one given back
+ * included.
+ *
+ * Exits 0 when every result matches the same function run locally and the
+ * killed worker's job was done by another.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,24 +53,45 @@ static int64_t count_primes(int64_t n)
 	return count;
 }
 
-static int worker(void)
+/* A worker. @doomed_fd >= 0: this one dies in its first job (it says so on
+ * the pipe @doomed_fd, then waits for the parent's SIGKILL). */
+static int worker(int doomed_fd)
 {
 	agora_client *c = agora_client_new();
-	agora_queue *jobs;
+	agora_jqueue *jobs;
 	agora_dict *results;
-	int64_t n;
+	agora_value job;
+	uint64_t id, deliveries;
 	int rc;
 
 	agora_client_set_sticky(c, true);
 	agora_client_connect_env(c);
-	agora_queue_open(c, "pool.jobs", 0, &jobs);
+	agora_jqueue_open(c, "pool.jobs", 0, &jobs);
 	agora_dict_open(c, "pool.results", &results);
-	/* Take inputs until the sentinel -1 (or the first error). */
-	while (agora_queue_get_int(jobs, AGORA_FOREVER, &n) == 0 && n >= 0)
+	/* Take a job (it stays pending here), do it, write the result,
+	 * then ack: a worker that dies before the ack gives it back. */
+	while (agora_jqueue_take_ex(jobs, AGORA_FOREVER, 0, &id, &job,
+				    &deliveries) == 0) {
+		int64_t n = -1;
+
+		agora_value_to_int(job, &n);
+		agora_value_free(&job);
+		if (n < 0) { /* the sentinel */
+			agora_jqueue_ack(jobs, id);
+			break;
+		}
+		if (doomed_fd >= 0 && write(doomed_fd, "!", 1) == 1)
+			pause(); /* killed here, job in hand */
+		if (deliveries > 1)
+			printf("count_primes(%lld): delivered again (delivery "
+			       "%llu): its first worker died\n",
+			       (long long)n, (unsigned long long)deliveries);
 		agora_dict_set(results, agora_int(n),
 			       agora_int(count_primes(n)));
+		agora_jqueue_ack(jobs, id);
+	}
 	agora_dict_close(results);
-	agora_queue_close(jobs);
+	agora_jqueue_close(jobs);
 	rc = agora_client_error(c);
 	if (rc < 0)
 		fprintf(stderr, "worker: %s\n", agora_errmsg(c));
@@ -65,15 +99,33 @@ static int worker(void)
 	return rc < 0;
 }
 
+static pid_t start_worker(int doomed_fd)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (pid == 0)
+		exit(worker(doomed_fd));
+	return pid;
+}
+
 int main(void)
 {
-	pid_t pids[NWORKERS];
+	pid_t pids[NWORKERS], doomed;
 	agora_manager *m;
 	agora_client *c;
-	agora_queue *jobs;
+	agora_jqueue *jobs;
+	agora_queue *dead;
 	agora_dict *results;
-	char err[256];
-	int bad = 0, status;
+	agora_value info;
+	char err[256], b;
+	int bad = 0, status, p[2];
+	bool all_done = false, counted = false;
 
 	if (agora_manager_start(&m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "manager: %s\n", err);
@@ -81,25 +133,37 @@ int main(void)
 	}
 	c = agora_manager_client(m);
 	agora_client_set_sticky(c, true);
-	agora_queue_open(c, "pool.jobs", 0, &jobs);
+	/* A job delivered 3 times (its workers died of it) goes to
+	 * pool.dead instead of to a fourth worker. */
+	agora_queue_open(c, "pool.dead", 0, &dead);
+	agora_jqueue_open_dead_letter(c, "pool.jobs", 0, 3, "pool.dead", &jobs);
 	agora_dict_open(c, "pool.results", &results);
 
-	/* Start the pool, then submit: p.map(count_primes, inputs). */
-	for (int i = 0; i < NWORKERS; i++) {
-		pids[i] = fork();
-		if (pids[i] < 0) {
-			perror("fork");
-			return 1;
-		}
-		if (pids[i] == 0)
-			exit(worker());
-	}
+	/* Submit: p.map(count_primes, inputs). */
 	for (int64_t id = 0; id < NJOBS; id++)
-		agora_queue_put(jobs, agora_int(1000 * id), AGORA_FOREVER);
-	/* Closing the pool: one sentinel per worker, then join (unless an
-	 * error kept the sentinels from going: shutting down ends them). */
+		agora_jqueue_put(jobs, agora_int(1000 * id), AGORA_FOREVER);
+
+	/* A worker that dies with a job in hand: SIGKILL, no goodbye. */
+	if (pipe(p) < 0) {
+		perror("pipe");
+		return 1;
+	}
+	doomed = start_worker(p[1]);
+	if (read(p[0], &b, 1) != 1)
+		bad = 1;
+	close(p[0]);
+	close(p[1]);
+	kill(doomed, SIGKILL);
+	waitpid(doomed, &status, 0);
+	printf("a worker was SIGKILLed in the middle of a job\n");
+
+	/* The pool. join returns when every job was acknowledged, the
+	 * killed worker's included; then one sentinel per worker. */
 	for (int i = 0; i < NWORKERS; i++)
-		agora_queue_put(jobs, agora_int(-1), AGORA_FOREVER);
+		pids[i] = start_worker(-1);
+	agora_jqueue_join(jobs, AGORA_FOREVER, &all_done);
+	for (int i = 0; i < NWORKERS; i++)
+		agora_jqueue_put(jobs, agora_int(-1), AGORA_FOREVER);
 	for (int i = 0; i < NWORKERS && agora_client_error(c) == 0; i++)
 		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status) != 0)
@@ -115,10 +179,29 @@ int main(void)
 		if (r != count_primes(1000 * id))
 			bad = 1;
 	}
+	/* The server counts the jobs that went back. */
+	if (agora_info(c, agora_jqueue_handle(jobs), &info) == 0) {
+		for (size_t i = 0; i < info.via.map.len; i++) {
+			agora_pair *f = &info.via.map.items[i];
+			int64_t v;
+
+			if (f->key.type == AGORA_STR &&
+			    strcmp(f->key.via.str.ptr, "redelivered") == 0 &&
+			    agora_value_to_int(f->val, &v) == 0) {
+				printf("jobs delivered again: %lld\n",
+				       (long long)v);
+				counted = v == 1;
+			}
+		}
+		agora_value_free(&info);
+	}
 
 	agora_dict_close(results);
-	agora_queue_close(jobs);
-	if (agora_client_error(c) < 0) {
+	agora_jqueue_close(jobs);
+	agora_queue_close(dead);
+	if (!counted)
+		bad = 1;
+	if (!all_done || agora_client_error(c) < 0) {
 		fprintf(stderr, "pool: %s\n", agora_errmsg(c));
 		bad = 1;
 	}

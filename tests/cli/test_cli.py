@@ -426,6 +426,12 @@ class New(Case):
         self.assertEqual((info["type"], info["maxsize"]), ("queue", 10))
         self.ok("new", "joinable_queue", "njq", "--maxsize=2")
         self.assertEqual(self.json("info", "njq")["maxsize"], 2)
+        self.ok("new", "queue", "ndead")
+        self.ok("new", "joinable_queue", "ndl", "--max-deliveries", "3",
+                "--dead-letter=ndead")
+        info = self.json("info", "ndl")
+        self.assertEqual((info["max_deliveries"], info["dead_letter"],
+                          info["dead_lettered"]), (3, "ndead", 0))
         self.ok("new", "value", "nv", "--initial", '{"a": [1]}')
         self.assertEqual(self.json("get", "nv"), {"a": [1]})
         self.ok("new", "semaphore", "nsem", "--value", "3", "--owned")
@@ -468,6 +474,19 @@ class New(Case):
         self.assertIn("--maxsize does not go with lock", err)
         err = self.fails(USAGE, "new", "queue", "bad2", "--parties", "2")
         self.assertIn("--parties", err)
+        err = self.fails(USAGE, "new", "list", "bad6", "--dead-letter", "q")
+        self.assertIn("--dead-letter does not go with list", err)
+        err = self.fails(USAGE, "new", "queue", "bad7", "--max-deliveries",
+                         "many")
+        self.assertIn("--max-deliveries many", err)
+        # both or neither, an existing queue: the server's word
+        err = self.fails(SERVER_ERROR, "new", "queue", "bad8",
+                         "--max-deliveries", "2")
+        self.assertIn("(ARGS)", err)
+        err = self.fails(SERVER_ERROR, "new", "queue", "bad9",
+                         "--max-deliveries", "2", "--dead-letter", "nosuch")
+        self.assertIn("(VALUE)", err)
+        self.assertIn("nosuch", err)
         err = self.fails(USAGE, "new", "frob", "bad3")
         self.assertIn('unknown type "frob"', err)
         err = self.fails(USAGE, "new", "barrier", "bad4")

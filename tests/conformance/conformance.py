@@ -713,6 +713,153 @@ class Queues(Base):
         self.assertEqual(self.c.ok("queue.get_nowait", q), "kept")
 
 
+class Acknowledged(Base):
+    """queue.take, ack, nack and pending (protocol section 4.3), on both
+    queue types: an item taken stays pending on its connection until
+    acknowledged, and goes back when its connection ends."""
+
+    def me(self, conn):
+        return [c["id"] for c in conn.ok("clients") if c["self"]][0]
+
+    def test_take_ack_nack_and_pending(self):
+        for t in ("queue", "joinable_queue"):
+            q = self.open(t, None, {})
+            ok, err = self.c.ok, self.c.err
+            self.assertEqual(err(t + ".take", q, False), "EMPTY")
+            self.assertEqual(err(t + ".take", q, True, 0.05), "EMPTY")
+            self.assertEqual(ok(t + ".pending", q), [])
+            ok(t + ".put", q, "a")
+            ok(t + ".put", q, ["b"])
+            i, item = ok(t + ".take", q)
+            self.assertEqual(item, "a")
+            self.assertIsInstance(i, int)
+            self.assertGreaterEqual(i, 0)
+            self.assertEqual(ok(t + ".qsize", q), 1)
+            self.assertEqual(ok(t + ".pending", q),
+                             [{"id": i, "conn": self.me(self.c),
+                               "deliveries": 1, "lease": None}])
+            # nack: back at the head, the same id, a second delivery
+            self.assertIsNone(ok(t + ".nack", q, i))
+            self.assertEqual(ok(t + ".pending", q), [])
+            self.assertEqual(ok(t + ".take", q, True, None, None, True),
+                             [i, "a", 2])
+            self.assertIsNone(ok(t + ".ack", q, i))
+            for m in ("ack", "nack"):
+                self.assertEqual(err(t + "." + m, q, i), "VALUE")
+                self.assertEqual(err(t + "." + m, q, i + 1000), "VALUE")
+            # a lease: seconds left in pending
+            j, item, n = ok(t + ".take", q, False, None, 30, True)
+            self.assertEqual((item, n), (["b"], 1))
+            self.assertNotEqual(j, i)
+            lease = ok(t + ".pending", q)[0]["lease"]
+            self.assertTrue(0 < lease <= 30, lease)
+            ok(t + ".ack", q, j)
+            self.assertEqual(ok(t + ".qsize", q), 0)
+            self.assertEqual(ok(t + ".pending", q), [])
+            ok(t + ".put", q, "c")
+            self.assertEqual(err(t + ".take", q, True, None, 0), "VALUE")
+            self.assertEqual(err(t + ".take", q, True, None, -1), "VALUE")
+            self.assertEqual(err(t + ".take", q, True, -1), "VALUE")
+            self.assertEqual(ok(t + ".qsize", q), 1)
+        self.assertEqual(err("queue.take", q, True, None, None, True, 1),
+                         "ARGS")
+        self.assertEqual(err("queue.ack", q), "ARGS")
+
+    def test_a_lease_that_passes_gives_the_item_back(self):
+        q = self.open("queue", None, {})
+        ok, err = self.c.ok, self.c.err
+        ok("queue.put", q, 1)
+        i, _ = ok("queue.take", q, True, None, 0.1)
+        deadline = time.monotonic() + 10
+        while ok("queue.qsize", q) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(err("queue.ack", q, i), "VALUE")
+        self.assertEqual(ok("queue.take", q, False, None, None, True),
+                         [i, 1, 2])
+        ok("queue.ack", q, i)
+        self.assertEqual(ok("info", q)["redelivered"], 1)
+
+    def test_a_closed_takers_item_goes_to_a_parked_taker(self):
+        q = self.open("queue", "ack.closed")
+        taker = Conn(self.server)
+        tq = taker.ok("open", "queue", "ack.closed", {})
+        self.c.ok("queue.put", q, "job")
+        i, _ = taker.ok("queue.take", tq)
+        other = Conn(self.server)
+        oq = other.ok("open", "queue", "ack.closed", {})
+        # another connection may neither ack nor nack it
+        self.assertEqual(other.err("queue.ack", oq, i), "VALUE")
+        info = self.c.ok("info", q)
+        self.assertEqual(info["pending"], {self.me(taker): [i]})
+        holds = [h for c in self.c.ok("clients") if c["id"] == self.me(taker)
+                 for h in c["holds"] if h["type"] == "queue"]
+        self.assertEqual([(h["name"], h["count"]) for h in holds],
+                         [("ack.closed", 1)])
+        msgid = other.send("queue.take", [oq, True, None, None, True])
+        while self.c.ok("stats")["waiters"] < 1:
+            time.sleep(0.01)
+        taker.close()
+        msg = other.recv()
+        self.assertEqual((msg[1], msg[2], msg[3]), (msgid, None, [i, "job", 2]))
+        other.ok("queue.ack", oq, i)
+        info = self.c.ok("info", q)
+        self.assertEqual((info["pending"], info["redelivered"]), ({}, 1))
+        other.close()
+
+    def test_plain_get_is_not_pending(self):
+        q = self.open("queue", "ack.get")
+        g = Conn(self.server)
+        gq = g.ok("open", "queue", "ack.get", {})
+        self.c.ok("queue.put", q, "x")
+        self.assertEqual(g.ok("queue.get", gq), "x")
+        self.assertEqual(self.c.ok("queue.pending", q), [])
+        g.close()
+        while len(self.c.ok("clients")) > 1:
+            time.sleep(0.01)
+        self.assertEqual(self.c.ok("queue.qsize", q), 0)
+
+    def test_dead_letter_after_max_deliveries(self):
+        ok, err = self.c.ok, self.c.err
+        dead = self.open("queue", "ack.dead")
+        for t in ("queue", "joinable_queue"):
+            self.assertEqual(err("open", t, None, {"max_deliveries": 2}),
+                             "ARGS")
+            self.assertEqual(err("open", t, None,
+                                 {"dead_letter": "ack.dead"}), "ARGS")
+            self.assertEqual(err("open", t, None,
+                                 {"max_deliveries": 0,
+                                  "dead_letter": "ack.dead"}), "VALUE")
+            self.assertEqual(err("open", t, None,
+                                 {"max_deliveries": 2,
+                                  "dead_letter": "ack.nosuch"}), "VALUE")
+        q = self.open("joinable_queue", None,
+                      {"max_deliveries": 2, "dead_letter": "ack.dead"})
+        ok("joinable_queue.put", q, "poison")
+        i, _ = ok("joinable_queue.take", q)
+        ok("joinable_queue.nack", q, i)
+        self.assertEqual(ok("joinable_queue.take", q, True, None, None,
+                            True), [i, "poison", 2])
+        ok("joinable_queue.nack", q, i)
+        # a third delivery would pass the limit: dead-lettered, and done
+        self.assertEqual(ok("queue.get", dead, False), "poison")
+        self.assertEqual(ok("joinable_queue.qsize", q), 0)
+        info = ok("info", q)
+        self.assertEqual((info["dead_lettered"], info["unfinished"]), (1, 0))
+        self.assertIs(ok("joinable_queue.join", q, 0), True)
+
+    def test_joinable_ack_is_task_done(self):
+        ok, err = self.c.ok, self.c.err
+        q = self.open("joinable_queue", None, {})
+        ok("joinable_queue.put", q, 1)
+        i, _ = ok("joinable_queue.take", q)
+        self.assertEqual(ok("info", q)["unfinished"], 1)
+        self.assertIs(ok("joinable_queue.join", q, 0), False)
+        ok("joinable_queue.ack", q, i)
+        self.assertEqual(ok("info", q)["unfinished"], 0)
+        self.assertIs(ok("joinable_queue.join", q, 0), True)
+        self.assertEqual(err("joinable_queue.task_done", q), "VALUE")
+
+
 class Values(Base):
     def test_every_value_method(self):
         v = self.open("value", None, {"initial": 5})

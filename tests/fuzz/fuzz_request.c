@@ -77,7 +77,10 @@ static const struct setup {
 	{ "list", "L", OPTS("\x80") },
 	{ "dict", "D", OPTS("\x80") },
 	{ "queue", "Q", OPTS("\x81\xa7maxsize\x02") },
-	{ "joinable_queue", "J", OPTS("\x81\xa7maxsize\x02") },
+	/* Its dead letters go to Q (bounded: a full dead-letter queue). */
+	{ "joinable_queue", "J",
+	  OPTS("\x83\xa7maxsize\x02\xaemax_deliveries\x02\xab"
+	       "dead_letter\xa1Q") },
 	{ "value", "V", OPTS("\x81\xa7initial\x00") },
 	{ "array", "AI", OPTS("\x82\xa8typecode\xa1i\xa6length\x04") },
 	{ "array", "AF",
@@ -211,6 +214,14 @@ static const struct method {
 	/* Added later, at the end so that the seeds keep their methods. */
 	{ "clients", 0, 0 },
 	{ "kill", 0, 0 },
+	{ "queue.take", H_QUEUE, H_JQUEUE },
+	{ "queue.ack", H_QUEUE, H_JQUEUE },
+	{ "queue.nack", H_QUEUE, H_JQUEUE },
+	{ "queue.pending", H_QUEUE, H_JQUEUE },
+	{ "joinable_queue.take", H_JQUEUE, H_QUEUE },
+	{ "joinable_queue.ack", H_JQUEUE, H_JQUEUE },
+	{ "joinable_queue.nack", H_JQUEUE, H_JQUEUE },
+	{ "joinable_queue.pending", H_JQUEUE, H_JQUEUE },
 	{ "expire", 0, 0 },
 	{ "ttl", 0, 0 },
 };

@@ -186,6 +186,11 @@ VALID = {
     "barrier.broken": [[]],
     "nosuch.method": [[]], "list.nosuch": [[]],
     "clients": [[]], "kill": [[999]],
+    "queue.take": [[], [False, None, 0.001, True]], "queue.ack": [[1]],
+    "queue.nack": [[1]], "queue.pending": [[]],
+    "joinable_queue.take": [[True, 0, None, True]],
+    "joinable_queue.ack": [[1]], "joinable_queue.nack": [[1]],
+    "joinable_queue.pending": [[]],
 }
 
 # Operation bytes of fuzz_request.c.
@@ -249,6 +254,20 @@ def request_seeds():
         call("lock.acquire", [True, None]) + call("clients", []) +
         call("kill", [2]) + bytes([RUN, SWITCH]) + call("clients", []) +
         call("kill", [3]) + bytes([RUN]) + call("lock.locked", []),
+        # acknowledged delivery: a take with a lease, a take parked on
+        # the other connection that gets the item when the taker's
+        # connection closes, nack and ack, and J's dead letters (after 2
+        # deliveries) to Q
+        call("queue.put", [1]) + call("queue.take", [True, None, 0.001]) +
+        bytes([SWITCH]) + call("queue.take", []) +
+        call("queue.pending", []) + bytes([SWITCH, CLOSE, RUN, SWITCH]) +
+        call("queue.nack", [1]) +
+        call("queue.take", [False, None, None, True]) +
+        call("queue.ack", [1]) + call("joinable_queue.put", ["p"]) +
+        call("joinable_queue.take", []) + call("joinable_queue.nack", [2]) +
+        call("joinable_queue.take", []) + call("joinable_queue.nack", [2]) +
+        bytes([WAIT, RUN]) + call("joinable_queue.join", [0]) +
+        call("queue.peek", [3]),
         # an array request repeated, then the connection drops the handles
         call("array.set_slice", [1, [1, 2, 3]]) + bytes([REPEAT, 7]) +
         call("drop", ["AI"]) + call("open", ["array", "AI", {"length": 2}]),

@@ -7,19 +7,23 @@
  *     soak [--seconds N] [--kill-every SECONDS] [--agorad PATH]
  *
  * The workers (work.c): queue puts of unique ids and gets that count each
- * delivery in a dict (a count of 2 is a duplicate); a lock-protected
- * section and an rlock one (acquired twice) whose mutual exclusion is
- * checked with a mark; an owned semaphore of 3 permits whose holders take
- * one of 3 slots (a 4th holder would find none) and whose value stays in
- * 0..2 while a permit is held; dict increments; list appends.
+ * delivery in a dict (a count of 2 is a duplicate); the same with take and
+ * ack on a second queue (a worker killed before its ack gives the id back,
+ * to be done again); a lock-protected section and an rlock one (acquired
+ * twice) whose mutual exclusion is checked with a mark; an owned semaphore
+ * of 3 permits whose holders take one of 3 slots (a 4th holder would find
+ * none) and whose value stays in 0..2 while a permit is held; dict
+ * increments; list appends.
  *
  * At the end: the server answers; connections and parked waiters are back
  * to the baseline; no lock or rlock is held and the semaphore has all its
  * permits; every section found held by a killed worker is matched by one
  * the server counted abandoned; no queue item was delivered twice, and the
- * ids delivered or left number no more than those put; the server's stats
- * memory grew less than MEMORY_BOUND and its RSS less than RSS_BOUND, and
- * dropping the objects gives all their memory back. Prints one line of
+ * ids delivered or left number no more than those put; in the queue taken
+ * with acknowledgement (take, record the work, ack) nothing is pending, no
+ * id was lost (each is done or left) and none acknowledged twice; the
+ * server's stats memory grew less than MEMORY_BOUND and its RSS less than
+ * RSS_BOUND, and dropping the objects gives all their memory back. Prints one line of
  * text and one of JSON; exits 1 on any violation or error.
  */
 #include <errno.h>
@@ -54,6 +58,9 @@ typedef struct run {
 	int64_t conns0, mem0, mem_end, mem_dropped;
 	long rss0, rss_peak, rss_end;
 	int64_t delivered, left, lock_abandoned, rlock_abandoned;
+	/* The queue taken with acknowledgement: ids done, ids left in it
+	 * not done, its redelivered count. */
+	int64_t adone, aleft, aredelivered;
 } run;
 
 static void spawn(run *r, int slot)
@@ -243,6 +250,72 @@ static void check_queue(run *r)
 	agora_queue_close(q);
 }
 
+/*
+ * The queue taken with acknowledgement, once every worker is gone: nothing
+ * is pending (what killed workers held went back), and no id was lost:
+ * every id put is either done (recorded before its ack) or still in the
+ * queue, so done + left-and-not-done is at least the puts counted (and at
+ * most one more per kill: a put stored but not counted).
+ */
+static void check_acked_queue(run *r)
+{
+	agora_queue *q;
+	agora_dict *done;
+	agora_value pending, info;
+	size_t n = 0;
+	int64_t id;
+	int rc;
+
+	if (agora_queue_open(r->c, SK_AQUEUE, 0, &q) != 0 ||
+	    agora_dict_open(r->c, SK_ADONE, &done) != 0) {
+		sk_error(r->sh, "opening the acked queue: %s",
+			 agora_errmsg(r->c));
+		return;
+	}
+	if (agora_queue_pending(q, &pending) != 0)
+		sk_error(r->sh, "pending: %s", agora_errmsg(r->c));
+	else if (pending.via.array.len != 0)
+		sk_violation(r->sh,
+			     "acked queue: %zu items still pending after "
+			     "every worker is gone",
+			     pending.via.array.len);
+	agora_value_free(&pending);
+	if (agora_info(r->c, agora_queue_handle(q), &info) == 0) {
+		const agora_value *v = sk_map_find(info, "redelivered");
+		if (v != NULL)
+			agora_value_to_int(*v, &r->aredelivered);
+		agora_value_free(&info);
+	}
+	if (agora_dict_len(done, &n) != 0)
+		sk_error(r->sh, "len of %s: %s", SK_ADONE, agora_errmsg(r->c));
+	r->adone = (int64_t)n;
+	while ((rc = agora_queue_get_int(q, 0, &id)) == 0) {
+		bool was_done = false;
+		if (agora_dict_contains(done, agora_int(id), &was_done) != 0)
+			sk_error(r->sh, "contains: %s", agora_errmsg(r->c));
+		r->aleft += !was_done;
+	}
+	if (rc != AGORA_EEMPTY)
+		sk_error(r->sh, "draining the acked queue: %s",
+			 agora_errmsg(r->c));
+	uint64_t puts = atomic_load(&r->sh->ops[SK_APUT]);
+	if ((uint64_t)(r->adone + r->aleft) < puts)
+		sk_violation(r->sh,
+			     "acked queue: %llu ids put, but only %lld done "
+			     "and %lld left: %lld lost",
+			     (unsigned long long)puts, (long long)r->adone,
+			     (long long)r->aleft,
+			     (long long)puts - r->adone - r->aleft);
+	if ((uint64_t)(r->adone + r->aleft) > puts + r->kills)
+		sk_violation(r->sh,
+			     "acked queue: %lld ids done and %lld left, but "
+			     "only %llu put (+%u killed)",
+			     (long long)r->adone, (long long)r->aleft,
+			     (unsigned long long)puts, r->kills);
+	agora_dict_close(done);
+	agora_queue_close(q);
+}
+
 static void final_checks(run *r)
 {
 	sk_shared *sh = r->sh;
@@ -290,6 +363,7 @@ static void final_checks(run *r)
 	agora_lock_close(l);
 
 	check_queue(r);
+	check_acked_queue(r);
 
 	r->mem_end = sk_stats_int(r->c, "memory");
 	r->rss_end = sk_rss_kib(r->srv.pid);
@@ -368,6 +442,14 @@ static void report(const run *r)
 	       (unsigned long long)sh->acquire_timeouts, (long long)r->mem0,
 	       (long long)r->mem_end, (long long)r->mem_dropped, MEMORY_BOUND,
 	       r->rss0, r->rss_end, r->rss_peak, RSS_BOUND_KIB);
+	printf("soak: acknowledged queue: %llu put, %llu taken and acked "
+	       "(%llu empty takes), %lld done, %lld left, %lld redelivered, "
+	       "%llu acknowledged twice\n",
+	       (unsigned long long)sh->ops[SK_APUT],
+	       (unsigned long long)sh->ops[SK_TAKE],
+	       (unsigned long long)sh->ops[SK_TAKE_EMPTY], (long long)r->adone,
+	       (long long)r->aleft, (long long)r->aredelivered,
+	       (unsigned long long)sh->double_acks);
 	if (sh->have_first)
 		printf("soak: first problem: %s\n", sh->first);
 	fflush(stdout);

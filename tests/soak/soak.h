@@ -55,14 +55,18 @@ enum sk_op {
 	SK_SEM,
 	SK_INCR,
 	SK_APPEND,
+	SK_APUT,       /* a put to the queue taken with acknowledgement */
+	SK_TAKE,       /* a take, its result recorded, acknowledged */
+	SK_TAKE_EMPTY, /* a take that timed out */
 	SK_OPS
 };
 
 typedef struct sk_shared {
 	_Atomic uint64_t ops[SK_OPS];
-	_Atomic uint64_t violations; /* broken invariants: must stay 0 */
-	_Atomic uint64_t errors;     /* calls that failed unexpectedly */
-	_Atomic uint64_t duplicates; /* queue items delivered twice */
+	_Atomic uint64_t violations;  /* broken invariants: must stay 0 */
+	_Atomic uint64_t errors;      /* calls that failed unexpectedly */
+	_Atomic uint64_t duplicates;  /* queue items delivered twice */
+	_Atomic uint64_t double_acks; /* items acknowledged twice */
 	/* Sections found held by a worker that had been killed inside: the
 	 * server released its lock or permit, its mark stayed. */
 	_Atomic uint64_t lock_takeovers, rlock_takeovers, sem_takeovers;
@@ -102,6 +106,11 @@ void sk_objects_drop(agora_client *c);
 #define SK_LOCK_NAME "soak-lock"
 #define SK_RLOCK_NAME "soak-rlock"
 #define SK_SEM_NAME "soak-sem"
+/* The queue taken with acknowledgement, the ids whose work was done
+ * (written before the ack), and how many times each was acknowledged. */
+#define SK_AQUEUE "soak-aq"
+#define SK_ADONE "soak-adone"
+#define SK_AACKED "soak-aacked"
 
 /* ---- small things ------------------------------------------------------- */
 

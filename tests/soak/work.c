@@ -371,8 +371,8 @@ typedef struct worker {
 	int64_t me; /* the pid, as the sections' mark */
 	uint64_t seq;
 	unsigned rng;
-	agora_queue *q;
-	agora_dict *seen, *counts;
+	agora_queue *q, *aq;
+	agora_dict *seen, *counts, *adone, *aacked;
 	agora_lock *lock;
 	agora_rlock *rlock;
 	agora_semaphore *sem;
@@ -411,6 +411,9 @@ static int open_all(worker *w)
 		CALL(w, agora_var_open(c, name, agora_int(0), &w->sem_slot[k]));
 	}
 	CALL(w, agora_list_open(c, LOG, &w->log));
+	CALL(w, agora_queue_open(c, SK_AQUEUE, 0, &w->aq));
+	CALL(w, agora_dict_open(c, SK_ADONE, &w->adone));
+	CALL(w, agora_dict_open(c, SK_AACKED, &w->aacked));
 	return 0;
 }
 
@@ -427,6 +430,9 @@ static void close_all(worker *w)
 	for (int k = 0; k < SK_PERMITS; k++)
 		agora_var_close(w->sem_slot[k]);
 	agora_list_close(w->log);
+	agora_queue_close(w->aq);
+	agora_dict_close(w->adone);
+	agora_dict_close(w->aacked);
 }
 
 int sk_objects_create(agora_client *c)
@@ -451,8 +457,9 @@ int sk_objects_create(agora_client *c)
 void sk_objects_drop(agora_client *c)
 {
 	static const char *const names[] = {
-		SK_QUEUE,    SK_SEEN,   COUNTS,     SK_LOCK_NAME, SK_RLOCK_NAME,
-		SK_SEM_NAME, LOCK_MARK, RLOCK_MARK, LOG,
+		SK_QUEUE,      SK_SEEN,     COUNTS,    SK_LOCK_NAME,
+		SK_RLOCK_NAME, SK_SEM_NAME, LOCK_MARK, RLOCK_MARK,
+		LOG,           SK_AQUEUE,   SK_ADONE,  SK_AACKED,
 	};
 	char name[32];
 
@@ -507,6 +514,54 @@ static int op_get(worker *w)
 			     (unsigned long long)id, (long long)n);
 	}
 	atomic_fetch_add(&w->sh->ops[SK_GET], 1);
+	return 0;
+}
+
+/* Put a new id (as op_put) to the queue taken with acknowledgement. */
+static int op_aput(worker *w)
+{
+	int64_t id = (int64_t)((uint64_t)w->slot << 56 |
+			       (uint64_t)(w->gen & 0xffffff) << 32 |
+			       (w->seq++ & 0xffffffff));
+
+	CALL(w, agora_queue_put(w->aq, agora_int(id), 0));
+	atomic_fetch_add(&w->sh->ops[SK_APUT], 1);
+	return 0;
+}
+
+/*
+ * Take an id with acknowledgement, record its work as done in "soak-adone"
+ * (the same however often it is done), ack it, and count the ack in
+ * "soak-aacked": the count must be 1. The item is this connection's until
+ * the ack (no lease), so the ack must succeed; a worker killed before it
+ * gives the item back, to be done again.
+ */
+static int op_take(worker *w)
+{
+	agora_value item;
+	uint64_t tid;
+	int64_t n = 0;
+	int rc = agora_queue_take(w->aq, GET_TIMEOUT, 0, &tid, &item);
+
+	if (rc == AGORA_EEMPTY) {
+		atomic_fetch_add(&w->sh->ops[SK_TAKE_EMPTY], 1);
+		return 0;
+	}
+	CALL(w, rc);
+	int64_t id = value_int(&item);
+	if (id < 0 || (id >> 56) >= SK_WORKERS)
+		sk_violation(w->sh, "acked queue: took %lld, an id never put",
+			     (long long)id);
+	CALL(w, agora_dict_set(w->adone, agora_int(id), agora_int(1)));
+	CALL(w, agora_queue_ack(w->aq, tid));
+	CALL(w, agora_dict_incr_int(w->aacked, agora_int(id), 1, &n));
+	if (n != 1) {
+		atomic_fetch_add(&w->sh->double_acks, 1);
+		sk_violation(w->sh,
+			     "acked queue: id %#llx acknowledged %lld times",
+			     (unsigned long long)id, (long long)n);
+	}
+	atomic_fetch_add(&w->sh->ops[SK_TAKE], 1);
 	return 0;
 }
 
@@ -704,10 +759,14 @@ static int run(worker *w)
 	while (!atomic_load(&w->sh->stop) && sk_now() < w->sh->deadline) {
 		unsigned r = rand_r(&w->rng) % 100;
 		int rc;
-		if (r < 18)
+		if (r < 12)
 			rc = op_put(w);
-		else if (r < 38)
+		else if (r < 26)
 			rc = op_get(w);
+		else if (r < 32)
+			rc = op_aput(w);
+		else if (r < 38)
+			rc = op_take(w);
 		else if (r < 52)
 			rc = op_lock(w);
 		else if (r < 62)

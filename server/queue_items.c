@@ -1,0 +1,861 @@
+/*
+ * queue_items.c - the items of a queue or joinable_queue (queue.h): the
+ * ring, handing items to parked getters and takers, the pending items of
+ * take and their going back, the dead-letter queue, and what the journal
+ * and a snapshot record of them. The family (obj_queue.c) reads params and
+ * answers; this file never calls it.
+ *
+ * The ring is a ring buffer of owned ag_val (push at the tail and pop at
+ * the head in O(1); it doubles when full and halves when a quarter used).
+ *
+ * Acknowledged delivery: an item taken with take stays the queue's, as a
+ * struct pend on the taking connection (which holds the object through
+ * ag_conn_hold(), once per item), until ack frees it. When it is not
+ * acknowledged (nack, its lease ran out, its connection ended) it goes
+ * back to the head of the queue, to a parked getter first, keeping its id
+ * and counting its deliveries; past max_deliveries it goes to the
+ * dead-letter queue instead. Items that came back sit at the head of the
+ * ring: their ids and counts are q->returned, one struct pend per item of
+ * the ring's first nreturned slots, in the same order (an item comes back
+ * only at the head and leaves only from the head, so they stay a prefix).
+ * The ring always has room for every pending item (cap >= count +
+ * npending), so an item coming back never needs memory.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue.h"
+
+#define RING_MIN 8u     /* first allocation, in slots */
+#define RING_SHRINK 64u /* never halve a ring at or below this size */
+
+/* ---- the ring ------------------------------------------------------------ */
+
+/*
+ * Move the items into a new array of @ncap slots (a power of two >= count),
+ * oldest first at index 0. Returns 0, or AGORA_ENOMEM with the ring as it
+ * was.
+ */
+static int ring_resize(ag_object *o, struct queue *q, size_t ncap)
+{
+	ag_val *nring;
+	size_t i;
+
+	if (ncap > SIZE_MAX / sizeof(ag_val))
+		return AGORA_ENOMEM;
+	nring = calloc(ncap, sizeof(ag_val));
+	if (nring == NULL)
+		return AGORA_ENOMEM;
+	for (i = 0; i < q->count; i++)
+		nring[i] = q->ring[(q->head + i) & (q->cap - 1)];
+	free(q->ring);
+	ag_object_mem(o, ((ssize_t)ncap - (ssize_t)q->cap) *
+			     (ssize_t)sizeof(ag_val));
+	q->ring = nring;
+	q->cap = ncap;
+	q->head = 0;
+	return 0;
+}
+
+/* Make room for one more item (the ring keeps room for every pending
+ * item too). Returns 0 or AGORA_ENOMEM. */
+static int ring_reserve(ag_object *o, struct queue *q)
+{
+	if (q->count + q->npending < q->cap)
+		return 0;
+	if (q->cap > SIZE_MAX / 2)
+		return AGORA_ENOMEM;
+	return ring_resize(o, q, q->cap ? q->cap * 2 : RING_MIN);
+}
+
+/* Append @v at the tail (room reserved) and take its bytes: @v is left
+ * empty. */
+static void ring_push(ag_object *o, struct queue *q, ag_val *v)
+{
+	q->ring[(q->head + q->count) & (q->cap - 1)] = *v;
+	q->count++;
+	ag_object_mem(o, (ssize_t)ag_val_heap(v));
+	memset(v, 0, sizeof(*v));
+}
+
+/*
+ * Remove the oldest item (the queue is not empty) into *ret, which the caller
+ * then owns. Halves a sparse ring; a failure to do so is harmless. After
+ * this, count < cap, so a push needs no allocation.
+ */
+void ag_queue_ring_pop(ag_object *o, struct queue *q, ag_val *ret)
+{
+	ag_val *slot = &q->ring[q->head];
+
+	*ret = *slot;
+	memset(slot, 0, sizeof(*slot));
+	q->head = (q->head + 1) & (q->cap - 1);
+	q->count--;
+	ag_object_mem(o, -(ssize_t)ag_val_heap(ret));
+	if (q->cap > RING_SHRINK && q->count + q->npending <= q->cap / 4)
+		(void)ring_resize(o, q, q->cap / 2);
+}
+
+/* Put @v back at the head (room kept: see ring_reserve) and take its
+ * bytes. */
+static void ring_push_front(ag_object *o, struct queue *q, ag_val *v)
+{
+	q->head = (q->head - 1) & (q->cap - 1);
+	q->ring[q->head] = *v;
+	q->count++;
+	ag_object_mem(o, (ssize_t)ag_val_heap(v));
+	memset(v, 0, sizeof(*v));
+}
+
+/* ---- waiter helpers ------------------------------------------------------ */
+
+/* The timeout a waiter was parked with, kept in w->n (its bits), for the
+ * message it gets when the time is up. */
+void ag_queue_set_timeout(ag_waiter *w, double timeout)
+{
+	_Static_assert(sizeof(double) == sizeof(w->n), "double fits in n");
+	memcpy(&w->n, &timeout, sizeof(timeout));
+}
+
+static double waiter_timeout(const ag_waiter *w)
+{
+	double timeout;
+
+	memcpy(&timeout, &w->n, sizeof(timeout));
+	return timeout;
+}
+
+/* on_timeout of a parked get: answer EMPTY; wait.c then frees @w. */
+void ag_queue_get_timed_out(ag_waiter *w)
+{
+	ag_reply_error(&w->to, AGORA_EEMPTY, "queue empty after %g s",
+		       waiter_timeout(w));
+}
+
+/* on_timeout of a parked put: answer FULL; wait.c then frees @w and the
+ * value it carried. */
+void ag_queue_put_timed_out(ag_waiter *w)
+{
+	ag_reply_error(&w->to, AGORA_EFULL, "queue full after %g s",
+		       waiter_timeout(w));
+}
+
+/* One task of a joinable_queue is done: when none is left, every parked
+ * join() is answered true, in arrival order. */
+void ag_queue_tasks_done(ag_object *o, struct queue *q)
+{
+	ag_waiter *w;
+
+	if (q->unfinished == 0)
+		return;
+	if (--q->unfinished > 0)
+		return;
+	while ((w = TAILQ_FIRST(&q->joiners)) != NULL) {
+		ag_reply_bool(&w->to, true);
+		ag_wait_done(w);
+	}
+}
+
+static bool waiter_takes(const ag_waiter *w)
+{
+	return (w->aux & 1) != 0;
+}
+
+static bool aux_details(int64_t aux)
+{
+	return (aux & 2) != 0;
+}
+
+static double aux_lease(int64_t aux)
+{
+	return (double)(aux >> 2) / 1e6;
+}
+
+/* ---- pending items ------------------------------------------------------- */
+
+static void id_key(uint64_t id, uint8_t buf[8], ag_val *ret)
+{
+	for (int i = 7; i >= 0; i--, id >>= 8)
+		buf[i] = (uint8_t)id;
+	*ret = ag_val_view(buf, 8, 0);
+}
+
+/* The item @id pending on the queue (on any connection), or NULL. */
+struct pend *ag_pend_find(struct queue *q, uint64_t id)
+{
+	uint8_t buf[8];
+	ag_val key;
+	ag_entry *e;
+
+	id_key(id, buf, &key);
+	e = ag_table_find(&q->index, &key, ag_table_hash(&q->index, &key));
+	return e != NULL ? e->ptr : NULL;
+}
+
+/*
+ * The bookkeeping of a pending item (a struct pend, its index entry, its
+ * timer) is not counted against --max-memory, only its item is (moved from
+ * the ring, so a take adds nothing): a server at its limit can still hand
+ * out and finish the work it holds.
+ */
+struct pend *ag_pend_new(ag_object *o)
+{
+	struct pend *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->obj = o;
+	return p;
+}
+
+/* Free @p (out of every list) and the item it still has. */
+void ag_pend_free(ag_object *o, struct pend *p)
+{
+	if (p->lease != NULL)
+		event_free(p->lease);
+	ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
+	ag_val_free(o->srv, &p->item);
+	free(p);
+}
+
+static void lease_ran_out(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * Make @p (its id and deliveries set, its item not yet given) pending on
+ * @c: the connection's hold, the index, the lease's timer (none while
+ * loading: the loading connection's items all go back when it ends).
+ * Everything that can fail is done here, before the item moves: 0, or
+ * AGORA_ENOMEM with nothing changed.
+ */
+int ag_pend_claim(ag_object *o, struct queue *q, struct pend *p, ag_conn *c,
+		  double lease)
+{
+	uint8_t buf[8];
+	ag_val key, owned;
+	ag_entry *e;
+
+	p->lease = NULL;
+	if (lease > 0 && !ag_persist_loading(o->srv)) {
+		double whole = (double)(int64_t)lease;
+		struct timeval tv = { (time_t)whole,
+				      (suseconds_t)((lease - whole) * 1e6) };
+		p->lease = evtimer_new(o->srv->base, lease_ran_out, p);
+		if (p->lease == NULL || evtimer_add(p->lease, &tv) < 0)
+			goto fail;
+	}
+	id_key(p->id, buf, &key);
+	if (ag_val_dup(&owned, &key) < 0)
+		goto fail;
+	e = ag_table_add(&q->index, &owned, ag_table_hash(&q->index, &key));
+	if (e == NULL) {
+		ag_val_deinit(&owned);
+		goto fail;
+	}
+	if (ag_conn_hold(c, o) < 0) {
+		ag_table_remove(&q->index, e);
+		goto fail;
+	}
+	e->ptr = p;
+	p->conn = c;
+	p->lease_s = lease;
+	p->lease_ms = ag_mono_ms() + (int64_t)(lease * 1000);
+	TAILQ_INSERT_TAIL(&q->pending, p, link);
+	q->npending++;
+	return 0;
+fail:
+	if (p->lease != NULL)
+		event_free(p->lease);
+	p->lease = NULL;
+	return AGORA_ENOMEM;
+}
+
+/* Take @p (pending) off its connection: the index, the hold (a connection
+ * that is going ignores that), the lease. */
+void ag_pend_release(ag_object *o, struct queue *q, struct pend *p)
+{
+	uint8_t buf[8];
+	ag_val key;
+	ag_entry *e;
+
+	id_key(p->id, buf, &key);
+	e = ag_table_find(&q->index, &key, ag_table_hash(&q->index, &key));
+	if (e != NULL)
+		ag_table_remove(&q->index, e);
+	TAILQ_REMOVE(&q->pending, p, link);
+	q->npending--;
+	ag_conn_unhold(p->conn, o);
+	p->conn = NULL;
+	if (p->lease != NULL) {
+		event_free(p->lease);
+		p->lease = NULL;
+	}
+}
+
+/* [id, item] or [id, item, deliveries] */
+void ag_pend_reply(const ag_target *to, const struct pend *p, bool details)
+{
+	msgpack_packer *pk = ag_reply_begin(to);
+
+	msgpack_pack_array(pk, details ? 3 : 2);
+	msgpack_pack_uint64(pk, p->id);
+	ag_pack_val(pk, &p->item);
+	if (details)
+		msgpack_pack_uint64(pk, p->deliveries);
+}
+
+/* ---- the journal of served waiters --------------------------------------- */
+
+/*
+ * A parked call is recorded when it is served, not when it parks (the
+ * dispatcher takes back the record of a call that parks), as the call that
+ * would have been answered at once then, not blocking: replayed right after
+ * the call that served it (recorded before it by the dispatcher), it finds
+ * the item or the slot that call left.
+ */
+
+/* A parked get served an item: "queue.get" [id, false]. */
+static void journal_served_get(ag_object *o)
+{
+	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.get", 1);
+
+	if (pk == NULL)
+		return;
+	msgpack_pack_false(pk);
+	ag_journal_end(o->srv);
+}
+
+/* A parked take served an item: "queue.take" [id, false, nil, lease,
+ * details]. */
+static void journal_served_take(ag_object *o, double lease, bool details)
+{
+	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.take", 4);
+
+	if (pk == NULL)
+		return;
+	msgpack_pack_false(pk);
+	msgpack_pack_nil(pk);
+	if (lease > 0)
+		msgpack_pack_double(pk, lease);
+	else
+		msgpack_pack_nil(pk);
+	if (details)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	ag_journal_end(o->srv);
+}
+
+/* A parked put got a slot for @v: "queue.put" [id, v, false]. */
+static void journal_served_put(ag_object *o, const ag_val *v)
+{
+	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.put", 2);
+
+	if (pk == NULL)
+		return;
+	ag_pack_val(pk, v);
+	msgpack_pack_false(pk);
+	ag_journal_end(o->srv);
+}
+
+/* An item that was pending went back (its connection ended, its lease ran
+ * out): "queue.nack" [id, item id], replayed on the loading connection,
+ * which has every item pending at start. */
+static void journal_went_back(ag_object *o, uint64_t id)
+{
+	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.nack", 1);
+
+	if (pk == NULL)
+		return;
+	msgpack_pack_uint64(pk, id);
+	ag_journal_end(o->srv);
+}
+
+/* ---- delivering ---------------------------------------------------------- */
+
+/*
+ * Hand the item @v to the parked getter or taker @w (answered and freed
+ * here). @meta: the id and deliveries of an item that came back, or NULL
+ * for a new one; it is used or freed. Takes @v's bytes (left empty) and
+ * returns true; false (ENOMEM on a take: nothing changed, @w still parked).
+ */
+static bool serve_waiter(ag_object *o, struct queue *q, ag_waiter *w, ag_val *v,
+			 struct pend *meta)
+{
+	struct pend *p;
+
+	if (!waiter_takes(w)) {
+		journal_served_get(o);
+		ag_reply_val(&w->to, v);
+		ag_val_give(w->to.conn, v); /* its references go with it */
+		ag_wait_done(w);
+		memset(v, 0, sizeof(*v));
+		if (meta != NULL)
+			ag_pend_free(o, meta);
+		return true;
+	}
+	/* The ring keeps a slot for it (ring_reserve). */
+	if (q->count + q->npending >= q->cap &&
+	    ring_resize(o, q, q->cap ? q->cap * 2 : RING_MIN) < 0)
+		return false;
+	p = meta != NULL ? meta : ag_pend_new(o);
+	if (p == NULL)
+		return false;
+	if (meta == NULL)
+		p->id = q->next_id + 1;
+	if (ag_pend_claim(o, q, p, w->to.conn, aux_lease(w->aux)) < 0) {
+		if (meta == NULL)
+			ag_pend_free(o, p);
+		return false;
+	}
+	if (meta == NULL)
+		q->next_id++;
+	p->deliveries++;
+	p->item = *v;
+	ag_object_mem(o, (ssize_t)ag_val_heap(v));
+	memset(v, 0, sizeof(*v));
+	journal_served_take(o, aux_lease(w->aux), aux_details(w->aux));
+	ag_pend_reply(&w->to, p, aux_details(w->aux));
+	ag_wait_done(w);
+	return true;
+}
+
+/*
+ * An item arrives: hand it to the first parked getter (answered and freed
+ * here), or append it at the tail. Takes @v's bytes on success (@v is left
+ * empty); counts one unfinished task. The caller checked that the queue has
+ * room or a getter. Returns 0, or AGORA_ENOMEM with @v untouched and nothing
+ * changed.
+ */
+int ag_queue_offer(ag_object *o, struct queue *q, ag_val *v)
+{
+	ag_waiter *w = TAILQ_FIRST(&q->getters);
+	int rc;
+
+	if (w == NULL || !serve_waiter(o, q, w, v, NULL)) {
+		rc = ring_reserve(o, q);
+		if (rc < 0)
+			return rc;
+		ring_push(o, q, v);
+	}
+	q->unfinished++;
+	return 0;
+}
+
+/*
+ * Slots are free: move the values of the first parked putters into the
+ * queue, in arrival order, and answer each of them nil.
+ */
+void ag_queue_admit_putters(ag_object *o, struct queue *q)
+{
+	ag_waiter *w;
+
+	while (!ag_queue_is_full(q) && (w = TAILQ_FIRST(&q->putters)) != NULL) {
+		/* Before the offer, which takes the value: it cannot fail
+		 * here (see below), and a getter it would serve (none: the
+		 * queue was full) must come after this put in the journal. */
+		journal_served_put(o, &w->val);
+		if (ag_queue_offer(o, q, &w->val) < 0) {
+			/* Cannot happen after ag_queue_ring_pop (count < cap);
+			 * answer rather than leave the putter parked behind a
+			 * free slot. */
+			ag_reply_error(&w->to, AGORA_ELIMIT,
+				       "out of memory storing the item");
+		} else {
+			ag_reply_nil(&w->to);
+		}
+		ag_wait_done(w);
+	}
+}
+
+/*
+ * Take the oldest item (the queue is not empty) into *ret, owned by the
+ * caller, and let the first parked putter into the freed slot. *ret_meta:
+ * the id and deliveries of an item that came back (the caller's), or NULL;
+ * when @ret_meta is NULL they are freed.
+ */
+void ag_queue_pop_item(ag_object *o, struct queue *q, ag_val *ret,
+		       struct pend **ret_meta)
+{
+	struct pend *meta = NULL;
+
+	if (q->nreturned > 0) {
+		meta = TAILQ_FIRST(&q->returned);
+		TAILQ_REMOVE(&q->returned, meta, link);
+		q->nreturned--;
+	}
+	ag_queue_ring_pop(o, q, ret);
+	if (ret_meta != NULL)
+		*ret_meta = meta;
+	else if (meta != NULL)
+		ag_pend_free(o, meta);
+	ag_queue_admit_putters(o, q);
+}
+
+/* The queue named dead_letter if it is one now, else NULL. */
+static ag_object *dead_letter_queue(ag_object *o, struct queue *q)
+{
+	ag_server *s = o->srv;
+	ag_val key = ag_val_view(q->dead_letter, strlen(q->dead_letter), 0);
+	ag_entry *e =
+	    ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
+	ag_object *d = e != NULL ? e->ptr : NULL;
+
+	if (d == NULL || d == o || d->fam->pack_state != ag_queue_pack_state)
+		return NULL;
+	return d;
+}
+
+/*
+ * Move the item of @p (delivered max_deliveries times) to the dead-letter
+ * queue, at its tail whatever its maxsize (an item is never dropped), and
+ * free @p. False when there is no such queue now (or no memory): the
+ * caller keeps the item.
+ */
+static bool dead_letter(ag_object *o, struct queue *q, struct pend *p)
+{
+	ag_object *d = dead_letter_queue(o, q);
+	char label[400];
+	uint64_t id = p->id, n = p->deliveries;
+	size_t heap = ag_val_heap(&p->item);
+
+	if (d == NULL || ag_queue_offer(d, d->data, &p->item) < 0) {
+		if (ag_server_logs(o->srv, AGORA_LOG_WARNING))
+			ag_server_logf(o->srv, AGORA_LOG_WARNING,
+				       "%s: item %llu was delivered %llu "
+				       "times but cannot go to the "
+				       "dead-letter queue \"%s\" (%s): it "
+				       "stays in the queue",
+				       ag_object_label(o, label, sizeof(label)),
+				       (unsigned long long)id,
+				       (unsigned long long)n, q->dead_letter,
+				       d == NULL ? "no queue has that name"
+						 : "out of memory");
+		return false;
+	}
+	ag_object_mem(o, -(ssize_t)heap); /* the offer took the item */
+	ag_pend_free(o, p);
+	q->dead_lettered++;
+	if (ag_queue_joinable(o))
+		ag_queue_tasks_done(o, q);
+	if (ag_server_logs(o->srv, AGORA_LOG_INFO))
+		ag_server_logf(o->srv, AGORA_LOG_INFO,
+			       "%s: item %llu delivered %llu times, moved to "
+			       "the dead-letter queue \"%s\"",
+			       ag_object_label(o, label, sizeof(label)),
+			       (unsigned long long)id, (unsigned long long)n,
+			       q->dead_letter);
+	return true;
+}
+
+/*
+ * The item of @p (released: on no connection) was not acknowledged: past
+ * max_deliveries it goes to the dead-letter queue; else back to the head,
+ * to the first parked getter or taker if there is one (the queue is then
+ * empty), keeping its id and counting its deliveries.
+ */
+void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p)
+{
+	ag_waiter *w;
+
+	if (q->max_deliveries != 0 && p->deliveries >= q->max_deliveries &&
+	    dead_letter(o, q, p))
+		return;
+	q->redelivered++;
+	/* A server that stops hands nothing out: its answers would not go. */
+	while (!o->srv->stopping && (w = TAILQ_FIRST(&q->getters)) != NULL) {
+		ag_val v = p->item;
+
+		ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
+		memset(&p->item, 0, sizeof(p->item));
+		if (serve_waiter(o, q, w, &v, p))
+			return;
+		/* Out of memory for that taker: it gets LIMIT, the item
+		 * stays for the next. */
+		p->item = v;
+		ag_object_mem(o, (ssize_t)ag_val_heap(&v));
+		ag_reply_error(&w->to, AGORA_ELIMIT,
+			       "out of memory taking the item");
+		ag_wait_done(w);
+	}
+	/* Room is kept for it (cap >= count + npending before release). */
+	ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
+	ring_push_front(o, q, &p->item);
+	TAILQ_INSERT_HEAD(&q->returned, p, link);
+	q->nreturned++;
+}
+
+/* A lease ran out: the item goes back. */
+static void lease_ran_out(evutil_socket_t fd, short what, void *arg)
+{
+	struct pend *p = arg;
+	ag_object *o = p->obj;
+	struct queue *q = o->data;
+	char label[400];
+	uint64_t conn_id = p->conn->id;
+
+	(void)fd;
+	(void)what;
+	if (ag_server_logs(o->srv, AGORA_LOG_INFO))
+		ag_server_logf(o->srv, AGORA_LOG_INFO,
+			       "%s: the lease of item %llu on connection %llu "
+			       "ran out (%g s): it goes back",
+			       ag_object_label(o, label, sizeof(label)),
+			       (unsigned long long)p->id,
+			       (unsigned long long)conn_id, p->lease_s);
+	journal_went_back(o, p->id);
+	ag_pend_release(o, q, p);
+	ag_pend_requeue(o, q, p);
+}
+
+/*
+ * Connection @c ends: every item pending on it goes back, in take order to
+ * the parked getters, the rest to the head in the order they were taken.
+ * Each is journaled as a nack just before it goes (what it serves comes
+ * after it), the loading connection's too, which ends once the new
+ * journal is open.
+ */
+void ag_queue_conn_gone(ag_object *o, ag_conn *c)
+{
+	struct queue *q = o->data;
+	struct pendq mine = TAILQ_HEAD_INITIALIZER(mine);
+	struct pend *p, *next;
+	size_t n = 0;
+	char label[400];
+
+	for (p = TAILQ_FIRST(&q->pending); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, link);
+		if (p->conn != c)
+			continue;
+		ag_pend_release(o, q, p);
+		TAILQ_INSERT_TAIL(&mine, p, link);
+		n++;
+	}
+	while (!o->srv->stopping && !TAILQ_EMPTY(&q->getters) &&
+	       (p = TAILQ_FIRST(&mine)) != NULL) {
+		TAILQ_REMOVE(&mine, p, link);
+		journal_went_back(o, p->id);
+		ag_pend_requeue(o, q, p);
+	}
+	while ((p = TAILQ_LAST(&mine, pendq)) != NULL) {
+		TAILQ_REMOVE(&mine, p, link);
+		journal_went_back(o, p->id);
+		ag_pend_requeue(o, q, p);
+	}
+	if (n > 0 && c->fd >= 0 && !o->srv->stopping &&
+	    ag_server_logs(o->srv, AGORA_LOG_WARNING))
+		ag_server_logf(o->srv, AGORA_LOG_WARNING,
+			       "%s: %zu item%s pending on connection %llu "
+			       "(%s) went back: it ended: %s",
+			       ag_object_label(o, label, sizeof(label)), n,
+			       n == 1 ? "" : "s", (unsigned long long)c->id,
+			       c->peer, ag_conn_why(c));
+}
+
+/*
+ * The state the puts do not rebuild: {"next_id": n, "redelivered": n,
+ * "dead_lettered": n, "returned": [[id, deliveries, item], ...] (the items
+ * that went back, head first), "pending": [[id, deliveries, item], ...]
+ * (take order)}, and a joinable_queue's "unfinished": n. At start the
+ * pending items are pending on the loading connection, whose end sends
+ * them back (journaled), after the journal's acks of them.
+ */
+void ag_queue_pack_state(ag_object *o, msgpack_packer *pk)
+{
+	struct queue *q = o->data;
+	struct pend *p;
+	size_t i = 0;
+
+	msgpack_pack_map(pk, ag_queue_joinable(o) ? 6 : 5);
+	ag_pack_str(pk, "next_id");
+	msgpack_pack_uint64(pk, q->next_id);
+	ag_pack_str(pk, "redelivered");
+	msgpack_pack_uint64(pk, q->redelivered);
+	ag_pack_str(pk, "dead_lettered");
+	msgpack_pack_uint64(pk, q->dead_lettered);
+	ag_pack_str(pk, "returned");
+	msgpack_pack_array(pk, q->nreturned);
+	TAILQ_FOREACH (p, &q->returned, link) {
+		msgpack_pack_array(pk, 3);
+		msgpack_pack_uint64(pk, p->id);
+		msgpack_pack_uint64(pk, p->deliveries);
+		ag_pack_val(pk, &q->ring[(q->head + i++) & (q->cap - 1)]);
+	}
+	ag_pack_str(pk, "pending");
+	msgpack_pack_array(pk, q->npending);
+	TAILQ_FOREACH (p, &q->pending, link) {
+		msgpack_pack_array(pk, 3);
+		msgpack_pack_uint64(pk, p->id);
+		msgpack_pack_uint64(pk, p->deliveries);
+		ag_pack_val(pk, &p->item);
+	}
+	if (ag_queue_joinable(o)) {
+		ag_pack_str(pk, "unfinished");
+		msgpack_pack_uint64(pk, q->unfinished);
+	}
+}
+
+/* A uint field of the state map; absent is 0 unless @required. */
+static int state_uint(const msgpack_object *st, const char *name, bool required,
+		      uint64_t *ret, char *err, size_t errlen)
+{
+	const msgpack_object *u = ag_opt(st, name);
+	char desc[64];
+
+	*ret = 0;
+	if (u == NULL && !required)
+		return 0;
+	if (u == NULL || u->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		ag_obj_describe(u != NULL ? u : st, desc, sizeof(desc));
+		snprintf(err, errlen,
+			 "queue state: %s must be an int >= 0, not %s%s", name,
+			 u != NULL ? "" : "missing in ", desc);
+		return AGORA_EVALUE;
+	}
+	*ret = u->via.u64;
+	return 0;
+}
+
+/* The items of "returned" or "pending": an array of [id, deliveries,
+ * item], each id > 0, no more than next_id, and not seen before. */
+static int state_items(ag_object *o, const msgpack_object *st, const char *name,
+		       const msgpack_object **ret, char *err, size_t errlen)
+{
+	struct queue *q = o->data;
+	const msgpack_object *a = ag_opt(st, name);
+	char desc[64];
+
+	*ret = a;
+	if (a == NULL)
+		return 0;
+	if (a->type != MSGPACK_OBJECT_ARRAY)
+		goto bad;
+	for (uint32_t i = 0; i < a->via.array.size; i++) {
+		const msgpack_object *t = &a->via.array.ptr[i];
+		if (t->type != MSGPACK_OBJECT_ARRAY || t->via.array.size != 3 ||
+		    t->via.array.ptr[0].type !=
+			MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    t->via.array.ptr[1].type !=
+			MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    t->via.array.ptr[0].via.u64 == 0 ||
+		    t->via.array.ptr[0].via.u64 > q->next_id ||
+		    ag_pend_find(q, t->via.array.ptr[0].via.u64) != NULL) {
+			a = t;
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	ag_obj_describe(a, desc, sizeof(desc));
+	snprintf(err, errlen,
+		 "queue state: %s must be an array of [id, deliveries, item] "
+		 "with ids from 1 to next_id, each once: %s is not",
+		 name, desc);
+	return AGORA_EVALUE;
+}
+
+static void ref_one(void *ud, ag_object *r)
+{
+	(void)ud;
+	ag_object_ref(r);
+}
+
+/* Make the item @t ([id, deliveries, item]) a struct pend holding what
+ * its references name (loaded before any state): 0 or ENOMEM. */
+static int state_pend(ag_object *o, const msgpack_object *t, struct pend **ret)
+{
+	struct pend *p = ag_pend_new(o);
+
+	if (p == NULL)
+		return AGORA_ENOMEM;
+	p->id = t->via.array.ptr[0].via.u64;
+	p->deliveries = t->via.array.ptr[1].via.u64;
+	if (ag_val_from_obj(&p->item, &t->via.array.ptr[2]) < 0) {
+		ag_pend_free(o, p);
+		return AGORA_ENOMEM;
+	}
+	ag_val_foreach_ref(o->srv, &p->item, ref_one, NULL);
+	ag_object_mem(o, (ssize_t)ag_val_heap(&p->item));
+	*ret = p;
+	return 0;
+}
+
+int ag_queue_load_state(ag_object *o, const msgpack_object *st, char *err,
+			size_t errlen)
+{
+	struct queue *q = o->data;
+	const msgpack_object *ret_items, *pend_items;
+	ag_conn *lc = ag_persist_loading_conn(o->srv);
+	uint64_t next_id, redelivered, dead_lettered, unfinished;
+	struct pend *p;
+	int rc;
+
+	if (st->type != MSGPACK_OBJECT_MAP) {
+		snprintf(err, errlen, "queue state: not a map");
+		return AGORA_EVALUE;
+	}
+	if ((rc = state_uint(st, "next_id", false, &next_id, err, errlen)) <
+		0 ||
+	    (rc = state_uint(st, "redelivered", false, &redelivered, err,
+			     errlen)) < 0 ||
+	    (rc = state_uint(st, "dead_lettered", false, &dead_lettered, err,
+			     errlen)) < 0 ||
+	    (rc = state_uint(st, "unfinished", ag_queue_joinable(o),
+			     &unfinished, err, errlen)) < 0)
+		return rc;
+	if (next_id < q->next_id)
+		next_id = q->next_id;
+	q->next_id = next_id;
+	if ((rc = state_items(o, st, "returned", &ret_items, err, errlen)) <
+		0 ||
+	    (rc = state_items(o, st, "pending", &pend_items, err, errlen)) < 0)
+		return rc;
+	/* Went back: at the head, last first. */
+	for (uint32_t i = ret_items ? ret_items->via.array.size : 0; i-- > 0;) {
+		if (state_pend(o, &ret_items->via.array.ptr[i], &p) < 0 ||
+		    ring_reserve(o, q) < 0)
+			goto nomem;
+		ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
+		ring_push_front(o, q, &p->item);
+		TAILQ_INSERT_HEAD(&q->returned, p, link);
+		q->nreturned++;
+	}
+	/* Pending on the loading connection (or back at the head when
+	 * there is none), in take order. */
+	for (uint32_t i = 0; pend_items && i < pend_items->via.array.size;
+	     i++) {
+		uint64_t id =
+		    pend_items->via.array.ptr[i].via.array.ptr[0].via.u64;
+		if (ag_pend_find(q, id) != NULL) {
+			snprintf(err, errlen,
+				 "queue state: item %llu is pending twice",
+				 (unsigned long long)id);
+			return AGORA_EVALUE;
+		}
+		if (state_pend(o, &pend_items->via.array.ptr[i], &p) < 0)
+			goto nomem;
+		if (lc == NULL || ring_reserve(o, q) < 0 ||
+		    ag_pend_claim(o, q, p, lc, 0) < 0) {
+			ag_pend_free(o, p);
+			goto nomem;
+		}
+	}
+	q->redelivered = redelivered;
+	q->dead_lettered = dead_lettered;
+	if (ag_queue_joinable(o)) {
+		if (unfinished < q->count + q->npending) {
+			snprintf(err, errlen,
+				 "joinable_queue state: %llu unfinished "
+				 "tasks, fewer than the %zu items queued or "
+				 "pending",
+				 (unsigned long long)unfinished,
+				 q->count + q->npending);
+			return AGORA_EVALUE;
+		}
+		q->unfinished = unfinished;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "queue state: out of memory");
+	return AGORA_ENOMEM;
+}
