@@ -1,8 +1,8 @@
 /*
  * calls.c - the server-level methods of protocol section 3 that belong to
  * no object type: agora_call() (any method by name), ping, stats, ls,
- * drop, info, and "open", which the proxies open their objects with
- * (proxy.c). "open_ref" and the references are refs.c's. Each is one round
+ * drop, info, expire, ttl, and "open", which the proxies open their objects
+ * with (proxy.c). "open_ref" and the references are refs.c's. Each is one round
  * trip through ag_client_call() or ag_client_call_as() (call.c), which give
  * every return and message.
  */
@@ -156,4 +156,49 @@ int agora_info(agora_client *c, uint32_t handle, agora_value *ret)
 	if (ret == NULL)
 		return ag_client_fail(c, AGORA_EINVAL, "info needs a result");
 	return ag_client_call_as(c, "info", &p, 1, AG_RESULT_VALUE, ret);
+}
+
+int agora_expire(agora_client *c, const char *name, double seconds)
+{
+	agora_value p[2];
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (name == NULL)
+		return ag_client_fail(c, AGORA_EINVAL, "expire needs a name");
+	p[0] = agora_str(name);
+	/* 0 clears the deadline: nil on the wire. The server checks the
+	 * rest (VALUE for a negative or too large a time). */
+	p[1] = seconds == 0 ? agora_nil() : agora_float(seconds);
+	return ag_client_call_as(c, "expire", p, 2, AG_RESULT_VALUE, NULL);
+}
+
+int agora_ttl(agora_client *c, const char *name, double *ret_seconds)
+{
+	agora_value p;
+	const msgpack_object *o;
+	int rc;
+
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (name == NULL)
+		return ag_client_fail(c, AGORA_EINVAL, "ttl needs a name");
+	p = agora_str(name);
+	rc = ag_client_call(c, "ttl", &p, 1, &o);
+	if (rc < 0)
+		return rc;
+	if (o->type == MSGPACK_OBJECT_NIL) {
+		if (ret_seconds != NULL)
+			*ret_seconds = -1;
+		return 0;
+	}
+	if (o->type != MSGPACK_OBJECT_FLOAT64 &&
+	    o->type != MSGPACK_OBJECT_FLOAT32 &&
+	    o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return ag_client_bad_result(c, "ttl", o, "a float or nil");
+	if (ret_seconds != NULL)
+		*ret_seconds = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+				   ? (double)o->via.u64
+				   : o->via.f64;
+	return 0;
 }

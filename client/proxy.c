@@ -496,13 +496,14 @@ int agora_open_ex(agora_client *c, const char *type, const char *name,
 	if (wire == NULL)
 		rc = ag_client_fail(c, AGORA_EINVAL, "open: unknown type %s",
 				    type != NULL ? type : "(NULL)");
-	else if (flags & ~(AGORA_OPEN_NO_CREATE | AGORA_OPEN_EXCLUSIVE))
+	else if (flags & ~(AGORA_OPEN_NO_CREATE | AGORA_OPEN_EXCLUSIVE |
+			   AGORA_OPEN_EPHEMERAL))
 		rc = ag_client_fail(c, AGORA_EINVAL,
 				    "open %s: unknown flags %#x", wire, flags);
 	else if (opts == NULL && nopts > 0)
 		rc = ag_client_fail(c, AGORA_EINVAL, "open %s: NULL options",
 				    wire);
-	else if ((all = calloc(nopts + 2, sizeof(*all))) == NULL)
+	else if ((all = calloc(nopts + 3, sizeof(*all))) == NULL)
 		rc = ag_client_fail(c, AGORA_ENOMEM, "out of memory");
 	else
 		rc = 0;
@@ -516,6 +517,10 @@ int agora_open_ex(agora_client *c, const char *type, const char *name,
 	}
 	if (flags & AGORA_OPEN_EXCLUSIVE) {
 		all[n].key = agora_str("exclusive");
+		all[n++].val = agora_bool(true);
+	}
+	if (flags & AGORA_OPEN_EPHEMERAL) {
+		all[n].key = agora_str("ephemeral");
 		all[n++].val = agora_bool(true);
 	}
 	rc = ag_proxy_open(c, ret_proxy, sizeof(ag_proxy), wire, name, all, n);

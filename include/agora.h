@@ -410,7 +410,9 @@ AGORA_API int agora_stats(agora_client *c, agora_value *ret);
  * may be NULL). AGORA_EVALUE from a server without a data directory,
  * AGORA_ESTORAGE when the snapshot failed (the message says why). */
 AGORA_API int agora_save(agora_client *c, agora_value *ret);
-/* ls: an array of {"name", "type", "len"} for named objects. */
+/* ls: an array of {"name", "type", "len"} for named objects; an ephemeral
+ * name's has "ephemeral_owner" too, a name with a deadline "ttl" and
+ * "expires" (docs/protocol.md section 3.1). */
 AGORA_API int agora_ls(agora_client *c, agora_value *ret);
 /* ls of the names that match the shell pattern @pattern (fnmatch(3), no
  * flags: "job.*", "worker-[0-9]"). A 0.1.0 server answers AGORA_EARGS. */
@@ -430,6 +432,19 @@ AGORA_API int agora_kill(agora_client *c, uint64_t id, bool *ret_killed);
 AGORA_API int agora_drop(agora_client *c, const char *name, bool *ret_existed);
 /* info on an open handle (agora_*_handle()). */
 AGORA_API int agora_info(agora_client *c, uint32_t handle, agora_value *ret);
+/*
+ * expire NAME SECONDS: the name @name is dropped, as agora_drop() drops
+ * it, @seconds from now (a wall-clock deadline, kept across restarts of a
+ * server with a data directory); 0 clears the deadline. Handles already
+ * open keep the object. AGORA_ENO_OBJECT when no object has the name,
+ * AGORA_EVALUE for a negative time or one past 1e9 seconds. Needs the
+ * admin right, as drop. One round trip.
+ */
+AGORA_API int agora_expire(agora_client *c, const char *name, double seconds);
+/* ttl NAME: *ret_seconds (may be NULL) the seconds left before @name is
+ * dropped, or -1 when it has no deadline. AGORA_ENO_OBJECT when no object
+ * has the name (an expired one included). */
+AGORA_API int agora_ttl(agora_client *c, const char *name, double *ret_seconds);
 
 /* ---- references ------------------------------------------------------------
  *
@@ -484,20 +499,35 @@ AGORA_API int agora_ref_from_value(agora_value v, agora_ref *ret);
 AGORA_API int agora_open_ref(agora_client *c, const agora_ref *ref,
 			     uint32_t *ret);
 
-/* Flags of agora_open_ex(), open's options create=false and exclusive=true
- * (docs/protocol.md section 3.1). */
+/* Flags of agora_open_ex(), open's options create=false, exclusive=true
+ * and ephemeral=true (docs/protocol.md section 3.1). */
 #define AGORA_OPEN_NO_CREATE 0x1u
 #define AGORA_OPEN_EXCLUSIVE 0x2u
+#define AGORA_OPEN_EPHEMERAL 0x4u
 /*
  * Open @name as the wire type @type ("queue", "bounded_semaphore"), as
  * agora_TYPE_open() does, with @flags, for every type:
  *   AGORA_OPEN_NO_CREATE  join only: AGORA_ENO_OBJECT when no object is
  *                         named @name, and nothing is created;
  *   AGORA_OPEN_EXCLUSIVE  create only: AGORA_EEXISTS when @name exists,
- *                         whatever its type.
- * With neither it is get-or-create, as agora_TYPE_open(). @opts[0..nopts)
+ *                         whatever its type;
+ *   AGORA_OPEN_EPHEMERAL  the name is dropped when this client's
+ *                         connection ends, however it ends (a crash, a
+ *                         kill, the peer timeout): presence. On an
+ *                         existing name it opens it when that name is
+ *                         ephemeral too, else AGORA_EVALUE; with
+ *                         AGORA_OPEN_EXCLUSIVE the name is surely this
+ *                         connection's. After a reconnect
+ *                         (agora_client_set_reconnect) the proxy opens
+ *                         the name again with the flag, making it anew
+ *                         (or joining the old one, which goes with the
+ *                         old connection, when the server has not seen
+ *                         that end yet).
+ * With none it is get-or-create, as agora_TYPE_open(). @opts[0..nopts)
  * are the type's creation options as the protocol names them ("maxsize",
- * "parties"; NULL for none), used only when the object is created.
+ * "parties"; NULL for none), used only when the object is created, and
+ * "ttl" (agora_float(seconds)) for every type: the name is dropped that
+ * long after its creation (agora_expire() sets it later).
  * @ret_proxy is the address of a proxy pointer of @type's C type (an
  * agora_queue ** for "queue", an agora_semaphore ** for
  * "bounded_semaphore"), written on success only; close the proxy as any

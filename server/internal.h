@@ -105,6 +105,9 @@ struct ag_object {
 	ag_object *next_dead;    /* in the server's list of objects to free */
 	ag_object *next_touched; /* in the persistence's touched list */
 	bool touched;            /* on that list (ag_persist_touch) */
+	/* Its name's lifetime (lifetime.c): the connection whose end drops
+	 * it (ephemeral) and its deadline (ttl); NULL for neither. */
+	struct ag_life *life;
 };
 
 /* The answer target of a request: which connection, which msgid. */
@@ -315,19 +318,17 @@ void ag_journal_retract(ag_server *s, size_t mark);
 bool ag_persist_may_send(ag_conn *c);
 /* @c is being freed. */
 void ag_persist_conn_gone(ag_conn *c);
-/* Record object @o made (after its create() and name) or its name
- * removed (before the name goes). */
+/* Record object @o made (after its create() and name; with its lifetime,
+ * lifetime.c) or its name removed (before the name goes). */
 void ag_persist_new(ag_object *o);
 void ag_persist_drop(ag_object *o);
+/* Record @o's deadline set or cleared (the server method expire). */
+void ag_persist_expire(ag_object *o);
 /* stats' "persistence": nil, or a map. */
 void ag_persist_pack_stats(ag_server *s, msgpack_packer *pk);
 /* The server method save. */
 int ag_persist_save(ag_req *r);
 const char *ag_fsync_name(int policy);
-/* Names of objects (srv_methods.c): give @o the name @name (which no
- * object has), 0 or AGORA_ENOMEM; take @o's name away (its hold goes). */
-int ag_object_name(ag_object *o, const char *name, size_t len);
-void ag_object_unname(ag_object *o);
 /* Whether the server keeps a journal now (not while loading). */
 bool ag_persist_on(const ag_server *s);
 /* Snapshots: a record calling @method on @o with @nparams params after the
@@ -477,6 +478,8 @@ struct ag_conn {
 	/* Its answers wait for the journal (persist.c). */
 	bool pwait;
 	TAILQ_ENTRY(ag_conn) plink;
+	/* The ephemeral names it created (lifetime.c), dropped at its end. */
+	struct ag_life *owned;
 };
 
 /* "unix", "tcp" or "tls": the transport field of the server method
@@ -707,6 +710,88 @@ void ag_val_give(ag_conn *c, ag_val *v);
 /* Give back everything @c has of the objects (parked requests, what it
  * owns, passed holds, handles), before it is freed. */
 void ag_session_end(ag_conn *c);
+
+/* ---- names and their lifetimes (lifetime.c) ------------------------------ */
+
+/*
+ * The names table (s->names) and how long a name lives. A named object may
+ * be ephemeral (open's option ephemeral: its name is dropped when the
+ * connection that created it ends, for any reason) and may have a
+ * deadline (open's option ttl, the server method expire: its name is
+ * dropped then). Both concern the name only, as drop does: handles and
+ * references keep the object. Deadlines are wall-clock times
+ * (CLOCK_REALTIME, Unix seconds) so that the journal can hold them as they
+ * are; a name past its deadline is never found (ag_name_find() and
+ * ag_life_check()), and a timer drops it when nobody looks.
+ */
+#define AG_TTL_MAX 1e9 /* seconds: about 31 years */
+
+/* An object's lifetime (o->life), NULL for an object with neither. */
+struct ag_life {
+	ag_object *obj;
+	ag_conn *owner;                 /* NULL: not ephemeral */
+	struct ag_life *onext, **oprev; /* in owner->owned */
+	double deadline;                /* Unix seconds; 0: none */
+	struct event *ev;               /* the deadline's timer, or NULL */
+};
+
+/* What an ag_life costs its object (ag_object_mem): itself and its
+ * timer's event. */
+static inline size_t ag_life_cost(void)
+{
+	return sizeof(struct ag_life) + event_get_struct_event_size();
+}
+/* The time now, Unix seconds (CLOCK_REALTIME). */
+double ag_wall_now(void);
+/* What a name of @len bytes costs the server: the object's copy and the
+ * names table's key (an approximation of the allocator's share). */
+size_t ag_name_cost(size_t len);
+/* Give @o the name @name (which no object has), 0 or AGORA_ENOMEM (or
+ * AGORA_EEXISTS); take @o's name away, with its lifetime (the name's hold
+ * goes). object.c, as ag_name_cost(). */
+int ag_object_name(ag_object *o, const char *name, size_t len);
+void ag_object_unname(ag_object *o);
+/* The object named @name (@len bytes), or NULL: no such name, or one past
+ * its deadline (then dropped now, as ag_life_check() does). */
+ag_object *ag_name_find(ag_server *s, const char *name, size_t len);
+/* Make named object @o ephemeral, owned by @c. 0 or AGORA_ENOMEM. */
+int ag_life_set_owner(ag_object *o, ag_conn *c);
+/* Give named object @o the deadline @deadline (Unix seconds; 0 or less:
+ * none), arming its timer. 0 or AGORA_ENOMEM. */
+int ag_life_set_deadline(ag_object *o, double deadline);
+/* The id of the connection owning @o's name, 0 when not ephemeral; its
+ * deadline, 0 when none. */
+static inline uint64_t ag_life_owner(const ag_object *o)
+{
+	return o->life != NULL && o->life->owner != NULL ? o->life->owner->id
+							 : 0;
+}
+static inline double ag_life_deadline(const ag_object *o)
+{
+	return o->life != NULL ? o->life->deadline : 0;
+}
+/* Whether @o's name is past its deadline at @now. */
+static inline bool ag_life_due(const ag_object *o, double now)
+{
+	return o->name != NULL && o->life != NULL && o->life->deadline > 0 &&
+	       now >= o->life->deadline;
+}
+/* When @o's name is past its deadline, drop it now (journaled as drop
+ * is) and return true. */
+bool ag_life_check(ag_object *o);
+/* Forget @o's lifetime, its timer and its place on its owner's list (its
+ * name is going, or the server is). object.c. */
+void ag_life_free(ag_object *o);
+/* Connection @c ends: drop the names of the ephemeral objects it made
+ * (conn.c, before ag_session_end()). */
+void ag_life_conn_gone(ag_conn *c);
+/* ls's and info's fields of @o's lifetime: how many pairs (0 for most
+ * objects, so that their entries stay as they were), and packing them:
+ * "ephemeral_owner" (the creator's connection id) for an ephemeral name,
+ * "ttl" (seconds left at @now) and "expires" (the deadline) for a name
+ * with a deadline. */
+unsigned ag_life_count(const ag_object *o);
+void ag_life_pack(const ag_object *o, msgpack_packer *pk, double now);
 
 /* ---- connections and the server (conn.c, server.c, log.c) ---------------- */
 

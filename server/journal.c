@@ -414,9 +414,24 @@ void ag_journal_retract(ag_server *s, size_t mark)
 	/* Its sequence number stays used: numbers only go up. */
 }
 
-void ag_pack_new(ag_recbuf *rb, ag_object *o)
+/* "@expire" [id, deadline or nil] for @o. */
+static void pack_expire(ag_recbuf *rb, ag_object *o)
+{
+	msgpack_packer *pk = ag_rec_begin(rb, "@expire", 7, 2);
+	double deadline = ag_life_deadline(o);
+
+	msgpack_pack_uint64(pk, o->id);
+	if (deadline > 0)
+		msgpack_pack_double(pk, deadline);
+	else
+		msgpack_pack_nil(pk);
+	ag_rec_end(rb);
+}
+
+uint32_t ag_pack_new(ag_recbuf *rb, ag_object *o)
 {
 	msgpack_packer *pk = ag_rec_begin(rb, "@new", 4, 5);
+	uint32_t n = 1;
 
 	msgpack_pack_uint64(pk, o->id);
 	ag_pack_str(pk, o->fam->name);
@@ -431,6 +446,18 @@ void ag_pack_new(ag_recbuf *rb, ag_object *o)
 	else
 		msgpack_pack_nil(pk);
 	ag_rec_end(rb);
+	/* Its name's lifetime (lifetime.c), right after it. */
+	if (o->name != NULL && ag_life_owner(o) != 0) {
+		pk = ag_rec_begin(rb, "@ephemeral", 10, 1);
+		msgpack_pack_uint64(pk, o->id);
+		ag_rec_end(rb);
+		n++;
+	}
+	if (o->name != NULL && ag_life_deadline(o) > 0) {
+		pack_expire(rb, o);
+		n++;
+	}
+	return n;
 }
 
 void ag_persist_new(ag_object *o)
@@ -439,7 +466,16 @@ void ag_persist_new(ag_object *o)
 
 	if (!ag_persist_on(s))
 		return;
-	ag_pack_new(&s->persist->rb, o);
+	s->persist->records += ag_pack_new(&s->persist->rb, o);
+}
+
+void ag_persist_expire(ag_object *o)
+{
+	ag_server *s = o->srv;
+
+	if (!ag_persist_on(s))
+		return;
+	pack_expire(&s->persist->rb, o);
 	s->persist->records++;
 }
 

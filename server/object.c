@@ -1,8 +1,9 @@
 /*
  * object.c - objects' lives: made with an id and a secret, entered in the
- * id index, reference counted, and freed from a work list a bounded amount
- * per loop turn; the memory they are charged, and the server's scratch
- * space (zones, buffer) that requests use and give back.
+ * id index, named in the names table, reference counted, and freed from a
+ * work list a bounded amount per loop turn; the memory they are charged,
+ * and the server's scratch space (zones, buffer) that requests use and
+ * give back. (How long a name lives is lifetime.c's.)
  *
  * An object is held by its name (while named), by each handle, by each
  * parked request and by each stored reference; the last one to go queues
@@ -269,6 +270,76 @@ void ag_object_unindex(ag_object *o)
 		ag_table_remove(&s->ids, e);
 }
 
+/* ---- names (the server's names table) ----------------------------------- */
+
+size_t ag_name_cost(size_t len)
+{
+	return len == 0 ? 0 : 2 * (len + 1);
+}
+
+int ag_object_name(ag_object *o, const char *name, size_t len)
+{
+	ag_server *s = o->srv;
+	ag_val key = ag_val_view(name, (uint32_t)len, 0), owned;
+	uint64_t hash = ag_table_hash(&s->names, &key);
+	ag_entry *e = NULL;
+
+	if (ag_table_find(&s->names, &key, hash) != NULL)
+		return AGORA_EEXISTS;
+	o->name = strndup(name, len);
+	if (o->name != NULL && ag_val_dup(&owned, &key) == 0) {
+		e = ag_table_add(&s->names, &owned, hash);
+		if (e == NULL)
+			ag_val_deinit(&owned);
+	}
+	if (e == NULL) {
+		free(o->name);
+		o->name = NULL;
+		return AGORA_ENOMEM;
+	}
+	e->ptr = o;
+	ag_object_ref(o); /* the name's hold */
+	ag_object_mem(o, (ssize_t)ag_name_cost(len));
+	return 0;
+}
+
+void ag_object_unname(ag_object *o)
+{
+	ag_server *s = o->srv;
+	ag_val key;
+	ag_entry *e;
+
+	ag_life_free(o); /* its lifetime is its name's */
+	if (o->name == NULL)
+		return;
+	key = ag_val_view(o->name, (uint32_t)strlen(o->name), 0);
+	e = ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
+	ag_object_mem(o, -(ssize_t)ag_name_cost(strlen(o->name)));
+	if (e != NULL)
+		ag_table_remove(&s->names, e);
+	free(o->name);
+	o->name = NULL;
+	ag_object_unref(o);
+}
+
+void ag_life_free(ag_object *o)
+{
+	struct ag_life *l = o->life;
+
+	if (l == NULL)
+		return;
+	if (l->owner != NULL) {
+		*l->oprev = l->onext;
+		if (l->onext != NULL)
+			l->onext->oprev = l->oprev;
+	}
+	if (l->ev != NULL)
+		event_free(l->ev);
+	free(l);
+	o->life = NULL;
+	ag_object_mem(o, -(ssize_t)ag_life_cost());
+}
+
 void ag_registry_init(ag_server *s)
 {
 	s->zone_head = s->zone.chunk_list.head;
@@ -288,6 +359,7 @@ void ag_registry_deinit(ag_server *s)
 	ag_table_foreach (&s->names, e) {
 		ag_object *o = e->ptr;
 		e->ptr = NULL; /* .ptr shares storage with .val, freed next */
+		ag_life_free(o);
 		free(o->name);
 		o->name = NULL;
 	}

@@ -141,8 +141,10 @@ int ag_journal_write(ag_persist *p);
 void ag_persist_sync_later(ag_persist *p);
 /* Write and fdatasync everything now; 0 or an errno. */
 int ag_journal_sync(ag_persist *p);
-/* Pack "@new" for @o into @rb (the record whole). */
-void ag_pack_new(ag_recbuf *rb, ag_object *o);
+/* Pack "@new" for @o into @rb (the record whole), followed by the
+ * records of its name's lifetime ("@ephemeral", "@expire"); returns how
+ * many records it packed. */
+uint32_t ag_pack_new(ag_recbuf *rb, ag_object *o);
 /* Record the state of the objects touched since the last time. */
 void ag_persist_flush_touched(ag_persist *p);
 /* File names: "journal-<gen>.agj" or "snapshot-<gen>.ags" (@out of

@@ -249,6 +249,58 @@ static const char *apply_new(loader *ld, const ag_request *rq, msgpack_zone *z)
 	return NULL;
 }
 
+/*
+ * "@ephemeral" [id]: the name of object @o (NULL: none has the id) went
+ * with the connection that made it, and connections do not survive a
+ * restart: the name is dropped now, as that connection's end would have
+ * dropped it. Not at the end of loading: a later "@new" may give the name
+ * to another object (made after a restart that dropped it so, which
+ * journals no "@drop"). Nothing is journaled while loading.
+ */
+static const char *apply_ephemeral(const ag_request *rq, ag_object *o)
+{
+	if (rq->argc != 1 || !is_uint(&rq->argv[0]))
+		return "malformed @ephemeral";
+	if (o == NULL)
+		return "@ephemeral of no object";
+	if (o->name == NULL)
+		return "@ephemeral of an object without a name";
+	ag_object_unname(o);
+	return NULL;
+}
+
+/* "@expire" [id, deadline or nil]: a wall-clock time in Unix seconds, as
+ * recorded (one past already is found by nobody, and dropped by its timer
+ * once the server runs). On an object without a name (an ephemeral one
+ * that loading dropped) it does nothing. */
+static const char *apply_expire(const ag_request *rq, ag_object *o)
+{
+	const msgpack_object *d = &rq->argv[1];
+	double deadline = 0;
+
+	if (rq->argc != 2 || !is_uint(&rq->argv[0]))
+		return "malformed @expire";
+	if (d->type == MSGPACK_OBJECT_FLOAT64 ||
+	    d->type == MSGPACK_OBJECT_FLOAT32)
+		deadline = d->via.f64;
+	else if (is_uint(d))
+		deadline = (double)d->via.u64;
+	else if (d->type != MSGPACK_OBJECT_NIL)
+		return "malformed @expire: its deadline is neither a number "
+		       "nor nil";
+	if (d->type != MSGPACK_OBJECT_NIL && !(deadline > 0 && deadline < 1e12))
+		return "malformed @expire: its deadline is out of range";
+	if (o == NULL)
+		return "@expire of no object";
+	/* An ephemeral name, dropped by its "@ephemeral" already: its
+	 * deadline has nothing left to drop. */
+	if (o->name == NULL)
+		return NULL;
+	if (ag_life_set_deadline(o, deadline) < 0)
+		return "out of memory";
+	return NULL;
+}
+
 /* One record, checked already. NULL, or why it failed. */
 static const char *apply(loader *ld, const uint8_t *pay, size_t len,
 			 const char *file, uint64_t off, bool *bad)
@@ -285,6 +337,12 @@ static const char *apply(loader *ld, const uint8_t *pay, size_t len,
 				 o->fam->load_state(o, &a[1], why,
 						    sizeof(why)) < 0)
 				res = why;
+		} else if (rq.methodlen == 10 &&
+			   memcmp(rq.method, "@ephemeral", 10) == 0) {
+			res = apply_ephemeral(&rq, o);
+		} else if (rq.methodlen == 7 &&
+			   memcmp(rq.method, "@expire", 7) == 0) {
+			res = apply_expire(&rq, o);
 		} else if (rq.methodlen == 7 &&
 			   memcmp(rq.method, "@server", 7) == 0) {
 			if (rq.argc != 2 || !is_uint(&a[0]) ||

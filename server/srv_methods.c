@@ -1,7 +1,7 @@
 /*
  * srv_methods.c - the server methods: open, open_ref, close, drop, ls,
  * info, ping and stats (protocol section 3), the operators' clients and
- * kill, and their table.
+ * kill, expire and ttl (a name's deadline: lifetime.c), and their table.
  *
  * Named objects live in the server's names table, which holds one
  * reference to each; drop takes the name away and lets that reference go.
@@ -13,13 +13,6 @@
 
 #include "internal.h"
 
-/* What a name of @len bytes costs the server: the object's copy and the
- * names table's key (an approximation of the allocator's share). */
-static size_t name_cost(size_t len)
-{
-	return len == 0 ? 0 : 2 * (len + 1);
-}
-
 /* An object's name, or nil for an anonymous one. */
 static void pack_name(msgpack_packer *pk, const ag_object *o)
 {
@@ -29,53 +22,48 @@ static void pack_name(msgpack_packer *pk, const ag_object *o)
 		msgpack_pack_nil(pk);
 }
 
-int ag_object_name(ag_object *o, const char *name, size_t len)
-{
-	ag_server *s = o->srv;
-	ag_val key = ag_val_view(name, (uint32_t)len, 0), owned;
-	uint64_t hash = ag_table_hash(&s->names, &key);
-	ag_entry *e = NULL;
-
-	if (ag_table_find(&s->names, &key, hash) != NULL)
-		return AGORA_EEXISTS;
-	o->name = strndup(name, len);
-	if (o->name != NULL && ag_val_dup(&owned, &key) == 0) {
-		e = ag_table_add(&s->names, &owned, hash);
-		if (e == NULL)
-			ag_val_deinit(&owned);
-	}
-	if (e == NULL) {
-		free(o->name);
-		o->name = NULL;
-		return AGORA_ENOMEM;
-	}
-	e->ptr = o;
-	ag_object_ref(o); /* the name's hold */
-	ag_object_mem(o, (ssize_t)name_cost(len));
-	return 0;
-}
-
-void ag_object_unname(ag_object *o)
-{
-	ag_server *s = o->srv;
-	ag_val key;
-	ag_entry *e;
-
-	if (o->name == NULL)
-		return;
-	key = ag_val_view(o->name, (uint32_t)strlen(o->name), 0);
-	e = ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
-	ag_object_mem(o, -(ssize_t)name_cost(strlen(o->name)));
-	if (e != NULL)
-		ag_table_remove(&s->names, e);
-	free(o->name);
-	o->name = NULL;
-	ag_object_unref(o);
-}
-
 static bool has_len(ag_object *o, size_t *ret)
 {
 	return o->fam->len != NULL && o->fam->len(o, ret);
+}
+
+/*
+ * A time to live @v (open's ttl, expire's seconds): a number more than 0
+ * and at most AG_TTL_MAX, into *ret; else answers ARGS (not a number) or
+ * VALUE naming @what, and returns it.
+ */
+static int arg_ttl(ag_req *r, const char *what, const msgpack_object *v,
+		   double *ret)
+{
+	double t;
+	char desc[96];
+
+	switch (v->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		t = (double)v->via.u64;
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		t = (double)v->via.i64;
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		t = v->via.f64;
+		break;
+	default:
+		ag_obj_describe(v, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "%s must be a number of seconds, got %s",
+				      what, desc);
+	}
+	if (!(t > 0) || !(t <= AG_TTL_MAX)) {
+		ag_obj_describe(v, desc, sizeof(desc));
+		return ag_reply_error(&r->to, AGORA_EVALUE,
+				      "%s must be more than 0 and at most %.0f "
+				      "seconds, got %s",
+				      what, AG_TTL_MAX, desc);
+	}
+	*ret = t;
+	return 0;
 }
 
 /*
@@ -102,17 +90,25 @@ static int open_flag(ag_req *r, const msgpack_object *opts, const char *name,
 	return 0;
 }
 
+/* open's own options, for every type: create, exclusive, and the name's
+ * lifetime, ephemeral and ttl (lifetime.c). */
 static bool is_open_flag(const msgpack_object *k)
 {
-	return k->type == MSGPACK_OBJECT_STR &&
-	       ((k->via.str.size == 6 &&
-		 memcmp(k->via.str.ptr, "create", 6) == 0) ||
-		(k->via.str.size == 9 &&
-		 memcmp(k->via.str.ptr, "exclusive", 9) == 0));
+	static const char *const own[] = { "create", "exclusive", "ephemeral",
+					   "ttl" };
+
+	if (k->type != MSGPACK_OBJECT_STR)
+		return false;
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (k->via.str.size == strlen(own[i]) &&
+		    memcmp(k->via.str.ptr, own[i], k->via.str.size) == 0)
+			return true;
+	return false;
 }
 
 /*
- * @opts without open's own options (create, exclusive), for the family,
+ * @opts without open's own options (create, exclusive, ephemeral, ttl),
+ * for the family,
  * which knows its own only: @opts itself when it has neither, else a copy
  * of the map in the request zone (NULL when nothing else is left). Answers
  * LIMIT and returns false when out of memory.
@@ -160,7 +156,12 @@ static bool family_opts(ag_req *r, const msgpack_object *opts,
  * (EXISTS when it does, whatever its type), as O_CREAT and O_EXCL. An
  * anonymous open always creates: create=false with a nil name is ARGS, as
  * is create=false with exclusive=true, which could never succeed. The
- * family's create() sees the other options only.
+ * options ephemeral (a bool) and ttl (seconds) are open's too, for a named
+ * object only (ARGS with a nil name) and read when the object is created:
+ * ephemeral=true on an existing name opens it when it is ephemeral (whoever
+ * made it) and is VALUE when it is not; ttl is ignored then, as the
+ * family's options are (expire sets it). The family's create() sees the
+ * other options only.
  */
 static int srv_open(ag_req *r)
 {
@@ -200,10 +201,21 @@ static int srv_open(ag_req *r)
 				      desc);
 	}
 
-	bool create, exclusive;
+	bool create, exclusive, ephemeral;
 	if (open_flag(r, opts, "create", true, &create) < 0 ||
-	    open_flag(r, opts, "exclusive", false, &exclusive) < 0)
+	    open_flag(r, opts, "exclusive", false, &exclusive) < 0 ||
+	    open_flag(r, opts, "ephemeral", false, &ephemeral) < 0)
 		return AGORA_EARGS;
+	double ttl = 0;
+	const msgpack_object *ttlv = ag_opt(opts, "ttl");
+	if (ttlv != NULL && ttlv->type != MSGPACK_OBJECT_NIL &&
+	    (rc = arg_ttl(r, "open: option ttl", ttlv, &ttl)) < 0)
+		return rc;
+	if ((ephemeral || ttl > 0) && name->type == MSGPACK_OBJECT_NIL)
+		return ag_reply_error(&r->to, AGORA_EARGS,
+				      "open: option %s needs a name (it is "
+				      "the name's lifetime)",
+				      ephemeral ? "ephemeral" : "ttl");
 	if (!create && exclusive)
 		return ag_reply_error(&r->to, AGORA_EARGS,
 				      "open: create=false and exclusive=true "
@@ -237,6 +249,9 @@ static int srv_open(ag_req *r)
 		key = ag_val_view(name->via.str.ptr, n, 0);
 		hash = ag_table_hash(&s->names, &key);
 		ag_entry *e = ag_table_find(&s->names, &key, hash);
+		/* A name past its deadline is gone: this open makes anew. */
+		if (e != NULL && ag_life_check(e->ptr))
+			e = NULL;
 		if (e != NULL) {
 			ag_object *o = e->ptr;
 			if (exclusive)
@@ -250,6 +265,13 @@ static int srv_open(ag_req *r)
 				    &r->to, AGORA_ETYPE,
 				    "open: \"%s\" is a %s, not a %s", o->name,
 				    o->fam->name, fam->name);
+			if (ephemeral && ag_life_owner(o) == 0)
+				return ag_reply_error(
+				    &r->to, AGORA_EVALUE,
+				    "open: \"%s\" exists and is not ephemeral "
+				    "(ephemeral=true opens only an ephemeral "
+				    "name, or creates one)",
+				    o->name);
 			if (ag_conn_handle_new(r->to.conn, o, &h) < 0)
 				return ag_reply_error(&r->to, AGORA_ELIMIT,
 						      "open: no more handles");
@@ -272,7 +294,7 @@ static int srv_open(ag_req *r)
 
 	/* A new object's fixed part and its name count against max_memory
 	 * like stored values do (its contents are checked as they come). */
-	size_t cost = sizeof(ag_object) + name_cost(ag_val_len(&key));
+	size_t cost = sizeof(ag_object) + ag_name_cost(ag_val_len(&key));
 	if (s->max_memory && s->memory + cost > s->max_memory)
 		return ag_reply_error(
 		    &r->to, AGORA_ELIMIT,
@@ -299,10 +321,25 @@ static int srv_open(ag_req *r)
 		return rc;
 	}
 	if (!ag_val_is_empty(&key) &&
-	    ag_object_name(o, name->via.str.ptr, ag_val_len(&key)) < 0) {
+	    (ag_object_name(o, name->via.str.ptr, ag_val_len(&key)) < 0 ||
+	     (ephemeral && ag_life_set_owner(o, r->to.conn) < 0) ||
+	     (ttl > 0 && ag_life_set_deadline(o, ag_wall_now() + ttl) < 0))) {
+		ag_object_unname(o);
 		ag_object_unref(o);
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "open: out of memory");
+	}
+	/* What create() and the name's lifetime charged besides count too:
+	 * past the limit now, the object goes again, as if never made. */
+	if (s->max_memory && s->memory > s->max_memory) {
+		size_t in_use = s->memory, mem = o->mem;
+		ag_object_unname(o);
+		ag_object_unref(o);
+		return ag_reply_error(
+		    &r->to, AGORA_ELIMIT,
+		    "open: a new %s (%zu bytes) would pass the server's memory "
+		    "limit of %zu bytes (%zu in use)",
+		    fam->name, mem, s->max_memory, in_use - mem);
 	}
 	ag_persist_new(o);
 	rc = ag_conn_handle_new(r->to.conn, o, &h);
@@ -398,21 +435,13 @@ static int srv_drop(ag_req *r)
 	if (!ag_user_may(r, AG_RIGHT_ADMIN, name->via.str.ptr,
 			 name->via.str.size))
 		return AGORA_EDENIED;
-	ag_entry *e = NULL;
-	/* A longer name was never given to an object. */
-	if (name->via.str.size <= AG_NAME_MAX) {
-		ag_val key =
-		    ag_val_view(name->via.str.ptr, name->via.str.size, 0);
-		e = ag_table_find(&s->names, &key,
-				  ag_table_hash(&s->names, &key));
-	}
-	if (e == NULL) {
+	ag_object *o = ag_name_find(s, name->via.str.ptr, name->via.str.size);
+	if (o == NULL) {
 		ag_reply_bool(&r->to, false);
 		return 0;
 	}
 	if (!ag_persist_admit(r))
 		return AGORA_ESTORAGE;
-	ag_object *o = e->ptr;
 	ag_persist_drop(o);
 	ag_object_unname(o);
 	ag_reply_bool(&r->to, true);
@@ -451,9 +480,12 @@ static int srv_ls(ag_req *r)
 			return ag_reply_error(&r->to, AGORA_ELIMIT,
 					      "ls: out of memory");
 	}
+	/* A name past its deadline is left out (its timer drops it). */
+	double now = ag_wall_now();
 	ag_table_foreach (&s->names, e) {
 		ag_object *o = e->ptr;
-		if (!ag_user_reaches(user, o->name, strlen(o->name)))
+		if (ag_life_due(o, now) ||
+		    !ag_user_reaches(user, o->name, strlen(o->name)))
 			continue;
 		if (glob == NULL || fnmatch(glob, o->name, 0) == 0)
 			n++;
@@ -463,11 +495,12 @@ static int srv_ls(ag_req *r)
 	ag_table_foreach (&s->names, e) {
 		ag_object *o = e->ptr;
 		size_t len;
-		if (!ag_user_reaches(user, o->name, strlen(o->name)))
+		if (ag_life_due(o, now) ||
+		    !ag_user_reaches(user, o->name, strlen(o->name)))
 			continue;
 		if (glob != NULL && fnmatch(glob, o->name, 0) != 0)
 			continue;
-		msgpack_pack_map(pk, 3);
+		msgpack_pack_map(pk, 3 + ag_life_count(o));
 		ag_pack_str(pk, "name");
 		ag_pack_str(pk, o->name);
 		ag_pack_str(pk, "type");
@@ -477,6 +510,7 @@ static int srv_ls(ag_req *r)
 			msgpack_pack_uint64(pk, len);
 		else
 			msgpack_pack_nil(pk);
+		ag_life_pack(o, pk, now);
 	}
 	free(glob);
 	return 0;
@@ -497,9 +531,10 @@ static int srv_info(ag_req *r)
 				      (long long)h);
 	if (!ag_user_may_obj(r, AG_RIGHT_READ, o))
 		return AGORA_EDENIED;
+	ag_life_check(o); /* past its deadline: no name */
 	unsigned extra = o->fam->info_count ? o->fam->info_count(o) : 0;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
-	msgpack_pack_map(pk, 6 + extra);
+	msgpack_pack_map(pk, 6 + extra + ag_life_count(o));
 	ag_pack_str(pk, "id");
 	msgpack_pack_uint64(pk, o->id);
 	ag_pack_str(pk, "ref");
@@ -517,6 +552,7 @@ static int srv_info(ag_req *r)
 	msgpack_pack_uint32(pk, o->nwaiters);
 	if (extra)
 		o->fam->info_pack(o, pk);
+	ag_life_pack(o, pk, ag_wall_now());
 	return 0;
 }
 
@@ -561,6 +597,98 @@ static int srv_stats(ag_req *r)
 	msgpack_pack_double(pk, (double)(ag_mono_ms() - s->started_ms) / 1e3);
 	ag_pack_str(pk, "persistence");
 	ag_persist_pack_stats(s, pk);
+	return 0;
+}
+
+/* ---- the server methods expire and ttl ----------------------------------- */
+
+/*
+ * The named object param 0 of @r names: a str, its name, or an int, a
+ * handle of this connection whose object still has its name. The user
+ * needs @right on the name. NULL after answering ARGS, NO_OBJECT or
+ * DENIED.
+ */
+static ag_object *target(ag_req *r, const char *method, unsigned right)
+{
+	const msgpack_object *a = &r->argv[0];
+	ag_object *o;
+	char desc[96];
+
+	if (a->type == MSGPACK_OBJECT_STR) {
+		if (!ag_user_may(r, right, a->via.str.ptr, a->via.str.size))
+			return NULL;
+		o = ag_name_find(r->srv, a->via.str.ptr, a->via.str.size);
+		if (o == NULL)
+			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+				       "%s: no object is named \"%.*s\"",
+				       method, (int)a->via.str.size,
+				       a->via.str.ptr);
+		return o;
+	}
+	if (a->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		o = ag_conn_handle_get(r->to.conn, a->via.u64);
+		if (o == NULL) {
+			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+				       "%s: no handle %llu on this connection",
+				       method, (unsigned long long)a->via.u64);
+			return NULL;
+		}
+		if (!ag_user_may_obj(r, right, o))
+			return NULL;
+		ag_life_check(o);
+		if (o->name == NULL) {
+			ag_reply_error(&r->to, AGORA_ENO_OBJECT,
+				       "%s: the object of handle %llu has no "
+				       "name (anonymous, dropped or expired): "
+				       "only a name has a time to live",
+				       method, (unsigned long long)a->via.u64);
+			return NULL;
+		}
+		return o;
+	}
+	ag_obj_describe(a, desc, sizeof(desc));
+	ag_reply_error(&r->to, AGORA_EARGS,
+		       "%s: want a name (str) or a handle (int), got %s",
+		       method, desc);
+	return NULL;
+}
+
+/* expire [name or handle, seconds or nil]: nil clears the deadline. */
+static int srv_expire(ag_req *r)
+{
+	double secs = 0;
+	ag_object *o;
+	int rc;
+
+	if (ag_arg_given(r, 1) &&
+	    (rc = arg_ttl(r, "expire: seconds", &r->argv[1], &secs)) < 0)
+		return rc;
+	o = target(r, "expire", AG_RIGHT_ADMIN);
+	if (o == NULL)
+		return AGORA_ENO_OBJECT;
+	if (!ag_persist_admit(r))
+		return AGORA_ESTORAGE;
+	if (ag_life_set_deadline(o, secs > 0 ? ag_wall_now() + secs : 0) < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "expire: out of memory");
+	ag_persist_expire(o);
+	ag_reply_nil(&r->to);
+	return 0;
+}
+
+/* ttl [name or handle]: the seconds left, or nil without a deadline. */
+static int srv_ttl(ag_req *r)
+{
+	ag_object *o = target(r, "ttl", AG_RIGHT_READ);
+	double deadline, now = ag_wall_now();
+
+	if (o == NULL)
+		return AGORA_ENO_OBJECT;
+	deadline = ag_life_deadline(o);
+	if (deadline > 0)
+		ag_reply_double(&r->to, deadline > now ? deadline - now : 0.0);
+	else
+		ag_reply_nil(&r->to);
 	return 0;
 }
 
@@ -721,6 +849,8 @@ static const ag_method server_methods[] = {
 	{ "clients", srv_clients, 0, 0, AG_STORES_NONE, AG_RIGHT_ADMIN },
 	{ "kill", srv_kill, 1, 1, AG_STORES_NONE, AG_RIGHT_ADMIN },
 	{ "save", ag_persist_save, 0, 0, AG_STORES_NONE, AG_RIGHT_ADMIN },
+	{ "expire", srv_expire, 2, 2, AG_STORES_NONE, AG_RIGHT_ADMIN },
+	{ "ttl", srv_ttl, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 

@@ -42,6 +42,7 @@ enum {
 	NEW_ITEMS,
 	NEW_MAX_DELIVERIES,
 	NEW_DEAD_LETTER,
+	NEW_TTL,
 	NEW_NOPTS
 };
 /* Their flags without the "--" ("maxsize", "max-deliveries", ...): the
@@ -153,7 +154,7 @@ typedef int cmd_fn(struct cli *k, char **args, int nargs);
 cmd_fn cmd_ping, cmd_stats, cmd_ls, cmd_watch, cmd_info, cmd_get, cmd_set,
     cmd_push, cmd_pop, cmd_peek, cmd_drop, cmd_clients, cmd_kill, cmd_new,
     cmd_del, cmd_incr, cmd_len, cmd_keys, cmd_has, cmd_clear, cmd_insert,
-    cmd_call;
+    cmd_call, cmd_expire, cmd_ttl;
 /* The subcommands, with the number of arguments each takes after its
  * name (main.c checks them) and whether --timeout is a wait. */
 struct command {

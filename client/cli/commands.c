@@ -298,6 +298,9 @@ static int by_name(const void *a, const void *b)
 	return c != 0 ? c : (la > lb) - (la < lb);
 }
 
+static char *duration_text(double secs);
+static double field_number(const agora_value *m, const char *key);
+
 int cmd_ls(struct cli *k, char **args, int nargs)
 {
 	agora_value ls, pat;
@@ -321,22 +324,92 @@ int cmd_ls(struct cli *k, char **args, int nargs)
 		printf(nargs > 0 ? "no named objects match\n"
 				 : "no named objects\n");
 	} else {
-		char *head[3] = { xstrdup("NAME"), xstrdup("TYPE"),
-				  xstrdup("LEN") };
+		/* OWNER and TTL only when a name listed has one: the
+		 * connection whose end drops an ephemeral name, the time
+		 * left before a name expires. */
+		bool lives = false;
+		for (size_t i = 0; i < ls.via.array.len; i++) {
+			const agora_value *e = &ls.via.array.items[i];
+			if (map_get(e, "ephemeral_owner") != NULL ||
+			    map_get(e, "ttl") != NULL)
+				lives = true;
+		}
+		t.ncol = lives ? 5 : 3;
+		char *head[5] = { xstrdup("NAME"), xstrdup("TYPE"),
+				  xstrdup("LEN"), NULL, NULL };
+		if (lives) {
+			head[3] = xstrdup("OWNER");
+			head[4] = xstrdup("TTL");
+		}
 		table_add(&t, head);
 		for (size_t i = 0; i < ls.via.array.len; i++) {
 			const agora_value *e = &ls.via.array.items[i];
 			const agora_value *f[3] = { map_get(e, "name"),
 						    map_get(e, "type"),
 						    map_get(e, "len") };
-			char *row[3];
+			char *row[5] = { NULL };
 			for (int c = 0; c < 3; c++)
 				row[c] = f[c] ? cell_text(f[c]) : xstrdup("-");
+			if (lives) {
+				row[3] =
+				    map_get(e, "ephemeral_owner")
+					? xasprintf("%.0f",
+						    field_number(
+							e, "ephemeral_owner"))
+					: xstrdup("-");
+				row[4] =
+				    map_get(e, "ttl")
+					? duration_text(field_number(e, "ttl"))
+					: xstrdup("-");
+			}
 			table_add(&t, row);
 		}
 		table_print(&t);
 	}
 	agora_value_free(&ls);
+	return EXIT_OK;
+}
+
+/* expire NAME SECONDS: SECONDS 0 or "none" clears the deadline. */
+int cmd_expire(struct cli *k, char **args, int nargs)
+{
+	const char *text = args[1];
+	double secs = 0;
+	char *end;
+	int rc;
+
+	(void)nargs;
+	if (strcmp(text, "none") != 0) {
+		errno = 0;
+		secs = strtod(text, &end);
+		if (end == text || *end != '\0' || errno != 0 || !(secs >= 0))
+			return usage_error("expire: SECONDS %s: want a number "
+					   "of seconds, or 0 or none to clear "
+					   "the deadline",
+					   text);
+	}
+	rc = agora_expire(k->c, args[0], secs);
+	if (rc < 0)
+		return call_failed(k, rc);
+	if (k->json)
+		puts("null");
+	return EXIT_OK;
+}
+
+/* ttl NAME: the seconds left, or none. */
+int cmd_ttl(struct cli *k, char **args, int nargs)
+{
+	double left = -1;
+	int rc;
+
+	(void)nargs;
+	rc = agora_ttl(k->c, args[0], &left);
+	if (rc < 0)
+		return call_failed(k, rc);
+	if (left < 0)
+		puts(k->json ? "null" : "none");
+	else
+		printf("%.3f\n", left);
 	return EXIT_OK;
 }
 
@@ -463,6 +536,26 @@ static char *since_text(const agora_value *v)
 	return xasprintf("%s (%.1f s ago)", when, ago < 0 ? 0 : ago);
 }
 
+/* A name's deadline (info's "expires"): "2026-12-07 15:30:00 (in 89.9 s)". */
+static char *expires_text(const agora_value *v)
+{
+	double at, left;
+	time_t t;
+	struct tm tm;
+	char when[32];
+	struct timespec now;
+
+	if (v->type != AGORA_FLOAT)
+		return cell_text(v);
+	at = v->via.f;
+	t = (time_t)at;
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	clock_gettime(CLOCK_REALTIME, &now);
+	left = at - ((double)now.tv_sec + (double)now.tv_nsec / 1e9);
+	return xasprintf("%s (in %.1f s)", when, left < 0 ? 0 : left);
+}
+
 /* "held by connection 7 (pid 42, uid 1000)" or "free". */
 static char *holder_text(const agora_value *info)
 {
@@ -510,6 +603,11 @@ int cmd_info(struct cli *k, char **args, int nargs)
 			const agora_pair *kv = &info.via.map.items[i];
 			char *val = value_is_str(&kv->key, "since")
 					? since_text(&kv->val)
+				    : value_is_str(&kv->key, "expires")
+					? expires_text(&kv->val)
+				    : value_is_str(&kv->key, "ttl") &&
+					    kv->val.type == AGORA_FLOAT
+					? duration_text(kv->val.via.f)
 					: cell_text(&kv->val);
 			table_add2(&t, cell_text(&kv->key), val);
 		}
@@ -817,7 +915,7 @@ int cmd_drop(struct cli *k, char **args, int nargs)
 
 /* ---- new ----------------------------------------------------------------- */
 
-/* Which types take each option of new (NULL: none but these). */
+/* Which types take each option of new (NULL: every type). */
 static const char *const new_option_types[NEW_NOPTS] = {
 	[NEW_MAXSIZE] = "queue joinable_queue",
 	[NEW_INITIAL] = "value",
@@ -830,6 +928,7 @@ static const char *const new_option_types[NEW_NOPTS] = {
 	[NEW_ITEMS] = "array",
 	[NEW_MAX_DELIVERIES] = "queue joinable_queue",
 	[NEW_DEAD_LETTER] = "queue joinable_queue",
+	[NEW_TTL] = NULL, /* every type */
 };
 
 static bool word_in(const char *word, const char *list)
@@ -875,6 +974,7 @@ const char *const new_option_names[NEW_NOPTS] = {
 	[NEW_ITEMS] = "items",
 	[NEW_MAX_DELIVERIES] = "max-deliveries",
 	[NEW_DEAD_LETTER] = "dead-letter",
+	[NEW_TTL] = "ttl",
 };
 
 /* The option @i's name in the protocol: its flag with '_' for '-'. */
@@ -912,7 +1012,8 @@ int cmd_new(struct cli *k, char **args, int nargs)
 		agora_value v;
 		if (text == NULL)
 			continue;
-		if (!word_in(type, new_option_types[i]))
+		if (new_option_types[i] != NULL &&
+		    !word_in(type, new_option_types[i]))
 			return usage_error("new: --%s does not go with %s "
 					   "(it is for: %s)",
 					   new_option_names[i], type,
@@ -946,6 +1047,17 @@ int cmd_new(struct cli *k, char **args, int nargs)
 						   "not a lock or rlock",
 						   text, a_type(&l), l.type);
 			v = agora_uint(l.h);
+			break;
+		}
+		case NEW_TTL: {
+			char *end;
+			errno = 0;
+			double t = strtod(text, &end);
+			if (end == text || *end != '\0' || errno != 0)
+				return usage_error("new: --ttl %s: want a "
+						   "number of seconds",
+						   text);
+			v = agora_float(t);
 			break;
 		}
 		default:
@@ -1405,6 +1517,8 @@ const struct command cli_commands[] = {
 	{ "clear", 1, 1, " NAME", cmd_clear, false },
 	{ "call", 2, 9, " NAME METHOD [ARG...]", cmd_call, false },
 	{ "drop", 1, -1, " NAME...", cmd_drop, false },
+	{ "expire", 2, 2, " NAME SECONDS", cmd_expire, false },
+	{ "ttl", 1, 1, " NAME", cmd_ttl, false },
 	{ "clients", 0, 0, "", cmd_clients, false },
 	{ "kill", 1, 1, " ID", cmd_kill, false },
 	{ "watch", 0, 0, " [--interval S] [--count N]", cmd_watch, false },

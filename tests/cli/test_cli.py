@@ -711,6 +711,68 @@ class Names(Case):
         self.assertEqual(people, everything)
 
 
+class Lifetimes(Case):
+    """new --ttl, expire, ttl, and ls's TTL column (its OWNER and TTL
+    columns show only when a name listed has one: the names made here
+    are dropped again, so that the other tests' ls stays as it was)."""
+
+    def made(self, *args):
+        self.ok("new", *args)
+        self.addCleanup(agora, "drop", args[1])
+
+    def test_new_with_a_ttl_expire_and_ttl(self):
+        self.made("dict", "life.cache", "--ttl", "600")
+        left = float(self.ok("ttl", "life.cache"))
+        self.assertTrue(590 < left <= 600, left)
+        self.assertTrue(590 < self.json("ttl", "life.cache") <= 600)
+        rows = self.ok("ls", "life.*").splitlines()
+        self.assertEqual(rows[0].split(), ["NAME", "TYPE", "LEN", "OWNER",
+                                           "TTL"])
+        self.assertRegex(rows[1], r"^life\.cache +dict +0 +- +9m\d\ds$")
+        doc = self.json("ls", "life.*")
+        self.assertTrue(590 < doc[0]["ttl"] <= 600)
+        self.assertIsInstance(doc[0]["expires"], float)
+
+        out = self.ok("info", "life.cache")
+        self.assertRegex(out, r"(?m)^ttl +9m\d\ds$")
+        self.assertRegex(out, r"(?m)^expires +\d{4}-\d\d-\d\d "
+                         r"\d\d:\d\d:\d\d \(in \d+\.\d s\)$")
+        self.assertIsInstance(self.json("info", "life.cache")["expires"],
+                              float)
+
+        self.made("list", "life.plain")
+        self.assertNotIn("ttl", self.json("info", "life.plain"))
+        self.assertEqual(self.ok("ttl", "life.plain"), "none\n")
+        self.assertIsNone(self.json("ttl", "life.plain"))
+        self.assertEqual(self.ok("expire", "life.plain", "30"), "")
+        self.assertTrue(25 < float(self.ok("ttl", "life.plain")) <= 30)
+        self.assertEqual(self.ok("expire", "life.plain", "none"), "")
+        self.assertEqual(self.ok("ttl", "life.plain"), "none\n")
+        self.assertEqual(self.ok("expire", "life.cache", "0"), "")
+        self.assertEqual(self.ok("ls", "life.*").splitlines()[0].split(),
+                         ["NAME", "TYPE", "LEN"])
+
+    def test_a_name_past_its_ttl_is_gone(self):
+        self.made("value", "life.short", "--ttl", "0.05")
+        deadline = time.monotonic() + TIMEOUT
+        while "life.short" in [o["name"] for o in self.json("ls")]:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+        err = self.fails(SERVER_ERROR, "ttl", "life.short")
+        self.assertIn('no object is named "life.short"', err)
+
+    def test_what_they_refuse(self):
+        err = self.fails(SERVER_ERROR, "expire", "life.none", "5")
+        self.assertIn('no object is named "life.none"', err)
+        self.fails(USAGE, "expire", "life.none", "soon")
+        self.fails(USAGE, "expire", "life.none")
+        self.fails(USAGE, "ttl")
+        self.fails(USAGE, "new", "list", "life.t", "--ttl", "soon")
+        err = self.fails(SERVER_ERROR, "new", "list", "life.t", "--ttl", "0")
+        self.assertIn("ttl", err)
+        self.assertNotIn("life.t", [o["name"] for o in self.json("ls")])
+
+
 def with_libedit():
     """Whether the tool was built with line editing (its --version says)."""
     p = subprocess.run([AGORA, "--version"], capture_output=True,

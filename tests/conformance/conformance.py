@@ -1338,6 +1338,103 @@ class RestartAndExistence(Base):
         self.assertEqual(self.c.ok("stats")["objects"], before + 1)
 
 
+class Lifetimes(Base):
+    """Added after 1.1.0: open's options ephemeral and ttl, the server
+    methods expire and ttl, and ls's and info's fields of them (section
+    3.1)."""
+
+    def own_id(self, conn):
+        return [e for e in conn.ok("clients") if e["self"]][0]["id"]
+
+    def entry(self, name, conn=None):
+        e = [o for o in (conn or self.c).ok("ls") if o["name"] == name]
+        return e[0] if e else None
+
+    def test_an_ephemeral_name_goes_with_its_creator(self):
+        a = Conn(self.server)
+        h = a.ok("open", "event", "lt.worker-7", {"ephemeral": True})
+        e = self.entry("lt.worker-7")
+        self.assertEqual(e["ephemeral_owner"], self.own_id(a))
+        self.assertNotIn("ttl", e)
+        self.assertEqual(a.ok("info", h)["ephemeral_owner"], self.own_id(a))
+        # Joined by a plain open, or by another ephemeral one.
+        b = self.c.ok("open", "event", "lt.worker-7", {"ephemeral": True})
+        self.c.ok("event.set", b)
+        a.close()
+        deadline = time.monotonic() + 10
+        while self.entry("lt.worker-7") is not None:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+        # The handle keeps the object, as after drop.
+        self.assertIs(self.c.ok("event.is_set", b), True)
+        self.assertIsNone(self.c.ok("info", b)["name"])
+        self.assertNotIn("ephemeral_owner", self.c.ok("info", b))
+
+    def test_ephemeral_option_errors(self):
+        self.assertEqual(self.c.err("open", "list", None,
+                                    {"ephemeral": True}), "ARGS")
+        self.assertEqual(self.c.err("open", "list", "lt.e",
+                                    {"ephemeral": 1}), "ARGS")
+        self.open("list", "lt.lasting")
+        self.assertEqual(self.c.err("open", "list", "lt.lasting",
+                                    {"ephemeral": True}), "VALUE")
+        # false, nil: as without it.
+        self.c.ok("open", "list", "lt.lasting", {"ephemeral": False})
+        self.c.ok("open", "list", "lt.lasting", {"ephemeral": None})
+        self.assertNotIn("ephemeral_owner", self.entry("lt.lasting"))
+
+    def test_ttl_expire_and_what_they_refuse(self):
+        h = self.c.ok("open", "dict", "lt.d", {"ttl": 100})
+        left = self.c.ok("ttl", "lt.d")
+        self.assertIsInstance(left, float)
+        self.assertTrue(99 < left <= 100, left)
+        e = self.entry("lt.d")
+        self.assertTrue(abs(e["expires"] - (time.time() + 100)) < 30, e)
+        self.assertTrue(99 < e["ttl"] <= 100, e)
+        self.assertIsNone(self.c.ok("expire", h, 10))
+        self.assertTrue(9 < self.c.ok("ttl", h) <= 10)
+        self.assertIsNone(self.c.ok("expire", "lt.d", None))
+        self.assertIsNone(self.c.ok("ttl", "lt.d"))
+        self.assertNotIn("expires", self.entry("lt.d"))
+        self.assertEqual(self.c.err("expire", "lt.none", 5), "NO_OBJECT")
+        self.assertEqual(self.c.err("ttl", "lt.none"), "NO_OBJECT")
+        self.assertEqual(self.c.err("ttl", 999), "NO_OBJECT")
+        self.assertEqual(self.c.err("expire", "lt.d", 0), "VALUE")
+        self.assertEqual(self.c.err("expire", "lt.d", -3), "VALUE")
+        self.assertEqual(self.c.err("expire", "lt.d", 1e10), "VALUE")
+        self.assertEqual(self.c.err("expire", "lt.d", "soon"), "ARGS")
+        self.assertEqual(self.c.err("expire", 1.5, 5), "ARGS")
+        self.assertEqual(self.c.err("expire", "lt.d"), "ARGS")
+        anon = self.open("list")
+        self.assertEqual(self.c.err("expire", anon, 5), "NO_OBJECT")
+        for ttl in (0, -1, 1e10):
+            self.assertEqual(self.c.err("open", "list", "lt.t",
+                                        {"ttl": ttl}), "VALUE", ttl)
+        self.assertEqual(self.c.err("open", "list", "lt.t",
+                                    {"ttl": "1"}), "ARGS")
+        self.assertEqual(self.c.err("open", "list", None, {"ttl": 5}),
+                         "ARGS")
+        self.assertIsNone(self.entry("lt.t"))
+
+    def test_a_name_past_its_deadline_is_never_found(self):
+        h = self.c.ok("open", "value", "lt.short", {"ttl": 0.2})
+        t1 = time.time()  # the server's deadline is before t1 + 0.2
+        while time.time() <= t1 + 0.2:
+            time.sleep(t1 + 0.2 - time.time() + 0.001)
+        self.assertIsNone(self.entry("lt.short"))
+        self.assertEqual(self.c.err("open", "value", "lt.short",
+                                    {"create": False}), "NO_OBJECT")
+        self.assertEqual(self.c.err("ttl", "lt.short"), "NO_OBJECT")
+        self.assertIs(self.c.ok("drop", "lt.short"), False)
+        self.assertEqual(self.c.ok("value.get", h), 0)
+        self.assertIsNone(self.c.ok("info", h)["name"])
+        # open makes a new one, without a deadline.
+        n = self.open("value", "lt.short")
+        self.assertNotEqual(self.c.ok("info", n)["id"],
+                            self.c.ok("info", h)["id"])
+        self.assertIsNone(self.c.ok("ttl", "lt.short"))
+
+
 class Restart(unittest.TestCase):
     def test_a_new_start_has_a_new_run(self):
         runs = []

@@ -226,6 +226,8 @@ static const struct method {
 	{ "joinable_queue.ack", H_JQUEUE, H_JQUEUE },
 	{ "joinable_queue.nack", H_JQUEUE, H_JQUEUE },
 	{ "joinable_queue.pending", H_JQUEUE, H_JQUEUE },
+	{ "expire", 0, 0 },
+	{ "ttl", 0, 0 },
 };
 #define NMETHODS (sizeof(METHODS) / sizeof(METHODS[0]))
 
@@ -516,11 +518,13 @@ static void synth_open(rq *q, unsigned n)
 		}
 		msgpack_pack_map(pk, b);
 		for (unsigned j = 0; j < b; j++) {
-			/* open's own options, of every type: the top 8 bytes.
+			/* open's own options, of every type: the top 8 bytes
+			 * (the top 4 the name's lifetime's).
 			 */
 			uint8_t o = fz_u8(&q->in);
-			ag_pack_str(pk, o >= 0xf8
-					    ? (o & 1 ? "create" : "exclusive")
+			ag_pack_str(
+			    pk, o >= 0xfc   ? (o & 1 ? "ttl" : "ephemeral")
+				: o >= 0xf8 ? (o & 1 ? "create" : "exclusive")
 					    : OPTIONS[o % 10]);
 			synth(q, 1);
 		}

@@ -16,7 +16,8 @@ as one followed by another, the snapshot alone, the snapshot with the
 journal after it, each also after an earlier generation, and the same files damaged (a torn tail, zeros after
 the records, a flipped byte with and without --data-repair, a newer format
 version, a journal missing), plus a few hand-made records (unknown ones,
-calls without an object, "@new" gone wrong). File names are the seed's
+calls without an object, "@new" gone wrong, the lifetime records
+"@ephemeral" and "@expire" right and wrong). File names are the seed's
 content hash, as libFuzzer names its finds.
 """
 import hashlib
@@ -275,6 +276,25 @@ def made_seeds():
         seed(JOURNAL, h + req(0, "@new", [2 ** 64 - 2, "list", "a", secret,
                                           None]) +
              req(1, "@new", [2 ** 64 - 1, "list", "b", secret, None])),
+        # a name's lifetime (added after 1.1.0): an ephemeral name, a
+        # deadline far ahead, one long past, one cleared; then gone wrong
+        seed(JOURNAL, h + req(0, "@new", [1, "event", "w", secret, None]) +
+             req(1, "@ephemeral", [1]) +
+             req(2, "@new", [2, "dict", "d", secret, None]) +
+             req(3, "@expire", [2, 4102444800.0]) +
+             req(4, "@new", [3, "list", "old", secret, None]) +
+             req(5, "@expire", [3, 1000.0]) +
+             req(6, "@new", [4, "list", "cleared", secret, None]) +
+             req(7, "@expire", [4, 4102444800]) + req(8, "@expire", [4, None])
+             + req(9, "@drop", [1]) + req(10, "@ephemeral", [1])),
+        seed(JOURNAL, h + good + req(2, "@new", [2, "list", None, secret,
+                                                 None]) +
+             req(3, "@ephemeral", [99]) + req(4, "@ephemeral", [1, 2]) +
+             req(5, "@ephemeral", ["x"]) + req(6, "@ephemeral", [2]) +
+             req(7, "@expire", [1]) + req(8, "@expire", [1, "soon"]) +
+             req(9, "@expire", [1, -5.0]) + req(10, "@expire", [99, 5.0]) +
+             req(11, "@expire", [1, 1e300]) + req(12, "@expire", [2, 5.0]) +
+             req(13, "@expire", [1, 2.5])),
         # lengths: 0, past the end, cut short
         seed(JOURNAL, h + good + struct.pack(">II", 0, 0)),
         seed(JOURNAL, h + good + struct.pack(">II", 1 << 31, 0) + b"x"),

@@ -61,7 +61,9 @@ static const struct entry ENTRIES[] = {
 	{ "clients", false, "", 'a' },
 	{ "kill", false, "i",
 	  'a' }, /* id 0: no such connection, answers false */
-	{ "save", false, "", 'a' }, /* no data directory: VALUE */
+	{ "save", false, "", 'a' },     /* no data directory: VALUE */
+	{ "expire", false, "In", 'a' }, /* handle 1 (a name): clears */
+	{ "ttl", false, "I", 'r' },
 	/* list */
 	{ "list.append", true, "hS", 'w' },
 	{ "list.extend", true, "hA", 'w' },
