@@ -23,8 +23,8 @@
  * with acknowledgement (take, record the work, ack) nothing is pending, no
  * id was lost (each is done or left) and none acknowledged twice; the
  * server's stats memory grew less than MEMORY_BOUND and its RSS less than
- * RSS_BOUND, and dropping the objects gives all their memory back. Prints one line of
- * text and one of JSON; exits 1 on any violation or error.
+ * RSS_BOUND, and dropping the objects gives all their memory back. Prints one
+ * line of text and one of JSON; exits 1 on any violation or error.
  */
 #include <errno.h>
 #include <getopt.h>
