@@ -15,19 +15,11 @@
  * heap bytes of every key and value (none for those that fit inline in
  * their ag_val: ints, floats, short strings); destroy gives it all back.
  *
- * Expiry (protocol section 4.3, "Per-key TTL"): a key may have a deadline,
- * microseconds of CLOCK_REALTIME. A key past its deadline is absent for
- * every method at once (checked on access: lookups, len, the walks), and
- * is reclaimed in the background by the sweep, a timer of the dict that
- * removes at most SWEEP_BATCHES * SWEEP_KEYS keys or SWEEP_US of work per
- * loop turn, so that a million keys expiring together never stop the
- * loop. The deadlines are a min-heap of ttl_node (heap[0] the earliest)
- * and a second table, ttl, from the key to its node: the node's key and
- * the ttl table's are aliases of the entry's key (key_alias()), so a key
- * with a TTL costs a node, an entry of ttl and a heap slot, not another
- * copy of its bytes; its TTL goes before its entry does (drop_entry()).
- * len subtracts the expired keys not yet reclaimed, counted from the top
- * of the heap (count_expired(): O(expired)).
+ * Expiry (protocol section 4.2, "Per-key TTL"): a key may have a deadline;
+ * a key past it is absent for every method at once, and reclaimed in the
+ * background by the sweep (dict_keys.c, which keeps the entries and their
+ * deadlines; struct dict in dict.h). len subtracts the expired keys not
+ * yet reclaimed (ag_dict_live(): O(expired)).
  *
  * Persistence (protocol section 10): the journal records the write methods
  * as called, but never a relative time and never a clock's reading: the
@@ -49,63 +41,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
-
-/* The sweep's budget per loop turn: batches of SWEEP_KEYS keys (one
- * "dict.expired" record each), until SWEEP_US have passed. */
-#define SWEEP_KEYS 64u
-#define SWEEP_BATCHES 32u
-#define SWEEP_US 250
-/* The sweep looks again at least this often (a clock set back or ahead). */
-#define SWEEP_MAX_WAIT_US ((int64_t)10 * 1000 * 1000)
-/* While the server loads, the sweep waits this long. */
-#define SWEEP_LOADING_US ((int64_t)100 * 1000)
-/* The longest TTL, in seconds (about 100 years), and the latest deadline. */
-#define TTL_MAX 3.2e9
-#define DEADLINE_MAX 1e11
-
-/* A key's deadline. */
-typedef struct ttl_node {
-	int64_t deadline; /* microseconds of CLOCK_REALTIME */
-	uint32_t pos;     /* in the heap */
-	ag_val key;       /* an alias of the entry's key (key_alias()) */
-} ttl_node;
-
-typedef struct dict {
-	ag_server *srv; /* for releasing the references values hold */
-	ag_object *obj; /* the dict's object, for the sweep */
-	ag_table t;
-	size_t bytes;     /* heap bytes of keys and values (ag_val_heap) */
-	size_t accounted; /* what ag_object_mem() has been told */
-	ag_table ttl;     /* key alias -> ttl_node * (.ptr) */
-	ttl_node **heap;  /* min-heap by deadline */
-	uint32_t nheap, heapcap;
-	struct event *sweep_ev; /* made with the first TTL */
-	uint64_t expired;       /* keys the sweep or a write reclaimed */
-} dict;
-
-static void sync_mem(ag_object *o, dict *d)
-{
-	size_t now = sizeof(*d) + (size_t)d->t.cap * sizeof(ag_entry) +
-		     (size_t)d->t.nslots * sizeof(uint32_t) + d->bytes +
-		     (size_t)d->ttl.cap * sizeof(ag_entry) +
-		     (size_t)d->ttl.nslots * sizeof(uint32_t) +
-		     (size_t)d->heapcap * sizeof(ttl_node *) +
-		     (size_t)d->nheap * sizeof(ttl_node);
-
-	if (now != d->accounted) {
-		ag_object_mem(o, (ssize_t)now - (ssize_t)d->accounted);
-		d->accounted = now;
-	}
-}
-
-/* Free a stored value, releasing what its references hold. Values moved
- * out (update()'s staging arrays, a value given away) are empty. */
-static void val_free(dict *d, ag_val *v)
-{
-	if (!ag_val_is_empty(v))
-		ag_val_free(d->srv, v);
-}
+#include "dict.h"
 
 static int oom(ag_req *r)
 {
@@ -136,219 +72,6 @@ static const char *describe(const msgpack_object *o, char *buf, size_t len)
 {
 	ag_obj_describe(o, buf, len);
 	return buf;
-}
-
-/* ---- deadlines ----------------------------------------------------------- */
-
-/* Microseconds of CLOCK_REALTIME. */
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* The time keys expire against: now, or, while the server loads its data
- * directory, before every deadline (a replay reads no clock). */
-static int64_t expiry_now(const dict *d)
-{
-	if (d->ttl.count == 0 || ag_persist_loading(d->srv))
-		return INT64_MIN;
-	return wall_us();
-}
-
-/* Another view of the bytes of stored key @k that stays valid when the
- * table moves its entries: an inline key is copied, a key on the heap is
- * borrowed (its bytes never move). Nothing to free either way. */
-static ag_val key_alias(const ag_val *k)
-{
-	if (ag_val_heap(k) == 0)
-		return *k;
-	return ag_val_view(ag_val_bytes(k), ag_val_len(k), ag_val_flags(k));
-}
-
-static void heap_swap(dict *d, uint32_t a, uint32_t b)
-{
-	ttl_node *t = d->heap[a];
-
-	d->heap[a] = d->heap[b];
-	d->heap[b] = t;
-	d->heap[a]->pos = a;
-	d->heap[b]->pos = b;
-}
-
-static void heap_up(dict *d, uint32_t i)
-{
-	while (i > 0) {
-		uint32_t p = (i - 1) / 2;
-		if (d->heap[p]->deadline <= d->heap[i]->deadline)
-			break;
-		heap_swap(d, i, p);
-		i = p;
-	}
-}
-
-static void heap_down(dict *d, uint32_t i)
-{
-	for (;;) {
-		uint32_t l = 2 * i + 1, m = i;
-		if (l < d->nheap && d->heap[l]->deadline < d->heap[m]->deadline)
-			m = l;
-		if (l + 1 < d->nheap &&
-		    d->heap[l + 1]->deadline < d->heap[m]->deadline)
-			m = l + 1;
-		if (m == i)
-			break;
-		heap_swap(d, i, m);
-		i = m;
-	}
-}
-
-/* Room for one more node in the heap: 0 or AGORA_ENOMEM. */
-static int heap_reserve(dict *d)
-{
-	ttl_node **nh;
-	uint32_t ncap;
-
-	if (d->nheap < d->heapcap)
-		return 0;
-	if (d->heapcap >= UINT32_MAX / 2)
-		return AGORA_ENOMEM;
-	ncap = d->heapcap ? d->heapcap * 2 : 8;
-	nh = realloc(d->heap, (size_t)ncap * sizeof(*nh));
-	if (nh == NULL)
-		return AGORA_ENOMEM;
-	d->heap = nh;
-	d->heapcap = ncap;
-	return 0;
-}
-
-/* The deadline node of @key (hash @h), or NULL. */
-static ttl_node *ttl_find(dict *d, const ag_val *key, uint64_t h)
-{
-	ag_entry *te;
-
-	if (d->ttl.count == 0)
-		return NULL;
-	te = ag_table_find(&d->ttl, key, h);
-	return te != NULL ? te->ptr : NULL;
-}
-
-/* Is @e past its deadline at @now (expiry_now())? */
-static bool entry_expired(dict *d, const ag_entry *e, uint64_t h, int64_t now)
-{
-	ttl_node *n;
-
-	if (now == INT64_MIN)
-		return false;
-	n = ttl_find(d, &e->key, h);
-	return n != NULL && n->deadline <= now;
-}
-
-static void sweep_arm(dict *d, int64_t now);
-
-/*
- * Give entry @e (key hash @h) the deadline @deadline, replacing the one it
- * had. 0, or AGORA_ENOMEM with nothing changed. The caller checked
- * --max-memory (TTL_COST) for a key that had none.
- */
-static int ttl_set(dict *d, ag_entry *e, uint64_t h, int64_t deadline)
-{
-	ttl_node *n = ttl_find(d, &e->key, h);
-	ag_entry *te;
-
-	if (n != NULL) {
-		int64_t old = n->deadline;
-		n->deadline = deadline;
-		if (deadline < old)
-			heap_up(d, n->pos);
-		else
-			heap_down(d, n->pos);
-	} else {
-		if (heap_reserve(d) < 0)
-			return AGORA_ENOMEM;
-		n = calloc(1, sizeof(*n));
-		if (n == NULL)
-			return AGORA_ENOMEM;
-		n->deadline = deadline;
-		n->key = key_alias(&e->key);
-		te = ag_table_add(&d->ttl, &n->key, h);
-		if (te == NULL) {
-			free(n);
-			return AGORA_ENOMEM;
-		}
-		te->ptr = n;
-		n->pos = d->nheap++;
-		d->heap[n->pos] = n;
-		heap_up(d, n->pos);
-	}
-	if (n->pos == 0)
-		sweep_arm(d, wall_us());
-	return 0;
-}
-
-/* Take away the deadline of @key (hash @h), if it has one. */
-static void ttl_clear(dict *d, const ag_val *key, uint64_t h)
-{
-	ag_entry *te;
-	ttl_node *n;
-	uint32_t i;
-
-	if (d->ttl.count == 0 || (te = ag_table_find(&d->ttl, key, h)) == NULL)
-		return;
-	n = te->ptr;
-	ag_table_remove(&d->ttl, te);
-	i = n->pos;
-	d->nheap--;
-	if (i < d->nheap) {
-		d->heap[i] = d->heap[d->nheap];
-		d->heap[i]->pos = i;
-		heap_down(d, i);
-		heap_up(d, i);
-	}
-	free(n);
-}
-
-/* Every deadline, for clear and destroy. */
-static void ttl_clear_all(dict *d)
-{
-	for (uint32_t i = 0; i < d->nheap; i++)
-		free(d->heap[i]);
-	d->nheap = 0;
-	free(d->heap);
-	d->heap = NULL;
-	d->heapcap = 0;
-	ag_table_deinit(&d->ttl);
-	ag_table_init(&d->ttl, d->t.seed);
-}
-
-/* The bytes a new deadline takes, for --max-memory. */
-#define TTL_COST (sizeof(ttl_node) + sizeof(ag_entry) + 2 * sizeof(void *))
-
-/* How many keys are past their deadline at @now, at most @limit: a walk
- * of the heap's top, which visits no key that is not expired. */
-static size_t count_expired(const dict *d, uint32_t i, int64_t now,
-			    size_t limit)
-{
-	size_t n;
-
-	if (limit == 0 || i >= d->nheap || d->heap[i]->deadline > now)
-		return 0;
-	n = 1;
-	if ((uint64_t)2 * i + 1 < d->nheap)
-		n += count_expired(d, 2 * i + 1, now, limit - n);
-	if ((uint64_t)2 * i + 2 < d->nheap)
-		n += count_expired(d, 2 * i + 2, now, limit - n);
-	return n;
-}
-
-/* The live keys at @now. */
-static size_t live_count(const dict *d, int64_t now)
-{
-	if (now == INT64_MIN)
-		return d->t.count;
-	return d->t.count - count_expired(d, 0, now, d->t.count);
 }
 
 /*
@@ -382,7 +105,7 @@ static int arg_ttl(ag_req *r, uint32_t i, const char *what, int64_t *ret)
 		    "not %s",
 		    (int)r->methodlen, r->method, what, TTL_MAX,
 		    describe(o, desc, sizeof(desc)));
-	*ret = wall_us() + (int64_t)(s * 1e6 + 0.5);
+	*ret = ag_wall_us() + (int64_t)(s * 1e6 + 0.5);
 	return 0;
 }
 
@@ -450,55 +173,17 @@ static int missing_key(ag_req *r, uint32_t i)
 			      describe(&r->argv[i], desc, sizeof(desc)));
 }
 
-/* Add @key -> @val, taking both on success (*ret, may be NULL: the new
- * entry). AGORA_ENOMEM: both untouched. */
-static int add_entry(dict *d, ag_val *key, uint64_t hash, ag_val *val,
-		     ag_entry **ret)
-{
-	ag_entry *e = ag_table_add(&d->t, key, hash);
-
-	if (e == NULL)
-		return AGORA_ENOMEM;
-	e->val = *val;
-	d->bytes += ag_val_heap(key) + ag_val_heap(val);
-	if (ret != NULL)
-		*ret = e;
-	return 0;
-}
-
-/* add_entry() of a new key from own_key() and a value that holds what its
+/* ag_dict_add() of a new key from own_key() and a value that holds what its
  * references name; when there is no memory both are freed, their holds
  * released, and LIMIT answered and returned. */
 static int add_new(ag_req *r, dict *d, ag_val *owned, uint64_t hash,
 		   ag_val *val, ag_entry **ret)
 {
-	if (add_entry(d, owned, hash, val, ret) == 0)
+	if (ag_dict_add(d, owned, hash, val, ret) == 0)
 		return 0;
 	ag_val_free(r->srv, owned);
 	ag_val_free(r->srv, val);
 	return oom(r);
-}
-
-/* Replace the value of @e with @val (taken). */
-static void replace_val(dict *d, ag_entry *e, ag_val *val)
-{
-	d->bytes -= ag_val_heap(&e->val);
-	val_free(d, &e->val);
-	e->val = *val;
-	d->bytes += ag_val_heap(val);
-}
-
-/* Free @e's key and value and take it out. A value given away before is
- * empty (its bytes were already discounted). */
-static void drop_entry(dict *d, ag_entry *e)
-{
-	/* The TTL first: its key is an alias of the entry's. */
-	if (d->ttl.count > 0)
-		ttl_clear(d, &e->key, ag_table_hash(&d->t, &e->key));
-	d->bytes -= ag_val_heap(&e->key) + ag_val_heap(&e->val);
-	val_free(d, &e->val);
-	ag_val_release(d->srv, &e->key);
-	ag_table_remove(&d->t, e);
 }
 
 /* Take @e out once its key and value are in the answer: the value's holds
@@ -507,38 +192,8 @@ static void give_entry(ag_req *r, dict *d, ag_entry *e)
 {
 	d->bytes -= ag_val_heap(&e->val);
 	ag_val_give(r->to.conn, &e->val);
-	drop_entry(d, e);
-	sync_mem(r->obj, d);
-}
-
-/* ---- expiry -------------------------------------------------------------- */
-
-/* Microseconds of CLOCK_MONOTONIC, for the sweep's budget. */
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/*
- * Entry @e is past its deadline and a write met it: reclaim it, recorded
- * as "dict.expired" [id, [key]] ahead of the write's own record, so that
- * the replay (which expires nothing) removes it at the same point.
- */
-static void reclaim(ag_object *o, dict *d, ag_entry *e)
-{
-	msgpack_packer *pk = ag_journal_call(d->srv, o, "dict.expired", 1);
-
-	if (pk != NULL) {
-		msgpack_pack_array(pk, 1);
-		ag_pack_val(pk, &e->key);
-		ag_journal_end(d->srv);
-	}
-	drop_entry(d, e);
-	d->expired++;
-	sync_mem(o, d);
+	ag_dict_drop(d, e);
+	ag_dict_sync_mem(r->obj, d);
 }
 
 /* Record request @r as made: the methods marked AG_JOURNAL_SELF, once they
@@ -549,107 +204,6 @@ static void journal_self(ag_req *r)
 		ag_journal_request(r);
 }
 
-/* After the sweep: the arrays of tables left empty and the part of the
- * heap's array a quarter full go back, so that the memory a million
- * expired keys took is given back once they are reclaimed. */
-static void give_back(dict *d)
-{
-	if (d->t.count == 0 && d->t.cap > 0)
-		ag_table_deinit(&d->t);
-	if (d->nheap == 0) {
-		ttl_clear_all(d);
-	} else if (d->heapcap > 64 && d->nheap < d->heapcap / 4) {
-		ttl_node **nh =
-		    realloc(d->heap, (size_t)(d->heapcap / 2) * sizeof(*nh));
-		if (nh != NULL) {
-			d->heap = nh;
-			d->heapcap /= 2;
-		}
-	}
-}
-
-/*
- * The sweep: reclaim the keys past their deadline, in batches of at most
- * SWEEP_KEYS (one "dict.expired" record each), until none is left, or
- * SWEEP_BATCHES batches or SWEEP_US have gone by; then wait for the next
- * deadline, or for the next loop turn when expired keys are left, so that
- * the other connections are served in between.
- */
-static void on_sweep(evutil_socket_t fd, short what, void *arg)
-{
-	dict *d = arg;
-	ag_object *o = d->obj;
-	int64_t now, t0;
-
-	(void)fd;
-	(void)what;
-	if (o->refs == 0)
-		return; /* going: destroy() frees all */
-	if (ag_persist_loading(d->srv)) {
-		struct timeval tv = { 0, SWEEP_LOADING_US };
-		evtimer_add(d->sweep_ev, &tv);
-		return;
-	}
-	/* A value may hold the last reference to the dict itself. */
-	ag_object_ref(o);
-	now = wall_us();
-	t0 = mono_us();
-	for (unsigned b = 0; b < SWEEP_BATCHES; b++) {
-		size_t n = count_expired(d, 0, now, SWEEP_KEYS);
-		msgpack_packer *pk;
-
-		if (n == 0)
-			break;
-		pk = ag_journal_call(d->srv, o, "dict.expired", 1);
-		if (pk != NULL)
-			msgpack_pack_array(pk, (uint32_t)n);
-		for (size_t k = 0; k < n; k++) {
-			ttl_node *top = d->heap[0];
-			uint64_t h = ag_table_hash(&d->t, &top->key);
-			ag_entry *e = ag_table_find(&d->t, &top->key, h);
-
-			if (pk != NULL)
-				ag_pack_val(pk, &top->key);
-			if (e != NULL)
-				drop_entry(d, e); /* and its TTL */
-			else
-				ttl_clear(d, &top->key, h);
-		}
-		if (pk != NULL)
-			ag_journal_end(d->srv);
-		d->expired += n;
-		if (mono_us() - t0 >= SWEEP_US)
-			break;
-	}
-	give_back(d);
-	sync_mem(o, d);
-	sweep_arm(d, now);
-	ag_object_unref(o);
-}
-
-/* Wake the sweep at the earliest deadline (at once when it has passed),
- * at most SWEEP_MAX_WAIT_US from @now. Without memory for its timer the
- * sweep does not run: expired keys stay absent all the same. */
-static void sweep_arm(dict *d, int64_t now)
-{
-	struct timeval tv;
-	int64_t wait;
-
-	if (d->nheap == 0 || d->srv->base == NULL)
-		return;
-	if (d->sweep_ev == NULL &&
-	    (d->sweep_ev = evtimer_new(d->srv->base, on_sweep, d)) == NULL)
-		return;
-	wait = d->heap[0]->deadline - now;
-	if (wait < 0)
-		wait = 0;
-	if (wait > SWEEP_MAX_WAIT_US)
-		wait = SWEEP_MAX_WAIT_US;
-	tv.tv_sec = (time_t)(wait / 1000000);
-	tv.tv_usec = (suseconds_t)(wait % 1000000);
-	evtimer_add(d->sweep_ev, &tv);
-}
-
 /* lookup() for a method that reads: a key past its deadline is absent. */
 static int lookup_live(ag_req *r, dict *d, uint32_t i, ag_val *ret_key,
 		       uint64_t *ret_hash, ag_entry **ret)
@@ -657,21 +211,21 @@ static int lookup_live(ag_req *r, dict *d, uint32_t i, ag_val *ret_key,
 	int rc = lookup(r, d, i, ret_key, ret_hash, ret);
 
 	if (rc == 0 && *ret != NULL &&
-	    entry_expired(d, *ret, *ret_hash, expiry_now(d)))
+	    ag_dict_expired(d, *ret, *ret_hash, ag_dict_now(d)))
 		*ret = NULL;
 	return rc;
 }
 
 /* lookup() for a method that writes: a key past its deadline is reclaimed
- * first (reclaim()), and absent. */
+ * first (ag_dict_reclaim()), and absent. */
 static int lookup_write(ag_req *r, dict *d, uint32_t i, ag_val *ret_key,
 			uint64_t *ret_hash, ag_entry **ret)
 {
 	int rc = lookup(r, d, i, ret_key, ret_hash, ret);
 
 	if (rc == 0 && *ret != NULL &&
-	    entry_expired(d, *ret, *ret_hash, expiry_now(d))) {
-		reclaim(r->obj, d, *ret);
+	    ag_dict_expired(d, *ret, *ret_hash, ag_dict_now(d))) {
+		ag_dict_reclaim(r->obj, d, *ret);
 		*ret = NULL;
 	}
 	return rc;
@@ -685,8 +239,8 @@ enum walk { KEYS, VALUES, ITEMS, COPY };
 static void pack_entries(ag_req *r, dict *d, enum walk w)
 {
 	msgpack_packer *pk = ag_reply_begin(&r->to);
-	int64_t now = expiry_now(d);
-	size_t live = live_count(d, now);
+	int64_t now = ag_dict_now(d);
+	size_t live = ag_dict_live(d, now);
 	bool skip = live < d->t.count; /* some are expired */
 
 	if (w == COPY)
@@ -695,7 +249,7 @@ static void pack_entries(ag_req *r, dict *d, enum walk w)
 		msgpack_pack_array(pk, live);
 	ag_table_foreach (&d->t, e) {
 		if (skip &&
-		    entry_expired(d, e, ag_table_hash(&d->t, &e->key), now))
+		    ag_dict_expired(d, e, ag_table_hash(&d->t, &e->key), now))
 			continue;
 		if (w == ITEMS)
 			msgpack_pack_array(pk, 2);
@@ -704,18 +258,6 @@ static void pack_entries(ag_req *r, dict *d, enum walk w)
 		if (w != KEYS)
 			ag_pack_val(pk, &e->val);
 	}
-}
-
-/* Every entry, for clear and destroy. */
-static void drop_all(dict *d)
-{
-	ttl_clear_all(d);
-	ag_table_foreach (&d->t, e) {
-		val_free(d, &e->val);
-		ag_val_release(d->srv, &e->key);
-	}
-	ag_table_clear_vals(&d->t);
-	d->bytes = 0;
 }
 
 /* The default of get/pop/setdefault: argv[@i] as sent, or nil. */
@@ -798,19 +340,19 @@ static int dict_set(ag_req *r)
 		return rc;
 	if ((rc = lookup_write(r, d, 1, &key, &h, &e)) < 0)
 		return rc;
-	if (ttl && (e == NULL || ttl_find(d, &e->key, h) == NULL) &&
+	if (ttl && (e == NULL || ag_dict_ttl_find(d, &e->key, h) == NULL) &&
 	    (rc = ag_memory_check(r, TTL_COST)) < 0)
 		return rc;
 	if (e != NULL) {
 		if ((rc = ag_arg_val(r, 2, &val)) < 0)
 			return rc;
-		if (ttl && ttl_set(d, e, h, deadline) < 0) {
+		if (ttl && ag_dict_ttl_set(d, e, h, deadline) < 0) {
 			ag_val_free(r->srv, &val);
 			return oom(r);
 		}
-		replace_val(d, e, &val);
+		ag_dict_replace(d, e, &val);
 		if (!ttl)
-			ttl_clear(d, &e->key, h);
+			ag_dict_ttl_clear(d, &e->key, h);
 	} else {
 		if ((rc = ag_items_check(r, d->t.count, 1)) < 0)
 			return rc;
@@ -823,13 +365,13 @@ static int dict_set(ag_req *r)
 		}
 		if ((rc = add_new(r, d, &owned, h, &val, &e)) < 0)
 			return rc;
-		if (ttl && ttl_set(d, e, h, deadline) < 0) {
-			drop_entry(d, e);
-			sync_mem(r->obj, d);
+		if (ttl && ag_dict_ttl_set(d, e, h, deadline) < 0) {
+			ag_dict_drop(d, e);
+			ag_dict_sync_mem(r->obj, d);
 			return oom(r);
 		}
 	}
-	sync_mem(r->obj, d);
+	ag_dict_sync_mem(r->obj, d);
 	if (ttl)
 		journal_set_ttl(r, deadline);
 	else
@@ -850,8 +392,8 @@ static int dict_delete(ag_req *r)
 		return rc;
 	if (e == NULL)
 		return missing_key(r, 1);
-	drop_entry(d, e);
-	sync_mem(r->obj, d);
+	ag_dict_drop(d, e);
+	ag_dict_sync_mem(r->obj, d);
 	journal_self(r);
 	ag_reply_nil(&r->to);
 	return 0;
@@ -875,7 +417,7 @@ static int dict_len(ag_req *r)
 {
 	dict *d = r->obj->data;
 
-	ag_reply_uint(&r->to, live_count(d, expiry_now(d)));
+	ag_reply_uint(&r->to, ag_dict_live(d, ag_dict_now(d)));
 	return 0;
 }
 
@@ -924,14 +466,14 @@ static int dict_pop(ag_req *r)
 static int dict_popitem(ag_req *r)
 {
 	dict *d = r->obj->data;
-	int64_t now = expiry_now(d);
+	int64_t now = ag_dict_now(d);
 	ag_entry *e;
 	msgpack_packer *pk;
 
 	/* Expired entries at the end go first: reclaimed, as by the sweep. */
 	while ((e = ag_table_last(&d->t)) != NULL &&
-	       entry_expired(d, e, ag_table_hash(&d->t, &e->key), now))
-		reclaim(r->obj, d, e);
+	       ag_dict_expired(d, e, ag_table_hash(&d->t, &e->key), now))
+		ag_dict_reclaim(r->obj, d, e);
 	if (e == NULL)
 		return ag_reply_error(&r->to, AGORA_EKEY,
 				      "popitem(): dictionary is empty");
@@ -983,7 +525,7 @@ static int dict_setdefault(ag_req *r)
 	}
 	if ((rc = add_new(r, d, &owned, h, &val, NULL)) < 0)
 		return rc;
-	sync_mem(r->obj, d);
+	ag_dict_sync_mem(r->obj, d);
 	journal_self(r);
 	ag_reply_val(&r->to, &val);
 	return 0;
@@ -1056,11 +598,11 @@ static int dict_update(ag_req *r)
 	}
 	/* Keys past their deadline are reclaimed first: new keys below. */
 	if (d->ttl.count > 0) {
-		int64_t now = expiry_now(d);
+		int64_t now = ag_dict_now(d);
 		for (i = 0; i < n; i++) {
 			ag_entry *e = ag_table_find(&d->t, &keys[i], hashes[i]);
-			if (e != NULL && entry_expired(d, e, hashes[i], now))
-				reclaim(r->obj, d, e);
+			if (e != NULL && ag_dict_expired(d, e, hashes[i], now))
+				ag_dict_reclaim(r->obj, d, e);
 		}
 	}
 	for (i = 0; i < n; i++) {
@@ -1073,7 +615,7 @@ static int dict_update(ag_req *r)
 			over = true;
 			break;
 		}
-		if (add_entry(d, &keys[i], hashes[i], &none, NULL) < 0)
+		if (ag_dict_add(d, &keys[i], hashes[i], &none, NULL) < 0)
 			break;
 		/* The table owns the key now; keys[i] is still a copy of
 		 * it (or points at its heap bytes) for the lookups below. */
@@ -1083,29 +625,29 @@ static int dict_update(ag_req *r)
 	if (i < n) {
 		size_t had = d->t.count - nadded;
 		while (nadded-- > 0)
-			drop_entry(d, ag_table_last(&d->t));
-		sync_mem(r->obj, d);
+			ag_dict_drop(d, ag_table_last(&d->t));
+		ag_dict_sync_mem(r->obj, d);
 		rc = over ? ag_items_check(r, had, n) : oom(r);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		ag_entry *e = ag_table_find(&d->t, &keys[i], hashes[i]);
 
-		replace_val(d, e, &vals[i]);
+		ag_dict_replace(d, e, &vals[i]);
 		memset(&vals[i], 0, sizeof(vals[i])); /* moved: now empty */
 		/* A plain set: a TTL the key had goes. */
-		ttl_clear(d, &e->key, hashes[i]);
+		ag_dict_ttl_clear(d, &e->key, hashes[i]);
 	}
-	sync_mem(r->obj, d);
+	ag_dict_sync_mem(r->obj, d);
 	journal_self(r);
 	ag_reply_nil(&r->to);
 	rc = 0;
 out:
 	for (i = 0; vals != NULL && i < n; i++)
-		val_free(d, &vals[i]);
+		ag_dict_val_free(d, &vals[i]);
 	for (i = 0; keys != NULL && owned != NULL && i < n; i++)
 		if (owned[i])
-			val_free(d, &keys[i]);
+			ag_dict_val_free(d, &keys[i]);
 	free(keys);
 	free(vals);
 	free(hashes);
@@ -1117,8 +659,8 @@ static int dict_clear(ag_req *r)
 {
 	dict *d = r->obj->data;
 
-	drop_all(d);
-	sync_mem(r->obj, d);
+	ag_dict_drop_all(d);
+	ag_dict_sync_mem(r->obj, d);
 	journal_self(r);
 	ag_reply_nil(&r->to);
 	return 0;
@@ -1195,7 +737,7 @@ static int dict_incr(ag_req *r)
 	if (rc < 0 || ag_val_from_obj(&val, &sum) < 0)
 		return oom(r);
 	if (e != NULL) {
-		replace_val(d, e, &val);
+		ag_dict_replace(d, e, &val);
 	} else {
 		if ((rc = ag_items_check(r, d->t.count, 1)) < 0 ||
 		    (rc = own_key(r, &key, &owned)) < 0) {
@@ -1206,7 +748,7 @@ static int dict_incr(ag_req *r)
 		if ((rc = add_new(r, d, &owned, h, &val, NULL)) < 0)
 			return rc;
 	}
-	sync_mem(r->obj, d);
+	ag_dict_sync_mem(r->obj, d);
 	journal_self(r);
 	ag_reply_val(&r->to, &val);
 	return 0;
@@ -1233,15 +775,15 @@ static int dict_expire(ag_req *r)
 	if (e == NULL)
 		return missing_key(r, 1);
 	if (set) {
-		if (ttl_find(d, &e->key, h) == NULL &&
+		if (ag_dict_ttl_find(d, &e->key, h) == NULL &&
 		    (rc = ag_memory_check(r, TTL_COST)) < 0)
 			return rc;
-		if (ttl_set(d, e, h, deadline) < 0)
+		if (ag_dict_ttl_set(d, e, h, deadline) < 0)
 			return oom(r);
 	} else {
-		ttl_clear(d, &e->key, h);
+		ag_dict_ttl_clear(d, &e->key, h);
 	}
-	sync_mem(r->obj, d);
+	ag_dict_sync_mem(r->obj, d);
 	msgpack_packer *pk =
 	    ag_journal_call(r->srv, r->obj, "dict.expire_at", 2);
 	if (pk != NULL) {
@@ -1280,20 +822,20 @@ static int dict_expire_at(ag_req *r)
 	if (e == NULL)
 		return missing_key(r, 1);
 	if (!set) {
-		ttl_clear(d, &e->key, h);
+		ag_dict_ttl_clear(d, &e->key, h);
 	} else if (!ag_persist_loading(r->srv) &&
-		   deadline <= (now = wall_us())) {
-		reclaim(r->obj, d, e);
+		   deadline <= (now = ag_wall_us())) {
+		ag_dict_reclaim(r->obj, d, e);
 		ag_reply_nil(&r->to);
 		return 0;
 	} else {
-		if (ttl_find(d, &e->key, h) == NULL &&
+		if (ag_dict_ttl_find(d, &e->key, h) == NULL &&
 		    (rc = ag_memory_check(r, TTL_COST)) < 0)
 			return rc;
-		if (ttl_set(d, e, h, deadline) < 0)
+		if (ag_dict_ttl_set(d, e, h, deadline) < 0)
 			return oom(r);
 	}
-	sync_mem(r->obj, d);
+	ag_dict_sync_mem(r->obj, d);
 	journal_self(r);
 	ag_reply_nil(&r->to);
 	return 0;
@@ -1315,11 +857,11 @@ static int dict_ttl(ag_req *r)
 		return rc;
 	if (e == NULL)
 		return missing_key(r, 1);
-	if ((n = ttl_find(d, &e->key, h)) == NULL) {
+	if ((n = ag_dict_ttl_find(d, &e->key, h)) == NULL) {
 		ag_reply_nil(&r->to);
 		return 0;
 	}
-	now = wall_us();
+	now = ag_wall_us();
 	ag_reply_double(&r->to, n->deadline > now
 				    ? (double)(n->deadline - now) / 1e6
 				    : 0.0);
@@ -1360,12 +902,12 @@ static int dict_expired(ag_req *r)
 			break; /* (answered) cannot happen: checked above */
 		h = ag_table_hash(&d->t, &key);
 		if ((e = ag_table_find(&d->t, &key, h)) != NULL) {
-			drop_entry(d, e);
+			ag_dict_drop(d, e);
 			removed++;
 		}
 	}
 	d->expired += removed;
-	sync_mem(r->obj, d);
+	ag_dict_sync_mem(r->obj, d);
 	journal_self(r);
 	ag_reply_uint(&r->to, removed);
 	return 0;
@@ -1458,7 +1000,7 @@ static int dict_create(ag_object *o, ag_req *r, const msgpack_object *opts)
 	d->srv = r->srv;
 	d->obj = o;
 	o->data = d;
-	sync_mem(o, d);
+	ag_dict_sync_mem(o, d);
 	return 0;
 }
 
@@ -1471,7 +1013,7 @@ static void dict_destroy(ag_object *o)
 		return;
 	if (d->sweep_ev != NULL)
 		event_free(d->sweep_ev);
-	drop_all(d);
+	ag_dict_drop_all(d);
 	ag_table_deinit(&d->t);
 	ag_table_deinit(&d->ttl);
 	ag_object_mem(o, -(ssize_t)d->accounted);
@@ -1483,7 +1025,7 @@ static bool dict_length(ag_object *o, size_t *ret)
 {
 	dict *d = o->data;
 
-	*ret = live_count(d, expiry_now(d));
+	*ret = ag_dict_live(d, ag_dict_now(d));
 	return true;
 }
 
