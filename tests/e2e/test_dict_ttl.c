@@ -553,7 +553,7 @@ int main(void)
 	Suite *s = suite_create("dict_ttl");
 
 	if (agh_under_valgrind())
-		slow = 8;
+		slow = 4;
 	else if (agh_under_asan())
 		slow = 2;
 	AGH_ADD(s, set_with_a_ttl_expire_and_ttl_and_what_clears_a_ttl);

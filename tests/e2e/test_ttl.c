@@ -104,7 +104,7 @@ START_TEST(a_name_read_after_its_deadline_is_never_returned)
 {
 	agora_client *c = agh_cli;
 	/* Long enough for reads before it under valgrind and ASan too. */
-	const double ttl = agh_under_valgrind() || agh_under_asan() ? 5 : 0.5;
+	const double ttl = agh_under_valgrind() || agh_under_asan() ? 2 : 0.5;
 	uint32_t h;
 	unsigned before = 0, after = 0;
 
@@ -361,7 +361,7 @@ static void restart_keeps_deadlines(int how)
 	agh_server_start_args(&s, args);
 	agora_client *c = agh_connect(&s);
 	/* "short" must outlive make(), and expire before the next start. */
-	make(c, agh_under_valgrind() || agh_under_asan() ? 8 : 1, &eph);
+	make(c, agh_under_valgrind() || agh_under_asan() ? 3 : 1, &eph);
 	double want_long = expires_of(c, "long");
 	double want_set = expires_of(c, "set");
 	double short_at = expires_of(c, "short");
