@@ -23,35 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ack_support.h"
 #include "harness.h"
 
 #define NIL agora_nil()
-
-/* ---- helpers ---- */
-
-static bool timing_checked(void)
-{
-	return !agh_under_valgrind() && !agh_under_asan() &&
-	       getenv("AGORA_TEST_SLOW") == NULL;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = { (time_t)s,
-			       (long)((s - (double)(time_t)s) * 1e9) };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static int64_t as_int(agora_value v)
-{
-	int64_t n = 0;
-
-	ck_assert_msg(agora_value_to_int(v, &n) == 0, "not an int (type %d)",
-		      (int)v.type);
-	return n;
-}
 
 /* The value under the int key @key in the map @map, or NULL. */
 static const agora_value *map_find_int(agora_value map, int64_t key)
@@ -84,14 +59,6 @@ static int64_t my_conn_id(agora_client *c)
 	return id;
 }
 
-static int64_t qsize(agora_queue *q, agora_client *c)
-{
-	size_t n = 0;
-
-	AGH_OK(c, agora_queue_qsize(q, &n));
-	return (int64_t)n;
-}
-
 /* Take from @q at once, requiring the item @want delivered for the
  * @deliveries time; returns its id. */
 static uint64_t take_int(agora_client *c, agora_queue *q, double lease,
@@ -105,19 +72,6 @@ static uint64_t take_int(agora_client *c, agora_queue *q, double lease,
 	ck_assert_uint_eq(n, deliveries);
 	agora_value_free(&item);
 	return id;
-}
-
-/* The number of pending entries of @q (every connection's). */
-static size_t npending(agora_client *c, agora_queue *q)
-{
-	agora_value p;
-	size_t n;
-
-	AGH_OK(c, agora_queue_pending(q, &p));
-	ck_assert_int_eq(p.type, AGORA_ARRAY);
-	n = p.via.array.len;
-	agora_value_free(&p);
-	return n;
 }
 
 struct qsize_is {
@@ -138,50 +92,6 @@ static void wait_qsize(agora_client *c, agora_queue *q, int64_t n)
 	struct qsize_is w = { c, q, n };
 
 	agh_wait_until(qsize_reached, &w, "the queue's size");
-}
-
-/* ---- workers ---- */
-
-/* What a taker worker must get: from @queue, within @timeout, the ints
- * @items[0..n) in order, each delivered for the @deliveries time; it acks
- * them when @ack. */
-struct expect {
-	const char *queue;
-	int64_t items[4];
-	int n;
-	uint64_t deliveries;
-	double timeout;
-	bool ack;
-};
-
-static int taker(agora_client *c, int idx, void *arg)
-{
-	const struct expect *e = arg;
-	agora_queue *q = NULL;
-
-	(void)idx;
-	AGH_WCALL(c, agora_queue_open(c, e->queue, 0, &q));
-	for (int i = 0; i < e->n; i++) {
-		agora_value item;
-		uint64_t id, n;
-		int64_t v = 0;
-
-		AGH_WCALL(
-		    c, agora_queue_take_ex(q, e->timeout, 0, &id, &item, &n));
-		AGH_WCHECK(agora_value_to_int(item, &v) == 0);
-		agora_value_free(&item);
-		if (v != e->items[i] || n != e->deliveries) {
-			fprintf(stderr,
-				"taker: got %" PRId64 " delivered %" PRIu64
-				" times, wanted %" PRId64 " and %" PRIu64 "\n",
-				v, n, e->items[i], e->deliveries);
-			return 1;
-		}
-		if (e->ack)
-			AGH_WCALL(c, agora_queue_ack(q, id));
-	}
-	AGH_WCALL(c, agora_queue_close(q));
-	return 0;
 }
 
 /* A holder takes @n items of @queue, writes their ids to @fd, and waits to
@@ -227,13 +137,6 @@ static pid_t start_holder(const char *queue, int n, uint64_t *ids)
 	}
 	close(p[0]);
 	return pid;
-}
-
-static void kill_and_reap(pid_t pid)
-{
-	ck_assert_int_eq(kill(pid, SIGKILL), 0);
-	int st = agh_wait_pid(pid, AGH_WORKER_TIMEOUT);
-	ck_assert(WIFSIGNALED(st));
 }
 
 /* ---- take, ack, nack ---- */

@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,105 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ack_support.h"
 #include "harness.h"
-
-/* ---- helpers ---- */
-
-static bool timing_checked(void)
-{
-	return !agh_under_valgrind() && !agh_under_asan() &&
-	       getenv("AGORA_TEST_SLOW") == NULL;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = { (time_t)s,
-			       (long)((s - (double)(time_t)s) * 1e9) };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static int64_t as_int(agora_value v)
-{
-	int64_t n = 0;
-
-	ck_assert_msg(agora_value_to_int(v, &n) == 0, "not an int (type %d)",
-		      (int)v.type);
-	return n;
-}
-
-static int64_t qsize(agora_queue *q, agora_client *c)
-{
-	size_t n = 0;
-
-	AGH_OK(c, agora_queue_qsize(q, &n));
-	return (int64_t)n;
-}
-
-/* The number of pending entries of @q (every connection's). */
-static size_t npending(agora_client *c, agora_queue *q)
-{
-	agora_value p;
-	size_t n;
-
-	AGH_OK(c, agora_queue_pending(q, &p));
-	ck_assert_int_eq(p.type, AGORA_ARRAY);
-	n = p.via.array.len;
-	agora_value_free(&p);
-	return n;
-}
-
-/* ---- workers ---- */
-
-/* What a taker worker must get: from @queue, within @timeout, the ints
- * @items[0..n) in order, each delivered for the @deliveries time; it acks
- * them when @ack. */
-struct expect {
-	const char *queue;
-	int64_t items[4];
-	int n;
-	uint64_t deliveries;
-	double timeout;
-	bool ack;
-};
-
-static int taker(agora_client *c, int idx, void *arg)
-{
-	const struct expect *e = arg;
-	agora_queue *q = NULL;
-
-	(void)idx;
-	AGH_WCALL(c, agora_queue_open(c, e->queue, 0, &q));
-	for (int i = 0; i < e->n; i++) {
-		agora_value item;
-		uint64_t id, n;
-		int64_t v = 0;
-
-		AGH_WCALL(
-		    c, agora_queue_take_ex(q, e->timeout, 0, &id, &item, &n));
-		AGH_WCHECK(agora_value_to_int(item, &v) == 0);
-		agora_value_free(&item);
-		if (v != e->items[i] || n != e->deliveries) {
-			fprintf(stderr,
-				"taker: got %" PRId64 " delivered %" PRIu64
-				" times, wanted %" PRId64 " and %" PRIu64 "\n",
-				v, n, e->items[i], e->deliveries);
-			return 1;
-		}
-		if (e->ack)
-			AGH_WCALL(c, agora_queue_ack(q, id));
-	}
-	AGH_WCALL(c, agora_queue_close(q));
-	return 0;
-}
-
-static void kill_and_reap(pid_t pid)
-{
-	ck_assert_int_eq(kill(pid, SIGKILL), 0);
-	int st = agh_wait_pid(pid, AGH_WORKER_TIMEOUT);
-	ck_assert(WIFSIGNALED(st));
-}
 
 /* ---- the worker pool ---- */
 
@@ -318,56 +220,6 @@ END_TEST
 #define NS_TCP "tcp:127.0.0.1:" NS_PORT
 #define PEER_TIMEOUT 3.0
 
-static char ns_name[64];
-
-static int run(const char *cmd)
-{
-	int st = system(cmd);
-
-	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void ns_delete(void)
-{
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "ip netns del %s >/dev/null 2>&1", ns_name);
-	run(cmd);
-}
-
-/* Create the namespace and move this test process into it, its loopback
- * up; false, having said why, when that cannot be done. */
-static bool ns_enter(void)
-{
-	char cmd[160], path[128];
-	int fd;
-
-	if (geteuid() != 0) {
-		printf("test_ack: vanished host skipped: network namespaces "
-		       "need root\n");
-		return false;
-	}
-	if (run("ip -V >/dev/null 2>&1") != 0) {
-		printf("test_ack: vanished host skipped: no `ip` command\n");
-		return false;
-	}
-	ns_delete();
-	snprintf(cmd, sizeof(cmd), "ip netns add %s 2>&1", ns_name);
-	if (run(cmd) != 0) {
-		printf("test_ack: vanished host skipped: `ip netns add` "
-		       "failed\n");
-		return false;
-	}
-	snprintf(path, sizeof(path), "/run/netns/%s", ns_name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_msg(setns(fd, CLONE_NEWNET) == 0, "setns: %s",
-		      strerror(errno));
-	close(fd);
-	ck_assert_int_eq(run("ip link set lo up"), 0);
-	return true;
-}
-
 /* Over TCP: take two jobs, say so on @arg's fd, and wait to be killed. */
 static int tcp_holder(agora_client *unused, int idx, void *arg)
 {
@@ -401,7 +253,7 @@ START_TEST(the_jobs_of_a_worker_whose_host_vanishes_are_redelivered)
 	int p[2];
 	char ch;
 
-	if (!ns_enter())
+	if (!agh_netns_enter("test_ack_workers: the vanished host"))
 		return;
 	agh_server_start_args(&s, args);
 	agora_client *c = agh_connect(&s); /* over the Unix socket */
@@ -422,7 +274,7 @@ START_TEST(the_jobs_of_a_worker_whose_host_vanishes_are_redelivered)
 	agh_wait_waiters(c, agora_queue_handle(q), 1);
 
 	/* The host vanishes: no packet, no FIN, no RST ever again. */
-	ck_assert_int_eq(run("ip link set lo down"), 0);
+	agh_netns_drop_all();
 	double t0 = agh_now();
 	kill_and_reap(pid);
 	agh_wait_ok(w);
@@ -447,11 +299,11 @@ int main(void)
 	Suite *s = suite_create("ack_workers");
 	TCase *tc;
 
-	snprintf(ns_name, sizeof(ns_name), "agora-ack-%d", (int)getpid());
+	agh_netns_init("ack");
 	tc = AGH_ADD(s, a_pool_whose_workers_are_killed_loses_no_job);
 	tcase_set_timeout(tc, 100 + 2 * pool_seconds());
 	tc = AGH_ADD_BARE(
 	    s, the_jobs_of_a_worker_whose_host_vanishes_are_redelivered);
-	tcase_add_unchecked_fixture(tc, NULL, ns_delete);
+	tcase_add_unchecked_fixture(tc, NULL, agh_netns_delete);
 	return agh_run_suite(s);
 }

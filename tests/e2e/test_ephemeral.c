@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,65 +280,13 @@ START_TEST(an_ephemeral_name_goes_when_its_creator_is_sigkilled)
 }
 END_TEST
 
-/* ---- a creator whose host vanishes (network namespace) ------------------ */
-
-static char ns_name[64];
-
-static int run(const char *cmd)
-{
-	int st = system(cmd);
-
-	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Runs in the runner after the namespace test, whatever it did. */
-static void ns_delete(void)
-{
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "ip netns del %s >/dev/null 2>&1", ns_name);
-	run(cmd);
-}
-
-/* Create the namespace and move this (forked) test process into it, its
- * loopback up. False, having said why, when namespaces are unavailable. */
-static bool ns_enter(void)
-{
-	char cmd[160], path[128];
-	int fd;
-
-	if (geteuid() != 0) {
-		printf("test_ephemeral: skipped: network namespaces need "
-		       "root\n");
-		return false;
-	}
-	if (run("ip -V >/dev/null 2>&1") != 0) {
-		printf("test_ephemeral: skipped: no `ip` command\n");
-		return false;
-	}
-	ns_delete();
-	snprintf(cmd, sizeof(cmd), "ip netns add %s 2>&1", ns_name);
-	if (run(cmd) != 0) {
-		printf("test_ephemeral: skipped: `ip netns add` failed\n");
-		return false;
-	}
-	snprintf(path, sizeof(path), "/run/netns/%s", ns_name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_msg(setns(fd, CLONE_NEWNET) == 0, "setns: %s",
-		      strerror(errno));
-	close(fd);
-	ck_assert_int_eq(run("ip link set lo up"), 0);
-	return true;
-}
-
 START_TEST(an_ephemeral_name_goes_when_its_creators_packets_vanish)
 {
 	static const char *const args[] = { "--listen", TCP_ADDRESS,
 					    "--peer-timeout", "3", NULL };
 	agh_server s;
 
-	if (!ns_enter())
+	if (!agh_netns_enter("test_ephemeral"))
 		return;
 	agh_server_start_args(&s, args);
 	pid_t pid = spawn_creator(&s, TCP_ADDRESS, "worker-7");
@@ -348,7 +295,7 @@ START_TEST(an_ephemeral_name_goes_when_its_creators_packets_vanish)
 
 	/* Every packet on the namespace's loopback vanishes: no FIN, no
 	 * RST, no keepalive answer reaches the server. */
-	ck_assert_int_eq(run("ip link set lo down"), 0);
+	agh_netns_drop_all();
 	double t0 = agh_now();
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	agh_wait_pid(pid, AGH_WORKER_TIMEOUT);
@@ -370,7 +317,7 @@ int main(void)
 {
 	Suite *s = suite_create("ephemeral");
 
-	snprintf(ns_name, sizeof(ns_name), "agora-eph-%d", (int)getpid());
+	agh_netns_init("eph");
 	AGH_ADD(s, an_ephemeral_name_goes_when_its_creator_closes);
 	AGH_ADD(s, an_ephemeral_name_goes_when_its_creator_is_killed_by_kill);
 	AGH_ADD(s, the_rules_of_the_ephemeral_option);
@@ -380,6 +327,6 @@ int main(void)
 	    "an_ephemeral_name_goes_when_its_creators_"
 	    "packets_vanish",
 	    an_ephemeral_name_goes_when_its_creators_packets_vanish);
-	tcase_add_unchecked_fixture(tc, NULL, ns_delete);
+	tcase_add_unchecked_fixture(tc, NULL, agh_netns_delete);
 	return agh_run_suite(s);
 }

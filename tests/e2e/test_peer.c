@@ -30,7 +30,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +65,6 @@
 #define PEER_TIMEOUT 3.0 /* agorad's, in these tests */
 #define SLACK 2.0
 
-static char ns_name[64];
 /* The TLS case's certificates (tls_certs.sh): its ca.pem, server.pem and
  * server.key. */
 static char certdir[64];
@@ -75,68 +73,6 @@ static bool timing_checked(void)
 {
 	return !RUNNING_ON_VALGRIND && !UNDER_ASAN &&
 	       getenv("AGORA_TEST_SLOW") == NULL;
-}
-
-static int run(const char *cmd)
-{
-	int st = system(cmd);
-
-	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Runs in the runner after the namespace tests, whatever they did. */
-static void ns_delete(void)
-{
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "ip netns del %s >/dev/null 2>&1", ns_name);
-	run(cmd);
-}
-
-/*
- * Create the namespace, move this (forked) test process into it and bring
- * its loopback up: everything started from here on lives in it. False,
- * having said why, when namespaces are unavailable.
- */
-static bool ns_enter(void)
-{
-	char cmd[160], path[128];
-	int fd;
-
-	if (geteuid() != 0) {
-		printf("test_peer: skipped: network namespaces need root\n");
-		return false;
-	}
-	if (run("ip -V >/dev/null 2>&1") != 0) {
-		printf("test_peer: skipped: no `ip` command\n");
-		return false;
-	}
-	ns_delete();
-	snprintf(cmd, sizeof(cmd), "ip netns add %s 2>&1", ns_name);
-	if (run(cmd) != 0) {
-		printf("test_peer: skipped: `ip netns add` failed\n");
-		return false;
-	}
-	snprintf(path, sizeof(path), "/run/netns/%s", ns_name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_msg(setns(fd, CLONE_NEWNET) == 0, "setns: %s",
-		      strerror(errno));
-	close(fd);
-	ck_assert_int_eq(run("ip link set lo up"), 0);
-	return true;
-}
-
-/*
- * Make every packet on the namespace's loopback vanish, for good: with lo
- * down nothing is routed to 127.0.0.1, so no segment, ACK, keepalive probe
- * or RST arrives, while the sockets stay as they were. (A qdisc that drops
- * everything would not do: TCP takes a drop in its own host's queue for
- * congestion, and never counts the keepalive probes it loses there.)
- */
-static void drop_all_packets(void)
-{
-	ck_assert_int_eq(run("ip link set lo down"), 0);
 }
 
 /* agorad's peer timeout in these tests: 3 s, or its default (30 s) with
@@ -293,7 +229,7 @@ static void vanished_holder(const char *address, const char *const *args)
 	AGH_OK(w, agora_lock_acquire(l, 0, &got));
 	ck_assert(!got);
 
-	drop_all_packets();
+	agh_netns_drop_all();
 	double t0 = agh_now();
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	agh_wait_pid(pid, AGH_WORKER_TIMEOUT);
@@ -316,7 +252,7 @@ static void vanished_holder(const char *address, const char *const *args)
 
 START_TEST(lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter)
 {
-	if (ns_enter())
+	if (agh_netns_enter("test_peer"))
 		vanished_holder(TCP_ADDRESS, tcp_server_args());
 }
 END_TEST
@@ -344,10 +280,10 @@ START_TEST(lock_of_a_tls_holder_whose_packets_vanish_goes_to_a_waiter)
 		"--listen", TLS_ADDRESS,      "--tls-cert", cert, "--tls-key",
 		key,        "--peer-timeout", "3",          NULL
 	};
-	if (ns_enter())
+	if (agh_netns_enter("test_peer"))
 		vanished_holder(TLS_ADDRESS, args);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
-	run(cmd);
+	agh_run(cmd);
 }
 END_TEST
 
@@ -358,7 +294,7 @@ START_TEST(acquire_against_a_server_whose_packets_vanish_times_out)
 	agh_server s;
 	const double peer = 2.0, timeout = 3.0;
 
-	if (!ns_enter())
+	if (!agh_netns_enter("test_peer"))
 		return;
 	start_server(&s);
 	agora_client *h = agh_connect(&s); /* holds it, over Unix */
@@ -370,7 +306,7 @@ START_TEST(acquire_against_a_server_whose_packets_vanish_times_out)
 
 	agora_client *c = connect_tcp(&s, peer);
 	AGH_OK(c, agora_lock_open(c, "printer", &l));
-	drop_all_packets();
+	agh_netns_drop_all();
 	double t0 = agh_now();
 	AGH_CALL_EQ(c, agora_lock_acquire(l, timeout, &got), AGORA_ETIMEDOUT);
 	double took = agh_now() - t0;
@@ -395,7 +331,7 @@ START_TEST(calls_to_a_stopped_server_end_at_their_deadline)
 	agh_server s;
 	const double peer = 2.0, timeout = 3.0;
 
-	if (!ns_enter())
+	if (!agh_netns_enter("test_peer"))
 		return;
 	start_server(&s);
 	agora_client *h = agh_connect(&s);
@@ -480,7 +416,7 @@ static TCase *in_ns(Suite *s, const char *name, const TTest *fn)
 {
 	TCase *tc = agh_tcase_bare(s, name, fn);
 
-	tcase_add_unchecked_fixture(tc, NULL, ns_delete);
+	tcase_add_unchecked_fixture(tc, NULL, agh_netns_delete);
 	return tc;
 }
 
@@ -488,7 +424,7 @@ int main(void)
 {
 	Suite *s = suite_create("peer");
 
-	snprintf(ns_name, sizeof(ns_name), "agora-peer-%d", (int)getpid());
+	agh_netns_init("peer");
 	AGH_ADD_BARE(s, connect_to_a_server_that_never_answers_times_out);
 	AGH_ADD_BARE(s, agorad_refuses_a_bad_peer_timeout);
 	in_ns(s, "lock_of_a_tcp_holder_whose_packets_vanish_goes_to_a_waiter",

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1037,4 +1038,67 @@ int agh_remove_tree(const char *dir, bool keep_top)
 		return 0;
 	remove_keep_top = keep_top;
 	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+/* ---- a network namespace of the test's own ------------------------------ */
+
+static char netns_name[64];
+
+int agh_run(const char *cmd)
+{
+	int st = system(cmd);
+
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void agh_netns_init(const char *prefix)
+{
+	snprintf(netns_name, sizeof(netns_name), "agora-%s-%d", prefix,
+		 (int)getpid());
+}
+
+void agh_netns_delete(void)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "ip netns del %s >/dev/null 2>&1",
+		 netns_name);
+	agh_run(cmd);
+}
+
+bool agh_netns_enter(const char *who)
+{
+	char cmd[160], path[128];
+	int fd;
+
+	if (geteuid() != 0) {
+		printf("%s: skipped: network namespaces need root\n", who);
+		return false;
+	}
+	if (agh_run("ip -V >/dev/null 2>&1") != 0) {
+		printf("%s: skipped: no `ip` command\n", who);
+		return false;
+	}
+	agh_netns_delete();
+	snprintf(cmd, sizeof(cmd), "ip netns add %s 2>&1", netns_name);
+	if (agh_run(cmd) != 0) {
+		printf("%s: skipped: `ip netns add` failed\n", who);
+		return false;
+	}
+	snprintf(path, sizeof(path), "/run/netns/%s", netns_name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_msg(setns(fd, CLONE_NEWNET) == 0, "setns: %s",
+		      strerror(errno));
+	close(fd);
+	ck_assert_int_eq(agh_run("ip link set lo up"), 0);
+	return true;
+}
+
+/* With lo down nothing is routed to 127.0.0.1. (A qdisc that drops
+ * everything would not do: TCP takes a drop in its own host's queue for
+ * congestion, and never counts the keepalive probes it loses there.) */
+void agh_netns_drop_all(void)
+{
+	ck_assert_int_eq(agh_run("ip link set lo down"), 0);
 }

@@ -247,6 +247,23 @@ TCase *agh_tcase_bare(Suite *s, const char *name, const TTest *fn);
  * holds). 0, or -1 when something could not be removed. "" does nothing. */
 int agh_remove_tree(const char *dir, bool keep_top);
 
+/*
+ * A network namespace of the test's own, to make a peer vanish (only its
+ * own loopback, 127.0.0.1 inside it, is used). agh_netns_init() names it
+ * "agora-@prefix-PID"; agh_netns_enter() creates it, moves this (forked)
+ * test process into it and brings its loopback up, or returns false having
+ * printed "@who: skipped: <why>" (not root, no `ip`, no namespaces);
+ * agh_netns_drop_all() takes the loopback down: no segment, ACK, keepalive
+ * probe or RST arrives any more, while the sockets stay as they were;
+ * agh_netns_delete() (a TCase's unchecked teardown) removes it. agh_run()
+ * runs a shell command: its exit status, or -1.
+ */
+void agh_netns_init(const char *prefix);
+bool agh_netns_enter(const char *who);
+void agh_netns_drop_all(void);
+void agh_netns_delete(void);
+int agh_run(const char *cmd);
+
 #define AGH_ADD(suite, fn) agh_tcase((suite), #fn, fn)
 #define AGH_ADD_BARE(suite, fn) agh_tcase_bare((suite), #fn, fn)
 
