@@ -33,6 +33,7 @@
 	X(EXISTS, 17, "object exists")                         \
 	X(DENIED, 18, "permission denied")                     \
 	X(STORAGE, 19, "the change could not be made durable") \
+	X(CANCELLED, 20, "the call was cancelled")              \
 	X(IO, 100, "connection failed or lost")                \
 	X(NOMEM, 101, "out of memory")                         \
 	X(INVAL, 102, "invalid argument")                      \
@@ -43,7 +44,7 @@
 	X(CERT, 105, "server's TLS certificate not verified")
 
 /* The highest code that travels on the wire. */
-#define AGORA_WIRE_ERROR_MAX 19
+#define AGORA_WIRE_ERROR_MAX 20
 
 enum agora_error {
 	AGORA_OK = 0,

@@ -124,7 +124,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	if (!ag_conn_flush(c)) {
 		ag_conn_end_why(c, "closed by peer");
 		ag_conn_free(c);
-	} else if (c->closing) {
+	} else if (c->closing || (c->draining && ag_conn_unsent(c) == 0)) {
 		ag_conn_free(c);
 	}
 }
@@ -467,6 +467,11 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		ag_conn_free(c);
 		return;
 	}
+	if (c->draining) { /* cut off (ag_notify_begin): reads no more */
+		if (ag_conn_unsent(c) == 0)
+			ag_conn_free(c);
+		return;
+	}
 	/* Decrypted bytes the reader had no room for: the socket will not
 	 * say so, so come back for them in this loop pass. */
 	if (ag_conn_read_pending(c))
@@ -483,7 +488,7 @@ static bool process_input(ag_conn *c)
 	int rc;
 
 	c->active_ms = ag_mono_ms(); /* for the server method clients */
-	while (!c->closing &&
+	while (!c->closing && !c->draining &&
 	       (rc = ag_reader_next_frame(&c->rd, &frame, &flen)) != 0) {
 		/* A client that sends more while more than max_output of its
 		 * answers lie unread is cut off: it cannot make the server
@@ -786,6 +791,8 @@ void ag_conn_free(ag_conn *c)
 		event_free(c->wev);
 	if (c->auth_timer)
 		event_free(c->auth_timer);
+	if (c->drain_timer)
+		event_free(c->drain_timer);
 	ag_buf_deinit(&c->out);
 	ag_reader_deinit(&c->rd);
 	ag_tls_conn_free(c);

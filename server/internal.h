@@ -422,8 +422,10 @@ struct ag_conn {
 	bool flush_scheduled;
 	bool reading;     /* in on_readable: it sends the answers itself */
 	bool overflowed;  /* passed max_output: answers are dropped */
+	bool draining;    /* cut for unread notifications: sends, then ends */
 	unsigned nparked; /* its requests parked now (max_parked) */
 	struct event *rev, *wev, *auth_timer;
+	struct event *drain_timer; /* bounds the drain (ag_notify_begin) */
 	ag_buf out; /* answers not yet sent: [out_sent, out.len) */
 	size_t out_sent;
 	msgpack_packer pk;
@@ -548,6 +550,20 @@ void ag_conn_sync_mem(ag_conn *c);
  * left as it is.
  */
 void ag_conn_kill(ag_conn *c, const ag_conn *by);
+
+/*
+ * Notifications (docs/protocol.md section 11): ag_notify_begin() packs
+ * [2, method, into @c's output and returns the packer; the caller packs
+ * the params (an array of one map) and nothing else. They leave with the
+ * connection's answers, in the order packed. NULL: @c takes nothing more
+ * (closing, draining, not authenticated), or more than max_output of what
+ * it was sent lies unread: then the "cut" notification is queued last and
+ * the connection drains, ending once it is sent (or after
+ * AG_DRAIN_SECONDS); the caller counts the notification as not delivered.
+ */
+#define AG_DRAIN_SECONDS 10
+msgpack_packer *ag_notify_begin(ag_conn *c, const char *method);
+bool ag_conn_notifiable(const ag_conn *c);
 /* With --max-memory: cut the connections holding the most while the
  * server holds more than max_memory + max_output (reply.c says exactly). */
 void ag_enforce_memory(ag_server *s);

@@ -115,7 +115,8 @@ static void schedule_flush(ag_conn *c)
 	 * one that pipelines and never reads) ends the connection: no client
 	 * makes the server hold an unbounded backlog. One large answer to a
 	 * client that reads is not affected. */
-	if (ag_conn_unsent(c) > c->srv->max_output && !c->overflowed) {
+	if (ag_conn_unsent(c) > c->srv->max_output && !c->overflowed &&
+	    !c->draining) {
 		ag_conn_end_why(c, "limit: --max-output");
 		ag_server_logf(c->srv, AGORA_LOG_WARNING,
 			       "connection %llu from %s: more than %zu bytes "
@@ -274,4 +275,80 @@ int ag_reply_error(const ag_target *t, int rc, const char *fmt, ...)
 	ag_reply_verror(t->conn, t->msgid, rc, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+/* ---- notifications ---------------------------------------------------------
+ */
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	ag_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	ag_server_logf(c->srv, AGORA_LOG_WARNING,
+		       "connection %llu from %s: its backlog was not read "
+		       "within %d s of being cut; closing it",
+		       (unsigned long long)c->id, c->peer, AG_DRAIN_SECONDS);
+	conn_cut(c);
+}
+
+/* @c stopped reading its notifications: queue the cut event after what it
+ * has not read, stop reading its requests and sending it anything else,
+ * and end it once the backlog is sent, or after AG_DRAIN_SECONDS. What it
+ * holds stays bounded by max_output and one notification. */
+static void conn_drain(ag_conn *c)
+{
+	size_t unsent = ag_conn_unsent(c);
+	struct timeval tv = { AG_DRAIN_SECONDS, 0 };
+
+	ag_conn_end_why(c, "limit: --max-output (notifications unread)");
+	ag_server_logf(c->srv, AGORA_LOG_WARNING,
+		       "connection %llu from %s: more than %zu bytes of "
+		       "notifications unread; cutting it off",
+		       (unsigned long long)c->id, c->peer, c->srv->max_output);
+	c->draining = true;
+	msgpack_pack_array(&c->pk, 3);
+	msgpack_pack_uint8(&c->pk, AG_MSG_NOTIFY);
+	ag_pack_str(&c->pk, "cut");
+	msgpack_pack_array(&c->pk, 1);
+	msgpack_pack_map(&c->pk, 2);
+	ag_pack_str(&c->pk, "reason");
+	ag_pack_str(&c->pk, "--max-output");
+	ag_pack_str(&c->pk, "unsent");
+	msgpack_pack_uint64(&c->pk, unsent);
+	if (c->rev != NULL)
+		event_del(c->rev);
+	if (c->fd >= 0)
+		c->drain_timer = evtimer_new(c->srv->base, on_drain_timeout, c);
+	if (c->drain_timer != NULL)
+		event_add(c->drain_timer, &tv);
+	if (!c->flush_scheduled && !c->reading) {
+		c->flush_scheduled = true;
+		event_active(c->wev, EV_WRITE, 0);
+	}
+}
+
+bool ag_conn_notifiable(const ag_conn *c)
+{
+	return !c->closing && !c->draining && !c->overflowed && !c->out.oom &&
+	       c->state == AG_CONN_READY;
+}
+
+msgpack_packer *ag_notify_begin(ag_conn *c, const char *method)
+{
+	if (!ag_conn_notifiable(c))
+		return NULL;
+	if (ag_conn_unsent(c) > c->srv->max_output) {
+		conn_drain(c);
+		return NULL;
+	}
+	msgpack_pack_array(&c->pk, 3);
+	msgpack_pack_uint8(&c->pk, AG_MSG_NOTIFY);
+	ag_pack_str(&c->pk, method);
+	if (!c->flush_scheduled && !c->reading) {
+		c->flush_scheduled = true;
+		event_active(c->wev, EV_WRITE, 0);
+	}
+	return &c->pk;
 }
