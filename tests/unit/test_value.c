@@ -833,7 +833,7 @@ END_TEST
 START_TEST(unknown_codes_are_named_UNKNOWN)
 {
 	ck_assert_str_eq(ag_error_name(-9999), "UNKNOWN");
-	ck_assert_str_eq(ag_error_name(-20), "UNKNOWN");
+	ck_assert_str_eq(ag_error_name(-21), "UNKNOWN");
 	ck_assert_ptr_nonnull(ag_error_text(-9999));
 }
 END_TEST
@@ -852,7 +852,9 @@ START_TEST(wire_codes_go_both_ways)
 	ck_assert_int_eq(ag_error_from_wire(18), AGORA_EDENIED);
 	ck_assert_int_eq(ag_error_wire_code(AGORA_ESTORAGE), 19);
 	ck_assert_int_eq(ag_error_from_wire(19), AGORA_ESTORAGE);
-	ck_assert_int_eq(ag_error_from_wire(20), AGORA_EPROTOCOL);
+	ck_assert_int_eq(ag_error_wire_code(AGORA_ECANCELLED), 20);
+	ck_assert_int_eq(ag_error_from_wire(20), AGORA_ECANCELLED);
+	ck_assert_int_eq(ag_error_from_wire(21), AGORA_EPROTOCOL);
 }
 END_TEST
 
@@ -869,7 +871,7 @@ END_TEST
 
 START_TEST(unknown_wire_codes_are_protocol_errors)
 {
-	ck_assert_int_eq(ag_error_from_wire(20), AGORA_EPROTOCOL);
+	ck_assert_int_eq(ag_error_from_wire(21), AGORA_EPROTOCOL);
 	ck_assert_int_eq(ag_error_from_wire(99), AGORA_EPROTOCOL);
 	ck_assert_int_eq(ag_error_from_wire(-8), AGORA_EPROTOCOL);
 	ck_assert_int_eq(ag_error_from_wire(INT64_MAX), AGORA_EPROTOCOL);
