@@ -1589,7 +1589,6 @@ class Watches(Base):
         srv = Server(args=["--max-output", "65536"])
         try:
             watcher = Conn(srv)
-            watcher.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             writer = Conn(srv)
             h = watcher.ok("open", "dict", "w-slow", {})
             hw = writer.ok("open", "dict", "w-slow", {})
