@@ -1614,6 +1614,7 @@ class Watches(Base):
                     continue
                 self.assertIsNone(cut, "a notification after the cut")
                 versions.append(msg[2][0]["version"])
+            watcher.close()
             self.assertIsNotNone(cut)
             self.assertEqual(cut["reason"], "--max-output")
             self.assertGreater(cut["unsent"], 65536)
