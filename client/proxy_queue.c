@@ -18,6 +18,11 @@
  * id, its lease passes, or the connection ends. The client keeps nothing
  * of it: the server alone knows what is pending, and a reconnect leaves
  * nothing pending (what the old connection held went back to the queue).
+ *
+ * Waiting on several queues (get_any, take_any: server methods, docs/
+ * protocol.md 3.1): the handles of queues of one client go as one array,
+ * and the answer names the handle of the queue that served, which is
+ * matched back to its place in the caller's array.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -241,6 +246,189 @@ int ag_queue_pending(const ag_proxy *p, agora_value *ret)
 	if (ret == NULL)
 		return ag_proxy_no_result(p, "pending");
 	return ag_proxy_call_value(p, "pending", NULL, 0, ret);
+}
+
+/* ---- several queues at once ---------------------------------------------- */
+
+/* The most queues one get_any names (the server's limit). */
+#define ANY_MAX 64
+
+/*
+ * get_any or take_any (@take, with @lease) on @qs[0..@n), every proxy of
+ * one client: the answer [h, item] or [h, id, item], checked before
+ * anything is written; *ret_index is the place of h in @qs.
+ *
+ * A reconnect (agora_client_set_reconnect()) happens before the call when
+ * the connection is found gone, never during it: a call made again on a
+ * new connection would name the old connection's handles. A connection
+ * lost while the call waits fails it (the next call reconnects).
+ */
+static int queue_any(const ag_proxy *const *qs, size_t n, double timeout,
+		     bool take, double lease, size_t *ret_index,
+		     uint64_t *ret_id, agora_value *ret_item)
+{
+	const char *method = take ? "take_any" : "get_any";
+	agora_value hs[ANY_MAX], args[5], item;
+	const msgpack_object *o, *a;
+	int (*recover)(agora_client * c);
+	bool leased = lease > 0 && !isinf(lease);
+	agora_client *c;
+	uint64_t id = 0;
+	size_t i;
+	int nt, rc;
+
+	c = qs[0]->c;
+	for (i = 0; i < n; i++) {
+		if (qs[i] == NULL || qs[i]->c != c)
+			return ag_client_fail(
+			    c, AGORA_EINVAL, "%s: queue %zu is %s", method, i,
+			    qs[i] == NULL ? "NULL" : "of another client");
+		if (qs[i]->lost != NULL)
+			return ag_client_fail(c, AGORA_ENO_OBJECT,
+					      "%s: queue %zu: %s", method, i,
+					      qs[i]->lost);
+	}
+	if (take && ret_id == NULL)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "take_any needs a place for the id: "
+				      "without it the item cannot be "
+				      "acknowledged");
+	if (isnan(lease))
+		return ag_client_fail(c, AGORA_EINVAL, "%s: the lease is NaN",
+				      method);
+	if (c->recover != NULL && !c->recovering &&
+	    ag_client_usable(c) == AGORA_EIO && (rc = c->recover(c)) < 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		hs[i] = agora_uint(qs[i]->handle);
+	args[0] = agora_array(hs, n);
+	nt = ag_proxy_timeout(qs[0], method, timeout, true, &args[1]);
+	if (nt < 0)
+		return nt;
+	nt++;
+	if (take && leased) {
+		if (nt == 2) /* not blocking: the timeout is nil */
+			args[nt++] = agora_nil();
+		args[nt++] = agora_float(lease);
+	}
+	recover = c->recover;
+	c->recover = NULL;
+	rc = ag_client_call(c, method, args, (size_t)nt, &o);
+	c->recover = recover;
+	if (rc < 0)
+		return rc;
+	a = o->type == MSGPACK_OBJECT_ARRAY &&
+		    o->via.array.size == (take ? 3u : 2u)
+		? o->via.array.ptr
+		: NULL;
+	i = n;
+	if (a != NULL && a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		for (i = 0; i < n && hs[i].via.u != a[0].via.u64; i++)
+			;
+	if (i == n || (take && !obj_uint(&a[1], false, &id)))
+		return ag_client_bad_result(c, method, o,
+					    take ? "[handle, id, item] with a "
+						   "handle it was given"
+						 : "[handle, item] with a "
+						   "handle it was given");
+	if (ret_item != NULL) {
+		rc = ag_value_unpack(&a[take ? 2 : 1], &item);
+		if (rc < 0)
+			return ag_client_fail(c, rc,
+					      "out of memory copying the item "
+					      "of %s",
+					      method);
+		*ret_item = item;
+	}
+	if (ret_index != NULL)
+		*ret_index = i;
+	if (take)
+		*ret_id = id;
+	return 0;
+}
+
+/* The proxies of @n queues or joinable queues (@jq) into @ps: false when
+ * they cannot be (NULL, none, more than ANY_MAX: *ret_rc says why). */
+static bool any_proxies(void *const *qs, size_t n, bool jq, const ag_proxy **ps,
+			int *ret_rc)
+{
+	const ag_proxy *first;
+
+	*ret_rc = AGORA_EINVAL;
+	if (qs == NULL || n == 0 || qs[0] == NULL)
+		return false;
+	first = jq ? &((agora_jqueue *)qs[0])->p : &((agora_queue *)qs[0])->p;
+	if (n > ANY_MAX) {
+		*ret_rc = ag_client_fail(first->c, AGORA_EINVAL,
+					 "get_any: 1 to %d queues, not %zu",
+					 ANY_MAX, n);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (qs[i] == NULL) {
+			*ret_rc =
+			    ag_client_fail(first->c, AGORA_EINVAL,
+					   "get_any: queue %zu is NULL", i);
+			return false;
+		}
+		ps[i] = jq ? &((agora_jqueue *)qs[i])->p
+			   : &((agora_queue *)qs[i])->p;
+	}
+	return true;
+}
+
+/* The first item of any of @n queues, from the first of them holding one
+ * (waiting up to @timeout as agora_queue_get()); *ret_index says which. */
+int agora_queue_get_any(agora_queue *const *qs, size_t n, double timeout,
+			size_t *ret_index, agora_value *ret)
+{
+	const ag_proxy *ps[ANY_MAX];
+	int rc;
+
+	if (!any_proxies((void *const *)qs, n, false, ps, &rc))
+		return rc;
+	return queue_any(ps, n, timeout, false, 0, ret_index, NULL, ret);
+}
+
+/* take() of the first item of any of @n queues: pending on this
+ * connection, acknowledged with agora_queue_ack(qs[*ret_index], *ret_id). */
+int agora_queue_take_any(agora_queue *const *qs, size_t n, double timeout,
+			 double lease, size_t *ret_index, uint64_t *ret_id,
+			 agora_value *ret_item)
+{
+	const ag_proxy *ps[ANY_MAX];
+	int rc;
+
+	if (!any_proxies((void *const *)qs, n, false, ps, &rc))
+		return rc;
+	return queue_any(ps, n, timeout, true, lease, ret_index, ret_id,
+			 ret_item);
+}
+
+/* The same for joinable queues (a get_any counts as a get: task_done
+ * after it). */
+int agora_jqueue_get_any(agora_jqueue *const *qs, size_t n, double timeout,
+			 size_t *ret_index, agora_value *ret)
+{
+	const ag_proxy *ps[ANY_MAX];
+	int rc;
+
+	if (!any_proxies((void *const *)qs, n, true, ps, &rc))
+		return rc;
+	return queue_any(ps, n, timeout, false, 0, ret_index, NULL, ret);
+}
+
+int agora_jqueue_take_any(agora_jqueue *const *qs, size_t n, double timeout,
+			  double lease, size_t *ret_index, uint64_t *ret_id,
+			  agora_value *ret_item)
+{
+	const ag_proxy *ps[ANY_MAX];
+	int rc;
+
+	if (!any_proxies((void *const *)qs, n, true, ps, &rc))
+		return rc;
+	return queue_any(ps, n, timeout, true, lease, ret_index, ret_id,
+			 ret_item);
 }
 
 /* ---- queue --------------------------------------------------------------- */

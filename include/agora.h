@@ -789,6 +789,26 @@ AGORA_API int agora_queue_take_ex(agora_queue *q, double timeout, double lease,
 AGORA_API int agora_queue_ack(agora_queue *q, uint64_t id);
 AGORA_API int agora_queue_nack(agora_queue *q, uint64_t id);
 AGORA_API int agora_queue_pending(agora_queue *q, agora_value *ret);
+/*
+ * Waiting on several queues at once (added after 1.1.0; an older server
+ * answers AGORA_ENO_METHOD): the first item of any of the @n (1 to 64)
+ * queues @qs, all of one client, each queue once (AGORA_EVALUE else). An
+ * item already there comes from the first queue in @qs that holds one;
+ * else the call waits up to @timeout as agora_queue_get() for the first
+ * item put to any of them (AGORA_EEMPTY when none came), the waiters of
+ * each queue served in arrival order. *ret_index (may be NULL): the place
+ * in @qs of the queue it came from. _take_any takes it as
+ * agora_queue_take(): pending until agora_queue_ack(qs[*ret_index], id).
+ * With a reconnect set, a connection found gone is replaced before the
+ * call, never during it: one lost while it waits fails it.
+ */
+AGORA_API int agora_queue_get_any(agora_queue *const *qs, size_t n,
+				  double timeout, size_t *ret_index,
+				  agora_value *ret);
+AGORA_API int agora_queue_take_any(agora_queue *const *qs, size_t n,
+				   double timeout, double lease,
+				   size_t *ret_index, uint64_t *ret_id,
+				   agora_value *ret_item);
 
 /* ---- var: the "value" type, one shared value -------------------------------
  */
@@ -1020,6 +1040,15 @@ AGORA_API int agora_jqueue_take_ex(agora_jqueue *q, double timeout,
 AGORA_API int agora_jqueue_ack(agora_jqueue *q, uint64_t id);
 AGORA_API int agora_jqueue_nack(agora_jqueue *q, uint64_t id);
 AGORA_API int agora_jqueue_pending(agora_jqueue *q, agora_value *ret);
+/* As agora_queue_get_any() and _take_any() (a get_any is a get: its item
+ * is an unfinished task until task_done; a take_any's until ack). */
+AGORA_API int agora_jqueue_get_any(agora_jqueue *const *qs, size_t n,
+				   double timeout, size_t *ret_index,
+				   agora_value *ret);
+AGORA_API int agora_jqueue_take_any(agora_jqueue *const *qs, size_t n,
+				    double timeout, double lease,
+				    size_t *ret_index, uint64_t *ret_id,
+				    agora_value *ret_item);
 AGORA_API int agora_jqueue_join(agora_jqueue *q, double timeout,
 				bool *ret_done);
 
