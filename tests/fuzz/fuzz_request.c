@@ -228,6 +228,9 @@ static const struct method {
 	{ "joinable_queue.pending", H_JQUEUE, H_JQUEUE },
 	{ "expire", 0, 0 },
 	{ "ttl", 0, 0 },
+	{ "get_any", 0, 0 },
+	{ "take_any", 0, 0 },
+	{ "cancel", 0, 0 },
 };
 #define NMETHODS (sizeof(METHODS) / sizeof(METHODS[0]))
 
@@ -566,6 +569,26 @@ static void params_from_input(rq *q, uint32_t h)
 	}
 }
 
+/* get_any and take_any: a list of 1 to 4 handles (mostly the set-up
+ * queue and joinable queue, so that duplicates come too; else any set-up
+ * handle or one of none), then up to 4 synthesized params (block,
+ * timeout, lease, details). */
+static void synth_any(rq *q, uint8_t hb, uint8_t pb)
+{
+	unsigned n = 1 + hb % 4, more = (pb >> 2) % 5;
+
+	msgpack_pack_array(&q->pk, 1 + more);
+	msgpack_pack_array(&q->pk, n);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t b = fz_u8(&q->in);
+		msgpack_pack_uint32(&q->pk, b < 0xc0
+						? (b & 1 ? H_QUEUE : H_JQUEUE)
+						: 1 + b % (NSETUP + 2));
+	}
+	for (unsigned i = 0; i < more; i++)
+		synth(q, 1);
+}
+
 static void request(rq *q, uint8_t mb, uint8_t hb, uint8_t pb)
 {
 	const struct method *m = &METHODS[mb % NMETHODS];
@@ -588,6 +611,13 @@ static void request(rq *q, uint8_t mb, uint8_t hb, uint8_t pb)
 		params_from_input(q, h);
 	} else if (strcmp(m->name, "open") == 0) {
 		synth_open(q, (pb >> 2) % 5);
+	} else if (strcmp(m->name, "get_any") == 0 ||
+		   strcmp(m->name, "take_any") == 0) {
+		synth_any(q, hb, pb);
+	} else if (strcmp(m->name, "cancel") == 0 && (pb & 4) != 0) {
+		/* One of this connection's recent requests, maybe parked. */
+		msgpack_pack_array(&q->pk, 1);
+		msgpack_pack_uint32(&q->pk, q->msgid - 1 - hb % 8);
 	} else {
 		unsigned n = (pb >> 2) % 5;
 		msgpack_pack_array(&q->pk, n + (h != 0 || hb == 0xe0));
