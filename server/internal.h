@@ -329,10 +329,21 @@ void ag_persist_expire(ag_object *o);
 void ag_persist_pack_stats(ag_server *s, msgpack_packer *pk);
 /* The server method save. */
 int ag_persist_save(ag_req *r);
-/* The server methods get_any, take_any and cancel (wait_any.c). */
+/* The server methods get_any, take_any, wait_any, acquire_any and cancel
+ * (wait_any.c), and what wait_any reads of an event (obj_event.c):
+ * whether it is set, and its list of parked waits. */
 int ag_srv_get_any(ag_req *r);
 int ag_srv_take_any(ag_req *r);
+int ag_srv_wait_any(ag_req *r);
+int ag_srv_acquire_any(ag_req *r);
 int ag_srv_cancel(ag_req *r);
+bool ag_event_is_set(const ag_object *o);
+struct ag_waitq *ag_event_waiters(ag_object *o);
+/* And of a lock or rlock (obj_lock.c) for acquire_any: take it now if it
+ * is free (or an rlock @c owns): 1, 0 (held), or AGORA_ENOMEM; its queue
+ * of waiters, served in arrival order. */
+int ag_lock_try(ag_object *lk, ag_conn *c);
+struct ag_waitq *ag_lock_waiters(ag_object *lk);
 const char *ag_fsync_name(int policy);
 /* Whether the server keeps a journal now (not while loading). */
 bool ag_persist_on(const ag_server *s);

@@ -165,6 +165,8 @@ static void lock_serve(ag_object *lk)
 			ag_reply_uint(&w->to, l->fence);
 		else if (w->aux == WANT_CANCELLED)
 			reply_cancelled(&w->to);
+		else if (w->group != NULL) /* acquire_any: the lock's handle */
+			ag_reply_uint(&w->to, w->tag);
 		else
 			ag_reply_bool(&w->to, w->aux != WANT_TIMED_OUT);
 		ag_wait_done(w);
@@ -236,6 +238,31 @@ static int lock_do_acquire(ag_req *r, ag_object *lk, bool block, double timeout,
 		return AGORA_ELIMIT;
 	w->aux = fenced ? WANT_FENCED : WANT_ACQUIRE;
 	return 0;
+}
+
+/* For the server method acquire_any (wait_any.c). ag_lock_try(): take
+ * lock or rlock @lk for @c now if it is free (or an rlock @c owns: one
+ * count more): 1 taken, 0 held by another (or a lock by @c itself),
+ * AGORA_ENOMEM. ag_lock_waiters(): its queue, where acquire_any parks a
+ * member (aux WANT_ACQUIRE, answered its tag once it holds the lock). */
+int ag_lock_try(ag_object *lk, ag_conn *c)
+{
+	struct lock *l = lk->data;
+
+	if (l->owner == NULL)
+		return lock_take(lk, c, 1) < 0 ? AGORA_ENOMEM : 1;
+	if (l->reentrant && l->owner == c) {
+		l->count++;
+		return 1;
+	}
+	return 0;
+}
+
+struct ag_waitq *ag_lock_waiters(ag_object *lk)
+{
+	struct lock *l = lk->data;
+
+	return &l->waiters;
 }
 
 /* NOT_OWNER, answered for @r, unless its connection owns @lk. */

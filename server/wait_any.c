@@ -7,6 +7,8 @@
  *   get_any [handles, block=true, timeout=nil] -> [h, item]
  *   take_any [handles, block=true, timeout=nil, lease=nil, details=false]
  *       -> [h, id, item] ([h, id, item, deliveries] with details)
+ *   wait_any [handles, timeout=nil] -> h or nil (events)
+ *   acquire_any [handles, block=true, timeout=nil] -> h or nil (locks)
  *   cancel [msgid] -> bool
  *
  * handles: 1 to AG_ANY_MAX handles of this connection, each a queue or a
@@ -34,11 +36,13 @@
 /* The most handles one get_any names. */
 #define AG_ANY_MAX 64
 
-/* The handles param of @r, checked: *ret_n objects into @objs and the
- * handles into @hs. Answers ARGS, VALUE, NO_OBJECT, TYPE or DENIED
- * naming the wrong one and returns it. */
-static int arg_queues(ag_req *r, ag_object **objs, uint64_t *hs,
-		      uint32_t *ret_n)
+/* The handles param of @r, checked: *ret_n objects of family @fa or @fb
+ * (a @what: "queue") into @objs and the handles into @hs, each a @right
+ * the user has. Answers ARGS, VALUE, NO_OBJECT, TYPE or DENIED naming the
+ * wrong one and returns it. */
+static int arg_objects(ag_req *r, const ag_family *fa, const ag_family *fb,
+		       const char *what, unsigned right, ag_object **objs,
+		       uint64_t *hs, uint32_t *ret_n)
 {
 	ag_items it;
 	ag_item item;
@@ -51,10 +55,10 @@ static int arg_queues(ag_req *r, ag_object **objs, uint64_t *hs,
 		return rc;
 	if (it.count == 0 || it.count > AG_ANY_MAX)
 		return ag_reply_error(&r->to, AGORA_EVALUE,
-				      "%.*s: handles must name 1 to %d queues, "
+				      "%.*s: handles must name 1 to %d %ss, "
 				      "not %llu",
 				      (int)r->methodlen, r->method, AG_ANY_MAX,
-				      (unsigned long long)it.count);
+				      what, (unsigned long long)it.count);
 	while (ag_items_next(&it, &item)) {
 		ag_object *o;
 		ag_item_obj(&item, &h);
@@ -73,24 +77,23 @@ static int arg_queues(ag_req *r, ag_object **objs, uint64_t *hs,
 					      "connection",
 					      (int)r->methodlen, r->method,
 					      (unsigned long long)h.via.u64);
-		if (o->fam != &ag_family_queue &&
-		    o->fam != &ag_family_joinable_queue)
+		if (o->fam != fa && o->fam != fb)
 			return ag_reply_error(&r->to, AGORA_ETYPE,
 					      "%.*s: handle %llu is a %s, not "
-					      "a queue",
+					      "a %s",
 					      (int)r->methodlen, r->method,
 					      (unsigned long long)h.via.u64,
-					      o->fam->name);
+					      o->fam->name, what);
 		for (uint32_t j = 0; j < n; j++)
 			if (objs[j] == o)
 				return ag_reply_error(
 				    &r->to, AGORA_EVALUE,
 				    "%.*s: handles %llu and %llu name the same "
-				    "queue: name each queue once",
+				    "%s: name each once",
 				    (int)r->methodlen, r->method,
 				    (unsigned long long)hs[j],
-				    (unsigned long long)h.via.u64);
-		if (!ag_user_may_obj(r, AG_RIGHT_WRITE, o))
+				    (unsigned long long)h.via.u64, what);
+		if (!ag_user_may_obj(r, right, o))
 			return AGORA_EDENIED;
 		objs[n] = o;
 		hs[n] = h.via.u64;
@@ -131,7 +134,8 @@ static int any_get(ag_req *r, bool take)
 	uint32_t n = 0, i;
 	int rc;
 
-	if ((rc = arg_queues(r, objs, hs, &n)) < 0 ||
+	if ((rc = arg_objects(r, &ag_family_queue, &ag_family_joinable_queue,
+			      "queue", AG_RIGHT_WRITE, objs, hs, &n)) < 0 ||
 	    (rc = ag_arg_block(r, 1, &block, &timeout)) < 0)
 		return rc;
 	if (take && ((rc = ag_queue_arg_lease(r, 3, &lease)) < 0 ||
@@ -191,6 +195,95 @@ int ag_srv_get_any(ag_req *r)
 int ag_srv_take_any(ag_req *r)
 {
 	return any_get(r, true);
+}
+
+/* on_timeout of a parked wait_any: nil (none was set in time). */
+static void wait_any_timed_out(ag_waiter *w)
+{
+	ag_reply_nil(&w->to);
+}
+
+/*
+ * wait_any [handles, timeout=nil] -> the handle of a set event, or nil:
+ * the first of the list that is set, at once; else parked on every event
+ * until one is set (its handle) or the timeout passes (nil, as Event.wait
+ * answers false). Waiting changes nothing: nothing is journaled.
+ */
+int ag_srv_wait_any(ag_req *r)
+{
+	ag_object *objs[AG_ANY_MAX];
+	struct ag_waitq *qs[AG_ANY_MAX];
+	uint64_t hs[AG_ANY_MAX];
+	double timeout;
+	uint32_t n = 0, i;
+	int rc;
+
+	if ((rc = arg_objects(r, &ag_family_event, NULL, "event", AG_RIGHT_READ,
+			      objs, hs, &n)) < 0 ||
+	    (rc = ag_arg_timeout(r, 1, &timeout)) < 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (ag_event_is_set(objs[i])) {
+			ag_reply_uint(&r->to, hs[i]);
+			return 0;
+		}
+	if (timeout == 0) {
+		ag_reply_nil(&r->to);
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		qs[i] = ag_event_waiters(objs[i]);
+	if (ag_wait_park_any(r, n, objs, qs, hs, timeout, wait_any_timed_out) ==
+	    NULL)
+		return AGORA_ELIMIT;
+	return 0;
+}
+
+/*
+ * acquire_any [handles, block=true, timeout=nil] -> the handle of the
+ * lock or rlock taken, or nil: the first of the list that is free (or an
+ * rlock this connection owns, re-entered), at once; else parked in every
+ * lock's queue until one is handed to it (its handle) or the timeout
+ * passes (nil, as acquire answers false). Locks persist by state: the
+ * lock taken records it (obj_lock.c).
+ */
+int ag_srv_acquire_any(ag_req *r)
+{
+	ag_object *objs[AG_ANY_MAX];
+	struct ag_waitq *qs[AG_ANY_MAX];
+	uint64_t hs[AG_ANY_MAX];
+	double timeout;
+	bool block;
+	uint32_t n = 0, i;
+	int rc;
+
+	if ((rc = arg_objects(r, &ag_family_lock, &ag_family_rlock, "lock",
+			      AG_RIGHT_WRITE, objs, hs, &n)) < 0 ||
+	    (rc = ag_arg_block(r, 1, &block, &timeout)) < 0)
+		return rc;
+	if (!ag_persist_admit(r))
+		return AGORA_ESTORAGE;
+	for (i = 0; i < n; i++) {
+		rc = ag_lock_try(objs[i], r->to.conn);
+		if (rc < 0)
+			return ag_reply_error(&r->to, AGORA_ELIMIT,
+					      "acquire_any: out of memory "
+					      "taking the lock");
+		if (rc == 1) {
+			ag_reply_uint(&r->to, hs[i]);
+			return 0;
+		}
+	}
+	if (!block || timeout == 0) {
+		ag_reply_nil(&r->to);
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		qs[i] = ag_lock_waiters(objs[i]);
+	if (ag_wait_park_any(r, n, objs, qs, hs, timeout, wait_any_timed_out) ==
+	    NULL)
+		return AGORA_ELIMIT;
+	return 0;
 }
 
 /* cancel [msgid] -> bool */

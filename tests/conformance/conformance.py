@@ -1012,6 +1012,53 @@ class WaitAny(Base):
         ok("joinable_queue.task_done", q[0])
         self.assertIs(ok("joinable_queue.join", q[0], 0), True)
 
+    def test_wait_any_answers_the_first_event_set(self):
+        ok, err = self.c.ok, self.c.err
+        ev = [self.open("event", "any.ev.%d" % i) for i in range(3)]
+        self.assertIsNone(ok("wait_any", ev, 0))
+        self.assertIsNone(ok("wait_any", ev, 0.05))
+        ok("event.set", ev[2])
+        ok("event.set", ev[1])
+        self.assertEqual(ok("wait_any", ev), ev[1])
+        ok("event.clear", ev[1])
+        ok("event.clear", ev[2])
+        self.assertEqual(err("wait_any", [ev[0], ev[0]]), "VALUE")
+        self.assertEqual(err("wait_any", [self.open("queue")]), "TYPE")
+        g = Conn(self.server)
+        ge = [g.ok("open", "event", "any.ev.%d" % i, {}) for i in range(3)]
+        msgid = g.send("wait_any", [ge, 10])
+        self.waiters(1)
+        ok("event.set", ev[0])
+        self.assertEqual(g.recv(), [1, msgid, None, ge[0]])
+        self.waiters(0)
+        g.close()
+
+    def test_acquire_any_takes_the_first_free_lock(self):
+        ok, err = self.c.ok, self.c.err
+        lk = [self.open("lock", "any.lk.0"), self.open("rlock", "any.lk.1")]
+        self.assertEqual(ok("acquire_any", lk), lk[0])
+        self.assertEqual(ok("acquire_any", lk), lk[1])
+        self.assertEqual(ok("acquire_any", lk[1:]), lk[1])  # re-entered
+        self.assertEqual(ok("info", lk[1])["count"], 2)
+        g = Conn(self.server)
+        gl = [g.ok("open", "lock", "any.lk.0", {}),
+              g.ok("open", "rlock", "any.lk.1", {})]
+        self.assertIsNone(g.ok("acquire_any", gl, False))
+        self.assertIsNone(g.ok("acquire_any", gl, True, 0.05))
+        msgid = g.send("acquire_any", [gl, True, 10])
+        self.waiters(1)
+        ok("rlock.release", lk[1])
+        ok("rlock.release", lk[1])
+        self.assertEqual(g.recv(), [1, msgid, None, gl[1]])
+        self.waiters(0)
+        # It left the other lock's queue: releasing that frees it.
+        ok("lock.release", lk[0])
+        self.assertIs(ok("lock.acquire", lk[0], False), True)
+        ok("lock.release", lk[0])
+        self.assertEqual(err("acquire_any", [lk[0], self.open("event")]),
+                         "TYPE")
+        g.close()
+
 
 class Cancel(Base):
     """cancel [msgid] (protocol section 3.1): a parked call of the same

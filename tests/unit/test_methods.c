@@ -67,6 +67,8 @@ static const struct entry ENTRIES[] = {
 	{ "ttl", false, "I", 'r' },
 	{ "get_any", false, "LF", 'w' }, /* handle 1 is no queue: TYPE */
 	{ "take_any", false, "LF", 'w' },
+	{ "wait_any", false, "Lz", 'r' },
+	{ "acquire_any", false, "LF", 'w' },
 	{ "cancel", false, "I", '-' }, /* nothing parked: false */
 	/* list */
 	{ "list.append", true, "hS", 'w' },
