@@ -866,6 +866,14 @@ AGORA_API int agora_lock_open(agora_client *c, const char *name,
  * until the client disconnects. */
 AGORA_API int agora_lock_acquire(agora_lock *l, double timeout,
 				 bool *ret_acquired);
+/* Acquires the first free of the @n (1 to 64) locks @ls of one client, at
+ * once or waiting up to @timeout for one to be handed over (the waiters
+ * of each lock in arrival order): *ret_acquired true and *ret_index its
+ * place in @ls (only that one is taken), or false when none was in time
+ * (added after 1.1.0). */
+AGORA_API int agora_lock_acquire_any(agora_lock *const *ls, size_t n,
+				     double timeout, size_t *ret_index,
+				     bool *ret_acquired);
 AGORA_API int agora_lock_acquire_fenced(agora_lock *l, double timeout,
 					bool *ret_acquired,
 					uint64_t *ret_token);
@@ -971,6 +979,13 @@ AGORA_API int agora_event_set(agora_event *e);
 AGORA_API int agora_event_clear(agora_event *e);
 AGORA_API int agora_event_is_set(agora_event *e, bool *ret);
 AGORA_API int agora_event_wait(agora_event *e, double timeout, bool *ret_set);
+/* Waits up to @timeout for any of the @n (1 to 64) events @evs of one
+ * client to be set: *ret_set true and *ret_index the place in @evs of the
+ * first set (of the list when several are), or false when none was in
+ * time (added after 1.1.0). */
+AGORA_API int agora_event_wait_any(agora_event *const *evs, size_t n,
+				   double timeout, size_t *ret_index,
+				   bool *ret_set);
 
 /* ---- barrier ---------------------------------------------------------------
  *

@@ -269,6 +269,67 @@ START_TEST(take_any_leaves_the_item_pending_until_ack)
 }
 END_TEST
 
+/* A worker that sets the event "any.ev.1". */
+static int set_event(agora_client *c, int idx, void *arg)
+{
+	agora_event *e;
+
+	(void)arg;
+	AGH_WCALL(c, agora_event_open(c, "any.ev.1", &e));
+	AGH_WCALL(c, agora_event_set(e));
+	agora_event_close(e);
+	return idx;
+}
+
+START_TEST(wait_any_and_acquire_any_answer_which_one)
+{
+	agora_client *c = agh_cli;
+	agora_event *ev[2];
+	agora_lock *lk[2];
+	size_t at = 9;
+	bool ok = true;
+
+	AGH_OK(c, agora_event_open(c, "any.ev.0", &ev[0]));
+	AGH_OK(c, agora_event_open(c, "any.ev.1", &ev[1]));
+	AGH_OK(c, agora_event_wait_any(ev, 2, 0.05, &at, &ok));
+	ck_assert(!ok);
+	ck_assert_uint_eq(at, 9);
+	pid_t pid = agh_spawn(set_event, 0, NULL);
+	AGH_OK(c, agora_event_wait_any(ev, 2, 60, &at, &ok));
+	ck_assert(ok);
+	ck_assert_uint_eq(at, 1);
+	agh_wait_ok(pid);
+	agora_event *dup[2] = { ev[0], ev[0] };
+	AGH_CALL_EQ(c, agora_event_wait_any(dup, 2, 0, &at, &ok), AGORA_EVALUE);
+
+	AGH_OK(c, agora_lock_open(c, "any.lk.0", &lk[0]));
+	AGH_OK(c, agora_lock_open(c, "any.lk.1", &lk[1]));
+	AGH_OK(c, agora_lock_acquire_any(lk, 2, 0, &at, &ok));
+	ck_assert(ok);
+	ck_assert_uint_eq(at, 0);
+	AGH_OK(c, agora_lock_acquire_any(lk, 2, 0, &at, &ok));
+	ck_assert(ok);
+	ck_assert_uint_eq(at, 1);
+	agora_client *other = agh_connect(&agh_srv);
+	agora_lock *ol[2];
+	AGH_OK(other, agora_lock_open(other, "any.lk.0", &ol[0]));
+	AGH_OK(other, agora_lock_open(other, "any.lk.1", &ol[1]));
+	at = 9;
+	AGH_OK(other, agora_lock_acquire_any(ol, 2, 0.05, &at, &ok));
+	ck_assert(!ok);
+	ck_assert_uint_eq(at, 9);
+	agora_lock_close(ol[0]);
+	agora_lock_close(ol[1]);
+	agora_client_free(other);
+	AGH_OK(c, agora_lock_release(lk[0]));
+	AGH_OK(c, agora_lock_release(lk[1]));
+	for (int i = 0; i < 2; i++) {
+		agora_lock_close(lk[i]);
+		agora_event_close(ev[i]);
+	}
+}
+END_TEST
+
 /* ---- cancel, by hand on the wire ---- */
 
 /* Send [0, @msgid, @method, params]: @nparams uints from @params. */
@@ -468,6 +529,7 @@ int main(void)
 	AGH_ADD(s, waiting_on_three_queues_answers_the_first_item_put_to_any);
 	AGH_ADD(s, the_waiters_of_each_queue_are_served_in_arrival_order);
 	AGH_ADD(s, take_any_leaves_the_item_pending_until_ack);
+	AGH_ADD(s, wait_any_and_acquire_any_answer_which_one);
 	AGH_ADD(
 	    s, a_cancelled_parked_call_is_answered_cancelled_and_takes_no_item);
 	tc = AGH_ADD_BARE(s, a_restart_after_get_any_keeps_every_queue_exact);
