@@ -1,8 +1,8 @@
 /*
- * wait_any.c - the server methods that wait on several queues at once,
- * get_any and take_any (Redis's BLMPOP), and cancel, which withdraws a
- * parked request of the caller's own connection (docs/protocol.md section
- * 3.1).
+ * wait_any.c - the server methods that wait on several objects at once:
+ * get_any and take_any on queues (Redis's BLMPOP), wait_any on events,
+ * acquire_any on locks; and cancel, which withdraws a parked request of
+ * the caller's own connection (docs/protocol.md section 3.1).
  *
  *   get_any [handles, block=true, timeout=nil] -> [h, item]
  *   take_any [handles, block=true, timeout=nil, lease=nil, details=false]
@@ -19,6 +19,9 @@
  * group members alike, in arrival order, and the queue that serves a
  * member answers [h, ...] and withdraws the other members at once
  * (queue_items.c's serve_waiter). Timeouts and EMPTY are as queue.get's.
+ * wait_any and acquire_any do the same on events (obj_event.c's set
+ * answers a member its tag) and on locks (obj_lock.c's lock_serve hands
+ * the lock to a member and answers its tag).
  *
  * Persistence: these are server methods, which the dispatcher does not
  * journal; a get_any or take_any is recorded as the plain call on the
@@ -26,7 +29,8 @@
  * nil, lease, details]), here when it is served at once and by
  * queue_items.c when a parked one is served, so that replaying the
  * journal gives every queue exactly the items it had. Parked requests are
- * not journaled, so cancel records nothing.
+ * not journaled, so cancel records nothing; nor is waiting for an event;
+ * a lock taken records its state as any acquire (AG_PERSIST_STATE).
  */
 #include <stdio.h>
 #include <string.h>
