@@ -789,6 +789,26 @@ AGORA_API int agora_queue_take_ex(agora_queue *q, double timeout, double lease,
 AGORA_API int agora_queue_ack(agora_queue *q, uint64_t id);
 AGORA_API int agora_queue_nack(agora_queue *q, uint64_t id);
 AGORA_API int agora_queue_pending(agora_queue *q, agora_value *ret);
+/*
+ * Waiting on several queues at once (added after 1.1.0; an older server
+ * answers AGORA_ENO_METHOD): the first item of any of the @n (1 to 64)
+ * queues @qs, all of one client, each queue once (AGORA_EVALUE else). An
+ * item already there comes from the first queue in @qs that holds one;
+ * else the call waits up to @timeout as agora_queue_get() for the first
+ * item put to any of them (AGORA_EEMPTY when none came), the waiters of
+ * each queue served in arrival order. *ret_index (may be NULL): the place
+ * in @qs of the queue it came from. _take_any takes it as
+ * agora_queue_take(): pending until agora_queue_ack(qs[*ret_index], id).
+ * With a reconnect set, a connection found gone is replaced before the
+ * call, never during it: one lost while it waits fails it.
+ */
+AGORA_API int agora_queue_get_any(agora_queue *const *qs, size_t n,
+				  double timeout, size_t *ret_index,
+				  agora_value *ret);
+AGORA_API int agora_queue_take_any(agora_queue *const *qs, size_t n,
+				   double timeout, double lease,
+				   size_t *ret_index, uint64_t *ret_id,
+				   agora_value *ret_item);
 
 /* ---- var: the "value" type, one shared value -------------------------------
  */
@@ -846,6 +866,14 @@ AGORA_API int agora_lock_open(agora_client *c, const char *name,
  * until the client disconnects. */
 AGORA_API int agora_lock_acquire(agora_lock *l, double timeout,
 				 bool *ret_acquired);
+/* Acquires the first free of the @n (1 to 64) locks @ls of one client, at
+ * once or waiting up to @timeout for one to be handed over (the waiters
+ * of each lock in arrival order): *ret_acquired true and *ret_index its
+ * place in @ls (only that one is taken), or false when none was in time
+ * (added after 1.1.0). */
+AGORA_API int agora_lock_acquire_any(agora_lock *const *ls, size_t n,
+				     double timeout, size_t *ret_index,
+				     bool *ret_acquired);
 AGORA_API int agora_lock_acquire_fenced(agora_lock *l, double timeout,
 					bool *ret_acquired,
 					uint64_t *ret_token);
@@ -951,6 +979,13 @@ AGORA_API int agora_event_set(agora_event *e);
 AGORA_API int agora_event_clear(agora_event *e);
 AGORA_API int agora_event_is_set(agora_event *e, bool *ret);
 AGORA_API int agora_event_wait(agora_event *e, double timeout, bool *ret_set);
+/* Waits up to @timeout for any of the @n (1 to 64) events @evs of one
+ * client to be set: *ret_set true and *ret_index the place in @evs of the
+ * first set (of the list when several are), or false when none was in
+ * time (added after 1.1.0). */
+AGORA_API int agora_event_wait_any(agora_event *const *evs, size_t n,
+				   double timeout, size_t *ret_index,
+				   bool *ret_set);
 
 /* ---- barrier ---------------------------------------------------------------
  *
@@ -1020,6 +1055,15 @@ AGORA_API int agora_jqueue_take_ex(agora_jqueue *q, double timeout,
 AGORA_API int agora_jqueue_ack(agora_jqueue *q, uint64_t id);
 AGORA_API int agora_jqueue_nack(agora_jqueue *q, uint64_t id);
 AGORA_API int agora_jqueue_pending(agora_jqueue *q, agora_value *ret);
+/* As agora_queue_get_any() and _take_any() (a get_any is a get: its item
+ * is an unfinished task until task_done; a take_any's until ack). */
+AGORA_API int agora_jqueue_get_any(agora_jqueue *const *qs, size_t n,
+				   double timeout, size_t *ret_index,
+				   agora_value *ret);
+AGORA_API int agora_jqueue_take_any(agora_jqueue *const *qs, size_t n,
+				    double timeout, double lease,
+				    size_t *ret_index, uint64_t *ret_id,
+				    agora_value *ret_item);
 AGORA_API int agora_jqueue_join(agora_jqueue *q, double timeout,
 				bool *ret_done);
 
