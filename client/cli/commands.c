@@ -57,6 +57,7 @@ struct cli_type {
 #define CLI_condition .read_owner = true, .holder = true
 #define CLI_event .read = "is_set"
 #define CLI_barrier .read = "n_waiting"
+#define CLI_topic .read = NULL
 
 static const struct cli_type cli_types[] = {
 #define CLI_ROW_(w, ctype, proxy) { .wire = #w, CLI_##w },

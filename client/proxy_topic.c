@@ -1,0 +1,44 @@
+/*
+ * proxy_topic.c - agora_topic: a proxy for a topic in the server
+ * (server/obj_topic.c), publish and subscribe.
+ *
+ * One function per method of protocol section 4.12, each one round trip
+ * through the ag_proxy helpers (internal.h). The messages themselves come
+ * as notifications, which the client queues (agora_notification_next()).
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* Open the topic @name (get-or-create), or a new anonymous one for NULL. */
+int agora_topic_open(agora_client *c, const char *name, agora_topic **ret)
+{
+	return ag_proxy_open(c, ret, sizeof(**ret), "topic", name, NULL, 0);
+}
+
+int agora_topic_subscribe(agora_topic *t)
+{
+	if (t == NULL)
+		return AGORA_EINVAL;
+	return ag_proxy_call_value(&t->p, "subscribe", NULL, 0, NULL);
+}
+
+int agora_topic_unsubscribe(agora_topic *t, bool *ret_was)
+{
+	if (t == NULL)
+		return AGORA_EINVAL;
+	return ag_proxy_call_bool(&t->p, "unsubscribe", NULL, 0, ret_was);
+}
+
+int agora_topic_publish(agora_topic *t, agora_value msg, uint64_t *ret_count)
+{
+	size_t n;
+	int rc;
+
+	if (t == NULL)
+		return AGORA_EINVAL;
+	rc = ag_proxy_call_size(&t->p, "publish", &msg, 1, &n);
+	if (rc == 0 && ret_count != NULL)
+		*ret_count = n;
+	return rc;
+}
