@@ -7,6 +7,7 @@
  * as notifications, which the client queues (agora_notification_next()).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -41,4 +42,23 @@ int agora_topic_publish(agora_topic *t, agora_value msg, uint64_t *ret_count)
 	if (rc == 0 && ret_count != NULL)
 		*ret_count = n;
 	return rc;
+}
+
+int agora_topic_message(const agora_notification *n, uint32_t *ret_handle,
+			const agora_value **ret_msg)
+{
+	const agora_value *h, *m;
+
+	if (n == NULL || n->method == NULL || strcmp(n->method, "topic") != 0)
+		return AGORA_EINVAL;
+	h = agora_map_get(&n->params, "handle");
+	m = agora_map_get(&n->params, "message");
+	if (h == NULL || m == NULL || h->type != AGORA_UINT ||
+	    h->via.u > UINT32_MAX)
+		return AGORA_EINVAL;
+	if (ret_handle != NULL)
+		*ret_handle = (uint32_t)h->via.u;
+	if (ret_msg != NULL)
+		*ret_msg = m;
+	return 0;
 }

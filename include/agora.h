@@ -1007,6 +1007,14 @@ AGORA_API int agora_topic_unsubscribe(agora_topic *t, bool *ret_was);
  * how many received it. */
 AGORA_API int agora_topic_publish(agora_topic *t, agora_value msg,
 				  uint64_t *ret_count);
+struct agora_notification; /* push, below */
+/* The handle (*@ret_handle, may be NULL: agora_topic_handle() of the
+ * subscribing proxy) and the message (*@ret_msg, may be NULL: it points
+ * into @n) of the notification @n; AGORA_EINVAL when @n is not a topic
+ * message (NULL, another method, or params that are not one). */
+AGORA_API int agora_topic_message(const struct agora_notification *n,
+				  uint32_t *ret_handle,
+				  const agora_value **ret_msg);
 
 /* ---- joinable queue --------------------------------------------------------
  *
