@@ -53,11 +53,12 @@ int agora_topic_message(const agora_notification *n, uint32_t *ret_handle,
 		return AGORA_EINVAL;
 	h = agora_map_get(&n->params, "handle");
 	m = agora_map_get(&n->params, "message");
-	if (h == NULL || m == NULL || h->type != AGORA_UINT ||
-	    h->via.u > UINT32_MAX)
+	/* A handle fits int64_t: it comes as an AGORA_INT. */
+	if (h == NULL || m == NULL || h->type != AGORA_INT || h->via.i < 1 ||
+	    h->via.i > UINT32_MAX)
 		return AGORA_EINVAL;
 	if (ret_handle != NULL)
-		*ret_handle = (uint32_t)h->via.u;
+		*ret_handle = (uint32_t)h->via.i;
 	if (ret_msg != NULL)
 		*ret_msg = m;
 	return 0;
