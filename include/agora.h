@@ -1331,6 +1331,47 @@ AGORA_API size_t agora_call_pending(const agora_client *c);
  */
 AGORA_API int agora_cancel(agora_client *c, uint32_t msgid);
 
+/* ---- watches (docs/protocol.md section 11.1) -----------------------------
+ *
+ * A watch makes the server send this connection a "watch" notification for
+ * every change of an object (or of one key of a dict, one attribute of a
+ * namespace), in order, with the object's version after the change.
+ * Versions rise with every change; a watcher that lost its connection
+ * watches again with the info of its last watch, its version set to the
+ * last one it saw: changed says whether it missed anything.
+ */
+typedef struct agora_watch_info {
+	uint64_t watch;   /* its number on this connection */
+	uint64_t version; /* the object's version when the watch began */
+	char run[48];     /* the server's run it was made in */
+	int changed;      /* when resuming: 1 changed since (or may have),
+			     0 not; -1 when not resuming */
+} agora_watch_info;
+
+/* A change, read from a "watch" notification by agora_change_of(): it
+ * points into the notification, valid while it is. */
+typedef struct agora_change {
+	uint64_t watch;         /* the watch it came for */
+	uint64_t version;       /* the object's version after it */
+	const char *op;         /* "dict.set", "queue.get", "lock.drop"... */
+	const agora_value *key; /* the key or attribute, or NULL */
+} agora_change;
+
+/* Watch the object of @handle (a proxy's agora_TYPE_handle()): every change,
+ * or those of @key only (and those that touch every key) when @key is not
+ * NULL. @since: NULL, or an earlier watch's info with .version set to the
+ * last version seen, to learn in ret->changed whether the object changed
+ * after it. */
+AGORA_API int agora_watch(agora_client *c, uint32_t handle,
+			  const agora_value *key, const agora_watch_info *since,
+			  agora_watch_info *ret);
+/* End watch @watch of this connection; *ret_had (may be NULL): whether it
+ * was one. */
+AGORA_API int agora_unwatch(agora_client *c, uint64_t watch, bool *ret_had);
+/* Read the change a "watch" notification carries: 0, or AGORA_EINVAL when
+ * @n is not one. */
+AGORA_API int agora_change_of(const agora_notification *n, agora_change *ret);
+
 #ifdef __cplusplus
 }
 #endif
