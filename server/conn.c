@@ -780,6 +780,7 @@ void ag_conn_free(ag_conn *c)
 			       (double)(ag_mono_ms() - c->since_ms) / 1000.0,
 			       (unsigned long long)c->nrequests,
 			       c->nrequests == 1 ? "" : "s");
+	ag_watch_conn_gone(c);
 	ag_life_conn_gone(c); /* its ephemeral names (lifetime.c) */
 	ag_session_end(c);
 	ag_persist_conn_gone(c);

@@ -148,13 +148,17 @@ static void lock_serve(ag_object *lk)
 		count = w->aux == WANT_ACQUIRE || w->aux == WANT_FENCED
 			    ? 1
 			    : (uint64_t)w->n;
-		if (lock_take(lk, w->to.conn, count) < 0)
+		if (lock_take(lk, w->to.conn, count) < 0) {
 			ag_reply_error(&w->to, AGORA_ELIMIT,
 				       "out of memory handing over the lock");
-		else if (w->aux == WANT_FENCED)
-			ag_reply_uint(&w->to, l->fence);
-		else
-			ag_reply_bool(&w->to, w->aux != WANT_TIMED_OUT);
+		} else {
+			ag_changed(lk, "acquire", NULL);
+			if (w->aux == WANT_FENCED)
+				ag_reply_uint(&w->to, l->fence);
+			else
+				ag_reply_bool(&w->to,
+					      w->aux != WANT_TIMED_OUT);
+		}
 		ag_wait_done(w);
 	}
 	ag_object_unref(lk);
@@ -428,6 +432,7 @@ static void lock_conn_gone(ag_object *o, ag_conn *c)
 	if (l->owner != c)
 		return;
 	l->abandoned++;
+	ag_changed(o, "release", NULL); /* by its holder's end */
 	lock_drop(o);
 	if (s->stopping || !ag_server_logs(s, AGORA_LOG_WARNING))
 		return;

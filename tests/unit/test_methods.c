@@ -64,6 +64,8 @@ static const struct entry ENTRIES[] = {
 	{ "save", false, "", 'a' },     /* no data directory: VALUE */
 	{ "expire", false, "In", 'a' }, /* handle 1 (a name): clears */
 	{ "ttl", false, "I", 'r' },
+	{ "watch", false, "I", 'r' },
+	{ "unwatch", false, "I", 'r' }, /* no watch 1: false */
 	/* list */
 	{ "list.append", true, "hS", 'w' },
 	{ "list.extend", true, "hA", 'w' },
