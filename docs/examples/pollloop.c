@@ -207,7 +207,7 @@ int main(void)
 		return 1;
 	}
 
-	/* Three calls in flight at once; the answers come by msgid. */
+	/* Calls in flight together; each answer is taken by its msgid. */
 	p[0] = agora_uint(agora_dict_handle(config));
 	p[1] = agora_map(&no_opts, 0);
 	rc = agora_call_send(c, "watch", agora_array(p, 2), &watch_id);
