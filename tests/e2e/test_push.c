@@ -21,6 +21,7 @@
  *                       know, with no params, before the answer.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -520,17 +521,16 @@ START_TEST(a_result_is_taken_once_and_errors_come_with_their_message)
 	/* Taken: the msgid is unknown now. */
 	ck_assert_int_eq(agora_call_result(agh_cli, id, &v), AGORA_EINVAL);
 	AGH_OK(agh_cli, await_result(agh_cli, ping, NULL));
-	ck_assert_int_eq(agora_call_result(agh_cli, 987654, &v),
-			 AGORA_EINVAL);
+	ck_assert_int_eq(agora_call_result(agh_cli, 987654, &v), AGORA_EINVAL);
 	ck_assert_int_eq(agora_cancel(agh_cli, 987654), AGORA_EINVAL);
 	ck_assert_int_eq(agora_call_send(agh_cli, "ping", agora_int(1), &id),
 			 AGORA_EINVAL);
-	ck_assert_int_eq(agora_call_send(agh_cli, NULL, agora_array(&p, 1),
-					 &id),
-			 AGORA_EINVAL);
-	ck_assert_int_eq(agora_call_send(agh_cli, "ping", agora_array(&p, 1),
-					 NULL),
-			 AGORA_EINVAL);
+	ck_assert_int_eq(
+	    agora_call_send(agh_cli, NULL, agora_array(&p, 1), &id),
+	    AGORA_EINVAL);
+	ck_assert_int_eq(
+	    agora_call_send(agh_cli, "ping", agora_array(&p, 1), NULL),
+	    AGORA_EINVAL);
 	ck_assert_int_eq(agora_client_process(NULL), AGORA_EINVAL);
 	ck_assert_uint_eq(agora_call_pending(agh_cli), 0);
 }
@@ -597,8 +597,8 @@ START_TEST(a_call_larger_than_the_socket_buffer_is_sent_piece_by_piece)
 	for (size_t i = 0; i < len; i++)
 		big[i] = (char)(i * 7);
 	p = agora_bin(big, len);
-	AGH_OK(agh_cli, agora_call_send(agh_cli, "ping", agora_array(&p, 1),
-					&id));
+	AGH_OK(agh_cli,
+	       agora_call_send(agh_cli, "ping", agora_array(&p, 1), &id));
 	/* 8 MiB do not fit a Unix socket's buffer: the rest waits for the
 	 * loop, and the send did not block. */
 	ck_assert(agora_client_want_write(agh_cli));
@@ -607,8 +607,8 @@ START_TEST(a_call_larger_than_the_socket_buffer_is_sent_piece_by_piece)
 	ck_assert(agora_value_equal(v, p));
 	agora_value_free(&v);
 	/* A blocking call right after a partial send sends the rest first. */
-	AGH_OK(agh_cli, agora_call_send(agh_cli, "ping", agora_array(&p, 1),
-					&id));
+	AGH_OK(agh_cli,
+	       agora_call_send(agh_cli, "ping", agora_array(&p, 1), &id));
 	AGH_OK(agh_cli, agora_ping(agh_cli));
 	ck_assert(!agora_client_want_write(agh_cli));
 	AGH_OK(agh_cli, await_result(agh_cli, id, &v));
@@ -643,8 +643,7 @@ START_TEST(a_call_whose_connection_ends_before_its_answer_is_lost)
 	ck_assert_int_eq(rc, AGORA_EIO);
 	AGH_OK(c, agora_call_result(c, cut, NULL));
 	ck_assert_int_eq(agora_call_result(c, get_id, &v), AGORA_ELOST);
-	ck_assert_int_eq(agora_call_send(c, "ping", agora_array(&v, 0),
-					 &cut),
+	ck_assert_int_eq(agora_call_send(c, "ping", agora_array(&v, 0), &cut),
 			 AGORA_EIO);
 	ck_assert_uint_eq(agora_notification_count(c), 1);
 	agora_queue_close(q);
@@ -681,6 +680,129 @@ START_TEST(cancel_withdraws_a_parked_call_which_takes_nothing)
 }
 END_TEST
 
+/* ---- against the server's watches ---------------------------------------- */
+
+/* Watch @h on @c: the watch's number. */
+static int64_t watch(agora_client *c, uint32_t h)
+{
+	agora_value p[2], res = { 0 };
+	agora_pair none;
+	int64_t w;
+
+	p[0] = agora_uint(h);
+	p[1] = agora_map(&none, 0);
+	AGH_OK(c, agora_call(c, "watch", agora_array(p, 2), &res));
+	w = agh_map_int(res, "watch");
+	agora_value_free(&res);
+	return w;
+}
+
+/* The next notification within AGH_STATE_TIMEOUT: a "watch" one of
+ * watch @w with op @op; its version. */
+static int64_t expect_change(agora_client *c, int64_t w, const char *op)
+{
+	agora_notification *n = NULL;
+	int64_t v;
+
+	AGH_OK(c, agora_notification_next(c, AGH_STATE_TIMEOUT, &n));
+	ck_assert_str_eq(n->method, "watch");
+	agh_assert_int(*agora_map_get(&n->params, "watch"), w);
+	agh_assert_str(*agora_map_get(&n->params, "op"), op);
+	v = agh_map_int(n->params, "version");
+	agora_notification_free(n);
+	return v;
+}
+
+START_TEST(a_watchers_own_calls_and_others_changes_all_come_in_order)
+{
+	agora_client *other = agh_connect(&agh_srv);
+	agora_dict *mine = NULL, *theirs = NULL;
+	agora_value v = { 0 };
+	int64_t w, v1, v2, v3;
+
+	AGH_OK(agh_cli, agora_dict_open(agh_cli, "cfg", &mine));
+	AGH_OK(other, agora_dict_open(other, "cfg", &theirs));
+	w = watch(agh_cli, agora_dict_handle(mine));
+	/* Another client's change, then the watcher's own calls, whose
+	 * answers may come with the notifications between them. */
+	AGH_OK(other, agora_dict_set(theirs, agora_str("a"), agora_int(1)));
+	AGH_OK(agh_cli, agora_dict_get(mine, agora_str("a"), &v));
+	agora_value_free(&v);
+	AGH_OK(agh_cli, agora_dict_set(mine, agora_str("b"), agora_int(2)));
+	AGH_OK(other, agora_dict_delete(theirs, agora_str("a")));
+	v1 = expect_change(agh_cli, w, "dict.set");
+	v2 = expect_change(agh_cli, w, "dict.set");
+	v3 = expect_change(agh_cli, w, "dict.delete");
+	ck_assert_int_lt(v1, v2);
+	ck_assert_int_lt(v2, v3);
+	agora_dict_close(theirs);
+	agora_client_free(other);
+	agora_dict_close(mine);
+}
+END_TEST
+
+START_TEST(a_watcher_that_stops_reading_gets_every_change_then_the_cut)
+{
+	enum { WRITES = 20000 };
+	agora_client *watcher = agh_connect(&agh_srv);
+	agora_dict *w_dict = NULL, *d = NULL;
+	agora_notification *n = NULL;
+	agora_value p[2];
+	agora_pipeline *pl;
+	int64_t w, last = -1, got = 0;
+	int rc;
+
+	AGH_OK(agh_cli, agora_dict_open(agh_cli, "busy", &d));
+	AGH_OK(watcher, agora_dict_open(watcher, "busy", &w_dict));
+	w = watch(watcher, agora_dict_handle(w_dict));
+	/* The watcher reads nothing while the writes go on. */
+	pl = agora_pipeline_new(agh_cli);
+	for (int i = 0; i < WRITES; i++) {
+		p[0] = agora_uint(agora_dict_handle(d));
+		p[1] = agora_str("key-with-some-length");
+		agora_value args[3] = { p[0], p[1], agora_int(i) };
+
+		AGH_OK(agh_cli, agora_pipeline_call(pl, "dict.set",
+						    agora_array(args, 3)));
+	}
+	while (agora_pipeline_pending(pl) > 0)
+		AGH_OK(agh_cli, agora_pipeline_result(pl, NULL));
+	agora_pipeline_free(pl);
+	/* Every change before the cut, versions rising, then the cut, then
+	 * the end. */
+	for (;;) {
+		rc = agora_notification_next(watcher, AGH_STATE_TIMEOUT, &n);
+		ck_assert_msg(rc == 0, "after %" PRId64 " changes: %s", got,
+			      agora_errmsg(watcher));
+		if (strcmp(n->method, "cut") == 0)
+			break;
+		agh_assert_int(*agora_map_get(&n->params, "watch"), w);
+		ck_assert_int_gt(agh_map_int(n->params, "version"), last);
+		last = agh_map_int(n->params, "version");
+		got++;
+		agora_notification_free(n);
+	}
+	agh_assert_str(*agora_map_get(&n->params, "reason"), "--max-output");
+	agora_notification_free(n);
+	ck_assert_int_gt(got, 0);
+	ck_assert_int_lt(got, WRITES);
+	ck_assert_int_eq(
+	    agora_notification_next(watcher, AGH_STATE_TIMEOUT, &n), AGORA_EIO);
+	agora_dict_close(w_dict);
+	agora_client_free(watcher);
+	agora_dict_close(d);
+}
+END_TEST
+
+/* The fixture's server with a small --max-output. */
+static void small_output_setup(void)
+{
+	static const char *const args[] = { "--max-output", "65536", NULL };
+
+	agh_server_start_args(&agh_srv, args);
+	agh_cli = agh_connect(&agh_srv);
+}
+
 int main(void)
 {
 	Suite *s = suite_create("push");
@@ -692,13 +814,24 @@ int main(void)
 	AGH_ADD(s, a_cut_is_taken_and_then_the_connection_is_gone);
 	AGH_ADD(s, next_refuses_bad_arguments);
 	AGH_ADD_BARE(s, map_get_finds_str_keys_only);
-	AGH_ADD(s, many_calls_sent_before_any_result_is_read_are_matched_by_msgid);
+	AGH_ADD(s,
+		many_calls_sent_before_any_result_is_read_are_matched_by_msgid);
 	AGH_ADD(s, a_result_is_taken_once_and_errors_come_with_their_message);
 	AGH_ADD(s, the_fd_is_the_connection_s_socket);
 	AGH_ADD(s, notifications_between_answers_are_queued_in_order);
 	AGH_ADD(s, next_keeps_the_answers_it_reads_for_their_calls);
 	AGH_ADD(s, a_call_larger_than_the_socket_buffer_is_sent_piece_by_piece);
 	AGH_ADD(s, a_call_whose_connection_ends_before_its_answer_is_lost);
+	AGH_ADD(s, a_watchers_own_calls_and_others_changes_all_come_in_order);
+	{
+		TCase *tc = agh_tcase_bare(
+		    s,
+		    "a_watcher_that_stops_reading_gets_every_change_then_the_"
+		    "cut",
+		    a_watcher_that_stops_reading_gets_every_change_then_the_cut);
+
+		tcase_add_checked_fixture(tc, small_output_setup, agh_teardown);
+	}
 	/* cancel: the server method lands separately. */
 	if (getenv("AGORA_TEST_CANCEL") != NULL)
 		AGH_ADD(s, cancel_withdraws_a_parked_call_which_takes_nothing);
