@@ -450,6 +450,12 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		ag_conn_free(c);
 		return;
 	}
+	if (c->draining) { /* cut off (ag_notify_begin): its input is dropped,
+			      read only to see its end (and for TLS) */
+		if (ag_conn_unsent(c) == 0)
+			ag_conn_free(c);
+		return;
+	}
 	ag_reader_commit(&c->rd, (size_t)n);
 	c->reading = true;
 	if (!process_input(c))

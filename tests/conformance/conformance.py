@@ -1589,15 +1589,16 @@ class Watches(Base):
         srv = Server(args=["--max-output", "65536"])
         try:
             watcher = Conn(srv)
-            watcher.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             writer = Conn(srv)
             h = watcher.ok("open", "dict", "w-slow", {})
             hw = writer.ok("open", "dict", "w-slow", {})
             v0 = watcher.ok("watch", h)["version"]
-            n = 20000
+            # 20 MB of notifications (their keys): more than the
+            # socket buffers of a TCP loopback hold, and --max-output.
+            n, pad = 10000, "x" * 2000
             for i in range(0, n, 500):  # pipelined, 500 at a time
                 for j in range(i, i + 500):
-                    writer.send("dict.set", [hw, "k%d" % j, j])
+                    writer.send("dict.set", [hw, "k%d%s" % (j, pad), j])
                 for j in range(i, i + 500):
                     self.assertEqual(writer.recv()[2], None)
             # The writer was never held up; the watcher's backlog ends
