@@ -1250,6 +1250,9 @@ AGORA_API bool agora_client_want_write(const agora_client *c);
  * When the server keeps sending it returns after a bounded amount, and
  * the rest stays readable for the next poll (over TLS too: it never
  * leaves decrypted bytes where a poll cannot see them).
+ * It never reconnects (a reconnect blocks): with
+ * agora_client_set_reconnect() the next blocking call does, and the
+ * socket is then a new one (agora_client_fd() again).
  */
 AGORA_API int agora_client_process(agora_client *c);
 /*
