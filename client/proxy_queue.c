@@ -18,6 +18,8 @@
  * id, its lease passes, or the connection ends. The client keeps nothing
  * of it: the server alone knows what is pending, and a reconnect leaves
  * nothing pending (what the old connection held went back to the queue).
+ *
+ * Waiting on several queues at once (get_any, take_any) is proxy_any.c's.
  */
 #include <inttypes.h>
 #include <math.h>

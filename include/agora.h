@@ -789,6 +789,26 @@ AGORA_API int agora_queue_take_ex(agora_queue *q, double timeout, double lease,
 AGORA_API int agora_queue_ack(agora_queue *q, uint64_t id);
 AGORA_API int agora_queue_nack(agora_queue *q, uint64_t id);
 AGORA_API int agora_queue_pending(agora_queue *q, agora_value *ret);
+/*
+ * Waiting on several queues at once (added after 1.1.0; an older server
+ * answers AGORA_ENO_METHOD): the first item of any of the @n (1 to 64)
+ * queues @qs, all of one client, each queue once (AGORA_EVALUE else). An
+ * item already there comes from the first queue in @qs that holds one;
+ * else the call waits up to @timeout as agora_queue_get() for the first
+ * item put to any of them (AGORA_EEMPTY when none came), the waiters of
+ * each queue served in arrival order. *ret_index (may be NULL): the place
+ * in @qs of the queue it came from. _take_any takes it as
+ * agora_queue_take(): pending until agora_queue_ack(qs[*ret_index], id).
+ * With a reconnect set, a connection found gone is replaced before the
+ * call, never during it: one lost while it waits fails it.
+ */
+AGORA_API int agora_queue_get_any(agora_queue *const *qs, size_t n,
+				  double timeout, size_t *ret_index,
+				  agora_value *ret);
+AGORA_API int agora_queue_take_any(agora_queue *const *qs, size_t n,
+				   double timeout, double lease,
+				   size_t *ret_index, uint64_t *ret_id,
+				   agora_value *ret_item);
 
 /* ---- var: the "value" type, one shared value -------------------------------
  */
@@ -846,6 +866,14 @@ AGORA_API int agora_lock_open(agora_client *c, const char *name,
  * until the client disconnects. */
 AGORA_API int agora_lock_acquire(agora_lock *l, double timeout,
 				 bool *ret_acquired);
+/* Acquires the first free of the @n (1 to 64) locks @ls of one client, at
+ * once or waiting up to @timeout for one to be handed over (the waiters
+ * of each lock in arrival order): *ret_acquired true and *ret_index its
+ * place in @ls (only that one is taken), or false when none was in time
+ * (added after 1.1.0). */
+AGORA_API int agora_lock_acquire_any(agora_lock *const *ls, size_t n,
+				     double timeout, size_t *ret_index,
+				     bool *ret_acquired);
 AGORA_API int agora_lock_acquire_fenced(agora_lock *l, double timeout,
 					bool *ret_acquired,
 					uint64_t *ret_token);
@@ -951,6 +979,13 @@ AGORA_API int agora_event_set(agora_event *e);
 AGORA_API int agora_event_clear(agora_event *e);
 AGORA_API int agora_event_is_set(agora_event *e, bool *ret);
 AGORA_API int agora_event_wait(agora_event *e, double timeout, bool *ret_set);
+/* Waits up to @timeout for any of the @n (1 to 64) events @evs of one
+ * client to be set: *ret_set true and *ret_index the place in @evs of the
+ * first set (of the list when several are), or false when none was in
+ * time (added after 1.1.0). */
+AGORA_API int agora_event_wait_any(agora_event *const *evs, size_t n,
+				   double timeout, size_t *ret_index,
+				   bool *ret_set);
 
 /* ---- barrier ---------------------------------------------------------------
  *
@@ -1020,6 +1055,15 @@ AGORA_API int agora_jqueue_take_ex(agora_jqueue *q, double timeout,
 AGORA_API int agora_jqueue_ack(agora_jqueue *q, uint64_t id);
 AGORA_API int agora_jqueue_nack(agora_jqueue *q, uint64_t id);
 AGORA_API int agora_jqueue_pending(agora_jqueue *q, agora_value *ret);
+/* As agora_queue_get_any() and _take_any() (a get_any is a get: its item
+ * is an unfinished task until task_done; a take_any's until ack). */
+AGORA_API int agora_jqueue_get_any(agora_jqueue *const *qs, size_t n,
+				   double timeout, size_t *ret_index,
+				   agora_value *ret);
+AGORA_API int agora_jqueue_take_any(agora_jqueue *const *qs, size_t n,
+				    double timeout, double lease,
+				    size_t *ret_index, uint64_t *ret_id,
+				    agora_value *ret_item);
 AGORA_API int agora_jqueue_join(agora_jqueue *q, double timeout,
 				bool *ret_done);
 
@@ -1293,6 +1337,47 @@ AGORA_API size_t agora_call_pending(const agora_client *c);
  * agora_call_send().
  */
 AGORA_API int agora_cancel(agora_client *c, uint32_t msgid);
+
+/* ---- watches (docs/protocol.md section 11.1) -----------------------------
+ *
+ * A watch makes the server send this connection a "watch" notification for
+ * every change of an object (or of one key of a dict, one attribute of a
+ * namespace), in order, with the object's version after the change.
+ * Versions rise with every change; a watcher that lost its connection
+ * watches again with the info of its last watch, its version set to the
+ * last one it saw: changed says whether it missed anything.
+ */
+typedef struct agora_watch_info {
+	uint64_t watch;   /* its number on this connection */
+	uint64_t version; /* the object's version when the watch began */
+	char run[48];     /* the server's run it was made in */
+	int changed;      /* when resuming: 1 changed since (or may have),
+			     0 not; -1 when not resuming */
+} agora_watch_info;
+
+/* A change, read from a "watch" notification by agora_change_of(): it
+ * points into the notification, valid while it is. */
+typedef struct agora_change {
+	uint64_t watch;         /* the watch it came for */
+	uint64_t version;       /* the object's version after it */
+	const char *op;         /* "dict.set", "queue.get", "lock.drop"... */
+	const agora_value *key; /* the key or attribute, or NULL */
+} agora_change;
+
+/* Watch the object of @handle (a proxy's agora_TYPE_handle()): every change,
+ * or those of @key only (and those that touch every key) when @key is not
+ * NULL. @since: NULL, or an earlier watch's info with .version set to the
+ * last version seen, to learn in ret->changed whether the object changed
+ * after it. */
+AGORA_API int agora_watch(agora_client *c, uint32_t handle,
+			  const agora_value *key, const agora_watch_info *since,
+			  agora_watch_info *ret);
+/* End watch @watch of this connection; *ret_had (may be NULL): whether it
+ * was one. */
+AGORA_API int agora_unwatch(agora_client *c, uint64_t watch, bool *ret_had);
+/* Read the change a "watch" notification carries: 0, or AGORA_EINVAL when
+ * @n is not one. */
+AGORA_API int agora_change_of(const agora_notification *n, agora_change *ret);
 
 #ifdef __cplusplus
 }

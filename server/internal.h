@@ -30,6 +30,7 @@ typedef struct agora_server ag_server;
 typedef struct ag_conn ag_conn;
 typedef struct ag_object ag_object;
 typedef struct ag_waiter ag_waiter;
+typedef struct ag_wait_group ag_wait_group;
 typedef struct ag_family ag_family;
 typedef struct ag_listener ag_listener;
 typedef struct ag_save ag_save;
@@ -337,6 +338,21 @@ void ag_persist_expire(ag_object *o);
 void ag_persist_pack_stats(ag_server *s, msgpack_packer *pk);
 /* The server method save. */
 int ag_persist_save(ag_req *r);
+/* The server methods get_any, take_any, wait_any, acquire_any and cancel
+ * (wait_any.c), and what wait_any reads of an event (obj_event.c):
+ * whether it is set, and its list of parked waits. */
+int ag_srv_get_any(ag_req *r);
+int ag_srv_take_any(ag_req *r);
+int ag_srv_wait_any(ag_req *r);
+int ag_srv_acquire_any(ag_req *r);
+int ag_srv_cancel(ag_req *r);
+bool ag_event_is_set(const ag_object *o);
+struct ag_waitq *ag_event_waiters(ag_object *o);
+/* And of a lock or rlock (obj_lock.c) for acquire_any: take it now if it
+ * is free (or an rlock @c owns): 1, 0 (held), or AGORA_ENOMEM; its queue
+ * of waiters, served in arrival order. */
+int ag_lock_try(ag_object *lk, ag_conn *c);
+struct ag_waitq *ag_lock_waiters(ag_object *lk);
 const char *ag_fsync_name(int policy);
 /* Whether the server keeps a journal now (not while loading). */
 bool ag_persist_on(const ag_server *s);
@@ -686,6 +702,11 @@ const msgpack_object *ag_opt(const msgpack_object *opts, const char *name);
 /* ---- parked requests (wait.c) -------------------------------------------- */
 
 typedef void (*ag_wait_fn)(ag_waiter *w);
+/* A waiter's on_cancel: answer the cancelled request (now, or later when
+ * it must first take something back: a condition wait its lock); true
+ * when @w is done (wait.c frees it), false when it was moved and waits
+ * on, already marked cancelled. */
+typedef bool (*ag_cancel_fn)(ag_waiter *w);
 
 struct ag_waiter {
 	ag_target to;
@@ -700,6 +721,22 @@ struct ag_waiter {
 	ag_val val;  /* a value the request carries (queue put), or empty */
 	int64_t n;   /* a number the request carries */
 	int64_t aux; /* another, for the family */
+	/* A member of a request that waits on several objects (NULL: none),
+	 * and what its answer names when this member is served (the handle
+	 * the call gave for w->obj). */
+	ag_wait_group *group;
+	uint64_t tag;
+	ag_cancel_fn on_cancel; /* NULL: cancel answers and withdraws */
+	bool cancelled;         /* cancelled, still waiting (on_cancel) */
+};
+
+/* A request parked on several objects at once (ag_wait_park_any): one
+ * member waiter per object, in the order of the call, one timer. */
+struct ag_wait_group {
+	struct event *timer;   /* NULL when waiting forever */
+	ag_wait_fn on_timeout; /* answers the timeout, given members[0] */
+	uint32_t n;
+	ag_waiter *members[];
 };
 
 /*
@@ -712,15 +749,38 @@ struct ag_waiter {
  */
 ag_waiter *ag_wait_park(ag_req *r, struct ag_waitq *q, double timeout,
 			ag_wait_fn on_timeout);
+/*
+ * Park request @r on @n objects at once: a member waiter at the tail of
+ * each @qs[i] (the wait queue of @objs[i], each object once), answering
+ * @tags[i] when that object serves it. The first object to serve a
+ * member answers the request and calls ag_wait_done() on that member,
+ * which withdraws every member. After @timeout seconds (<0: forever)
+ * @on_timeout answers (given the first member) and the group goes. It
+ * counts as one parked request. The members' n/aux are free for the
+ * caller. Returns the group, or NULL after answering LIMIT.
+ */
+ag_wait_group *ag_wait_park_any(ag_req *r, uint32_t n, ag_object *const *objs,
+				struct ag_waitq *const *qs,
+				const uint64_t *tags, double timeout,
+				ag_wait_fn on_timeout);
 /* Take @w out of its queue, stop its timer, drop its reference and free it
- * (its val too). Call after answering it. */
+ * (its val too); a group member: the whole group. Call after answering
+ * it. */
 void ag_wait_done(ag_waiter *w);
 /* Move @w to the tail of @q and stop its timer: it now waits without a
  * deadline (a condition waiter going back for its lock). Safe inside
  * on_timeout, which then does not free it. */
 void ag_wait_move(ag_waiter *w, struct ag_waitq *q);
-/* Withdraw @w because its connection is going: on_withdraw, then done. */
+/* Withdraw @w because its connection is going: on_withdraw (of every
+ * member of a group), then done. */
 void ag_wait_withdraw(ag_waiter *w);
+/*
+ * cancel: the first parked request of @c (arrival order) with msgid
+ * @msgid that is not cancelled already is answered CANCELLED and
+ * withdrawn (its on_withdraw undoes what parking did); one with an
+ * on_cancel is handed to it instead. False when @c has no such request.
+ */
+bool ag_wait_cancel(ag_conn *c, uint32_t msgid);
 /* An on_timeout that answers false: a timed-out acquire (lock, semaphore),
  * Event.wait, or a queue's join, which Agora answers as Event.wait does. */
 void ag_wait_answer_false(ag_waiter *w);

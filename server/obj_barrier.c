@@ -19,8 +19,11 @@
  * The barrier breaks (every parked waiter answered BROKEN, later waits
  * BROKEN at once until reset) when a waiter times out (it gets BROKEN too,
  * as in Python), on abort(), or when a waiting party's connection goes away
- * (on_withdraw), as a party that died would break it. A wait with timeout 0
- * that does not complete the cycle breaks it at once.
+ * (on_withdraw), as a party that died would break it, or when a waiting
+ * party's wait is cancelled (the server method cancel: that wait gets
+ * CANCELLED, the others BROKEN): a party that gives up is a timeout come
+ * early. A wait with timeout 0 that does not complete the cycle breaks it
+ * at once.
  *
  * The only option is `parties`, required: an int >= 1. Memory accounted:
  * the state.
@@ -50,6 +53,7 @@ struct barrier {
 #define WHY_TIMED_OUT "a waiting party timed out"
 #define WHY_DISCONNECTED "a waiting party disconnected"
 #define WHY_ABORTED "abort() was called"
+#define WHY_CANCELLED "a waiting party's wait was cancelled"
 #define WHY_RESTORED "it was broken before the server restarted"
 
 /* The timeout a waiter was parked with, kept in w->aux (its bits), for the
@@ -130,6 +134,19 @@ static void wait_withdrawn(ag_waiter *w)
 		       others, others == 1 ? "y" : "ies");
 }
 
+/* on_cancel of a parked wait: as a timeout, the party gives up and the
+ * barrier breaks; the cancelled wait is answered CANCELLED, the others
+ * BROKEN. */
+static bool wait_cancelled(ag_waiter *w)
+{
+	ag_reply_error(&w->to, AGORA_ECANCELLED,
+		       "barrier wait cancelled by this connection's cancel "
+		       "[%u]; the barrier is broken",
+		       (unsigned)w->to.msgid);
+	barrier_break(w->obj, w, WHY_CANCELLED);
+	return true;
+}
+
 /* ---- methods ------------------------------------------------------------- */
 
 static int barrier_wait(ag_req *r)
@@ -169,6 +186,7 @@ static int barrier_wait(ag_req *r)
 		return AGORA_ELIMIT;
 	w->n = (int64_t)index;
 	w->on_withdraw = wait_withdrawn;
+	w->on_cancel = wait_cancelled;
 	waiter_set_timeout(w, timeout);
 	return 0;
 }
@@ -334,7 +352,7 @@ static void barrier_pack_state(ag_object *o, msgpack_packer *pk)
 static const char *why_known(const msgpack_object *why)
 {
 	static const char *const known[] = { WHY_TIMED_OUT, WHY_DISCONNECTED,
-					     WHY_ABORTED, NULL };
+					     WHY_ABORTED, WHY_CANCELLED, NULL };
 
 	if (why == NULL || why->type != MSGPACK_OBJECT_STR)
 		return WHY_RESTORED;

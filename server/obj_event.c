@@ -36,9 +36,14 @@ static int event_set(ag_req *r)
 	ag_waiter *w;
 
 	e->flag = true;
-	/* The request's handle holds the object while the waiters let go. */
+	/* The request's handle holds the object while the waiters let go.
+	 * A wait_any (wait_any.c) is answered the handle it gave for this
+	 * event, and leaves the others' lists. */
 	while ((w = TAILQ_FIRST(&e->waiters)) != NULL) {
-		ag_reply_bool(&w->to, true);
+		if (w->group != NULL)
+			ag_reply_uint(&w->to, w->tag);
+		else
+			ag_reply_bool(&w->to, true);
 		ag_wait_done(w);
 	}
 	ag_reply_nil(&r->to);
@@ -79,6 +84,22 @@ static int event_wait(ag_req *r)
 	if (ag_wait_park(r, &e->waiters, timeout, ag_wait_answer_false) == NULL)
 		return AGORA_ELIMIT;
 	return 0;
+}
+
+/* For the server method wait_any (wait_any.c): whether event @o is set,
+ * and its list of parked waits. */
+bool ag_event_is_set(const ag_object *o)
+{
+	const struct event_state *e = o->data;
+
+	return e->flag;
+}
+
+struct ag_waitq *ag_event_waiters(ag_object *o)
+{
+	struct event_state *e = o->data;
+
+	return &e->waiters;
 }
 
 /* ---- persistence --------------------------------------------------------- */

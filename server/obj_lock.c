@@ -76,6 +76,7 @@ enum want {
 	WANT_NOTIFY,    /* wait(), on the condition's list */
 	WANT_NOTIFIED,  /* wait() notified, in the lock's queue: true */
 	WANT_TIMED_OUT, /* wait() timed out, in the lock's queue: false */
+	WANT_CANCELLED, /* wait() cancelled, in the lock's queue: CANCELLED */
 };
 
 struct lock {
@@ -129,6 +130,15 @@ static int lock_take(ag_object *lk, ag_conn *c, uint64_t count)
 	return 0;
 }
 
+/* The answer of a cancelled condition wait, once it holds the lock. */
+static void reply_cancelled(const ag_target *t)
+{
+	ag_reply_error(t, AGORA_ECANCELLED,
+		       "wait cancelled by this connection's cancel [%u]; the "
+		       "lock is held again",
+		       (unsigned)t->msgid);
+}
+
 /*
  * The lock is free: hand it to the first waiter of its queue and answer it
  * (true, or the new token for acquire_fenced; false for a timed-out
@@ -155,6 +165,10 @@ static void lock_serve(ag_object *lk)
 			ag_changed(lk, "acquire", NULL);
 			if (w->aux == WANT_FENCED)
 				ag_reply_uint(&w->to, l->fence);
+			else if (w->aux == WANT_CANCELLED)
+				reply_cancelled(&w->to);
+			else if (w->group != NULL) /* acquire_any: its handle */
+				ag_reply_uint(&w->to, w->tag);
 			else
 				ag_reply_bool(&w->to,
 					      w->aux != WANT_TIMED_OUT);
@@ -228,6 +242,36 @@ static int lock_do_acquire(ag_req *r, ag_object *lk, bool block, double timeout,
 		return AGORA_ELIMIT;
 	w->aux = fenced ? WANT_FENCED : WANT_ACQUIRE;
 	return 0;
+}
+
+/* For the server method acquire_any (wait_any.c). ag_lock_try(): take
+ * lock or rlock @lk for @c now if it is free (or an rlock @c owns: one
+ * count more): 1 taken, 0 held by another (or a lock by @c itself),
+ * AGORA_ENOMEM. ag_lock_waiters(): its queue, where acquire_any parks a
+ * member (aux WANT_ACQUIRE, answered its tag once it holds the lock). */
+int ag_lock_try(ag_object *lk, ag_conn *c)
+{
+	struct lock *l = lk->data;
+
+	if (l->owner == NULL) {
+		if (lock_take(lk, c, 1) < 0)
+			return AGORA_ENOMEM;
+		ag_changed(lk, "acquire", NULL);
+		return 1;
+	}
+	if (l->reentrant && l->owner == c) {
+		l->count++;
+		ag_changed(lk, "acquire", NULL);
+		return 1;
+	}
+	return 0;
+}
+
+struct ag_waitq *ag_lock_waiters(ag_object *lk)
+{
+	struct lock *l = lk->data;
+
+	return &l->waiters;
 }
 
 /* NOT_OWNER, answered for @r, unless its connection owns @lk. */
@@ -609,6 +653,34 @@ static void wait_timed_out(ag_waiter *w)
 	ag_wait_move(w, &l->waiters);
 }
 
+/*
+ * on_cancel of a parked wait(): as Python's Condition.wait interrupted,
+ * which takes its lock back before the exception leaves it, the cancelled
+ * wait is answered CANCELLED once it holds the lock again: at once when
+ * the lock is free, else when its turn in the lock's queue comes (moved
+ * to the tail when it was still waiting for a notify; a notified or timed
+ * out one keeps its place). The notify it may have had is spent.
+ */
+static bool wait_cancelled(ag_waiter *w)
+{
+	struct condition *cv = w->obj->data;
+	ag_object *lk = cv->lock;
+	struct lock *l = lk->data;
+
+	if (w->aux == WANT_NOTIFY && l->owner == NULL) {
+		if (lock_take(lk, w->to.conn, (uint64_t)w->n) < 0)
+			ag_reply_error(&w->to, AGORA_ELIMIT,
+				       "out of memory taking the lock back");
+		else
+			reply_cancelled(&w->to);
+		return true;
+	}
+	if (w->aux == WANT_NOTIFY)
+		ag_wait_move(w, &l->waiters);
+	w->aux = WANT_CANCELLED;
+	return false;
+}
+
 static int condition_acquire(ag_req *r)
 {
 	struct condition *cv = r->obj->data;
@@ -648,6 +720,7 @@ static int condition_wait(ag_req *r)
 		return AGORA_ELIMIT;
 	w->aux = WANT_NOTIFY;
 	w->n = (int64_t)l->count;
+	w->on_cancel = wait_cancelled;
 	lock_drop(cv->lock);
 	return 0;
 }

@@ -350,8 +350,7 @@ static int queue_full(ag_req *r)
 /* Leases: at most about 31 years (the timer's seconds fit easily). */
 #define LEASE_MAX 1e9
 
-/* The lease at argv[@i]: nil or absent -> 0 (none), else seconds > 0. */
-static int arg_lease(ag_req *r, uint32_t i, double *ret)
+int ag_queue_arg_lease(ag_req *r, uint32_t i, double *ret)
 {
 	const msgpack_object *a;
 	char desc[64];
@@ -375,15 +374,16 @@ static int arg_lease(ag_req *r, uint32_t i, double *ret)
 	default:
 		ag_obj_describe(a, desc, sizeof(desc));
 		return ag_reply_error(&r->to, AGORA_EARGS,
-				      "take: lease must be a number of "
+				      "%.*s: lease must be a number of "
 				      "seconds or nil, not %s",
-				      desc);
+				      (int)r->methodlen, r->method, desc);
 	}
 	if (!(v > 0) || v > LEASE_MAX || v * 1e6 < 1)
 		return ag_reply_error(&r->to, AGORA_EVALUE,
-				      "take: lease must be more than 0 and at "
+				      "%.*s: lease must be more than 0 and at "
 				      "most %g seconds, not %g",
-				      LEASE_MAX, v);
+				      (int)r->methodlen, r->method, LEASE_MAX,
+				      v);
 	*ret = v;
 	return 0;
 }
@@ -400,44 +400,19 @@ static int queue_take(ag_req *r)
 	struct queue *q = o->data;
 	struct pend *p;
 	ag_waiter *w;
-	ag_val item;
 	double timeout, lease;
-	bool block, details, fresh;
+	bool block, details;
 	int rc;
 
 	if ((rc = ag_arg_block(r, 1, &block, &timeout)) < 0 ||
-	    (rc = arg_lease(r, 3, &lease)) < 0 ||
+	    (rc = ag_queue_arg_lease(r, 3, &lease)) < 0 ||
 	    (rc = ag_arg_bool(r, 4, false, &details)) < 0)
 		return rc;
 	if (q->count > 0) {
-		fresh = q->nreturned == 0;
-		p = fresh ? ag_pend_new(o) : TAILQ_FIRST(&q->returned);
+		p = ag_queue_take_item(o, q, r->to.conn, lease);
 		if (p == NULL)
 			return ag_reply_error(&r->to, AGORA_ELIMIT,
 					      "take: out of memory");
-		if (fresh) {
-			p->id = q->next_id + 1;
-		} else {
-			TAILQ_REMOVE(&q->returned, p, link);
-			q->nreturned--;
-		}
-		if (ag_pend_claim(o, q, p, r->to.conn, lease) < 0) {
-			if (fresh) {
-				ag_pend_free(o, p);
-			} else {
-				TAILQ_INSERT_HEAD(&q->returned, p, link);
-				q->nreturned++;
-			}
-			return ag_reply_error(&r->to, AGORA_ELIMIT,
-					      "take: out of memory");
-		}
-		if (fresh)
-			q->next_id++;
-		/* The slot stays kept for it: npending counts it already. */
-		ag_queue_ring_pop(o, q, &item);
-		p->item = item;
-		ag_object_mem(o, (ssize_t)ag_val_heap(&item));
-		p->deliveries++;
 		ag_pend_reply(&r->to, p, details);
 		ag_queue_admit_putters(o, q);
 		return 0;

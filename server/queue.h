@@ -65,6 +65,12 @@ static inline int64_t ag_queue_take_aux(double lease, bool details)
 	return (int64_t)(lease * 1e6) * 4 + (details ? 2 : 0) + 1;
 }
 
+/* ---- obj_queue.c --------------------------------------------------------- */
+
+/* The lease of a take at argv[@i]: nil or absent -> 0 (none), else
+ * seconds > 0 (at most about 31 years); answers ARGS or VALUE naming it. */
+int ag_queue_arg_lease(ag_req *r, uint32_t i, double *ret);
+
 /* ---- queue_items.c ------------------------------------------------------- */
 
 /* The ring: ag_queue_ring_pop() removes the oldest item into *ret (the
@@ -101,6 +107,29 @@ int ag_pend_claim(ag_object *o, struct queue *q, struct pend *p, ag_conn *c,
 		  double lease);
 void ag_pend_release(ag_object *o, struct queue *q, struct pend *p);
 void ag_pend_reply(const ag_target *to, const struct pend *p, bool details);
+/* ag_pend_reply() after *tag when @tag is not NULL: [tag, id, item, ...]
+ * (take_any names the handle of the queue). */
+void ag_pend_reply_tagged(const ag_target *to, const uint64_t *tag,
+			  const struct pend *p, bool details);
+/* Answer the item @v: the item, or [*tag, item] when @tag is not NULL
+ * (get_any). */
+void ag_queue_reply_item(const ag_target *to, const uint64_t *tag,
+			 const ag_val *v);
+/*
+ * Take the oldest item now (the queue is not empty) for connection @c
+ * with @lease (0: none): it becomes pending on @c, with a new id or the
+ * id of an item that came back, and its deliveries counted. Putters are
+ * not let in yet: the caller answers (and journals), then calls
+ * ag_queue_admit_putters(). The pending item, or NULL when out of memory
+ * (nothing changed).
+ */
+struct pend *ag_queue_take_item(ag_object *o, struct queue *q, ag_conn *c,
+				double lease);
+/* The records of a get or a take served later or by another call than
+ * its own (a parked one, get_any): "queue.get" [id, false] and
+ * "queue.take" [id, false, nil, lease, details] on @o. */
+void ag_queue_journal_get(ag_object *o);
+void ag_queue_journal_take(ag_object *o, double lease, bool details);
 /* A released item goes back: to the dead-letter queue past max_deliveries,
  * else to the head (to a parked getter or taker first). */
 void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p);

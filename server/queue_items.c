@@ -295,13 +295,73 @@ void ag_pend_release(ag_object *o, struct queue *q, struct pend *p)
 /* [id, item] or [id, item, deliveries] */
 void ag_pend_reply(const ag_target *to, const struct pend *p, bool details)
 {
+	ag_pend_reply_tagged(to, NULL, p, details);
+}
+
+/* The same after *tag when @tag is not NULL: [tag, id, item, ...]. */
+void ag_pend_reply_tagged(const ag_target *to, const uint64_t *tag,
+			  const struct pend *p, bool details)
+{
 	msgpack_packer *pk = ag_reply_begin(to);
 
-	msgpack_pack_array(pk, details ? 3 : 2);
+	msgpack_pack_array(pk, (details ? 3 : 2) + (tag != NULL));
+	if (tag != NULL)
+		msgpack_pack_uint64(pk, *tag);
 	msgpack_pack_uint64(pk, p->id);
 	ag_pack_val(pk, &p->item);
 	if (details)
 		msgpack_pack_uint64(pk, p->deliveries);
+}
+
+/* The item @v as the answer to @to: the item, or [*tag, item] when @tag
+ * is not NULL (get_any). */
+void ag_queue_reply_item(const ag_target *to, const uint64_t *tag,
+			 const ag_val *v)
+{
+	msgpack_packer *pk;
+
+	if (tag == NULL) {
+		ag_reply_val(to, v);
+		return;
+	}
+	pk = ag_reply_begin(to);
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint64(pk, *tag);
+	ag_pack_val(pk, v);
+}
+
+struct pend *ag_queue_take_item(ag_object *o, struct queue *q, ag_conn *c,
+				double lease)
+{
+	bool fresh = q->nreturned == 0;
+	struct pend *p = fresh ? ag_pend_new(o) : TAILQ_FIRST(&q->returned);
+	ag_val item;
+
+	if (p == NULL)
+		return NULL;
+	if (fresh) {
+		p->id = q->next_id + 1;
+	} else {
+		TAILQ_REMOVE(&q->returned, p, link);
+		q->nreturned--;
+	}
+	if (ag_pend_claim(o, q, p, c, lease) < 0) {
+		if (fresh) {
+			ag_pend_free(o, p);
+		} else {
+			TAILQ_INSERT_HEAD(&q->returned, p, link);
+			q->nreturned++;
+		}
+		return NULL;
+	}
+	if (fresh)
+		q->next_id++;
+	/* The slot stays kept for it: npending counts it already. */
+	ag_queue_ring_pop(o, q, &item);
+	p->item = item;
+	ag_object_mem(o, (ssize_t)ag_val_heap(&item));
+	p->deliveries++;
+	return p;
 }
 
 /* ---- the journal of served waiters --------------------------------------- */
@@ -315,7 +375,7 @@ void ag_pend_reply(const ag_target *to, const struct pend *p, bool details)
  */
 
 /* A parked get served an item: "queue.get" [id, false]. */
-static void journal_served_get(ag_object *o)
+void ag_queue_journal_get(ag_object *o)
 {
 	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.get", 1);
 
@@ -328,7 +388,7 @@ static void journal_served_get(ag_object *o)
 
 /* A parked take served an item: "queue.take" [id, false, nil, lease,
  * details]. */
-static void journal_served_take(ag_object *o, double lease, bool details)
+void ag_queue_journal_take(ag_object *o, double lease, bool details)
 {
 	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.take", 4);
 
@@ -389,8 +449,8 @@ static bool serve_waiter(ag_object *o, struct queue *q, ag_waiter *w, ag_val *v,
 	struct pend *p;
 
 	if (!waiter_takes(w)) {
-		journal_served_get(o);
-		ag_reply_val(&w->to, v);
+		ag_queue_journal_get(o);
+		ag_queue_reply_item(&w->to, w->group ? &w->tag : NULL, v);
 		ag_val_give(w->to.conn, v); /* its references go with it */
 		ag_wait_done(w);
 		memset(v, 0, sizeof(*v));
@@ -418,8 +478,9 @@ static bool serve_waiter(ag_object *o, struct queue *q, ag_waiter *w, ag_val *v,
 	p->item = *v;
 	ag_object_mem(o, (ssize_t)ag_val_heap(v));
 	memset(v, 0, sizeof(*v));
-	journal_served_take(o, aux_lease(w->aux), aux_details(w->aux));
-	ag_pend_reply(&w->to, p, aux_details(w->aux));
+	ag_queue_journal_take(o, aux_lease(w->aux), aux_details(w->aux));
+	ag_pend_reply_tagged(&w->to, w->group ? &w->tag : NULL, p,
+			     aux_details(w->aux));
 	ag_wait_done(w);
 	return true;
 }

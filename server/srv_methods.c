@@ -855,6 +855,12 @@ static const ag_method server_methods[] = {
 	{ "ttl", srv_ttl, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "watch", ag_srv_watch, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "unwatch", ag_srv_unwatch, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "get_any", ag_srv_get_any, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "take_any", ag_srv_take_any, 1, 5, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "wait_any", ag_srv_wait_any, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "acquire_any", ag_srv_acquire_any, 1, 3, AG_STORES_NONE,
+	  AG_RIGHT_WRITE },
+	{ "cancel", ag_srv_cancel, 1, 1, AG_STORES_NONE, AG_RIGHT_ANY },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 

@@ -896,6 +896,320 @@ class Acknowledged(Base):
         self.assertEqual(err("joinable_queue.task_done", q), "VALUE")
 
 
+class WaitAny(Base):
+    """get_any and take_any (protocol section 3.1): waiting on several
+    queues at once, served by the first queue that has an item, FIFO
+    among the waiters of each queue."""
+
+    def waiters(self, n):
+        deadline = time.monotonic() + 10
+        while self.c.ok("stats")["waiters"] != n:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+
+    def queues(self, prefix, n=3, type_="queue"):
+        return [self.open(type_, "%s.%d" % (prefix, i)) for i in range(n)]
+
+    def test_get_any_takes_from_the_first_queue_with_an_item(self):
+        ok, err = self.c.ok, self.c.err
+        q = self.queues("any.first")
+        ok("queue.put", q[2], "c")
+        ok("queue.put", q[1], "b")
+        self.assertEqual(ok("get_any", q), [q[1], "b"])
+        self.assertEqual(ok("get_any", q, False), [q[2], "c"])
+        self.assertEqual(err("get_any", q, False), "EMPTY")
+        self.assertEqual(err("get_any", q, True, 0), "EMPTY")
+        self.assertEqual(err("get_any", q, True, 0.05), "EMPTY")
+        self.assertEqual(err("get_any", q, True, -1), "VALUE")
+        self.assertEqual(err("get_any", []), "VALUE")
+        many = [self.open("queue") for _ in range(65)]
+        self.assertEqual(err("get_any", many), "VALUE")
+        self.assertEqual(err("get_any", many[:64], False), "EMPTY")
+        self.assertEqual(err("get_any", [q[0], q[1], q[0]]), "VALUE")
+        dup = ok("open", "queue", "any.first.0", {})
+        self.assertEqual(err("get_any", [q[0], dup]), "VALUE")
+        self.assertEqual(err("get_any", [q[0], "x"]), "ARGS")
+        self.assertEqual(err("get_any", q[0]), "ARGS")
+        self.assertEqual(err("get_any", [q[0], 10 ** 6]), "NO_OBJECT")
+        d = self.open("dict")
+        self.assertEqual(err("get_any", [q[0], d]), "TYPE")
+        self.assertEqual(err("get_any"), "ARGS")
+
+    def test_a_parked_get_any_gets_the_first_item_put_to_any(self):
+        q = self.queues("any.parked")
+        g = Conn(self.server)
+        gq = [g.ok("open", "queue", "any.parked.%d" % i, {})
+              for i in range(3)]
+        msgid = g.send("get_any", [gq, True, 10])
+        self.waiters(1)
+        self.assertEqual(self.c.ok("info", q[0])["waiters"], 1)
+        self.c.ok("queue.put", q[2], "x")
+        self.assertEqual(g.recv(), [1, msgid, None, [gq[2], "x"]])
+        self.waiters(0)
+        for h in q:
+            self.assertEqual(self.c.ok("info", h)["waiters"], 0)
+        # Withdrawn from the others: what comes later stays.
+        self.c.ok("queue.put", q[0], "y")
+        self.assertEqual(self.c.ok("queue.qsize", q[0]), 1)
+        msgid = g.send("get_any", [gq, True, 0.05])
+        self.assertEqual(g.recv(), [1, msgid, None, [gq[0], "y"]])
+        msgid = g.send("get_any", [gq, True, 0.05])
+        msg = g.recv()
+        self.assertEqual((msg[1], msg[2][1]), (msgid, "EMPTY"))
+        self.waiters(0)
+        g.close()
+
+    def test_waiters_of_each_queue_are_served_in_arrival_order(self):
+        q = self.queues("any.fifo", 2)
+        a, b, c = Conn(self.server), Conn(self.server), Conn(self.server)
+        ha = a.ok("open", "queue", "any.fifo.1", {})
+        hb = [b.ok("open", "queue", "any.fifo.%d" % i, {}) for i in range(2)]
+        hc = c.ok("open", "queue", "any.fifo.0", {})
+        ia = a.send("queue.get", [ha])
+        self.waiters(1)
+        ib = b.send("get_any", [hb])
+        self.waiters(2)
+        ic = c.send("queue.get", [hc])
+        self.waiters(3)
+        self.c.ok("queue.put", q[1], "first")
+        self.assertEqual(a.recv(), [1, ia, None, "first"])
+        self.c.ok("queue.put", q[1], "second")
+        self.assertEqual(b.recv(), [1, ib, None, [hb[1], "second"]])
+        # b left queue 0 at once: c, behind it there, gets the next.
+        self.c.ok("queue.put", q[0], "third")
+        self.assertEqual(c.recv(), [1, ic, None, "third"])
+        self.waiters(0)
+        for x in (a, b, c):
+            x.close()
+
+    def test_take_any_leaves_the_item_pending(self):
+        ok, err = self.c.ok, self.c.err
+        q = self.queues("any.take", 2, "joinable_queue")
+        ok("joinable_queue.put", q[1], "job")
+        h, i, item = ok("take_any", q)
+        self.assertEqual((h, item), (q[1], "job"))
+        self.assertEqual([p["id"] for p in ok("queue.pending", q[1])], [i])
+        ok("queue.nack", q[1], i)
+        self.assertEqual(ok("take_any", q, True, None, 30, True),
+                         [q[1], i, "job", 2])
+        ok("queue.ack", q[1], i)
+        self.assertEqual(ok("info", q[1])["unfinished"], 0)
+        self.assertEqual(err("take_any", q, False), "EMPTY")
+        self.assertEqual(err("take_any", q, True, 0, 0), "VALUE")
+        g = Conn(self.server)
+        gq = [g.ok("open", "joinable_queue", "any.take.%d" % i, {})
+              for i in range(2)]
+        msgid = g.send("take_any", [gq, True, None, None, True])
+        self.waiters(1)
+        ok("joinable_queue.put", q[0], "late")
+        msg = g.recv()
+        self.assertEqual(msg[:3], [1, msgid, None])
+        self.assertEqual((msg[3][0], msg[3][2], msg[3][3]),
+                         (gq[0], "late", 1))
+        # Its connection ends: the item goes back.
+        g.close()
+        deadline = time.monotonic() + 10
+        while ok("queue.qsize", q[0]) != 1:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+        self.assertEqual(ok("get_any", q), [q[0], "late"])
+        ok("joinable_queue.task_done", q[0])
+        self.assertIs(ok("joinable_queue.join", q[0], 0), True)
+
+    def test_wait_any_answers_the_first_event_set(self):
+        ok, err = self.c.ok, self.c.err
+        ev = [self.open("event", "any.ev.%d" % i) for i in range(3)]
+        self.assertIsNone(ok("wait_any", ev, 0))
+        self.assertIsNone(ok("wait_any", ev, 0.05))
+        ok("event.set", ev[2])
+        ok("event.set", ev[1])
+        self.assertEqual(ok("wait_any", ev), ev[1])
+        ok("event.clear", ev[1])
+        ok("event.clear", ev[2])
+        self.assertEqual(err("wait_any", [ev[0], ev[0]]), "VALUE")
+        self.assertEqual(err("wait_any", [self.open("queue")]), "TYPE")
+        g = Conn(self.server)
+        ge = [g.ok("open", "event", "any.ev.%d" % i, {}) for i in range(3)]
+        msgid = g.send("wait_any", [ge, 10])
+        self.waiters(1)
+        ok("event.set", ev[0])
+        self.assertEqual(g.recv(), [1, msgid, None, ge[0]])
+        self.waiters(0)
+        g.close()
+
+    def test_acquire_any_takes_the_first_free_lock(self):
+        ok, err = self.c.ok, self.c.err
+        lk = [self.open("lock", "any.lk.0"), self.open("rlock", "any.lk.1")]
+        self.assertEqual(ok("acquire_any", lk), lk[0])
+        self.assertEqual(ok("acquire_any", lk), lk[1])
+        self.assertEqual(ok("acquire_any", lk[1:]), lk[1])  # re-entered
+        self.assertEqual(ok("info", lk[1])["count"], 2)
+        g = Conn(self.server)
+        gl = [g.ok("open", "lock", "any.lk.0", {}),
+              g.ok("open", "rlock", "any.lk.1", {})]
+        self.assertIsNone(g.ok("acquire_any", gl, False))
+        self.assertIsNone(g.ok("acquire_any", gl, True, 0.05))
+        msgid = g.send("acquire_any", [gl, True, 10])
+        self.waiters(1)
+        ok("rlock.release", lk[1])
+        ok("rlock.release", lk[1])
+        self.assertEqual(g.recv(), [1, msgid, None, gl[1]])
+        self.waiters(0)
+        # It left the other lock's queue: releasing that frees it.
+        ok("lock.release", lk[0])
+        self.assertIs(ok("lock.acquire", lk[0], False), True)
+        ok("lock.release", lk[0])
+        self.assertEqual(err("acquire_any", [lk[0], self.open("event")]),
+                         "TYPE")
+        g.close()
+
+
+class Cancel(Base):
+    """cancel [msgid] (protocol section 3.1): a parked call of the same
+    connection is answered CANCELLED, before cancel's own true, and did
+    nothing."""
+
+    def waiters(self, n):
+        deadline = time.monotonic() + 10
+        while self.c.ok("stats")["waiters"] != n:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+
+    def cancelled(self, conn, msgid):
+        """Cancel @msgid on @conn: its CANCELLED, then true."""
+        cid = conn.send("cancel", [msgid])
+        msg = conn.recv()
+        self.assertEqual((msg[0], msg[1], msg[2][0], msg[2][1], msg[3]),
+                         (1, msgid, 20, "CANCELLED", None))
+        self.assertEqual(conn.recv(), [1, cid, None, True])
+
+    def test_a_cancelled_get_takes_no_item(self):
+        q = self.open("queue", "cancel.get")
+        g = Conn(self.server)
+        h = g.ok("open", "queue", "cancel.get", {})
+        msgid = g.send("queue.get", [h])
+        self.waiters(1)
+        self.cancelled(g, msgid)
+        self.waiters(0)
+        self.c.ok("queue.put", q, "kept")
+        self.assertIs(g.ok("cancel", msgid), False)
+        self.assertIs(g.ok("cancel", 12345), False)
+        self.assertEqual(g.ok("queue.get", h), "kept")
+        self.assertEqual(self.c.err("cancel", -1), "VALUE")
+        self.assertEqual(self.c.err("cancel", "x"), "ARGS")
+        g.close()
+
+    def test_only_the_calls_own_connection_can_cancel_it(self):
+        q = self.open("queue", "cancel.own")
+        g = Conn(self.server)
+        h = g.ok("open", "queue", "cancel.own", {})
+        msgid = g.send("queue.get", [h, True, 10])
+        self.waiters(1)
+        self.assertIs(self.c.ok("cancel", msgid), False)
+        self.c.ok("queue.put", q, "x")
+        self.assertEqual(g.recv(), [1, msgid, None, "x"])
+        g.close()
+
+    def test_a_cancelled_put_puts_nothing(self):
+        q = self.open("queue", "cancel.put", {"maxsize": 1})
+        self.c.ok("queue.put", q, "a")
+        p = Conn(self.server)
+        h = p.ok("open", "queue", "cancel.put", {})
+        msgid = p.send("queue.put", [h, "b", True, 10])
+        self.waiters(1)
+        self.cancelled(p, msgid)
+        self.assertEqual(self.c.ok("queue.get", q), "a")
+        self.assertEqual(self.c.err("queue.get", q, False), "EMPTY")
+        p.close()
+
+    def test_a_cancelled_get_any_leaves_every_queue(self):
+        qs = [self.open("queue", "cancel.any.%d" % i) for i in range(3)]
+        g = Conn(self.server)
+        hs = [g.ok("open", "queue", "cancel.any.%d" % i, {})
+              for i in range(3)]
+        msgid = g.send("get_any", [hs])
+        self.waiters(1)
+        self.cancelled(g, msgid)
+        self.waiters(0)
+        for h in qs:
+            self.assertEqual(self.c.ok("info", h)["waiters"], 0)
+            self.c.ok("queue.put", h, 1)
+            self.assertEqual(self.c.ok("queue.qsize", h), 1)
+        g.close()
+
+    def test_a_cancelled_acquire_holds_nothing(self):
+        for t in ("lock", "rlock", "semaphore"):
+            name = "cancel." + t
+            opts = {"value": 1} if t == "semaphore" else {}
+            lk = self.open(t, name, opts)
+            self.assertIs(self.c.ok(t + ".acquire", lk), True)
+            w = Conn(self.server)
+            wl = w.ok("open", t, name, {})
+            msgid = w.send(t + ".acquire", [wl, True, 10])
+            self.waiters(1)
+            self.cancelled(w, msgid)
+            self.c.ok(t + ".release", lk)
+            self.waiters(0)
+            # Free again, not handed to the cancelled call.
+            self.assertIs(self.c.ok(t + ".acquire", lk, False), True)
+            self.c.ok(t + ".release", lk)
+            w.close()
+
+    def test_a_cancelled_event_wait(self):
+        ev = self.open("event", "cancel.event")
+        w = Conn(self.server)
+        h = w.ok("open", "event", "cancel.event", {})
+        msgid = w.send("event.wait", [h])
+        self.waiters(1)
+        self.cancelled(w, msgid)
+        self.c.ok("event.set", ev)
+        self.assertIs(w.ok("event.wait", h, 0), True)
+        w.close()
+
+    def test_a_cancelled_condition_wait_holds_the_lock_again(self):
+        cv = self.open("condition", "cancel.cond")
+        w = Conn(self.server)
+        h = w.ok("open", "condition", "cancel.cond", {})
+        self.assertIs(w.ok("condition.acquire", h), True)
+        # The lock is free while it waits: cancel takes it back at once.
+        msgid = w.send("condition.wait", [h])
+        self.waiters(1)
+        self.cancelled(w, msgid)
+        self.assertIs(self.c.ok("condition.acquire", cv, False), False)
+        # Held by another when cancelled: true at once, CANCELLED once
+        # the lock is its own again.
+        msgid = w.send("condition.wait", [h])
+        self.waiters(1)
+        self.assertIs(self.c.ok("condition.acquire", cv), True)
+        cid = w.send("cancel", [msgid])
+        self.assertEqual(w.recv(), [1, cid, None, True])
+        self.assertIs(w.ok("cancel", msgid), False)
+        self.c.ok("condition.release", cv)
+        msg = w.recv()
+        self.assertEqual((msg[1], msg[2][1]), (msgid, "CANCELLED"))
+        self.assertIs(self.c.ok("condition.acquire", cv, False), False)
+        w.ok("condition.release", h)
+        self.assertIs(self.c.ok("condition.acquire", cv, False), True)
+        self.c.ok("condition.release", cv)
+        w.close()
+
+    def test_a_cancelled_barrier_wait_breaks_the_barrier(self):
+        self.open("barrier", "cancel.bar", {"parties": 3})
+        a, b = Conn(self.server), Conn(self.server)
+        ha = a.ok("open", "barrier", "cancel.bar", {})
+        hb = b.ok("open", "barrier", "cancel.bar", {})
+        ia = a.send("barrier.wait", [ha])
+        self.waiters(1)
+        ib = b.send("barrier.wait", [hb])
+        self.waiters(2)
+        self.cancelled(a, ia)
+        msg = b.recv()
+        self.assertEqual((msg[1], msg[2][1]), (ib, "BROKEN"))
+        self.assertIs(a.ok("barrier.broken", ha), True)
+        a.close()
+        b.close()
+
+
 class Values(Base):
     def test_every_value_method(self):
         v = self.open("value", None, {"initial": 5})
@@ -1614,6 +1928,7 @@ class Watches(Base):
                     continue
                 self.assertIsNone(cut, "a notification after the cut")
                 versions.append(msg[2][0]["version"])
+            watcher.close()
             self.assertIsNotNone(cut)
             self.assertEqual(cut["reason"], "--max-output")
             self.assertGreater(cut["unsent"], 65536)

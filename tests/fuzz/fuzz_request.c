@@ -230,6 +230,11 @@ static const struct method {
 	{ "ttl", 0, 0 },
 	{ "watch", 0, 0 },
 	{ "unwatch", 0, 0 },
+	{ "get_any", 0, 0 },
+	{ "take_any", 0, 0 },
+	{ "cancel", 0, 0 },
+	{ "wait_any", 0, 0 },
+	{ "acquire_any", 0, 0 },
 };
 #define NMETHODS (sizeof(METHODS) / sizeof(METHODS[0]))
 
@@ -568,6 +573,33 @@ static void params_from_input(rq *q, uint32_t h)
 	}
 }
 
+/* get_any, take_any, wait_any and acquire_any: a list of 1 to 4
+ * handles (mostly the set-up objects of the method's types: queue and
+ * joinable queue, event, lock and rlock, so that duplicates come too;
+ * else any set-up handle or one of none), then up to 4 synthesized
+ * params (block, timeout, lease, details). */
+static void synth_any(rq *q, const char *method, uint8_t hb, uint8_t pb)
+{
+	unsigned n = 1 + hb % 4, more = (pb >> 2) % 5;
+	uint32_t a = H_QUEUE, b = H_JQUEUE;
+
+	if (strcmp(method, "wait_any") == 0)
+		a = b = H_EVENT;
+	else if (strcmp(method, "acquire_any") == 0)
+		a = H_LOCK, b = H_RLOCK;
+
+	msgpack_pack_array(&q->pk, 1 + more);
+	msgpack_pack_array(&q->pk, n);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t c = fz_u8(&q->in);
+		msgpack_pack_uint32(
+		    &q->pk, c < 0xc0 ? (c & 1 ? a : b)
+				     : (uint32_t)(1 + c % (NSETUP + 2)));
+	}
+	for (unsigned i = 0; i < more; i++)
+		synth(q, 1);
+}
+
 static void request(rq *q, uint8_t mb, uint8_t hb, uint8_t pb)
 {
 	const struct method *m = &METHODS[mb % NMETHODS];
@@ -591,6 +623,15 @@ static void request(rq *q, uint8_t mb, uint8_t hb, uint8_t pb)
 		params_from_input(q, h);
 	} else if (strcmp(m->name, "open") == 0) {
 		synth_open(q, (pb >> 2) % 5);
+	} else if (strcmp(m->name, "get_any") == 0 ||
+		   strcmp(m->name, "take_any") == 0 ||
+		   strcmp(m->name, "wait_any") == 0 ||
+		   strcmp(m->name, "acquire_any") == 0) {
+		synth_any(q, m->name, hb, pb);
+	} else if (strcmp(m->name, "cancel") == 0 && (pb & 4) != 0) {
+		/* One of this connection's recent requests, maybe parked. */
+		msgpack_pack_array(&q->pk, 1);
+		msgpack_pack_uint32(&q->pk, q->msgid - 1 - hb % 8);
 	} else {
 		unsigned n = (pb >> 2) % 5;
 		msgpack_pack_array(&q->pk, n + (h != 0 || hb == 0xe0));

@@ -37,6 +37,7 @@
  *   K a str of 4 KiB, a key every dict is opened with
  *   S a str of 4 KiB      A an array of 64 strs of 64 bytes
  *   M a map of 64 str keys to strs of 64 bytes
+ *   L an array of one int 1 (handle 1, for get_any's list of handles)
  * stores: 1 when the method may store (the table must say AG_STORES_*).
  * right: what a user needs to call it (the table's ag_method.right):
  *   r read   w write   c create   a admin   - none (close)
@@ -66,6 +67,11 @@ static const struct entry ENTRIES[] = {
 	{ "ttl", false, "I", 'r' },
 	{ "watch", false, "I", 'r' },
 	{ "unwatch", false, "I", 'r' }, /* no watch 1: false */
+	{ "get_any", false, "LF", 'w' }, /* handle 1 is no queue: TYPE */
+	{ "take_any", false, "LF", 'w' },
+	{ "wait_any", false, "Lz", 'r' },
+	{ "acquire_any", false, "LF", 'w' },
+	{ "cancel", false, "I", '-' }, /* nothing parked: false */
 	/* list */
 	{ "list.append", true, "hS", 'w' },
 	{ "list.extend", true, "hA", 'w' },
@@ -270,6 +276,10 @@ static void pack_param(msgpack_packer *pk, char p, uint32_t h)
 		break;
 	case 'S':
 		pack_str_n(pk, 's', 4096);
+		break;
+	case 'L':
+		msgpack_pack_array(pk, 1);
+		msgpack_pack_int(pk, 1);
 		break;
 	case 'A':
 		msgpack_pack_array(pk, 64);
