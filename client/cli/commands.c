@@ -647,11 +647,10 @@ static int watch_object(struct cli *k, char **args, int nargs)
 	/* A session goes on: it hears no more of this object. */
 	if (ret == EXIT_OK && k->session) {
 		agora_value p = agora_int(wid), r;
+		agora_notification *n;
 
 		if (agora_call(k->c, "unwatch", agora_array(&p, 1), &r) == 0)
 			agora_value_free(&r);
-		agora_notification *n;
-
 		while (agora_notification_next(k->c, 0, &n) == 0)
 			agora_notification_free(n);
 	}
