@@ -19,6 +19,9 @@
 
 #include "internal.h"
 
+/* Reads of the socket ag_client_drain() makes at most in one go. */
+#define DRAIN_READS 16
+
 /* A request buffer that grew past this is given back after the call. */
 #define OUT_KEEP_MAX ((size_t)1 << 20)
 
@@ -185,7 +188,7 @@ int ag_client_drain(agora_client *c)
 {
 	const msgpack_object *err, *result;
 	uint32_t msgid;
-	int n = 0, rc;
+	int n = 0, reads = 0, rc;
 
 	for (;;) {
 		rc = take_message(c, &msgid, &err, &result);
@@ -202,9 +205,15 @@ int ag_client_drain(agora_client *c)
 				n++;
 			continue;
 		}
+		/* A server that keeps sending must not keep an event loop
+		 * here: after DRAIN_READS reads the rest waits for the next
+		 * turn, which poll(2) shows (unless TLS holds it already). */
+		if (reads >= DRAIN_READS && !ag_client_has_buffered(c))
+			return n;
 		rc = ag_client_recv_nowait(c);
 		if (rc <= 0)
 			return rc < 0 ? rc : n;
+		reads++;
 	}
 }
 

@@ -683,10 +683,11 @@ int ag_client_read_any(agora_client *c, uint32_t *ret_msgid,
 		       const msgpack_object **ret_result);
 
 /*
- * Take, without blocking, every message the socket holds (reading it until
- * it has no more): notifications are queued, answers to sent calls stored.
- * Returns how many messages were taken, or the error that broke @c
- * (AGORA_EPROTOCOL for an answer to a call nobody waits for).
+ * Take, without blocking, the messages the socket holds (reading it until
+ * it has no more, or a few reads when the server keeps sending: the rest
+ * stays readable for poll(2)): notifications are queued, answers to sent
+ * calls stored. Returns how many messages were taken, or the error that
+ * broke @c (AGORA_EPROTOCOL for an answer to a call nobody waits for).
  */
 int ag_client_drain(agora_client *c);
 

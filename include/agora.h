@@ -1332,8 +1332,12 @@ AGORA_API bool agora_client_want_write(const agora_client *c);
  * none was complete yet), or a negative code: AGORA_EIO when the
  * connection is lost (the server closed it: a "cut" notification may be
  * queued), AGORA_EPROTOCOL, AGORA_ENOMEM, AGORA_EINVAL as agora_call().
- * After TLS decrypts bytes it may hold more than a poll shows: calling it
- * once more until it returns 0 is never wrong.
+ * When the server keeps sending it returns after a bounded amount, and
+ * the rest stays readable for the next poll (over TLS too: it never
+ * leaves decrypted bytes where a poll cannot see them).
+ * It never reconnects (a reconnect blocks): with
+ * agora_client_set_reconnect() the next blocking call does, and the
+ * socket is then a new one (agora_client_fd() again).
  */
 AGORA_API int agora_client_process(agora_client *c);
 /*

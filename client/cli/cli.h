@@ -152,10 +152,10 @@ void forget_parsed(struct cli *k);
  * code (EXIT_OK, or the code after saying why).
  */
 typedef int cmd_fn(struct cli *k, char **args, int nargs);
-cmd_fn cmd_ping, cmd_stats, cmd_ls, cmd_watch, cmd_info, cmd_get, cmd_set,
-    cmd_push, cmd_pop, cmd_peek, cmd_drop, cmd_clients, cmd_kill, cmd_new,
-    cmd_del, cmd_incr, cmd_len, cmd_keys, cmd_has, cmd_clear, cmd_insert,
-    cmd_call, cmd_expire, cmd_ttl;
+cmd_fn cmd_ping, cmd_stats, cmd_ls, cmd_watch, cmd_top, cmd_info, cmd_get,
+    cmd_set, cmd_push, cmd_pop, cmd_peek, cmd_drop, cmd_clients, cmd_kill,
+    cmd_new, cmd_del, cmd_incr, cmd_len, cmd_keys, cmd_has, cmd_clear,
+    cmd_insert, cmd_call, cmd_expire, cmd_ttl;
 /* pubsub.c: topics. */
 cmd_fn cmd_subscribe, cmd_publish;
 /* The subcommands, with the number of arguments each takes after its

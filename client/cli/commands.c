@@ -457,7 +457,8 @@ static void watch_row(const agora_value *st, double rate, bool first)
 		free(cell[i]);
 }
 
-int cmd_watch(struct cli *k, char **args, int nargs)
+/* top, and watch with no NAME: the server's counters every interval. */
+int cmd_top(struct cli *k, char **args, int nargs)
 {
 	struct sigaction sa, old_int, old_term;
 	double last_t = 0, interval = k->interval_set ? k->interval : 1.0;
@@ -514,6 +515,154 @@ int cmd_watch(struct cli *k, char **args, int nargs)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	return ret;
+}
+
+/*
+ * One line for a "watch" notification @n: "VERSION OP [KEY]", the key as
+ * a cell (a str as its text, else JSON); with --json the params map as a
+ * JSON object.
+ */
+static void watch_line(struct cli *k, const agora_notification *n)
+{
+	const agora_value *ver = map_get(&n->params, "version");
+	const agora_value *op = map_get(&n->params, "op");
+	const agora_value *key = map_get(&n->params, "key");
+	char *vt, *ot, *kt;
+
+	if (k->json) {
+		print_value_json(&n->params);
+		return;
+	}
+	vt = ver != NULL ? cell_text(ver) : xstrdup("-");
+	ot = op != NULL ? cell_text(op) : xstrdup("-");
+	kt = key != NULL ? cell_text(key) : NULL;
+	printf("%s %s%s%s\n", vt, ot, kt != NULL ? " " : "",
+	       kt != NULL ? kt : "");
+	free(vt);
+	free(ot);
+	free(kt);
+}
+
+/*
+ * watch NAME [KEY]: the server method "watch" on NAME (only KEY's changes
+ * when given), then a line per change as its notification comes, until
+ * SIGINT or SIGTERM (exit 0), --count lines, or the connection's end: a
+ * "cut" notification (the server cut a watcher too slow to read) or a
+ * loss, said on stderr, exit 3.
+ */
+static int watch_object(struct cli *k, char **args, int nargs)
+{
+	struct sigaction sa, old_int, old_term;
+	agora_value params[2], res, key;
+	agora_pair opt;
+	const agora_value *w, *ver;
+	int64_t wid = -1;
+	struct obj o;
+	long lines = 0;
+	int rc, ret = EXIT_OK;
+
+	if (k->interval_set)
+		return usage_error("watch NAME: --interval is for the "
+				   "server's counters (agora top)");
+	rc = obj_open(k, args[0], &o);
+	if (rc != 0)
+		return rc;
+	params[0] = agora_uint(o.h);
+	params[1] = agora_map(&opt, 0);
+	if (nargs > 1) {
+		if (o.t->key != KEY_DICT && o.t->key != KEY_ATTR)
+			return usage_error("watch: %s (type %s) has no KEY "
+					   "(a dict's key, a namespace's "
+					   "attribute)",
+					   o.name, o.type);
+		rc = parse_obj_key(k, &o, args[1], &key);
+		if (rc != 0)
+			return rc;
+		opt.key = agora_str("key");
+		opt.val = key;
+		params[1] = agora_map(&opt, 1);
+	}
+	rc = agora_call(k->c, "watch", agora_array(params, 2), &res);
+	if (rc < 0)
+		return call_failed(k, rc);
+	w = map_get(&res, "watch");
+	ver = map_get(&res, "version");
+	if (w == NULL || agora_value_to_int(*w, &wid) < 0) {
+		agora_value_free(&res);
+		say("the server answered watch with no watch number");
+		return EXIT_CONNECT;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	stop_requested = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	{
+		char *vt = ver != NULL ? cell_text(ver) : xstrdup("-");
+
+		/* On stderr: stdout has only the changes. */
+		fprintf(stderr, "agora: watching %s (type %s) at version %s\n",
+			o.name, o.type, vt);
+		fflush(stderr);
+		free(vt);
+	}
+	agora_value_free(&res);
+	while (!stop_requested && !(k->count_set && lines >= k->count)) {
+		agora_notification *n = NULL;
+		const agora_value *nw;
+		int64_t id;
+
+		/* A short wait, so that a signal ends it soon. */
+		rc = agora_notification_next(k->c, 0.2, &n);
+		if (rc == AGORA_ETIMEDOUT)
+			continue;
+		if (rc < 0) {
+			ret = call_failed(k, rc);
+			break;
+		}
+		if (strcmp(n->method, "cut") == 0) {
+			const agora_value *why = map_get(&n->params, "reason");
+			char *wt = why != NULL ? cell_text(why) : xstrdup("-");
+
+			say("the server cut this watcher off (%s): it read "
+			    "too slowly",
+			    wt);
+			free(wt);
+			agora_notification_free(n);
+			ret = EXIT_CONNECT;
+			break;
+		}
+		nw = map_get(&n->params, "watch");
+		if (strcmp(n->method, "watch") == 0 && nw != NULL &&
+		    agora_value_to_int(*nw, &id) == 0 && id == wid) {
+			watch_line(k, n);
+			fflush(stdout);
+			lines++;
+		}
+		agora_notification_free(n);
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	/* A session goes on: it hears no more of this object. */
+	if (ret == EXIT_OK && k->session) {
+		agora_value p = agora_int(wid), r;
+		agora_notification *n;
+
+		if (agora_call(k->c, "unwatch", agora_array(&p, 1), &r) == 0)
+			agora_value_free(&r);
+		while (agora_notification_next(k->c, 0, &n) == 0)
+			agora_notification_free(n);
+	}
+	return ret;
+}
+
+int cmd_watch(struct cli *k, char **args, int nargs)
+{
+	if (nargs == 0)
+		return cmd_top(k, args, nargs);
+	return watch_object(k, args, nargs);
 }
 
 /* ---- info ---------------------------------------------------------------- */
@@ -1524,7 +1673,8 @@ const struct command cli_commands[] = {
 	{ "publish", 2, 2, " TOPIC MSG", cmd_publish, false },
 	{ "clients", 0, 0, "", cmd_clients, false },
 	{ "kill", 1, 1, " ID", cmd_kill, false },
-	{ "watch", 0, 0, " [--interval S] [--count N]", cmd_watch, false },
+	{ "watch", 0, 2, " [NAME [KEY]] [--count N]", cmd_watch, false },
+	{ "top", 0, 0, " [--interval S] [--count N]", cmd_top, false },
 };
 
 const size_t cli_ncommands = sizeof(cli_commands) / sizeof(cli_commands[0]);

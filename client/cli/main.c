@@ -351,8 +351,9 @@ static int run(struct cli *k, int argc, char **argv)
 		usage_error("usage: agora %s%s", cmd->name, cmd->args);
 		goto out;
 	}
-	if ((k->interval_set || k->count_set) && strcmp(cmd->name, "watch")) {
-		usage_error("--interval and --count go with watch");
+	if ((k->interval_set || k->count_set) && strcmp(cmd->name, "watch") &&
+	    strcmp(cmd->name, "top")) {
+		usage_error("--interval and --count go with watch and top");
 		goto out;
 	}
 	if (k->wait_set && !cmd->waits) {

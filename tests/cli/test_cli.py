@@ -181,6 +181,72 @@ class ServerCommands(Case):
             self.assertIn("requests", doc)
             self.assertIn("time", doc)
 
+    def test_top_is_watch_without_a_name(self):
+        out = self.ok("top", "--interval", "0.05", "--count", "2").splitlines()
+        self.assertEqual(len(out), 3)
+        self.assertEqual(out[0].split()[:3], ["TIME", "CONNECTIONS", "OBJECTS"])
+
+    def watcher(self, *args, opts=()):
+        """agora OPTS watch ARGS in the background, once it says it
+        watches."""
+        p = subprocess.Popen([AGORA, *opts, "watch", *args], env=base_env(),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: (p.poll() is None and p.kill(), p.wait(),
+                                 p.stdout.close(), p.stderr.close()))
+        fd = p.stderr.fileno()
+        line = b""
+        deadline = time.monotonic() + TIMEOUT
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            self.assertTrue(left > 0 and select.select([fd], [], [], left)[0],
+                            "agora watch did not start")
+            c = os.read(fd, 1)
+            self.assertTrue(c, "agora watch ended: %r" % line)
+            line += c
+        self.assertIn("watching", line.decode())
+        return p
+
+    def test_watch_prints_each_change_as_it_happens(self):
+        self.ok("new", "dict", "watched")
+        p = self.watcher("watched", "--count", "4")
+        self.ok("set", "watched", "a", "1")
+        self.ok("set", "watched", "b", "2")
+        self.ok("del", "watched", "a")
+        self.ok("clear", "watched")
+        out, err = p.communicate(timeout=TIMEOUT)
+        self.assertEqual(p.returncode, OK, err)
+        rows = [line.split() for line in out.decode().splitlines()]
+        self.assertEqual([r[1:] for r in rows],
+                         [["dict.set", "a"], ["dict.set", "b"],
+                          ["dict.delete", "a"], ["dict.clear"]])
+        versions = [int(r[0]) for r in rows]
+        self.assertEqual(versions, sorted(set(versions)))
+
+    def test_watch_of_a_key_and_json_lines(self):
+        self.ok("new", "dict", "keyed")
+        p = self.watcher("keyed", "k", "--count", "1", opts=("--json",))
+        self.ok("set", "keyed", "other", "1")
+        self.ok("set", "keyed", "k", "2")
+        out, err = p.communicate(timeout=TIMEOUT)
+        self.assertEqual(p.returncode, OK, err)
+        doc = json.loads(out)
+        self.assertEqual((doc["op"], doc["key"]), ("dict.set", "k"))
+
+    def test_watch_ends_with_exit_0_on_sigterm(self):
+        self.ok("new", "dict", "stopped")
+        p = self.watcher("stopped")
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=TIMEOUT)
+        self.assertEqual(p.returncode, OK, err)
+        self.assertEqual(out, b"")
+
+    def test_watch_refuses_what_it_cannot_watch(self):
+        self.fails(SERVER_ERROR, "watch", "no-such-object")
+        self.ok("new", "list", "watched-list")
+        self.fails(USAGE, "watch", "watched-list", "0")
+        self.fails(USAGE, "watch", "watched-list", "--interval", "1")
+
     def test_help_and_version(self):
         self.assertIn("usage: agora", self.ok("--help"))
         self.assertRegex(self.ok("--version"), r"^agora \d+\.\d+\.\d+")

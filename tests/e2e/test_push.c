@@ -21,6 +21,7 @@
  *                       know, with no params, before the answer.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -428,6 +429,388 @@ START_TEST(map_get_finds_str_keys_only)
 }
 END_TEST
 
+/* ---- the event-loop client ----------------------------------------------- */
+
+/* Wait in poll() as an event loop does, processing what comes, until the
+ * answer to the sent call @msgid is in: its result's code, the result in
+ * *ret (may be NULL). Fails the test after AGH_STATE_TIMEOUT. */
+static int await_result(agora_client *c, uint32_t msgid, agora_value *ret)
+{
+	double end = agh_now() + AGH_STATE_TIMEOUT;
+	int rc;
+
+	while ((rc = agora_call_result(c, msgid, ret)) == AGORA_EAGAIN) {
+		struct pollfd pfd = { .fd = agora_client_fd(c),
+				      .events = POLLIN };
+
+		if (agora_client_want_write(c))
+			pfd.events |= POLLOUT;
+		ck_assert_msg(agh_now() < end, "no answer to call %u",
+			      (unsigned)msgid);
+		ck_assert_int_ge(poll(&pfd, 1, 100), 0);
+		ck_assert_int_ge(agora_client_process(c), 0);
+	}
+	return rc;
+}
+
+/* Send "ping" [v] without waiting: its msgid. */
+static uint32_t send_ping(agora_client *c, int64_t v)
+{
+	agora_value p = agora_int(v);
+	uint32_t id = 0;
+
+	AGH_OK(c, agora_call_send(c, "ping", agora_array(&p, 1), &id));
+	return id;
+}
+
+/* Send queue.get [h, true, nil] (forever) without waiting. */
+static uint32_t send_get(agora_client *c, agora_queue *q)
+{
+	agora_value p[3] = { agora_uint(agora_queue_handle(q)),
+			     agora_bool(true), agora_nil() };
+	uint32_t id = 0;
+
+	AGH_OK(c, agora_call_send(c, "queue.get", agora_array(p, 3), &id));
+	return id;
+}
+
+START_TEST(many_calls_sent_before_any_result_is_read_are_matched_by_msgid)
+{
+	enum { N = 300 };
+	uint32_t ids[N], get_id;
+	agora_queue *q = NULL;
+	agora_value v = { 0 };
+
+	AGH_OK(agh_cli, agora_queue_open(agh_cli, "jobs", 0, &q));
+	/* A get that parks first: the pings behind it are answered before
+	 * it. */
+	get_id = send_get(agh_cli, q);
+	for (int i = 0; i < N; i++)
+		ids[i] = send_ping(agh_cli, 1000 + i);
+	ck_assert_uint_eq(agora_call_pending(agh_cli), N + 1);
+	/* Taken newest first: each answer is its own call's. */
+	for (int i = N - 1; i >= 0; i--) {
+		AGH_OK(agh_cli, await_result(agh_cli, ids[i], &v));
+		agh_assert_int(v, 1000 + i);
+		agora_value_free(&v);
+	}
+	ck_assert_int_eq(agora_call_result(agh_cli, get_id, &v), AGORA_EAGAIN);
+	/* A blocking call on the same client meanwhile: the get's answer,
+	 * which its put brings, is kept, not mistaken for the put's. */
+	AGH_OK(agh_cli, agora_queue_put(q, agora_int(42), AGORA_FOREVER));
+	AGH_OK(agh_cli, agora_ping(agh_cli));
+	AGH_OK(agh_cli, await_result(agh_cli, get_id, &v));
+	agh_assert_int(v, 42);
+	agora_value_free(&v);
+	ck_assert_uint_eq(agora_call_pending(agh_cli), 0);
+	agora_queue_close(q);
+}
+END_TEST
+
+START_TEST(a_result_is_taken_once_and_errors_come_with_their_message)
+{
+	agora_value p = agora_int(1), v = { 0 };
+	uint32_t id = 0, ping;
+
+	AGH_OK(agh_cli, agora_call_send(agh_cli, "no_such.method",
+					agora_array(&p, 1), &id));
+	ping = send_ping(agh_cli, 7);
+	ck_assert_int_eq(await_result(agh_cli, id, &v), AGORA_ENO_METHOD);
+	ck_assert_msg(strstr(agora_errmsg(agh_cli), "no_such.method") != NULL,
+		      "the message is \"%s\"", agora_errmsg(agh_cli));
+	/* Taken: the msgid is unknown now. */
+	ck_assert_int_eq(agora_call_result(agh_cli, id, &v), AGORA_EINVAL);
+	AGH_OK(agh_cli, await_result(agh_cli, ping, NULL));
+	ck_assert_int_eq(agora_call_result(agh_cli, 987654, &v), AGORA_EINVAL);
+	ck_assert_int_eq(agora_cancel(agh_cli, 987654), AGORA_EINVAL);
+	ck_assert_int_eq(agora_call_send(agh_cli, "ping", agora_int(1), &id),
+			 AGORA_EINVAL);
+	ck_assert_int_eq(
+	    agora_call_send(agh_cli, NULL, agora_array(&p, 1), &id),
+	    AGORA_EINVAL);
+	ck_assert_int_eq(
+	    agora_call_send(agh_cli, "ping", agora_array(&p, 1), NULL),
+	    AGORA_EINVAL);
+	ck_assert_int_eq(agora_client_process(NULL), AGORA_EINVAL);
+	ck_assert_uint_eq(agora_call_pending(agh_cli), 0);
+}
+END_TEST
+
+START_TEST(the_fd_is_the_connection_s_socket)
+{
+	agora_client *c = agora_client_new();
+	uint32_t id = 0;
+	agora_value p = agora_int(1);
+
+	ck_assert_int_eq(agora_client_fd(NULL), -1);
+	ck_assert_int_eq(agora_client_fd(c), -1);
+	ck_assert(!agora_client_want_write(c));
+	ck_assert_int_eq(agora_call_send(c, "ping", agora_array(&p, 1), &id),
+			 AGORA_EINVAL);
+	agora_client_free(c);
+	ck_assert_int_ge(agora_client_fd(agh_cli), 0);
+	/* Nothing arrived: processing takes nothing and does not block. */
+	ck_assert_int_eq(agora_client_process(agh_cli), 0);
+}
+END_TEST
+
+START_TEST(notifications_between_answers_are_queued_in_order)
+{
+	agora_client *c = relay_connect();
+	uint32_t a, b, d;
+
+	a = send_ping(c, PING_BEFORE + 2);
+	b = send_ping(c, 5);
+	d = send_ping(c, PING_AFTER + 1);
+	AGH_OK(c, await_result(c, d, NULL));
+	AGH_OK(c, await_result(c, b, NULL));
+	AGH_OK(c, await_result(c, a, NULL));
+	/* The one after d's answer may come with a later read. */
+	for (int i = 0; i < 3; i++)
+		expect_test_note(c, AGH_STATE_TIMEOUT, i);
+	relay_done(c);
+}
+END_TEST
+
+START_TEST(next_keeps_the_answers_it_reads_for_their_calls)
+{
+	agora_client *c = relay_connect();
+	uint32_t a;
+
+	/* agora_notification_next() reads the ping's answer on its way to
+	 * the notification after it. */
+	a = send_ping(c, PING_AFTER + 1);
+	expect_test_note(c, AGH_STATE_TIMEOUT, 0);
+	AGH_OK(c, agora_call_result(c, a, NULL));
+	relay_done(c);
+}
+END_TEST
+
+START_TEST(a_call_larger_than_the_socket_buffer_is_sent_piece_by_piece)
+{
+	size_t len = (size_t)8 << 20;
+	char *big = malloc(len);
+	agora_value p, v = { 0 };
+	uint32_t id = 0;
+
+	ck_assert_ptr_nonnull(big);
+	for (size_t i = 0; i < len; i++)
+		big[i] = (char)(i * 7);
+	p = agora_bin(big, len);
+	AGH_OK(agh_cli,
+	       agora_call_send(agh_cli, "ping", agora_array(&p, 1), &id));
+	/* 8 MiB do not fit a Unix socket's buffer: the rest waits for the
+	 * loop, and the send did not block. */
+	ck_assert(agora_client_want_write(agh_cli));
+	AGH_OK(agh_cli, await_result(agh_cli, id, &v));
+	ck_assert(!agora_client_want_write(agh_cli));
+	ck_assert(agora_value_equal(v, p));
+	agora_value_free(&v);
+	/* A blocking call right after a partial send sends the rest first. */
+	AGH_OK(agh_cli,
+	       agora_call_send(agh_cli, "ping", agora_array(&p, 1), &id));
+	AGH_OK(agh_cli, agora_ping(agh_cli));
+	ck_assert(!agora_client_want_write(agh_cli));
+	AGH_OK(agh_cli, await_result(agh_cli, id, &v));
+	ck_assert(agora_value_equal(v, p));
+	agora_value_free(&v);
+	free(big);
+}
+END_TEST
+
+START_TEST(a_call_whose_connection_ends_before_its_answer_is_lost)
+{
+	agora_client *c = relay_connect();
+	agora_queue *q = NULL;
+	agora_value v = { 0 };
+	uint32_t get_id, cut;
+	int rc;
+
+	AGH_OK(c, agora_queue_open(c, "never", 0, &q));
+	get_id = send_get(c, q);
+	cut = send_ping(c, PING_CUT);
+	/* The relay answers, cuts and closes the connection. */
+	for (double end = agh_now() + AGH_STATE_TIMEOUT;;) {
+		struct pollfd pfd = { .fd = agora_client_fd(c),
+				      .events = POLLIN };
+
+		ck_assert(agh_now() < end);
+		poll(&pfd, 1, 100);
+		rc = agora_client_process(c);
+		if (rc < 0)
+			break;
+	}
+	ck_assert_int_eq(rc, AGORA_EIO);
+	AGH_OK(c, agora_call_result(c, cut, NULL));
+	ck_assert_int_eq(agora_call_result(c, get_id, &v), AGORA_ELOST);
+	ck_assert_int_eq(agora_call_send(c, "ping", agora_array(&v, 0), &cut),
+			 AGORA_EIO);
+	ck_assert_uint_eq(agora_notification_count(c), 1);
+	agora_queue_close(q);
+	relay_done(c);
+}
+END_TEST
+
+START_TEST(cancel_withdraws_a_parked_call_which_takes_nothing)
+{
+	agora_queue *q = NULL;
+	agora_value v = { 0 };
+	uint32_t get_id;
+
+	/* A server without "cancel" (it comes with push): nothing to test. */
+	v = agora_int(123456);
+	if (agora_call(agh_cli, "cancel", agora_array(&v, 1), &v) ==
+	    AGORA_ENO_METHOD) {
+		puts("this server has no cancel: skipped");
+		return;
+	}
+	agora_value_free(&v);
+	AGH_OK(agh_cli, agora_queue_open(agh_cli, "jobs", 0, &q));
+	get_id = send_get(agh_cli, q);
+	agh_wait_waiters(agh_cli, agora_queue_handle(q), 1);
+	AGH_OK(agh_cli, agora_cancel(agh_cli, get_id));
+	ck_assert_int_eq(await_result(agh_cli, get_id, &v), AGORA_ECANCELLED);
+	/* The withdrawn get took nothing: a put's item is still there. */
+	AGH_OK(agh_cli, agora_queue_put(q, agora_int(5), AGORA_FOREVER));
+	AGH_OK(agh_cli, agora_queue_get(q, 0, &v));
+	agh_assert_int(v, 5);
+	agora_value_free(&v);
+	/* A call answered already: nothing to cancel, its answer stands. */
+	get_id = send_ping(agh_cli, 9);
+	AGH_OK(agh_cli, agora_ping(agh_cli));
+	AGH_OK(agh_cli, agora_cancel(agh_cli, get_id));
+	AGH_OK(agh_cli, await_result(agh_cli, get_id, &v));
+	agh_assert_int(v, 9);
+	agora_value_free(&v);
+	AGH_OK(agh_cli, agora_ping(agh_cli));
+	ck_assert_uint_eq(agora_call_pending(agh_cli), 0);
+	agora_queue_close(q);
+}
+END_TEST
+
+/* ---- against the server's watches ---------------------------------------- */
+
+/* Watch @h on @c: the watch's number. */
+static int64_t watch(agora_client *c, uint32_t h)
+{
+	agora_value p[2], res = { 0 };
+	agora_pair none;
+	int64_t w;
+
+	p[0] = agora_uint(h);
+	p[1] = agora_map(&none, 0);
+	AGH_OK(c, agora_call(c, "watch", agora_array(p, 2), &res));
+	w = agh_map_int(res, "watch");
+	agora_value_free(&res);
+	return w;
+}
+
+/* The next notification within AGH_STATE_TIMEOUT: a "watch" one of
+ * watch @w with op @op; its version. */
+static int64_t expect_change(agora_client *c, int64_t w, const char *op)
+{
+	agora_notification *n = NULL;
+	int64_t v;
+
+	AGH_OK(c, agora_notification_next(c, AGH_STATE_TIMEOUT, &n));
+	ck_assert_str_eq(n->method, "watch");
+	agh_assert_int(*agora_map_get(&n->params, "watch"), w);
+	agh_assert_str(*agora_map_get(&n->params, "op"), op);
+	v = agh_map_int(n->params, "version");
+	agora_notification_free(n);
+	return v;
+}
+
+START_TEST(a_watchers_own_calls_and_others_changes_all_come_in_order)
+{
+	agora_client *other = agh_connect(&agh_srv);
+	agora_dict *mine = NULL, *theirs = NULL;
+	agora_value v = { 0 };
+	int64_t w, v1, v2, v3;
+
+	AGH_OK(agh_cli, agora_dict_open(agh_cli, "cfg", &mine));
+	AGH_OK(other, agora_dict_open(other, "cfg", &theirs));
+	w = watch(agh_cli, agora_dict_handle(mine));
+	/* Another client's change, then the watcher's own calls, whose
+	 * answers may come with the notifications between them. */
+	AGH_OK(other, agora_dict_set(theirs, agora_str("a"), agora_int(1)));
+	AGH_OK(agh_cli, agora_dict_get(mine, agora_str("a"), &v));
+	agora_value_free(&v);
+	AGH_OK(agh_cli, agora_dict_set(mine, agora_str("b"), agora_int(2)));
+	AGH_OK(other, agora_dict_delete(theirs, agora_str("a")));
+	v1 = expect_change(agh_cli, w, "dict.set");
+	v2 = expect_change(agh_cli, w, "dict.set");
+	v3 = expect_change(agh_cli, w, "dict.delete");
+	ck_assert_int_lt(v1, v2);
+	ck_assert_int_lt(v2, v3);
+	agora_dict_close(theirs);
+	agora_client_free(other);
+	agora_dict_close(mine);
+}
+END_TEST
+
+START_TEST(a_watcher_that_stops_reading_gets_every_change_then_the_cut)
+{
+	enum { WRITES = 20000 };
+	agora_client *watcher = agh_connect(&agh_srv);
+	agora_dict *w_dict = NULL, *d = NULL;
+	agora_notification *n = NULL;
+	agora_value p[2];
+	agora_pipeline *pl;
+	int64_t w, last = -1, got = 0;
+	int rc;
+
+	AGH_OK(agh_cli, agora_dict_open(agh_cli, "busy", &d));
+	AGH_OK(watcher, agora_dict_open(watcher, "busy", &w_dict));
+	w = watch(watcher, agora_dict_handle(w_dict));
+	/* The watcher reads nothing while the writes go on. */
+	pl = agora_pipeline_new(agh_cli);
+	for (int i = 0; i < WRITES; i++) {
+		p[0] = agora_uint(agora_dict_handle(d));
+		p[1] = agora_str("key-with-some-length");
+		agora_value args[3] = { p[0], p[1], agora_int(i) };
+
+		AGH_OK(agh_cli, agora_pipeline_call(pl, "dict.set",
+						    agora_array(args, 3)));
+	}
+	while (agora_pipeline_pending(pl) > 0)
+		AGH_OK(agh_cli, agora_pipeline_result(pl, NULL));
+	agora_pipeline_free(pl);
+	/* Every change before the cut, versions rising, then the cut, then
+	 * the end. */
+	for (;;) {
+		rc = agora_notification_next(watcher, AGH_STATE_TIMEOUT, &n);
+		ck_assert_msg(rc == 0, "after %" PRId64 " changes: %s", got,
+			      agora_errmsg(watcher));
+		if (strcmp(n->method, "cut") == 0)
+			break;
+		agh_assert_int(*agora_map_get(&n->params, "watch"), w);
+		ck_assert_int_gt(agh_map_int(n->params, "version"), last);
+		last = agh_map_int(n->params, "version");
+		got++;
+		agora_notification_free(n);
+	}
+	agh_assert_str(*agora_map_get(&n->params, "reason"), "--max-output");
+	agora_notification_free(n);
+	ck_assert_int_gt(got, 0);
+	ck_assert_int_lt(got, WRITES);
+	ck_assert_int_eq(
+	    agora_notification_next(watcher, AGH_STATE_TIMEOUT, &n), AGORA_EIO);
+	agora_dict_close(w_dict);
+	agora_client_free(watcher);
+	agora_dict_close(d);
+}
+END_TEST
+
+/* The fixture's server with a small --max-output. */
+static void small_output_setup(void)
+{
+	static const char *const args[] = { "--max-output", "65536", NULL };
+
+	agh_server_start_args(&agh_srv, args);
+	agh_cli = agh_connect(&agh_srv);
+}
+
 int main(void)
 {
 	Suite *s = suite_create("push");
@@ -439,5 +822,24 @@ int main(void)
 	AGH_ADD(s, a_cut_is_taken_and_then_the_connection_is_gone);
 	AGH_ADD(s, next_refuses_bad_arguments);
 	AGH_ADD_BARE(s, map_get_finds_str_keys_only);
+	AGH_ADD(s,
+		many_calls_sent_before_any_result_is_read_are_matched_by_msgid);
+	AGH_ADD(s, a_result_is_taken_once_and_errors_come_with_their_message);
+	AGH_ADD(s, the_fd_is_the_connection_s_socket);
+	AGH_ADD(s, notifications_between_answers_are_queued_in_order);
+	AGH_ADD(s, next_keeps_the_answers_it_reads_for_their_calls);
+	AGH_ADD(s, a_call_larger_than_the_socket_buffer_is_sent_piece_by_piece);
+	AGH_ADD(s, a_call_whose_connection_ends_before_its_answer_is_lost);
+	AGH_ADD(s, a_watchers_own_calls_and_others_changes_all_come_in_order);
+	{
+		TCase *tc = agh_tcase_bare(
+		    s,
+		    "a_watcher_that_stops_reading_gets_every_change_then_the_"
+		    "cut",
+		    a_watcher_that_stops_reading_gets_every_change_then_the_cut);
+
+		tcase_add_checked_fixture(tc, small_output_setup, agh_teardown);
+	}
+	AGH_ADD(s, cancel_withdraws_a_parked_call_which_takes_nothing);
 	return agh_run_suite(s);
 }

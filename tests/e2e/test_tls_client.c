@@ -489,6 +489,86 @@ START_TEST(calls_and_a_reconnect_over_tls)
 }
 END_TEST
 
+/* The event-loop client over TLS: a request of many TLS records sent
+ * without blocking, more calls appended while its rest waits (the
+ * buffer moves under OpenSSL's retried write), answers by msgid, and a
+ * watch's notification, all through poll() and agora_client_process(). */
+START_TEST(event_loop_calls_and_notifications_over_tls)
+{
+	enum { N = 50 };
+	struct tls_server t;
+	agora_client *c, *c2;
+	agora_dict *d, *d2;
+	agora_notification *note = NULL;
+	agora_value v, p[2];
+	agora_pair none;
+	uint32_t big_id, ids[N], watch_id;
+	size_t big = 3 << 20;
+	char *blob = malloc(big);
+	double end;
+	int rc;
+
+	ck_assert_ptr_nonnull(blob);
+	for (size_t i = 0; i < big; i++)
+		blob[i] = (char)(i * 13);
+	start_tls_server(&t, NULL, false);
+	expect_connected(
+	    c, connect_tls(&t.s, t.address, "ca.pem", NULL, NULL, &c));
+	expect_connected(
+	    c2, connect_tls(&t.s, t.address, "ca.pem", NULL, NULL, &c2));
+	AGH_OK(c, agora_dict_open(c, "cfg", &d));
+	AGH_OK(c2, agora_dict_open(c2, "cfg", &d2));
+	p[0] = agora_bin(blob, big);
+	/* A small send buffer, so that the kernel takes it in pieces. */
+	ck_assert_int_eq(setsockopt(agora_client_fd(c), SOL_SOCKET, SO_SNDBUF,
+				    &(int){ 65536 }, sizeof(int)),
+			 0);
+	AGH_OK(c, agora_call_send(c, "ping", agora_array(p, 1), &big_id));
+	ck_assert(agora_client_want_write(c));
+	for (int i = 0; i < N; i++) {
+		p[0] = agora_int(i);
+		AGH_OK(c,
+		       agora_call_send(c, "ping", agora_array(p, 1), &ids[i]));
+	}
+	p[0] = agora_uint(agora_dict_handle(d));
+	p[1] = agora_map(&none, 0);
+	AGH_OK(c, agora_call_send(c, "watch", agora_array(p, 2), &watch_id));
+	end = agh_now() + AGH_STATE_TIMEOUT;
+	while ((rc = agora_call_result(c, watch_id, &v)) == AGORA_EAGAIN) {
+		struct pollfd pfd = { .fd = agora_client_fd(c),
+				      .events = POLLIN };
+
+		if (agora_client_want_write(c))
+			pfd.events |= POLLOUT;
+		ck_assert(agh_now() < end);
+		ck_assert_int_ge(poll(&pfd, 1, 100), 0);
+		ck_assert_int_ge(agora_client_process(c), 0);
+	}
+	AGH_OK(c, rc);
+	agora_value_free(&v);
+	/* The answers before the watch's came before it. */
+	AGH_OK(c, agora_call_result(c, big_id, &v));
+	ck_assert_uint_eq(v.via.str.len, big);
+	ck_assert(memcmp(v.via.str.ptr, blob, big) == 0);
+	agora_value_free(&v);
+	for (int i = N - 1; i >= 0; i--) {
+		AGH_OK(c, agora_call_result(c, ids[i], &v));
+		agh_assert_int(v, i);
+	}
+	AGH_OK(c2, agora_dict_set(d2, agora_str("k"), agora_int(1)));
+	AGH_OK(c, agora_notification_next(c, AGH_STATE_TIMEOUT, &note));
+	ck_assert_str_eq(note->method, "watch");
+	agh_assert_str(*agora_map_get(&note->params, "key"), "k");
+	agora_notification_free(note);
+	agora_dict_close(d2);
+	agora_client_free(c2);
+	agora_dict_close(d);
+	agora_client_free(c);
+	free(blob);
+	agh_server_stop(&t.s);
+}
+END_TEST
+
 /* agorad --tls-client-ca: a client with a certificate of that CA gets in;
  * one without, or with another CA's, fails naming the TLS error. */
 START_TEST(agorad_requires_the_client_certificate)
@@ -758,6 +838,7 @@ int main(void)
 	AGH_ADD_BARE(s, unusable_files_and_plain_listeners_are_named);
 	AGH_ADD_BARE(s, agora_tool_reports_certificate_errors);
 	AGH_ADD_BARE(s, calls_and_a_reconnect_over_tls);
+	AGH_ADD_BARE(s, event_loop_calls_and_notifications_over_tls);
 	AGH_ADD_BARE(s, agorad_requires_the_client_certificate);
 	AGH_ADD_BARE(s, relay_cannot_pass_the_bound_handshake);
 	AGH_ADD_BARE(s, ipv6_literal_is_verified_as_an_address);
