@@ -33,6 +33,11 @@ int ag_client_pack(agora_client *c, ag_buf *out, const char *method,
 	msgpack_packer pk;
 	int rc;
 
+	/* After 2^32 calls, never reuse the msgid of a sent call whose
+	 * result was not taken. */
+	while (ag_client_sent_find(c, msgid) != NULL)
+		msgid++;
+
 	msgpack_packer_init(&pk, out, ag_buf_write);
 	ag_pack_request_head(&pk, msgid, method);
 	msgpack_pack_array(&pk, nparams);
@@ -61,40 +66,145 @@ int ag_client_pack(agora_client *c, ag_buf *out, const char *method,
 
 /* ---- responses ----------------------------------------------------------- */
 
+/* What take_message() did with a message. */
+enum taken {
+	TAKEN_NONE,     /* no whole message is in the reader */
+	TAKEN_KEPT,     /* a notification queued, or a sent call's answer */
+	TAKEN_RESPONSE, /* a response for the caller: *ret_* are set */
+};
+
+/* Store the answer (@err or @result) in the sent call @s. 0, or
+ * AGORA_ENOMEM (which breaks @c: the answer is lost). */
+static int sent_answered(agora_client *c, struct ag_sent *s,
+			 const msgpack_object *err,
+			 const msgpack_object *result)
+{
+	if (s->discard) {
+		ag_client_sent_remove(c, s);
+		return 0;
+	}
+	if (err != NULL) {
+		char keep[sizeof(c->errmsg)];
+
+		/* The answer is the sent call's: the caller's message stays. */
+		memcpy(keep, c->errmsg, sizeof(keep));
+		s->rc = ag_client_response_error(c, err);
+		s->errmsg = strdup(c->errmsg);
+		if (c->state != AG_CLIENT_BROKEN)
+			memcpy(c->errmsg, keep, sizeof(keep));
+	} else if (ag_value_unpack(result, &s->val) < 0) {
+		return ag_client_break(c, AGORA_ENOMEM,
+				       "out of memory decoding an answer");
+	}
+	s->done = true;
+	return 0;
+}
+
+/*
+ * Take the next whole message out of c->reader: a notification is queued,
+ * an answer to a sent call stored, any other response handed back through
+ * the ret_ pointers. Returns an enum taken, or the error that broke @c.
+ */
+static int take_message(agora_client *c, uint32_t *ret_msgid,
+			const msgpack_object **ret_error,
+			const msgpack_object **ret_result)
+{
+	const msgpack_object *err, *result;
+	struct ag_sent *s;
+	msgpack_object m;
+	uint32_t msgid;
+	int rc;
+
+	rc = ag_reader_next(&c->reader, &m);
+	if (rc == 0)
+		return TAKEN_NONE;
+	if (rc == AGORA_ENOMEM)
+		return ag_client_break(c, rc,
+				       "out of memory decoding an answer");
+	if (rc < 0)
+		return ag_client_break(c, AGORA_EPROTOCOL,
+				       "the server sent bad data: %s",
+				       c->reader.errmsg);
+	/* [2, method, params]: kept for agora_notification_next(). */
+	if (m.type == MSGPACK_OBJECT_ARRAY && m.via.array.size == 3 &&
+	    m.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    m.via.array.ptr[0].via.u64 == AG_MSG_NOTIFY) {
+		const msgpack_object *method = &m.via.array.ptr[1];
+		const msgpack_object *params = &m.via.array.ptr[2];
+
+		if (method->type != MSGPACK_OBJECT_STR)
+			return ag_client_break(c, AGORA_EPROTOCOL,
+					       "the server sent a notification "
+					       "whose method is not a str");
+		params = params->type == MSGPACK_OBJECT_ARRAY &&
+				 params->via.array.size > 0
+			     ? &params->via.array.ptr[0]
+			     : NULL;
+		if (ag_client_queue_note(c, method, params) < 0)
+			return ag_client_break(
+			    c, AGORA_ENOMEM,
+			    "out of memory keeping a notification");
+		return TAKEN_KEPT;
+	}
+	if (ag_parse_response(&m, &msgid, &err, &result) < 0)
+		return ag_client_break(c, AGORA_EPROTOCOL,
+				       "the server sent a message that "
+				       "is not a response");
+	s = ag_client_sent_find(c, msgid);
+	if (s != NULL && !s->done) {
+		rc = sent_answered(c, s, err, result);
+		return rc < 0 ? rc : TAKEN_KEPT;
+	}
+	*ret_msgid = msgid;
+	*ret_error = err;
+	*ret_result = result;
+	return TAKEN_RESPONSE;
+}
+
 int ag_client_read_any(agora_client *c, uint32_t *ret_msgid,
 		       const msgpack_object **ret_error,
 		       const msgpack_object **ret_result)
 {
-	msgpack_object m;
 	int rc;
 
 	for (;;) {
-		rc = ag_reader_next(&c->reader, &m);
-		if (rc == 0) {
+		rc = take_message(c, ret_msgid, ret_error, ret_result);
+		if (rc < 0)
+			return rc;
+		if (rc == TAKEN_RESPONSE)
+			return 0;
+		if (rc == TAKEN_NONE) {
 			rc = ag_client_recv(c);
 			if (rc < 0)
 				return rc;
+		}
+	}
+}
+
+int ag_client_drain(agora_client *c)
+{
+	const msgpack_object *err, *result;
+	uint32_t msgid;
+	int n = 0, rc;
+
+	for (;;) {
+		rc = take_message(c, &msgid, &err, &result);
+		if (rc < 0)
+			return rc;
+		if (rc == TAKEN_RESPONSE)
+			return ag_client_break(c, AGORA_EPROTOCOL,
+					       "the server answered request "
+					       "%" PRIu32 ", which nobody "
+					       "waits for",
+					       msgid);
+		if (rc == TAKEN_KEPT) {
+			if (n < INT32_MAX)
+				n++;
 			continue;
 		}
-		if (rc == AGORA_ENOMEM)
-			return ag_client_break(
-			    c, rc, "out of memory decoding an answer");
-		if (rc < 0)
-			return ag_client_break(c, AGORA_EPROTOCOL,
-					       "the server sent bad data: %s",
-					       c->reader.errmsg);
-		/* Notifications are reserved for the server to send; a
-		 * synchronous client has no use for them yet. */
-		if (m.type == MSGPACK_OBJECT_ARRAY && m.via.array.size == 3 &&
-		    m.via.array.ptr[0].type ==
-			MSGPACK_OBJECT_POSITIVE_INTEGER &&
-		    m.via.array.ptr[0].via.u64 == AG_MSG_NOTIFY)
-			continue;
-		if (ag_parse_response(&m, ret_msgid, ret_error, ret_result) < 0)
-			return ag_client_break(c, AGORA_EPROTOCOL,
-					       "the server sent a message that "
-					       "is not a response");
-		return 0;
+		rc = ag_client_recv_nowait(c);
+		if (rc <= 0)
+			return rc < 0 ? rc : n;
 	}
 }
 

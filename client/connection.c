@@ -210,6 +210,30 @@ void ag_client_check_peer(agora_client *c)
 				"the server closed the connection");
 }
 
+/* Every sent call not answered yet is done with AGORA_ELOST; those nobody
+ * takes are forgotten. */
+static void sent_lost(agora_client *c)
+{
+	for (size_t i = 0; i < c->sent_cap; i++) {
+		struct ag_sent *s = c->sent[i], *next;
+
+		for (; s != NULL; s = next) {
+			next = s->next;
+			if (s->done)
+				continue;
+			if (s->discard) {
+				ag_client_sent_remove(c, s);
+				continue;
+			}
+			s->done = true;
+			s->rc = AGORA_ELOST;
+			s->errmsg = strdup(
+			    "the connection was lost before the answer came: "
+			    "the call may or may not have been done");
+		}
+	}
+}
+
 void ag_client_disconnect(agora_client *c)
 {
 	/* close_notify only from a healthy client of this process: a fork()
@@ -226,6 +250,10 @@ void ag_client_disconnect(agora_client *c)
 	}
 	ag_buf_deinit(&c->out);
 	ag_buf_init(&c->out);
+	ag_buf_deinit(&c->pend);
+	ag_buf_init(&c->pend);
+	c->pend_off = 0;
+	sent_lost(c);
 }
 
 /* ---- life ---------------------------------------------------------------- */
@@ -243,6 +271,9 @@ agora_client *agora_client_new(void)
 	c->wait = NAN;
 	ag_buf_init(&c->out);
 	c->kept_tail = &c->kept;
+	c->notes_tail = &c->notes;
+	c->notes_max = AGORA_NOTIFICATION_LIMIT;
+	ag_buf_init(&c->pend);
 	long page = sysconf(_SC_PAGESIZE);
 	void *m = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -276,6 +307,16 @@ void agora_client_free(agora_client *c)
 		agora_value_free(&k->v);
 		free(k);
 	}
+	while (c->notes != NULL) {
+		struct ag_note *n = c->notes;
+		c->notes = n->next;
+		agora_notification_free(&n->n);
+	}
+	for (size_t i = 0; i < c->sent_cap; i++)
+		while (c->sent[i] != NULL)
+			ag_client_sent_remove(c, c->sent[i]);
+	free(c->sent);
+	ag_buf_deinit(&c->pend);
 	free(c->address);
 	free(c->tls_ca);
 	free(c->tls_cert);
@@ -321,6 +362,143 @@ int agora_client_take_item(agora_client *c, agora_value *ret)
 	*ret = k->v;
 	free(k);
 	return 0;
+}
+
+/* ---- notifications ------------------------------------------------------- */
+
+/* Drop the oldest queued notification, counting it. */
+static void note_drop_oldest(agora_client *c)
+{
+	struct ag_note *n = c->notes;
+
+	c->notes = n->next;
+	if (c->notes == NULL)
+		c->notes_tail = &c->notes;
+	c->nnotes--;
+	c->notes_dropped++;
+	agora_notification_free(&n->n);
+}
+
+int ag_client_queue_note(agora_client *c, const msgpack_object *method,
+			 const msgpack_object *params)
+{
+	size_t len = method->via.str.size;
+	struct ag_note *n = malloc(sizeof(*n) + len + 1);
+
+	if (n == NULL)
+		return AGORA_ENOMEM;
+	memcpy(n->method, method->via.str.ptr, len);
+	n->method[len] = '\0';
+	n->n.method = n->method;
+	n->n.params = agora_nil();
+	n->next = NULL;
+	if (params != NULL && ag_value_unpack(params, &n->n.params) < 0) {
+		free(n);
+		return AGORA_ENOMEM;
+	}
+	while (c->nnotes >= c->notes_max)
+		note_drop_oldest(c);
+	*c->notes_tail = n;
+	c->notes_tail = &n->next;
+	c->nnotes++;
+	return 0;
+}
+
+void agora_notification_free(agora_notification *n)
+{
+	if (n == NULL)
+		return;
+	agora_value_free(&n->params);
+	free((struct ag_note *)n); /* n is the node's first member */
+}
+
+size_t agora_notification_count(const agora_client *c)
+{
+	return c != NULL ? c->nnotes : 0;
+}
+
+uint64_t agora_notification_dropped(const agora_client *c)
+{
+	return c != NULL ? c->notes_dropped : 0;
+}
+
+int agora_notification_set_limit(agora_client *c, size_t max)
+{
+	if (c == NULL)
+		return AGORA_EINVAL;
+	if (max == 0)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "notification limit 0: want at least 1");
+	c->notes_max = max;
+	while (c->nnotes > c->notes_max)
+		note_drop_oldest(c);
+	return 0;
+}
+
+/* ---- sent calls ---------------------------------------------------------- */
+
+struct ag_sent *ag_client_sent_find(const agora_client *c, uint32_t msgid)
+{
+	struct ag_sent *s;
+
+	if (c->nsent == 0)
+		return NULL;
+	for (s = c->sent[msgid & (c->sent_cap - 1)]; s != NULL; s = s->next)
+		if (s->msgid == msgid)
+			return s;
+	return NULL;
+}
+
+/* Twice the buckets (at least 16): 0 or AGORA_ENOMEM (table kept). */
+static int sent_grow(agora_client *c)
+{
+	size_t cap = c->sent_cap > 0 ? c->sent_cap * 2 : 16;
+	struct ag_sent **t = calloc(cap, sizeof(*t));
+
+	if (t == NULL)
+		return AGORA_ENOMEM;
+	for (size_t i = 0; i < c->sent_cap; i++) {
+		struct ag_sent *s = c->sent[i], *next;
+
+		for (; s != NULL; s = next) {
+			next = s->next;
+			s->next = t[s->msgid & (cap - 1)];
+			t[s->msgid & (cap - 1)] = s;
+		}
+	}
+	free(c->sent);
+	c->sent = t;
+	c->sent_cap = cap;
+	return 0;
+}
+
+struct ag_sent *ag_client_sent_add(agora_client *c, uint32_t msgid)
+{
+	struct ag_sent *s;
+
+	if (c->nsent >= c->sent_cap && sent_grow(c) < 0)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->msgid = msgid;
+	s->next = c->sent[msgid & (c->sent_cap - 1)];
+	c->sent[msgid & (c->sent_cap - 1)] = s;
+	c->nsent++;
+	return s;
+}
+
+void ag_client_sent_remove(agora_client *c, struct ag_sent *s)
+{
+	struct ag_sent **pp = &c->sent[s->msgid & (c->sent_cap - 1)];
+
+	while (*pp != s)
+		pp = &(*pp)->next;
+	*pp = s->next;
+	c->nsent--;
+	agora_value_free(&s->val);
+	free(s->errmsg);
+	free(s);
 }
 
 /* ---- timeouts ------------------------------------------------------------ */
@@ -436,13 +614,58 @@ static int io_failed(agora_client *c, const char *op, int e)
 	return ag_client_break(c, AGORA_EIO, "%s: %s", op, strerror(e));
 }
 
+/* The requests agora_call_send() left unsent are done with: empty c->pend
+ * (giving back a buffer that grew large). */
+static void pend_done(agora_client *c)
+{
+	c->pend.len = 0;
+	c->pend_off = 0;
+	if (c->pend.cap > ((size_t)1 << 20)) {
+		ag_buf_deinit(&c->pend);
+		ag_buf_init(&c->pend);
+	}
+}
+
 int ag_client_send(agora_client *c, const void *data, size_t len)
 {
-	int rc = ag_transport_send(c->fd, c->ssl, data, len, c->deadline_ms);
+	int rc;
 
+	/* Requests sent without blocking go first, whole: bytes of two
+	 * requests never interleave. */
+	if (c->pend_off < c->pend.len) {
+		rc = ag_transport_send(
+		    c->fd, c->ssl, c->pend.data + c->pend_off,
+		    c->pend.len - c->pend_off, c->deadline_ms);
+		if (rc < 0)
+			return io_failed(c, "send", -rc);
+		pend_done(c);
+	}
+	rc = ag_transport_send(c->fd, c->ssl, data, len, c->deadline_ms);
 	if (rc < 0)
 		return io_failed(c, "send", -rc);
 	return 0;
+}
+
+int ag_client_send_pending(agora_client *c)
+{
+	size_t k = 0;
+	int rc;
+
+	if (c->pend_off >= c->pend.len)
+		return 0;
+	rc = ag_transport_send_nowait(c->fd, c->ssl, c->pend.data + c->pend_off,
+				      c->pend.len - c->pend_off, &k);
+	if (rc < 0)
+		return io_failed(c, "send", -rc);
+	c->pend_off += k;
+	if (c->pend_off == c->pend.len)
+		pend_done(c);
+	return 0;
+}
+
+bool ag_client_has_buffered(const agora_client *c)
+{
+	return ag_transport_pending(c->ssl);
 }
 
 int ag_client_recv(agora_client *c)
@@ -462,4 +685,25 @@ int ag_client_recv(agora_client *c)
 				       "the server closed the connection");
 	ag_reader_commit(&c->reader, (size_t)k);
 	return 0;
+}
+
+int ag_client_recv_nowait(agora_client *c)
+{
+	size_t avail;
+	char *p = ag_reader_space(&c->reader, READ_CHUNK, &avail);
+	ssize_t k;
+
+	if (p == NULL)
+		return ag_client_break(c, AGORA_ENOMEM,
+				       "out of memory reading an answer");
+	k = ag_transport_recv_nowait(c->fd, c->ssl, p, avail);
+	if (k == -EAGAIN)
+		return 0;
+	if (k < 0)
+		return io_failed(c, "read", (int)-k);
+	if (k == 0)
+		return ag_client_break(c, AGORA_EIO,
+				       "the server closed the connection");
+	ag_reader_commit(&c->reader, (size_t)k);
+	return 1;
 }

@@ -16,6 +16,8 @@
  *   proxy.c       ag_proxy, the plumbing every proxy type shares;
  *   proxy_<type>.c  one per object type, each method one ag_proxy_call*();
  *   pipeline.c    many calls in flight (the call's pieces apart);
+ *   push.c        notifications handed out, and the event-loop client:
+ *                 calls sent without waiting, their results by msgid;
  *   reconnect.c   connect again after a loss and open every proxy again
  *                 (call.c reaches it through c->recover only);
  *   manager.c     a private server in a child process.
@@ -97,6 +99,20 @@ int ag_transport_send(int fd, struct ssl_st *ssl, const void *data, size_t len,
  * -EPROTO for a TLS error. Blocks until bytes arrive or then. */
 ssize_t ag_transport_recv(int fd, struct ssl_st *ssl, void *buf, size_t len,
 			  int64_t deadline_ms);
+
+/* ag_transport_send() that never blocks: as many of the @len bytes as the
+ * kernel takes now, their count in *ret_sent (maybe 0). 0 or -errno (as
+ * ag_transport_send()). */
+int ag_transport_send_nowait(int fd, struct ssl_st *ssl, const void *data,
+			     size_t len, size_t *ret_sent);
+
+/* ag_transport_recv() that never blocks: the byte count, 0 when the peer
+ * closed, -EAGAIN when nothing is there to read, or -errno. */
+ssize_t ag_transport_recv_nowait(int fd, struct ssl_st *ssl, void *buf,
+				 size_t len);
+
+/* True when @ssl (NULL: false) holds decrypted bytes not read yet. */
+bool ag_transport_pending(struct ssl_st *ssl);
 
 /* The reason of the last TLS error (this thread's OpenSSL error queue,
  * emptied) into @buf of @len bytes; never empty. */
@@ -201,6 +217,43 @@ struct agora_client {
 	int sticky_hold;
 	int first_rc;
 	char first_msg[512];
+	/* Notifications ([2, method, params]) read and not yet taken with
+	 * agora_notification_next(), oldest first (call.c queues them,
+	 * push.c hands them out): @nnotes of them; past @notes_max the
+	 * oldest is dropped and counted in @notes_dropped. */
+	struct ag_note *notes, **notes_tail;
+	size_t nnotes, notes_max;
+	uint64_t notes_dropped;
+	/* Calls sent with agora_call_send() (push.c) whose results were not
+	 * taken yet: a hash table of @sent_cap buckets (0 or a power of
+	 * two) by msgid, @nsent entries. call.c stores each answer in its
+	 * entry when it arrives, whatever call is reading. */
+	struct ag_sent **sent;
+	size_t nsent, sent_cap;
+	/* Requests agora_call_send() packed that the kernel has not taken
+	 * yet (a non-blocking send took part), from @pend_off on. Sent
+	 * before anything else goes (ag_client_send()). */
+	ag_buf pend;
+	size_t pend_off;
+};
+
+/* A queued notification: what agora_notification_next() hands out (@n
+ * first, so that the public pointer is the node), and its method's text. */
+struct ag_note {
+	agora_notification n; /* n.method points to @method */
+	struct ag_note *next;
+	char method[];
+};
+
+/* A call sent with agora_call_send(), until its result is taken. */
+struct ag_sent {
+	struct ag_sent *next; /* in its bucket */
+	uint32_t msgid;
+	bool done;       /* its answer came (or the connection was lost) */
+	bool discard;    /* nobody takes it (agora_cancel()'s own call) */
+	int rc;          /* when done: 0 or the negative code */
+	agora_value val; /* when done with 0: the result, owned */
+	char *errmsg;    /* when done with rc < 0 (NULL: out of memory) */
 };
 
 /* One item kept for agora_client_take_item(). */
@@ -268,8 +321,23 @@ int ag_client_usable(agora_client *c);
  * unknown outcome, where now the reconnect comes first. */
 void ag_client_check_peer(agora_client *c);
 
-/* Close @c's socket and free its reader and request buffer (state kept). */
+/* Close @c's socket and free its reader and request buffer (state kept).
+ * Every sent call still waiting for its answer is done with AGORA_ELOST. */
 void ag_client_disconnect(agora_client *c);
+
+/* Queue the notification [2, @method, @params] read from the server
+ * (decoded: @params is params[0] or nil; the queue copies both). When
+ * c->notes_max are queued the oldest is dropped first. 0 or AGORA_ENOMEM. */
+int ag_client_queue_note(agora_client *c, const msgpack_object *method,
+			 const msgpack_object *params);
+
+/* The sent call @msgid (ag_client_sent_add()), or NULL. */
+struct ag_sent *ag_client_sent_find(const agora_client *c, uint32_t msgid);
+/* Remember the sent call @msgid (not done yet): the entry, or NULL when
+ * out of memory. */
+struct ag_sent *ag_client_sent_add(agora_client *c, uint32_t msgid);
+/* Forget the entry @s and free it with its result. */
+void ag_client_sent_remove(agora_client *c, struct ag_sent *s);
 
 /* Send @len bytes: 0, or AGORA_EIO, or AGORA_ETIMEDOUT when
  * c->deadline_ms passed or the kernel gave up on the server (the client is
@@ -280,6 +348,19 @@ int ag_client_send(agora_client *c, const void *data, size_t len);
  * AGORA_ETIMEDOUT (as for ag_client_send()), which break @c. Blocks until
  * bytes arrive or c->deadline_ms. */
 int ag_client_recv(agora_client *c);
+
+/* ag_client_recv() that never blocks: 1 when bytes were read, 0 when none
+ * had arrived, or the error that broke @c (AGORA_EIO also when the server
+ * closed the connection). */
+int ag_client_recv_nowait(agora_client *c);
+
+/* Send what c->pend holds without blocking: 0 (some may be left: the
+ * kernel's buffer is full), or the error that broke @c. */
+int ag_client_send_pending(agora_client *c);
+
+/* True when the TLS connection of @c holds decrypted bytes not yet read
+ * (a poll(2) on the socket would not show them). */
+bool ag_client_has_buffered(const agora_client *c);
 
 /* ---- call.c -------------------------------------------------------------- */
 
@@ -589,15 +670,25 @@ int ag_client_pack(agora_client *c, ag_buf *out, const char *method,
 		   uint32_t *ret_msgid);
 
 /*
- * Read the next response, whichever request it answers (notifications are
- * skipped): its msgid, the error array or NULL, and the result, pointing
- * into the client's reader until the next read on @c. Returns 0, or
- * AGORA_EIO, AGORA_EPROTOCOL or AGORA_ENOMEM, which break the client.
- * Blocks until a response arrives.
+ * Read the next response, whichever request it answers: its msgid, the
+ * error array or NULL, and the result, pointing into the client's reader
+ * until the next read on @c. Notifications met on the way are queued
+ * (ag_client_queue_note()), and answers to calls sent with
+ * agora_call_send() stored in their entries: neither is returned. Returns
+ * 0, or AGORA_EIO, AGORA_EPROTOCOL or AGORA_ENOMEM, which break the
+ * client. Blocks until a response arrives.
  */
 int ag_client_read_any(agora_client *c, uint32_t *ret_msgid,
 		       const msgpack_object **ret_error,
 		       const msgpack_object **ret_result);
+
+/*
+ * Take, without blocking, every message the socket holds (reading it until
+ * it has no more): notifications are queued, answers to sent calls stored.
+ * Returns how many messages were taken, or the error that broke @c
+ * (AGORA_EPROTOCOL for an answer to a call nobody waits for).
+ */
+int ag_client_drain(agora_client *c);
 
 /* The negative code of the error array @err, its message set on @c; a
  * PROTOCOL error also breaks @c, as the server closes the connection. */

@@ -533,7 +533,10 @@ static int tls_context(const char *address, const ag_tls_files *tls,
 	/* A server that ends without close_notify is a closed connection:
 	 * the frames' lengths catch a cut message. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
+	/* A non-blocking send (ag_transport_send_nowait()) retries from a
+	 * buffer that may have moved as requests were appended to it. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* One recv(2) for what the kernel has, not two per record (its
 	 * header, then its body). */
 	SSL_CTX_set_read_ahead(ctx, 1);
@@ -965,4 +968,86 @@ ssize_t ag_transport_recv(int fd, struct ssl_st *ssl, void *buf, size_t len,
 		k = recv(fd, buf, len, 0);
 	while (k < 0 && errno == EINTR);
 	return k < 0 ? -errno : k;
+}
+
+/* ---- without blocking (the event-loop client) ---------------------------- */
+
+int ag_transport_send_nowait(int fd, struct ssl_st *ssl, const void *data,
+			     size_t len, size_t *ret_sent)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		if (ssl != NULL) {
+			size_t k = 0;
+			int r, e, rc;
+
+			tls_clear_errors();
+			errno = 0;
+			r = SSL_write_ex(ssl, (const char *)data + done,
+					 len - done, &k);
+			e = errno;
+			if (r == 1) {
+				done += k;
+				continue;
+			}
+			rc = SSL_get_error(ssl, r);
+			if (rc == SSL_ERROR_WANT_WRITE ||
+			    rc == SSL_ERROR_WANT_READ)
+				break;
+			rc = tls_wait(fd, ssl, r, e, 0);
+			if (rc == 1)
+				return -EPIPE;
+			return rc < 0 ? rc : -EPROTO;
+		}
+		ssize_t k = send(fd, (const char *)data + done, len - done,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -errno;
+		}
+		done += (size_t)k;
+	}
+	*ret_sent = done;
+	return 0;
+}
+
+ssize_t ag_transport_recv_nowait(int fd, struct ssl_st *ssl, void *buf,
+				 size_t len)
+{
+	ssize_t k;
+
+	if (ssl != NULL) {
+		size_t got = 0;
+		int r, e, rc;
+
+		tls_clear_errors();
+		errno = 0;
+		r = SSL_read_ex(ssl, buf, len, &got);
+		e = errno;
+		if (r == 1)
+			return (ssize_t)got;
+		rc = SSL_get_error(ssl, r);
+		if (rc == SSL_ERROR_WANT_READ || rc == SSL_ERROR_WANT_WRITE)
+			return -EAGAIN;
+		rc = tls_wait(fd, ssl, r, e, 0);
+		if (rc == 1)
+			return 0;
+		return rc < 0 ? rc : -EPROTO;
+	}
+	do
+		k = recv(fd, buf, len, MSG_DONTWAIT);
+	while (k < 0 && errno == EINTR);
+	if (k < 0 && errno == EWOULDBLOCK)
+		return -EAGAIN;
+	return k < 0 ? -errno : k;
+}
+
+bool ag_transport_pending(struct ssl_st *ssl)
+{
+	return ssl != NULL && SSL_has_pending(ssl);
 }

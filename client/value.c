@@ -646,3 +646,20 @@ size_t agora_value_format(agora_value v, char *buf, size_t len)
 		buf[o.len < len ? o.len : len - 1] = '\0';
 	return o.len;
 }
+
+const agora_value *agora_map_get(const agora_value *m, const char *key)
+{
+	size_t n;
+
+	if (m == NULL || key == NULL || m->type != AGORA_MAP)
+		return NULL;
+	n = strlen(key);
+	for (size_t i = 0; i < m->via.map.len; i++) {
+		const agora_value *k = &m->via.map.items[i].key;
+
+		if (k->type == AGORA_STR && k->via.str.len == n &&
+		    memcmp(k->via.str.ptr, key, n) == 0)
+			return &m->via.map.items[i].val;
+	}
+	return NULL;
+}

@@ -1204,6 +1204,177 @@ AGORA_API size_t agora_pipeline_pending(const agora_pipeline *p);
  * can go on with synchronous calls. Accepts NULL. */
 AGORA_API void agora_pipeline_free(agora_pipeline *p);
 
+/* ---- push: notifications and an event-loop client ---------------------------
+ *
+ * The server sends notifications ([2, method, params], docs/protocol.md
+ * section 11) to a connection that asked for them: a watch's changes, a
+ * topic's messages, and the "cut" that ends a connection which stopped
+ * reading. They may arrive at any time, also while a call waits for its
+ * answer: the client queues them, in the order they arrived, and the
+ * program takes them with agora_notification_next(). None is lost while
+ * the client reads, up to the queue's limit:
+ *
+ *   - A program that makes calls but never takes its notifications makes
+ *     the queue grow. Past agora_notification_set_limit()'s limit (default
+ *     AGORA_NOTIFICATION_LIMIT) the OLDEST queued notification is dropped
+ *     for each new one, and agora_notification_dropped() counts them. (A
+ *     program that reads nothing at all is cut by the server instead, at
+ *     its --max-output.)
+ *   - After a "cut", or when the connection ends, the notifications
+ *     already queued can still be taken; then agora_notification_next()
+ *     fails as any call does (AGORA_EIO).
+ *
+ * Event loops (libevent, libuv, epoll, poll): instead of blocking in a
+ * call, send calls with agora_call_send(), poll agora_client_fd() for
+ * reading (and for writing while agora_client_want_write()), call
+ * agora_client_process() when it is ready, then take answers with
+ * agora_call_result() and notifications with agora_notification_next(c,
+ * 0, ...). The blocking API stays usable on the same client: a blocking
+ * call made while sent calls are outstanding keeps their answers (and the
+ * notifications) as they arrive, for agora_call_result() later.
+ */
+
+typedef struct agora_notification {
+	const char *method; /* "watch", "topic", "cut", or one a later server
+			       adds (ignore those you do not know) */
+	agora_value params; /* the one map of params (params[0]); AGORA_NIL if
+			       absent */
+} agora_notification;
+
+/* The default limit of queued notifications per client. */
+#define AGORA_NOTIFICATION_LIMIT 100000
+
+/*
+ * The oldest notification not yet taken, in *ret (free it with
+ * agora_notification_free()). Those that arrived while a call waited for
+ * its answer are queued; when none is queued it reads the socket, waiting
+ * up to @timeout seconds (0: takes only what already arrived, without
+ * blocking; AGORA_FOREVER: until one comes). Answers to sent calls read
+ * meanwhile are kept for agora_call_result(). Returns 0; AGORA_ETIMEDOUT
+ * when none came (the client stays usable); AGORA_EINVAL for a NULL @c or
+ * @ret, a NaN @timeout, or a client that cannot call; AGORA_EIO when the
+ * connection is lost (and nothing is queued); AGORA_EPROTOCOL, AGORA_ENOMEM.
+ */
+AGORA_API int agora_notification_next(agora_client *c, double timeout,
+				      agora_notification **ret);
+/* Free a notification agora_notification_next() returned. Accepts NULL. */
+AGORA_API void agora_notification_free(agora_notification *n);
+/* How many notifications are queued now (0 for a NULL @c). */
+AGORA_API size_t agora_notification_count(const agora_client *c);
+/* How many notifications were dropped because the queue was full, since
+ * the client was made (0 for a NULL @c). */
+AGORA_API uint64_t agora_notification_dropped(const agora_client *c);
+/* Queue at most @max notifications (>= 1; default AGORA_NOTIFICATION_LIMIT);
+ * when more are queued now, the oldest are dropped (and counted). 0, or
+ * AGORA_EINVAL for a NULL @c or a @max of 0. */
+AGORA_API int agora_notification_set_limit(agora_client *c, size_t max);
+/* The value of the str key @key in the map @m, or NULL (also when @m is
+ * NULL or not a map). Points into @m. */
+AGORA_API const agora_value *agora_map_get(const agora_value *m,
+					   const char *key);
+
+/*
+ * The socket of @c, for poll(2), epoll or an event library: -1 when @c is
+ * NULL or not connected. Wait for it to be readable (POLLIN), and writable
+ * (POLLOUT) too while agora_client_want_write() is true, then call
+ * agora_client_process(). Never read or write it yourself, and never
+ * close it (agora_client_free() does).
+ */
+AGORA_API int agora_client_fd(const agora_client *c);
+/* True when requests agora_call_send() packed are not all sent yet (the
+ * kernel's buffer was full): wait for the socket to be writable too. */
+AGORA_API bool agora_client_want_write(const agora_client *c);
+/*
+ * Send what is waiting to go and take what the socket holds, without
+ * blocking: notifications are queued (agora_notification_next()), answers
+ * kept for agora_call_result(). Returns how many messages it took (0:
+ * none was complete yet), or a negative code: AGORA_EIO when the
+ * connection is lost (the server closed it: a "cut" notification may be
+ * queued), AGORA_EPROTOCOL, AGORA_ENOMEM, AGORA_EINVAL as agora_call().
+ * After TLS decrypts bytes it may hold more than a poll shows: calling it
+ * once more until it returns 0 is never wrong.
+ */
+AGORA_API int agora_client_process(agora_client *c);
+/*
+ * Send a call of @method with the params in the array @params (as
+ * agora_call()) without waiting for its answer: its msgid in *ret_msgid,
+ * for agora_call_result() and agora_cancel(). The request is packed now
+ * (the values may go away on return) and sent as far as the kernel takes
+ * it without blocking; the rest goes with the next agora_client_process()
+ * (or before the next blocking call). Returns 0; AGORA_EINVAL as
+ * agora_call() (nothing sent); AGORA_EIO; AGORA_ENOMEM. Never blocks.
+ */
+AGORA_API int agora_call_send(agora_client *c, const char *method,
+			      agora_value params, uint32_t *ret_msgid);
+/*
+ * The result of the sent call @msgid, when its answer came: 0 with *ret
+ * the result (yours to free; @ret may be NULL to discard it), or the call's
+ * own negative code with the server's message in agora_errmsg()
+ * (AGORA_ECANCELLED when agora_cancel() withdrew it; AGORA_ELOST when the
+ * connection was lost before its answer: it may or may not have been
+ * done). Either way the result is taken: @msgid is then unknown.
+ * AGORA_EAGAIN when its answer has not come yet (it reads nothing: call
+ * agora_client_process() first). AGORA_EINVAL for an @msgid that is not
+ * a sent call of @c whose result was not yet taken.
+ */
+AGORA_API int agora_call_result(agora_client *c, uint32_t msgid,
+				agora_value *ret);
+/* How many sent calls have results not taken yet (answered or not). */
+AGORA_API size_t agora_call_pending(const agora_client *c);
+/*
+ * Ask the server to withdraw the sent call @msgid if it is parked (a get
+ * on an empty queue, an acquire, a wait): the server method "cancel"
+ * [msgid], sent as agora_call_send() does (never blocks). A parked call
+ * that is withdrawn is answered AGORA_ECANCELLED, having taken nothing;
+ * one that is not parked (answered already, or running) gets its own
+ * answer: agora_call_result() says which. Returns 0 when the request is
+ * on its way, or nothing needed sending (the answer already came);
+ * AGORA_EINVAL for an @msgid that is not a sent call of @c; else as
+ * agora_call_send().
+ */
+AGORA_API int agora_cancel(agora_client *c, uint32_t msgid);
+
+/* ---- watches (docs/protocol.md section 11.1) -----------------------------
+ *
+ * A watch makes the server send this connection a "watch" notification for
+ * every change of an object (or of one key of a dict, one attribute of a
+ * namespace), in order, with the object's version after the change.
+ * Versions rise with every change; a watcher that lost its connection
+ * watches again with the info of its last watch, its version set to the
+ * last one it saw: changed says whether it missed anything.
+ */
+typedef struct agora_watch_info {
+	uint64_t watch;   /* its number on this connection */
+	uint64_t version; /* the object's version when the watch began */
+	char run[48];     /* the server's run it was made in */
+	int changed;      /* when resuming: 1 changed since (or may have),
+			     0 not; -1 when not resuming */
+} agora_watch_info;
+
+/* A change, read from a "watch" notification by agora_change_of(): it
+ * points into the notification, valid while it is. */
+typedef struct agora_change {
+	uint64_t watch;         /* the watch it came for */
+	uint64_t version;       /* the object's version after it */
+	const char *op;         /* "dict.set", "queue.get", "lock.drop"... */
+	const agora_value *key; /* the key or attribute, or NULL */
+} agora_change;
+
+/* Watch the object of @handle (a proxy's agora_TYPE_handle()): every change,
+ * or those of @key only (and those that touch every key) when @key is not
+ * NULL. @since: NULL, or an earlier watch's info with .version set to the
+ * last version seen, to learn in ret->changed whether the object changed
+ * after it. */
+AGORA_API int agora_watch(agora_client *c, uint32_t handle,
+			  const agora_value *key, const agora_watch_info *since,
+			  agora_watch_info *ret);
+/* End watch @watch of this connection; *ret_had (may be NULL): whether it
+ * was one. */
+AGORA_API int agora_unwatch(agora_client *c, uint64_t watch, bool *ret_had);
+/* Read the change a "watch" notification carries: 0, or AGORA_EINVAL when
+ * @n is not one. */
+AGORA_API int agora_change_of(const agora_notification *n, agora_change *ret);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,7 +41,8 @@
 	X(LOST, 104,                                           \
 	  "connection lost before the answer: the call may "   \
 	  "have been done")                                    \
-	X(CERT, 105, "server's TLS certificate not verified")
+	X(CERT, 105, "server's TLS certificate not verified")  \
+	X(AGAIN, 106, "no answer yet")
 
 /* The highest code that travels on the wire. */
 #define AGORA_WIRE_ERROR_MAX 20

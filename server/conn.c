@@ -450,6 +450,12 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		ag_conn_free(c);
 		return;
 	}
+	if (c->draining) { /* cut off (ag_notify_begin): its input is dropped,
+			      read only to see its end (and for TLS) */
+		if (ag_conn_unsent(c) == 0)
+			ag_conn_free(c);
+		return;
+	}
 	ag_reader_commit(&c->rd, (size_t)n);
 	c->reading = true;
 	if (!process_input(c))
@@ -780,6 +786,7 @@ void ag_conn_free(ag_conn *c)
 			       (double)(ag_mono_ms() - c->since_ms) / 1000.0,
 			       (unsigned long long)c->nrequests,
 			       c->nrequests == 1 ? "" : "s");
+	ag_watch_conn_gone(c);
 	ag_life_conn_gone(c); /* its ephemeral names (lifetime.c) */
 	ag_session_end(c);
 	ag_persist_conn_gone(c);

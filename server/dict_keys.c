@@ -331,6 +331,7 @@ void ag_dict_reclaim(ag_object *o, dict *d, ag_entry *e)
 		ag_pack_val(pk, &e->key);
 		ag_journal_end(d->srv);
 	}
+	ag_changed_first(o, "expired", &e->key); /* before the write's own */
 	ag_dict_drop(d, e);
 	d->expired++;
 	ag_dict_sync_mem(o, d);
@@ -397,6 +398,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 
 			if (pk != NULL)
 				ag_pack_val(pk, &top->key);
+			if (e != NULL)
+				ag_changed(o, "expired", &e->key);
 			if (e != NULL)
 				ag_dict_drop(d, e); /* and its TTL */
 			else

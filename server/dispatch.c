@@ -195,9 +195,21 @@ void ag_dispatch(ag_conn *c, const ag_request *rq)
 	}
 	if (!ag_user_may_obj(&r, m->right, r.obj) || !check_argc(&r, m, 1))
 		return;
-	if (s->persist == NULL || m->right != AG_RIGHT_WRITE) {
+	if (m->right != AG_RIGHT_WRITE) {
 		m->fn(&r);
 		return;
 	}
-	journaled(&r, m);
+	/* A write call: a change when answered without error, not parked
+	 * (watch.c); s->jreq tells (ag_reply_verror, ag_wait_park). */
+	ag_object_ref(r.obj);
+	ag_change_begin(s);
+	s->chg = r.to;
+	s->chg_failed = s->chg_parked = false;
+	if (s->persist == NULL)
+		m->fn(&r);
+	else
+		journaled(&r, m);
+	s->chg.conn = NULL;
+	ag_change_end(&r, m, !s->chg_failed && !s->chg_parked);
+	ag_object_unref(r.obj);
 }

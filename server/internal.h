@@ -37,6 +37,7 @@ typedef struct ag_save ag_save;
 typedef struct ag_persist ag_persist;
 
 TAILQ_HEAD(ag_waitq, ag_waiter);
+LIST_HEAD(ag_watch_list, ag_watch); /* watch.c */
 TAILQ_HEAD(ag_connq, ag_conn);
 
 /* ---- ordered hash table (table.c) ---------------------------------------- */
@@ -109,6 +110,10 @@ struct ag_object {
 	/* Its name's lifetime (lifetime.c): the connection whose end drops
 	 * it (ephemeral) and its deadline (ttl); NULL for neither. */
 	struct ag_life *life;
+	/* The server's revision at its last change (watch.c), and the
+	 * watches on it. */
+	uint64_t version;
+	struct ag_watch_list watches;
 };
 
 /* The answer target of a request: which connection, which msgid. */
@@ -179,6 +184,10 @@ struct ag_family {
 	const char *name;         /* wire type name, "list" */
 	const ag_family *base;    /* joinable_queue -> queue, or NULL */
 	const ag_method *methods; /* terminated by a NULL name */
+	/* Names of its methods whose params[1] is the one key they change,
+	 * named in their watch notifications (watch.c); NULL-terminated, or
+	 * NULL for none. */
+	const char *const *keyed;
 	/*
 	 * Set up o->data from the open options (a map, maybe empty; @opts is
 	 * NULL when none were given). Unknown option: answer ARGS and return
@@ -456,6 +465,8 @@ struct ag_conn {
 				 needs memory */
 	uint32_t nfree;
 	struct ag_waitq waiters;
+	struct ag_watch_list watches; /* watch.c */
+	uint64_t last_watch;          /* the id of its last watch */
 	struct ag_hold *holds; /* what this connection owns, see ag_conn_hold */
 	uint32_t nholds, capholds;
 	struct ag_hold *passed; /* holds passed to it by values it received */
@@ -579,6 +590,25 @@ void ag_conn_kill(ag_conn *c, const ag_conn *by);
  */
 #define AG_DRAIN_SECONDS 10
 msgpack_packer *ag_notify_begin(ag_conn *c, const char *method);
+
+/*
+ * The change feed (watch.c). ag_changed(): @o changed by @op (its method's
+ * name, "get", without the type), about the one key @key or NULL: gives @o
+ * the next version and notifies its watchers. The dispatcher brackets a
+ * write call with ag_change_begin() and ag_change_end() (@changed: it was
+ * answered without error and did not park), so the call's own change is
+ * sent before those it made happen.
+ */
+void ag_changed(ag_object *o, const char *op, const ag_val *key);
+/* The same for a change a write call makes happen before its own (a key
+ * it finds expired): sent at once. */
+void ag_changed_first(ag_object *o, const char *op, const ag_val *key);
+void ag_change_begin(ag_server *s);
+void ag_change_end(ag_req *r, const ag_method *m, bool changed);
+void ag_watch_conn_gone(ag_conn *c);
+void ag_watch_server_free(ag_server *s);
+int ag_srv_watch(ag_req *r);
+int ag_srv_unwatch(ag_req *r);
 bool ag_conn_notifiable(const ag_conn *c);
 /* With --max-memory: cut the connections holding the most while the
  * server holds more than max_memory + max_output (reply.c says exactly). */
@@ -953,6 +983,12 @@ struct agora_server {
 	/* The last fencing token given, by any lock or rlock (obj_lock.c).
 	 * Like next_obj_id it must never go back: persistence saves it. */
 	uint64_t last_fence;
+	/* The change feed (watch.c): the last version given, and changes
+	 * held back while a write call runs. */
+	uint64_t revision;
+	bool changing;
+	struct ag_held_change *held;
+	uint32_t nheld, capheld;
 	uint64_t next_conn_id;
 	uint64_t requests;
 	uint64_t nwaiters;
@@ -1014,6 +1050,9 @@ struct agora_server {
 	 * error answer to it (reply.c) or parked (wait.c). */
 	ag_target jreq;
 	bool jreq_failed, jreq_parked;
+	/* The write call being dispatched, as jreq, for the change feed. */
+	ag_target chg;
+	bool chg_failed, chg_parked;
 };
 
 /*

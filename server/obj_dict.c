@@ -1050,6 +1050,11 @@ static void dict_conn_gone(ag_object *o, ag_conn *c)
 {
 }
 
+/* Methods whose params[1] is the one key they change (watch.c). */
+static const char *const dict_keyed[] = { "set",	"delete", "pop",
+					  "setdefault", "incr",	  "expire",
+					  "expire_at",	NULL };
+
 static const ag_method dict_methods[] = {
 	{ "get", dict_get, 2, 3, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "getitem", dict_getitem, 2, 2, AG_STORES_NONE, AG_RIGHT_READ },
@@ -1079,6 +1084,7 @@ const ag_family ag_family_dict = {
 	.name = "dict",
 	.base = NULL,
 	.methods = dict_methods,
+	.keyed = dict_keyed,
 	.create = dict_create,
 	.destroy = dict_destroy,
 	.len = dict_length,

@@ -158,17 +158,21 @@ static void lock_serve(ag_object *lk)
 		count = w->aux == WANT_ACQUIRE || w->aux == WANT_FENCED
 			    ? 1
 			    : (uint64_t)w->n;
-		if (lock_take(lk, w->to.conn, count) < 0)
+		if (lock_take(lk, w->to.conn, count) < 0) {
 			ag_reply_error(&w->to, AGORA_ELIMIT,
 				       "out of memory handing over the lock");
-		else if (w->aux == WANT_FENCED)
-			ag_reply_uint(&w->to, l->fence);
-		else if (w->aux == WANT_CANCELLED)
-			reply_cancelled(&w->to);
-		else if (w->group != NULL) /* acquire_any: the lock's handle */
-			ag_reply_uint(&w->to, w->tag);
-		else
-			ag_reply_bool(&w->to, w->aux != WANT_TIMED_OUT);
+		} else {
+			ag_changed(lk, "acquire", NULL);
+			if (w->aux == WANT_FENCED)
+				ag_reply_uint(&w->to, l->fence);
+			else if (w->aux == WANT_CANCELLED)
+				reply_cancelled(&w->to);
+			else if (w->group != NULL) /* acquire_any: its handle */
+				ag_reply_uint(&w->to, w->tag);
+			else
+				ag_reply_bool(&w->to,
+					      w->aux != WANT_TIMED_OUT);
+		}
 		ag_wait_done(w);
 	}
 	ag_object_unref(lk);
@@ -249,10 +253,15 @@ int ag_lock_try(ag_object *lk, ag_conn *c)
 {
 	struct lock *l = lk->data;
 
-	if (l->owner == NULL)
-		return lock_take(lk, c, 1) < 0 ? AGORA_ENOMEM : 1;
+	if (l->owner == NULL) {
+		if (lock_take(lk, c, 1) < 0)
+			return AGORA_ENOMEM;
+		ag_changed(lk, "acquire", NULL);
+		return 1;
+	}
 	if (l->reentrant && l->owner == c) {
 		l->count++;
+		ag_changed(lk, "acquire", NULL);
 		return 1;
 	}
 	return 0;
@@ -467,6 +476,7 @@ static void lock_conn_gone(ag_object *o, ag_conn *c)
 	if (l->owner != c)
 		return;
 	l->abandoned++;
+	ag_changed(o, "release", NULL); /* by its holder's end */
 	lock_drop(o);
 	if (s->stopping || !ag_server_logs(s, AGORA_LOG_WARNING))
 		return;

@@ -272,6 +272,9 @@ static void ns_info_pack(ag_object *o, msgpack_packer *pk)
 {
 }
 
+/* Methods whose params[1] is the one attribute they change (watch.c). */
+static const char *const ns_keyed[] = { "set", "delete", NULL };
+
 static const ag_method ns_methods[] = {
 	{ "get", namespace_get, 2, 2, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "set", namespace_set, 3, 3, AG_STORES_BYTES, AG_RIGHT_WRITE },
@@ -284,6 +287,7 @@ const ag_family ag_family_namespace = {
 	.name = "namespace",
 	.base = NULL,
 	.methods = ns_methods,
+	.keyed = ns_keyed,
 	.create = ns_create,
 	.destroy = ns_destroy,
 	.len = ns_len,

@@ -204,6 +204,7 @@ static void sem_serve(ag_object *o)
 		} else {
 			s->value--;
 			sem_changed(o, s);
+			ag_changed(o, "acquire", NULL);
 			ag_reply_bool(&w->to, true);
 		}
 		ag_wait_done(w);
@@ -409,6 +410,7 @@ static void sem_conn_gone(ag_object *o, ag_conn *c)
 		return;
 	permits_sub(o, s, c, n);
 	s->value += n; /* owned: sem_durable_value() is unchanged */
+	ag_changed(o, "release", NULL); /* by its holder's end */
 	sem_serve(o);
 	if (o->srv->stopping || !ag_server_logs(o->srv, AGORA_LOG_WARNING))
 		return;

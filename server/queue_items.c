@@ -379,6 +379,7 @@ void ag_queue_journal_get(ag_object *o)
 {
 	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.get", 1);
 
+	ag_changed(o, "get", NULL);
 	if (pk == NULL)
 		return;
 	msgpack_pack_false(pk);
@@ -391,6 +392,7 @@ void ag_queue_journal_take(ag_object *o, double lease, bool details)
 {
 	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.take", 4);
 
+	ag_changed(o, "take", NULL);
 	if (pk == NULL)
 		return;
 	msgpack_pack_false(pk);
@@ -411,6 +413,7 @@ static void journal_served_put(ag_object *o, const ag_val *v)
 {
 	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.put", 2);
 
+	ag_changed(o, "put", NULL);
 	if (pk == NULL)
 		return;
 	ag_pack_val(pk, v);
@@ -425,6 +428,7 @@ static void journal_went_back(ag_object *o, uint64_t id)
 {
 	msgpack_packer *pk = ag_journal_call(o->srv, o, "queue.nack", 1);
 
+	ag_changed(o, "nack", NULL);
 	if (pk == NULL)
 		return;
 	msgpack_pack_uint64(pk, id);

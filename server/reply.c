@@ -264,6 +264,8 @@ void ag_reply_verror(ag_conn *c, uint32_t msgid, int rc, const char *fmt,
 	ag_pack_error_response(&c->pk, msgid, rc, msg);
 	if (c == c->srv->jreq.conn && msgid == c->srv->jreq.msgid)
 		c->srv->jreq_failed = true;
+	if (c == c->srv->chg.conn && msgid == c->srv->chg.msgid)
+		c->srv->chg_failed = true;
 	schedule_flush(c);
 }
 
@@ -294,7 +296,7 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 /* @c stopped reading its notifications: queue the cut event after what it
- * has not read, stop reading its requests and sending it anything else,
+ * has not read, stop serving its requests and sending it anything else,
  * and end it once the backlog is sent, or after AG_DRAIN_SECONDS. What it
  * holds stays bounded by max_output and one notification. */
 static void conn_drain(ag_conn *c)
@@ -317,8 +319,6 @@ static void conn_drain(ag_conn *c)
 	ag_pack_str(&c->pk, "--max-output");
 	ag_pack_str(&c->pk, "unsent");
 	msgpack_pack_uint64(&c->pk, unsent);
-	if (c->rev != NULL)
-		event_del(c->rev);
 	if (c->fd >= 0)
 		c->drain_timer = evtimer_new(c->srv->base, on_drain_timeout, c);
 	if (c->drain_timer != NULL)

@@ -534,7 +534,7 @@ static int srv_info(ag_req *r)
 	ag_life_check(o); /* past its deadline: no name */
 	unsigned extra = o->fam->info_count ? o->fam->info_count(o) : 0;
 	msgpack_packer *pk = ag_reply_begin(&r->to);
-	msgpack_pack_map(pk, 6 + extra + ag_life_count(o));
+	msgpack_pack_map(pk, 7 + extra + ag_life_count(o));
 	ag_pack_str(pk, "id");
 	msgpack_pack_uint64(pk, o->id);
 	ag_pack_str(pk, "ref");
@@ -550,6 +550,8 @@ static int srv_info(ag_req *r)
 		msgpack_pack_nil(pk);
 	ag_pack_str(pk, "waiters");
 	msgpack_pack_uint32(pk, o->nwaiters);
+	ag_pack_str(pk, "version");
+	msgpack_pack_uint64(pk, o->version);
 	if (extra)
 		o->fam->info_pack(o, pk);
 	ag_life_pack(o, pk, ag_wall_now());
@@ -851,6 +853,8 @@ static const ag_method server_methods[] = {
 	{ "save", ag_persist_save, 0, 0, AG_STORES_NONE, AG_RIGHT_ADMIN },
 	{ "expire", srv_expire, 2, 2, AG_STORES_NONE, AG_RIGHT_ADMIN },
 	{ "ttl", srv_ttl, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "watch", ag_srv_watch, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },
+	{ "unwatch", ag_srv_unwatch, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "get_any", ag_srv_get_any, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "take_any", ag_srv_take_any, 1, 5, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "wait_any", ag_srv_wait_any, 1, 2, AG_STORES_NONE, AG_RIGHT_READ },

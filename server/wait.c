@@ -109,6 +109,8 @@ static void note_parked(ag_req *r)
 	if (r->to.conn == r->srv->jreq.conn &&
 	    r->to.msgid == r->srv->jreq.msgid)
 		r->srv->jreq_parked = true;
+	if (r->to.conn == r->srv->chg.conn && r->to.msgid == r->srv->chg.msgid)
+		r->srv->chg_parked = true;
 }
 
 ag_waiter *ag_wait_park(ag_req *r, struct ag_waitq *q, double timeout,

@@ -242,6 +242,7 @@ class Conn:
             self.sock.connect(server.path)
         self.unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
         self.msgid = 0
+        self.notes = []  # notifications that came before a response
         if auth:
             self.handshake(server.key)
 
@@ -270,6 +271,9 @@ class Conn:
     def call(self, method, *params):
         msgid = self.send(method, list(params))
         msg = self.recv()
+        while msg is not None and msg[0] == 2:  # a notification: kept
+            self.notes.append(msg)
+            msg = self.recv()
         assert msg is not None, "server closed the connection"
         assert msg[0] == 1 and msg[1] == msgid, msg
         return msg[2], msg[3]
@@ -1747,6 +1751,194 @@ class Lifetimes(Base):
         self.assertNotEqual(self.c.ok("info", n)["id"],
                             self.c.ok("info", h)["id"])
         self.assertIsNone(self.c.ok("ttl", "lt.short"))
+
+
+class Watches(Base):
+    """Watches and object versions (section 11.1)."""
+
+    def notes(self, conn, n):
+        """The next @n notifications @conn receives (the ones kept while
+        it waited for answers first)."""
+        got = conn.notes[:n]
+        del conn.notes[:n]
+        while len(got) < n:
+            msg = conn.recv()
+            self.assertIsNotNone(msg, "closed after %d notifications" % len(got))
+            self.assertEqual(msg[0], 2, msg)
+            got.append(msg)
+        for m in got:
+            self.assertEqual(len(m), 3)
+            self.assertEqual(len(m[2]), 1)
+        return [(m[1], m[2][0]) for m in got]
+
+    def test_every_change_in_order_with_its_key_and_version(self):
+        h = self.open("dict", "w-cfg")
+        other = Conn(self.server)
+        ho = other.ok("open", "dict", "w-cfg", {})
+        w = self.c.ok("watch", h)
+        self.assertEqual(set(w), {"watch", "version", "run"})
+        self.assertEqual(w["version"], self.c.ok("info", h)["version"])
+        self.assertEqual(w["run"], self.c.ok("stats")["run"])
+        other.ok("dict.set", ho, "a", 1)
+        other.ok("dict.update", ho, {"b": 2, "c": 3})
+        other.ok("dict.delete", ho, "a")
+        other.ok("dict.get", ho, "b")  # a read: no notification
+        other.err("dict.delete", ho, "nope")  # failed: none
+        other.ok("dict.setdefault", ho, "b", 9)  # a write, even a no-op
+        got = self.notes(self.c, 4)
+        self.assertEqual([m for m, _ in got], ["watch"] * 4)
+        ops = [(p["op"], p.get("key")) for _, p in got]
+        self.assertEqual(ops, [("dict.set", "a"), ("dict.update", None),
+                               ("dict.delete", "a"), ("dict.setdefault", "b")])
+        versions = [p["version"] for _, p in got]
+        self.assertEqual(versions, sorted(set(versions)))
+        self.assertGreater(versions[0], w["version"])
+        self.assertEqual(versions[-1], self.c.ok("info", h)["version"])
+        self.assertTrue(all(p["watch"] == w["watch"] for _, p in got))
+        other.close()
+
+    def test_a_key_watch_gets_its_key_and_changes_of_every_key(self):
+        h = self.open("dict")
+        w = self.c.ok("watch", h, {"key": "x"})
+        self.c.ok("dict.set", h, "y", 1)
+        self.c.ok("dict.set", h, "x", 1)
+        self.c.ok("dict.incr", h, "x", 2)
+        self.c.ok("dict.clear", h)
+        got = [(p["op"], p.get("key")) for _, p in self.notes(self.c, 3)]
+        self.assertEqual(got, [("dict.set", "x"), ("dict.incr", "x"),
+                               ("dict.clear", None)])
+        self.assertTrue(self.c.ok("unwatch", w["watch"]))
+        self.assertFalse(self.c.ok("unwatch", w["watch"]))
+        self.c.ok("dict.set", h, "x", 5)
+        self.c.ok("ping")
+        self.assertEqual(self.c.notes, [])
+
+    def test_namespace_attribute_watch(self):
+        h = self.open("namespace")
+        self.c.ok("watch", h, {"key": "ready"})
+        self.c.ok("namespace.set", h, "other", 1)
+        self.c.ok("namespace.set", h, "ready", True)
+        (_, p), = self.notes(self.c, 1)
+        self.assertEqual((p["op"], p["key"]), ("namespace.set", "ready"))
+
+    def test_resume_says_whether_anything_changed(self):
+        h = self.open("list")
+        w = self.c.ok("watch", h)
+        v, run = w["version"], w["run"]
+        again = self.c.ok("watch", h, {"since": v, "run": run})
+        self.assertIs(again["changed"], False)
+        self.c.ok("list.append", h, 1)
+        self.assertIs(self.c.ok("watch", h, {"since": v, "run": run})["changed"], True)
+        now = self.c.ok("info", h)["version"]
+        self.assertIs(self.c.ok("watch", h, {"since": now, "run": run})["changed"], False)
+        self.assertIs(self.c.ok("watch", h, {"since": now, "run": "another"})["changed"], True)
+
+    def test_an_object_made_again_under_the_name_is_a_change(self):
+        h = self.open("dict", "w-again")
+        v = self.c.ok("info", h)["version"]
+        run = self.c.ok("stats")["run"]
+        self.c.ok("drop", "w-again")
+        h2 = self.open("dict", "w-again")
+        self.assertIs(self.c.ok("watch", h2, {"since": v, "run": run})["changed"], True)
+
+    def test_a_put_is_notified_before_the_get_it_serves(self):
+        q = self.open("queue", "w-q")
+        taker = Conn(self.server)
+        tq = taker.ok("open", "queue", "w-q", {})
+        self.c.ok("watch", q)
+        taker.send("queue.get", [tq])
+        deadline = time.time() + 5
+        while self.c.ok("info", q)["waiters"] == 0:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.01)
+        self.c.ok("queue.put", q, "job")
+        self.assertEqual(taker.recv()[3], "job")
+        got = [p["op"] for _, p in self.notes(self.c, 2)]
+        self.assertEqual(got, ["queue.put", "queue.get"])
+        taker.close()
+
+    def test_a_dead_holder_release_and_the_hand_over_are_changes(self):
+        lk = self.open("lock", "w-lock")
+        holder = Conn(self.server)
+        hl = holder.ok("open", "lock", "w-lock", {})
+        self.assertTrue(holder.ok("lock.acquire", hl))
+        self.c.ok("watch", lk)
+        self.c.send("lock.acquire", [lk])
+        deadline = time.time() + 5
+        while True:  # wait until the acquire is parked
+            info = holder.ok("info", hl)
+            if info["waiters"] == 1:
+                break
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.01)
+        holder.close()
+        msgs = []
+        while len([m for m in msgs if m[0] == 1]) == 0 or len([m for m in msgs if m[0] == 2]) < 2:
+            msgs.append(self.c.recv())
+        ops = [m[2][0]["op"] for m in msgs if m[0] == 2]
+        self.assertEqual(ops, ["lock.release", "lock.acquire"])
+
+    def test_drop_is_notified_and_the_watch_keeps_the_object(self):
+        h = self.open("value", "w-drop")
+        self.c.ok("watch", h)
+        other = Conn(self.server)
+        self.assertTrue(other.ok("drop", "w-drop"))
+        (_, p), = self.notes(self.c, 1)
+        self.assertEqual(p["op"], "value.drop")
+        self.c.ok("close", h)
+        other.close()
+
+    def test_bad_options_are_args(self):
+        h = self.open("dict")
+        q = self.open("queue")
+        self.assertEqual(self.c.err("watch", h, []), "ARGS")
+        self.assertEqual(self.c.err("watch", h, {"bogus": 1}), "ARGS")
+        self.assertEqual(self.c.err("watch", q, {"key": "k"}), "ARGS")
+        self.assertEqual(self.c.err("watch", h, {"since": -1}), "ARGS")
+        self.assertEqual(self.c.err("watch", h, {"run": "r"}), "ARGS")
+        self.assertEqual(self.c.err("watch", 999), "NO_OBJECT")
+        self.assertEqual(self.c.err("unwatch", "x"), "ARGS")
+
+    def test_a_watcher_that_does_not_read_is_cut_after_its_backlog(self):
+        srv = Server(args=["--max-output", "65536"])
+        try:
+            watcher = Conn(srv)
+            writer = Conn(srv)
+            h = watcher.ok("open", "dict", "w-slow", {})
+            hw = writer.ok("open", "dict", "w-slow", {})
+            v0 = watcher.ok("watch", h)["version"]
+            # 20 MB of notifications (their keys): more than the
+            # socket buffers of a TCP loopback hold, and --max-output.
+            n, pad = 10000, "x" * 2000
+            for i in range(0, n, 500):  # pipelined, 500 at a time
+                for j in range(i, i + 500):
+                    writer.send("dict.set", [hw, "k%d%s" % (j, pad), j])
+                for j in range(i, i + 500):
+                    self.assertEqual(writer.recv()[2], None)
+            # The writer was never held up; the watcher's backlog ends
+            # with the cut, and then the connection.
+            versions, cut = [], None
+            while True:
+                msg = watcher.recv()
+                if msg is None:
+                    break
+                self.assertEqual(msg[0], 2)
+                if msg[1] == "cut":
+                    cut = msg[2][0]
+                    continue
+                self.assertIsNone(cut, "a notification after the cut")
+                versions.append(msg[2][0]["version"])
+            watcher.close()
+            self.assertIsNotNone(cut)
+            self.assertEqual(cut["reason"], "--max-output")
+            self.assertGreater(cut["unsent"], 65536)
+            self.assertGreater(len(versions), 0)
+            self.assertLess(len(versions), n)
+            self.assertEqual(versions, list(range(v0 + 1, v0 + 1 + len(versions))))
+            writer.ok("ping")
+            writer.close()
+        finally:
+            self.assertEqual(srv.stop(), 0)
 
 
 class Restart(unittest.TestCase):

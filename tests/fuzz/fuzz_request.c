@@ -228,6 +228,8 @@ static const struct method {
 	{ "joinable_queue.pending", H_JQUEUE, H_JQUEUE },
 	{ "expire", 0, 0 },
 	{ "ttl", 0, 0 },
+	{ "watch", 0, 0 },
+	{ "unwatch", 0, 0 },
 	{ "get_any", 0, 0 },
 	{ "take_any", 0, 0 },
 	{ "cancel", 0, 0 },
@@ -602,7 +604,8 @@ static void request(rq *q, uint8_t mb, uint8_t hb, uint8_t pb)
 {
 	const struct method *m = &METHODS[mb % NMETHODS];
 	bool takes_handle = m->h != 0 || strcmp(m->name, "close") == 0 ||
-			    strcmp(m->name, "info") == 0;
+			    strcmp(m->name, "info") == 0 ||
+			    strcmp(m->name, "watch") == 0;
 	uint32_t h = 0;
 
 	if (takes_handle) {
