@@ -116,6 +116,15 @@ void ag_changed(ag_object *o, const char *op, const ag_val *key)
 	emit(o, op, strlen(op), key);
 }
 
+void ag_changed_by(ag_object *o, const ag_conn *by, const char *op)
+{
+	ag_server *s = o->srv;
+
+	if (s->changing && s->chg_obj == o && s->chg.conn == by)
+		return;
+	ag_changed(o, op, NULL);
+}
+
 void ag_changed_first(ag_object *o, const char *op, const ag_val *key)
 {
 	if (LIST_EMPTY(&o->watches))
