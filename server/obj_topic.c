@@ -36,6 +36,12 @@
  * publisher's own connection the answer to publish comes first, then its
  * own notifications (protocol section 11).
  *
+ * Cost: publish is O(subscriptions) and copies the message once per
+ * subscription; subscribe, unsubscribe and a subscribed handle's close
+ * look the subscription up in O(subscriptions) (a topic has tens of
+ * subscribers, not millions), and a connection's end is O(subscriptions)
+ * per topic it subscribed.
+ *
  * No options, no length. Memory accounted: the state and the subscription
  * array. Persistence (AG_PERSIST_STATE, with no state): a topic's name
  * and existence are journaled as any object's; subscriptions and messages

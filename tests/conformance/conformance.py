@@ -1391,6 +1391,28 @@ class Topics(Base):
         finally:
             self.assertEqual(server.stop(), 0)
 
+    def test_subscribe_needs_read_and_publish_write(self):
+        server = Server(users=USERS)
+        try:
+            a = Conn(server, auth=False)
+            self.assertEqual(a.handshake(ADMIN_KEY, "admin"), (None, True))
+            m = Conn(server, auth=False)
+            self.assertEqual(m.handshake(MONITOR_KEY, "monitor"),
+                             (None, True))
+            t = a.ok("open", "topic", "jobs.news", {})
+            h = m.ok("open", "topic", "jobs.news", {})
+            self.assertIsNone(m.ok("topic.subscribe", h))
+            err, _ = m.call("topic.publish", h, 1)
+            self.assertEqual(err[:2], [18, "DENIED"])
+            self.assertEqual(a.ok("topic.publish", t, 1), 1)
+            self.assertEqual(next_notification(m),
+                             ("topic", {"handle": h, "message": 1}))
+            self.assertIs(m.ok("topic.unsubscribe", h), True)
+            a.close()
+            m.close()
+        finally:
+            self.assertEqual(server.stop(), 0)
+
     def test_only_its_existence_survives_a_restart(self):
         data = tempfile.mkdtemp(prefix="agora-conf-data-")
         try:
