@@ -606,7 +606,8 @@ AGORA_API int agora_open_ex(agora_client *c, const char *type, const char *name,
 	X(bounded_semaphore, agora_semaphore, SHARED) \
 	X(condition, agora_condition, OWN)            \
 	X(event, agora_event, OWN)                    \
-	X(barrier, agora_barrier, OWN)
+	X(barrier, agora_barrier, OWN)                \
+	X(topic, agora_topic, OWN)
 
 /* The declarations of the four functions of every OWN row (see above). */
 #define AGORA_TYPE_DECLARE_OWN(ctype)                                         \
@@ -1009,6 +1010,46 @@ AGORA_API int agora_barrier_abort(agora_barrier *b);
 AGORA_API int agora_barrier_parties(agora_barrier *b, int64_t *ret);
 AGORA_API int agora_barrier_n_waiting(agora_barrier *b, int64_t *ret);
 AGORA_API int agora_barrier_broken(agora_barrier *b, bool *ret);
+
+/* ---- topic -----------------------------------------------------------------
+ *
+ * Publish and subscribe (Redis pub/sub): every subscription of the topic
+ * when a message is published receives it, in publish order, as a
+ * notification "topic" (docs/protocol.md 11.2) read with
+ * agora_notification_next(); agora_topic_message() picks it apart. A topic
+ * keeps no message: one published with no subscriber is gone (a queue
+ * keeps them). A subscription belongs to the proxy's handle: it ends with
+ * agora_topic_unsubscribe(), agora_topic_close(), or the connection (a
+ * reconnect does not subscribe again); the server also ends one whose
+ * connection stops reading its notifications (a "cut" notification comes
+ * last, then the connection closes). Two proxies of one topic on one
+ * connection are two subscriptions, each notified.
+ */
+
+typedef struct agora_topic agora_topic;
+
+/* Open (get-or-create) the topic @name, or a new anonymous one for NULL. */
+AGORA_API int agora_topic_open(agora_client *c, const char *name,
+			       agora_topic **ret);
+/* _close, _handle, _open_ref and _ref: AGORA_TYPES above. */
+/* Messages published after this returns come to this client as
+ * notifications naming agora_topic_handle(@t). Subscribing again does
+ * nothing more. */
+AGORA_API int agora_topic_subscribe(agora_topic *t);
+/* End @t's subscription; *@ret_was (may be NULL): whether there was one. */
+AGORA_API int agora_topic_unsubscribe(agora_topic *t, bool *ret_was);
+/* Send @msg to every subscription of the topic; *@ret_count (may be NULL):
+ * how many received it. */
+AGORA_API int agora_topic_publish(agora_topic *t, agora_value msg,
+				  uint64_t *ret_count);
+struct agora_notification; /* push, below */
+/* The handle (*@ret_handle, may be NULL: agora_topic_handle() of the
+ * subscribing proxy) and the message (*@ret_msg, may be NULL: it points
+ * into @n) of the notification @n; AGORA_EINVAL when @n is not a topic
+ * message (NULL, another method, or params that are not one). */
+AGORA_API int agora_topic_message(const struct agora_notification *n,
+				  uint32_t *ret_handle,
+				  const agora_value **ret_msg);
 
 /* ---- joinable queue --------------------------------------------------------
  *

@@ -244,6 +244,10 @@ struct ag_family {
 	void (*pack_state)(ag_object *o, msgpack_packer *pk);
 	int (*load_state)(ag_object *o, const msgpack_object *st, char *err,
 			  size_t errlen);
+	/* Handle @h of connection @c on @o is being closed (the server
+	 * method close), before it lets go of @o: end what @c has through
+	 * that handle (a topic's subscription). NULL: nothing. */
+	void (*handle_closed)(ag_object *o, ag_conn *c, uint32_t h);
 };
 
 enum ag_persist_kind { AG_PERSIST_CALLS = 0, AG_PERSIST_STATE = 1 };

@@ -57,6 +57,8 @@ bool ag_conn_handle_close(ag_conn *c, uint64_t h)
 
 	if (o == NULL)
 		return false;
+	if (o->fam->handle_closed != NULL)
+		o->fam->handle_closed(o, c, (uint32_t)h);
 	c->handles[h - 1] = NULL;
 	c->free_slots[c->nfree++] = (uint32_t)(h - 1);
 	ag_object_unref(o);

@@ -4,6 +4,7 @@
  *   main.c        the command line, connecting, main;
  *   session.c     the interactive mode: a prompt, one command per line;
  *   commands.c    named objects and one function per subcommand;
+ *   pubsub.c      the subcommands of topics, subscribe and publish;
  *   text.c        messages, output, values from the command line;
  *   value_json.c  agora_value to JSON and back.
  *
@@ -155,6 +156,8 @@ cmd_fn cmd_ping, cmd_stats, cmd_ls, cmd_watch, cmd_top, cmd_info, cmd_get,
     cmd_set, cmd_push, cmd_pop, cmd_peek, cmd_drop, cmd_clients, cmd_kill,
     cmd_new, cmd_del, cmd_incr, cmd_len, cmd_keys, cmd_has, cmd_clear,
     cmd_insert, cmd_call, cmd_expire, cmd_ttl;
+/* pubsub.c: topics. */
+cmd_fn cmd_subscribe, cmd_publish;
 /* The subcommands, with the number of arguments each takes after its
  * name (main.c checks them) and whether --timeout is a wait. */
 struct command {

@@ -57,6 +57,7 @@ struct cli_type {
 #define CLI_condition .read_owner = true, .holder = true
 #define CLI_event .read = "is_set"
 #define CLI_barrier .read = "n_waiting"
+#define CLI_topic .read = NULL
 
 static const struct cli_type cli_types[] = {
 #define CLI_ROW_(w, ctype, proxy) { .wire = #w, CLI_##w },
@@ -1154,7 +1155,7 @@ int cmd_new(struct cli *k, char **args, int nargs)
 				   "queue, joinable_queue, value, array, "
 				   "namespace, lock, rlock, semaphore, "
 				   "bounded_semaphore, condition, event, "
-				   "barrier)",
+				   "barrier, topic)",
 				   type);
 	for (int i = 0; i < NEW_NOPTS; i++) {
 		const char *text = k->newopt[i];
@@ -1668,6 +1669,8 @@ const struct command cli_commands[] = {
 	{ "drop", 1, -1, " NAME...", cmd_drop, false },
 	{ "expire", 2, 2, " NAME SECONDS", cmd_expire, false },
 	{ "ttl", 1, 1, " NAME", cmd_ttl, false },
+	{ "subscribe", 1, 1, " TOPIC", cmd_subscribe, false },
+	{ "publish", 2, 2, " TOPIC MSG", cmd_publish, false },
 	{ "clients", 0, 0, "", cmd_clients, false },
 	{ "kill", 1, 1, " ID", cmd_kill, false },
 	{ "watch", 0, 2, " [NAME [KEY]] [--count N]", cmd_watch, false },

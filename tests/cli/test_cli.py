@@ -1165,6 +1165,56 @@ class Errors(Case):
         self.assertIn("not JSON", err)
 
 
+class Topics(Case):
+    """agora new topic, agora subscribe and agora publish."""
+
+    def wait_subscribers(self, name, want):
+        deadline = time.monotonic() + TIMEOUT
+        while self.json("info", name)["subscribers"] != want:
+            self.assertLess(time.monotonic(), deadline,
+                            "%s never had %d subscribers" % (name, want))
+            time.sleep(0.01)
+
+    def test_subscribe_prints_each_message_until_interrupted(self):
+        self.ok("new", "topic", "cli.news")
+        self.assertEqual(self.ok("publish", "cli.news", "1"), "0\n")
+        sub = subprocess.Popen([AGORA, "subscribe", "cli.news"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, env=base_env())
+        try:
+            self.wait_subscribers("cli.news", 1)
+            msgs = ['{"a": [1, 2]}', '"hi"', "null", "3.5"]
+            for m in msgs:
+                self.assertEqual(self.ok("publish", "cli.news", m), "1\n")
+            deadline = time.monotonic() + TIMEOUT
+            for m in msgs:
+                self.assertEqual(read_line(sub, deadline).strip(), m)
+            sub.send_signal(signal.SIGTERM)
+            self.assertEqual(sub.wait(TIMEOUT), OK)
+            self.assertEqual(sub.stdout.read(), b"")
+            self.assertEqual(sub.stderr.read(), b"")
+        finally:
+            if sub.poll() is None:
+                sub.kill()
+                sub.wait()
+            sub.stdout.close()
+            sub.stderr.close()
+        self.wait_subscribers("cli.news", 0)
+
+    def test_missing_topic_other_type_and_bad_message(self):
+        err = self.fails(SERVER_ERROR, "publish", "cli.nothing", "1")
+        self.assertIn('no topic named "cli.nothing"', err)
+        err = self.fails(SERVER_ERROR, "subscribe", "cli.nothing")
+        self.assertIn('no topic named "cli.nothing"', err)
+        self.ok("new", "queue", "cli.notatopic")
+        err = self.fails(SERVER_ERROR, "publish", "cli.notatopic", "1")
+        self.assertIn("is not a topic", err)
+        self.ok("new", "topic", "cli.t2")
+        err = self.fails(USAGE, "publish", "cli.t2", "notjson")
+        self.assertIn("not JSON", err)
+        self.assertEqual(self.json("info", "cli.t2")["published"], 0)
+
+
 if __name__ == "__main__":
     unittest.main(testRunner=unittest.TextTestRunner(stream=sys.stdout,
                                                      verbosity=2))

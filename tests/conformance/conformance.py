@@ -1234,6 +1234,191 @@ class Values(Base):
         self.assertEqual(self.c.ok("value.get", v), 0)
 
 
+def next_notification(conn):
+    """The next message of @conn, which must be a notification
+    [2, method, [map]]; returns (method, map)."""
+    msg = conn.recv()
+    assert msg is not None, "server closed the connection"
+    assert msg[0] == 2 and len(msg) == 3, msg
+    assert isinstance(msg[2], list) and len(msg[2]) == 1, msg
+    assert isinstance(msg[2][0], dict), msg
+    return msg[1], msg[2][0]
+
+
+def nothing_pending(conn):
+    """True when a ping's answer is the next message of @conn: no
+    notification came before it."""
+    msgid = conn.send("ping", [])
+    msg = conn.recv()
+    return msg is not None and msg[0] == 1 and msg[1] == msgid
+
+
+class Topics(Base):
+    """Section 4.12 and the notifications of 11.2."""
+
+    def subscriber(self, name):
+        c = Conn(self.server)
+        h = c.ok("open", "topic", name, {})
+        self.assertIsNone(c.ok("topic.subscribe", h))
+        return c, h
+
+    def test_every_subscriber_gets_every_message_in_order(self):
+        subs = [self.subscriber("t.fanout") for _ in range(3)]
+        t = self.open("topic", "t.fanout")
+        msgs = [i for i in range(50)] + ["str", b"\x00bin", [1, [2]],
+                                         {"k": {"n": None}}, 1.5, None]
+        for m in msgs:
+            self.assertEqual(self.c.ok("topic.publish", t, m), 3)
+        for c, h in subs:
+            for m in msgs:
+                method, p = next_notification(c)
+                self.assertEqual(method, "topic")
+                self.assertEqual(p, {"handle": h, "message": m})
+            self.assertTrue(nothing_pending(c))
+            c.close()
+        info = self.c.ok("info", t)
+        self.assertEqual(info["type"], "topic")
+        self.assertEqual(info["published"], len(msgs))
+
+    def test_no_subscriber_no_storage(self):
+        t = self.open("topic")
+        self.assertEqual(self.c.ok("topic.publish", t, "lost"), 0)
+        self.assertIsNone(self.c.ok("topic.subscribe", t))
+        # Subscribed after: the earlier message is not kept for it.
+        self.assertTrue(nothing_pending(self.c))
+        self.assertEqual(self.c.ok("info", t)["subscribers"], 1)
+
+    def test_subscribing_twice_and_two_handles(self):
+        c = Conn(self.server)
+        h1 = c.ok("open", "topic", "t.two", {})
+        h2 = c.ok("open", "topic", "t.two", {})
+        c.ok("topic.subscribe", h1)
+        c.ok("topic.subscribe", h1)  # harmless: still one subscription
+        c.ok("topic.subscribe", h2)
+        t = self.open("topic", "t.two")
+        self.assertEqual(self.c.ok("info", t)["subscribers"], 2)
+        self.assertEqual(self.c.ok("topic.publish", t, "x"), 2)
+        got = sorted(next_notification(c)[1]["handle"] for _ in range(2))
+        self.assertEqual(got, sorted([h1, h2]))
+        self.assertTrue(nothing_pending(c))
+        c.close()
+
+    def test_unsubscribe_close_and_connection_end(self):
+        t = self.open("topic", "t.end")
+        a, ha = self.subscriber("t.end")
+        b, hb = self.subscriber("t.end")
+        d, hd = self.subscriber("t.end")
+        self.assertIs(a.ok("topic.unsubscribe", ha), True)
+        self.assertIs(a.ok("topic.unsubscribe", ha), False)
+        b.ok("close", hb)
+        d.close()
+        # The server learns of d's end asynchronously.
+        deadline = time.time() + 10
+        while self.c.ok("info", t)["subscribers"] > 0:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.01)
+        self.assertEqual(self.c.ok("topic.publish", t, 1), 0)
+        self.assertTrue(nothing_pending(a))
+        self.assertTrue(nothing_pending(b))
+        # A closed handle's number, reused for the same topic, is not
+        # subscribed.
+        hb2 = b.ok("open", "topic", "t.end", {})
+        self.assertEqual(hb2, hb)
+        self.assertEqual(self.c.ok("topic.publish", t, 2), 0)
+        self.assertIs(b.ok("topic.unsubscribe", hb2), False)
+        a.close()
+        b.close()
+
+    def test_publisher_subscribed_gets_answer_first(self):
+        t = self.open("topic")
+        self.c.ok("topic.subscribe", t)
+        msgid = self.c.send("topic.publish", [t, "me"])
+        msg = self.c.recv()
+        self.assertEqual(msg, [1, msgid, None, 1])
+        self.assertEqual(next_notification(self.c),
+                         ("topic", {"handle": t, "message": "me"}))
+
+    def test_bad_calls(self):
+        t = self.open("topic")
+        self.assertEqual(self.c.err("topic.publish", t), "ARGS")
+        self.assertEqual(self.c.err("topic.subscribe", t, 1), "ARGS")
+        self.assertEqual(self.c.err("open", "topic", None, {"maxsize": 1}),
+                         "ARGS")
+        q = self.open("queue")
+        self.assertEqual(self.c.err("topic.publish", q, 1), "TYPE")
+        self.assertEqual(self.c.err("topic.subscribe", 999), "NO_OBJECT")
+
+    def test_a_subscriber_that_stops_reading_is_cut(self):
+        server = Server(args=["--max-output", "65536"])
+        try:
+            pub = Conn(server)
+            slow = Conn(server)
+            fast = Conn(server)
+            t = pub.ok("open", "topic", "t.cut", {})
+            hs = slow.ok("open", "topic", "t.cut", {})
+            hf = fast.ok("open", "topic", "t.cut", {})
+            slow.ok("topic.subscribe", hs)
+            fast.ok("topic.subscribe", hf)
+            # slow reads nothing: the socket buffers fill, then 64 KiB
+            # more lie unsent and the next message cuts it.
+            big = "x" * 65536
+            counts = []
+            for i in range(1000):
+                n = pub.ok("topic.publish", t, [i, big])
+                counts.append(n)
+                self.assertEqual(next_notification(fast)[1],
+                                 {"handle": hf, "message": [i, big]})
+                if n == 1:
+                    break
+            self.assertEqual(counts[-1], 1, "slow was never cut")
+            self.assertEqual(pub.ok("info", t)["subscribers"], 1)
+            # slow reads its backlog: every message it was counted for,
+            # in order, then the cut, then the end.
+            got = 0
+            while True:
+                method, p = next_notification(slow)
+                if method == "cut":
+                    self.assertEqual(p["reason"], "--max-output")
+                    self.assertIsInstance(p["unsent"], int)
+                    break
+                self.assertEqual(method, "topic")
+                self.assertEqual(p["message"][0], got)
+                got += 1
+            self.assertEqual(got, len(counts) - 1)
+            self.assertIsNone(slow.recv())
+            for c in (pub, slow, fast):
+                c.close()
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_only_its_existence_survives_a_restart(self):
+        data = tempfile.mkdtemp(prefix="agora-conf-data-")
+        try:
+            server = Server(args=["--data-dir", data])
+            try:
+                c = Conn(server)
+                t = c.ok("open", "topic", "t.kept", {})
+                c.ok("topic.subscribe", t)
+                self.assertEqual(c.ok("topic.publish", t, "m"), 1)
+                c.close()
+            finally:
+                self.assertEqual(server.stop(), 0)
+            server = Server(args=["--data-dir", data])
+            try:
+                c = Conn(server)
+                names = {o["name"]: o["type"] for o in c.ok("ls")}
+                self.assertEqual(names.get("t.kept"), "topic")
+                t = c.ok("open", "topic", "t.kept", {"create": False})
+                info = c.ok("info", t)
+                self.assertEqual(info["subscribers"], 0)
+                self.assertEqual(info["published"], 0)
+                c.close()
+            finally:
+                self.assertEqual(server.stop(), 0)
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+
+
 CLIENT_FIELDS = {"id": int, "self": bool, "authenticated": bool,
                  "transport": str, "peer": str, "since": float,
                  "idle": float, "handles": int, "parked": int,

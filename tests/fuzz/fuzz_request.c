@@ -61,7 +61,8 @@ enum {
 	H_COND_OWN,
 	H_EVENT,
 	H_BARRIER,
-	NSETUP = H_BARRIER
+	H_TOPIC, /* added later, last so that the seeds keep their handles */
+	NSETUP = H_TOPIC
 };
 
 /* The named objects each connection opens, handle i + 1 for SETUP[i].
@@ -95,6 +96,7 @@ static const struct setup {
 	{ "condition", "C2", OPTS("\x80") },            /* its own rlock */
 	{ "event", "E", OPTS("\x80") },
 	{ "barrier", "P", OPTS("\x81\xa7parties\x02") },
+	{ "topic", "T", OPTS("\x80") },
 #undef OPTS
 };
 
@@ -235,6 +237,9 @@ static const struct method {
 	{ "cancel", 0, 0 },
 	{ "wait_any", 0, 0 },
 	{ "acquire_any", 0, 0 },
+	{ "topic.subscribe", H_TOPIC, H_TOPIC },
+	{ "topic.unsubscribe", H_TOPIC, H_TOPIC },
+	{ "topic.publish", H_TOPIC, H_TOPIC },
 };
 #define NMETHODS (sizeof(METHODS) / sizeof(METHODS[0]))
 

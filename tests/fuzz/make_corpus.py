@@ -191,6 +191,8 @@ VALID = {
     "joinable_queue.take": [[True, 0, None, True]],
     "joinable_queue.ack": [[1]], "joinable_queue.nack": [[1]],
     "joinable_queue.pending": [[]],
+    "topic.subscribe": [[]], "topic.unsubscribe": [[]],
+    "topic.publish": [["m"], [{"a": [1, ref(1)]}]],
 }
 
 # Operation bytes of fuzz_request.c.
@@ -271,6 +273,17 @@ def request_seeds():
         # an array request repeated, then the connection drops the handles
         call("array.set_slice", [1, [1, 2, 3]]) + bytes([REPEAT, 7]) +
         call("drop", ["AI"]) + call("open", ["array", "AI", {"length": 2}]),
+        # a topic subscribed on both connections (one of them twice and
+        # through another handle), published from each, a subscribed
+        # handle closed, then a subscribed connection closed
+        call("topic.subscribe", []) + call("topic.subscribe", []) +
+        call("open", ["topic", "T", {}]) + call("topic.publish", [[1, ref(1)]]) +
+        bytes([SWITCH]) + call("topic.subscribe", []) +
+        call("topic.publish", ["m"]) + call("close", []) +
+        call("topic.publish", [{"k": None}]) + bytes([SWITCH]) +
+        call("topic.unsubscribe", []) + call("topic.publish", [2]) +
+        bytes([CLOSE, RUN, SWITCH]) + call("topic.publish", [3]) +
+        call("info", []),
     ]
     bad = [
         b"\x94\x00\x01",                         # truncated

@@ -188,6 +188,9 @@ static const struct entry ENTRIES[] = {
 	{ "barrier.parties", false, "h", 'r' },
 	{ "barrier.n_waiting", false, "h", 'r' },
 	{ "barrier.broken", false, "h", 'r' },
+	{ "topic.subscribe", false, "h", 'r' },
+	{ "topic.unsubscribe", false, "h", 'r' },
+	{ "topic.publish", false, "hS", 'w' },
 };
 
 #define NENTRIES (sizeof(ENTRIES) / sizeof(ENTRIES[0]))
