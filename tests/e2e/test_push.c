@@ -802,6 +802,47 @@ START_TEST(a_watcher_that_stops_reading_gets_every_change_then_the_cut)
 }
 END_TEST
 
+START_TEST(sent_writes_and_the_changes_they_make_interleave_in_order)
+{
+	enum { N = 200 };
+	agora_dict *d = NULL;
+	agora_notification *n = NULL;
+	uint32_t ids[N];
+	int64_t w, last = -1;
+	char key[16];
+
+	AGH_OK(agh_cli, agora_dict_open(agh_cli, "mixed", &d));
+	w = watch(agh_cli, agora_dict_handle(d));
+	for (int i = 0; i < N; i++) {
+		agora_value p[3];
+
+		snprintf(key, sizeof(key), "k%d", i);
+		p[0] = agora_uint(agora_dict_handle(d));
+		p[1] = agora_str(key);
+		p[2] = agora_int(i);
+		AGH_OK(agh_cli, agora_call_send(agh_cli, "dict.set",
+						agora_array(p, 3), &ids[i]));
+	}
+	/* The answers and the changes they made come mixed: each answer
+	 * is its call's, each change in order. */
+	for (int i = 0; i < N; i++)
+		AGH_OK(agh_cli, await_result(agh_cli, ids[i], NULL));
+	for (int i = 0; i < N; i++) {
+		AGH_OK(agh_cli,
+		       agora_notification_next(agh_cli, AGH_STATE_TIMEOUT, &n));
+		agh_assert_int(*agora_map_get(&n->params, "watch"), w);
+		snprintf(key, sizeof(key), "k%d", i);
+		agh_assert_str(*agora_map_get(&n->params, "key"), key);
+		ck_assert_int_gt(agh_map_int(n->params, "version"), last);
+		last = agh_map_int(n->params, "version");
+		agora_notification_free(n);
+	}
+	ck_assert_int_eq(agora_notification_next(agh_cli, 0, &n),
+			 AGORA_ETIMEDOUT);
+	agora_dict_close(d);
+}
+END_TEST
+
 /* The fixture's server with a small --max-output. */
 static void small_output_setup(void)
 {
@@ -831,6 +872,7 @@ int main(void)
 	AGH_ADD(s, a_call_larger_than_the_socket_buffer_is_sent_piece_by_piece);
 	AGH_ADD(s, a_call_whose_connection_ends_before_its_answer_is_lost);
 	AGH_ADD(s, a_watchers_own_calls_and_others_changes_all_come_in_order);
+	AGH_ADD(s, sent_writes_and_the_changes_they_make_interleave_in_order);
 	{
 		TCase *tc = agh_tcase_bare(
 		    s,
