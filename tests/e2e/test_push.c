@@ -688,6 +688,26 @@ START_TEST(cancel_withdraws_a_parked_call_which_takes_nothing)
 }
 END_TEST
 
+START_TEST(waiting_for_what_has_not_come_never_latches_in_sticky_mode)
+{
+	agora_notification *n = NULL;
+	agora_queue *q = NULL;
+	uint32_t id;
+
+	AGH_OK(agh_cli, agora_client_set_sticky(agh_cli, true));
+	AGH_OK(agh_cli, agora_queue_open(agh_cli, "idle", 0, &q));
+	id = send_get(agh_cli, q);
+	ck_assert_int_eq(agora_notification_next(agh_cli, 0.05, &n),
+			 AGORA_ETIMEDOUT);
+	ck_assert_int_eq(agora_call_result(agh_cli, id, NULL), AGORA_EAGAIN);
+	ck_assert_int_eq(agora_client_error(agh_cli), 0);
+	AGH_OK(agh_cli, agora_queue_put(q, agora_int(1), AGORA_FOREVER));
+	AGH_OK(agh_cli, await_result(agh_cli, id, NULL));
+	ck_assert_int_eq(agora_client_error(agh_cli), 0);
+	agora_queue_close(q);
+}
+END_TEST
+
 /* ---- against the server's watches ---------------------------------------- */
 
 /* Watch @h on @c: the watch's number. */
@@ -883,5 +903,6 @@ int main(void)
 		tcase_add_checked_fixture(tc, small_output_setup, agh_teardown);
 	}
 	AGH_ADD(s, cancel_withdraws_a_parked_call_which_takes_nothing);
+	AGH_ADD(s, waiting_for_what_has_not_come_never_latches_in_sticky_mode);
 	return agh_run_suite(s);
 }
