@@ -230,11 +230,12 @@ int agora_call_result(agora_client *c, uint32_t msgid, agora_value *ret)
 		*ret = s->val;
 		s->val = agora_nil();
 	} else if (rc < 0) {
-		ag_client_fail(c, rc, "%s",
-			       s->errmsg != NULL ? s->errmsg : "out of memory");
+		outcome(c, rc, "%s",
+			s->errmsg != NULL ? s->errmsg : "out of memory");
 	}
 	ag_client_sent_remove(c, s);
-	return ag_client_note(c, rc);
+	/* A call the program cancelled is what it asked for: no failure. */
+	return rc == AGORA_ECANCELLED ? rc : ag_client_note(c, rc);
 }
 
 size_t agora_call_pending(const agora_client *c)

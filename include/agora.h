@@ -1360,7 +1360,8 @@ AGORA_API int agora_call_send(agora_client *c, const char *method,
  * connection was lost before its answer: it may or may not have been
  * done). Either way the result is taken: @msgid is then unknown.
  * AGORA_EAGAIN when its answer has not come yet (it reads nothing: call
- * agora_client_process() first; it never latches in sticky mode).
+ * agora_client_process() first; it never latches in sticky mode, nor
+ * does AGORA_ECANCELLED).
  * AGORA_EINVAL for an @msgid that is not
  * a sent call of @c whose result was not yet taken.
  */

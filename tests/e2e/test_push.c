@@ -668,8 +668,11 @@ START_TEST(cancel_withdraws_a_parked_call_which_takes_nothing)
 	AGH_OK(agh_cli, agora_queue_open(agh_cli, "jobs", 0, &q));
 	get_id = send_get(agh_cli, q);
 	agh_wait_waiters(agh_cli, agora_queue_handle(q), 1);
+	AGH_OK(agh_cli, agora_client_set_sticky(agh_cli, true));
 	AGH_OK(agh_cli, agora_cancel(agh_cli, get_id));
 	ck_assert_int_eq(await_result(agh_cli, get_id, &v), AGORA_ECANCELLED);
+	/* What the program asked for: no failure, even in sticky mode. */
+	ck_assert_int_eq(agora_client_error(agh_cli), 0);
 	/* The withdrawn get took nothing: a put's item is still there. */
 	AGH_OK(agh_cli, agora_queue_put(q, agora_int(5), AGORA_FOREVER));
 	AGH_OK(agh_cli, agora_queue_get(q, 0, &v));
