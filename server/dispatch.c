@@ -204,12 +204,14 @@ void ag_dispatch(ag_conn *c, const ag_request *rq)
 	ag_object_ref(r.obj);
 	ag_change_begin(s);
 	s->chg = r.to;
+	s->chg_obj = r.obj;
 	s->chg_failed = s->chg_parked = false;
 	if (s->persist == NULL)
 		m->fn(&r);
 	else
 		journaled(&r, m);
 	s->chg.conn = NULL;
+	s->chg_obj = NULL;
 	ag_change_end(&r, m, !s->chg_failed && !s->chg_parked);
 	ag_object_unref(r.obj);
 }

@@ -604,6 +604,10 @@ msgpack_packer *ag_notify_begin(ag_conn *c, const char *method);
  * sent before those it made happen.
  */
 void ag_changed(ag_object *o, const char *op, const ag_val *key);
+/* ag_changed(@o, @op, NULL) unless it is the running write call's own
+ * change: a call of @by on @o (its dispatch reports it). For a family's
+ * state that changes in one place whoever changes it (a lock's owner). */
+void ag_changed_by(ag_object *o, const ag_conn *by, const char *op);
 /* The same for a change a write call makes happen before its own (a key
  * it finds expired): sent at once. */
 void ag_changed_first(ag_object *o, const char *op, const ag_val *key);
@@ -1056,6 +1060,7 @@ struct agora_server {
 	bool jreq_failed, jreq_parked;
 	/* The write call being dispatched, as jreq, for the change feed. */
 	ag_target chg;
+	ag_object *chg_obj;
 	bool chg_failed, chg_parked;
 };
 

@@ -98,6 +98,7 @@ static void barrier_break(ag_object *o, ag_waiter *keep, const char *why)
 
 	b->broken = true;
 	b->why = why;
+	ag_changed(o, "broken", NULL);
 	if (!o->srv->stopping)
 		ag_persist_touch(o);
 	answer_broken(b, keep, why);

@@ -127,6 +127,7 @@ static int lock_take(ag_object *lk, ag_conn *c, uint64_t count)
 	/* 2^64 acquisitions is more than any server will see. */
 	l->fence = ++lk->srv->last_fence;
 	ag_persist_touch(lk);
+	ag_changed_by(lk, c, "acquire");
 	return 0;
 }
 
@@ -162,7 +163,6 @@ static void lock_serve(ag_object *lk)
 			ag_reply_error(&w->to, AGORA_ELIMIT,
 				       "out of memory handing over the lock");
 		} else {
-			ag_changed(lk, "acquire", NULL);
 			if (w->aux == WANT_FENCED)
 				ag_reply_uint(&w->to, l->fence);
 			else if (w->aux == WANT_CANCELLED)
@@ -190,6 +190,7 @@ static void lock_drop(ag_object *lk)
 	l->since = 0;
 	ag_conn_unhold(c, lk);
 	ag_persist_touch(lk);
+	ag_changed_by(lk, c, "release");
 	lock_serve(lk);
 }
 
@@ -256,7 +257,6 @@ int ag_lock_try(ag_object *lk, ag_conn *c)
 	if (l->owner == NULL) {
 		if (lock_take(lk, c, 1) < 0)
 			return AGORA_ENOMEM;
-		ag_changed(lk, "acquire", NULL);
 		return 1;
 	}
 	if (l->reentrant && l->owner == c) {
@@ -476,7 +476,6 @@ static void lock_conn_gone(ag_object *o, ag_conn *c)
 	if (l->owner != c)
 		return;
 	l->abandoned++;
-	ag_changed(o, "release", NULL); /* by its holder's end */
 	lock_drop(o);
 	if (s->stopping || !ag_server_logs(s, AGORA_LOG_WARNING))
 		return;

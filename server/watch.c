@@ -51,7 +51,8 @@ static void emit(ag_object *o, const char *op, size_t oplen, const ag_val *key)
 	size_t tlen = strlen(o->fam->name);
 
 	o->version = ++s->revision;
-	LIST_FOREACH (w, &o->watches, olink) {
+	LIST_FOREACH(w, &o->watches, olink)
+	{
 		if (w->keyed && key != NULL && !ag_val_equal(key, &w->key))
 			continue;
 		msgpack_packer *pk = ag_notify_begin(w->conn, "watch");
@@ -115,6 +116,15 @@ void ag_changed(ag_object *o, const char *op, const ag_val *key)
 	emit(o, op, strlen(op), key);
 }
 
+void ag_changed_by(ag_object *o, const ag_conn *by, const char *op)
+{
+	ag_server *s = o->srv;
+
+	if (s->changing && s->chg_obj == o && s->chg.conn == by)
+		return;
+	ag_changed(o, op, NULL);
+}
+
 void ag_changed_first(ag_object *o, const char *op, const ag_val *key)
 {
 	if (LIST_EMPTY(&o->watches))
@@ -167,7 +177,8 @@ void ag_change_end(ag_req *r, const ag_method *m, bool changed)
 	s->nheld = 0;
 }
 
-/* ---- watch and unwatch ---------------------------------------------------- */
+/* ---- watch and unwatch ----------------------------------------------------
+ */
 
 static void watch_free(struct ag_watch *w)
 {
@@ -223,9 +234,9 @@ int ag_srv_watch(ag_req *r)
 		return AGORA_EARGS;
 	o = h > 0 ? ag_conn_handle_get(c, (uint64_t)h) : NULL;
 	if (o == NULL)
-		return ag_reply_error(&r->to, AGORA_ENO_OBJECT,
-				      "watch: no handle %lld on this connection",
-				      (long long)h);
+		return ag_reply_error(
+		    &r->to, AGORA_ENO_OBJECT,
+		    "watch: no handle %lld on this connection", (long long)h);
 	if (!ag_user_may_obj(r, AG_RIGHT_READ, o))
 		return AGORA_EDENIED;
 	if (ag_arg_given(r, 1)) {
@@ -275,8 +286,8 @@ int ag_srv_watch(ag_req *r)
 	if (run != NULL && since == NULL)
 		return ag_reply_error(&r->to, AGORA_EARGS,
 				      "watch: option run needs since");
-	LIST_FOREACH (w, &c->watches, clink)
-		n++;
+	LIST_FOREACH(w, &c->watches, clink)
+	n++;
 	if (n >= WATCHES_MAX)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "watch: a connection holds at most %d "
@@ -305,11 +316,10 @@ int ag_srv_watch(ag_req *r)
 	ag_pack_str(pk, "run");
 	ag_pack_str(pk, r->srv->run_id);
 	if (since != NULL) {
-		bool same_run =
-		    run == NULL ||
-		    (run->via.str.size == strlen(r->srv->run_id) &&
-		     memcmp(run->via.str.ptr, r->srv->run_id,
-			    run->via.str.size) == 0);
+		bool same_run = run == NULL ||
+				(run->via.str.size == strlen(r->srv->run_id) &&
+				 memcmp(run->via.str.ptr, r->srv->run_id,
+					run->via.str.size) == 0);
 		ag_pack_str(pk, "changed");
 		if (!same_run || o->version > since->via.u64)
 			msgpack_pack_true(pk);
@@ -327,9 +337,9 @@ int ag_srv_unwatch(ag_req *r)
 
 	if (ag_arg_int(r, 0, &id) < 0)
 		return AGORA_EARGS;
-	LIST_FOREACH (w, &r->to.conn->watches, clink)
-		if ((int64_t)w->id == id)
-			break;
+	LIST_FOREACH(w, &r->to.conn->watches, clink)
+	if ((int64_t)w->id == id)
+		break;
 	if (w != NULL)
 		watch_free(w);
 	ag_reply_bool(&r->to, w != NULL);

@@ -2063,6 +2063,27 @@ class Watches(Base):
         ops = [m[2][0]["op"] for m in msgs if m[0] == 2]
         self.assertEqual(ops, ["lock.release", "lock.acquire"])
 
+    def test_a_condition_wait_lets_its_lock_go_and_takes_it_back(self):
+        lk = self.open("lock")
+        cv = self.open("condition", None, {"lock": lk})
+        other = Conn(self.server)
+        self.c.ok("watch", lk)
+        self.assertTrue(self.c.ok("condition.acquire", cv))
+        self.assertIs(self.c.ok("condition.wait", cv, 0.05), False)
+        self.c.ok("condition.release", cv)
+        got = [p["op"] for _, p in self.notes(self.c, 4)]
+        self.assertEqual(got, ["lock.acquire", "lock.release",
+                               "lock.acquire", "lock.release"])
+        other.close()
+
+    def test_a_broken_barrier_is_a_change(self):
+        b = self.open("barrier", None, {"parties": 2})
+        self.c.ok("watch", b)
+        self.assertEqual(self.c.err("barrier.wait", b, 0.01), "BROKEN")
+        self.c.ok("barrier.reset", b)
+        got = [p["op"] for _, p in self.notes(self.c, 2)]
+        self.assertEqual(got, ["barrier.broken", "barrier.reset"])
+
     def test_drop_is_notified_and_the_watch_keeps_the_object(self):
         h = self.open("value", "w-drop")
         self.c.ok("watch", h)

@@ -61,8 +61,8 @@ static int writer(agora_client *c, int idx, void *arg)
 		} else if (strcmp(op, "dict.incr") == 0) {
 			AGH_WCALL(c, agora_dict_incr_int(d, k, 1, NULL));
 		} else if (strcmp(op, "dict.setdefault") == 0) {
-			AGH_WCALL(c, agora_dict_setdefault(d, k, agora_int(j),
-							   &v));
+			AGH_WCALL(
+			    c, agora_dict_setdefault(d, k, agora_int(j), &v));
 			agora_value_free(&v);
 		} else if (strcmp(op, "dict.delete") == 0) {
 			AGH_WCALL(c, agora_dict_delete(d, k));
@@ -98,8 +98,8 @@ START_TEST(a_watcher_sees_every_change_of_eight_writers_in_order)
 
 	AGH_OK(agh_cli, agora_dict_open(agh_cli, "watched", &d));
 	AGH_OK(late, agora_dict_open(late, "watched", &dl));
-	AGH_OK(agh_cli, agora_watch(agh_cli, agora_dict_handle(d), NULL, NULL,
-				    &w));
+	AGH_OK(agh_cli,
+	       agora_watch(agh_cli, agora_dict_handle(d), NULL, NULL, &w));
 	ck_assert_int_eq(w.changed, -1);
 	AGH_OK(late, agora_watch(late, agora_dict_handle(dl), NULL, NULL, &wl));
 	for (int i = 0; i < WRITERS; i++)
@@ -159,18 +159,18 @@ START_TEST(a_watcher_sees_every_change_of_eight_writers_in_order)
 	late = agh_connect(&agh_srv);
 	AGH_OK(late, agora_dict_open(late, "watched", &dl));
 	wl.version = late_last;
-	AGH_OK(late, agora_watch(late, agora_dict_handle(dl), NULL, &wl,
-				 &again));
+	AGH_OK(late,
+	       agora_watch(late, agora_dict_handle(dl), NULL, &wl, &again));
 	ck_assert_int_eq(again.changed, 1);
 	ck_assert_str_eq(again.run, w.run);
 	ck_assert_uint_eq(again.version, last);
 	w.version = last;
-	AGH_OK(late, agora_watch(late, agora_dict_handle(dl), NULL, &w,
-				 &again));
+	AGH_OK(late,
+	       agora_watch(late, agora_dict_handle(dl), NULL, &w, &again));
 	ck_assert_int_eq(again.changed, 0);
 	AGH_OK(agh_cli, agora_dict_set(d, agora_str("one"), agora_int(1)));
-	AGH_OK(late, agora_watch(late, agora_dict_handle(dl), NULL, &w,
-				 &again));
+	AGH_OK(late,
+	       agora_watch(late, agora_dict_handle(dl), NULL, &w, &again));
 	ck_assert_int_eq(again.changed, 1);
 	agora_dict_close(dl);
 	agora_client_free(late);
@@ -188,8 +188,8 @@ START_TEST(a_key_watch_and_unwatch)
 	bool had;
 
 	AGH_OK(agh_cli, agora_dict_open(agh_cli, NULL, &d));
-	AGH_OK(agh_cli, agora_watch(agh_cli, agora_dict_handle(d), &key, NULL,
-				    &w));
+	AGH_OK(agh_cli,
+	       agora_watch(agh_cli, agora_dict_handle(d), &key, NULL, &w));
 	AGH_OK(agh_cli, agora_dict_set(d, agora_str("other"), agora_int(1)));
 	AGH_OK(agh_cli, agora_dict_set(d, key, agora_str("fast")));
 	AGH_OK(agh_cli, agora_notification_next(agh_cli, 10, &n));
@@ -208,9 +208,9 @@ START_TEST(a_key_watch_and_unwatch)
 	{
 		agora_queue *q;
 		AGH_OK(agh_cli, agora_queue_open(agh_cli, NULL, 0, &q));
-		ck_assert_int_eq(agora_watch(agh_cli, agora_queue_handle(q),
-					     &key, NULL, &w),
-				 AGORA_EARGS);
+		ck_assert_int_eq(
+		    agora_watch(agh_cli, agora_queue_handle(q), &key, NULL, &w),
+		    AGORA_EARGS);
 		agora_queue_close(q);
 	}
 	agora_dict_close(d);

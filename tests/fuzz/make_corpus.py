@@ -191,6 +191,15 @@ VALID = {
     "joinable_queue.take": [[True, 0, None, True]],
     "joinable_queue.ack": [[1]], "joinable_queue.nack": [[1]],
     "joinable_queue.pending": [[]],
+    "get_any": [[[3, 4], False], [[3, 4, 3]]],
+    "take_any": [[[4, 3], True, 0.001, 0.001, True]],
+    "cancel": [[1]],
+    "wait_any": [[[15], 0]], "acquire_any": [[[9, 10], False]],
+    "dict.expire": [["k", 5]], "dict.expire_at": [["k", 4e9]],
+    "dict.ttl": [["k"]], "dict.expired": [[["k"]]],
+    "expire": [["L", 10], [1, None]], "ttl": [["L"]],
+    "watch": [[], [{"key": "k"}], [{"since": 3, "run": "r"}]],
+    "unwatch": [[1]],
     "topic.subscribe": [[]], "topic.unsubscribe": [[]],
     "topic.publish": [["m"], [{"a": [1, ref(1)]}]],
 }
@@ -270,6 +279,18 @@ def request_seeds():
         call("joinable_queue.take", []) + call("joinable_queue.nack", [2]) +
         bytes([WAIT, RUN]) + call("joinable_queue.join", [0]) +
         call("queue.peek", [3]),
+        # get_any parked on the queue and the joinable queue, served by
+        # the other connection's put to the second; take_any parked and
+        # cancelled (msgid 3 of that connection); acquire_any parked on
+        # two locks and handed one; wait_any served by a set
+        call("get_any", [[3, 4]]) + bytes([SWITCH]) +
+        call("joinable_queue.put", [1]) + call("take_any", [[3, 4]]) +
+        call("cancel", [3]) + call("lock.acquire", []) +
+        call("rlock.acquire", []) + bytes([SWITCH]) +
+        call("acquire_any", [[9, 10], True, 0.001]) +
+        call("acquire_any", [[9, 10]]) + call("wait_any", [[15]]) +
+        bytes([SWITCH]) + call("rlock.release", []) +
+        call("event.set", []) + bytes([WAIT, SWITCH, CLOSE, RUN]),
         # an array request repeated, then the connection drops the handles
         call("array.set_slice", [1, [1, 2, 3]]) + bytes([REPEAT, 7]) +
         call("drop", ["AI"]) + call("open", ["array", "AI", {"length": 2}]),
