@@ -597,18 +597,24 @@ START_TEST(a_call_larger_than_the_socket_buffer_is_sent_piece_by_piece)
 	for (size_t i = 0; i < len; i++)
 		big[i] = (char)(i * 7);
 	p = agora_bin(big, len);
+	/* 8 MiB do not fit a Unix socket's buffer, and the server reads
+	 * nothing for now: the rest waits for the loop, and the send did not
+	 * block. */
+	ck_assert_int_eq(kill(agh_srv.pid, SIGSTOP), 0);
 	AGH_OK(agh_cli,
 	       agora_call_send(agh_cli, "ping", agora_array(&p, 1), &id));
-	/* 8 MiB do not fit a Unix socket's buffer: the rest waits for the
-	 * loop, and the send did not block. */
 	ck_assert(agora_client_want_write(agh_cli));
+	ck_assert_int_eq(kill(agh_srv.pid, SIGCONT), 0);
 	AGH_OK(agh_cli, await_result(agh_cli, id, &v));
 	ck_assert(!agora_client_want_write(agh_cli));
 	ck_assert(agora_value_equal(v, p));
 	agora_value_free(&v);
 	/* A blocking call right after a partial send sends the rest first. */
+	ck_assert_int_eq(kill(agh_srv.pid, SIGSTOP), 0);
 	AGH_OK(agh_cli,
 	       agora_call_send(agh_cli, "ping", agora_array(&p, 1), &id));
+	ck_assert(agora_client_want_write(agh_cli));
+	ck_assert_int_eq(kill(agh_srv.pid, SIGCONT), 0);
 	AGH_OK(agh_cli, agora_ping(agh_cli));
 	ck_assert(!agora_client_want_write(agh_cli));
 	AGH_OK(agh_cli, await_result(agh_cli, id, &v));
