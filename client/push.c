@@ -18,10 +18,28 @@
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+/*
+ * Set @c's message and return @rc, for an outcome a program branches on
+ * (no notification yet, no answer yet): unlike ag_client_fail() it never
+ * latches in sticky mode.
+ */
+static int __attribute__((format(printf, 3, 4)))
+outcome(agora_client *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+	va_end(ap);
+	return rc;
+}
 
 /* ---- notifications ------------------------------------------------------- */
 
@@ -104,8 +122,8 @@ int agora_notification_next(agora_client *c, double timeout,
 		if (rc < 0)
 			return rc;
 	}
-	return ag_client_fail(c, AGORA_ETIMEDOUT,
-			      "no notification came within %gs", timeout);
+	return outcome(c, AGORA_ETIMEDOUT, "no notification came within %gs",
+		       timeout);
 }
 
 /* ---- the event-loop client ----------------------------------------------- */
@@ -204,7 +222,7 @@ int agora_call_result(agora_client *c, uint32_t msgid, agora_value *ret)
 				      "whose result is still to take",
 				      msgid);
 	if (!s->done)
-		return ag_client_fail(
+		return outcome(
 		    c, AGORA_EAGAIN,
 		    "the answer to call %" PRIu32 " has not come yet", msgid);
 	rc = s->rc;
@@ -212,11 +230,12 @@ int agora_call_result(agora_client *c, uint32_t msgid, agora_value *ret)
 		*ret = s->val;
 		s->val = agora_nil();
 	} else if (rc < 0) {
-		ag_client_fail(c, rc, "%s",
-			       s->errmsg != NULL ? s->errmsg : "out of memory");
+		outcome(c, rc, "%s",
+			s->errmsg != NULL ? s->errmsg : "out of memory");
 	}
 	ag_client_sent_remove(c, s);
-	return ag_client_note(c, rc);
+	/* A call the program cancelled is what it asked for: no failure. */
+	return rc == AGORA_ECANCELLED ? rc : ag_client_note(c, rc);
 }
 
 size_t agora_call_pending(const agora_client *c)

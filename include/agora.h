@@ -1292,7 +1292,8 @@ typedef struct agora_notification {
  * up to @timeout seconds (0: takes only what already arrived, without
  * blocking; AGORA_FOREVER: until one comes). Answers to sent calls read
  * meanwhile are kept for agora_call_result(). Returns 0; AGORA_ETIMEDOUT
- * when none came (the client stays usable); AGORA_EINVAL for a NULL @c or
+ * when none came (the client stays usable; in sticky mode it never
+ * latches); AGORA_EINVAL for a NULL @c or
  * @ret, a NaN @timeout, or a client that cannot call; AGORA_EIO when the
  * connection is lost (and nothing is queued); AGORA_EPROTOCOL, AGORA_ENOMEM.
  */
@@ -1359,7 +1360,9 @@ AGORA_API int agora_call_send(agora_client *c, const char *method,
  * connection was lost before its answer: it may or may not have been
  * done). Either way the result is taken: @msgid is then unknown.
  * AGORA_EAGAIN when its answer has not come yet (it reads nothing: call
- * agora_client_process() first). AGORA_EINVAL for an @msgid that is not
+ * agora_client_process() first; it never latches in sticky mode, nor
+ * does AGORA_ECANCELLED).
+ * AGORA_EINVAL for an @msgid that is not
  * a sent call of @c whose result was not yet taken.
  */
 AGORA_API int agora_call_result(agora_client *c, uint32_t msgid,

@@ -597,18 +597,24 @@ START_TEST(a_call_larger_than_the_socket_buffer_is_sent_piece_by_piece)
 	for (size_t i = 0; i < len; i++)
 		big[i] = (char)(i * 7);
 	p = agora_bin(big, len);
+	/* 8 MiB do not fit a Unix socket's buffer, and the server reads
+	 * nothing for now: the rest waits for the loop, and the send did not
+	 * block. */
+	ck_assert_int_eq(kill(agh_srv.pid, SIGSTOP), 0);
 	AGH_OK(agh_cli,
 	       agora_call_send(agh_cli, "ping", agora_array(&p, 1), &id));
-	/* 8 MiB do not fit a Unix socket's buffer: the rest waits for the
-	 * loop, and the send did not block. */
 	ck_assert(agora_client_want_write(agh_cli));
+	ck_assert_int_eq(kill(agh_srv.pid, SIGCONT), 0);
 	AGH_OK(agh_cli, await_result(agh_cli, id, &v));
 	ck_assert(!agora_client_want_write(agh_cli));
 	ck_assert(agora_value_equal(v, p));
 	agora_value_free(&v);
 	/* A blocking call right after a partial send sends the rest first. */
+	ck_assert_int_eq(kill(agh_srv.pid, SIGSTOP), 0);
 	AGH_OK(agh_cli,
 	       agora_call_send(agh_cli, "ping", agora_array(&p, 1), &id));
+	ck_assert(agora_client_want_write(agh_cli));
+	ck_assert_int_eq(kill(agh_srv.pid, SIGCONT), 0);
 	AGH_OK(agh_cli, agora_ping(agh_cli));
 	ck_assert(!agora_client_want_write(agh_cli));
 	AGH_OK(agh_cli, await_result(agh_cli, id, &v));
@@ -668,8 +674,11 @@ START_TEST(cancel_withdraws_a_parked_call_which_takes_nothing)
 	AGH_OK(agh_cli, agora_queue_open(agh_cli, "jobs", 0, &q));
 	get_id = send_get(agh_cli, q);
 	agh_wait_waiters(agh_cli, agora_queue_handle(q), 1);
+	AGH_OK(agh_cli, agora_client_set_sticky(agh_cli, true));
 	AGH_OK(agh_cli, agora_cancel(agh_cli, get_id));
 	ck_assert_int_eq(await_result(agh_cli, get_id, &v), AGORA_ECANCELLED);
+	/* What the program asked for: no failure, even in sticky mode. */
+	ck_assert_int_eq(agora_client_error(agh_cli), 0);
 	/* The withdrawn get took nothing: a put's item is still there. */
 	AGH_OK(agh_cli, agora_queue_put(q, agora_int(5), AGORA_FOREVER));
 	AGH_OK(agh_cli, agora_queue_get(q, 0, &v));
@@ -684,6 +693,26 @@ START_TEST(cancel_withdraws_a_parked_call_which_takes_nothing)
 	agora_value_free(&v);
 	AGH_OK(agh_cli, agora_ping(agh_cli));
 	ck_assert_uint_eq(agora_call_pending(agh_cli), 0);
+	agora_queue_close(q);
+}
+END_TEST
+
+START_TEST(waiting_for_what_has_not_come_never_latches_in_sticky_mode)
+{
+	agora_notification *n = NULL;
+	agora_queue *q = NULL;
+	uint32_t id;
+
+	AGH_OK(agh_cli, agora_client_set_sticky(agh_cli, true));
+	AGH_OK(agh_cli, agora_queue_open(agh_cli, "idle", 0, &q));
+	id = send_get(agh_cli, q);
+	ck_assert_int_eq(agora_notification_next(agh_cli, 0.05, &n),
+			 AGORA_ETIMEDOUT);
+	ck_assert_int_eq(agora_call_result(agh_cli, id, NULL), AGORA_EAGAIN);
+	ck_assert_int_eq(agora_client_error(agh_cli), 0);
+	AGH_OK(agh_cli, agora_queue_put(q, agora_int(1), AGORA_FOREVER));
+	AGH_OK(agh_cli, await_result(agh_cli, id, NULL));
+	ck_assert_int_eq(agora_client_error(agh_cli), 0);
 	agora_queue_close(q);
 }
 END_TEST
@@ -802,6 +831,47 @@ START_TEST(a_watcher_that_stops_reading_gets_every_change_then_the_cut)
 }
 END_TEST
 
+START_TEST(sent_writes_and_the_changes_they_make_interleave_in_order)
+{
+	enum { N = 200 };
+	agora_dict *d = NULL;
+	agora_notification *n = NULL;
+	uint32_t ids[N];
+	int64_t w, last = -1;
+	char key[16];
+
+	AGH_OK(agh_cli, agora_dict_open(agh_cli, "mixed", &d));
+	w = watch(agh_cli, agora_dict_handle(d));
+	for (int i = 0; i < N; i++) {
+		agora_value p[3];
+
+		snprintf(key, sizeof(key), "k%d", i);
+		p[0] = agora_uint(agora_dict_handle(d));
+		p[1] = agora_str(key);
+		p[2] = agora_int(i);
+		AGH_OK(agh_cli, agora_call_send(agh_cli, "dict.set",
+						agora_array(p, 3), &ids[i]));
+	}
+	/* The answers and the changes they made come mixed: each answer
+	 * is its call's, each change in order. */
+	for (int i = 0; i < N; i++)
+		AGH_OK(agh_cli, await_result(agh_cli, ids[i], NULL));
+	for (int i = 0; i < N; i++) {
+		AGH_OK(agh_cli,
+		       agora_notification_next(agh_cli, AGH_STATE_TIMEOUT, &n));
+		agh_assert_int(*agora_map_get(&n->params, "watch"), w);
+		snprintf(key, sizeof(key), "k%d", i);
+		agh_assert_str(*agora_map_get(&n->params, "key"), key);
+		ck_assert_int_gt(agh_map_int(n->params, "version"), last);
+		last = agh_map_int(n->params, "version");
+		agora_notification_free(n);
+	}
+	ck_assert_int_eq(agora_notification_next(agh_cli, 0, &n),
+			 AGORA_ETIMEDOUT);
+	agora_dict_close(d);
+}
+END_TEST
+
 /* The fixture's server with a small --max-output. */
 static void small_output_setup(void)
 {
@@ -831,6 +901,7 @@ int main(void)
 	AGH_ADD(s, a_call_larger_than_the_socket_buffer_is_sent_piece_by_piece);
 	AGH_ADD(s, a_call_whose_connection_ends_before_its_answer_is_lost);
 	AGH_ADD(s, a_watchers_own_calls_and_others_changes_all_come_in_order);
+	AGH_ADD(s, sent_writes_and_the_changes_they_make_interleave_in_order);
 	{
 		TCase *tc = agh_tcase_bare(
 		    s,
@@ -841,5 +912,6 @@ int main(void)
 		tcase_add_checked_fixture(tc, small_output_setup, agh_teardown);
 	}
 	AGH_ADD(s, cancel_withdraws_a_parked_call_which_takes_nothing);
+	AGH_ADD(s, waiting_for_what_has_not_come_never_latches_in_sticky_mode);
 	return agh_run_suite(s);
 }

@@ -519,10 +519,12 @@ START_TEST(event_loop_calls_and_notifications_over_tls)
 	AGH_OK(c, agora_dict_open(c, "cfg", &d));
 	AGH_OK(c2, agora_dict_open(c2, "cfg", &d2));
 	p[0] = agora_bin(blob, big);
-	/* A small send buffer, so that the kernel takes it in pieces. */
+	/* A small send buffer and a server that reads nothing for now, so
+	 * that the kernel takes the request in pieces. */
 	ck_assert_int_eq(setsockopt(agora_client_fd(c), SOL_SOCKET, SO_SNDBUF,
 				    &(int){ 65536 }, sizeof(int)),
 			 0);
+	ck_assert_int_eq(kill(t.s.pid, SIGSTOP), 0);
 	AGH_OK(c, agora_call_send(c, "ping", agora_array(p, 1), &big_id));
 	ck_assert(agora_client_want_write(c));
 	for (int i = 0; i < N; i++) {
@@ -530,6 +532,7 @@ START_TEST(event_loop_calls_and_notifications_over_tls)
 		AGH_OK(c,
 		       agora_call_send(c, "ping", agora_array(p, 1), &ids[i]));
 	}
+	ck_assert_int_eq(kill(t.s.pid, SIGCONT), 0);
 	p[0] = agora_uint(agora_dict_handle(d));
 	p[1] = agora_map(&none, 0);
 	AGH_OK(c, agora_call_send(c, "watch", agora_array(p, 2), &watch_id));
