@@ -96,6 +96,7 @@ static void drop_name(ag_object *o, const ag_conn *c)
 				       "passed",
 				       label);
 	}
+	ag_changed(o, "drop", NULL);
 	ag_persist_drop(o);
 	ag_object_unname(o); /* frees o->life; may free o */
 }

@@ -313,7 +313,6 @@ void ag_object_unname(ag_object *o)
 	ag_life_free(o); /* its lifetime is its name's */
 	if (o->name == NULL)
 		return;
-	ag_changed(o, "drop", NULL); /* its name goes: drop, ephemeral, ttl */
 	key = ag_val_view(o->name, (uint32_t)strlen(o->name), 0);
 	e = ag_table_find(&s->names, &key, ag_table_hash(&s->names, &key));
 	ag_object_mem(o, -(ssize_t)ag_name_cost(strlen(o->name)));
@@ -357,7 +356,6 @@ void ag_registry_deinit(ag_server *s)
 	/* Every object goes, whoever holds it: names, stored references,
 	 * cycles of anonymous objects. With s->freeing set, the releases
 	 * that destroying values would make are skipped. */
-	ag_watch_server_free(s); /* before the objects its watches name */
 	s->freeing = true;
 	ag_table_foreach (&s->names, e) {
 		ag_object *o = e->ptr;

@@ -847,6 +847,7 @@ void agora_server_free(agora_server *s)
 	close_listeners(s);
 	ag_persist_close(s);
 	ag_conns_free_all(s);
+	ag_watch_server_free(s); /* no watch is left: its held changes */
 	ag_registry_deinit(s);
 	if (x->stop_ev)
 		event_free(x->stop_ev);

@@ -442,6 +442,7 @@ static int srv_drop(ag_req *r)
 	}
 	if (!ag_persist_admit(r))
 		return AGORA_ESTORAGE;
+	ag_changed(o, "drop", NULL);
 	ag_persist_drop(o);
 	ag_object_unname(o);
 	ag_reply_bool(&r->to, true);

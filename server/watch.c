@@ -199,10 +199,6 @@ void ag_watch_conn_gone(ag_conn *c)
 
 void ag_watch_server_free(ag_server *s)
 {
-	ag_conn *c;
-
-	TAILQ_FOREACH (c, &s->conns, link)
-		ag_watch_conn_gone(c);
 	for (uint32_t i = 0; i < s->nheld; i++)
 		ag_val_deinit(&s->held[i].key);
 	free(s->held);
@@ -256,17 +252,11 @@ int ag_srv_watch(ag_req *r)
 	key = ag_opt(opts, "key");
 	since = ag_opt(opts, "since");
 	run = ag_opt(opts, "run");
-	if (key != NULL && o->fam != &ag_family_dict &&
-	    o->fam != &ag_family_namespace)
+	if (key != NULL && o->fam->keyed == NULL)
 		return ag_reply_error(&r->to, AGORA_EARGS,
 				      "watch: option key: a %s has no keys "
 				      "(only a dict or a namespace)",
 				      o->fam->name);
-	if (key != NULL && o->fam == &ag_family_namespace &&
-	    key->type != MSGPACK_OBJECT_STR)
-		return ag_reply_error(&r->to, AGORA_EARGS,
-				      "watch: option key: a namespace's "
-				      "attribute is a str");
 	if (since != NULL && since->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
 		char desc[96];
 		ag_obj_describe(since, desc, sizeof(desc));
