@@ -33,7 +33,7 @@
 	X(EXISTS, 17, "object exists")                         \
 	X(DENIED, 18, "permission denied")                     \
 	X(STORAGE, 19, "the change could not be made durable") \
-	X(CANCELLED, 20, "the call was cancelled")              \
+	X(CANCELLED, 20, "the call was cancelled")             \
 	X(IO, 100, "connection failed or lost")                \
 	X(NOMEM, 101, "out of memory")                         \
 	X(INVAL, 102, "invalid argument")                      \

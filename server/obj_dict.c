@@ -1051,9 +1051,9 @@ static void dict_conn_gone(ag_object *o, ag_conn *c)
 }
 
 /* Methods whose params[1] is the one key they change (watch.c). */
-static const char *const dict_keyed[] = { "set",	"delete", "pop",
-					  "setdefault", "incr",	  "expire",
-					  "expire_at",	NULL };
+static const char *const dict_keyed[] = { "set",        "delete", "pop",
+					  "setdefault", "incr",   "expire",
+					  "expire_at",  NULL };
 
 static const ag_method dict_methods[] = {
 	{ "get", dict_get, 2, 3, AG_STORES_NONE, AG_RIGHT_READ },

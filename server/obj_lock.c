@@ -170,8 +170,7 @@ static void lock_serve(ag_object *lk)
 			else if (w->group != NULL) /* acquire_any: its handle */
 				ag_reply_uint(&w->to, w->tag);
 			else
-				ag_reply_bool(&w->to,
-					      w->aux != WANT_TIMED_OUT);
+				ag_reply_bool(&w->to, w->aux != WANT_TIMED_OUT);
 		}
 		ag_wait_done(w);
 	}

@@ -66,7 +66,7 @@ static const struct entry ENTRIES[] = {
 	{ "expire", false, "In", 'a' }, /* handle 1 (a name): clears */
 	{ "ttl", false, "I", 'r' },
 	{ "watch", false, "I", 'r' },
-	{ "unwatch", false, "I", 'r' }, /* no watch 1: false */
+	{ "unwatch", false, "I", 'r' },  /* no watch 1: false */
 	{ "get_any", false, "LF", 'w' }, /* handle 1 is no queue: TYPE */
 	{ "take_any", false, "LF", 'w' },
 	{ "wait_any", false, "Lz", 'r' },
