@@ -93,6 +93,12 @@ static conn *b_connect(void)
 	return k;
 }
 
+static void b_close(conn *k)
+{
+	redisFree(k->c);
+	free(k);
+}
+
 static void b_subscribe(conn *k)
 {
 	redisReply *r = redisCommand(k->c, "SUBSCRIBE %s", TOPIC);
@@ -168,6 +174,14 @@ static conn *b_connect(void)
 	if (agora_topic_open(k->c, TOPIC, &k->t) != 0)
 		die("cannot open the topic");
 	return k;
+}
+
+static void b_close(conn *k)
+{
+	agora_pipeline_free(k->p);
+	agora_topic_close(k->t);
+	agora_client_free(k->c);
+	free(k);
 }
 
 static void b_subscribe(conn *k)
@@ -338,6 +352,7 @@ static int run_throughput(int nsubs)
 	       (double)got / ((double)(tlast - t0) / 1e9),
 	       (double)nmessages / ((double)(tpub - t0) / 1e9));
 	free(buf);
+	b_close(k);
 	return got == (uint64_t)nsubs * nmessages && disorder == 0 ? 0 : 1;
 }
 
@@ -469,6 +484,7 @@ static int run_bystander(bool with_stalled)
 	       sent, got, n, (double)lat[n / 2] / 1e3,
 	       (double)lat[n * 99 / 100] / 1e3, (double)lat[n - 1] / 1e3);
 	free(lat);
+	b_close(k);
 	return got == sent ? 0 : 1;
 }
 
