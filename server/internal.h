@@ -471,6 +471,7 @@ struct ag_conn {
 	struct ag_waitq waiters;
 	struct ag_watch_list watches; /* watch.c */
 	uint64_t last_watch;          /* the id of its last watch */
+	size_t watch_bytes;           /* what its watches hold */
 	struct ag_hold *holds; /* what this connection owns, see ag_conn_hold */
 	uint32_t nholds, capholds;
 	struct ag_hold *passed; /* holds passed to it by values it received */

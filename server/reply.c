@@ -27,7 +27,7 @@
  * handle and ownership tables. */
 static size_t conn_bytes(const ag_conn *c)
 {
-	return sizeof(*c) + c->rd.cap + c->out.cap +
+	return sizeof(*c) + c->rd.cap + c->out.cap + c->watch_bytes +
 	       (size_t)c->nhandles * sizeof(*c->handles) +
 	       (size_t)c->nhandles * sizeof(*c->free_slots) +
 	       ((size_t)c->capholds + c->cappassed) * sizeof(struct ag_hold);

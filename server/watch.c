@@ -180,8 +180,15 @@ void ag_change_end(ag_req *r, const ag_method *m, bool changed)
 /* ---- watch and unwatch ----------------------------------------------------
  */
 
+/* What @w holds, counted in its connection's memory (reply.c). */
+static size_t watch_bytes(const struct ag_watch *w)
+{
+	return sizeof(*w) + ag_val_heap(&w->key);
+}
+
 static void watch_free(struct ag_watch *w)
 {
+	w->conn->watch_bytes -= watch_bytes(w);
 	LIST_REMOVE(w, olink);
 	LIST_REMOVE(w, clink);
 	ag_val_deinit(&w->key);
@@ -296,6 +303,8 @@ int ag_srv_watch(ag_req *r)
 	ag_object_ref(o);
 	LIST_INSERT_HEAD(&o->watches, w, olink);
 	LIST_INSERT_HEAD(&c->watches, w, clink);
+	c->watch_bytes += watch_bytes(w);
+	ag_conn_sync_mem(c);
 
 	msgpack_packer *pk = ag_reply_begin(&r->to);
 	msgpack_pack_map(pk, since != NULL ? 4 : 3);
@@ -330,8 +339,10 @@ int ag_srv_unwatch(ag_req *r)
 	LIST_FOREACH(w, &r->to.conn->watches, clink)
 	if ((int64_t)w->id == id)
 		break;
-	if (w != NULL)
+	if (w != NULL) {
 		watch_free(w);
+		ag_conn_sync_mem(r->to.conn);
+	}
 	ag_reply_bool(&r->to, w != NULL);
 	return 0;
 }

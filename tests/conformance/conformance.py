@@ -2127,6 +2127,28 @@ class Watches(Base):
         self.assertEqual(self.c.err("watch", 999), "NO_OBJECT")
         self.assertEqual(self.c.err("unwatch", "x"), "ARGS")
 
+    def test_what_watches_keep_counts_against_max_memory(self):
+        srv = Server(args=["--max-memory", "1048576", "--max-output", "65536"])
+        try:
+            greedy, other = Conn(srv), Conn(srv)
+            h = greedy.ok("open", "dict", "w-mem", {})
+            ho = other.ok("open", "dict", "w-mem", {})
+            key = "k" * 100000
+            closed = False
+            for i in range(100):  # 10 MB of keys if nothing stopped it
+                greedy.send("watch", [h, {"key": key + str(i)}])
+                msg = greedy.recv()
+                if msg is None:
+                    closed = True
+                    break
+                self.assertIsNone(msg[2], msg)
+            self.assertTrue(closed, "100 watches of 100 kB keys were kept")
+            self.assertIn("past its memory limit; closing it", srv.log())
+            other.ok("dict.set", ho, "still", "served")
+            other.close()
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
     def test_a_watcher_that_does_not_read_is_cut_after_its_backlog(self):
         srv = Server(args=["--max-output", "65536"])
         try:
