@@ -868,26 +868,6 @@ END_TEST
 
 /* ---- persistence ---- */
 
-static char datadir[64];
-static const char *dd_args[3];
-
-static void datadir_make(void)
-{
-	snprintf(datadir, sizeof(datadir), "/tmp/agora-ack-XXXXXX");
-	if (mkdtemp(datadir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	dd_args[0] = "--data-dir";
-	dd_args[1] = datadir;
-	dd_args[2] = NULL;
-}
-
-static void datadir_remove(void)
-{
-	agh_remove_tree(datadir, false);
-}
-
 static agora_client *restart(agh_server *s, agora_client *c, int sig)
 {
 	agora_client_free(c);
@@ -931,7 +911,7 @@ START_TEST(pending_items_go_back_to_the_queue_after_a_restart)
 	agh_server s;
 	uint64_t ids[2];
 
-	agh_server_start_args(&s, dd_args);
+	agh_server_start_args(&s, agh_datadir_args);
 	agora_client *c = agh_connect(&s);
 	fill_jobs(c, ids);
 
@@ -974,7 +954,7 @@ START_TEST(the_limit_of_deliveries_holds_across_restarts)
 	agora_queue *q, *dead;
 	agora_value item;
 
-	agh_server_start_args(&s, dd_args);
+	agh_server_start_args(&s, agh_datadir_args);
 	agora_client *c = agh_connect(&s);
 	AGH_OK(c, agora_queue_open(c, "dead", 0, &dead));
 	AGH_OK(c, agora_queue_open_dead_letter(c, "jobs", 0, 2, "dead", &q));
@@ -1032,8 +1012,8 @@ int main(void)
 	AGH_ADD(s, a_dead_lettered_item_counts_as_done_in_its_joinable_queue);
 	tc =
 	    AGH_ADD_BARE(s, pending_items_go_back_to_the_queue_after_a_restart);
-	tcase_add_unchecked_fixture(tc, datadir_make, datadir_remove);
+	tcase_add_unchecked_fixture(tc, agh_datadir_make, agh_datadir_remove);
 	tc = AGH_ADD_BARE(s, the_limit_of_deliveries_holds_across_restarts);
-	tcase_add_unchecked_fixture(tc, datadir_make, datadir_remove);
+	tcase_add_unchecked_fixture(tc, agh_datadir_make, agh_datadir_remove);
 	return agh_run_suite(s);
 }

@@ -403,26 +403,6 @@ END_TEST
 
 /* ---- restarts ---- */
 
-static char datadir[64];
-static const char *args[4];
-
-static void datadir_make(void)
-{
-	snprintf(datadir, sizeof(datadir), "/tmp/agora-dttl-XXXXXX");
-	if (mkdtemp(datadir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	args[0] = "--data-dir";
-	args[1] = datadir;
-	args[2] = NULL;
-}
-
-static void datadir_remove(void)
-{
-	agh_remove_tree(datadir, false);
-}
-
 /* Set @k to @v with @ttl; *ret_lo and *ret_hi bound its deadline. */
 static void set_ttl(agora_client *c, agora_dict *d, const char *k, int64_t v,
 		    double ttl, double *ret_lo, double *ret_hi)
@@ -470,7 +450,7 @@ static void restart_keeps_deadlines(bool snapshot)
 	double lo, hi, lo_short, hi_short, lo_bump, hi_bump, hi_long;
 	agora_value v;
 
-	agh_server_start_args(&s, args);
+	agh_server_start_args(&s, agh_datadir_args);
 	agora_client *c = agh_connect(&s);
 	agora_dict *d = open_dict(c, "sessions");
 
@@ -566,7 +546,7 @@ int main(void)
 		    s, deadlines_come_back_from_a_snapshot_and_its_journal),
 	};
 	for (int i = 0; i < 2; i++)
-		tcase_add_unchecked_fixture(tc[i], datadir_make,
-					    datadir_remove);
+		tcase_add_unchecked_fixture(tc[i], agh_datadir_make,
+					    agh_datadir_remove);
 	return agh_run_suite(s);
 }

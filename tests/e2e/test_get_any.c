@@ -423,26 +423,6 @@ END_TEST
 
 /* ---- persistence ---- */
 
-static char datadir[64];
-static const char *dd_args[3];
-
-static void datadir_make(void)
-{
-	snprintf(datadir, sizeof(datadir), "/tmp/agora-any-XXXXXX");
-	if (mkdtemp(datadir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	dd_args[0] = "--data-dir";
-	dd_args[1] = datadir;
-	dd_args[2] = NULL;
-}
-
-static void datadir_remove(void)
-{
-	agh_remove_tree(datadir, false);
-}
-
 /* Every queue holds exactly @want[i] (@n[i] ints). */
 static void check_queues(agora_client *c, const int64_t want[NQ][4],
 			 const size_t n[NQ])
@@ -467,7 +447,7 @@ START_TEST(a_restart_after_get_any_keeps_every_queue_exact)
 	size_t at;
 	struct want w[1] = { { 1, 7, false } };
 
-	agh_server_start_args(&s, dd_args);
+	agh_server_start_args(&s, agh_datadir_args);
 	agora_client *c = agh_connect(&s);
 	open_queues(c, qs);
 	/* a: 1 2, b: 3, c: 4 5 6; get_any takes 1, then 2, then 3. */
@@ -533,6 +513,6 @@ int main(void)
 	AGH_ADD(
 	    s, a_cancelled_parked_call_is_answered_cancelled_and_takes_no_item);
 	tc = AGH_ADD_BARE(s, a_restart_after_get_any_keeps_every_queue_exact);
-	tcase_add_unchecked_fixture(tc, datadir_make, datadir_remove);
+	tcase_add_unchecked_fixture(tc, agh_datadir_make, agh_datadir_remove);
 	return agh_run_suite(s);
 }

@@ -458,27 +458,6 @@ static void change(agora_client *c)
  * Made and removed around each test by an unchecked fixture, which runs in
  * the test process whether the test passes or fails. */
 
-static char datadir[64];
-static const char *args[4];
-
-static void datadir_make(void)
-{
-	snprintf(datadir, sizeof(datadir), "/tmp/agora-pcalls-XXXXXX");
-	if (mkdtemp(datadir) == NULL) { /* 0700 */
-		perror("mkdtemp");
-		exit(1);
-	}
-	args[0] = "--data-dir";
-	args[1] = datadir;
-	args[2] = NULL;
-}
-
-/* Remove the data directory, whatever a failed test left in it. */
-static void datadir_remove(void)
-{
-	agh_remove_tree(datadir, false);
-}
-
 /* Restart @s with @sig and connect again (@c freed). */
 static agora_client *restart(agh_server *s, agora_client *c, int sig)
 {
@@ -494,7 +473,7 @@ START_TEST(the_journal_alone_brings_every_object_back_after_a_crash)
 	agh_server s;
 	agora_value want[NVIEWS + 1];
 
-	agh_server_start_args(&s, args);
+	agh_server_start_args(&s, agh_datadir_args);
 	agora_client *c = agh_connect(&s);
 	fill(c);
 	read_all(c, want);
@@ -521,7 +500,7 @@ START_TEST(a_snapshot_and_the_journal_after_it_bring_every_object_back)
 	agh_server s;
 	agora_value want[NVIEWS + 1], saved;
 
-	agh_server_start_args(&s, args);
+	agh_server_start_args(&s, agh_datadir_args);
 	agora_client *c = agh_connect(&s);
 	fill(c);
 	read_all(c, want);
@@ -563,7 +542,7 @@ int main(void)
 	};
 
 	for (int i = 0; i < 2; i++)
-		tcase_add_unchecked_fixture(tc[i], datadir_make,
-					    datadir_remove);
+		tcase_add_unchecked_fixture(tc[i], agh_datadir_make,
+					    agh_datadir_remove);
 	return agh_run_suite(s);
 }

@@ -46,22 +46,6 @@ static agora_client *fill_c, *fill_c2;
  * fixture, which runs in the test's parent whether the test passes or
  * fails; emptied before each mode.
  */
-static char datadir[64];
-
-static void datadir_make(void)
-{
-	snprintf(datadir, sizeof(datadir), "/tmp/agora-pstate-XXXXXX");
-	if (mkdtemp(datadir) == NULL) { /* 0700 */
-		perror("mkdtemp");
-		exit(1);
-	}
-}
-
-static void datadir_remove(void)
-{
-	agh_remove_tree(datadir, false);
-}
-
 /* A server on the data directory, which is emptied first. */
 struct pserver {
 	agh_server s;
@@ -70,9 +54,9 @@ struct pserver {
 
 static void pserver_start(struct pserver *p)
 {
-	ck_assert_int_eq(agh_remove_tree(datadir, true), 0);
+	ck_assert_int_eq(agh_remove_tree(agh_datadir, true), 0);
 	p->args[0] = "--data-dir";
-	p->args[1] = datadir;
+	p->args[1] = agh_datadir;
 	p->args[2] = NULL;
 	agh_server_start_args(&p->s, p->args);
 }
@@ -803,7 +787,7 @@ int main(void)
 	};
 
 	for (size_t i = 0; i < sizeof(tc) / sizeof(tc[0]); i++)
-		tcase_add_unchecked_fixture(tc[i], datadir_make,
-					    datadir_remove);
+		tcase_add_unchecked_fixture(tc[i], agh_datadir_make,
+					    agh_datadir_remove);
 	return agh_run_suite(s);
 }

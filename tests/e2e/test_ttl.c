@@ -269,26 +269,6 @@ END_TEST
 
 /* ---- restarts with a data directory ---- */
 
-static char datadir[64];
-static const char *args[4];
-
-static void datadir_make(void)
-{
-	snprintf(datadir, sizeof(datadir), "/tmp/agora-ttl-XXXXXX");
-	if (mkdtemp(datadir) == NULL) { /* 0700 */
-		perror("mkdtemp");
-		exit(1);
-	}
-	args[0] = "--data-dir";
-	args[1] = datadir;
-	args[2] = NULL;
-}
-
-static void datadir_remove(void)
-{
-	agh_remove_tree(datadir, false);
-}
-
 /* The deadline ls shows for @name (NAN: none); fails when no such name. */
 static double expires_of(agora_client *c, const char *name)
 {
@@ -358,7 +338,7 @@ static void restart_keeps_deadlines(int how)
 	agh_server s;
 	agora_var *eph;
 
-	agh_server_start_args(&s, args);
+	agh_server_start_args(&s, agh_datadir_args);
 	agora_client *c = agh_connect(&s);
 	/* "short" must outlive make(), and expire before the next start. */
 	make(c, agh_under_valgrind() || agh_under_asan() ? 3 : 1, &eph);
@@ -386,7 +366,7 @@ static void restart_keeps_deadlines(int how)
 	}
 	/* "short" expires while the server is down. */
 	wait_wall(short_at);
-	agh_server_start_args(&s, args);
+	agh_server_start_args(&s, agh_datadir_args);
 	c = agh_connect(&s);
 	check(c, want_long, want_set,
 	      how == SIGKILL ? "after a crash" : "after a stop");
@@ -428,7 +408,7 @@ START_TEST(a_name_made_again_after_its_ephemeral_one_went_comes_back)
 	agora_var *v;
 	agora_value got;
 
-	agh_server_start_args(&s, args);
+	agh_server_start_args(&s, agh_datadir_args);
 	agora_client *c = agh_connect(&s);
 	AGH_OK(c, agora_open_ex(c, "value", "w", NULL, 0, AGORA_OPEN_EPHEMERAL,
 				&v));
@@ -458,7 +438,7 @@ static TCase *with_datadir(Suite *s, const char *name, const TTest *fn)
 {
 	TCase *tc = agh_tcase_bare(s, name, fn);
 
-	tcase_add_unchecked_fixture(tc, datadir_make, datadir_remove);
+	tcase_add_unchecked_fixture(tc, agh_datadir_make, agh_datadir_remove);
 	return tc;
 }
 

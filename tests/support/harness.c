@@ -1102,3 +1102,26 @@ void agh_netns_drop_all(void)
 {
 	ck_assert_int_eq(agh_run("ip link set lo down"), 0);
 }
+
+/* ---- data directories ---- */
+
+char agh_datadir[64];
+const char *agh_datadir_args[3];
+
+void agh_datadir_make(void)
+{
+	snprintf(agh_datadir, sizeof(agh_datadir), "/tmp/agora-data-%s",
+		 "XXXXXX");                 /* mkdtemp(3)'s template */
+	if (mkdtemp(agh_datadir) == NULL) { /* 0700 */
+		perror("mkdtemp");
+		exit(1);
+	}
+	agh_datadir_args[0] = "--data-dir";
+	agh_datadir_args[1] = agh_datadir;
+	agh_datadir_args[2] = NULL;
+}
+
+void agh_datadir_remove(void)
+{
+	agh_remove_tree(agh_datadir, false);
+}

@@ -247,6 +247,18 @@ TCase *agh_tcase_bare(Suite *s, const char *name, const TTest *fn);
  * holds). 0, or -1 when something could not be removed. "" does nothing. */
 int agh_remove_tree(const char *dir, bool keep_top);
 
+/* A data directory for the tests of a TCase (an unchecked fixture:
+ * tcase_add_unchecked_fixture(tc, agh_datadir_make, agh_datadir_remove)).
+ * agh_datadir_make() makes a new one, mode 0700, named by mkdtemp(3) from
+ * the template /tmp/agora-data- plus six random characters, into
+ * agh_datadir, and agh_datadir_args holds {"--data-dir", agh_datadir,
+ * NULL} for agh_server_start_args(); agh_datadir_remove() removes it with
+ * whatever a failed test left in it. */
+extern char agh_datadir[64];
+extern const char *agh_datadir_args[3];
+void agh_datadir_make(void);
+void agh_datadir_remove(void);
+
 /*
  * A network namespace of the test's own, to make a peer vanish (only its
  * own loopback, 127.0.0.1 inside it, is used). agh_netns_init() names it
