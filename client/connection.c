@@ -668,7 +668,11 @@ bool ag_client_has_buffered(const agora_client *c)
 	return ag_transport_pending(c->ssl);
 }
 
-int ag_client_recv(agora_client *c)
+/* Read what the socket holds into the reader: waiting for it (up to the
+ * call's deadline) with @wait, else only what is there now. 1 when bytes
+ * were read, 0 when none were there (without @wait), or the error that
+ * broke @c. */
+static int client_recv(agora_client *c, bool wait)
 {
 	size_t avail;
 	char *p = ag_reader_space(&c->reader, READ_CHUNK, &avail);
@@ -677,27 +681,9 @@ int ag_client_recv(agora_client *c)
 	if (p == NULL)
 		return ag_client_break(c, AGORA_ENOMEM,
 				       "out of memory reading an answer");
-	k = ag_transport_recv(c->fd, c->ssl, p, avail, c->deadline_ms);
-	if (k < 0)
-		return io_failed(c, "read", (int)-k);
-	if (k == 0)
-		return ag_client_break(c, AGORA_EIO,
-				       "the server closed the connection");
-	ag_reader_commit(&c->reader, (size_t)k);
-	return 0;
-}
-
-int ag_client_recv_nowait(agora_client *c)
-{
-	size_t avail;
-	char *p = ag_reader_space(&c->reader, READ_CHUNK, &avail);
-	ssize_t k;
-
-	if (p == NULL)
-		return ag_client_break(c, AGORA_ENOMEM,
-				       "out of memory reading an answer");
-	k = ag_transport_recv_nowait(c->fd, c->ssl, p, avail);
-	if (k == -EAGAIN)
+	k = wait ? ag_transport_recv(c->fd, c->ssl, p, avail, c->deadline_ms)
+		 : ag_transport_recv_nowait(c->fd, c->ssl, p, avail);
+	if (k == -EAGAIN && !wait)
 		return 0;
 	if (k < 0)
 		return io_failed(c, "read", (int)-k);
@@ -706,4 +692,16 @@ int ag_client_recv_nowait(agora_client *c)
 				       "the server closed the connection");
 	ag_reader_commit(&c->reader, (size_t)k);
 	return 1;
+}
+
+int ag_client_recv(agora_client *c)
+{
+	int rc = client_recv(c, true);
+
+	return rc < 0 ? rc : 0;
+}
+
+int ag_client_recv_nowait(agora_client *c)
+{
+	return client_recv(c, false);
 }

@@ -207,20 +207,32 @@ int agora_call_send(agora_client *c, const char *method, agora_value params,
 					   ret_msgid));
 }
 
+/* The sent call @msgid whose result is still to take, in *ret; else
+ * AGORA_EINVAL with a sentence naming @who. */
+static int sent_live(agora_client *c, uint32_t msgid, const char *who,
+		     struct ag_sent **ret)
+{
+	struct ag_sent *s = ag_client_sent_find(c, msgid);
+
+	if (s == NULL || s->discard)
+		return ag_client_fail(c, AGORA_EINVAL,
+				      "%s: %" PRIu32 " is not a call sent on "
+				      "this client whose result is still to "
+				      "take",
+				      who, msgid);
+	*ret = s;
+	return 0;
+}
+
 int agora_call_result(agora_client *c, uint32_t msgid, agora_value *ret)
 {
-	struct ag_sent *s;
+	struct ag_sent *s = NULL;
 	int rc;
 
 	if (c == NULL)
 		return AGORA_EINVAL;
-	s = ag_client_sent_find(c, msgid);
-	if (s == NULL || s->discard)
-		return ag_client_fail(c, AGORA_EINVAL,
-				      "agora_call_result: %" PRIu32
-				      " is not a call sent on this client "
-				      "whose result is still to take",
-				      msgid);
+	if ((rc = sent_live(c, msgid, "agora_call_result", &s)) < 0)
+		return rc;
 	if (!s->done)
 		return outcome(
 		    c, AGORA_EAGAIN,
@@ -253,20 +265,15 @@ size_t agora_call_pending(const agora_client *c)
 
 int agora_cancel(agora_client *c, uint32_t msgid)
 {
-	struct ag_sent *s;
+	struct ag_sent *s = NULL;
 	agora_value param;
 	uint32_t id;
 	int rc;
 
 	if (c == NULL)
 		return AGORA_EINVAL;
-	s = ag_client_sent_find(c, msgid);
-	if (s == NULL || s->discard)
-		return ag_client_fail(c, AGORA_EINVAL,
-				      "agora_cancel: %" PRIu32
-				      " is not a call sent on this client "
-				      "whose result is still to take",
-				      msgid);
+	if ((rc = sent_live(c, msgid, "agora_cancel", &s)) < 0)
+		return rc;
 	if (s->done)
 		return 0;
 	rc = ag_client_usable(c);
