@@ -126,11 +126,8 @@ static void journaled(ag_req *r, const ag_method *m)
 		return;
 	}
 	mark = ag_journal_request(r);
-	s->jreq = r->to;
-	s->jreq_failed = s->jreq_parked = false;
 	m->fn(r);
-	s->jreq.conn = NULL;
-	if (s->jreq_failed || s->jreq_parked)
+	if (s->chg_failed || s->chg_parked) /* ag_dispatch() set them */
 		ag_journal_retract(s, mark);
 }
 
@@ -200,7 +197,8 @@ void ag_dispatch(ag_conn *c, const ag_request *rq)
 		return;
 	}
 	/* A write call: a change when answered without error, not parked
-	 * (watch.c); s->jreq tells (ag_reply_verror, ag_wait_park). */
+	 * (watch.c), and journaled when it did (journaled()); s->chg tells
+	 * (ag_reply_verror, ag_wait_park). */
 	ag_object_ref(r.obj);
 	ag_change_begin(s);
 	s->chg = r.to;

@@ -1055,11 +1055,9 @@ struct agora_server {
 	 * (ag_persist_may_send). */
 	ag_persist *persist;
 	bool (*may_send)(ag_conn *c);
-	/* The request the dispatcher is journaling, and how it ended: an
-	 * error answer to it (reply.c) or parked (wait.c). */
-	ag_target jreq;
-	bool jreq_failed, jreq_parked;
-	/* The write call being dispatched, as jreq, for the change feed. */
+	/* The write call being dispatched (on chg_obj), and how it ended: an
+	 * error answer to it (reply.c) or parked (wait.c); the journal takes
+	 * its record back then, and the change feed reports no change. */
 	ag_target chg;
 	ag_object *chg_obj;
 	bool chg_failed, chg_parked;

@@ -262,8 +262,6 @@ void ag_reply_verror(ag_conn *c, uint32_t msgid, int rc, const char *fmt,
 		n = 0;
 	ag_utf8_fix(msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 	ag_pack_error_response(&c->pk, msgid, rc, msg);
-	if (c == c->srv->jreq.conn && msgid == c->srv->jreq.msgid)
-		c->srv->jreq_failed = true;
 	if (c == c->srv->chg.conn && msgid == c->srv->chg.msgid)
 		c->srv->chg_failed = true;
 	schedule_flush(c);

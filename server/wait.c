@@ -106,9 +106,6 @@ static void note_parked(ag_req *r)
 {
 	r->to.conn->nparked++;
 	r->srv->nwaiters++;
-	if (r->to.conn == r->srv->jreq.conn &&
-	    r->to.msgid == r->srv->jreq.msgid)
-		r->srv->jreq_parked = true;
 	if (r->to.conn == r->srv->chg.conn && r->to.msgid == r->srv->chg.msgid)
 		r->srv->chg_parked = true;
 }
