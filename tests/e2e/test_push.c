@@ -261,6 +261,7 @@ static agora_client *relay_connect(void)
 	rc = agora_client_connect(c, address, agh_srv.key, AGH_KEYLEN);
 	ck_assert_msg(rc == 0, "connect through the relay: %s",
 		      agora_errmsg(c));
+	unlink(sa.sun_path); /* connected: the server's directory can go */
 	return c;
 }
 
