@@ -73,6 +73,11 @@ void ag_table_init(ag_table *t, uint64_t seed);
 void ag_table_deinit(ag_table *t);
 /* Free every key and .val, leaving an empty table. */
 void ag_table_clear_vals(ag_table *t);
+/* A copy of @src into @dst (which it initialises), keys and .val values
+ * duplicated with ag_val_dup(), in the same order with the same seed:
+ * the caller takes the holds of stored values' references. 0, or
+ * AGORA_ENOMEM with @dst empty. */
+int ag_table_copy(ag_table *dst, const ag_table *src);
 uint64_t ag_table_hash(const ag_table *t, const ag_val *key);
 /* The live entry whose key equals @key, or NULL. @key is borrowed. */
 ag_entry *ag_table_find(ag_table *t, const ag_val *key, uint64_t hash);
@@ -248,6 +253,33 @@ struct ag_family {
 	 * method close), before it lets go of @o: end what @c has through
 	 * that handle (a topic's subscription). NULL: nothing. */
 	void (*handle_closed)(ag_object *o, ag_conn *c, uint32_t h);
+	/*
+	 * Transactions (txn.c; docs/protocol.md section 12). Before the
+	 * first write call of a transaction on @o, txn_save() takes a copy
+	 * of everything of @o that the family's methods may change, and
+	 * what they change outside @o for it (a connection's hold of a
+	 * lock, the memory accounted, references held): NULL when out of
+	 * memory (the transaction then fails, nothing changed). Its waiters
+	 * are not part of it: inside a transaction nothing parks and no
+	 * waiter is served (ag_txn_defer()). If a later call fails,
+	 * txn_restore() makes @o exactly as it was when @saved was taken
+	 * and frees @saved; on commit txn_drop() frees @saved. wake(): after
+	 * a commit, serve what the transaction's changes of @o allow (the
+	 * waiters a put or a release would have served at once); NULL when
+	 * the family never defers.
+	 */
+	void *(*txn_save)(ag_object *o);
+	void (*txn_restore)(ag_object *o, void *saved);
+	void (*txn_drop)(ag_object *o, void *saved);
+	void (*wake)(ag_object *o);
+	/*
+	 * Its methods a transaction may not call, NULL-terminated: "wait"
+	 * never; "get@1" only when param 1 (the handle is param 0) is
+	 * false, its block flag: the forms that may park, and those about
+	 * a connection rather than the object's contents (a topic's
+	 * subscribe).
+	 */
+	const char *const *txn_refused;
 };
 
 enum ag_persist_kind { AG_PERSIST_CALLS = 0, AG_PERSIST_STATE = 1 };
@@ -622,6 +654,25 @@ bool ag_conn_notifiable(const ag_conn *c);
 /* With --max-memory: cut the connections holding the most while the
  * server holds more than max_memory + max_output (reply.c says exactly). */
 void ag_enforce_memory(ag_server *s);
+
+/* ---- transactions (txn.c) ------------------------------------------------ */
+
+/* The server method txn (docs/protocol.md section 12). */
+int ag_srv_txn(ag_req *r);
+/*
+ * Inside a transaction, a family that would serve @o's waiters after a
+ * change (a put serving a parked get, a release handing a lock on, an
+ * event set answering its waits, a publish sending a message) must not
+ * yet: it calls ag_txn_defer(@o) instead, which notes @o and returns
+ * true, and fam->wake(@o) does it once the transaction has committed.
+ * False outside a transaction: serve now.
+ */
+bool ag_txn_defer(ag_object *o);
+/* Whether a transaction is running (its calls are being dispatched). */
+bool ag_txn_active(const ag_server *s);
+/* The running transaction's saved copy of @o (what txn_save() gave), or
+ * NULL when @o has none (no transaction, or not written in it yet). */
+void *ag_txn_saved(const ag_object *o);
 
 /* ---- argument helpers (args.c) ------------------------------------------- */
 
@@ -1061,6 +1112,8 @@ struct agora_server {
 	ag_target chg;
 	ag_object *chg_obj;
 	bool chg_failed, chg_parked;
+	/* The transaction being run (txn.c), or NULL. */
+	struct ag_txn *txn;
 };
 
 /*

@@ -862,6 +862,7 @@ static const ag_method server_methods[] = {
 	{ "acquire_any", ag_srv_acquire_any, 1, 3, AG_STORES_NONE,
 	  AG_RIGHT_WRITE },
 	{ "cancel", ag_srv_cancel, 1, 1, AG_STORES_NONE, AG_RIGHT_ANY },
+	{ "txn", ag_srv_txn, 2, 3, AG_STORES_NONE, AG_RIGHT_ANY },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 

@@ -87,6 +87,41 @@ void ag_table_clear_vals(ag_table *t)
 	ag_table_deinit(t);
 }
 
+int ag_table_copy(ag_table *dst, const ag_table *src)
+{
+	ag_table_init(dst, src->seed);
+	if (src->used == 0 && src->nslots == 0)
+		return 0;
+	dst->entries = calloc(src->used ? src->used : 1, sizeof(ag_entry));
+	dst->slots = calloc(src->nslots ? src->nslots : 1, sizeof(uint32_t));
+	if (dst->entries == NULL || dst->slots == NULL)
+		goto nomem;
+	dst->cap = src->used ? src->used : 1;
+	dst->nslots = src->nslots;
+	if (src->nslots)
+		memcpy(dst->slots, src->slots,
+		       src->nslots * sizeof(uint32_t));
+	for (uint32_t i = 0; i < src->used; i++) {
+		const ag_entry *e = &src->entries[i];
+		ag_entry *d = &dst->entries[i];
+		if (ag_val_is_empty(&e->key))
+			continue;
+		if (ag_val_dup(&d->key, &e->key) < 0)
+			goto nomem;
+		if (ag_val_dup(&d->val, &e->val) < 0) {
+			ag_val_deinit(&d->key);
+			goto nomem;
+		}
+		dst->used = i + 1;
+		dst->count++;
+	}
+	dst->used = src->used;
+	return 0;
+nomem:
+	ag_table_clear_vals(dst);
+	return AGORA_ENOMEM;
+}
+
 uint64_t ag_table_hash(const ag_table *t, const ag_val *key)
 {
 	return ag_val_hash(key, t->seed);
