@@ -389,6 +389,11 @@ struct ag_waitq *ag_event_waiters(ag_object *o);
  * of waiters, served in arrival order. */
 int ag_lock_try(ag_object *lk, ag_conn *c);
 struct ag_waitq *ag_lock_waiters(ag_object *lk);
+/* For a transaction's conditions (txn.c): whether @c holds lock or rlock
+ * @lk; and whether anyone does, with the fencing token of its current
+ * acquisition in *ret. */
+bool ag_lock_held_by(const ag_object *lk, const ag_conn *c);
+bool ag_lock_fence(const ag_object *lk, uint64_t *ret);
 const char *ag_fsync_name(int policy);
 /* Whether the server keeps a journal now (not while loading). */
 bool ag_persist_on(const ag_server *s);
@@ -668,6 +673,14 @@ int ag_srv_txn(ag_req *r);
  * False outside a transaction: serve now.
  */
 bool ag_txn_defer(ag_object *o);
+/*
+ * A family about to change an object other than the one whose method runs
+ * (a condition its lock, a queue its dead-letter queue) calls
+ * ag_txn_touch(@o) first: inside a transaction @o is saved (txn_save) if
+ * it was not yet, to be restored with the rest. 0 (and always 0 outside
+ * a transaction), or AGORA_ENOMEM: do not change it; fail the call.
+ */
+int ag_txn_touch(ag_object *o);
 /* Whether a transaction is running (its calls are being dispatched). */
 bool ag_txn_active(const ag_server *s);
 /* The running transaction's saved copy of @o (what txn_save() gave), or

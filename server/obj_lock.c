@@ -273,6 +273,21 @@ struct ag_waitq *ag_lock_waiters(ag_object *lk)
 	return &l->waiters;
 }
 
+bool ag_lock_held_by(const ag_object *lk, const ag_conn *c)
+{
+	const struct lock *l = lk->data;
+
+	return l->owner != NULL && l->owner == c;
+}
+
+bool ag_lock_fence(const ag_object *lk, uint64_t *ret)
+{
+	const struct lock *l = lk->data;
+
+	*ret = l->fence;
+	return l->owner != NULL;
+}
+
 /* NOT_OWNER, answered for @r, unless its connection owns @lk. */
 static int lock_check_owner(ag_req *r, ag_object *lk)
 {

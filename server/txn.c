@@ -47,6 +47,12 @@ bool ag_txn_defer(ag_object *o)
 	return false; /* (the running transaction notes it: txn.c) */
 }
 
+int ag_txn_touch(ag_object *o)
+{
+	(void)o;
+	return 0; /* (saves @o in the running transaction: txn.c) */
+}
+
 int ag_srv_txn(ag_req *r)
 {
 	return ag_reply_error(&r->to, AGORA_ENO_METHOD, "txn: not yet");
