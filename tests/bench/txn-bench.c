@@ -40,7 +40,9 @@
  *           lua       EVALSHA of a script that checks txn:guard and runs
  *                     the N commands: one round trip
  *
- * Every unit checks its answer (the transaction succeeded, N results).
+ * Every unit checks its answer (the transaction succeeded, N results);
+ * at the end, with --call add, every counter must hold what the run's
+ * units added to it (else the exit status is 1).
  * --cpu-client N pins every client process to CPU N (the script pins the
  * server: tests/bench/txn-compare).
  *
@@ -81,6 +83,10 @@ enum call { CALL_ADD, CALL_SET };
 static const char *addr;
 static enum call call_kind = CALL_ADD;
 static long dict_size = 1024;
+/* What the run's transactions added to counter i (--call add): checked
+ * against the server at the end, so a call that took effect twice or not
+ * at all fails the run. */
+static uint64_t added[MAX_CALLS];
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -331,8 +337,29 @@ static void client_teardown(void *state)
 	free(cl);
 }
 
-static void finish(void)
+/* 0 when every counter holds what the run added; else 1, said on stderr. */
+static int finish(void)
 {
+	redisContext *r = connect_redis();
+	int bad = 0;
+
+	for (int i = 0; i < MAX_CALLS && call_kind == CALL_ADD; i++) {
+		redisReply *rep =
+		    command(r, "GET", redisCommand(r, "GET txn:v:%d", i));
+		uint64_t got = rep->type == REDIS_REPLY_STRING
+				   ? strtoull(rep->str, NULL, 10)
+				   : 0;
+		freeReplyObject(rep);
+		if (got != added[i]) {
+			fprintf(stderr,
+				"txn-bench (redis): txn:v:%d holds %" PRIu64
+				", the run added %" PRIu64 "\n",
+				i, got, added[i]);
+			bad = 1;
+		}
+	}
+	redisFree(r);
+	return bad;
 }
 
 #else
@@ -340,6 +367,8 @@ static void finish(void)
 /* The values txn.v.0 .. txn.v.(MAX_CALLS-1), the dict and the guard,
  * opened by the parent and held for the whole run. */
 static agora_client *parent;
+static agora_var *counters[MAX_CALLS], *guard;
+static agora_dict *dict;
 
 static agora_client *connect_agora(char *err, size_t errlen)
 {
@@ -537,8 +566,6 @@ fail:
 static void prepare(void)
 {
 	char err[256] = "", name[32];
-	agora_var *v;
-	agora_dict *d;
 	agora_pair *items = calloc(1000, sizeof(*items));
 
 	parent = connect_agora(err, sizeof(err));
@@ -546,30 +573,53 @@ static void prepare(void)
 		die("%s", err[0] != '\0' ? err : "out of memory");
 	for (int i = 0; i < MAX_CALLS; i++) {
 		snprintf(name, sizeof(name), "txn.v.%d", i);
-		check(parent, agora_var_open(parent, name, agora_int(0), &v),
+		check(parent,
+		      agora_var_open(parent, name, agora_int(0), &counters[i]),
 		      "open a value");
-		check(parent, agora_var_set(v, agora_int(0)), "value.set");
+		check(parent, agora_var_set(counters[i], agora_int(0)),
+		      "value.set");
 	}
-	check(parent, agora_var_open(parent, "txn.guard", agora_int(0), &v),
+	check(parent, agora_var_open(parent, "txn.guard", agora_int(0), &guard),
 	      "open txn.guard");
-	check(parent, agora_var_set(v, agora_int(0)), "value.set");
-	check(parent, agora_dict_open(parent, "txn.dict", &d), "open txn.dict");
-	check(parent, agora_dict_clear(d), "dict.clear");
+	check(parent, agora_var_set(guard, agora_int(0)), "value.set");
+	check(parent, agora_dict_open(parent, "txn.dict", &dict),
+	      "open txn.dict");
+	check(parent, agora_dict_clear(dict), "dict.clear");
 	for (long k = 0; k < dict_size; k += 1000) {
 		size_t n = 0;
 		for (long i = k; i < k + 1000 && i < dict_size; i++, n++) {
 			items[n].key = agora_int(i);
 			items[n].val = agora_int(i);
 		}
-		check(parent, agora_dict_update(d, agora_map(items, n)),
+		check(parent, agora_dict_update(dict, agora_map(items, n)),
 		      "dict.update");
 	}
 	free(items);
 }
 
-static void finish(void)
+/* 0 when every counter holds what the run added; else 1, said on stderr. */
+static int finish(void)
 {
+	int bad = 0;
+
+	for (int i = 0; i < MAX_CALLS && call_kind == CALL_ADD; i++) {
+		int64_t got;
+		check(parent, agora_var_get_int(counters[i], &got),
+		      "value.get");
+		if ((uint64_t)got != added[i]) {
+			fprintf(stderr,
+				"txn-bench (agora): txn.v.%d holds %" PRId64
+				", the run added %" PRIu64 "\n",
+				i, got, added[i]);
+			bad = 1;
+		}
+	}
+	for (int i = 0; i < MAX_CALLS; i++)
+		agora_var_close(counters[i]);
+	agora_var_close(guard);
+	agora_dict_close(dict);
 	agora_client_free(parent);
+	return bad;
 }
 
 #endif
@@ -709,6 +759,8 @@ int main(int argc, char **argv)
 				       r.ops_per_s, r.ops_per_s * calls[ni],
 				       r.p50_us, r.p99_us);
 				fflush(stdout);
+				for (int i = 0; i < calls[ni]; i++)
+					added[i] += r.ops;
 				if (!quiet)
 					fprintf(stderr,
 						"%-6s %-8s %-4s %5d %7d %-5s "
@@ -723,6 +775,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	finish();
+	if (finish() != 0)
+		failed = 1;
 	return failed;
 }
