@@ -42,14 +42,15 @@
  *
  * Every unit checks its answer (the transaction succeeded, N results);
  * at the end, with --call add, every counter must hold what the run's
- * units added to it (else the exit status is 1).
- * --cpu-client N pins every client process to CPU N (the script pins the
- * server: tests/bench/txn-compare).
+ * units added to it (else the exit status is 1). --cpu-client N pins
+ * every client process to CPU N (the script pins the server:
+ * tests/bench/txn-compare).
  *
  * One JSON line per cell on stdout: transactions/s (the sum of every
- * client's rate), calls/s (N times that) and the p50/p99 of one
- * transaction's round trip(s); a table on stderr unless --quiet. Exits
- * non-zero when a cell failed.
+ * client's rate), calls/s (N times that), the p50/p99 of one
+ * transaction's round trip(s) and how many transactions the cell made
+ * ("txns"); a table on stderr unless --quiet. Exits non-zero when a cell
+ * failed.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -162,7 +163,7 @@ static void prepare(void)
 
 	freeReplyObject(command(r, "FLUSHALL", redisCommand(r, "FLUSHALL")));
 	freeReplyObject(command(r, "SET", redisCommand(r, "SET txn:guard 0")));
-	for (long k = 0; k < dict_size; k += 1000) {
+	for (long k = 0; call_kind == CALL_SET && k < dict_size; k += 1000) {
 		long end = k + 1000 < dict_size ? k + 1000 : dict_size;
 		for (long i = k; i < end; i++)
 			redisAppendCommand(r, "HSET txn:hash %ld %ld", i, i);
@@ -585,7 +586,7 @@ static void prepare(void)
 	check(parent, agora_dict_open(parent, "txn.dict", &dict),
 	      "open txn.dict");
 	check(parent, agora_dict_clear(dict), "dict.clear");
-	for (long k = 0; k < dict_size; k += 1000) {
+	for (long k = 0; call_kind == CALL_SET && k < dict_size; k += 1000) {
 		size_t n = 0;
 		for (long i = k; i < k + 1000 && i < dict_size; i++, n++) {
 			items[n].key = agora_int(i);
@@ -750,14 +751,15 @@ int main(int argc, char **argv)
 				       "\"cpu_client\":%d,"
 				       "\"dict_size\":%ld,\"txn_per_s\":%.0f,"
 				       "\"calls_per_s\":%.0f,\"p50_us\":%.2f,"
-				       "\"p99_us\":%.2f}\n",
+				       "\"p99_us\":%.2f,\"txns\":%" PRIu64
+				       "}\n",
 				       SYSTEM, m,
 				       call_kind == CALL_ADD ? "add" : "set",
 				       calls[ni], clients[ci], cell.transport,
 				       cpu_client,
 				       call_kind == CALL_SET ? dict_size : 0,
 				       r.ops_per_s, r.ops_per_s * calls[ni],
-				       r.p50_us, r.p99_us);
+				       r.p50_us, r.p99_us, r.ops);
 				fflush(stdout);
 				for (int i = 0; i < calls[ni]; i++)
 					added[i] += r.ops;
