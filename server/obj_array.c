@@ -36,6 +36,8 @@
  * Persistence (protocol section 10): set and set_slice are journaled as
  * called; a snapshot makes the array with options holding its elements
  * (array_save_opts()).
+ * Transactions (docs/protocol.md section 12): the copy kept to undo with
+ * is the element bytes.
  */
 #include <float.h>
 #include <math.h>

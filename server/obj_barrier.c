@@ -34,6 +34,11 @@
  * where the flag is set or cleared; not when a server that stops breaks it
  * by closing the waiting parties' connections, which a restart does anyway
  * without breaking it.
+ *
+ * Transactions (docs/protocol.md section 12): reset() and abort() within
+ * one answer the cycle's parties BROKEN at its commit (b->pending, the
+ * first cause, kept and undone with the rest: barrier_wake); wait is
+ * refused there.
  */
 #include <stdio.h>
 #include <stdlib.h>

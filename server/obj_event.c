@@ -18,6 +18,9 @@
  * withdrawn one needs no undo. Memory accounted: the state.
  * Persistence (protocol section 10): set and clear are journaled as
  * called; a snapshot sets a set event again. Waiters are not kept.
+ * Transactions (docs/protocol.md section 12): set within one answers no
+ * waiter; the commit answers them all if the event is still set then
+ * (event_wake). wait is refused there.
  */
 #include <stdlib.h>
 

@@ -61,6 +61,15 @@
  * No polling: every wait is a parked request (ag_wait_park), every timeout a
  * timer. Memory accounted: each state (an anonymous rlock's object is
  * accounted by ag_object_new()).
+ *
+ * Transactions (docs/protocol.md section 12): the copy kept to undo with
+ * is the owner, count, since, abandoned and fence (lock_txn_save). A lock
+ * released within one goes to its next waiter at the commit (lock_wake),
+ * if it is still free then; until then the transaction cannot take it
+ * back over that waiter. A condition's notifies within one move their
+ * waiters at the commit (cv->pending, cond_wake); its acquire and release
+ * save its lock first (ag_txn_touch). Blocking acquires and condition
+ * wait are refused there.
  */
 #include <stdio.h>
 #include <stdlib.h>

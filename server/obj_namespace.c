@@ -19,6 +19,9 @@
  * every name and value (none for those that fit inline in their ag_val).
  * Persistence (protocol section 10): set and delete are journaled as
  * called; a snapshot rebuilds a namespace with one set per attribute.
+ * Transactions (docs/protocol.md section 12): the copy kept to undo with
+ * is the whole table (ag_table_copy), its values holding what their
+ * references name.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -34,6 +34,12 @@
  * never changes (taking or giving back a permit moves it between the value
  * and a holder); an unowned one is touched wherever its value changes
  * (sem_changed).
+ *
+ * Transactions (docs/protocol.md section 12): permits released within one
+ * go to the parked acquirers at its commit (sem_wake); until then the
+ * transaction's own acquires cannot take those (sem_available), as they
+ * could not without one. The copy kept to undo with is the value and the
+ * owned permits.
  */
 #include <stdio.h>
 #include <stdlib.h>

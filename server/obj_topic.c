@@ -46,6 +46,15 @@
  * array. Persistence (AG_PERSIST_STATE, with no state): a topic's name
  * and existence are journaled as any object's; subscriptions and messages
  * are not, and publish records nothing.
+ *
+ * Transactions (docs/protocol.md section 12): publish within one keeps a
+ * copy of the message in t->pending, in order, and the commit delivers
+ * them (topic_wake); a rollback drops them. Its answer counts the
+ * subscriptions whose connections take a notification when it is called
+ * (no subscription comes or goes within a transaction: subscribe and
+ * unsubscribe are refused there). Pending messages live from the call to
+ * the end of the request that made them, and are as large as that
+ * request: they are not accounted, as a request's other scratch.
  */
 #include <stdlib.h>
 

@@ -23,6 +23,8 @@
  * Persistence (protocol section 10): the write methods are journaled as
  * called; a snapshot makes the value with its `initial` option, or with a
  * set when it names an object made after it (value_save_opts()).
+ * Transactions (docs/protocol.md section 12): the copy kept to undo with
+ * is the stored value, holding what its references name.
  */
 #include <stdlib.h>
 #include <string.h>
