@@ -179,6 +179,11 @@ static int publish_deferred(ag_req *r, struct topic *t, const ag_val *msg)
 {
 	uint64_t count = 0;
 
+	if (t->nsubs == 0) { /* none can come before the commit */
+		t->published++;
+		ag_reply_uint(&r->to, 0);
+		return 0;
+	}
 	if (t->npending == t->cappending) {
 		uint32_t ncap = t->cappending ? t->cappending * 2 : 4;
 		ag_val *p;
