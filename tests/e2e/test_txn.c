@@ -73,10 +73,21 @@ static int open_accounts(agora_client *c, agora_var **v)
 	for (int i = 0; i < ACCOUNTS; i++) {
 		snprintf(name, sizeof(name), "acct.%d", i);
 		rc = agora_var_open(c, name, agora_int(INITIAL), &v[i]);
-		if (rc < 0)
+		if (rc < 0) {
+			while (i-- > 0)
+				agora_var_close(v[i]);
 			return rc;
+		}
 	}
 	return 0;
+}
+
+/* Close the accounts @v opened (on a lost connection too: the proxies are
+ * freed). */
+static void close_accounts(agora_var **v)
+{
+	for (int i = 0; i < ACCOUNTS; i++)
+		agora_var_close(v[i]);
 }
 
 static int teller(agora_client *c, int idx, void *arg)
@@ -132,6 +143,7 @@ static int teller(agora_client *c, int idx, void *arg)
 		atomic_fetch_add(&b->transfers, 1);
 	}
 	agora_txn_free(t);
+	close_accounts(v);
 	return 0;
 }
 
@@ -194,6 +206,7 @@ static int reader(agora_client *c, int idx, void *arg)
 		atomic_fetch_add(&b->reads, 1);
 	}
 	agora_txn_free(t);
+	close_accounts(v);
 	return 0;
 }
 
@@ -277,8 +290,7 @@ static void run_bank(agh_server *s, bool crash)
 
 	/* The accounts exist before anyone moves money. */
 	AGH_OK(c, open_accounts(c, v));
-	for (int i = 0; i < ACCOUNTS; i++)
-		AGH_OK(c, agora_var_close(v[i]));
+	close_accounts(v);
 	agora_client_free(c);
 
 	b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
