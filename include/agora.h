@@ -1278,8 +1278,12 @@ AGORA_API void agora_pipeline_free(agora_pipeline *p);
  *     not fail.
  *   - A transaction uses its client as a synchronous call does (not while
  *     a pipeline has calls outstanding), and does not reconnect (its
- *     params hold this connection's handles). When its answer is lost
- *     (AGORA_EIO), it was done whole or not at all: read back to know.
+ *     params hold this connection's handles): with
+ *     agora_client_set_reconnect() the client's next other call does,
+ *     and a transaction built before that holds old handles, so build it
+ *     again (agora_txn_reset()) from the proxies' handles. When its
+ *     answer is lost (AGORA_EIO), it was done whole or not at all: read
+ *     back to know.
  *   - A building call that fails (a NULL method, an unknown op, params
  *     that are not an array) leaves the transaction unrunnable:
  *     agora_txn_run() returns that error, naming it, until
