@@ -150,14 +150,27 @@ static int part_add(agora_txn *t, struct part *p, const char *who,
 	return 0;
 }
 
-/* What every building call checks first: 0, or the error to return. */
+/*
+ * What every building call checks first: 0, or the error to return. In
+ * sticky mode with an error latched nothing is added, and @t is marked as
+ * by a failure, so that it cannot run without that call once the error
+ * is cleared.
+ */
 static int build_check(agora_txn *t)
 {
+	int rc;
+
 	if (t == NULL)
 		return AGORA_EINVAL;
-	if (ag_client_latched(t->c) < 0)
-		return ag_client_latched(t->c);
-	return 0;
+	rc = ag_client_latched(t->c);
+	if (rc < 0 && t->bad == 0) {
+		t->bad = rc;
+		snprintf(t->bad_msg, sizeof(t->bad_msg),
+			 "a condition or call was not added, as the client "
+			 "had an error latched (sticky mode): %.100s",
+			 agora_errmsg(t->c));
+	}
+	return rc;
 }
 
 int agora_txn_if(agora_txn *t, const char *op, const char *method,

@@ -1287,7 +1287,9 @@ AGORA_API void agora_pipeline_free(agora_pipeline *p);
  *   - A building call that fails (a NULL method, an unknown op, params
  *     that are not an array) leaves the transaction unrunnable:
  *     agora_txn_run() returns that error, naming it, until
- *     agora_txn_reset(). So checking the run alone is enough.
+ *     agora_txn_reset(). So checking the run alone is enough. In sticky
+ *     mode a building call made while an error is latched adds nothing,
+ *     returns it, and leaves the transaction unrunnable the same way.
  *   - A transaction can run again (a retry: the same calls, new results);
  *     agora_txn_reset() empties it for new calls.
  */

@@ -689,6 +689,24 @@ START_TEST(building_mistakes_are_named_and_nothing_is_sent)
 	ck_assert(ok);
 	AGH_OK(c, agora_var_get_int(v, &n));
 	ck_assert_int_eq(n, 2);
+	/* Sticky mode: a call not added while an error is latched leaves the
+	 * transaction unrunnable once the error is cleared. */
+	AGH_OK(c, agora_client_set_sticky(c, true));
+	agora_txn_reset(t);
+	AGH_OK(c, agora_txn_then(t, "value.add", agora_array(add, 2)));
+	ck_assert_int_eq(agora_call(c, "no.such", agora_array(NULL, 0), NULL),
+			 AGORA_ENO_METHOD);
+	ck_assert_int_eq(agora_txn_then(t, "value.add", agora_array(add, 2)),
+			 AGORA_ENO_METHOD);
+	ck_assert_int_eq(agora_txn_run(t, &ok), AGORA_ENO_METHOD);
+	ck_assert_int_eq(agora_client_clear_error(c), AGORA_ENO_METHOD);
+	ck_assert_int_eq(agora_txn_run(t, &ok), AGORA_ENO_METHOD);
+	ck_assert_msg(strstr(agora_errmsg(c), "not added") != NULL,
+		      "the run does not say a call is missing: %s",
+		      agora_errmsg(c));
+	AGH_OK(c, agora_client_set_sticky(c, false));
+	AGH_OK(c, agora_var_get_int(v, &n));
+	ck_assert_int_eq(n, 2);
 	/* An empty transaction goes through with no result. */
 	agora_txn_reset(t);
 	AGH_OK(c, agora_txn_run(t, &ok));
