@@ -81,4 +81,18 @@ void ag_dict_reclaim(ag_object *o, dict *d, ag_entry *e);
 /* Every entry and deadline gone (clear, destroy). */
 void ag_dict_drop_all(dict *d);
 
+/*
+ * Transactions (protocol section 12): ag_dict_copy() is a copy of @d
+ * (entries in their order with the table's layout, deadlines in the
+ * heap's order, counters, the memory figures), its keys and values
+ * holding what their references name; NULL when out of memory.
+ * ag_dict_restore() makes @d that copy (taking it): what @d holds now is
+ * freed and released, the memory accounted set back, the sweep armed for
+ * the copy's deadlines. ag_dict_copy_free() frees a copy, releasing its
+ * holds.
+ */
+dict *ag_dict_copy(const dict *d);
+void ag_dict_restore(ag_object *o, dict *d, dict *c);
+void ag_dict_copy_free(dict *c);
+
 #endif

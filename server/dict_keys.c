@@ -451,3 +451,161 @@ void ag_dict_drop_all(dict *d)
 	ag_table_clear_vals(&d->t);
 	d->bytes = 0;
 }
+/* ---- transactions -------------------------------------------------------- */
+
+static void ref_one(void *ud, ag_object *r)
+{
+	(void)ud;
+	ag_object_ref(r);
+}
+
+/* A copy of @src into @dst as ag_table_copy() makes it, with as many
+ * entries allocated as @src has (the memory a dict accounts counts
+ * them). 0, or AGORA_ENOMEM with @dst empty. */
+static int table_copy_exact(ag_table *dst, const ag_table *src)
+{
+	ag_entry *ne;
+
+	if (ag_table_copy(dst, src) < 0)
+		return AGORA_ENOMEM;
+	if (dst->cap == src->cap)
+		return 0;
+	if (src->cap == 0) {
+		free(dst->entries);
+		dst->entries = NULL;
+		dst->cap = 0;
+		return 0;
+	}
+	ne = realloc(dst->entries, (size_t)src->cap * sizeof(ag_entry));
+	if (ne == NULL) {
+		ag_table_clear_vals(dst);
+		return AGORA_ENOMEM;
+	}
+	if (src->cap > dst->cap)
+		memset(ne + dst->cap, 0,
+		       (size_t)(src->cap - dst->cap) * sizeof(ag_entry));
+	dst->entries = ne;
+	dst->cap = src->cap;
+	return 0;
+}
+
+/* The deadlines of @src in @c, whose entries are a copy of @src's: the
+ * same heap (same order: a snapshot packs it in that order) and the same
+ * index, their keys aliases of @c's entries' keys. 0 or AGORA_ENOMEM
+ * (what was made is freed by ag_dict_copy_free()). */
+static int ttl_copy(dict *c, const dict *src)
+{
+	const ag_table *st = &src->ttl;
+	ag_table *ct = &c->ttl;
+
+	if (src->heapcap > 0) {
+		c->heap = calloc(src->heapcap, sizeof(*c->heap));
+		if (c->heap == NULL)
+			return AGORA_ENOMEM;
+		c->heapcap = src->heapcap;
+	}
+	for (uint32_t i = 0; i < src->nheap; i++) {
+		ttl_node *n = malloc(sizeof(*n));
+		if (n == NULL)
+			return AGORA_ENOMEM;
+		*n = *src->heap[i];
+		n->key = (ag_val){ 0 };
+		c->heap[i] = n;
+		c->nheap = i + 1;
+	}
+	if (st->cap > 0 &&
+	    (ct->entries = calloc(st->cap, sizeof(ag_entry))) == NULL)
+		return AGORA_ENOMEM;
+	ct->cap = st->cap;
+	if (st->nslots > 0) {
+		ct->slots = malloc((size_t)st->nslots * sizeof(uint32_t));
+		if (ct->slots == NULL)
+			return AGORA_ENOMEM;
+		memcpy(ct->slots, st->slots,
+		       (size_t)st->nslots * sizeof(uint32_t));
+		ct->nslots = st->nslots;
+	}
+	for (uint32_t i = 0; i < st->used; i++) {
+		const ag_entry *te = &st->entries[i];
+		const ttl_node *sn = te->ptr;
+		ag_entry *me;
+		ttl_node *n;
+
+		if (ag_val_is_empty(&te->key))
+			continue;
+		me = ag_table_find(&c->t, &te->key,
+				   ag_table_hash(&c->t, &te->key));
+		n = c->heap[sn->pos];
+		n->key = ag_dict_key_alias(&me->key);
+		ct->entries[i].key = n->key;
+		ct->entries[i].ptr = n;
+	}
+	ct->used = st->used;
+	ct->count = st->count;
+	return 0;
+}
+
+dict *ag_dict_copy(const dict *d)
+{
+	dict *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	*c = *d;
+	c->sweep_ev = NULL;
+	c->heap = NULL;
+	c->nheap = c->heapcap = 0;
+	ag_table_init(&c->ttl, d->ttl.seed);
+	if (table_copy_exact(&c->t, &d->t) < 0) {
+		ag_table_init(&c->t, d->t.seed);
+		ag_dict_copy_free(c);
+		return NULL;
+	}
+	/* Its keys and values hold what their references name, as the
+	 * dict's do: the objects stay while either may come back. */
+	ag_table_foreach (&c->t, e) {
+		ag_val_foreach_ref(c->srv, &e->key, ref_one, NULL);
+		ag_val_foreach_ref(c->srv, &e->val, ref_one, NULL);
+	}
+	if (ttl_copy(c, d) < 0) {
+		ag_dict_copy_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Free a copy of ag_dict_copy(), releasing what its values hold. */
+void ag_dict_copy_free(dict *c)
+{
+	if (c == NULL)
+		return;
+	for (uint32_t i = 0; i < c->nheap; i++)
+		free(c->heap[i]);
+	free(c->heap);
+	ag_table_deinit(&c->ttl);
+	ag_table_foreach (&c->t, e) {
+		ag_val_free(c->srv, &e->val);
+		ag_val_free(c->srv, &e->key);
+	}
+	ag_table_clear_vals(&c->t);
+	free(c);
+}
+
+void ag_dict_restore(ag_object *o, dict *d, dict *c)
+{
+	struct event *ev = d->sweep_ev;
+	size_t accounted = d->accounted;
+
+	/* What it holds now is released; the copy holds its own. */
+	if (d->sweep_ev != NULL)
+		evtimer_del(d->sweep_ev);
+	ag_dict_drop_all(d);
+	ag_table_deinit(&d->t);
+	ag_table_deinit(&d->ttl);
+	*d = *c;
+	free(c);
+	d->sweep_ev = ev;
+	d->accounted = accounted;
+	ag_dict_sync_mem(o, d);
+	sweep_arm(d, ag_wall_us());
+}

@@ -1050,6 +1050,25 @@ static void dict_conn_gone(ag_object *o, ag_conn *c)
 {
 }
 
+/* Transactions (protocol section 12): a whole copy of the dict (its
+ * entries, deadlines, counters and memory: dict_keys.c). A dict has no
+ * waiters: nothing to defer, nothing to wake. */
+static void *dict_txn_save(ag_object *o)
+{
+	return ag_dict_copy(o->data);
+}
+
+static void dict_txn_restore(ag_object *o, void *saved)
+{
+	ag_dict_restore(o, o->data, saved);
+}
+
+static void dict_txn_drop(ag_object *o, void *saved)
+{
+	(void)o;
+	ag_dict_copy_free(saved);
+}
+
 /* Methods whose params[1] is the one key they change (watch.c). */
 static const char *const dict_keyed[] = { "set",        "delete", "pop",
 					  "setdefault", "incr",   "expire",
@@ -1099,4 +1118,7 @@ const ag_family ag_family_dict = {
 	.journal = AG_JOURNAL_SELF, /* each method: journal_self() */
 	.save_opts = NULL,          /* no options */
 	.save = dict_save,
+	.txn_save = dict_txn_save,
+	.txn_restore = dict_txn_restore,
+	.txn_drop = dict_txn_drop,
 };
