@@ -61,6 +61,12 @@ static void release_ref(void *srv, ag_val *v)
 	ag_val_release(srv, v);
 }
 
+static void ref_one(void *ud, ag_object *r)
+{
+	(void)ud;
+	ag_object_ref(r);
+}
+
 /* ---- the stores ---------------------------------------------------------- */
 
 /* Tell the registry how many bytes the list holds now. */
@@ -1014,6 +1020,63 @@ static const ag_method list_methods[] = {
 	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
+/* ---- transactions -------------------------------------------------------- */
+
+/* The packed store's walk taking a hold of what an item names. */
+static void hold_ref(void *srv, ag_val *v)
+{
+	ag_val_foreach_ref(srv, v, ref_one, NULL);
+}
+
+/*
+ * A transaction's copy of the list (protocol section 12): its store with
+ * as much memory allocated (so that the memory accounted comes back the
+ * same), each item holding what its references name, as the list's do.
+ * A list has no waiters: nothing to defer, nothing to wake.
+ */
+static void *list_txn_save(ag_object *o)
+{
+	list *l = o->data, *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (c == NULL)
+		return NULL;
+	c->srv = l->srv;
+	c->accounted = l->accounted;
+	c->packed = l->packed;
+	rc = l->packed ? ag_lpack_copy(&c->u.pk, &l->u.pk)
+		       : ag_lints_copy(&c->u.ints, &l->u.ints);
+	if (rc < 0) {
+		free(c);
+		return NULL;
+	}
+	if (c->packed && c->u.pk.nrefs > 0)
+		ag_lpack_release_bytes(c->u.pk.buf, 0, c->u.pk.used, hold_ref,
+				       c->srv);
+	return c;
+}
+
+/* Free a copy, releasing what its items hold. */
+static void list_txn_drop(ag_object *o, void *saved)
+{
+	list *c = saved;
+
+	(void)o;
+	store_clear(c);
+	free(c);
+}
+
+static void list_txn_restore(ag_object *o, void *saved)
+{
+	list *l = o->data, *c = saved;
+
+	store_clear(l);
+	l->packed = c->packed;
+	l->u = c->u;
+	free(c);
+	sync_mem(o, l);
+}
+
 const ag_family ag_family_list = {
 	.name = "list",
 	.base = NULL,
@@ -1029,4 +1092,7 @@ const ag_family ag_family_list = {
 	.persist = AG_PERSIST_CALLS,
 	.save_opts = NULL, /* no options */
 	.save = list_save,
+	.txn_save = list_txn_save,
+	.txn_restore = list_txn_restore,
+	.txn_drop = list_txn_drop,
 };
