@@ -488,6 +488,9 @@ static int queue_nack(ag_req *r)
 
 	if (p == NULL)
 		return AGORA_EVALUE;
+	if (ag_pend_requeue_prepare(o, q, p) < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "nack: out of memory");
 	ag_pend_release(o, q, p);
 	ag_pend_requeue(o, q, p);
 	ag_reply_nil(&r->to);
@@ -698,6 +701,32 @@ static int queue_save(ag_object *o, ag_save *sv)
 	return 0;
 }
 
+/* ---- transactions ------------------------------------------------------- */
+
+/* The hooks of protocol section 12: queue_items.c keeps the copy and
+ * serves the waiters after the commit. */
+static void *queue_txn_save(ag_object *o)
+{
+	return ag_queue_copy(o);
+}
+
+static void queue_txn_restore(ag_object *o, void *saved)
+{
+	ag_queue_restore(o, saved);
+}
+
+static void queue_txn_drop(ag_object *o, void *saved)
+{
+	ag_queue_copy_free(o, saved);
+}
+
+/* The calls that may park: get [h, block, timeout], put [h, item, block,
+ * timeout] and take [h, block, timeout, lease, details] unless block is
+ * false; join always. */
+static const char *const queue_refused[] = { "get@1", "put@2", "take@1", NULL };
+static const char *const jq_refused[] = { "get@1", "put@2", "take@1", "join",
+					  NULL };
+
 #define QUEUE_METHODS                                                         \
 	{ "put", queue_put, 2, 4, AG_STORES_BYTES, AG_RIGHT_WRITE },          \
 	    { "get", queue_get, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },       \
@@ -736,6 +765,11 @@ const ag_family ag_family_queue = {
 	.save = queue_save,
 	.pack_state = ag_queue_pack_state,
 	.load_state = ag_queue_load_state,
+	.txn_save = queue_txn_save,
+	.txn_restore = queue_txn_restore,
+	.txn_drop = queue_txn_drop,
+	.wake = ag_queue_wake,
+	.txn_refused = queue_refused,
 };
 
 /* ---- joinable_queue ------------------------------------------------------ */
@@ -837,4 +871,9 @@ const ag_family ag_family_joinable_queue = {
 	.save = queue_save,
 	.pack_state = ag_queue_pack_state,
 	.load_state = ag_queue_load_state,
+	.txn_save = queue_txn_save,
+	.txn_restore = queue_txn_restore,
+	.txn_drop = queue_txn_drop,
+	.wake = ag_queue_wake,
+	.txn_refused = jq_refused,
 };

@@ -133,6 +133,20 @@ void ag_queue_journal_take(ag_object *o, double lease, bool details);
 /* A released item goes back: to the dead-letter queue past max_deliveries,
  * else to the head (to a parked getter or taker first). */
 void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p);
+/* Before ag_pend_release() and ag_pend_requeue() of @p by a call: a
+ * transaction saves the dead-letter queue it would go to
+ * (ag_txn_touch()). 0, or AGORA_ENOMEM: fail the call, nothing changed. */
+int ag_pend_requeue_prepare(ag_object *o, struct queue *q,
+			    const struct pend *p);
+/* Transactions (protocol section 12; queue_items.c says what the copy
+ * holds): a copy of @o's state, NULL when out of memory; @o made that
+ * copy again (taking it); a copy freed; and after the commit, the parked
+ * getters, takers, putters and joiners served as the transaction's
+ * changes allow. */
+struct queue *ag_queue_copy(ag_object *o);
+void ag_queue_restore(ag_object *o, struct queue *c);
+void ag_queue_copy_free(ag_object *o, struct queue *c);
+void ag_queue_wake(ag_object *o);
 /* The family's conn_gone, pack_state and load_state. */
 void ag_queue_conn_gone(ag_object *o, ag_conn *c);
 void ag_queue_pack_state(ag_object *o, msgpack_packer *pk);

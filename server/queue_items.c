@@ -143,18 +143,27 @@ void ag_queue_put_timed_out(ag_waiter *w)
 
 /* One task of a joinable_queue is done: when none is left, every parked
  * join() is answered true, in arrival order. */
-void ag_queue_tasks_done(ag_object *o, struct queue *q)
+static void answer_joiners(struct queue *q)
 {
 	ag_waiter *w;
 
-	if (q->unfinished == 0)
-		return;
-	if (--q->unfinished > 0)
-		return;
 	while ((w = TAILQ_FIRST(&q->joiners)) != NULL) {
 		ag_reply_bool(&w->to, true);
 		ag_wait_done(w);
 	}
+}
+
+void ag_queue_tasks_done(ag_object *o, struct queue *q)
+{
+	if (q->unfinished == 0)
+		return;
+	if (--q->unfinished > 0)
+		return;
+	/* Inside a transaction, the joiners are answered once it commits
+	 * (ag_queue_wake()). */
+	if (!TAILQ_EMPTY(&q->joiners) && ag_txn_defer(o))
+		return;
+	answer_joiners(q);
 }
 
 static bool waiter_takes(const ag_waiter *w)
@@ -170,6 +179,12 @@ static bool aux_details(int64_t aux)
 static double aux_lease(int64_t aux)
 {
 	return (double)(aux >> 2) / 1e6;
+}
+
+static void ref_one(void *ud, ag_object *r)
+{
+	(void)ud;
+	ag_object_ref(r);
 }
 
 /* ---- pending items ------------------------------------------------------- */
@@ -497,6 +512,10 @@ int ag_queue_offer(ag_object *o, struct queue *q, ag_val *v)
 	ag_waiter *w = TAILQ_FIRST(&q->getters);
 	int rc;
 
+	/* Inside a transaction the item waits in the ring for the getter:
+	 * ag_queue_wake() serves it once the transaction has committed. */
+	if (w != NULL && ag_txn_defer(o))
+		w = NULL;
 	if (w == NULL || !serve_waiter(o, q, w, v, NULL)) {
 		rc = ring_reserve(o, q);
 		if (rc < 0)
@@ -515,6 +534,10 @@ void ag_queue_admit_putters(ag_object *o, struct queue *q)
 {
 	ag_waiter *w;
 
+	/* Inside a transaction, once it has committed (ag_queue_wake()). */
+	if (!ag_queue_is_full(q) && !TAILQ_EMPTY(&q->putters) &&
+	    ag_txn_defer(o))
+		return;
 	while (!ag_queue_is_full(q) && (w = TAILQ_FIRST(&q->putters)) != NULL) {
 		/* Before the offer, which takes the value: it cannot fail
 		 * here (see below), and a getter it would serve (none: the
@@ -584,7 +607,9 @@ static bool dead_letter(ag_object *o, struct queue *q, struct pend *p)
 	uint64_t id = p->id, n = p->deliveries;
 	size_t heap = ag_val_heap(&p->item);
 
-	if (d == NULL || ag_queue_offer(d, d->data, &p->item) < 0) {
+	/* Another object: a transaction saves it first (ag_txn_touch()). */
+	if (d == NULL || ag_txn_touch(d) < 0 ||
+	    ag_queue_offer(d, d->data, &p->item) < 0) {
 		if (ag_server_logs(o->srv, AGORA_LOG_WARNING))
 			ag_server_logf(o->srv, AGORA_LOG_WARNING,
 				       "%s: item %llu was delivered %llu "
@@ -622,13 +647,18 @@ static bool dead_letter(ag_object *o, struct queue *q, struct pend *p)
 void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p)
 {
 	ag_waiter *w;
+	bool defer;
 
 	if (q->max_deliveries != 0 && p->deliveries >= q->max_deliveries &&
 	    dead_letter(o, q, p))
 		return;
 	q->redelivered++;
+	/* Inside a transaction the item goes to the head, and to a parked
+	 * getter once the transaction has committed (ag_queue_wake()). */
+	defer = !TAILQ_EMPTY(&q->getters) && ag_txn_defer(o);
 	/* A server that stops hands nothing out: its answers would not go. */
-	while (!o->srv->stopping && (w = TAILQ_FIRST(&q->getters)) != NULL) {
+	while (!defer && !o->srv->stopping &&
+	       (w = TAILQ_FIRST(&q->getters)) != NULL) {
 		ag_val v = p->item;
 
 		ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
@@ -648,6 +678,16 @@ void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p)
 	ring_push_front(o, q, &p->item);
 	TAILQ_INSERT_HEAD(&q->returned, p, link);
 	q->nreturned++;
+}
+
+int ag_pend_requeue_prepare(ag_object *o, struct queue *q, const struct pend *p)
+{
+	ag_object *d;
+
+	if (q->max_deliveries == 0 || p->deliveries < q->max_deliveries ||
+	    (d = dead_letter_queue(o, q)) == NULL)
+		return 0;
+	return ag_txn_touch(d);
 }
 
 /* A lease ran out: the item goes back. */
@@ -819,12 +859,6 @@ bad:
 	return AGORA_EVALUE;
 }
 
-static void ref_one(void *ud, ag_object *r)
-{
-	(void)ud;
-	ag_object_ref(r);
-}
-
 /* Make the item @t ([id, deliveries, item]) a struct pend holding what
  * its references name (loaded before any state): 0 or ENOMEM. */
 static int state_pend(ag_object *o, const msgpack_object *t, struct pend **ret)
@@ -923,4 +957,240 @@ int ag_queue_load_state(ag_object *o, const msgpack_object *st, char *err,
 nomem:
 	snprintf(err, errlen, "queue state: out of memory");
 	return AGORA_ENOMEM;
+}
+/* ---- transactions -------------------------------------------------------- */
+
+/*
+ * A transaction's copy of a queue (protocol section 12) is a struct queue
+ * of its own, never accounted: the ring with the same capacity and head,
+ * its items copied and holding what their references name; the items that
+ * went back (q->returned); the pending items, each a new struct pend on
+ * the same connection, holding one more ag_conn_hold() of the queue (an
+ * existing entry: it never needs memory), with a lease timer made but
+ * not armed; the index of those; the counters. Its wait lists stay empty:
+ * waiters never change inside a transaction. Restoring frees what the
+ * queue has now, as if each item left for good (their holds released,
+ * the pending ones' connections' holds and timers gone), puts the copy
+ * in its place, arms its leases for what was left of them, and accounts
+ * the difference of memory.
+ */
+
+/* What the queue's state accounts with ag_object_mem() (queue_destroy()
+ * gives back the same). */
+static size_t state_mem(const struct queue *q)
+{
+	const struct pend *p;
+	size_t mem = sizeof(*q) + q->cap * sizeof(ag_val) +
+		     (q->dead_letter != NULL ? strlen(q->dead_letter) + 1 : 0);
+
+	for (size_t i = 0; i < q->count; i++)
+		mem += ag_val_heap(&q->ring[(q->head + i) & (q->cap - 1)]);
+	TAILQ_FOREACH (p, &q->pending, link)
+		mem += ag_val_heap(&p->item);
+	return mem;
+}
+
+/* Free the items, pending items, index and ring of @q (not @q itself, nor
+ * the options), releasing what they hold, accounting nothing. */
+static void state_free(ag_object *o, struct queue *q)
+{
+	struct pend *p;
+
+	while ((p = TAILQ_FIRST(&q->pending)) != NULL) {
+		TAILQ_REMOVE(&q->pending, p, link);
+		ag_conn_unhold(p->conn, o);
+		if (p->lease != NULL)
+			event_free(p->lease);
+		ag_val_free(o->srv, &p->item);
+		free(p);
+	}
+	while ((p = TAILQ_FIRST(&q->returned)) != NULL) {
+		TAILQ_REMOVE(&q->returned, p, link);
+		free(p);
+	}
+	ag_table_foreach (&q->index, e)
+		ag_val_deinit(&e->key);
+	ag_table_deinit(&q->index);
+	for (size_t i = 0; i < q->count; i++)
+		ag_val_free(o->srv, &q->ring[(q->head + i) & (q->cap - 1)]);
+	free(q->ring);
+	q->ring = NULL;
+	q->count = 0;
+	q->npending = q->nreturned = 0;
+}
+
+/* A copy of pending item @p into @c: 0 or AGORA_ENOMEM (nothing of it
+ * left in @c). */
+static int copy_pending(ag_object *o, struct queue *c, const struct pend *p)
+{
+	struct pend *n = ag_pend_new(o);
+	uint8_t buf[8];
+	ag_val key, owned;
+	ag_entry *e;
+
+	if (n == NULL)
+		return AGORA_ENOMEM;
+	n->id = p->id;
+	n->deliveries = p->deliveries;
+	n->lease_s = p->lease_s;
+	n->lease_ms = p->lease_ms;
+	if (ag_val_dup(&n->item, &p->item) < 0)
+		goto fail;
+	if (p->lease != NULL &&
+	    (n->lease = evtimer_new(o->srv->base, lease_ran_out, n)) == NULL)
+		goto fail;
+	id_key(n->id, buf, &key);
+	if (ag_val_dup(&owned, &key) < 0)
+		goto fail;
+	e = ag_table_add(&c->index, &owned, ag_table_hash(&c->index, &key));
+	if (e == NULL) {
+		ag_val_deinit(&owned);
+		goto fail;
+	}
+	e->ptr = n;
+	/* The connection holds the queue for @p already: one more. */
+	if (ag_conn_hold(p->conn, o) < 0) {
+		ag_table_remove(&c->index, e);
+		goto fail;
+	}
+	n->conn = p->conn;
+	ag_val_foreach_ref(o->srv, &n->item, ref_one, NULL);
+	TAILQ_INSERT_TAIL(&c->pending, n, link);
+	c->npending++;
+	return 0;
+fail:
+	if (n->lease != NULL)
+		event_free(n->lease);
+	ag_val_deinit(&n->item);
+	free(n);
+	return AGORA_ENOMEM;
+}
+
+struct queue *ag_queue_copy(ag_object *o)
+{
+	struct queue *q = o->data, *c = malloc(sizeof(*c));
+	const struct pend *p;
+
+	if (c == NULL)
+		return NULL;
+	*c = *q;
+	TAILQ_INIT(&c->getters);
+	TAILQ_INIT(&c->putters);
+	TAILQ_INIT(&c->joiners);
+	TAILQ_INIT(&c->pending);
+	TAILQ_INIT(&c->returned);
+	c->npending = c->nreturned = 0;
+	c->count = 0;
+	c->ring = NULL;
+	ag_table_init(&c->index, q->index.seed);
+	if (q->cap > 0 && (c->ring = calloc(q->cap, sizeof(ag_val))) == NULL)
+		goto fail;
+	for (size_t i = 0; i < q->count; i++) {
+		size_t at = (q->head + i) & (q->cap - 1);
+		if (ag_val_dup(&c->ring[at], &q->ring[at]) < 0)
+			goto fail;
+		ag_val_foreach_ref(o->srv, &c->ring[at], ref_one, NULL);
+		c->count = i + 1;
+	}
+	TAILQ_FOREACH (p, &q->returned, link) {
+		struct pend *n = ag_pend_new(o);
+		if (n == NULL)
+			goto fail;
+		n->id = p->id;
+		n->deliveries = p->deliveries;
+		n->lease_s = p->lease_s;
+		n->lease_ms = p->lease_ms;
+		TAILQ_INSERT_TAIL(&c->returned, n, link);
+		c->nreturned++;
+	}
+	TAILQ_FOREACH (p, &q->pending, link)
+		if (copy_pending(o, c, p) < 0)
+			goto fail;
+	return c;
+fail:
+	ag_queue_copy_free(o, c);
+	return NULL;
+}
+
+void ag_queue_copy_free(ag_object *o, struct queue *c)
+{
+	state_free(o, c);
+	free(c);
+}
+
+void ag_queue_restore(ag_object *o, struct queue *c)
+{
+	struct queue *q = o->data;
+	size_t before = state_mem(q), after = state_mem(c);
+	int64_t now = ag_mono_ms();
+	struct pend *p;
+
+	state_free(o, q);
+	q->ring = c->ring;
+	q->cap = c->cap;
+	q->head = c->head;
+	q->count = c->count;
+	q->unfinished = c->unfinished;
+	TAILQ_CONCAT(&q->pending, &c->pending, link);
+	TAILQ_CONCAT(&q->returned, &c->returned, link);
+	q->npending = c->npending;
+	q->nreturned = c->nreturned;
+	q->index = c->index;
+	q->next_id = c->next_id;
+	q->redelivered = c->redelivered;
+	q->dead_lettered = c->dead_lettered;
+	free(c);
+	/* The leases run on from where they were: the same lease_ms. */
+	TAILQ_FOREACH (p, &q->pending, link) {
+		int64_t left = p->lease_ms - now;
+		struct timeval tv;
+
+		if (p->lease == NULL)
+			continue;
+		if (left < 0)
+			left = 0;
+		tv.tv_sec = (time_t)(left / 1000);
+		tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+		evtimer_add(p->lease, &tv);
+	}
+	ag_object_mem(o, (ssize_t)after - (ssize_t)before);
+}
+
+void ag_queue_wake(ag_object *o)
+{
+	struct queue *q = o->data;
+	ag_waiter *w;
+
+	/* Items for the parked getters and takers (the queue had none when
+	 * they parked), head first: as ag_pend_requeue() and
+	 * ag_queue_offer() would have served them. */
+	while (!o->srv->stopping && q->count > 0 &&
+	       (w = TAILQ_FIRST(&q->getters)) != NULL) {
+		struct pend *meta = NULL;
+		ag_val v;
+
+		if (q->nreturned > 0) {
+			meta = TAILQ_FIRST(&q->returned);
+			TAILQ_REMOVE(&q->returned, meta, link);
+			q->nreturned--;
+		}
+		ag_queue_ring_pop(o, q, &v);
+		if (serve_waiter(o, q, w, &v, meta))
+			continue;
+		/* Out of memory for that taker: it gets LIMIT, the item
+		 * stays for the next (ag_queue_ring_pop() left room). */
+		ring_push_front(o, q, &v);
+		if (meta != NULL) {
+			TAILQ_INSERT_HEAD(&q->returned, meta, link);
+			q->nreturned++;
+		}
+		ag_reply_error(&w->to, AGORA_ELIMIT,
+			       "out of memory taking the item");
+		ag_wait_done(w);
+	}
+	/* Slots for the parked putters (the queue was full when they
+	 * parked), and the joiners once no task is left. */
+	ag_queue_admit_putters(o, q);
+	if (q->unfinished == 0)
+		answer_joiners(q);
 }
