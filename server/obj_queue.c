@@ -103,6 +103,9 @@ static int queue_do_get(ag_req *r, bool block, double timeout)
 	ag_val item;
 
 	if (q->count > 0) {
+		if (ag_queue_txn_pop_prepare(o, q) < 0)
+			return ag_reply_error(&r->to, AGORA_ELIMIT,
+					      "out of memory taking the item");
 		ag_queue_pop_item(o, q, &item, NULL);
 		ag_reply_val(&r->to, &item);
 		ag_val_give(r->to.conn, &item);
@@ -468,6 +471,9 @@ static int queue_ack(ag_req *r)
 
 	if (p == NULL)
 		return AGORA_EVALUE;
+	if (ag_queue_txn_full(o) < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "ack: out of memory");
 	ag_pend_release(o, q, p);
 	ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
 	ag_val_give(r->to.conn, &p->item);
@@ -488,7 +494,7 @@ static int queue_nack(ag_req *r)
 
 	if (p == NULL)
 		return AGORA_EVALUE;
-	if (ag_pend_requeue_prepare(o, q, p) < 0)
+	if (ag_queue_txn_full(o) < 0 || ag_pend_requeue_prepare(o, q, p) < 0)
 		return ag_reply_error(&r->to, AGORA_ELIMIT,
 				      "nack: out of memory");
 	ag_pend_release(o, q, p);
@@ -703,23 +709,9 @@ static int queue_save(ag_object *o, ag_save *sv)
 
 /* ---- transactions ------------------------------------------------------- */
 
-/* The hooks of protocol section 12: queue_items.c keeps the copy and
- * serves the waiters after the commit. */
-static void *queue_txn_save(ag_object *o)
-{
-	return ag_queue_copy(o);
-}
-
-static void queue_txn_restore(ag_object *o, void *saved)
-{
-	ag_queue_restore(o, saved);
-}
-
-static void queue_txn_drop(ag_object *o, void *saved)
-{
-	ag_queue_copy_free(o, saved);
-}
-
+/* The hooks of protocol section 12 are queue_items.c's (what a
+ * transaction keeps to undo with, and serving the waiters after the
+ * commit). */
 /* The calls that may park: get [h, block, timeout], put [h, item, block,
  * timeout] and take [h, block, timeout, lease, details] unless block is
  * false; join always. */
@@ -765,9 +757,9 @@ const ag_family ag_family_queue = {
 	.save = queue_save,
 	.pack_state = ag_queue_pack_state,
 	.load_state = ag_queue_load_state,
-	.txn_save = queue_txn_save,
-	.txn_restore = queue_txn_restore,
-	.txn_drop = queue_txn_drop,
+	.txn_save = ag_queue_txn_save,
+	.txn_restore = ag_queue_txn_restore,
+	.txn_drop = ag_queue_txn_drop,
 	.wake = ag_queue_wake,
 	.txn_refused = queue_refused,
 };
@@ -871,9 +863,9 @@ const ag_family ag_family_joinable_queue = {
 	.save = queue_save,
 	.pack_state = ag_queue_pack_state,
 	.load_state = ag_queue_load_state,
-	.txn_save = queue_txn_save,
-	.txn_restore = queue_txn_restore,
-	.txn_drop = queue_txn_drop,
+	.txn_save = ag_queue_txn_save,
+	.txn_restore = ag_queue_txn_restore,
+	.txn_drop = ag_queue_txn_drop,
 	.wake = ag_queue_wake,
 	.txn_refused = jq_refused,
 };

@@ -138,14 +138,18 @@ void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p);
  * (ag_txn_touch()). 0, or AGORA_ENOMEM: fail the call, nothing changed. */
 int ag_pend_requeue_prepare(ag_object *o, struct queue *q,
 			    const struct pend *p);
-/* Transactions (protocol section 12; queue_items.c says what the copy
- * holds): a copy of @o's state, NULL when out of memory; @o made that
- * copy again (taking it); a copy freed; and after the commit, the parked
- * getters, takers, putters and joiners served as the transaction's
- * changes allow. */
-struct queue *ag_queue_copy(ag_object *o);
-void ag_queue_restore(ag_object *o, struct queue *c);
-void ag_queue_copy_free(ag_object *o, struct queue *c);
+/* Transactions (protocol section 12; queue_items.c says what is kept):
+ * the family's txn_save, txn_restore and txn_drop; before a change the
+ * kept log cannot undo (take, ack, nack), the whole copy (0, or
+ * AGORA_ENOMEM: fail the call, nothing changed); before
+ * ag_queue_pop_item() by a call, room in the log (0 or AGORA_ENOMEM, the
+ * same); and after the commit, wake: the parked getters, takers, putters
+ * and joiners served as the transaction's changes allow. */
+void *ag_queue_txn_save(ag_object *o);
+void ag_queue_txn_restore(ag_object *o, void *saved);
+void ag_queue_txn_drop(ag_object *o, void *saved);
+int ag_queue_txn_full(ag_object *o);
+int ag_queue_txn_pop_prepare(ag_object *o, struct queue *q);
 void ag_queue_wake(ag_object *o);
 /* The family's conn_gone, pack_state and load_state. */
 void ag_queue_conn_gone(ag_object *o, ag_conn *c);

@@ -30,6 +30,10 @@
 #define RING_MIN 8u     /* first allocation, in slots */
 #define RING_SHRINK 64u /* never halve a ring at or below this size */
 
+static int txn_full(ag_object *o, struct queue *q);
+static void txn_log_push(ag_object *o);
+static void txn_log_pop(ag_object *o, struct queue *q);
+
 /* ---- the ring ------------------------------------------------------------ */
 
 /*
@@ -42,7 +46,8 @@ static int ring_resize(ag_object *o, struct queue *q, size_t ncap)
 	ag_val *nring;
 	size_t i;
 
-	if (ncap > SIZE_MAX / sizeof(ag_val))
+	/* A transaction's log of the ring's ends holds no more. */
+	if (ncap > SIZE_MAX / sizeof(ag_val) || txn_full(o, q) < 0)
 		return AGORA_ENOMEM;
 	nring = calloc(ncap, sizeof(ag_val));
 	if (nring == NULL)
@@ -77,6 +82,7 @@ static void ring_push(ag_object *o, struct queue *q, ag_val *v)
 	q->count++;
 	ag_object_mem(o, (ssize_t)ag_val_heap(v));
 	memset(v, 0, sizeof(*v));
+	txn_log_push(o);
 }
 
 /*
@@ -88,6 +94,7 @@ void ag_queue_ring_pop(ag_object *o, struct queue *q, ag_val *ret)
 {
 	ag_val *slot = &q->ring[q->head];
 
+	txn_log_pop(o, q);
 	*ret = *slot;
 	memset(slot, 0, sizeof(*slot));
 	q->head = (q->head + 1) & (q->cap - 1);
@@ -349,9 +356,12 @@ struct pend *ag_queue_take_item(ag_object *o, struct queue *q, ag_conn *c,
 				double lease)
 {
 	bool fresh = q->nreturned == 0;
-	struct pend *p = fresh ? ag_pend_new(o) : TAILQ_FIRST(&q->returned);
+	struct pend *p;
 	ag_val item;
 
+	if (txn_full(o, q) < 0)
+		return NULL;
+	p = fresh ? ag_pend_new(o) : TAILQ_FIRST(&q->returned);
 	if (p == NULL)
 		return NULL;
 	if (fresh) {
@@ -961,19 +971,43 @@ nomem:
 /* ---- transactions -------------------------------------------------------- */
 
 /*
- * A transaction's copy of a queue (protocol section 12) is a struct queue
- * of its own, never accounted: the ring with the same capacity and head,
- * its items copied and holding what their references name; the items that
- * went back (q->returned); the pending items, each a new struct pend on
- * the same connection, holding one more ag_conn_hold() of the queue (an
- * existing entry: it never needs memory), with a lease timer made but
- * not armed; the index of those; the counters. Its wait lists stay empty:
- * waiters never change inside a transaction. Restoring frees what the
- * queue has now, as if each item left for good (their holds released,
- * the pending ones' connections' holds and timers gone), puts the copy
- * in its place, arms its leases for what was left of them, and accounts
- * the difference of memory.
+ * What a transaction keeps of a queue to undo with (protocol section 12;
+ * txn_save()): at first only a log of what its calls did to the ends of
+ * the ring, for the common case, a transaction that puts items at the
+ * tail or gets a few from the head of a long queue, which then costs what
+ * it moves, not the queue's length. The log holds the counters as they
+ * were, how many items were put at the tail (npushed), and a copy of each
+ * item that was there before and was taken from the head (popped, oldest
+ * first, holding what its references name, as the ring's items do; an
+ * item put in the transaction and taken again only counts npushed down).
+ * Undoing it takes the npushed items off the tail and puts the popped
+ * ones back at the head: the ring never changed its size meanwhile, so
+ * every item is back in its slot.
+ *
+ * Before any other change (the ring growing or shrinking, an item that
+ * went back taken, take, ack, nack, an item going back: txn_full()), the
+ * log becomes a whole copy of the queue as it was: a copy of the state
+ * now with the log undone on it. The copy is a struct queue of its own,
+ * never accounted: the ring with the same capacity and head, its items
+ * copied and holding what their references name; the items that went
+ * back (q->returned); the pending items, each a new struct pend on the
+ * same connection, holding one more ag_conn_hold() of the queue (an
+ * existing entry: it never needs memory), with a lease timer made but not
+ * armed; the index of those. Its wait lists stay empty: waiters never
+ * change inside a transaction. Restoring it frees what the queue has now,
+ * as if each item left for good (their holds released, the pending ones'
+ * connections' holds and timers gone), puts the copy in its place, arms
+ * its leases for what was left of them, and accounts the difference of
+ * memory.
  */
+struct qsave {
+	struct queue *copy; /* the whole copy, or NULL while logging */
+	uint64_t unfinished, next_id, redelivered, dead_lettered;
+	size_t count;   /* items in the ring when saved */
+	size_t npushed; /* put at the tail since, still there */
+	ag_val *popped; /* taken from the head since, oldest first */
+	size_t npopped, cappopped;
+};
 
 /* What the queue's state accounts with ag_object_mem() (queue_destroy()
  * gives back the same). */
@@ -1066,7 +1100,7 @@ fail:
 	return AGORA_ENOMEM;
 }
 
-struct queue *ag_queue_copy(ag_object *o)
+static struct queue *queue_copy(ag_object *o)
 {
 	struct queue *q = o->data, *c = malloc(sizeof(*c));
 	const struct pend *p;
@@ -1108,17 +1142,13 @@ struct queue *ag_queue_copy(ag_object *o)
 			goto fail;
 	return c;
 fail:
-	ag_queue_copy_free(o, c);
+	state_free(o, c);
+	free(c);
 	return NULL;
 }
 
-void ag_queue_copy_free(ag_object *o, struct queue *c)
-{
-	state_free(o, c);
-	free(c);
-}
-
-void ag_queue_restore(ag_object *o, struct queue *c)
+/* Make @o the copy @c (taken). */
+static void queue_restore(ag_object *o, struct queue *c)
 {
 	struct queue *q = o->data;
 	size_t before = state_mem(q), after = state_mem(c);
@@ -1154,6 +1184,171 @@ void ag_queue_restore(ag_object *o, struct queue *c)
 		evtimer_add(p->lease, &tv);
 	}
 	ag_object_mem(o, (ssize_t)after - (ssize_t)before);
+}
+
+/* The log of @o's running transaction, or NULL (none, or a whole copy). */
+static struct qsave *txn_log(ag_object *o)
+{
+	struct qsave *sv = ag_txn_saved(o);
+
+	return sv != NULL && sv->copy == NULL ? sv : NULL;
+}
+
+static void log_free(ag_object *o, struct qsave *sv)
+{
+	for (size_t i = 0; i < sv->npopped; i++)
+		ag_val_free(o->srv, &sv->popped[i]);
+	free(sv->popped);
+	sv->popped = NULL;
+	sv->npopped = sv->cappopped = 0;
+}
+
+/* Undo the log @sv on the ring of @q (which has the capacity it had when
+ * saved): the items put taken off the tail, those taken put back at the
+ * head (the log gives them up), accounting the memory of @o when @o is
+ * not NULL. */
+static void log_undo(ag_object *o, ag_server *s, struct queue *q,
+		     struct qsave *sv)
+{
+	for (size_t k = 0; k < sv->npushed; k++) {
+		ag_val *v = &q->ring[(q->head + q->count - 1) & (q->cap - 1)];
+		if (o != NULL)
+			ag_object_mem(o, -(ssize_t)ag_val_heap(v));
+		ag_val_free(s, v);
+		q->count--;
+	}
+	for (size_t k = sv->npopped; k-- > 0;) {
+		q->head = (q->head - 1) & (q->cap - 1);
+		q->ring[q->head] = sv->popped[k];
+		if (o != NULL)
+			ag_object_mem(o, (ssize_t)ag_val_heap(&sv->popped[k]));
+		q->count++;
+	}
+	free(sv->popped);
+	sv->popped = NULL;
+	sv->npushed = sv->npopped = sv->cappopped = 0;
+}
+
+/* Before a change the log cannot undo: the whole copy of the queue as it
+ * was. 0, or AGORA_ENOMEM with nothing changed (fail the call). */
+static int txn_full(ag_object *o, struct queue *q)
+{
+	struct qsave *sv = txn_log(o);
+	struct queue *c;
+
+	(void)q;
+	if (sv == NULL)
+		return 0;
+	if ((c = queue_copy(o)) == NULL)
+		return AGORA_ENOMEM;
+	log_undo(NULL, o->srv, c, sv);
+	sv->copy = c;
+	return 0;
+}
+
+int ag_queue_txn_full(ag_object *o)
+{
+	return txn_full(o, o->data);
+}
+
+static void txn_log_push(ag_object *o)
+{
+	struct qsave *sv = txn_log(o);
+
+	if (sv != NULL)
+		sv->npushed++;
+}
+
+/* The head item leaves (ag_queue_ring_pop()): logged when it was there
+ * before the transaction (ag_queue_txn_pop_prepare() made room), else it
+ * is one the transaction put. */
+static void txn_log_pop(ag_object *o, struct queue *q)
+{
+	struct qsave *sv = txn_log(o);
+
+	if (sv == NULL)
+		return;
+	if (sv->npopped >= sv->count) {
+		sv->npushed--;
+		return;
+	}
+	if (sv->npopped == sv->cappopped ||
+	    ag_val_dup(&sv->popped[sv->npopped], &q->ring[q->head]) < 0) {
+		/* Unprepared and out of memory: cannot happen in a call
+		 * (ag_queue_txn_pop_prepare()); the copy, at least. */
+		(void)txn_full(o, q);
+		return;
+	}
+	ag_val_foreach_ref(o->srv, &sv->popped[sv->npopped], ref_one, NULL);
+	sv->npopped++;
+}
+
+int ag_queue_txn_pop_prepare(ag_object *o, struct queue *q)
+{
+	struct qsave *sv = txn_log(o);
+	ag_val *np;
+	size_t ncap;
+
+	if (sv == NULL)
+		return 0;
+	/* An item that went back (its id and deliveries leave with it), or
+	 * a ring that will shrink: the log cannot undo those. */
+	if (q->nreturned > 0 ||
+	    (q->cap > RING_SHRINK && q->count - 1 + q->npending <= q->cap / 4))
+		return txn_full(o, q);
+	if (sv->npopped >= sv->count || sv->npopped < sv->cappopped)
+		return 0;
+	ncap = sv->cappopped ? sv->cappopped * 2 : 4;
+	np = realloc(sv->popped, ncap * sizeof(*np));
+	if (np == NULL)
+		return AGORA_ENOMEM;
+	sv->popped = np;
+	sv->cappopped = ncap;
+	return 0;
+}
+
+void *ag_queue_txn_save(ag_object *o)
+{
+	struct queue *q = o->data;
+	struct qsave *sv = calloc(1, sizeof(*sv));
+
+	if (sv == NULL)
+		return NULL;
+	sv->unfinished = q->unfinished;
+	sv->next_id = q->next_id;
+	sv->redelivered = q->redelivered;
+	sv->dead_lettered = q->dead_lettered;
+	sv->count = q->count;
+	return sv;
+}
+
+void ag_queue_txn_restore(ag_object *o, void *saved)
+{
+	struct queue *q = o->data;
+	struct qsave *sv = saved;
+
+	if (sv->copy != NULL) {
+		queue_restore(o, sv->copy);
+	} else {
+		log_undo(o, o->srv, q, sv);
+	}
+	q->unfinished = sv->unfinished;
+	q->next_id = sv->next_id;
+	q->redelivered = sv->redelivered;
+	q->dead_lettered = sv->dead_lettered;
+	free(sv);
+}
+
+void ag_queue_txn_drop(ag_object *o, void *saved)
+{
+	struct qsave *sv = saved;
+
+	if (sv->copy != NULL) {
+		state_free(o, sv->copy);
+		free(sv->copy);
+	}
+	log_free(o, sv);
+	free(sv);
 }
 
 void ag_queue_wake(ag_object *o)
