@@ -1007,6 +1007,9 @@ struct qsave {
 	size_t npushed; /* put at the tail since, still there */
 	ag_val *popped; /* taken from the head since, oldest first */
 	size_t npopped, cappopped;
+	/* popped[npopped] is a copy of the head item, made by
+	 * ag_queue_txn_pop_prepare() for the pop that follows it. */
+	bool staged;
 };
 
 /* What the queue's state accounts with ag_object_mem() (queue_destroy()
@@ -1196,11 +1199,12 @@ static struct qsave *txn_log(ag_object *o)
 
 static void log_free(ag_object *o, struct qsave *sv)
 {
-	for (size_t i = 0; i < sv->npopped; i++)
+	for (size_t i = 0; i < sv->npopped + sv->staged; i++)
 		ag_val_free(o->srv, &sv->popped[i]);
 	free(sv->popped);
 	sv->popped = NULL;
 	sv->npopped = sv->cappopped = 0;
+	sv->staged = false;
 }
 
 /* Undo the log @sv on the ring of @q (which has the capacity it had when
@@ -1224,9 +1228,12 @@ static void log_undo(ag_object *o, ag_server *s, struct queue *q,
 			ag_object_mem(o, (ssize_t)ag_val_heap(&sv->popped[k]));
 		q->count++;
 	}
+	if (sv->staged)
+		ag_val_free(s, &sv->popped[sv->npopped]);
 	free(sv->popped);
 	sv->popped = NULL;
 	sv->npushed = sv->npopped = sv->cappopped = 0;
+	sv->staged = false;
 }
 
 /* Before a change the log cannot undo: the whole copy of the queue as it
@@ -1260,7 +1267,7 @@ static void txn_log_push(ag_object *o)
 }
 
 /* The head item leaves (ag_queue_ring_pop()): logged when it was there
- * before the transaction (ag_queue_txn_pop_prepare() made room), else it
+ * before the transaction (ag_queue_txn_pop_prepare() copied it), else it
  * is one the transaction put. */
 static void txn_log_pop(ag_object *o, struct queue *q)
 {
@@ -1270,6 +1277,11 @@ static void txn_log_pop(ag_object *o, struct queue *q)
 		return;
 	if (sv->npopped >= sv->count) {
 		sv->npushed--;
+		return;
+	}
+	if (sv->staged) {
+		sv->staged = false;
+		sv->npopped++;
 		return;
 	}
 	if (sv->npopped == sv->cappopped ||
@@ -1296,14 +1308,20 @@ int ag_queue_txn_pop_prepare(ag_object *o, struct queue *q)
 	if (q->nreturned > 0 ||
 	    (q->cap > RING_SHRINK && q->count - 1 + q->npending <= q->cap / 4))
 		return txn_full(o, q);
-	if (sv->npopped >= sv->count || sv->npopped < sv->cappopped)
-		return 0;
-	ncap = sv->cappopped ? sv->cappopped * 2 : 4;
-	np = realloc(sv->popped, ncap * sizeof(*np));
-	if (np == NULL)
+	if (sv->npopped >= sv->count || sv->staged)
+		return 0; /* one the transaction put, or prepared */
+	if (sv->npopped == sv->cappopped) {
+		ncap = sv->cappopped ? sv->cappopped * 2 : 4;
+		np = realloc(sv->popped, ncap * sizeof(*np));
+		if (np == NULL)
+			return AGORA_ENOMEM;
+		sv->popped = np;
+		sv->cappopped = ncap;
+	}
+	if (ag_val_dup(&sv->popped[sv->npopped], &q->ring[q->head]) < 0)
 		return AGORA_ENOMEM;
-	sv->popped = np;
-	sv->cappopped = ncap;
+	ag_val_foreach_ref(o->srv, &sv->popped[sv->npopped], ref_one, NULL);
+	sv->staged = true;
 	return 0;
 }
 
