@@ -535,6 +535,8 @@ static int ttl_copy(dict *c, const dict *src)
 			continue;
 		me = ag_table_find(&c->t, &te->key,
 				   ag_table_hash(&c->t, &te->key));
+		if (me == NULL) /* a deadline's key is always an entry's */
+			return AGORA_ENOMEM;
 		n = c->heap[sn->pos];
 		n->key = ag_dict_key_alias(&me->key);
 		ct->entries[i].key = n->key;
