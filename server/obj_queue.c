@@ -579,6 +579,7 @@ static void queue_destroy(ag_object *o)
 	}
 	free(q->dead_letter);
 	free(q->ring);
+	free(q->given); /* empty outside a transaction */
 	free(q);
 	o->data = NULL;
 	ag_object_mem(o, -(ssize_t)mem);

@@ -45,6 +45,23 @@ struct queue {
 	uint64_t max_deliveries; /* 0: no limit */
 	char *dead_letter;       /* the dead-letter queue's name, or NULL */
 	uint64_t redelivered, dead_lettered;
+	/*
+	 * Inside a transaction parked requests keep their place
+	 * (queue_items.c, "promises"): the first ngiven parked getters and
+	 * takers have an item promised (given[i], in their order, with the
+	 * struct pend of an item that went back or a taker's, its id drawn),
+	 * and the first nadmitted parked putters a copy of their item in the
+	 * queue. ag_queue_wake() answers them once the transaction has
+	 * committed; a rollback forgets them. Empty outside a transaction.
+	 */
+	struct queue_given *given;
+	size_t ngiven, capgiven, nadmitted;
+};
+
+/* An item promised to a parked getter or taker. */
+struct queue_given {
+	ag_val item;
+	struct pend *meta; /* as serve_waiter() takes it, or NULL */
 };
 
 static inline bool ag_queue_is_full(const struct queue *q)
@@ -138,6 +155,9 @@ void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p);
  * (ag_txn_touch()). 0, or AGORA_ENOMEM: fail the call, nothing changed. */
 int ag_pend_requeue_prepare(ag_object *o, struct queue *q,
 			    const struct pend *p);
+/* Before an item may be promised to a parked getter in a transaction:
+ * room for the promise. 0 or AGORA_ENOMEM (nothing changed). */
+int ag_queue_promise_reserve(struct queue *q);
 /* Transactions (protocol section 12; queue_items.c says what is kept):
  * the family's txn_save, txn_restore and txn_drop; before a change the
  * kept log cannot undo (take, ack, nack), the whole copy (0, or

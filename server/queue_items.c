@@ -511,6 +511,115 @@ static bool serve_waiter(ag_object *o, struct queue *q, ag_waiter *w, ag_val *v,
 }
 
 /*
+ * Promises. Inside a transaction no waiter is served, but parked requests
+ * keep their place (protocol section 12): an item that would go to a
+ * parked getter or taker now is promised to it instead (q->given, kept out
+ * of the ring, as if it were already in the getter's hands: the rest of
+ * the transaction does not see it), a taker's id drawn now as it would be;
+ * and a slot that frees while putters are parked takes a copy of the
+ * first putter's item now (journaled as its put), the putter keeping its
+ * value until the commit. ag_queue_wake() then serves the promises in
+ * order and answers the putters; a rollback forgets them
+ * (promises_forget()).
+ */
+
+/* The @n-th waiter of @wq (0: the first), or NULL. */
+static ag_waiter *waiter_at(struct ag_waitq *wq, size_t n)
+{
+	ag_waiter *w;
+
+	TAILQ_FOREACH (w, wq, qlink)
+		if (n-- == 0)
+			return w;
+	return NULL;
+}
+
+int ag_queue_promise_reserve(struct queue *q)
+{
+	struct queue_given *g;
+	size_t ncap;
+
+	if (q->ngiven < q->capgiven)
+		return 0;
+	ncap = q->capgiven ? q->capgiven * 2 : 4;
+	g = realloc(q->given, ncap * sizeof(*g));
+	if (g == NULL)
+		return AGORA_ENOMEM;
+	q->given = g;
+	q->capgiven = ncap;
+	return 0;
+}
+
+/*
+ * Inside a transaction, promise the item @v (taken: left empty) to the
+ * first parked getter or taker without a promise; @meta as serve_waiter()
+ * takes it. 1: promised; 0: not in a transaction, or every parked getter
+ * has one (@v untouched); AGORA_ENOMEM (nothing changed).
+ */
+static int promise(ag_object *o, struct queue *q, ag_val *v, struct pend *meta)
+{
+	ag_waiter *w;
+
+	if (!ag_txn_active(o->srv) ||
+	    (w = waiter_at(&q->getters, q->ngiven)) == NULL)
+		return 0;
+	if (ag_queue_promise_reserve(q) < 0)
+		return AGORA_ENOMEM;
+	if (meta == NULL && waiter_takes(w)) {
+		if ((meta = ag_pend_new(o)) == NULL)
+			return AGORA_ENOMEM;
+		meta->id = ++q->next_id;
+	}
+	(void)ag_txn_defer(o);
+	q->given[q->ngiven].item = *v;
+	q->given[q->ngiven].meta = meta;
+	q->ngiven++;
+	memset(v, 0, sizeof(*v));
+	return 1;
+}
+
+/* A rollback: the promises and the putters' copies are forgotten (the
+ * state they were made in is gone). */
+static void promises_forget(ag_object *o, struct queue *q)
+{
+	for (size_t i = 0; i < q->ngiven; i++) {
+		ag_val_free(o->srv, &q->given[i].item);
+		free(q->given[i].meta); /* on no list, no timer, no item */
+	}
+	free(q->given);
+	q->given = NULL;
+	q->ngiven = q->capgiven = q->nadmitted = 0;
+}
+
+/*
+ * Inside a transaction: slots are free while putters are parked. A copy of
+ * each first putter's item goes in, journaled as its put; the putter is
+ * answered at the commit, when its own value goes. Out of memory: the
+ * rest are let in at the commit.
+ */
+static void admit_copies(ag_object *o, struct queue *q)
+{
+	ag_waiter *w;
+
+	while (!ag_queue_is_full(q) &&
+	       (w = waiter_at(&q->putters, q->nadmitted)) != NULL) {
+		ag_val copy;
+
+		if (ag_val_dup(&copy, &w->val) < 0)
+			break;
+		ag_val_foreach_ref(o->srv, &copy, ref_one, NULL);
+		/* No getter is parked (the queue was full). */
+		if (ag_queue_offer(o, q, &copy) < 0) {
+			ag_val_free(o->srv, &copy);
+			break;
+		}
+		journal_served_put(o, &w->val);
+		q->nadmitted++;
+		(void)ag_txn_defer(o);
+	}
+}
+
+/*
  * An item arrives: hand it to the first parked getter (answered and freed
  * here), or append it at the tail. Takes @v's bytes on success (@v is left
  * empty); counts one unfinished task. The caller checked that the queue has
@@ -522,10 +631,17 @@ int ag_queue_offer(ag_object *o, struct queue *q, ag_val *v)
 	ag_waiter *w = TAILQ_FIRST(&q->getters);
 	int rc;
 
-	/* Inside a transaction the item waits in the ring for the getter:
-	 * ag_queue_wake() serves it once the transaction has committed. */
-	if (w != NULL && ag_txn_defer(o))
+	/* Inside a transaction the item is promised to the getter (or goes
+	 * to the ring when every parked getter has one). */
+	if (w != NULL && ag_txn_active(o->srv)) {
+		if ((rc = promise(o, q, v, NULL)) < 0)
+			return rc;
+		if (rc > 0) {
+			q->unfinished++;
+			return 0;
+		}
 		w = NULL;
+	}
 	if (w == NULL || !serve_waiter(o, q, w, v, NULL)) {
 		rc = ring_reserve(o, q);
 		if (rc < 0)
@@ -544,10 +660,12 @@ void ag_queue_admit_putters(ag_object *o, struct queue *q)
 {
 	ag_waiter *w;
 
-	/* Inside a transaction, once it has committed (ag_queue_wake()). */
+	/* Inside a transaction, copies now, answers at the commit. */
 	if (!ag_queue_is_full(q) && !TAILQ_EMPTY(&q->putters) &&
-	    ag_txn_defer(o))
+	    ag_txn_active(o->srv)) {
+		admit_copies(o, q);
 		return;
+	}
 	while (!ag_queue_is_full(q) && (w = TAILQ_FIRST(&q->putters)) != NULL) {
 		/* Before the offer, which takes the value: it cannot fail
 		 * here (see below), and a getter it would serve (none: the
@@ -657,17 +775,27 @@ static bool dead_letter(ag_object *o, struct queue *q, struct pend *p)
 void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p)
 {
 	ag_waiter *w;
-	bool defer;
+	bool txn = false;
 
 	if (q->max_deliveries != 0 && p->deliveries >= q->max_deliveries &&
 	    dead_letter(o, q, p))
 		return;
 	q->redelivered++;
-	/* Inside a transaction the item goes to the head, and to a parked
-	 * getter once the transaction has committed (ag_queue_wake()). */
-	defer = !TAILQ_EMPTY(&q->getters) && ag_txn_defer(o);
+	/* Inside a transaction the item is promised to a parked getter
+	 * (ag_pend_requeue_prepare() made room), or goes to the head. */
+	if (!TAILQ_EMPTY(&q->getters) && ag_txn_active(o->srv)) {
+		ag_val v = p->item;
+
+		txn = true;
+		ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
+		memset(&p->item, 0, sizeof(p->item));
+		if (promise(o, q, &v, p) > 0)
+			return;
+		p->item = v;
+		ag_object_mem(o, (ssize_t)ag_val_heap(&v));
+	}
 	/* A server that stops hands nothing out: its answers would not go. */
-	while (!defer && !o->srv->stopping &&
+	while (!txn && !o->srv->stopping &&
 	       (w = TAILQ_FIRST(&q->getters)) != NULL) {
 		ag_val v = p->item;
 
@@ -694,6 +822,9 @@ int ag_pend_requeue_prepare(ag_object *o, struct queue *q, const struct pend *p)
 {
 	ag_object *d;
 
+	if (ag_txn_active(o->srv) && !TAILQ_EMPTY(&q->getters) &&
+	    ag_queue_promise_reserve(q) < 0)
+		return AGORA_ENOMEM;
 	if (q->max_deliveries == 0 || p->deliveries < q->max_deliveries ||
 	    (d = dead_letter_queue(o, q)) == NULL)
 		return 0;
@@ -1111,6 +1242,8 @@ static struct queue *queue_copy(ag_object *o)
 	if (c == NULL)
 		return NULL;
 	*c = *q;
+	c->given = NULL;
+	c->ngiven = c->capgiven = c->nadmitted = 0;
 	TAILQ_INIT(&c->getters);
 	TAILQ_INIT(&c->putters);
 	TAILQ_INIT(&c->joiners);
@@ -1345,6 +1478,7 @@ void ag_queue_txn_restore(ag_object *o, void *saved)
 	struct queue *q = o->data;
 	struct qsave *sv = saved;
 
+	promises_forget(o, q);
 	if (sv->copy != NULL) {
 		queue_restore(o, sv->copy);
 	} else {
@@ -1369,10 +1503,66 @@ void ag_queue_txn_drop(ag_object *o, void *saved)
 	free(sv);
 }
 
+/* A promise whose getter is gone (a group served by another queue) or
+ * could not take it: the item goes to the ring, as it would have. */
+static void given_to_ring(ag_object *o, struct queue *q, struct queue_given *g)
+{
+	char label[400];
+
+	if (ring_reserve(o, q) < 0) {
+		if (ag_server_logs(o->srv, AGORA_LOG_WARNING))
+			ag_server_logf(
+			    o->srv, AGORA_LOG_WARNING,
+			    "%s: out of memory: an item promised "
+			    "in a transaction is lost",
+			    ag_object_label(o, label, sizeof(label)));
+		ag_val_free(o->srv, &g->item);
+		free(g->meta);
+		return;
+	}
+	if (g->meta != NULL && g->meta->deliveries > 0) {
+		ring_push_front(o, q, &g->item);
+		TAILQ_INSERT_HEAD(&q->returned, g->meta, link);
+		q->nreturned++;
+		return;
+	}
+	free(g->meta); /* a taker's id, unused */
+	ring_push(o, q, &g->item);
+}
+
 void ag_queue_wake(ag_object *o)
 {
 	struct queue *q = o->data;
 	ag_waiter *w;
+
+	/* The promises, in order, to the first parked getters and takers. */
+	for (size_t i = 0; i < q->ngiven; i++) {
+		struct queue_given *g = &q->given[i];
+		bool served = false;
+
+		while (!served && !o->srv->stopping &&
+		       (w = TAILQ_FIRST(&q->getters)) != NULL) {
+			served = serve_waiter(o, q, w, &g->item, g->meta);
+			if (served)
+				break;
+			ag_reply_error(&w->to, AGORA_ELIMIT,
+				       "out of memory taking the item");
+			ag_wait_done(w);
+		}
+		if (!served)
+			given_to_ring(o, q, g);
+	}
+	free(q->given);
+	q->given = NULL;
+	q->ngiven = q->capgiven = 0;
+	/* The putters whose items went in: their own values go now. */
+	for (; q->nadmitted > 0; q->nadmitted--) {
+		if ((w = TAILQ_FIRST(&q->putters)) == NULL)
+			break;
+		ag_reply_nil(&w->to);
+		ag_wait_done(w);
+	}
+	q->nadmitted = 0;
 
 	/* Items for the parked getters and takers (the queue had none when
 	 * they parked), head first: as ag_pend_requeue() and
