@@ -47,8 +47,8 @@ struct queue {
 	uint64_t redelivered, dead_lettered;
 	/*
 	 * Inside a transaction parked requests keep their place
-	 * (queue_items.c, "promises"): the first ngiven parked getters and
-	 * takers have an item promised (given[i], in their order, with the
+	 * (queue_items.c, "promises"): ngiven parked getters and takers
+	 * have an item promised (given[i], in the order made, with the
 	 * struct pend of an item that went back or a taker's, its id drawn),
 	 * and the first nadmitted parked putters a copy of their item in the
 	 * queue. ag_queue_wake() answers them once the transaction has
@@ -60,6 +60,7 @@ struct queue {
 
 /* An item promised to a parked getter or taker. */
 struct queue_given {
+	ag_waiter *w; /* in q->getters */
 	ag_val item;
 	struct pend *meta; /* as serve_waiter() takes it, or NULL */
 };

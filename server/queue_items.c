@@ -469,12 +469,13 @@ static void journal_went_back(ag_object *o, uint64_t id)
  * returns true; false (ENOMEM on a take: nothing changed, @w still parked).
  */
 static bool serve_waiter(ag_object *o, struct queue *q, ag_waiter *w, ag_val *v,
-			 struct pend *meta)
+			 struct pend *meta, bool journaled)
 {
 	struct pend *p;
 
 	if (!waiter_takes(w)) {
-		ag_queue_journal_get(o);
+		if (!journaled)
+			ag_queue_journal_get(o);
 		ag_queue_reply_item(&w->to, w->group ? &w->tag : NULL, v);
 		ag_val_give(w->to.conn, v); /* its references go with it */
 		ag_wait_done(w);
@@ -503,7 +504,9 @@ static bool serve_waiter(ag_object *o, struct queue *q, ag_waiter *w, ag_val *v,
 	p->item = *v;
 	ag_object_mem(o, (ssize_t)ag_val_heap(v));
 	memset(v, 0, sizeof(*v));
-	ag_queue_journal_take(o, aux_lease(w->aux), aux_details(w->aux));
+	if (!journaled)
+		ag_queue_journal_take(o, aux_lease(w->aux),
+				      aux_details(w->aux));
 	ag_pend_reply_tagged(&w->to, w->group ? &w->tag : NULL, p,
 			     aux_details(w->aux));
 	ag_wait_done(w);
@@ -534,6 +537,31 @@ static ag_waiter *waiter_at(struct ag_waitq *wq, size_t n)
 	return NULL;
 }
 
+static bool promised(const struct queue *q, const ag_waiter *w)
+{
+	for (size_t i = 0; i < q->ngiven; i++)
+		if (q->given[i].w == w)
+			return true;
+	return false;
+}
+
+/* Whether parked getter @w could be served now: it has no promise, nor
+ * has its group (get_any, take_any) on another queue, which would have
+ * taken it out of every queue. */
+static bool promisable(const struct queue *q, const ag_waiter *w)
+{
+	if (promised(q, w))
+		return false;
+	if (w->group == NULL)
+		return true;
+	for (uint32_t i = 0; i < w->group->n; i++) {
+		const ag_waiter *m = w->group->members[i];
+		if (m != w && m->obj->data != NULL && promised(m->obj->data, m))
+			return false;
+	}
+	return true;
+}
+
 int ag_queue_promise_reserve(struct queue *q)
 {
 	struct queue_given *g;
@@ -560,8 +588,12 @@ static int promise(ag_object *o, struct queue *q, ag_val *v, struct pend *meta)
 {
 	ag_waiter *w;
 
-	if (!ag_txn_active(o->srv) ||
-	    (w = waiter_at(&q->getters, q->ngiven)) == NULL)
+	if (!ag_txn_active(o->srv))
+		return 0;
+	TAILQ_FOREACH (w, &q->getters, qlink)
+		if (promisable(q, w))
+			break;
+	if (w == NULL)
 		return 0;
 	if (ag_queue_promise_reserve(q) < 0)
 		return AGORA_ENOMEM;
@@ -571,6 +603,13 @@ static int promise(ag_object *o, struct queue *q, ag_val *v, struct pend *meta)
 		meta->id = ++q->next_id;
 	}
 	(void)ag_txn_defer(o);
+	/* Journaled now, where it would be (ag_queue_wake() does not). */
+	if (waiter_takes(w))
+		ag_queue_journal_take(o, aux_lease(w->aux),
+				      aux_details(w->aux));
+	else
+		ag_queue_journal_get(o);
+	q->given[q->ngiven].w = w;
 	q->given[q->ngiven].item = *v;
 	q->given[q->ngiven].meta = meta;
 	q->ngiven++;
@@ -642,7 +681,7 @@ int ag_queue_offer(ag_object *o, struct queue *q, ag_val *v)
 		}
 		w = NULL;
 	}
-	if (w == NULL || !serve_waiter(o, q, w, v, NULL)) {
+	if (w == NULL || !serve_waiter(o, q, w, v, NULL, false)) {
 		rc = ring_reserve(o, q);
 		if (rc < 0)
 			return rc;
@@ -801,7 +840,7 @@ void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p)
 
 		ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
 		memset(&p->item, 0, sizeof(p->item));
-		if (serve_waiter(o, q, w, &v, p))
+		if (serve_waiter(o, q, w, &v, p, false))
 			return;
 		/* Out of memory for that taker: it gets LIMIT, the item
 		 * stays for the next. */
@@ -1538,19 +1577,22 @@ void ag_queue_wake(ag_object *o)
 	/* The promises, in order, to the first parked getters and takers. */
 	for (size_t i = 0; i < q->ngiven; i++) {
 		struct queue_given *g = &q->given[i];
-		bool served = false;
 
-		while (!served && !o->srv->stopping &&
-		       (w = TAILQ_FIRST(&q->getters)) != NULL) {
-			served = serve_waiter(o, q, w, &g->item, g->meta);
-			if (served)
+		TAILQ_FOREACH (w, &q->getters, qlink)
+			if (w == g->w)
 				break;
+		if (w != NULL && !o->srv->stopping &&
+		    serve_waiter(o, q, w, &g->item, g->meta, true))
+			continue;
+		/* Out of memory for that taker (the journal has its take:
+		 * the one case a replay differs), or gone: LIMIT, and the
+		 * item goes where it would have. */
+		if (w != NULL && !o->srv->stopping) {
 			ag_reply_error(&w->to, AGORA_ELIMIT,
 				       "out of memory taking the item");
 			ag_wait_done(w);
 		}
-		if (!served)
-			given_to_ring(o, q, g);
+		given_to_ring(o, q, g);
 	}
 	free(q->given);
 	q->given = NULL;
@@ -1578,7 +1620,7 @@ void ag_queue_wake(ag_object *o)
 			q->nreturned--;
 		}
 		ag_queue_ring_pop(o, q, &v);
-		if (serve_waiter(o, q, w, &v, meta))
+		if (serve_waiter(o, q, w, &v, meta, false))
 			continue;
 		/* Out of memory for that taker: it gets LIMIT, the item
 		 * stays for the next (ag_queue_ring_pop() left room). */
