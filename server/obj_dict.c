@@ -34,6 +34,15 @@
  * entries in order, then a "dict.expire_at" call for each key with a TTL,
  * expired ones included (the child that writes it does not read the
  * clock either: the journal after it may still name them).
+ *
+ * Transactions (docs/protocol.md section 12): the copy kept to undo with
+ * is a whole copy of the dict (dict_keys.c, ag_dict_copy(): its entries
+ * with the table's layout, the deadlines in the heap's order, the
+ * counters and the memory figures, its keys and values holding what their
+ * references name); a rollback puts it back and arms the sweep for its
+ * deadlines. A write that meets an expired key within one reclaims it as
+ * anywhere (journaled as "dict.expired" inside the transaction's record).
+ * A dict has no waiters: nothing to defer, nothing refused.
  */
 #include <inttypes.h>
 #include <math.h>

@@ -31,6 +31,13 @@
  * Persistence (protocol section 10): the journal records the write methods
  * as called, and a snapshot rebuilds a list with "list.extend" calls of
  * its items (list_save()).
+ *
+ * Transactions (docs/protocol.md section 12): what is kept to undo with is
+ * at first only the list's length (list_txn_save), enough while the
+ * transaction only appends within the room its store has; before any
+ * other change, the whole copy (txn_full(): every write method but append
+ * goes through it first, see the method table). A list has no waiters:
+ * nothing to defer, nothing refused.
  */
 #include <inttypes.h>
 #include <stdlib.h>

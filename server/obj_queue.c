@@ -11,8 +11,9 @@
  * empty queue, and putters parked on a full one, each putter carrying its
  * value in w->val.
  *
- * Invariant, true whenever a method returns: getters are parked only while
- * the queue is empty, putters only while it is full. So the two lists are
+ * Invariant, true whenever a method returns (outside a transaction: within
+ * one it holds again at the commit, see below): getters are parked only
+ * while the queue is empty, putters only while it is full. So the two lists are
  * never both non-empty (a full queue holds at least one item), and a request
  * never overtakes a parked one: an item that arrives goes to the first getter
  * (ag_queue_offer), and a slot freed at the head goes to the first putter
@@ -31,6 +32,17 @@
  * once, and so is an item going back without a call (as a nack). A
  * snapshot saves the items never taken as puts, and the rest as the
  * state (ag_queue_pack_state).
+ *
+ * Transactions (docs/protocol.md section 12; queue_items.c keeps what is
+ * needed to undo with: a log of the ring's ends, or a whole copy): get,
+ * put and take with block true, and join, are refused there (they may
+ * park). Parked requests keep their place: an item that would go to a
+ * parked getter or taker is promised to it (and journaled) within the
+ * transaction, a slot freed for a parked putter takes a copy of its item,
+ * and the joiners are answered when no task is left at the commit; the
+ * answers go at the commit (ag_queue_wake), and a rollback forgets them.
+ * A nack that moves an item to the dead-letter queue saves that queue
+ * first (ag_txn_touch).
  */
 #include <stdio.h>
 #include <stdlib.h>
