@@ -25,6 +25,10 @@
 
 #include "dict.h"
 
+static void log_add(dict *d, ag_entry *e);
+static bool log_replace(dict *d, ag_entry *e);
+static void log_other(dict *d);
+
 /* The sweep's budget per loop turn: batches of SWEEP_KEYS keys (one
  * "dict.expired" record each), until SWEEP_US have passed. */
 #define SWEEP_KEYS 64u
@@ -175,8 +179,11 @@ static void sweep_arm(dict *d, int64_t now);
  */
 int ag_dict_ttl_set(dict *d, ag_entry *e, uint64_t h, int64_t deadline)
 {
-	ttl_node *n = ag_dict_ttl_find(d, &e->key, h);
+	ttl_node *n;
 	ag_entry *te;
+
+	log_other(d);
+	n = ag_dict_ttl_find(d, &e->key, h);
 
 	if (n != NULL) {
 		int64_t old = n->deadline;
@@ -217,6 +224,7 @@ void ag_dict_ttl_clear(dict *d, const ag_val *key, uint64_t h)
 
 	if (d->ttl.count == 0 || (te = ag_table_find(&d->ttl, key, h)) == NULL)
 		return;
+	log_other(d);
 	n = te->ptr;
 	ag_table_remove(&d->ttl, te);
 	i = n->pos;
@@ -279,6 +287,7 @@ int ag_dict_add(dict *d, ag_val *key, uint64_t hash, ag_val *val,
 		return AGORA_ENOMEM;
 	e->val = *val;
 	d->bytes += ag_val_heap(key) + ag_val_heap(val);
+	log_add(d, e);
 	if (ret != NULL)
 		*ret = e;
 	return 0;
@@ -288,7 +297,8 @@ int ag_dict_add(dict *d, ag_val *key, uint64_t hash, ag_val *val,
 void ag_dict_replace(dict *d, ag_entry *e, ag_val *val)
 {
 	d->bytes -= ag_val_heap(&e->val);
-	ag_dict_val_free(d, &e->val);
+	if (!log_replace(d, e)) /* a transaction keeps it to put back */
+		ag_dict_val_free(d, &e->val);
 	e->val = *val;
 	d->bytes += ag_val_heap(val);
 }
@@ -297,6 +307,7 @@ void ag_dict_replace(dict *d, ag_entry *e, ag_val *val)
  * empty (its bytes were already discounted). */
 void ag_dict_drop(dict *d, ag_entry *e)
 {
+	log_other(d);
 	/* The TTL first: its key is an alias of the entry's. */
 	if (d->ttl.count > 0)
 		ag_dict_ttl_clear(d, &e->key, ag_table_hash(&d->t, &e->key));
@@ -443,6 +454,7 @@ static void sweep_arm(dict *d, int64_t now)
 /* Every entry, for clear and destroy. */
 void ag_dict_drop_all(dict *d)
 {
+	log_other(d);
 	ttl_clear_all(d);
 	ag_table_foreach (&d->t, e) {
 		ag_dict_val_free(d, &e->val);
@@ -610,4 +622,170 @@ void ag_dict_restore(ag_object *o, dict *d, dict *c)
 	d->accounted = accounted;
 	ag_dict_sync_mem(o, d);
 	sweep_arm(d, ag_wall_us());
+}
+
+/*
+ * The log (what a transaction keeps at first, dict.h): each value a call
+ * replaced (kept, holding what it held) and each entry it added, in
+ * order. Undone last first, each puts back exactly what it changed: an
+ * added entry was the last of the table, in a cell that was the end of
+ * its probe run, so removing it leaves the index and `used` as they were
+ * (table.c); a value goes back into its entry, which never moved (the
+ * table neither grew nor compacted: ag_dict_add_fits()).
+ */
+struct dict_undo {
+	uint32_t idx; /* of the entry in d->t */
+	bool add;     /* added; else old is the value it had */
+	ag_val old;
+};
+
+typedef struct dict_save {
+	dict *copy;   /* the whole copy, or NULL while logging */
+	size_t bytes; /* d->bytes when saved */
+	struct dict_undo *log;
+	size_t nlog, caplog;
+} dict_save;
+
+static dict_save *txn_log(const dict *d)
+{
+	dict_save *sv = ag_txn_saved(d->obj);
+
+	return sv != NULL && sv->copy == NULL ? sv : NULL;
+}
+
+/* Undo @sv's log on @t (a dict's table, or its copy's), last first,
+ * releasing what the changes hold; the old values go back (the log is
+ * left empty). */
+static void log_undo(dict *d, dict_save *sv)
+{
+	for (size_t i = sv->nlog; i-- > 0;) {
+		struct dict_undo *u = &sv->log[i];
+		ag_entry *e = &d->t.entries[u->idx];
+
+		ag_dict_val_free(d, &e->val);
+		if (u->add) {
+			ag_val_release(d->srv, &e->key);
+			ag_table_remove(&d->t, e);
+		} else {
+			e->val = u->old;
+		}
+	}
+	d->bytes = sv->bytes;
+	free(sv->log);
+	sv->log = NULL;
+	sv->nlog = sv->caplog = 0;
+}
+
+void *ag_dict_txn_save(ag_object *o)
+{
+	dict *d = o->data;
+	dict_save *sv = calloc(1, sizeof(*sv));
+
+	if (sv == NULL)
+		return NULL;
+	sv->bytes = d->bytes;
+	return sv;
+}
+
+int ag_dict_txn_full(ag_object *o)
+{
+	dict *d = o->data;
+	dict_save *sv = txn_log(d);
+	dict *c;
+
+	if (sv == NULL)
+		return 0;
+	if ((c = ag_dict_copy(d)) == NULL)
+		return AGORA_ENOMEM;
+	log_undo(c, sv);
+	sv->copy = c;
+	return 0;
+}
+
+int ag_dict_txn_prepare(ag_object *o)
+{
+	dict_save *sv = txn_log(o->data);
+	struct dict_undo *nl;
+	size_t ncap;
+
+	if (sv == NULL || sv->nlog < sv->caplog)
+		return 0;
+	ncap = sv->caplog ? sv->caplog * 2 : 8;
+	nl = realloc(sv->log, ncap * sizeof(*nl));
+	if (nl == NULL)
+		return AGORA_ENOMEM;
+	sv->log = nl;
+	sv->caplog = ncap;
+	return 0;
+}
+
+/* An entry added (room made by ag_dict_txn_prepare()). */
+static void log_add(dict *d, ag_entry *e)
+{
+	dict_save *sv = txn_log(d);
+
+	if (sv == NULL)
+		return;
+	if (sv->nlog == sv->caplog) { /* unprepared: cannot happen */
+		log_other(d);
+		return;
+	}
+	sv->log[sv->nlog].idx = (uint32_t)(e - d->t.entries);
+	sv->log[sv->nlog].add = true;
+	sv->log[sv->nlog].old = (ag_val){ 0 };
+	sv->nlog++;
+}
+
+/* The value of @e is replaced: true when the log keeps it (the caller
+ * then must not free it). */
+static bool log_replace(dict *d, ag_entry *e)
+{
+	dict_save *sv = txn_log(d);
+
+	if (sv == NULL)
+		return false;
+	if (sv->nlog == sv->caplog) { /* unprepared: cannot happen */
+		log_other(d);
+		return false;
+	}
+	sv->log[sv->nlog].idx = (uint32_t)(e - d->t.entries);
+	sv->log[sv->nlog].add = false;
+	sv->log[sv->nlog].old = e->val;
+	sv->nlog++;
+	return true;
+}
+
+/* A change the log cannot undo is about to be made: the whole copy
+ * (the methods make it first, ag_dict_txn_full(); this is a guard). */
+static void log_other(dict *d)
+{
+	if (txn_log(d) != NULL)
+		(void)ag_dict_txn_full(d->obj);
+}
+
+void ag_dict_txn_restore(ag_object *o, void *saved)
+{
+	dict *d = o->data;
+	dict_save *sv = saved;
+
+	if (sv->copy != NULL) {
+		ag_dict_restore(o, d, sv->copy);
+	} else {
+		log_undo(d, sv);
+		ag_dict_sync_mem(o, d);
+	}
+	free(sv);
+}
+
+void ag_dict_txn_drop(ag_object *o, void *saved)
+{
+	dict *d = o->data;
+	dict_save *sv = saved;
+
+	if (sv->copy != NULL)
+		ag_dict_copy_free(sv->copy);
+	for (size_t i = 0; i < sv->nlog; i++)
+		ag_dict_val_free(d, &sv->log[i].old);
+	free(sv->log);
+	free(sv);
 }
