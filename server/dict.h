@@ -98,7 +98,7 @@ void ag_dict_copy_free(dict *c);
  * What a transaction keeps (dict_keys.c, "transactions"): at first a log
  * of the values replaced and the entries added, while the calls only do
  * that (a dict without deadlines, adds that need no room:
- * ag_dict_add_fits()); before any other change, the whole copy
+ * ag_table_add_fits()); before any other change, the whole copy
  * (ag_dict_txn_full()). The family's txn_save, txn_restore and txn_drop;
  * ag_dict_txn_prepare(): before a set, incr or setdefault that only
  * replaces or adds, room in the log (0 or AGORA_ENOMEM, nothing changed).
@@ -108,13 +108,5 @@ void ag_dict_txn_restore(ag_object *o, void *saved);
 void ag_dict_txn_drop(ag_object *o, void *saved);
 int ag_dict_txn_full(ag_object *o);
 int ag_dict_txn_prepare(ag_object *o);
-/* Whether adding a key to @t takes no memory and moves nothing (what
- * table.c's table_make_room() does nothing for). */
-static inline bool ag_dict_add_fits(const ag_table *t)
-{
-	return t->nslots != 0 &&
-	       (uint64_t)t->count + 1 <= (uint64_t)t->nslots * 2 / 3 &&
-	       t->used < t->cap;
-}
 
 #endif

@@ -631,7 +631,7 @@ void ag_dict_restore(ag_object *o, dict *d, dict *c)
  * added entry was the last of the table, in a cell that was the end of
  * its probe run, so removing it leaves the index and `used` as they were
  * (table.c); a value goes back into its entry, which never moved (the
- * table neither grew nor compacted: ag_dict_add_fits()).
+ * table neither grew nor compacted: ag_table_add_fits()).
  */
 struct dict_undo {
 	uint32_t idx; /* of the entry in d->t */

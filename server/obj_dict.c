@@ -368,7 +368,7 @@ static int dict_set(ag_req *r)
 		return rc;
 	if ((rc = txn_prepare(r, d, ttl)) < 0 ||
 	    (rc = lookup_write(r, d, 1, &key, &h, &e)) < 0 ||
-	    (e == NULL && !ag_dict_add_fits(&d->t) &&
+	    (e == NULL && !ag_table_add_fits(&d->t) &&
 	     (rc = txn_prepare(r, d, true)) < 0))
 		return rc;
 	if (ttl && (e == NULL || ag_dict_ttl_find(d, &e->key, h) == NULL) &&
@@ -537,7 +537,7 @@ static int dict_setdefault(ag_req *r)
 
 	if ((rc = txn_prepare(r, d, false)) < 0 ||
 	    (rc = lookup_write(r, d, 1, &key, &h, &e)) < 0 ||
-	    (e == NULL && !ag_dict_add_fits(&d->t) &&
+	    (e == NULL && !ag_table_add_fits(&d->t) &&
 	     (rc = txn_prepare(r, d, true)) < 0))
 		return rc;
 	if (e != NULL) {
@@ -738,7 +738,7 @@ static int dict_incr(ag_req *r)
 	/* Params in order, as Python hashes d[k] before it adds. */
 	if ((rc = txn_prepare(r, d, false)) < 0 ||
 	    (rc = lookup_write(r, d, 1, &key, &h, &e)) < 0 ||
-	    (e == NULL && !ag_dict_add_fits(&d->t) &&
+	    (e == NULL && !ag_table_add_fits(&d->t) &&
 	     (rc = txn_prepare(r, d, true)) < 0))
 		return rc;
 	memset(&delta, 0, sizeof(delta));
