@@ -9,7 +9,7 @@
  *
  * Usage:
  *   txn-bench ADDR [--modes LIST] [--calls LIST] [--clients LIST]
- *                  [--call add|set] [--dict-size K] [--duration S]
+ *                  [--call add|set|lset] [--dict-size K] [--duration S]
  *                  [--cpu-client N] [--quiet]
  * ADDR: for Agora, "-" for AGORA_ADDRESS, else an address (unix:PATH,
  * tcp:HOST:PORT), the key from AGORA_AUTHKEY_FILE either way; for Redis,
@@ -24,6 +24,8 @@
  *   set    dict.set h i seq on dict      HSET txn:hash i seq on one hash
  *          txn.dict (K entries, --dict-  of K fields
  *          size, default 1024)
+ *   lset   list.set h i seq on list      LSET txn:list i seq on one list
+ *          txn.list (K items)            of K items
  *
  * and the modes (--modes, default every mode of the system):
  *
@@ -79,11 +81,12 @@ static const char *const all_modes = "txn,pipe,guarded";
 #define MAX_CALLS 64
 #define MAX_LIST 16
 
-enum call { CALL_ADD, CALL_SET };
+enum call { CALL_ADD, CALL_SET, CALL_LSET };
 
 static const char *addr;
 static enum call call_kind = CALL_ADD;
 static long dict_size = 1024;
+static const char *const call_names[] = { "add", "set", "lset" };
 /* What the run's transactions added to counter i (--call add): checked
  * against the server at the end, so a call that took effect twice or not
  * at all fails the run. */
@@ -115,6 +118,10 @@ static const char *const lua_add =
 static const char *const lua_set =
     "if redis.call('GET', KEYS[1]) ~= '0' then return 0 end "
     "for i = 2, #ARGV do redis.call('HSET', KEYS[2], ARGV[i], ARGV[1]) "
+    "end return 1";
+static const char *const lua_lset =
+    "if redis.call('GET', KEYS[1]) ~= '0' then return 0 end "
+    "for i = 2, #ARGV do redis.call('LSET', KEYS[2], ARGV[i], ARGV[1]) "
     "end return 1";
 
 struct client {
@@ -174,6 +181,17 @@ static void prepare(void)
 			freeReplyObject(command(r, "HSET", rep));
 		}
 	}
+	for (long k = 0; call_kind == CALL_LSET && k < dict_size; k += 1000) {
+		long end = k + 1000 < dict_size ? k + 1000 : dict_size;
+		for (long i = k; i < end; i++)
+			redisAppendCommand(r, "RPUSH txn:list %ld", i);
+		for (long i = k; i < end; i++) {
+			redisReply *rep;
+			if (redisGetReply(r, (void **)&rep) != REDIS_OK)
+				die("RPUSH: %s", r->errstr);
+			freeReplyObject(command(r, "RPUSH", rep));
+		}
+	}
 	redisFree(r);
 }
 
@@ -191,10 +209,11 @@ static void *client_setup(const bench_cell *cell, int index, void *ud,
 	cl->mode = cell->op;
 	cl->n = cell->depth;
 	if (strcmp(cl->mode, "lua") == 0) {
-		rep = command(
-		    cl->r, "SCRIPT LOAD",
-		    redisCommand(cl->r, "SCRIPT LOAD %s",
-				 call_kind == CALL_ADD ? lua_add : lua_set));
+		rep = command(cl->r, "SCRIPT LOAD",
+			      redisCommand(cl->r, "SCRIPT LOAD %s",
+					   call_kind == CALL_ADD   ? lua_add
+					   : call_kind == CALL_SET ? lua_set
+								   : lua_lset));
 		snprintf(cl->sha, sizeof(cl->sha), "%s", rep->str);
 		freeReplyObject(rep);
 	}
@@ -206,8 +225,11 @@ static void append_calls(struct client *cl, uint64_t seq)
 	for (int i = 0; i < cl->n; i++) {
 		if (call_kind == CALL_ADD)
 			redisAppendCommand(cl->r, "INCRBY txn:v:%d 1", i);
-		else
+		else if (call_kind == CALL_SET)
 			redisAppendCommand(cl->r, "HSET txn:hash %d %" PRIu64,
+					   i, seq);
+		else
+			redisAppendCommand(cl->r, "LSET txn:list %d %" PRIu64,
 					   i, seq);
 	}
 }
@@ -307,7 +329,8 @@ static int client_unit(void *state, uint64_t seq, char *err, size_t errlen)
 		} else {
 			argv[argc++] = "2";
 			argv[argc++] = "txn:guard";
-			argv[argc++] = "txn:hash";
+			argv[argc++] =
+			    call_kind == CALL_SET ? "txn:hash" : "txn:list";
 			snprintf(val, sizeof(val), "%" PRIu64, seq);
 			argv[argc++] = val;
 			for (int i = 0; i < cl->n; i++) {
@@ -370,6 +393,7 @@ static int finish(void)
 static agora_client *parent;
 static agora_var *counters[MAX_CALLS], *guard;
 static agora_dict *dict;
+static agora_list *list;
 
 static agora_client *connect_agora(char *err, size_t errlen)
 {
@@ -401,6 +425,7 @@ struct client {
 	agora_pipeline *p;
 	agora_var *vars[MAX_CALLS + 1];
 	agora_dict *dict;
+	agora_list *list;
 	const char *mode;
 	int n;
 	const char *method;
@@ -419,6 +444,7 @@ static void client_teardown(void *state)
 	for (int i = 0; i <= MAX_CALLS; i++)
 		agora_var_close(cl->vars[i]);
 	agora_dict_close(cl->dict);
+	agora_list_close(cl->list);
 	agora_client_free(cl->c);
 	free(cl);
 }
@@ -457,13 +483,20 @@ static void *client_setup(const bench_cell *cell, int index, void *ud,
 			cl->calls[i] = agora_array(cl->params[i], 2);
 		}
 	} else {
-		cl->method = "dict.set";
-		rc = agora_dict_open(cl->c, "txn.dict", &cl->dict);
+		uint32_t h;
+		if (call_kind == CALL_SET) {
+			cl->method = "dict.set";
+			rc = agora_dict_open(cl->c, "txn.dict", &cl->dict);
+			h = rc == 0 ? agora_dict_handle(cl->dict) : 0;
+		} else {
+			cl->method = "list.set";
+			rc = agora_list_open(cl->c, "txn.list", &cl->list);
+			h = rc == 0 ? agora_list_handle(cl->list) : 0;
+		}
 		if (rc < 0)
 			goto fail_rc;
 		for (int i = 0; i < cl->n; i++) {
-			cl->params[i][0] =
-			    agora_uint(agora_dict_handle(cl->dict));
+			cl->params[i][0] = agora_uint(h);
 			cl->params[i][1] = agora_int(i);
 			cl->params[i][2] = agora_int(0);
 			cl->calls[i] = agora_array(cl->params[i], 3);
@@ -517,7 +550,7 @@ static int client_unit(void *state, uint64_t seq, char *err, size_t errlen)
 	agora_value res, pairs[MAX_CALLS];
 	int rc;
 
-	if (call_kind == CALL_SET)
+	if (call_kind != CALL_ADD)
 		for (int i = 0; i < cl->n; i++)
 			cl->params[i][2] = agora_int((int64_t)seq);
 	if (strcmp(cl->mode, "pipe") == 0) {
@@ -595,6 +628,16 @@ static void prepare(void)
 		check(parent, agora_dict_update(dict, agora_map(items, n)),
 		      "dict.update");
 	}
+	check(parent, agora_list_open(parent, "txn.list", &list),
+	      "open txn.list");
+	check(parent, agora_list_clear(list), "list.clear");
+	for (long k = 0; call_kind == CALL_LSET && k < dict_size; k += 1000) {
+		agora_value *vals = (agora_value *)items;
+		size_t n = 0;
+		for (long i = k; i < k + 1000 && i < dict_size; i++, n++)
+			vals[n] = agora_int(i);
+		check(parent, agora_list_extend(list, vals, n), "list.extend");
+	}
 	free(items);
 }
 
@@ -619,6 +662,7 @@ static int finish(void)
 		agora_var_close(counters[i]);
 	agora_var_close(guard);
 	agora_dict_close(dict);
+	agora_list_close(list);
 	agora_client_free(parent);
 	return bad;
 }
@@ -648,7 +692,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2 || argv[1][0] == '\0')
 		die("usage: txn-bench ADDR [--modes LIST] [--calls LIST] "
-		    "[--clients LIST] [--call add|set] [--dict-size K] "
+		    "[--clients LIST] [--call add|set|lset] [--dict-size K] "
 		    "[--duration S] [--cpu-client N] [--quiet]");
 	addr = argv[1];
 	for (int i = 2; i < argc; i++) {
@@ -677,8 +721,10 @@ int main(int argc, char **argv)
 				call_kind = CALL_ADD;
 			else if (strcmp(v, "set") == 0)
 				call_kind = CALL_SET;
+			else if (strcmp(v, "lset") == 0)
+				call_kind = CALL_LSET;
 			else
-				die("--call %s: add or set", v);
+				die("--call %s: add, set or lset", v);
 		} else
 			die("unknown option %s", a);
 	}
@@ -745,21 +791,19 @@ int main(int argc, char **argv)
 					failed = 1;
 					continue;
 				}
-				printf("{\"system\":\"%s\",\"mode\":\"%s\","
-				       "\"call\":\"%s\",\"calls\":%d,"
-				       "\"clients\":%d,\"transport\":\"%s\","
-				       "\"cpu_client\":%d,"
-				       "\"dict_size\":%ld,\"txn_per_s\":%.0f,"
-				       "\"calls_per_s\":%.0f,\"p50_us\":%.2f,"
-				       "\"p99_us\":%.2f,\"txns\":%" PRIu64
-				       "}\n",
-				       SYSTEM, m,
-				       call_kind == CALL_ADD ? "add" : "set",
-				       calls[ni], clients[ci], cell.transport,
-				       cpu_client,
-				       call_kind == CALL_SET ? dict_size : 0,
-				       r.ops_per_s, r.ops_per_s * calls[ni],
-				       r.p50_us, r.p99_us, r.ops);
+				printf(
+				    "{\"system\":\"%s\",\"mode\":\"%s\","
+				    "\"call\":\"%s\",\"calls\":%d,"
+				    "\"clients\":%d,\"transport\":\"%s\","
+				    "\"cpu_client\":%d,"
+				    "\"dict_size\":%ld,\"txn_per_s\":%.0f,"
+				    "\"calls_per_s\":%.0f,\"p50_us\":%.2f,"
+				    "\"p99_us\":%.2f,\"txns\":%" PRIu64 "}\n",
+				    SYSTEM, m, call_names[call_kind], calls[ni],
+				    clients[ci], cell.transport, cpu_client,
+				    call_kind != CALL_ADD ? dict_size : 0,
+				    r.ops_per_s, r.ops_per_s * calls[ni],
+				    r.p50_us, r.p99_us, r.ops);
 				fflush(stdout);
 				for (int i = 0; i < calls[ni]; i++)
 					added[i] += r.ops;
@@ -768,8 +812,7 @@ int main(int argc, char **argv)
 						"%-6s %-8s %-4s %5d %7d %-5s "
 						"%12.0f %12.0f %9.2f %9.2f\n",
 						SYSTEM, m,
-						call_kind == CALL_ADD ? "add"
-								      : "set",
+						call_names[call_kind],
 						calls[ni], clients[ci],
 						cell.transport, r.ops_per_s,
 						r.ops_per_s * calls[ni],
