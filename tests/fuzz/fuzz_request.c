@@ -240,6 +240,7 @@ static const struct method {
 	{ "topic.subscribe", H_TOPIC, H_TOPIC },
 	{ "topic.unsubscribe", H_TOPIC, H_TOPIC },
 	{ "topic.publish", H_TOPIC, H_TOPIC },
+	{ "txn", 0, 0 },
 };
 #define NMETHODS (sizeof(METHODS) / sizeof(METHODS[0]))
 
