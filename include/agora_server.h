@@ -129,6 +129,10 @@ typedef struct agora_server_config {
 	/* Load a damaged data directory anyway: keep every record up to the
 	 * first damage, set the rest aside, and say so in the log. */
 	bool data_repair;
+	/* Conditions and calls one transaction (the server method txn,
+	 * docs/protocol.md section 12) may hold in all; 0: 1024. (Added
+	 * last.) */
+	unsigned max_txn;
 } agora_server_config;
 
 /* agora_server_config.fsync_policy. EVERYSEC: an answer goes once its

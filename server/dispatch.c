@@ -118,8 +118,8 @@ static void journaled(ag_req *r, const ag_method *m)
 	ag_server *s = r->srv;
 	size_t mark;
 
-	if (!ag_persist_admit(r))
-		return;
+	if (s->txn == NULL && !ag_persist_admit(r))
+		return; /* (a transaction's writes are admitted together) */
 	if (r->obj->fam->persist != AG_PERSIST_CALLS || !ag_persist_on(s) ||
 	    r->obj->fam->journal == AG_JOURNAL_SELF) {
 		m->fn(r);
@@ -146,7 +146,8 @@ void ag_dispatch(ag_conn *c, const ag_request *rq)
 	const ag_family *fam;
 	const ag_method *m;
 
-	s->requests++;
+	if (s->txn == NULL)
+		s->requests++;
 	msgpack_zone_clear(&s->zone);
 	s->scratch.len = 0;
 	s->scratch.oom = false;
@@ -156,6 +157,13 @@ void ag_dispatch(ag_conn *c, const ag_request *rq)
 		ag_reply_error(&r.to, AGORA_ENO_METHOD,
 			       "unknown method \"%.*s\"", (int)r.methodlen,
 			       r.method);
+		return;
+	}
+	if (fam == NULL && s->txn != NULL) {
+		ag_reply_error(&r.to, AGORA_EARGS,
+			       "%.*s is a server method: a transaction calls "
+			       "methods of objects only",
+			       (int)r.methodlen, r.method);
 		return;
 	}
 	if (fam == NULL) {
@@ -191,6 +199,8 @@ void ag_dispatch(ag_conn *c, const ag_request *rq)
 		return;
 	}
 	if (!ag_user_may_obj(&r, m->right, r.obj) || !check_argc(&r, m, 1))
+		return;
+	if (s->txn != NULL && ag_txn_check(&r, m) < 0)
 		return;
 	if (m->right != AG_RIGHT_WRITE) {
 		m->fn(&r);

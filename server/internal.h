@@ -600,6 +600,10 @@ void ag_pack_val(msgpack_packer *pk, const ag_val *v);
 /* Answer an error with a printf-style message; returns @rc (negative). */
 int ag_reply_error(const ag_target *t, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* An error answer whose error array has a fourth element, {"branch":
+ * @branch, "call": @index}: a transaction's failing call (txn.c). */
+void ag_reply_error_where(const ag_target *t, int rc, const char *msg,
+			  const char *branch, uint32_t index);
 /* The same for a connection and msgid, from a va_list (conn.c's errors
  * that end a connection). */
 void ag_reply_verror(ag_conn *c, uint32_t msgid, int rc, const char *fmt,
@@ -651,6 +655,11 @@ void ag_changed_by(ag_object *o, const ag_conn *by, const char *op);
 void ag_changed_first(ag_object *o, const char *op, const ag_val *key);
 void ag_change_begin(ag_server *s);
 void ag_change_end(ag_req *r, const ag_method *m, bool changed);
+/* A transaction (txn.c) holds every change back over all its calls:
+ * ag_change_flush() sends them all, in order, and ends the bracket;
+ * ag_change_discard() forgets them (it failed). */
+void ag_change_flush(ag_server *s);
+void ag_change_discard(ag_server *s);
 void ag_watch_conn_gone(ag_conn *c);
 void ag_watch_server_free(ag_server *s);
 int ag_srv_watch(ag_req *r);
@@ -681,6 +690,10 @@ bool ag_txn_defer(ag_object *o);
  * a transaction), or AGORA_ENOMEM: do not change it; fail the call.
  */
 int ag_txn_touch(ag_object *o);
+/* The dispatcher, before running @m for @r inside a transaction: a
+ * condition's call must only read; a write is admitted by the journal
+ * and its object saved (ag_txn_touch). 0, or the error it answered. */
+int ag_txn_check(ag_req *r, const ag_method *m);
 /* Whether a transaction is running (its calls are being dispatched). */
 bool ag_txn_active(const ag_server *s);
 /* The running transaction's saved copy of @o (what txn_save() gave), or
@@ -1049,6 +1062,7 @@ struct agora_server {
 	size_t max_items;    /* 0: none */
 	unsigned max_parked;
 	size_t max_output;
+	unsigned max_txn; /* conditions and calls of one transaction */
 	mode_t unix_mode;
 	gid_t unix_gid; /* (gid_t)-1: unchanged */
 	char unix_group[64];
@@ -1060,6 +1074,7 @@ struct agora_server {
 	 * held back while a write call runs. */
 	uint64_t revision;
 	bool changing;
+	uint32_t held_call; /* inside a transaction: nheld when the call began */
 	struct ag_held_change *held;
 	uint32_t nheld, capheld;
 	uint64_t next_conn_id;

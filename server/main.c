@@ -98,6 +98,9 @@ static void usage(FILE *f)
 	      "  --max-output BYTES      unread answers before a connection is "
 	      "cut off\n"
 	      "                          (default 64 MiB)\n"
+	      "  --max-txn N             conditions and calls of one "
+	      "transaction\n"
+	      "                          (default 1024)\n"
 	      "  --unix-mode MODE        permission bits of Unix sockets, "
 	      "octal, 0600 to\n"
 	      "                          0777 (default 0600: the server's user "
@@ -226,6 +229,7 @@ int main(int argc, char **argv)
 		{ "max-items", required_argument, NULL, 'i' },
 		{ "max-parked", required_argument, NULL, 'p' },
 		{ "max-output", required_argument, NULL, 'o' },
+		{ "max-txn", required_argument, NULL, 'X' },
 		{ "unix-mode", required_argument, NULL, 'u' },
 		{ "unix-group", required_argument, NULL, 'g' },
 		{ "log-level", required_argument, NULL, 'L' },
@@ -253,6 +257,7 @@ int main(int argc, char **argv)
 		{ 'i', "--max-items", 1, SIZE_MAX },
 		{ 'p', "--max-parked", 1, 1000000000 },
 		{ 'o', "--max-output", 4096, SIZE_MAX },
+		{ 'X', "--max-txn", 1, 1000000 },
 	};
 	const char *listen[MAX_LISTEN];
 	size_t nlisten = 0;
@@ -301,6 +306,9 @@ int main(int argc, char **argv)
 				break;
 			case 'o':
 				cfg.max_output = (size_t)v;
+				break;
+			case 'X':
+				cfg.max_txn = (unsigned)v;
 				break;
 			}
 			continue;

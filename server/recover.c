@@ -301,6 +301,53 @@ static const char *apply_expire(const ag_request *rq, ag_object *o)
 	return NULL;
 }
 
+static const char *apply(loader *ld, const uint8_t *pay, size_t len,
+			 const char *file, uint64_t off, bool *bad);
+static bool record_ok(const uint8_t *p, size_t size, size_t off, size_t *ret);
+
+/*
+ * "@txn" [records]: a transaction's records (docs/protocol.md section 12),
+ * framed as in a journal file, applied in order. The record's CRC covered
+ * them all: they are whole. A frame inside that is not is damage (*bad).
+ */
+static const char *apply_txn(loader *ld, const ag_request *rq, const char *file,
+			     uint64_t off, bool *bad)
+{
+	const msgpack_object *a = rq->argv;
+	uint8_t *recs;
+	size_t n, at = 0, k;
+	const char *res = NULL;
+
+	if (rq->argc != 1 || a[0].type != MSGPACK_OBJECT_BIN) {
+		*bad = true;
+		return "malformed @txn";
+	}
+	/* Applying the records reuses the zone the params live in. */
+	n = a[0].via.bin.size;
+	recs = malloc(n ? n : 1);
+	if (recs == NULL)
+		return "out of memory";
+	memcpy(recs, a[0].via.bin.ptr, n);
+	while (at < n) {
+		if (!record_ok(recs, n, at, &k)) {
+			*bad = true;
+			res = "a damaged record inside @txn";
+			break;
+		}
+		res = apply(ld, recs + at + AG_REC_HEADER, k - AG_REC_HEADER,
+			    file, off, bad);
+		if (*bad)
+			break;
+		at += k;
+	}
+	free(recs);
+	if (*bad)
+		return res;
+	ld->applied--; /* (each record counted itself; @txn counts once
+			  more below) */
+	return NULL;
+}
+
 /* One record, checked already. NULL, or why it failed. */
 static const char *apply(loader *ld, const uint8_t *pay, size_t len,
 			 const char *file, uint64_t off, bool *bad)
@@ -343,6 +390,11 @@ static const char *apply(loader *ld, const uint8_t *pay, size_t len,
 		} else if (rq.methodlen == 7 &&
 			   memcmp(rq.method, "@expire", 7) == 0) {
 			res = apply_expire(&rq, o);
+		} else if (rq.methodlen == 4 &&
+			   memcmp(rq.method, "@txn", 4) == 0) {
+			res = apply_txn(ld, &rq, file, off, bad);
+			if (*bad)
+				return res;
 		} else if (rq.methodlen == 7 &&
 			   memcmp(rq.method, "@server", 7) == 0) {
 			if (rq.argc != 2 || !is_uint(&a[0]) ||

@@ -277,6 +277,41 @@ int ag_reply_error(const ag_target *t, int rc, const char *fmt, ...)
 	return rc;
 }
 
+void ag_reply_error_where(const ag_target *t, int rc, const char *msg,
+			  const char *branch, uint32_t index)
+{
+	ag_conn *c = t->conn;
+	msgpack_packer *pk = &c->pk;
+	char text[768];
+	int code = ag_error_wire_code(rc);
+	size_t n = strlen(msg);
+
+	if (code == 0) { /* a local code never travels: say LIMIT */
+		rc = AGORA_ELIMIT;
+		code = -rc;
+	}
+	if (n >= sizeof(text))
+		n = sizeof(text) - 1;
+	memcpy(text, msg, n);
+	text[n] = '\0';
+	n = ag_utf8_fix(text, n);
+	text[n] = '\0';
+	msgpack_pack_array(pk, 4);
+	msgpack_pack_uint8(pk, AG_MSG_RESPONSE);
+	msgpack_pack_uint32(pk, t->msgid);
+	msgpack_pack_array(pk, 4);
+	msgpack_pack_uint8(pk, (uint8_t)code);
+	ag_pack_str(pk, ag_error_name(rc));
+	ag_pack_str(pk, text);
+	msgpack_pack_map(pk, 2);
+	ag_pack_str(pk, "branch");
+	ag_pack_str(pk, branch);
+	ag_pack_str(pk, "call");
+	msgpack_pack_uint32(pk, index);
+	msgpack_pack_nil(pk);
+	schedule_flush(c);
+}
+
 /* ---- notifications ---------------------------------------------------------
  */
 

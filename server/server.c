@@ -693,6 +693,7 @@ int agora_server_new(const agora_server_config *cfg, agora_server **ret,
 	s->max_items = cfg->max_items;
 	s->max_parked = cfg->max_parked ? cfg->max_parked : 10000;
 	s->max_output = cfg->max_output ? cfg->max_output : (size_t)64 << 20;
+	s->max_txn = cfg->max_txn ? cfg->max_txn : 1024;
 	s->unix_mode = cfg->unix_mode ? (mode_t)cfg->unix_mode : 0600;
 	s->unix_gid = gid;
 	if (cfg->unix_group != NULL)

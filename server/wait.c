@@ -81,6 +81,12 @@ static bool arm_timer(ag_server *s, double timeout,
  * many parked requests as it may. */
 static bool may_park(ag_req *r)
 {
+	if (r->srv->txn != NULL) { /* (txn.c refuses such calls first) */
+		ag_reply_error(&r->to, AGORA_EARGS,
+			       "%.*s would wait: a transaction never waits",
+			       (int)r->methodlen, r->method);
+		return false;
+	}
 	if (r->to.conn->nparked < r->srv->max_parked)
 		return true;
 	ag_reply_error(&r->to, AGORA_ELIMIT,

@@ -127,6 +127,10 @@ void ag_changed_by(ag_object *o, const ag_conn *by, const char *op)
 
 void ag_changed_first(ag_object *o, const char *op, const ag_val *key)
 {
+	if (o->srv->txn != NULL) { /* held to its commit, in order */
+		ag_changed(o, op, key);
+		return;
+	}
 	if (LIST_EMPTY(&o->watches))
 		o->version = ++o->srv->revision;
 	else
@@ -136,6 +140,7 @@ void ag_changed_first(ag_object *o, const char *op, const ag_val *key)
 void ag_change_begin(ag_server *s)
 {
 	s->changing = true;
+	s->held_call = s->nheld;
 }
 
 /* Whether @m's params[1] is the one key it changes. */
@@ -147,17 +152,56 @@ static bool keyed(const ag_family *fam, const ag_method *m)
 	return false;
 }
 
+/* Send every held change, in order, and forget it. */
+static void send_held(ag_server *s)
+{
+	/* Sending cannot add to the list (it runs no call). */
+	for (uint32_t i = 0; i < s->nheld; i++) {
+		struct ag_held_change *h = &s->held[i];
+		emit(h->obj, h->op, strlen(h->op), h->has_key ? &h->key : NULL);
+		ag_val_deinit(&h->key);
+		ag_object_unref(h->obj);
+	}
+	s->nheld = 0;
+}
+
 void ag_change_end(ag_req *r, const ag_method *m, bool changed)
 {
 	ag_server *s = r->srv;
 	ag_object *o = r->obj;
+	ag_val key, *k = NULL;
 
+	if (s->txn != NULL) {
+		/* Inside a transaction: the call's own change is held too,
+		 * before those it made happen, and all wait for the commit
+		 * (ag_change_flush). */
+		if (!changed)
+			return;
+		if (LIST_EMPTY(&o->watches)) {
+			o->version = ++s->revision;
+			return;
+		}
+		if (keyed(o->fam, m) && r->argc >= 2 &&
+		    ag_val_from_obj(&key, &r->argv[1]) == 0)
+			k = &key;
+		if (hold_back(o, m->name, k)) {
+			struct ag_held_change own = s->held[s->nheld - 1];
+			memmove(
+			    &s->held[s->held_call + 1], &s->held[s->held_call],
+			    (s->nheld - 1 - s->held_call) * sizeof(*s->held));
+			s->held[s->held_call] = own;
+		} else {
+			emit(o, m->name, strlen(m->name), k);
+		}
+		if (k != NULL)
+			ag_val_deinit(k);
+		return;
+	}
 	s->changing = false;
 	if (changed) {
 		if (LIST_EMPTY(&o->watches)) {
 			o->version = ++s->revision;
 		} else {
-			ag_val key, *k = NULL;
 			if (keyed(o->fam, m) && r->argc >= 2 &&
 			    ag_val_from_obj(&key, &r->argv[1]) == 0)
 				k = &key;
@@ -166,13 +210,21 @@ void ag_change_end(ag_req *r, const ag_method *m, bool changed)
 				ag_val_deinit(k);
 		}
 	}
-	/* The changes the call made others make, in order. Sending cannot
-	 * add to the list (it runs no call). */
+	/* The changes the call made others make, in order. */
+	send_held(s);
+}
+
+void ag_change_flush(ag_server *s)
+{
+	s->changing = false;
+	send_held(s);
+}
+
+void ag_change_discard(ag_server *s)
+{
 	for (uint32_t i = 0; i < s->nheld; i++) {
-		struct ag_held_change *h = &s->held[i];
-		emit(h->obj, h->op, strlen(h->op), h->has_key ? &h->key : NULL);
-		ag_val_deinit(&h->key);
-		ag_object_unref(h->obj);
+		ag_val_deinit(&s->held[i].key);
+		ag_object_unref(s->held[i].obj);
 	}
 	s->nheld = 0;
 }
