@@ -19,11 +19,12 @@
  *     of every handle, the connection's holds (`clients`), and of every
  *     object its references, memory, version and waiters, with the
  *     server's memory figure and the holds passed to the connection;
- *   - `txn [[], [[method, params], ["dict.pop", [h_other, "absent"]]], []]`
+ *   - `txn [[], [[method, params], ["dict.getitem", [h_other, "absent"]]], []]`
  *     must answer the failing call's KEY with {"branch": "then", "call": 1}
  *     as its fourth element, and leave the fingerprint identical; so must
  *     the same with the call in the middle of three (after a write of
- *     another dict) and in the else branch;
+ *     another dict, failing on a write: a dict.pop of a missing key) and
+ *     in the else branch;
  *   - a second connection, which watches every object (and may be parked
  *     on one, or subscribed to a topic), receives nothing from the failed
  *     transactions;
@@ -914,7 +915,7 @@ static void check_entry(const struct entry *e)
 		return;
 	}
 	check_committed(e, false);
-	check_failing(e, "[[], [%C, [\"dict.pop\", [%F, \"absent\"]]], []]",
+	check_failing(e, "[[], [%C, [\"dict.getitem\", [%F, \"absent\"]]], []]",
 		      "then", 1, -AGORA_EKEY);
 	check_failing(e,
 		      "[[], [[\"dict.set\", [%B, \"k\", [1, 2]]], %C, "
@@ -922,7 +923,7 @@ static void check_entry(const struct entry *e)
 		      "then", 2, -AGORA_EKEY);
 	check_failing(e,
 		      "[[[\"exists\", \"dict.getitem\", [%F, \"absent\"]]], "
-		      "[], [%C, [\"dict.pop\", [%F, \"absent\"]]]]",
+		      "[], [%C, [\"dict.getitem\", [%F, \"absent\"]]]]",
 		      "else", 1, -AGORA_EKEY);
 	check_committed(e, true);
 }
