@@ -764,6 +764,23 @@ static const char *state_diff(const state *a, const state *b)
 	return NULL;
 }
 
+/* How many answers (not notifications) @p received since last read. */
+static unsigned answers_to(peer *p)
+{
+	msgpack_object m;
+	unsigned n = 0;
+
+	if (p->out.len == 0)
+		return 0;
+	ck_assert_int_eq(ag_reader_feed(&p->rd, p->out.data, p->out.len), 0);
+	p->out.len = 0;
+	while (ag_reader_next(&p->rd, &m) == 1)
+		if (m.type == MSGPACK_OBJECT_ARRAY && m.via.array.size == 4 &&
+		    m.via.array.ptr[0].via.u64 == 1)
+			n++;
+	return n;
+}
+
 /* ---- the checks ---------------------------------------------------------- */
 
 /* The text of a txn request from @fmt: "%C" is the entry's call
@@ -827,13 +844,21 @@ static void check_failing(const struct entry *e, const char *fmt,
 		      e->method, e->params, text, d,
 		      e->kind == REFUSED ? "refused" : "");
 	state_deinit(&after);
-	if (e->post)
-		run_calls(&f, e->post);
 	ag_server_run_pending(f.srv);
 	ck_assert_msg(f.p[1].out.len == 0,
 		      "%s %s: after a failed txn %s the second connection "
 		      "received %zu bytes",
 		      e->method, e->params, text, f.p[1].out.len);
+	if (e->post) {
+		/* What lets the effect show: the second connection's parked
+		 * call stays unanswered (the post calls' own changes are
+		 * notified to it, as watcher). */
+		run_calls(&f, e->post);
+		ck_assert_msg(answers_to(&f.p[1]) == 0,
+			      "%s %s: after a failed txn %s and %s the second "
+			      "connection's parked call was answered",
+			      e->method, e->params, text, e->post);
+	}
 out:
 	answer_deinit(&a);
 	state_deinit(&before);
@@ -882,8 +907,15 @@ static void check_committed(const struct entry *e, bool in_txn)
 			      e->method, e->params, in_txn ? " in a txn" : "",
 			      e->snap_same);
 	state_deinit(&after);
-	if (e->post)
+	if (e->post) {
 		run_calls(&f, e->post);
+		ck_assert_msg(
+		    answers_to(&f.p[1]) > 0,
+		    "%s %s%s, then %s: the second connection's parked "
+		    "call was not answered",
+		    e->method, e->params, in_txn ? " in a txn" : "", e->post);
+		goto out;
+	}
 	ag_server_run_pending(f.srv);
 	ck_assert_msg(f.p[1].out.len > 0,
 		      "%s %s%s: the second connection (watching every object) "
