@@ -596,12 +596,15 @@ static int eval_cond(struct ag_txn *t, const msgpack_object *c, uint32_t i)
 static void journal_wrap(struct ag_txn *t)
 {
 	ag_persist *p = t->req->srv->persist;
-	ag_buf *b = &p->rb.buf;
+	ag_buf *b;
 	size_t n;
 	uint8_t *copy;
 	msgpack_packer *pk;
 
-	if (!t->journal || b->oom || b->len <= t->jmark)
+	if (!t->journal)
+		return;
+	b = &p->rb.buf;
+	if (b->oom || b->len <= t->jmark)
 		return;
 	n = b->len - t->jmark;
 	copy = malloc(n);
