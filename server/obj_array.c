@@ -36,6 +36,8 @@
  * Persistence (protocol section 10): set and set_slice are journaled as
  * called; a snapshot makes the array with options holding its elements
  * (array_save_opts()).
+ * Transactions (docs/protocol.md section 12): the copy kept to undo with
+ * is the element bytes.
  */
 #include <float.h>
 #include <math.h>
@@ -658,6 +660,45 @@ static void array_save_opts(ag_object *o, msgpack_packer *pk)
 	}
 }
 
+/* ---- transactions -------------------------------------------------------- */
+
+/* What a transaction keeps to undo with (docs/protocol.md section 12): the
+ * element bytes (the length and typecode never change). */
+struct array_saved {
+	size_t nbytes;
+	uint8_t data[];
+};
+
+static void *array_txn_save(ag_object *o)
+{
+	struct array *a = o->data;
+	size_t nbytes = a->len * a->tc->size;
+	struct array_saved *sv = malloc(sizeof(*sv) + nbytes);
+
+	if (sv == NULL)
+		return NULL;
+	sv->nbytes = nbytes;
+	if (nbytes > 0)
+		memcpy(sv->data, a->data, nbytes);
+	return sv;
+}
+
+static void array_txn_restore(ag_object *o, void *saved)
+{
+	struct array *a = o->data;
+	struct array_saved *sv = saved;
+
+	if (sv->nbytes > 0)
+		memcpy(a->data, sv->data, sv->nbytes);
+	free(sv);
+}
+
+static void array_txn_drop(ag_object *o, void *saved)
+{
+	(void)o;
+	free(saved);
+}
+
 static void array_destroy(ag_object *o)
 {
 	struct array *a = o->data;
@@ -717,4 +758,9 @@ const ag_family ag_family_array = {
 	.persist = AG_PERSIST_CALLS,
 	.save_opts = array_save_opts,
 	.save = NULL,
+	.txn_save = array_txn_save,
+	.txn_restore = array_txn_restore,
+	.txn_drop = array_txn_drop,
+	.wake = NULL, /* serves no one */
+	.txn_refused = NULL,
 };

@@ -34,6 +34,11 @@
  * where the flag is set or cleared; not when a server that stops breaks it
  * by closing the waiting parties' connections, which a restart does anyway
  * without breaking it.
+ *
+ * Transactions (docs/protocol.md section 12): reset() and abort() within
+ * one answer the cycle's parties BROKEN at its commit (b->pending, the
+ * first cause, kept and undone with the rest: barrier_wake); wait is
+ * refused there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +51,9 @@ struct barrier {
 	bool broken;
 	const char *why;         /* static text: how it broke, when broken */
 	struct ag_waitq waiters; /* parked wait() of this cycle, w->n index */
+	/* A transaction's reset() or abort() of a cycle with parties: why
+	 * its commit answers them BROKEN (barrier_wake); NULL otherwise. */
+	const char *pending;
 };
 
 /* How a barrier broke (b->why). A loaded one that was broken for another
@@ -91,6 +99,26 @@ static void answer_broken(struct barrier *b, ag_waiter *keep, const char *why)
 	}
 }
 
+/*
+ * The parties of this cycle are answered BROKEN with @why: at once, or in
+ * a transaction at its commit (barrier_wake; the first cause the
+ * transaction gave is the one they are told, as without one the later
+ * would find no party).
+ */
+static void break_cycle(ag_object *o, const char *why)
+{
+	struct barrier *b = o->data;
+
+	if (TAILQ_EMPTY(&b->waiters))
+		return;
+	if (!ag_txn_defer(o)) {
+		answer_broken(b, NULL, why);
+		return;
+	}
+	if (b->pending == NULL)
+		b->pending = why;
+}
+
 /* Break the barrier @o: it stays broken until reset(). */
 static void barrier_break(ag_object *o, ag_waiter *keep, const char *why)
 {
@@ -101,7 +129,10 @@ static void barrier_break(ag_object *o, ag_waiter *keep, const char *why)
 	ag_changed(o, "broken", NULL);
 	if (!o->srv->stopping)
 		ag_persist_touch(o);
-	answer_broken(b, keep, why);
+	if (keep == NULL)
+		break_cycle(o, why);
+	else
+		answer_broken(b, keep, why);
 }
 
 /* on_timeout of a parked wait: the barrier breaks for everyone, this
@@ -196,7 +227,7 @@ static int barrier_reset(ag_req *r)
 {
 	struct barrier *b = r->obj->data;
 
-	answer_broken(b, NULL, "reset() while waiting");
+	break_cycle(r->obj, "reset() while waiting");
 	if (b->broken)
 		ag_persist_touch(r->obj);
 	b->broken = false;
@@ -319,6 +350,64 @@ static void barrier_info_pack(ag_object *o, msgpack_packer *pk)
 		msgpack_pack_false(pk);
 }
 
+/* ---- transactions -------------------------------------------------------- */
+
+/* What a transaction keeps to undo with (docs/protocol.md section 12):
+ * whether it is broken and why, and the cycle's pending break. */
+struct barrier_saved {
+	bool broken;
+	const char *why;
+	const char *pending;
+};
+
+static void *barrier_txn_save(ag_object *o)
+{
+	struct barrier *b = o->data;
+	struct barrier_saved *sv = malloc(sizeof(*sv));
+
+	if (sv == NULL)
+		return NULL;
+	sv->broken = b->broken;
+	sv->why = b->why;
+	sv->pending = b->pending;
+	return sv;
+}
+
+static void barrier_txn_restore(ag_object *o, void *saved)
+{
+	struct barrier *b = o->data;
+	struct barrier_saved *sv = saved;
+
+	b->broken = sv->broken;
+	b->why = sv->why;
+	b->pending = sv->pending;
+	free(sv);
+}
+
+static void barrier_txn_drop(ag_object *o, void *saved)
+{
+	(void)o;
+	free(saved);
+}
+
+/* After a commit: a reset() or abort() it made answers the cycle's
+ * parties BROKEN. */
+static void barrier_wake(ag_object *o)
+{
+	struct barrier *b = o->data;
+	const char *why = b->pending;
+
+	if (why == NULL)
+		return;
+	b->pending = NULL;
+	ag_object_ref(o); /* while the waiters let go */
+	answer_broken(b, NULL, why);
+	ag_object_unref(o);
+}
+
+/* wait may park (and completes a cycle, serving its parties). */
+static const char *const barrier_txn_refused[] = { "wait", NULL };
+
 /* ---- persistence --------------------------------------------------------- */
 
 static void barrier_save_opts(ag_object *o, msgpack_packer *pk)
@@ -415,4 +504,9 @@ const ag_family ag_family_barrier = {
 	.save_opts = barrier_save_opts,
 	.pack_state = barrier_pack_state,
 	.load_state = barrier_load_state,
+	.txn_save = barrier_txn_save,
+	.txn_restore = barrier_txn_restore,
+	.txn_drop = barrier_txn_drop,
+	.wake = barrier_wake,
+	.txn_refused = barrier_txn_refused,
 };

@@ -18,6 +18,9 @@
  * withdrawn one needs no undo. Memory accounted: the state.
  * Persistence (protocol section 10): set and clear are journaled as
  * called; a snapshot sets a set event again. Waiters are not kept.
+ * Transactions (docs/protocol.md section 12): set within one answers no
+ * waiter; the commit answers them all if the event is still set then
+ * (event_wake). wait is refused there.
  */
 #include <stdlib.h>
 
@@ -30,15 +33,13 @@ struct event_state {
 
 /* ---- methods ------------------------------------------------------------- */
 
-static int event_set(ag_req *r)
+/* Answer every parked waiter of @e true. A wait_any (wait_any.c) is
+ * answered the handle it gave for this event, and leaves the others'
+ * lists. The caller holds the object while the waiters let go. */
+static void event_serve(struct event_state *e)
 {
-	struct event_state *e = r->obj->data;
 	ag_waiter *w;
 
-	e->flag = true;
-	/* The request's handle holds the object while the waiters let go.
-	 * A wait_any (wait_any.c) is answered the handle it gave for this
-	 * event, and leaves the others' lists. */
 	while ((w = TAILQ_FIRST(&e->waiters)) != NULL) {
 		if (w->group != NULL)
 			ag_reply_uint(&w->to, w->tag);
@@ -46,6 +47,17 @@ static int event_set(ag_req *r)
 			ag_reply_bool(&w->to, true);
 		ag_wait_done(w);
 	}
+}
+
+static int event_set(ag_req *r)
+{
+	struct event_state *e = r->obj->data;
+
+	e->flag = true;
+	/* In a transaction, the commit answers them if the event is still
+	 * set then (event_wake). The request's handle holds the object. */
+	if (!TAILQ_EMPTY(&e->waiters) && !ag_txn_defer(r->obj))
+		event_serve(e);
 	ag_reply_nil(&r->to);
 	return 0;
 }
@@ -117,6 +129,50 @@ static int event_save(ag_object *o, ag_save *sv)
 		return AGORA_EIO;
 	return ag_save_end(sv);
 }
+
+/* ---- transactions -------------------------------------------------------- */
+
+/* What a transaction keeps to undo with (docs/protocol.md section 12):
+ * the flag. */
+static void *event_txn_save(ag_object *o)
+{
+	struct event_state *e = o->data;
+	bool *sv = malloc(sizeof(*sv));
+
+	if (sv != NULL)
+		*sv = e->flag;
+	return sv;
+}
+
+static void event_txn_restore(ag_object *o, void *saved)
+{
+	struct event_state *e = o->data;
+
+	e->flag = *(bool *)saved;
+	free(saved);
+}
+
+static void event_txn_drop(ag_object *o, void *saved)
+{
+	(void)o;
+	free(saved);
+}
+
+/* After a commit: an event it left set answers its waiters (one it set
+ * and cleared again answers none: they wait on). */
+static void event_wake(ag_object *o)
+{
+	struct event_state *e = o->data;
+
+	if (e->flag) {
+		ag_object_ref(o); /* while the waiters let go */
+		event_serve(e);
+		ag_object_unref(o);
+	}
+}
+
+/* wait may park. */
+static const char *const event_txn_refused[] = { "wait", NULL };
 
 /* ---- family -------------------------------------------------------------- */
 
@@ -198,4 +254,9 @@ const ag_family ag_family_event = {
 	.persist = AG_PERSIST_CALLS,
 	.save_opts = NULL, /* no options */
 	.save = event_save,
+	.txn_save = event_txn_save,
+	.txn_restore = event_txn_restore,
+	.txn_drop = event_txn_drop,
+	.wake = event_wake,
+	.txn_refused = event_txn_refused,
 };

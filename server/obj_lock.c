@@ -61,6 +61,15 @@
  * No polling: every wait is a parked request (ag_wait_park), every timeout a
  * timer. Memory accounted: each state (an anonymous rlock's object is
  * accounted by ag_object_new()).
+ *
+ * Transactions (docs/protocol.md section 12): the copy kept to undo with
+ * is the owner, count, since, abandoned and fence (lock_txn_save). A lock
+ * released within one goes to its next waiter at the commit (lock_wake),
+ * if it is still free then; until then the transaction cannot take it
+ * back over that waiter. A condition's notifies within one move their
+ * waiters at the commit (cv->pending, cond_wake); its acquire and release
+ * save its lock first (ag_txn_touch). Blocking acquires and condition
+ * wait are refused there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +110,9 @@ struct lock {
 struct condition {
 	ag_object *lock;         /* a lock or rlock; one reference */
 	struct ag_waitq waiters; /* parked wait(), arrival order */
+	/* The notifies a transaction made, for its commit to do (cond_wake):
+	 * how many waiters to move, -1 all; 0 outside a transaction. */
+	int64_t pending;
 };
 
 static double unix_now(void)
@@ -190,6 +202,10 @@ static void lock_drop(ag_object *lk)
 	ag_conn_unhold(c, lk);
 	ag_persist_touch(lk);
 	ag_changed_by(lk, c, "release");
+	/* In a transaction the next waiter gets it at the commit (lock_wake),
+	 * if the lock is still free then. */
+	if (ag_txn_defer(lk))
+		return;
 	lock_serve(lk);
 }
 
@@ -215,7 +231,11 @@ static int lock_do_acquire(ag_req *r, ag_object *lk, bool block, double timeout,
 	struct lock *l = lk->data;
 	ag_waiter *w;
 
-	if (l->owner == NULL) {
+	/* Waiters are parked only while the lock is owned, except within a
+	 * transaction that released it: it goes to them at the commit, so
+	 * a later call of the transaction finds it taken, as it would have
+	 * without one. */
+	if (l->owner == NULL && TAILQ_EMPTY(&l->waiters)) {
 		if (lock_take(lk, r->to.conn, 1) < 0)
 			return ag_reply_error(&r->to, AGORA_ELIMIT,
 					      "%.*s: out of memory taking "
@@ -436,6 +456,77 @@ static int lock_locked(ag_req *r)
 	return 0;
 }
 
+/* ---- transactions -------------------------------------------------------- */
+
+/*
+ * What a transaction keeps to undo with (docs/protocol.md section 12): the
+ * owner and its count, since, abandoned and the fence. The owner's
+ * ag_conn_hold() is taken once more while it is kept, so that giving the
+ * lock back to it never needs memory: restoring turns that hold into the
+ * owner's, dropping lets it go.
+ */
+struct lock_saved {
+	ag_conn *owner;
+	uint64_t count;
+	double since;
+	uint64_t abandoned;
+	uint64_t fence;
+};
+
+static void *lock_txn_save(ag_object *lk)
+{
+	struct lock *l = lk->data;
+	struct lock_saved *sv = malloc(sizeof(*sv));
+
+	if (sv == NULL)
+		return NULL;
+	/* The owner holds @lk already: one more is a count, no memory. */
+	if (l->owner != NULL && ag_conn_hold(l->owner, lk) < 0) {
+		free(sv);
+		return NULL;
+	}
+	sv->owner = l->owner;
+	sv->count = l->count;
+	sv->since = l->since;
+	sv->abandoned = l->abandoned;
+	sv->fence = l->fence;
+	return sv;
+}
+
+static void lock_txn_restore(ag_object *lk, void *saved)
+{
+	struct lock *l = lk->data;
+	struct lock_saved *sv = saved;
+
+	if (l->owner != NULL)
+		ag_conn_unhold(l->owner, lk);
+	l->owner = sv->owner; /* the hold taken by lock_txn_save() */
+	l->count = sv->count;
+	l->since = sv->since;
+	l->abandoned = sv->abandoned;
+	l->fence = sv->fence;
+	free(sv);
+}
+
+static void lock_txn_drop(ag_object *lk, void *saved)
+{
+	struct lock_saved *sv = saved;
+
+	if (sv->owner != NULL)
+		ag_conn_unhold(sv->owner, lk);
+	free(sv);
+}
+
+/* After a commit: a lock it left free goes to the next waiter. */
+static void lock_wake(ag_object *lk)
+{
+	lock_serve(lk);
+}
+
+/* acquire and acquire_fenced may park unless not blocking (param 1). */
+static const char *const lock_txn_refused[] = { "acquire@1", "acquire_fenced@1",
+						NULL };
+
 /* ---- lock and rlock families --------------------------------------------- */
 
 static const char *const lock_options[] = { NULL };
@@ -622,6 +713,11 @@ const ag_family ag_family_lock = {
 	.persist = AG_PERSIST_STATE,
 	.pack_state = lock_pack_state,
 	.load_state = lock_load_state,
+	.txn_save = lock_txn_save,
+	.txn_restore = lock_txn_restore,
+	.txn_drop = lock_txn_drop,
+	.wake = lock_wake,
+	.txn_refused = lock_txn_refused,
 };
 
 const ag_family ag_family_rlock = {
@@ -638,6 +734,11 @@ const ag_family ag_family_rlock = {
 	.persist = AG_PERSIST_STATE,
 	.pack_state = lock_pack_state,
 	.load_state = lock_load_state,
+	.txn_save = lock_txn_save,
+	.txn_restore = lock_txn_restore,
+	.txn_drop = lock_txn_drop,
+	.wake = lock_wake,
+	.txn_refused = lock_txn_refused,
 };
 
 /* ---- condition ----------------------------------------------------------- */
@@ -694,6 +795,16 @@ static bool wait_cancelled(ag_waiter *w)
 	return false;
 }
 
+/* LIMIT for @r: a transaction could not keep a copy of the condition's
+ * lock (ag_txn_touch), so the call changes nothing. */
+static int touch_failed(ag_req *r)
+{
+	return ag_reply_error(&r->to, AGORA_ELIMIT,
+			      "%.*s: out of memory keeping the lock's state "
+			      "for the transaction",
+			      (int)r->methodlen, r->method);
+}
+
 static int condition_acquire(ag_req *r)
 {
 	struct condition *cv = r->obj->data;
@@ -704,6 +815,8 @@ static int condition_acquire(ag_req *r)
 	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
+	if (ag_txn_touch(cv->lock) < 0)
+		return touch_failed(r);
 	return lock_do_acquire(r, cv->lock, block, timeout, false);
 }
 
@@ -711,6 +824,8 @@ static int condition_release(ag_req *r)
 {
 	struct condition *cv = r->obj->data;
 
+	if (ag_txn_touch(cv->lock) < 0)
+		return touch_failed(r);
 	return lock_do_release(r, cv->lock);
 }
 
@@ -753,6 +868,28 @@ static void cond_notify(struct condition *cv, int64_t n)
 	}
 }
 
+/*
+ * notify(@n) (all when @n < 0) of condition @o: at once, or, in a
+ * transaction, at its commit (cond_wake): the notifies add up in
+ * cv->pending. No waiter parks or leaves within a transaction, so the
+ * commit moves those the calls would have moved.
+ */
+static void cond_notify_or_defer(ag_object *o, int64_t n)
+{
+	struct condition *cv = o->data;
+
+	if (n == 0 || TAILQ_EMPTY(&cv->waiters))
+		return;
+	if (!ag_txn_defer(o)) {
+		cond_notify(cv, n);
+		return;
+	}
+	if (n < 0 || cv->pending < 0 || n > INT64_MAX - cv->pending)
+		cv->pending = -1;
+	else
+		cv->pending += n;
+}
+
 static int condition_notify(ag_req *r)
 {
 	struct condition *cv = r->obj->data;
@@ -769,7 +906,7 @@ static int condition_notify(ag_req *r)
 	rc = lock_check_owner(r, cv->lock);
 	if (rc < 0)
 		return rc;
-	cond_notify(cv, n);
+	cond_notify_or_defer(r->obj, n);
 	ag_reply_nil(&r->to);
 	return 0;
 }
@@ -782,7 +919,7 @@ static int condition_notify_all(ag_req *r)
 	rc = lock_check_owner(r, cv->lock);
 	if (rc < 0)
 		return rc;
-	cond_notify(cv, -1);
+	cond_notify_or_defer(r->obj, -1);
 	ag_reply_nil(&r->to);
 	return 0;
 }
@@ -916,6 +1053,50 @@ static void cond_save_opts(ag_object *o, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, cv->lock->id);
 }
 
+/* A transaction's copy of a condition: its pending notifies (its lock is
+ * saved as its own object, ag_txn_touch). */
+static void *cond_txn_save(ag_object *o)
+{
+	struct condition *cv = o->data;
+	int64_t *sv = malloc(sizeof(*sv));
+
+	if (sv != NULL)
+		*sv = cv->pending;
+	return sv;
+}
+
+static void cond_txn_restore(ag_object *o, void *saved)
+{
+	struct condition *cv = o->data;
+
+	cv->pending = *(int64_t *)saved;
+	free(saved);
+}
+
+static void cond_txn_drop(ag_object *o, void *saved)
+{
+	(void)o;
+	free(saved);
+}
+
+/* After a commit: the notifies it made move their waiters to the lock's
+ * queue; a lock it left free then goes to the first of the queue. */
+static void cond_wake(ag_object *o)
+{
+	struct condition *cv = o->data;
+	struct lock *l = cv->lock->data;
+	int64_t n = cv->pending;
+
+	cv->pending = 0;
+	if (n != 0)
+		cond_notify(cv, n);
+	if (l->owner == NULL)
+		lock_serve(cv->lock);
+}
+
+/* acquire may park unless not blocking (param 1); wait always parks. */
+static const char *const cond_txn_refused[] = { "acquire@1", "wait", NULL };
+
 static const ag_method cond_methods[] = {
 	{ "acquire", condition_acquire, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "release", condition_release, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
@@ -940,4 +1121,9 @@ const ag_family ag_family_condition = {
 	.conn_gone = NULL,
 	.persist = AG_PERSIST_STATE,
 	.save_opts = cond_save_opts,
+	.txn_save = cond_txn_save,
+	.txn_restore = cond_txn_restore,
+	.txn_drop = cond_txn_drop,
+	.wake = cond_wake,
+	.txn_refused = cond_txn_refused,
 };

@@ -19,6 +19,9 @@
  * every name and value (none for those that fit inline in their ag_val).
  * Persistence (protocol section 10): set and delete are journaled as
  * called; a snapshot rebuilds a namespace with one set per attribute.
+ * Transactions (docs/protocol.md section 12): the copy kept to undo with
+ * is the whole table (ag_table_copy), its values holding what their
+ * references name.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +221,89 @@ static int ns_save(ag_object *o, ag_save *sv)
 	return 0;
 }
 
+/* ---- transactions -------------------------------------------------------- */
+
+/* What a transaction keeps to undo with (docs/protocol.md section 12): a
+ * copy of the state, its table laid out as the original (same entries,
+ * removed ones included, same index, same capacity), its values holding
+ * what their references name; and the memory accounted. */
+struct ns_saved {
+	struct ns n;
+	size_t mem;
+};
+
+static void ref_hold(void *ud, ag_object *ref)
+{
+	(void)ud;
+	ag_object_ref(ref);
+}
+
+/* Free table @t and its values, releasing what they hold. */
+static void ns_free_table(ag_server *s, ag_table *t)
+{
+	ag_table_foreach (t, e)
+		ag_val_free(s, &e->val);
+	ag_table_clear_vals(t);
+}
+
+static void *ns_txn_save(ag_object *o)
+{
+	struct ns *n = o->data;
+	struct ns_saved *sv = malloc(sizeof(*sv));
+	ag_table *t;
+
+	if (sv == NULL)
+		return NULL;
+	t = &sv->n.t;
+	if (ag_table_copy(t, &n->t) < 0) {
+		free(sv);
+		return NULL;
+	}
+	/* The copy's entries array is as long as needed: give it the
+	 * original's capacity, so the table grows later as it would have. */
+	if (t->cap != n->t.cap) {
+		if (n->t.cap == 0) {
+			free(t->entries);
+			t->entries = NULL;
+		} else {
+			ag_entry *e = realloc(t->entries, (size_t)n->t.cap *
+							      sizeof(ag_entry));
+			if (e == NULL) {
+				ag_table_clear_vals(t);
+				free(sv);
+				return NULL;
+			}
+			t->entries = e;
+		}
+		t->cap = n->t.cap;
+	}
+	ag_table_foreach (t, e)
+		ag_val_foreach_ref(o->srv, &e->val, ref_hold, NULL);
+	sv->n.bytes = n->bytes;
+	sv->n.accounted = n->accounted;
+	sv->mem = o->mem;
+	return sv;
+}
+
+static void ns_txn_restore(ag_object *o, void *saved)
+{
+	struct ns *n = o->data;
+	struct ns_saved *sv = saved;
+
+	ns_free_table(o->srv, &n->t);
+	*n = sv->n; /* the values' holds go with them */
+	ag_object_mem(o, (ssize_t)sv->mem - (ssize_t)o->mem);
+	free(sv);
+}
+
+static void ns_txn_drop(ag_object *o, void *saved)
+{
+	struct ns_saved *sv = saved;
+
+	ns_free_table(o->srv, &sv->n.t);
+	free(sv);
+}
+
 /* ---- family -------------------------------------------------------------- */
 
 static const char *const ns_options[] = { NULL };
@@ -298,4 +384,9 @@ const ag_family ag_family_namespace = {
 	.persist = AG_PERSIST_CALLS,
 	.save_opts = NULL, /* no options */
 	.save = ns_save,
+	.txn_save = ns_txn_save,
+	.txn_restore = ns_txn_restore,
+	.txn_drop = ns_txn_drop,
+	.wake = NULL, /* serves no one */
+	.txn_refused = NULL,
 };

@@ -34,6 +34,12 @@
  * never changes (taking or giving back a permit moves it between the value
  * and a holder); an unowned one is touched wherever its value changes
  * (sem_changed).
+ *
+ * Transactions (docs/protocol.md section 12): permits released within one
+ * go to the parked acquirers at its commit (sem_wake); until then the
+ * transaction's own acquires cannot take those (sem_available), as they
+ * could not without one. The copy kept to undo with is the value and the
+ * owned permits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +217,25 @@ static void sem_serve(ag_object *o)
 	}
 }
 
+/*
+ * The permits an acquire may take now. Acquirers are parked only while the
+ * value is 0, except within a transaction that released permits: those go
+ * to the parked acquirers at the commit (sem_serve), one each, so a later
+ * call of the transaction finds them taken, as it would have without one.
+ */
+static uint64_t sem_available(const struct sem *s)
+{
+	uint64_t nwaiters = 0;
+	const ag_waiter *w;
+
+	if (s->value == 0 || TAILQ_EMPTY(&s->waiters))
+		return s->value;
+	TAILQ_FOREACH (w, &s->waiters, qlink)
+		if (++nwaiters >= s->value)
+			return 0;
+	return s->value - nwaiters;
+}
+
 /* ---- methods ------------------------------------------------------------- */
 
 static int semaphore_acquire(ag_req *r)
@@ -224,7 +249,7 @@ static int semaphore_acquire(ag_req *r)
 	rc = ag_arg_block(r, 1, &block, &timeout);
 	if (rc < 0)
 		return rc;
-	if (s->value > 0) {
+	if (sem_available(s) > 0) {
 		if (s->owned && permits_add(o, s, r->to.conn) < 0)
 			return ag_reply_error(&r->to, AGORA_ELIMIT,
 					      "%.*s: out of memory recording "
@@ -291,7 +316,9 @@ static int semaphore_release(ag_req *r)
 	s->value += (uint64_t)n;
 	sem_changed(o, s);
 	ag_reply_nil(&r->to);
-	sem_serve(o);
+	/* In a transaction, the commit serves them (sem_wake). */
+	if (!ag_txn_defer(o))
+		sem_serve(o);
 	return 0;
 }
 
@@ -302,6 +329,84 @@ static int semaphore_value(ag_req *r)
 	ag_reply_uint(&r->to, s->value);
 	return 0;
 }
+
+/* ---- transactions -------------------------------------------------------- */
+
+/*
+ * What a transaction keeps to undo with (docs/protocol.md section 12): the
+ * value, a copy of the owned permits' array (as large as the original, so
+ * the memory accounted comes back exact) and the memory accounted. Each
+ * holding connection's ag_conn_hold() is taken once more while it is kept,
+ * so that giving permits back never needs memory: restoring turns those
+ * holds into the holders' own, dropping lets them go.
+ */
+struct sem_saved {
+	uint64_t value;
+	struct permits *held;
+	uint32_t nheld, capheld;
+	size_t mem;
+};
+
+static void *sem_txn_save(ag_object *o)
+{
+	struct sem *s = o->data;
+	struct sem_saved *sv = malloc(sizeof(*sv));
+
+	if (sv == NULL)
+		return NULL;
+	sv->held = NULL;
+	if (s->capheld > 0) {
+		sv->held = malloc(s->capheld * sizeof(*sv->held));
+		if (sv->held == NULL) {
+			free(sv);
+			return NULL;
+		}
+		memcpy(sv->held, s->held, s->nheld * sizeof(*sv->held));
+	}
+	/* Each holder holds @o already: one more is a count, no memory. */
+	for (uint32_t i = 0; i < s->nheld; i++)
+		(void)ag_conn_hold(s->held[i].conn, o);
+	sv->value = s->value;
+	sv->nheld = s->nheld;
+	sv->capheld = s->capheld;
+	sv->mem = o->mem;
+	return sv;
+}
+
+static void sem_txn_restore(ag_object *o, void *saved)
+{
+	struct sem *s = o->data;
+	struct sem_saved *sv = saved;
+
+	for (uint32_t i = 0; i < s->nheld; i++)
+		ag_conn_unhold(s->held[i].conn, o);
+	free(s->held);
+	s->held = sv->held; /* with the holds sem_txn_save() took */
+	s->nheld = sv->nheld;
+	s->capheld = sv->capheld;
+	s->value = sv->value;
+	ag_object_mem(o, (ssize_t)sv->mem - (ssize_t)o->mem);
+	free(sv);
+}
+
+static void sem_txn_drop(ag_object *o, void *saved)
+{
+	struct sem_saved *sv = saved;
+
+	for (uint32_t i = 0; i < sv->nheld; i++)
+		ag_conn_unhold(sv->held[i].conn, o);
+	free(sv->held);
+	free(sv);
+}
+
+/* After a commit: the permits it released go to the parked acquirers. */
+static void sem_wake(ag_object *o)
+{
+	sem_serve(o);
+}
+
+/* acquire may park unless not blocking (param 1). */
+static const char *const sem_txn_refused[] = { "acquire@1", NULL };
 
 /* ---- families ------------------------------------------------------------ */
 
@@ -452,6 +557,11 @@ const ag_family ag_family_semaphore = {
 	.save_opts = sem_save_opts,
 	.pack_state = sem_pack_state,
 	.load_state = sem_load_state,
+	.txn_save = sem_txn_save,
+	.txn_restore = sem_txn_restore,
+	.txn_drop = sem_txn_drop,
+	.wake = sem_wake,
+	.txn_refused = sem_txn_refused,
 };
 
 const ag_family ag_family_bounded_semaphore = {
@@ -469,4 +579,9 @@ const ag_family ag_family_bounded_semaphore = {
 	.save_opts = sem_save_opts,
 	.pack_state = sem_pack_state,
 	.load_state = sem_load_state,
+	.txn_save = sem_txn_save,
+	.txn_restore = sem_txn_restore,
+	.txn_drop = sem_txn_drop,
+	.wake = sem_wake,
+	.txn_refused = sem_txn_refused,
 };

@@ -46,6 +46,15 @@
  * array. Persistence (AG_PERSIST_STATE, with no state): a topic's name
  * and existence are journaled as any object's; subscriptions and messages
  * are not, and publish records nothing.
+ *
+ * Transactions (docs/protocol.md section 12): publish within one keeps a
+ * copy of the message in t->pending, in order, and the commit delivers
+ * them (topic_wake); a rollback drops them. Its answer counts the
+ * subscriptions whose connections take a notification when it is called
+ * (no subscription comes or goes within a transaction: subscribe and
+ * unsubscribe are refused there). Pending messages live from the call to
+ * the end of the request that made them, and are as large as that
+ * request: they are not accounted, as a request's other scratch.
  */
 #include <stdlib.h>
 
@@ -60,6 +69,11 @@ struct topic {
 	struct topic_sub *subs; /* in subscription order, but see sub_remove */
 	uint32_t nsubs, capsubs;
 	uint64_t published;
+	/* The messages a transaction published, in order, for its commit to
+	 * deliver (topic_wake): owned canonical bytes, holding nothing.
+	 * Empty (and no array) outside a transaction. */
+	ag_val *pending;
+	uint32_t npending, cappending;
 };
 
 /* The index of @c's subscription through @h, or -1. */
@@ -153,6 +167,57 @@ static bool can_take(const ag_conn *c)
 	       ag_conn_unsent(c) <= ag_conn_server(c)->max_output;
 }
 
+/*
+ * publish within a transaction: the message (the view @msg) is kept in
+ * t->pending and delivered at the commit (topic_wake); a rollback drops it.
+ * The answer counts the subscriptions whose connections take a
+ * notification now: the commit delivers to those (no subscription comes
+ * or goes within a transaction). Returns 0 or LIMIT (answered, nothing
+ * changed).
+ */
+static int publish_deferred(ag_req *r, struct topic *t, const ag_val *msg)
+{
+	uint64_t count = 0;
+
+	if (t->nsubs == 0) { /* none can come before the commit */
+		t->published++;
+		ag_reply_uint(&r->to, 0);
+		return 0;
+	}
+	if (t->npending == t->cappending) {
+		uint32_t ncap = t->cappending ? t->cappending * 2 : 4;
+		ag_val *p;
+		if (ncap <= t->cappending ||
+		    (p = realloc(t->pending, ncap * sizeof(*p))) == NULL)
+			return ag_reply_error(&r->to, AGORA_ELIMIT,
+					      "topic.publish: out of memory");
+		t->pending = p;
+		t->cappending = ncap;
+	}
+	if (ag_val_dup(&t->pending[t->npending], msg) < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "topic.publish: out of memory");
+	t->npending++;
+	t->published++;
+	for (uint32_t i = 0; i < t->nsubs; i++)
+		count += can_take(t->subs[i].conn);
+	(void)ag_txn_defer(r->obj);
+	ag_reply_uint(&r->to, count);
+	return 0;
+}
+
+/* Free the pending messages from @from on; none left: the array too. */
+static void pending_cut(struct topic *t, uint32_t from)
+{
+	while (t->npending > from)
+		ag_val_deinit(&t->pending[--t->npending]);
+	if (t->npending == 0) {
+		free(t->pending);
+		t->pending = NULL;
+		t->cappending = 0;
+	}
+}
+
 static int topic_publish(ag_req *r)
 {
 	struct topic *t = r->obj->data;
@@ -176,6 +241,8 @@ static int topic_publish(ag_req *r)
 				      "the message");
 	/* A view of the scratch bytes: nothing is copied or owned. */
 	msg = ag_val_view(b->data + at, (uint32_t)(b->len - at), flags);
+	if (ag_txn_active(r->srv))
+		return publish_deferred(r, t, &msg);
 	t->published++;
 	/* Others first; the publisher's own subscriptions after its answer. */
 	for (uint32_t i = 0; i < t->nsubs;) {
@@ -238,6 +305,7 @@ static void topic_destroy(ag_object *o)
 		return;
 	ag_object_mem(
 	    o, -(ssize_t)(sizeof(*t) + (size_t)t->capsubs * sizeof(*t->subs)));
+	pending_cut(t, 0);
 	free(t->subs);
 	free(t);
 	o->data = NULL;
@@ -286,6 +354,68 @@ static void topic_handle_closed(ag_object *o, ag_conn *c, uint32_t h)
 		sub_remove(o, t, (uint32_t)i);
 }
 
+/* ---- transactions -------------------------------------------------------- */
+
+/* What a transaction keeps to undo with (docs/protocol.md section 12): the
+ * published count and how many messages were pending (subscriptions do
+ * not change within a transaction: subscribe and unsubscribe are refused
+ * there, and a publish there sends nothing). */
+struct topic_saved {
+	uint64_t published;
+	uint32_t npending;
+};
+
+static void *topic_txn_save(ag_object *o)
+{
+	struct topic *t = o->data;
+	struct topic_saved *sv = malloc(sizeof(*sv));
+
+	if (sv == NULL)
+		return NULL;
+	sv->published = t->published;
+	sv->npending = t->npending;
+	return sv;
+}
+
+static void topic_txn_restore(ag_object *o, void *saved)
+{
+	struct topic *t = o->data;
+	struct topic_saved *sv = saved;
+
+	t->published = sv->published;
+	pending_cut(t, sv->npending);
+	free(sv);
+}
+
+static void topic_txn_drop(ag_object *o, void *saved)
+{
+	(void)o;
+	free(saved);
+}
+
+/* After a commit: deliver the messages it published, in order, each to
+ * every subscription (one whose connection cannot take it ends, as in
+ * topic_publish). */
+static void topic_wake(ag_object *o)
+{
+	struct topic *t = o->data;
+
+	ag_object_ref(o); /* while subscriptions let go */
+	for (uint32_t k = 0; k < t->npending; k++)
+		for (uint32_t i = 0; i < t->nsubs;) {
+			if (deliver(&t->subs[i], &t->pending[k]))
+				i++;
+			else
+				sub_remove(o, t, i);
+		}
+	pending_cut(t, 0);
+	ag_object_unref(o);
+}
+
+/* About the connection, not the topic's contents. */
+static const char *const topic_txn_refused[] = { "subscribe", "unsubscribe",
+						 NULL };
+
 static const ag_method topic_methods[] = {
 	{ "subscribe", topic_subscribe, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "unsubscribe", topic_unsubscribe, 1, 1, AG_STORES_NONE,
@@ -312,4 +442,9 @@ const ag_family ag_family_topic = {
 	.pack_state = NULL,
 	.load_state = NULL,
 	.handle_closed = topic_handle_closed,
+	.txn_save = topic_txn_save,
+	.txn_restore = topic_txn_restore,
+	.txn_drop = topic_txn_drop,
+	.wake = topic_wake,
+	.txn_refused = topic_txn_refused,
 };

@@ -23,6 +23,8 @@
  * Persistence (protocol section 10): the write methods are journaled as
  * called; a snapshot makes the value with its `initial` option, or with a
  * set when it names an object made after it (value_save_opts()).
+ * Transactions (docs/protocol.md section 12): the copy kept to undo with
+ * is the stored value, holding what its references name.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +242,57 @@ static int value_save(ag_object *o, ag_save *sv)
 	return ag_save_end(sv);
 }
 
+/* ---- transactions -------------------------------------------------------- */
+
+/* What a transaction keeps to undo with (docs/protocol.md section 12): a
+ * copy of the stored value, holding what its references name, and the
+ * memory accounted. */
+struct value_saved {
+	ag_val v;
+	size_t mem;
+};
+
+static void ref_hold(void *ud, ag_object *ref)
+{
+	(void)ud;
+	ag_object_ref(ref);
+}
+
+static void *value_txn_save(ag_object *o)
+{
+	struct value *s = o->data;
+	struct value_saved *sv = malloc(sizeof(*sv));
+
+	if (sv == NULL)
+		return NULL;
+	if (ag_val_dup(&sv->v, &s->v) < 0) {
+		free(sv);
+		return NULL;
+	}
+	ag_val_foreach_ref(o->srv, &sv->v, ref_hold, NULL);
+	sv->mem = o->mem;
+	return sv;
+}
+
+static void value_txn_restore(ag_object *o, void *saved)
+{
+	struct value *s = o->data;
+	struct value_saved *sv = saved;
+
+	ag_val_free(o->srv, &s->v);
+	s->v = sv->v; /* its holds go with it */
+	ag_object_mem(o, (ssize_t)sv->mem - (ssize_t)o->mem);
+	free(sv);
+}
+
+static void value_txn_drop(ag_object *o, void *saved)
+{
+	struct value_saved *sv = saved;
+
+	ag_val_free(o->srv, &sv->v);
+	free(sv);
+}
+
 /* ---- family -------------------------------------------------------------- */
 
 static const char *const value_options[] = { "initial", NULL };
@@ -325,4 +378,9 @@ const ag_family ag_family_value = {
 	.persist = AG_PERSIST_CALLS,
 	.save_opts = value_save_opts,
 	.save = value_save,
+	.txn_save = value_txn_save,
+	.txn_restore = value_txn_restore,
+	.txn_drop = value_txn_drop,
+	.wake = NULL, /* serves no one */
+	.txn_refused = NULL,
 };

@@ -56,6 +56,9 @@ struct ag_txn {
 	bool journal; /* records are being gathered from jmark */
 	size_t jmark;
 	uint64_t jrecords;
+	ag_object *touched; /* the journal's touched list at the start */
+	uint32_t *wakes;    /* objs to wake, in the order first deferred */
+	uint32_t nwakes;
 	struct ag_hold *passed; /* the connection's passed holds at start */
 	uint32_t npassed;
 	msgpack_zone zone;  /* decoded params, results */
@@ -97,6 +100,10 @@ static struct ag_txn_obj *add_obj(struct ag_txn *t, ag_object *o)
 		if (q == NULL)
 			return NULL;
 		t->order = q;
+		q = realloc(t->wakes, cap * sizeof(*t->wakes));
+		if (q == NULL)
+			return NULL;
+		t->wakes = q;
 		t->capobjs = cap;
 	}
 	to = &t->objs[t->nobjs++];
@@ -130,8 +137,10 @@ bool ag_txn_defer(ag_object *o)
 	if (t == NULL)
 		return false;
 	to = add_obj(t, o);
-	if (to != NULL)
+	if (to != NULL && !to->wake) {
 		to->wake = true;
+		t->wakes[t->nwakes++] = (uint32_t)(to - t->objs);
+	}
 	/* Out of memory noting it: the object was saved before its change
 	 * (so it is in the list); never reached. */
 	return true;
@@ -643,6 +652,15 @@ static void rollback(struct ag_txn *t)
 		if (p->rb.buf.len > t->jmark)
 			p->rb.buf.len = t->jmark;
 		p->records = t->jrecords;
+		/* Objects whose state the calls touched are as they were:
+		 * no @state record for them (the list is newest first). */
+		while (p->touched != NULL && p->touched != t->touched) {
+			ag_object *o = p->touched;
+			p->touched = o->next_touched;
+			o->next_touched = NULL;
+			o->touched = false;
+			ag_object_unref(o);
+		}
 	}
 	/* Holds passed to the connection by values the calls answered
 	 * (list.pop of a reference): back to what it had. */
@@ -672,6 +690,10 @@ static void commit(struct ag_txn *t)
 		to->saved = NULL;
 		to->has_saved = false;
 	}
+	/* The states its calls changed (AG_PERSIST_STATE families: a lock's
+	 * owner and fence) go inside its record, not after it. */
+	if (t->journal)
+		ag_persist_flush_touched(t->req->srv->persist);
 	journal_wrap(t);
 }
 
@@ -699,6 +721,7 @@ static void txn_free(struct ag_txn *t)
 		ag_object_unref(t->objs[i].obj);
 	free(t->objs);
 	free(t->order);
+	free(t->wakes);
 	free(t->passed);
 	msgpack_zone_destroy(&t->zone);
 	msgpack_zone_destroy(&t->rzone);
@@ -819,6 +842,7 @@ int ag_srv_txn(ag_req *r)
 		t.journal = true;
 		t.jmark = s->persist->rb.buf.len;
 		t.jrecords = s->persist->records;
+		t.touched = s->persist->touched;
 	}
 	s->txn = &t;
 	ag_change_begin(s);
@@ -848,9 +872,11 @@ int ag_srv_txn(ag_req *r)
 	answer_ok(&t, held == 1);
 	/* The waiters its changes can serve, now; their changes come after
 	 * the transaction's own (still held back). */
-	for (uint32_t i = 0; i < t.nobjs; i++)
-		if (t.objs[i].wake && t.objs[i].obj->fam->wake != NULL)
-			t.objs[i].obj->fam->wake(t.objs[i].obj);
+	for (uint32_t i = 0; i < t.nwakes; i++) {
+		ag_object *o = t.objs[t.wakes[i]].obj;
+		if (o->fam->wake != NULL)
+			o->fam->wake(o);
+	}
 	ag_change_flush(s);
 	rc = 0;
 	goto out;
