@@ -987,6 +987,64 @@ START_TEST(every_write_method_has_an_entry)
 }
 END_TEST
 
+/* Whether ENTRIES has an entry of @kind for "@fam.@method" (the method
+ * name @len bytes long). */
+static bool has_entry(const char *fam, const char *method, size_t len, int kind)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s.%.*s", fam, (int)len, method);
+	for (size_t i = 0; i < NENTRIES; i++)
+		if (ENTRIES[i].kind == kind &&
+		    strcmp(ENTRIES[i].method, name) == 0)
+			return true;
+	return false;
+}
+
+/* The families' txn_refused lists and the table's refused entries (the
+ * list of docs/protocol.md section 12) agree: each form a family refuses
+ * has a refused entry, and one it refuses only when it may wait ("get@1")
+ * also a normal entry for its form that does not; each refused entry is
+ * on its family's list. */
+START_TEST(refused_entries_are_the_families_refused_lists)
+{
+	for (const ag_family *const *fp = ag_families(); *fp; fp++) {
+		const ag_family *f = *fp;
+		for (const char *const *r = f->txn_refused; r && *r; r++) {
+			const char *at = strchr(*r, '@');
+			size_t len = at ? (size_t)(at - *r) : strlen(*r);
+			ck_assert_msg(has_entry(f->name, *r, len, REFUSED),
+				      "%s refuses %s in a transaction: no "
+				      "refused entry for it",
+				      f->name, *r);
+			ck_assert_msg(at == NULL ||
+					  has_entry(f->name, *r, len, CHANGES),
+				      "%s refuses %s when it may wait: no "
+				      "entry for its form that does not",
+				      f->name, *r);
+		}
+	}
+	for (size_t i = 0; i < NENTRIES; i++) {
+		const struct entry *e = &ENTRIES[i];
+		if (e->kind != REFUSED)
+			continue;
+		const char *dot = strchr(e->method, '.');
+		const ag_family *f =
+		    ag_family_by_name(e->method, (size_t)(dot - e->method));
+		bool listed = false;
+		ck_assert_ptr_nonnull(f);
+		for (const char *const *r = f->txn_refused; r && *r; r++)
+			listed |= strncmp(*r, dot + 1, strlen(dot + 1)) == 0 &&
+				  ((*r)[strlen(dot + 1)] == 0 ||
+				   (*r)[strlen(dot + 1)] == '@');
+		ck_assert_msg(listed,
+			      "%s is refused (section 12) but not on the "
+			      "family's txn_refused list",
+			      e->method);
+	}
+}
+END_TEST
+
 START_TEST(a_failing_call_leaves_every_object_as_it_was)
 {
 	const struct entry *e = &ENTRIES[_i];
@@ -1039,6 +1097,7 @@ int main(void)
 	TCase *tc = tcase_create("table");
 
 	tcase_add_test(tc, every_write_method_has_an_entry);
+	tcase_add_test(tc, refused_entries_are_the_families_refused_lists);
 	tcase_add_loop_test(tc, a_failing_call_leaves_every_object_as_it_was, 0,
 			    (int)NENTRIES);
 	tcase_add_test(tc, server_methods_are_refused);
