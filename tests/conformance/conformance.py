@@ -2783,6 +2783,44 @@ class Txn(Base):
         self.assertEqual(getter.recv()[:4], [1, wid, None, True])
         getter.close()
 
+    def test_parked_requests_keep_their_place(self):
+        lk = self.open("lock", "txn-place-lk")
+        sem = self.open("semaphore", "txn-place-sem", {"value": 0})
+        ev = self.open("event", "txn-place-ev")
+        other = Conn(self.server)
+        olk = other.ok("open", "lock", "txn-place-lk", {})
+        osem = other.ok("open", "semaphore", "txn-place-sem", {})
+        oev = other.ok("open", "event", "txn-place-ev", {})
+        self.c.ok("lock.acquire", lk)
+        aid = other.send("lock.acquire", [olk])
+        self.wait_waiters(lk, 1)
+        # released with a waiter: the lock is the waiter's at the commit,
+        # and the transaction's own acquire after it answers false
+        res = self.ok_txn([], [["lock.release", [lk]],
+                               ["lock.acquire", [lk, False]]])
+        self.assertEqual(res["results"], [None, False])
+        self.assertEqual(other.recv()[:4], [1, aid, None, True])
+        self.assertIs(self.ok_txn([["held", lk]], [])["succeeded"], False)
+        self.assertIs(self.ok_txn([["held", olk]], [], conn=other)
+                      ["succeeded"], True)
+        # so is a permit
+        sid = other.send("semaphore.acquire", [osem])
+        self.wait_waiters(sem, 1)
+        res = self.ok_txn([], [["semaphore.release", [sem]],
+                               ["semaphore.acquire", [sem, False]]])
+        self.assertEqual(res["results"], [None, False])
+        self.assertEqual(other.recv()[:4], [1, sid, None, True])
+        self.assertEqual(self.c.ok("semaphore.value", sem), 0)
+        # an event set and cleared again in one transaction wakes no one
+        wid = other.send("event.wait", [oev])
+        self.wait_waiters(ev, 1)
+        self.ok_txn([], [["event.set", [ev]], ["event.clear", [ev]]])
+        self.assertTrue(nothing_pending(other))
+        self.assertEqual(self.c.ok("info", ev)["waiters"], 1)
+        self.ok_txn([], [["event.set", [ev]]])
+        self.assertEqual(other.recv()[:4], [1, wid, None, True])
+        other.close()
+
     def test_a_topic_message_goes_out_after_the_commit_only(self):
         t = self.open("topic", "txn-topic")
         d = self.open("dict")
