@@ -356,6 +356,13 @@ def request_seeds():
                       ["topic.publish", [17, "t"]], ["list.append", [1, 1]]],
                      []]) + bytes([RUN, SWITCH]) + call("lock.release", []) +
         bytes([RUN]),
+        # txns synthesized by the target (params byte 13: three params,
+        # conditions and calls made from the bytes that follow), then a
+        # nested one (method byte 133 inside: txn itself)
+        bytes([0, idx["txn"], 0, 13]) + bytes(range(1, 96)) + bytes([RUN]),
+        bytes([0, idx["txn"], 0, 9]) +
+        bytes([2, 9, 0, idx["txn"], 1, 3, 0, 2, 40, 3, 1, 5]) +
+        bytes(range(200, 140, -1)) + bytes([RUN]),
         # a condition notified inside a txn, its waiter on the other side
         call("condition.acquire", []) + call("condition.wait", [None]) +
         bytes([SWITCH]) + call("condition.acquire", []) +

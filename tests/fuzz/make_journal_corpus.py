@@ -328,6 +328,15 @@ def made_seeds():
                                      req(0, "list.append", [1, 9]))[:-4]),
         seed(FIX_CRC, h + good + txn(2, req(0, "list.append", [1, 8]) +
                                      struct.pack(">II", 1 << 30, 0))),
+        # the states a transaction's calls touched (a lock's) inside its
+        # record, right and wrong
+        seed(JOURNAL, h + good +
+             req(2, "@new", [3, "lock", "lk", secret, None]) +
+             txn(3, req(0, "list.append", [1, 8]) +
+                 req(0, "@state", [3, {"fence": 7, "abandoned": 0,
+                                       "held": True}])) +
+             txn(4, req(0, "@state", [3, {"fence": "x"}]) +
+                 req(0, "list.append", [1, 9]))),
         # lengths: 0, past the end, cut short
         seed(JOURNAL, h + good + struct.pack(">II", 0, 0)),
         seed(JOURNAL, h + good + struct.pack(">II", 1 << 31, 0) + b"x"),
