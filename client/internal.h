@@ -16,6 +16,8 @@
  *   proxy.c       ag_proxy, the plumbing every proxy type shares;
  *   proxy_<type>.c  one per object type, each method one ag_proxy_call*();
  *   pipeline.c    many calls in flight (the call's pieces apart);
+ *   txn.c         a transaction: calls built as a pipeline's, sent as one
+ *                 "txn" request (the call's pieces apart too);
  *   push.c        notifications handed out, and the event-loop client:
  *                 calls sent without waiting, their results by msgid;
  *   reconnect.c   connect again after a loss and open every proxy again

@@ -1245,6 +1245,117 @@ AGORA_API size_t agora_pipeline_pending(const agora_pipeline *p);
  * can go on with synchronous calls. Accepts NULL. */
 AGORA_API void agora_pipeline_free(agora_pipeline *p);
 
+/* ---- transactions (docs/protocol.md section 12) ----------------------------
+ *
+ * Several calls run by the server as one: nothing else it does comes
+ * between them, and either every call of the branch that runs takes
+ * effect or none does. A transaction has conditions, all checked first;
+ * when every one holds (or there are none) its "then" calls run, else its
+ * "else" calls. Calls and conditions are built as a pipeline's calls are:
+ * a method by name and an array of params, the handle first
+ * ([agora_uint(agora_var_handle(v)), ...]). The params are copied: the
+ * values may go away once the building call returns.
+ *
+ *   agora_value from[2] = { agora_uint(agora_var_handle(a)), agora_int(-5) };
+ *   agora_value to[2] = { agora_uint(agora_var_handle(b)), agora_int(5) };
+ *   agora_txn *t = agora_txn_new(c);
+ *   agora_txn_if(t, "ge", "value.get", agora_array(from, 1), agora_int(5));
+ *   agora_txn_then(t, "value.add", agora_array(from, 2));
+ *   agora_txn_then(t, "value.add", agora_array(to, 2));
+ *   if (agora_txn_run(t, &moved) < 0) ...;  (moved: false, a had less)
+ *   agora_txn_free(t);
+ *
+ * Rules:
+ *   - One round trip, and the server never parks a transaction: the calls
+ *     that may wait are refused (AGORA_EARGS) unless told not to (a
+ *     queue.get with block false, an acquire with block false...).
+ *   - A call that fails undoes the calls before it: every object is as it
+ *     was, nobody was woken, nothing was sent or written. agora_txn_run()
+ *     then returns that call's own code, with the server's sentence in
+ *     agora_errmsg(), and agora_txn_failed() says which call it was.
+ *   - Waiters (a get parked on a queue the transaction puts to, a watch)
+ *     are served after the transaction answered, and only when it did
+ *     not fail.
+ *   - A transaction uses its client as a synchronous call does (not while
+ *     a pipeline has calls outstanding), and does not reconnect (its
+ *     params hold this connection's handles): with
+ *     agora_client_set_reconnect() the client's next other call does,
+ *     and a transaction built before that holds old handles, so build it
+ *     again (agora_txn_reset()) from the proxies' handles. When its
+ *     answer is lost (AGORA_EIO), it was done whole or not at all: read
+ *     back to know.
+ *   - A building call that fails (a NULL method, an unknown op, params
+ *     that are not an array) leaves the transaction unrunnable:
+ *     agora_txn_run() returns that error, naming it, until
+ *     agora_txn_reset(). So checking the run alone is enough. In sticky
+ *     mode a building call made while an error is latched adds nothing,
+ *     returns it, and leaves the transaction unrunnable the same way.
+ *   - A transaction can run again (a retry: the same calls, new results);
+ *     agora_txn_reset() empties it for new calls.
+ */
+
+typedef struct agora_txn agora_txn;
+
+/* An empty transaction on @c. NULL when out of memory or @c is NULL. */
+AGORA_API agora_txn *agora_txn_new(agora_client *c);
+/*
+ * A condition: the read call @method (a method that only reads, as
+ * "value.get", "dict.get", "queue.peek") with @params, compared by @op:
+ * "eq", "ne", "lt", "le", "gt", "ge" with @value (as list.sort orders;
+ * "ne" also holds when there is nothing there: KEY, INDEX, EMPTY), or
+ * "exists" (the call answers without error) and "missing" (it answers
+ * KEY, INDEX or EMPTY), which ignore @value (pass agora_nil()). Returns 0;
+ * AGORA_EINVAL for a NULL @t, @op or @method, an unknown @op, params that
+ * are not an array or values that cannot be sent (named in agora_errmsg());
+ * AGORA_ENOMEM. Sends nothing.
+ */
+AGORA_API int agora_txn_if(agora_txn *t, const char *op, const char *method,
+			   agora_value params, agora_value value);
+/* A condition: this client holds the lock or rlock of handle @lock
+ * (agora_lock_handle(), agora_rlock_handle()). As agora_txn_if(). */
+AGORA_API int agora_txn_if_held(agora_txn *t, uint32_t lock);
+/* A condition: the lock or rlock of handle @lock is held, and @token (from
+ * agora_lock_acquire_fenced()) is its current acquisition's token: whoever
+ * was given @token has not lost the lock since. As agora_txn_if(). */
+AGORA_API int agora_txn_if_fence(agora_txn *t, uint32_t lock, uint64_t token);
+/* A call of @method with @params, run when every condition holds
+ * (agora_txn_then()) or when one does not (agora_txn_else()), after the
+ * calls added before it. As agora_txn_if() for the returns. */
+AGORA_API int agora_txn_then(agora_txn *t, const char *method,
+			     agora_value params);
+AGORA_API int agora_txn_else(agora_txn *t, const char *method,
+			     agora_value params);
+/*
+ * Send @t and wait for its answer. 0 when the branch that ran went
+ * through: *ret_succeeded (may be NULL) true when it was "then", false
+ * when it was "else", and agora_txn_count() results (one per call of that
+ * branch). A negative code when it did nothing: a call's or read call's
+ * own error (AGORA_EKEY, AGORA_ENOT_OWNER, AGORA_EARGS for a call the
+ * server refuses in a transaction...; agora_txn_failed() names it),
+ * AGORA_EINVAL for a transaction whose building failed (see the rules) or
+ * a client that cannot call, AGORA_EIO when the connection failed,
+ * AGORA_ENOMEM. Blocks for one round trip.
+ */
+AGORA_API int agora_txn_run(agora_txn *t, bool *ret_succeeded);
+/* True when the last agora_txn_run() failed on one of the transaction's
+ * calls: *ret_branch (may be NULL) "conditions", "then" or "else" (static
+ * strings) and *ret_index (may be NULL) the 0-based place of the condition
+ * or call in it. False otherwise (it went through, was not run, or failed
+ * as a whole: a lost connection, a transaction the server refused). */
+AGORA_API bool agora_txn_failed(const agora_txn *t, const char **ret_branch,
+				size_t *ret_index);
+/* How many results the last agora_txn_run() gave (0 when it failed). */
+AGORA_API size_t agora_txn_count(const agora_txn *t);
+/* Result @i of the last run (0-based, the order of the branch's calls),
+ * handed over: *ret is yours to free (@ret NULL: dropped), and asking for
+ * it again is AGORA_EINVAL, as for an @i past agora_txn_count(). */
+AGORA_API int agora_txn_result(agora_txn *t, size_t i, agora_value *ret);
+/* Empty @t: no condition, call, result or building error left; it stays
+ * on its client. Accepts NULL. */
+AGORA_API void agora_txn_reset(agora_txn *t);
+/* Free @t and what it holds. Accepts NULL. */
+AGORA_API void agora_txn_free(agora_txn *t);
+
 /* ---- push: notifications and an event-loop client ---------------------------
  *
  * The server sends notifications ([2, method, params], docs/protocol.md
