@@ -37,6 +37,9 @@
  *     connection must see the effect;
  *   - the call alone, outside a transaction, succeeds and changes the
  *     fingerprint too (the entry is valid whatever txn does).
+ * Some entries put other calls before the method's in each transaction
+ * (pre): several changes of one object in one transaction, where a
+ * family's cheaper undo gives way to a copy.
  * Entries for the forms a transaction refuses (a call that may park)
  * check instead that the transaction answers ARGS naming that call, and
  * that nothing changed, a write before it included.
@@ -86,20 +89,33 @@ struct entry {
 	const char *snap_same;
 	bool info_same;
 	const char *post;
+	/* Calls ([method, params], ','-separated) that come before the
+	 * method's call in each transaction (and alone before it): several
+	 * changes of one object in one transaction. */
+	const char *pre;
 };
 
-#define W(m, o, s, p)                                  \
-	{                                              \
-		m, o, s, p, CHANGES, NULL, false, NULL \
+#define W(m, o, s, p)                                        \
+	{                                                    \
+		m, o, s, p, CHANGES, NULL, false, NULL, NULL \
 	}
-#define R(m, o, s, p)                                  \
-	{                                              \
-		m, o, s, p, REFUSED, NULL, false, NULL \
+#define R(m, o, s, p)                                        \
+	{                                                    \
+		m, o, s, p, REFUSED, NULL, false, NULL, NULL \
 	}
 #define N(m, o, s, p, ...) E_(m, o, s, p, __VA_ARGS__, false, NULL)
-#define E_(m, o, s, p, why, same, post, ...)         \
-	{                                            \
-		m, o, s, p, CHANGES, why, same, post \
+#define E_(m, o, s, p, why, same, post, ...)               \
+	{                                                  \
+		m, o, s, p, CHANGES, why, same, post, NULL \
+	}
+/* After the calls @pre in the same transaction; SN: with a reason. */
+#define S(m, o, s, pre, p)                                  \
+	{                                                   \
+		m, o, s, p, CHANGES, NULL, false, NULL, pre \
+	}
+#define SN(m, o, s, pre, p, why)                           \
+	{                                                  \
+		m, o, s, p, CHANGES, why, false, NULL, pre \
 	}
 
 #define LIST_OBJS "list {}; value {}"
@@ -318,6 +334,58 @@ static const struct entry ENTRIES[] = {
 	W("barrier.abort", "barrier {\"parties\": 2}", "", "[$1]"),
 	W("barrier.abort", "barrier {\"parties\": 2}", "2:barrier.wait [$1]",
 	  "[$1]"),
+	/* several changes of one object in one transaction: the families'
+	 * cheaper undo (a list's length, a queue's log of its ring's ends)
+	 * and where it gives way to a copy */
+	S("list.append", LIST_OBJS, LIST_SETUP,
+	  "[\"list.append\", [$1, 1]], [\"list.append\", [$1, @2]]", "[$1, 2]"),
+	S("list.pop", LIST_OBJS, LIST_SETUP, "[\"list.append\", [$1, @2]]",
+	  "[$1, 0]"),
+	S("list.append", LIST_OBJS, LIST_SETUP,
+	  "[\"list.pop\", [$1]], [\"list.insert\", [$1, 0, @2]]", "[$1, 5]"),
+	S("dict.pop", DICT_OBJS, DICT_SETUP,
+	  "[\"dict.set\", [$1, \"n\", @2, 100]], [\"dict.expire\", [$1, "
+	  "\"a\", 50]], [\"dict.delete\", [$1, \"c\"]]",
+	  "[$1, \"t\"]"),
+	S("queue.put", QUEUE_OBJS("queue", "{}"), QUEUE_SETUP("queue"),
+	  "[\"queue.get\", [$2, false]], [\"queue.put\", [$2, \"y\", false]], "
+	  "[\"queue.get_nowait\", [$2]]",
+	  "[$2, @3, false]"),
+	S("queue.nack", QUEUE_OBJS("queue", "{}"), QUEUE_SETUP("queue"),
+	  "[\"queue.take\", [$2, false, null, 5]], [\"queue.put\", [$2, 9, "
+	  "false]]",
+	  "[$2, 2]"),
+	S("queue.get", QUEUE_OBJS("queue", "{}"), QUEUE_SETUP("queue"),
+	  "[\"queue.nack\", [$2, 1]]", "[$2, false]"),
+	SN("queue.get_nowait", QUEUE_OBJS("queue", "{}"), "2:queue.get [$2]",
+	   "[\"queue.put\", [$2, 1, false]], [\"queue.put\", [$2, 2, "
+	   "false]]",
+	   "[$2]",
+	   "the first put goes to the parked get, the get takes the second: "
+	   "empty before and after, the getter's answer is the effect"),
+	S("joinable_queue.task_done", QUEUE_OBJS("joinable_queue", "{}"),
+	  QUEUE_SETUP("joinable_queue"),
+	  "[\"joinable_queue.ack\", [$2, 1]], [\"joinable_queue.get\", [$2, "
+	  "false]]",
+	  "[$2]"),
+	S("lock.acquire_fenced", "lock {}", "lock.acquire [$1, false]",
+	  "[\"lock.release\", [$1]]", "[$1, false]"),
+	S("rlock.acquire", "rlock {}",
+	  "rlock.acquire [$1, false]; 2:rlock.acquire [$1]",
+	  "[\"rlock.release\", [$1]]", "[$1, false]"),
+	SN("semaphore.acquire", "semaphore {\"value\": 0}",
+	   "2:semaphore.acquire [$1]", "[\"semaphore.release\", [$1, 2]]",
+	   "[$1, false]",
+	   "of two permits released, one goes to the parked acquire and "
+	   "the acquire takes the other: 0 before and after"),
+	SN("event.clear", "event {}", "2:event.wait [$1]",
+	   "[\"event.set\", [$1]]", "[$1]",
+	   "set and cleared again in one transaction: clear before and "
+	   "after, its waiter not woken; only its version changes"),
+	SN("barrier.reset", "barrier {\"parties\": 2}", "2:barrier.wait [$1]",
+	   "[\"barrier.abort\", [$1]]", "[$1]",
+	   "aborted and reset: not broken before and after, the waiter's "
+	   "BROKEN is the effect"),
 	/* topic */
 	N("topic.publish", "topic {}", "2:topic.subscribe [$1]",
 	  "[$1, [\"m\", @1]]",
@@ -784,8 +852,8 @@ static unsigned answers_to(peer *p)
 /* ---- the checks ---------------------------------------------------------- */
 
 /* The text of a txn request from @fmt: "%C" is the entry's call
- * [method, params], "%F" the failing dict's handle, "%B" the handle of
- * the dict written before. */
+ * [method, params] (after its pre calls), "%F" the failing dict's handle, "%B"
+ * the handle of the dict written before. */
 static void txn_text(char *out, size_t len, const struct entry *e,
 		     const fixture *f, const char *fmt)
 {
@@ -794,7 +862,8 @@ static void txn_text(char *out, size_t len, const struct entry *e,
 	for (const char *s = fmt; *s; s++) {
 		int w = 0;
 		if (s[0] == '%' && s[1] == 'C')
-			w = snprintf(out + n, len - n, "[\"%s\", %s]",
+			w = snprintf(out + n, len - n, "%s%s[\"%s\", %s]",
+				     e->pre ? e->pre : "", e->pre ? ", " : "",
 				     e->method, e->params);
 		else if (s[0] == '%' && s[1] == 'F')
 			w = snprintf(out + n, len - n, "%u", f->h_fail);
@@ -810,6 +879,46 @@ static void txn_text(char *out, size_t len, const struct entry *e,
 }
 
 static bool cur_txn_missing; /* txn answered NO_METHOD: not there yet */
+
+/* The calls of @pre ("[method, params], ...") one by one, outside a
+ * transaction; each must succeed. */
+static void run_pre_alone(fixture *f, const char *pre)
+{
+	char text[1024];
+	const char *sp = text;
+	ag_buf packed;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	answer a;
+
+	snprintf(text, sizeof(text), "[%s]", pre);
+	ag_buf_init(&packed);
+	msgpack_packer_init(&pk, &packed, ag_buf_write);
+	ref_conn = f->p[0].conn;
+	pack_text(&pk, &sp);
+	msgpack_unpacked_init(&u);
+	ck_assert(msgpack_unpack_next(&u, packed.data, packed.len, NULL) ==
+		  MSGPACK_UNPACK_SUCCESS);
+	for (uint32_t i = 0; i < u.data.via.array.size; i++) {
+		const msgpack_object *c = &u.data.via.array.ptr[i];
+		char method[64];
+		ag_buf params;
+		msgpack_packer pp;
+		snprintf(method, sizeof(method), "%.*s",
+			 (int)c->via.array.ptr[0].via.str.size,
+			 c->via.array.ptr[0].via.str.ptr);
+		ag_buf_init(&params);
+		msgpack_packer_init(&pp, &params, ag_buf_write);
+		msgpack_pack_object(&pp, c->via.array.ptr[1]);
+		request(f, 0, method, NULL, &params, &a);
+		ck_assert_msg(a.code == 0, "pre call %s answered %d (%s)",
+			      method, a.code, a.msg);
+		answer_deinit(&a);
+		ag_buf_deinit(&params);
+	}
+	msgpack_unpacked_destroy(&u);
+	ag_buf_deinit(&packed);
+}
 
 /* One failing transaction shape: it must answer KEY at @branch/@call and
  * change nothing, and the second connection must receive nothing. */
@@ -889,6 +998,8 @@ static void check_committed(const struct entry *e, bool in_txn)
 				  memmem(a.res.data, a.res.len, "succeeded", 9),
 			      "%s: txn answered no map", e->method);
 	} else {
+		if (e->pre)
+			run_pre_alone(&f, e->pre);
 		snprintf(text, sizeof(text), "%s", e->params);
 		request(&f, 0, e->method, e->params, NULL, &a);
 		ck_assert_msg(a.code == 0, "%s %s alone answered %d (%s)",
@@ -946,17 +1057,19 @@ static void check_entry(const struct entry *e)
 		check_refused(e);
 		return;
 	}
+	int64_t npre = e->pre ? count_items(e->pre) : 0;
+
 	check_committed(e, false);
 	check_failing(e, "[[], [%C, [\"dict.getitem\", [%F, \"absent\"]]], []]",
-		      "then", 1, -AGORA_EKEY);
+		      "then", 1 + npre, -AGORA_EKEY);
 	check_failing(e,
 		      "[[], [[\"dict.set\", [%B, \"k\", [1, 2]]], %C, "
 		      "[\"dict.pop\", [%F, \"absent\"]]], []]",
-		      "then", 2, -AGORA_EKEY);
+		      "then", 2 + npre, -AGORA_EKEY);
 	check_failing(e,
 		      "[[[\"exists\", \"dict.getitem\", [%F, \"absent\"]]], "
 		      "[], [%C, [\"dict.getitem\", [%F, \"absent\"]]]]",
-		      "else", 1, -AGORA_EKEY);
+		      "else", 1 + npre, -AGORA_EKEY);
 	check_committed(e, true);
 }
 
