@@ -2579,17 +2579,20 @@ class Txn(Base):
         bar = self.open("barrier", None, {"parties": 2})
         top = self.open("topic")
         self.c.ok("dict.set", d, "k", 1)
-        for params in ([1, []], [[], 2], [[], [], 3], [None, []], [[]],
-                       [[], [], [], []]):
-            self.err_txn("ARGS", None, *params)
-        calls = [
-            ([[1, 2]], None),
-            ([["dict.get"]], None),
-            ([["dict.get", d]], None),
-            ([["dict.get", [d, "k"], 3]], None),
-        ]
-        for then, _ in calls:
-            self.err_txn("ARGS", None, [], then)
+        # the part that is no array is named
+        for params, part in (([1, []], "conditions"), ([[], 2], "then"),
+                             ([[], [], 3], "else"),
+                             ([None, []], "conditions")):
+            self.assertIn(part, self.err_txn("ARGS", None, *params))
+        self.err_txn("ARGS", None, [])
+        self.err_txn("ARGS", None, [], [], [], [])
+        # a call that is not [method, params]: named by its place
+        for then in ([[1, 2]], [["dict.get"]], [["dict.get", d]],
+                     [["dict.get", [d, "k"], 3]], [7]):
+            self.err_txn("ARGS", ("then", 0), [], then)
+        self.err_txn("ARGS", ("else", 1), [],
+                     [["dict.get", [d, "k"]]],
+                     [["dict.get", [d, "k"]], ["dict.get", "k"]])
         msg = self.err_txn("ARGS", ("conditions", 0),
                            [["bogus", "dict.get", [d, "k"], 1]], [])
         self.assertIn("bogus", msg)
