@@ -70,7 +70,12 @@
  * post: calls made after the transaction by the first connection (both
  *   when it failed and when it committed), before the second
  *   connection's output is read: what lets the effect show (a release
- *   after a notify).
+ *   after a notify). With post, the second connection's parked call
+ *   must be answered after the committed transaction, and not after the
+ *   failed one.
+ * W: an entry; R: a form refused inside a transaction; N: one whose
+ *   call changes nothing a snapshot holds (why, and optionally
+ *   info_same and post); S, SN: after other calls (pre).
  * Values are JSON-like: ints, floats, "strs", true, false, null, arrays,
  * maps, $N (handle N, an int) and @N (the reference of handle N's object).
  */
@@ -83,9 +88,9 @@ struct entry {
 	const char *params;
 	int kind;
 	/* Set when the call changes nothing a snapshot holds, by nature: why.
-	 * Then the rest of the fingerprint (info, holds) must change, unless
-	 * quiet_ok is set too, when the second connection's wake is the
-	 * only effect. */
+	 * Then the rest of the fingerprint (info, holds, versions) must
+	 * change, unless info_same is set too: then what the second
+	 * connection receives (after post) is the only effect checked. */
 	const char *snap_same;
 	bool info_same;
 	const char *post;
