@@ -2596,7 +2596,8 @@ class Txn(Base):
         msg = self.err_txn("ARGS", ("conditions", 0),
                            [["bogus", "dict.get", [d, "k"], 1]], [])
         self.assertIn("bogus", msg)
-        self.err_txn("ARGS", ("conditions", 0), [["eq", "dict.get", [d, "k"]]], [])
+        self.err_txn("ARGS", ("conditions", 0),
+                     [["eq", "dict.get", [d, "k"]]], [])
         self.err_txn("ARGS", ("conditions", 0), [["held"]], [])
         self.err_txn("ARGS", ("conditions", 0), [["fence", lk]], [])
         self.err_txn("ARGS", ("conditions", 0), [7], [])
