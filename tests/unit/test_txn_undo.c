@@ -352,6 +352,23 @@ static const struct entry ENTRIES[] = {
 	  "[\"dict.set\", [$1, \"n\", @2, 100]], [\"dict.expire\", [$1, "
 	  "\"a\", 50]], [\"dict.delete\", [$1, \"c\"]]",
 	  "[$1, \"t\"]"),
+	S("dict.setdefault", DICT_OBJS, DICT_SETUP,
+	  "[\"dict.set\", [$1, \"a\", 2]], [\"dict.incr\", [$1, \"c\", 1]], "
+	  "[\"dict.set\", [$1, \"n\", @2]]",
+	  "[$1, \"m\", 1]"),
+	S("dict.set", DICT_OBJS, DICT_SETUP,
+	  "[\"dict.set\", [$1, \"a\", @2]], [\"dict.set\", [$1, \"a\", 3]]",
+	  "[$1, \"r\", 1]"),
+	S("dict.update", DICT_OBJS, DICT_SETUP,
+	  "[\"dict.incr\", [$1, \"c\", 2]]", "[$1, {\"c\": 1, \"x\": @2}]"),
+	S("dict.delete", DICT_OBJS, DICT_SETUP,
+	  "[\"dict.set\", [$1, \"n\", 1]], [\"dict.incr\", [$1, \"a\"]]",
+	  "[$1, \"n\"]"),
+	S("dict.set", DICT_OBJS, DICT_SETUP,
+	  "[\"dict.expire\", [$1, \"t\", null]]", "[$1, \"t\", 5, 100]"),
+	S("dict.clear", DICT_OBJS, DICT_SETUP,
+	  "[\"dict.set\", [$1, \"a\", 2]], [\"dict.set\", [$1, \"new\", 1]]",
+	  "[$1]"),
 	S("queue.put", QUEUE_OBJS("queue", "{}"), QUEUE_SETUP("queue"),
 	  "[\"queue.get\", [$2, false]], [\"queue.put\", [$2, \"y\", false]], "
 	  "[\"queue.get_nowait\", [$2]]",
