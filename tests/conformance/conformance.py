@@ -2861,6 +2861,13 @@ class Txn(Base):
                                    ["queue.put", [q, "job", False]]])
                 self.assertIsNone(err)
                 self.assertEqual(res["results"], [2, None, None])
+                # a lock's state (its fence) changed inside one
+                lk = c.ok("open", "lock", "txn.lk", {})
+                err, res = c.call("txn", [], [["lock.acquire_fenced",
+                                               [lk, False]],
+                                              ["dict.set", [d, "t", 1]]])
+                self.assertIsNone(err)
+                token = res["results"][0]
                 err, _ = c.call("txn", [], [["dict.set", [d, "n", 100]],
                                             ["list.clear", [lst]],
                                             ["queue.get", [q, False]],
@@ -2878,9 +2885,12 @@ class Txn(Base):
                 d = c.ok("open", "dict", "txn.d", {"create": False})
                 lst = c.ok("open", "list", "txn.l", {"create": False})
                 q = c.ok("open", "queue", "txn.q", {"create": False})
-                self.assertEqual(c.ok("dict.copy", d), {"n": 2})
+                self.assertEqual(c.ok("dict.copy", d), {"n": 2, "t": 1})
                 self.assertEqual(c.ok("list.copy", lst), ["moved"])
                 self.assertEqual(c.ok("queue.peek", q, 5), ["job"])
+                lk = c.ok("open", "lock", "txn.lk", {"create": False})
+                self.assertIs(c.ok("lock.locked", lk), False)
+                self.assertGreater(c.ok("lock.acquire_fenced", lk), token)
                 c.close()
             finally:
                 self.assertEqual(server.stop(), 0)
