@@ -81,4 +81,32 @@ void ag_dict_reclaim(ag_object *o, dict *d, ag_entry *e);
 /* Every entry and deadline gone (clear, destroy). */
 void ag_dict_drop_all(dict *d);
 
+/*
+ * Transactions (protocol section 12): ag_dict_copy() is a copy of @d
+ * (entries in their order with the table's layout, deadlines in the
+ * heap's order, counters, the memory figures), its keys and values
+ * holding what their references name; NULL when out of memory.
+ * ag_dict_restore() makes @d that copy (taking it): what @d holds now is
+ * freed and released, the memory accounted set back, the sweep armed for
+ * the copy's deadlines. ag_dict_copy_free() frees a copy, releasing its
+ * holds.
+ */
+dict *ag_dict_copy(const dict *d);
+void ag_dict_restore(ag_object *o, dict *d, dict *c);
+void ag_dict_copy_free(dict *c);
+/*
+ * What a transaction keeps (dict_keys.c, "transactions"): at first a log
+ * of the values replaced and the entries added, while the calls only do
+ * that (a dict without deadlines, adds that need no room:
+ * ag_table_add_fits()); before any other change, the whole copy
+ * (ag_dict_txn_full()). The family's txn_save, txn_restore and txn_drop;
+ * ag_dict_txn_prepare(): before a set, incr or setdefault that only
+ * replaces or adds, room in the log (0 or AGORA_ENOMEM, nothing changed).
+ */
+void *ag_dict_txn_save(ag_object *o);
+void ag_dict_txn_restore(ag_object *o, void *saved);
+void ag_dict_txn_drop(ag_object *o, void *saved);
+int ag_dict_txn_full(ag_object *o);
+int ag_dict_txn_prepare(ag_object *o);
+
 #endif

@@ -25,6 +25,10 @@
 
 #include "dict.h"
 
+static void log_add(dict *d, ag_entry *e);
+static bool log_replace(dict *d, ag_entry *e);
+static void log_other(dict *d);
+
 /* The sweep's budget per loop turn: batches of SWEEP_KEYS keys (one
  * "dict.expired" record each), until SWEEP_US have passed. */
 #define SWEEP_KEYS 64u
@@ -175,8 +179,11 @@ static void sweep_arm(dict *d, int64_t now);
  */
 int ag_dict_ttl_set(dict *d, ag_entry *e, uint64_t h, int64_t deadline)
 {
-	ttl_node *n = ag_dict_ttl_find(d, &e->key, h);
+	ttl_node *n;
 	ag_entry *te;
+
+	log_other(d);
+	n = ag_dict_ttl_find(d, &e->key, h);
 
 	if (n != NULL) {
 		int64_t old = n->deadline;
@@ -217,6 +224,7 @@ void ag_dict_ttl_clear(dict *d, const ag_val *key, uint64_t h)
 
 	if (d->ttl.count == 0 || (te = ag_table_find(&d->ttl, key, h)) == NULL)
 		return;
+	log_other(d);
 	n = te->ptr;
 	ag_table_remove(&d->ttl, te);
 	i = n->pos;
@@ -279,6 +287,7 @@ int ag_dict_add(dict *d, ag_val *key, uint64_t hash, ag_val *val,
 		return AGORA_ENOMEM;
 	e->val = *val;
 	d->bytes += ag_val_heap(key) + ag_val_heap(val);
+	log_add(d, e);
 	if (ret != NULL)
 		*ret = e;
 	return 0;
@@ -288,7 +297,8 @@ int ag_dict_add(dict *d, ag_val *key, uint64_t hash, ag_val *val,
 void ag_dict_replace(dict *d, ag_entry *e, ag_val *val)
 {
 	d->bytes -= ag_val_heap(&e->val);
-	ag_dict_val_free(d, &e->val);
+	if (!log_replace(d, e)) /* a transaction keeps it to put back */
+		ag_dict_val_free(d, &e->val);
 	e->val = *val;
 	d->bytes += ag_val_heap(val);
 }
@@ -297,6 +307,7 @@ void ag_dict_replace(dict *d, ag_entry *e, ag_val *val)
  * empty (its bytes were already discounted). */
 void ag_dict_drop(dict *d, ag_entry *e)
 {
+	log_other(d);
 	/* The TTL first: its key is an alias of the entry's. */
 	if (d->ttl.count > 0)
 		ag_dict_ttl_clear(d, &e->key, ag_table_hash(&d->t, &e->key));
@@ -443,6 +454,7 @@ static void sweep_arm(dict *d, int64_t now)
 /* Every entry, for clear and destroy. */
 void ag_dict_drop_all(dict *d)
 {
+	log_other(d);
 	ttl_clear_all(d);
 	ag_table_foreach (&d->t, e) {
 		ag_dict_val_free(d, &e->val);
@@ -450,4 +462,330 @@ void ag_dict_drop_all(dict *d)
 	}
 	ag_table_clear_vals(&d->t);
 	d->bytes = 0;
+}
+/* ---- transactions -------------------------------------------------------- */
+
+static void ref_one(void *ud, ag_object *r)
+{
+	(void)ud;
+	ag_object_ref(r);
+}
+
+/* A copy of @src into @dst as ag_table_copy() makes it, with as many
+ * entries allocated as @src has (the memory a dict accounts counts
+ * them). 0, or AGORA_ENOMEM with @dst empty. */
+static int table_copy_exact(ag_table *dst, const ag_table *src)
+{
+	ag_entry *ne;
+
+	if (ag_table_copy(dst, src) < 0)
+		return AGORA_ENOMEM;
+	if (dst->cap == src->cap)
+		return 0;
+	if (src->cap == 0) {
+		free(dst->entries);
+		dst->entries = NULL;
+		dst->cap = 0;
+		return 0;
+	}
+	ne = realloc(dst->entries, (size_t)src->cap * sizeof(ag_entry));
+	if (ne == NULL) {
+		ag_table_clear_vals(dst);
+		return AGORA_ENOMEM;
+	}
+	if (src->cap > dst->cap)
+		memset(ne + dst->cap, 0,
+		       (size_t)(src->cap - dst->cap) * sizeof(ag_entry));
+	dst->entries = ne;
+	dst->cap = src->cap;
+	return 0;
+}
+
+/* The deadlines of @src in @c, whose entries are a copy of @src's: the
+ * same heap (same order: a snapshot packs it in that order) and the same
+ * index, their keys aliases of @c's entries' keys. 0 or AGORA_ENOMEM
+ * (what was made is freed by ag_dict_copy_free()). */
+static int ttl_copy(dict *c, const dict *src)
+{
+	const ag_table *st = &src->ttl;
+	ag_table *ct = &c->ttl;
+
+	if (src->heapcap > 0) {
+		c->heap = calloc(src->heapcap, sizeof(*c->heap));
+		if (c->heap == NULL)
+			return AGORA_ENOMEM;
+		c->heapcap = src->heapcap;
+	}
+	for (uint32_t i = 0; i < src->nheap; i++) {
+		ttl_node *n = malloc(sizeof(*n));
+		if (n == NULL)
+			return AGORA_ENOMEM;
+		*n = *src->heap[i];
+		n->key = (ag_val){ 0 };
+		c->heap[i] = n;
+		c->nheap = i + 1;
+	}
+	if (st->cap > 0 &&
+	    (ct->entries = calloc(st->cap, sizeof(ag_entry))) == NULL)
+		return AGORA_ENOMEM;
+	ct->cap = st->cap;
+	if (st->nslots > 0) {
+		ct->slots = malloc((size_t)st->nslots * sizeof(uint32_t));
+		if (ct->slots == NULL)
+			return AGORA_ENOMEM;
+		memcpy(ct->slots, st->slots,
+		       (size_t)st->nslots * sizeof(uint32_t));
+		ct->nslots = st->nslots;
+	}
+	for (uint32_t i = 0; i < st->used; i++) {
+		const ag_entry *te = &st->entries[i];
+		const ttl_node *sn = te->ptr;
+		ag_entry *me;
+		ttl_node *n;
+
+		if (ag_val_is_empty(&te->key))
+			continue;
+		me = ag_table_find(&c->t, &te->key,
+				   ag_table_hash(&c->t, &te->key));
+		if (me == NULL) /* a deadline's key is always an entry's */
+			return AGORA_ENOMEM;
+		n = c->heap[sn->pos];
+		n->key = ag_dict_key_alias(&me->key);
+		ct->entries[i].key = n->key;
+		ct->entries[i].ptr = n;
+	}
+	ct->used = st->used;
+	ct->count = st->count;
+	return 0;
+}
+
+dict *ag_dict_copy(const dict *d)
+{
+	dict *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	*c = *d;
+	c->sweep_ev = NULL;
+	c->heap = NULL;
+	c->nheap = c->heapcap = 0;
+	ag_table_init(&c->ttl, d->ttl.seed);
+	if (table_copy_exact(&c->t, &d->t) < 0) {
+		ag_table_init(&c->t, d->t.seed);
+		ag_dict_copy_free(c);
+		return NULL;
+	}
+	/* Its keys and values hold what their references name, as the
+	 * dict's do: the objects stay while either may come back. */
+	ag_table_foreach (&c->t, e) {
+		ag_val_foreach_ref(c->srv, &e->key, ref_one, NULL);
+		ag_val_foreach_ref(c->srv, &e->val, ref_one, NULL);
+	}
+	if (ttl_copy(c, d) < 0) {
+		ag_dict_copy_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Free a copy of ag_dict_copy(), releasing what its values hold. */
+void ag_dict_copy_free(dict *c)
+{
+	if (c == NULL)
+		return;
+	for (uint32_t i = 0; i < c->nheap; i++)
+		free(c->heap[i]);
+	free(c->heap);
+	ag_table_deinit(&c->ttl);
+	ag_table_foreach (&c->t, e) {
+		ag_val_free(c->srv, &e->val);
+		ag_val_free(c->srv, &e->key);
+	}
+	ag_table_clear_vals(&c->t);
+	free(c);
+}
+
+void ag_dict_restore(ag_object *o, dict *d, dict *c)
+{
+	struct event *ev = d->sweep_ev;
+	size_t accounted = d->accounted;
+
+	/* What it holds now is released; the copy holds its own. */
+	if (d->sweep_ev != NULL)
+		evtimer_del(d->sweep_ev);
+	ag_dict_drop_all(d);
+	ag_table_deinit(&d->t);
+	ag_table_deinit(&d->ttl);
+	*d = *c;
+	free(c);
+	d->sweep_ev = ev;
+	d->accounted = accounted;
+	ag_dict_sync_mem(o, d);
+	sweep_arm(d, ag_wall_us());
+}
+
+/*
+ * The log (what a transaction keeps at first, dict.h): each value a call
+ * replaced (kept, holding what it held) and each entry it added, in
+ * order. Undone last first, each puts back exactly what it changed: an
+ * added entry was the last of the table, in a cell that was the end of
+ * its probe run, so removing it leaves the index and `used` as they were
+ * (table.c); a value goes back into its entry, which never moved (the
+ * table neither grew nor compacted: ag_table_add_fits()).
+ */
+struct dict_undo {
+	uint32_t idx; /* of the entry in d->t */
+	bool add;     /* added; else old is the value it had */
+	ag_val old;
+};
+
+typedef struct dict_save {
+	dict *copy;   /* the whole copy, or NULL while logging */
+	size_t bytes; /* d->bytes when saved */
+	struct dict_undo *log;
+	size_t nlog, caplog;
+} dict_save;
+
+static dict_save *txn_log(const dict *d)
+{
+	dict_save *sv = ag_txn_saved(d->obj);
+
+	return sv != NULL && sv->copy == NULL ? sv : NULL;
+}
+
+/* Undo @sv's log on @t (a dict's table, or its copy's), last first,
+ * releasing what the changes hold; the old values go back (the log is
+ * left empty). */
+static void log_undo(dict *d, dict_save *sv)
+{
+	for (size_t i = sv->nlog; i-- > 0;) {
+		struct dict_undo *u = &sv->log[i];
+		ag_entry *e = &d->t.entries[u->idx];
+
+		ag_dict_val_free(d, &e->val);
+		if (u->add) {
+			ag_val_release(d->srv, &e->key);
+			ag_table_remove(&d->t, e);
+		} else {
+			e->val = u->old;
+		}
+	}
+	d->bytes = sv->bytes;
+	free(sv->log);
+	sv->log = NULL;
+	sv->nlog = sv->caplog = 0;
+}
+
+void *ag_dict_txn_save(ag_object *o)
+{
+	dict *d = o->data;
+	dict_save *sv = calloc(1, sizeof(*sv));
+
+	if (sv == NULL)
+		return NULL;
+	sv->bytes = d->bytes;
+	return sv;
+}
+
+int ag_dict_txn_full(ag_object *o)
+{
+	dict *d = o->data;
+	dict_save *sv = txn_log(d);
+	dict *c;
+
+	if (sv == NULL)
+		return 0;
+	if ((c = ag_dict_copy(d)) == NULL)
+		return AGORA_ENOMEM;
+	log_undo(c, sv);
+	sv->copy = c;
+	return 0;
+}
+
+int ag_dict_txn_prepare(ag_object *o)
+{
+	dict_save *sv = txn_log(o->data);
+	struct dict_undo *nl;
+	size_t ncap;
+
+	if (sv == NULL || sv->nlog < sv->caplog)
+		return 0;
+	ncap = sv->caplog ? sv->caplog * 2 : 8;
+	nl = realloc(sv->log, ncap * sizeof(*nl));
+	if (nl == NULL)
+		return AGORA_ENOMEM;
+	sv->log = nl;
+	sv->caplog = ncap;
+	return 0;
+}
+
+/* An entry added (room made by ag_dict_txn_prepare()). */
+static void log_add(dict *d, ag_entry *e)
+{
+	dict_save *sv = txn_log(d);
+
+	if (sv == NULL)
+		return;
+	if (sv->nlog == sv->caplog) { /* unprepared: cannot happen */
+		log_other(d);
+		return;
+	}
+	sv->log[sv->nlog].idx = (uint32_t)(e - d->t.entries);
+	sv->log[sv->nlog].add = true;
+	sv->log[sv->nlog].old = (ag_val){ 0 };
+	sv->nlog++;
+}
+
+/* The value of @e is replaced: true when the log keeps it (the caller
+ * then must not free it). */
+static bool log_replace(dict *d, ag_entry *e)
+{
+	dict_save *sv = txn_log(d);
+
+	if (sv == NULL)
+		return false;
+	if (sv->nlog == sv->caplog) { /* unprepared: cannot happen */
+		log_other(d);
+		return false;
+	}
+	sv->log[sv->nlog].idx = (uint32_t)(e - d->t.entries);
+	sv->log[sv->nlog].add = false;
+	sv->log[sv->nlog].old = e->val;
+	sv->nlog++;
+	return true;
+}
+
+/* A change the log cannot undo is about to be made: the whole copy
+ * (the methods make it first, ag_dict_txn_full(); this is a guard). */
+static void log_other(dict *d)
+{
+	if (txn_log(d) != NULL)
+		(void)ag_dict_txn_full(d->obj);
+}
+
+void ag_dict_txn_restore(ag_object *o, void *saved)
+{
+	dict *d = o->data;
+	dict_save *sv = saved;
+
+	if (sv->copy != NULL) {
+		ag_dict_restore(o, d, sv->copy);
+	} else {
+		log_undo(d, sv);
+		ag_dict_sync_mem(o, d);
+	}
+	free(sv);
+}
+
+void ag_dict_txn_drop(ag_object *o, void *saved)
+{
+	dict *d = o->data;
+	dict_save *sv = saved;
+
+	if (sv->copy != NULL)
+		ag_dict_copy_free(sv->copy);
+	for (size_t i = 0; i < sv->nlog; i++)
+		ag_dict_val_free(d, &sv->log[i].old);
+	free(sv->log);
+	free(sv);
 }

@@ -78,6 +78,9 @@ void ag_table_clear_vals(ag_table *t);
  * the caller takes the holds of stored values' references. 0, or
  * AGORA_ENOMEM with @dst empty. */
 int ag_table_copy(ag_table *dst, const ag_table *src);
+/* Whether adding one key to @t takes no memory and moves no entry (no
+ * growth, no compaction): a transaction's log then suffices (obj_dict.c). */
+bool ag_table_add_fits(const ag_table *t);
 uint64_t ag_table_hash(const ag_table *t, const ag_val *key);
 /* The live entry whose key equals @key, or NULL. @key is borrowed. */
 ag_entry *ag_table_find(ag_table *t, const ag_val *key, uint64_t hash);

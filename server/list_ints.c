@@ -38,6 +38,20 @@ void ag_lints_deinit(ag_lints *s)
 	ag_lints_init(s);
 }
 
+int ag_lints_copy(ag_lints *dst, const ag_lints *src)
+{
+	ag_lints_init(dst);
+	if (src->cap > 0) {
+		if ((dst->buf = malloc(src->cap)) == NULL)
+			return AGORA_ENOMEM;
+		memcpy(dst->buf, src->buf, src->len * src->width);
+	}
+	dst->cap = src->cap;
+	dst->len = src->len;
+	dst->width = src->width;
+	return 0;
+}
+
 /* Store @x (which fits) as item @i of the array of @w-byte ints at @p. */
 static void store(uint8_t *p, unsigned w, size_t i, int64_t x)
 {

@@ -44,6 +44,30 @@ void ag_lpack_init(ag_lpack *p)
 	memset(p, 0, sizeof(*p));
 }
 
+int ag_lpack_copy(ag_lpack *dst, const ag_lpack *src)
+{
+	ag_lpack_init(dst);
+	if (src->cap > 0 && (dst->buf = malloc(src->cap)) == NULL)
+		return AGORA_ENOMEM;
+	if (src->marks_cap > 0 &&
+	    (dst->marks = malloc(src->marks_cap * sizeof(size_t))) == NULL) {
+		free(dst->buf);
+		ag_lpack_init(dst);
+		return AGORA_ENOMEM;
+	}
+	if (src->used > 0)
+		memcpy(dst->buf, src->buf, src->used);
+	if (src->nvalid > 0)
+		memcpy(dst->marks, src->marks, src->nvalid * sizeof(size_t));
+	dst->used = src->used;
+	dst->cap = src->cap;
+	dst->len = src->len;
+	dst->marks_cap = src->marks_cap;
+	dst->nvalid = src->nvalid;
+	dst->nrefs = src->nrefs;
+	return 0;
+}
+
 size_t ag_lpack_release_bytes(const uint8_t *buf, size_t a, size_t b,
 			      ag_lpack_release_fn *fn, void *ctx)
 {

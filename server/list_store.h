@@ -63,6 +63,11 @@ void ag_lpack_init(ag_lpack *p);
 /* Release what every item holds (@fn, @ctx), free the memory, and leave
  * @p empty as ag_lpack_init() does. */
 void ag_lpack_deinit(ag_lpack *p, ag_lpack_release_fn *fn, void *ctx);
+/* A copy of @src into @dst (which it initialises), with as much memory
+ * allocated (ag_lpack_mem() is the same), without taking the holds of its
+ * items' references (ag_lpack_release_bytes() walks them). 0, or
+ * AGORA_ENOMEM with @dst empty. */
+int ag_lpack_copy(ag_lpack *dst, const ag_lpack *src);
 /* Bytes the store has allocated: its buffer and its marks. */
 static inline size_t ag_lpack_mem(const ag_lpack *p)
 {
@@ -180,6 +185,9 @@ typedef struct ag_lints {
 void ag_lints_init(ag_lints *s);
 /* Free its memory and leave it as ag_lints_init() does. */
 void ag_lints_deinit(ag_lints *s);
+/* A copy of @src into @dst (which it initialises), with as much memory
+ * allocated. 0, or AGORA_ENOMEM with @dst empty. */
+int ag_lints_copy(ag_lints *dst, const ag_lints *src);
 /* Bytes the store has allocated. */
 static inline size_t ag_lints_mem(const ag_lints *s)
 {

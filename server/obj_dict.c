@@ -34,6 +34,19 @@
  * entries in order, then a "dict.expire_at" call for each key with a TTL,
  * expired ones included (the child that writes it does not read the
  * clock either: the journal after it may still name them).
+ *
+ * Transactions (docs/protocol.md section 12): what is kept to undo with is
+ * at first a log of the values set, incr and setdefault replace and the
+ * keys they add (dict_keys.c), while the dict has no deadline and an add
+ * needs no room; before any other change, a whole copy of the dict
+ * (ag_dict_copy(): its entries with the table's layout, the deadlines in
+ * the heap's order, the counters and the memory figures, its keys and
+ * values holding what their references name; the other write methods
+ * make it first, see the method table). A rollback undoes the log, or
+ * puts the copy back and arms the sweep for its deadlines. A write that
+ * meets an expired key within one reclaims it as anywhere (journaled as
+ * "dict.expired" inside the transaction's record). A dict has no waiters:
+ * nothing to defer, nothing refused.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -204,6 +217,21 @@ static void journal_self(ag_req *r)
 		ag_journal_request(r);
 }
 
+/*
+ * Inside a transaction (dict.h): before set, incr or setdefault changes
+ * anything, the log of what it keeps gets room, or becomes the whole copy
+ * when the call may do more than replace a value or add a key that needs
+ * no room (@full: a deadline involved). Answers LIMIT and returns it when
+ * out of memory, nothing changed.
+ */
+static int txn_prepare(ag_req *r, dict *d, bool full)
+{
+	if (full || d->ttl.count > 0 ? ag_dict_txn_full(r->obj) < 0
+				     : ag_dict_txn_prepare(r->obj) < 0)
+		return oom(r);
+	return 0;
+}
+
 /* lookup() for a method that reads: a key past its deadline is absent. */
 static int lookup_live(ag_req *r, dict *d, uint32_t i, ag_val *ret_key,
 		       uint64_t *ret_hash, ag_entry **ret)
@@ -338,7 +366,10 @@ static int dict_set(ag_req *r)
 
 	if (ttl && (rc = arg_ttl(r, 3, "ttl", &deadline)) < 0)
 		return rc;
-	if ((rc = lookup_write(r, d, 1, &key, &h, &e)) < 0)
+	if ((rc = txn_prepare(r, d, ttl)) < 0 ||
+	    (rc = lookup_write(r, d, 1, &key, &h, &e)) < 0 ||
+	    (e == NULL && !ag_table_add_fits(&d->t) &&
+	     (rc = txn_prepare(r, d, true)) < 0))
 		return rc;
 	if (ttl && (e == NULL || ag_dict_ttl_find(d, &e->key, h) == NULL) &&
 	    (rc = ag_memory_check(r, TTL_COST)) < 0)
@@ -504,7 +535,10 @@ static int dict_setdefault(ag_req *r)
 	uint64_t h;
 	int rc;
 
-	if ((rc = lookup_write(r, d, 1, &key, &h, &e)) < 0)
+	if ((rc = txn_prepare(r, d, false)) < 0 ||
+	    (rc = lookup_write(r, d, 1, &key, &h, &e)) < 0 ||
+	    (e == NULL && !ag_table_add_fits(&d->t) &&
+	     (rc = txn_prepare(r, d, true)) < 0))
 		return rc;
 	if (e != NULL) {
 		journal_self(r);
@@ -702,7 +736,10 @@ static int dict_incr(ag_req *r)
 	int rc, which;
 
 	/* Params in order, as Python hashes d[k] before it adds. */
-	if ((rc = lookup_write(r, d, 1, &key, &h, &e)) < 0)
+	if ((rc = txn_prepare(r, d, false)) < 0 ||
+	    (rc = lookup_write(r, d, 1, &key, &h, &e)) < 0 ||
+	    (e == NULL && !ag_table_add_fits(&d->t) &&
+	     (rc = txn_prepare(r, d, true)) < 0))
 		return rc;
 	memset(&delta, 0, sizeof(delta));
 	delta.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
@@ -1050,6 +1087,22 @@ static void dict_conn_gone(ag_object *o, ag_conn *c)
 {
 }
 
+/* The write methods but set, incr and setdefault make the whole copy
+ * first (dict.h; the method table names these). */
+#define TXN_FULL_FIRST(fn)                                            \
+	static int fn##_txn(ag_req *r)                                \
+	{                                                             \
+		return ag_dict_txn_full(r->obj) < 0 ? oom(r) : fn(r); \
+	}
+TXN_FULL_FIRST(dict_delete)
+TXN_FULL_FIRST(dict_pop)
+TXN_FULL_FIRST(dict_popitem)
+TXN_FULL_FIRST(dict_update)
+TXN_FULL_FIRST(dict_clear)
+TXN_FULL_FIRST(dict_expire)
+TXN_FULL_FIRST(dict_expire_at)
+TXN_FULL_FIRST(dict_expired)
+
 /* Methods whose params[1] is the one key they change (watch.c). */
 static const char *const dict_keyed[] = { "set",        "delete", "pop",
 					  "setdefault", "incr",   "expire",
@@ -1059,24 +1112,25 @@ static const ag_method dict_methods[] = {
 	{ "get", dict_get, 2, 3, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "getitem", dict_getitem, 2, 2, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "set", dict_set, 3, 4, AG_STORES_BYTES, AG_RIGHT_WRITE },
-	{ "delete", dict_delete, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "delete", dict_delete_txn, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "contains", dict_contains, 2, 2, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "len", dict_len, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "keys", dict_keys, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "values", dict_values, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "items", dict_items, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
-	{ "pop", dict_pop, 2, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
-	{ "popitem", dict_popitem, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "pop", dict_pop_txn, 2, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "popitem", dict_popitem_txn, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "setdefault", dict_setdefault, 2, 3, AG_STORES_BYTES,
 	  AG_RIGHT_WRITE },
-	{ "update", dict_update, 2, 2, AG_STORES_ITEMS, AG_RIGHT_WRITE },
-	{ "clear", dict_clear, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "update", dict_update_txn, 2, 2, AG_STORES_ITEMS, AG_RIGHT_WRITE },
+	{ "clear", dict_clear_txn, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "copy", dict_copy, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "incr", dict_incr, 2, 3, AG_STORES_BYTES, AG_RIGHT_WRITE },
-	{ "expire", dict_expire, 3, 3, AG_STORES_BYTES, AG_RIGHT_WRITE },
-	{ "expire_at", dict_expire_at, 3, 3, AG_STORES_BYTES, AG_RIGHT_WRITE },
+	{ "expire", dict_expire_txn, 3, 3, AG_STORES_BYTES, AG_RIGHT_WRITE },
+	{ "expire_at", dict_expire_at_txn, 3, 3, AG_STORES_BYTES,
+	  AG_RIGHT_WRITE },
 	{ "ttl", dict_ttl, 2, 2, AG_STORES_NONE, AG_RIGHT_READ },
-	{ "expired", dict_expired, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "expired", dict_expired_txn, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
 
@@ -1099,4 +1153,7 @@ const ag_family ag_family_dict = {
 	.journal = AG_JOURNAL_SELF, /* each method: journal_self() */
 	.save_opts = NULL,          /* no options */
 	.save = dict_save,
+	.txn_save = ag_dict_txn_save,
+	.txn_restore = ag_dict_txn_restore,
+	.txn_drop = ag_dict_txn_drop,
 };

@@ -31,6 +31,13 @@
  * Persistence (protocol section 10): the journal records the write methods
  * as called, and a snapshot rebuilds a list with "list.extend" calls of
  * its items (list_save()).
+ *
+ * Transactions (docs/protocol.md section 12): what is kept to undo with is
+ * at first only the list's length (list_txn_save), enough while the
+ * transaction only appends within the room its store has; before any
+ * other change, the whole copy (txn_full(): every write method but append
+ * goes through it first, see the method table). A list has no waiters:
+ * nothing to defer, nothing refused.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -59,6 +66,12 @@ static size_t list_n(const list *l)
 static void release_ref(void *srv, ag_val *v)
 {
 	ag_val_release(srv, v);
+}
+
+static void ref_one(void *ud, ag_object *r)
+{
+	(void)ud;
+	ag_object_ref(r);
 }
 
 /* ---- the stores ---------------------------------------------------------- */
@@ -335,6 +348,10 @@ static const char *describe(const msgpack_object *o, char *buf, size_t len)
 
 /* ---- methods ------------------------------------------------------------- */
 
+/* Transactions (at the end). */
+static bool append_fits(const list *l, const ag_val *v);
+static int txn_full(ag_object *o);
+
 /* Store @v (holds taken, ownership of its bytes ends here) as items [lo,
  * hi) replaced (hi - lo <= 1). Answers LIMIT and frees @v when out of
  * memory. */
@@ -405,6 +422,12 @@ static int list_append(ag_req *r)
 	if ((rc = ag_items_check(r, list_n(l), 1)) < 0) {
 		ag_val_free(r->srv, &v);
 		return rc;
+	}
+	/* A transaction's undo: a cut past the length, unless the store
+	 * changes more (transactions, at the end). */
+	if (!append_fits(l, &v) && txn_full(r->obj) < 0) {
+		ag_val_free(r->srv, &v);
+		return oom(r);
 	}
 	if ((rc = put_val(r, l, list_n(l), list_n(l), &v)) < 0)
 		return rc;
@@ -991,25 +1014,210 @@ static void list_conn_gone(ag_object *o, ag_conn *c)
 {
 }
 
+/* ---- transactions -------------------------------------------------------- */
+
+/*
+ * What a transaction keeps of a list to undo with (protocol section 12;
+ * txn_save()): at first only the length it had (and the bytes, and how
+ * many marks were up to date, in the packed store), for the common case,
+ * a transaction that appends to a long list: as long as each append fits
+ * the room the store has (append_fits()), items past that length are all
+ * that changed, and undoing is cutting them off (their holds released).
+ * Before any other change (another method, an append that grows the
+ * store: txn_full()), that becomes a whole copy of the list as it was: a
+ * copy of the store now, with as much memory allocated (so that the
+ * memory accounted comes back the same), each item holding what its
+ * references name as the list's do, cut back to that length. A list has
+ * no waiters: nothing to defer, nothing to wake.
+ */
+struct lsave {
+	list *copy;    /* the whole copy, or NULL while only appending */
+	size_t len;    /* items when saved */
+	size_t used;   /* packed: bytes of the items then */
+	size_t nvalid; /* packed: marks up to date then */
+};
+
+/* The packed store's walk taking a hold of what an item names. */
+static void hold_ref(void *srv, ag_val *v)
+{
+	ag_val_foreach_ref(srv, v, ref_one, NULL);
+}
+
+/* The items of @l past @sv's length cut off, what they hold released:
+ * the store never grew meanwhile, so it is as it was. */
+static void cut_back(list *l, const struct lsave *sv)
+{
+	ag_lpack *p = &l->u.pk;
+
+	if (!l->packed) {
+		l->u.ints.len = sv->len;
+		return;
+	}
+	if (p->nrefs > 0)
+		p->nrefs -= ag_lpack_release_bytes(p->buf, sv->used, p->used,
+						   release_ref, l->srv);
+	p->used = sv->used;
+	p->len = sv->len;
+	if (p->nvalid > sv->nvalid)
+		p->nvalid = sv->nvalid;
+}
+
+/* A copy of @l's store with as much memory, holding what its items
+ * name; NULL when out of memory. */
+static list *list_dup(const list *l)
+{
+	list *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (c == NULL)
+		return NULL;
+	c->srv = l->srv;
+	c->accounted = l->accounted;
+	c->packed = l->packed;
+	rc = l->packed ? ag_lpack_copy(&c->u.pk, &l->u.pk)
+		       : ag_lints_copy(&c->u.ints, &l->u.ints);
+	if (rc < 0) {
+		free(c);
+		return NULL;
+	}
+	if (c->packed && c->u.pk.nrefs > 0)
+		ag_lpack_release_bytes(c->u.pk.buf, 0, c->u.pk.used, hold_ref,
+				       c->srv);
+	return c;
+}
+
+/* The saved record of @o while it only logs appends, or NULL. */
+static struct lsave *txn_log(ag_object *o)
+{
+	struct lsave *sv = ag_txn_saved(o);
+
+	return sv != NULL && sv->copy == NULL ? sv : NULL;
+}
+
+/* Before a change other than an append that fits: the whole copy. 0, or
+ * AGORA_ENOMEM with nothing changed. */
+static int txn_full(ag_object *o)
+{
+	struct lsave *sv = txn_log(o);
+	list *c;
+
+	if (sv == NULL)
+		return 0;
+	if ((c = list_dup(o->data)) == NULL)
+		return AGORA_ENOMEM;
+	cut_back(c, sv);
+	sv->copy = c;
+	return 0;
+}
+
+/* Whether appending @v to @l changes nothing but the items past its
+ * length: the store has room for it as it is (no growing, no widening,
+ * no leaving the int store). */
+static bool append_fits(const list *l, const ag_val *v)
+{
+	const ag_lpack *p = &l->u.pk;
+	const ag_lints *s = &l->u.ints;
+	int64_t x;
+
+	if (l->packed)
+		return p->used + ag_val_len(v) <= p->cap &&
+		       (p->len + 1 + AG_LPACK_MARK_EVERY - 1) /
+			       AG_LPACK_MARK_EVERY <=
+			   p->marks_cap;
+	return ag_lints_val_int(v, &x) && ag_lints_width_for(x) <= s->width &&
+	       (s->len + 1) * s->width <= s->cap;
+}
+
+static void *list_txn_save(ag_object *o)
+{
+	list *l = o->data;
+	struct lsave *sv = calloc(1, sizeof(*sv));
+
+	if (sv == NULL)
+		return NULL;
+	sv->len = list_n(l);
+	if (l->packed) {
+		sv->used = l->u.pk.used;
+		sv->nvalid = l->u.pk.nvalid;
+	}
+	return sv;
+}
+
+/* Free a copy, releasing what its items hold. */
+static void list_free(list *c)
+{
+	store_clear(c);
+	free(c);
+}
+
+static void list_txn_drop(ag_object *o, void *saved)
+{
+	struct lsave *sv = saved;
+
+	(void)o;
+	if (sv->copy != NULL)
+		list_free(sv->copy);
+	free(sv);
+}
+
+static void list_txn_restore(ag_object *o, void *saved)
+{
+	list *l = o->data;
+	struct lsave *sv = saved;
+	list *c = sv->copy;
+
+	if (c == NULL) {
+		cut_back(l, sv);
+	} else {
+		store_clear(l);
+		l->packed = c->packed;
+		l->u = c->u;
+		free(c);
+	}
+	free(sv);
+	sync_mem(o, l);
+}
+
+/* The write methods but append, each making the whole copy first (the
+ * method table names these). */
+#define TXN_FULL_FIRST(fn)                                    \
+	static int fn##_txn(ag_req *r)                        \
+	{                                                     \
+		return txn_full(r->obj) < 0 ? oom(r) : fn(r); \
+	}
+TXN_FULL_FIRST(list_extend)
+TXN_FULL_FIRST(list_insert)
+TXN_FULL_FIRST(list_set)
+TXN_FULL_FIRST(list_delete)
+TXN_FULL_FIRST(list_set_slice)
+TXN_FULL_FIRST(list_del_slice)
+TXN_FULL_FIRST(list_pop)
+TXN_FULL_FIRST(list_remove)
+TXN_FULL_FIRST(list_reverse)
+TXN_FULL_FIRST(list_sort)
+TXN_FULL_FIRST(list_clear)
+
 static const ag_method list_methods[] = {
 	{ "append", list_append, 2, 2, AG_STORES_BYTES, AG_RIGHT_WRITE },
-	{ "extend", list_extend, 2, 2, AG_STORES_ITEMS, AG_RIGHT_WRITE },
-	{ "insert", list_insert, 3, 3, AG_STORES_BYTES, AG_RIGHT_WRITE },
+	{ "extend", list_extend_txn, 2, 2, AG_STORES_ITEMS, AG_RIGHT_WRITE },
+	{ "insert", list_insert_txn, 3, 3, AG_STORES_BYTES, AG_RIGHT_WRITE },
 	{ "get", list_get, 2, 2, AG_STORES_NONE, AG_RIGHT_READ },
-	{ "set", list_set, 3, 3, AG_STORES_BYTES, AG_RIGHT_WRITE },
-	{ "delete", list_delete, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "set", list_set_txn, 3, 3, AG_STORES_BYTES, AG_RIGHT_WRITE },
+	{ "delete", list_delete_txn, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "slice", list_slice, 1, 4, AG_STORES_NONE, AG_RIGHT_READ },
-	{ "set_slice", list_set_slice, 4, 4, AG_STORES_ITEMS, AG_RIGHT_WRITE },
-	{ "del_slice", list_del_slice, 3, 3, AG_STORES_NONE, AG_RIGHT_WRITE },
-	{ "pop", list_pop, 1, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
-	{ "remove", list_remove, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "set_slice", list_set_slice_txn, 4, 4, AG_STORES_ITEMS,
+	  AG_RIGHT_WRITE },
+	{ "del_slice", list_del_slice_txn, 3, 3, AG_STORES_NONE,
+	  AG_RIGHT_WRITE },
+	{ "pop", list_pop_txn, 1, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "remove", list_remove_txn, 2, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "index", list_index, 2, 4, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "count", list_count, 2, 2, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "contains", list_contains, 2, 2, AG_STORES_NONE, AG_RIGHT_READ },
 	{ "len", list_len, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
-	{ "reverse", list_reverse, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
-	{ "sort", list_sort, 1, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
-	{ "clear", list_clear, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "reverse", list_reverse_txn, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "sort", list_sort_txn, 1, 2, AG_STORES_NONE, AG_RIGHT_WRITE },
+	{ "clear", list_clear_txn, 1, 1, AG_STORES_NONE, AG_RIGHT_WRITE },
 	{ "copy", list_copy, 1, 1, AG_STORES_NONE, AG_RIGHT_READ },
 	{ NULL, NULL, 0, 0, AG_STORES_NONE, 0 },
 };
@@ -1029,4 +1237,7 @@ const ag_family ag_family_list = {
 	.persist = AG_PERSIST_CALLS,
 	.save_opts = NULL, /* no options */
 	.save = list_save,
+	.txn_save = list_txn_save,
+	.txn_restore = list_txn_restore,
+	.txn_drop = list_txn_drop,
 };

@@ -11,8 +11,9 @@
  * empty queue, and putters parked on a full one, each putter carrying its
  * value in w->val.
  *
- * Invariant, true whenever a method returns: getters are parked only while
- * the queue is empty, putters only while it is full. So the two lists are
+ * Invariant, true whenever a method returns (outside a transaction: within
+ * one it holds again at the commit, see below): getters are parked only
+ * while the queue is empty, putters only while it is full. So the two lists are
  * never both non-empty (a full queue holds at least one item), and a request
  * never overtakes a parked one: an item that arrives goes to the first getter
  * (ag_queue_offer), and a slot freed at the head goes to the first putter
@@ -31,6 +32,17 @@
  * once, and so is an item going back without a call (as a nack). A
  * snapshot saves the items never taken as puts, and the rest as the
  * state (ag_queue_pack_state).
+ *
+ * Transactions (docs/protocol.md section 12; queue_items.c keeps what is
+ * needed to undo with: a log of the ring's ends, or a whole copy): get,
+ * put and take with block true, and join, are refused there (they may
+ * park). Parked requests keep their place: an item that would go to a
+ * parked getter or taker is promised to it (and journaled) within the
+ * transaction, a slot freed for a parked putter takes a copy of its item,
+ * and the joiners are answered when no task is left at the commit; the
+ * answers go at the commit (ag_queue_wake), and a rollback forgets them.
+ * A nack that moves an item to the dead-letter queue saves that queue
+ * first (ag_txn_touch).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +115,9 @@ static int queue_do_get(ag_req *r, bool block, double timeout)
 	ag_val item;
 
 	if (q->count > 0) {
+		if (ag_queue_txn_pop_prepare(o, q) < 0)
+			return ag_reply_error(&r->to, AGORA_ELIMIT,
+					      "out of memory taking the item");
 		ag_queue_pop_item(o, q, &item, NULL);
 		ag_reply_val(&r->to, &item);
 		ag_val_give(r->to.conn, &item);
@@ -468,6 +483,9 @@ static int queue_ack(ag_req *r)
 
 	if (p == NULL)
 		return AGORA_EVALUE;
+	if (ag_queue_txn_full(o) < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "ack: out of memory");
 	ag_pend_release(o, q, p);
 	ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
 	ag_val_give(r->to.conn, &p->item);
@@ -488,6 +506,9 @@ static int queue_nack(ag_req *r)
 
 	if (p == NULL)
 		return AGORA_EVALUE;
+	if (ag_queue_txn_full(o) < 0 || ag_pend_requeue_prepare(o, q, p) < 0)
+		return ag_reply_error(&r->to, AGORA_ELIMIT,
+				      "nack: out of memory");
 	ag_pend_release(o, q, p);
 	ag_pend_requeue(o, q, p);
 	ag_reply_nil(&r->to);
@@ -570,6 +591,7 @@ static void queue_destroy(ag_object *o)
 	}
 	free(q->dead_letter);
 	free(q->ring);
+	free(q->given); /* empty outside a transaction */
 	free(q);
 	o->data = NULL;
 	ag_object_mem(o, -(ssize_t)mem);
@@ -698,6 +720,18 @@ static int queue_save(ag_object *o, ag_save *sv)
 	return 0;
 }
 
+/* ---- transactions ------------------------------------------------------- */
+
+/* The hooks of protocol section 12 are queue_items.c's (what a
+ * transaction keeps to undo with, and serving the waiters after the
+ * commit). */
+/* The calls that may park: get [h, block, timeout], put [h, item, block,
+ * timeout] and take [h, block, timeout, lease, details] unless block is
+ * false; join always. */
+static const char *const queue_refused[] = { "get@1", "put@2", "take@1", NULL };
+static const char *const jq_refused[] = { "get@1", "put@2", "take@1", "join",
+					  NULL };
+
 #define QUEUE_METHODS                                                         \
 	{ "put", queue_put, 2, 4, AG_STORES_BYTES, AG_RIGHT_WRITE },          \
 	    { "get", queue_get, 1, 3, AG_STORES_NONE, AG_RIGHT_WRITE },       \
@@ -736,6 +770,11 @@ const ag_family ag_family_queue = {
 	.save = queue_save,
 	.pack_state = ag_queue_pack_state,
 	.load_state = ag_queue_load_state,
+	.txn_save = ag_queue_txn_save,
+	.txn_restore = ag_queue_txn_restore,
+	.txn_drop = ag_queue_txn_drop,
+	.wake = ag_queue_wake,
+	.txn_refused = queue_refused,
 };
 
 /* ---- joinable_queue ------------------------------------------------------ */
@@ -837,4 +876,9 @@ const ag_family ag_family_joinable_queue = {
 	.save = queue_save,
 	.pack_state = ag_queue_pack_state,
 	.load_state = ag_queue_load_state,
+	.txn_save = ag_queue_txn_save,
+	.txn_restore = ag_queue_txn_restore,
+	.txn_drop = ag_queue_txn_drop,
+	.wake = ag_queue_wake,
+	.txn_refused = jq_refused,
 };

@@ -45,6 +45,24 @@ struct queue {
 	uint64_t max_deliveries; /* 0: no limit */
 	char *dead_letter;       /* the dead-letter queue's name, or NULL */
 	uint64_t redelivered, dead_lettered;
+	/*
+	 * Inside a transaction parked requests keep their place
+	 * (queue_items.c, "promises"): ngiven parked getters and takers
+	 * have an item promised (given[i], in the order made, with the
+	 * struct pend of an item that went back or a taker's, its id drawn),
+	 * and the first nadmitted parked putters a copy of their item in the
+	 * queue. ag_queue_wake() answers them once the transaction has
+	 * committed; a rollback forgets them. Empty outside a transaction.
+	 */
+	struct queue_given *given;
+	size_t ngiven, capgiven, nadmitted;
+};
+
+/* An item promised to a parked getter or taker. */
+struct queue_given {
+	ag_waiter *w; /* in q->getters */
+	ag_val item;
+	struct pend *meta; /* as serve_waiter() takes it, or NULL */
 };
 
 static inline bool ag_queue_is_full(const struct queue *q)
@@ -133,6 +151,27 @@ void ag_queue_journal_take(ag_object *o, double lease, bool details);
 /* A released item goes back: to the dead-letter queue past max_deliveries,
  * else to the head (to a parked getter or taker first). */
 void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p);
+/* Before ag_pend_release() and ag_pend_requeue() of @p by a call: a
+ * transaction saves the dead-letter queue it would go to
+ * (ag_txn_touch()). 0, or AGORA_ENOMEM: fail the call, nothing changed. */
+int ag_pend_requeue_prepare(ag_object *o, struct queue *q,
+			    const struct pend *p);
+/* Before an item may be promised to a parked getter in a transaction:
+ * room for the promise. 0 or AGORA_ENOMEM (nothing changed). */
+int ag_queue_promise_reserve(struct queue *q);
+/* Transactions (protocol section 12; queue_items.c says what is kept):
+ * the family's txn_save, txn_restore and txn_drop; before a change the
+ * kept log cannot undo (take, ack, nack), the whole copy (0, or
+ * AGORA_ENOMEM: fail the call, nothing changed); before
+ * ag_queue_pop_item() by a call, room in the log (0 or AGORA_ENOMEM, the
+ * same); and after the commit, wake: the parked getters, takers, putters
+ * and joiners served as the transaction's changes allow. */
+void *ag_queue_txn_save(ag_object *o);
+void ag_queue_txn_restore(ag_object *o, void *saved);
+void ag_queue_txn_drop(ag_object *o, void *saved);
+int ag_queue_txn_full(ag_object *o);
+int ag_queue_txn_pop_prepare(ag_object *o, struct queue *q);
+void ag_queue_wake(ag_object *o);
 /* The family's conn_gone, pack_state and load_state. */
 void ag_queue_conn_gone(ag_object *o, ag_conn *c);
 void ag_queue_pack_state(ag_object *o, msgpack_packer *pk);

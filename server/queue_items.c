@@ -30,6 +30,10 @@
 #define RING_MIN 8u     /* first allocation, in slots */
 #define RING_SHRINK 64u /* never halve a ring at or below this size */
 
+static int txn_full(ag_object *o, struct queue *q);
+static void txn_log_push(ag_object *o);
+static void txn_log_pop(ag_object *o, struct queue *q);
+
 /* ---- the ring ------------------------------------------------------------ */
 
 /*
@@ -42,7 +46,8 @@ static int ring_resize(ag_object *o, struct queue *q, size_t ncap)
 	ag_val *nring;
 	size_t i;
 
-	if (ncap > SIZE_MAX / sizeof(ag_val))
+	/* A transaction's log of the ring's ends holds no more. */
+	if (ncap > SIZE_MAX / sizeof(ag_val) || txn_full(o, q) < 0)
 		return AGORA_ENOMEM;
 	nring = calloc(ncap, sizeof(ag_val));
 	if (nring == NULL)
@@ -77,6 +82,7 @@ static void ring_push(ag_object *o, struct queue *q, ag_val *v)
 	q->count++;
 	ag_object_mem(o, (ssize_t)ag_val_heap(v));
 	memset(v, 0, sizeof(*v));
+	txn_log_push(o);
 }
 
 /*
@@ -88,6 +94,7 @@ void ag_queue_ring_pop(ag_object *o, struct queue *q, ag_val *ret)
 {
 	ag_val *slot = &q->ring[q->head];
 
+	txn_log_pop(o, q);
 	*ret = *slot;
 	memset(slot, 0, sizeof(*slot));
 	q->head = (q->head + 1) & (q->cap - 1);
@@ -143,18 +150,27 @@ void ag_queue_put_timed_out(ag_waiter *w)
 
 /* One task of a joinable_queue is done: when none is left, every parked
  * join() is answered true, in arrival order. */
-void ag_queue_tasks_done(ag_object *o, struct queue *q)
+static void answer_joiners(struct queue *q)
 {
 	ag_waiter *w;
 
-	if (q->unfinished == 0)
-		return;
-	if (--q->unfinished > 0)
-		return;
 	while ((w = TAILQ_FIRST(&q->joiners)) != NULL) {
 		ag_reply_bool(&w->to, true);
 		ag_wait_done(w);
 	}
+}
+
+void ag_queue_tasks_done(ag_object *o, struct queue *q)
+{
+	if (q->unfinished == 0)
+		return;
+	if (--q->unfinished > 0)
+		return;
+	/* Inside a transaction, the joiners are answered once it commits
+	 * (ag_queue_wake()). */
+	if (!TAILQ_EMPTY(&q->joiners) && ag_txn_defer(o))
+		return;
+	answer_joiners(q);
 }
 
 static bool waiter_takes(const ag_waiter *w)
@@ -170,6 +186,12 @@ static bool aux_details(int64_t aux)
 static double aux_lease(int64_t aux)
 {
 	return (double)(aux >> 2) / 1e6;
+}
+
+static void ref_one(void *ud, ag_object *r)
+{
+	(void)ud;
+	ag_object_ref(r);
 }
 
 /* ---- pending items ------------------------------------------------------- */
@@ -334,9 +356,12 @@ struct pend *ag_queue_take_item(ag_object *o, struct queue *q, ag_conn *c,
 				double lease)
 {
 	bool fresh = q->nreturned == 0;
-	struct pend *p = fresh ? ag_pend_new(o) : TAILQ_FIRST(&q->returned);
+	struct pend *p;
 	ag_val item;
 
+	if (txn_full(o, q) < 0)
+		return NULL;
+	p = fresh ? ag_pend_new(o) : TAILQ_FIRST(&q->returned);
 	if (p == NULL)
 		return NULL;
 	if (fresh) {
@@ -444,12 +469,13 @@ static void journal_went_back(ag_object *o, uint64_t id)
  * returns true; false (ENOMEM on a take: nothing changed, @w still parked).
  */
 static bool serve_waiter(ag_object *o, struct queue *q, ag_waiter *w, ag_val *v,
-			 struct pend *meta)
+			 struct pend *meta, bool journaled)
 {
 	struct pend *p;
 
 	if (!waiter_takes(w)) {
-		ag_queue_journal_get(o);
+		if (!journaled)
+			ag_queue_journal_get(o);
 		ag_queue_reply_item(&w->to, w->group ? &w->tag : NULL, v);
 		ag_val_give(w->to.conn, v); /* its references go with it */
 		ag_wait_done(w);
@@ -478,11 +504,158 @@ static bool serve_waiter(ag_object *o, struct queue *q, ag_waiter *w, ag_val *v,
 	p->item = *v;
 	ag_object_mem(o, (ssize_t)ag_val_heap(v));
 	memset(v, 0, sizeof(*v));
-	ag_queue_journal_take(o, aux_lease(w->aux), aux_details(w->aux));
+	if (!journaled)
+		ag_queue_journal_take(o, aux_lease(w->aux),
+				      aux_details(w->aux));
 	ag_pend_reply_tagged(&w->to, w->group ? &w->tag : NULL, p,
 			     aux_details(w->aux));
 	ag_wait_done(w);
 	return true;
+}
+
+/*
+ * Promises. Inside a transaction no waiter is served, but parked requests
+ * keep their place (protocol section 12): an item that would go to a
+ * parked getter or taker now is promised to it instead (q->given, kept out
+ * of the ring, as if it were already in the getter's hands: the rest of
+ * the transaction does not see it), a taker's id drawn now as it would be;
+ * and a slot that frees while putters are parked takes a copy of the
+ * first putter's item now (journaled as its put), the putter keeping its
+ * value until the commit. ag_queue_wake() then serves the promises in
+ * order and answers the putters; a rollback forgets them
+ * (promises_forget()).
+ */
+
+/* The @n-th waiter of @wq (0: the first), or NULL. */
+static ag_waiter *waiter_at(struct ag_waitq *wq, size_t n)
+{
+	ag_waiter *w;
+
+	TAILQ_FOREACH (w, wq, qlink)
+		if (n-- == 0)
+			return w;
+	return NULL;
+}
+
+static bool promised(const struct queue *q, const ag_waiter *w)
+{
+	for (size_t i = 0; i < q->ngiven; i++)
+		if (q->given[i].w == w)
+			return true;
+	return false;
+}
+
+/* Whether parked getter @w could be served now: it has no promise, nor
+ * has its group (get_any, take_any) on another queue, which would have
+ * taken it out of every queue. */
+static bool promisable(const struct queue *q, const ag_waiter *w)
+{
+	if (promised(q, w))
+		return false;
+	if (w->group == NULL)
+		return true;
+	for (uint32_t i = 0; i < w->group->n; i++) {
+		const ag_waiter *m = w->group->members[i];
+		if (m != w && m->obj->data != NULL && promised(m->obj->data, m))
+			return false;
+	}
+	return true;
+}
+
+int ag_queue_promise_reserve(struct queue *q)
+{
+	struct queue_given *g;
+	size_t ncap;
+
+	if (q->ngiven < q->capgiven)
+		return 0;
+	ncap = q->capgiven ? q->capgiven * 2 : 4;
+	g = realloc(q->given, ncap * sizeof(*g));
+	if (g == NULL)
+		return AGORA_ENOMEM;
+	q->given = g;
+	q->capgiven = ncap;
+	return 0;
+}
+
+/*
+ * Inside a transaction, promise the item @v (taken: left empty) to the
+ * first parked getter or taker without a promise; @meta as serve_waiter()
+ * takes it. 1: promised; 0: not in a transaction, or every parked getter
+ * has one (@v untouched); AGORA_ENOMEM (nothing changed).
+ */
+static int promise(ag_object *o, struct queue *q, ag_val *v, struct pend *meta)
+{
+	ag_waiter *w;
+
+	if (!ag_txn_active(o->srv))
+		return 0;
+	TAILQ_FOREACH (w, &q->getters, qlink)
+		if (promisable(q, w))
+			break;
+	if (w == NULL)
+		return 0;
+	if (ag_queue_promise_reserve(q) < 0)
+		return AGORA_ENOMEM;
+	if (meta == NULL && waiter_takes(w)) {
+		if ((meta = ag_pend_new(o)) == NULL)
+			return AGORA_ENOMEM;
+		meta->id = ++q->next_id;
+	}
+	(void)ag_txn_defer(o);
+	/* Journaled now, where it would be (ag_queue_wake() does not). */
+	if (waiter_takes(w))
+		ag_queue_journal_take(o, aux_lease(w->aux),
+				      aux_details(w->aux));
+	else
+		ag_queue_journal_get(o);
+	q->given[q->ngiven].w = w;
+	q->given[q->ngiven].item = *v;
+	q->given[q->ngiven].meta = meta;
+	q->ngiven++;
+	memset(v, 0, sizeof(*v));
+	return 1;
+}
+
+/* A rollback: the promises and the putters' copies are forgotten (the
+ * state they were made in is gone). */
+static void promises_forget(ag_object *o, struct queue *q)
+{
+	for (size_t i = 0; i < q->ngiven; i++) {
+		ag_val_free(o->srv, &q->given[i].item);
+		free(q->given[i].meta); /* on no list, no timer, no item */
+	}
+	free(q->given);
+	q->given = NULL;
+	q->ngiven = q->capgiven = q->nadmitted = 0;
+}
+
+/*
+ * Inside a transaction: slots are free while putters are parked. A copy of
+ * each first putter's item goes in, journaled as its put; the putter is
+ * answered at the commit, when its own value goes. Out of memory: the
+ * rest are let in at the commit.
+ */
+static void admit_copies(ag_object *o, struct queue *q)
+{
+	ag_waiter *w;
+
+	while (!ag_queue_is_full(q) &&
+	       (w = waiter_at(&q->putters, q->nadmitted)) != NULL) {
+		ag_val copy;
+
+		if (ag_val_dup(&copy, &w->val) < 0)
+			break;
+		ag_val_foreach_ref(o->srv, &copy, ref_one, NULL);
+		/* No getter is parked (the queue was full). */
+		if (ag_queue_offer(o, q, &copy) < 0) {
+			ag_val_free(o->srv, &copy);
+			break;
+		}
+		journal_served_put(o, &w->val);
+		q->nadmitted++;
+		(void)ag_txn_defer(o);
+	}
 }
 
 /*
@@ -497,7 +670,18 @@ int ag_queue_offer(ag_object *o, struct queue *q, ag_val *v)
 	ag_waiter *w = TAILQ_FIRST(&q->getters);
 	int rc;
 
-	if (w == NULL || !serve_waiter(o, q, w, v, NULL)) {
+	/* Inside a transaction the item is promised to the getter (or goes
+	 * to the ring when every parked getter has one). */
+	if (w != NULL && ag_txn_active(o->srv)) {
+		if ((rc = promise(o, q, v, NULL)) < 0)
+			return rc;
+		if (rc > 0) {
+			q->unfinished++;
+			return 0;
+		}
+		w = NULL;
+	}
+	if (w == NULL || !serve_waiter(o, q, w, v, NULL, false)) {
 		rc = ring_reserve(o, q);
 		if (rc < 0)
 			return rc;
@@ -515,6 +699,12 @@ void ag_queue_admit_putters(ag_object *o, struct queue *q)
 {
 	ag_waiter *w;
 
+	/* Inside a transaction, copies now, answers at the commit. */
+	if (!ag_queue_is_full(q) && !TAILQ_EMPTY(&q->putters) &&
+	    ag_txn_active(o->srv)) {
+		admit_copies(o, q);
+		return;
+	}
 	while (!ag_queue_is_full(q) && (w = TAILQ_FIRST(&q->putters)) != NULL) {
 		/* Before the offer, which takes the value: it cannot fail
 		 * here (see below), and a getter it would serve (none: the
@@ -584,7 +774,9 @@ static bool dead_letter(ag_object *o, struct queue *q, struct pend *p)
 	uint64_t id = p->id, n = p->deliveries;
 	size_t heap = ag_val_heap(&p->item);
 
-	if (d == NULL || ag_queue_offer(d, d->data, &p->item) < 0) {
+	/* Another object: a transaction saves it first (ag_txn_touch()). */
+	if (d == NULL || ag_txn_touch(d) < 0 ||
+	    ag_queue_offer(d, d->data, &p->item) < 0) {
 		if (ag_server_logs(o->srv, AGORA_LOG_WARNING))
 			ag_server_logf(o->srv, AGORA_LOG_WARNING,
 				       "%s: item %llu was delivered %llu "
@@ -622,18 +814,33 @@ static bool dead_letter(ag_object *o, struct queue *q, struct pend *p)
 void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p)
 {
 	ag_waiter *w;
+	bool txn = false;
 
 	if (q->max_deliveries != 0 && p->deliveries >= q->max_deliveries &&
 	    dead_letter(o, q, p))
 		return;
 	q->redelivered++;
+	/* Inside a transaction the item is promised to a parked getter
+	 * (ag_pend_requeue_prepare() made room), or goes to the head. */
+	if (!TAILQ_EMPTY(&q->getters) && ag_txn_active(o->srv)) {
+		ag_val v = p->item;
+
+		txn = true;
+		ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
+		memset(&p->item, 0, sizeof(p->item));
+		if (promise(o, q, &v, p) > 0)
+			return;
+		p->item = v;
+		ag_object_mem(o, (ssize_t)ag_val_heap(&v));
+	}
 	/* A server that stops hands nothing out: its answers would not go. */
-	while (!o->srv->stopping && (w = TAILQ_FIRST(&q->getters)) != NULL) {
+	while (!txn && !o->srv->stopping &&
+	       (w = TAILQ_FIRST(&q->getters)) != NULL) {
 		ag_val v = p->item;
 
 		ag_object_mem(o, -(ssize_t)ag_val_heap(&p->item));
 		memset(&p->item, 0, sizeof(p->item));
-		if (serve_waiter(o, q, w, &v, p))
+		if (serve_waiter(o, q, w, &v, p, false))
 			return;
 		/* Out of memory for that taker: it gets LIMIT, the item
 		 * stays for the next. */
@@ -648,6 +855,19 @@ void ag_pend_requeue(ag_object *o, struct queue *q, struct pend *p)
 	ring_push_front(o, q, &p->item);
 	TAILQ_INSERT_HEAD(&q->returned, p, link);
 	q->nreturned++;
+}
+
+int ag_pend_requeue_prepare(ag_object *o, struct queue *q, const struct pend *p)
+{
+	ag_object *d;
+
+	if (ag_txn_active(o->srv) && !TAILQ_EMPTY(&q->getters) &&
+	    ag_queue_promise_reserve(q) < 0)
+		return AGORA_ENOMEM;
+	if (q->max_deliveries == 0 || p->deliveries < q->max_deliveries ||
+	    (d = dead_letter_queue(o, q)) == NULL)
+		return 0;
+	return ag_txn_touch(d);
 }
 
 /* A lease ran out: the item goes back. */
@@ -819,12 +1039,6 @@ bad:
 	return AGORA_EVALUE;
 }
 
-static void ref_one(void *ud, ag_object *r)
-{
-	(void)ud;
-	ag_object_ref(r);
-}
-
 /* Make the item @t ([id, deliveries, item]) a struct pend holding what
  * its references name (loaded before any state): 0 or ENOMEM. */
 static int state_pend(ag_object *o, const msgpack_object *t, struct pend **ret)
@@ -923,4 +1137,505 @@ int ag_queue_load_state(ag_object *o, const msgpack_object *st, char *err,
 nomem:
 	snprintf(err, errlen, "queue state: out of memory");
 	return AGORA_ENOMEM;
+}
+/* ---- transactions -------------------------------------------------------- */
+
+/*
+ * What a transaction keeps of a queue to undo with (protocol section 12;
+ * txn_save()): at first only a log of what its calls did to the ends of
+ * the ring, for the common case, a transaction that puts items at the
+ * tail or gets a few from the head of a long queue, which then costs what
+ * it moves, not the queue's length. The log holds the counters as they
+ * were, how many items were put at the tail (npushed), and a copy of each
+ * item that was there before and was taken from the head (popped, oldest
+ * first, holding what its references name, as the ring's items do; an
+ * item put in the transaction and taken again only counts npushed down).
+ * Undoing it takes the npushed items off the tail and puts the popped
+ * ones back at the head: the ring never changed its size meanwhile, so
+ * every item is back in its slot.
+ *
+ * Before any other change (the ring growing or shrinking, an item that
+ * went back taken, take, ack, nack, an item going back: txn_full()), the
+ * log becomes a whole copy of the queue as it was: a copy of the state
+ * now with the log undone on it. The copy is a struct queue of its own,
+ * never accounted: the ring with the same capacity and head, its items
+ * copied and holding what their references name; the items that went
+ * back (q->returned); the pending items, each a new struct pend on the
+ * same connection, holding one more ag_conn_hold() of the queue (an
+ * existing entry: it never needs memory), with a lease timer made but not
+ * armed; the index of those. Its wait lists stay empty: waiters never
+ * change inside a transaction. Restoring it frees what the queue has now,
+ * as if each item left for good (their holds released, the pending ones'
+ * connections' holds and timers gone), puts the copy in its place, arms
+ * its leases for what was left of them, and accounts the difference of
+ * memory.
+ */
+struct qsave {
+	struct queue *copy; /* the whole copy, or NULL while logging */
+	uint64_t unfinished, next_id, redelivered, dead_lettered;
+	size_t count;   /* items in the ring when saved */
+	size_t npushed; /* put at the tail since, still there */
+	ag_val *popped; /* taken from the head since, oldest first */
+	size_t npopped, cappopped;
+	/* popped[npopped] is a copy of the head item, made by
+	 * ag_queue_txn_pop_prepare() for the pop that follows it. */
+	bool staged;
+};
+
+/* What the queue's state accounts with ag_object_mem() (queue_destroy()
+ * gives back the same). */
+static size_t state_mem(const struct queue *q)
+{
+	const struct pend *p;
+	size_t mem = sizeof(*q) + q->cap * sizeof(ag_val) +
+		     (q->dead_letter != NULL ? strlen(q->dead_letter) + 1 : 0);
+
+	for (size_t i = 0; i < q->count; i++)
+		mem += ag_val_heap(&q->ring[(q->head + i) & (q->cap - 1)]);
+	TAILQ_FOREACH (p, &q->pending, link)
+		mem += ag_val_heap(&p->item);
+	return mem;
+}
+
+/* Free the items, pending items, index and ring of @q (not @q itself, nor
+ * the options), releasing what they hold, accounting nothing. */
+static void state_free(ag_object *o, struct queue *q)
+{
+	struct pend *p;
+
+	while ((p = TAILQ_FIRST(&q->pending)) != NULL) {
+		TAILQ_REMOVE(&q->pending, p, link);
+		ag_conn_unhold(p->conn, o);
+		if (p->lease != NULL)
+			event_free(p->lease);
+		ag_val_free(o->srv, &p->item);
+		free(p);
+	}
+	while ((p = TAILQ_FIRST(&q->returned)) != NULL) {
+		TAILQ_REMOVE(&q->returned, p, link);
+		free(p);
+	}
+	ag_table_foreach (&q->index, e)
+		ag_val_deinit(&e->key);
+	ag_table_deinit(&q->index);
+	for (size_t i = 0; i < q->count; i++)
+		ag_val_free(o->srv, &q->ring[(q->head + i) & (q->cap - 1)]);
+	free(q->ring);
+	q->ring = NULL;
+	q->count = 0;
+	q->npending = q->nreturned = 0;
+}
+
+/* A copy of pending item @p into @c: 0 or AGORA_ENOMEM (nothing of it
+ * left in @c). */
+static int copy_pending(ag_object *o, struct queue *c, const struct pend *p)
+{
+	struct pend *n = ag_pend_new(o);
+	uint8_t buf[8];
+	ag_val key, owned;
+	ag_entry *e;
+
+	if (n == NULL)
+		return AGORA_ENOMEM;
+	n->id = p->id;
+	n->deliveries = p->deliveries;
+	n->lease_s = p->lease_s;
+	n->lease_ms = p->lease_ms;
+	if (ag_val_dup(&n->item, &p->item) < 0)
+		goto fail;
+	if (p->lease != NULL &&
+	    (n->lease = evtimer_new(o->srv->base, lease_ran_out, n)) == NULL)
+		goto fail;
+	id_key(n->id, buf, &key);
+	if (ag_val_dup(&owned, &key) < 0)
+		goto fail;
+	e = ag_table_add(&c->index, &owned, ag_table_hash(&c->index, &key));
+	if (e == NULL) {
+		ag_val_deinit(&owned);
+		goto fail;
+	}
+	e->ptr = n;
+	/* The connection holds the queue for @p already: one more. */
+	if (ag_conn_hold(p->conn, o) < 0) {
+		ag_table_remove(&c->index, e);
+		goto fail;
+	}
+	n->conn = p->conn;
+	ag_val_foreach_ref(o->srv, &n->item, ref_one, NULL);
+	TAILQ_INSERT_TAIL(&c->pending, n, link);
+	c->npending++;
+	return 0;
+fail:
+	if (n->lease != NULL)
+		event_free(n->lease);
+	ag_val_deinit(&n->item);
+	free(n);
+	return AGORA_ENOMEM;
+}
+
+static struct queue *queue_copy(ag_object *o)
+{
+	struct queue *q = o->data, *c = malloc(sizeof(*c));
+	const struct pend *p;
+
+	if (c == NULL)
+		return NULL;
+	*c = *q;
+	c->given = NULL;
+	c->ngiven = c->capgiven = c->nadmitted = 0;
+	TAILQ_INIT(&c->getters);
+	TAILQ_INIT(&c->putters);
+	TAILQ_INIT(&c->joiners);
+	TAILQ_INIT(&c->pending);
+	TAILQ_INIT(&c->returned);
+	c->npending = c->nreturned = 0;
+	c->count = 0;
+	c->ring = NULL;
+	ag_table_init(&c->index, q->index.seed);
+	if (q->cap > 0 && (c->ring = calloc(q->cap, sizeof(ag_val))) == NULL)
+		goto fail;
+	for (size_t i = 0; i < q->count; i++) {
+		size_t at = (q->head + i) & (q->cap - 1);
+		if (ag_val_dup(&c->ring[at], &q->ring[at]) < 0)
+			goto fail;
+		ag_val_foreach_ref(o->srv, &c->ring[at], ref_one, NULL);
+		c->count = i + 1;
+	}
+	TAILQ_FOREACH (p, &q->returned, link) {
+		struct pend *n = ag_pend_new(o);
+		if (n == NULL)
+			goto fail;
+		n->id = p->id;
+		n->deliveries = p->deliveries;
+		n->lease_s = p->lease_s;
+		n->lease_ms = p->lease_ms;
+		TAILQ_INSERT_TAIL(&c->returned, n, link);
+		c->nreturned++;
+	}
+	TAILQ_FOREACH (p, &q->pending, link)
+		if (copy_pending(o, c, p) < 0)
+			goto fail;
+	return c;
+fail:
+	state_free(o, c);
+	free(c);
+	return NULL;
+}
+
+/* Make @o the copy @c (taken). */
+static void queue_restore(ag_object *o, struct queue *c)
+{
+	struct queue *q = o->data;
+	size_t before = state_mem(q), after = state_mem(c);
+	int64_t now = ag_mono_ms();
+	struct pend *p;
+
+	state_free(o, q);
+	q->ring = c->ring;
+	q->cap = c->cap;
+	q->head = c->head;
+	q->count = c->count;
+	q->unfinished = c->unfinished;
+	TAILQ_CONCAT(&q->pending, &c->pending, link);
+	TAILQ_CONCAT(&q->returned, &c->returned, link);
+	q->npending = c->npending;
+	q->nreturned = c->nreturned;
+	q->index = c->index;
+	q->next_id = c->next_id;
+	q->redelivered = c->redelivered;
+	q->dead_lettered = c->dead_lettered;
+	free(c);
+	/* The leases run on from where they were: the same lease_ms. */
+	TAILQ_FOREACH (p, &q->pending, link) {
+		int64_t left = p->lease_ms - now;
+		struct timeval tv;
+
+		if (p->lease == NULL)
+			continue;
+		if (left < 0)
+			left = 0;
+		tv.tv_sec = (time_t)(left / 1000);
+		tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+		evtimer_add(p->lease, &tv);
+	}
+	ag_object_mem(o, (ssize_t)after - (ssize_t)before);
+}
+
+/* The log of @o's running transaction, or NULL (none, or a whole copy). */
+static struct qsave *txn_log(ag_object *o)
+{
+	struct qsave *sv = ag_txn_saved(o);
+
+	return sv != NULL && sv->copy == NULL ? sv : NULL;
+}
+
+static void log_free(ag_object *o, struct qsave *sv)
+{
+	for (size_t i = 0; i < sv->npopped + sv->staged; i++)
+		ag_val_free(o->srv, &sv->popped[i]);
+	free(sv->popped);
+	sv->popped = NULL;
+	sv->npopped = sv->cappopped = 0;
+	sv->staged = false;
+}
+
+/* Undo the log @sv on the ring of @q (which has the capacity it had when
+ * saved): the items put taken off the tail, those taken put back at the
+ * head (the log gives them up), accounting the memory of @o when @o is
+ * not NULL. */
+static void log_undo(ag_object *o, ag_server *s, struct queue *q,
+		     struct qsave *sv)
+{
+	for (size_t k = 0; k < sv->npushed; k++) {
+		ag_val *v = &q->ring[(q->head + q->count - 1) & (q->cap - 1)];
+		if (o != NULL)
+			ag_object_mem(o, -(ssize_t)ag_val_heap(v));
+		ag_val_free(s, v);
+		q->count--;
+	}
+	for (size_t k = sv->npopped; k-- > 0;) {
+		q->head = (q->head - 1) & (q->cap - 1);
+		q->ring[q->head] = sv->popped[k];
+		if (o != NULL)
+			ag_object_mem(o, (ssize_t)ag_val_heap(&sv->popped[k]));
+		q->count++;
+	}
+	if (sv->staged)
+		ag_val_free(s, &sv->popped[sv->npopped]);
+	free(sv->popped);
+	sv->popped = NULL;
+	sv->npushed = sv->npopped = sv->cappopped = 0;
+	sv->staged = false;
+}
+
+/* Before a change the log cannot undo: the whole copy of the queue as it
+ * was. 0, or AGORA_ENOMEM with nothing changed (fail the call). */
+static int txn_full(ag_object *o, struct queue *q)
+{
+	struct qsave *sv = txn_log(o);
+	struct queue *c;
+
+	(void)q;
+	if (sv == NULL)
+		return 0;
+	if ((c = queue_copy(o)) == NULL)
+		return AGORA_ENOMEM;
+	log_undo(NULL, o->srv, c, sv);
+	sv->copy = c;
+	return 0;
+}
+
+int ag_queue_txn_full(ag_object *o)
+{
+	return txn_full(o, o->data);
+}
+
+static void txn_log_push(ag_object *o)
+{
+	struct qsave *sv = txn_log(o);
+
+	if (sv != NULL)
+		sv->npushed++;
+}
+
+/* The head item leaves (ag_queue_ring_pop()): logged when it was there
+ * before the transaction (ag_queue_txn_pop_prepare() copied it), else it
+ * is one the transaction put. */
+static void txn_log_pop(ag_object *o, struct queue *q)
+{
+	struct qsave *sv = txn_log(o);
+
+	if (sv == NULL)
+		return;
+	if (sv->npopped >= sv->count) {
+		sv->npushed--;
+		return;
+	}
+	if (sv->staged) {
+		sv->staged = false;
+		sv->npopped++;
+		return;
+	}
+	if (sv->npopped == sv->cappopped ||
+	    ag_val_dup(&sv->popped[sv->npopped], &q->ring[q->head]) < 0) {
+		/* Unprepared and out of memory: cannot happen in a call
+		 * (ag_queue_txn_pop_prepare()); the copy, at least. */
+		(void)txn_full(o, q);
+		return;
+	}
+	ag_val_foreach_ref(o->srv, &sv->popped[sv->npopped], ref_one, NULL);
+	sv->npopped++;
+}
+
+int ag_queue_txn_pop_prepare(ag_object *o, struct queue *q)
+{
+	struct qsave *sv = txn_log(o);
+	ag_val *np;
+	size_t ncap;
+
+	if (sv == NULL)
+		return 0;
+	/* An item that went back (its id and deliveries leave with it), or
+	 * a ring that will shrink: the log cannot undo those. */
+	if (q->nreturned > 0 ||
+	    (q->cap > RING_SHRINK && q->count - 1 + q->npending <= q->cap / 4))
+		return txn_full(o, q);
+	if (sv->npopped >= sv->count || sv->staged)
+		return 0; /* one the transaction put, or prepared */
+	if (sv->npopped == sv->cappopped) {
+		ncap = sv->cappopped ? sv->cappopped * 2 : 4;
+		np = realloc(sv->popped, ncap * sizeof(*np));
+		if (np == NULL)
+			return AGORA_ENOMEM;
+		sv->popped = np;
+		sv->cappopped = ncap;
+	}
+	if (ag_val_dup(&sv->popped[sv->npopped], &q->ring[q->head]) < 0)
+		return AGORA_ENOMEM;
+	ag_val_foreach_ref(o->srv, &sv->popped[sv->npopped], ref_one, NULL);
+	sv->staged = true;
+	return 0;
+}
+
+void *ag_queue_txn_save(ag_object *o)
+{
+	struct queue *q = o->data;
+	struct qsave *sv = calloc(1, sizeof(*sv));
+
+	if (sv == NULL)
+		return NULL;
+	sv->unfinished = q->unfinished;
+	sv->next_id = q->next_id;
+	sv->redelivered = q->redelivered;
+	sv->dead_lettered = q->dead_lettered;
+	sv->count = q->count;
+	return sv;
+}
+
+void ag_queue_txn_restore(ag_object *o, void *saved)
+{
+	struct queue *q = o->data;
+	struct qsave *sv = saved;
+
+	promises_forget(o, q);
+	if (sv->copy != NULL) {
+		queue_restore(o, sv->copy);
+	} else {
+		log_undo(o, o->srv, q, sv);
+	}
+	q->unfinished = sv->unfinished;
+	q->next_id = sv->next_id;
+	q->redelivered = sv->redelivered;
+	q->dead_lettered = sv->dead_lettered;
+	free(sv);
+}
+
+void ag_queue_txn_drop(ag_object *o, void *saved)
+{
+	struct qsave *sv = saved;
+
+	if (sv->copy != NULL) {
+		state_free(o, sv->copy);
+		free(sv->copy);
+	}
+	log_free(o, sv);
+	free(sv);
+}
+
+/* A promise whose getter is gone (a group served by another queue) or
+ * could not take it: the item goes to the ring, as it would have. */
+static void given_to_ring(ag_object *o, struct queue *q, struct queue_given *g)
+{
+	char label[400];
+
+	if (ring_reserve(o, q) < 0) {
+		if (ag_server_logs(o->srv, AGORA_LOG_WARNING))
+			ag_server_logf(
+			    o->srv, AGORA_LOG_WARNING,
+			    "%s: out of memory: an item promised "
+			    "in a transaction is lost",
+			    ag_object_label(o, label, sizeof(label)));
+		ag_val_free(o->srv, &g->item);
+		free(g->meta);
+		return;
+	}
+	if (g->meta != NULL && g->meta->deliveries > 0) {
+		ring_push_front(o, q, &g->item);
+		TAILQ_INSERT_HEAD(&q->returned, g->meta, link);
+		q->nreturned++;
+		return;
+	}
+	free(g->meta); /* a taker's id, unused */
+	ring_push(o, q, &g->item);
+}
+
+void ag_queue_wake(ag_object *o)
+{
+	struct queue *q = o->data;
+	ag_waiter *w;
+
+	/* The promises, in order, to the first parked getters and takers. */
+	for (size_t i = 0; i < q->ngiven; i++) {
+		struct queue_given *g = &q->given[i];
+
+		TAILQ_FOREACH (w, &q->getters, qlink)
+			if (w == g->w)
+				break;
+		if (w != NULL && !o->srv->stopping &&
+		    serve_waiter(o, q, w, &g->item, g->meta, true))
+			continue;
+		/* Out of memory for that taker (the journal has its take:
+		 * the one case a replay differs), or gone: LIMIT, and the
+		 * item goes where it would have. */
+		if (w != NULL && !o->srv->stopping) {
+			ag_reply_error(&w->to, AGORA_ELIMIT,
+				       "out of memory taking the item");
+			ag_wait_done(w);
+		}
+		given_to_ring(o, q, g);
+	}
+	free(q->given);
+	q->given = NULL;
+	q->ngiven = q->capgiven = 0;
+	/* The putters whose items went in: their own values go now. */
+	for (; q->nadmitted > 0; q->nadmitted--) {
+		if ((w = TAILQ_FIRST(&q->putters)) == NULL)
+			break;
+		ag_reply_nil(&w->to);
+		ag_wait_done(w);
+	}
+	q->nadmitted = 0;
+
+	/* Items for the parked getters and takers (the queue had none when
+	 * they parked), head first: as ag_pend_requeue() and
+	 * ag_queue_offer() would have served them. */
+	while (!o->srv->stopping && q->count > 0 &&
+	       (w = TAILQ_FIRST(&q->getters)) != NULL) {
+		struct pend *meta = NULL;
+		ag_val v;
+
+		if (q->nreturned > 0) {
+			meta = TAILQ_FIRST(&q->returned);
+			TAILQ_REMOVE(&q->returned, meta, link);
+			q->nreturned--;
+		}
+		ag_queue_ring_pop(o, q, &v);
+		if (serve_waiter(o, q, w, &v, meta, false))
+			continue;
+		/* Out of memory for that taker: it gets LIMIT, the item
+		 * stays for the next (ag_queue_ring_pop() left room). */
+		ring_push_front(o, q, &v);
+		if (meta != NULL) {
+			TAILQ_INSERT_HEAD(&q->returned, meta, link);
+			q->nreturned++;
+		}
+		ag_reply_error(&w->to, AGORA_ELIMIT,
+			       "out of memory taking the item");
+		ag_wait_done(w);
+	}
+	/* Slots for the parked putters (the queue was full when they
+	 * parked), and the joiners once no task is left. */
+	ag_queue_admit_putters(o, q);
+	if (q->unfinished == 0)
+		answer_joiners(q);
 }

@@ -99,8 +99,7 @@ int ag_table_copy(ag_table *dst, const ag_table *src)
 	dst->cap = src->used ? src->used : 1;
 	dst->nslots = src->nslots;
 	if (src->nslots)
-		memcpy(dst->slots, src->slots,
-		       src->nslots * sizeof(uint32_t));
+		memcpy(dst->slots, src->slots, src->nslots * sizeof(uint32_t));
 	for (uint32_t i = 0; i < src->used; i++) {
 		const ag_entry *e = &src->entries[i];
 		ag_entry *d = &dst->entries[i];
@@ -280,6 +279,13 @@ static int table_make_room(ag_table *t)
 	t->entries = entries;
 	t->cap = cap;
 	return 0;
+}
+
+bool ag_table_add_fits(const ag_table *t)
+{
+	/* What table_make_room() returns 0 for without changing anything. */
+	return t->nslots != 0 && (uint64_t)t->count + 1 <= usable(t->nslots) &&
+	       t->used < t->cap;
 }
 
 ag_entry *ag_table_add(ag_table *t, const ag_val *key, uint64_t hash)
