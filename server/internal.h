@@ -1246,8 +1246,27 @@ void ag_conn_capture(ag_conn *c, ag_buf *sink);
 int ag_server_new_detached(const void *key, size_t keylen, ag_server **ret);
 void ag_server_run_pending(ag_server *s);
 
-/* Dispatch one authenticated request. */
+/* Dispatch one authenticated request: a server method (dispatch.c), or
+ * a method of an object (ag_call_object()). */
 void ag_dispatch(ag_conn *c, const ag_request *rq);
+/* Calling methods (call.c). ag_call_object(): a "TYPE.METHOD" request,
+ * with every check (handle, type, rights, params, memory), the journal
+ * and the change feed; what the dispatcher and a transaction's calls
+ * use. ag_call_begin(): the ag_req of @rq, after what every request does
+ * first (the server's scratch cleared). The method cache of the server:
+ * ag_method_cached() (NULL when not there), ag_method_remember(). A
+ * method of table @t by name; NULL when none. ag_check_argc(): the
+ * number of params (@skip: 1 after the handle), and --max-memory for a
+ * method that stores; false after answering ARGS or LIMIT. */
+void ag_call_object(ag_conn *c, const ag_request *rq);
+ag_req ag_call_begin(ag_conn *c, const ag_request *rq);
+const ag_method *ag_method_cached(ag_server *s, const char *name, size_t len,
+				  const ag_family **ret_fam);
+void ag_method_remember(ag_server *s, const char *name, size_t len,
+			const ag_family *fam, const ag_method *m);
+const ag_method *ag_method_find(const ag_method *t, const char *name,
+				size_t len);
+bool ag_check_argc(ag_req *r, const ag_method *m, unsigned skip);
 
 /* The id index (object.c): the object of id @id, or NULL. */
 ag_object *ag_object_by_id(ag_server *s, uint64_t id);

@@ -2385,6 +2385,519 @@ class Shutdown(unittest.TestCase):
             server.stop()
 
 
+class Txn(Base):
+    """Transactions (section 12): txn [conditions, then, else=[]]."""
+
+    def txn(self, *params, conn=None):
+        """txn's answer (err, result) on @conn (default: self.c)."""
+        return (conn or self.c).call("txn", *params)
+
+    def ok_txn(self, *params, conn=None):
+        err, res = self.txn(*params, conn=conn)
+        self.assertIsNone(err, "txn %r: %r" % (params, err))
+        self.assertEqual(set(res), {"succeeded", "results"})
+        self.assertIsInstance(res["succeeded"], bool)
+        return res
+
+    def err_txn(self, name, where, *params, conn=None):
+        """The error of a txn that must fail with @name; @where: the
+        (branch, call) its fourth element names, or None for none
+        checked. Returns the message."""
+        err, res = self.txn(*params, conn=conn)
+        self.assertIsNotNone(err, "txn %r gave %r" % (params, res))
+        self.assertIsNone(res)
+        self.assertEqual(err[1], name, "txn %r: %r" % (params, err))
+        self.assertIsInstance(err[0], int)
+        self.assertIsInstance(err[2], str)
+        self.assertTrue(err[2])
+        if where is not None:
+            self.assertEqual(len(err), 4, err)
+            self.assertEqual(err[3], {"branch": where[0], "call": where[1]},
+                             "txn %r: %r" % (params, err))
+        return err[2]
+
+    def wait_waiters(self, h, n):
+        deadline = time.time() + 5
+        while self.c.ok("info", h)["waiters"] < n:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.01)
+
+    def test_answer_shape_and_results_in_call_order(self):
+        d = self.open("dict")
+        lst = self.open("list")
+        res = self.ok_txn([], [["dict.set", [d, "a", 1]],
+                               ["list.append", [lst, "x"]],
+                               ["dict.get", [d, "a"]],
+                               ["list.copy", [lst]]])
+        self.assertEqual(res, {"succeeded": True,
+                               "results": [None, None, 1, ["x"]]})
+        self.assertEqual(self.ok_txn([], []),
+                         {"succeeded": True, "results": []})
+        self.assertEqual(self.ok_txn([], [], []),
+                         {"succeeded": True, "results": []})
+
+    def test_conditions_true_and_false(self):
+        v = self.open("value", None, {"initial": 5})
+        d = self.open("dict")
+        lst = self.open("list")
+        self.c.ok("dict.set", d, "k", "x")
+        self.c.ok("list.append", lst, 1)
+        lk = self.open("lock", "txn-cond-lk")
+        free = self.open("lock")
+        token = self.c.ok("lock.acquire_fenced", lk)
+        other = Conn(self.server)
+        olk = other.ok("open", "lock", "txn-cond-olk", {})
+        otoken = other.ok("lock.acquire_fenced", olk)
+        mine_olk = self.open("lock", "txn-cond-olk")
+        cases = [
+            (["eq", "value.get", [v], 5], True),
+            (["eq", "value.get", [v], 6], False),
+            (["eq", "value.get", [v], 5.0], False),  # an int is no float
+            (["eq", "dict.getitem", [d, "nope"], 1], False),
+            (["ne", "value.get", [v], 6], True),
+            (["ne", "value.get", [v], 5], False),
+            (["ne", "dict.getitem", [d, "nope"], 1], True),
+            (["ne", "list.get", [lst, 9], 1], True),
+            (["lt", "value.get", [v], 6], True),
+            (["lt", "value.get", [v], 5], False),
+            (["lt", "value.get", [v], 5.5], True),
+            (["lt", "dict.getitem", [d, "nope"], 9], False),
+            (["le", "value.get", [v], 5], True),
+            (["le", "value.get", [v], 4], False),
+            (["gt", "value.get", [v], 4], True),
+            (["gt", "value.get", [v], 5], False),
+            (["ge", "value.get", [v], 5], True),
+            (["ge", "value.get", [v], 6], False),
+            (["gt", "dict.getitem", [d, "k"], "w"], True),
+            (["exists", "dict.getitem", [d, "k"]], True),
+            (["exists", "dict.getitem", [d, "nope"]], False),
+            (["exists", "list.get", [lst, 9]], False),
+            (["missing", "dict.getitem", [d, "nope"]], True),
+            (["missing", "list.get", [lst, 9]], True),
+            (["missing", "dict.getitem", [d, "k"]], False),
+            (["held", lk], True),
+            (["held", free], False),
+            (["held", mine_olk], False),  # another connection holds it
+            (["fence", lk, token], True),
+            (["fence", lk, token + 1], False),
+            (["fence", lk, token - 1], False),
+            (["fence", free, 0], False),
+            (["fence", mine_olk, otoken], True),  # whoever holds it
+        ]
+        for cond, holds in cases:
+            res = self.ok_txn([cond], [["value.get", [v]]],
+                              [["dict.get", [d, "k"]]])
+            self.assertEqual(res, {"succeeded": holds,
+                                   "results": [5] if holds else ["x"]},
+                             cond)
+        # every condition must hold
+        res = self.ok_txn([["held", lk], ["eq", "value.get", [v], 0]],
+                          [["value.set", [v, 1]]])
+        self.assertEqual(res, {"succeeded": False, "results": []})
+        self.assertEqual(self.c.ok("value.get", v), 5)
+        other.close()
+
+    def test_a_stale_lock_holders_guarded_write_is_refused(self):
+        lk = self.open("lock", "txn-stale")
+        d = self.open("dict", "txn-stale-d")
+        old = self.c.ok("lock.acquire_fenced", lk)
+        self.c.ok("lock.release", lk)
+        other = Conn(self.server)
+        olk = other.ok("open", "lock", "txn-stale", {})
+        od = other.ok("open", "dict", "txn-stale-d", {})
+        new = other.ok("lock.acquire_fenced", olk)
+        self.assertGreater(new, old)
+        write = [["dict.set", [d, "owner", "stale"]]]
+        self.assertEqual(self.ok_txn([["fence", lk, old]], write),
+                         {"succeeded": False, "results": []})
+        self.assertEqual(self.ok_txn([["fence", olk, new]],
+                                     [["dict.set", [od, "owner", "new"]]],
+                                     conn=other),
+                         {"succeeded": True, "results": [None]})
+        self.assertEqual(self.c.ok("dict.copy", d), {"owner": "new"})
+        other.close()
+
+    def test_the_else_branch(self):
+        d = self.open("dict")
+        res = self.ok_txn([["exists", "dict.getitem", [d, "k"]]],
+                          [["dict.set", [d, "then", 1]]],
+                          [["dict.set", [d, "else", 1]],
+                           ["dict.len", [d]]])
+        self.assertEqual(res, {"succeeded": False, "results": [None, 1]})
+        self.assertEqual(self.c.ok("dict.copy", d), {"else": 1})
+        # else defaults to none
+        self.assertEqual(self.ok_txn([["exists", "dict.getitem", [d, "k"]]],
+                                     [["dict.set", [d, "then", 1]]]),
+                         {"succeeded": False, "results": []})
+
+    def test_a_failing_call_undoes_everything_with_a_fourth_element(self):
+        d = self.open("dict")
+        lst = self.open("list")
+        q = self.open("queue")
+        self.c.ok("dict.set", d, "a", 1)
+        before = [self.c.ok("info", h)["version"] for h in (d, lst, q)]
+        msg = self.err_txn("KEY", ("then", 3), [],
+                           [["dict.set", [d, "a", 2]],
+                            ["list.append", [lst, 1]],
+                            ["queue.put", [q, "job", False]],
+                            ["dict.pop", [d, "absent"]],
+                            ["dict.set", [d, "never", 1]]])
+        self.assertIn("dict.pop", msg)
+        self.assertEqual(self.c.ok("dict.copy", d), {"a": 1})
+        self.assertEqual(self.c.ok("list.copy", lst), [])
+        self.assertEqual(self.c.ok("queue.qsize", q), 0)
+        self.assertEqual([self.c.ok("info", h)["version"]
+                          for h in (d, lst, q)], before)
+        # in the else branch
+        self.err_txn("INDEX", ("else", 1), [["missing", "dict.get", [d, "a"]]],
+                     [], [["list.append", [lst, 1]], ["list.pop", [lst, 5]]])
+        self.assertEqual(self.c.ok("list.copy", lst), [])
+        # a condition's read call that answers another error than KEY,
+        # INDEX or EMPTY; a handle that is none
+        self.err_txn("TYPE", ("conditions", 1),
+                     [["exists", "dict.get", [d, "a"]],
+                      ["lt", "dict.get", [d, "a"], "str"]],
+                     [["list.append", [lst, 1]]])
+        self.err_txn("NO_OBJECT", ("conditions", 0),
+                     [["eq", "dict.get", [9999, "a"], 1]], [])
+        self.err_txn("NO_OBJECT", ("then", 1), [],
+                     [["list.append", [lst, 1]], ["list.append", [9999, 1]]])
+        self.assertEqual(self.c.ok("list.copy", lst), [])
+        # a client reading three elements reads the same error
+        err, _ = self.txn([], [["dict.pop", [d, "absent"]]])
+        self.assertEqual(err[:2], [8, "KEY"])
+
+    def test_malformed_transactions_are_args(self):
+        d = self.open("dict")
+        q = self.open("queue")
+        jq = self.open("joinable_queue")
+        lk = self.open("lock")
+        rl = self.open("rlock")
+        sem = self.open("semaphore", None, {"value": 0})
+        cond = self.open("condition")
+        ev = self.open("event")
+        bar = self.open("barrier", None, {"parties": 2})
+        top = self.open("topic")
+        self.c.ok("dict.set", d, "k", 1)
+        # the part that is no array is named
+        for params, part in (([1, []], "conditions"), ([[], 2], "then"),
+                             ([[], [], 3], "else"),
+                             ([None, []], "conditions")):
+            self.assertIn(part, self.err_txn("ARGS", None, *params))
+        self.err_txn("ARGS", None, [])
+        self.err_txn("ARGS", None, [], [], [], [])
+        # a call that is not [method, params]: named by its place
+        for then in ([[1, 2]], [["dict.get"]], [["dict.get", d]],
+                     [["dict.get", [d, "k"], 3]], [7]):
+            self.err_txn("ARGS", ("then", 0), [], then)
+        self.err_txn("ARGS", ("else", 1), [],
+                     [["dict.get", [d, "k"]]],
+                     [["dict.get", [d, "k"]], ["dict.get", "k"]])
+        msg = self.err_txn("ARGS", ("conditions", 0),
+                           [["bogus", "dict.get", [d, "k"], 1]], [])
+        self.assertIn("bogus", msg)
+        self.err_txn("ARGS", ("conditions", 0),
+                     [["eq", "dict.get", [d, "k"]]], [])
+        self.err_txn("ARGS", ("conditions", 0), [["held"]], [])
+        self.err_txn("ARGS", ("conditions", 0), [["fence", lk]], [])
+        self.err_txn("ARGS", ("conditions", 0), [7], [])
+        # a condition's call must only read
+        msg = self.err_txn("ARGS", ("conditions", 1),
+                           [["exists", "dict.get", [d, "k"]],
+                            ["eq", "dict.pop", [d, "k"], 1]], [])
+        self.assertIn("dict.pop", msg)
+        self.assertEqual(self.c.ok("dict.copy", d), {"k": 1})
+        # refused calls, even after a write and in the branch not run
+        refused = [
+            ["open", ["list", "x", {}]], ["ping", []], ["close", [d]],
+            ["txn", [[], []]],
+            ["queue.get", [q]], ["queue.get", [q, True, 0]],
+            ["queue.put", [q, 1]], ["queue.take", [q]],
+            ["joinable_queue.get", [jq]], ["joinable_queue.join", [jq, 0]],
+            ["lock.acquire", [lk]], ["lock.acquire", [lk, True, 1]],
+            ["lock.acquire_fenced", [lk]], ["rlock.acquire", [rl]],
+            ["rlock.acquire_fenced", [rl, True]],
+            ["semaphore.acquire", [sem]], ["condition.acquire", [cond]],
+            ["condition.wait", [cond, 0]], ["event.wait", [ev, 0]],
+            ["barrier.wait", [bar, 0]], ["topic.subscribe", [top]],
+            ["topic.unsubscribe", [top]],
+        ]
+        for call in refused:
+            msg = self.err_txn("ARGS", ("then", 1), [],
+                               [["dict.set", [d, "z", 1]], call])
+            self.assertIn(call[0], msg)
+            self.err_txn("ARGS", ("else", 0), [],
+                         [["dict.set", [d, "z", 1]]], [call])
+        self.assertEqual(self.c.ok("dict.copy", d), {"k": 1})
+        self.assertIs(self.c.ok("lock.locked", lk), False)
+        self.assertEqual(self.c.ok("info", bar)["broken"], False)
+        # their forms that do not wait are ordinary calls
+        self.err_txn("EMPTY", ("then", 0), [], [["queue.get", [q, False]]])
+        self.assertEqual(self.ok_txn([], [["queue.put", [q, 1, False]],
+                                          ["queue.get", [q, False]],
+                                          ["lock.acquire", [lk, False]],
+                                          ["semaphore.acquire",
+                                           [sem, False]]])["results"],
+                         [None, 1, True, False])
+        self.assertIs(self.c.ok("lock.locked", lk), True)
+
+    def test_max_txn(self):
+        server = Server(args=["--max-txn", "4"])
+        try:
+            c = Conn(server)
+            d = c.ok("open", "dict", None, {})
+            call = ["dict.set", [d, "k", 1]]
+            cond = ["exists", "dict.get", [d, "k"]]
+            self.assertIsNone(c.call("txn", [], [call] * 4)[0])
+            self.assertIsNone(c.call("txn", [cond] * 2, [call], [call])[0])
+            for params in ([[], [call] * 5], [[cond] * 2, [call] * 3],
+                           [[cond], [call] * 2, [call] * 2],
+                           [[cond] * 5, []]):
+                err, _ = c.call("txn", *params)
+                self.assertEqual(err[1], "ARGS", params)
+                self.assertIn("4", err[2])
+            c.close()
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_each_call_needs_its_right(self):
+        server = Server(users=USERS)
+        try:
+            a = Conn(server, auth=False)
+            self.assertEqual(a.handshake(ADMIN_KEY, "admin"), (None, True))
+            m = Conn(server, auth=False)
+            self.assertEqual(m.handshake(MONITOR_KEY, "monitor"),
+                             (None, True))
+            a.ok("open", "dict", "jobs.d", {})
+            md = m.ok("open", "dict", "jobs.d", {})
+            # read calls and conditions need read only
+            self.assertEqual(self.ok_txn([["missing", "dict.getitem",
+                                           [md, "k"]]],
+                                         [["dict.len", [md]]], conn=m),
+                             {"succeeded": True, "results": [0]})
+            err, _ = m.call("txn", [], [["dict.len", [md]],
+                                        ["dict.set", [md, "k", 1]]])
+            self.assertEqual(err[:2], [18, "DENIED"])
+            self.assertIn("write", err[2])
+            self.assertEqual(err[3], {"branch": "then", "call": 1})
+            self.assertEqual(m.ok("dict.len", md), 0)
+            for c in (a, m):
+                c.close()
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def notes(self, conn, n):
+        got = conn.notes[:n]
+        del conn.notes[:n]
+        while len(got) < n:
+            msg = conn.recv()
+            self.assertIsNotNone(msg)
+            self.assertEqual(msg[0], 2, msg)
+            got.append(msg)
+        return [(m[1], m[2][0]) for m in got]
+
+    def test_watchers_see_the_changes_after_the_answer_in_call_order(self):
+        d = self.open("dict", "txn-w-d")
+        lst = self.open("list", "txn-w-l")
+        watcher = Conn(self.server)
+        wd = watcher.ok("open", "dict", "txn-w-d", {})
+        wl = watcher.ok("open", "list", "txn-w-l", {})
+        v0 = watcher.ok("watch", wd)["version"]
+        watcher.ok("watch", wl)
+        self.c.ok("watch", d)  # the transaction's own connection too
+        res = self.ok_txn([["exists", "dict.get", [d, "a"]]],
+                          [["dict.set", [d, "a", 1]],
+                           ["list.append", [lst, 2]],
+                           ["dict.get", [d, "a"]],
+                           ["dict.set", [d, "b", 3]]])
+        self.assertEqual(res["results"], [None, None, 1, None])
+        # the answer came first: no notification before it
+        self.assertEqual(self.c.notes, [])
+        mine = self.notes(self.c, 2)
+        self.assertEqual([p["op"] for _, p in mine], ["dict.set"] * 2)
+        got = self.notes(watcher, 3)
+        self.assertEqual([(p["op"], p.get("key")) for _, p in got],
+                         [("dict.set", "a"), ("list.append", None),
+                          ("dict.set", "b")])
+        versions = [p["version"] for _, p in got]
+        self.assertGreater(versions[0], v0)
+        self.assertEqual(versions, list(range(versions[0],
+                                              versions[0] + 3)))
+        self.assertEqual(watcher.ok("info", wd)["version"], versions[2])
+        self.assertEqual(watcher.ok("info", wl)["version"], versions[1])
+        # a failing transaction: nothing notified, versions as they were
+        self.err_txn("KEY", ("then", 2), [],
+                     [["dict.set", [d, "c", 1]], ["list.clear", [lst]],
+                      ["dict.pop", [d, "absent"]]])
+        self.assertTrue(nothing_pending(watcher))
+        self.assertTrue(nothing_pending(self.c))
+        self.assertEqual(watcher.ok("info", wd)["version"], versions[2])
+        self.assertEqual(watcher.ok("info", wl)["version"], versions[1])
+        watcher.close()
+
+    def test_waiters_are_served_after_the_commit_and_never_on_failure(self):
+        q = self.open("queue", "txn-wake-q")
+        d = self.open("dict")
+        getter = Conn(self.server)
+        gq = getter.ok("open", "queue", "txn-wake-q", {})
+        gid = getter.send("queue.get", [gq])
+        self.wait_waiters(q, 1)
+        # failed: the parked get is not served, the queue holds nothing
+        self.err_txn("KEY", ("then", 1), [],
+                     [["queue.put", [q, "lost", False]],
+                      ["dict.pop", [d, "absent"]]])
+        self.assertTrue(nothing_pending(getter))
+        self.assertEqual(self.c.ok("info", q)["waiters"], 1)
+        self.assertEqual(self.c.ok("queue.qsize", q), 0)
+        # committed: served, once the transaction answered
+        self.ok_txn([], [["queue.put", [q, "job", False]],
+                         ["dict.set", [d, "k", 1]]])
+        msg = getter.recv()
+        self.assertEqual(msg[:4], [1, gid, None, "job"])
+        # on the transaction's own connection: its answer first
+        mid = self.c.send("queue.get", [q])
+        tid = self.c.send("txn", [[], [["queue.put", [q, "mine", False]]]])
+        first, second = self.c.recv(), self.c.recv()
+        self.assertEqual(first[1], tid)
+        self.assertEqual(first[3], {"succeeded": True, "results": [None]})
+        self.assertEqual(second[:4], [1, mid, None, "mine"])
+        # a lock released with a waiter, an event set with one
+        lk = self.open("lock", "txn-wake-lk")
+        ev = self.open("event", "txn-wake-ev")
+        self.c.ok("lock.acquire", lk)
+        glk = getter.ok("open", "lock", "txn-wake-lk", {})
+        gev = getter.ok("open", "event", "txn-wake-ev", {})
+        aid = getter.send("lock.acquire", [glk])
+        self.wait_waiters(lk, 1)
+        self.err_txn("KEY", ("then", 1), [],
+                     [["lock.release", [lk]], ["dict.pop", [d, "absent"]]])
+        self.assertTrue(nothing_pending(getter))
+        self.assertEqual(self.ok_txn([["held", lk]],
+                                     [["lock.release", [lk]]])["results"],
+                         [None])
+        self.assertEqual(getter.recv()[:4], [1, aid, None, True])
+        self.assertIs(self.ok_txn([["held", lk]], [])["succeeded"], False)
+        wid = getter.send("event.wait", [gev])
+        self.wait_waiters(ev, 1)
+        self.err_txn("KEY", ("then", 1), [],
+                     [["event.set", [ev]], ["dict.pop", [d, "absent"]]])
+        self.assertTrue(nothing_pending(getter))
+        self.assertIs(self.c.ok("event.is_set", ev), False)
+        self.ok_txn([], [["event.set", [ev]]])
+        self.assertEqual(getter.recv()[:4], [1, wid, None, True])
+        getter.close()
+
+    def test_parked_requests_keep_their_place(self):
+        lk = self.open("lock", "txn-place-lk")
+        sem = self.open("semaphore", "txn-place-sem", {"value": 0})
+        ev = self.open("event", "txn-place-ev")
+        other = Conn(self.server)
+        olk = other.ok("open", "lock", "txn-place-lk", {})
+        osem = other.ok("open", "semaphore", "txn-place-sem", {})
+        oev = other.ok("open", "event", "txn-place-ev", {})
+        self.c.ok("lock.acquire", lk)
+        aid = other.send("lock.acquire", [olk])
+        self.wait_waiters(lk, 1)
+        # released with a waiter: the lock is the waiter's at the commit,
+        # and the transaction's own acquire after it answers false
+        res = self.ok_txn([], [["lock.release", [lk]],
+                               ["lock.acquire", [lk, False]]])
+        self.assertEqual(res["results"], [None, False])
+        self.assertEqual(other.recv()[:4], [1, aid, None, True])
+        self.assertIs(self.ok_txn([["held", lk]], [])["succeeded"], False)
+        self.assertIs(self.ok_txn([["held", olk]], [], conn=other)
+                      ["succeeded"], True)
+        # so is a permit
+        sid = other.send("semaphore.acquire", [osem])
+        self.wait_waiters(sem, 1)
+        res = self.ok_txn([], [["semaphore.release", [sem]],
+                               ["semaphore.acquire", [sem, False]]])
+        self.assertEqual(res["results"], [None, False])
+        self.assertEqual(other.recv()[:4], [1, sid, None, True])
+        self.assertEqual(self.c.ok("semaphore.value", sem), 0)
+        # an event set and cleared again in one transaction wakes no one
+        wid = other.send("event.wait", [oev])
+        self.wait_waiters(ev, 1)
+        self.ok_txn([], [["event.set", [ev]], ["event.clear", [ev]]])
+        self.assertTrue(nothing_pending(other))
+        self.assertEqual(self.c.ok("info", ev)["waiters"], 1)
+        self.ok_txn([], [["event.set", [ev]]])
+        self.assertEqual(other.recv()[:4], [1, wid, None, True])
+        other.close()
+
+    def test_a_topic_message_goes_out_after_the_commit_only(self):
+        t = self.open("topic", "txn-topic")
+        d = self.open("dict")
+        sub = Conn(self.server)
+        st = sub.ok("open", "topic", "txn-topic", {})
+        sub.ok("topic.subscribe", st)
+        self.err_txn("KEY", ("then", 1), [],
+                     [["topic.publish", [t, "lost"]],
+                      ["dict.pop", [d, "absent"]]])
+        self.assertTrue(nothing_pending(sub))
+        self.assertEqual(self.c.ok("info", t)["published"], 0)
+        res = self.ok_txn([], [["topic.publish", [t, "m1"]],
+                               ["topic.publish", [t, "m2"]]])
+        self.assertEqual(res["results"], [1, 1])
+        self.assertEqual(next_notification(sub),
+                         ("topic", {"handle": st, "message": "m1"}))
+        self.assertEqual(next_notification(sub),
+                         ("topic", {"handle": st, "message": "m2"}))
+        sub.close()
+
+    def test_a_transaction_survives_a_restart_whole(self):
+        data = tempfile.mkdtemp(prefix="agora-conf-data-")
+        try:
+            server = Server(args=["--data-dir", data, "--fsync", "always"])
+            try:
+                c = Conn(server)
+                d = c.ok("open", "dict", "txn.d", {})
+                lst = c.ok("open", "list", "txn.l", {})
+                q = c.ok("open", "queue", "txn.q", {})
+                c.ok("dict.set", d, "n", 1)
+                err, res = c.call("txn", [["eq", "dict.get", [d, "n"], 1]],
+                                  [["dict.incr", [d, "n"]],
+                                   ["list.append", [lst, "moved"]],
+                                   ["queue.put", [q, "job", False]]])
+                self.assertIsNone(err)
+                self.assertEqual(res["results"], [2, None, None])
+                # a lock's state (its fence) changed inside one
+                lk = c.ok("open", "lock", "txn.lk", {})
+                err, res = c.call("txn", [], [["lock.acquire_fenced",
+                                               [lk, False]],
+                                              ["dict.set", [d, "t", 1]]])
+                self.assertIsNone(err)
+                token = res["results"][0]
+                err, _ = c.call("txn", [], [["dict.set", [d, "n", 100]],
+                                            ["list.clear", [lst]],
+                                            ["queue.get", [q, False]],
+                                            ["dict.pop", [d, "absent"]]])
+                self.assertEqual(err[1], "KEY")
+                # a crash: nothing is written at stop
+                server.proc.send_signal(signal.SIGKILL)
+                server.proc.wait()
+                c.close()
+            finally:
+                server.stop()
+            server = Server(args=["--data-dir", data])
+            try:
+                c = Conn(server)
+                d = c.ok("open", "dict", "txn.d", {"create": False})
+                lst = c.ok("open", "list", "txn.l", {"create": False})
+                q = c.ok("open", "queue", "txn.q", {"create": False})
+                self.assertEqual(c.ok("dict.copy", d), {"n": 2, "t": 1})
+                self.assertEqual(c.ok("list.copy", lst), ["moved"])
+                self.assertEqual(c.ok("queue.peek", q, 5), ["job"])
+                lk = c.ok("open", "lock", "txn.lk", {"create": False})
+                self.assertIs(c.ok("lock.locked", lk), False)
+                self.assertGreater(c.ok("lock.acquire_fenced", lk), token)
+                c.close()
+            finally:
+                self.assertEqual(server.stop(), 0)
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+
+
 if __name__ == "__main__":
     if TLS:
         require_openssl()

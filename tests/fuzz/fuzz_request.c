@@ -18,7 +18,8 @@
  *         by an ag_reader first; otherwise (b >> 2) % 5 params synthesized
  *         from the input (synth(): every kind of value, references,
  *         extremes, short timeouts); "open" gets a type, a name and
- *         options made for it
+ *         options made for it, "txn" conditions and calls of the
+ *         methods below on the set-up objects (synth_txn())
  *   10    L BYTES: feed L raw bytes to the connection
  *   11    ag_server_run_pending() (a connection it frees, killed by the
  *         other with the server method kill, is replaced as after 13)
@@ -240,6 +241,7 @@ static const struct method {
 	{ "topic.subscribe", H_TOPIC, H_TOPIC },
 	{ "topic.unsubscribe", H_TOPIC, H_TOPIC },
 	{ "topic.publish", H_TOPIC, H_TOPIC },
+	{ "txn", 0, 0 },
 };
 #define NMETHODS (sizeof(METHODS) / sizeof(METHODS[0]))
 
@@ -543,6 +545,85 @@ static void synth_open(rq *q, unsigned n)
 	}
 }
 
+static void synth_txn(rq *q, unsigned n, unsigned depth);
+
+/* The params of a call of method @m (the handle first: its set-up object
+ * or the alternative one), for a transaction. */
+static void synth_call_params(rq *q, const struct method *m, unsigned depth)
+{
+	uint8_t b = fz_u8(&q->in);
+	unsigned n = b % 4;
+
+	if (strcmp(m->name, "txn") == 0 && depth < 2) {
+		synth_txn(q, 2 + (b & 1), depth + 1);
+		return;
+	}
+	msgpack_pack_array(&q->pk, n + (m->h != 0));
+	if (m->h != 0)
+		msgpack_pack_uint32(&q->pk, b & 0x80 ? m->alt : m->h);
+	for (unsigned i = 0; i < n; i++)
+		synth(q, 2);
+}
+
+/*
+ * Params of "txn" (docs/protocol.md section 12): @n of [conditions, then,
+ * else], each made of the methods of METHODS[] on their set-up objects
+ * (a nested txn's too, up to a depth of 2), the conditions of every op
+ * and one that is none, a call now and then that is not [method, params].
+ */
+static void synth_txn(rq *q, unsigned n, unsigned depth)
+{
+	static const char *const OPS[] = { "eq",   "ne",    "lt",     "le",
+					   "gt",   "ge",    "exists", "missing",
+					   "held", "fence", "bogus" };
+	msgpack_packer *pk = &q->pk;
+
+	msgpack_pack_array(pk, n);
+	for (unsigned part = 0; part < n && part < 3; part++) {
+		uint8_t b = fz_u8(&q->in);
+		unsigned k = b % 5;
+		msgpack_pack_array(pk, k);
+		for (unsigned i = 0; i < k; i++) {
+			uint8_t c = fz_u8(&q->in);
+			const struct method *m =
+			    &METHODS[fz_u8(&q->in) % NMETHODS];
+			if (c >= 0xf8) { /* not an array of two */
+				synth(q, 2);
+				continue;
+			}
+			if (part > 0) {
+				msgpack_pack_array(pk, 2);
+				ag_pack_str(pk, m->name);
+				synth_call_params(q, m, depth);
+				continue;
+			}
+			const char *op = OPS[c % 11];
+			if (strcmp(op, "held") == 0 ||
+			    strcmp(op, "fence") == 0) {
+				bool fence = op[0] == 'f';
+				msgpack_pack_array(pk, fence ? 3 : 2);
+				ag_pack_str(pk, op);
+				msgpack_pack_uint32(pk, c & 0x80 ? H_RLOCK
+								 : H_LOCK);
+				if (fence)
+					msgpack_pack_uint8(pk,
+							   fz_u8(&q->in) % 8);
+				continue;
+			}
+			bool value = strcmp(op, "exists") != 0 &&
+				     strcmp(op, "missing") != 0;
+			msgpack_pack_array(pk, value ? 4 : 3);
+			ag_pack_str(pk, op);
+			ag_pack_str(pk, m->name);
+			synth_call_params(q, m, depth);
+			if (value)
+				synth(q, 2);
+		}
+	}
+	for (unsigned part = 3; part < n; part++)
+		synth(q, 2);
+}
+
 /* Params read from the input as one MessagePack value, which an ag_reader
  * checks first (msgpack-c alone would trust a declared length). The
  * handle @h, when not 0, goes first. */
@@ -628,6 +709,8 @@ static void request(rq *q, uint8_t mb, uint8_t hb, uint8_t pb)
 		params_from_input(q, h);
 	} else if (strcmp(m->name, "open") == 0) {
 		synth_open(q, (pb >> 2) % 5);
+	} else if (strcmp(m->name, "txn") == 0) {
+		synth_txn(q, (pb >> 2) % 5, 0);
 	} else if (strcmp(m->name, "get_any") == 0 ||
 		   strcmp(m->name, "take_any") == 0 ||
 		   strcmp(m->name, "wait_any") == 0 ||

@@ -202,6 +202,42 @@ VALID = {
     "unwatch": [[1]],
     "topic.subscribe": [[]], "topic.unsubscribe": [[]],
     "topic.publish": [["m"], [{"a": [1, ref(1)]}]],
+    # Transactions (section 12): handles are the set-up ones (1 L, 2 D,
+    # 3 Q, 4 J, 5 V, 9 K, 10 R, 11 S, 13 C, 15 E, 16 P, 17 T).
+    "txn": [
+        [[], [["list.append", [1, 42]], ["dict.set", [2, "k", 1]]]],
+        [[["eq", "dict.get", [2, "k"], 1], ["ne", "value.get", [5], 3],
+          ["lt", "list.len", [1], 10], ["le", "queue.qsize", [3], 2],
+          ["gt", "value.get", [5], -1], ["ge", "list.len", [1], 0],
+          ["exists", "dict.getitem", [2, "k"]],
+          ["missing", "dict.getitem", [2, "absent"]],
+          ["held", 9], ["fence", 9, 1]],
+         [["queue.put", [3, 1, False]], ["queue.get", [3, False]]],
+         [["value.set", [5, 2]], ["event.set", [15]]]],
+        # a failing call after writes of several objects: all undone
+        [[], [["dict.set", [2, "a", [1, ref(1)]]], ["list.append", [1, 7]],
+              ["queue.put_nowait", [3, "x"]], ["queue.take", [4, False]],
+              ["value.add", [5, 1]], ["dict.pop", [2, "absent"]]], []],
+        [[["eq", "value.get", [5], "nope"]], [["list.clear", [1]]],
+         [["list.append", [1, 1]], ["list.pop", [1, 99]]]],
+        # refused: a server method, a nested txn, calls that may park
+        [[], [["open", ["list", "L", {}]]], []],
+        [[], [["txn", [[], [], []]]], []],
+        [[], [["queue.get", [3]], ["lock.acquire", [9]],
+              ["condition.wait", [13, 0]], ["barrier.wait", [16]],
+              ["topic.subscribe", [17]]], []],
+        # malformed: not arrays, a call not [method, params], an unknown
+        # op, a condition with a write method
+        [1, [], []], [[], 2, [3]], [[], [[1, 2, 3]], []],
+        [[], [["dict.set"]], []], [[["bogus", "dict.get", [2, "k"], 1]],
+                                    [], []],
+        [[["eq", "dict.pop", [2, "k"], 1]], [], []],
+        [[["eq", "dict.get", [2, "k"]]], [], []],
+        [[["held"], ["fence", 9]], [], []],
+        # the lock's release, a topic's publish, a notify: deferred
+        [[["held", 9]], [["lock.release", [9]], ["topic.publish", [17, 1]],
+                         ["semaphore.release", [11]]], []],
+    ],
 }
 
 # Operation bytes of fuzz_request.c.
@@ -305,6 +341,34 @@ def request_seeds():
         call("topic.unsubscribe", []) + call("topic.publish", [2]) +
         bytes([CLOSE, RUN, SWITCH]) + call("topic.publish", [3]) +
         call("info", []),
+        # transactions whose wakes wait for the commit: a get parked on
+        # the other connection, served by a put inside a txn; a lock
+        # released inside one with a waiter; a failing txn that wakes no
+        # one; a watch and a subscriber seeing the txn's changes
+        call("queue.get", []) + call("watch", [3]) +
+        call("topic.subscribe", []) + bytes([SWITCH]) +
+        call("lock.acquire", []) + bytes([SWITCH]) +
+        call("lock.acquire", [True, None]) + bytes([SWITCH]) +
+        call("txn", [[], [["queue.put", [3, 9, False]],
+                          ["dict.pop", [2, "absent"]]]]) +
+        call("txn", [[["held", 9]],
+                     [["queue.put_nowait", [3, 8]], ["lock.release", [9]],
+                      ["topic.publish", [17, "t"]], ["list.append", [1, 1]]],
+                     []]) + bytes([RUN, SWITCH]) + call("lock.release", []) +
+        bytes([RUN]),
+        # txns synthesized by the target (params byte 13: three params,
+        # conditions and calls made from the bytes that follow), then a
+        # nested one (method byte 133 inside: txn itself)
+        bytes([0, idx["txn"], 0, 13]) + bytes(range(1, 96)) + bytes([RUN]),
+        bytes([0, idx["txn"], 0, 9]) +
+        bytes([2, 9, 0, idx["txn"], 1, 3, 0, 2, 40, 3, 1, 5]) +
+        bytes(range(200, 140, -1)) + bytes([RUN]),
+        # a condition notified inside a txn, its waiter on the other side
+        call("condition.acquire", []) + call("condition.wait", [None]) +
+        bytes([SWITCH]) + call("condition.acquire", []) +
+        call("txn", [[], [["condition.notify", [13]],
+                          ["condition.release", [13]]], []]) +
+        bytes([RUN, SWITCH]) + call("condition.release", []),
     ]
     bad = [
         b"\x94\x00\x01",                         # truncated

@@ -17,7 +17,7 @@ journal after it, each also after an earlier generation, and the same files dama
 the records, a flipped byte with and without --data-repair, a newer format
 version, a journal missing), plus a few hand-made records (unknown ones,
 calls without an object, "@new" gone wrong, the lifetime records
-"@ephemeral" and "@expire" right and wrong). File names are the seed's
+"@ephemeral" and "@expire" right and wrong, transactions' "@txn"). File names are the seed's
 content hash, as libFuzzer names its finds.
 """
 import hashlib
@@ -61,6 +61,12 @@ def record(payload):
 
 def req(seq, method, params):
     return record(msgpack.packb([0, seq, method, params], use_bin_type=True))
+
+
+def txn(seq, records):
+    """A transaction's record: [0, seq, "@txn", [records]], records a bin
+    of framed records (section 12)."""
+    return req(seq, "@txn", [records])
 
 
 def strip_zeros(b):
@@ -295,6 +301,42 @@ def made_seeds():
              req(9, "@expire", [1, -5.0]) + req(10, "@expire", [99, 5.0]) +
              req(11, "@expire", [1, 1e300]) + req(12, "@expire", [2, 5.0]) +
              req(13, "@expire", [1, 2.5])),
+        # transactions (section 12): one "@txn" record holding the framed
+        # records of its calls, replayed all or none; then gone wrong: a
+        # damaged inner record, a call that fails inside, a nested "@txn",
+        # a param that is no bin, an inner record cut short, empty, last
+        # and torn
+        seed(JOURNAL, h + good + txn(2, req(0, "list.append", [1, 8]) +
+                                     req(0, "@new", [2, "dict", "d", secret,
+                                                     None]) +
+                                     req(0, "dict.set", [2, "k", [1, 2]]) +
+                                     req(0, "list.pop", [1, 0])) +
+             req(3, "list.append", [1, 9])),
+        seed(JOURNAL, h + good + txn(2, flip(req(0, "list.append", [1, 8]),
+                                             3) +
+                                     req(0, "list.append", [1, 9]))),
+        seed(JOURNAL, h + good + txn(2, req(0, "list.append", [1, 8]) +
+                                     req(0, "list.set", [1, 99, 0]) +
+                                     req(0, "list.append", [99, 1]))),
+        seed(JOURNAL, h + good + txn(2, txn(0, req(0, "list.append", [1, 8]))
+                                     + req(0, "list.append", [1, 9]))),
+        seed(JOURNAL, h + good + req(2, "@txn", ["not a bin"]) +
+             req(3, "@txn", []) + req(4, "@txn", [b"", 1])),
+        seed(JOURNAL, h + good + txn(2, req(0, "list.append", [1, 8])[:-2])),
+        seed(JOURNAL, h + good + txn(2, b"") + txn(3, bytes(12))),
+        seed(JOURNAL, h + good + txn(2, req(0, "list.append", [1, 8]) +
+                                     req(0, "list.append", [1, 9]))[:-4]),
+        seed(FIX_CRC, h + good + txn(2, req(0, "list.append", [1, 8]) +
+                                     struct.pack(">II", 1 << 30, 0))),
+        # the states a transaction's calls touched (a lock's) inside its
+        # record, right and wrong
+        seed(JOURNAL, h + good +
+             req(2, "@new", [3, "lock", "lk", secret, None]) +
+             txn(3, req(0, "list.append", [1, 8]) +
+                 req(0, "@state", [3, {"fence": 7, "abandoned": 0,
+                                       "held": True}])) +
+             txn(4, req(0, "@state", [3, {"fence": "x"}]) +
+                 req(0, "list.append", [1, 9]))),
         # lengths: 0, past the end, cut short
         seed(JOURNAL, h + good + struct.pack(">II", 0, 0)),
         seed(JOURNAL, h + good + struct.pack(">II", 1 << 31, 0) + b"x"),

@@ -35,6 +35,11 @@
  *      "@drop" freed the object (use after free); an "@new" of id
  *      2^64 - 1 made the next new object's id wrap to one in use; the
  *      snapshot of an empty dict did NULL + 0 (UBSan).
+ *   5. A transaction that changed something, on a server without a data
+ *      directory: its commit took the address of the journal's buffer
+ *      through the NULL persistence (UBSan, member access within null
+ *      pointer) before it checked whether it kept a journal at all.
+ *      fuzz_request found it with its first seed of txn.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -66,6 +71,19 @@ START_TEST(request_raw_garbage_on_detached_connection)
 {
 	/* op 10: 10 raw bytes, of which one (0x0a) is there */
 	static const uint8_t input[] = { 0x0a, 0x0a, 0x0a };
+
+	ck_assert_int_eq(fuzz_request_one(input, sizeof(input)), 0);
+}
+END_TEST
+
+START_TEST(request_txn_committed_without_a_data_directory)
+{
+	/* txn (method 133) [[], [["list.append", [1, 1]]]] */
+	static const uint8_t input[] = {
+		0x00, 0x85, 0x00, 0x00, 0x92, 0x90, 0x91, 0x92,
+		0xab, 0x6c, 0x69, 0x73, 0x74, 0x2e, 0x61, 0x70,
+		0x70, 0x65, 0x6e, 0x64, 0x92, 0x01, 0x01,
+	};
 
 	ck_assert_int_eq(fuzz_request_one(input, sizeof(input)), 0);
 }
@@ -478,6 +496,7 @@ static Suite *fuzz_regress_suite(void)
 	tc = tcase_create("crashes_found_by_fuzzing");
 	tcase_add_test(tc, handshake_auth_before_hello_on_detached_connection);
 	tcase_add_test(tc, request_raw_garbage_on_detached_connection);
+	tcase_add_test(tc, request_txn_committed_without_a_data_directory);
 	tcase_add_test(tc,
 		       handshake_hello_then_valid_auth_on_detached_connection);
 	tcase_add_test(tc, reader_pair_of_empty_strs);
