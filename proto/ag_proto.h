@@ -344,6 +344,11 @@ typedef struct ag_request {
  */
 int ag_request_parse(const uint8_t *p, size_t len, msgpack_zone *z,
 		     ag_request *ret, char *err, size_t errlen);
+/* The params array at [@p, @p + @len) into @ret's argc, argv and raw, as
+ * ag_request_parse() reads them (method and msgid are the caller's): a
+ * transaction's calls, whose params lie inside its request. */
+int ag_request_params(const uint8_t *p, size_t len, msgpack_zone *z,
+		      ag_request *ret, char *err, size_t errlen);
 
 /* ---- encoders ------------------------------------------------------------ */
 

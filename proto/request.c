@@ -90,48 +90,12 @@ static int decode_param(const uint8_t *p, size_t n, msgpack_zone *z,
 	return 0;
 }
 
-int ag_request_parse(const uint8_t *p, size_t len, msgpack_zone *z,
-		     ag_request *ret, char *err, size_t errlen)
+int ag_request_params(const uint8_t *p, size_t len, msgpack_zone *z,
+		      ag_request *ret, char *err, size_t errlen)
 {
-	ag_mp_head h;
+	ag_mp_head params;
 	size_t off = 0, n;
 
-	memset(ret, 0, offsetof(ag_request, argv));
-	if (!ag_mp_read_head(p, len, &h) || h.kind != AG_MP_ARRAY || h.n < 1)
-		return bad(err, errlen, "not a request");
-	uint64_t count = h.n;
-	off = h.hlen;
-
-	/* [0] the kind, [1] the msgid: read the msgid first, so that the
-	 * error about anything else can be answered. */
-	ag_mp_head kind, id;
-	if (!ag_mp_read_head(p + off, len - off, &kind))
-		return bad(err, errlen, "not a request");
-	n = ag_mp_object_len(p + off, len - off, NULL);
-	if (n == 0)
-		return bad(err, errlen, "not a request");
-	off += n;
-	if (count >= 2 && ag_mp_read_head(p + off, len - off, &id) &&
-	    id.kind == AG_MP_UINT && id.u <= UINT32_MAX) {
-		ret->have_msgid = true;
-		ret->msgid = (uint32_t)id.u;
-	}
-	if (count != 4 || kind.kind != AG_MP_UINT || kind.u != AG_MSG_REQUEST)
-		return bad(err, errlen,
-			   "a request is [0, msgid, method, params]");
-	if (!ret->have_msgid)
-		return bad(err, errlen, "bad msgid");
-	off += id.hlen;
-
-	ag_mp_head m, params;
-	if (!ag_mp_read_head(p + off, len - off, &m) || m.kind != AG_MP_STR ||
-	    m.n > len - off - m.hlen)
-		return bad(err, errlen,
-			   "a request is [0, msgid, method: str, params: "
-			   "array]");
-	ret->method = (const char *)p + off + m.hlen;
-	ret->methodlen = (uint32_t)m.n;
-	off += m.hlen + (size_t)m.n;
 	if (!ag_mp_read_head(p + off, len - off, &params) ||
 	    params.kind != AG_MP_ARRAY)
 		return bad(err, errlen,
@@ -172,4 +136,49 @@ int ag_request_parse(const uint8_t *p, size_t len, msgpack_zone *z,
 		off += n;
 	}
 	return 0;
+}
+
+int ag_request_parse(const uint8_t *p, size_t len, msgpack_zone *z,
+		     ag_request *ret, char *err, size_t errlen)
+{
+	ag_mp_head h;
+	size_t off = 0, n;
+
+	memset(ret, 0, offsetof(ag_request, argv));
+	if (!ag_mp_read_head(p, len, &h) || h.kind != AG_MP_ARRAY || h.n < 1)
+		return bad(err, errlen, "not a request");
+	uint64_t count = h.n;
+	off = h.hlen;
+
+	/* [0] the kind, [1] the msgid: read the msgid first, so that the
+	 * error about anything else can be answered. */
+	ag_mp_head kind, id;
+	if (!ag_mp_read_head(p + off, len - off, &kind))
+		return bad(err, errlen, "not a request");
+	n = ag_mp_object_len(p + off, len - off, NULL);
+	if (n == 0)
+		return bad(err, errlen, "not a request");
+	off += n;
+	if (count >= 2 && ag_mp_read_head(p + off, len - off, &id) &&
+	    id.kind == AG_MP_UINT && id.u <= UINT32_MAX) {
+		ret->have_msgid = true;
+		ret->msgid = (uint32_t)id.u;
+	}
+	if (count != 4 || kind.kind != AG_MP_UINT || kind.u != AG_MSG_REQUEST)
+		return bad(err, errlen,
+			   "a request is [0, msgid, method, params]");
+	if (!ret->have_msgid)
+		return bad(err, errlen, "bad msgid");
+	off += id.hlen;
+
+	ag_mp_head m;
+	if (!ag_mp_read_head(p + off, len - off, &m) || m.kind != AG_MP_STR ||
+	    m.n > len - off - m.hlen)
+		return bad(err, errlen,
+			   "a request is [0, msgid, method: str, params: "
+			   "array]");
+	ret->method = (const char *)p + off + m.hlen;
+	ret->methodlen = (uint32_t)m.n;
+	off += m.hlen + (size_t)m.n;
+	return ag_request_params(p + off, len - off, z, ret, err, errlen);
 }

@@ -236,7 +236,8 @@ typedef struct answer {
 
 /* Take the answer the call just packed at @mark out of @c's output. false
  * when there is none to take (the connection is being cut). */
-static bool capture(struct ag_txn *t, ag_conn *c, size_t mark, answer *ret)
+static bool capture(struct ag_txn *t, ag_conn *c, size_t mark, ag_buf *into,
+		    answer *ret)
 {
 	const uint8_t *p = (const uint8_t *)c->out.data + mark;
 	size_t n = c->out.len - mark, off = 1, k;
@@ -256,12 +257,10 @@ static bool capture(struct ag_txn *t, ag_conn *c, size_t mark, answer *ret)
 	}
 	if (p[off] == 0xc0) { /* nil: no error */
 		off++;
-		if (ag_buf_append(&t->reqbuf, p + off, n - off) < 0)
+		if (ag_buf_append(into, p + off, n - off) < 0)
 			return false;
-		/* (reqbuf is free until the next call: the result's bytes
-		 * are kept there) */
-		ret->result = (const uint8_t *)t->reqbuf.data +
-			      (t->reqbuf.len - (n - off));
+		ret->result =
+		    (const uint8_t *)into->data + (into->len - (n - off));
 		ret->resultlen = n - off;
 	} else {
 		size_t eoff = 0;
@@ -277,60 +276,90 @@ static bool capture(struct ag_txn *t, ag_conn *c, size_t mark, answer *ret)
 	return true;
 }
 
-/* Run @method with @params through the dispatcher, as request @r's
- * connection: 0 and *ret (rc set when it answered an error), AGORA_ENOMEM,
- * or AGORA_ELOST when its answer could not be taken back (the connection
- * is being cut). */
-static int run_call(struct ag_txn *t, const msgpack_object *method,
-		    const msgpack_object *params, answer *ret)
+/* Where a call's method and params lie in the request. */
+typedef struct call_span {
+	const char *method; /* NULL: not a call ("held", "fence") */
+	uint32_t methodlen;
+	ag_span params;
+} call_span;
+
+/*
+ * The spans of the calls of the array @raw (of conditions or calls, which
+ * the decoded checks found well formed): item @mi of each element is its
+ * method, item @mi + 1 its params. NULL when out of memory.
+ */
+static call_span *spans_of(struct ag_txn *t, ag_span raw, uint32_t mi,
+			   uint32_t n)
+{
+	call_span *v = msgpack_zone_malloc(&t->zone, (n ? n : 1) * sizeof(*v));
+	const uint8_t *p = raw.p;
+	size_t off = 0, len = raw.len;
+	ag_mp_head h;
+
+	if (v == NULL)
+		return NULL;
+	memset(v, 0, (n ? n : 1) * sizeof(*v));
+	if (n == 0 || !ag_mp_read_head(p, len, &h))
+		return v;
+	off = h.hlen;
+	for (uint32_t i = 0; i < n; i++) {
+		size_t elen = ag_mp_object_len(p + off, len - off, NULL);
+		size_t eoff = off, k;
+		ag_mp_head eh, mh;
+		if (elen == 0 || !ag_mp_read_head(p + eoff, len - eoff, &eh))
+			break;
+		eoff += eh.hlen;
+		for (uint32_t j = 0; j < mi; j++)
+			eoff += ag_mp_object_len(p + eoff, len - eoff, NULL);
+		if (ag_mp_read_head(p + eoff, len - eoff, &mh) &&
+		    mh.kind == AG_MP_STR) {
+			v[i].method = (const char *)p + eoff + mh.hlen;
+			v[i].methodlen = (uint32_t)mh.n;
+			eoff += mh.hlen + (size_t)mh.n;
+			k = ag_mp_object_len(p + eoff, len - eoff, NULL);
+			v[i].params.p = p + eoff;
+			v[i].params.len = k;
+		}
+		off += elen;
+	}
+	return v;
+}
+
+/* Run call @sc through call.c, as the transaction's connection, with the
+ * transaction's msgid: 0 and *ret (rc set when it answered an error; its
+ * result appended to @into), AGORA_ENOMEM, or AGORA_ELOST when its answer
+ * could not be taken back (the connection is being cut). */
+static int run_call(struct ag_txn *t, const call_span *sc, ag_buf *into,
+		    answer *ret)
 {
 	ag_conn *c = t->req->to.conn;
-	msgpack_packer pk;
 	ag_request rq;
 	char why[128];
-	size_t mark, len;
-	uint8_t *bytes;
-	bool ok;
+	size_t mark;
+	int rc;
 
-	t->reqbuf.len = 0;
-	t->reqbuf.oom = false;
+	memset(&rq, 0, offsetof(ag_request, argv));
+	rq.have_msgid = true;
+	rq.msgid = t->req->to.msgid;
+	rq.method = sc->method;
+	rq.methodlen = sc->methodlen;
 	msgpack_zone_clear(&t->rzone);
-	msgpack_packer_init(&pk, &t->reqbuf, ag_buf_write);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint8(&pk, AG_MSG_REQUEST);
-	msgpack_pack_uint32(&pk, t->req->to.msgid);
-	msgpack_pack_object(&pk, *method);
-	msgpack_pack_object(&pk, *params);
-	if (t->reqbuf.oom)
-		return AGORA_ENOMEM;
-	/* The request's bytes outlive the call apart from reqbuf, which
-	 * capture() fills with the result. */
-	len = t->reqbuf.len;
-	bytes = malloc(len);
-	if (bytes == NULL)
-		return AGORA_ENOMEM;
-	memcpy(bytes, t->reqbuf.data, len);
-	t->reqbuf.len = 0;
-	if (ag_request_parse(bytes, len, &t->rzone, &rq, why, sizeof(why)) <
-	    0) {
-		free(bytes);
-		return AGORA_ENOMEM; /* it was packed here: well formed */
-	}
-	if (rq.argc > AG_MAX_PARAMS) {
-		free(bytes);
+	rc = ag_request_params(sc->params.p, sc->params.len, &t->rzone, &rq,
+			       why, sizeof(why));
+	if (rc == AGORA_ENOMEM)
+		return rc;
+	if (rc < 0 || rq.argc > AG_MAX_PARAMS) {
 		ret->rc = AGORA_EARGS;
-		snprintf(ret->msg, sizeof(ret->msg),
-			 "%.*s: more than %d params", (int)rq.methodlen,
-			 rq.method, AG_MAX_PARAMS);
+		snprintf(ret->msg, sizeof(ret->msg), "%.*s: %s",
+			 (int)rq.methodlen, rq.method,
+			 rc < 0 ? why : "too many params");
 		ret->result = NULL;
 		ret->resultlen = 0;
 		return 0;
 	}
 	mark = c->out.len;
 	ag_call_object(c, &rq);
-	ok = capture(t, c, mark, ret);
-	free(bytes);
-	return ok ? 0 : AGORA_ELOST;
+	return capture(t, c, mark, into, ret) ? 0 : AGORA_ELOST;
 }
 
 /* ---- conditions ---------------------------------------------------------- */
@@ -343,7 +372,8 @@ static bool is_absent(int rc)
 
 /* Condition @i: 1 holds, 0 does not, <0 failed (fail() said why) or the
  * connection is going (AGORA_ECONNRESET). */
-static int eval_cond(struct ag_txn *t, const msgpack_object *c, uint32_t i)
+static int eval_cond(struct ag_txn *t, const msgpack_object *c,
+		     const call_span *sc, uint32_t i)
 {
 	const msgpack_object *a = c->via.array.ptr;
 	int op = op_of(&a[0]);
@@ -376,7 +406,9 @@ static int eval_cond(struct ag_txn *t, const msgpack_object *c, uint32_t i)
 		return held && token == a[2].via.u64;
 	}
 	t->conditions = true;
-	rc = run_call(t, &a[1], &a[2], &ans);
+	t->reqbuf.len = 0;
+	t->reqbuf.oom = false;
+	rc = run_call(t, sc, &t->reqbuf, &ans);
 	t->conditions = false;
 	if (rc == AGORA_ENOMEM)
 		return fail(t, AGORA_ELIMIT, "conditions", i,
@@ -562,14 +594,18 @@ static void txn_free(struct ag_txn *t)
 
 /* Run branch @calls: 0, or <0 after fail() / the connection going. */
 static int run_branch(struct ag_txn *t, const msgpack_object *calls,
-		      const char *branch)
+		      ag_span raw, const char *branch)
 {
+	call_span *spans = spans_of(t, raw, 0, calls->via.array.size);
+
+	if (spans == NULL)
+		return fail(t, AGORA_ELIMIT, branch, 0,
+			    "txn: out of memory reading the %s calls", branch);
 	for (uint32_t i = 0; i < calls->via.array.size; i++) {
 		const msgpack_object *c = &calls->via.array.ptr[i];
 		answer ans;
-		int rc = run_call(t, &c->via.array.ptr[0], &c->via.array.ptr[1],
-				  &ans);
-		if (rc == AGORA_ENOMEM)
+		int rc = run_call(t, &spans[i], &t->results, &ans);
+		if (rc == AGORA_ENOMEM || (rc == AGORA_ELOST && t->results.oom))
 			return fail(t, AGORA_ELIMIT, branch, i,
 				    "txn: %s call %u: out of memory", branch,
 				    i);
@@ -582,11 +618,6 @@ static int run_branch(struct ag_txn *t, const msgpack_object *calls,
 				    branch, i,
 				    (int)c->via.array.ptr[0].via.str.size,
 				    c->via.array.ptr[0].via.str.ptr, ans.msg);
-		if (ag_buf_append(&t->results, ans.result, ans.resultlen) < 0)
-			return fail(t, AGORA_ELIMIT, branch, i,
-				    "txn: %s call %u: out of memory for its "
-				    "result",
-				    branch, i);
 		t->nresults++;
 	}
 	return 0;
@@ -600,6 +631,7 @@ int ag_srv_txn(ag_req *r)
 	msgpack_object conds, then, els;
 	const msgpack_object *branch;
 	const char *bname;
+	call_span *cspans;
 	uint64_t total;
 	int rc = 0, held = 1;
 	char desc[96];
@@ -678,14 +710,23 @@ int ag_srv_txn(ag_req *r)
 	s->txn = &t;
 	ag_change_begin(s);
 
+	cspans = spans_of(&t, r->raw[0], 1, conds.via.array.size);
+	if (cspans == NULL)
+		held = fail(&t, AGORA_ELIMIT, "conditions", 0,
+			    "txn: out of memory reading the conditions");
 	for (uint32_t i = 0; i < conds.via.array.size && held == 1; i++)
-		held = eval_cond(&t, &conds.via.array.ptr[i], i);
+		held = eval_cond(&t, &conds.via.array.ptr[i], &cspans[i], i);
 	if (held < 0) {
 		rc = held;
 	} else {
+		ag_span none = { NULL, 0 };
 		branch = held ? &then : &els;
 		bname = held ? "then" : "else";
-		rc = run_branch(&t, branch, bname);
+		rc = run_branch(&t, branch,
+				held          ? r->raw[1]
+				: r->argc > 2 ? r->raw[2]
+					      : none,
+				bname);
 	}
 	if (rc < 0) {
 		rollback(&t);

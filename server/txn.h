@@ -35,7 +35,7 @@ struct ag_txn {
 	uint32_t npassed;
 	msgpack_zone zone;  /* decoded params, results */
 	msgpack_zone rzone; /* one inner request's params */
-	ag_buf reqbuf;      /* one inner request's bytes */
+	ag_buf reqbuf;      /* a condition's result */
 	ag_buf results;     /* the packed results so far */
 	uint32_t nresults;
 	/* A call that failed: its error, where. */
