@@ -1077,7 +1077,8 @@ struct agora_server {
 	 * held back while a write call runs. */
 	uint64_t revision;
 	bool changing;
-	uint32_t held_call; /* inside a transaction: nheld when the call began */
+	/* Inside a transaction: nheld when the running call began. */
+	uint32_t held_call;
 	struct ag_held_change *held;
 	uint32_t nheld, capheld;
 	uint64_t next_conn_id;

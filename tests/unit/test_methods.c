@@ -72,7 +72,7 @@ static const struct entry ENTRIES[] = {
 	{ "wait_any", false, "Lz", 'r' },
 	{ "acquire_any", false, "LF", 'w' },
 	{ "cancel", false, "I", '-' }, /* nothing parked: false */
-	{ "txn", false, "LL", '-' }, /* its calls are checked alone */
+	{ "txn", false, "LL", '-' },   /* its calls are checked alone */
 	/* list */
 	{ "list.append", true, "hS", 'w' },
 	{ "list.extend", true, "hA", 'w' },
