@@ -18,7 +18,7 @@ set -euo pipefail
 # rest build and test the C code.
 PACKAGES=(build-essential pkg-config meson ninja-build libevent-dev
 	libmsgpack-dev libssl-dev zlib1g-dev libjansson-dev libedit-dev check valgrind
-	python3-msgpack clang-14 libclang-rt-14-dev debhelper)
+	python3-msgpack python3-pytest clang-14 libclang-rt-14-dev debhelper)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
