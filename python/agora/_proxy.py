@@ -154,12 +154,13 @@ class BaseProxy:
         fence and abandoned count, a queue's pending items...)."""
         return self._server("info")
 
-    def expire(self, seconds: Optional[float]) -> None:
-        """Drop the object's name @seconds from now (None: never)."""
+    def expire_name(self, seconds: Optional[float]) -> None:
+        """Drop the object's name @seconds from now (None: never; the
+        server method ``expire``). A dict's ``expire`` is per key."""
         self._server("expire", seconds)
 
-    def ttl(self) -> Optional[float]:
-        """Seconds before the name is dropped, or None."""
+    def name_ttl(self) -> Optional[float]:
+        """Seconds before the name is dropped, or None (``ttl``)."""
         return self._server("ttl")
 
     def close(self) -> None:
