@@ -374,7 +374,56 @@ class Connection:
     def call(self, method: str, params: List[Any]) -> Any:
         """One round trip: the result of @method, or raise its error."""
         self.saw_ref = False
-        return self.result(self.send(method, params))
+        if self._pending_close or self._ignore or self.closed:
+            return self.result(self.send(method, params))
+        # The common case, inlined: one request out, its answer next.
+        self.msgid = msgid = self.msgid + 1
+        try:
+            data = self._pack([0, msgid, method, params])
+        except (TypeError, ValueError, OverflowError) as e:
+            raise TypeError("%s: cannot send %r: %s" % (method, params, e)) \
+                from None
+        sock = self.sock
+        try:
+            sock.sendall(data)
+        except OSError as e:
+            raise self._lost(e.strerror or str(e)) from None
+        unpacker = self._unpacker
+        try:
+            data = sock.recv(262144)
+        except (KeyboardInterrupt, SystemExit):
+            self._withdraw(msgid)
+            raise
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            data = b""
+        except OSError as e:
+            raise self._lost(e.strerror or str(e)) from None
+        if not data:
+            raise self._lost("the server closed the connection")
+        unpacker.feed(data)
+        try:
+            msg = next(unpacker)
+        except StopIteration:
+            return self.result(msgid)
+        except (ValueError, msgpack.UnpackException) as e:
+            raise self._lost("undecodable bytes: %s" % e) from None
+        if msg[0] != 1 or msg[1] != msgid:
+            # A notification first (or something wrong): keep it and go
+            # the general way for the answer.
+            self._dispatch_early(msg, msgid)
+            return self.result(msgid)
+        if msg[2] is not None:
+            raise from_wire(msg[2])
+        return msg[3]
+
+    def _dispatch_early(self, msg: Any, msgid: int) -> None:
+        if msg[0] == 2:
+            self.notes.append((msg[1], msg[2]))
+        elif msg[0] == 1 and msg[1] in self._ignore:
+            self._ignore.discard(msg[1])
+        else:
+            raise self._lost("an answer to request %r, not %d"
+                             % (msg[1] if len(msg) > 1 else None, msgid))
 
     def pipeline(self, calls: List[Tuple[str, List[Any]]]) -> List[Any]:
         """Send every call at once and read the answers: a list of results,
