@@ -48,6 +48,14 @@ def _index(i: Any, what: str) -> int:
                         % (what, type(i).__name__)) from None
 
 
+def _int(n: Any, what: str) -> int:
+    """@n as an int (a count), or TypeError naming it."""
+    try:
+        return operator.index(n)
+    except TypeError:
+        raise TypeError("%s must be an int, not %r" % (what, n)) from None
+
+
 def _opt_index(i: Any) -> Optional[int]:
     if i is None:
         return None
@@ -280,7 +288,7 @@ class ListProxy(BaseProxy, MutableSequence):
         return self
 
     def __imul__(self, n: int) -> "ListProxy":
-        n = _index(n, "repeat count")
+        n = _int(n, "the repeat count")
         if n <= 0:
             self.clear()
         elif n > 1:
@@ -300,7 +308,7 @@ class ListProxy(BaseProxy, MutableSequence):
         return other + self.copy()
 
     def __mul__(self, n: int) -> list:
-        return self.copy() * _index(n, "repeat count")
+        return self.copy() * _int(n, "the repeat count")
 
     __rmul__ = __mul__
 
@@ -549,7 +557,7 @@ class QueueProxy(BaseProxy):
     def peek(self, n: int = 1) -> List[Any]:
         """Up to @n of the oldest items, oldest first, left in the
         queue."""
-        return self._call("peek", _index(n, "peek count"))
+        return self._call("peek", _int(n, "peek's n"))
 
     def take(self, block: bool = True, timeout: Optional[float] = None,
              lease: Optional[float] = None) -> Delivery:
@@ -856,7 +864,7 @@ class SemaphoreProxy(BaseProxy):
     def release(self, n: int = 1) -> None:
         """Give back @n permits (ValueError for n < 1, or past a bounded
         semaphore's initial count)."""
-        self._call("release", _index(n, "release count"))
+        self._call("release", _int(n, "release's n"))
 
     def get_value(self) -> int:
         """The count now."""
@@ -927,7 +935,7 @@ class ConditionProxy(BaseProxy):
     def notify(self, n: int = 1) -> None:
         """Wake @n waiters (RuntimeError unless this thread holds the
         lock)."""
-        self._call("notify", _index(n, "notify count"))
+        self._call("notify", _int(n, "notify's n"))
 
     def notify_all(self) -> None:
         """Wake every waiter."""

@@ -809,10 +809,19 @@ def test_condition(client):
     while c.info()["waiters"] < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     with c:
+        c.notify(1)  # wakes one of the two
+    while not results and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    assert results == [True]
+    with c:
         c.notify_all()
     for t in threads:
         t.join(5)
     assert results == [True, True]
+    with pytest.raises(TypeError, match="notify's n"):
+        with c:
+            c.notify("2")
 
     def producer():
         for i in range(3):
