@@ -753,7 +753,7 @@ class NamespaceProxy(BaseProxy):
     AttributeError."""
 
     def __getattribute__(self, attr: str) -> Any:
-        if attr[0] == "_":
+        if attr.startswith("_"):
             return object.__getattribute__(self, attr)
         try:
             return object.__getattribute__(self, "_call")("get", attr)
@@ -761,13 +761,13 @@ class NamespaceProxy(BaseProxy):
             raise AttributeError(str(e)) from None
 
     def __setattr__(self, attr: str, v: Any) -> None:
-        if attr[0] == "_":
+        if attr.startswith("_"):
             object.__setattr__(self, attr, v)
         else:
             self._call("set", attr, v)
 
     def __delattr__(self, attr: str) -> None:
-        if attr[0] == "_":
+        if attr.startswith("_"):
             object.__delattr__(self, attr)
             return
         try:
