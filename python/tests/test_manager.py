@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import pickle
+import queue
 import shutil
 import signal
 import stat
@@ -348,7 +349,7 @@ def test_constructors_make_their_types(manager: agora.Manager) -> None:
         "joinable_queue": manager.JoinableQueue(),
         "value": manager.Value("i", 7),
         "array": manager.Array("d", [1.5, 2.5]),
-        "namespace": manager.Namespace(x=1),
+        "namespace": manager.Namespace(x=1, y="two"),
         "lock": manager.Lock(),
         "rlock": manager.RLock(),
         "semaphore": manager.Semaphore(3),
@@ -358,28 +359,43 @@ def test_constructors_make_their_types(manager: agora.Manager) -> None:
         "barrier": manager.Barrier(2, timeout=4.0),
     }
     for type_name, proxy in made.items():
-        assert isinstance(proxy, agora.BaseProxy)
-        info = proxy.info()
+        info = agora.BaseProxy.info(proxy)  # (a namespace's .info is its own)
         assert info["type"] == type_name
         assert info["name"] is None  # anonymous, as a Manager's objects
-    assert made["queue"].info()["maxsize"] == 3
-    assert made["array"].info()["len"] == 2
+    q = made["queue"]
+    for i in range(3):
+        q.put(i)
+    with pytest.raises(queue.Full):
+        q.put(3, timeout=0)
+    assert made["value"].value == 7
+    assert made["array"][:] == [1.5, 2.5]
+    ns = made["namespace"]
+    assert (ns.x, ns.y) == (1, "two")
+    assert made["semaphore"].get_value() == 3
+    assert made["bounded_semaphore"].get_value() == 2
     assert made["barrier"].timeout == 4.0
-    assert made["semaphore"]._call_as("semaphore.value") == 3
-    assert made["value"]._call_as("value.get") == 7
-    assert made["array"]._call_as("array.copy") == [1.5, 2.5]
-    assert made["namespace"]._call_as("namespace.items") == {"x": 1}
-    # Array from a length
-    assert manager.Array("i", 4)._call_as("array.copy") == [0, 0, 0, 0]
+    assert not made["event"].is_set()
+    # Array from a length; initial contents of dict and list
+    assert manager.Array("i", 4)[:] == [0, 0, 0, 0]
+    assert dict(manager.dict([("a", 1)], b=2)) == {"a": 1, "b": 2}
+    assert list(manager.list("xyz")) == ["x", "y", "z"]
 
 
-@pytest.mark.skipif("lock" not in agora._proxy.PROXY_TYPES,
-                    reason="needs agora.proxies' LockProxy")
 def test_condition_over_a_lock(manager: agora.Manager) -> None:
     lock = manager.Lock()
     cond = manager.Condition(lock)
-    assert cond.info()["type"] == "condition"
     assert cond.info()["lock"] == lock.info()["id"]
+    with cond:
+        assert lock.locked()
+    assert not lock.locked()
+
+
+def test_barrier_timeout_is_its_waits_default(manager: agora.Manager
+                                              ) -> None:
+    b = manager.Barrier(2, timeout=0.2)
+    with pytest.raises(threading.BrokenBarrierError):
+        b.wait()  # alone: the default timeout breaks it
+    assert b.broken
 
 
 def test_refusals(manager: agora.Manager) -> None:
