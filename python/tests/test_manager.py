@@ -4,6 +4,7 @@ started by fork and by spawn."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import gc
 import os
 import pickle
 import queue
@@ -15,7 +16,7 @@ import sys
 import textwrap
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import pytest
 
@@ -230,6 +231,20 @@ def test_forked_child_exit_keeps_the_server(agorad: str) -> None:
     keys, pid = out.rsplit(" ", 1)
     assert keys == "['child', 'parent']"
     assert _wait_gone(int(pid))
+
+
+def test_proxies_keep_an_unnamed_manager(agorad: str) -> None:
+    # Manager().dict(): the manager is not kept by the program, its
+    # proxy keeps it (and so its server); the last one gone, it stops.
+    d = agora.Manager(agorad=agorad).dict(a=1)
+    gc.collect()
+    d["b"] = 2
+    assert d.copy() == {"a": 1, "b": 2}
+    pid = d.client._manager.pid
+    assert pid is not None and _alive(pid)
+    del d
+    gc.collect()
+    assert _wait_gone(pid)
 
 
 def test_started_from_a_thread_outlives_it(agorad: str) -> None:
