@@ -353,6 +353,11 @@ class Manager:
                 return
             if self._state == _SHUTDOWN:
                 raise ProcessError("Manager has shut down")
+            if self._listen is not None and self._listen.startswith("tls:"):
+                raise ValueError(
+                    "agora.Manager: address %r: a manager's agorad listens "
+                    "on unix: or tcp: (a tls: server needs certificates: run "
+                    "agorad with them and use agora.connect)" % self._listen)
             if len(self._authkey) < 16:
                 raise ValueError("agora.Manager: authkey of %d bytes: agorad "
                                  "needs at least 16" % len(self._authkey))

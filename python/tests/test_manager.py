@@ -312,6 +312,8 @@ def test_short_authkey_and_bad_address() -> None:
         agora.Manager("nowhere")
     with pytest.raises(TypeError, match="42"):
         agora.Manager(42)
+    with pytest.raises(ValueError, match="tls:"):
+        agora.Manager("tls:127.0.0.1:0").start()
 
 
 # ---- no agorad -------------------------------------------------------
