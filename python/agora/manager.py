@@ -31,6 +31,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from multiprocessing import ProcessError
 from multiprocessing import util as _mp_util
 from typing import (Any, Callable, Dict, Iterable, List, Optional, Sequence,
@@ -51,6 +52,19 @@ _PR_SET_PDEATHSIG = 1
 # The manager's states.
 _INITIAL, _STARTED, _CONNECTED, _SHUTDOWN = ("initial", "started",
                                              "connected", "shut down")
+
+
+# Every manager of this process: a forked child gets fresh locks (another
+# thread of the parent may have held one at the fork).
+_MANAGERS: "weakref.WeakSet[Manager]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for m in list(_MANAGERS):
+        m._lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _repo_agorad() -> str:
@@ -333,6 +347,7 @@ class Manager:
         self._client: Optional[Client] = None
         self._address: Optional[str] = self._listen
         self._finalizer: Optional[_mp_util.Finalize] = None
+        _MANAGERS.add(self)
 
     # ---- starting and stopping ---------------------------------------------
 
