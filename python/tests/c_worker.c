@@ -23,14 +23,14 @@
 
 static agora_client *client;
 
-#define CHECK(call)                                                          \
-	do {                                                                 \
-		int rc_ = (call);                                            \
-		if (rc_ < 0) {                                               \
-			fprintf(stderr, "c_worker: %s: %s (%s)\n", #call,    \
-				agora_errmsg(client), agora_errname(rc_));   \
-			exit(1);                                             \
-		}                                                            \
+#define CHECK(call)                                                        \
+	do {                                                               \
+		int rc_ = (call);                                          \
+		if (rc_ < 0) {                                             \
+			fprintf(stderr, "c_worker: %s: %s (%s)\n", #call,  \
+				agora_errmsg(client), agora_errname(rc_)); \
+			exit(1);                                           \
+		}                                                          \
 	} while (0)
 
 static void fail(const char *what, agora_value got, agora_value want)
@@ -49,9 +49,9 @@ static agora_value all_values; /* the array of them all */
 
 static void make_values(void)
 {
-	static const unsigned char bytes[] = {0x00, 0x01, 0xfe, 0xff};
-	static const unsigned char three[] = {0x03};
-	static const unsigned char blob[] = {0x00, 0xff};
+	static const unsigned char bytes[] = { 0x00, 0x01, 0xfe, 0xff };
+	static const unsigned char three[] = { 0x03 };
+	static const unsigned char blob[] = { 0x00, 0xff };
 	static agora_value inner3[1], inner2[3], k_items[2], sizes[3];
 	static agora_pair yes[1], deep_map[2], named[4], intkeys[2];
 	static agora_value nested[3], minus2[1];
@@ -72,9 +72,9 @@ static void make_values(void)
 	inner2[2] = agora_array(inner3, 1);
 	k_items[0] = agora_int(1);
 	k_items[1] = agora_int(2);
-	yes[0] = (agora_pair){agora_str("yes"), agora_bool(true)};
-	deep_map[0] = (agora_pair){agora_str("k"), agora_array(k_items, 2)};
-	deep_map[1] = (agora_pair){agora_str("deep"), agora_map(yes, 1)};
+	yes[0] = (agora_pair){ agora_str("yes"), agora_bool(true) };
+	deep_map[0] = (agora_pair){ agora_str("k"), agora_array(k_items, 2) };
+	deep_map[1] = (agora_pair){ agora_str("deep"), agora_map(yes, 1) };
 	nested[0] = agora_int(1);
 	nested[1] = agora_array(inner2, 3);
 	nested[2] = agora_map(deep_map, 2);
@@ -84,15 +84,15 @@ static void make_values(void)
 	sizes[0] = agora_int(1);
 	sizes[1] = agora_int(2);
 	sizes[2] = agora_int(3);
-	named[0] = (agora_pair){agora_str("name"), agora_str("agora")};
-	named[1] = (agora_pair){agora_str("sizes"), agora_array(sizes, 3)};
-	named[2] = (agora_pair){agora_str("blob"), agora_bin(blob, 2)};
-	named[3] = (agora_pair){agora_str("pi"), agora_float(3.25)};
+	named[0] = (agora_pair){ agora_str("name"), agora_str("agora") };
+	named[1] = (agora_pair){ agora_str("sizes"), agora_array(sizes, 3) };
+	named[2] = (agora_pair){ agora_str("blob"), agora_bin(blob, 2) };
+	named[3] = (agora_pair){ agora_str("pi"), agora_float(3.25) };
 	values[10] = agora_map(named, 4);
 	/* {1: "one", -2: [2.0]} */
 	minus2[0] = agora_float(2.0);
-	intkeys[0] = (agora_pair){agora_int(1), agora_str("one")};
-	intkeys[1] = (agora_pair){agora_int(-2), agora_array(minus2, 1)};
+	intkeys[0] = (agora_pair){ agora_int(1), agora_str("one") };
+	intkeys[1] = (agora_pair){ agora_int(-2), agora_array(minus2, 1) };
 	values[11] = agora_map(intkeys, 2);
 	all_values = agora_array(values, NVALUES);
 }
@@ -125,7 +125,8 @@ static int run_values(const char *qname, const char *dname)
 	CHECK(agora_dict_open_ref(client, &ref, &theirs));
 	CHECK(agora_dict_get_str(theirs, agora_str("from"), &from));
 	if (strcmp(from, "py") != 0)
-		fail("python's dict[\"from\"]", agora_str(from), agora_str("py"));
+		fail("python's dict[\"from\"]", agora_str(from),
+		     agora_str("py"));
 	free(from);
 	CHECK(agora_dict_set(theirs, agora_str("seen_by"), agora_str("c")));
 	CHECK(agora_dict_close(theirs));
@@ -199,8 +200,9 @@ int main(int argc, char **argv)
 		char *end;
 		long n = strtol(argv[4], &end, 10);
 		if (*end || n < 0) {
-			fprintf(stderr, "c_worker: count: N must be a "
-					"non-negative number, not '%s'\n",
+			fprintf(stderr,
+				"c_worker: count: N must be a "
+				"non-negative number, not '%s'\n",
 				argv[4]);
 			return 2;
 		}
