@@ -397,12 +397,16 @@ class DictProxy(BaseProxy, MutableMapping):
             pairs = []
             for n, p in enumerate(other):
                 try:
-                    k, v = p
-                except (TypeError, ValueError):
+                    kv = list(p)
+                except TypeError:
+                    raise TypeError("cannot convert dictionary update "
+                                    "sequence element #%d to a sequence: "
+                                    "%r" % (n, p)) from None
+                if len(kv) != 2:
                     raise ValueError("dictionary update sequence element "
-                                     "#%d is not a pair: %r" % (n, p)
-                                     ) from None
-                pairs.append((k, v))
+                                     "#%d has length %d; 2 is required"
+                                     % (n, len(kv)))
+                pairs.append((kv[0], kv[1]))
         pairs.extend(kw.items())
         if pairs:
             self._call("update", _PairsMap(pairs))
