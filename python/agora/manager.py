@@ -550,7 +550,7 @@ class Manager:
         init = dict(*args, **kwargs)
         d = self._ready().dict()
         if init:
-            d._call("update", init)
+            d._call_as("dict.update", init)
         return d
 
     def list(self, sequence: Iterable[Any] = ()) -> BaseProxy:
@@ -558,18 +558,18 @@ class Manager:
         items = list(sequence)
         lst = self._ready().list()
         if items:
-            lst._call("extend", items)
+            lst._call_as("list.extend", items)
         return lst
 
     def Queue(self, maxsize: int = 0) -> BaseProxy:
         """A new queue (agora.QueueProxy); @maxsize 0 or less: unbounded."""
-        return self._ready().queue(None, max(0, _int("Queue", "maxsize",
-                                                     maxsize)))
+        maxsize = max(0, _int("Queue", "maxsize", maxsize))
+        return self._ready().queue(None, maxsize)
 
     def JoinableQueue(self, maxsize: int = 0) -> BaseProxy:
         """A new joinable queue (agora.JoinableQueueProxy)."""
-        return self._ready().joinable_queue(
-            None, max(0, _int("JoinableQueue", "maxsize", maxsize)))
+        maxsize = max(0, _int("JoinableQueue", "maxsize", maxsize))
+        return self._ready().joinable_queue(None, maxsize)
 
     def Value(self, typecode: Any, value: Any, lock: bool = True
               ) -> BaseProxy:
@@ -595,7 +595,7 @@ class Manager:
         """A new namespace (agora.NamespaceProxy) with these attributes."""
         ns = self._ready().namespace()
         for k, v in kwargs.items():
-            ns._call("set", k, v)
+            ns._call_as("namespace.set", k, v)
         return ns
 
     def Lock(self) -> BaseProxy:
@@ -608,13 +608,13 @@ class Manager:
 
     def Semaphore(self, value: int = 1) -> BaseProxy:
         """A new semaphore (agora.SemaphoreProxy) of @value permits."""
-        return self._ready().semaphore(None, _int("Semaphore", "value",
-                                                  value))
+        value = _int("Semaphore", "value", value)
+        return self._ready().semaphore(None, value)
 
     def BoundedSemaphore(self, value: int = 1) -> BaseProxy:
         """A new bounded semaphore (agora.BoundedSemaphoreProxy)."""
-        return self._ready().bounded_semaphore(
-            None, _int("BoundedSemaphore", "value", value))
+        value = _int("BoundedSemaphore", "value", value)
+        return self._ready().bounded_semaphore(None, value)
 
     def Condition(self, lock: Optional[BaseProxy] = None) -> BaseProxy:
         """A new condition (agora.ConditionProxy) over @lock (a Lock or
@@ -640,7 +640,8 @@ class Manager:
                                     not isinstance(timeout, (int, float))):
             raise TypeError("Barrier: timeout must be a number or None, "
                             "not %r" % (timeout,))
-        b = self._ready().barrier(None, _int("Barrier", "parties", parties))
+        parties = _int("Barrier", "parties", parties)
+        b = self._ready().barrier(None, parties)
         b.timeout = timeout
         return b
 
