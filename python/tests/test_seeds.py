@@ -182,3 +182,14 @@ def test_example_with_multiprocessing_manager(name: str, method: str) -> None:
         with open(path, "w") as f:
             f.write(src.replace(AGORA_IMPORT, MP_IMPORT))
         CHECKS[name](run_example(path, method))
+
+
+def test_every_test_file_is_a_meson_test() -> None:
+    # python/meson.build lists the test files by hand (one meson test
+    # each): a file missing there would never run in scripts/test.sh.
+    with open(os.path.join(PYTHON_DIR, "meson.build")) as f:
+        listed = {line.strip()[2:].split("'")[0] for line in f
+                  if line.strip().startswith("['test_")}
+    present = {f[:-3] for f in os.listdir(HERE)
+               if f.startswith("test_") and f.endswith(".py")}
+    assert present - listed == set(), "not in python/meson.build"
