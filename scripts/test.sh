@@ -16,9 +16,11 @@
 # ("100%: Checks: N, Failures: 0, Errors: 0") and ends with
 #   tests: P passed, F failed
 # P is the sum of Checks - Failures - Errors over all Check summaries (and
-# of the tests of Python unittest suites, from their "Ran N tests"; a
-# passing script test with neither summary counts as one). F is
-# the sum of Failures + Errors, plus one for each meson test that failed,
+# of the tests of Python unittest suites, from their "Ran N tests", and the
+# passed of pytest's summary line, "N passed, M failed, K errors in X s";
+# a passing script test with no summary counts as one). F is
+# the sum of Failures + Errors (pytest's failed + errors), plus one for
+# each meson test that failed,
 # crashed or timed out without a Check summary counting its failure (a crash
 # before the summary, or a valgrind error after a clean one).
 # Exit status: 0 only when F == 0 and P > 0 and meson test succeeded.
@@ -62,6 +64,10 @@ import json, re, sys
 SUMMARY = re.compile(r"^\d+%: Checks: (\d+), Failures: (\d+), Errors: (\d+)\s*$")
 UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in ", re.M)
 UNITTEST_BAD = re.compile(r"(?:failures|errors)=(\d+)")
+# pytest's last line: "3 passed, 1 failed, 2 errors, 1 skipped in 0.52s",
+# or "===== ... in 65.01s (0:01:05) =====" without -q.
+PYTEST = re.compile(r"^=* *((?:\d+ [a-z]+(?:, )?)+) in [\d.]+s"
+                    r"(?: \([\d:]+\))? *=*$", re.M)
 BAD = {"FAIL", "TIMEOUT", "ERROR", "INTERRUPT", "UNEXPECTEDPASS"}
 
 path = sys.argv[1]
@@ -92,6 +98,18 @@ for t in tests:
         bad = sum(int(x) for x in UNITTEST_BAD.findall(out))
         print(f"{t.get('name')}: Ran {n} tests, {bad} failed")
         passed += n - bad
+        bad_in_summaries += bad
+    # A pytest file: its last summary line (a test's output may quote
+    # another's).
+    runs = PYTEST.findall(out)
+    if runs:
+        counted = True
+        n = dict((w, int(c)) for c, w in
+                 (part.split(" ") for part in runs[-1].split(", ")))
+        good = n.get("passed", 0)
+        bad = n.get("failed", 0) + n.get("error", 0) + n.get("errors", 0)
+        print(f"{t.get('name')}: {runs[-1]}")
+        passed += good
         bad_in_summaries += bad
     failed += bad_in_summaries
     # A test with neither kind of summary (a script) counts as one.
