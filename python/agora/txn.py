@@ -108,8 +108,10 @@ class Transaction:
         A missing key, index or item (KEY, INDEX, EMPTY) makes ``!=`` hold
         and the others not; any other error of the read call fails the
         transaction (``run`` raises it). Values compare as the server
-        compares them (protocol section 6: ``1 == 1.0``; a list and a
-        tuple are both arrays)."""
+        compares them (protocol section 6): an int never equals a float
+        (``1 != 1.0``) but they order by value; a list and a tuple are
+        both arrays; values that do not order (a str and an int, None)
+        make ``<`` fail the transaction with AgoraTypeError."""
         _check_obj(obj, "compare")
         _check_method(method, "compare")
         ps = _check_params(params, "compare")
