@@ -160,7 +160,7 @@ def test_held_and_fence(client):
     d = client.dict("d")
     t = client.transaction().held(lock).then(d, "set", "by", "holder")
     assert t.run().succeeded is False        # nobody holds it
-    token = lock._call_as("lock.acquire_fenced")
+    token = lock.acquire_fenced()
     assert isinstance(token, int) and token >= 1
     assert t.run() == (True, [None])
     fenced = client.transaction().fence(lock, token).then(d, "incr", "n", 1)
@@ -180,7 +180,7 @@ def test_held_and_fence(client):
     assert not th.is_alive()
     assert seen == [False, True]
 
-    lock._call_as("lock.release")
+    lock.release()
     assert fenced.run().succeeded is False   # the lease was lost
     assert d.copy() == {"by": "holder", "n": 2}
 
