@@ -32,7 +32,7 @@ import time
 from typing import Any, Iterator, NamedTuple, Optional
 
 from ._proxy import PROXY_TYPES, BaseProxy
-from ._wire import Connection, Ref
+from ._wire import Connection, Ref, _freeze
 from .errors import ConnectionLost, Empty, Error, NoObjectError
 
 __all__ = ["Watch", "Subscription", "Change"]
@@ -74,6 +74,11 @@ class _Reader:
         """Stop the server's sending (unwatch, unsubscribe)."""
         raise NotImplementedError
 
+    def _finish(self, item: Any) -> Any:
+        """What _accept gave, made ready for the program (with the socket
+        blocking again: it may call the server)."""
+        return item
+
     # ---- reading ---------------------------------------------------------
 
     def _enter(self) -> bool:
@@ -110,10 +115,10 @@ class _Reader:
         return ""
 
     def _poll(self, timeout: Optional[float]) -> Any:
-        """The next item, waiting up to @timeout (None: for ever; 0: not
-        at all): _SKIP when none came, None... never; raises
-        StopIteration when closed (by close(), maybe from another
-        thread), ConnectionLost when cut or lost."""
+        """The next item _accept gives, waiting up to @timeout (None: for
+        ever; 0: not at all), or _SKIP when none came; StopIteration
+        when closed (by close(), maybe from another thread),
+        ConnectionLost when cut or lost."""
         deadline = None if timeout is None else time.monotonic() + timeout
         conn = self._conn
         while True:
@@ -147,7 +152,8 @@ class _Reader:
         if not self._enter():
             raise StopIteration
         try:
-            return self._poll(timeout)
+            item = self._poll(timeout)
+            return item if item is _SKIP else self._finish(item)
         finally:
             self._leave()
 
@@ -171,7 +177,7 @@ class _Reader:
                     if not conn.closed:
                         sock.settimeout(blocking)
                 if item is not _SKIP:
-                    return item
+                    return self._finish(item)
                 fut = loop.create_future()
                 fd = sock.fileno()
 
@@ -308,7 +314,7 @@ class Watch(_Reader):
         except (TypeError, IndexError, KeyError, AttributeError):
             return _SKIP
         self.version = v
-        return Change(v, op, n.get("key"))
+        return Change(v, op, _freeze(n.get("key")))
 
     def _end(self) -> None:
         self._conn.call("unwatch", [self.id])
@@ -392,7 +398,10 @@ class Subscription(_Reader):
                 return _SKIP
         except (TypeError, IndexError, AttributeError):
             return _SKIP
-        return self._proxies(n["message"])
+        return n["message"]
+
+    def _finish(self, item: Any) -> Any:
+        return self._proxies(item)
 
     def _proxies(self, value: Any) -> Any:
         """@value with each reference in it as a proxy, opened on this

@@ -69,6 +69,28 @@ def test_watch_a_key(client):
         assert w.next_change(0.2) is None
 
 
+def test_watch_a_tuple_key(client):
+    d = client.dict("d")
+    with client.watch(d, key=(1, "a")) as w:
+        d[(1, "a")] = 1
+        ch = w.next_change(5)
+    assert ch.key == (1, "a") and hash(ch.key) == hash((1, "a"))
+
+
+def test_the_server_stopping_ends_a_watch():
+    s = Server()
+    try:
+        c = s.client()
+        w = c.watch(c.dict("d"))
+        s.stop()
+        with pytest.raises(agora.ConnectionLost):
+            w.next_change(5)
+        assert w.closed and list(w) == []
+        c.close()
+    finally:
+        s.stop()
+
+
 def test_watch_other_types_and_the_name_drop(client):
     lst = client.list("l")
     with client.watch(lst) as w:
@@ -316,11 +338,14 @@ def test_subscription_async_for(client):
     topic = client.topic("t")
     sub = agora.Subscription(topic)
 
+    lst = client.list("l")
+    lst.append("in l")
+
     async def main():
         async def publisher():
-            for i in range(3):
+            for m in (0, 1, [lst]):
                 await asyncio.sleep(0.05)
-                publish(topic, i)
+                publish(topic, m)
         asyncio.ensure_future(publisher())
         got = []
         async for m in sub:
@@ -329,9 +354,11 @@ def test_subscription_async_for(client):
                 break
         return got
     try:
-        assert asyncio.run(asyncio.wait_for(main(), 10)) == [0, 1, 2]
+        got = asyncio.run(asyncio.wait_for(main(), 10))
     finally:
         sub.close()
+    assert got == [0, 1, [lst]]
+    assert got[2][0].copy() == ["in l"]   # a proxy
 
 
 def test_a_slow_subscriber_is_cut():
