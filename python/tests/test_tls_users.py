@@ -8,6 +8,8 @@ import select
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from typing import Iterator, List, Optional
 
 import pytest
@@ -348,5 +350,40 @@ def test_wrong_user_or_key_is_refused(users_server, user, key):
     c = users_server.client()
     try:
         assert c.ping(2) == 2
+    finally:
+        c.close()
+
+
+def test_tls_close_ends_iterations_in_other_threads(tls_server, pki):
+    c = agora.connect(tls_server.tls_address, tls_server.key,
+                      tls_ca=os.path.join(pki, "ca.crt"))
+    try:
+        d = c.dict("d")
+        topic = c.topic("t")
+        w = c.watch(d)
+        sub = topic.subscribe()
+        changes, messages = [], []
+        readers = [
+            threading.Thread(target=lambda: changes.extend(w)),
+            threading.Thread(target=lambda: messages.extend(sub))]
+        for th in readers:
+            th.start()
+        d["a"] = 1
+        topic.publish("m")
+        deadline = time.monotonic() + 5
+        while (len(changes), len(messages)) != (1, 1) and \
+                time.monotonic() < deadline:
+            time.sleep(0.02)
+        w.close()
+        sub.close()
+        for th in readers:
+            th.join(5)
+        assert not any(th.is_alive() for th in readers)
+        assert [ch.key for ch in changes] == ["a"] and messages == ["m"]
+        # Their connections are gone; the client's own stays.
+        deadline = time.monotonic() + 5
+        while len(c.clients()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [m["transport"] for m in c.clients()] == ["tls"]
     finally:
         c.close()
