@@ -151,6 +151,30 @@ def resolve_key(authkey: Union[bytes, str, None]) -> bytes:
                      "or AGORA_AUTHKEY")
 
 
+def _tls_context(ca: Optional[str], cert: Optional[str],
+                 key: Optional[str]) -> ssl.SSLContext:
+    """A client's context: the server's certificate and host name
+    verified against @ca (else AGORA_TLS_CA, else the system's CAs), and
+    the client certificate @cert with its @key when given. ValueError
+    naming a file that cannot be loaded."""
+    ca = ca or os.environ.get("AGORA_TLS_CA") or None
+    try:
+        ctx = ssl.create_default_context(cafile=ca)
+    except OSError as e:  # ssl.SSLError too
+        raise ValueError("tls_ca %s: cannot load the CA certificates: %s"
+                         % (ca, e.strerror or e)) from None
+    if cert:
+        key = key or os.environ.get("AGORA_TLS_KEY") or None
+        try:
+            ctx.load_cert_chain(cert, key)
+        except OSError as e:
+            raise ValueError("tls_cert %s%s: cannot load the client "
+                             "certificate: %s" % (
+                                 cert, ", tls_key %s" % key if key else "",
+                                 e.strerror or e)) from None
+    return ctx
+
+
 def _keepalive(sock: socket.socket, peer_timeout: float) -> None:
     """The kernel watches a TCP peer (protocol section 7): probes after a
     third of the timeout idle, every ninth, and unacknowledged data
@@ -204,6 +228,10 @@ class Connection:
         self._pack = msgpack.Packer(use_bin_type=True,
                                     default=_encode_default).pack
         kind, where = parse_address(address)
+        ctx = cert = None
+        if kind == "tls":
+            cert = tls_cert or os.environ.get("AGORA_TLS_CERT") or None
+            ctx = _tls_context(tls_ca, cert, tls_key)
         deadline = time.monotonic() + connect_timeout
         try:
             if kind == "unix":
@@ -218,15 +246,7 @@ class Connection:
                 sock = socket.create_connection(where,
                                                 timeout=connect_timeout)
                 _keepalive(sock, peer_timeout)
-                if kind == "tls":
-                    ctx = ssl.create_default_context(
-                        cafile=tls_ca or os.environ.get("AGORA_TLS_CA")
-                        or None)
-                    cert = tls_cert or os.environ.get("AGORA_TLS_CERT")
-                    if cert:
-                        ctx.load_cert_chain(
-                            cert, tls_key or os.environ.get("AGORA_TLS_KEY")
-                            or None)
+                if ctx is not None:
                     try:
                         sock = ctx.wrap_socket(sock, server_hostname=where[0])
                     except BaseException:
@@ -247,6 +267,12 @@ class Connection:
             self.close()
             raise ConnectionLost("%s: no answer to the handshake within "
                                  "%g s" % (address, connect_timeout)) from None
+        except ConnectionLost as e:
+            if kind == "tls" and cert is None:  # a TLS 1.3 server says so late
+                raise ConnectionLost("%s (does the server require a client "
+                                     "certificate? tls_cert=, tls_key=)"
+                                     % e) from None
+            raise
         except BaseException:
             self.close()
             raise
