@@ -582,9 +582,11 @@ class Manager:
         return lst
 
     def Queue(self, maxsize: int = 0) -> BaseProxy:
-        """A new queue (agora.QueueProxy); @maxsize 0 or less: unbounded."""
+        """A new queue; @maxsize 0 or less: unbounded. It is a joinable
+        queue (agora.JoinableQueueProxy): multiprocessing's Manager serves
+        a queue.Queue, whose task_done() and join() programs call."""
         maxsize = max(0, _int("Queue", "maxsize", maxsize))
-        return self._ready().queue(None, maxsize)
+        return self._ready().joinable_queue(None, maxsize)
 
     def JoinableQueue(self, maxsize: int = 0) -> BaseProxy:
         """A new joinable queue (agora.JoinableQueueProxy)."""

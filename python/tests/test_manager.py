@@ -371,15 +371,22 @@ def test_constructors_make_their_types(manager: agora.Manager) -> None:
         "event": manager.Event(),
         "barrier": manager.Barrier(2, timeout=4.0),
     }
+    # a Manager's Queue stands for queue.Queue, which has task_done and
+    # join: a joinable queue
+    served_as = {"queue": "joinable_queue"}
     for type_name, proxy in made.items():
         info = agora.BaseProxy.info(proxy)  # (a namespace's .info is its own)
-        assert info["type"] == type_name
+        assert info["type"] == served_as.get(type_name, type_name)
         assert info["name"] is None  # anonymous, as a Manager's objects
     q = made["queue"]
     for i in range(3):
         q.put(i)
     with pytest.raises(queue.Full):
         q.put(3, timeout=0)
+    for i in range(3):
+        assert q.get() == i
+        q.task_done()
+    assert q.join(timeout=5)
     assert made["value"].value == 7
     assert made["array"][:] == [1.5, 2.5]
     ns = made["namespace"]
