@@ -521,8 +521,16 @@ class Connection:
         return self.sock.fileno()
 
     def close(self) -> None:
+        """Close the connection. In the process that made it, shut the
+        socket down first, so that a thread waiting on it (a watch being
+        iterated) wakes; a forked child only lets its copy go."""
         if not self.closed:
             self.closed = True
+            try:
+                if self.pid == os.getpid():
+                    self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             try:
                 self.sock.close()
             except OSError:

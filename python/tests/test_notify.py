@@ -385,3 +385,24 @@ def test_subscription_bad_input(client):
         agora.Subscription("news")
     with pytest.raises(agora.AgoraTypeError):
         agora.Subscription(client.dict("d"))
+
+
+def test_client_close_ends_a_watch_iterated_in_another_thread(client):
+    d = client.dict("closing")
+    w = client.watch(d)
+    ended = threading.Event()
+
+    def iterate():
+        try:
+            for _ in w:
+                pass
+        except agora.Error:
+            pass
+        ended.set()
+
+    t = threading.Thread(target=iterate, daemon=True)
+    t.start()
+    d["a"] = 1
+    client.close()  # every connection of the client, the watch's too
+    assert ended.wait(10), "the iteration went on after client.close()"
+    t.join(10)
