@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """report.py RESULTS.jsonl - the tables of tests/bench/compare.
 
-Reads the JSON lines of agora-bench, redis-bench, pymgr-bench.py and floor,
-and prints, per op, client count, pipeline depth and pinning, the ops/s of
-each system and the ratios Agora/Redis, Agora/Python and Agora/floor (the
-floor's ping rate with the same clients, depth and pinning), then the
-memory table and the issue's targets, each marked met or missed.
+Reads the JSON lines of agora-bench, redis-bench, pymgr-bench.py,
+pyagora-bench.py, py-counter.py and floor, and prints, per op, client
+count, pipeline depth and pinning, the ops/s of each system and the ratios
+Agora/Redis, Agora/Python and Agora/floor (the floor's ping rate with the
+same clients, depth and pinning); then Agora's Python package next to
+Python's Manager (both Python clients: ratio Agora-py/Manager), the
+counter of 8 processes, the memory table and the issues' targets, each
+marked met or missed.
 Python's standard library only.
 """
 import argparse
@@ -42,12 +45,16 @@ def main():
 
     cells = defaultdict(dict)  # (transport, depth, pin, op, clients) -> sys
     mem = defaultdict(dict)
+    counters = []
     with open(a.results) as f:
         for line in f:
             line = line.strip()
             if not line.startswith("{"):
                 continue
             r = json.loads(line)
+            if "counter" in r:
+                counters.append(r)
+                continue
             if "mem" in r:
                 mem[r["mem"]][r["system"]] = r
                 continue
@@ -96,6 +103,44 @@ def main():
                   f"{ratio(rate['agora'], rate['python']):>5} "
                   f"{ratio(rate['agora'], frate):>5} | "
                   f"{p50['agora']:>9} {p50['redis']:>9} {fp50:>9}")
+        print()
+
+    pyrows = [k for k in cells if k[:2] == ("unix", 1)
+              and "agora-py" in cells[k]]
+    if pyrows:
+        print("-- Python clients: Agora's package (python/agora) vs "
+              "multiprocessing.Manager, one round trip per call, Unix socket")
+        print(f"{'op':<15} {'cl':>3} {'pin':<4} | {'agora-py':>8} "
+              f"{'manager':>8} | {'P/M':>5} | {'agora-py p50':>12} "
+              f"{'manager p50':>11} | {'agora (C)':>9}")
+        pins = ["none", "same", "diff"]
+        pyrows.sort(key=lambda k: (pins.index(k[2]) if k[2] in pins else 9,
+                                   OPS.index(k[3]) if k[3] in OPS else 99,
+                                   k[4]))
+        for k in pyrows:
+            c = cells[k]
+            ap_ = c["agora-py"]
+            mg = c.get("python")
+            ac = c.get("agora")
+            mp50 = f"{mg['p50_us']:.1f}" if mg else "-"
+            print(f"{k[3]:<15} {k[4]:>3} {k[2]:<4} | "
+                  f"{fmt_rate(ap_['ops_per_s']):>8} "
+                  f"{fmt_rate(mg['ops_per_s'] if mg else None):>8} | "
+                  f"{ratio(ap_['ops_per_s'], mg and mg['ops_per_s']):>5} | "
+                  f"{ap_['p50_us']:>12.1f} "
+                  f"{mp50:>11} | "
+                  f"{fmt_rate(ac['ops_per_s'] if ac else None):>9}")
+        print("(value.add: agora-py is the atomic v.add(1), one call; the "
+              "Manager's is v.value += 1, two calls)")
+        print()
+
+    if counters:
+        print("-- a counter incremented by several processes at once "
+              "(tests/bench/py-counter.py)")
+        for r in counters:
+            print(f"{r['counter']:<22} {r['processes']} processes x "
+                  f"{r['increments']}: expected {r['expected']}, got "
+                  f"{r['got']}, lost {r['lost']}")
         print()
 
     if mem:
@@ -169,6 +214,26 @@ def main():
         if v is not None:
             print(f"{verdict(v <= limit)} memory {what} <= {limit} B/elem: "
                   f"{v:.1f}")
+
+    py_ops = ["dict.set", "dict.get", "list.append", "queue.put+get",
+              "lock.acq+rel"]
+    if pyrows or counters:
+        print()
+        print("-- targets (issue 19, Agora's Python package vs Python's "
+              "Manager), from this run")
+    for n, want in ((1, 1.5), (8, 3)):
+        for op in py_ops:
+            ap_ = rate(("unix", 1, "none", op, n), "agora-py")
+            py = rate(("unix", 1, "none", op, n), "python")
+            if ap_ is None:
+                continue
+            print(f"{verdict(py and ap_ >= want * py)} {n} clients {op} "
+                  f">= {want}x manager: {ratio(ap_, py)}x")
+    for r in counters:
+        if r["counter"] == "agora v.add(1)":
+            print(f"{verdict(r['lost'] == 0)} {r['processes']} processes' "
+                  f"v.add(1) lose nothing: lost {r['lost']} of "
+                  f"{r['expected']}")
 
 
 if __name__ == "__main__":
