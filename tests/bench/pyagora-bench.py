@@ -23,6 +23,10 @@ The ops, each one proxy call per round trip, as a user writes them:
   lock.contended  the same on one Lock all clients share
 No pipelining: a proxy call always waits for its answer.
 
+As in pymgr-bench.py, each JSON line has client_cpu_us and server_cpu_us
+(CPU time per op of the clients' timed loops and of agorad; server_cpu_us
+is null with --address, where agorad is not a child of this one).
+
 Needs /usr/bin/python3 with msgpack (Debian's python3-msgpack) and the
 repository's python/ (found next to this file, or on PYTHONPATH).
 """
@@ -92,6 +96,7 @@ def client(op, objs, index, duration, cpu, ready, go, results):
         unit(0)  # connects this process and opens its handle first
         ready.wait()
         go.wait()
+        cpu0 = time.process_time()
         now = time.perf_counter_ns
         samples = []
         ops = 0
@@ -104,12 +109,26 @@ def client(op, objs, index, duration, cpu, ready, go, results):
             ops += 1
             if len(samples) < MAX_SAMPLES:
                 samples.append(t - t0)
-        results.put((index, ops, t - start, samples, None))
+        cpu = time.process_time() - cpu0
+        results.put((index, ops, t - start, samples, None, cpu))
     except Exception as e:  # reported, not raised: the parent prints it
-        results.put((index, 0, 1, [], repr(e)))
+        results.put((index, 0, 1, [], repr(e), 0.0))
 
 
-def run_cell(ctx, objs, op, n, duration, cpu_client):
+def cpu_seconds(pid):
+    """User + system CPU seconds of process @pid, all its threads (clock
+    ticks: 10 ms steps), or None."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_cell(ctx, objs, op, n, duration, cpu_client, server_pid):
     ready = ctx.Barrier(n + 1)
     go = ctx.Event()
     results = ctx.Queue()
@@ -121,8 +140,10 @@ def run_cell(ctx, objs, op, n, duration, cpu_client):
         p.start()
     try:
         ready.wait(timeout=120)
+        s0 = cpu_seconds(server_pid)
         go.set()
         got = [results.get(timeout=120 + duration) for _ in procs]
+        s1 = cpu_seconds(server_pid)
     finally:
         for p in procs:
             p.join(10)
@@ -136,7 +157,10 @@ def run_cell(ctx, objs, op, n, duration, cpu_client):
     samples = sorted(s for g in got for s in g[3])
     p50 = samples[len(samples) // 2] / 1000
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] / 1000
-    return rate, p50, p99
+    total = sum(g[1] for g in got)
+    ccpu = sum(g[5] for g in got) * 1e6 / total
+    scpu = None if s0 is None or s1 is None else (s1 - s0) * 1e6 / total
+    return rate, p50, p99, ccpu, scpu
 
 
 class Agorad:
@@ -225,6 +249,7 @@ def main():
         address, key = server.address, server.key
         if a.cpu_server >= 0:
             server.pin(a.cpu_server)
+    server_pid = server.proc.pid if server else None
     ctx = mp.get_context("fork")
     failures = 0
     try:
@@ -245,14 +270,15 @@ def main():
         if not a.quiet:
             print(f"{'system':<8} {'op':<16} {'clients':>7} {'depth':>5} "
                   f"{'transport':<9} {'pin':<4} {'ops/s':>12} {'p50 us':>9} "
-                  f"{'p99 us':>9}", file=sys.stderr)
+                  f"{'p99 us':>9} {'cpu us/op':>9}", file=sys.stderr)
         for op in ops:
             for n in clients:
                 if op == "lock.contended" and n < 2:
                     continue
                 try:
-                    rate, p50, p99 = run_cell(ctx, objs, op, n, a.duration,
-                                              a.cpu_client)
+                    rate, p50, p99, ccpu, scpu = run_cell(
+                        ctx, objs, op, n, a.duration, a.cpu_client,
+                        server_pid)
                 except Exception as e:
                     print(f"pyagora-bench: {op} {n} clients: {e}",
                           file=sys.stderr)
@@ -261,12 +287,16 @@ def main():
                 if not a.quiet:
                     print(f"{a.system:<8} {op:<16} {n:>7} {1:>5} "
                           f"{'unix':<9} {a.pin:<4} {rate:>12.0f} "
-                          f"{p50:>9.2f} {p99:>9.2f}", file=sys.stderr)
+                          f"{p50:>9.2f} {p99:>9.2f} "
+                          f"{ccpu + (scpu or 0):>9.1f}", file=sys.stderr)
                 print(json.dumps({"system": a.system, "op": op, "clients": n,
                                   "depth": 1, "transport": "unix",
                                   "pin": a.pin, "ops_per_s": round(rate),
                                   "p50_us": round(p50, 2),
-                                  "p99_us": round(p99, 2)}), flush=True)
+                                  "p99_us": round(p99, 2),
+                                  "client_cpu_us": round(ccpu, 2),
+                                  "server_cpu_us": None if scpu is None
+                                  else round(scpu, 2)}), flush=True)
                 if op == "list.append":
                     # a fresh list: the next cell appends to an empty one,
                     # as pymgr-bench empties its list

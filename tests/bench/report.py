@@ -34,6 +34,14 @@ def ratio(a, b):
     return f"{a / b:.2f}" if a and b else "-"
 
 
+def cpu_per_op(r):
+    """"client+server" CPU us per op of a pymgr/pyagora-bench line."""
+    if not r or r.get("client_cpu_us") is None:
+        return "-"
+    c, sv = r["client_cpu_us"], r.get("server_cpu_us")
+    return f"{c:.0f}+{sv:.0f}" if sv is not None else f"{c:.0f}+?"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
@@ -112,7 +120,8 @@ def main():
               "multiprocessing.Manager, one round trip per call, Unix socket")
         print(f"{'op':<15} {'cl':>3} {'pin':<4} | {'agora-py':>8} "
               f"{'manager':>8} | {'P/M':>5} | {'agora-py p50':>12} "
-              f"{'manager p50':>11} | {'agora (C)':>9}")
+              f"{'manager p50':>11} | {'agora-py cpu':>12} "
+              f"{'manager cpu':>11} | {'agora (C)':>9}")
         pins = ["none", "same", "diff"]
         pyrows.sort(key=lambda k: (pins.index(k[2]) if k[2] in pins else 9,
                                    OPS.index(k[3]) if k[3] in OPS else 99,
@@ -123,13 +132,16 @@ def main():
             mg = c.get("python")
             ac = c.get("agora")
             mp50 = f"{mg['p50_us']:.1f}" if mg else "-"
+            acpu, mcpu = cpu_per_op(ap_), cpu_per_op(mg)
             print(f"{k[3]:<15} {k[4]:>3} {k[2]:<4} | "
                   f"{fmt_rate(ap_['ops_per_s']):>8} "
                   f"{fmt_rate(mg['ops_per_s'] if mg else None):>8} | "
                   f"{ratio(ap_['ops_per_s'], mg and mg['ops_per_s']):>5} | "
                   f"{ap_['p50_us']:>12.1f} "
-                  f"{mp50:>11} | "
+                  f"{mp50:>11} | {acpu:>12} {mcpu:>11} | "
                   f"{fmt_rate(ac['ops_per_s'] if ac else None):>9}")
+        print("(p50 and cpu in us per op; cpu: CPU time of the clients "
+              "and the server per op, client+server)")
         print("(value.add: agora-py is the atomic v.add(1), one call; the "
               "Manager's is v.value += 1, two calls)")
         print()
