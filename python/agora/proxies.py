@@ -48,6 +48,14 @@ def _index(i: Any, what: str) -> int:
                         % (what, type(i).__name__)) from None
 
 
+def _int(n: Any, what: str) -> int:
+    """@n as an int (a count), or TypeError naming it."""
+    try:
+        return operator.index(n)
+    except TypeError:
+        raise TypeError("%s must be an int, not %r" % (what, n)) from None
+
+
 def _opt_index(i: Any) -> Optional[int]:
     if i is None:
         return None
@@ -280,7 +288,7 @@ class ListProxy(BaseProxy, MutableSequence):
         return self
 
     def __imul__(self, n: int) -> "ListProxy":
-        n = _index(n, "repeat count")
+        n = _int(n, "the repeat count")
         if n <= 0:
             self.clear()
         elif n > 1:
@@ -300,7 +308,7 @@ class ListProxy(BaseProxy, MutableSequence):
         return other + self.copy()
 
     def __mul__(self, n: int) -> list:
-        return self.copy() * _index(n, "repeat count")
+        return self.copy() * _int(n, "the repeat count")
 
     __rmul__ = __mul__
 
@@ -397,12 +405,16 @@ class DictProxy(BaseProxy, MutableMapping):
             pairs = []
             for n, p in enumerate(other):
                 try:
-                    k, v = p
-                except (TypeError, ValueError):
+                    kv = list(p)
+                except TypeError:
+                    raise TypeError("cannot convert dictionary update "
+                                    "sequence element #%d to a sequence: "
+                                    "%r" % (n, p)) from None
+                if len(kv) != 2:
                     raise ValueError("dictionary update sequence element "
-                                     "#%d is not a pair: %r" % (n, p)
-                                     ) from None
-                pairs.append((k, v))
+                                     "#%d has length %d; 2 is required"
+                                     % (n, len(kv)))
+                pairs.append((kv[0], kv[1]))
         pairs.extend(kw.items())
         if pairs:
             self._call("update", _PairsMap(pairs))
@@ -545,7 +557,7 @@ class QueueProxy(BaseProxy):
     def peek(self, n: int = 1) -> List[Any]:
         """Up to @n of the oldest items, oldest first, left in the
         queue."""
-        return self._call("peek", _index(n, "peek count"))
+        return self._call("peek", _int(n, "peek's n"))
 
     def take(self, block: bool = True, timeout: Optional[float] = None,
              lease: Optional[float] = None) -> Delivery:
@@ -741,7 +753,7 @@ class NamespaceProxy(BaseProxy):
     AttributeError."""
 
     def __getattribute__(self, attr: str) -> Any:
-        if attr[0] == "_":
+        if attr.startswith("_"):
             return object.__getattribute__(self, attr)
         try:
             return object.__getattribute__(self, "_call")("get", attr)
@@ -749,13 +761,13 @@ class NamespaceProxy(BaseProxy):
             raise AttributeError(str(e)) from None
 
     def __setattr__(self, attr: str, v: Any) -> None:
-        if attr[0] == "_":
+        if attr.startswith("_"):
             object.__setattr__(self, attr, v)
         else:
             self._call("set", attr, v)
 
     def __delattr__(self, attr: str) -> None:
-        if attr[0] == "_":
+        if attr.startswith("_"):
             object.__delattr__(self, attr)
             return
         try:
@@ -852,7 +864,7 @@ class SemaphoreProxy(BaseProxy):
     def release(self, n: int = 1) -> None:
         """Give back @n permits (ValueError for n < 1, or past a bounded
         semaphore's initial count)."""
-        self._call("release", _index(n, "release count"))
+        self._call("release", _int(n, "release's n"))
 
     def get_value(self) -> int:
         """The count now."""
@@ -923,7 +935,7 @@ class ConditionProxy(BaseProxy):
     def notify(self, n: int = 1) -> None:
         """Wake @n waiters (RuntimeError unless this thread holds the
         lock)."""
-        self._call("notify", _index(n, "notify count"))
+        self._call("notify", _int(n, "notify's n"))
 
     def notify_all(self) -> None:
         """Wake every waiter."""
