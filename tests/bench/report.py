@@ -70,6 +70,9 @@ def main():
                    r["clients"])
             cells[key][r["system"]] = r
 
+    # Rows of the C clients and the floor (none after compare --python).
+    c_rows = any(sy in c for c in cells.values()
+                 for sy in ("agora", "redis", "floor"))
     print(f"machine: {a.cpus} CPUs, {a.cpu_model}; {a.duration} s per "
           f"cell; run took {a.elapsed} s")
     print()
@@ -88,7 +91,7 @@ def main():
                "(Agora only)")]
     for transport, depth, pin, title in groups:
         rows = [k for k in cells if k[:3] == (transport, depth, pin)]
-        if not rows:
+        if not rows or not c_rows:
             continue
         print(f"-- {title}")
         print(hdr)
@@ -173,7 +176,6 @@ def main():
                   f" {g('python', 'rss_bytes_per_elem'):>10}")
         print()
 
-    print("-- targets (issue 5), from this run")
     def rate(key, s):
         c = cells.get(key, {}).get(s)
         return c["ops_per_s"] if c else None
@@ -181,51 +183,53 @@ def main():
     def verdict(ok):
         return "met   " if ok else "MISSED"
 
-    one_rt = ["ping", "list.append", "dict.set", "dict.get", "value.add"]
-    for pin in ("same", "diff", "none"):
-        fl = rate(("unix", 1, pin, "ping", 1), "floor")
-        for op in one_rt:
-            ag = rate(("unix", 1, pin, op, 1), "agora")
-            rd = rate(("unix", 1, pin, op, 1), "redis")
-            if ag is None:
-                continue
-            print(f"{verdict(fl and ag >= 0.9 * fl)} 1 client {pin:<4} "
-                  f"{op:<13} >= 0.9x floor: {ratio(ag, fl)}x")
-            print(f"{verdict(rd and ag >= rd)} 1 client {pin:<4} "
-                  f"{op:<13} >= redis: {ratio(ag, rd)}x")
-    for n in (8, 32):
-        for op in OPS:
-            ag = rate(("unix", 1, "none", op, n), "agora")
-            rd = rate(("unix", 1, "none", op, n), "redis")
-            py = rate(("unix", 1, "none", op, n), "python")
-            if ag is None:
-                continue
-            if op == "lock.contended":
-                print(f"{verdict(rd and ag >= 3 * rd)} {n} clients {op} "
-                      f">= 3x redis: {ratio(ag, rd)}x")
-                print(f"{verdict(py and ag >= 2 * py)} {n} clients {op} "
-                      f">= 2x python: {ratio(ag, py)}x")
-            else:
-                print(f"{verdict(rd and ag >= rd)} {n} clients {op} "
-                      f">= redis: {ratio(ag, rd)}x")
-    for op in ("ping", "dict.get"):
-        best = max((rate(("unix", 64, "none", op, n), "agora") or 0)
-                   for n in (1, 32))
-        print(f"{verdict(best >= 2e6)} pipelined 64 {op} >= 2M ops/s: "
-              f"{fmt_rate(best)}")
-    for n, want in ((1, 3), (32, 4)):
-        for op in OPS:
-            ag = rate(("unix", 1, "none", op, n), "agora")
-            py = rate(("unix", 1, "none", op, n), "python")
-            if ag is None or py is None:
-                continue
-            print(f"{verdict(ag >= want * py)} {n} clients {op} >= {want}x "
-                  f"python: {ratio(ag, py)}x")
-    for what, limit in (("list.int", 5), ("dict.int_int", 48)):
-        v = mem.get(what, {}).get("agora", {}).get("rss_bytes_per_elem")
-        if v is not None:
-            print(f"{verdict(v <= limit)} memory {what} <= {limit} B/elem: "
-                  f"{v:.1f}")
+    if c_rows:
+        print("-- targets (issue 5), from this run")
+        one_rt = ["ping", "list.append", "dict.set", "dict.get", "value.add"]
+        for pin in ("same", "diff", "none"):
+            fl = rate(("unix", 1, pin, "ping", 1), "floor")
+            for op in one_rt:
+                ag = rate(("unix", 1, pin, op, 1), "agora")
+                rd = rate(("unix", 1, pin, op, 1), "redis")
+                if ag is None:
+                    continue
+                print(f"{verdict(fl and ag >= 0.9 * fl)} 1 client {pin:<4} "
+                      f"{op:<13} >= 0.9x floor: {ratio(ag, fl)}x")
+                print(f"{verdict(rd and ag >= rd)} 1 client {pin:<4} "
+                      f"{op:<13} >= redis: {ratio(ag, rd)}x")
+        for n in (8, 32):
+            for op in OPS:
+                ag = rate(("unix", 1, "none", op, n), "agora")
+                rd = rate(("unix", 1, "none", op, n), "redis")
+                py = rate(("unix", 1, "none", op, n), "python")
+                if ag is None:
+                    continue
+                if op == "lock.contended":
+                    print(f"{verdict(rd and ag >= 3 * rd)} {n} clients {op} "
+                          f">= 3x redis: {ratio(ag, rd)}x")
+                    print(f"{verdict(py and ag >= 2 * py)} {n} clients {op} "
+                          f">= 2x python: {ratio(ag, py)}x")
+                else:
+                    print(f"{verdict(rd and ag >= rd)} {n} clients {op} "
+                          f">= redis: {ratio(ag, rd)}x")
+        for op in ("ping", "dict.get"):
+            best = max((rate(("unix", 64, "none", op, n), "agora") or 0)
+                       for n in (1, 32))
+            print(f"{verdict(best >= 2e6)} pipelined 64 {op} >= 2M ops/s: "
+                  f"{fmt_rate(best)}")
+        for n, want in ((1, 3), (32, 4)):
+            for op in OPS:
+                ag = rate(("unix", 1, "none", op, n), "agora")
+                py = rate(("unix", 1, "none", op, n), "python")
+                if ag is None or py is None:
+                    continue
+                print(f"{verdict(ag >= want * py)} {n} clients {op} "
+                      f">= {want}x python: {ratio(ag, py)}x")
+        for what, limit in (("list.int", 5), ("dict.int_int", 48)):
+            v = mem.get(what, {}).get("agora", {}).get("rss_bytes_per_elem")
+            if v is not None:
+                print(f"{verdict(v <= limit)} memory {what} <= {limit} "
+                      f"B/elem: {v:.1f}")
 
     py_ops = ["dict.set", "dict.get", "list.append", "queue.put+get",
               "lock.acq+rel"]
