@@ -194,7 +194,11 @@ def main():
     ctx = mp.get_context("fork")
     with ctx.Manager() as m:
         if a.cpu_server >= 0:
-            os.sched_setaffinity(m._process.pid, {a.cpu_server})
+            # Every thread (taskset -a): the manager serves each client in
+            # a thread its accepter thread starts, which inherits the
+            # accepter's affinity, and the accepter may run already.
+            for tid in os.listdir(f"/proc/{m._process.pid}/task"):
+                os.sched_setaffinity(int(tid), {a.cpu_server})
         if a.memory > 0:
             measure_memory(m, a.memory)
             return 0
