@@ -53,12 +53,14 @@ def test_pip_install_then_use(server, tmp):
     shutil.copytree(os.path.join(PYDIR, "agora"), os.path.join(src, "agora"),
                     ignore=shutil.ignore_patterns("__pycache__"))
     site = os.path.join(tmp, "site")
+    pip_env = dict(os.environ)
+    pip_env.pop("PYTHONPATH", None)  # pip sees the copy only
     r = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index",
          "--no-build-isolation", "--no-compile",
          "--disable-pip-version-check", "--target", site, src],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp,
-        timeout=300)
+        env=pip_env, timeout=300)
     out = r.stdout.decode(errors="replace")
     assert r.returncode == 0, "pip install failed:\n" + out
     dist = glob.glob(os.path.join(site, "agora-*.dist-info"))
