@@ -19,6 +19,12 @@ The equivalents, each one proxy call per round trip:
   lock.contended  the same on one Lock all clients share
 No pipelining: a proxy call always waits for its answer.
 
+Each cell's JSON line also has client_cpu_us and server_cpu_us: the CPU
+time (user + system) per op of the clients' timed loops and of the
+manager process (all its threads) over the cell. Rates swing with the
+machine's load; CPU per op much less, and on a machine of C cores
+C / (client + server CPU per op) bounds the rate of many clients.
+
 --memory N: RSS growth of the manager process for N ints appended to a
 managed list and N int->int entries in a managed dict, 1000 per call.
 """
@@ -85,6 +91,7 @@ def client(op, objs, index, duration, cpu, ready, go, results):
         unit(0)  # connects this process's proxies before the clock runs
         ready.wait()
         go.wait()
+        cpu0 = time.process_time()
         now = time.perf_counter_ns
         samples = []
         ops = 0
@@ -97,12 +104,26 @@ def client(op, objs, index, duration, cpu, ready, go, results):
             ops += 1
             if len(samples) < MAX_SAMPLES:
                 samples.append(t - t0)
-        results.put((index, ops, t - start, samples, None))
+        cpu = time.process_time() - cpu0
+        results.put((index, ops, t - start, samples, None, cpu))
     except Exception as e:  # reported, not raised: the parent prints it
-        results.put((index, 0, 1, [], repr(e)))
+        results.put((index, 0, 1, [], repr(e), 0.0))
 
 
-def run_cell(ctx, objs, op, n, duration, cpu_client):
+def cpu_seconds(pid):
+    """User + system CPU seconds of process @pid, all its threads (clock
+    ticks: 10 ms steps), or None."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_cell(ctx, objs, op, n, duration, cpu_client, server_pid):
     ready = ctx.Barrier(n + 1)
     go = ctx.Event()
     results = ctx.Queue()
@@ -113,8 +134,10 @@ def run_cell(ctx, objs, op, n, duration, cpu_client):
     for p in procs:
         p.start()
     ready.wait(timeout=120)
+    s0 = cpu_seconds(server_pid)
     go.set()
     got = [results.get(timeout=120 + duration) for _ in procs]
+    s1 = cpu_seconds(server_pid)
     for p in procs:
         p.join()
     errs = [g[4] for g in got if g[4]]
@@ -124,7 +147,10 @@ def run_cell(ctx, objs, op, n, duration, cpu_client):
     samples = sorted(s for g in got for s in g[3])
     p50 = samples[len(samples) // 2] / 1000
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] / 1000
-    return rate, p50, p99
+    total = sum(g[1] for g in got)
+    ccpu = sum(g[5] for g in got) * 1e6 / total
+    scpu = None if s0 is None or s1 is None else (s1 - s0) * 1e6 / total
+    return rate, p50, p99, ccpu, scpu
 
 
 def measure_memory(m, n):
@@ -168,10 +194,15 @@ def main():
     ctx = mp.get_context("fork")
     with ctx.Manager() as m:
         if a.cpu_server >= 0:
-            os.sched_setaffinity(m._process.pid, {a.cpu_server})
+            # Every thread (taskset -a): the manager serves each client in
+            # a thread its accepter thread starts, which inherits the
+            # accepter's affinity, and the accepter may run already.
+            for tid in os.listdir(f"/proc/{m._process.pid}/task"):
+                os.sched_setaffinity(int(tid), {a.cpu_server})
         if a.memory > 0:
             measure_memory(m, a.memory)
             return 0
+        server_pid = m._process.pid
         objs = {
             "empty": m.list(), "list": m.list(),
             "dict": m.dict({k: k for k in range(DICT_KEYS)}),
@@ -181,15 +212,16 @@ def main():
         if not a.quiet:
             print(f"{'system':<7} {'op':<16} {'clients':>7} {'depth':>5} "
                   f"{'transport':<9} {'pin':<4} {'ops/s':>12} {'p50 us':>9} "
-                  f"{'p99 us':>9}", file=sys.stderr)
+                  f"{'p99 us':>9} {'cpu us/op':>9}", file=sys.stderr)
         failures = 0
         for op in ops:
             for n in clients:
                 if op == "lock.contended" and n < 2:
                     continue
                 try:
-                    rate, p50, p99 = run_cell(ctx, objs, op, n, a.duration,
-                                              a.cpu_client)
+                    rate, p50, p99, ccpu, scpu = run_cell(
+                        ctx, objs, op, n, a.duration, a.cpu_client,
+                        server_pid)
                 except Exception as e:
                     print(f"pymgr-bench: {op} {n} clients: {e}",
                           file=sys.stderr)
@@ -198,12 +230,16 @@ def main():
                 if not a.quiet:
                     print(f"{'python':<7} {op:<16} {n:>7} {1:>5} "
                           f"{'unix':<9} {a.pin:<4} {rate:>12.0f} "
-                          f"{p50:>9.2f} {p99:>9.2f}", file=sys.stderr)
+                          f"{p50:>9.2f} {p99:>9.2f} "
+                          f"{ccpu + (scpu or 0):>9.1f}", file=sys.stderr)
                 print(json.dumps({"system": "python", "op": op, "clients": n,
                                   "depth": 1, "transport": "unix",
                                   "pin": a.pin, "ops_per_s": round(rate),
                                   "p50_us": round(p50, 2),
-                                  "p99_us": round(p99, 2)}), flush=True)
+                                  "p99_us": round(p99, 2),
+                                  "client_cpu_us": round(ccpu, 2),
+                                  "server_cpu_us": None if scpu is None
+                                  else round(scpu, 2)}), flush=True)
                 if op == "list.append":
                     del objs["list"][:]
     return 1 if failures else 0
