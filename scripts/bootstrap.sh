@@ -8,7 +8,9 @@
 set -euo pipefail
 
 # python3-msgpack is for tests/conformance (a client written from
-# docs/protocol.md alone) and tests/fuzz/make_corpus.py; libjansson-dev is
+# docs/protocol.md alone), tests/fuzz/make_corpus.py and the Python
+# package (python/), whose tests need python3-pytest, and python3-pip and
+# python3-setuptools for its install test; libjansson-dev is
 # for the agora tool alone (its JSON), not for libagora or agorad;
 # libedit-dev gives the tool's interactive mode line editing and history
 # (optional: without it, lines are read as they come); clang-14
@@ -18,7 +20,8 @@ set -euo pipefail
 # rest build and test the C code.
 PACKAGES=(build-essential pkg-config meson ninja-build libevent-dev
 	libmsgpack-dev libssl-dev zlib1g-dev libjansson-dev libedit-dev check valgrind
-	python3-msgpack python3-pytest clang-14 libclang-rt-14-dev debhelper)
+	python3-msgpack python3-pytest python3-pip python3-setuptools
+	clang-14 libclang-rt-14-dev debhelper)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -34,10 +34,10 @@ PROTOCOL_VERSION = 1
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_PEER_TIMEOUT = 30.0
 _KEYFILE_MAX = 4096
-# Bytes asked of each recv. Python allocates that much for every call:
-# 256 KiB is past glibc malloc's mmap threshold, which made each recv an
-# mmap, an mremap and a munmap with their page faults (three times the
-# CPU of a call); 64 KiB comes from the heap.
+# Bytes read at most at once, into a buffer each connection keeps
+# (recv_into): a recv(n) allocates n bytes for every call, and past glibc
+# malloc's mmap threshold (128 KiB) each became an mmap, an mremap and a
+# munmap with their page faults, three times the CPU of a call.
 _RECV_SIZE = 65536
 
 
@@ -227,6 +227,8 @@ class Connection:
         # withdrawn by an interrupt): read and dropped.
         self._ignore: Set[int] = set()
         self._pending_close: List[int] = []
+        self._rbuf = bytearray(_RECV_SIZE)
+        self._rview = memoryview(self._rbuf)
         self._unpacker = msgpack.Unpacker(
             raw=False, strict_map_key=False, ext_hook=self._ext,
             object_pairs_hook=_pairs, max_buffer_size=0)
@@ -332,16 +334,16 @@ class Connection:
             except (ValueError, msgpack.UnpackException) as e:
                 raise self._lost("undecodable bytes: %s" % e) from None
             try:
-                data = self.sock.recv(_RECV_SIZE)
+                n = self.sock.recv_into(self._rbuf)
             except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
-                data = b""
+                n = 0
             except socket.timeout:
                 raise
             except OSError as e:
                 raise self._lost(e.strerror or str(e)) from None
-            if not data:
+            if not n:
                 raise self._lost("the server closed the connection")
-            unpacker.feed(data)
+            unpacker.feed(self._rview[:n])
 
     def send(self, method: str, params: List[Any]) -> int:
         """Send one request (and the closes waiting to go); its msgid."""
@@ -421,17 +423,17 @@ class Connection:
             raise self._lost(e.strerror or str(e)) from None
         unpacker = self._unpacker
         try:
-            data = sock.recv(262144)
+            n = sock.recv_into(self._rbuf)
         except (KeyboardInterrupt, SystemExit):
             self._withdraw(msgid)
             raise
         except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
-            data = b""
+            n = 0
         except OSError as e:
             raise self._lost(e.strerror or str(e)) from None
-        if not data:
+        if not n:
             raise self._lost("the server closed the connection")
-        unpacker.feed(data)
+        unpacker.feed(self._rview[:n])
         try:
             msg = next(unpacker)
         except StopIteration:
