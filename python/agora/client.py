@@ -27,8 +27,9 @@ from typing import (Any, Dict, Iterable, List, Optional, Sequence, Tuple,
                     Union)
 
 from ._proxy import BaseProxy, proxy_class
-from ._wire import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_PEER_TIMEOUT, Connection,
-                    Ref, default_address, resolve_key)
+from ._wire import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_PEER_TIMEOUT,
+                    DEFAULT_SPIN, Connection, Ref, default_address,
+                    resolve_key)
 
 __all__ = ["Client", "connect"]
 
@@ -79,7 +80,8 @@ class Client:
     """An agorad to talk to: its address, the key, how to connect.
 
     Client(address=None, authkey=None, *, user=None, tls_ca=None,
-    tls_cert=None, tls_key=None, connect_timeout=10.0, peer_timeout=30.0)
+    tls_cert=None, tls_key=None, connect_timeout=10.0, peer_timeout=30.0,
+    spin=40e-6)
 
     @address: "unix:PATH", "tcp:HOST:PORT" or "tls:HOST:PORT" (default:
     AGORA_ADDRESS, else agorad's default socket). @authkey: bytes (default:
@@ -88,7 +90,9 @@ class Client:
     of --authkey-file). @tls_ca, @tls_cert, @tls_key: PEM files for tls:
     addresses (default: AGORA_TLS_CA, AGORA_TLS_CERT, AGORA_TLS_KEY; the
     system's CAs). The server's certificate and host name are always
-    verified, and the handshake is bound to the TLS channel.
+    verified, and the handshake is bound to the TLS channel. @spin:
+    seconds a call polls for its answer before it sleeps (0: never; see
+    agora._wire.Connection; docs/performance.md, "Python").
 
     Nothing connects until the first call. ``close()`` (or ``with``) closes
     this process's connections; proxies made from it must not be used
@@ -101,15 +105,19 @@ class Client:
                  tls_cert: Optional[str] = None,
                  tls_key: Optional[str] = None,
                  connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 peer_timeout: float = DEFAULT_PEER_TIMEOUT) -> None:
+                 peer_timeout: float = DEFAULT_PEER_TIMEOUT,
+                 spin: float = DEFAULT_SPIN) -> None:
         self.address = address or default_address()
         self.authkey = resolve_key(authkey)
+        if not isinstance(spin, (int, float)) or not 0 <= spin <= 0.01:
+            raise ValueError("spin must be seconds from 0 to 0.01, not %r"
+                             % (spin,))
         if user is None:
             user = os.environ.get("AGORA_USER") or None
         self.user = user
         self._opts = dict(user=user, tls_ca=tls_ca, tls_cert=tls_cert,
                           tls_key=tls_key, connect_timeout=connect_timeout,
-                          peer_timeout=peer_timeout)
+                          peer_timeout=peer_timeout, spin=spin)
         self._local = threading.local()
         self._conns: "weakref.WeakSet[Connection]" = weakref.WeakSet()
         self._closed = False
