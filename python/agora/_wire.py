@@ -46,6 +46,7 @@ _RECV_SIZE = 65536
 # the next _SPIN_REST calls sleep at once.
 DEFAULT_SPIN = 40e-6
 _SPIN_MISSES = 8
+_SPIN_BUSY = 5e-6  # a sched_yield that took longer: another process ran
 _SPIN_REST = 1000
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _now = time.perf_counter
@@ -493,9 +494,14 @@ class Connection:
             try:
                 n = sock.recv_into(buf, 0, _DONTWAIT)
             except (BlockingIOError, InterruptedError):
-                if _now() < limit:
+                now = _now()
+                if now < limit:
                     _yield()
-                    continue
+                    if _now() - now < _SPIN_BUSY:
+                        continue
+                    # another process ran meanwhile: the processor is
+                    # wanted, polling would take it from the server or
+                    # other clients; sleep
                 self._spin_miss += 1
                 if self._spin_miss >= _SPIN_MISSES:
                     # answers keep coming later than that (a far host,
