@@ -106,8 +106,9 @@ class BaseProxy:
         return r
 
     def _call_as(self, full_method: str, *params: Any) -> Any:
-        """As _call, with the whole method name (a base type's method:
-        "queue.put" on a joinable_queue)."""
+        """As _call, with the whole method name: a base type's method
+        ("queue.put" on a joinable_queue), or a server method whose first
+        param is the handle ("info", "watch", "expire"...)."""
         client = self._client
         conn = client._conn()
         h = self._h if conn is self._hc else self._handle(conn)
@@ -116,16 +117,7 @@ class BaseProxy:
             r = client._resolve(r, conn)
         return r
 
-    def _server(self, method: str, *params: Any) -> Any:
-        """A server method whose first param is this object's handle on
-        the calling thread's connection (info, watch, expire...)."""
-        client = self._client
-        conn = client._conn()
-        h = self._h if conn is self._hc else self._handle(conn)
-        r = conn.call(method, [h, *params])
-        if conn.saw_ref:
-            r = client._resolve(r, conn)
-        return r
+    _server = _call_as
 
     # ---- what every object has -------------------------------------------
 

@@ -168,6 +168,15 @@ def resolve_key(authkey: Union[bytes, str, None]) -> bytes:
                      "or AGORA_AUTHKEY")
 
 
+def check_spin(spin: Any) -> float:
+    """@spin as seconds (a Connection's poll), or ValueError naming it."""
+    if isinstance(spin, bool) or not isinstance(spin, (int, float)) or \
+            not 0 <= spin <= 0.01:
+        raise ValueError("spin must be seconds from 0 to 0.01, not %r"
+                         % (spin,))
+    return float(spin)
+
+
 def _tls_context(ca: Optional[str], cert: Optional[str],
                  key: Optional[str]) -> ssl.SSLContext:
     """A client's context: the server's certificate and host name
@@ -240,10 +249,7 @@ class Connection:
                  peer_timeout: float = DEFAULT_PEER_TIMEOUT,
                  spin: float = DEFAULT_SPIN) -> None:
         self.address = address
-        if not isinstance(spin, (int, float)) or not 0 <= spin <= 0.01:
-            raise ValueError("spin must be seconds from 0 to 0.01, not %r"
-                             % (spin,))
-        self._spin = float(spin)
+        self._spin = check_spin(spin)
         self._spin_miss = 0  # polls in a row that found no answer
         self._spin_skip = 0  # calls left that do not poll
         self.pid = os.getpid()

@@ -28,8 +28,8 @@ from typing import (Any, Dict, Iterable, List, Optional, Sequence, Tuple,
 
 from ._proxy import BaseProxy, proxy_class
 from ._wire import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_PEER_TIMEOUT,
-                    DEFAULT_SPIN, Connection, Ref, default_address,
-                    resolve_key)
+                    DEFAULT_SPIN, Connection, Ref, check_spin,
+                    default_address, resolve_key)
 
 __all__ = ["Client", "connect"]
 
@@ -109,9 +109,7 @@ class Client:
                  spin: float = DEFAULT_SPIN) -> None:
         self.address = address or default_address()
         self.authkey = resolve_key(authkey)
-        if not isinstance(spin, (int, float)) or not 0 <= spin <= 0.01:
-            raise ValueError("spin must be seconds from 0 to 0.01, not %r"
-                             % (spin,))
+        check_spin(spin)
         if user is None:
             user = os.environ.get("AGORA_USER") or None
         self.user = user

@@ -794,16 +794,15 @@ class NamespaceProxy(BaseProxy):
 # locks, semaphores, conditions, events, barriers
 
 
-@register("lock")
-class LockProxy(BaseProxy):
-    """A shared lock (``threading.Lock``), held by the thread that took it
-    (each thread, each process has its own connection): another thread
-    releasing it gets RuntimeError. A holder that dies releases it."""
+class _Acquirer(BaseProxy):
+    """What a lock, a semaphore and a condition share: ``acquire`` with
+    threading's arguments, ``release``, and ``with``."""
 
     def acquire(self, blocking: bool = True,
                 timeout: Optional[float] = None) -> bool:
-        """Take the lock: True; False when @timeout passed (None or -1:
-        wait for ever) or at once with @blocking False."""
+        """Take it (a lock, a permit, a condition's lock): True; False
+        when @timeout passed (None or -1: wait for ever) or at once with
+        @blocking False."""
         timeout = _acquire_args(blocking, timeout, "acquire")
         if blocking and timeout is None:
             return self._call("acquire")
@@ -813,15 +812,22 @@ class LockProxy(BaseProxy):
         """Release it (RuntimeError unless this thread holds it)."""
         self._call("release")
 
-    def locked(self) -> bool:
-        """Whether anyone holds it."""
-        return self._call("locked")
-
     def __enter__(self) -> bool:
         return self.acquire()
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
+
+
+@register("lock")
+class LockProxy(_Acquirer):
+    """A shared lock (``threading.Lock``), held by the thread that took it
+    (each thread, each process has its own connection): another thread
+    releasing it gets RuntimeError. A holder that dies releases it."""
+
+    def locked(self) -> bool:
+        """Whether anyone holds it."""
+        return self._call("locked")
 
     def acquire_fenced(self, blocking: bool = True,
                        timeout: Optional[float] = None) -> Union[int, bool]:
@@ -849,19 +855,10 @@ class RLockProxy(LockProxy):
 
 
 @register("semaphore")
-class SemaphoreProxy(BaseProxy):
+class SemaphoreProxy(_Acquirer):
     """A shared semaphore (``threading.Semaphore``)."""
 
-    def acquire(self, blocking: bool = True,
-                timeout: Optional[float] = None) -> bool:
-        """Take a permit: True; False when @timeout passed (None: wait for
-        ever) or at once with @blocking False."""
-        timeout = _acquire_args(blocking, timeout, "acquire")
-        if blocking and timeout is None:
-            return self._call("acquire")
-        return self._call("acquire", bool(blocking), timeout)
-
-    def release(self, n: int = 1) -> None:
+    def release(self, n: int = 1) -> None:  # type: ignore[override]
         """Give back @n permits (ValueError for n < 1, or past a bounded
         semaphore's initial count)."""
         self._call("release", _int(n, "release's n"))
@@ -869,12 +866,6 @@ class SemaphoreProxy(BaseProxy):
     def get_value(self) -> int:
         """The count now."""
         return self._call("value")
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
 
 
 @register("bounded_semaphore")
@@ -884,26 +875,9 @@ class BoundedSemaphoreProxy(SemaphoreProxy):
 
 
 @register("condition")
-class ConditionProxy(BaseProxy):
-    """A shared ``threading.Condition`` over a shared lock or rlock."""
-
-    def acquire(self, blocking: bool = True,
-                timeout: Optional[float] = None) -> bool:
-        """Take the condition's lock (as the lock's ``acquire``)."""
-        timeout = _acquire_args(blocking, timeout, "acquire")
-        if blocking and timeout is None:
-            return self._call("acquire")
-        return self._call("acquire", bool(blocking), timeout)
-
-    def release(self) -> None:
-        """Release the lock (RuntimeError unless this thread holds it)."""
-        self._call("release")
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
+class ConditionProxy(_Acquirer):
+    """A shared ``threading.Condition`` over a shared lock or rlock:
+    ``acquire``, ``release`` and ``with`` act on that lock."""
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Release the lock, wait to be notified (up to @timeout), take
