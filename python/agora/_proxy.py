@@ -2,7 +2,7 @@
 
 A proxy names one object of the server by its reference (protocol
 section 8) and calls its methods through the connection of the thread and
-process that calls (``Client._conn()``), opening a handle on that
+process that calls (``Session._conn()``), opening a handle on that
 connection the first time (``open_ref``). So a proxy works in any thread,
 and in a child process after fork or after being pickled to it (spawn),
 exactly as multiprocessing's proxies do: each process, each thread, has
@@ -15,35 +15,19 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Dict, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
+from ._session import (PROXY_TYPES, _rebuild_proxy, _spawning, proxy_class,
+                       register, register_fallback)
 from ._wire import Connection, Ref
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import Client
+    from ._session import Session
 
 __all__ = ["BaseProxy", "register", "PROXY_TYPES", "proxy_class"]
 
-# The proxy class of each wire type ("list", "dict", ...).
-PROXY_TYPES: Dict[str, Type["BaseProxy"]] = {}
 
-
-def register(type_name: str):
-    """Class decorator: @type_name's proxies are of this class."""
-    def deco(cls):
-        cls._type = type_name
-        cls._prefix = type_name + "."
-        PROXY_TYPES[type_name] = cls
-        return cls
-    return deco
-
-
-def proxy_class(type_name: str) -> Type["BaseProxy"]:
-    """The proxy class for a wire type (BaseProxy for a type this client
-    does not know: a later server's)."""
-    return PROXY_TYPES.get(type_name, BaseProxy)
-
-
+@register_fallback
 class BaseProxy:
     """A shared object of the server.
 
@@ -58,7 +42,7 @@ class BaseProxy:
     _type = "object"
     _prefix = "object."
 
-    def __init__(self, client: "Client", ref: Ref, name: Optional[str] = None,
+    def __init__(self, client: "Session", ref: Ref, name: Optional[str] = None,
                  conn: Optional[Connection] = None,
                  handle: Optional[int] = None) -> None:
         self._client = client
@@ -136,7 +120,7 @@ class BaseProxy:
         return self._name
 
     @property
-    def client(self) -> "Client":
+    def client(self) -> "Session":
         """The client whose connections this proxy calls through."""
         return self._client
 
@@ -203,7 +187,6 @@ class BaseProxy:
             self._ref.id)
 
     def __reduce__(self):
-        from .client import _rebuild_proxy, _spawning
         # The key goes along only when pickled for a new process being
         # spawned (as multiprocessing does); otherwise the receiver uses
         # the key it has (current_process().authkey, or a client's).

@@ -20,48 +20,15 @@ goes when this connection ends), ``ttl=seconds``.
 """
 from __future__ import annotations
 
-import os
-import threading
-import weakref
-from typing import (Any, Dict, Iterable, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from ._proxy import BaseProxy, proxy_class
-from ._wire import (DEFAULT_CONNECT_TIMEOUT, DEFAULT_PEER_TIMEOUT,
-                    DEFAULT_SPIN, Connection, Ref, check_spin,
-                    default_address, resolve_key)
+from ._proxy import BaseProxy
+from ._session import Session, proxy_class, set_client_class
+from ._wire import Connection
+from .notify import Watch
+from .txn import Transaction
 
 __all__ = ["Client", "connect"]
-
-# Every live client of this process, to forget their connections in a
-# forked child; and the key of each address a client here uses, for
-# proxies unpickled without one.
-_CLIENTS: "weakref.WeakSet[Client]" = weakref.WeakSet()
-_KEYS: Dict[str, bytes] = {}
-_BY_SPEC: "weakref.WeakValueDictionary[Tuple, Client]" = \
-    weakref.WeakValueDictionary()
-_LOCK = threading.Lock()
-
-
-def _after_fork_in_child() -> None:
-    global _LOCK
-    _LOCK = threading.Lock()
-    for c in list(_CLIENTS):
-        c._forked()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _spawning() -> bool:
-    """True while multiprocessing pickles the arguments of a process it
-    starts (spawn, forkserver)."""
-    try:
-        from multiprocessing.context import get_spawning_popen
-    except ImportError:  # pragma: no cover
-        return False
-    return get_spawning_popen() is not None
-
 
 def _open_options(options: Dict[str, Any], create: bool, exclusive: bool,
                   ephemeral: bool, ttl: Optional[float]) -> Dict[str, Any]:
@@ -76,8 +43,9 @@ def _open_options(options: Dict[str, Any], create: bool, exclusive: bool,
     return options
 
 
-class Client:
-    """An agorad to talk to: its address, the key, how to connect.
+class Client(Session):
+    """An agorad to talk to: its address, the key, how to connect; the
+    objects in it, by name, and its server methods.
 
     Client(address=None, authkey=None, *, user=None, tls_ca=None,
     tls_cert=None, tls_key=None, connect_timeout=10.0, peer_timeout=30.0,
@@ -98,131 +66,6 @@ class Client:
     this process's connections; proxies made from it must not be used
     afterwards.
     """
-
-    def __init__(self, address: Optional[str] = None,
-                 authkey: Union[bytes, str, None] = None, *,
-                 user: Optional[str] = None, tls_ca: Optional[str] = None,
-                 tls_cert: Optional[str] = None,
-                 tls_key: Optional[str] = None,
-                 connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 peer_timeout: float = DEFAULT_PEER_TIMEOUT,
-                 spin: float = DEFAULT_SPIN) -> None:
-        self.address = address or default_address()
-        self.authkey = resolve_key(authkey)
-        check_spin(spin)
-        if user is None:
-            user = os.environ.get("AGORA_USER") or None
-        self.user = user
-        self._opts = dict(user=user, tls_ca=tls_ca, tls_cert=tls_cert,
-                          tls_key=tls_key, connect_timeout=connect_timeout,
-                          peer_timeout=peer_timeout, spin=spin)
-        self._local = threading.local()
-        self._conns: "weakref.WeakSet[Connection]" = weakref.WeakSet()
-        self._closed = False
-        with _LOCK:
-            _CLIENTS.add(self)
-            _KEYS.setdefault(self.address, self.authkey)
-            _BY_SPEC.setdefault(self._spec_key(self.authkey), self)
-
-    # ---- connections -------------------------------------------------------
-
-    def _spec(self) -> Tuple[str, Dict[str, Any]]:
-        """What a proxy pickles to reach this server again."""
-        return (self.address, self._opts)
-
-    def _spec_key(self, key: bytes) -> Tuple:
-        return (self.address, key, tuple(sorted(self._opts.items())))
-
-    def new_connection(self) -> Connection:
-        """A connection of its own (for a watch or a subscription, whose
-        notifications must not mix with calls), authenticated."""
-        if self._closed:
-            raise ValueError("the client is closed")
-        conn = Connection(self.address, self.authkey, **self._opts)
-        self._conns.add(conn)
-        return conn
-
-    def _conn(self) -> Connection:
-        """The calling thread's connection (made on first use)."""
-        try:
-            conn = self._local.conn
-        except AttributeError:
-            conn = None
-        if conn is None or conn.closed:
-            conn = self.new_connection()
-            self._local.conn = conn
-            self._local.keep = conn  # the thread's reference keeps it
-        return conn
-
-    def _forked(self) -> None:
-        # In a forked child: the parent's connections are the parent's.
-        self._local = threading.local()
-        self._conns = weakref.WeakSet()
-
-    @property
-    def hello(self) -> Dict[str, Any]:
-        """The server's answer to hello: ``server`` (its version),
-        ``run`` (the id of this start of the server), ``started``..."""
-        return self._conn().hello
-
-    @property
-    def run(self) -> str:
-        """The id of the server's current run (changes at each restart)."""
-        return self._conn().hello["run"]
-
-    def close(self) -> None:
-        """Close this process's connections to the server."""
-        self._closed = True
-        pid = os.getpid()
-        for conn in list(self._conns):
-            if conn.pid == pid:
-                conn.close()
-        self._local = threading.local()
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    # ---- calls ---------------------------------------------------------
-
-    def call(self, method: str, *params: Any) -> Any:
-        """Call any method of the protocol (docs/protocol.md) on this
-        thread's connection: its result, references as proxies."""
-        conn = self._conn()
-        r = conn.call(method, list(params))
-        if conn.saw_ref:
-            r = self._resolve(r, conn)
-        return r
-
-    def _resolve(self, value: Any, conn: Connection) -> Any:
-        """@value with each Ref in it replaced by a proxy of its object,
-        opened on @conn (taking the holds passed to it, section 8)."""
-        if isinstance(value, Ref):
-            return self.proxy_for(value, conn)
-        if isinstance(value, list):
-            return [self._resolve(v, conn) for v in value]
-        if isinstance(value, tuple):
-            return tuple(self._resolve(v, conn) for v in value)
-        if isinstance(value, dict):
-            return {self._resolve(k, conn): self._resolve(v, conn)
-                    for k, v in value.items()}
-        return value
-
-    def proxy_for(self, ref: Ref, conn: Optional[Connection] = None
-                  ) -> BaseProxy:
-        """A proxy for the object @ref names, of the class its type has
-        (NoObjectError when it is gone)."""
-        conn = conn or self._conn()
-        h = conn.call("open_ref", [ref])
-        try:
-            info = conn.call("info", [h])
-        except BaseException:
-            conn.close_handle_later(h)
-            raise
-        cls = proxy_class(info["type"])
-        return cls(self, ref, info.get("name"), conn, h)
 
     def open(self, type: str, name: Optional[str] = None,
              options: Optional[Dict[str, Any]] = None, *,
@@ -416,16 +259,14 @@ class Client:
         h = conn.call("acquire_any", [hs, block, timeout])
         return None if h is None else back[h]
 
-    def transaction(self):
+    def transaction(self) -> Transaction:
         """A new :class:`agora.Transaction` on this thread's connection."""
-        from .txn import Transaction
         return Transaction(self)
 
     def watch(self, obj: BaseProxy, key: Any = None,
               since: Optional[int] = None, run: Optional[str] = None):
         """An :class:`agora.Watch`: an iterator of @obj's changes (of one
         @key of a dict or namespace), on a connection of its own."""
-        from .notify import Watch
         return Watch(self, obj, key=key, since=since, run=run)
 
     def __repr__(self) -> str:
@@ -455,34 +296,4 @@ def connect(address: Optional[str] = None,
     return client
 
 
-def _client_for(spec: Tuple[str, Dict[str, Any]], key: Optional[bytes]
-                ) -> Client:
-    """The client of this process for a pickled proxy's server: one that
-    exists already, else a new one with @key, else the key this process
-    knows for the address, else multiprocessing's authkey (which its
-    children inherit, as a Manager's are given)."""
-    address, opts = spec
-    if key is None:
-        key = _KEYS.get(address)
-    if key is None:
-        import multiprocessing
-        key = bytes(multiprocessing.current_process().authkey)
-    skey = (address, key, tuple(sorted(opts.items())))
-    with _LOCK:
-        c = _BY_SPEC.get(skey)
-    if c is not None and not c._closed:
-        return c
-    c = Client(address, key, **opts)
-    with _LOCK:
-        _BY_SPEC[skey] = c
-    return c
-
-
-def _rebuild_proxy(type_name: str, ref: Ref, name: Optional[str],
-                   spec: Tuple[str, Dict[str, Any]],
-                   key: Optional[bytes]) -> BaseProxy:
-    """Unpickling a proxy: the same object, through this process's client
-    of its server (its handle opened on first use)."""
-    client = _client_for(spec, key)
-    return proxy_class(type_name)(client, ref, name)
-
+set_client_class(Client)

@@ -281,7 +281,7 @@ class Watch(_Reader):
         self._start(client)
         try:
             conn = self._conn
-            h = conn.call("open_ref", [obj.ref, obj._type
+            h = conn.call("open_ref", [obj._ref, obj._type
                                        if obj._type in PROXY_TYPES else None])
             opts = {}
             if key is not None:
