@@ -100,24 +100,9 @@ class Session:
     what proxies need of a client (agora.Client is one, with the
     constructors and the server methods).
 
-    Client(address=None, authkey=None, *, user=None, tls_ca=None,
-    tls_cert=None, tls_key=None, connect_timeout=10.0, peer_timeout=30.0,
-    spin=40e-6)
-
-    @address: "unix:PATH", "tcp:HOST:PORT" or "tls:HOST:PORT" (default:
-    AGORA_ADDRESS, else agorad's default socket). @authkey: bytes (default:
-    the file AGORA_AUTHKEY_FILE names, else AGORA_AUTHKEY). @user: a user
-    of the server's users file (default: AGORA_USER, else the default user
-    of --authkey-file). @tls_ca, @tls_cert, @tls_key: PEM files for tls:
-    addresses (default: AGORA_TLS_CA, AGORA_TLS_CERT, AGORA_TLS_KEY; the
-    system's CAs). The server's certificate and host name are always
-    verified, and the handshake is bound to the TLS channel. @spin:
-    seconds a call polls for its answer before it sleeps (0: never; see
-    agora._wire.Connection; docs/performance.md, "Python").
-
-    Nothing connects until the first call. ``close()`` (or ``with``) closes
-    this process's connections; proxies made from it must not be used
-    afterwards.
+    Its arguments are agora.Client's, which documents them. Nothing
+    connects until the first call; ``close()`` (or ``with``) closes this
+    process's connections.
     """
 
     def __init__(self, address: Optional[str] = None,
