@@ -44,6 +44,7 @@ class Server:
 
     def __init__(self, args: Optional[List[str]] = None, tcp: bool = False,
                  keyfile: bool = True) -> None:
+        agorad = agorad_path()  # before anything is made
         self.dir = tempfile.mkdtemp(prefix="agora-py-")
         self.key = os.urandom(32)
         self.keyfile = os.path.join(self.dir, "key")
@@ -60,10 +61,14 @@ class Server:
             listen += ["--authkey-file", self.keyfile]
         self.stderr_path = os.path.join(self.dir, "stderr")
         with open(self.stderr_path, "wb") as errf:
-            self.proc = subprocess.Popen(
-                [agorad_path()] + listen + list(args or []),
-                stdout=subprocess.PIPE, stderr=errf, bufsize=0,
-                preexec_fn=_die_with_parent)
+            try:
+                self.proc = subprocess.Popen(
+                    [agorad] + listen + list(args or []),
+                    stdout=subprocess.PIPE, stderr=errf, bufsize=0,
+                    preexec_fn=_die_with_parent)
+            except BaseException:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise
         for want in ["unix"] + (["tcp"] if tcp else []):
             ready, _, _ = select.select([self.proc.stdout], [], [], 10)
             line = self.proc.stdout.readline().decode() if ready else ""
