@@ -27,7 +27,7 @@ from .proxies import *  # noqa: F401,F403  (the proxy classes)
 from .proxies import __all__ as _proxies_all
 from .txn import Transaction, TxnResult
 
-__version__ = "1.2.0"
+__version__ = "0.1.0"  # the project's, meson.build's
 
 __all__ = [
     "Manager", "Client", "connect", "BaseProxy", "Ref", "Transaction",

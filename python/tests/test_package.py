@@ -93,3 +93,15 @@ def test_pip_install_then_use(server, tmp):
         assert c.dict("installed")["k"] == [1, 2.5, "three", b"4"]
     finally:
         c.close()
+
+
+def test_the_package_has_the_project_version():
+    # one version for agorad, libagora and the package: meson.build's
+    import re
+    import agora
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    with open(os.path.join(root, "meson.build"), encoding="utf-8") as f:
+        m = re.search(r"^\s*version\s*:\s*'([^']+)'", f.read(), re.M)
+    assert m, "no version in meson.build"
+    assert agora.__version__ == m.group(1)
