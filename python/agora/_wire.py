@@ -408,20 +408,11 @@ class Connection:
         try:
             while True:
                 msg = self._recv()
-                if msg[0] == 1:
-                    if msg[1] == msgid:
-                        if msg[2] is not None:
-                            raise from_wire(msg[2])
-                        return msg[3]
-                    if msg[1] in self._ignore:
-                        self._ignore.discard(msg[1])
-                        continue
-                    raise self._lost("an answer to request %r, not %d"
-                                     % (msg[1], msgid))
-                if msg[0] == 2:
-                    self.notes.append((msg[1], msg[2]))
-                    continue
-                raise self._lost("not an answer: %r" % (msg,))
+                if msg[0] == 1 and msg[1] == msgid:
+                    if msg[2] is not None:
+                        raise from_wire(msg[2])
+                    return msg[3]
+                self._other(msg, msgid)
         except (KeyboardInterrupt, SystemExit):
             # Interrupted while waiting: withdraw the call (protocol 3.1,
             # cancel) and drop its answer when it comes, so the connection
@@ -484,7 +475,7 @@ class Connection:
         if msg[0] != 1 or msg[1] != msgid:
             # A notification first (or something wrong): keep it and go
             # the general way for the answer.
-            self._dispatch_early(msg, msgid)
+            self._other(msg, msgid)
             return self.result(msgid)
         if msg[2] is not None:
             raise from_wire(msg[2])
@@ -518,14 +509,20 @@ class Connection:
             self._spin_miss = 0
             return n
 
-    def _dispatch_early(self, msg: Any, msgid: int) -> None:
+    def _other(self, msg: Any, msgid: Optional[int] = None) -> None:
+        """A message that is not the answer awaited (to @msgid; None: to
+        nothing): a notification is kept, the answer to a request nobody
+        waits for dropped; anything else means the connection is out of
+        step, and it is closed."""
         if msg[0] == 2:
             self.notes.append((msg[1], msg[2]))
         elif msg[0] == 1 and msg[1] in self._ignore:
             self._ignore.discard(msg[1])
+        elif msgid is None:
+            raise self._lost("an answer nobody asked for: %r" % (msg,))
         else:
-            raise self._lost("an answer to request %r, not %d"
-                             % (msg[1] if len(msg) > 1 else None, msgid))
+            raise self._lost("%r, not the answer to request %d"
+                             % (msg, msgid))
 
     def pipeline(self, calls: List[Tuple[str, List[Any]]]) -> List[Any]:
         """Send every call at once and read the answers: a list of results,
@@ -564,7 +561,7 @@ class Connection:
                 except StopIteration:
                     msg = None
                 if msg is not None:
-                    self._dispatch_idle(msg)
+                    self._other(msg)
                     if self.notes:
                         return self.notes.popleft()
                     continue
@@ -590,14 +587,6 @@ class Connection:
             if not data:
                 raise self._lost("the server closed the connection")
             self._unpacker.feed(data)
-
-    def _dispatch_idle(self, msg: Any) -> None:
-        if msg[0] == 2:
-            self.notes.append((msg[1], msg[2]))
-        elif msg[0] == 1 and msg[1] in self._ignore:
-            self._ignore.discard(msg[1])
-        else:
-            raise self._lost("an answer nobody asked for: %r" % (msg,))
 
     def fileno(self) -> int:
         return self.sock.fileno()

@@ -176,3 +176,16 @@ def test_connection_refuses_a_bad_spin(server: Server) -> None:
     with pytest.raises(ValueError) as e:
         Connection(server.address, server.key, spin="fast")  # type: ignore
     assert "spin" in str(e.value)
+
+
+def test_a_proxy_sets_and_reads_its_name_deadline(client) -> None:
+    d = client.dict("short-lived")
+    assert d.name_ttl() is None
+    d.expire_name(1000)
+    assert 990 < d.name_ttl() <= 1000
+    assert [o["name"] for o in client.ls("short-*")] == ["short-lived"]
+    d.expire_name(None)
+    assert d.name_ttl() is None
+    anon = client.list()
+    with pytest.raises(agora.NoObjectError):
+        anon.expire_name(10)  # an anonymous object has no name to drop
