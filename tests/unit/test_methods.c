@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "detached.h"
 #include "internal.h"
 
 #define KEY "agora unit test key, 32 bytes.."
@@ -208,9 +209,7 @@ static const struct entry *entry_for(const char *method)
 
 typedef struct fixture {
 	ag_server *srv;
-	ag_conn *conn;
-	ag_buf out;
-	ag_reader rd;
+	unit_peer p; /* the connection, its answers */
 	uint32_t msgid;
 	uint32_t last_len; /* items of the last array answered (ls) */
 } fixture;
@@ -220,18 +219,13 @@ static void fixture_init(fixture *f, size_t max_memory)
 	memset(f, 0, sizeof(*f));
 	ck_assert_int_eq(ag_server_new_detached(KEY, strlen(KEY), &f->srv), 0);
 	f->srv->max_memory = max_memory;
-	f->conn = ag_conn_new_detached(f->srv, true);
-	ck_assert_ptr_nonnull(f->conn);
-	ag_buf_init(&f->out);
-	ag_conn_capture(f->conn, &f->out);
-	ck_assert_int_eq(ag_reader_init(&f->rd, (size_t)1 << 30), 0);
+	unit_peer_init(&f->p, f->srv, (size_t)1 << 30);
 }
 
 static void fixture_deinit(fixture *f)
 {
 	agora_server_free(f->srv);
-	ag_buf_deinit(&f->out);
-	ag_reader_deinit(&f->rd);
+	unit_peer_deinit(&f->p);
 }
 
 static void pack_str_n(msgpack_packer *pk, char c, size_t n)
@@ -356,19 +350,19 @@ static int call(fixture *f, const char *method, const char *params, uint32_t h,
 		}
 	}
 	ck_assert(!req.oom);
-	ck_assert(ag_conn_feed(f->conn, req.data, req.len));
+	ck_assert(ag_conn_feed(f->p.conn, req.data, req.len));
 	ag_buf_deinit(&req);
 	ag_server_run_pending(f->srv);
 
 	/* The answer with our msgid (a parked call answers later: none). */
 	int rc = INT_MAX;
-	if (f->out.len > 0) {
+	if (f->p.out.len > 0) {
 		ck_assert_int_eq(
-		    ag_reader_feed(&f->rd, f->out.data, f->out.len), 0);
-		f->out.len = 0;
+		    ag_reader_feed(&f->p.rd, f->p.out.data, f->p.out.len), 0);
+		f->p.out.len = 0;
 	}
 	msgpack_object m;
-	while (ag_reader_next(&f->rd, &m) == 1) {
+	while (ag_reader_next(&f->p.rd, &m) == 1) {
 		uint32_t mid;
 		const msgpack_object *err, *res;
 		ck_assert_int_eq(ag_parse_response(&m, &mid, &err, &res), 0);
@@ -441,12 +435,12 @@ static void fill(fixture *f, size_t room)
 			msgpack_pack_map(&pk, 1);
 			ag_pack_str(&pk, "initial");
 			pack_str_n(&pk, 'f', chunk);
-			ck_assert(ag_conn_feed(f->conn, req.data, req.len));
+			ck_assert(ag_conn_feed(f->p.conn, req.data, req.len));
 			ag_buf_deinit(&req);
 		}
 	}
 	ag_server_run_pending(f->srv);
-	f->out.len = 0;
+	f->p.out.len = 0;
 }
 
 /* ---- the tests ----------------------------------------------------------- */
@@ -666,7 +660,7 @@ static void rights_of(const char *name, const ag_method *m)
 			f.srv->users = test_users;
 			if (type[0]) {
 				uint32_t h = open_obj(&f, type, targets[t]);
-				f.conn->user = user;
+				f.p.conn->user = user;
 				rc = call(&f, name, e->params, h, NULL, NULL);
 				denied =
 				    (user->rights & right_bit(e->right)) == 0 ||
@@ -674,13 +668,13 @@ static void rights_of(const char *name, const ag_method *m)
 						     strlen(targets[t]));
 			} else if (strcmp(name, "open") == 0) {
 				/* A name that does not exist: create too. */
-				f.conn->user = user;
+				f.p.conn->user = user;
 				rc = call(&f, name, "", 0, "value", "jobs.new");
 				denied = (user->rights & AG_RIGHT_CREATE) == 0;
 			} else {
 				/* Handle 1 (info, close) is "jobs.x". */
 				open_obj(&f, "value", "jobs.x");
-				f.conn->user = user;
+				f.p.conn->user = user;
 				rc = call(&f, name, e->params, 0, NULL, NULL);
 				denied =
 				    e->right != '-' &&
@@ -719,7 +713,7 @@ START_TEST(names_out_of_reach_are_denied_and_not_listed)
 	ck_assert_int_eq(call(&f, "ls", "", 0, NULL, NULL), 0);
 	ck_assert_uint_eq(f.last_len, 3);
 
-	f.conn->user = worker;
+	f.p.conn->user = worker;
 	ck_assert_int_eq(call(&f, "ls", "", 0, NULL, NULL), 0);
 	ck_assert_uint_eq(f.last_len, 2); /* jobs.a, jobs.c */
 	/* existing and missing alike: nothing tells them apart */
@@ -757,23 +751,23 @@ START_TEST(a_reload_applies_to_open_connections)
 	fixture_init(&f, 0);
 	ag_users_apply(f.srv, users_from(USERS));
 	uint32_t h = open_obj(&f, "list", "jobs.a");
-	f.conn->user = ag_users_find(f.srv->users, "worker", 6);
+	f.p.conn->user = ag_users_find(f.srv->users, "worker", 6);
 	ck_assert_int_eq(call(&f, "list.append", "hk", h, NULL, NULL), 0);
 
 	ag_users_apply(f.srv,
 		       users_from("worker key=00112233445566778899aabbccddeef0 "
 				  "rights=read names=jobs.*\n"));
-	ck_assert_ptr_eq(f.conn->user,
+	ck_assert_ptr_eq(f.p.conn->user,
 			 ag_users_find(f.srv->users, "worker", 6));
 	ck_assert_int_eq(call(&f, "list.append", "hk", h, NULL, NULL),
 			 -AGORA_EDENIED);
 	ck_assert_int_eq(call(&f, "list.len", "h", h, NULL, NULL), 0);
-	ck_assert(!f.conn->closing);
+	ck_assert(!f.p.conn->closing);
 
 	ag_users_apply(f.srv,
 		       users_from("admin key=00112233445566778899aabbccddeef1 "
 				  "rights=all\n"));
-	ck_assert(f.conn->closing);
+	ck_assert(f.p.conn->closing);
 	fixture_deinit(&f);
 }
 END_TEST

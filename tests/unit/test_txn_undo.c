@@ -53,6 +53,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "detached.h"
 #include "internal.h"
 #include "persist.h"
 
@@ -536,11 +537,7 @@ static void pack_text(msgpack_packer *pk, const char **sp)
 
 /* ---- a detached server, two connections --------------------------------- */
 
-typedef struct peer {
-	ag_conn *conn;
-	ag_buf out;
-	ag_reader rd;
-} peer;
+typedef unit_peer peer;
 
 typedef struct fixture {
 	ag_server *srv;
@@ -569,20 +566,14 @@ static void answer_deinit(answer *a)
 
 static void peer_init(fixture *f, peer *p)
 {
-	p->conn = ag_conn_new_detached(f->srv, true);
-	ck_assert_ptr_nonnull(p->conn);
-	ag_buf_init(&p->out);
-	ag_conn_capture(p->conn, &p->out);
-	ck_assert_int_eq(ag_reader_init(&p->rd, (size_t)1 << 26), 0);
+	unit_peer_init(p, f->srv, (size_t)1 << 26);
 }
 
 static void fixture_deinit(fixture *f)
 {
 	agora_server_free(f->srv);
-	for (int i = 0; i < 2; i++) {
-		ag_buf_deinit(&f->p[i].out);
-		ag_reader_deinit(&f->p[i].rd);
-	}
+	for (int i = 0; i < 2; i++)
+		unit_peer_deinit(&f->p[i]);
 }
 
 /* The fourth element of an error: {"branch": str, "call": int}. */
