@@ -328,6 +328,16 @@ class Conn:
             self.close()
 
 
+def user_conn(server, key, user):
+    """A Conn authenticated as @user (of @server's users file) with @key,
+    having checked the server's proof."""
+    c = Conn(server, auth=False)
+    err, res = c.handshake(key, user)
+    assert c.server_proof_ok, user
+    assert err is None and res is True, (user, err, res)
+    return c
+
+
 class Base(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -1394,11 +1404,8 @@ class Topics(Base):
     def test_subscribe_needs_read_and_publish_write(self):
         server = Server(users=USERS)
         try:
-            a = Conn(server, auth=False)
-            self.assertEqual(a.handshake(ADMIN_KEY, "admin"), (None, True))
-            m = Conn(server, auth=False)
-            self.assertEqual(m.handshake(MONITOR_KEY, "monitor"),
-                             (None, True))
+            a = user_conn(server, ADMIN_KEY, "admin")
+            m = user_conn(server, MONITOR_KEY, "monitor")
             t = a.ok("open", "topic", "jobs.news", {})
             h = m.ok("open", "topic", "jobs.news", {})
             self.assertIsNone(m.ok("topic.subscribe", h))
@@ -2236,12 +2243,8 @@ class Users(unittest.TestCase):
         self.assertEqual(self.server.stop(), 0)
 
     def conn(self, key, user):
-        c = Conn(self.server, auth=False)
+        c = user_conn(self.server, key, user)
         self.conns.append(c)
-        err, res = c.handshake(key, user)
-        self.assertTrue(c.server_proof_ok)
-        self.assertIsNone(err)
-        self.assertIs(res, True)
         return c
 
     def denied(self, c, method, *params):
@@ -2663,11 +2666,8 @@ class Txn(Base):
     def test_each_call_needs_its_right(self):
         server = Server(users=USERS)
         try:
-            a = Conn(server, auth=False)
-            self.assertEqual(a.handshake(ADMIN_KEY, "admin"), (None, True))
-            m = Conn(server, auth=False)
-            self.assertEqual(m.handshake(MONITOR_KEY, "monitor"),
-                             (None, True))
+            a = user_conn(server, ADMIN_KEY, "admin")
+            m = user_conn(server, MONITOR_KEY, "monitor")
             a.ok("open", "dict", "jobs.d", {})
             md = m.ok("open", "dict", "jobs.d", {})
             # read calls and conditions need read only
