@@ -367,6 +367,8 @@ class DictProxy(BaseProxy, MutableMapping):
 
     def get(self, k: Any, default: Any = None) -> Any:
         """The value of @k, or @default when it is missing."""
+        if default is None:  # the server's own get: no error to make
+            return self._call("get", k)
         try:
             return self._call("getitem", k)
         except AgoraKeyError:
